@@ -1,0 +1,11 @@
+/* weft.h - the umbrella header: includes every module header, nothing else. */
+#ifndef WEFT_H
+#define WEFT_H
+
+#include <weft/config.h>
+#include <weft/error.h>
+#include <weft/time.h>
+#include <weft/thread.h>
+#include <weft/local.h>
+
+#endif

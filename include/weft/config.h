@@ -1,0 +1,30 @@
+/* weft/config.h - version, export and attribute macros shared by every weft header.
+ *
+ * Nothing here is called; the other headers include it. */
+#ifndef WEFT_CONFIG_H
+#define WEFT_CONFIG_H
+
+#define WEFT_VERSION_MAJOR 0
+#define WEFT_VERSION_MINOR 1
+#define WEFT_VERSION_PATCH 0
+
+/* Every public function carries WEFT_API; everything else in libweft is hidden. */
+#if defined(WEFT_BUILDING)
+#define WEFT_API __attribute__((visibility("default")))
+#else
+#define WEFT_API
+#endif
+
+/* On functions whose result must be looked at (ignoring it is a bug: a lost error or a leak). */
+#define WEFT_NODISCARD __attribute__((warn_unused_result))
+#define WEFT_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+#ifdef __cplusplus
+#define WEFT_BEGIN_DECLS extern "C" {
+#define WEFT_END_DECLS }
+#else
+#define WEFT_BEGIN_DECLS
+#define WEFT_END_DECLS
+#endif
+
+#endif

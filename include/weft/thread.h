@@ -1,0 +1,136 @@
+/* weft/thread.h - threads (threading.Thread, _thread.start_new_thread).
+ *
+ * A weft_thread is a small value (like pthread_t) that names a thread through a handle table:
+ * after the thread is joined or released the handle goes stale, and every call on a stale
+ * handle returns WEFT_ESRCH instead of touching freed memory. Copy it freely.
+ *
+ * Python semantics at exit: when main returns (or anything calls exit()), the process first
+ * waits for every non-daemon weft thread to finish; daemon threads do not hold it up and are
+ * killed with the process. A thread whose function returned a failure and that nobody joins (it
+ * was released, or was still unjoined at exit) is reported through the error hook, like
+ * threading.excepthook: no failure vanishes silently.
+ *
+ * Threads weft did not start (main, plain pthreads) may call every function here;
+ * weft_thread_current() gives them a handle too (not joinable: WEFT_EINVAL).
+ */
+#ifndef WEFT_THREAD_H
+#define WEFT_THREAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <weft/config.h>
+#include <weft/time.h>
+
+WEFT_BEGIN_DECLS
+
+/* A thread handle. {0} is no thread. */
+typedef struct weft_thread {
+    uint64_t id;
+} weft_thread;
+
+/* A thread's function: returns 0 on success or a failure status (a WEFT_E* code, or any
+ * non-zero int of the program's own). Before returning a failure it may call weft_error_set()
+ * to attach a message, which travels to whoever joins the thread. */
+typedef int (*weft_thread_fn)(void *arg);
+
+/* Longest thread name kept, including the NUL. The kernel shows the first 15 bytes. */
+#define WEFT_THREAD_NAME_MAX 64
+
+typedef struct weft_thread_opts {
+    const char *name;  /* borrowed during the call and copied; NULL: "thread-N" */
+    int daemon;        /* non-zero: the process does not wait for this thread at exit */
+    size_t stack_size; /* bytes, 0: the system default; below 16 KiB is WEFT_EINVAL */
+} weft_thread_opts;
+
+#define WEFT_THREAD_OPTS_INIT {NULL, 0, 0}
+
+/* weft_thread_start - start fn(arg) on a new thread.
+ * out:  caller-owned, receives the handle on success (left untouched on failure).
+ * fn:   the thread function; NULL is WEFT_EINVAL.
+ * arg:  passed to fn; weft never dereferences it (the caller decides who owns it).
+ * opts: borrowed, may be NULL for the defaults.
+ * Returns 0, WEFT_EINVAL (NULL out or fn, name longer than WEFT_THREAD_NAME_MAX - 1, stack too
+ * small), WEFT_ENOMEM, WEFT_EAGAIN (the system refused another thread).
+ * The handle must eventually be given to weft_thread_join or weft_thread_release.
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
+WEFT_API int weft_thread_start(weft_thread *out, weft_thread_fn fn, void *arg,
+                               const weft_thread_opts *opts) WEFT_NODISCARD;
+
+/* weft_thread_join - wait until thread t has finished, then reap it (the handle goes stale).
+ * status: caller-owned, may be NULL; receives fn's return value. When it is non-zero the
+ *         calling thread's error slot (weft/error.h) receives the code and the message the
+ *         thread set with weft_error_set (or the code's text), like an exception re-raised in
+ *         the joiner.
+ * timeout: see weft/time.h; 0 reaps an already finished thread or returns WEFT_EAGAIN.
+ * Returns 0; WEFT_ETIMEDOUT (t still runs, the handle stays valid: join again later);
+ * WEFT_EAGAIN (timeout 0 and t still runs); WEFT_EDEADLK (t is the calling thread); WEFT_ESRCH
+ * (stale handle: already joined, by this or a concurrent join, or released); WEFT_EINVAL (t
+ * was not started by weft, or negative timeout); WEFT_ECANCELED (the caller was cancelled).
+ * Several threads may wait to join the same thread; exactly one of them reaps it.
+ * Blocks: yes. Cancellation point: yes. Thread safety: safe. Async-signal-safe: no. */
+WEFT_API int weft_thread_join(weft_thread t, int *status, weft_ns timeout);
+
+/* weft_thread_release - give up the handle: the thread runs on and cleans up after itself
+ * (a detached thread, _thread.start_new_thread). If it ends with a failure, the error hook
+ * reports it. Returns 0, WEFT_ESRCH (stale handle), WEFT_EINVAL (not started by weft).
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
+WEFT_API int weft_thread_release(weft_thread t);
+
+/* weft_thread_is_alive - 1 while t's function runs, 0 once it has returned, WEFT_ESRCH for a
+ * stale handle. Blocks: no. Cancellation point: no. Thread safety: safe. */
+WEFT_API int weft_thread_is_alive(weft_thread t);
+
+/* weft_thread_current - the calling thread's handle (threading.current_thread). For a thread
+ * weft did not start, the first call registers it; never fails except for lack of memory, when
+ * it returns {0}. Blocks: no. Cancellation point: no. Thread safety: safe. */
+WEFT_API weft_thread weft_thread_current(void);
+
+/* weft_thread_ident - the handle as a number, unique for the life of the process, never 0
+ * (threading.get_ident / Thread.ident). */
+static inline uint64_t weft_thread_ident(weft_thread t)
+{
+    return t.id;
+}
+
+/* weft_thread_equal - 1 if a and b name the same thread. */
+static inline int weft_thread_equal(weft_thread a, weft_thread b)
+{
+    return a.id == b.id;
+}
+
+/* weft_thread_native_id - the kernel's thread id (Thread.native_id, as in top -H and gdb).
+ * tid: caller-owned. Returns 0, WEFT_ESRCH, WEFT_EINVAL (NULL tid), WEFT_ESTATE (not yet
+ * known: the thread has not started running; it is set before fn is called). */
+WEFT_API int weft_thread_native_id(weft_thread t, int32_t *tid);
+
+/* weft_thread_name - copy t's name into buf (size bytes, NUL-terminated, cut if needed).
+ * Returns 0, WEFT_ESRCH, WEFT_EINVAL (NULL buf or size 0). */
+WEFT_API int weft_thread_name(weft_thread t, char *buf, size_t size);
+
+/* weft_thread_is_daemon - 1 or 0, or WEFT_ESRCH. */
+WEFT_API int weft_thread_is_daemon(weft_thread t);
+
+/* weft_thread_count - how many threads are alive and known to weft: those it started whose
+ * function has not returned, plus registered foreign threads (threading.active_count). */
+WEFT_API size_t weft_thread_count(void);
+
+/* weft_thread_enumerate - fill out[0 .. cap) with handles of the live threads counted by
+ * weft_thread_count (threading.enumerate) and return how many there are in all, which may be
+ * more than cap (call again with a bigger array). out may be NULL when cap is 0.
+ * The handles are not references: a thread may finish and be reaped right after. */
+WEFT_API size_t weft_thread_enumerate(weft_thread *out, size_t cap);
+
+/* The error hook (threading.excepthook): called on the thread that ended with a failure, or at
+ * exit for threads never joined. name and message are borrowed for the call. */
+typedef void (*weft_thread_error_hook)(weft_thread t, const char *name, int status,
+                                       const char *message, void *arg);
+
+/* weft_thread_set_error_hook - replace the hook; NULL restores the default, which prints
+ *     weft: thread 'NAME' failed: WEFT_EXXX (status N): MESSAGE
+ * on stderr. arg is passed to the hook; the caller keeps it alive while the hook is set.
+ * Returns 0. Thread safety: safe; a report already running uses the old hook. */
+WEFT_API int weft_thread_set_error_hook(weft_thread_error_hook hook, void *arg);
+
+WEFT_END_DECLS
+
+#endif

@@ -1,0 +1,30 @@
+/* src/internal.h - small helpers shared by the modules (not part of the API). */
+#ifndef WEFT_INTERNAL_H
+#define WEFT_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+/* Put code and message into the calling thread's error slot (error.c). */
+void weft__error_put(int code, const char *message);
+
+/* Test-only fault points: weft__fault_arm(p, k) makes the k-th next pass through point p
+ * fail (k = 1: the very next one). Unarmed, a point costs one relaxed load. */
+enum weft__fault_point {
+    WEFT__FAULT_ALLOC,         /* malloc/calloc of a weft object */
+    WEFT__FAULT_THREAD_CREATE, /* pthread_create */
+    WEFT__FAULT_COUNT
+};
+extern _Atomic int weft__fault_armed[WEFT__FAULT_COUNT];
+void weft__fault_arm(enum weft__fault_point p, int k);
+static inline int weft__fault(enum weft__fault_point p)
+{
+    if (atomic_load_explicit(&weft__fault_armed[p], memory_order_relaxed) == 0) return 0;
+    return atomic_fetch_sub_explicit(&weft__fault_armed[p], 1, memory_order_relaxed) == 1;
+}
+
+/* malloc/calloc that honour the ALLOC fault point. */
+void *weft__malloc(size_t size);
+void *weft__calloc(size_t n, size_t size);
+
+#endif

@@ -1,0 +1,76 @@
+/* src/local.c - threading.local on pthread keys, created lazily so static keys need no init.
+ *
+ * key->state holds the pthread key + 1 once created. Two threads may race to create it: each
+ * creates a key and tries to install it with a CAS; the loser deletes its own key and uses the
+ * winner's. */
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <weft/error.h>
+#include <weft/local.h>
+
+#include "internal.h"
+
+static _Atomic uint32_t *state_of(weft_local *key)
+{
+    /* The public struct keeps a plain uint32_t so the header needs no <stdatomic.h> (and
+     * compiles as C++); it is only ever accessed through this atomic view. */
+    return (_Atomic uint32_t *)&key->state;
+}
+
+static int key_of(weft_local *key, pthread_key_t *out)
+{
+    /* acquire: pairs with the release CAS below, so the key is fully created when seen. */
+    uint32_t s = atomic_load_explicit(state_of(key), memory_order_acquire);
+    if (s == 0) {
+        pthread_key_t k;
+        if (weft__fault(WEFT__FAULT_ALLOC)) return WEFT_ENOMEM;
+        int e = pthread_key_create(&k, key->destructor);
+        if (e) return e == EAGAIN ? WEFT_EAGAIN : WEFT_ENOMEM;
+        uint32_t want = 0;
+        if (atomic_compare_exchange_strong_explicit(state_of(key), &want, (uint32_t)k + 1,
+                                                    memory_order_release, memory_order_acquire)) {
+            s = (uint32_t)k + 1;
+        } else {
+            pthread_key_delete(k);
+            s = want;
+        }
+    }
+    *out = (pthread_key_t)(s - 1);
+    return 0;
+}
+
+int weft_local_init(weft_local *key, void (*destructor)(void *value))
+{
+    if (key == NULL) return WEFT_EINVAL;
+    key->destructor = destructor;
+    atomic_store_explicit(state_of(key), 0, memory_order_relaxed);
+    return 0;
+}
+
+void *weft_local_get(weft_local *key)
+{
+    pthread_key_t k;
+    if (key == NULL) return NULL;
+    /* Not created yet: no thread can have a value, so do not create it just to read NULL. */
+    if (atomic_load_explicit(state_of(key), memory_order_acquire) == 0) return NULL;
+    if (key_of(key, &k) != 0) return NULL;
+    return pthread_getspecific(k);
+}
+
+int weft_local_set(weft_local *key, void *value)
+{
+    pthread_key_t k;
+    if (key == NULL) return WEFT_EINVAL;
+    int rc = key_of(key, &k);
+    if (rc) return rc;
+    return pthread_setspecific(k, value) == 0 ? 0 : WEFT_ENOMEM;
+}
+
+int weft_local_free(weft_local *key)
+{
+    if (key == NULL) return WEFT_EINVAL;
+    uint32_t s = atomic_exchange_explicit(state_of(key), 0, memory_order_acq_rel);
+    if (s != 0) pthread_key_delete((pthread_key_t)(s - 1));
+    return 0;
+}

@@ -1,0 +1,26 @@
+/* src/lock.c - slow paths of the internal mutex (see lock.h for the protocol). */
+#include "lock.h"
+#include "os/os.h"
+
+/* About a microsecond of spinning: longer than a wait-queue critical section, far shorter
+ * than a futex sleep and wake (tens of microseconds on a VM). */
+#define LOCK_SPINS 100
+
+void weft__lock_slow(weft__lock *l)
+{
+    for (int i = 0; i < LOCK_SPINS; i++) {
+        uint32_t w = atomic_load_explicit(&l->word, memory_order_relaxed);
+        if (w == 0 && weft__lock_try(l)) return;
+        if (w == 2) break; /* others already sleep: queue up behind them */
+        weft__os_relax();
+    }
+    /* Mark "locked with sleepers" on every attempt: whoever takes the lock here cannot know
+     * whether other sleepers remain, so it must wake one on release. */
+    while (atomic_exchange_explicit(&l->word, 2, memory_order_acquire) != 0)
+        weft__os_futex_wait(&l->word, 2, WEFT_FOREVER);
+}
+
+void weft__unlock_slow(weft__lock *l)
+{
+    weft__os_futex_wake(&l->word, 1);
+}

@@ -1,0 +1,261 @@
+/* src/park.c - waiter records, wait queues, and the adaptive spin-then-sleep parker.
+ *
+ * The protocol is stated in park.h. Lock order: an object's wait-queue lock may be held while
+ * a parker's lock is taken (a canceller claims under the parker lock only; no queue lock is
+ * taken under a parker lock), so the order is: queue lock, then parker lock.
+ *
+ * Spinning. Waking a thread that sleeps in the kernel costs tens of microseconds on a VM; a
+ * hand-off to a thread that is still spinning costs a cache-line transfer. So a parked thread
+ * first spins for a per-thread budget of time, adapted to what it has seen: a wait that ended
+ * while spinning raises the budget towards four times the time it took; a wait that had to
+ * sleep lowers it. The budget stays within [SPIN_MIN_NS, SPIN_MAX_NS], so an idle thread goes
+ * to sleep after at most SPIN_MAX_NS of spinning.
+ */
+#include "park.h"
+
+#include <weft/error.h>
+
+#include "os/os.h"
+
+#define SPIN_MIN_NS 2000
+#define SPIN_MAX_NS 50000
+#define SPIN_INIT_NS 20000
+
+static _Thread_local weft__parker tls_parker;
+
+weft__parker *weft__parker_self(void)
+{
+    return &tls_parker;
+}
+
+int weft__deadline_of(weft_ns timeout, weft_ns *deadline)
+{
+    if (timeout < 0) return WEFT_EINVAL;
+    *deadline = weft_deadline(timeout);
+    return 0;
+}
+
+void weft__park_init(weft__park *p, weft_ns deadline)
+{
+    atomic_init(&p->state, WEFT__PARK_WAITING);
+    p->deadline = deadline;
+    p->cancellable = true;
+    p->spin = true;
+}
+
+void weft__waiter_init(weft__waiter *w, weft__park *p, uint32_t index)
+{
+    w->next = w->prev = NULL;
+    w->queue = NULL;
+    w->park = p;
+    w->index = index;
+    w->want = 0;
+    w->item = NULL;
+    w->result = 0;
+}
+
+void weft__waitq_push(weft__waitq *q, weft__waiter *w)
+{
+    w->queue = q;
+    w->next = NULL;
+    w->prev = q->tail;
+    if (q->tail)
+        q->tail->next = w;
+    else
+        q->head = w;
+    q->tail = w;
+}
+
+void weft__waitq_remove(weft__waitq *q, weft__waiter *w)
+{
+    if (w->queue != q) return;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        q->head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        q->tail = w->prev;
+    w->next = w->prev = NULL;
+    w->queue = NULL;
+}
+
+weft__waiter *weft__waitq_pop(weft__waitq *q)
+{
+    weft__waiter *w = q->head;
+    if (w) weft__waitq_remove(q, w);
+    return w;
+}
+
+/* Move p from WAITING/SLEEPING to final. Returns 1 if claimed and the owner was awake, 2 if
+ * claimed and the owner sleeps on the futex (needs a wake-up), 0 if someone claimed it first.
+ * acq_rel: the release half publishes what the claimer wrote into the record (item, result)
+ * to the parked thread's acquire load in park_wait; the acquire half pairs with nothing
+ * but keeps the claim ordered after the claimer's own earlier reads. */
+static int claim(weft__park *p, uint32_t final)
+{
+    uint32_t s = atomic_load_explicit(&p->state, memory_order_relaxed);
+    do {
+        if (s > WEFT__PARK_SLEEPING) return 0;
+    } while (!atomic_compare_exchange_weak_explicit(&p->state, &s, final, memory_order_acq_rel,
+                                                    memory_order_relaxed));
+    return s == WEFT__PARK_SLEEPING ? 2 : 1;
+}
+
+static void wakelist_add(weft__wakelist *wl, _Atomic uint32_t *word)
+{
+    if (wl->n == WEFT__WAKELIST_MAX) {
+        /* Full: wake now, under the caller's lock. Correct, only slower. */
+        weft__os_futex_wake(word, 1);
+        return;
+    }
+    wl->word[wl->n++] = word;
+}
+
+bool weft__waiter_claim(weft__waiter *w, weft__wakelist *wl)
+{
+    weft__park *p = w->park;
+    int r = claim(p, WEFT__PARK_WOKEN + w->index);
+    if (r == 2) wakelist_add(wl, &p->state);
+    return r != 0;
+}
+
+weft__waiter *weft__waitq_wake_one(weft__waitq *q, weft__wakelist *wl)
+{
+    weft__waiter *w;
+    while ((w = weft__waitq_pop(q)) != NULL)
+        if (weft__waiter_claim(w, wl)) return w;
+    return NULL;
+}
+
+size_t weft__waitq_wake_all(weft__waitq *q, weft__wakelist *wl)
+{
+    size_t n = 0;
+    weft__waiter *w;
+    while ((w = weft__waitq_pop(q)) != NULL) n += weft__waiter_claim(w, wl);
+    return n;
+}
+
+void weft__wakelist_flush(weft__wakelist *wl)
+{
+    for (int i = 0; i < wl->n; i++) weft__os_futex_wake(wl->word[i], 1);
+    wl->n = 0;
+}
+
+void weft__waiter_cancel(weft__waitq *q, weft__waiter *w)
+{
+    weft__lock_acquire(&q->lock);
+    weft__waitq_remove(q, w);
+    weft__lock_release(&q->lock);
+}
+
+int weft__cancel_pending(void)
+{
+    weft__parker *k = &tls_parker;
+    /* acquire: pairs with the release store in weft__parker_interrupt. */
+    return k->shield == 0 && atomic_load_explicit(&k->cancel, memory_order_acquire) != 0;
+}
+
+void weft__parker_interrupt(weft__parker *k)
+{
+    atomic_store_explicit(&k->cancel, 1, memory_order_release);
+    weft__lock_acquire(&k->lock);
+    weft__park *p = k->current;
+    /* A shielded thread keeps sleeping; it sees the request when its shield ends. */
+    if (p && p->cancellable && k->shield == 0 && claim(p, WEFT__PARK_CANCELED) == 2)
+        weft__os_futex_wake(&p->state, 1);
+    weft__lock_release(&k->lock);
+}
+
+void weft__parker_reset(weft__parker *k)
+{
+    atomic_store_explicit(&k->cancel, 0, memory_order_relaxed);
+}
+
+/* Spin until p is claimed or the budget runs out; returns the last state seen and the time
+ * spent in *spent. The clock is read every 32 relax instructions. */
+static uint32_t spin(weft__park *p, weft_ns budget, weft_ns *spent)
+{
+    weft_ns start = weft__os_now(), now = start;
+    uint32_t s;
+    for (;;) {
+        for (int i = 0; i < 32; i++) {
+            /* acquire: pairs with the acq_rel claim. */
+            s = atomic_load_explicit(&p->state, memory_order_acquire);
+            if (s > WEFT__PARK_SLEEPING) goto out;
+            weft__os_relax();
+        }
+        now = weft__os_now();
+        if (now - start >= budget || now >= p->deadline) break;
+    }
+out:
+    *spent = now - start;
+    return s;
+}
+
+static void adapt(weft__parker *k, bool spun_ok, weft_ns spent)
+{
+    weft_ns b = k->spin_ns ? k->spin_ns : SPIN_INIT_NS;
+    weft_ns target = spun_ok ? 4 * spent + SPIN_MIN_NS : b / 2;
+    b += (target - b) / 4;
+    if (b < SPIN_MIN_NS) b = SPIN_MIN_NS;
+    if (b > SPIN_MAX_NS) b = SPIN_MAX_NS;
+    k->spin_ns = b;
+}
+
+/* Sleep on the futex until p is claimed, claiming TIMEDOUT ourselves at the deadline. */
+static uint32_t sleep_until_claimed(weft__park *p)
+{
+    for (;;) {
+        uint32_t s = atomic_load_explicit(&p->state, memory_order_acquire);
+        if (s > WEFT__PARK_SLEEPING) return s;
+        if (s == WEFT__PARK_WAITING &&
+            !atomic_compare_exchange_strong_explicit(&p->state, &s, WEFT__PARK_SLEEPING,
+                                                     memory_order_acquire, memory_order_acquire))
+            continue; /* claimed meanwhile (s now holds the claim) or retry */
+        if (weft__os_futex_wait(&p->state, WEFT__PARK_SLEEPING, p->deadline) == WEFT_ETIMEDOUT ||
+            (p->deadline != WEFT_FOREVER && weft__os_now() >= p->deadline))
+            claim(p, WEFT__PARK_TIMEDOUT);
+    }
+}
+
+uint32_t weft__park_wait(weft__park *p)
+{
+    weft__parker *k = &tls_parker;
+    /* Publish the park so that a canceller can claim it. Under the parker lock: either the
+     * canceller's request (stored before it takes the lock) is visible to the check below, or
+     * the canceller finds p in k->current and claims it. */
+    weft__lock_acquire(&k->lock);
+    k->current = p;
+    weft__lock_release(&k->lock);
+    if (p->cancellable && weft__cancel_pending()) claim(p, WEFT__PARK_CANCELED);
+
+    weft_ns spent = 0;
+    uint32_t s = WEFT__PARK_WAITING;
+    if (p->spin) s = spin(p, k->spin_ns ? k->spin_ns : SPIN_INIT_NS, &spent);
+    bool spun_ok = s > WEFT__PARK_SLEEPING;
+    if (!spun_ok) {
+        if (p->deadline != WEFT_FOREVER && weft__os_now() >= p->deadline)
+            claim(p, WEFT__PARK_TIMEDOUT);
+        s = sleep_until_claimed(p);
+    }
+    /* Only waits that a waker ended say anything about hand-off latency. */
+    if (s >= WEFT__PARK_WOKEN && p->spin) adapt(k, spun_ok, spent);
+
+    weft__lock_acquire(&k->lock);
+    k->current = NULL;
+    weft__lock_release(&k->lock);
+    return s;
+}
+
+int weft__waitq_wait_locked(weft__waitq *q, weft__waiter *w)
+{
+    weft__park *p = w->park;
+    weft__waitq_push(q, w);
+    weft__lock_release(&q->lock);
+    uint32_t s = weft__park_wait(p);
+    if (s >= WEFT__PARK_WOKEN) return 0;
+    weft__waiter_cancel(q, w);
+    return s == WEFT__PARK_TIMEDOUT ? WEFT_ETIMEDOUT : WEFT_ECANCELED;
+}

@@ -1,0 +1,136 @@
+/* src/park.h - the parking lot: the one place where a weft thread blocks.
+ *
+ * A blocking call that must wait does four things:
+ *   1. weft__park_init(&p, deadline) - one park per wait, on the waiter's stack;
+ *   2. for each object it waits on, a waiter record (also on its stack) pointing at p, pushed on
+ *      that object's wait queue under the queue's lock, after re-checking the condition there;
+ *   3. weft__park_wait(&p) - spin briefly, then sleep on p's futex word until p is claimed;
+ *   4. if the result is TIMEDOUT or CANCELED, remove its records under each queue's lock.
+ *
+ * Claiming is the heart of it. p.state starts WAITING; the first party to move it out of
+ * WAITING/SLEEPING wins: a waker through one of the records (state becomes WOKEN + that record's
+ * index), the deadline (TIMEDOUT, claimed by the parked thread itself) or a canceller (CANCELED).
+ * Everyone else sees it taken and backs off. So a thread with records on several queues (select)
+ * is woken by exactly one of them, and a hand-off (an item or a lock given to the waiter) is
+ * never lost to a racing timeout: either the waker's claim won and the waiter takes what it was
+ * given, or the waiter's claim won and the waker keeps it and serves the next waiter.
+ *
+ * Rules that make the records' lifetime safe (they live on the waiter's stack):
+ *   - a waker claims a record only while holding that record's queue lock, after unlinking it;
+ *   - after a TIMEDOUT/CANCELED claim the waiter takes each queue's lock to unlink its record,
+ *     so no waker can still be touching it once the waiter returns;
+ *   - the only access after the claim is the futex wake-up, which goes through a wakelist and
+ *     is issued after the queue lock is dropped; a futex wake on memory that was since reused is
+ *     harmless (a spurious wake-up for whoever sleeps there, and every wait loop re-checks).
+ */
+#ifndef WEFT_INTERNAL_PARK_H
+#define WEFT_INTERNAL_PARK_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <weft/time.h>
+
+#include "lock.h"
+
+enum {
+    WEFT__PARK_WAITING = 0,  /* not claimed, the thread is spinning or about to sleep */
+    WEFT__PARK_SLEEPING = 1, /* not claimed, the thread sleeps on the futex: a claim must wake it */
+    WEFT__PARK_TIMEDOUT = 2,
+    WEFT__PARK_CANCELED = 3,
+    WEFT__PARK_WOKEN = 16, /* + the index of the record that woke it */
+};
+
+typedef struct weft__park {
+    _Atomic uint32_t state; /* the futex word; see the enum */
+    weft_ns deadline;       /* absolute, monotonic; WEFT_FOREVER for none */
+    bool cancellable;       /* false: only a waker or the deadline can end this wait */
+    bool spin;              /* false: sleep at once (nothing but the deadline will end it) */
+} weft__park;
+
+struct weft__waitq;
+
+typedef struct weft__waiter {
+    struct weft__waiter *next, *prev;
+    struct weft__waitq *queue; /* the queue it is linked on, NULL once unlinked (under lock) */
+    weft__park *park;
+    uint32_t index; /* reported as WEFT__PARK_WOKEN + index when this record wins */
+    /* Free for the primitive that owns the queue: what the waiter asks for, what it is given. */
+    uintptr_t want;
+    void *item;
+    int result;
+} weft__waiter;
+
+/* A FIFO of waiter records guarded by its own lock. All-zero is an empty queue. */
+typedef struct weft__waitq {
+    weft__lock lock;
+    weft__waiter *head, *tail;
+} weft__waitq;
+
+/* Futex words to wake once the queue lock is dropped. */
+#define WEFT__WAKELIST_MAX 16
+typedef struct weft__wakelist {
+    int n;
+    _Atomic uint32_t *word[WEFT__WAKELIST_MAX];
+} weft__wakelist;
+#define WEFT__WAKELIST_INIT {0, {0}}
+
+/* Per-thread parking state, in thread-local storage (works for threads weft did not start). */
+typedef struct weft__parker {
+    weft__lock lock;          /* guards current against a canceller */
+    weft__park *current;      /* the park this thread waits in, or NULL */
+    _Atomic uint32_t cancel;  /* sticky cancellation request */
+    uint32_t shield;          /* > 0: cancellation does not apply */
+    weft_ns spin_ns;          /* adaptive spin budget before sleeping */
+} weft__parker;
+
+void weft__park_init(weft__park *p, weft_ns deadline);
+void weft__waiter_init(weft__waiter *w, weft__park *p, uint32_t index);
+
+/* Queue operations; the caller holds q->lock. */
+void weft__waitq_push(weft__waitq *q, weft__waiter *w);
+void weft__waitq_remove(weft__waitq *q, weft__waiter *w); /* no-op if not linked */
+weft__waiter *weft__waitq_pop(weft__waitq *q);
+static inline bool weft__waitq_empty(const weft__waitq *q)
+{
+    return q->head == NULL;
+}
+
+/* Claim w's park for w (w already unlinked, its queue's lock held). True if w won; then the
+ * waiter is woken once the wakelist is flushed. A primitive fills w->item/result before. */
+bool weft__waiter_claim(weft__waiter *w, weft__wakelist *wl);
+/* Pop and claim waiters until one wins; return it (or NULL if the queue ran dry). */
+weft__waiter *weft__waitq_wake_one(weft__waitq *q, weft__wakelist *wl);
+/* Pop and claim every waiter; return how many won. */
+size_t weft__waitq_wake_all(weft__waitq *q, weft__wakelist *wl);
+/* Issue the deferred futex wake-ups; call after dropping the queue lock. */
+void weft__wakelist_flush(weft__wakelist *wl);
+
+/* Block until p is claimed; returns p's final state (TIMEDOUT, CANCELED or WOKEN + index). */
+uint32_t weft__park_wait(weft__park *p);
+
+/* Unlink w under its queue's lock if still linked: the clean-up after TIMEDOUT/CANCELED. */
+void weft__waiter_cancel(weft__waitq *q, weft__waiter *w);
+
+/* Wait on a single queue: push a record (the caller holds q->lock and has re-checked its
+ * condition), drop the lock, park, clean up. Returns 0 if woken (w->item/result as the waker
+ * left them), WEFT_ETIMEDOUT or WEFT_ECANCELED. The lock is NOT held on return. */
+int weft__waitq_wait_locked(weft__waitq *q, weft__waiter *w);
+
+/* The calling thread's parker. */
+weft__parker *weft__parker_self(void);
+
+/* Cancellation hook: mark the parker cancelled and wake it from whatever park it is in. Safe
+ * against the parker's thread entering or leaving a wait at the same time. The parker must
+ * stay alive for the duration of the call (its owner must not have exited). */
+void weft__parker_interrupt(weft__parker *k);
+/* Clear a parker's cancellation request (for the owner of the parker). */
+void weft__parker_reset(weft__parker *k);
+/* 1 if the calling thread has a cancellation request that applies (not shielded). */
+int weft__cancel_pending(void);
+
+/* Turn a relative timeout into a deadline, rejecting negative timeouts (WEFT_EINVAL). */
+int weft__deadline_of(weft_ns timeout, weft_ns *deadline);
+
+#endif

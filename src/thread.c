@@ -1,0 +1,585 @@
+/* src/thread.c - weft threads: start, join with timeout, release, identity, the exit rule.
+ *
+ * Records. Every thread weft knows has a record (struct rec): the threads it started, and
+ * foreign threads (main, plain pthreads) that asked for weft_thread_current(). Handles name
+ * records through a table of slots with generation numbers, so a stale handle is detected
+ * (WEFT_ESRCH) instead of dereferenced.
+ *
+ * Invariants (all under table_lock unless said otherwise):
+ *   - a slot maps to a record from start until the record is reaped (joined) or, for a released
+ *     or foreign thread, until it finishes; unmapping bumps the slot's generation;
+ *   - refs counts the record's owners: the mapping, the running thread, each waiting joiner;
+ *     the last one to drop its ref frees the record;
+ *   - done, status and message are written once by the finishing thread under done_q.lock and
+ *     read by joiners after they see done under the same lock.
+ * Lock order: table_lock, then a record's done_q.lock (finish takes them one after the other,
+ * never nested). exit_q.lock is a leaf.
+ *
+ * The exit rule (Python's threading._shutdown): an atexit handler, registered when the first
+ * thread starts, waits until no non-daemon weft thread runs (not counting the thread that
+ * called exit), then reports finished threads whose failure nobody joined.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <weft/error.h>
+#include <weft/thread.h>
+
+#include "internal.h"
+#include "lock.h"
+#include "os/os.h"
+#include "park.h"
+
+#define MIN_STACK (16 * 1024)
+
+struct rec {
+    uint64_t id;
+    weft_thread_fn fn;
+    void *arg;
+    pthread_t pth;
+    _Atomic int32_t tid; /* 0 until the thread runs */
+    char name[WEFT_THREAD_NAME_MAX];
+    bool daemon, foreign;
+    /* under table_lock */
+    bool released, reported;
+    int refs;
+    /* done_q.lock guards the rest */
+    weft__waitq done_q;
+    bool done;
+    int status;
+    char message[WEFT_ERROR_MESSAGE_MAX];
+};
+
+struct slot {
+    uint32_t gen;       /* odd... any value; bumped on unmap */
+    uint32_t next_free; /* index + 1 of the next free slot, 0 for none */
+    struct rec *rec;    /* NULL when free */
+};
+
+static weft__lock table_lock;
+static struct slot *slots;
+static uint32_t nslots, free_head;
+static size_t live; /* records whose thread has not finished */
+static _Atomic uint64_t name_seq;
+
+static _Thread_local struct rec *tls_self;
+
+/* Non-daemon weft threads still running, and the exit handler waiting for them. */
+static weft__waitq exit_q; /* its lock guards nondaemon */
+static size_t nondaemon;
+static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
+static pthread_key_t foreign_key;
+
+static struct {
+    weft__lock lock;
+    weft_thread_error_hook fn;
+    void *arg;
+} hook;
+
+/* ---- handle table (table_lock held) ---- */
+
+static int map(struct rec *r)
+{
+    if (free_head == 0) {
+        uint32_t n = nslots ? nslots * 2 : 64;
+        struct slot *s = realloc(slots, n * sizeof *s);
+        if (s == NULL || weft__fault(WEFT__FAULT_ALLOC)) {
+            if (s) slots = s;
+            return WEFT_ENOMEM;
+        }
+        for (uint32_t i = nslots; i < n; i++)
+            s[i] = (struct slot){.gen = 1, .next_free = i + 1 < n ? i + 2 : 0, .rec = NULL};
+        slots = s;
+        free_head = nslots + 1;
+        nslots = n;
+    }
+    uint32_t i = free_head - 1;
+    free_head = slots[i].next_free;
+    slots[i].rec = r;
+    r->id = (uint64_t)slots[i].gen << 32 | (i + 1);
+    r->refs++;
+    return 0;
+}
+
+static struct rec *lookup(weft_thread t)
+{
+    uint32_t i = (uint32_t)t.id - 1, gen = (uint32_t)(t.id >> 32);
+    if (t.id == 0 || i >= nslots || slots[i].gen != gen) return NULL;
+    return slots[i].rec;
+}
+
+/* Unmap r; returns true if r's refs dropped to zero (the caller frees it after unlocking). */
+static bool unmap(struct rec *r)
+{
+    uint32_t i = (uint32_t)r->id - 1;
+    slots[i].rec = NULL;
+    if (++slots[i].gen == 0) slots[i].gen = 1;
+    slots[i].next_free = free_head;
+    free_head = i + 1;
+    return --r->refs == 0;
+}
+
+static struct rec *lookup_locked_or(weft_thread t, int *rc)
+{
+    weft__lock_acquire(&table_lock);
+    struct rec *r = lookup(t);
+    if (r == NULL) {
+        weft__lock_release(&table_lock);
+        *rc = WEFT_ESRCH;
+    }
+    return r;
+}
+
+/* ---- the error hook ---- */
+
+static void default_hook(weft_thread t, const char *name, int status, const char *message,
+                         void *arg)
+{
+    (void)t;
+    (void)arg;
+    fprintf(stderr, "weft: thread '%s' failed: %s (status %d): %s\n", name, weft_errname(status),
+            status, message);
+}
+
+static void report(struct rec *r)
+{
+    weft__lock_acquire(&hook.lock);
+    weft_thread_error_hook fn = hook.fn ? hook.fn : default_hook;
+    void *arg = hook.arg;
+    weft__lock_release(&hook.lock);
+    fn((weft_thread){r->id}, r->name, r->status, r->message, arg);
+}
+
+int weft_thread_set_error_hook(weft_thread_error_hook fn, void *arg)
+{
+    weft__lock_acquire(&hook.lock);
+    hook.fn = fn;
+    hook.arg = fn ? arg : NULL;
+    weft__lock_release(&hook.lock);
+    return 0;
+}
+
+/* ---- finishing ---- */
+
+static void wait_for_nondaemon(void);
+
+static void foreign_exit(void *p);
+
+static void setup(void)
+{
+    atexit(wait_for_nondaemon);
+    pthread_key_create(&foreign_key, foreign_exit);
+}
+
+static void capture_failure(struct rec *r, int status)
+{
+    if (status == 0) return;
+    const char *msg = weft_error_message();
+    if (weft_error_code() == status && msg[0] != '\0')
+        snprintf(r->message, sizeof r->message, "%s", msg);
+    else if (weft_errname(status)[6] != '?')
+        snprintf(r->message, sizeof r->message, "%s", weft_strerror(status));
+    else
+        snprintf(r->message, sizeof r->message, "thread function returned %d", status);
+}
+
+/* Mark r finished, wake its joiners, drop the running thread's ref. */
+static void finish(struct rec *r, int status)
+{
+    capture_failure(r, status);
+    weft__wakelist wl = WEFT__WAKELIST_INIT;
+    weft__lock_acquire(&r->done_q.lock);
+    r->status = status;
+    r->done = true;
+    weft__waitq_wake_all(&r->done_q, &wl);
+    weft__lock_release(&r->done_q.lock);
+    weft__wakelist_flush(&wl);
+
+    weft__lock_acquire(&table_lock);
+    live--;
+    bool released = r->released, gone = false;
+    if (released) r->reported = true;
+    if (released && lookup((weft_thread){r->id}) == r) gone = unmap(r);
+    gone = (--r->refs == 0) || gone;
+    weft__lock_release(&table_lock);
+
+    if (released && status != 0) report(r);
+    if (!r->daemon && !r->foreign) {
+        weft__lock_acquire(&exit_q.lock);
+        nondaemon--;
+        weft__waitq_wake_all(&exit_q, &wl);
+        weft__lock_release(&exit_q.lock);
+        weft__wakelist_flush(&wl);
+    }
+    if (gone) free(r);
+}
+
+static void finish_on_exit(void *p)
+{
+    /* pthread_exit or pthread_cancel inside a weft thread: still finish, as a failure. */
+    finish(p, WEFT_EFAILED);
+}
+
+static void *trampoline(void *p)
+{
+    struct rec *r = p;
+    tls_self = r;
+    atomic_store_explicit(&r->tid, weft__os_gettid(), memory_order_release);
+    weft__os_set_thread_name(r->name);
+    int status;
+    pthread_cleanup_push(finish_on_exit, r);
+    status = r->fn(r->arg);
+    pthread_cleanup_pop(0);
+    finish(r, status);
+    tls_self = NULL;
+    return NULL;
+}
+
+/* ---- start ---- */
+
+static int check_opts(const weft_thread_opts *o)
+{
+    if (o->name && strlen(o->name) >= WEFT_THREAD_NAME_MAX) return WEFT_EINVAL;
+    if (o->stack_size != 0 && o->stack_size < MIN_STACK) return WEFT_EINVAL;
+    return 0;
+}
+
+static struct rec *new_rec(const weft_thread_opts *o)
+{
+    struct rec *r = weft__calloc(1, sizeof *r);
+    if (r == NULL) return NULL;
+    if (o->name)
+        snprintf(r->name, sizeof r->name, "%s", o->name);
+    else
+        snprintf(r->name, sizeof r->name, "thread-%llu",
+                 (unsigned long long)atomic_fetch_add(&name_seq, 1) + 1);
+    r->daemon = o->daemon != 0;
+    return r;
+}
+
+static int create(struct rec *r, size_t stack_size)
+{
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) != 0) return WEFT_ENOMEM;
+    int e = stack_size ? pthread_attr_setstacksize(&attr, stack_size) : 0;
+    if (e == 0) e = weft__fault(WEFT__FAULT_THREAD_CREATE) ? EAGAIN : 0;
+    if (e == 0) e = pthread_create(&r->pth, &attr, trampoline, r);
+    pthread_attr_destroy(&attr);
+    if (e == 0) return 0;
+    return e == EAGAIN ? WEFT_EAGAIN : e == ENOMEM ? WEFT_ENOMEM : WEFT_EINVAL;
+}
+
+int weft_thread_start(weft_thread *out, weft_thread_fn fn, void *arg, const weft_thread_opts *opts)
+{
+    static const weft_thread_opts defaults = WEFT_THREAD_OPTS_INIT;
+    const weft_thread_opts *o = opts ? opts : &defaults;
+    if (out == NULL || fn == NULL) return WEFT_EINVAL;
+    int rc = check_opts(o);
+    if (rc) return rc;
+    pthread_once(&setup_once, setup);
+    struct rec *r = new_rec(o);
+    if (r == NULL) return WEFT_ENOMEM;
+    r->fn = fn;
+    r->arg = arg;
+    r->refs = 1; /* the running thread's */
+
+    weft__lock_acquire(&table_lock);
+    rc = map(r);
+    if (rc == 0) {
+        live++;
+        if (!r->daemon) {
+            weft__lock_acquire(&exit_q.lock);
+            nondaemon++;
+            weft__lock_release(&exit_q.lock);
+        }
+        /* Created under table_lock: the new thread's finish() takes table_lock, so it cannot
+         * run ahead of the bookkeeping above, and a failed create is undone atomically. */
+        rc = create(r, o->stack_size);
+        if (rc == 0) {
+            *out = (weft_thread){r->id};
+        } else {
+            live--;
+            unmap(r);
+            if (!r->daemon) {
+                weft__lock_acquire(&exit_q.lock);
+                nondaemon--;
+                weft__lock_release(&exit_q.lock);
+            }
+        }
+    }
+    weft__lock_release(&table_lock);
+    if (rc) free(r);
+    return rc;
+}
+
+/* ---- join ---- */
+
+/* Wait until r is done (r is kept alive by the caller's ref). */
+static int wait_done(struct rec *r, weft_ns timeout)
+{
+    weft_ns deadline;
+    int rc = weft__deadline_of(timeout, &deadline);
+    if (rc) return rc;
+    weft__lock_acquire(&r->done_q.lock);
+    if (r->done) {
+        weft__lock_release(&r->done_q.lock);
+        return 0;
+    }
+    if (timeout == 0) {
+        weft__lock_release(&r->done_q.lock);
+        return WEFT_EAGAIN;
+    }
+    weft__park p;
+    weft__waiter w;
+    weft__park_init(&p, deadline);
+    weft__waiter_init(&w, &p, 0);
+    return weft__waitq_wait_locked(&r->done_q, &w);
+}
+
+/* After r is done: reap it if nobody else did. Returns 0 or WEFT_ESRCH. */
+static int reap(struct rec *r, int *status)
+{
+    weft__lock_acquire(&table_lock);
+    bool mine = lookup((weft_thread){r->id}) == r;
+    bool gone = mine && unmap(r);
+    gone = (--r->refs == 0) || gone; /* the joiner's own ref */
+    if (mine) r->reported = true;
+    weft__lock_release(&table_lock);
+    if (!mine) {
+        if (gone) free(r);
+        return WEFT_ESRCH;
+    }
+    /* The thread has signalled done; pthread_join waits the last few instructions of its exit
+     * and frees its stack. */
+    pthread_join(r->pth, NULL);
+    if (status) *status = r->status;
+    if (r->status != 0) weft__error_put(r->status, r->message);
+    if (gone) free(r);
+    return 0;
+}
+
+int weft_thread_join(weft_thread t, int *status, weft_ns timeout)
+{
+    int rc;
+    if (timeout < 0) return WEFT_EINVAL;
+    struct rec *r = lookup_locked_or(t, &rc);
+    if (r == NULL) return rc;
+    rc = 0;
+    if (r == tls_self)
+        rc = WEFT_EDEADLK;
+    else if (r->foreign || r->released)
+        rc = WEFT_EINVAL;
+    if (rc) {
+        weft__lock_release(&table_lock);
+        return rc;
+    }
+    r->refs++;
+    weft__lock_release(&table_lock);
+
+    rc = wait_done(r, timeout);
+    if (rc == 0) return reap(r, status);
+    weft__lock_acquire(&table_lock);
+    bool gone = --r->refs == 0;
+    weft__lock_release(&table_lock);
+    if (gone) free(r);
+    return rc;
+}
+
+int weft_thread_release(weft_thread t)
+{
+    int rc;
+    struct rec *r = lookup_locked_or(t, &rc);
+    if (r == NULL) return rc;
+    if (r->foreign || r->released) {
+        weft__lock_release(&table_lock);
+        return WEFT_EINVAL;
+    }
+    r->released = true;
+    pthread_detach(r->pth);
+    /* If it already finished, nobody else will unmap it or report its failure. */
+    weft__lock_acquire(&r->done_q.lock);
+    bool done = r->done;
+    weft__lock_release(&r->done_q.lock);
+    bool failed = false;
+    if (done) {
+        failed = r->status != 0 && !r->reported;
+        r->reported = true;
+        r->refs++; /* keep it alive for the report: unmap cannot free it */
+        unmap(r);
+    }
+    weft__lock_release(&table_lock);
+    if (done) {
+        if (failed) report(r);
+        weft__lock_acquire(&table_lock);
+        bool gone = --r->refs == 0;
+        weft__lock_release(&table_lock);
+        if (gone) free(r);
+    }
+    return 0;
+}
+
+/* ---- identity and enumeration ---- */
+
+int weft_thread_is_alive(weft_thread t)
+{
+    int rc;
+    struct rec *r = lookup_locked_or(t, &rc);
+    if (r == NULL) return rc;
+    weft__lock_acquire(&r->done_q.lock);
+    int alive = !r->done;
+    weft__lock_release(&r->done_q.lock);
+    weft__lock_release(&table_lock);
+    return alive;
+}
+
+/* A foreign thread that registered is finished when it exits (pthread key destructor). */
+static void foreign_exit(void *p)
+{
+    struct rec *r = p;
+    weft__lock_acquire(&r->done_q.lock);
+    r->done = true;
+    weft__lock_release(&r->done_q.lock);
+    weft__lock_acquire(&table_lock);
+    live--;
+    bool gone = unmap(r);
+    weft__lock_release(&table_lock);
+    if (gone) free(r);
+    tls_self = NULL;
+}
+
+static struct rec *register_foreign(void)
+{
+    pthread_once(&setup_once, setup);
+    struct rec *r = weft__calloc(1, sizeof *r);
+    if (r == NULL) return NULL;
+    r->foreign = true;
+    r->pth = pthread_self();
+    int32_t tid = weft__os_gettid();
+    atomic_init(&r->tid, tid);
+    if (tid == (int32_t)getpid())
+        snprintf(r->name, sizeof r->name, "main");
+    else
+        snprintf(r->name, sizeof r->name, "dummy-%llu",
+                 (unsigned long long)atomic_fetch_add(&name_seq, 1) + 1);
+    weft__lock_acquire(&table_lock);
+    int rc = map(r);
+    if (rc == 0) live++;
+    weft__lock_release(&table_lock);
+    if (rc) {
+        free(r);
+        return NULL;
+    }
+    /* The main thread's destructors never run (exit() does not call them): its record lives
+     * as long as the process, which is what "main" should do. */
+    pthread_setspecific(foreign_key, r);
+    return r;
+}
+
+weft_thread weft_thread_current(void)
+{
+    struct rec *r = tls_self;
+    if (r == NULL) r = tls_self = register_foreign();
+    return (weft_thread){r ? r->id : 0};
+}
+
+int weft_thread_native_id(weft_thread t, int32_t *tid)
+{
+    int rc;
+    if (tid == NULL) return WEFT_EINVAL;
+    struct rec *r = lookup_locked_or(t, &rc);
+    if (r == NULL) return rc;
+    int32_t v = atomic_load_explicit(&r->tid, memory_order_acquire);
+    weft__lock_release(&table_lock);
+    if (v == 0) return WEFT_ESTATE;
+    *tid = v;
+    return 0;
+}
+
+int weft_thread_name(weft_thread t, char *buf, size_t size)
+{
+    int rc;
+    if (buf == NULL || size == 0) return WEFT_EINVAL;
+    struct rec *r = lookup_locked_or(t, &rc);
+    if (r == NULL) return rc;
+    snprintf(buf, size, "%s", r->name);
+    weft__lock_release(&table_lock);
+    return 0;
+}
+
+int weft_thread_is_daemon(weft_thread t)
+{
+    int rc;
+    struct rec *r = lookup_locked_or(t, &rc);
+    if (r == NULL) return rc;
+    int d = r->daemon;
+    weft__lock_release(&table_lock);
+    return d;
+}
+
+size_t weft_thread_count(void)
+{
+    weft__lock_acquire(&table_lock);
+    size_t n = live;
+    weft__lock_release(&table_lock);
+    return n;
+}
+
+size_t weft_thread_enumerate(weft_thread *out, size_t cap)
+{
+    size_t n = 0;
+    weft__lock_acquire(&table_lock);
+    for (uint32_t i = 0; i < nslots; i++) {
+        struct rec *r = slots[i].rec;
+        if (r == NULL) continue;
+        weft__lock_acquire(&r->done_q.lock);
+        bool done = r->done;
+        weft__lock_release(&r->done_q.lock);
+        if (done) continue;
+        if (out && n < cap) out[n] = (weft_thread){r->id};
+        n++;
+    }
+    weft__lock_release(&table_lock);
+    return n;
+}
+
+/* ---- the exit rule ---- */
+
+static void wait_for_nondaemon(void)
+{
+    struct rec *self = tls_self;
+    size_t mine = self && !self->foreign && !self->daemon ? 1 : 0;
+    weft__lock_acquire(&exit_q.lock);
+    while (nondaemon > mine) {
+        weft__park p;
+        weft__waiter w;
+        weft__park_init(&p, WEFT_FOREVER);
+        p.cancellable = false;
+        weft__waiter_init(&w, &p, 0);
+        weft__waitq_wait_locked(&exit_q, &w);
+        weft__lock_acquire(&exit_q.lock);
+    }
+    weft__lock_release(&exit_q.lock);
+
+    /* Report finished threads that failed and were never joined. */
+    weft__lock_acquire(&table_lock);
+    for (uint32_t i = 0; i < nslots; i++) {
+        struct rec *r = slots[i].rec;
+        if (r == NULL || r->foreign || r->reported) continue;
+        weft__lock_acquire(&r->done_q.lock);
+        bool failed = r->done && r->status != 0;
+        weft__lock_release(&r->done_q.lock);
+        if (!failed) continue;
+        r->reported = true;
+        r->refs++; /* a daemon thread may join it meanwhile */
+        weft__lock_release(&table_lock);
+        report(r);
+        weft__lock_acquire(&table_lock);
+        if (--r->refs == 0) free(r); /* joined meanwhile: its slot is gone, the scan goes on */
+    }
+    weft__lock_release(&table_lock);
+}

@@ -1,0 +1,45 @@
+/* tests/support/test.c - the runner behind WEFT_TEST_SUITE and the stress-scale knob. */
+#include "test.h"
+
+#include <stdlib.h>
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
+
+int weft_test_sanitized(void)
+{
+    return SANITIZED;
+}
+
+long weft_test_scale(long n)
+{
+    const char *s = getenv("WEFT_STRESS");
+    if (s && *s) {
+        long k = strtol(s, NULL, 10);
+        return n * (k > 0 ? k : 1);
+    }
+    if (SANITIZED) return n / 10 > 0 ? n / 10 : 1;
+    return n;
+}
+
+int weft_test_run(const char *name, double timeout_s, const TTest *const *tests)
+{
+    Suite *s = suite_create(name);
+    TCase *tc = tcase_create("all");
+    tcase_set_timeout(tc, timeout_s);
+    for (size_t i = 0; tests[i]; i++) tcase_add_test(tc, tests[i]);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,42 @@
+/* tests/support/test.h - what every weft test program shares.
+ *
+ * Each test program defines its suite with WEFT_TEST_SUITE and lists its tests; Check runs each
+ * test in a forked process with a time limit (scaled by CK_TIMEOUT_MULTIPLIER in sanitizer
+ * builds), so a deadlock fails one test instead of hanging the run.
+ *
+ *     START_TEST(lock_released_by_other_thread) { ... ck_assert_int_eq(...); } END_TEST
+ *     WEFT_TEST_SUITE("sync", 10, lock_released_by_other_thread, ...)
+ */
+#ifndef WEFT_TEST_SUPPORT_H
+#define WEFT_TEST_SUPPORT_H
+
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <weft.h>
+
+/* Loop counts of race tests are multiplied by WEFT_STRESS (environment, default 1). Sanitizer
+ * builds divide them by 10 (floor 1) unless WEFT_STRESS is set, to fit CI's time. */
+long weft_test_scale(long n);
+/* 1 when built with ThreadSanitizer or AddressSanitizer. */
+int weft_test_sanitized(void);
+
+/* Assert that an int-returning weft call gives the expected code, printing names on failure. */
+#define ck_assert_weft(expr, expected)                                                             \
+    do {                                                                                           \
+        int got_ = (expr), want_ = (expected);                                                     \
+        ck_assert_msg(got_ == want_, "%s gave %s (%d), expected %s", #expr, weft_errname(got_),    \
+                      got_, weft_errname(want_));                                                  \
+    } while (0)
+
+/* Run the tests (a NULL-terminated array) as suite `name`, every test with `timeout_s`. */
+int weft_test_run(const char *name, double timeout_s, const TTest *const *tests);
+
+#define WEFT_TEST_SUITE(name, timeout_s, ...)                                                      \
+    int main(void)                                                                                 \
+    {                                                                                              \
+        const TTest *const tests_[] = {__VA_ARGS__, NULL};                                  \
+        return weft_test_run((name), (timeout_s), tests_);                                         \
+    }
+
+#endif
