@@ -6,10 +6,9 @@
  *
  * Spinning. Waking a thread that sleeps in the kernel costs tens of microseconds on a VM; a
  * hand-off to a thread that is still spinning costs a cache-line transfer. So a parked thread
- * first spins for a per-thread budget of time, adapted to what it has seen: a wait that ended
- * while spinning raises the budget towards four times the time it took; a wait that had to
- * sleep lowers it. The budget stays within [SPIN_MIN_NS, SPIN_MAX_NS], so an idle thread goes
- * to sleep after at most SPIN_MAX_NS of spinning.
+ * first spins for a per-thread budget of time, adapted to what it has seen (see adapt()). The
+ * budget stays within [SPIN_MIN_NS, SPIN_MAX_NS], so an idle thread goes to sleep after at
+ * most SPIN_MAX_NS of spinning, and soon after only SPIN_MIN_NS.
  */
 #include "park.h"
 
@@ -153,17 +152,18 @@ void weft__waiter_cancel(weft__waitq *q, weft__waiter *w)
 int weft__cancel_pending(void)
 {
     weft__parker *k = &tls_parker;
-    /* acquire: pairs with the release store in weft__parker_interrupt. */
-    return k->shield == 0 && atomic_load_explicit(&k->cancel, memory_order_acquire) != 0;
+    /* seq_cst: pairs with the store in weft__parker_interrupt (see publish()). */
+    return k->shield == 0 && atomic_load(&k->cancel) != 0;
 }
 
 void weft__parker_interrupt(weft__parker *k)
 {
-    atomic_store_explicit(&k->cancel, 1, memory_order_release);
+    atomic_store(&k->cancel, 1); /* seq_cst: pairs with publish(), see there */
     weft__lock_acquire(&k->lock);
-    weft__park *p = k->current;
-    /* A shielded thread keeps sleeping; it sees the request when its shield ends. */
-    if (p && p->cancellable && k->shield == 0 && claim(p, WEFT__PARK_CANCELED) == 2)
+    weft__park *p = atomic_load(&k->current);
+    /* A shielded thread parks with cancellable false: it keeps sleeping and sees the request
+     * when its shield ends. */
+    if (p && p->cancellable && claim(p, WEFT__PARK_CANCELED) == 2)
         weft__os_futex_wake(&p->state, 1);
     weft__lock_release(&k->lock);
 }
@@ -173,11 +173,11 @@ void weft__parker_reset(weft__parker *k)
     atomic_store_explicit(&k->cancel, 0, memory_order_relaxed);
 }
 
-/* Spin until p is claimed or the budget runs out; returns the last state seen and the time
- * spent in *spent. The clock is read every 32 relax instructions. */
-static uint32_t spin(weft__park *p, weft_ns budget, weft_ns *spent)
+/* Spin until p is claimed or the budget runs out (starting at time start); returns the last
+ * state seen and the time spent in *spent. The clock is read every 32 relax instructions. */
+static uint32_t spin(weft__park *p, weft_ns start, weft_ns budget, weft_ns *spent)
 {
-    weft_ns start = weft__os_now(), now = start;
+    weft_ns now = start;
     uint32_t s;
     for (;;) {
         for (int i = 0; i < 32; i++) {
@@ -194,11 +194,21 @@ out:
     return s;
 }
 
-static void adapt(weft__parker *k, bool spun_ok, weft_ns spent)
+/* Adapt the spin budget after a wait that a waker ended. spent: time spun; waited: the whole
+ * wait. A wait that ended while spinning says the budget was enough. A wait that had to sleep
+ * but ended soon after (within twice the largest budget, wake-up latency included) says more
+ * spinning would have saved the sleep: double the budget. A long wait says nothing was coming:
+ * halve it, so an idle thread stops paying for spins. */
+static void adapt(weft__parker *k, bool spun_ok, weft_ns spent, weft_ns waited)
 {
     weft_ns b = k->spin_ns ? k->spin_ns : SPIN_INIT_NS;
-    weft_ns target = spun_ok ? 4 * spent + SPIN_MIN_NS : b / 2;
-    b += (target - b) / 4;
+    if (spun_ok) {
+        if (b < 4 * spent) b = 4 * spent;
+    } else if (waited <= 2 * SPIN_MAX_NS) {
+        b *= 2;
+    } else {
+        b /= 2;
+    }
     if (b < SPIN_MIN_NS) b = SPIN_MIN_NS;
     if (b > SPIN_MAX_NS) b = SPIN_MAX_NS;
     k->spin_ns = b;
@@ -220,20 +230,34 @@ static uint32_t sleep_until_claimed(weft__park *p)
     }
 }
 
+/* Publish p as the park a canceller must claim, or withdraw it (p = NULL). Dekker-style on
+ * two seq_cst pairs: we store current then load cancel; weft__parker_interrupt stores cancel
+ * then loads current (under the parker lock). So either we see the request, or the canceller
+ * sees p. On withdrawal, if a request is visible, a canceller may still be claiming the old
+ * park under the lock: taking the lock once waits it out, so p's memory (our stack) stays
+ * valid until no canceller can touch it. No lock is taken when nobody cancels. */
+static void publish(weft__parker *k, weft__park *p)
+{
+    atomic_store(&k->current, p);
+    if (p == NULL && atomic_load(&k->cancel)) {
+        weft__lock_acquire(&k->lock);
+        weft__lock_release(&k->lock);
+    }
+}
+
 uint32_t weft__park_wait(weft__park *p)
 {
     weft__parker *k = &tls_parker;
-    /* Publish the park so that a canceller can claim it. Under the parker lock: either the
-     * canceller's request (stored before it takes the lock) is visible to the check below, or
-     * the canceller finds p in k->current and claims it. */
-    weft__lock_acquire(&k->lock);
-    k->current = p;
-    weft__lock_release(&k->lock);
+    if (k->shield) p->cancellable = false;
+    publish(k, p);
     if (p->cancellable && weft__cancel_pending()) claim(p, WEFT__PARK_CANCELED);
 
-    weft_ns spent = 0;
+    weft_ns spent = 0, start = 0;
     uint32_t s = WEFT__PARK_WAITING;
-    if (p->spin) s = spin(p, k->spin_ns ? k->spin_ns : SPIN_INIT_NS, &spent);
+    if (p->spin) {
+        start = weft__os_now();
+        s = spin(p, start, k->spin_ns ? k->spin_ns : SPIN_INIT_NS, &spent);
+    }
     bool spun_ok = s > WEFT__PARK_SLEEPING;
     if (!spun_ok) {
         if (p->deadline != WEFT_FOREVER && weft__os_now() >= p->deadline)
@@ -241,11 +265,9 @@ uint32_t weft__park_wait(weft__park *p)
         s = sleep_until_claimed(p);
     }
     /* Only waits that a waker ended say anything about hand-off latency. */
-    if (s >= WEFT__PARK_WOKEN && p->spin) adapt(k, spun_ok, spent);
-
-    weft__lock_acquire(&k->lock);
-    k->current = NULL;
-    weft__lock_release(&k->lock);
+    if (s >= WEFT__PARK_WOKEN && p->spin)
+        adapt(k, spun_ok, spent, spun_ok ? spent : weft__os_now() - start);
+    publish(k, NULL);
     return s;
 }
 

@@ -78,8 +78,8 @@ typedef struct weft__wakelist {
 
 /* Per-thread parking state, in thread-local storage (works for threads weft did not start). */
 typedef struct weft__parker {
-    weft__lock lock;          /* guards current against a canceller */
-    weft__park *current;      /* the park this thread waits in, or NULL */
+    weft__lock lock;               /* held by a canceller while it claims current */
+    weft__park *_Atomic current;   /* the park this thread waits in, or NULL */
     _Atomic uint32_t cancel;  /* sticky cancellation request */
     uint32_t shield;          /* > 0: cancellation does not apply */
     weft_ns spin_ns;          /* adaptive spin budget before sleeping */

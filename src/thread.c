@@ -166,6 +166,16 @@ int weft_thread_set_error_hook(weft_thread_error_hook fn, void *arg)
 
 /* ---- finishing ---- */
 
+/* Drop one ref of r; free it if that was the last. */
+static void unref(struct rec *r)
+{
+    weft__lock_acquire(&table_lock);
+    bool gone = --r->refs == 0;
+    weft__lock_release(&table_lock);
+    if (gone) free(r);
+}
+
+
 static void wait_for_nondaemon(void);
 
 static void foreign_exit(void *p);
@@ -188,7 +198,7 @@ static void capture_failure(struct rec *r, int status)
         snprintf(r->message, sizeof r->message, "thread function returned %d", status);
 }
 
-/* Mark r finished, wake its joiners, drop the running thread's ref. */
+/* Mark r finished, wake its joiners, report an unjoinable failure, drop the thread's ref. */
 static void finish(struct rec *r, int status)
 {
     capture_failure(r, status);
@@ -202,21 +212,22 @@ static void finish(struct rec *r, int status)
 
     weft__lock_acquire(&table_lock);
     live--;
-    bool released = r->released, gone = false;
-    if (released) r->reported = true;
-    if (released && lookup((weft_thread){r->id}) == r) gone = unmap(r);
-    gone = (--r->refs == 0) || gone;
+    /* A released thread has no joiner: it unmaps itself and reports its own failure, unless
+     * weft_thread_release saw it done and did both already. */
+    bool report_it = r->released && status != 0 && !r->reported;
+    if (r->released) r->reported = true;
+    if (r->released && lookup((weft_thread){r->id}) == r) unmap(r); /* our ref keeps r */
     weft__lock_release(&table_lock);
+    if (report_it) report(r);
 
-    if (released && status != 0) report(r);
-    if (!r->daemon && !r->foreign) {
+    if (!r->daemon) {
         weft__lock_acquire(&exit_q.lock);
         nondaemon--;
         weft__waitq_wake_all(&exit_q, &wl);
         weft__lock_release(&exit_q.lock);
         weft__wakelist_flush(&wl);
     }
-    if (gone) free(r);
+    unref(r);
 }
 
 static void finish_on_exit(void *p)
@@ -341,26 +352,26 @@ static int wait_done(struct rec *r, weft_ns timeout)
     return weft__waitq_wait_locked(&r->done_q, &w);
 }
 
-/* After r is done: reap it if nobody else did. Returns 0 or WEFT_ESRCH. */
+/* After r is done: reap it if nobody else did. The caller's ref keeps r alive throughout.
+ * Returns 0 or WEFT_ESRCH. */
 static int reap(struct rec *r, int *status)
 {
     weft__lock_acquire(&table_lock);
     bool mine = lookup((weft_thread){r->id}) == r;
-    bool gone = mine && unmap(r);
-    gone = (--r->refs == 0) || gone; /* the joiner's own ref */
-    if (mine) r->reported = true;
-    weft__lock_release(&table_lock);
-    if (!mine) {
-        if (gone) free(r);
-        return WEFT_ESRCH;
+    if (mine) {
+        r->reported = true;
+        unmap(r); /* cannot free: the caller holds a ref */
     }
-    /* The thread has signalled done; pthread_join waits the last few instructions of its exit
-     * and frees its stack. */
-    pthread_join(r->pth, NULL);
-    if (status) *status = r->status;
-    if (r->status != 0) weft__error_put(r->status, r->message);
-    if (gone) free(r);
-    return 0;
+    weft__lock_release(&table_lock);
+    if (mine) {
+        /* The thread has signalled done; pthread_join waits out the last instructions of its
+         * exit (after which its finish() has dropped its ref) and frees its stack. */
+        pthread_join(r->pth, NULL);
+        if (status) *status = r->status;
+        if (r->status != 0) weft__error_put(r->status, r->message);
+    }
+    unref(r);
+    return mine ? 0 : WEFT_ESRCH;
 }
 
 int weft_thread_join(weft_thread t, int *status, weft_ns timeout)
@@ -383,10 +394,7 @@ int weft_thread_join(weft_thread t, int *status, weft_ns timeout)
 
     rc = wait_done(r, timeout);
     if (rc == 0) return reap(r, status);
-    weft__lock_acquire(&table_lock);
-    bool gone = --r->refs == 0;
-    weft__lock_release(&table_lock);
-    if (gone) free(r);
+    unref(r);
     return rc;
 }
 
@@ -415,10 +423,7 @@ int weft_thread_release(weft_thread t)
     weft__lock_release(&table_lock);
     if (done) {
         if (failed) report(r);
-        weft__lock_acquire(&table_lock);
-        bool gone = --r->refs == 0;
-        weft__lock_release(&table_lock);
-        if (gone) free(r);
+        unref(r);
     }
     return 0;
 }
@@ -565,11 +570,18 @@ static void wait_for_nondaemon(void)
     }
     weft__lock_release(&exit_q.lock);
 
-    /* Report finished threads that failed and were never joined. */
+    /* Report finished threads that failed and were never joined. Every thread nobody joined
+     * is detached: the process is ending, and a joinable thread left over is a leak to tools
+     * such as ThreadSanitizer. A late join from a daemon thread then gets WEFT_EINVAL. */
     weft__lock_acquire(&table_lock);
     for (uint32_t i = 0; i < nslots; i++) {
         struct rec *r = slots[i].rec;
-        if (r == NULL || r->foreign || r->reported) continue;
+        if (r == NULL || r->foreign) continue;
+        if (!r->released) {
+            r->released = true;
+            pthread_detach(r->pth);
+        }
+        if (r->reported) continue;
         weft__lock_acquire(&r->done_q.lock);
         bool failed = r->done && r->status != 0;
         weft__lock_release(&r->done_q.lock);

@@ -1,0 +1,61 @@
+/* bench/bench_util.c - see bench_util.h. */
+#include "bench_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+int64_t bench_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t bench_thread_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double bench_percentile(double *v, size_t n, double p)
+{
+    if (n == 0) return 0;
+    qsort(v, n, sizeof *v, cmp_double);
+    size_t i = (size_t)(p / 100.0 * (double)(n - 1) + 0.5);
+    return v[i < n ? i : n - 1];
+}
+
+double bench_median(double *v, size_t n)
+{
+    return bench_percentile(v, n, 50);
+}
+
+int bench_runs(int def)
+{
+    const char *s = getenv("BENCH_RUNS");
+    int n = s ? atoi(s) : 0;
+    return n > 0 ? n : def;
+}
+
+void bench_table_begin(const char *title, const char *unit)
+{
+    printf("\n%s\n", title);
+    printf("| %-34s | %14s | %12s |\n", "contender", unit, "ratio");
+    printf("|%.36s|%.16s|%.14s|\n", "------------------------------------",
+           "----------------", "--------------");
+}
+
+void bench_table_row(const char *name, double value, double baseline, int higher_is_better)
+{
+    double ratio = higher_is_better ? value / baseline : baseline / value;
+    printf("| %-34s | %14.3f | %11.2fx |\n", name, value, ratio);
+    fflush(stdout);
+}
