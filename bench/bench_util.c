@@ -49,8 +49,8 @@ void bench_table_begin(const char *title, const char *unit)
 {
     printf("\n%s\n", title);
     printf("| %-34s | %14s | %12s |\n", "contender", unit, "ratio");
-    printf("|%.36s|%.16s|%.14s|\n", "------------------------------------",
-           "----------------", "--------------");
+    printf("|%.36s|%.16s|%.14s|\n", "------------------------------------", "----------------",
+           "--------------");
 }
 
 void bench_table_row(const char *name, double value, double baseline, int higher_is_better)

@@ -245,8 +245,7 @@ int main(void)
     base = bench_median(a, (size_t)runs);
     bench_table_row("pthread mutex + condvar", base, base, 0);
     bench_table_row("raw futex wait/wake", bench_median(b, (size_t)runs), base, 0);
-    bench_table_row("weft park/unpark (spin, then futex)", bench_median(c, (size_t)runs), base,
-                    0);
+    bench_table_row("weft park/unpark (spin, then futex)", bench_median(c, (size_t)runs), base, 0);
 
     printf("\nCPU time of a weft waiter with little to do (spinning is bounded):\n");
     idle_cpu(1, 500 * 1000000LL);

@@ -17,8 +17,8 @@ static _Thread_local struct {
 const char *weft_strerror(int code)
 {
     switch (code) {
-#define WEFT_TEXT_(name, value, text)                                                              \
-    case (value):                                                                                  \
+#define WEFT_TEXT_(name, value, text) \
+    case (value):                     \
         return text;
         WEFT_ERROR_TABLE(WEFT_TEXT_)
 #undef WEFT_TEXT_
@@ -29,8 +29,8 @@ const char *weft_strerror(int code)
 const char *weft_errname(int code)
 {
     switch (code) {
-#define WEFT_NAME_(name, value, text)                                                              \
-    case (value):                                                                                  \
+#define WEFT_NAME_(name, value, text) \
+    case (value):                     \
         return "WEFT_" #name;
         WEFT_ERROR_TABLE(WEFT_NAME_)
 #undef WEFT_NAME_

@@ -18,7 +18,10 @@ typedef struct weft__lock {
     _Atomic uint32_t word;
 } weft__lock;
 
-#define WEFT__LOCK_INIT {0}
+#define WEFT__LOCK_INIT \
+    {                   \
+        0               \
+    }
 
 void weft__lock_slow(weft__lock *l);
 void weft__unlock_slow(weft__lock *l);

@@ -16,8 +16,8 @@
 
 #include "os/os.h"
 
-#define SPIN_MIN_NS 2000
-#define SPIN_MAX_NS 50000
+#define SPIN_MIN_NS  2000
+#define SPIN_MAX_NS  50000
 #define SPIN_INIT_NS 20000
 
 static _Thread_local weft__parker tls_parker;

@@ -74,15 +74,21 @@ typedef struct weft__wakelist {
     int n;
     _Atomic uint32_t *word[WEFT__WAKELIST_MAX];
 } weft__wakelist;
-#define WEFT__WAKELIST_INIT {0, {0}}
+#define WEFT__WAKELIST_INIT \
+    {                       \
+        0,                  \
+        {                   \
+            0               \
+        }                   \
+    }
 
 /* Per-thread parking state, in thread-local storage (works for threads weft did not start). */
 typedef struct weft__parker {
-    weft__lock lock;               /* held by a canceller while it claims current */
-    weft__park *_Atomic current;   /* the park this thread waits in, or NULL */
-    _Atomic uint32_t cancel;  /* sticky cancellation request */
-    uint32_t shield;          /* > 0: cancellation does not apply */
-    weft_ns spin_ns;          /* adaptive spin budget before sleeping */
+    weft__lock lock;             /* held by a canceller while it claims current */
+    weft__park *_Atomic current; /* the park this thread waits in, or NULL */
+    _Atomic uint32_t cancel;     /* sticky cancellation request */
+    uint32_t shield;             /* > 0: cancellation does not apply */
+    weft_ns spin_ns;             /* adaptive spin budget before sleeping */
 } weft__parker;
 
 void weft__park_init(weft__park *p, weft_ns deadline);

@@ -175,7 +175,6 @@ static void unref(struct rec *r)
     if (gone) free(r);
 }
 
-
 static void wait_for_nondaemon(void);
 
 static void foreign_exit(void *p);

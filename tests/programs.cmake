@@ -12,3 +12,17 @@ add_test(NAME api_documented
   COMMAND ${PROJECT_SOURCE_DIR}/scripts/check-api-docs $<TARGET_FILE:weft_shared>
           ${PROJECT_SOURCE_DIR}/include)
 set_tests_properties(api_documented PROPERTIES TIMEOUT 60)
+
+# Every ```c block in README.md and docs/ compiles (and links, when it has a main).
+file(GLOB_RECURSE WEFT_DOC_PAGES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/docs/*.md)
+if(WEFT_SANITIZE STREQUAL "thread")
+  set(WEFT_SNIPPET_FLAGS "-fsanitize=thread")
+elseif(WEFT_SANITIZE STREQUAL "address")
+  set(WEFT_SNIPPET_FLAGS "-fsanitize=address,undefined")
+endif()
+add_test(NAME docs_snippets_compile
+  COMMAND ${CMAKE_COMMAND} -E env "SNIPPET_FLAGS=${WEFT_SNIPPET_FLAGS}"
+          ${PROJECT_SOURCE_DIR}/scripts/check-snippets ${CMAKE_C_COMPILER}
+          ${PROJECT_SOURCE_DIR}/include $<TARGET_FILE:weft_static>
+          ${PROJECT_SOURCE_DIR}/README.md ${WEFT_DOC_PAGES})
+set_tests_properties(docs_snippets_compile PROPERTIES TIMEOUT 120)

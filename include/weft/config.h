@@ -16,12 +16,12 @@
 #endif
 
 /* On functions whose result must be looked at (ignoring it is a bug: a lost error or a leak). */
-#define WEFT_NODISCARD __attribute__((warn_unused_result))
+#define WEFT_NODISCARD    __attribute__((warn_unused_result))
 #define WEFT_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
 #ifdef __cplusplus
 #define WEFT_BEGIN_DECLS extern "C" {
-#define WEFT_END_DECLS }
+#define WEFT_END_DECLS   }
 #else
 #define WEFT_BEGIN_DECLS
 #define WEFT_END_DECLS

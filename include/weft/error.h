@@ -18,26 +18,26 @@
 WEFT_BEGIN_DECLS
 
 /* X(name, value, text): the one table behind the enum, weft_errname() and weft_strerror(). */
-#define WEFT_ERROR_TABLE(X)                                                                        \
-    X(OK, 0, "success")                                                                            \
-    X(EPERM, -EPERM, "operation not permitted: the calling thread does not own the object")        \
-    X(ESRCH, -ESRCH, "no such thread: the handle was already joined or released")                  \
-    X(EINTR, -EINTR, "interrupted by a signal")                                                    \
-    X(EAGAIN, -EAGAIN, "would block: the operation cannot complete without waiting")               \
-    X(ENOMEM, -ENOMEM, "out of memory")                                                            \
-    X(EBUSY, -EBUSY, "resource busy: the object is in use")                                        \
-    X(EINVAL, -EINVAL, "invalid argument")                                                         \
-    X(ENOSPC, -ENOSPC, "no space: a fixed-size table or buffer is full")                           \
-    X(ERANGE, -ERANGE, "value out of range")                                                       \
-    X(EDEADLK, -EDEADLK, "deadlock: the call would wait for the calling thread itself")            \
-    X(ENOSYS, -ENOSYS, "not supported on this system")                                             \
-    X(EOVERFLOW, -EOVERFLOW, "count overflow: too many acquisitions or releases")                  \
-    X(ETIMEDOUT, -ETIMEDOUT, "timed out")                                                          \
-    X(ECANCELED, -ECANCELED, "canceled: the calling thread's cancel scope was cancelled")          \
-    X(ECLOSED, -1000, "closed: the object accepts no more input")                                  \
-    X(EBROKEN, -1001, "broken: the object was aborted or a party failed")                          \
-    X(EDIED, -1002, "died: a worker process ended abnormally")                                     \
-    X(ESTATE, -1003, "wrong state: the object cannot do that in its current state")                \
+#define WEFT_ERROR_TABLE(X)                                                                 \
+    X(OK, 0, "success")                                                                     \
+    X(EPERM, -EPERM, "operation not permitted: the calling thread does not own the object") \
+    X(ESRCH, -ESRCH, "no such thread: the handle was already joined or released")           \
+    X(EINTR, -EINTR, "interrupted by a signal")                                             \
+    X(EAGAIN, -EAGAIN, "would block: the operation cannot complete without waiting")        \
+    X(ENOMEM, -ENOMEM, "out of memory")                                                     \
+    X(EBUSY, -EBUSY, "resource busy: the object is in use")                                 \
+    X(EINVAL, -EINVAL, "invalid argument")                                                  \
+    X(ENOSPC, -ENOSPC, "no space: a fixed-size table or buffer is full")                    \
+    X(ERANGE, -ERANGE, "value out of range")                                                \
+    X(EDEADLK, -EDEADLK, "deadlock: the call would wait for the calling thread itself")     \
+    X(ENOSYS, -ENOSYS, "not supported on this system")                                      \
+    X(EOVERFLOW, -EOVERFLOW, "count overflow: too many acquisitions or releases")           \
+    X(ETIMEDOUT, -ETIMEDOUT, "timed out")                                                   \
+    X(ECANCELED, -ECANCELED, "canceled: the calling thread's cancel scope was cancelled")   \
+    X(ECLOSED, -1000, "closed: the object accepts no more input")                           \
+    X(EBROKEN, -1001, "broken: the object was aborted or a party failed")                   \
+    X(EDIED, -1002, "died: a worker process ended abnormally")                              \
+    X(ESTATE, -1003, "wrong state: the object cannot do that in its current state")         \
     X(EFAILED, -1004, "failed: the thread or task returned a failure without a weft code")
 
 enum weft_error_code {

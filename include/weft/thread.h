@@ -42,7 +42,10 @@ typedef struct weft_thread_opts {
     size_t stack_size; /* bytes, 0: the system default; below 16 KiB is WEFT_EINVAL */
 } weft_thread_opts;
 
-#define WEFT_THREAD_OPTS_INIT {NULL, 0, 0}
+#define WEFT_THREAD_OPTS_INIT \
+    {                         \
+        NULL, 0, 0            \
+    }
 
 /* weft_thread_start - start fn(arg) on a new thread.
  * out:  caller-owned, receives the handle on success (left untouched on failure).

@@ -20,10 +20,10 @@ WEFT_BEGIN_DECLS
 typedef int64_t weft_ns;
 
 #define WEFT_FOREVER INT64_MAX
-#define WEFT_NS(n) ((weft_ns)(n))
-#define WEFT_US(n) ((weft_ns)(n) * 1000)
-#define WEFT_MS(n) ((weft_ns)(n) * 1000000)
-#define WEFT_SEC(n) ((weft_ns)(n) * 1000000000)
+#define WEFT_NS(n)   ((weft_ns)(n))
+#define WEFT_US(n)   ((weft_ns)(n)*1000)
+#define WEFT_MS(n)   ((weft_ns)(n)*1000000)
+#define WEFT_SEC(n)  ((weft_ns)(n)*1000000000)
 
 /* weft_now - the monotonic clock (CLOCK_MONOTONIC) in nanoseconds.
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: yes. */

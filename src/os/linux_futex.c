@@ -23,8 +23,8 @@ int weft__os_futex_wait(_Atomic uint32_t *word, uint32_t expected, weft_ns deadl
         tsp = &ts;
     }
     int saved = errno;
-    long r = syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG,
-                     expected, tsp, NULL, FUTEX_BITSET_MATCH_ANY);
+    long r = syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, expected,
+                     tsp, NULL, FUTEX_BITSET_MATCH_ANY);
     int err = errno;
     errno = saved;
     if (r == -1 && err == ETIMEDOUT) return WEFT_ETIMEDOUT;

@@ -22,21 +22,21 @@ long weft_test_scale(long n);
 int weft_test_sanitized(void);
 
 /* Assert that an int-returning weft call gives the expected code, printing names on failure. */
-#define ck_assert_weft(expr, expected)                                                             \
-    do {                                                                                           \
-        int got_ = (expr), want_ = (expected);                                                     \
-        ck_assert_msg(got_ == want_, "%s gave %s (%d), expected %s", #expr, weft_errname(got_),    \
-                      got_, weft_errname(want_));                                                  \
+#define ck_assert_weft(expr, expected)                                                          \
+    do {                                                                                        \
+        int got_ = (expr), want_ = (expected);                                                  \
+        ck_assert_msg(got_ == want_, "%s gave %s (%d), expected %s", #expr, weft_errname(got_), \
+                      got_, weft_errname(want_));                                               \
     } while (0)
 
 /* Run the tests (a NULL-terminated array) as suite `name`, every test with `timeout_s`. */
 int weft_test_run(const char *name, double timeout_s, const TTest *const *tests);
 
-#define WEFT_TEST_SUITE(name, timeout_s, ...)                                                      \
-    int main(void)                                                                                 \
-    {                                                                                              \
-        const TTest *const tests_[] = {__VA_ARGS__, NULL};                                  \
-        return weft_test_run((name), (timeout_s), tests_);                                         \
+#define WEFT_TEST_SUITE(name, timeout_s, ...)              \
+    int main(void)                                         \
+    {                                                      \
+        const TTest *const tests_[] = {__VA_ARGS__, NULL}; \
+        return weft_test_run((name), (timeout_s), tests_); \
     }
 
 #endif

@@ -94,7 +94,8 @@ START_TEST(racing_first_use_creates_one_key)
     long rounds = weft_test_scale(200);
     for (long r = 0; r < rounds; r++) {
         weft_thread t[4];
-        for (int i = 0; i < 4; i++) ck_assert_weft(weft_thread_start(&t[i], race_create, NULL, NULL), 0);
+        for (int i = 0; i < 4; i++)
+            ck_assert_weft(weft_thread_start(&t[i], race_create, NULL, NULL), 0);
         for (int i = 0; i < 4; i++) {
             int st = -1;
             ck_assert_weft(weft_thread_join(t[i], &st, WEFT_SEC(10)), 0);

@@ -76,8 +76,7 @@ struct seen {
     char name[64], message[128];
 };
 
-static void record_hook(weft_thread t, const char *name, int status, const char *message,
-                        void *arg)
+static void record_hook(weft_thread t, const char *name, int status, const char *message, void *arg)
 {
     (void)t;
     struct seen *s = arg;

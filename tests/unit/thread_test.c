@@ -320,7 +320,8 @@ START_TEST(concurrent_joins_reap_exactly_once)
         struct joiners j = {.ok = 0, .stale = 0};
         weft_thread js[3];
         ck_assert_weft(weft_thread_start(&j.target, return_arg, NULL, NULL), 0);
-        for (int i = 0; i < 3; i++) ck_assert_weft(weft_thread_start(&js[i], join_target, &j, NULL), 0);
+        for (int i = 0; i < 3; i++)
+            ck_assert_weft(weft_thread_start(&js[i], join_target, &j, NULL), 0);
         for (int i = 0; i < 3; i++) ck_assert_weft(weft_thread_join(js[i], NULL, WEFT_FOREVER), 0);
         ck_assert_int_eq(j.ok, 1);
         ck_assert_int_eq(j.stale, 2);
