@@ -179,10 +179,49 @@ static void wait_for_nondaemon(void);
 
 static void foreign_exit(void *p);
 
+/* fork(): only the forking thread lives on in the child. The prepare handler takes the locks
+ * so that no other thread holds them mid-update at the fork; in the child the records of the
+ * threads that did not come along become finished and unjoinable (their pthreads do not exist
+ * there: a join would wait forever), and the exit rule stops waiting for them. */
+static void fork_prepare(void)
+{
+    weft__lock_acquire(&table_lock);
+    weft__lock_acquire(&exit_q.lock);
+}
+
+static void fork_parent(void)
+{
+    weft__lock_release(&exit_q.lock);
+    weft__lock_release(&table_lock);
+}
+
+static void fork_child(void)
+{
+    struct rec *self = tls_self;
+    live = 0;
+    nondaemon = 0;
+    for (uint32_t i = 0; i < nslots; i++) {
+        struct rec *r = slots[i].rec;
+        if (r == NULL) continue;
+        if (r == self) {
+            live++;
+            nondaemon += !r->foreign && !r->daemon;
+            continue;
+        }
+        atomic_init(&r->done_q.lock.word, 0); /* its holder, if any, is gone */
+        r->done_q.head = r->done_q.tail = NULL;
+        if (!r->done) r->status = WEFT_EFAILED;
+        r->done = r->released = r->reported = true;
+    }
+    exit_q.head = exit_q.tail = NULL;
+    fork_parent();
+}
+
 static void setup(void)
 {
     atexit(wait_for_nondaemon);
     pthread_key_create(&foreign_key, foreign_exit);
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 static void capture_failure(struct rec *r, int status)
@@ -191,7 +230,7 @@ static void capture_failure(struct rec *r, int status)
     const char *msg = weft_error_message();
     if (weft_error_code() == status && msg[0] != '\0')
         snprintf(r->message, sizeof r->message, "%s", msg);
-    else if (weft_errname(status)[6] != '?')
+    else if (strcmp(weft_errname(status), "WEFT_E?") != 0)
         snprintf(r->message, sizeof r->message, "%s", weft_strerror(status));
     else
         snprintf(r->message, sizeof r->message, "thread function returned %d", status);

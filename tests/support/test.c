@@ -14,6 +14,22 @@
 #define SANITIZED 0
 #endif
 
+#if defined(__SANITIZE_THREAD__)
+#define TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TSAN 1
+#endif
+#endif
+#ifndef TSAN
+#define TSAN 0
+#endif
+
+int weft_test_tsan(void)
+{
+    return TSAN;
+}
+
 int weft_test_sanitized(void)
 {
     return SANITIZED;

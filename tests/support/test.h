@@ -20,6 +20,8 @@
 long weft_test_scale(long n);
 /* 1 when built with ThreadSanitizer or AddressSanitizer. */
 int weft_test_sanitized(void);
+/* 1 when built with ThreadSanitizer. */
+int weft_test_tsan(void);
 
 /* Assert that an int-returning weft call gives the expected code, printing names on failure. */
 #define ck_assert_weft(expr, expected)                                                          \

@@ -148,6 +148,42 @@ START_TEST(unjoined_failure_is_reported_at_exit_on_stderr)
 }
 END_TEST
 
+static int block_until_flag(void *arg)
+{
+    _Atomic int *flag = arg;
+    while (!atomic_load(flag)) weft_sleep(WEFT_MS(1));
+    return 0;
+}
+
+/* A child forked while other weft threads run exits at once: the threads that did not come
+ * along are not waited for, and their handles are finished and unjoinable in the child. */
+START_TEST(fork_child_does_not_wait_for_threads_left_behind)
+{
+    _Atomic int flag = 0;
+    weft_thread t;
+    ck_assert_weft(weft_thread_start(&t, block_until_flag, &flag, NULL), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (weft_thread_is_alive(t) != 0) _exit(10);
+        if (weft_thread_join(t, NULL, 0) != WEFT_EINVAL) _exit(11);
+        if (weft_thread_count() != 0) _exit(12);
+        if (weft_test_tsan()) exit(0); /* TSan cannot start threads after such a fork */
+        weft_thread u;
+        if (weft_thread_start(&u, block_until_flag, &flag, NULL) != 0) _exit(13);
+        atomic_store(&flag, 1);
+        if (weft_thread_join(u, NULL, WEFT_SEC(10)) != 0) _exit(14);
+        exit(0);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    atomic_store(&flag, 1);
+    ck_assert_weft(weft_thread_join(t, NULL, WEFT_SEC(10)), 0);
+}
+END_TEST
+
 WEFT_TEST_SUITE("thread_exit", 30, exit_waits_for_non_daemon_threads,
                 exit_does_not_wait_for_daemon_threads, error_hook_reports_released_thread_failure,
-                release_after_failure_reports_once, unjoined_failure_is_reported_at_exit_on_stderr)
+                release_after_failure_reports_once, unjoined_failure_is_reported_at_exit_on_stderr,
+                fork_child_does_not_wait_for_threads_left_behind)
