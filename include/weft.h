@@ -5,6 +5,7 @@
 #include <weft/config.h>
 #include <weft/error.h>
 #include <weft/time.h>
+#include <weft/cancel.h>
 #include <weft/thread.h>
 #include <weft/local.h>
 

@@ -18,10 +18,9 @@ typedef struct weft__lock {
     _Atomic uint32_t word;
 } weft__lock;
 
-#define WEFT__LOCK_INIT \
-    {                   \
-        0               \
-    }
+/* clang-format off */
+#define WEFT__LOCK_INIT {0}
+/* clang-format on */
 
 void weft__lock_slow(weft__lock *l);
 void weft__unlock_slow(weft__lock *l);

@@ -14,6 +14,7 @@
 
 #include <weft/error.h>
 
+#include "cancel_internal.h"
 #include "os/os.h"
 
 #define SPIN_MIN_NS  2000
@@ -248,7 +249,11 @@ static void publish(weft__parker *k, weft__park *p)
 uint32_t weft__park_wait(weft__park *p)
 {
     weft__parker *k = &tls_parker;
+    if (!k->registered) weft__scope_register_self(); /* so that a canceller can find us */
     if (k->shield) p->cancellable = false;
+    /* The scope's deadline ends the wait as a cancellation when it comes first. */
+    bool scope_first = p->cancellable && k->scope_deadline != 0 && k->scope_deadline < p->deadline;
+    if (scope_first) p->deadline = k->scope_deadline;
     publish(k, p);
     if (p->cancellable && weft__cancel_pending()) claim(p, WEFT__PARK_CANCELED);
 
@@ -268,6 +273,10 @@ uint32_t weft__park_wait(weft__park *p)
     if (s >= WEFT__PARK_WOKEN && p->spin)
         adapt(k, spun_ok, spent, spun_ok ? spent : weft__os_now() - start);
     publish(k, NULL);
+    if (s == WEFT__PARK_TIMEDOUT && scope_first) {
+        weft__scope_deadline_passed();
+        s = WEFT__PARK_CANCELED;
+    }
     return s;
 }
 

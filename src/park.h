@@ -74,13 +74,9 @@ typedef struct weft__wakelist {
     int n;
     _Atomic uint32_t *word[WEFT__WAKELIST_MAX];
 } weft__wakelist;
-#define WEFT__WAKELIST_INIT \
-    {                       \
-        0,                  \
-        {                   \
-            0               \
-        }                   \
-    }
+/* clang-format off */
+#define WEFT__WAKELIST_INIT {0, {0}}
+/* clang-format on */
 
 /* Per-thread parking state, in thread-local storage (works for threads weft did not start). */
 typedef struct weft__parker {
@@ -89,6 +85,8 @@ typedef struct weft__parker {
     _Atomic uint32_t cancel;     /* sticky cancellation request */
     uint32_t shield;             /* > 0: cancellation does not apply */
     weft_ns spin_ns;             /* adaptive spin budget before sleeping */
+    bool registered;             /* attached to a cancel scope (cancel.c) */
+    weft_ns scope_deadline;      /* the current scope's deadline, 0 for none (cancel.c) */
 } weft__parker;
 
 void weft__park_init(weft__park *p, weft_ns deadline);

@@ -30,6 +30,7 @@
 #include <weft/error.h>
 #include <weft/thread.h>
 
+#include "cancel_internal.h"
 #include "internal.h"
 #include "lock.h"
 #include "os/os.h"
@@ -45,6 +46,7 @@ struct rec {
     _Atomic int32_t tid; /* 0 until the thread runs */
     char name[WEFT_THREAD_NAME_MAX];
     bool daemon, foreign;
+    weft_scope *scope; /* the thread's own cancel scope (a handle ref); NULL if foreign */
     /* under table_lock */
     bool released, reported;
     int refs;
@@ -166,13 +168,19 @@ int weft_thread_set_error_hook(weft_thread_error_hook fn, void *arg)
 
 /* ---- finishing ---- */
 
+static void free_rec(struct rec *r)
+{
+    weft_scope_release(r->scope);
+    free(r);
+}
+
 /* Drop one ref of r; free it if that was the last. */
 static void unref(struct rec *r)
 {
     weft__lock_acquire(&table_lock);
     bool gone = --r->refs == 0;
     weft__lock_release(&table_lock);
-    if (gone) free(r);
+    if (gone) free_rec(r);
 }
 
 static void wait_for_nondaemon(void);
@@ -271,6 +279,7 @@ static void finish(struct rec *r, int status)
 static void finish_on_exit(void *p)
 {
     /* pthread_exit or pthread_cancel inside a weft thread: still finish, as a failure. */
+    weft__scope_leave_thread();
     finish(p, WEFT_EFAILED);
 }
 
@@ -280,10 +289,12 @@ static void *trampoline(void *p)
     tls_self = r;
     atomic_store_explicit(&r->tid, weft__os_gettid(), memory_order_release);
     weft__os_set_thread_name(r->name);
+    weft__scope_enter_thread(r->scope);
     int status;
     pthread_cleanup_push(finish_on_exit, r);
     status = r->fn(r->arg);
     pthread_cleanup_pop(0);
+    weft__scope_leave_thread();
     finish(r, status);
     tls_self = NULL;
     return NULL;
@@ -333,6 +344,10 @@ int weft_thread_start(weft_thread *out, weft_thread_fn fn, void *arg, const weft
     pthread_once(&setup_once, setup);
     struct rec *r = new_rec(o);
     if (r == NULL) return WEFT_ENOMEM;
+    if (weft_scope_new(&r->scope, o->scope, NULL) != 0) {
+        free(r);
+        return WEFT_ENOMEM;
+    }
     r->fn = fn;
     r->arg = arg;
     r->refs = 1; /* the running thread's */
@@ -362,7 +377,7 @@ int weft_thread_start(weft_thread *out, weft_thread_fn fn, void *arg, const weft
         }
     }
     weft__lock_release(&table_lock);
-    if (rc) free(r);
+    if (rc) free_rec(r);
     return rc;
 }
 
@@ -468,6 +483,16 @@ int weft_thread_release(weft_thread t)
 
 /* ---- identity and enumeration ---- */
 
+int weft_thread_stop(weft_thread t)
+{
+    int rc;
+    struct rec *r = lookup_locked_or(t, &rc);
+    if (r == NULL) return rc;
+    rc = r->foreign ? WEFT_EINVAL : weft_scope_cancel(r->scope, WEFT_ECANCELED, "thread stopped");
+    weft__lock_release(&table_lock);
+    return rc;
+}
+
 int weft_thread_is_alive(weft_thread t)
 {
     int rc;
@@ -491,7 +516,7 @@ static void foreign_exit(void *p)
     live--;
     bool gone = unmap(r);
     weft__lock_release(&table_lock);
-    if (gone) free(r);
+    if (gone) free_rec(r);
     tls_self = NULL;
 }
 
@@ -629,7 +654,7 @@ static void wait_for_nondaemon(void)
         weft__lock_release(&table_lock);
         report(r);
         weft__lock_acquire(&table_lock);
-        if (--r->refs == 0) free(r); /* joined meanwhile: its slot is gone, the scan goes on */
+        if (--r->refs == 0) free_rec(r); /* joined meanwhile: its slot is gone, the scan goes on */
     }
     weft__lock_release(&table_lock);
 }

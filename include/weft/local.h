@@ -23,10 +23,9 @@ typedef struct weft_local {
 } weft_local;
 
 /* Initializer for a key whose values are passed to destructor (may be NULL) at thread exit. */
-#define WEFT_LOCAL_INIT(destructor) \
-    {                               \
-        (destructor), 0             \
-    }
+/* clang-format off */
+#define WEFT_LOCAL_INIT(destructor) {(destructor), 0}
+/* clang-format on */
 
 /* weft_local_init - set up *key at run time, as WEFT_LOCAL_INIT does statically.
  * key: caller-owned. destructor: may be NULL. Returns 0 or WEFT_EINVAL (NULL key). */

@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <weft/cancel.h>
 #include <weft/config.h>
 #include <weft/time.h>
 
@@ -40,12 +41,13 @@ typedef struct weft_thread_opts {
     const char *name;  /* borrowed during the call and copied; NULL: "thread-N" */
     int daemon;        /* non-zero: the process does not wait for this thread at exit */
     size_t stack_size; /* bytes, 0: the system default; below 16 KiB is WEFT_EINVAL */
+    weft_scope *scope; /* borrowed during the call: the parent of the thread's own cancel
+                          scope; NULL: the creator's current scope (weft/cancel.h) */
 } weft_thread_opts;
 
-#define WEFT_THREAD_OPTS_INIT \
-    {                         \
-        NULL, 0, 0            \
-    }
+/* clang-format off */
+#define WEFT_THREAD_OPTS_INIT {NULL, 0, 0, NULL}
+/* clang-format on */
 
 /* weft_thread_start - start fn(arg) on a new thread.
  * out:  caller-owned, receives the handle on success (left untouched on failure).
@@ -78,6 +80,14 @@ WEFT_API int weft_thread_join(weft_thread t, int *status, weft_ns timeout);
  * reports it. Returns 0, WEFT_ESRCH (stale handle), WEFT_EINVAL (not started by weft).
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_thread_release(weft_thread t);
+
+/* weft_thread_stop - ask thread t to stop: cancel its own cancel scope (weft/cancel.h), so that
+ * whatever weft call it is blocked in, or blocks in next, returns WEFT_ECANCELED, and its
+ * weft_checkpoint() says so. The thread decides how to wind down; join it as usual.
+ * Threads it started inside its scope are stopped too. Stopping a finished thread does
+ * nothing. Returns 0, WEFT_ESRCH (stale handle), WEFT_EINVAL (not started by weft).
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
+WEFT_API int weft_thread_stop(weft_thread t);
 
 /* weft_thread_is_alive - 1 while t's function runs, 0 once it has returned, WEFT_ESRCH for a
  * stale handle. Blocks: no. Cancellation point: no. Thread safety: safe. */

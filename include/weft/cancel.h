@@ -1,0 +1,107 @@
+/* weft/cancel.h - cancel scopes: one call stops every thread blocked anywhere in weft.
+ *
+ * A scope is a node in a tree (Trio's cancel scopes, Go's context). Every thread has a current
+ * scope: the root for main and for threads weft did not start; for a thread started by weft, a
+ * scope of its own, child of its creator's current scope (or of weft_thread_opts.scope).
+ * weft_thread_stop() cancels that scope.
+ *
+ * Cancelling a scope cancels all its descendants and records a reason (a code and a text).
+ * Every blocking weft call made by a thread whose current scope is cancelled returns
+ * WEFT_ECANCELED: a thread already blocked is woken by the canceller within microseconds, no
+ * polling, no hidden timeouts. A call that can complete without blocking (a free lock, a
+ * non-empty queue) still completes. CPU-bound loops call weft_checkpoint().
+ *
+ * A scope may carry a deadline: once it passes, the scope counts as cancelled (reason
+ * WEFT_ETIMEDOUT, "deadline passed"), and blocked calls in it end at the deadline.
+ *
+ * Cleanup that must block even though its scope is cancelled (joining workers after Ctrl-C,
+ * flushing a queue) runs between weft_shield_begin() and weft_shield_end().
+ */
+#ifndef WEFT_CANCEL_H
+#define WEFT_CANCEL_H
+
+#include <stddef.h>
+#include <weft/config.h>
+#include <weft/time.h>
+
+WEFT_BEGIN_DECLS
+
+typedef struct weft_scope weft_scope;
+
+/* How deep weft_scope_enter may nest in one thread. */
+#define WEFT_SCOPE_DEPTH 32
+/* Longest reason text kept, including the NUL. */
+#define WEFT_SCOPE_REASON_MAX 128
+
+typedef struct weft_scope_opts {
+    weft_ns timeout; /* relative: the scope's deadline is now + timeout; WEFT_FOREVER: none */
+} weft_scope_opts;
+
+/* clang-format off */
+#define WEFT_SCOPE_OPTS_INIT {WEFT_FOREVER}
+/* clang-format on */
+
+/* weft_scope_new - make a scope, child of parent.
+ * out: caller-owned, receives a new scope handle on success; end it with weft_scope_release.
+ * parent: borrowed; NULL means the calling thread's current scope. A child of a cancelled scope
+ *         starts cancelled. Its deadline is the earlier of its own and its parent's.
+ * opts: borrowed, may be NULL (no deadline).
+ * Returns 0, WEFT_EINVAL (NULL out, negative timeout), WEFT_ENOMEM.
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
+WEFT_API int weft_scope_new(weft_scope **out, weft_scope *parent, const weft_scope_opts *opts);
+
+/* weft_scope_release - drop the handle from weft_scope_new. The scope lives on while threads are
+ * inside it or it has children. Releasing the root, or NULL, does nothing. */
+WEFT_API void weft_scope_release(weft_scope *s);
+
+/* weft_scope_enter - make s the calling thread's current scope until weft_scope_exit.
+ * s: borrowed; weft keeps it alive while the thread is inside.
+ * Returns 0, WEFT_EINVAL (NULL), WEFT_ENOSPC (nested deeper than WEFT_SCOPE_DEPTH).
+ * Blocks: no. Cancellation point: no. Thread safety: safe. */
+WEFT_API int weft_scope_enter(weft_scope *s);
+
+/* weft_scope_exit - return to the scope that was current before the last weft_scope_enter.
+ * Returns 0, WEFT_ESTATE (no weft_scope_enter to undo). */
+WEFT_API int weft_scope_exit(void);
+
+/* weft_scope_cancel - cancel s and all its descendants; wake every thread blocked in weft inside
+ * them. The first reason sticks: cancelling again changes nothing (and returns 0).
+ * code: the reason's code (e.g. WEFT_ECANCELED); fmt: printf-style text, may be NULL.
+ * Returns 0, WEFT_EINVAL (NULL s).
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no (signals
+ * reach weft through weft/signal.h, which calls this from a thread). */
+WEFT_API int weft_scope_cancel(weft_scope *s, int code, const char *fmt, ...) WEFT_PRINTF(3, 4);
+
+/* weft_scope_cancelled - 1 if s is cancelled (or its deadline passed), else 0; WEFT_EINVAL
+ * for NULL. */
+WEFT_API int weft_scope_cancelled(weft_scope *s);
+
+/* weft_scope_reason - the reason s was cancelled: its code in *code and its text in buf (size
+ * bytes, cut if needed). Either may be NULL. Returns 1 if cancelled, 0 if not (outputs
+ * untouched), WEFT_EINVAL for NULL s. */
+WEFT_API int weft_scope_reason(weft_scope *s, int *code, char *buf, size_t size);
+
+/* weft_scope_root - the root scope (never freed). Cancelling it cancels every scope. */
+WEFT_API weft_scope *weft_scope_root(void);
+
+/* weft_scope_current - the calling thread's current scope, borrowed: valid while the thread
+ * stays in it. */
+WEFT_API weft_scope *weft_scope_current(void);
+
+/* weft_checkpoint - WEFT_ECANCELED if the calling thread's current scope is cancelled (or its
+ * deadline passed) and no shield is up, else 0. For CPU-bound loops: a few nanoseconds.
+ * Blocks: no. Cancellation point: yes. Thread safety: safe. */
+WEFT_API int weft_checkpoint(void);
+
+/* weft_cancelled - 1 if weft_checkpoint would return WEFT_ECANCELED, else 0. */
+WEFT_API int weft_cancelled(void);
+
+/* weft_shield_begin - until the matching weft_shield_end, blocking calls of the calling thread
+ * ignore cancellation (they still honour their own timeouts). Nests. Returns 0.
+ * weft_shield_end - undo one weft_shield_begin. Returns 0, or WEFT_ESTATE if none is up. */
+WEFT_API int weft_shield_begin(void);
+WEFT_API int weft_shield_end(void);
+
+WEFT_END_DECLS
+
+#endif

@@ -1,0 +1,16 @@
+/* src/cancel_internal.h - what the parking lot and threads need from cancel scopes. */
+#ifndef WEFT_CANCEL_INTERNAL_H
+#define WEFT_CANCEL_INTERNAL_H
+
+#include <weft/cancel.h>
+
+/* Attach the calling thread to the root scope if it is not attached to any yet. */
+void weft__scope_register_self(void);
+/* A weft thread starts inside s (it takes a ref of its own until it leaves). */
+void weft__scope_enter_thread(weft_scope *s);
+/* The calling thread leaves its scopes (at thread exit). */
+void weft__scope_leave_thread(void);
+/* The calling thread's scope deadline passed: cancel the scope that owns it. */
+void weft__scope_deadline_passed(void);
+
+#endif
