@@ -8,5 +8,6 @@
 #include <weft/cancel.h>
 #include <weft/thread.h>
 #include <weft/local.h>
+#include <weft/signal.h>
 
 #endif

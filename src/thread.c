@@ -35,6 +35,7 @@
 #include "lock.h"
 #include "os/os.h"
 #include "park.h"
+#include "signal_internal.h"
 
 #define MIN_STACK (16 * 1024)
 
@@ -289,6 +290,7 @@ static void *trampoline(void *p)
     tls_self = r;
     atomic_store_explicit(&r->tid, weft__os_gettid(), memory_order_release);
     weft__os_set_thread_name(r->name);
+    weft__signals_block_self();
     weft__scope_enter_thread(r->scope);
     int status;
     pthread_cleanup_push(finish_on_exit, r);

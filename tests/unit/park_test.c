@@ -57,6 +57,8 @@ static int giver(void *arg)
             sent++;
         else if (atomic_load(&r->stop))
             break;
+        else
+            sched_yield(); /* no waiter yet: do not starve it of the queue lock */
     }
     return 0;
 }

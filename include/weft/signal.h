@@ -1,0 +1,49 @@
+/* weft/signal.h - Ctrl-C for the whole program: signals become cancellation of the root scope.
+ *
+ * Python delivers KeyboardInterrupt to the main thread only, and workers blocked in get() never
+ * hear of it. weft_signals_catch() blocks the chosen signals (SIGINT and SIGTERM by default) in
+ * the calling thread and every thread weft starts afterwards, and receives them on one
+ * dedicated thread (sigwaitinfo), so no work ever runs inside a signal handler. The first
+ * signal runs the optional callback, then cancels the root scope (weft/cancel.h): every thread
+ * blocked anywhere in weft returns WEFT_ECANCELED, main included, and the program winds down
+ * through its normal return paths. A second signal while it does ends the process at once with
+ * the shell's conventional status 128 + signo (130 for SIGINT).
+ *
+ * Call it at the top of main, before starting threads: a thread started earlier by other means
+ * still has the signals unblocked, and the kernel may hand it one (with the default action).
+ */
+#ifndef WEFT_SIGNAL_H
+#define WEFT_SIGNAL_H
+
+#include <stddef.h>
+#include <weft/config.h>
+
+WEFT_BEGIN_DECLS
+
+typedef struct weft_signals_opts {
+    const int *signals; /* borrowed during the call; NULL: SIGINT and SIGTERM */
+    size_t count;       /* entries in signals */
+    /* Runs on the signal thread when the first signal arrives, before the cancellation. */
+    void (*on_signal)(int signo, void *arg);
+    void *arg;        /* passed to on_signal; must outlive the process's use of it */
+    int second_exits; /* non-zero: a second signal calls _exit(128 + signo) */
+} weft_signals_opts;
+
+/* clang-format off */
+#define WEFT_SIGNALS_OPTS_INIT {NULL, 0, NULL, NULL, 1}
+/* clang-format on */
+
+/* weft_signals_catch - turn the chosen signals into cancellation of the root scope.
+ * opts: borrowed, may be NULL for the defaults.
+ * Returns 0; WEFT_EINVAL (a signal that cannot be caught this way: SIGKILL, SIGSTOP, SIGSEGV,
+ * SIGBUS, SIGILL, SIGFPE, or out of range; count 0 with a non-NULL array); WEFT_EBUSY (already
+ * catching); WEFT_EAGAIN (the signal thread could not be started).
+ * Blocks: no. Cancellation point: no. Thread safety: safe (one call wins). Async-signal-safe: no. */
+WEFT_API int weft_signals_catch(const weft_signals_opts *opts);
+
+/* weft_signals_received - the number of the first signal caught, 0 if none yet. */
+WEFT_API int weft_signals_received(void);
+
+WEFT_END_DECLS
+
+#endif

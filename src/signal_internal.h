@@ -1,0 +1,8 @@
+/* src/signal_internal.h - what thread.c needs from the signal module. */
+#ifndef WEFT_SIGNAL_INTERNAL_H
+#define WEFT_SIGNAL_INTERNAL_H
+
+/* Block the caught signals in the calling thread, if weft_signals_catch is in force. */
+void weft__signals_block_self(void);
+
+#endif
