@@ -26,3 +26,18 @@ add_test(NAME docs_snippets_compile
           ${PROJECT_SOURCE_DIR}/include $<TARGET_FILE:weft_static>
           ${PROJECT_SOURCE_DIR}/README.md ${WEFT_DOC_PAGES})
 set_tests_properties(docs_snippets_compile PROPERTIES TIMEOUT 120)
+
+# Seed 002's StoppableThread: stop() ends a 300 ms sleep at once.
+if(TARGET stoppable)
+  add_test(NAME example_stoppable COMMAND stoppable 400)
+  set_tests_properties(example_stoppable PROPERTIES TIMEOUT 60
+    PASS_REGULAR_EXPRESSION "worker: stopped after 2 rounds.*main: worker joined [0-9.]+ ms after stop\\(\\): success")
+endif()
+
+# Seed 000's radio: three named threads, one real SIGINT, everyone stops cleanly, exit 0.
+if(TARGET radio)
+  add_test(NAME example_radio_ctrl_c
+    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/support/sigint-run "press Ctrl-C" 1 $<TARGET_FILE:radio>)
+  set_tests_properties(example_radio_ctrl_c PROPERTIES TIMEOUT 60
+    PASS_REGULAR_EXPRESSION "stopped cleanly.*stopped cleanly.*stopped cleanly.*main: all threads stopped \\(SIGINT received\\).*exit status: 0")
+endif()
