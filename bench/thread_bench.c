@@ -53,27 +53,34 @@ static double start_join_weft(int n)
 
 /* ---- one-slot channels: send never blocks, recv waits for the slot to fill ---- */
 
+/* A counting channel: sends are never merged, even when the receiver falls behind. */
 struct chan_weft {
     weft__waitq q;
-    _Atomic int full;
+    _Atomic int count; /* sends not yet received; only changed under q.lock when it goes up */
 };
 
 static void weft_send(struct chan_weft *c)
 {
     weft__wakelist wl = WEFT__WAKELIST_INIT;
     weft__lock_acquire(&c->q.lock);
-    if (weft__waitq_wake_one(&c->q, &wl) == NULL) atomic_store(&c->full, 1);
+    if (weft__waitq_wake_one(&c->q, &wl) == NULL) atomic_fetch_add(&c->count, 1);
     weft__lock_release(&c->q.lock);
     weft__wakelist_flush(&wl);
 }
 
+static int take_one(struct chan_weft *c)
+{
+    int n = atomic_load(&c->count);
+    while (n > 0 && !atomic_compare_exchange_weak(&c->count, &n, n - 1)) {
+    }
+    return n > 0;
+}
+
 static void weft_recv(struct chan_weft *c)
 {
-    int one = 1;
-    if (atomic_compare_exchange_strong(&c->full, &one, 0)) return;
+    if (take_one(c)) return;
     weft__lock_acquire(&c->q.lock);
-    one = 1;
-    if (atomic_compare_exchange_strong(&c->full, &one, 0)) {
+    if (take_one(c)) { /* a send came in between: it found no waiter and counted */
         weft__lock_release(&c->q.lock);
         return;
     }

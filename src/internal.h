@@ -19,8 +19,13 @@ extern _Atomic int weft__fault_armed[WEFT__FAULT_COUNT];
 void weft__fault_arm(enum weft__fault_point p, int k);
 static inline int weft__fault(enum weft__fault_point p)
 {
-    if (atomic_load_explicit(&weft__fault_armed[p], memory_order_relaxed) == 0) return 0;
-    return atomic_fetch_sub_explicit(&weft__fault_armed[p], 1, memory_order_relaxed) == 1;
+    int k = atomic_load_explicit(&weft__fault_armed[p], memory_order_relaxed);
+    /* relaxed: a test arms a point and then calls; no other data hangs on the counter. */
+    while (k > 0 &&
+           !atomic_compare_exchange_weak_explicit(&weft__fault_armed[p], &k, k - 1,
+                                                  memory_order_relaxed, memory_order_relaxed)) {
+    }
+    return k == 1;
 }
 
 /* malloc/calloc that honour the ALLOC fault point. */

@@ -104,7 +104,9 @@ static inline bool weft__waitq_empty(const weft__waitq *q)
 /* Claim w's park for w (w already unlinked, its queue's lock held). True if w won; then the
  * waiter is woken once the wakelist is flushed. A primitive fills w->item/result before. */
 bool weft__waiter_claim(weft__waiter *w, weft__wakelist *wl);
-/* Pop and claim waiters until one wins; return it (or NULL if the queue ran dry). */
+/* Pop and claim waiters until one wins; return it (or NULL if the queue ran dry). Once the
+ * queue lock is dropped the winner may already have returned and its record be gone: after
+ * unlocking, compare the result with NULL only. */
 weft__waiter *weft__waitq_wake_one(weft__waitq *q, weft__wakelist *wl);
 /* Pop and claim every waiter; return how many won. */
 size_t weft__waitq_wake_all(weft__waitq *q, weft__wakelist *wl);

@@ -403,6 +403,9 @@ static int wait_done(struct rec *r, weft_ns timeout)
     weft__park p;
     weft__waiter w;
     weft__park_init(&p, deadline);
+    /* No spinning: a thread's end is not a hand-off that arrives within microseconds, and a
+     * spinning joiner would take a CPU from the very thread it waits for. */
+    p.spin = false;
     weft__waiter_init(&w, &p, 0);
     return weft__waitq_wait_locked(&r->done_q, &w);
 }
@@ -412,7 +415,8 @@ static int wait_done(struct rec *r, weft_ns timeout)
 static int reap(struct rec *r, int *status)
 {
     weft__lock_acquire(&table_lock);
-    bool mine = lookup((weft_thread){r->id}) == r;
+    /* released: the exit rule detached it after this join began (it may not be joined). */
+    bool mine = lookup((weft_thread){r->id}) == r && !r->released;
     if (mine) {
         r->reported = true;
         unmap(r); /* cannot free: the caller holds a ref */
@@ -629,6 +633,7 @@ static void wait_for_nondaemon(void)
         weft__waiter w;
         weft__park_init(&p, WEFT_FOREVER);
         p.cancellable = false;
+        p.spin = false;
         weft__waiter_init(&w, &p, 0);
         weft__waitq_wait_locked(&exit_q, &w);
         weft__lock_acquire(&exit_q.lock);

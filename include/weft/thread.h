@@ -6,7 +6,9 @@
  *
  * Python semantics at exit: when main returns (or anything calls exit()), the process first
  * waits for every non-daemon weft thread to finish; daemon threads do not hold it up and are
- * killed with the process. A thread whose function returned a failure and that nobody joins (it
+ * killed with the process. The wait is an atexit handler registered when the first thread
+ * starts, so handlers the program registers after that run before it (Python waits before
+ * all of them). A child made by fork() does not wait for the threads it did not inherit. A thread whose function returned a failure and that nobody joins (it
  * was released, or was still unjoined at exit) is reported through the error hook, like
  * threading.excepthook: no failure vanishes silently.
  *
@@ -29,9 +31,10 @@ typedef struct weft_thread {
     uint64_t id;
 } weft_thread;
 
-/* A thread's function: returns 0 on success or a failure status (a WEFT_E* code, or any
- * non-zero int of the program's own). Before returning a failure it may call weft_error_set()
- * to attach a message, which travels to whoever joins the thread. */
+/* A thread's function: returns 0 on success or a failure status: a WEFT_E* code, or a
+ * POSITIVE int of the program's own (negative values are read as WEFT_E* codes: -1 is
+ * WEFT_EPERM). Before returning a failure it may call weft_error_set() to attach a message,
+ * which travels to whoever joins the thread. */
 typedef int (*weft_thread_fn)(void *arg);
 
 /* Longest thread name kept, including the NUL. The kernel shows the first 15 bytes. */
@@ -98,8 +101,9 @@ WEFT_API int weft_thread_is_alive(weft_thread t);
  * it returns {0}. Blocks: no. Cancellation point: no. Thread safety: safe. */
 WEFT_API weft_thread weft_thread_current(void);
 
-/* weft_thread_ident - the handle as a number, unique for the life of the process, never 0
- * (threading.get_ident / Thread.ident). */
+/* weft_thread_ident - the handle as a number, never 0, unique among the handles alive at any
+ * time (threading.get_ident / Thread.ident). A number is reused only after its table slot was
+ * recycled 2^32 times. */
 static inline uint64_t weft_thread_ident(weft_thread t)
 {
     return t.id;
@@ -140,8 +144,9 @@ typedef void (*weft_thread_error_hook)(weft_thread t, const char *name, int stat
 
 /* weft_thread_set_error_hook - replace the hook; NULL restores the default, which prints
  *     weft: thread 'NAME' failed: WEFT_EXXX (status N): MESSAGE
- * on stderr. arg is passed to the hook; the caller keeps it alive while the hook is set.
- * Returns 0. Thread safety: safe; a report already running uses the old hook. */
+ * on stderr. arg is passed to the hook; the caller keeps it alive while the hook is set, and
+ * for as long as a report that started before the replacement may still be running with it.
+ * Returns 0. Thread safety: safe. */
 WEFT_API int weft_thread_set_error_hook(weft_thread_error_hook hook, void *arg);
 
 WEFT_END_DECLS

@@ -45,8 +45,8 @@ WEFT_API weft_ns weft_remaining(weft_ns deadline);
 
 /* weft_sleep - sleep for duration nanoseconds (time.sleep).
  * Returns 0 after the full duration (0 yields the processor once), WEFT_EINVAL if duration is
- * negative, WEFT_ECANCELED as soon as the calling thread is cancelled (see weft/cancel.h when
- * it exists; until then, weft_thread's cancel hook).
+ * negative, WEFT_ECANCELED as soon as the calling thread's cancel scope is cancelled
+ * (weft/cancel.h).
  * Blocks: yes. Cancellation point: yes. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_sleep(weft_ns duration);
 
