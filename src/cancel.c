@@ -113,15 +113,16 @@ static void move_to(weft_scope *s)
     k->scope_deadline = s->deadline == WEFT_FOREVER ? 0 : s->deadline;
 }
 
-/* Cancel s's subtree with one reason; the scopes already cancelled keep theirs. */
-static void cancel_locked(weft_scope *s, int code, const char *reason)
+/* Cancel s's subtree with one reason; the scopes already cancelled keep theirs. The members'
+ * futex wake-ups go into wl, issued once tree_lock is dropped. */
+static void cancel_locked(weft_scope *s, int code, const char *reason, weft__wakelist *wl)
 {
     if (s->cancelled) return;
     s->cancelled = true;
     s->code = code;
     if (reason != s->reason) snprintf(s->reason, sizeof s->reason, "%s", reason);
-    for (struct member *m = s->members; m; m = m->next) weft__parker_interrupt(m->parker);
-    for (weft_scope *c = s->children; c; c = c->next_sibling) cancel_locked(c, code, reason);
+    for (struct member *m = s->members; m; m = m->next) weft__parker_interrupt_batch(m->parker, wl);
+    for (weft_scope *c = s->children; c; c = c->next_sibling) cancel_locked(c, code, reason, wl);
 }
 
 /* ---- per-thread registration ---- */
@@ -183,28 +184,37 @@ void weft__scope_leave_thread(void)
 /* ---- deadlines ---- */
 
 /* Cancel the scope that owns s's effective deadline (if it has passed). */
-static void expire_locked(weft_scope *s)
+static void expire_locked(weft_scope *s, weft__wakelist *wl)
 {
     weft_scope *owner = s;
     while (owner->own_deadline != s->deadline && owner->parent) owner = owner->parent;
-    cancel_locked(owner, WEFT_ETIMEDOUT, "deadline passed");
+    cancel_locked(owner, WEFT_ETIMEDOUT, "deadline passed", wl);
 }
 
-static int check_deadline_locked(weft_scope *s)
+static int check_deadline_locked(weft_scope *s, weft__wakelist *wl)
 {
     if (s->cancelled) return 1;
     if (s->deadline != WEFT_FOREVER && weft__os_now() >= s->deadline) {
-        expire_locked(s);
+        expire_locked(s, wl);
         return 1;
     }
     return 0;
 }
 
+/* Check s's deadline; returns 1 if s is cancelled. */
+static int check_deadline(weft_scope *s)
+{
+    weft__wakelist wl = WEFT__WAKELIST_INIT;
+    weft__lock_acquire(&tree_lock);
+    int c = check_deadline_locked(s, &wl);
+    weft__lock_release(&tree_lock);
+    weft__wakelist_flush(&wl);
+    return c;
+}
+
 void weft__scope_deadline_passed(void)
 {
-    weft__lock_acquire(&tree_lock);
-    if (ts.scope) check_deadline_locked(ts.scope);
-    weft__lock_release(&tree_lock);
+    if (ts.scope) check_deadline(ts.scope);
 }
 
 /* ---- public API ---- */
@@ -227,7 +237,9 @@ int weft_scope_new(weft_scope **out, weft_scope *parent, const weft_scope_opts *
     if (parent->children) parent->children->prev_sibling = s;
     parent->children = s;
     s->deadline = s->own_deadline < parent->deadline ? s->own_deadline : parent->deadline;
-    if (parent->cancelled) cancel_locked(s, parent->code, parent->reason);
+    /* No member can be inside s yet: nothing to wake. */
+    weft__wakelist none = WEFT__WAKELIST_INIT;
+    if (parent->cancelled) cancel_locked(s, parent->code, parent->reason, &none);
     weft__lock_release(&tree_lock);
     *out = s;
     return 0;
@@ -277,31 +289,30 @@ int weft_scope_cancel(weft_scope *s, int code, const char *fmt, ...)
     } else {
         snprintf(reason, sizeof reason, "%s", weft_strerror(code));
     }
+    weft__wakelist wl = WEFT__WAKELIST_INIT;
     weft__lock_acquire(&tree_lock);
-    cancel_locked(s, code, reason);
+    cancel_locked(s, code, reason, &wl);
     weft__lock_release(&tree_lock);
+    weft__wakelist_flush(&wl);
     return 0;
 }
 
 int weft_scope_cancelled(weft_scope *s)
 {
     if (s == NULL) return WEFT_EINVAL;
-    weft__lock_acquire(&tree_lock);
-    int c = check_deadline_locked(s);
-    weft__lock_release(&tree_lock);
-    return c;
+    return check_deadline(s);
 }
 
 int weft_scope_reason(weft_scope *s, int *code, char *buf, size_t size)
 {
     if (s == NULL) return WEFT_EINVAL;
-    weft__lock_acquire(&tree_lock);
-    int c = check_deadline_locked(s);
+    int c = check_deadline(s);
     if (c) {
+        weft__lock_acquire(&tree_lock);
         if (code) *code = s->code;
         if (buf && size) snprintf(buf, size, "%s", s->reason);
+        weft__lock_release(&tree_lock);
     }
-    weft__lock_release(&tree_lock);
     return c;
 }
 

@@ -157,16 +157,23 @@ int weft__cancel_pending(void)
     return k->shield == 0 && atomic_load(&k->cancel) != 0;
 }
 
-void weft__parker_interrupt(weft__parker *k)
+void weft__parker_interrupt_batch(weft__parker *k, weft__wakelist *wl)
 {
     atomic_store(&k->cancel, 1); /* seq_cst: pairs with publish(), see there */
     weft__lock_acquire(&k->lock);
     weft__park *p = atomic_load(&k->current);
     /* A shielded thread parks with cancellable false: it keeps sleeping and sees the request
-     * when its shield ends. */
-    if (p && p->cancellable && claim(p, WEFT__PARK_CANCELED) == 2)
-        weft__os_futex_wake(&p->state, 1);
+     * when its shield ends. The futex wake may be issued after the parker lock is dropped:
+     * only the claim must happen while the park is known to be alive. */
+    if (p && p->cancellable && claim(p, WEFT__PARK_CANCELED) == 2) wakelist_add(wl, &p->state);
     weft__lock_release(&k->lock);
+}
+
+void weft__parker_interrupt(weft__parker *k)
+{
+    weft__wakelist wl = WEFT__WAKELIST_INIT;
+    weft__parker_interrupt_batch(k, &wl);
+    weft__wakelist_flush(&wl);
 }
 
 void weft__parker_reset(weft__parker *k)

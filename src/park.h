@@ -131,6 +131,8 @@ weft__parker *weft__parker_self(void);
  * against the parker's thread entering or leaving a wait at the same time. The parker must
  * stay alive for the duration of the call (its owner must not have exited). */
 void weft__parker_interrupt(weft__parker *k);
+/* The same, with the futex wake-up deferred into wl (flush it after dropping your locks). */
+void weft__parker_interrupt_batch(weft__parker *k, weft__wakelist *wl);
 /* Clear a parker's cancellation request (for the owner of the parker). */
 void weft__parker_reset(weft__parker *k);
 /* 1 if the calling thread has a cancellation request that applies (not shielded). */
