@@ -8,6 +8,7 @@
 #include <weft/cancel.h>
 #include <weft/thread.h>
 #include <weft/local.h>
+#include <weft/sync.h>
 #include <weft/signal.h>
 
 #endif

@@ -20,6 +20,8 @@
 #define SPIN_MIN_NS  2000
 #define SPIN_MAX_NS  50000
 #define SPIN_INIT_NS 20000
+#define SPIN_PAYS    64 /* k->hits at or above this: spinning ends a quarter of waits or more */
+#define SPIN_PROBE   64
 
 static _Thread_local weft__parker tls_parker;
 
@@ -203,16 +205,20 @@ out:
 }
 
 /* Adapt the spin budget after a wait that a waker ended. spent: time spun; waited: the whole
+ * wait. k->hits is a moving average (out of 256, weight 1/8) of how often spinning ended the
  * wait. A wait that ended while spinning says the budget was enough. A wait that had to sleep
  * but ended soon after (within twice the largest budget, wake-up latency included) says more
- * spinning would have saved the sleep: double the budget. A long wait says nothing was coming:
- * halve it, so an idle thread stops paying for spins. */
+ * spinning might have saved the sleep - but only if spinning usually pays: when it rarely
+ * does (the waker needs our CPU, or the machine is oversubscribed), a short wait after a
+ * sleep is the sleep itself letting the waker run, and spinning longer would only delay it.
+ * A long wait says nothing was coming. In both of those cases the budget halves. */
 static void adapt(weft__parker *k, bool spun_ok, weft_ns spent, weft_ns waited)
 {
     weft_ns b = k->spin_ns ? k->spin_ns : SPIN_INIT_NS;
+    k->hits = k->hits - k->hits / 8 + (spun_ok ? 32 : 0);
     if (spun_ok) {
         if (b < 4 * spent) b = 4 * spent;
-    } else if (waited <= 2 * SPIN_MAX_NS) {
+    } else if (waited <= 2 * SPIN_MAX_NS && k->hits >= SPIN_PAYS) {
         b *= 2;
     } else {
         b /= 2;
@@ -220,6 +226,15 @@ static void adapt(weft__parker *k, bool spun_ok, weft_ns spent, weft_ns waited)
     if (b < SPIN_MIN_NS) b = SPIN_MIN_NS;
     if (b > SPIN_MAX_NS) b = SPIN_MAX_NS;
     k->spin_ns = b;
+}
+
+/* The budget for the next spin: the adapted one, except that one wait in SPIN_PROBE spins for
+ * the largest budget, so that a thread whose budget shrank finds out when spinning pays
+ * again. */
+static weft_ns budget(weft__parker *k)
+{
+    if (++k->waits % SPIN_PROBE == 0) return SPIN_MAX_NS;
+    return k->spin_ns ? k->spin_ns : SPIN_INIT_NS;
 }
 
 /* Sleep on the futex until p is claimed, claiming TIMEDOUT ourselves at the deadline. */
@@ -268,7 +283,7 @@ uint32_t weft__park_wait(weft__park *p)
     uint32_t s = WEFT__PARK_WAITING;
     if (p->spin) {
         start = weft__os_now();
-        s = spin(p, start, k->spin_ns ? k->spin_ns : SPIN_INIT_NS, &spent);
+        s = spin(p, start, budget(k), &spent);
     }
     bool spun_ok = s > WEFT__PARK_SLEEPING;
     if (!spun_ok) {

@@ -85,6 +85,8 @@ typedef struct weft__parker {
     _Atomic uint32_t cancel;     /* sticky cancellation request */
     uint32_t shield;             /* > 0: cancellation does not apply */
     weft_ns spin_ns;             /* adaptive spin budget before sleeping */
+    uint32_t hits;               /* how often spinning ended a wait, out of 256 (park.c) */
+    uint32_t waits;              /* waits that spun, for the periodic probe (park.c) */
     bool registered;             /* attached to a cancel scope (cancel.c) */
     weft_ns scope_deadline;      /* the current scope's deadline, 0 for none (cancel.c) */
 } weft__parker;

@@ -1,0 +1,228 @@
+/* src/sync/lock.c - threading.Lock and threading.RLock.
+ *
+ * weft_lock is one word: LOCKED (bit 0), PARKED (bit 1, "threads may be parked on this
+ * lock") and WAKING (bit 2, "a woken thread has not run yet"). Acquire is a CAS 0 -> LOCKED; release a CAS LOCKED -> 0; neither enters the kernel
+ * when nobody waits. A contender spins briefly, then sets PARKED and parks on the lock's
+ * address (sync/lot.h) after re-checking, under the bucket lock, that the word still has
+ * LOCKED|PARKED. A release that sees PARKED wakes one parked thread under the bucket lock and
+ * leaves PARKED set only if more remain, unless WAKING says that a thread it woke earlier has
+ * not run yet: that one will retry, so waking another would only add a futile wake-up per
+ * release under heavy contention (Go's sync.Mutex has the same "woken" bit).
+ *
+ * The lock is not handed over: the woken thread competes again (a thread that arrives at the
+ * right moment may take the lock first, which keeps throughput high under contention; the
+ * woken thread parks again at the back). So a wake-up can never be lost to a racing timeout:
+ * a record whose wait already ended fails its claim and the release wakes the next one.
+ *
+ * Invariants: PARKED is set whenever a record for the lock is linked (parkers set it before
+ * they link, releasers clear it only under the bucket lock when no record remains); only a
+ * releaser clears LOCKED; WAKING is set by the one releaser that wakes (before its claim) and
+ * cleared by the thread it woke, or by the releaser itself if every claim failed. So when a
+ * release skips the wake-up because of WAKING, a woken thread is still to try the lock.
+ * Lock order: a bucket lock is taken only inside weft__lot_*; it is never held while a
+ * weft_lock is acquired.
+ *
+ * weft_rlock = owner tag + count + weft_lock. Only the owner writes count; owner is atomic
+ * because other threads read it to compare with their own tag (never equal to theirs).
+ */
+#include <weft/error.h>
+#include <weft/sync.h>
+
+#include "os/os.h"
+#include "sync/lot.h"
+#include "sync/sync.h"
+
+enum { LOCKED = 1, PARKED = 2, WAKING = 4 };
+
+/* Spins before parking: about a microsecond, the length of a typical short critical section;
+ * weft__park_wait spins adaptively after that. */
+#define LOCK_SPINS 64
+
+static bool still_locked_and_parked(void *word)
+{
+    uint32_t v = atomic_load((_Atomic uint32_t *)word);
+    return (v & (LOCKED | PARKED)) == (LOCKED | PARKED);
+}
+
+/* One attempt without waiting: takes the lock if LOCKED is clear (PARKED may be set). */
+static bool try_lock(_Atomic uint32_t *s)
+{
+    /* relaxed: a first guess; the CAS below re-checks it. */
+    uint32_t v = atomic_load_explicit(s, memory_order_relaxed);
+    /* acquire: pairs with the release CAS in weft_lock_release / release_slow / after_wake. */
+    while (!(v & LOCKED))
+        if (atomic_compare_exchange_weak_explicit(s, &v, v | LOCKED, memory_order_acquire,
+                                                  memory_order_relaxed))
+            return true;
+    return false;
+}
+
+int weft__lock_wait(weft_lock *l, weft_ns deadline, bool cancellable)
+{
+    _Atomic uint32_t *s = WEFT__ATOMIC32(l->state);
+    for (int spins = 0;;) {
+        if (try_lock(s)) return 0;
+        /* relaxed: only steers spinning; every decision is re-checked by a CAS or under the
+         * bucket lock (still_locked_and_parked). */
+        uint32_t v = atomic_load_explicit(s, memory_order_relaxed);
+        if (!(v & PARKED) && spins++ < LOCK_SPINS) {
+            weft__os_relax();
+            continue;
+        }
+        /* relaxed: the bucket-lock re-check in still_locked_and_parked orders the park. */
+        if (!(v & PARKED) && !atomic_compare_exchange_weak_explicit(
+                                 s, &v, v | PARKED, memory_order_relaxed, memory_order_relaxed))
+            continue;
+        unsigned flags = cancellable ? WEFT__LOT_CANCELLABLE : 0;
+        int rc = weft__lot_park(l, NULL, still_locked_and_parked, s, deadline, flags);
+        if (rc == WEFT_ETIMEDOUT || rc == WEFT_ECANCELED) return rc;
+        /* Woken: we were the pending wake-up; from now on a release may wake another. */
+        /* relaxed: WAKING guards no data; after_wake's CAS loop preserves the cleared bit. */
+        if (rc == 0) atomic_fetch_and_explicit(s, ~(uint32_t)WAKING, memory_order_relaxed);
+    }
+}
+
+int weft_lock_init(weft_lock *l)
+{
+    if (l == NULL) return WEFT_EINVAL;
+    /* relaxed: init, before the lock is shared (publishing it is the caller's business). */
+    atomic_store_explicit(WEFT__ATOMIC32(l->state), 0, memory_order_relaxed);
+    return 0;
+}
+
+int weft_lock_acquire(weft_lock *l, weft_ns timeout)
+{
+    if (l == NULL || timeout < 0) return WEFT_EINVAL;
+    uint32_t zero = 0;
+    /* acquire: pairs with the release in weft_lock_release / release_slow. */
+    if (atomic_compare_exchange_strong_explicit(WEFT__ATOMIC32(l->state), &zero, LOCKED,
+                                                memory_order_acquire, memory_order_relaxed))
+        return 0;
+    if (timeout == 0) return try_lock(WEFT__ATOMIC32(l->state)) ? 0 : WEFT_EAGAIN;
+    return weft__lock_wait(l, weft_deadline(timeout), true);
+}
+
+/* Under the bucket lock, after the claim: unlock, keep PARKED only if records remain, and
+ * drop WAKING if nobody was woken. A CAS loop, because the woken thread may already be
+ * clearing WAKING (it must not be set again behind its back). */
+static void after_wake(void *word, const weft__lot_result *r)
+{
+    _Atomic uint32_t *s = word;
+    /* relaxed: a first guess; the CAS below re-checks it. */
+    uint32_t v = atomic_load_explicit(s, memory_order_relaxed), n;
+    do {
+        n = (v & WAKING) | (r->more ? PARKED : 0);
+        if (r->woken == 0) n = r->more ? PARKED : 0;
+        /* release: pairs with the acquire CAS of the next holder. */
+    } while (!atomic_compare_exchange_weak_explicit(s, &v, n, memory_order_release,
+                                                    memory_order_relaxed));
+}
+
+static int release_slow(weft_lock *l)
+{
+    _Atomic uint32_t *s = WEFT__ATOMIC32(l->state);
+    for (;;) {
+        /* relaxed: a first guess; the CASes below re-check it. */
+        uint32_t v = atomic_load_explicit(s, memory_order_relaxed);
+        if (!(v & LOCKED)) return WEFT_ESTATE;
+        if (!(v & PARKED) || (v & WAKING)) {
+            /* Nobody parked, or a woken thread is on its way and will retry: just unlock.
+             * release: pairs with the acquire CAS of the next holder. */
+            if (atomic_compare_exchange_weak_explicit(s, &v, v & ~(uint32_t)LOCKED,
+                                                      memory_order_release, memory_order_relaxed))
+                return 0;
+            continue;
+        }
+        /* Become the one pending wake-up before claiming anyone (the woken thread clears it).
+         * relaxed: LOCKED is still ours; after_wake publishes the unlock. */
+        if (!atomic_compare_exchange_weak_explicit(s, &v, v | WAKING, memory_order_relaxed,
+                                                   memory_order_relaxed))
+            continue;
+        weft__lot_unpark(l, NULL, 1, after_wake, s);
+        return 0;
+    }
+}
+
+int weft_lock_release(weft_lock *l)
+{
+    if (l == NULL) return WEFT_EINVAL;
+    uint32_t one = LOCKED;
+    /* release: pairs with the acquire CAS in weft_lock_acquire / try_lock. */
+    if (atomic_compare_exchange_strong_explicit(WEFT__ATOMIC32(l->state), &one, 0,
+                                                memory_order_release, memory_order_relaxed))
+        return 0;
+    return release_slow(l);
+}
+
+int weft_lock_locked(const weft_lock *l)
+{
+    if (l == NULL) return WEFT_EINVAL;
+    /* relaxed: a snapshot that orders nothing (documented as possibly stale). */
+    return (atomic_load_explicit(WEFT__ATOMIC32(l->state), memory_order_relaxed) & LOCKED) != 0;
+}
+
+/* ---- RLock ---- */
+
+int weft_rlock_init(weft_rlock *r)
+{
+    if (r == NULL) return WEFT_EINVAL;
+    /* relaxed: init, before the RLock is shared. */
+    atomic_store_explicit(WEFT__ATOMICPTR(r->owner), 0, memory_order_relaxed);
+    r->count = 0;
+    return weft_lock_init(&r->lock);
+}
+
+static bool owned_by_me(const weft_rlock *r)
+{
+    /* relaxed: only this thread ever stores its own tag, so equality needs no ordering. */
+    return atomic_load_explicit(WEFT__ATOMICPTR(r->owner), memory_order_relaxed) ==
+           weft__sync_self();
+}
+
+int weft__rlock_take(weft_rlock *r, uint32_t count)
+{
+    /* relaxed: owner is only compared for equality with the reader's own tag (owned_by_me);
+     * count is ordered by r->lock, which we hold. */
+    atomic_store_explicit(WEFT__ATOMICPTR(r->owner), weft__sync_self(), memory_order_relaxed);
+    r->count = count;
+    return 0;
+}
+
+int weft_rlock_acquire(weft_rlock *r, weft_ns timeout)
+{
+    if (r == NULL || timeout < 0) return WEFT_EINVAL;
+    if (owned_by_me(r)) {
+        if (r->count == UINT32_MAX) return WEFT_EOVERFLOW;
+        r->count++;
+        return 0;
+    }
+    int rc = weft_lock_acquire(&r->lock, timeout);
+    return rc ? rc : weft__rlock_take(r, 1);
+}
+
+uint32_t weft__rlock_drop(weft_rlock *r)
+{
+    uint32_t n = r->count;
+    r->count = 0;
+    /* relaxed: as in weft__rlock_take; the lock release below publishes the rest. */
+    atomic_store_explicit(WEFT__ATOMICPTR(r->owner), 0, memory_order_relaxed);
+    weft_lock_release(&r->lock);
+    return n;
+}
+
+int weft_rlock_release(weft_rlock *r)
+{
+    if (r == NULL) return WEFT_EINVAL;
+    if (!owned_by_me(r)) return WEFT_EPERM;
+    if (--r->count == 0) {
+        r->count = 1;
+        weft__rlock_drop(r);
+    }
+    return 0;
+}
+
+int weft_rlock_is_owned(const weft_rlock *r)
+{
+    if (r == NULL) return WEFT_EINVAL;
+    return owned_by_me(r);
+}
