@@ -8,7 +8,8 @@
 #include <weft/cancel.h>
 #include <weft/thread.h>
 #include <weft/local.h>
-#include <weft/sync.h>
 #include <weft/signal.h>
+#include <weft/sync.h>
+#include <weft/queue.h>
 
 #endif

@@ -27,6 +27,42 @@ add_test(NAME docs_snippets_compile
           ${PROJECT_SOURCE_DIR}/README.md ${WEFT_DOC_PAGES})
 set_tests_properties(docs_snippets_compile PROPERTIES TIMEOUT 120)
 
+# queue examples. producer_consumer checks its own result (exit status). dirlist must print
+# exactly what `find DIR -type f` prints (as a sorted set) on a tree the test builds: nested
+# and empty directories, a deep chain, a wide directory, names with spaces, symbolic links
+# (not followed, not listed), a FIFO (not a regular file) - plus the repo's own src/ and tests/.
+if(TARGET producer_consumer)
+  add_test(NAME example_producer_consumer COMMAND producer_consumer 200000 4)
+  set_tests_properties(example_producer_consumer PROPERTIES TIMEOUT 120
+    PASS_REGULAR_EXPRESSION "200000 items by 4 consumers")
+endif()
+if(TARGET dirlist)
+  file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/dirlist_test.sh [=[
+set -eu
+prog=$1; shift
+tree=$(mktemp -d)
+trap 'rm -rf "$tree"' EXIT
+mkdir -p "$tree/a/b/c" "$tree/empty" "$tree/with space/x" "$tree/wide"
+d="$tree/deep"; for i in $(seq 1 40); do d="$d/d$i"; done; mkdir -p "$d"; : > "$d/leaf"
+for i in $(seq 1 500); do : > "$tree/wide/f$i"; done
+: > "$tree/top"; : > "$tree/a/one"; : > "$tree/a/b/two"; : > "$tree/a/b/c/three"
+: > "$tree/with space/x/file name"
+ln -s ../a "$tree/wide/link_to_dir"; ln -s ../top "$tree/a/link_to_file"; mkfifo "$tree/a/fifo"
+for workers in 1 3 8; do
+  "$prog" "$workers" "$tree" "$@" | LC_ALL=C sort > "$tree.got"
+  find "$tree" "$@" -type f | LC_ALL=C sort > "$tree.want"
+  cmp "$tree.got" "$tree.want" || { diff "$tree.got" "$tree.want" | head; rm -f "$tree.got" "$tree.want"; exit 1; }
+done
+echo "dirlist matches find: $(wc -l < "$tree.want") files"
+rm -f "$tree.got" "$tree.want"
+]=])
+  add_test(NAME example_dirlist
+    COMMAND sh ${CMAKE_CURRENT_BINARY_DIR}/dirlist_test.sh $<TARGET_FILE:dirlist>
+            ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/tests)
+  set_tests_properties(example_dirlist PROPERTIES TIMEOUT 120
+    PASS_REGULAR_EXPRESSION "dirlist matches find")
+endif()
+
 # Seed 002's StoppableThread: stop() ends a 300 ms sleep at once.
 if(TARGET stoppable)
   add_test(NAME example_stoppable COMMAND stoppable 400)
@@ -40,4 +76,13 @@ if(TARGET radio)
     COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/support/sigint-run "press Ctrl-C" 1 $<TARGET_FILE:radio>)
   set_tests_properties(example_radio_ctrl_c PROPERTIES TIMEOUT 60
     PASS_REGULAR_EXPRESSION "stopped cleanly.*stopped cleanly.*stopped cleanly.*main: all threads stopped \\(SIGINT received\\).*exit status: 0")
+endif()
+
+# Seed 002's printer thread: 99 lines wrapped to 40 columns; every row fits, no word is lost
+# (the numbers 1..i-1 for i = 1..99 are 4851 words), and the queue's close ends the printer.
+if(TARGET printer)
+  add_test(NAME example_printer
+    COMMAND sh -c "$<TARGET_FILE:printer> --width 40 99 | awk 'length > 40 { bad = 1 } { words += NF } END { print \"rows ok:\", !bad, \"words:\", words }'")
+  set_tests_properties(example_printer PROPERTIES TIMEOUT 60
+    PASS_REGULAR_EXPRESSION "rows ok: 1 words: 4851")
 endif()

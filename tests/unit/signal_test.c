@@ -1,7 +1,8 @@
 /* tests/unit/signal_test.c - a real SIGINT cancels every blocked thread; a second one exits 130.
  *
- * Each test forks a child that catches signals, blocks threads in different weft calls and
- * reports on a pipe; the parent sends real signals with kill(). */
+ * Each test forks a child that catches signals, blocks threads in different weft calls (sleep,
+ * join, queue get and put, lock, event, condition, a CPU loop with checkpoints) and reports on
+ * a pipe; the parent sends real signals with kill(). */
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -10,7 +11,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "park.h"
 #include "test.h"
 
 static int out_fd;
@@ -39,16 +39,49 @@ static int in_join(void *arg)
     return weft_thread_join(*(weft_thread *)arg, NULL, WEFT_FOREVER);
 }
 
-static int in_park(void *arg)
+/* What the blocked threads wait on; the items are counted at the end. */
+static struct {
+    weft_queue *empty, *full;
+    weft_lock lock;
+    weft_event event;
+    weft_lock cond_lock;
+    weft_cond cond;
+} objs;
+
+static int in_get(void *arg)
 {
     (void)arg;
-    weft__waitq q = {0};
-    weft__park p;
-    weft__waiter w;
-    weft__park_init(&p, WEFT_FOREVER);
-    weft__waiter_init(&w, &p, 0);
-    weft__lock_acquire(&q.lock);
-    return weft__waitq_wait_locked(&q, &w);
+    void *item;
+    return weft_queue_get(objs.empty, &item, WEFT_FOREVER);
+}
+
+static int in_put(void *arg)
+{
+    static int second;
+    (void)arg;
+    int rc = weft_queue_put(objs.full, &second, WEFT_FOREVER);
+    return rc == WEFT_ECANCELED ? rc : 99; /* the item stays ours: nothing to free */
+}
+
+static int in_lock(void *arg)
+{
+    (void)arg;
+    return weft_lock_acquire(&objs.lock, WEFT_FOREVER);
+}
+
+static int in_event(void *arg)
+{
+    (void)arg;
+    return weft_event_wait(&objs.event, WEFT_FOREVER);
+}
+
+static int in_cond(void *arg)
+{
+    (void)arg;
+    if (weft_cond_acquire(&objs.cond, WEFT_FOREVER) != 0) return 1;
+    int rc = weft_cond_wait(&objs.cond, WEFT_FOREVER);
+    weft_cond_release(&objs.cond);
+    return rc;
 }
 
 static int in_cpu_loop(void *arg)
@@ -65,36 +98,53 @@ static void on_signal(int signo, void *arg)
     if (signo == SIGINT) say("callback\n");
 }
 
-/* The child: threads blocked in several weft calls; returns its exit status. */
+static int setup_objects(void)
+{
+    static int first;
+    weft_queue_opts one = WEFT_QUEUE_OPTS_INIT;
+    one.capacity = 1;
+    if (weft_queue_new(&objs.empty, NULL) || weft_queue_new(&objs.full, &one)) return 1;
+    if (weft_queue_put(objs.full, &first, 0) != 0) return 1;
+    if (weft_lock_acquire(&objs.lock, 0) != 0) return 1; /* held by main throughout */
+    if (weft_event_init(&objs.event) || weft_cond_init(&objs.cond, &objs.cond_lock)) return 1;
+    return 0;
+}
+
+/* The child: eight threads blocked in eight different weft calls; returns its exit status. */
 static int child_main(void)
 {
+    enum { N = 8 };
     weft_signals_opts so = WEFT_SIGNALS_OPTS_INIT;
     so.on_signal = on_signal;
     if (weft_signals_catch(&so) != 0) return 10;
     if (weft_signals_catch(NULL) != WEFT_EBUSY) return 11;
-    weft_thread blocker, t[4];
+    if (setup_objects() != 0) return 12;
+    weft_thread blocker, t[N];
     weft_thread_opts daemon = WEFT_THREAD_OPTS_INIT;
     daemon.daemon = 1;
     if (weft_thread_start(&blocker, shielded_forever, NULL, &daemon) != 0) return 12;
-    weft_thread_fn fns[4] = {in_sleep, in_join, in_park, in_cpu_loop};
-    for (int i = 0; i < 4; i++)
+    weft_thread_fn fns[N] = {in_sleep, in_join,  in_get,  in_put,
+                             in_lock,  in_event, in_cond, in_cpu_loop};
+    for (int i = 0; i < N; i++)
         if (weft_thread_start(&t[i], fns[i], &blocker, NULL) != 0) return 13;
     say("ready\n");
     if (weft_sleep(WEFT_SEC(60)) != WEFT_ECANCELED) return 14;
     weft_shield_begin(); /* cleanup: join the workers even though we are cancelled */
     int cancelled = 0;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < N; i++) {
         int st = 0;
         if (weft_thread_join(t[i], &st, WEFT_SEC(20)) != 0) return 15;
         cancelled += st == WEFT_ECANCELED;
     }
     weft_shield_end();
+    /* No item lost: the full queue still holds its one item, the empty one none. */
+    if (weft_queue_size(objs.full) != 1 || weft_queue_size(objs.empty) != 0) return 19;
     char why[64] = "";
     weft_scope_reason(weft_scope_root(), NULL, why, sizeof why);
     if (strcmp(why, "SIGINT received") != 0) return 16;
     if (weft_signals_received() != SIGINT) return 17;
-    say(cancelled == 4 ? "all cancelled\n" : "some missed\n");
-    return cancelled == 4 ? 0 : 18;
+    say(cancelled == N ? "all cancelled\n" : "some missed\n");
+    return cancelled == N ? 0 : 18;
 }
 
 static pid_t spawn(int (*fn)(void), int *rd)

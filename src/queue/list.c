@@ -1,0 +1,245 @@
+/* src/queue/list.c - the lock-free store of unbounded FIFO queues: linked blocks of slots.
+ *
+ * The scheme of crossbeam-channel's "list" flavour, written anew in C11. Positions count slots
+ * in laps of LAP = 32; offsets 0 .. BLOCK_N - 1 (31 of them) are slots of one block, offset 31
+ * of a lap is a pause while the thread that filled the block's last slot links the next one.
+ * Positions are stored shifted left by one; the low bit is MARK: on tail it means closed, on
+ * head it means "the head block has a successor" (so a consumer need not look at tail).
+ *
+ * Producer: CAS tail forward (seq_cst), write the slot, set its WRITE bit (release). The one
+ * that takes a block's last slot links the next block (allocated before the CAS, so that a
+ * failed allocation fails the put cleanly with nothing claimed) and steps tail over the pause.
+ * Consumer: if head's MARK is clear, load tail (seq_cst) to see whether the queue is empty;
+ * CAS head forward; wait for the slot's WRITE bit (acquire); read; then free the block when it
+ * is done with: the consumer of the last slot starts destroying it, and any earlier slot still
+ * being read (no READ bit yet) gets a DESTROY bit instead, so its reader finishes the job.
+ *
+ * Memory: a block is one link and 31 slots of 8 + 1 bytes: 288 bytes for 31 items, about 9.3
+ * bytes per queued item, freed as soon as its last item is read.
+ * The emptiness test is the same Dekker pattern as ring.c's (see there): tail CAS and tail load
+ * are seq_cst. Lock order: none (no locks here).
+ */
+#include <stdlib.h>
+
+#include <weft/error.h>
+
+#include "../internal.h"
+#include "../os/os.h"
+#include "queue_impl.h"
+
+#define SHIFT 1
+#define MARK  1u
+#define LAP   32
+#define STEP  ((uint64_t)1 << SHIFT)
+
+enum { S_WRITE = 1, S_READ = 2, S_DESTROY = 4 };
+
+/* A cell is mid-update by a thread that already won its CAS: spin briefly, then yield, and
+ * if that thread still has not finished (preempted on an oversubscribed machine, where a yield
+ * need not let it run), sleep 20 us at a time so that it surely gets a CPU. */
+static void backoff(unsigned *spins)
+{
+    static _Atomic uint32_t nobody; /* a futex word nobody wakes: a plain timed sleep */
+    if (++*spins < 64)
+        weft__os_relax();
+    else if (*spins < 128)
+        weft__os_yield();
+    else
+        weft__os_futex_wait(&nobody, 0, weft__os_now() + 20000);
+}
+
+static struct weft__lblock *block_new(void)
+{
+    return weft__calloc(1, sizeof(struct weft__lblock));
+}
+
+/* The slot's item is written: wait for it (a producer between its CAS and its store). */
+static void wait_write(struct weft__lblock *b, unsigned off)
+{
+    unsigned spins = 0;
+    /* acquire: pairs with the release fetch_or in weft__list_send. */
+    while (!(atomic_load_explicit(&b->state[off], memory_order_acquire) & S_WRITE)) backoff(&spins);
+}
+
+static struct weft__lblock *wait_next(struct weft__lblock *b)
+{
+    unsigned spins = 0;
+    struct weft__lblock *n;
+    /* acquire: pairs with the release store of next in install(). */
+    while ((n = atomic_load_explicit(&b->next, memory_order_acquire)) == NULL) backoff(&spins);
+    return n;
+}
+
+/* Free b once no reader of slots start .. BLOCK_N - 2 is still busy with it. */
+static void destroy(struct weft__lblock *b, unsigned start)
+{
+    for (unsigned i = start; i + 1 < WEFT__BLOCK_N; i++) {
+        /* acquire/acq_rel: pair with the acq_rel fetch_or of READ by the slot's reader. */
+        if (!(atomic_load_explicit(&b->state[i], memory_order_acquire) & S_READ) &&
+            !(atomic_fetch_or_explicit(&b->state[i], S_DESTROY, memory_order_acq_rel) & S_READ))
+            return; /* that reader will carry on from i + 1 */
+    }
+    free(b);
+}
+
+void weft__list_init(weft__list *l)
+{
+    atomic_init(&l->hindex, 0);
+    atomic_init(&l->hblock, NULL);
+    atomic_init(&l->tindex, 0);
+    atomic_init(&l->tblock, NULL);
+}
+
+void weft__list_fini(weft__list *l)
+{
+    struct weft__lblock *b = atomic_load_explicit(&l->hblock, memory_order_relaxed), *n;
+    for (; b; b = n) {
+        n = atomic_load_explicit(&b->next, memory_order_relaxed);
+        free(b);
+    }
+}
+
+/* The very first put makes the first block; a loser of that race keeps its block as a spare. */
+static struct weft__lblock *first_block(weft__list *l, struct weft__lblock **spare)
+{
+    struct weft__lblock *b = *spare ? *spare : block_new(), *expected = NULL;
+    if (b == NULL) return NULL;
+    *spare = NULL;
+    /* release: publishes the zeroed block to consumers' acquire loads of hblock/tblock. */
+    if (atomic_compare_exchange_strong_explicit(&l->tblock, &expected, b, memory_order_release,
+                                                memory_order_acquire)) {
+        atomic_store_explicit(&l->hblock, b, memory_order_release);
+        return b;
+    }
+    *spare = b;
+    return expected;
+}
+
+/* We took the last slot of b: link next after it and step tail over the pause. */
+static void install(weft__list *l, struct weft__lblock *b, struct weft__lblock *next)
+{
+    /* release: pairs with the acquire loads of tblock / next by producers and consumers. */
+    atomic_store_explicit(&l->tblock, next, memory_order_release);
+    atomic_fetch_add_explicit(&l->tindex, STEP, memory_order_release); /* keeps a close MARK */
+    atomic_store_explicit(&b->next, next, memory_order_release);
+}
+
+int weft__list_send(weft__list *l, void *item)
+{
+    unsigned spins = 0;
+    struct weft__lblock *spare = NULL;
+    /* acquire: pairs with install()'s release stores. */
+    uint64_t tail = atomic_load_explicit(&l->tindex, memory_order_acquire);
+    struct weft__lblock *b = atomic_load_explicit(&l->tblock, memory_order_acquire);
+    int rc = 0;
+    for (;;) {
+        unsigned off = (unsigned)((tail >> SHIFT) % LAP);
+        if (tail & MARK) {
+            rc = WEFT_ECLOSED;
+            break;
+        }
+        if (off == WEFT__BLOCK_N) { /* the next block is being linked */
+            backoff(&spins);
+        } else if (off + 1 == WEFT__BLOCK_N && spare == NULL && (spare = block_new()) == NULL) {
+            rc = WEFT_ENOMEM;
+            break;
+        } else if (b == NULL && (b = first_block(l, &spare)) == NULL) {
+            rc = WEFT_ENOMEM;
+            break;
+        } else if (atomic_compare_exchange_weak_explicit(&l->tindex, &tail, tail + STEP,
+                                                         memory_order_seq_cst,
+                                                         memory_order_acquire)) {
+            if (off + 1 == WEFT__BLOCK_N) {
+                install(l, b, spare);
+                spare = NULL;
+            }
+            b->item[off] = item;
+            /* release: pairs with the acquire load in wait_write. */
+            atomic_fetch_or_explicit(&b->state[off], S_WRITE, memory_order_release);
+            break;
+        }
+        tail = atomic_load_explicit(&l->tindex, memory_order_acquire);
+        b = atomic_load_explicit(&l->tblock, memory_order_acquire);
+    }
+    free(spare);
+    return rc;
+}
+
+/* Claim the slot at head; returns 0 (with *bp and *offp set), WEFT_EAGAIN or WEFT_ECLOSED. */
+static int claim_head(weft__list *l, struct weft__lblock **bp, unsigned *offp)
+{
+    unsigned spins = 0;
+    /* acquire: pairs with the release stores of a consumer that moved head to a new block. */
+    uint64_t head = atomic_load_explicit(&l->hindex, memory_order_acquire);
+    struct weft__lblock *b = atomic_load_explicit(&l->hblock, memory_order_acquire);
+    for (;;) {
+        unsigned off = (unsigned)((head >> SHIFT) % LAP);
+        uint64_t next = head + STEP;
+        if (off == WEFT__BLOCK_N) goto again; /* the next block is being linked */
+        if (!(next & MARK)) {
+            /* seq_cst: the waiter's side of the Dekker pattern in ring.c. */
+            uint64_t tail = atomic_load_explicit(&l->tindex, memory_order_seq_cst);
+            if (head >> SHIFT == tail >> SHIFT) return tail & MARK ? WEFT_ECLOSED : WEFT_EAGAIN;
+            if ((head >> SHIFT) / LAP != (tail >> SHIFT) / LAP) next |= MARK;
+        }
+        if (b == NULL) goto again; /* the first block is being made */
+        if (atomic_compare_exchange_weak_explicit(&l->hindex, &head, next, memory_order_seq_cst,
+                                                  memory_order_acquire)) {
+            if (off + 1 == WEFT__BLOCK_N) {
+                struct weft__lblock *n = wait_next(b);
+                uint64_t ni = (next & ~(uint64_t)MARK) + STEP;
+                if (atomic_load_explicit(&n->next, memory_order_relaxed)) ni |= MARK;
+                /* release: pairs with the acquire loads at the top of this function. */
+                atomic_store_explicit(&l->hblock, n, memory_order_release);
+                atomic_store_explicit(&l->hindex, ni, memory_order_release);
+            }
+            *bp = b;
+            *offp = off;
+            return 0;
+        }
+        b = atomic_load_explicit(&l->hblock, memory_order_acquire);
+        continue;
+    again:
+        backoff(&spins);
+        head = atomic_load_explicit(&l->hindex, memory_order_acquire);
+        b = atomic_load_explicit(&l->hblock, memory_order_acquire);
+    }
+}
+
+int weft__list_recv(weft__list *l, void **item)
+{
+    struct weft__lblock *b;
+    unsigned off;
+    int rc = claim_head(l, &b, &off);
+    if (rc) return rc;
+    wait_write(b, off);
+    *item = b->item[off];
+    if (off + 1 == WEFT__BLOCK_N) destroy(b, 0);
+    /* acq_rel: pairs with destroy()'s loads and fetch_or of DESTROY. */
+    else if (atomic_fetch_or_explicit(&b->state[off], S_READ, memory_order_acq_rel) & S_DESTROY)
+        destroy(b, off + 1);
+    return 0;
+}
+
+void weft__list_close(weft__list *l)
+{
+    atomic_fetch_or_explicit(&l->tindex, MARK, memory_order_seq_cst);
+}
+
+size_t weft__list_len(weft__list *l)
+{
+    for (;;) {
+        uint64_t tail = atomic_load_explicit(&l->tindex, memory_order_seq_cst);
+        uint64_t head = atomic_load_explicit(&l->hindex, memory_order_seq_cst);
+        if (atomic_load_explicit(&l->tindex, memory_order_seq_cst) != tail) continue;
+        tail >>= SHIFT;
+        head >>= SHIFT;
+        /* A position on a lap's pause counts as the start of the next lap. */
+        if (tail % LAP == LAP - 1) tail++;
+        if (head % LAP == LAP - 1) head++;
+        uint64_t base = head / LAP * LAP;
+        tail -= base;
+        head -= base;
+        return (size_t)(tail - head - tail / LAP);
+    }
+}

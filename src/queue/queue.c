@@ -1,0 +1,468 @@
+/* src/queue/queue.c - blocking queues: put/get with hand-off, batches, task accounting,
+ * close and shutdown.
+ *
+ * Two kinds of queue share this file. FIFO queues are "fast": their items live in the
+ * lock-free ring (bounded, ring.c) or list (unbounded, list.c), and the lock is taken only to
+ * park or to wake a parked thread (ring.c states that protocol). LIFO and priority queues are
+ * "locked", as described here. Close, shutdown, task_done and join are common to both.
+ *
+ * Shape (locked queues). One short internal lock (weft__lock: an uncontended acquire and
+ * release are two atomic instructions, no system call) guards the store and three waiter
+ * lists. A thread parks only when it must wait; a thread that makes progress for a parked one
+ * hands it over directly, Go-channel style, instead of signalling it to come back and retry:
+ *   - put with getters parked (the store is then empty): the item goes straight into the first
+ *     getter's record (w->item) and that getter is claimed;
+ *   - get from a full queue with putters parked: after taking an item, the first putter's item
+ *     moves into the freed slot and that putter is claimed.
+ * So a woken waiter never retries, never loses its turn to a newcomer, and a bounded queue
+ * never holds more than capacity items.
+ *
+ * Invariants of locked queues (under q->lock):
+ *   I1 getters is non-empty only while the store is empty and the queue is not shut down;
+ *   I2 putters is non-empty only while a bounded store is full and the queue is not closed;
+ *   I3 joiners is non-empty only while unfinished > 0;
+ *   I4 closed and shut never go back to false; shut implies closed.
+ * Each operation that changes the store or the flags restores them before it drops the lock:
+ * a put serves getters first (I1), a get refills from putters (I2), close wakes the putters
+ * and, when the store is empty, the getters (I1, I2), task_done/shutdown wake joiners at zero.
+ *
+ * Hand-off and lost items (the claim protocol of park.h). A waker fills the record (item,
+ * result) and then claims it. For a getter, if the claim fails (the getter timed out or was
+ * cancelled an instant before), the waker still holds the item and offers it to the next
+ * getter or stores it. For a putter the waker reads the record's item BEFORE claiming and uses
+ * it only if the claim succeeds: after a successful claim the putter may return at once and
+ * its record (on its stack) is gone, so no field of a record is touched after its claim.
+ *
+ * unfinished is an atomic counter (task_done does not need the lock; it takes it only to wake
+ * joiners at zero); ngetters/nputters count the records on getters/putters for ring.c.
+ *
+ * Lock order: q->lock, then a parker's lock (inside weft__waiter_claim via park.c). Only
+ * weft_queue_select holds several queue locks, always in address order (select.c).
+ */
+#include <stdlib.h>
+
+#include <weft/error.h>
+#include <weft/queue.h>
+
+#include "../internal.h"
+#include "queue_impl.h"
+
+/* Items shutdown takes out per lock hold, so that fn runs with no lock held. */
+#define SHUTDOWN_CHUNK 64
+
+int weft_queue_new(weft_queue **out, const weft_queue_opts *opts)
+{
+    weft_queue_opts o = WEFT_QUEUE_OPTS_INIT;
+    if (out == NULL) return WEFT_EINVAL;
+    if (opts) o = *opts;
+    if (o.order != WEFT_QUEUE_FIFO && o.order != WEFT_QUEUE_LIFO && o.order != WEFT_QUEUE_PRIORITY)
+        return WEFT_EINVAL;
+    if ((o.order == WEFT_QUEUE_PRIORITY) != (o.compare != NULL)) return WEFT_EINVAL;
+    if (o.capacity > WEFT_QUEUE_CAPACITY_MAX) return WEFT_EINVAL;
+    weft_queue *q = weft__calloc(1, sizeof *q);
+    if (q == NULL) return WEFT_ENOMEM;
+    q->fast = o.order == WEFT_QUEUE_FIFO;
+    weft__list_init(&q->list);
+    int rc = !q->fast     ? weft__store_init(&q->st, &o)
+             : o.capacity ? weft__ring_init(&q->ring, o.capacity)
+                          : 0;
+    if (rc) {
+        weft__store_fini(&q->st);
+        free(q);
+        return rc;
+    }
+    *out = q;
+    return 0;
+}
+
+int weft_queue_free(weft_queue *q)
+{
+    if (q == NULL) return 0;
+    weft__lock_acquire(&q->lock);
+    bool busy = !weft__waitq_empty(&q->getters) || !weft__waitq_empty(&q->putters) ||
+                !weft__waitq_empty(&q->joiners);
+    weft__lock_release(&q->lock);
+    if (busy) return WEFT_EBUSY;
+    weft__ring_fini(&q->ring);
+    weft__list_fini(&q->list);
+    weft__store_fini(&q->st);
+    free(q);
+    return 0;
+}
+
+/* Pop the first record of list (q->lock held), keeping ring.c's counters right. */
+static weft__waiter *pop(weft_queue *q, weft__waitq *list)
+{
+    weft__waiter *w = list->head;
+    if (w) weft__queue_unlink(q, list, w);
+    return w;
+}
+
+/* Claim every waiter on list with result; claims are deferred to wl. */
+static void wake_all(weft_queue *q, weft__waitq *list, int result, weft__wakelist *wl)
+{
+    weft__waiter *w;
+    while ((w = pop(q, list)) != NULL) {
+        w->result = result;
+        (void)weft__waiter_claim(w, wl);
+    }
+}
+
+/* unfinished reached zero: release every joiner. A joiner links itself under q->lock after
+ * seeing unfinished > 0, and we take the lock after the count reached zero, so none is missed. */
+static void wake_joiners(weft_queue *q)
+{
+    weft__wakelist wl = WEFT__WAKELIST_INIT;
+    weft__lock_acquire(&q->lock);
+    wake_all(q, &q->joiners, 0, &wl);
+    weft__lock_release(&q->lock);
+    weft__wakelist_flush(&wl);
+}
+
+void weft__queue_undo(weft_queue *q, size_t n, bool locked, weft__wakelist *wl)
+{
+    size_t v = atomic_load_explicit(&q->unfinished, memory_order_relaxed);
+    /* acq_rel: release publishes the caller's work to a joiner's acquire load (join); the
+     * acquire half keeps the CAS loop's reads ordered. */
+    while (v > 0 &&
+           !atomic_compare_exchange_weak_explicit(&q->unfinished, &v, v > n ? v - n : 0,
+                                                  memory_order_acq_rel, memory_order_relaxed))
+        continue;
+    if (v == 0 || v > n) return; /* nothing taken, or not down to zero */
+    if (locked)
+        wake_all(q, &q->joiners, 0, wl);
+    else
+        wake_joiners(q);
+}
+
+/* The item was taken: one more unfinished task. relaxed: the getter takes the item under
+ * q->lock or through the claim (acq_rel), either of which orders this before its task_done. */
+static void count_put(weft_queue *q)
+{
+    atomic_fetch_add_explicit(&q->unfinished, 1, memory_order_relaxed);
+}
+
+int weft__queue_try_put(weft_queue *q, void *item, weft__wakelist *wl)
+{
+    /* relaxed: closed is written under q->lock, which we hold. */
+    if (atomic_load_explicit(&q->closed, memory_order_relaxed)) return WEFT_ECLOSED;
+    weft__waiter *w;
+    while ((w = pop(q, &q->getters)) != NULL) {
+        w->item = item;
+        w->result = 0;
+        /* Count before the claim: once claimed, the getter may return and call task_done
+         * (which does not take q->lock) before we would get to it. */
+        count_put(q);
+        if (weft__waiter_claim(w, wl)) return 0;
+        /* The getter had already timed out or been cancelled: the item is still ours. */
+        weft__queue_undo(q, 1, true, wl);
+    }
+    if (q->st.cap && q->st.count == q->st.cap) return WEFT_EAGAIN;
+    int rc = weft__store_push(&q->st, item);
+    if (rc == 0) count_put(q);
+    return rc;
+}
+
+/* A slot was just freed: move the first parked putter's item in (I2). */
+static void refill(weft_queue *q, weft__wakelist *wl)
+{
+    weft__waiter *w;
+    while ((w = pop(q, &q->putters)) != NULL) {
+        void *item = w->item; /* read before the claim: the record may vanish right after */
+        w->result = 0;
+        if (weft__waiter_claim(w, wl)) {
+            (void)weft__store_push(&q->st, item); /* bounded: room was just made, cannot fail */
+            count_put(q);
+            return;
+        }
+    }
+}
+
+int weft__queue_try_get(weft_queue *q, void **item, weft__wakelist *wl)
+{
+    /* relaxed: closed is written under q->lock, shut just before end() takes it; we hold it. */
+    if (atomic_load_explicit(&q->shut, memory_order_relaxed)) return WEFT_ECLOSED;
+    if (q->st.count == 0)
+        return atomic_load_explicit(&q->closed, memory_order_relaxed) ? WEFT_ECLOSED : WEFT_EAGAIN;
+    *item = weft__store_pop(&q->st);
+    if (!weft__waitq_empty(&q->putters)) refill(q, wl);
+    return 0;
+}
+
+/* Park on list (q->lock held, condition re-checked by the caller); drops the lock. Returns the
+ * waker's result (0, WEFT_ECLOSED), WEFT_ETIMEDOUT or WEFT_ECANCELED. */
+static int wait_locked(weft_queue *q, weft__waitq *list, weft__waiter *w, weft__wakelist *wl)
+{
+    weft__queue_link(q, list, w);
+    weft__lock_release(&q->lock);
+    weft__wakelist_flush(wl);
+    uint32_t s = weft__park_wait(w->park);
+    if (s >= WEFT__PARK_WOKEN) return w->result;
+    /* Timed out or cancelled: our claim won, so no waker gave us anything; unlink. */
+    weft__lock_acquire(&q->lock);
+    weft__queue_unlink(q, list, w);
+    weft__lock_release(&q->lock);
+    return s == WEFT__PARK_TIMEDOUT ? WEFT_ETIMEDOUT : WEFT_ECANCELED;
+}
+
+/* A fast queue's operations take a relative timeout; turn what is left of deadline back
+ * into one (0 left is a timeout, not a try). */
+static int fast_until(weft_queue *q, int op, void **item, weft_ns deadline, bool try_only)
+{
+    weft_ns left = try_only ? 0 : weft_remaining(deadline);
+    int rc = op == WEFT_QUEUE_PUT ? weft__fast_put(q, *item, left) : weft__fast_get(q, item, left);
+    return rc == WEFT_EAGAIN && !try_only ? WEFT_ETIMEDOUT : rc;
+}
+
+static int put_until(weft_queue *q, void *item, weft_ns deadline, bool try_only)
+{
+    if (q->fast) return fast_until(q, WEFT_QUEUE_PUT, &item, deadline, try_only);
+    weft__wakelist wl = WEFT__WAKELIST_INIT;
+    weft__lock_acquire(&q->lock);
+    int rc = weft__queue_try_put(q, item, &wl);
+    if (rc != WEFT_EAGAIN || try_only) {
+        weft__lock_release(&q->lock);
+        weft__wakelist_flush(&wl);
+        return rc;
+    }
+    weft__park p;
+    weft__waiter w;
+    weft__park_init(&p, deadline);
+    weft__waiter_init(&w, &p, 0);
+    w.item = item;
+    return wait_locked(q, &q->putters, &w, &wl);
+}
+
+static int get_until(weft_queue *q, void **item, weft_ns deadline, bool try_only)
+{
+    if (q->fast) return fast_until(q, WEFT_QUEUE_GET, item, deadline, try_only);
+    weft__wakelist wl = WEFT__WAKELIST_INIT;
+    weft__lock_acquire(&q->lock);
+    int rc = weft__queue_try_get(q, item, &wl);
+    if (rc != WEFT_EAGAIN || try_only) {
+        weft__lock_release(&q->lock);
+        weft__wakelist_flush(&wl);
+        return rc;
+    }
+    weft__park p;
+    weft__waiter w;
+    weft__park_init(&p, deadline);
+    weft__waiter_init(&w, &p, 0);
+    rc = wait_locked(q, &q->getters, &w, &wl);
+    if (rc == 0) *item = w.item;
+    return rc;
+}
+
+int weft_queue_put(weft_queue *q, void *item, weft_ns timeout)
+{
+    weft_ns deadline;
+    if (q == NULL || timeout < 0) return WEFT_EINVAL;
+    if (q->fast) return weft__fast_put(q, item, timeout); /* reads the clock only to wait */
+    int rc = weft__deadline_of(timeout, &deadline);
+    return rc ? rc : put_until(q, item, deadline, timeout == 0);
+}
+
+int weft_queue_get(weft_queue *q, void **item, weft_ns timeout)
+{
+    weft_ns deadline;
+    if (q == NULL || item == NULL || timeout < 0) return WEFT_EINVAL;
+    if (q->fast) return weft__fast_get(q, item, timeout);
+    int rc = weft__deadline_of(timeout, &deadline);
+    return rc ? rc : get_until(q, item, deadline, timeout == 0);
+}
+
+/* Put items[k ..] while they fit, under one lock hold (a fast queue: one after the other);
+ * returns the new k and the stop code. */
+static size_t put_run(weft_queue *q, void *const *items, size_t k, size_t n, int *rc)
+{
+    if (q->fast) {
+        while (k < n && (*rc = weft__fast_put(q, items[k], 0)) == 0) k++;
+        return k;
+    }
+    weft__wakelist wl = WEFT__WAKELIST_INIT;
+    weft__lock_acquire(&q->lock);
+    while (k < n && (*rc = weft__queue_try_put(q, items[k], &wl)) == 0) k++;
+    weft__lock_release(&q->lock);
+    weft__wakelist_flush(&wl);
+    return k;
+}
+
+int weft_queue_put_many(weft_queue *q, void *const *items, size_t n, size_t *done, weft_ns timeout)
+{
+    weft_ns deadline;
+    size_t k = 0;
+    int rc =
+        q == NULL || (items == NULL && n > 0) ? WEFT_EINVAL : weft__deadline_of(timeout, &deadline);
+    while (rc == 0 && k < n) {
+        k = put_run(q, items, k, n, &rc);
+        if (k == n) rc = 0;
+        if (rc != WEFT_EAGAIN || timeout == 0) break;
+        /* Full: wait for room for the next one, then carry on with the shared deadline. */
+        rc = put_until(q, items[k], deadline, false);
+        if (rc == 0) k++;
+    }
+    if (done) *done = k;
+    return rc;
+}
+
+/* Take up to max - k more items without waiting. */
+static size_t get_run(weft_queue *q, void **items, size_t k, size_t max, int *rc)
+{
+    if (q->fast) {
+        while (k < max && (*rc = weft__fast_get(q, &items[k], 0)) == 0) k++;
+        return k;
+    }
+    weft__wakelist wl = WEFT__WAKELIST_INIT;
+    weft__lock_acquire(&q->lock);
+    while (k < max && (*rc = weft__queue_try_get(q, &items[k], &wl)) == 0) k++;
+    weft__lock_release(&q->lock);
+    weft__wakelist_flush(&wl);
+    return k;
+}
+
+int weft_queue_get_many(weft_queue *q, void **items, size_t max, size_t *got, weft_ns timeout)
+{
+    weft_ns deadline;
+    if (got) *got = 0;
+    if (q == NULL || items == NULL || got == NULL || max == 0) return WEFT_EINVAL;
+    int rc = weft__deadline_of(timeout, &deadline);
+    if (rc) return rc;
+    size_t k = get_run(q, items, 0, max, &rc);
+    if (k == 0) {
+        if (rc != WEFT_EAGAIN || timeout == 0) return rc;
+        rc = get_until(q, &items[0], deadline, false);
+        if (rc) return rc;
+        k = get_run(q, items, 1, max, &rc);
+    }
+    *got = k;
+    return 0;
+}
+
+size_t weft_queue_size(weft_queue *q)
+{
+    if (q == NULL) return 0;
+    if (q->fast) return q->ring.cap ? weft__ring_len(&q->ring) : weft__list_len(&q->list);
+    weft__lock_acquire(&q->lock);
+    size_t n = q->st.count;
+    weft__lock_release(&q->lock);
+    return n;
+}
+
+int weft_queue_empty(weft_queue *q)
+{
+    return weft_queue_size(q) == 0;
+}
+
+int weft_queue_full(weft_queue *q)
+{
+    if (q == NULL) return 0;
+    if (q->fast) return q->ring.cap && weft__ring_len(&q->ring) == q->ring.cap;
+    weft__lock_acquire(&q->lock);
+    int full = q->st.cap && q->st.count == q->st.cap;
+    weft__lock_release(&q->lock);
+    return full;
+}
+
+int weft_queue_task_done(weft_queue *q)
+{
+    if (q == NULL) return WEFT_EINVAL;
+    size_t v = atomic_load_explicit(&q->unfinished, memory_order_relaxed);
+    do {
+        if (v == 0) return WEFT_EOVERFLOW; /* Python's ValueError: more calls than items */
+        /* acq_rel: as in weft__queue_undo. */
+    } while (!atomic_compare_exchange_weak_explicit(&q->unfinished, &v, v - 1, memory_order_acq_rel,
+                                                    memory_order_relaxed));
+    if (v == 1) wake_joiners(q);
+    return 0;
+}
+
+int weft_queue_join(weft_queue *q, weft_ns timeout)
+{
+    weft_ns deadline;
+    if (q == NULL) return WEFT_EINVAL;
+    int rc = weft__deadline_of(timeout, &deadline);
+    if (rc) return rc;
+    weft__lock_acquire(&q->lock);
+    /* acquire: pairs with the acq_rel CAS of the task_done that reached zero. */
+    if (atomic_load_explicit(&q->unfinished, memory_order_acquire) == 0 || timeout == 0) {
+        rc = atomic_load_explicit(&q->unfinished, memory_order_acquire) == 0 ? 0 : WEFT_EAGAIN;
+        weft__lock_release(&q->lock);
+        return rc;
+    }
+    weft__wakelist wl = WEFT__WAKELIST_INIT;
+    weft__park p;
+    weft__waiter w;
+    weft__park_init(&p, deadline);
+    weft__waiter_init(&w, &p, 0);
+    return wait_locked(q, &q->joiners, &w, &wl);
+}
+
+/* Mark q closed (and shut) and wake every getter and putter: a locked queue's waiters get
+ * WEFT_ECLOSED (I1: getters are only there when the store is empty); a fast queue's waiters
+ * get RETRY and find the close mark in the ring. */
+static void end(weft_queue *q, bool shut)
+{
+    weft__wakelist wl = WEFT__WAKELIST_INIT;
+    if (q->fast && q->ring.cap) weft__ring_close(&q->ring);
+    if (q->fast && !q->ring.cap) weft__list_close(&q->list);
+    /* release: pairs with the acquire load in ring.c's ring_op (shut is a flag, no data). */
+    if (shut) atomic_store_explicit(&q->shut, true, memory_order_release);
+    weft__lock_acquire(&q->lock);
+    atomic_store_explicit(&q->closed, true, memory_order_relaxed); /* read under q->lock */
+    int result = q->fast ? WEFT__QUEUE_RETRY : WEFT_ECLOSED;
+    wake_all(q, &q->putters, result, &wl);
+    wake_all(q, &q->getters, result, &wl);
+    weft__lock_release(&q->lock);
+    weft__wakelist_flush(&wl);
+}
+
+int weft_queue_close(weft_queue *q)
+{
+    if (q == NULL) return WEFT_EINVAL;
+    end(q, false);
+    return 0;
+}
+
+int weft_queue_is_closed(weft_queue *q)
+{
+    if (q == NULL) return 0;
+    weft__lock_acquire(&q->lock);
+    int closed = atomic_load_explicit(&q->closed, memory_order_relaxed);
+    weft__lock_release(&q->lock);
+    return closed;
+}
+
+/* Take up to SHUTDOWN_CHUNK items out of a shut queue and count them as done (as Python
+ * does). Gets fail on a shut queue, so only concurrent shutdowns compete for the items. */
+static size_t drain_chunk(weft_queue *q, void **buf)
+{
+    size_t n = 0;
+    if (q->fast) {
+        while (n < SHUTDOWN_CHUNK && (q->ring.cap ? weft__ring_recv(&q->ring, &buf[n])
+                                                  : weft__list_recv(&q->list, &buf[n])) == 0)
+            n++;
+    } else {
+        weft__lock_acquire(&q->lock);
+        while (n < SHUTDOWN_CHUNK && q->st.count > 0) buf[n++] = weft__store_pop(&q->st);
+        weft__lock_release(&q->lock);
+    }
+    if (n > 0) weft__queue_undo(q, n, false, NULL);
+    return n;
+}
+
+int weft_queue_shutdown(weft_queue *q, weft_queue_item_fn fn, void *arg, size_t *handed)
+{
+    void *buf[SHUTDOWN_CHUNK];
+    size_t total = 0, n;
+    if (handed) *handed = 0;
+    if (q == NULL) return WEFT_EINVAL;
+    end(q, true);
+    /* Take the items out a chunk at a time so that fn runs without the lock (it may call q). */
+    while ((n = drain_chunk(q, buf)) > 0) {
+        if (fn)
+            for (size_t i = 0; i < n; i++) fn(buf[i], arg);
+        total += n;
+    }
+    if (handed) *handed = total;
+    return 0;
+}

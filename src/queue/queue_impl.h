@@ -1,0 +1,166 @@
+/* src/queue/queue_impl.h - what the files of the queue module share (not part of the API).
+ *
+ * queue.c   the queue object: put/get, batches, task accounting, close and shutdown; the
+ *           locked queues (LIFO, priority) with their hand-off protocol.
+ * ring.c    the lock-free ring of bounded FIFO queues, and the waiting protocol of all FIFO
+ *           queues (link, re-check, park; wake with RETRY).
+ * list.c    the lock-free linked blocks of unbounded FIFO queues.
+ * store.c   the storage of locked queues: a ring (bounded), linked segments (unbounded) or a
+ *           binary heap (priority); no locking, no waiting.
+ * select.c  weft_queue_select over several queues.
+ */
+#ifndef WEFT_QUEUE_IMPL_H
+#define WEFT_QUEUE_IMPL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <weft/queue.h>
+
+#include "../lock.h"
+#include "../park.h"
+
+/* Items per segment of an unbounded FIFO/LIFO: a segment is two links and 254 slots, 2 KiB,
+ * so a queued item costs 8 bytes plus 16/254 of the links. */
+#define WEFT__SEG_N 254
+
+struct weft__seg {
+    struct weft__seg *prev, *next;
+    void *slot[WEFT__SEG_N];
+};
+
+struct weft__hent {
+    void *item;
+    uint64_t seq; /* put order: the tie-break that makes the priority order stable */
+};
+
+typedef struct weft__store {
+    int order;
+    size_t cap;   /* 0: unbounded */
+    size_t count; /* items held */
+    /* ring (bounded FIFO/LIFO): items are ring[head], ring[head + 1], ... modulo cap */
+    void **ring;
+    size_t head;
+    /* segments (unbounded FIFO/LIFO): items from hseg->slot[hidx] to tseg->slot[tidx - 1];
+     * when count > 0, hidx < WEFT__SEG_N and tidx > 0; one emptied segment is kept as spare
+     * so that a queue hovering around a segment boundary does not malloc per item. */
+    struct weft__seg *hseg, *tseg, *spare;
+    uint32_t hidx, tidx;
+    /* heap (priority): a min-heap of heap_cap entries, the first count in use */
+    struct weft__hent *heap;
+    size_t heap_cap;
+    uint64_t seq;
+    weft_queue_compare_fn cmp;
+    void *cmp_arg;
+} weft__store;
+
+int weft__store_init(weft__store *s, const weft_queue_opts *o);
+void weft__store_fini(weft__store *s);
+/* Add an item; the caller checked that a bounded store has room. 0 or WEFT_ENOMEM. */
+int weft__store_push(weft__store *s, void *item);
+/* Remove the next item in the store's order; the caller checked count > 0. */
+void *weft__store_pop(weft__store *s);
+
+/* The lock-free ring of a bounded FIFO queue (ring.c): a bounded MPMC array queue with a
+ * sequence number ("stamp") per cell. head and tail are lap + index; tail also carries the
+ * close mark. Each sits on its own cache line so that producers and consumers do not share one. */
+struct weft__cell {
+    _Atomic uint64_t stamp;
+    void *item;
+};
+
+typedef struct weft__ring {
+    struct weft__cell *cell;
+    uint64_t cap, mark, one_lap; /* mark: the smallest power of two > cap; one_lap: 2 * mark */
+    char pad0[64 - 4 * sizeof(uint64_t)];
+    _Atomic uint64_t head;
+    char pad1[64 - sizeof(uint64_t)];
+    _Atomic uint64_t tail;
+    char pad2[64 - sizeof(uint64_t)];
+} weft__ring;
+
+int weft__ring_init(weft__ring *r, size_t cap);
+void weft__ring_fini(weft__ring *r);
+/* Lock-free, never block: 0, WEFT_EAGAIN (full / empty), WEFT_ECLOSED (marked; recv: and empty). */
+int weft__ring_send(weft__ring *r, void *item);
+int weft__ring_recv(weft__ring *r, void **item);
+void weft__ring_close(weft__ring *r);
+size_t weft__ring_len(weft__ring *r);
+
+/* The lock-free store of an unbounded FIFO queue (list.c): linked blocks of 31 slots. */
+#define WEFT__BLOCK_N 31
+
+struct weft__lblock {
+    struct weft__lblock *_Atomic next;
+    void *item[WEFT__BLOCK_N];
+    _Atomic uint8_t state[WEFT__BLOCK_N]; /* WRITE, READ, DESTROY bits (list.c) */
+};
+
+typedef struct weft__list {
+    _Atomic uint64_t hindex;
+    struct weft__lblock *_Atomic hblock;
+    char pad0[64 - 2 * sizeof(uint64_t)];
+    _Atomic uint64_t tindex;
+    struct weft__lblock *_Atomic tblock;
+    char pad1[64 - 2 * sizeof(uint64_t)];
+} weft__list;
+
+void weft__list_init(weft__list *l);
+void weft__list_fini(weft__list *l);
+/* Lock-free: 0, WEFT_ECLOSED, WEFT_ENOMEM (send); 0, WEFT_EAGAIN, WEFT_ECLOSED (recv). */
+int weft__list_send(weft__list *l, void *item);
+int weft__list_recv(weft__list *l, void **item);
+void weft__list_close(weft__list *l);
+size_t weft__list_len(weft__list *l);
+
+/* The queue. Lock order: a queue's lock, then (inside the parking lot) a parker's lock. Only
+ * select holds several queue locks at once, always in address order (select.c). */
+struct weft_queue {
+    /* Fast queues: the ring's head and tail sit on cache lines of their own (see weft__ring);
+     * unfinished, written by every put, on a third. Then the read-mostly fields, then the
+     * lock and what it guards, so that parking and waking never touch the hot lines. */
+    weft__ring ring;           /* fast bounded FIFO queues only */
+    weft__list list;           /* fast unbounded FIFO queues only */
+    _Atomic size_t unfinished; /* items put and not yet matched by task_done */
+    char pad0[64 - sizeof(size_t)];
+    bool fast;           /* FIFO: items live in ring or list, not st, never handed over */
+    _Atomic bool closed; /* sticky: no more puts */
+    _Atomic bool shut;   /* sticky: no more gets either (implies closed) */
+    /* Fast queues: how many records getters/putters hold, for wakers that do not take the lock
+     * to look (changed under lock, read without it: see ring.c for the pairing). */
+    _Atomic size_t ngetters, nputters;
+    char pad1[64 - 2 * sizeof(size_t) - 3 * sizeof(bool)];
+    weft__lock lock; /* guards the lists, st, and the writes of closed/shut */
+    /* Waiter lists. Their own weft__waitq locks are unused: `lock` guards all three. */
+    weft__waitq getters; /* threads waiting for an item */
+    weft__waitq putters; /* threads waiting for room */
+    weft__waitq joiners; /* threads in weft_queue_join; non-empty only while unfinished > 0 */
+    weft__store st;      /* locked queues only */
+};
+
+/* Waiter result meaning "woken to look again" (fast queues hand nothing over). */
+#define WEFT__QUEUE_RETRY 1
+
+/* Fast-queue put/get (ring.c); timeout >= 0, already checked. */
+int weft__fast_put(weft_queue *q, void *item, weft_ns timeout);
+int weft__fast_get(weft_queue *q, void **item, weft_ns timeout);
+/* One attempt without waiting, for select; the caller may hold q->lock (notify is deferred:
+ * *notify is set to the list to notify after the lock is dropped). */
+int weft__fast_try(weft_queue *q, int op, void **item, bool locked, weft__wakelist *wl,
+                   weft__waitq **notify);
+/* Wake one waiter of list with RETRY (takes q->lock). */
+void weft__fast_notify(weft_queue *q, weft__waitq *list);
+/* Link / unlink a record on a list, keeping the fast counters right; q->lock held. */
+void weft__queue_link(weft_queue *q, weft__waitq *list, weft__waiter *w);
+void weft__queue_unlink(weft_queue *q, weft__waitq *list, weft__waiter *w);
+/* Take n from unfinished without going below zero; wakes the joiners when it reaches zero
+ * (locked: the caller holds q->lock and flushes wl). */
+void weft__queue_undo(weft_queue *q, size_t n, bool locked, weft__wakelist *wl);
+
+/* The try-once operations, caller holds q->lock. They hand items to parked waiters directly
+ * (claims go to wl, to be flushed after the lock is dropped).
+ * try_put: 0 (taken), WEFT_EAGAIN (full), WEFT_ECLOSED, WEFT_ENOMEM.
+ * try_get: 0 (*item set), WEFT_EAGAIN (empty), WEFT_ECLOSED. */
+int weft__queue_try_put(weft_queue *q, void *item, weft__wakelist *wl);
+int weft__queue_try_get(weft_queue *q, void **item, weft__wakelist *wl);
+
+#endif

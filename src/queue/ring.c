@@ -1,0 +1,305 @@
+/* src/queue/ring.c - the lock-free fast path of FIFO queues: the bounded ring, and the
+ * waiting protocol shared with the unbounded list of list.c.
+ *
+ * The ring. A bounded multi-producer multi-consumer array queue with one stamp per cell (the
+ * scheme of Vyukov's bounded MPMC queue, with laps so that any capacity works). head and tail
+ * are positions lap + index, where index < cap < mark and a lap is 2 * mark. Cell i is free for
+ * the producer at position tail when its stamp equals tail, and full for the consumer at
+ * position head when its stamp equals head + 1. A producer claims a position by a CAS on tail,
+ * writes the item, then publishes it by storing stamp = tail + 1 (release); the consumer claims
+ * by a CAS on head, reads, then frees the cell for the next lap by storing head + one lap.
+ * close sets the mark bit in tail, so that a put either claimed its position before the close
+ * (and its item will be drained) or fails: no item slips in after a close.
+ *
+ * Waiting. Nobody is handed anything: a thread that finds the ring empty (full) takes the
+ * queue lock, links a waiter record, bumps ngetters (nputters), and tries the ring AGAIN before
+ * it parks. A producer (consumer) that succeeded reads ngetters (nputters) and, only when it is
+ * not zero, takes the lock and wakes one waiter with RETRY, which loops back to the ring. This
+ * is the store-buffering (Dekker) pattern, and every access in it is seq_cst:
+ *     waiter:  ngetters += 1;   then load tail (ring empty?)
+ *     putter:  CAS tail;        then load ngetters
+ * In the single total order of seq_cst operations one of the two loads sees the other side's
+ * write: either the putter sees a waiter and wakes it, or the waiter sees the item. So a put
+ * with nobody waiting costs the position CAS, the unfinished count, one release store and one
+ * load: no lock, no system call, no clock read.
+ * A woken waiter may find its item taken by a thread that came in meanwhile (barging); it
+ * parks again, which is harmless: the item was delivered once, to someone.
+ *
+ * Invariants: ngetters/nputters equal the number of records on getters/putters (changed only
+ * under q->lock, with the link). unfinished is raised BEFORE the ring publishes the item, so a
+ * task_done for it can never come first; a put that fails takes it back (weft__queue_undo).
+ * Lock order: q->lock, then a parker's lock; the ring itself takes no lock.
+ */
+#include <sched.h>
+#include <stdlib.h>
+
+#include <weft/error.h>
+
+#include "../internal.h"
+#include "../os/os.h"
+#include "queue_impl.h"
+
+/* ---- the ring ---------------------------------------------------------------------------- */
+
+int weft__ring_init(weft__ring *r, size_t cap)
+{
+    uint64_t mark = 1;
+    while (mark <= cap) mark <<= 1;
+    r->cap = cap;
+    r->mark = mark;
+    r->one_lap = 2 * mark;
+    r->cell = weft__malloc(cap * sizeof *r->cell);
+    if (r->cell == NULL) return WEFT_ENOMEM;
+    for (size_t i = 0; i < cap; i++) atomic_init(&r->cell[i].stamp, i);
+    atomic_init(&r->head, 0);
+    atomic_init(&r->tail, 0);
+    return 0;
+}
+
+void weft__ring_fini(weft__ring *r)
+{
+    free(r->cell);
+    r->cell = NULL;
+}
+
+/* A cell is mid-update by a thread that already won its CAS: spin briefly, then yield, and
+ * if that thread still has not finished (preempted on an oversubscribed machine, where a yield
+ * need not let it run), sleep 20 us at a time so that it surely gets a CPU. */
+static void backoff(unsigned *spins)
+{
+    static _Atomic uint32_t nobody; /* a futex word nobody wakes: a plain timed sleep */
+    if (++*spins < 64)
+        weft__os_relax();
+    else if (*spins < 128)
+        weft__os_yield();
+    else
+        weft__os_futex_wait(&nobody, 0, weft__os_now() + 20000);
+}
+
+/* The position after pos (same lap, or index 0 of the next lap). */
+static uint64_t next_pos(const weft__ring *r, uint64_t pos)
+{
+    uint64_t index = pos & (r->mark - 1), lap = pos & ~(r->one_lap - 1);
+    return index + 1 < r->cap ? pos + 1 : lap + r->one_lap;
+}
+
+int weft__ring_send(weft__ring *r, void *item)
+{
+    unsigned spins = 0;
+    uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    for (;;) {
+        if (tail & r->mark) return WEFT_ECLOSED;
+        struct weft__cell *c = &r->cell[tail & (r->mark - 1)];
+        /* acquire: pairs with the release store of a consumer that freed the cell. */
+        uint64_t stamp = atomic_load_explicit(&c->stamp, memory_order_acquire);
+        if (stamp == tail) {
+            /* seq_cst: one side of the Dekker pattern in the header comment. */
+            if (atomic_compare_exchange_weak_explicit(&r->tail, &tail, next_pos(r, tail),
+                                                      memory_order_seq_cst, memory_order_relaxed)) {
+                c->item = item;
+                /* release: pairs with the acquire stamp load in weft__ring_recv. */
+                atomic_store_explicit(&c->stamp, tail + 1, memory_order_release);
+                return 0;
+            }
+            continue; /* the failed CAS reloaded tail */
+        }
+        if (stamp + r->one_lap == tail + 1 &&
+            atomic_load_explicit(&r->head, memory_order_seq_cst) + r->one_lap == tail)
+            return WEFT_EAGAIN; /* full: the cell still holds last lap's item */
+        backoff(&spins);
+        tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    }
+}
+
+int weft__ring_recv(weft__ring *r, void **item)
+{
+    unsigned spins = 0;
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    for (;;) {
+        struct weft__cell *c = &r->cell[head & (r->mark - 1)];
+        /* acquire: pairs with the release store of the producer that published the item. */
+        uint64_t stamp = atomic_load_explicit(&c->stamp, memory_order_acquire);
+        if (stamp == head + 1) {
+            if (atomic_compare_exchange_weak_explicit(&r->head, &head, next_pos(r, head),
+                                                      memory_order_seq_cst, memory_order_relaxed)) {
+                *item = c->item;
+                /* release: pairs with the acquire stamp load in weft__ring_send. */
+                atomic_store_explicit(&c->stamp, head + r->one_lap, memory_order_release);
+                return 0;
+            }
+            continue;
+        }
+        if (stamp == head) {
+            /* seq_cst: the waiter's side of the Dekker pattern (see the header comment). */
+            uint64_t tail = atomic_load_explicit(&r->tail, memory_order_seq_cst);
+            if ((tail & ~r->mark) == head) return tail & r->mark ? WEFT_ECLOSED : WEFT_EAGAIN;
+        }
+        backoff(&spins); /* a producer claimed the cell and is writing it */
+        head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    }
+}
+
+void weft__ring_close(weft__ring *r)
+{
+    atomic_fetch_or_explicit(&r->tail, r->mark, memory_order_seq_cst);
+}
+
+size_t weft__ring_len(weft__ring *r)
+{
+    for (;;) {
+        uint64_t tail = atomic_load_explicit(&r->tail, memory_order_seq_cst);
+        uint64_t head = atomic_load_explicit(&r->head, memory_order_seq_cst);
+        if (atomic_load_explicit(&r->tail, memory_order_seq_cst) != tail) continue;
+        tail &= ~r->mark;
+        uint64_t hix = head & (r->mark - 1), tix = tail & (r->mark - 1);
+        if (hix < tix) return tix - hix;
+        if (hix > tix) return r->cap - hix + tix;
+        return tail == head ? 0 : r->cap;
+    }
+}
+
+/* ---- waiting ------------------------------------------------------------------------------ */
+
+static _Atomic size_t *count_of(weft_queue *q, weft__waitq *list)
+{
+    return list == &q->getters ? &q->ngetters : list == &q->putters ? &q->nputters : NULL;
+}
+
+void weft__queue_link(weft_queue *q, weft__waitq *list, weft__waiter *w)
+{
+    _Atomic size_t *n = count_of(q, list);
+    weft__waitq_push(list, w);
+    /* seq_cst: the waiter's side of the Dekker pattern; see the header comment. */
+    if (n) atomic_fetch_add_explicit(n, 1, memory_order_seq_cst);
+}
+
+void weft__queue_unlink(weft_queue *q, weft__waitq *list, weft__waiter *w)
+{
+    if (w->queue != list) return; /* already popped by a waker, who counted it */
+    _Atomic size_t *n = count_of(q, list);
+    weft__waitq_remove(list, w);
+    /* relaxed: a stale higher count only costs a waker a needless look under the lock. */
+    if (n) atomic_fetch_sub_explicit(n, 1, memory_order_relaxed);
+}
+
+/* Pop records until one claim wins; q->lock held. */
+static void wake_one_locked(weft_queue *q, weft__waitq *list, weft__wakelist *wl)
+{
+    _Atomic size_t *n = count_of(q, list);
+    weft__waiter *w;
+    while ((w = weft__waitq_pop(list)) != NULL) {
+        atomic_fetch_sub_explicit(n, 1, memory_order_relaxed); /* as in weft__queue_unlink */
+        w->result = WEFT__QUEUE_RETRY;
+        if (weft__waiter_claim(w, wl)) return;
+    }
+}
+
+void weft__fast_notify(weft_queue *q, weft__waitq *list)
+{
+    weft__wakelist wl = WEFT__WAKELIST_INIT;
+    weft__lock_acquire(&q->lock);
+    wake_one_locked(q, list, &wl);
+    weft__lock_release(&q->lock);
+    weft__wakelist_flush(&wl);
+}
+
+/* Wake one getter (after a put) or putter (after a get) if any is parked. */
+static void notify_if_waiting(weft_queue *q, weft__waitq *list)
+{
+    /* seq_cst: the waker's side of the Dekker pattern; see the header comment. */
+    if (atomic_load_explicit(count_of(q, list), memory_order_seq_cst) != 0)
+        weft__fast_notify(q, list);
+}
+
+/* One lock-free attempt on the queue's ring (bounded) or list (unbounded, list.c). */
+static int ring_op(weft_queue *q, int op, void **item)
+{
+    if (op == WEFT_QUEUE_PUT)
+        return q->ring.cap ? weft__ring_send(&q->ring, *item) : weft__list_send(&q->list, *item);
+    /* acquire: pairs with the store in weft_queue_shutdown (a sticky flag, no data). */
+    if (atomic_load_explicit(&q->shut, memory_order_acquire)) return WEFT_ECLOSED;
+    return q->ring.cap ? weft__ring_recv(&q->ring, item) : weft__list_recv(&q->list, item);
+}
+
+/* Before linking a record, poll the ring a little: the other side is often a few hundred
+ * nanoseconds away, and a thread that never links lets that side skip the lock entirely.
+ * The polls only read the ring's lines, so they do not slow the other side down. */
+#define POLLS 128
+
+static int poll_op(weft_queue *q, int op, void **item)
+{
+    int rc = WEFT_EAGAIN;
+    for (int i = 0; i < POLLS && rc == WEFT_EAGAIN; i++) {
+        weft__os_relax();
+        rc = ring_op(q, op, item);
+    }
+    return rc;
+}
+
+/* Try, and park until woken or out of time while the ring says EAGAIN. The deadline is
+ * computed once, when the first try failed (a call that need not wait never reads the clock). */
+static int wait_op(weft_queue *q, int op, void **item, weft_ns timeout)
+{
+    weft__waitq *list = op == WEFT_QUEUE_PUT ? &q->putters : &q->getters;
+    weft_ns deadline = 0;
+    int rc = ring_op(q, op, item);
+    if (rc != WEFT_EAGAIN || timeout == 0) return rc;
+    if ((rc = poll_op(q, op, item)) != WEFT_EAGAIN) return rc;
+    (void)weft__deadline_of(timeout, &deadline); /* timeout >= 0 was checked by the caller */
+    for (;;) {
+        weft__park p;
+        weft__waiter w;
+        weft__park_init(&p, deadline);
+        weft__waiter_init(&w, &p, 0);
+        weft__lock_acquire(&q->lock);
+        weft__queue_link(q, list, &w);
+        rc = ring_op(q, op, item); /* the re-check after the link: see the header comment */
+        if (rc != WEFT_EAGAIN) weft__queue_unlink(q, list, &w);
+        weft__lock_release(&q->lock);
+        if (rc != WEFT_EAGAIN) return rc;
+        uint32_t s = weft__park_wait(&p);
+        if (s >= WEFT__PARK_WOKEN) { /* RETRY: look again */
+            if ((rc = ring_op(q, op, item)) != WEFT_EAGAIN) return rc;
+            continue;
+        }
+        weft__lock_acquire(&q->lock);
+        weft__queue_unlink(q, list, &w);
+        weft__lock_release(&q->lock);
+        return s == WEFT__PARK_TIMEDOUT ? WEFT_ETIMEDOUT : WEFT_ECANCELED;
+    }
+}
+
+int weft__fast_put(weft_queue *q, void *item, weft_ns timeout)
+{
+    /* relaxed: the seq_cst tail CAS that publishes the item comes after it in this thread and
+     * the consumer's task_done follows its acquire of the item, so the count is up first. */
+    atomic_fetch_add_explicit(&q->unfinished, 1, memory_order_relaxed);
+    int rc = wait_op(q, WEFT_QUEUE_PUT, &item, timeout);
+    if (rc != 0) {
+        weft__queue_undo(q, 1, false, NULL);
+        return rc;
+    }
+    notify_if_waiting(q, &q->getters);
+    return 0;
+}
+
+int weft__fast_get(weft_queue *q, void **item, weft_ns timeout)
+{
+    int rc = wait_op(q, WEFT_QUEUE_GET, item, timeout);
+    if (rc == 0) notify_if_waiting(q, &q->putters);
+    return rc;
+}
+
+int weft__fast_try(weft_queue *q, int op, void **item, bool locked, weft__wakelist *wl,
+                   weft__waitq **notify)
+{
+    *notify = NULL;
+    if (op == WEFT_QUEUE_PUT) atomic_fetch_add_explicit(&q->unfinished, 1, memory_order_relaxed);
+    int rc = ring_op(q, op, item);
+    if (rc != 0 && op == WEFT_QUEUE_PUT) weft__queue_undo(q, 1, locked, wl);
+    if (rc == 0) {
+        weft__waitq *list = op == WEFT_QUEUE_PUT ? &q->getters : &q->putters;
+        if (atomic_load_explicit(count_of(q, list), memory_order_seq_cst) != 0) *notify = list;
+    }
+    return rc;
+}

@@ -1,0 +1,202 @@
+/* src/queue/select.c - weft_queue_select: one get or put among several queues (Go's select).
+ *
+ * Algorithm (the shape of Go's selectgo, on weft's parking lot):
+ *   1. lock every distinct queue of the cases, in address order (the one place where two
+ *      queue locks are held at once; the order makes two selects over the same queues safe);
+ *   2. try the cases, starting at a rotating index so that no case starves; the first that
+ *      is ready (0, or WEFT_ECLOSED/WEFT_ENOMEM) fires, and we are done;
+ *   3. otherwise push one waiter record per case (index = case number) on the getters or
+ *      putters of its queue, all pointing at one park, and unlock;
+ *   4. park. The first waker to claim the park wins. A locked queue's waker has already done
+ *      the operation for us (filled our GET record's item, or taken our PUT record's item),
+ *      exactly as for a single get/put; a fast queue's waker (ring.c) only says RETRY, and we
+ *      go back to step 2. Every other waker sees the park taken and leaves our records alone;
+ *   5. lock all again and unlink the records that are still linked.
+ * Fast queues change without their lock, so for them step 3 links first and then re-checks
+ * (ring.c's Dekker pattern); locked queues are re-checked before linking, so that a select
+ * with a GET and a PUT on the same queue can never hand an item to itself. A select woken by
+ * a fast queue that then fires another case passes the wake-up on to the next waiter there.
+ * Because every record is pushed while all the locks are held, no waker can claim the park
+ * before the last record is in place: there is no window in which a case is half-registered.
+ *
+ * Invariants: cases[i].item changes only for the case that fired with 0. The waiter records
+ * live in this frame and are unlinked (step 5) before it returns.
+ */
+#include <stdint.h>
+
+#include <weft/error.h>
+#include <weft/queue.h>
+
+#include "queue_impl.h"
+
+static _Thread_local size_t rotation;
+
+/* Sort the distinct queues of the cases by address into qs; returns how many. */
+static size_t distinct_sorted(const weft_queue_case *cases, size_t n, weft_queue **qs)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        weft_queue *q = cases[i].queue;
+        size_t j = m;
+        while (j > 0 && (uintptr_t)qs[j - 1] > (uintptr_t)q) j--;
+        if (j > 0 && qs[j - 1] == q) continue;
+        for (size_t k = m; k > j; k--) qs[k] = qs[k - 1];
+        qs[j] = q;
+        m++;
+    }
+    return m;
+}
+
+static void lock_all(weft_queue **qs, size_t m)
+{
+    for (size_t i = 0; i < m; i++) weft__lock_acquire(&qs[i]->lock);
+}
+
+static void unlock_all(weft_queue **qs, size_t m)
+{
+    for (size_t i = m; i > 0; i--) weft__lock_release(&qs[i - 1]->lock);
+}
+
+/* One attempt at case c, without waiting. locked: the caller holds every lock of the select;
+ * otherwise it holds none. A fast queue's wake-up of the other side is left in *notify. */
+static int try_case(weft_queue_case *c, bool locked, weft__wakelist *wl, weft__waitq **notify)
+{
+    weft_queue *q = c->queue;
+    void *item = c->item;
+    int rc;
+    *notify = NULL;
+    if (q->fast) {
+        rc = weft__fast_try(q, c->op, &item, locked, wl, notify);
+    } else {
+        if (!locked) weft__lock_acquire(&q->lock);
+        rc = c->op == WEFT_QUEUE_PUT ? weft__queue_try_put(q, item, wl)
+                                     : weft__queue_try_get(q, &item, wl);
+        if (!locked) weft__lock_release(&q->lock);
+    }
+    if (rc == 0 && c->op == WEFT_QUEUE_GET) c->item = item;
+    return rc;
+}
+
+static weft__waitq *list_of(const weft_queue_case *c)
+{
+    return c->op == WEFT_QUEUE_PUT ? &c->queue->putters : &c->queue->getters;
+}
+
+static int check(const weft_queue_case *cases, size_t n)
+{
+    if (cases == NULL || n == 0 || n > WEFT_QUEUE_SELECT_MAX) return WEFT_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (cases[i].queue == NULL ||
+            (cases[i].op != WEFT_QUEUE_GET && cases[i].op != WEFT_QUEUE_PUT))
+            return WEFT_EINVAL;
+    return 0;
+}
+
+struct sel {
+    weft_queue_case *cases;
+    size_t n, start, m;
+    weft_queue *qs[WEFT_QUEUE_SELECT_MAX];
+    weft__waiter w[WEFT_QUEUE_SELECT_MAX];
+};
+
+/* Try the cases in rotated order; only fast cases when fast_only. Returns the first result
+ * that is not WEFT_EAGAIN (case index in *fired). */
+static int try_all(struct sel *s, bool locked, bool fast_only, size_t *fired, weft__wakelist *wl,
+                   weft_queue **nq, weft__waitq **nl)
+{
+    for (size_t j = 0; j < s->n; j++) {
+        size_t i = (s->start + j) % s->n;
+        if (fast_only && !s->cases[i].queue->fast) continue;
+        int rc = try_case(&s->cases[i], locked, wl, nl);
+        *nq = s->cases[i].queue;
+        if (!locked) {
+            weft__wakelist_flush(wl);
+            if (*nl) weft__fast_notify(*nq, *nl);
+            *nl = NULL;
+        }
+        if (rc != WEFT_EAGAIN) {
+            *fired = i;
+            return rc;
+        }
+    }
+    return WEFT_EAGAIN;
+}
+
+static void unlink_all(struct sel *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        weft__queue_unlink(s->cases[i].queue, list_of(&s->cases[i]), &s->w[i]);
+}
+
+/* Link one record per case (all locks held). */
+static void link_all(struct sel *s, weft__park *p)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        weft__waiter_init(&s->w[i], p, (uint32_t)i);
+        if (s->cases[i].op == WEFT_QUEUE_PUT) s->w[i].item = s->cases[i].item;
+        weft__queue_link(s->cases[i].queue, list_of(&s->cases[i]), &s->w[i]);
+    }
+}
+
+/* Steps 2 to 5 of the header comment, once. Returns a case's result, WEFT_ETIMEDOUT,
+ * WEFT_ECANCELED, or WEFT__QUEUE_RETRY (a fast queue woke us: try again) with *fired set. */
+static int wait_round(struct sel *s, weft_ns deadline, size_t *fired)
+{
+    weft__wakelist wl = WEFT__WAKELIST_INIT;
+    weft_queue *nq = NULL;
+    weft__waitq *nl = NULL;
+    weft__park p;
+    weft__park_init(&p, deadline);
+    lock_all(s->qs, s->m);
+    /* Locked queues: re-check before linking (nothing changes them while we hold the locks).
+     * Fast queues: link first, then re-check (ring.c's Dekker pattern). */
+    int rc = try_all(s, true, false, fired, &wl, &nq, &nl);
+    if (rc == WEFT_EAGAIN) {
+        link_all(s, &p);
+        rc = try_all(s, true, true, fired, &wl, &nq, &nl);
+        if (rc != WEFT_EAGAIN) unlink_all(s);
+    }
+    unlock_all(s->qs, s->m);
+    weft__wakelist_flush(&wl);
+    if (nl) weft__fast_notify(nq, nl);
+    if (rc != WEFT_EAGAIN) return rc;
+
+    uint32_t st = weft__park_wait(&p);
+    lock_all(s->qs, s->m);
+    unlink_all(s);
+    unlock_all(s->qs, s->m);
+    if (st < WEFT__PARK_WOKEN) return st == WEFT__PARK_TIMEDOUT ? WEFT_ETIMEDOUT : WEFT_ECANCELED;
+    size_t i = st - WEFT__PARK_WOKEN;
+    *fired = i;
+    if (s->w[i].result == 0 && s->cases[i].op == WEFT_QUEUE_GET) s->cases[i].item = s->w[i].item;
+    return s->w[i].result;
+}
+
+int weft_queue_select(weft_queue_case *cases, size_t n, size_t *fired, weft_ns timeout)
+{
+    struct sel s;
+    weft__wakelist wl = WEFT__WAKELIST_INIT;
+    weft_queue *nq;
+    weft__waitq *nl;
+    weft_ns deadline;
+    size_t dummy, woke = SIZE_MAX;
+    int rc = check(cases, n);
+    if (rc == 0) rc = weft__deadline_of(timeout, &deadline);
+    if (rc) return rc;
+    if (fired == NULL) fired = &dummy;
+    s.cases = cases;
+    s.n = n;
+    s.start = rotation++ % n;
+    s.m = distinct_sorted(cases, n, s.qs);
+    for (;;) {
+        rc = try_all(&s, false, false, fired, &wl, &nq, &nl);
+        if (rc != WEFT_EAGAIN || timeout == 0) break;
+        rc = wait_round(&s, deadline, fired);
+        if (rc != WEFT__QUEUE_RETRY) break;
+        woke = *fired;
+    }
+    /* A fast queue woke us for an item (or room) that we did not take: wake someone else. */
+    if (woke != SIZE_MAX && (rc != 0 || *fired != woke))
+        weft__fast_notify(cases[woke].queue, list_of(&cases[woke]));
+    return rc;
+}

@@ -1,0 +1,848 @@
+/* tests/unit/queue_test.c - the queue module, modelled on CPython's test_queue: order, try and
+ * timeout variants, blocking calls that really block and are released by the other side,
+ * task_done/join, close and shutdown waking every blocked thread, batches, select,
+ * cancellation, bad input and allocation failures.
+ *
+ * "Thread B is blocked" is a handshake on the queue's own waiter lists (the test sees the
+ * internals through queue_impl.h), not a sleep. */
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "internal.h"
+#include "park.h"
+#include "queue/queue_impl.h"
+#include "test.h"
+
+#define T(x) ((void *)(uintptr_t)(x))
+#define N(p) ((uintptr_t)(p))
+
+enum { GETTERS, PUTTERS, JOINERS };
+
+static const int orders[] = {WEFT_QUEUE_FIFO, WEFT_QUEUE_LIFO, WEFT_QUEUE_PRIORITY};
+
+static size_t count_list(weft_queue *q, int which)
+{
+    weft__waitq *l = which == GETTERS ? &q->getters : which == PUTTERS ? &q->putters : &q->joiners;
+    size_t n = 0;
+    weft__lock_acquire(&q->lock);
+    for (weft__waiter *w = l->head; w; w = w->next) n++;
+    weft__lock_release(&q->lock);
+    return n;
+}
+
+/* Wait until n threads are parked on q's list `which`. */
+static void await_waiters(weft_queue *q, int which, size_t n)
+{
+    while (count_list(q, which) < n) weft_sleep(WEFT_US(200));
+}
+
+/* Priority queues in the tests order items by value, smallest first. */
+static int by_value(const void *a, const void *b, void *arg)
+{
+    (void)arg;
+    return ((uintptr_t)a > (uintptr_t)b) - ((uintptr_t)a < (uintptr_t)b);
+}
+
+static weft_queue *make(size_t cap, int order)
+{
+    weft_queue_opts o = WEFT_QUEUE_OPTS_INIT;
+    o.capacity = cap;
+    o.order = order;
+    o.compare = order == WEFT_QUEUE_PRIORITY ? by_value : NULL;
+    weft_queue *q = NULL;
+    ck_assert_weft(weft_queue_new(&q, &o), 0);
+    return q;
+}
+
+/* A thread doing one blocking call. */
+struct job {
+    weft_queue *q;
+    enum { J_GET, J_PUT, J_JOIN, J_SELECT } op;
+    void *item;
+    weft_ns timeout;
+    weft_queue_case cases[2];
+    size_t fired;
+    int rc;
+    _Atomic(weft__parker *) parker;
+};
+
+static int run_job(void *arg)
+{
+    struct job *j = arg;
+    atomic_store(&j->parker, weft__parker_self());
+    switch (j->op) {
+    case J_GET:
+        j->rc = weft_queue_get(j->q, &j->item, j->timeout);
+        break;
+    case J_PUT:
+        j->rc = weft_queue_put(j->q, j->item, j->timeout);
+        break;
+    case J_JOIN:
+        j->rc = weft_queue_join(j->q, j->timeout);
+        break;
+    case J_SELECT:
+        j->rc = weft_queue_select(j->cases, 2, &j->fired, j->timeout);
+        break;
+    }
+    weft__parker_reset(weft__parker_self());
+    return 0;
+}
+
+static weft_thread start_job(struct job *j)
+{
+    weft_thread t;
+    atomic_store(&j->parker, NULL);
+    ck_assert_weft(weft_thread_start(&t, run_job, j, NULL), 0);
+    return t;
+}
+
+static void join_job(weft_thread t)
+{
+    ck_assert_weft(weft_thread_join(t, NULL, WEFT_SEC(20)), 0);
+}
+
+static void order_check(int order, const int *in, const int *out, int n)
+{
+    weft_queue *q = make(0, order);
+    for (int i = 0; i < n; i++) ck_assert_weft(weft_queue_put(q, T(in[i]), 0), 0);
+    ck_assert_uint_eq(weft_queue_size(q), (size_t)n);
+    for (int i = 0; i < n; i++) {
+        void *it;
+        ck_assert_weft(weft_queue_get(q, &it, 0), 0);
+        ck_assert_int_eq((int)N(it), out[i]);
+    }
+    ck_assert_int_eq(weft_queue_empty(q), 1);
+    ck_assert_weft(weft_queue_free(q), 0);
+}
+
+START_TEST(queue_fifo_order)
+{
+    static const int in[] = {111, 333, 222};
+    order_check(WEFT_QUEUE_FIFO, in, in, 3);
+}
+END_TEST
+
+START_TEST(queue_lifo_order)
+{
+    static const int in[] = {111, 333, 222}, out[] = {222, 333, 111};
+    order_check(WEFT_QUEUE_LIFO, in, out, 3);
+}
+END_TEST
+
+/* Items are (key, tag) pairs; the comparator looks at the key only. */
+struct pitem {
+    int key, tag;
+};
+
+static int by_key(const void *a, const void *b, void *arg)
+{
+    (void)arg;
+    const struct pitem *x = a, *y = b;
+    return (x->key > y->key) - (x->key < y->key);
+}
+
+static void priority_check(size_t cap)
+{
+    enum { M = 1000 };
+    static struct pitem items[M];
+    weft_queue_opts o = {cap, WEFT_QUEUE_PRIORITY, by_key, NULL};
+    weft_queue *q;
+    ck_assert_weft(weft_queue_new(&q, &o), 0);
+    for (int i = 0; i < M; i++) {
+        items[i].key = (i * 7919) % 10; /* many equal keys */
+        items[i].tag = i;
+        ck_assert_weft(weft_queue_put(q, &items[i], 0), 0);
+    }
+    struct pitem *prev = NULL, *it;
+    for (int i = 0; i < M; i++) {
+        ck_assert_weft(weft_queue_get(q, (void **)&it, 0), 0);
+        if (prev) {
+            ck_assert_int_le(prev->key, it->key);
+            if (prev->key == it->key) ck_assert_int_lt(prev->tag, it->tag); /* stable */
+        }
+        prev = it;
+    }
+    ck_assert_weft(weft_queue_free(q), 0);
+}
+
+START_TEST(queue_priority_order_is_stable)
+{
+    priority_check(0);
+    priority_check(1000);
+}
+END_TEST
+
+START_TEST(queue_unbounded_crosses_segments)
+{
+    enum { M = 3 * WEFT__SEG_N + 17 };
+    for (int order = WEFT_QUEUE_FIFO; order <= WEFT_QUEUE_LIFO; order++) {
+        weft_queue *q = make(0, order);
+        /* Interleave puts and gets so that both ends cross segment boundaries. */
+        uintptr_t next_in = 1, fifo_out = 1;
+        for (int round = 0; round < 3; round++) {
+            for (int i = 0; i < M; i++) ck_assert_weft(weft_queue_put(q, T(next_in++), 0), 0);
+            for (int i = 0; i < M / 2; i++) {
+                void *it;
+                ck_assert_weft(weft_queue_get(q, &it, 0), 0);
+                if (order == WEFT_QUEUE_FIFO) ck_assert_uint_eq(N(it), fifo_out++);
+                if (order == WEFT_QUEUE_LIFO) ck_assert_uint_eq(N(it), next_in - 1 - i);
+            }
+        }
+        size_t left = weft_queue_size(q);
+        void *it, *prev = NULL;
+        for (size_t i = 0; i < left; i++) {
+            ck_assert_weft(weft_queue_get(q, &it, 0), 0);
+            if (order == WEFT_QUEUE_FIFO && prev) ck_assert_uint_eq(N(it), N(prev) + 1);
+            prev = it;
+        }
+        ck_assert_weft(weft_queue_get(q, &it, 0), WEFT_EAGAIN);
+        ck_assert_weft(weft_queue_free(q), 0);
+    }
+}
+END_TEST
+
+START_TEST(queue_try_variants_and_sizes)
+{
+    weft_queue *q = make(2, WEFT_QUEUE_FIFO);
+    void *it = T(99);
+    ck_assert_int_eq(weft_queue_empty(q), 1);
+    ck_assert_weft(weft_queue_get(q, &it, 0), WEFT_EAGAIN);
+    ck_assert_uint_eq(N(it), 99); /* untouched on failure */
+    ck_assert_weft(weft_queue_put(q, T(1), 0), 0);
+    ck_assert_weft(weft_queue_put(q, NULL, 0), 0); /* NULL is a valid item */
+    ck_assert_int_eq(weft_queue_full(q), 1);
+    ck_assert_uint_eq(weft_queue_size(q), 2);
+    ck_assert_weft(weft_queue_put(q, T(3), 0), WEFT_EAGAIN);
+    ck_assert_weft(weft_queue_get(q, &it, 0), 0);
+    ck_assert_uint_eq(N(it), 1);
+    ck_assert_weft(weft_queue_get(q, &it, 0), 0);
+    ck_assert_ptr_null(it);
+    ck_assert_int_eq(weft_queue_full(q), 0);
+    ck_assert_weft(weft_queue_free(q), 0);
+}
+END_TEST
+
+static void queue_timeouts_expire_body(int order)
+{
+    weft_queue *q = make(1, order);
+    void *it;
+    weft_ns t0 = weft_now();
+    ck_assert_weft(weft_queue_get(q, &it, WEFT_MS(30)), WEFT_ETIMEDOUT);
+    ck_assert_int_ge(weft_now() - t0, WEFT_MS(30));
+    ck_assert_weft(weft_queue_put(q, T(1), WEFT_MS(30)), 0);
+    t0 = weft_now();
+    ck_assert_weft(weft_queue_put(q, T(2), WEFT_MS(30)), WEFT_ETIMEDOUT);
+    ck_assert_int_ge(weft_now() - t0, WEFT_MS(30));
+    ck_assert_weft(weft_queue_join(q, WEFT_MS(10)), WEFT_ETIMEDOUT);
+    ck_assert_uint_eq(count_list(q, PUTTERS) + count_list(q, GETTERS), 0); /* unlinked */
+    ck_assert_weft(weft_queue_get(q, &it, 0), 0);
+    ck_assert_weft(weft_queue_free(q), 0);
+}
+
+START_TEST(queue_timeouts_expire)
+{
+    /* FIFO queues take the lock-free path, LIFO and priority queues the locked one. */
+    for (int k = 0; k < 3; k++) queue_timeouts_expire_body(orders[k]);
+}
+END_TEST
+
+static void queue_blocking_get_is_released_by_put_body(int order)
+{
+    weft_queue *q = make(0, order);
+    struct job j = {.q = q, .op = J_GET, .timeout = WEFT_FOREVER};
+    weft_thread t = start_job(&j);
+    await_waiters(q, GETTERS, 1);
+    ck_assert_weft(weft_queue_put(q, T(42), 0), 0);
+    join_job(t);
+    ck_assert_weft(j.rc, 0);
+    ck_assert_uint_eq(N(j.item), 42);
+    ck_assert_int_eq(weft_queue_empty(q), 1);
+    ck_assert_weft(weft_queue_free(q), 0);
+}
+
+START_TEST(queue_blocking_get_is_released_by_put)
+{
+    /* FIFO queues take the lock-free path, LIFO and priority queues the locked one. */
+    for (int k = 0; k < 3; k++) queue_blocking_get_is_released_by_put_body(orders[k]);
+}
+END_TEST
+
+static void queue_blocking_put_is_released_by_get_body(int order)
+{
+    weft_queue *q = make(1, order);
+    ck_assert_weft(weft_queue_put(q, T(1), 0), 0);
+    struct job j = {.q = q, .op = J_PUT, .item = T(2), .timeout = WEFT_FOREVER};
+    weft_thread t = start_job(&j);
+    await_waiters(q, PUTTERS, 1);
+    void *it;
+    ck_assert_weft(weft_queue_get(q, &it, 0), 0);
+    ck_assert_uint_eq(N(it), 1);
+    join_job(t);
+    ck_assert_weft(j.rc, 0);
+    ck_assert_int_eq(weft_queue_full(q), 1); /* the putter's item moved in */
+    ck_assert_weft(weft_queue_get(q, &it, 0), 0);
+    ck_assert_uint_eq(N(it), 2);
+    ck_assert_weft(weft_queue_free(q), 0);
+}
+
+START_TEST(queue_blocking_put_is_released_by_get)
+{
+    /* FIFO queues take the lock-free path, LIFO and priority queues the locked one. */
+    for (int k = 0; k < 3; k++) queue_blocking_put_is_released_by_get_body(orders[k]);
+}
+END_TEST
+
+static int worker_task_done(void *arg)
+{
+    weft_queue *q = arg;
+    void *it;
+    int rc;
+    while ((rc = weft_queue_get(q, &it, WEFT_FOREVER)) == 0)
+        if (weft_queue_task_done(q) != 0) return 1;
+    return rc == WEFT_ECLOSED ? 0 : 2;
+}
+
+static void queue_join_waits_for_every_task_done_body(int order)
+{
+    weft_queue *q = make(8, order);
+    ck_assert_weft(weft_queue_join(q, 0), 0); /* nothing put: nothing to wait for */
+    ck_assert_weft(weft_queue_put(q, T(1), 0), 0);
+    ck_assert_weft(weft_queue_join(q, 0), WEFT_EAGAIN);
+    void *it;
+    ck_assert_weft(weft_queue_get(q, &it, 0), 0);
+    ck_assert_weft(weft_queue_join(q, 0), WEFT_EAGAIN); /* got, but not done */
+    ck_assert_weft(weft_queue_task_done(q), 0);
+    ck_assert_weft(weft_queue_join(q, 0), 0);
+    ck_assert_weft(weft_queue_task_done(q), WEFT_EOVERFLOW);
+
+    weft_thread w[3];
+    for (int i = 0; i < 3; i++)
+        ck_assert_weft(weft_thread_start(&w[i], worker_task_done, q, NULL), 0);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 100; i++) ck_assert_weft(weft_queue_put(q, T(i), WEFT_FOREVER), 0);
+        ck_assert_weft(weft_queue_join(q, WEFT_SEC(20)), 0);
+        ck_assert_int_eq(weft_queue_empty(q), 1);
+    }
+    ck_assert_weft(weft_queue_close(q), 0);
+    for (int i = 0; i < 3; i++) {
+        int st = -1;
+        ck_assert_weft(weft_thread_join(w[i], &st, WEFT_SEC(20)), 0);
+        ck_assert_int_eq(st, 0);
+    }
+    ck_assert_weft(weft_queue_free(q), 0);
+}
+
+START_TEST(queue_join_waits_for_every_task_done)
+{
+    /* FIFO queues take the lock-free path, LIFO and priority queues the locked one. */
+    for (int k = 0; k < 3; k++) queue_join_waits_for_every_task_done_body(orders[k]);
+}
+END_TEST
+
+static void queue_blocked_join_is_released_by_task_done_body(int order)
+{
+    weft_queue *q = make(0, order);
+    ck_assert_weft(weft_queue_put(q, T(1), 0), 0);
+    struct job j = {.q = q, .op = J_JOIN, .timeout = WEFT_FOREVER};
+    weft_thread t = start_job(&j);
+    await_waiters(q, JOINERS, 1);
+    void *it;
+    ck_assert_weft(weft_queue_get(q, &it, 0), 0);
+    ck_assert_weft(weft_queue_task_done(q), 0);
+    join_job(t);
+    ck_assert_weft(j.rc, 0);
+    ck_assert_weft(weft_queue_free(q), 0);
+}
+
+/* Workers parked in get are handed items directly; each must find its item counted when it
+ * calls task_done (a task_done that overtook the put's count would fail and stall join). */
+static void queue_task_done_never_overtakes_its_put_body(int order)
+{
+    /* Fresh threads each time: a new thread's parker spins, so it wakes within nanoseconds of
+     * the hand-off, which is what opens the window. */
+    for (long iter = 0; iter < weft_test_scale(100); iter++) {
+        weft_queue *q = make(8, order);
+        weft_thread w[3];
+        for (int i = 0; i < 3; i++)
+            ck_assert_weft(weft_thread_start(&w[i], worker_task_done, q, NULL), 0);
+        for (int round = 0; round < 2; round++) {
+            for (int i = 0; i < 100; i++) ck_assert_weft(weft_queue_put(q, T(i), WEFT_FOREVER), 0);
+            ck_assert_weft(weft_queue_join(q, WEFT_SEC(5)), 0);
+        }
+        ck_assert_weft(weft_queue_close(q), 0);
+        for (int i = 0; i < 3; i++) {
+            int st = -1;
+            ck_assert_weft(weft_thread_join(w[i], &st, WEFT_SEC(20)), 0);
+            ck_assert_int_eq(st, 0);
+        }
+        ck_assert_weft(weft_queue_free(q), 0);
+    }
+}
+
+START_TEST(queue_task_done_never_overtakes_its_put)
+{
+    for (int k = 0; k < 3; k++) queue_task_done_never_overtakes_its_put_body(orders[k]);
+}
+END_TEST
+
+START_TEST(queue_blocked_join_is_released_by_task_done)
+{
+    /* FIFO queues take the lock-free path, LIFO and priority queues the locked one. */
+    for (int k = 0; k < 3; k++) queue_blocked_join_is_released_by_task_done_body(orders[k]);
+}
+END_TEST
+
+static void queue_close_drains_then_fails_every_consumer_body(int order)
+{
+    weft_queue *q = make(0, order);
+    struct job j[4];
+    weft_thread t[4];
+    for (int i = 0; i < 4; i++) {
+        j[i] = (struct job){.q = q, .op = J_GET, .timeout = WEFT_FOREVER};
+        t[i] = start_job(&j[i]);
+    }
+    await_waiters(q, GETTERS, 4);
+    ck_assert_weft(weft_queue_close(q), 0);
+    for (int i = 0; i < 4; i++) {
+        join_job(t[i]);
+        ck_assert_weft(j[i].rc, WEFT_ECLOSED);
+    }
+    ck_assert_weft(weft_queue_free(q), 0);
+
+    q = make(0, order);
+    ck_assert_weft(weft_queue_put(q, T(1), 0), 0);
+    ck_assert_weft(weft_queue_put(q, T(2), 0), 0);
+    ck_assert_weft(weft_queue_close(q), 0);
+    ck_assert_weft(weft_queue_close(q), 0); /* twice is fine */
+    ck_assert_int_eq(weft_queue_is_closed(q), 1);
+    ck_assert_weft(weft_queue_put(q, T(3), WEFT_FOREVER), WEFT_ECLOSED);
+    void *it;
+    uintptr_t first = order == WEFT_QUEUE_LIFO ? 2 : 1;
+    ck_assert_weft(weft_queue_get(q, &it, WEFT_FOREVER), 0);
+    ck_assert_uint_eq(N(it), first);
+    ck_assert_weft(weft_queue_get(q, &it, 0), 0);
+    ck_assert_uint_eq(N(it), 3 - first);
+    ck_assert_weft(weft_queue_get(q, &it, 0), WEFT_ECLOSED);
+    ck_assert_weft(weft_queue_get(q, &it, WEFT_FOREVER), WEFT_ECLOSED);
+    ck_assert_weft(weft_queue_free(q), 0);
+}
+
+START_TEST(queue_close_drains_then_fails_every_consumer)
+{
+    /* FIFO queues take the lock-free path, LIFO and priority queues the locked one. */
+    for (int k = 0; k < 3; k++) queue_close_drains_then_fails_every_consumer_body(orders[k]);
+}
+END_TEST
+
+static void queue_close_wakes_blocked_putters_who_keep_their_items_body(int order)
+{
+    weft_queue *q = make(1, order);
+    ck_assert_weft(weft_queue_put(q, T(1), 0), 0);
+    struct job j[3];
+    weft_thread t[3];
+    for (int i = 0; i < 3; i++) {
+        j[i] = (struct job){.q = q, .op = J_PUT, .item = T(10 + i), .timeout = WEFT_FOREVER};
+        t[i] = start_job(&j[i]);
+    }
+    await_waiters(q, PUTTERS, 3);
+    ck_assert_weft(weft_queue_close(q), 0);
+    for (int i = 0; i < 3; i++) {
+        join_job(t[i]);
+        ck_assert_weft(j[i].rc, WEFT_ECLOSED);
+    }
+    void *it;
+    ck_assert_weft(weft_queue_get(q, &it, 0), 0);
+    ck_assert_uint_eq(N(it), 1);
+    ck_assert_weft(weft_queue_get(q, &it, 0), WEFT_ECLOSED);
+    ck_assert_weft(weft_queue_free(q), 0);
+}
+
+START_TEST(queue_close_wakes_blocked_putters_who_keep_their_items)
+{
+    /* FIFO queues take the lock-free path, LIFO and priority queues the locked one. */
+    for (int k = 0; k < 3; k++)
+        queue_close_wakes_blocked_putters_who_keep_their_items_body(orders[k]);
+}
+END_TEST
+
+static void collect(void *item, void *arg)
+{
+    uintptr_t *sum = arg;
+    sum[0] += N(item);
+    sum[1] = sum[1] * 10 + N(item); /* records the order */
+}
+
+static void queue_shutdown_hands_back_items_and_wakes_everyone_body(int order)
+{
+    weft_queue *q = make(3, order);
+    for (int i = 1; i <= 3; i++) ck_assert_weft(weft_queue_put(q, T(i), 0), 0);
+    struct job p = {.q = q, .op = J_PUT, .item = T(9), .timeout = WEFT_FOREVER};
+    struct job jn = {.q = q, .op = J_JOIN, .timeout = WEFT_FOREVER};
+    weft_thread tp = start_job(&p), tj = start_job(&jn);
+    await_waiters(q, PUTTERS, 1);
+    await_waiters(q, JOINERS, 1);
+    uintptr_t sum[2] = {0, 0};
+    size_t handed = 0;
+    ck_assert_weft(weft_queue_shutdown(q, collect, sum, &handed), 0);
+    ck_assert_uint_eq(handed, 3);
+    ck_assert_uint_eq(sum[0], 6);
+    ck_assert_uint_eq(sum[1], order == WEFT_QUEUE_LIFO ? 321 : 123); /* get order */
+    join_job(tp);
+    join_job(tj);
+    ck_assert_weft(p.rc, WEFT_ECLOSED);
+    ck_assert_weft(jn.rc, 0); /* handed-back items count as done */
+    void *it;
+    ck_assert_weft(weft_queue_get(q, &it, WEFT_FOREVER), WEFT_ECLOSED);
+    ck_assert_weft(weft_queue_put(q, T(1), 0), WEFT_ECLOSED);
+    ck_assert_weft(weft_queue_shutdown(q, collect, sum, &handed), 0);
+    ck_assert_uint_eq(handed, 0);
+    ck_assert_weft(weft_queue_free(q), 0);
+
+    q = make(0, order);
+    struct job g = {.q = q, .op = J_GET, .timeout = WEFT_FOREVER};
+    weft_thread tg = start_job(&g);
+    await_waiters(q, GETTERS, 1);
+    ck_assert_weft(weft_queue_shutdown(q, NULL, NULL, NULL), 0);
+    join_job(tg);
+    ck_assert_weft(g.rc, WEFT_ECLOSED);
+    ck_assert_weft(weft_queue_free(q), 0);
+}
+
+START_TEST(queue_shutdown_hands_back_items_and_wakes_everyone)
+{
+    /* FIFO queues take the lock-free path, LIFO and priority queues the locked one. */
+    for (int k = 0; k < 3; k++) queue_shutdown_hands_back_items_and_wakes_everyone_body(orders[k]);
+}
+END_TEST
+
+static void cancel_check(weft_queue *q, struct job *j, int list)
+{
+    weft_thread t = start_job(j);
+    await_waiters(q, list, 1);
+    weft__parker *k;
+    while ((k = atomic_load(&j->parker)) == NULL) weft_sleep(WEFT_US(100));
+    weft__parker_interrupt(k);
+    join_job(t);
+    ck_assert_weft(j->rc, WEFT_ECANCELED);
+    ck_assert_uint_eq(count_list(q, list), 0);
+}
+
+static void queue_blocked_calls_are_cancellation_points_body(int order)
+{
+    weft_queue *q = make(1, order), *q2 = make(1, order);
+    struct job g = {.q = q, .op = J_GET, .timeout = WEFT_FOREVER};
+    cancel_check(q, &g, GETTERS);
+    ck_assert_weft(weft_queue_put(q, T(1), 0), 0);
+    struct job p = {.q = q, .op = J_PUT, .item = T(2), .timeout = WEFT_SEC(30)};
+    cancel_check(q, &p, PUTTERS);
+    struct job jn = {.q = q, .op = J_JOIN, .timeout = WEFT_FOREVER};
+    cancel_check(q, &jn, JOINERS);
+    struct job s = {.op = J_SELECT, .timeout = WEFT_FOREVER};
+    s.cases[0] = (weft_queue_case){q, WEFT_QUEUE_PUT, T(3)};
+    s.cases[1] = (weft_queue_case){q2, WEFT_QUEUE_GET, NULL};
+    cancel_check(q2, &s, GETTERS);
+    ck_assert_uint_eq(count_list(q, PUTTERS), 0);
+    void *it;
+    ck_assert_weft(weft_queue_get(q, &it, 0), 0); /* only the first item is there */
+    ck_assert_uint_eq(N(it), 1);
+    ck_assert_weft(weft_queue_get(q, &it, 0), WEFT_EAGAIN);
+    ck_assert_weft(weft_queue_free(q), 0);
+    ck_assert_weft(weft_queue_free(q2), 0);
+}
+
+START_TEST(queue_blocked_calls_are_cancellation_points)
+{
+    /* FIFO queues take the lock-free path, LIFO and priority queues the locked one. */
+    for (int k = 0; k < 3; k++) queue_blocked_calls_are_cancellation_points_body(orders[k]);
+}
+END_TEST
+
+START_TEST(queue_batches_move_several_items)
+{
+    weft_queue *q = make(4, WEFT_QUEUE_FIFO);
+    void *in[6] = {T(1), T(2), T(3), T(4), T(5), T(6)}, *out[8];
+    size_t done = 99, got = 99;
+    ck_assert_weft(weft_queue_put_many(q, in, 6, &done, 0), WEFT_EAGAIN);
+    ck_assert_uint_eq(done, 4);
+    ck_assert_weft(weft_queue_get_many(q, out, 8, &got, 0), 0);
+    ck_assert_uint_eq(got, 4);
+    for (int i = 0; i < 4; i++) ck_assert_uint_eq(N(out[i]), i + 1);
+    ck_assert_weft(weft_queue_get_many(q, out, 8, &got, 0), WEFT_EAGAIN);
+    ck_assert_uint_eq(got, 0);
+    ck_assert_weft(weft_queue_get_many(q, out, 8, &got, WEFT_MS(5)), WEFT_ETIMEDOUT);
+    ck_assert_weft(weft_queue_put_many(q, in, 0, &done, 0), 0);
+    ck_assert_uint_eq(done, 0);
+
+    /* A blocked get is served by the first item of a put_many, the rest is stored. */
+    struct job g = {.q = q, .op = J_GET, .timeout = WEFT_FOREVER};
+    weft_thread t = start_job(&g);
+    await_waiters(q, GETTERS, 1);
+    ck_assert_weft(weft_queue_put_many(q, in, 5, &done, WEFT_SEC(20)), 0);
+    ck_assert_uint_eq(done, 5);
+    join_job(t);
+    ck_assert_uint_eq(N(g.item), 1);
+    ck_assert_weft(weft_queue_get_many(q, out, 8, &got, WEFT_FOREVER), 0);
+    ck_assert_uint_eq(got, 4);
+    for (int i = 0; i < 4; i++) ck_assert_uint_eq(N(out[i]), i + 2);
+    ck_assert_weft(weft_queue_close(q), 0);
+    ck_assert_weft(weft_queue_put_many(q, in, 2, &done, 0), WEFT_ECLOSED);
+    ck_assert_uint_eq(done, 0);
+    ck_assert_weft(weft_queue_get_many(q, out, 8, &got, WEFT_FOREVER), WEFT_ECLOSED);
+    ck_assert_weft(weft_queue_free(q), 0);
+}
+END_TEST
+
+static void queue_select_picks_a_ready_queue_body(int order)
+{
+    weft_queue *a = make(1, order), *b = make(1, order);
+    weft_queue_case c[2] = {{a, WEFT_QUEUE_GET, NULL}, {b, WEFT_QUEUE_GET, NULL}};
+    size_t fired = 99;
+    ck_assert_weft(weft_queue_select(c, 2, &fired, 0), WEFT_EAGAIN);
+    ck_assert_weft(weft_queue_select(c, 2, &fired, WEFT_MS(10)), WEFT_ETIMEDOUT);
+    ck_assert_weft(weft_queue_put(b, T(7), 0), 0);
+    ck_assert_weft(weft_queue_select(c, 2, &fired, 0), 0);
+    ck_assert_uint_eq(fired, 1);
+    ck_assert_uint_eq(N(c[1].item), 7);
+    ck_assert_ptr_null(c[0].item);
+
+    /* Both ready: the choice rotates, each fires. */
+    int seen[2] = {0, 0};
+    for (int i = 0; i < 4; i++) {
+        ck_assert_weft(weft_queue_put(a, T(1), 0), 0);
+        ck_assert_weft(weft_queue_put(b, T(2), 0), 0);
+        ck_assert_weft(weft_queue_select(c, 2, &fired, 0), 0);
+        seen[fired]++;
+        void *it;
+        ck_assert_weft(weft_queue_get(fired ? a : b, &it, 0), 0);
+    }
+    ck_assert_int_gt(seen[0], 0);
+    ck_assert_int_gt(seen[1], 0);
+
+    /* A put case: a full, b has room. */
+    ck_assert_weft(weft_queue_put(a, T(1), 0), 0);
+    weft_queue_case p[2] = {{a, WEFT_QUEUE_PUT, T(5)}, {b, WEFT_QUEUE_PUT, T(6)}};
+    ck_assert_weft(weft_queue_select(p, 2, &fired, 0), 0);
+    ck_assert_uint_eq(fired, 1);
+    ck_assert_weft(weft_queue_select(p, 2, &fired, 0), WEFT_EAGAIN);
+
+    /* A closed queue fires with WEFT_ECLOSED. */
+    void *it;
+    ck_assert_weft(weft_queue_get(b, &it, 0), 0);
+    ck_assert_weft(weft_queue_close(b), 0);
+    ck_assert_weft(weft_queue_get(a, &it, 0), 0);
+    ck_assert_weft(weft_queue_select(c, 2, &fired, WEFT_FOREVER), WEFT_ECLOSED);
+    ck_assert_uint_eq(fired, 1);
+    ck_assert_weft(weft_queue_free(a), 0);
+    ck_assert_weft(weft_queue_free(b), 0);
+}
+
+START_TEST(queue_select_picks_a_ready_queue)
+{
+    /* FIFO queues take the lock-free path, LIFO and priority queues the locked one. */
+    for (int k = 0; k < 3; k++) queue_select_picks_a_ready_queue_body(orders[k]);
+}
+END_TEST
+
+static void queue_blocked_select_is_released_by_either_side_body(int order)
+{
+    weft_queue *a = make(1, order), *b = make(1, order);
+    ck_assert_weft(weft_queue_put(a, T(1), 0), 0); /* a full: a put case must wait */
+    struct job s = {.op = J_SELECT, .timeout = WEFT_FOREVER};
+    s.cases[0] = (weft_queue_case){a, WEFT_QUEUE_PUT, T(2)};
+    s.cases[1] = (weft_queue_case){b, WEFT_QUEUE_GET, NULL};
+    weft_thread t = start_job(&s);
+    await_waiters(b, GETTERS, 1);
+    ck_assert_weft(weft_queue_put(b, T(3), 0), 0);
+    join_job(t);
+    ck_assert_weft(s.rc, 0);
+    ck_assert_uint_eq(s.fired, 1);
+    ck_assert_uint_eq(N(s.cases[1].item), 3);
+    ck_assert_uint_eq(count_list(a, PUTTERS), 0); /* the other record was unlinked */
+
+    s.cases[1].item = NULL;
+    t = start_job(&s);
+    await_waiters(a, PUTTERS, 1);
+    void *it;
+    ck_assert_weft(weft_queue_get(a, &it, 0), 0);
+    ck_assert_uint_eq(N(it), 1);
+    join_job(t);
+    ck_assert_weft(s.rc, 0);
+    ck_assert_uint_eq(s.fired, 0);
+    ck_assert_weft(weft_queue_get(a, &it, 0), 0);
+    ck_assert_uint_eq(N(it), 2); /* the select's put went in */
+    ck_assert_uint_eq(count_list(b, GETTERS), 0);
+
+    ck_assert_weft(weft_queue_put(a, T(1), 0), 0);
+    t = start_job(&s);
+    await_waiters(b, GETTERS, 1);
+    ck_assert_weft(weft_queue_close(b), 0);
+    join_job(t);
+    ck_assert_weft(s.rc, WEFT_ECLOSED);
+    ck_assert_uint_eq(s.fired, 1);
+    ck_assert_weft(weft_queue_free(a), 0);
+    ck_assert_weft(weft_queue_free(b), 0);
+}
+
+START_TEST(queue_blocked_select_is_released_by_either_side)
+{
+    /* FIFO queues take the lock-free path, LIFO and priority queues the locked one. */
+    for (int k = 0; k < 3; k++) queue_blocked_select_is_released_by_either_side_body(orders[k]);
+}
+END_TEST
+
+static int rev(const void *a, const void *b, void *arg)
+{
+    (void)arg;
+    return (N(b) > N(a)) - (N(b) < N(a));
+}
+
+START_TEST(queue_bad_input_is_an_error_code)
+{
+    weft_queue *q = NULL;
+    weft_queue_opts o = WEFT_QUEUE_OPTS_INIT;
+    ck_assert_weft(weft_queue_new(NULL, NULL), WEFT_EINVAL);
+    o.order = 7;
+    ck_assert_weft(weft_queue_new(&q, &o), WEFT_EINVAL);
+    o.order = WEFT_QUEUE_PRIORITY;
+    ck_assert_weft(weft_queue_new(&q, &o), WEFT_EINVAL); /* no comparator */
+    o.order = WEFT_QUEUE_FIFO;
+    o.compare = rev;
+    ck_assert_weft(weft_queue_new(&q, &o), WEFT_EINVAL); /* comparator without priority */
+    o.compare = NULL;
+    o.capacity = WEFT_QUEUE_CAPACITY_MAX + 1;
+    ck_assert_weft(weft_queue_new(&q, &o), WEFT_EINVAL);
+    ck_assert_ptr_null(q);
+    ck_assert_weft(weft_queue_new(&q, NULL), 0);
+
+    void *it, *arr[2] = {0, 0};
+    size_t n;
+    ck_assert_weft(weft_queue_put(NULL, T(1), 0), WEFT_EINVAL);
+    ck_assert_weft(weft_queue_put(q, T(1), -1), WEFT_EINVAL);
+    ck_assert_weft(weft_queue_get(NULL, &it, 0), WEFT_EINVAL);
+    ck_assert_weft(weft_queue_get(q, NULL, 0), WEFT_EINVAL);
+    ck_assert_weft(weft_queue_get(q, &it, -5), WEFT_EINVAL);
+    ck_assert_weft(weft_queue_put_many(q, NULL, 2, &n, 0), WEFT_EINVAL);
+    ck_assert_weft(weft_queue_put_many(q, arr, 2, &n, -1), WEFT_EINVAL);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_weft(weft_queue_get_many(q, arr, 0, &n, 0), WEFT_EINVAL);
+    ck_assert_weft(weft_queue_get_many(q, arr, 2, NULL, 0), WEFT_EINVAL);
+    ck_assert_weft(weft_queue_get_many(q, NULL, 2, &n, 0), WEFT_EINVAL);
+    ck_assert_weft(weft_queue_task_done(NULL), WEFT_EINVAL);
+    ck_assert_weft(weft_queue_join(NULL, 0), WEFT_EINVAL);
+    ck_assert_weft(weft_queue_join(q, -1), WEFT_EINVAL);
+    ck_assert_weft(weft_queue_close(NULL), WEFT_EINVAL);
+    ck_assert_weft(weft_queue_shutdown(NULL, NULL, NULL, NULL), WEFT_EINVAL);
+    ck_assert_uint_eq(weft_queue_size(NULL), 0);
+    ck_assert_int_eq(weft_queue_full(NULL), 0);
+    weft_queue_case c[2] = {{q, WEFT_QUEUE_GET, NULL}, {NULL, WEFT_QUEUE_GET, NULL}};
+    ck_assert_weft(weft_queue_select(NULL, 1, NULL, 0), WEFT_EINVAL);
+    ck_assert_weft(weft_queue_select(c, 0, NULL, 0), WEFT_EINVAL);
+    ck_assert_weft(weft_queue_select(c, WEFT_QUEUE_SELECT_MAX + 1, NULL, 0), WEFT_EINVAL);
+    ck_assert_weft(weft_queue_select(c, 2, NULL, 0), WEFT_EINVAL);
+    c[0].op = 5;
+    ck_assert_weft(weft_queue_select(c, 1, NULL, 0), WEFT_EINVAL);
+    c[0].op = WEFT_QUEUE_GET;
+    ck_assert_weft(weft_queue_select(c, 1, NULL, -1), WEFT_EINVAL);
+    ck_assert_weft(weft_queue_free(NULL), 0);
+
+    /* Free while a thread is blocked is refused, not a use-after-free. */
+    struct job g = {.q = q, .op = J_GET, .timeout = WEFT_FOREVER};
+    weft_thread t = start_job(&g);
+    await_waiters(q, GETTERS, 1);
+    ck_assert_weft(weft_queue_free(q), WEFT_EBUSY);
+    ck_assert_weft(weft_queue_close(q), 0);
+    join_job(t);
+    ck_assert_weft(weft_queue_free(q), 0);
+}
+END_TEST
+
+START_TEST(queue_allocation_failures_are_reported)
+{
+    weft_queue *q = NULL;
+    weft_queue_opts o = {16, WEFT_QUEUE_FIFO, NULL, NULL};
+    weft__fault_arm(WEFT__FAULT_ALLOC, 1);
+    ck_assert_weft(weft_queue_new(&q, &o), WEFT_ENOMEM);
+    weft__fault_arm(WEFT__FAULT_ALLOC, 2); /* the ring */
+    ck_assert_weft(weft_queue_new(&q, &o), WEFT_ENOMEM);
+    ck_assert_ptr_null(q);
+
+    /* An unbounded queue that cannot grow: put fails, the caller keeps the item. */
+    ck_assert_weft(weft_queue_new(&q, NULL), 0);
+    weft__fault_arm(WEFT__FAULT_ALLOC, 1);
+    ck_assert_weft(weft_queue_put(q, T(1), 0), WEFT_ENOMEM);
+    ck_assert_weft(weft_queue_join(q, 0), 0); /* not counted */
+    ck_assert_weft(weft_queue_put(q, T(1), 0), 0);
+    ck_assert_weft(weft_queue_free(q), 0);
+
+    o = (weft_queue_opts){0, WEFT_QUEUE_PRIORITY, rev, NULL};
+    ck_assert_weft(weft_queue_new(&q, &o), 0);
+    for (int i = 0; i < 16; i++) ck_assert_weft(weft_queue_put(q, T(i), 0), 0);
+    weft__fault_arm(WEFT__FAULT_ALLOC, 1);
+    ck_assert_weft(weft_queue_put(q, T(99), 0), WEFT_ENOMEM);
+    ck_assert_weft(weft_queue_put(q, T(99), 0), 0);
+    void *it;
+    ck_assert_weft(weft_queue_get(q, &it, 0), 0);
+    ck_assert_uint_eq(N(it), 99); /* rev: largest first */
+    ck_assert_weft(weft_queue_free(q), 0);
+}
+END_TEST
+
+/* Getters with tiny timeouts race producers: a hand-off must never be lost to a timeout. */
+struct race {
+    weft_queue *q;
+    _Atomic uint64_t got, sum;
+};
+
+static int racing_getter(void *arg)
+{
+    struct race *r = arg;
+    void *it;
+    int rc;
+    while ((rc = weft_queue_get(r->q, &it, WEFT_US(20))) != WEFT_ECLOSED) {
+        if (rc != 0) continue;
+        atomic_fetch_add(&r->got, 1);
+        atomic_fetch_add(&r->sum, N(it));
+    }
+    return 0;
+}
+
+static void queue_handoff_is_never_lost_to_a_timeout_body(int order)
+{
+    long m = weft_test_scale(20000);
+    struct race r = {.q = make(4, order)};
+    weft_thread t[3];
+    for (int i = 0; i < 3; i++)
+        ck_assert_weft(weft_thread_start(&t[i], racing_getter, &r, NULL), 0);
+    uint64_t sum = 0;
+    for (long i = 1; i <= m; i++) {
+        ck_assert_weft(weft_queue_put(r.q, T(i), WEFT_FOREVER), 0);
+        sum += (uint64_t)i;
+    }
+    ck_assert_weft(weft_queue_close(r.q), 0);
+    for (int i = 0; i < 3; i++) ck_assert_weft(weft_thread_join(t[i], NULL, WEFT_SEC(30)), 0);
+    ck_assert_uint_eq(atomic_load(&r.got), (uint64_t)m);
+    ck_assert_uint_eq(atomic_load(&r.sum), sum);
+    ck_assert_weft(weft_queue_free(r.q), 0);
+}
+
+START_TEST(queue_handoff_is_never_lost_to_a_timeout)
+{
+    /* FIFO queues take the lock-free path, LIFO and priority queues the locked one. */
+    for (int k = 0; k < 3; k++) queue_handoff_is_never_lost_to_a_timeout_body(orders[k]);
+}
+END_TEST
+
+WEFT_TEST_SUITE("queue", 30, queue_fifo_order, queue_lifo_order, queue_priority_order_is_stable,
+                queue_unbounded_crosses_segments, queue_try_variants_and_sizes,
+                queue_timeouts_expire, queue_blocking_get_is_released_by_put,
+                queue_blocking_put_is_released_by_get, queue_join_waits_for_every_task_done,
+                queue_task_done_never_overtakes_its_put,
+                queue_blocked_join_is_released_by_task_done,
+                queue_close_drains_then_fails_every_consumer,
+                queue_close_wakes_blocked_putters_who_keep_their_items,
+                queue_shutdown_hands_back_items_and_wakes_everyone,
+                queue_blocked_calls_are_cancellation_points, queue_batches_move_several_items,
+                queue_select_picks_a_ready_queue, queue_blocked_select_is_released_by_either_side,
+                queue_bad_input_is_an_error_code, queue_allocation_failures_are_reported,
+                queue_handoff_is_never_lost_to_a_timeout)
