@@ -11,5 +11,6 @@
 #include <weft/signal.h>
 #include <weft/sync.h>
 #include <weft/queue.h>
+#include <weft/timer.h>
 
 #endif
