@@ -34,20 +34,6 @@
 
 enum { S_WRITE = 1, S_READ = 2, S_DESTROY = 4 };
 
-/* A cell is mid-update by a thread that already won its CAS: spin briefly, then yield, and
- * if that thread still has not finished (preempted on an oversubscribed machine, where a yield
- * need not let it run), sleep 20 us at a time so that it surely gets a CPU. */
-static void backoff(unsigned *spins)
-{
-    static _Atomic uint32_t nobody; /* a futex word nobody wakes: a plain timed sleep */
-    if (++*spins < 64)
-        weft__os_relax();
-    else if (*spins < 128)
-        weft__os_yield();
-    else
-        weft__os_futex_wait(&nobody, 0, weft__os_now() + 20000);
-}
-
 static struct weft__lblock *block_new(void)
 {
     return weft__calloc(1, sizeof(struct weft__lblock));
@@ -58,7 +44,8 @@ static void wait_write(struct weft__lblock *b, unsigned off)
 {
     unsigned spins = 0;
     /* acquire: pairs with the release fetch_or in weft__list_send. */
-    while (!(atomic_load_explicit(&b->state[off], memory_order_acquire) & S_WRITE)) backoff(&spins);
+    while (!(atomic_load_explicit(&b->state[off], memory_order_acquire) & S_WRITE))
+        weft__queue_backoff(&spins);
 }
 
 static struct weft__lblock *wait_next(struct weft__lblock *b)
@@ -66,7 +53,8 @@ static struct weft__lblock *wait_next(struct weft__lblock *b)
     unsigned spins = 0;
     struct weft__lblock *n;
     /* acquire: pairs with the release store of next in install(). */
-    while ((n = atomic_load_explicit(&b->next, memory_order_acquire)) == NULL) backoff(&spins);
+    while ((n = atomic_load_explicit(&b->next, memory_order_acquire)) == NULL)
+        weft__queue_backoff(&spins);
     return n;
 }
 
@@ -139,7 +127,7 @@ int weft__list_send(weft__list *l, void *item)
             break;
         }
         if (off == WEFT__BLOCK_N) { /* the next block is being linked */
-            backoff(&spins);
+            weft__queue_backoff(&spins);
         } else if (off + 1 == WEFT__BLOCK_N && spare == NULL && (spare = block_new()) == NULL) {
             rc = WEFT_ENOMEM;
             break;
@@ -200,7 +188,7 @@ static int claim_head(weft__list *l, struct weft__lblock **bp, unsigned *offp)
         b = atomic_load_explicit(&l->hblock, memory_order_acquire);
         continue;
     again:
-        backoff(&spins);
+        weft__queue_backoff(&spins);
         head = atomic_load_explicit(&l->hindex, memory_order_acquire);
         b = atomic_load_explicit(&l->hblock, memory_order_acquire);
     }

@@ -78,6 +78,10 @@ typedef struct weft__ring {
     char pad2[64 - sizeof(uint64_t)];
 } weft__ring;
 
+/* Wait for a cell that another thread is mid-way through updating (ring.c): spin, then yield,
+ * then sleep 20 us at a time. spins: the caller's counter, starting at 0. */
+void weft__queue_backoff(unsigned *spins);
+
 int weft__ring_init(weft__ring *r, size_t cap);
 void weft__ring_fini(weft__ring *r);
 /* Lock-free, never block: 0, WEFT_EAGAIN (full / empty), WEFT_ECLOSED (marked; recv: and empty). */

@@ -65,7 +65,7 @@ void weft__ring_fini(weft__ring *r)
 /* A cell is mid-update by a thread that already won its CAS: spin briefly, then yield, and
  * if that thread still has not finished (preempted on an oversubscribed machine, where a yield
  * need not let it run), sleep 20 us at a time so that it surely gets a CPU. */
-static void backoff(unsigned *spins)
+void weft__queue_backoff(unsigned *spins)
 {
     static _Atomic uint32_t nobody; /* a futex word nobody wakes: a plain timed sleep */
     if (++*spins < 64)
@@ -106,7 +106,7 @@ int weft__ring_send(weft__ring *r, void *item)
         if (stamp + r->one_lap == tail + 1 &&
             atomic_load_explicit(&r->head, memory_order_seq_cst) + r->one_lap == tail)
             return WEFT_EAGAIN; /* full: the cell still holds last lap's item */
-        backoff(&spins);
+        weft__queue_backoff(&spins);
         tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
     }
 }
@@ -134,7 +134,7 @@ int weft__ring_recv(weft__ring *r, void **item)
             uint64_t tail = atomic_load_explicit(&r->tail, memory_order_seq_cst);
             if ((tail & ~r->mark) == head) return tail & r->mark ? WEFT_ECLOSED : WEFT_EAGAIN;
         }
-        backoff(&spins); /* a producer claimed the cell and is writing it */
+        weft__queue_backoff(&spins); /* a producer claimed the cell and is writing it */
         head = atomic_load_explicit(&r->head, memory_order_relaxed);
     }
 }
