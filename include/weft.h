@@ -12,5 +12,8 @@
 #include <weft/sync.h>
 #include <weft/queue.h>
 #include <weft/timer.h>
+#include <weft/group.h>
+#include <weft/future.h>
+#include <weft/pool.h>
 
 #endif

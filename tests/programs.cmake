@@ -86,3 +86,27 @@ if(TARGET printer)
   set_tests_properties(example_printer PROPERTIES TIMEOUT 60
     PASS_REGULAR_EXPRESSION "rows ok: 1 words: 4851")
 endif()
+
+# Seed 004's range sum: serial, hand-split threads and parallel_reduce give the same sum.
+if(TARGET rangesum)
+  add_test(NAME example_rangesum COMMAND rangesum 20000000)
+  set_tests_properties(example_rangesum PROPERTIES TIMEOUT 120
+    PASS_REGULAR_EXPRESSION "all three sums agree")
+endif()
+
+# Seed 002's echo server on a worker pool: 32 concurrent clients, every byte checked, then a
+# real SIGINT with one idle client connected: the server stops cleanly and exits 0.
+if(TARGET echo_server AND TARGET echo_load)
+  add_test(NAME example_echo_server
+    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/support/echo-run $<TARGET_FILE:echo_server>
+            $<TARGET_FILE:echo_load>)
+  set_tests_properties(example_echo_server PROPERTIES TIMEOUT 120
+    PASS_REGULAR_EXPRESSION "32 clients, [0-9]+ bytes echoed, every byte correct.*echo server stopped: 33 clients served.*shutdown success.*exit status: 0")
+endif()
+
+# Seed 004's first of several servers: the fastest answers, the other queries are cancelled.
+if(TARGET first_answer)
+  add_test(NAME example_first_answer COMMAND first_answer 400 20 200)
+  set_tests_properties(example_first_answer PROPERTIES TIMEOUT 60
+    PASS_REGULAR_EXPRESSION "first: answer from server 2 after 20 ms.*cancelled the other 2 queries")
+endif()

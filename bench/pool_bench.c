@@ -1,0 +1,638 @@
+/* bench/pool_bench.c - the pool against its peers, in one run: ns per empty task submitted
+ * from one thread, spawned from inside tasks (a tree), and fork-join with waits; then the range
+ * sum (parallel reduce) and a parallel for. Peers: a naive mutex+condvar pool (written here),
+ * GLib's GThreadPool, libuv's uv_queue_work, TBB (task_group, parallel_reduce, parallel_for;
+ * pool_bench_tbb.cpp), OpenMP tasks and loops (pool_bench_omp.c) and Python's
+ * ThreadPoolExecutor (20,000 tasks through python3, scaled to ns per task). Peers that were not
+ * found at configure time are skipped. Every figure is the median of BENCH_RUNS runs (default 5).
+ *
+ * Usage: pool_bench [threads]   (default: the number of CPUs). Ratios: peer time / weft time
+ * (above 1: weft is faster). */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <weft.h>
+
+#include "bench_util.h"
+#include "pool_bench_peers.h"
+
+#ifdef HAVE_GLIB
+#include <glib.h>
+#endif
+#ifdef HAVE_UV
+#include <uv.h>
+#endif
+
+int64_t pool_bench_now(void)
+{
+    return bench_now();
+}
+
+/* The body of every "empty" task, out of line so that no compiler drops the task. */
+__attribute__((noinline)) void pool_bench_nop(void)
+{
+    __asm__ __volatile__("" ::: "memory");
+}
+
+#ifndef HAVE_TBB
+double tbb_flat(int n, int t)
+{
+    (void)n, (void)t;
+    return -1;
+}
+double tbb_tree(int d, int t)
+{
+    (void)d, (void)t;
+    return -1;
+}
+double tbb_forkjoin(int d, int t)
+{
+    (void)d, (void)t;
+    return -1;
+}
+double tbb_sum(int64_t n, int t, int64_t *s)
+{
+    (void)n, (void)t, (void)s;
+    return -1;
+}
+double tbb_for(double *a, int64_t n, int t)
+{
+    (void)a, (void)n, (void)t;
+    return -1;
+}
+#endif
+#ifndef HAVE_OMP
+double omp_flat(int n, int t)
+{
+    (void)n, (void)t;
+    return -1;
+}
+double omp_tree(int d, int t)
+{
+    (void)d, (void)t;
+    return -1;
+}
+double omp_forkjoin(int d, int t)
+{
+    (void)d, (void)t;
+    return -1;
+}
+double omp_sum(int64_t n, int t, int64_t *s)
+{
+    (void)n, (void)t, (void)s;
+    return -1;
+}
+double omp_for(double *a, int64_t n, int t)
+{
+    (void)a, (void)n, (void)t;
+    return -1;
+}
+#endif
+
+static int threads;
+static weft_pool *pool;
+
+/* ---- weft ---- */
+
+static int empty_task(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    pool_bench_nop();
+    return 0;
+}
+
+static double weft_flat(int n)
+{
+    int64_t t0 = bench_now();
+    for (int i = 0; i < n; i++) weft_pool_submit(pool, empty_task, NULL, NULL, WEFT_FOREVER);
+    weft_pool_wait_idle(pool, WEFT_FOREVER);
+    return (double)(bench_now() - t0);
+}
+
+static int tree_task(void *arg, void **result)
+{
+    (void)result;
+    intptr_t d = (intptr_t)arg;
+    if (d == 0) return 0;
+    weft_pool_submit(pool, tree_task, (void *)(d - 1), NULL, WEFT_FOREVER);
+    weft_pool_submit(pool, tree_task, (void *)(d - 1), NULL, WEFT_FOREVER);
+    return 0;
+}
+
+static double weft_tree(int depth)
+{
+    int64_t t0 = bench_now();
+    weft_pool_submit(pool, tree_task, (void *)(intptr_t)depth, NULL, WEFT_FOREVER);
+    weft_pool_wait_idle(pool, WEFT_FOREVER);
+    return (double)(bench_now() - t0);
+}
+
+static int fj_task(void *arg, void **result)
+{
+    (void)result;
+    intptr_t d = (intptr_t)arg;
+    if (d == 0) return 0;
+    weft_future *f;
+    weft_pool_submit(pool, fj_task, (void *)(d - 1), &f, WEFT_FOREVER);
+    fj_task((void *)(d - 1), NULL);
+    weft_future_wait(f, WEFT_FOREVER);
+    weft_future_release(f);
+    return 0;
+}
+
+static double weft_forkjoin(int depth)
+{
+    int64_t t0 = bench_now();
+    weft_future *f;
+    weft_pool_submit(pool, fj_task, (void *)(intptr_t)depth, &f, WEFT_FOREVER);
+    weft_future_wait(f, WEFT_FOREVER);
+    weft_future_release(f);
+    return (double)(bench_now() - t0);
+}
+
+static void sum_body(int64_t lo, int64_t hi, void *acc, void *arg)
+{
+    (void)arg;
+    int64_t s = 0;
+    for (int64_t i = lo; i < hi; i++) s += i;
+    *(int64_t *)acc += s;
+}
+
+static void sum_combine(void *acc, const void *other, void *arg)
+{
+    (void)arg;
+    *(int64_t *)acc += *(const int64_t *)other;
+}
+
+static double weft_sum(int64_t n, int64_t *sum)
+{
+    int64_t t0 = bench_now(), zero = 0;
+    weft_parallel_reduce(pool, 0, n, 0, sum_body, sum_combine, sizeof zero, &zero, sum, NULL);
+    return (double)(bench_now() - t0);
+}
+
+static double serial_sum(int64_t n, int64_t *sum)
+{
+    int64_t t0 = bench_now(), s = 0;
+    sum_body(0, n, &s, NULL);
+    *sum = s;
+    return (double)(bench_now() - t0);
+}
+
+static void for_body(int64_t lo, int64_t hi, void *arg)
+{
+    double *a = arg;
+    for (int64_t i = lo; i < hi; i++) a[i] = pool_bench_elem(i);
+}
+
+static double weft_for(double *a, int64_t n)
+{
+    int64_t t0 = bench_now();
+    weft_parallel_for(pool, 0, n, 0, for_body, a);
+    return (double)(bench_now() - t0);
+}
+
+static double serial_for(double *a, int64_t n)
+{
+    int64_t t0 = bench_now();
+    for_body(0, n, a);
+    return (double)(bench_now() - t0);
+}
+
+/* ---- the naive pool: one mutex, one condvar, a malloc'ed linked list ---- */
+
+struct job {
+    struct job *next;
+    void (*fn)(void *);
+    void *arg;
+};
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv, done_cv;
+    struct job *head, *tail;
+    long pending;
+    int stop;
+    pthread_t th[64];
+} naive = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER};
+
+static void naive_submit(void (*fn)(void *), void *arg)
+{
+    struct job *j = malloc(sizeof *j);
+    j->next = NULL;
+    j->fn = fn;
+    j->arg = arg;
+    pthread_mutex_lock(&naive.mu);
+    if (naive.tail)
+        naive.tail->next = j;
+    else
+        naive.head = j;
+    naive.tail = j;
+    naive.pending++;
+    pthread_cond_signal(&naive.cv);
+    pthread_mutex_unlock(&naive.mu);
+}
+
+static void *naive_worker(void *unused)
+{
+    (void)unused;
+    pthread_mutex_lock(&naive.mu);
+    for (;;) {
+        while (!naive.head && !naive.stop) pthread_cond_wait(&naive.cv, &naive.mu);
+        if (!naive.head) break;
+        struct job *j = naive.head;
+        naive.head = j->next;
+        if (!naive.head) naive.tail = NULL;
+        pthread_mutex_unlock(&naive.mu);
+        j->fn(j->arg);
+        free(j);
+        pthread_mutex_lock(&naive.mu);
+        if (--naive.pending == 0) pthread_cond_broadcast(&naive.done_cv);
+    }
+    pthread_mutex_unlock(&naive.mu);
+    return NULL;
+}
+
+static void naive_wait(void)
+{
+    pthread_mutex_lock(&naive.mu);
+    while (naive.pending) pthread_cond_wait(&naive.done_cv, &naive.mu);
+    pthread_mutex_unlock(&naive.mu);
+}
+
+static void naive_empty(void *arg)
+{
+    (void)arg;
+    pool_bench_nop();
+}
+
+static void naive_tree(void *arg)
+{
+    intptr_t d = (intptr_t)arg;
+    if (d == 0) return;
+    naive_submit(naive_tree, (void *)(d - 1));
+    naive_submit(naive_tree, (void *)(d - 1));
+}
+
+static double naive_flat(int n)
+{
+    int64_t t0 = bench_now();
+    for (int i = 0; i < n; i++) naive_submit(naive_empty, NULL);
+    naive_wait();
+    return (double)(bench_now() - t0);
+}
+
+static double naive_treerun(int depth)
+{
+    int64_t t0 = bench_now();
+    naive_submit(naive_tree, (void *)(intptr_t)depth);
+    naive_wait();
+    return (double)(bench_now() - t0);
+}
+
+/* ---- GLib GThreadPool ---- */
+
+#ifdef HAVE_GLIB
+static GThreadPool *gpool;
+static atomic_long g_left;
+static GMutex g_mu;
+static GCond g_cv;
+
+static void g_done(void)
+{
+    if (atomic_fetch_sub(&g_left, 1) == 1) {
+        g_mutex_lock(&g_mu);
+        g_cond_broadcast(&g_cv);
+        g_mutex_unlock(&g_mu);
+    }
+}
+
+static void g_wait(void)
+{
+    g_mutex_lock(&g_mu);
+    while (atomic_load(&g_left) > 0) g_cond_wait(&g_cv, &g_mu);
+    g_mutex_unlock(&g_mu);
+}
+
+static void g_empty(gpointer data, gpointer user)
+{
+    (void)data;
+    (void)user;
+    pool_bench_nop();
+    g_done();
+}
+
+static void g_tree(gpointer data, gpointer user)
+{
+    (void)user;
+    intptr_t d = (intptr_t)data - 1; /* data is depth + 1: GLib refuses NULL */
+    if (d > 0) {
+        g_thread_pool_push(gpool, (gpointer)(d), NULL);
+        g_thread_pool_push(gpool, (gpointer)(d), NULL);
+    }
+    g_done();
+}
+
+static double glib_flat(int n)
+{
+    gpool = g_thread_pool_new(g_empty, NULL, threads, FALSE, NULL);
+    atomic_store(&g_left, n);
+    int64_t t0 = bench_now();
+    for (int i = 0; i < n; i++) g_thread_pool_push(gpool, GINT_TO_POINTER(1), NULL);
+    g_wait();
+    double t = (double)(bench_now() - t0);
+    g_thread_pool_free(gpool, FALSE, TRUE);
+    return t;
+}
+
+static double glib_tree(int depth)
+{
+    gpool = g_thread_pool_new(g_tree, NULL, threads, FALSE, NULL);
+    atomic_store(&g_left, (1L << (depth + 1)) - 1);
+    int64_t t0 = bench_now();
+    g_thread_pool_push(gpool, (gpointer)(intptr_t)(depth + 1), NULL);
+    g_wait();
+    double t = (double)(bench_now() - t0);
+    g_thread_pool_free(gpool, FALSE, TRUE);
+    return t;
+}
+#endif
+
+/* ---- libuv uv_queue_work (the loop thread queues; after_work runs on it) ---- */
+
+#ifdef HAVE_UV
+static uv_loop_t uvloop;
+static uv_work_t *uvreqs;
+static long uv_next;
+
+static void uv_empty(uv_work_t *r)
+{
+    (void)r;
+    pool_bench_nop();
+}
+
+static void uv_after_flat(uv_work_t *r, int status)
+{
+    (void)r;
+    (void)status;
+}
+
+static void uv_after_tree(uv_work_t *r, int status)
+{
+    (void)status;
+    intptr_t d = (intptr_t)r->data;
+    if (d == 0) return;
+    for (int k = 0; k < 2; k++) {
+        uv_work_t *c = &uvreqs[uv_next++];
+        c->data = (void *)(d - 1);
+        uv_queue_work(&uvloop, c, uv_empty, uv_after_tree);
+    }
+}
+
+static double uv_flat(int n)
+{
+    uv_loop_init(&uvloop);
+    int64_t t0 = bench_now();
+    for (int i = 0; i < n; i++) uv_queue_work(&uvloop, &uvreqs[i], uv_empty, uv_after_flat);
+    uv_run(&uvloop, UV_RUN_DEFAULT);
+    double t = (double)(bench_now() - t0);
+    uv_loop_close(&uvloop);
+    return t;
+}
+
+static double uv_tree(int depth)
+{
+    uv_loop_init(&uvloop);
+    uv_next = 1;
+    int64_t t0 = bench_now();
+    uvreqs[0].data = (void *)(intptr_t)depth;
+    uv_queue_work(&uvloop, &uvreqs[0], uv_empty, uv_after_tree);
+    uv_run(&uvloop, UV_RUN_DEFAULT);
+    double t = (double)(bench_now() - t0);
+    uv_loop_close(&uvloop);
+    return t;
+}
+#endif
+
+/* ---- Python ---- */
+
+static double python_run(void)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "python3 -c 'import time, concurrent.futures as cf\n"
+             "def e(): pass\n"
+             "n = 20000\n"
+             "with cf.ThreadPoolExecutor(max_workers=%d) as ex:\n"
+             "    t = time.perf_counter()\n"
+             "    fs = [ex.submit(e) for _ in range(n)]\n"
+             "    cf.wait(fs)\n"
+             "    print((time.perf_counter() - t) / n * 1e9)' 2>/dev/null",
+             threads);
+    FILE *f = popen(cmd, "r");
+    if (f == NULL) return -1;
+    double ns = -1;
+    if (fscanf(f, "%lf", &ns) != 1) ns = -1;
+    pclose(f);
+    return ns;
+}
+
+/* ---- the driver ---- */
+
+#define MAXRUNS 64
+
+static double median_of(int runs, double (*fn)(void *), void *arg)
+{
+    double v[MAXRUNS];
+    for (int r = 0; r < runs; r++) {
+        v[r] = fn(arg);
+        if (v[r] < 0) return -1;
+    }
+    return bench_median(v, (size_t)runs);
+}
+
+struct call {
+    double (*flat)(int);
+    int n;
+};
+
+static double call_int(void *arg)
+{
+    struct call *c = arg;
+    return c->flat(c->n);
+}
+
+struct call2 {
+    double (*fn)(int, int);
+    int n;
+};
+
+static double call_peer(void *arg)
+{
+    struct call2 *c = arg;
+    return c->fn(c->n, threads);
+}
+
+/* Tasks: ratio = peer / weft (> 1: weft faster). Loops: ratio = serial / contender. */
+static int loops_ratio;
+
+static void row(const char *name, double total_ns, double count, double base)
+{
+    if (total_ns < 0) {
+        printf("| %-34s | %14s | %12s |\n", name, "skipped", "-");
+        return;
+    }
+    bench_table_row(name, total_ns / count, base, !loops_ratio);
+}
+
+struct sumcall {
+    double (*weft)(int64_t, int64_t *);
+    double (*peer)(int64_t, int, int64_t *);
+    int64_t n, want;
+};
+
+static double call_sum(void *arg)
+{
+    struct sumcall *c = arg;
+    int64_t s = -1;
+    double t = c->weft ? c->weft(c->n, &s) : c->peer(c->n, threads, &s);
+    if (t >= 0 && s != c->want) {
+        fprintf(stderr, "wrong sum %lld\n", (long long)s);
+        exit(1);
+    }
+    return t;
+}
+
+struct forcall {
+    double (*weft)(double *, int64_t);
+    double (*peer)(double *, int64_t, int);
+    double *a;
+    int64_t n;
+};
+
+static double call_for(void *arg)
+{
+    struct forcall *c = arg;
+    return c->weft ? c->weft(c->a, c->n) : c->peer(c->a, c->n, threads);
+}
+
+static void tasks_section(int runs)
+{
+    enum { N = 1000000, DEPTH = 19 };
+    double tree_n = (double)((1 << (DEPTH + 1)) - 1), fj_n = (double)((1 << DEPTH) - 1);
+    struct call c;
+    struct call2 p;
+    bench_table_begin("1,000,000 empty tasks submitted from one thread", "ns/task");
+    c = (struct call){weft_flat, N};
+    double base = median_of(runs, call_int, &c) / N;
+    row("weft_pool_submit", base * N, N, base);
+    c = (struct call){naive_flat, N};
+    row("naive mutex+condvar pool", median_of(runs, call_int, &c), N, base);
+#ifdef HAVE_GLIB
+    c = (struct call){glib_flat, N};
+    row("GLib GThreadPool", median_of(runs, call_int, &c), N, base);
+#else
+    row("GLib GThreadPool", -1, N, base);
+#endif
+#ifdef HAVE_UV
+    c = (struct call){uv_flat, N};
+    row("libuv uv_queue_work", median_of(runs, call_int, &c), N, base);
+#else
+    row("libuv uv_queue_work", -1, N, base);
+#endif
+    p = (struct call2){tbb_flat, N};
+    row("TBB task_group::run", median_of(runs, call_peer, &p), N, base);
+    p = (struct call2){omp_flat, N};
+    row("OpenMP task (libgomp)", median_of(runs, call_peer, &p), N, base);
+    row("Python ThreadPoolExecutor (20k)", python_run(), 1, base);
+
+    bench_table_begin("1,048,575 tasks spawned from inside tasks (binary tree)", "ns/task");
+    c = (struct call){weft_tree, DEPTH};
+    base = median_of(runs, call_int, &c) / tree_n;
+    row("weft_pool_submit from tasks", base * tree_n, tree_n, base);
+    c = (struct call){naive_treerun, DEPTH};
+    row("naive mutex+condvar pool", median_of(runs, call_int, &c), tree_n, base);
+#ifdef HAVE_GLIB
+    c = (struct call){glib_tree, DEPTH};
+    row("GLib GThreadPool", median_of(runs, call_int, &c), tree_n, base);
+#endif
+#ifdef HAVE_UV
+    c = (struct call){uv_tree, DEPTH};
+    row("libuv (after_work queues children)", median_of(runs, call_int, &c), tree_n, base);
+#endif
+    p = (struct call2){tbb_tree, DEPTH};
+    row("TBB task_group::run", median_of(runs, call_peer, &p), tree_n, base);
+    p = (struct call2){omp_tree, DEPTH};
+    row("OpenMP task", median_of(runs, call_peer, &p), tree_n, base);
+
+    bench_table_begin("fork-join: spawn one, run one, wait (524,287 spawns)", "ns/spawn");
+    c = (struct call){weft_forkjoin, DEPTH};
+    base = median_of(runs, call_int, &c) / fj_n;
+    row("weft future + weft_future_wait", base * fj_n, fj_n, base);
+    p = (struct call2){tbb_forkjoin, DEPTH};
+    row("TBB task_group run+wait", median_of(runs, call_peer, &p), fj_n, base);
+    p = (struct call2){omp_forkjoin, DEPTH};
+    row("OpenMP task+taskwait", median_of(runs, call_peer, &p), fj_n, base);
+}
+
+static void loops_section(int runs)
+{
+    int64_t n = 1000000000;
+    loops_ratio = 1;
+    struct sumcall s = {serial_sum, NULL, n, n / 2 * (n - 1)};
+    bench_table_begin("range sum of [0, 1e9) (parallel reduce; ratio: speed-up over serial)", "ms");
+    double serial = median_of(runs, call_sum, &s);
+    row("serial loop", serial, 1e6, serial / 1e6);
+    s.weft = weft_sum;
+    row("weft_parallel_reduce (auto grain)", median_of(runs, call_sum, &s), 1e6, serial / 1e6);
+    s.weft = NULL;
+    s.peer = omp_sum;
+    row("OpenMP parallel for reduction", median_of(runs, call_sum, &s), 1e6, serial / 1e6);
+    s.peer = tbb_sum;
+    row("TBB parallel_reduce", median_of(runs, call_sum, &s), 1e6, serial / 1e6);
+
+    int64_t m = 20000000;
+    double *a = malloc((size_t)m * sizeof *a);
+    struct forcall f = {serial_for, NULL, a, m};
+    bench_table_begin("a[i] = f(i) over 2e7 doubles (parallel for; ratio: speed-up)", "ms");
+    serial = median_of(runs, call_for, &f);
+    row("serial loop", serial, 1e6, serial / 1e6);
+    f.weft = weft_for;
+    row("weft_parallel_for (auto grain)", median_of(runs, call_for, &f), 1e6, serial / 1e6);
+    f.weft = NULL;
+    f.peer = omp_for;
+    row("OpenMP parallel for", median_of(runs, call_for, &f), 1e6, serial / 1e6);
+    f.peer = tbb_for;
+    row("TBB parallel_for", median_of(runs, call_for, &f), 1e6, serial / 1e6);
+    free(a);
+}
+
+int main(int argc, char **argv)
+{
+    threads = argc > 1 ? atoi(argv[1]) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads < 1 || threads > 64) threads = 2;
+    char env[32];
+    snprintf(env, sizeof env, "%d", threads);
+    setenv("UV_THREADPOOL_SIZE", env, 1);
+    int runs = bench_runs(5);
+    if (runs > MAXRUNS) runs = MAXRUNS;
+    printf("pool_bench: %d threads, median of %d runs; ratio = peer / weft (>1: weft faster)\n",
+           threads, runs);
+    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+    o.max_workers = threads;
+    if (weft_pool_new(&pool, &o) != 0) return 1;
+    for (int i = 0; i < threads; i++) pthread_create(&naive.th[i], NULL, naive_worker, NULL);
+#ifdef HAVE_UV
+    uvreqs = calloc(1 << 21, sizeof *uvreqs);
+#endif
+    const char *only = getenv("POOL_BENCH_ONLY");
+    if (!only || strcmp(only, "tasks") == 0) tasks_section(runs);
+    if (!only || strcmp(only, "loops") == 0) loops_section(runs);
+    weft_pool_free(pool);
+    return 0;
+}

@@ -1,0 +1,203 @@
+/* weft/pool.h - a work-stealing thread pool (concurrent.futures.ThreadPoolExecutor), with
+ * map, shutdown, back-pressure, pause/resume, statistics, and parallel for / reduce.
+ *
+ *     weft_pool *p;
+ *     weft_pool_new(&p, NULL);                      one worker per CPU, started lazily
+ *     weft_future *f;
+ *     weft_pool_submit(p, work, &job, &f, WEFT_FOREVER);
+ *     void *res;
+ *     rc = weft_future_result(f, &res, WEFT_FOREVER);   status and message as for a join
+ *     weft_future_release(f);
+ *     weft_pool_free(p);                             shutdown(wait) then free, like `with`
+ *
+ * Workers are daemon weft threads named PREFIX-N, each in a cancel scope that is a child of the
+ * pool's scope (itself a child of the creator's scope): cancelling the creator's scope (Ctrl-C
+ * through weft/signal.h) reaches every running task. Each worker has its own deque: a task
+ * submitted from inside a worker goes to that worker's deque (run LIFO by it, stolen FIFO by
+ * idle workers); other submits go through an injection queue. A worker that waits on a future,
+ * a map or a parallel for of its own pool runs other tasks meanwhile, so nested
+ * submit-and-wait never deadlocks, even on a pool of one worker.
+ *
+ * Cancelling a running task (weft_future_cancel) cancels the task alone: its blocking weft
+ * calls return WEFT_ECANCELED and weft_checkpoint() says so, and the worker's next task runs
+ * normally. By default the task runs in its worker's scope and the cancellation is delivered to
+ * the worker's parker for the task's duration (no allocation per task); threads the task
+ * starts are then not reached (a cancelling shutdown, which cancels the pool's scope, reaches
+ * them). With opts.task_scopes every task runs in a cancel scope of its own, child of its
+ * worker's, and cancelling its future cancels that scope, with everything started inside it.
+ */
+#ifndef WEFT_POOL_H
+#define WEFT_POOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <weft/cancel.h>
+#include <weft/config.h>
+#include <weft/future.h>
+#include <weft/time.h>
+
+WEFT_BEGIN_DECLS
+
+typedef struct weft_pool weft_pool;
+
+/* A per-worker initializer (ThreadPoolExecutor's initializer): runs once on each worker before
+ * its first task. A non-zero return breaks the pool (Python's BrokenThreadPool): it shuts
+ * down, its pending futures are cancelled, and later submits fail with WEFT_EBROKEN. */
+typedef int (*weft_pool_init_fn)(void *arg);
+
+typedef struct weft_pool_opts {
+    int max_workers;         /* 0: weft's count of online CPUs; < 0 or > 1024 is WEFT_EINVAL */
+    const char *name_prefix; /* borrowed during weft_pool_new and copied; NULL: "pool" */
+    weft_pool_init_fn init;  /* may be NULL */
+    void *init_arg;          /* passed to init */
+    size_t max_queued;       /* 0: unbounded; else submit blocks while this many tasks wait
+                                 to start (back-pressure) */
+    weft_scope *scope;       /* borrowed during the call: parent of the pool's scope; NULL: the
+                                creator's current scope */
+    int task_scopes;         /* non-zero: every task runs in a cancel scope of its own (a child
+                                of its worker's), so cancelling its future also reaches what it
+                                started, and weft_scope_current() in it is that scope; costs
+                                a scope per task (an allocation and the scope tree's lock) */
+} weft_pool_opts;
+
+/* clang-format off */
+#define WEFT_POOL_OPTS_INIT {0, NULL, NULL, NULL, 0, NULL, 0}
+/* clang-format on */
+
+/* weft_pool_new - make a pool; no worker starts before the first submit.
+ * out: caller-owned, receives the pool on success (untouched on failure); end it with
+ * weft_pool_free. opts: borrowed, may be NULL for the defaults.
+ * Returns 0, WEFT_EINVAL (NULL out, bad max_workers, prefix longer than 40 bytes), WEFT_ENOMEM.
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
+WEFT_API int weft_pool_new(weft_pool **out, const weft_pool_opts *opts) WEFT_NODISCARD;
+
+/* weft_pool_submit - queue fn(arg, &result) to run on a worker (Executor.submit).
+ * p: borrowed. fn: the task, NULL is WEFT_EINVAL. arg: passed to fn, never dereferenced by
+ * weft (the caller keeps it valid until the task has run or was cancelled).
+ * out: caller-owned, may be NULL; on success receives a future holding one reference for the
+ * caller (end it with weft_future_release). NULL is fire-and-forget: a failure of the task is
+ * then reported through the pool error hook.
+ * timeout: only used when the pool has max_queued and is full (back-pressure).
+ * Returns 0 (fn will run exactly once unless its future is cancelled), WEFT_ECLOSED (the pool
+ * was shut down), WEFT_EBROKEN (a worker initializer failed), WEFT_EAGAIN (full and timeout 0,
+ * or no worker could be started), WEFT_ETIMEDOUT (still full after timeout), WEFT_ECANCELED
+ * (the caller was cancelled while waiting for room), WEFT_EINVAL (NULL p or fn, negative
+ * timeout), WEFT_ENOMEM. On failure fn never runs and *out is untouched.
+ * Blocks: only when the pool is full (max_queued). Cancellation point: only then.
+ * Thread safety: safe, also from inside tasks. Async-signal-safe: no. */
+WEFT_API int weft_pool_submit(weft_pool *p, weft_task_fn fn, void *arg, weft_future **out,
+                              weft_ns timeout);
+
+/* weft_pool_submit_named - weft_pool_submit with a task name, shown by error reports and by a
+ * shutdown that times out. name: borrowed during the call and copied (cut at 31 bytes); NULL
+ * is no name. Returns and blocks as weft_pool_submit. */
+WEFT_API int weft_pool_submit_named(weft_pool *p, const char *name, weft_task_fn fn, void *arg,
+                                    weft_future **out, weft_ns timeout);
+
+/* weft_pool_map - run fn(args[i], &results[i]) for i in [0, n) on the pool and wait for all
+ * (Executor.map with chunksize). Tasks take `chunk` consecutive items each (0: automatic, a
+ * few chunks per worker).
+ * args: borrowed, may be NULL (every task gets arg NULL). results: caller-owned array of n,
+ * may be NULL; results[i] receives item i's result pointer (NULL if it set none).
+ * Returns 0 if every item succeeded; else the status of the failing item with the lowest index
+ * (its message in the caller's error slot; the rest of its chunk does not run);
+ * WEFT_ETIMEDOUT or WEFT_ECANCELED (caller cancelled): chunks not started never run, and
+ * map waits for the running ones to finish their current item, so no task touches
+ * args/results after the return; WEFT_ECLOSED; WEFT_EINVAL (NULL p or fn, negative timeout); WEFT_ENOMEM.
+ * Blocks: yes (helps from a worker of p). Cancellation point: yes. Thread safety: safe.
+ * Async-signal-safe: no. */
+WEFT_API int weft_pool_map(weft_pool *p, weft_task_fn fn, void **args, void **results, size_t n,
+                           size_t chunk, weft_ns timeout);
+
+/* weft_pool_shutdown - stop accepting tasks (Executor.shutdown).
+ * wait: non-zero waits (up to timeout) until every queued task has run and the workers have
+ * exited. cancel_pending: non-zero cancels every future still pending (its task never runs)
+ * and cancels the pool's scope, so running tasks see WEFT_ECANCELED.
+ * Returns 0; WEFT_ETIMEDOUT (wait and tasks still run after timeout; the calling thread's
+ * error slot then names them: "still running: 'a' on pool-1, ..."; call again to wait more);
+ * WEFT_EAGAIN (timeout 0 and still running); WEFT_ECANCELED (caller cancelled while waiting);
+ * WEFT_EDEADLK (wait from inside a task of p); WEFT_EINVAL (NULL p, negative timeout).
+ * Shutting down twice is allowed (the second call only waits). Shutdown ends a pause.
+ * Blocks: if wait. Cancellation point: if wait. Thread safety: safe. Async-signal-safe: no. */
+WEFT_API int weft_pool_shutdown(weft_pool *p, int wait, int cancel_pending, weft_ns timeout);
+
+/* weft_pool_free - shut p down if not yet done (waiting, without cancelling: Python's `with`),
+ * and free it. Workers still running a task after a timed-out shutdown finish it and free the
+ * pool memory themselves. p: taken. NULL does nothing. Never free the default pool.
+ * Blocks: yes, unless p was already shut down. Cancellation point: no (waits shielded).
+ * Thread safety: no other call on p may run or follow. Async-signal-safe: no. */
+WEFT_API void weft_pool_free(weft_pool *p);
+
+/* weft_pool_wait_idle - wait until every task submitted so far has finished (the pool stays
+ * usable). Returns 0, WEFT_EAGAIN (timeout 0), WEFT_ETIMEDOUT, WEFT_ECANCELED, WEFT_EDEADLK
+ * (called from a task of p: it could never be idle), WEFT_EINVAL.
+ * Blocks: yes. Cancellation point: yes. Thread safety: safe. Async-signal-safe: no. */
+WEFT_API int weft_pool_wait_idle(weft_pool *p, weft_ns timeout);
+
+/* weft_pool_pause - workers start no new task until weft_pool_resume (running ones go on;
+ * submits are still accepted). Returns 0, WEFT_EINVAL (NULL). Blocks: no. Thread safety: safe. */
+WEFT_API int weft_pool_pause(weft_pool *p);
+
+/* weft_pool_resume - undo weft_pool_pause and wake the workers. Returns 0, WEFT_EINVAL (NULL).
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
+WEFT_API int weft_pool_resume(weft_pool *p);
+
+/* Pool statistics (like struct stat and stat(), the struct and its function share a name). */
+struct weft_pool_stats {
+    int max_workers, workers, busy, idle; /* workers: started so far; idle = workers - busy */
+    uint64_t submitted;                   /* tasks accepted so far */
+    uint64_t completed;                   /* finished, failed or cancelled */
+    uint64_t queued;                      /* accepted, not yet started (approximate while busy) */
+    int workers_high;                     /* most workers ever started */
+    uint64_t queued_high;                 /* high-water mark of a worker's deque or of one batch
+                                             taken from the injection queue (approximate) */
+    int paused, shutdown;
+};
+
+/* weft_pool_stats - a snapshot of p's counters into *out (caller-owned).
+ * Returns 0, WEFT_EINVAL (NULL p or out).
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
+WEFT_API int weft_pool_stats(weft_pool *p, struct weft_pool_stats *out);
+
+/* weft_pool_default - the process-wide pool (one worker per CPU, prefix "weft"), made on first
+ * use. Borrowed: never free it. NULL only if it could not be made (out of memory).
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
+WEFT_API weft_pool *weft_pool_default(void);
+
+/* A pool error hook: reports a task failure nobody looked at. name ("" if the task had none)
+ * and message are borrowed for the call. */
+typedef void (*weft_pool_error_hook)(const char *name, int status, const char *message, void *arg);
+
+/* weft_pool_set_error_hook - replace the hook for unseen task failures; NULL restores the
+ * default, which prints "weft: task 'NAME' failed: WEFT_EXXX (status N): MESSAGE" on stderr.
+ * arg: passed to hook; kept alive by the caller while set. Returns 0.
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
+WEFT_API int weft_pool_set_error_hook(weft_pool_error_hook hook, void *arg);
+
+/* weft_parallel_for - call body(lo, hi, arg) over sub-ranges covering [begin, end) exactly
+ * once, in parallel on p (NULL: the default pool); returns when all have run.
+ * grain: the largest sub-range body gets; 0: automatic (ranges split recursively into a few
+ * pieces per worker, and idle workers steal the halves). The calling thread runs pieces too.
+ * Returns 0 (also for an empty range), WEFT_EINVAL (NULL body, end < begin, grain < 0),
+ * WEFT_ECLOSED (p shut down: nothing ran). Body must not fail; use weft_checkpoint() inside
+ * it to stop early (the remaining pieces still run their body; check in each).
+ * Blocks: yes (helps from a worker). Cancellation point: no (it always finishes).
+ * Thread safety: safe, nests. Async-signal-safe: no. */
+WEFT_API int weft_parallel_for(weft_pool *p, int64_t begin, int64_t end, int64_t grain,
+                               void (*body)(int64_t lo, int64_t hi, void *arg), void *arg);
+
+/* weft_parallel_reduce - fold [begin, end) in parallel: every piece gets an accumulator of
+ * acc_size bytes copied from identity, body(lo, hi, acc, arg) folds the piece into it, and
+ * combine(acc, other, arg) folds the pieces' accumulators together into *result (caller-owned,
+ * acc_size bytes, overwritten). combine must be associative and commutative (the pieces are
+ * combined in the order they finish). identity: borrowed.
+ * Returns 0, WEFT_EINVAL (NULL body, combine, identity or result, acc_size 0, end < begin,
+ * grain < 0), WEFT_ENOMEM, WEFT_ECLOSED. Blocks / cancellation as weft_parallel_for. */
+WEFT_API int weft_parallel_reduce(weft_pool *p, int64_t begin, int64_t end, int64_t grain,
+                                  void (*body)(int64_t lo, int64_t hi, void *acc, void *arg),
+                                  void (*combine)(void *acc, const void *other, void *arg),
+                                  size_t acc_size, const void *identity, void *result, void *arg);
+
+WEFT_END_DECLS
+
+#endif

@@ -1,0 +1,208 @@
+/* src/pool/pool.c - the pool's life: making it, starting workers lazily, submitting, shutdown,
+ * wait_idle, pause/resume, statistics and the default pool.
+ *
+ * Shutdown without lost tasks. A submit counts the task (seq_cst, sched.c) and then loads
+ * `closed` (seq_cst); shutdown stores `closed` and the workers exit only once the pool is calm
+ * (everything counted submitted is counted done). So a submit that saw the pool open is
+ * counted before any worker can decide to exit, and its task runs (or is cancelled by a
+ * cancelling shutdown); one that saw it closed counts itself done and wakes the workers.
+ *
+ * Memory: the user's handle and every live worker hold a reference (refs); the last one frees
+ * the pool, so a worker stuck in a task after a timed-out shutdown never touches freed memory.
+ *
+ * Lock order: start_lock -> (thread table, scope tree inside weft_thread_start). The waitq
+ * locks are leaves.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <weft/error.h>
+
+#include "internal.h"
+#include "os/os.h"
+#include "pool/pool_internal.h"
+
+#define DEQUE_CAP 1024
+
+void weft__pool_unref(weft_pool *p)
+{
+    if (atomic_fetch_sub(&p->refs, 1) != 1) return; /* seq_cst: the last sees all */
+    int n = atomic_load(&p->nstarted);
+    for (int i = 0; i < n; i++) weft__deque_destroy(&p->workers[i].dq);
+    weft_scope_release(p->scope);
+    free(p->workers);
+    free(p);
+}
+
+int weft_pool_new(weft_pool **out, const weft_pool_opts *opts)
+{
+    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+    if (opts) o = *opts;
+    if (out == NULL || o.max_workers < 0 || o.max_workers > 1024) return WEFT_EINVAL;
+    if (o.name_prefix && strlen(o.name_prefix) > 40) return WEFT_EINVAL;
+    weft_pool *p = weft__calloc(1, sizeof *p);
+    if (p == NULL) return WEFT_ENOMEM;
+    p->max_workers = o.max_workers ? o.max_workers : weft__os_cpu_count();
+    p->workers = weft__calloc((size_t)p->max_workers, sizeof *p->workers);
+    if (p->workers == NULL || weft_scope_new(&p->scope, o.scope, NULL) != 0) {
+        free(p->workers);
+        free(p);
+        return WEFT_ENOMEM;
+    }
+    snprintf(p->prefix, sizeof p->prefix, "%s", o.name_prefix ? o.name_prefix : "pool");
+    p->init = o.init;
+    p->init_arg = o.init_arg;
+    p->max_queued = o.max_queued;
+    p->task_scopes = o.task_scopes != 0;
+    atomic_init(&p->refs, 1);
+    *out = p;
+    return 0;
+}
+
+/* Start worker number nstarted; 0 or the error of weft_thread_start. start_lock held. */
+static int start_worker(weft_pool *p)
+{
+    int i = atomic_load_explicit(&p->nstarted, memory_order_relaxed); /* under start_lock */
+    struct weft__worker *w = &p->workers[i];
+    if (atomic_load_explicit(&w->dq.buf, memory_order_relaxed) == NULL &&
+        weft__deque_init(&w->dq, DEQUE_CAP) != 0)
+        return WEFT_ENOMEM;
+    w->pool = p;
+    w->index = i;
+    char name[WEFT_THREAD_NAME_MAX];
+    snprintf(name, sizeof name, "%s-%d", p->prefix, i + 1);
+    weft_thread_opts to = WEFT_THREAD_OPTS_INIT;
+    to.name = name;
+    to.daemon = 1;
+    to.scope = p->scope;
+    atomic_fetch_add(&p->refs, 1);
+    atomic_fetch_add(&p->live, 1);
+    /* release: the thieves' acquire load of nstarted sees the deque initialised. */
+    atomic_store_explicit(&p->nstarted, i + 1, memory_order_release);
+    int rc = weft_thread_start(&w->thread, weft__worker_main, w, &to);
+    if (rc != 0) {
+        /* Nobody can have pushed on its deque (it never ran): take the slot back. */
+        atomic_store_explicit(&p->nstarted, i, memory_order_release);
+        atomic_fetch_sub(&p->live, 1);
+        atomic_fetch_sub(&p->refs, 1);
+        return rc;
+    }
+    weft_thread_release(w->thread);
+    return 0;
+}
+
+/* The first worker, before the first task is queued (so that a pool that cannot start any
+ * worker refuses the task instead of queueing it forever). */
+int weft__pool_ensure_worker(weft_pool *p)
+{
+    if (atomic_load_explicit(&p->nstarted, memory_order_relaxed) > 0) return 0; /* rechecked */
+    weft__lock_acquire(&p->start_lock);
+    int rc = atomic_load_explicit(&p->nstarted, memory_order_relaxed) == 0 ? start_worker(p) : 0;
+    weft__lock_release(&p->start_lock);
+    return rc;
+}
+
+/* Lazy start (Python starts a thread per submit that finds no idle one): one more worker, if
+ * the maximum allows; failures are ignored (the running workers will do). */
+void weft__pool_grow(weft_pool *p)
+{
+    weft__lock_acquire(&p->start_lock);
+    if (atomic_load_explicit(&p->nstarted, memory_order_relaxed) < p->max_workers)
+        (void)start_worker(p);
+    weft__lock_release(&p->start_lock);
+}
+
+static bool room_arm(void *ctx)
+{
+    weft_pool *p = ctx;
+    return atomic_load(&p->queued) < (int64_t)p->max_queued || atomic_load(&p->closed);
+}
+
+static bool room_ready(void *ctx)
+{
+    return room_arm(ctx);
+}
+
+/* Reserve a place among max_queued (back-pressure). */
+static int reserve(weft_pool *p, weft_ns timeout)
+{
+    weft_ns deadline = weft_deadline(timeout);
+    for (;;) {
+        int64_t q = atomic_load(&p->queued);
+        if (q < (int64_t)p->max_queued) {
+            if (atomic_compare_exchange_weak(&p->queued, &q, q + 1)) return 0; /* seq_cst */
+            continue;
+        }
+        if (atomic_load(&p->closed)) return WEFT_ECLOSED;
+        if (timeout == 0) return WEFT_EAGAIN;
+        atomic_fetch_add(&p->room_waiters, 1); /* seq_cst: pairs with the run's decrement */
+        struct weft__wsrc src = {&p->room_q, room_arm, p};
+        int rc = weft__wait_help(p, &src, 1, room_ready, p, deadline, true);
+        atomic_fetch_sub(&p->room_waiters, 1);
+        if (rc != 0) return rc;
+    }
+}
+
+static void unreserve(weft_pool *p)
+{
+    if (p->max_queued) atomic_fetch_sub(&p->queued, 1);
+}
+
+int weft__pool_submit_scoped(weft_pool *p, weft_scope *scope, const char *name, weft_task_fn fn,
+                             void *arg, weft_future **out, weft_ns timeout)
+{
+    if (p == NULL || fn == NULL || timeout < 0) return WEFT_EINVAL;
+    if (atomic_load_explicit(&p->closed, memory_order_relaxed)) /* early out; rechecked */
+        return atomic_load(&p->broken) ? WEFT_EBROKEN : WEFT_ECLOSED;
+    int rc = p->max_queued ? reserve(p, timeout) : 0;
+    if (rc != 0) return rc;
+    weft_future *f = NULL;
+    if ((rc = weft__pool_ensure_worker(p)) == 0 && (f = weft__rec_alloc()) == NULL)
+        rc = WEFT_ENOMEM;
+    if (rc != 0) {
+        unreserve(p);
+        return rc;
+    }
+    weft__future_init(f, p, out ? 2 : 1);
+    f->fn = fn;
+    f->arg = arg;
+    f->solo = out == NULL;
+    weft__pool_count_submit(p);
+    if (atomic_load(&p->closed)) rc = atomic_load(&p->broken) ? WEFT_EBROKEN : WEFT_ECLOSED;
+    /* seq_cst load of closed: see the file comment. */
+    if (rc == 0) { /* the cold line is written only now: a failure leaves it fresh */
+        if (scope) f->scope = scope;
+        if (name) {
+            snprintf(f->name, sizeof f->name, "%s", name);
+            f->named = true;
+        }
+        if (weft__pool_push(p, f) != 0) {
+            rc = WEFT_ENOMEM; /* f stayed invisible: give the caller its scope back */
+            f->scope = NULL;
+            f->name[0] = '\0';
+        }
+    }
+    if (rc != 0) {
+        weft__pool_count_done(p);
+        unreserve(p);
+        weft__rec_free(f);
+        weft__pool_wake_all(p); /* workers waiting for calm to exit */
+        weft__pool_check_calm(p);
+        return rc;
+    }
+    if (out) *out = f;
+    return 0;
+}
+
+int weft_pool_submit(weft_pool *p, weft_task_fn fn, void *arg, weft_future **out, weft_ns timeout)
+{
+    return weft__pool_submit_scoped(p, NULL, NULL, fn, arg, out, timeout);
+}
+
+int weft_pool_submit_named(weft_pool *p, const char *name, weft_task_fn fn, void *arg,
+                           weft_future **out, weft_ns timeout)
+{
+    return weft__pool_submit_scoped(p, NULL, name, fn, arg, out, timeout);
+}

@@ -1,0 +1,218 @@
+/* src/pool/pool_internal.h - the task/future record, the per-worker deque, the pool, and the
+ * hooks other modules (task groups, timers) use to run work on a pool.
+ *
+ * One record is both the queued task and its future (struct weft_future): submitting costs one
+ * record from a per-thread free list, no malloc in the steady state. Records are type-stable:
+ * once made they are only ever recycled through the free lists, never given back to malloc, so
+ * a stale pointer read from a worker's `current` slot is always a record (pool.c uses that to
+ * name running tasks at shutdown without locking per task).
+ *
+ * Future word (futures.c): references in the high half; in the low half two bits of state and
+ * flags above them:
+ *   PENDING -> RUNNING (the worker that pops it, CAS) -> FINISHED (exchange by that worker);
+ *   PENDING -> CANCELLED (weft_future_cancel or a cancelling shutdown, CAS).
+ *   F_LISTEN: someone waits or a callback is registered: the completer must take f->wq.lock.
+ *   F_CANCEL_REQ: a canceller interrupted the running worker, under f->wq.lock.
+ */
+#ifndef WEFT_POOL_INTERNAL_H
+#define WEFT_POOL_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <weft/pool.h>
+#include <weft/thread.h>
+
+#include "lock.h"
+#include "park.h"
+
+enum {
+    F_PENDING = 0,
+    F_RUNNING = 1,
+    F_FINISHED = 2,
+    F_CANCELLED = 3,
+    F_STATE = 3,
+    F_LISTEN = 4,
+    F_CANCEL_REQ = 8,
+};
+/* One reference in the future's word: state and references share one atomic, so that the
+ * runner's completion and its reference drop are one CAS (futures.c). */
+#define REF1 ((uint64_t)1 << 32)
+static inline uint32_t weft__refs_of(uint64_t w)
+{
+    return (uint32_t)(w >> 32);
+}
+
+#define WEFT__TASK_NAME_MAX 32
+
+struct weft__cb {
+    struct weft__cb *next;
+    weft_future_cb fn;
+    void *arg;
+    bool embedded; /* not malloc'ed by add_done_callback (as_completed's nodes) */
+};
+
+struct weft__worker;
+
+/* The first cache line holds what every task touches (submit writes only that line); the
+ * rest is touched only by waiters, callbacks, names, failures and internal tasks, and is kept
+ * in its "fresh" state while the record is free: wq empty, cbs NULL with cbs_tail = &cbs,
+ * message NULL, scope NULL, name "" (records.c and weft__future_unref restore it). */
+struct weft_future {
+    _Alignas(64) struct weft_future *next; /* injection stack / free list link */
+    weft_task_fn fn;
+    void *arg;
+    weft_pool *pool;
+    void *result;
+    /* Internal tasks (parallel for, map chunks) run ifn(self) instead of fn and have no future
+     * semantics: nobody waits on the record, it is recycled as soon as ifn returns. */
+    void (*ifn)(struct weft_future *self);
+    _Atomic uint64_t word; /* low 32 bits: state and flags; high 32: references (REF1) */
+    int status;
+    _Atomic bool observed; /* the failure was given to someone (result) */
+    bool cancel_seen;      /* a cancel request reached the running task */
+    bool solo;             /* fire-and-forget: no future handed out (sched.c run_solo) */
+    bool named;            /* name[] was written */
+    /* ---- cold ---- */
+    _Alignas(64) int64_t lo, hi;         /* internal tasks' range */
+    weft_scope *scope;                   /* a reference (see submit_scoped), or NULL */
+    weft_scope *own_scope;               /* the task's own (task_scopes), while it runs */
+    char *message;                       /* malloc'ed failure text, or NULL */
+    struct weft__worker *_Atomic runner; /* set before RUNNING */
+    weft__waitq wq;                      /* waiters; its lock also guards cbs */
+    struct weft__cb *cbs, **cbs_tail;
+    char name[WEFT__TASK_NAME_MAX];
+};
+
+/* Chase-Lev deque (deque.c). Owner: push/take at bottom; thieves: steal at top. */
+struct weft__dqbuf {
+    int64_t mask;
+    struct weft__dqbuf *prev; /* older buffers, freed with the deque */
+    _Atomic(weft_future *) slot[];
+};
+struct weft__deque {
+    _Atomic int64_t top;
+    char pad0[56];
+    _Atomic int64_t bottom;
+    struct weft__dqbuf *_Atomic buf;
+    char pad1[48];
+};
+int weft__deque_init(struct weft__deque *d, int64_t cap);
+void weft__deque_destroy(struct weft__deque *d);
+int weft__deque_push(struct weft__deque *d, weft_future *t); /* 0, or WEFT_ENOMEM */
+/* Push a ->next-linked list (all of it, with one store of bottom); returns how many. */
+uint64_t weft__deque_push_list(struct weft__deque *d, weft_future *list);
+weft_future *weft__deque_take(struct weft__deque *d);
+weft_future *weft__deque_steal(struct weft__deque *d);
+int64_t weft__deque_size(struct weft__deque *d);
+
+struct weft__worker {
+    struct weft__deque dq;
+    weft_pool *pool;
+    int index;
+    weft__parker *parker;
+    weft_thread thread;
+    weft_future *_Atomic current; /* the task it runs (for shutdown's report) */
+    _Atomic uint64_t spawned;     /* tasks submitted from this worker (seq_cst: see pool.c) */
+    _Atomic uint64_t done;        /* tasks it finished or dropped (seq_cst) */
+    _Atomic int busy;
+    uint32_t rng;
+    char pad[64];
+};
+
+struct weft_pool {
+    /* Hot, written by producers. */
+    weft_future *_Atomic inject; /* Treiber stack of external submits, LIFO */
+    char pad0[56];
+    _Atomic uint64_t ext_submitted; /* tasks submitted from non-workers */
+    char pad1[56];
+    _Atomic int sleepers; /* waiter records on idle_q */
+    _Atomic int closed, paused, broken, cancelling;
+    _Atomic int nstarted; /* workers started (index of the next) */
+    char pad2[44];
+    _Atomic uint64_t ext_done; /* tasks dropped by non-workers */
+    _Atomic int64_t queued;    /* only with max_queued: accepted, not started */
+    _Atomic uint64_t queued_high;
+    weft__waitq idle_q; /* idle workers (and helpers) park here */
+    weft__waitq exit_q; /* shutdown waits for the workers to exit */
+    weft__waitq calm_q; /* wait_idle waits here */
+    weft__waitq room_q; /* back-pressured submitters */
+    _Atomic int calm_waiters, room_waiters;
+    _Atomic int live; /* workers started and not exited */
+    _Atomic int refs; /* the user's + one per live worker */
+    weft__lock start_lock;
+    int max_workers;
+    size_t max_queued;
+    weft_pool_init_fn init;
+    void *init_arg;
+    weft_scope *scope;
+    bool is_default;
+    bool task_scopes;
+    char prefix[48];
+    struct weft__worker *workers; /* max_workers of them */
+};
+
+/* The worker the calling thread is, or NULL (sched.c). */
+extern _Thread_local struct weft__worker *weft__tls_worker;
+
+/* records.c: the per-thread free lists. */
+weft_future *weft__rec_alloc(void);
+void weft__rec_free(weft_future *f);
+
+/* futures.c */
+void weft__future_init(weft_future *f, weft_pool *p, uint32_t refs);
+/* Complete a RUNNING future and drop the pool's reference (f may be gone on return); true if
+ * a cancel request interrupted the runner (which must then clear its parker). */
+bool weft__future_finish(weft_future *f, int status, void *result, struct weft__worker *w);
+int weft__future_start(weft_future *f, struct weft__worker *w); /* 1: run it; 0: cancelled */
+void weft__future_cancel_pending(weft_future *f); /* a queued record dropped at shutdown */
+bool weft__future_is_done(weft_future *f);
+bool weft__future_arm(void *f);   /* a weft__wsrc arm for a future (sets F_LISTEN) */
+bool weft__future_ready(void *f); /* weft__future_is_done for a void * */
+void weft__future_unref(weft_future *f);
+bool weft__cb_remove(weft_future *f, struct weft__cb *node); /* true: unlinked, will not run */
+int weft__cb_add(weft_future *f, struct weft__cb *node);     /* 1: f was done, not linked */
+
+/* sched.c */
+int weft__pool_push(weft_pool *p, weft_future *t); /* enqueue + wake; 0 or WEFT_ENOMEM */
+bool weft__pool_wake_one(weft_pool *p);            /* true if it claimed a parked worker */
+void weft__pool_wake_all(weft_pool *p);
+bool weft__pool_has_work(weft_pool *p);
+bool weft__pool_calm(weft_pool *p);
+void weft__pool_check_calm(weft_pool *p);
+int weft__pool_ensure_worker(weft_pool *p); /* the first worker (pool.c) */
+void weft__pool_grow(weft_pool *p);         /* one more worker if allowed (pool.c) */
+weft_future *weft__pool_find(struct weft__worker *w);
+void weft__pool_run(struct weft__worker *w, weft_future *t);
+int weft__worker_main(void *arg);
+void weft__pool_count_submit(weft_pool *p);
+void weft__pool_count_done(weft_pool *p);
+void weft__pool_drop(weft_pool *p, weft_future *t);
+void weft__pool_unref(weft_pool *p); /* pool.c: the last ref frees the pool */
+
+/* A condition one can wait for with helping: waitq q, and arm(ctx), called under q->lock, that
+ * returns true if the condition holds (then nothing waits) and otherwise makes sure the party
+ * that will make it hold takes q->lock and wakes q (e.g. by setting F_LISTEN). */
+struct weft__wsrc {
+    weft__waitq *q;
+    bool (*arm)(void *ctx);
+    void *ctx;
+};
+/* Wait until ready(rctx), parking on the sources; a worker of `help` runs that pool's tasks
+ * meanwhile. Returns 0, WEFT_EAGAIN (deadline 0 meaning "try once": pass try_once),
+ * WEFT_ETIMEDOUT, WEFT_ECANCELED (unless !cancellable). */
+int weft__wait_help(weft_pool *help, struct weft__wsrc *src, size_t n, bool (*ready)(void *),
+                    void *rctx, weft_ns deadline, bool cancellable);
+
+/* Hooks for task groups and timers: submit a task that runs inside `scope` (NULL = the
+ * worker's own scope), optionally named, with `out` as for weft_pool_submit. On success the
+ * pool TAKES the caller's reference to scope (from weft_scope_new) and releases it when the
+ * record is recycled; on failure the caller keeps it. Same returns as weft_pool_submit. A
+ * group adds its done-callback with weft__cb_add and an embedded node (no malloc). */
+int weft__pool_submit_scoped(weft_pool *p, weft_scope *scope, const char *name, weft_task_fn fn,
+                             void *arg, weft_future **out, weft_ns timeout);
+
+/* The pool error hook (futures.c). */
+void weft__pool_report(const char *name, int status, const char *message);
+
+#endif

@@ -1,0 +1,504 @@
+/* src/pool/sched.c - the scheduler: where tasks are queued, how workers find them, how idle
+ * workers park and are woken, and waiting with help.
+ *
+ * Queues. A worker's own submits go to its Chase-Lev deque (deque.c); every other submit is
+ * pushed on the pool's injection stack (a Treiber stack: one CAS per push). A worker looks for
+ * work in this order: its deque (LIFO), the whole injection stack at once (exchanged for NULL
+ * and pushed into its deque newest first, so that it runs them oldest first and thieves take
+ * the newest), then one steal from each other worker, starting at a random one.
+ *
+ * Sleeping without lost wake-ups. A worker that found nothing searches a little longer
+ * (SEARCH_ROUNDS, without being visible as idle, so producers pay nothing), then:
+ *     sleepers++ (seq_cst); lock idle_q; if there is work: unlock, retry; else push a waiter
+ *     record; unlock; park (the parking lot spins, then sleeps on the futex).
+ * A producer pushes (seq_cst) and then loads sleepers (seq_cst); if it is non-zero it locks
+ * idle_q and wakes one record. In the seq_cst total order either the producer sees the
+ * increment (and then, through idle_q's lock, either the record or a worker that will see
+ * the work under the lock), or the worker's check sees the push. A worker woken while it still
+ * spins in the parking lot gets its wake-up as a cache-line transfer, no system call.
+ *
+ * Counting. Every task is counted once submitted (ext_submitted, or the submitting worker's
+ * `spawned`) and once finished or dropped (a worker's `done`, or ext_done). The pool is calm
+ * (wait_idle, shutdown) when the sums are equal; the finished side is summed first, so an
+ * equality means there was a moment when nothing was outstanding (both sides only grow and a
+ * task is counted submitted before it is counted done).
+ *
+ * Lock order: idle_q.lock and the other pool waitq locks are leaves; a worker holds none of
+ * them while it runs a task.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <weft/error.h>
+
+#include "cancel_internal.h"
+#include "internal.h"
+#include "os/os.h"
+#include "pool/pool_internal.h"
+
+#define SEARCH_ROUNDS 64
+
+_Thread_local struct weft__worker *weft__tls_worker;
+
+/* ---- counting ---- */
+
+/* A worker's own counters are written by it alone: a relaxed load and a release store, no
+ * locked instruction. Release: a thread that acquires a worker's `done` also sees the
+ * `spawned` counts and pushes that worker made before (so calm never sees a child done and its
+ * spawn uncounted). Ordering against `closed` is not needed for a worker's spawns: the pool
+ * cannot be calm while the spawning task runs, and it is counted done only after the push. */
+static void bump(_Atomic uint64_t *c)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                          memory_order_release);
+}
+
+void weft__pool_count_submit(weft_pool *p)
+{
+    struct weft__worker *w = weft__tls_worker;
+    if (w && w->pool == p)
+        bump(&w->spawned);
+    else
+        atomic_fetch_add(&p->ext_submitted, 1); /* seq_cst: before the load of closed */
+}
+
+void weft__pool_count_done(weft_pool *p)
+{
+    struct weft__worker *w = weft__tls_worker;
+    if (w && w->pool == p)
+        bump(&w->done);
+    else
+        atomic_fetch_add(&p->ext_done, 1); /* seq_cst: before check_calm's loads */
+}
+
+/* Before a worker looks at calm_waiters or decides to sleep: a seq_cst RMW on its `done`
+ * puts its latest count in the total order ahead of its following seq_cst loads (the Dekker
+ * pairs with wait_idle's increment of calm_waiters and with shutdown's store of closed). */
+static void publish_done(struct weft__worker *w)
+{
+    atomic_fetch_add(&w->done, 0);
+}
+
+bool weft__pool_calm(weft_pool *p)
+{
+    int n = atomic_load(&p->nstarted);
+    uint64_t done = atomic_load(&p->ext_done), sub;
+    for (int i = 0; i < n; i++) done += atomic_load(&p->workers[i].done);
+    sub = atomic_load(&p->ext_submitted);
+    for (int i = 0; i < n; i++) sub += atomic_load(&p->workers[i].spawned);
+    /* A worker started after n was read has spawned nothing that is not counted: it ran a
+     * task first, and that task was counted before it. */
+    return done == sub;
+}
+
+/* ---- waking ---- */
+
+bool weft__pool_wake_one(weft_pool *p)
+{
+    weft__wakelist wl = WEFT__WAKELIST_INIT;
+    weft__lock_acquire(&p->idle_q.lock);
+    bool woke = weft__waitq_wake_one(&p->idle_q, &wl) != NULL;
+    weft__lock_release(&p->idle_q.lock);
+    weft__wakelist_flush(&wl);
+    return woke;
+}
+
+void weft__pool_wake_all(weft_pool *p)
+{
+    weft__wakelist wl = WEFT__WAKELIST_INIT;
+    weft__lock_acquire(&p->idle_q.lock);
+    while (!weft__waitq_empty(&p->idle_q)) {
+        weft__waitq_wake_all(&p->idle_q, &wl);
+        if (wl.n == WEFT__WAKELIST_MAX) break; /* wakelist_add woke the rest inline */
+    }
+    weft__lock_release(&p->idle_q.lock);
+    weft__wakelist_flush(&wl);
+}
+
+/* wait_idle's waiters are woken by whoever sees the pool calm. */
+void weft__pool_check_calm(weft_pool *p)
+{
+    if (atomic_load(&p->calm_waiters) == 0 || !weft__pool_calm(p)) return; /* seq_cst */
+    weft__wakelist wl = WEFT__WAKELIST_INIT;
+    weft__lock_acquire(&p->calm_q.lock);
+    weft__waitq_wake_all(&p->calm_q, &wl);
+    weft__lock_release(&p->calm_q.lock);
+    weft__wakelist_flush(&wl);
+}
+
+/* ---- queues ---- */
+
+int weft__pool_push(weft_pool *p, weft_future *t)
+{
+    struct weft__worker *w = weft__tls_worker;
+    if (w && w->pool == p) {
+        if (weft__deque_push(&w->dq, t) != 0) return WEFT_ENOMEM;
+    } else {
+        weft_future *head = atomic_load_explicit(&p->inject, memory_order_relaxed);
+        do {
+            t->next = head;
+            /* seq_cst: release publishes the record to the worker that exchanges the stack;
+             * and the push must precede the load of sleepers below (file comment). */
+        } while (!atomic_compare_exchange_weak_explicit(&p->inject, &head, t, memory_order_seq_cst,
+                                                        memory_order_relaxed));
+    }
+    /* seq_cst load of sleepers: file comment. Nobody to wake (none idle, or the count was
+     * stale: the sleeper was already claimed) and workers still allowed: start one. */
+    if (atomic_load(&p->sleepers) > 0 && weft__pool_wake_one(p)) return 0;
+    if (atomic_load_explicit(&p->nstarted, memory_order_relaxed) < p->max_workers)
+        weft__pool_grow(p); /* relaxed: a hint, rechecked under start_lock */
+    return 0;
+}
+
+bool weft__pool_has_work(weft_pool *p)
+{
+    if (atomic_load(&p->paused)) return false;
+    if (atomic_load(&p->inject) != NULL) return true; /* seq_cst: file comment */
+    int n = atomic_load(&p->nstarted);
+    for (int i = 0; i < n; i++)
+        if (weft__deque_size(&p->workers[i].dq) > 0) return true;
+    return false;
+}
+
+/* Take the whole injection stack into w's deque; returns the oldest (to run now) or NULL. The
+ * stack is newest first; pushed in that order, the oldest ends at the bottom, where the owner
+ * takes first, while thieves take the newest from the top. */
+static weft_future *grab_inject(struct weft__worker *w)
+{
+    weft_pool *p = w->pool;
+    if (atomic_load_explicit(&p->inject, memory_order_relaxed) == NULL) return NULL;
+    /* acquire: pairs with the pushers' CAS (the records' contents). */
+    weft_future *t = atomic_exchange_explicit(&p->inject, NULL, memory_order_acquire);
+    if (t == NULL) return NULL;
+    uint64_t n = weft__deque_push_list(&w->dq, t);
+    if (n == 0) { /* no memory for a bigger deque: run them all here, oldest last */
+        while (t) {
+            weft_future *next = t->next;
+            weft__pool_run(w, t);
+            t = next;
+        }
+        return NULL;
+    }
+    uint64_t high = atomic_load_explicit(&p->queued_high, memory_order_relaxed);
+    if (n > high) atomic_store_explicit(&p->queued_high, n, memory_order_relaxed); /* stats */
+    if (atomic_load(&p->sleepers) > 0) weft__pool_wake_one(p);                     /* share them */
+    return weft__deque_take(&w->dq);
+}
+
+weft_future *weft__pool_find(struct weft__worker *w)
+{
+    weft_pool *p = w->pool;
+    if (atomic_load_explicit(&p->paused, memory_order_relaxed)) return NULL;
+    weft_future *t = weft__deque_take(&w->dq);
+    if (t) return t;
+    if ((t = grab_inject(w)) != NULL) return t;
+    int n = atomic_load_explicit(&p->nstarted, memory_order_acquire); /* pairs: start_worker */
+    if (n <= 1) return NULL;
+    w->rng = w->rng * 1103515245u + 12345u;
+    int first = (int)((w->rng >> 16) % (uint32_t)n);
+    for (int k = 0; k < n; k++) {
+        int i = (first + k) % n;
+        if (i == w->index) continue;
+        if ((t = weft__deque_steal(&p->workers[i].dq)) != NULL) return t;
+    }
+    return NULL;
+}
+
+/* ---- running ---- */
+
+static void capture_message(weft_future *t, int status)
+{
+    if (status == 0) return;
+    const char *msg = weft_error_message();
+    if (weft_error_code() == status && msg[0] != '\0') t->message = strdup(msg);
+    weft_error_clear();
+}
+
+/* After a task whose cancel request interrupted this worker: clear the request, unless the
+ * worker's scope (or an enclosing task being helped) is cancelled for real. */
+static void clear_cancel(struct weft__worker *w)
+{
+    weft__parker_reset(w->parker);
+    if (weft_scope_cancelled(weft_scope_current()) == 1) atomic_store(&w->parker->cancel, 1u);
+}
+
+/* The scope t runs in: its own new one (task_scopes; child of t->scope or of the worker's),
+ * else t->scope, else none (the worker's). Entered BEFORE t becomes RUNNING, so that a cancel
+ * request (possible only once it is RUNNING) is never undone by the entry. */
+static weft_scope *enter_scope(weft_pool *p, weft_future *t, weft_scope **own)
+{
+    *own = NULL;
+    if (p->task_scopes && weft_scope_new(own, t->scope, NULL) == 0) t->own_scope = *own;
+    weft_scope *s = *own ? *own : t->scope;
+    return s && weft_scope_enter(s) == 0 ? s : NULL;
+}
+
+static void leave_scope(weft_scope *entered, weft_scope *own)
+{
+    if (entered) weft_scope_exit();
+    if (own) weft_scope_release(own);
+}
+
+/* Call t's function with the worker's bookkeeping around it; returns its status. */
+static int call(struct weft__worker *w, weft_future *t, void **res)
+{
+    weft_future *outer = atomic_load_explicit(&w->current, memory_order_relaxed);
+    atomic_store_explicit(&w->current, t, memory_order_release);     /* pairs: shutdown */
+    int busy = atomic_load_explicit(&w->busy, memory_order_relaxed); /* own; stats */
+    atomic_store_explicit(&w->busy, busy + 1, memory_order_relaxed);
+    *res = NULL;
+    int st = t->fn(t->arg, res);
+    capture_message(t, st);
+    atomic_store_explicit(&w->busy, busy, memory_order_relaxed);
+    atomic_store_explicit(&w->current, outer, memory_order_release);
+    return st;
+}
+
+/* A fire-and-forget task: nobody else holds its record (no future was handed out, and the
+ * queue that held it gave it to this worker alone), so no state transitions are published. */
+static void run_solo(struct weft__worker *w, weft_future *t)
+{
+    weft_pool *p = w->pool;
+    if (!atomic_load_explicit(&p->cancelling, memory_order_relaxed)) {
+        weft_scope *own, *entered = enter_scope(p, t, &own);
+        void *res;
+        int st = call(w, t, &res);
+        leave_scope(entered, own);
+        if (st != 0) {
+            t->status = st;
+            /* relaxed: only the recycler reads it, after its acq_rel reference drop. */
+            atomic_fetch_or_explicit(&t->word, F_FINISHED, memory_order_relaxed);
+        }
+    }
+    weft__future_unref(t); /* reports an unseen failure */
+    weft__pool_count_done(p);
+}
+
+static void room_made(weft_pool *p)
+{
+    atomic_fetch_sub(&p->queued, 1); /* seq_cst: pairs with the submitters' check */
+    if (atomic_load(&p->room_waiters) == 0) return;
+    weft__wakelist wl = WEFT__WAKELIST_INIT;
+    weft__lock_acquire(&p->room_q.lock);
+    weft__waitq_wake_one(&p->room_q, &wl);
+    weft__lock_release(&p->room_q.lock);
+    weft__wakelist_flush(&wl);
+}
+
+/* Lazy start, the worker's half: a worker about to run a task while others wait in the queues
+ * and no worker is idle starts one more (up to the maximum). Without it, a submit that saw an
+ * idle worker starts none, that worker may then take a task that blocks, and the tasks queued
+ * behind it would wait with workers still allowed. */
+static void grow_if_backlog(struct weft__worker *w)
+{
+    weft_pool *p = w->pool;
+    if (atomic_load(&p->sleepers) == 0 &&
+        (weft__deque_size(&w->dq) > 0 ||
+         atomic_load_explicit(&p->inject, memory_order_relaxed) != NULL))
+        weft__pool_grow(p);
+}
+
+void weft__pool_run(struct weft__worker *w, weft_future *t)
+{
+    weft_pool *p = w->pool;
+    /* relaxed: a hint; ensure_worker rechecks under its lock. */
+    if (atomic_load_explicit(&p->nstarted, memory_order_relaxed) < p->max_workers)
+        grow_if_backlog(w);
+    if (t->ifn) {
+        weft_future *outer = atomic_load_explicit(&w->current, memory_order_relaxed);
+        atomic_store_explicit(&w->current, t, memory_order_release); /* pairs: shutdown */
+        t->ifn(t);
+        atomic_store_explicit(&w->current, outer, memory_order_release);
+        weft__future_unref(t);
+        weft__pool_count_done(p);
+        return;
+    }
+    if (p->max_queued) room_made(p);
+    if (t->solo) {
+        run_solo(w, t);
+        return;
+    }
+    if (atomic_load_explicit(&p->cancelling, memory_order_relaxed)) weft__future_cancel_pending(t);
+    weft_scope *own, *entered = enter_scope(p, t, &own);
+    if (weft__future_start(t, w)) {
+        void *res;
+        int st = call(w, t, &res);
+        /* finish drops the pool's reference: t may be recycled when it returns; a canceller
+         * is done with t (and with own) once it returns. */
+        bool cancel_req = weft__future_finish(t, st, res, w);
+        leave_scope(entered, own);
+        if (cancel_req && !entered) clear_cancel(w);
+    } else {
+        leave_scope(entered, own);
+        weft__future_unref(t);
+    }
+    weft__pool_count_done(p);
+}
+
+/* Drop a queued record without running it (a cancelling shutdown, on a non-worker thread):
+ * a future is cancelled; an internal task must still run (its waiter counts on it). */
+void weft__pool_drop(weft_pool *p, weft_future *t)
+{
+    if (t->ifn) {
+        t->ifn(t);
+    } else {
+        if (p->max_queued) atomic_fetch_sub(&p->queued, 1);
+        weft__future_cancel_pending(t);
+    }
+    weft__future_unref(t);
+    weft__pool_count_done(p);
+}
+
+/* ---- waiting with help ---- */
+
+/* Park on the sources (and, for a helping worker, on its pool's idle queue). A source whose
+ * arm says it already fired is not linked; the condition is re-checked after arming. */
+static int park_on(weft_pool *hp, struct weft__wsrc *src, size_t n, bool (*ready)(void *),
+                   void *rctx, weft_ns deadline, bool cancellable)
+{
+    weft__waiter stack_w[4], *ws = stack_w;
+    if (n + 1 > 4 && (ws = weft__malloc((n + 1) * sizeof *ws)) == NULL) return WEFT_ENOMEM;
+    weft__park pk;
+    weft__park_init(&pk, deadline);
+    pk.cancellable = cancellable;
+    for (size_t i = 0; i < n; i++) {
+        weft__waiter_init(&ws[i], &pk, (uint32_t)i);
+        weft__lock_acquire(&src[i].q->lock);
+        if (!src[i].arm(src[i].ctx)) weft__waitq_push(src[i].q, &ws[i]);
+        weft__lock_release(&src[i].q->lock);
+    }
+    bool now = ready(rctx), idle = false;
+    if (!now && hp) {
+        idle = true;
+        atomic_fetch_add(&hp->sleepers, 1); /* seq_cst: file comment */
+        weft__waiter_init(&ws[n], &pk, (uint32_t)n);
+        weft__lock_acquire(&hp->idle_q.lock);
+        now = weft__pool_has_work(hp);
+        if (!now) weft__waitq_push(&hp->idle_q, &ws[n]);
+        weft__lock_release(&hp->idle_q.lock);
+    }
+    uint32_t s = now ? WEFT__PARK_WOKEN : weft__park_wait(&pk);
+    for (size_t i = 0; i < n; i++) weft__waiter_cancel(src[i].q, &ws[i]);
+    if (idle) {
+        weft__waiter_cancel(&hp->idle_q, &ws[n]);
+        atomic_fetch_sub(&hp->sleepers, 1);
+    }
+    if (ws != stack_w) free(ws);
+    if (s == WEFT__PARK_TIMEDOUT) return WEFT_ETIMEDOUT;
+    if (s == WEFT__PARK_CANCELED) return WEFT_ECANCELED;
+    return 0;
+}
+
+int weft__wait_help(weft_pool *help, struct weft__wsrc *src, size_t n, bool (*ready)(void *),
+                    void *rctx, weft_ns deadline, bool cancellable)
+{
+    struct weft__worker *w = weft__tls_worker;
+    if (w && w->pool != help) w = NULL;
+    for (;;) {
+        if (ready(rctx)) return 0;
+        if (w) {
+            weft_future *t = weft__pool_find(w);
+            if (t) {
+                weft__pool_run(w, t);
+                continue;
+            }
+        }
+        if (cancellable && weft__cancel_pending()) return WEFT_ECANCELED;
+        int rc = park_on(w ? help : NULL, src, n, ready, rctx, deadline, cancellable);
+        if (rc != 0) return ready(rctx) ? 0 : rc;
+    }
+}
+
+/* ---- the worker ---- */
+
+static bool exit_now(weft_pool *p)
+{
+    return atomic_load(&p->closed) && weft__pool_calm(p);
+}
+
+/* Park the idle worker on idle_q (not cancellable: a cancelled pool scope must not make it
+ * spin); returns when woken. */
+static void idle_park(struct weft__worker *w)
+{
+    weft_pool *p = w->pool;
+    weft__park pk;
+    weft__park_init(&pk, WEFT_FOREVER);
+    pk.cancellable = false;
+    weft__waiter rec;
+    weft__waiter_init(&rec, &pk, 0);
+    publish_done(w);
+    atomic_fetch_add(&p->sleepers, 1); /* seq_cst: file comment */
+    weft__lock_acquire(&p->idle_q.lock);
+    if (weft__pool_has_work(p) || exit_now(p)) {
+        weft__lock_release(&p->idle_q.lock);
+    } else {
+        weft__waitq_push(&p->idle_q, &rec);
+        weft__lock_release(&p->idle_q.lock);
+        weft__park_wait(&pk);
+        weft__waiter_cancel(&p->idle_q, &rec);
+    }
+    atomic_fetch_sub(&p->sleepers, 1);
+}
+
+static weft_future *search(struct weft__worker *w)
+{
+    for (int r = 0; r < SEARCH_ROUNDS; r++) {
+        weft_future *t = weft__pool_find(w);
+        if (t) return t;
+        if (r & 7)
+            weft__os_relax();
+        else
+            weft__os_yield();
+    }
+    return NULL;
+}
+
+static void worker_loop(struct weft__worker *w)
+{
+    weft_pool *p = w->pool;
+    for (;;) {
+        weft_future *t = weft__pool_find(w);
+        if (t == NULL) {
+            publish_done(w);
+            weft__pool_check_calm(p);
+            if (exit_now(p)) return;
+            t = search(w);
+        }
+        if (t) {
+            weft__pool_run(w, t);
+            continue;
+        }
+        idle_park(w);
+    }
+}
+
+int weft__worker_main(void *arg)
+{
+    struct weft__worker *w = arg;
+    weft_pool *p = w->pool;
+    weft__tls_worker = w;
+    w->parker = weft__parker_self();
+    weft__scope_register_self();
+    w->rng = 0x9e3779b9u * (uint32_t)(w->index + 1);
+    int rc = p->init ? p->init(p->init_arg) : 0;
+    if (rc != 0) {
+        atomic_store(&p->broken, 1);
+        atomic_store(&p->cancelling, 1);
+        atomic_store(&p->closed, 1);
+        weft__pool_wake_all(p);
+    }
+    worker_loop(w); /* a broken pool drains its queue as cancelled futures */
+    publish_done(w);
+    weft__pool_check_calm(p);
+    weft__pool_wake_all(p); /* the others may be waiting for calm to exit too */
+    weft__tls_worker = NULL;
+    if (atomic_fetch_sub(&p->live, 1) == 1) {
+        weft__wakelist wl = WEFT__WAKELIST_INIT;
+        weft__lock_acquire(&p->exit_q.lock);
+        weft__waitq_wake_all(&p->exit_q, &wl);
+        weft__lock_release(&p->exit_q.lock);
+        weft__wakelist_flush(&wl);
+    }
+    weft__pool_unref(p);
+    return 0;
+}

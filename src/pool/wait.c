@@ -1,0 +1,231 @@
+/* src/pool/wait.c - waiting for several futures: weft_wait and the as-completed iterator.
+ *
+ * weft_wait(FIRST_*) parks one waiter record on every future that is not done (the parking
+ * lot's multi-queue wait: the first future to finish wakes it) and re-evaluates the condition
+ * after each wake-up; ALL_COMPLETED waits for the futures one after the other with one
+ * deadline. The as-completed iterator registers a done-callback (an embedded node, no malloc)
+ * on each future that appends it to the iterator's ready ring under the iterator's lock.
+ * Iterator lifetime: refs = 1 (the user) + every callback registered and not yet run or
+ * unlinked; the last reference frees it. Lock order: a future's lock, then (in the callback,
+ * after the future's lock is dropped) the iterator's lock.
+ */
+#include <stdlib.h>
+
+#include <weft/error.h>
+
+#include "internal.h"
+#include "pool/pool_internal.h"
+
+struct wctx {
+    weft_future **fs;
+    size_t n, idx;
+    int mode;
+};
+
+static bool failed(weft_future *f)
+{
+    uint64_t s = atomic_load_explicit(&f->word, memory_order_acquire); /* pairs: finish */
+    return (s & F_STATE) == F_FINISHED && f->status != 0;
+}
+
+static bool wait_ready(void *ctx)
+{
+    struct wctx *c = ctx;
+    size_t done = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        if (!weft__future_is_done(c->fs[i])) continue;
+        done++;
+        if (c->mode == WEFT_FIRST_COMPLETED ||
+            (c->mode == WEFT_FIRST_EXCEPTION && failed(c->fs[i]))) {
+            c->idx = i;
+            return true;
+        }
+    }
+    c->idx = c->n;
+    return done == c->n;
+}
+
+static weft_pool *helping(void)
+{
+    return weft__tls_worker ? weft__tls_worker->pool : NULL;
+}
+
+static int wait_all(weft_future **fs, size_t n, weft_ns timeout)
+{
+    weft_ns deadline = weft_deadline(timeout);
+    for (size_t i = 0; i < n; i++) {
+        if (weft__future_is_done(fs[i])) continue;
+        if (timeout == 0) return WEFT_EAGAIN;
+        struct weft__wsrc src = {&fs[i]->wq, weft__future_arm, fs[i]};
+        int rc = weft__wait_help(helping(), &src, 1, weft__future_ready, fs[i], deadline, true);
+        if (rc != 0) return rc;
+    }
+    return 0;
+}
+
+int weft_wait(weft_future **fs, size_t n, int mode, size_t *index_out, weft_ns timeout)
+{
+    if (fs == NULL || n == 0 || timeout < 0 || mode < WEFT_FIRST_COMPLETED ||
+        mode > WEFT_ALL_COMPLETED)
+        return WEFT_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (fs[i] == NULL) return WEFT_EINVAL;
+    struct wctx c = {fs, n, n, mode};
+    int rc = 0;
+    if (mode == WEFT_ALL_COMPLETED) {
+        rc = wait_all(fs, n, timeout);
+    } else if (!wait_ready(&c)) {
+        if (timeout == 0) return WEFT_EAGAIN;
+        struct weft__wsrc *src = weft__malloc(n * sizeof *src);
+        if (src == NULL) return WEFT_ENOMEM;
+        for (size_t i = 0; i < n; i++)
+            src[i] = (struct weft__wsrc){&fs[i]->wq, weft__future_arm, fs[i]};
+        rc = weft__wait_help(helping(), src, n, wait_ready, &c, weft_deadline(timeout), true);
+        free(src);
+    }
+    if (rc == 0 && index_out) *index_out = mode == WEFT_ALL_COMPLETED ? n : c.idx;
+    return rc;
+}
+
+/* ---- as_completed ---- */
+
+struct weft_as_completed {
+    weft__waitq wq; /* its lock guards the ring */
+    _Atomic int refs;
+    size_t n, yielded; /* n: distinct futures */
+    weft_future **fs;
+    struct weft__cb *nodes;
+    weft_future **ring;
+    size_t head;
+    _Atomic size_t tail; /* written under wq.lock, read without it by ready() */
+};
+
+static void it_unref(weft_as_completed *it)
+{
+    if (atomic_fetch_sub(&it->refs, 1) != 1) return; /* seq_cst: the last sees all */
+    for (size_t i = 0; i < it->n; i++) weft_future_release(it->fs[i]);
+    free(it->fs);
+    free(it->nodes);
+    free(it->ring);
+    free(it);
+}
+
+static void it_push(weft_as_completed *it, weft_future *f)
+{
+    weft__wakelist wl = WEFT__WAKELIST_INIT;
+    weft__lock_acquire(&it->wq.lock);
+    size_t t = atomic_load_explicit(&it->tail, memory_order_relaxed); /* under the lock */
+    it->ring[t] = f;
+    atomic_store_explicit(&it->tail, t + 1, memory_order_release); /* pairs: it_ready */
+    weft__waitq_wake_all(&it->wq, &wl);
+    weft__lock_release(&it->wq.lock);
+    weft__wakelist_flush(&wl);
+}
+
+static void it_callback(weft_future *f, void *arg)
+{
+    weft_as_completed *it = arg;
+    it_push(it, f);
+    it_unref(it);
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (weft_future *const *)a, y = (uintptr_t) * (weft_future *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Copy fs without duplicates (keeping the first of each) into it->fs. */
+static int distinct(weft_as_completed *it, weft_future **fs, size_t n)
+{
+    weft_future **sorted = weft__malloc(n * sizeof *sorted);
+    if (sorted == NULL) return WEFT_ENOMEM;
+    for (size_t i = 0; i < n; i++) sorted[i] = fs[i];
+    qsort(sorted, n, sizeof *sorted, cmp_ptr);
+    bool *taken = calloc(n, sizeof *taken);
+    if (taken == NULL) {
+        free(sorted);
+        return WEFT_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        weft_future **hit = bsearch(&fs[i], sorted, n, sizeof *sorted, cmp_ptr);
+        while (hit > sorted && hit[-1] == fs[i]) hit--;
+        if (taken[hit - sorted]) continue;
+        taken[hit - sorted] = true;
+        it->fs[it->n++] = fs[i];
+    }
+    free(taken);
+    free(sorted);
+    return 0;
+}
+
+int weft_as_completed_new(weft_as_completed **out, weft_future **fs, size_t n)
+{
+    if (out == NULL || (fs == NULL && n > 0)) return WEFT_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (fs[i] == NULL) return WEFT_EINVAL;
+    weft_as_completed *it = weft__calloc(1, sizeof *it);
+    size_t m = n ? n : 1;
+    if (it == NULL || (it->fs = weft__calloc(m, sizeof *it->fs)) == NULL ||
+        (it->nodes = weft__calloc(m, sizeof *it->nodes)) == NULL ||
+        (it->ring = weft__calloc(m, sizeof *it->ring)) == NULL || distinct(it, fs, n) != 0) {
+        if (it) {
+            free(it->fs);
+            free(it->nodes);
+            free(it->ring);
+        }
+        free(it);
+        return WEFT_ENOMEM;
+    }
+    atomic_init(&it->refs, 1);
+    for (size_t i = 0; i < it->n; i++) weft_future_ref(it->fs[i]);
+    for (size_t i = 0; i < it->n; i++) {
+        struct weft__cb *node = &it->nodes[i];
+        node->fn = it_callback;
+        node->arg = it;
+        node->embedded = true;
+        atomic_fetch_add(&it->refs, 1);
+        if (weft__cb_add(it->fs[i], node)) it_callback(it->fs[i], it);
+    }
+    *out = it;
+    return 0;
+}
+
+static bool it_ready(void *ctx)
+{
+    weft_as_completed *it = ctx;
+    return atomic_load_explicit(&it->tail, memory_order_acquire) > it->head; /* pairs: push */
+}
+
+static bool it_arm(void *ctx)
+{
+    return it_ready(ctx);
+}
+
+int weft_as_completed_next(weft_as_completed *it, weft_future **f, weft_ns timeout)
+{
+    if (it == NULL || f == NULL || timeout < 0) return WEFT_EINVAL;
+    if (it->yielded == it->n) {
+        *f = NULL;
+        return WEFT_ECLOSED;
+    }
+    if (!it_ready(it)) {
+        if (timeout == 0) return WEFT_EAGAIN;
+        struct weft__wsrc src = {&it->wq, it_arm, it};
+        int rc = weft__wait_help(helping(), &src, 1, it_ready, it, weft_deadline(timeout), true);
+        if (rc != 0) return rc;
+    }
+    weft__lock_acquire(&it->wq.lock);
+    *f = it->ring[it->head++];
+    weft__lock_release(&it->wq.lock);
+    it->yielded++;
+    return 0;
+}
+
+void weft_as_completed_free(weft_as_completed *it)
+{
+    if (it == NULL) return;
+    for (size_t i = 0; i < it->n; i++)
+        if (weft__cb_remove(it->fs[i], &it->nodes[i])) it_unref(it);
+    it_unref(it);
+}

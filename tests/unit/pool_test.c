@@ -1,0 +1,523 @@
+/* tests/unit/pool_test.c - the pool: map, shutdown (waiting, cancelling, timing out), nested
+ * waits on one worker, parallel for/reduce, wait_idle, pause, back-pressure, stats, names,
+ * initializers, the default pool, bad input (modelled on CPython's test_concurrent_futures). */
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "pool/pool_internal.h"
+#include "test.h"
+
+static weft_pool *pool_n(int n)
+{
+    weft_pool *p;
+    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+    o.max_workers = n;
+    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    return p;
+}
+
+static int square(void *arg, void **result)
+{
+    intptr_t x = (intptr_t)arg;
+    *result = (void *)(x * x);
+    return 0;
+}
+
+static int square_fails_on_13(void *arg, void **result)
+{
+    intptr_t x = (intptr_t)arg;
+    if (x == 13 || x == 40) return weft_error_set(WEFT_ERANGE, "no %d", (int)x);
+    return square(arg, result);
+}
+
+static int wait_event(void *arg, void **result)
+{
+    (void)result;
+    return weft_event_wait(arg, WEFT_SEC(30));
+}
+
+static atomic_int ran;
+
+static int count_run(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    atomic_fetch_add(&ran, 1);
+    return 0;
+}
+
+START_TEST(map_gives_results_in_order)
+{
+    weft_pool *p = pool_n(3);
+    enum { N = 1000 };
+    void *args[N], *res[N];
+    for (intptr_t i = 0; i < N; i++) args[i] = (void *)i;
+    size_t chunks[] = {0, 1, 7, N};
+    for (size_t c = 0; c < 4; c++) {
+        ck_assert_weft(weft_pool_map(p, square, args, res, N, chunks[c], WEFT_SEC(10)), 0);
+        for (intptr_t i = 0; i < N; i++) ck_assert_int_eq((intptr_t)res[i], i * i);
+    }
+    /* The failure with the lowest index is the one reported. */
+    weft_error_clear();
+    ck_assert_weft(weft_pool_map(p, square_fails_on_13, args, res, N, 5, WEFT_SEC(10)),
+                   WEFT_ERANGE);
+    ck_assert_str_eq(weft_error_message(), "no 13");
+    ck_assert_weft(weft_pool_map(p, square, args, res, 0, 0, WEFT_SEC(10)), 0);
+    weft_pool_free(p);
+}
+END_TEST
+
+START_TEST(map_timeout_stops_and_waits_for_running_chunks)
+{
+    weft_pool *p = pool_n(1);
+    weft_event gate;
+    weft_event_init(&gate);
+    weft_future *blocker;
+    ck_assert_weft(weft_pool_submit(p, wait_event, &gate, &blocker, WEFT_FOREVER), 0);
+    void *args[4] = {0};
+    atomic_store(&ran, 0);
+    ck_assert_weft(weft_pool_map(p, count_run, args, NULL, 4, 1, WEFT_MS(20)), WEFT_ETIMEDOUT);
+    weft_event_set(&gate); /* map returned only after releasing its chunks: none may run now */
+    ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(10)), 0);
+    ck_assert_int_eq(atomic_load(&ran), 0);
+    weft_future_release(blocker);
+    weft_pool_free(p);
+}
+END_TEST
+
+START_TEST(shutdown_wait_runs_every_queued_task)
+{
+    weft_pool *p = pool_n(2);
+    atomic_store(&ran, 0);
+    for (int i = 0; i < 500; i++)
+        ck_assert_weft(weft_pool_submit(p, count_run, NULL, NULL, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_SEC(10)), 0);
+    ck_assert_int_eq(atomic_load(&ran), 500);
+    ck_assert_weft(weft_pool_submit(p, count_run, NULL, NULL, WEFT_FOREVER), WEFT_ECLOSED);
+    ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_SEC(10)), 0); /* twice is fine */
+    weft_pool_free(p);
+}
+END_TEST
+
+static int sleep_then_count(void *arg, void **result)
+{
+    (void)result;
+    weft_event_set(arg);
+    int rc = weft_sleep(WEFT_SEC(60));
+    atomic_fetch_add(&ran, 1);
+    return rc;
+}
+
+START_TEST(shutdown_cancel_pending_cancels_queued_and_running)
+{
+    weft_pool *p = pool_n(1);
+    weft_event started;
+    weft_event_init(&started);
+    weft_future *running, *queued[10];
+    atomic_store(&ran, 0);
+    ck_assert_weft(weft_pool_submit(p, sleep_then_count, &started, &running, WEFT_FOREVER), 0);
+    for (int i = 0; i < 10; i++)
+        ck_assert_weft(weft_pool_submit(p, count_run, NULL, &queued[i], WEFT_FOREVER), 0);
+    ck_assert_weft(weft_event_wait(&started, WEFT_SEC(10)), 0);
+    weft_ns t0 = weft_now();
+    ck_assert_weft(weft_pool_shutdown(p, 0, 1, WEFT_FOREVER), 0); /* no wait: returns at once */
+    for (int i = 0; i < 10; i++) ck_assert_int_eq(weft_future_cancelled(queued[i]), 1);
+    ck_assert_weft(weft_future_result(running, NULL, WEFT_SEC(10)), WEFT_ECANCELED);
+    ck_assert_int_lt(weft_now() - t0, WEFT_SEC(5));
+    ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_SEC(10)), 0);
+    ck_assert_int_eq(atomic_load(&ran), 1); /* only the running one, cut short */
+    for (int i = 0; i < 10; i++) weft_future_release(queued[i]);
+    weft_future_release(running);
+    weft_pool_free(p);
+}
+END_TEST
+
+static int stubborn(void *arg, void **result)
+{
+    (void)result;
+    weft_shield_begin(); /* ignores cancellation: shutdown must still end in bounded time */
+    weft_event_set(((weft_event **)arg)[0]);
+    weft_event_wait(((weft_event **)arg)[1], WEFT_SEC(30));
+    weft_shield_end();
+    return 0;
+}
+
+START_TEST(shutdown_timeout_names_running_tasks)
+{
+    weft_pool *p = pool_n(1);
+    weft_event started, release;
+    weft_event_init(&started);
+    weft_event_init(&release);
+    weft_event *ev[2] = {&started, &release};
+    ck_assert_weft(weft_pool_submit_named(p, "stubborn", stubborn, ev, NULL, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_event_wait(&started, WEFT_SEC(10)), 0);
+    ck_assert_weft(weft_pool_shutdown(p, 1, 1, WEFT_MS(30)), WEFT_ETIMEDOUT);
+    ck_assert_msg(strstr(weft_error_message(), "'stubborn' on pool-1") != NULL, "message: %s",
+                  weft_error_message());
+    ck_assert_weft(weft_pool_shutdown(p, 1, 1, 0), WEFT_EAGAIN);
+    weft_event_set(&release);
+    ck_assert_weft(weft_pool_shutdown(p, 1, 1, WEFT_SEC(10)), 0);
+    weft_pool_free(p);
+}
+END_TEST
+
+struct nest {
+    weft_pool *pool;
+    int depth;
+};
+
+static int nested(void *arg, void **result)
+{
+    struct nest *n = arg;
+    if (n->depth == 0) {
+        *result = (void *)1;
+        return 0;
+    }
+    struct nest child = {n->pool, n->depth - 1};
+    weft_future *a, *b;
+    int rc = weft_pool_submit(n->pool, nested, &child, &a, WEFT_FOREVER);
+    if (rc) return rc;
+    rc = weft_pool_submit(n->pool, nested, &child, &b, WEFT_FOREVER);
+    if (rc) return rc;
+    void *ra = NULL, *rb = NULL;
+    rc = weft_future_result(b, &rb, WEFT_FOREVER);
+    if (rc == 0) rc = weft_future_result(a, &ra, WEFT_FOREVER);
+    weft_future_release(a);
+    weft_future_release(b);
+    *result = (void *)((intptr_t)ra + (intptr_t)rb);
+    return rc;
+}
+
+START_TEST(nested_submit_and_wait_on_one_worker_completes)
+{
+    for (int workers = 1; workers <= 2; workers++) {
+        weft_pool *p = pool_n(workers);
+        struct nest root = {p, 10};
+        weft_future *f;
+        ck_assert_weft(weft_pool_submit(p, nested, &root, &f, WEFT_FOREVER), 0);
+        void *r;
+        ck_assert_weft(weft_future_result(f, &r, WEFT_SEC(20)), 0);
+        ck_assert_int_eq((intptr_t)r, 1024);
+        weft_future_release(f);
+        weft_pool_free(p);
+    }
+}
+END_TEST
+
+static void sum_body(int64_t lo, int64_t hi, void *acc, void *arg)
+{
+    (void)arg;
+    int64_t s = 0;
+    for (int64_t i = lo; i < hi; i++) s += i;
+    *(int64_t *)acc += s;
+}
+
+static void sum_combine(void *acc, const void *other, void *arg)
+{
+    (void)arg;
+    *(int64_t *)acc += *(const int64_t *)other;
+}
+
+static void mark_body(int64_t lo, int64_t hi, void *arg)
+{
+    atomic_int *marks = arg;
+    for (int64_t i = lo; i < hi; i++) atomic_fetch_add(&marks[i], 1);
+}
+
+START_TEST(parallel_reduce_gives_the_exact_sum)
+{
+    weft_pool *p = pool_n(3);
+    int64_t n = weft_test_scale(10000000), zero = 0, sum = -1;
+    int64_t grains[] = {0, 1000, 777777};
+    for (int g = 0; g < 3; g++) {
+        ck_assert_weft(weft_parallel_reduce(p, 0, n, grains[g], sum_body, sum_combine, sizeof sum,
+                                            &zero, &sum, NULL),
+                       0);
+        ck_assert_int_eq(sum, n * (n - 1) / 2);
+    }
+    ck_assert_weft(weft_parallel_reduce(p, 5, 5, 0, sum_body, sum_combine, 8, &zero, &sum, NULL),
+                   0);
+    ck_assert_int_eq(sum, 0);
+    /* parallel for covers every index exactly once, whatever the grain; default pool too. */
+    enum { M = 100003 };
+    atomic_int *marks = calloc(M, sizeof *marks);
+    ck_assert_weft(weft_parallel_for(p, 0, M, 0, mark_body, marks), 0);
+    ck_assert_weft(weft_parallel_for(p, 0, M, 1, mark_body, marks), 0);
+    ck_assert_weft(weft_parallel_for(NULL, 0, M, 0, mark_body, marks), 0);
+    for (int i = 0; i < M; i++) ck_assert_int_eq(atomic_load(&marks[i]), 3);
+    free(marks);
+    weft_pool_free(p);
+}
+END_TEST
+
+static int inner_reduce(void *arg, void **result)
+{
+    weft_pool *p = arg;
+    int64_t zero = 0, sum = 0;
+    int rc = weft_parallel_reduce(p, 0, 100000, 100, sum_body, sum_combine, 8, &zero, &sum, NULL);
+    *result = (void *)(intptr_t)sum;
+    return rc;
+}
+
+START_TEST(parallel_reduce_nests_inside_tasks)
+{
+    weft_pool *p = pool_n(1);
+    weft_future *f[4];
+    for (int i = 0; i < 4; i++)
+        ck_assert_weft(weft_pool_submit(p, inner_reduce, p, &f[i], WEFT_FOREVER), 0);
+    for (int i = 0; i < 4; i++) {
+        void *r;
+        ck_assert_weft(weft_future_result(f[i], &r, WEFT_SEC(20)), 0);
+        ck_assert_int_eq((intptr_t)r, (int64_t)100000 * 99999 / 2);
+        weft_future_release(f[i]);
+    }
+    weft_pool_free(p);
+}
+END_TEST
+
+START_TEST(wait_idle_pause_and_resume)
+{
+    weft_pool *p = pool_n(2);
+    atomic_store(&ran, 0);
+    ck_assert_weft(weft_pool_wait_idle(p, 0), 0);
+    ck_assert_weft(weft_pool_pause(p), 0);
+    for (int i = 0; i < 100; i++)
+        ck_assert_weft(weft_pool_submit(p, count_run, NULL, NULL, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_wait_idle(p, WEFT_MS(20)), WEFT_ETIMEDOUT);
+    ck_assert_int_eq(atomic_load(&ran), 0);
+    struct weft_pool_stats st;
+    ck_assert_weft(weft_pool_stats(p, &st), 0);
+    ck_assert_int_eq(st.paused, 1);
+    ck_assert_uint_eq(st.submitted, 100);
+    ck_assert_uint_eq(st.queued, 100);
+    ck_assert_weft(weft_pool_resume(p), 0);
+    ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(10)), 0);
+    ck_assert_int_eq(atomic_load(&ran), 100);
+    ck_assert_weft(weft_pool_stats(p, &st), 0);
+    ck_assert_uint_eq(st.completed, 100);
+    ck_assert_uint_eq(st.queued, 0);
+    ck_assert_int_ge(st.workers, 1);
+    ck_assert_int_le(st.workers, 2);
+    ck_assert_int_eq(st.max_workers, 2);
+    ck_assert_uint_ge(st.queued_high, 1);
+    /* Shutdown ends a pause: the queued tasks run. */
+    ck_assert_weft(weft_pool_pause(p), 0);
+    for (int i = 0; i < 10; i++)
+        ck_assert_weft(weft_pool_submit(p, count_run, NULL, NULL, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_SEC(10)), 0);
+    ck_assert_int_eq(atomic_load(&ran), 110);
+    weft_pool_free(p);
+}
+END_TEST
+
+START_TEST(bounded_queue_gives_back_pressure)
+{
+    weft_pool *p;
+    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+    o.max_workers = 1;
+    o.max_queued = 2;
+    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    weft_event gate, started;
+    weft_event_init(&gate);
+    weft_event_init(&started);
+    weft_event *ev[2] = {&started, &gate};
+    ck_assert_weft(weft_pool_submit(p, stubborn, ev, NULL, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_event_wait(&started, WEFT_SEC(10)), 0); /* it left the queue */
+    ck_assert_weft(weft_pool_submit(p, count_run, NULL, NULL, 0), 0);
+    ck_assert_weft(weft_pool_submit(p, count_run, NULL, NULL, 0), 0);
+    ck_assert_weft(weft_pool_submit(p, count_run, NULL, NULL, 0), WEFT_EAGAIN);
+    ck_assert_weft(weft_pool_submit(p, count_run, NULL, NULL, WEFT_MS(20)), WEFT_ETIMEDOUT);
+    weft_event_set(&gate);
+    ck_assert_weft(weft_pool_submit(p, count_run, NULL, NULL, WEFT_SEC(10)), 0);
+    weft_pool_free(p);
+}
+END_TEST
+
+static atomic_int inits;
+
+static int init_ok(void *arg)
+{
+    ck_assert_ptr_eq(arg, &inits);
+    atomic_fetch_add(&inits, 1);
+    return 0;
+}
+
+static int init_fails(void *arg)
+{
+    (void)arg;
+    return WEFT_EINVAL;
+}
+
+static int get_name(void *arg, void **result)
+{
+    (void)result;
+    return weft_thread_name(weft_thread_current(), arg, 32);
+}
+
+START_TEST(workers_are_named_and_initialised)
+{
+    weft_pool *p;
+    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+    o.max_workers = 1;
+    o.name_prefix = "crawler";
+    o.init = init_ok;
+    o.init_arg = &inits;
+    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    char name[32] = "";
+    weft_future *f;
+    ck_assert_weft(weft_pool_submit(p, get_name, name, &f, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_future_result(f, NULL, WEFT_SEC(10)), 0);
+    ck_assert_str_eq(name, "crawler-1");
+    ck_assert_int_eq(atomic_load(&inits), 1);
+    weft_future_release(f);
+    weft_pool_free(p);
+    /* A failing initializer breaks the pool. */
+    o.init = init_fails;
+    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    /* The first submit starts the worker: it may see the pool broken already, or its future is
+     * cancelled. Either way the task never runs, and later submits see WEFT_EBROKEN. */
+    atomic_store(&ran, 0);
+    int rc = weft_pool_submit(p, count_run, NULL, &f, WEFT_FOREVER);
+    if (rc == 0) {
+        ck_assert_weft(weft_future_wait(f, WEFT_SEC(10)), 0);
+        ck_assert_int_eq(weft_future_cancelled(f), 1);
+        weft_future_release(f);
+    } else {
+        ck_assert_weft(rc, WEFT_EBROKEN);
+    }
+    ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_SEC(10)), 0);
+    ck_assert_weft(weft_pool_submit(p, count_run, NULL, NULL, WEFT_FOREVER), WEFT_EBROKEN);
+    ck_assert_int_eq(atomic_load(&ran), 0);
+    weft_pool_free(p);
+}
+END_TEST
+
+static int shutdown_self(void *arg, void **result)
+{
+    (void)result;
+    return weft_pool_wait_idle(arg, WEFT_FOREVER);
+}
+
+START_TEST(default_pool_and_bad_input)
+{
+    weft_pool *d = weft_pool_default();
+    ck_assert_ptr_nonnull(d);
+    ck_assert_ptr_eq(weft_pool_default(), d);
+    weft_future *f;
+    ck_assert_weft(weft_pool_submit(d, square, (void *)3, &f, WEFT_FOREVER), 0);
+    void *r;
+    ck_assert_weft(weft_future_result(f, &r, WEFT_SEC(10)), 0);
+    ck_assert_int_eq((intptr_t)r, 9);
+    weft_future_release(f);
+    weft_pool_free(d); /* ignored */
+    ck_assert_weft(weft_pool_submit(d, shutdown_self, d, &f, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_future_result(f, NULL, WEFT_SEC(10)), WEFT_EDEADLK);
+    weft_future_release(f);
+
+    weft_pool *p;
+    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+    ck_assert_weft(weft_pool_new(NULL, NULL), WEFT_EINVAL);
+    o.max_workers = -1;
+    ck_assert_weft(weft_pool_new(&p, &o), WEFT_EINVAL);
+    o.max_workers = 1;
+    o.name_prefix = "a-name-prefix-that-is-far-too-long-to-be-useful";
+    ck_assert_weft(weft_pool_new(&p, &o), WEFT_EINVAL);
+    ck_assert_weft(weft_pool_submit(NULL, square, NULL, NULL, 0), WEFT_EINVAL);
+    ck_assert_weft(weft_pool_submit(d, NULL, NULL, NULL, 0), WEFT_EINVAL);
+    ck_assert_weft(weft_pool_submit(d, square, NULL, NULL, -1), WEFT_EINVAL);
+    ck_assert_weft(weft_pool_map(NULL, square, NULL, NULL, 1, 0, 0), WEFT_EINVAL);
+    ck_assert_weft(weft_pool_shutdown(NULL, 1, 0, 0), WEFT_EINVAL);
+    ck_assert_weft(weft_pool_wait_idle(NULL, 0), WEFT_EINVAL);
+    ck_assert_weft(weft_pool_pause(NULL), WEFT_EINVAL);
+    ck_assert_weft(weft_pool_resume(NULL), WEFT_EINVAL);
+    ck_assert_weft(weft_pool_stats(NULL, NULL), WEFT_EINVAL);
+    ck_assert_weft(weft_parallel_for(d, 0, 10, 0, NULL, NULL), WEFT_EINVAL);
+    ck_assert_weft(weft_parallel_for(d, 10, 0, 0, mark_body, NULL), WEFT_EINVAL);
+    ck_assert_weft(weft_parallel_for(d, 0, 10, -1, mark_body, NULL), WEFT_EINVAL);
+    int64_t z = 0;
+    ck_assert_weft(weft_parallel_reduce(d, 0, 1, 0, sum_body, NULL, 8, &z, &z, NULL), WEFT_EINVAL);
+    ck_assert_weft(weft_parallel_reduce(d, 0, 1, 0, sum_body, sum_combine, 0, &z, &z, NULL),
+                   WEFT_EINVAL);
+    weft_pool_free(NULL);
+    /* After shutdown: ECLOSED everywhere. */
+    p = pool_n(1);
+    ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_SEC(10)), 0);
+    ck_assert_weft(weft_pool_submit(p, square, NULL, NULL, 0), WEFT_ECLOSED);
+    ck_assert_weft(weft_pool_map(p, square, NULL, NULL, 1, 0, 0), WEFT_ECLOSED);
+    ck_assert_weft(weft_parallel_for(p, 0, 10, 0, mark_body, NULL), WEFT_ECLOSED);
+    weft_pool_free(p);
+}
+END_TEST
+
+static int sleep_long(void *arg, void **result)
+{
+    (void)result;
+    weft_event_set(arg);
+    return weft_sleep(WEFT_SEC(60));
+}
+
+START_TEST(tasks_submitted_into_a_scope_are_cancelled_with_it)
+{
+    /* The hook task groups use (pool_internal.h). */
+    weft_pool *p = pool_n(2);
+    weft_scope *s, *child; /* the pool takes the child's reference */
+    ck_assert_weft(weft_scope_new(&s, NULL, NULL), 0);
+    ck_assert_weft(weft_scope_new(&child, s, NULL), 0);
+    weft_event started;
+    weft_event_init(&started);
+    weft_future *f, *other;
+    ck_assert_weft(
+        weft__pool_submit_scoped(p, child, "in-scope", sleep_long, &started, &f, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_event_wait(&started, WEFT_SEC(10)), 0);
+    weft_event_clear(&started);
+    ck_assert_weft(weft_pool_submit(p, wait_event, &started, &other, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_scope_cancel(s, WEFT_ECANCELED, "group failed"), 0);
+    ck_assert_weft(weft_future_result(f, NULL, WEFT_SEC(10)), WEFT_ECANCELED);
+    ck_assert_int_eq(weft_future_done(other), 0); /* the other task is not in the scope */
+    weft_event_set(&started);
+    ck_assert_weft(weft_future_result(other, NULL, WEFT_SEC(10)), 0);
+    weft_future_release(f);
+    weft_future_release(other);
+    weft_scope_release(s);
+    weft_pool_free(p);
+}
+END_TEST
+
+START_TEST(allocation_and_thread_failures_are_error_codes)
+{
+    weft_pool *p;
+    weft__fault_arm(WEFT__FAULT_ALLOC, 1);
+    ck_assert_weft(weft_pool_new(&p, NULL), WEFT_ENOMEM);
+    p = pool_n(2);
+    weft__fault_arm(WEFT__FAULT_THREAD_CREATE, 1);
+    atomic_store(&ran, 0);
+    ck_assert_weft(weft_pool_submit(p, count_run, NULL, NULL, WEFT_FOREVER), WEFT_EAGAIN);
+    ck_assert_weft(weft_pool_submit(p, count_run, NULL, NULL, WEFT_FOREVER), 0);
+    weft_future *f;
+    ck_assert_weft(weft_pool_submit(p, count_run, NULL, &f, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_future_wait(f, WEFT_SEC(10)), 0);
+    weft__fault_arm(WEFT__FAULT_ALLOC, 1);
+    ck_assert_weft(weft_future_add_done_callback(f, NULL, NULL), WEFT_EINVAL);
+    weft_as_completed *it;
+    ck_assert_weft(weft_as_completed_new(&it, &f, 1), WEFT_ENOMEM);
+    weft__fault_arm(WEFT__FAULT_ALLOC, 0);
+    ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(10)), 0);
+    ck_assert_int_eq(atomic_load(&ran), 2);
+    weft_future_release(f);
+    weft_pool_free(p);
+}
+END_TEST
+
+WEFT_TEST_SUITE("pool", 30, allocation_and_thread_failures_are_error_codes,
+                tasks_submitted_into_a_scope_are_cancelled_with_it, map_gives_results_in_order,
+                map_timeout_stops_and_waits_for_running_chunks,
+                shutdown_wait_runs_every_queued_task,
+                shutdown_cancel_pending_cancels_queued_and_running,
+                shutdown_timeout_names_running_tasks,
+                nested_submit_and_wait_on_one_worker_completes, parallel_reduce_gives_the_exact_sum,
+                parallel_reduce_nests_inside_tasks, wait_idle_pause_and_resume,
+                bounded_queue_gives_back_pressure, workers_are_named_and_initialised,
+                default_pool_and_bad_input)
