@@ -14,6 +14,7 @@
  * (owner only); the old one stays readable for thieves until the deque is destroyed.
  * Slots are atomic pointers accessed relaxed: the record's contents are published by the
  * seq_cst store of bottom in push and acquired by the seq_cst load of bottom in steal.
+ * Lock order: no locks.
  */
 #include <stdlib.h>
 

@@ -11,6 +11,8 @@
  * decremented under the latch's waitq lock, so the waiter, once it has seen 0, takes that lock
  * once and then knows no piece touches the latch any more and may return (its stack frame
  * goes away). Internal tasks are never cancelled: a cancelling shutdown runs them (sched.c).
+ * Lock order: the latch's lock, a map's fail_lock and a reduce's acc_lock are leaves (user code
+ * - body, combine, fn - never runs under any of them but acc_lock, which runs combine).
  */
 #include <stdalign.h>
 #include <stddef.h>

@@ -12,7 +12,9 @@
  *     sleepers++ (seq_cst); lock idle_q; if there is work: unlock, retry; else push a waiter
  *     record; unlock; park (the parking lot spins, then sleeps on the futex).
  * A producer pushes (seq_cst) and then loads sleepers (seq_cst); if it is non-zero it locks
- * idle_q and wakes one record. In the seq_cst total order either the producer sees the
+ * idle_q and wakes one record. If it woke nobody (none idle, or the count was stale) and the
+ * pool may still start workers, it starts one (lazy start); a worker that starts a task with
+ * others queued behind it and nobody idle does the same (grow_if_backlog). In the seq_cst total order either the producer sees the
  * increment (and then, through idle_q's lock, either the record or a worker that will see
  * the work under the lock), or the worker's check sees the push. A worker woken while it still
  * spins in the parking lot gets its wake-up as a cache-line transfer, no system call.

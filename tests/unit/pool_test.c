@@ -262,6 +262,46 @@ static int inner_reduce(void *arg, void **result)
     return rc;
 }
 
+/* Every kind of wait, from inside the only worker of a pool: each must run the tasks it waits
+ * for itself (help-while-waiting), or it would wait forever. */
+static int waits_inside(void *arg, void **result)
+{
+    (void)result;
+    weft_pool *p = arg;
+    void *args[50], *res[50];
+    for (intptr_t i = 0; i < 50; i++) args[i] = (void *)i;
+    int rc = weft_pool_map(p, square, args, res, 50, 3, WEFT_SEC(20));
+    if (rc || (intptr_t)res[49] != 49 * 49) return rc ? rc : -1;
+    weft_future *fs[3];
+    for (intptr_t i = 0; i < 3; i++)
+        if ((rc = weft_pool_submit(p, square, (void *)i, &fs[i], WEFT_FOREVER))) return rc;
+    size_t idx;
+    rc = weft_wait(fs, 3, WEFT_FIRST_COMPLETED, &idx, WEFT_SEC(20));
+    if (rc == 0) rc = weft_wait(fs, 3, WEFT_ALL_COMPLETED, &idx, WEFT_SEC(20));
+    weft_as_completed *it;
+    if (rc == 0) rc = weft_as_completed_new(&it, fs, 3);
+    if (rc == 0) {
+        weft_future *f;
+        int n = 0;
+        while (weft_as_completed_next(it, &f, WEFT_SEC(20)) == 0) n++;
+        weft_as_completed_free(it);
+        if (n != 3) rc = -2;
+    }
+    for (int i = 0; i < 3; i++) weft_future_release(fs[i]);
+    return rc;
+}
+
+START_TEST(every_wait_helps_inside_a_one_worker_pool)
+{
+    weft_pool *p = pool_n(1);
+    weft_future *f;
+    ck_assert_weft(weft_pool_submit(p, waits_inside, p, &f, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_future_result(f, NULL, WEFT_SEC(30)), 0);
+    weft_future_release(f);
+    weft_pool_free(p);
+}
+END_TEST
+
 START_TEST(parallel_reduce_nests_inside_tasks)
 {
     weft_pool *p = pool_n(1);
@@ -517,7 +557,8 @@ WEFT_TEST_SUITE("pool", 30, allocation_and_thread_failures_are_error_codes,
                 shutdown_wait_runs_every_queued_task,
                 shutdown_cancel_pending_cancels_queued_and_running,
                 shutdown_timeout_names_running_tasks,
-                nested_submit_and_wait_on_one_worker_completes, parallel_reduce_gives_the_exact_sum,
+                nested_submit_and_wait_on_one_worker_completes,
+                every_wait_helps_inside_a_one_worker_pool, parallel_reduce_gives_the_exact_sum,
                 parallel_reduce_nests_inside_tasks, wait_idle_pause_and_resume,
                 bounded_queue_gives_back_pressure, workers_are_named_and_initialised,
                 default_pool_and_bad_input)
