@@ -29,8 +29,8 @@
 void weft__pool_unref(weft_pool *p)
 {
     if (atomic_fetch_sub(&p->refs, 1) != 1) return; /* seq_cst: the last sees all */
-    int n = atomic_load(&p->nstarted);
-    for (int i = 0; i < n; i++) weft__deque_destroy(&p->workers[i].dq);
+    /* Every slot, not just nstarted: a worker whose thread failed to start keeps its deque. */
+    for (int i = 0; i < p->max_workers; i++) weft__deque_destroy(&p->workers[i].dq);
     weft_scope_release(p->scope);
     free(p->workers);
     free(p);
@@ -135,7 +135,7 @@ static int reserve(weft_pool *p, weft_ns timeout)
             if (atomic_compare_exchange_weak(&p->queued, &q, q + 1)) return 0; /* seq_cst */
             continue;
         }
-        if (atomic_load(&p->closed)) return WEFT_ECLOSED;
+        if (atomic_load(&p->closed)) return atomic_load(&p->broken) ? WEFT_EBROKEN : WEFT_ECLOSED;
         if (timeout == 0) return WEFT_EAGAIN;
         atomic_fetch_add(&p->room_waiters, 1); /* seq_cst: pairs with the run's decrement */
         struct weft__wsrc src = {&p->room_q, room_arm, p};

@@ -226,13 +226,22 @@ static void clear_cancel(struct weft__worker *w)
 
 /* The scope t runs in: its own new one (task_scopes; child of t->scope or of the worker's),
  * else t->scope, else none (the worker's). Entered BEFORE t becomes RUNNING, so that a cancel
- * request (possible only once it is RUNNING) is never undone by the entry. */
-static weft_scope *enter_scope(weft_pool *p, weft_future *t, weft_scope **own)
+ * request (possible only once it is RUNNING) is never undone by the entry. Returns 0, or the
+ * error that kept t out of the scope it must run in (no memory; scopes nested too deep by
+ * helping while waiting): t must then not run, or a group's cancel would not reach it. */
+static int enter_scope(weft_pool *p, weft_future *t, weft_scope **own, weft_scope **entered)
 {
-    *own = NULL;
-    if (p->task_scopes && weft_scope_new(own, t->scope, NULL) == 0) t->own_scope = *own;
+    *own = *entered = NULL;
+    if (p->task_scopes) {
+        int rc = weft_scope_new(own, t->scope, NULL);
+        if (rc) return rc;
+        t->own_scope = *own;
+    }
     weft_scope *s = *own ? *own : t->scope;
-    return s && weft_scope_enter(s) == 0 ? s : NULL;
+    if (s == NULL) return 0;
+    int rc = weft_scope_enter(s);
+    if (rc == 0) *entered = s;
+    return rc;
 }
 
 static void leave_scope(weft_scope *entered, weft_scope *own)
@@ -262,9 +271,10 @@ static void run_solo(struct weft__worker *w, weft_future *t)
 {
     weft_pool *p = w->pool;
     if (!atomic_load_explicit(&p->cancelling, memory_order_relaxed)) {
-        weft_scope *own, *entered = enter_scope(p, t, &own);
-        void *res;
-        int st = call(w, t, &res);
+        weft_scope *own, *entered;
+        void *res = NULL;
+        int st = enter_scope(p, t, &own, &entered);
+        if (st == 0) st = call(w, t, &res);
         leave_scope(entered, own);
         if (st != 0) {
             t->status = st;
@@ -321,10 +331,11 @@ void weft__pool_run(struct weft__worker *w, weft_future *t)
         return;
     }
     if (atomic_load_explicit(&p->cancelling, memory_order_relaxed)) weft__future_cancel_pending(t);
-    weft_scope *own, *entered = enter_scope(p, t, &own);
+    weft_scope *own, *entered;
+    int refused = enter_scope(p, t, &own, &entered);
     if (weft__future_start(t, w)) {
-        void *res;
-        int st = call(w, t, &res);
+        void *res = NULL;
+        int st = refused ? refused : call(w, t, &res);
         /* finish drops the pool's reference: t may be recycled when it returns; a canceller
          * is done with t (and with own) once it returns. */
         bool cancel_req = weft__future_finish(t, st, res, w);

@@ -551,7 +551,44 @@ START_TEST(allocation_and_thread_failures_are_error_codes)
 }
 END_TEST
 
+static _Atomic int scoped_runs;
+
+static int count_scoped_run(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    atomic_fetch_add(&scoped_runs, 1);
+    return 0;
+}
+
+/* A task that must run in a scope of its own never runs outside it: when the scope cannot be
+ * made, the task fails with the reason instead of running where a cancel would miss it. */
+START_TEST(task_that_cannot_get_its_scope_does_not_run)
+{
+    weft_pool *p;
+    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+    o.max_workers = 1;
+    o.task_scopes = 1;
+    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    weft_future *f;
+    ck_assert_weft(weft_pool_submit(p, count_scoped_run, NULL, &f, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_future_result(f, NULL, WEFT_SEC(10)), 0); /* the worker exists */
+    weft_future_release(f);
+    ck_assert_weft(weft_pool_pause(p), 0);
+    ck_assert_weft(weft_pool_submit(p, count_scoped_run, NULL, &f, WEFT_FOREVER), 0);
+    weft__fault_arm(WEFT__FAULT_ALLOC, 1); /* the task's scope is the next allocation */
+    ck_assert_weft(weft_pool_resume(p), 0);
+    ck_assert_weft(weft_future_result(f, NULL, WEFT_SEC(10)), WEFT_ENOMEM);
+    weft__fault_arm(WEFT__FAULT_ALLOC, 0);
+    ck_assert_int_eq(atomic_load(&scoped_runs), 1);
+    weft_future_release(f);
+    ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_SEC(10)), 0);
+    weft_pool_free(p);
+}
+END_TEST
+
 WEFT_TEST_SUITE("pool", 30, allocation_and_thread_failures_are_error_codes,
+                task_that_cannot_get_its_scope_does_not_run,
                 tasks_submitted_into_a_scope_are_cancelled_with_it, map_gives_results_in_order,
                 map_timeout_stops_and_waits_for_running_chunks,
                 shutdown_wait_runs_every_queued_task,
