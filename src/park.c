@@ -312,3 +312,15 @@ int weft__waitq_wait_locked(weft__waitq *q, weft__waiter *w)
     weft__waiter_cancel(q, w);
     return s == WEFT__PARK_TIMEDOUT ? WEFT_ETIMEDOUT : WEFT_ECANCELED;
 }
+
+void weft__waitq_sleep_locked(weft__waitq *q, weft_ns deadline)
+{
+    weft__park p;
+    weft__waiter w;
+    weft__park_init(&p, deadline);
+    p.cancellable = false;
+    p.spin = false;
+    weft__waiter_init(&w, &p, 0);
+    weft__waitq_wait_locked(q, &w);
+    weft__lock_acquire(&q->lock);
+}

@@ -126,6 +126,11 @@ void weft__waiter_cancel(weft__waitq *q, weft__waiter *w);
  * left them), WEFT_ETIMEDOUT or WEFT_ECANCELED. The lock is NOT held on return. */
 int weft__waitq_wait_locked(weft__waitq *q, weft__waiter *w);
 
+/* Sleep on q (its lock held) until a waker claims the record or deadline passes, ignoring
+ * cancellation and without spinning - for service threads and exit handlers, whose waits are
+ * long and must not be cut short. The lock is held again on return. */
+void weft__waitq_sleep_locked(weft__waitq *q, weft_ns deadline);
+
 /* The calling thread's parker. */
 weft__parker *weft__parker_self(void);
 

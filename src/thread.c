@@ -628,16 +628,7 @@ static void wait_for_nondaemon(void)
     struct rec *self = tls_self;
     size_t mine = self && !self->foreign && !self->daemon ? 1 : 0;
     weft__lock_acquire(&exit_q.lock);
-    while (nondaemon > mine) {
-        weft__park p;
-        weft__waiter w;
-        weft__park_init(&p, WEFT_FOREVER);
-        p.cancellable = false;
-        p.spin = false;
-        weft__waiter_init(&w, &p, 0);
-        weft__waitq_wait_locked(&exit_q, &w);
-        weft__lock_acquire(&exit_q.lock);
-    }
+    while (nondaemon > mine) weft__waitq_sleep_locked(&exit_q, WEFT_FOREVER);
     weft__lock_release(&exit_q.lock);
 
     /* Report finished threads that failed and were never joined. Every thread nobody joined

@@ -163,14 +163,7 @@ static weft_ns next_tick(const weft_timer *t, weft_ns now)
  * entry and on return. Not cancellable: the timer thread serves every scope. */
 static void park_until(weft_ns deadline)
 {
-    weft__park p;
-    weft__waiter w;
-    weft__park_init(&p, deadline);
-    p.cancellable = false;
-    p.spin = false;
-    weft__waiter_init(&w, &p, 0);
-    weft__waitq_wait_locked(&svc.q, &w);
-    weft__lock_acquire(&svc.q.lock);
+    weft__waitq_sleep_locked(&svc.q, deadline);
 }
 
 /* Run due timer t (just popped) with the lock dropped, then re-arm or finish it. */
