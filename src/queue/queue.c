@@ -214,12 +214,15 @@ static int fast_until(weft_queue *q, int op, void **item, weft_ns deadline, bool
     return rc == WEFT_EAGAIN && !try_only ? WEFT_ETIMEDOUT : rc;
 }
 
-static int put_until(weft_queue *q, void *item, weft_ns deadline, bool try_only)
+/* A put or get on a locked store (LIFO, priority): try under the lock, else park on the
+ * putters or getters until served, the deadline, or a cancel. For a put, *item is the item
+ * (still the caller's unless 0 is returned); for a get, it receives one. */
+static int locked_until(weft_queue *q, int op, void **item, weft_ns deadline, bool try_only)
 {
-    if (q->fast) return fast_until(q, WEFT_QUEUE_PUT, &item, deadline, try_only);
+    bool put = op == WEFT_QUEUE_PUT;
     weft__wakelist wl = WEFT__WAKELIST_INIT;
     weft__lock_acquire(&q->lock);
-    int rc = weft__queue_try_put(q, item, &wl);
+    int rc = put ? weft__queue_try_put(q, *item, &wl) : weft__queue_try_get(q, item, &wl);
     if (rc != WEFT_EAGAIN || try_only) {
         weft__lock_release(&q->lock);
         weft__wakelist_flush(&wl);
@@ -229,28 +232,22 @@ static int put_until(weft_queue *q, void *item, weft_ns deadline, bool try_only)
     weft__waiter w;
     weft__park_init(&p, deadline);
     weft__waiter_init(&w, &p, 0);
-    w.item = item;
-    return wait_locked(q, &q->putters, &w, &wl);
+    if (put) w.item = *item;
+    rc = wait_locked(q, put ? &q->putters : &q->getters, &w, &wl);
+    if (rc == 0 && !put) *item = w.item;
+    return rc;
+}
+
+static int put_until(weft_queue *q, void *item, weft_ns deadline, bool try_only)
+{
+    if (q->fast) return fast_until(q, WEFT_QUEUE_PUT, &item, deadline, try_only);
+    return locked_until(q, WEFT_QUEUE_PUT, &item, deadline, try_only);
 }
 
 static int get_until(weft_queue *q, void **item, weft_ns deadline, bool try_only)
 {
     if (q->fast) return fast_until(q, WEFT_QUEUE_GET, item, deadline, try_only);
-    weft__wakelist wl = WEFT__WAKELIST_INIT;
-    weft__lock_acquire(&q->lock);
-    int rc = weft__queue_try_get(q, item, &wl);
-    if (rc != WEFT_EAGAIN || try_only) {
-        weft__lock_release(&q->lock);
-        weft__wakelist_flush(&wl);
-        return rc;
-    }
-    weft__park p;
-    weft__waiter w;
-    weft__park_init(&p, deadline);
-    weft__waiter_init(&w, &p, 0);
-    rc = wait_locked(q, &q->getters, &w, &wl);
-    if (rc == 0) *item = w.item;
-    return rc;
+    return locked_until(q, WEFT_QUEUE_GET, item, deadline, try_only);
 }
 
 int weft_queue_put(weft_queue *q, void *item, weft_ns timeout)
