@@ -1,117 +1,426 @@
-/* models/close.pml - a queue's close and shutdown protocol (src/queue/), two consumers.
+/* models/close.pml - a queue's close and shutdown protocol (src/queue/queue.c, ring.c).
  *
- * Two consumers get until the queue says CLOSED; a producer puts up to two items, then closes
- * or shuts the queue down, then may try one more put, which must fail (the producer keeps the
- * item). Checked: every consumer ends (no waiter left blocked after close: "invalid end
- * state"), close drains (no item left behind by a closed queue), shutdown hands every item
- * still inside back, and no item is lost or received twice (assertions at the end).
- * Each MUTANT_* plants one bug the check must catch (scripts/check-models). */
+ * A queue of capacity CAP = 1, two consumers that get until the queue says CLOSED, two
+ * producers that put one item each (a put may block while the queue is full), and a closer
+ * that closes or shuts the queue down at any moment, racing everything. Timeouts and
+ * cancellation are left to park.pml; here every claim succeeds, so a wake-up is "set the
+ * waiter's woken flag", and a parked waiter waits for that flag.
+ *
+ * Two implementations of the same protocol, as in weft:
+ *   default (locked queues: LIFO, priority)  one lock guards the store, the waiter lists and
+ *     the writes of the flags. put: closed -> fail; a parked getter -> hand the item over in
+ *     its record; room -> store it; else park on putters. get: shut -> CLOSED; an item ->
+ *     take it and move the first parked putter's item into the freed slot; empty and closed
+ *     -> CLOSED; else park on getters. A woken waiter takes its result (item, done, CLOSED).
+ *   -DFAST (FIFO queues) the items live in a lock-free ring whose close mark makes every
+ *     later put fail; a waiter links its record and bumps ngetters/nputters under the lock,
+ *     tries the ring AGAIN, and only then parks; a thread that made progress reads the other
+ *     side's counter and, when it is not zero, wakes one waiter with RETRY (a seq_cst Dekker
+ *     pair); a woken waiter loops back to the ring.
+ *   close (end()):  [shutdown: store shut] mark the ring; lock; closed = 1; wake every putter
+ *     and getter (CLOSED, or RETRY for FIFO); unlock. shutdown then takes the remaining items
+ *     out one lock hold at a time and hands them back.
+ *
+ * Properties:
+ *   C1 after close no waiter stays blocked: every process ends (else invalid end state);
+ *   C2 no lost wake-up before close either: when the system is quiescent (SPIN's timeout)
+ *      before the close, no getter is parked beside an item and no putter beside free room;
+ *   C3 every item whose put succeeded is got exactly once or handed back by shutdown, and a
+ *      closed queue is left empty (close: the gets drained it; shutdown: handed back);
+ *   C4 a put that starts after close returned fails, and the producer keeps its item; every
+ *      put either succeeds or is kept;
+ *   C5 a blocking get returns an item or CLOSED (never "empty": it has no deadline).
+ *
+ * Mutants (-DMUTANT_...; scripts/check-models requires each to be caught):
+ *   WAKE_ONE            close wakes one parked getter where all must wake (C1)
+ *   FLAG_OUTSIDE_LOCK   close wakes the waiters, then sets closed (and the ring's mark)
+ *                       outside the lock (C1)
+ *   CHECK_OUTSIDE_LOCK  a getter reads closed before taking the lock and does not re-check it (C1)
+ *   NO_RECHECK          a getter links its record without re-checking under the lock
+ *                       (locked: after dropping the lock; FIFO: no ring re-try after the link) (C2)
+ *   NO_DRAIN            get reports CLOSED while items remain (C3)
+ *   DRAIN_FIRST         shutdown hands the items back before closing (C3)
+ *   PUT_IGNORES_CLOSE   a put does not check closed (C4; locked queues)
+ *   IF_NOT_WHILE        with -DFAST: a getter woken with RETRY tries the ring once and
+ *                       returns what it finds instead of looping (C5)
+ */
+
+#define NC  2   /* consumers */
+#define NP  2   /* producers, one item each */
+#define CAP 1
+
+#define OK      0
+#define CLOSED  1
+#define AGAIN   2   /* empty / full */
+#define RETRY   3
 
 bit qlock;
-byte items;          /* in the queue */
-byte got;            /* received by consumers */
-byte handed_back;    /* returned by shutdown */
-byte put_ok;         /* puts that returned 0 */
-byte kept;           /* puts that failed: the producer still owns the item */
-bit closed, shut;
-bit linked[2], woken[2], handed[2];
+byte count;          /* items in the store (locked) or the ring (FIFO) */
+bit closed;          /* under qlock */
+bit shut;            /* stored before the lock is taken, as in end() */
+bit marked;          /* FIFO: the ring's close mark */
+bit close_ret;       /* close (end()) has returned */
+bit gpark[NC], ppark[NP];   /* record linked on getters / putters */
+bit gwoken[NC], pwoken[NP]; /* claimed, not yet running */
+byte gres[NC], pres[NP];    /* the waker's result */
+bit gitem[NC];       /* locked: item handed over in a getter's record */
+byte ngetters, nputters;    /* FIFO: records on the lists (changed under the lock) */
+byte put_ok, kept, got, handed_back;
 byte finished;
 
 inline lock(l)   { atomic { l == 0 -> l = 1 } }
 inline unlock(l) { l = 0 }
 
-proctype consumer(byte i)
-{
-    bit c;
-    do
-    ::
-#ifdef MUTANT_FLAG_OUTSIDE_LOCK
-        c = closed;   /* looked at without the lock, not re-checked under it */
-#endif
-        lock(qlock);
-#ifndef MUTANT_FLAG_OUTSIDE_LOCK
-        c = closed;
-#endif
+/* ---- wake-ups (qlock held) ---- */
+
+inline wake_all(res) {
+    byte k;
+    for (k : 0 .. NP - 1) {
         if
-        :: shut -> unlock(qlock); break
-#ifdef MUTANT_NO_DRAIN
-        :: c -> unlock(qlock); break   /* CLOSED before the queue is empty */
+        :: ppark[k] -> ppark[k] = 0; pres[k] = res; pwoken[k] = 1
+        :: else
+        fi
+    }
+    for (k : 0 .. NC - 1) {
+        if
+        :: gpark[k] ->
+            gpark[k] = 0; gres[k] = res; gwoken[k] = 1
+#ifdef MUTANT_WAKE_ONE
+            ; break
 #endif
-        :: items > 0 -> items--; got++; unlock(qlock)
-        :: items == 0 && c -> unlock(qlock); break
-        :: items == 0 && !c ->
-            linked[i] = 1;
-            unlock(qlock);
-            woken[i] == 1;       /* park until claimed (timeouts and cancel: park.pml) */
-            woken[i] = 0;
+        :: else
+        fi
+    }
+#ifdef FAST
+    ngetters = 0;
+    nputters = 0
+#endif
+}
+
+/* FIFO: wake one parked getter / putter with RETRY (weft__fast_notify) */
+inline notify_getters() {
+    if
+    :: ngetters > 0 ->   /* the waker's side of the Dekker pair */
+        lock(qlock);
+        if
+        :: gpark[0] -> gpark[0] = 0; ngetters--; gres[0] = RETRY; gwoken[0] = 1
+        :: gpark[1] -> gpark[1] = 0; ngetters--; gres[1] = RETRY; gwoken[1] = 1
+        :: else
+        fi;
+        unlock(qlock)
+    :: else
+    fi
+}
+inline notify_putters() {
+    if
+    :: nputters > 0 ->
+        lock(qlock);
+        if
+        :: ppark[0] -> ppark[0] = 0; nputters--; pres[0] = RETRY; pwoken[0] = 1
+        :: ppark[1] -> ppark[1] = 0; nputters--; pres[1] = RETRY; pwoken[1] = 1
+        :: else
+        fi;
+        unlock(qlock)
+    :: else
+    fi
+}
+
+/* FIFO: one lock-free attempt on the ring (ring_op) */
+inline ring_send(rc) {
+    atomic {
+        if
+        :: marked -> rc = CLOSED
+        :: !marked && count < CAP -> count++; rc = OK
+        :: else -> rc = AGAIN
+        fi
+    }
+}
+inline ring_recv(rc) {
+    if
+    :: shut -> rc = CLOSED
+    :: else ->
+        atomic {
             if
-            :: handed[i] -> handed[i] = 0; got++
+            :: count > 0 -> count--; rc = OK
+#ifdef MUTANT_NO_DRAIN
+            :: count > 0 && marked -> rc = CLOSED
+#endif
+            :: count == 0 && marked -> rc = CLOSED
+            :: else -> rc = AGAIN
+            fi
+        }
+    fi
+}
+
+/* ---- get ---- */
+
+#ifndef FAST
+/* locked_until(GET) */
+inline get(i, rc) {
+    bit c;
+#ifdef MUTANT_CHECK_OUTSIDE_LOCK
+    c = closed;   /* read without the lock, and not read again under it */
+#endif
+    lock(qlock);
+#ifndef MUTANT_CHECK_OUTSIDE_LOCK
+    c = closed;
+#endif
+    if
+    :: shut -> rc = CLOSED; unlock(qlock)
+    :: else ->
+        if
+        :: count > 0 ->
+            count--; rc = OK;
+            /* refill: a slot was freed, move the first parked putter's item in */
+            if
+            :: ppark[0] -> ppark[0] = 0; count++; put_ok++; pres[0] = OK; pwoken[0] = 1
+            :: ppark[1] -> ppark[1] = 0; count++; put_ok++; pres[1] = OK; pwoken[1] = 1
+            :: else
+            fi;
+            unlock(qlock)
+#ifdef MUTANT_NO_DRAIN
+        :: count > 0 && c -> rc = CLOSED; unlock(qlock)
+#endif
+        :: count == 0 && c -> rc = CLOSED; unlock(qlock)
+        :: count == 0 && !c ->
+#ifdef MUTANT_NO_RECHECK
+            unlock(qlock);   /* checked, then dropped the lock before linking */
+            lock(qlock);
+#endif
+            gpark[i] = 1;
+            unlock(qlock);
+            gwoken[i] == 1;   /* parked until claimed */
+            gwoken[i] = 0;
+            rc = gres[i];
+            if
+            :: rc == OK -> assert(gitem[i]); gitem[i] = 0
             :: else
             fi
+        fi
+    fi
+}
+#else
+/* wait_op(GET) */
+inline get(i, rc) {
+    ring_recv(rc);
+    do
+    :: rc != AGAIN -> break
+    :: else ->
+        lock(qlock);
+        gpark[i] = 1;
+        ngetters++;
+#ifndef MUTANT_NO_RECHECK
+        ring_recv(rc);   /* the re-check after the link */
+        if
+        :: rc != AGAIN -> gpark[i] = 0; ngetters--
+        :: else
+        fi;
+#endif
+        unlock(qlock);
+        if
+        :: rc == AGAIN ->
+            gwoken[i] == 1;   /* parked until claimed */
+            gwoken[i] = 0;
+            assert(gres[i] == RETRY);
+            ring_recv(rc)
+#ifdef MUTANT_IF_NOT_WHILE
+            ; break
+#endif
+        :: else
+        fi
+    od;
+    if
+    :: rc == OK -> notify_putters()
+    :: else
+    fi
+}
+#endif
+
+/* ---- put ---- */
+
+#ifndef FAST
+/* locked_until(PUT); the item is counted in put_ok when the queue takes it */
+inline put(i, rc) {
+    lock(qlock);
+    if
+#ifndef MUTANT_PUT_IGNORES_CLOSE
+    :: closed -> rc = CLOSED; unlock(qlock)
+    :: else ->
+#else
+    :: true ->
+#endif
+        if
+        :: gpark[0] -> gpark[0] = 0; gitem[0] = 1; put_ok++; gres[0] = OK; gwoken[0] = 1;
+            rc = OK; unlock(qlock)
+        :: gpark[1] -> gpark[1] = 0; gitem[1] = 1; put_ok++; gres[1] = OK; gwoken[1] = 1;
+            rc = OK; unlock(qlock)
+        :: !gpark[0] && !gpark[1] && count < CAP -> count++; put_ok++; rc = OK; unlock(qlock)
+        :: !gpark[0] && !gpark[1] && count == CAP ->
+            ppark[i] = 1;
+            unlock(qlock);
+            pwoken[i] == 1;   /* parked until claimed */
+            pwoken[i] = 0;
+            rc = pres[i]
+        fi
+    fi
+}
+#else
+/* weft__fast_put: wait_op(PUT), then notify */
+inline put(i, rc) {
+    ring_send(rc);
+    do
+    :: rc != AGAIN -> break
+    :: else ->
+        lock(qlock);
+        ppark[i] = 1;
+        nputters++;
+        ring_send(rc);
+        if
+        :: rc != AGAIN -> ppark[i] = 0; nputters--
+        :: else
+        fi;
+        unlock(qlock);
+        if
+        :: rc == AGAIN ->
+            pwoken[i] == 1;
+            pwoken[i] = 0;
+            ring_send(rc)
+        :: else
+        fi
+    od;
+    if
+    :: rc == OK -> put_ok++; notify_getters()
+    :: else
+    fi
+}
+#endif
+
+proctype consumer(byte i)
+{
+    byte rc;
+    do
+    :: get(i, rc);
+        if
+        :: rc == OK -> got++
+        :: rc == CLOSED -> break
+        :: else -> assert(rc == OK || rc == CLOSED)   /* C5: a blocking get, no deadline */
         fi
     od;
     finished++
 }
 
-/* Hand an item to a parked consumer, or queue it. Called with the lock held. */
-inline give() {
-    if
-    :: linked[0] -> linked[0] = 0; handed[0] = 1; woken[0] = 1
-    :: !linked[0] && linked[1] -> linked[1] = 0; handed[1] = 1; woken[1] = 1
-    :: !linked[0] && !linked[1] -> items++
-    fi
-}
-
-inline put() {
-    lock(qlock);
-    if
-    :: closed -> kept++
-    :: else -> give(); put_ok++
-    fi;
-    unlock(qlock)
-}
-
-/* Wake every parked consumer (no item). Called with the lock held. */
-inline wake_all() {
-#ifdef MUTANT_WAKE_ONE
-    if
-    :: linked[0] -> linked[0] = 0; woken[0] = 1
-    :: !linked[0] && linked[1] -> linked[1] = 0; woken[1] = 1
-    :: else
-    fi
-#else
-    if :: linked[0] -> linked[0] = 0; woken[0] = 1 :: else fi;
-    if :: linked[1] -> linked[1] = 0; woken[1] = 1 :: else fi
-#endif
-}
-
-proctype producer()
+proctype producer(byte i)
 {
-    byte n;
-    if :: n = 0 :: n = 1 :: n = 2 fi;
-    do
-    :: n > 0 -> put(); n--
-    :: n == 0 -> break
-    od;
-    lock(qlock);
-    closed = 1;
+    byte rc;
+    bit late;
+    late = close_ret;
+    put(i, rc);
     if
-    :: true                                            /* close: the rest drains */
-    :: shut = 1; handed_back = items; items = 0        /* shutdown: hand the rest back */
-    fi;
-    wake_all();
-    unlock(qlock);
-    if
-    :: put()   /* a put after close must fail and leave the item with the producer */
-    :: true
+    :: rc == OK -> assert(!late)   /* C4: a put after close must fail */
+    :: rc == CLOSED -> kept++      /* the producer still owns its item */
+    :: else -> assert(rc == OK || rc == CLOSED)   /* a blocking put, no deadline */
     fi;
     finished++
 }
 
+/* end(), then for shutdown the drain */
+inline end(sd) {
+    if
+    :: sd -> shut = 1
+    :: else
+    fi;
+#ifndef MUTANT_FLAG_OUTSIDE_LOCK
+#ifdef FAST
+    marked = 1;
+#endif
+    lock(qlock);
+    closed = 1;
+#ifdef FAST
+    wake_all(RETRY);
+#else
+    wake_all(CLOSED);
+#endif
+    unlock(qlock);
+#else
+    lock(qlock);   /* wakes first, raises the flags afterwards, outside the lock */
+#ifdef FAST
+    wake_all(RETRY);
+#else
+    wake_all(CLOSED);
+#endif
+    unlock(qlock);
+    marked = 1;
+    closed = 1;
+#endif
+    close_ret = 1
+}
+
+inline drain() {   /* drain_chunk, one item at a time */
+    do
+#ifndef FAST
+    :: lock(qlock);   /* locked queues: from the store, under the lock */
+        if
+        :: count > 0 -> count--; handed_back++; unlock(qlock)
+        :: else -> unlock(qlock); break
+        fi
+#else
+    :: atomic {       /* FIFO: straight from the ring, no lock */
+        if
+        :: count > 0 -> count--; handed_back++
+        :: else -> break
+        fi
+       }
+#endif
+    od
+}
+
+proctype closer()
+{
+    bit sd, quiet;
+    /* close at once, racing everything, or only once the system is quiescent (SPIN's
+     * timeout: no other statement can run - so the choice is made first) */
+    if
+    :: quiet = 0
+    :: quiet = 1
+    fi;
+    if
+    :: quiet ->
+        timeout;   /* C2: nobody parked beside what it waits for */
+        assert(!((gpark[0] || gpark[1]) && count > 0));
+        assert(!((ppark[0] || ppark[1]) && count < CAP))
+    :: else
+    fi;
+    if
+    :: sd = 0
+    :: sd = 1
+    fi;
+#ifdef MUTANT_DRAIN_FIRST
+    if
+    :: sd -> drain()
+    :: else
+    fi;
+#endif
+    end(sd);
+#ifndef MUTANT_DRAIN_FIRST
+    if
+    :: sd -> drain()
+    :: else
+    fi;
+#endif
+    finished++
+}
+
 init {
-    atomic { run consumer(0); run consumer(1); run producer() }
-    finished == 3;
-    assert(items == 0);                        /* close drained, shutdown handed back */
-    assert(got + handed_back == put_ok);       /* nothing lost, nothing twice */
-    assert(kept <= 1)
+    atomic {
+        run consumer(0);
+        run consumer(1);
+        run producer(0);
+        run producer(1);
+        run closer()
+    }
+    finished == NC + NP + 1;
+    assert(count == 0);                      /* C3: a closed queue is left empty */
+    assert(got + handed_back == put_ok);     /* C3: nothing lost, nothing twice */
+    assert(put_ok + kept == NP);             /* C4: every item is accounted for */
+    assert(shut || handed_back == 0)
 }

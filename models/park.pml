@@ -1,182 +1,284 @@
-/* models/park.pml - the parking lot's claim protocol (src/park.c), one item, one waiter.
+/* models/park.pml - the parking lot's claim protocol (src/park.c, src/cancel.c).
  *
- * A waiter wants one item from a queue. A waker may put one item; a canceller may cancel the
- * waiter's scope; the waiter's own deadline may pass. Whatever happens, the waiter must end
- * (no lost wake-up: checked as "invalid end state" - run without SPURIOUS) and the item, if
- * put, is received exactly once or still in the queue (an assertion at the end).
+ * Two waiters each want one item from one wait queue (the getter side of a locked queue,
+ * src/queue/queue.c). A waker produces 0, 1 or 2 items; a canceller cancels none, one or
+ * both waiters; with -DDEADLINE each waiter's deadline may pass at any moment. Processes:
  *
- * Build switches: DEADLINE gives the waiter a deadline (its own TIMEDOUT claim, and futex
- * waits that time out); SPURIOUS lets futex waits return without a wake-up. Both hide lost
- * wake-ups, so the deadlock check runs without them, and the safety checks with them. Each
- * MUTANT_* plants one bug that the check must catch; scripts/check-models runs them all. */
+ *   waiter(i)   lock q; if an item is buffered take it and return; else link a record;
+ *               unlock; park: publish the park, look at the cancel flag, then
+ *               loop { claimed? -> stop; WAITING: CAS WAITING->SLEEPING;
+ *                      SLEEPING: futex_wait(state, SLEEPING) };
+ *               withdraw the park (wait out a canceller under the parker lock);
+ *               WOKEN: take the item from the record; TIMEDOUT/CANCELED: lock q, unlink.
+ *   waker       per item: lock q; pop records one by one, fill the record, claim WOKEN;
+ *               a failed claim keeps the item for the next record; nobody won: buffer it;
+ *               unlock; futex_wake if the claim found the owner SLEEPING.
+ *   canceller   per target: set the sticky flag; lock the parker; if a park is published,
+ *               claim CANCELED; unlock; futex_wake if needed.
+ *
+ * The futex is modelled faithfully: futex_wait(word, v) atomically compares and goes to sleep
+ * (asleep[i] = 1) only if the word still holds v; it returns only when a futex_wake clears
+ * asleep[i] (or, with -DSPURIOUS / -DDEADLINE, whenever it likes).
+ *
+ * Properties:
+ *   P1 no lost wake-up: when the system is quiescent (SPIN's timeout: nothing can move) every
+ *      waiter still parked sleeps on an unclaimed park, is not cancelled, and no item is
+ *      buffered; any other stuck process is an invalid end state. Checked without
+ *      SPURIOUS/DEADLINE (both rescue a lost wake-up and would hide it).
+ *   P2 conservation: items received + items buffered == items produced (none lost, none twice).
+ *   P3 a waiter that returns WOKEN finds an item in its record; one returning CANCELED was
+ *      cancelled; TIMEDOUT only with a deadline; at most one item per waiter.
+ *   P4 lifetime: nobody writes a record or claims a park after its waiter returned (records
+ *      and parks live on the waiter's stack).
+ *
+ * Mutants (-DMUTANT_...; scripts/check-models requires each to be caught):
+ *   NO_RECHECK            link the record after dropping and retaking the lock (P1)
+ *   SLEEP_WITHOUT_MARK    futex-sleep on WAITING without the CAS to SLEEPING (P1)
+ *   CANCEL_BEFORE_PUBLISH read the cancel flag before publishing the park (P1)
+ *   KEEP_NOT_SERVE        after a failed claim the waker buffers the item instead of serving
+ *                         the next parked waiter (P1)
+ *   IGNORE_CLAIM          the waker assumes its hand-off succeeded (P2)
+ *   WITHDRAW_NO_LOCK      withdraw the park without waiting out the canceller (P4)
+ *   UNLINK_UNLOCKED       unlink after TIMEDOUT/CANCELED without the queue lock (P4)
+ *   IF_NOT_WHILE          with -DSPURIOUS: take a futex return for a claim (P3)
+ */
 
+#define NW       2
 #define WAITING  0
 #define SLEEPING 1
 #define TIMEDOUT 2
 #define CANCELED 3
 #define WOKEN    4
 
-byte ps = WAITING;   /* the park's state word */
-bit asleep;          /* the waiter sleeps in futex_wait */
-bit qlock;           /* the wait queue's lock */
-bit klock;           /* the parker's lock (canceller vs withdraw) */
-bit linked;          /* the waiter's record is on the queue */
-bit current;         /* the park is published to cancellers */
-bit cflag;           /* the cancellation request */
-bit rec_item;        /* the item handed through the record */
-byte items;          /* items in the queue */
-byte got;            /* items the waiter received */
-bit put_done;        /* the waker put its item */
-bit waiter_done, waker_done, canceller_done;
+byte ps[NW];        /* each park's state word (the futex word) */
+bit asleep[NW];     /* the waiter sleeps inside futex_wait */
+bit linked[NW];     /* its record is on the wait queue */
+bit rec[NW];        /* an item handed over through the record */
+bit alive[NW];      /* the waiter has not returned: its park and record exist */
+bit current[NW];    /* the park published to cancellers (parker->current) */
+bit cflag[NW];      /* the sticky cancellation request */
+bit klock[NW];      /* the parker's lock */
+bit qlock;          /* the wait queue's lock */
+byte items;         /* items buffered in the queue */
+byte produced;      /* items the waker produced */
+byte got[NW];       /* items each waiter received */
+byte nput;          /* how many items the waker produces */
+bit target[NW];     /* whom the canceller cancels */
 
 inline lock(l)   { atomic { l == 0 -> l = 1 } }
 inline unlock(l) { l = 0 }
 
-/* claim: WAITING/SLEEPING -> final; old tells whether the owner sleeps. */
-inline claim(final, ok, needwake) {
+/* CAS of ps[i] from WAITING/SLEEPING to final; nw: the owner sleeps and needs a futex wake. */
+inline claim(i, final, ok, nw) {
     atomic {
+        assert(alive[i]);   /* P4 */
         if
-        :: ps == WAITING  -> ps = final; ok = 1; needwake = 0
-        :: ps == SLEEPING -> ps = final; ok = 1; needwake = 1
-        :: else -> ok = 0; needwake = 0
+        :: ps[i] == WAITING  -> ps[i] = final; ok = 1; nw = 0
+        :: ps[i] == SLEEPING -> ps[i] = final; ok = 1; nw = 1
+        :: else -> ok = 0; nw = 0
         fi
     }
 }
 
-inline futex_wake() { asleep = 0 }
+inline futex_wake(i) { asleep[i] = 0 }
 
-proctype waiter()
+proctype waiter(byte i)
 {
     bit ok, nw;
+    byte s;
     lock(qlock);
     if
-    :: items > 0 -> items--; got++; unlock(qlock); goto done
+    :: items > 0 -> items--; got[i]++; unlock(qlock); goto out
     :: else
     fi;
 #ifdef MUTANT_NO_RECHECK
-    unlock(qlock);   /* the condition was checked, then the lock dropped before linking */
+    unlock(qlock);   /* checked, then the lock is dropped before the record is linked */
     lock(qlock);
 #endif
-    linked = 1;
+    linked[i] = 1;
     unlock(qlock);
 
-    /* park_wait: publish, then look at the cancel flag (seq_cst pair with the canceller) */
+    /* weft__park_wait: publish the park, then look at the flag (a seq_cst Dekker pair with
+     * the canceller's store of the flag and load of current) */
 #ifdef MUTANT_CANCEL_BEFORE_PUBLISH
     if
-    :: cflag -> claim(CANCELED, ok, nw)
+    :: cflag[i] -> claim(i, CANCELED, ok, nw)
     :: else
     fi;
-    current = 1;
+    current[i] = 1;
 #else
-    current = 1;
+    current[i] = 1;
     if
-    :: cflag -> claim(CANCELED, ok, nw)
+    :: cflag[i] -> claim(i, CANCELED, ok, nw)
     :: else
     fi;
 #endif
+    /* spin, then sleep_until_claimed */
     do
-    :: ps >= TIMEDOUT -> break
-    :: ps == WAITING ->
+    :: ps[i] > SLEEPING -> break
+    :: ps[i] == WAITING ->
 #ifdef MUTANT_SLEEP_WITHOUT_MARK
-        atomic { ps == WAITING -> asleep = 1 };   /* sleeps without telling wakers */
-        asleep == 0
+        atomic { if :: ps[i] == WAITING -> asleep[i] = 1 :: else fi };  /* futex_wait(WAITING) */
+end_sleep0:
+        asleep[i] == 0
 #else
-        atomic { if :: ps == WAITING -> ps = SLEEPING :: else fi }
+        atomic { if :: ps[i] == WAITING -> ps[i] = SLEEPING :: else fi }
 #endif
-    :: ps == SLEEPING ->
-        atomic { if :: ps == SLEEPING -> asleep = 1 :: else fi };  /* futex_wait(ps, SLEEPING) */
+    :: ps[i] == SLEEPING ->
+        atomic { if :: ps[i] == SLEEPING -> asleep[i] = 1 :: else fi };  /* futex_wait(SLEEPING) */
+end_sleep:
         if
-        :: asleep == 0
+        :: asleep[i] == 0
 #if defined(SPURIOUS) || defined(DEADLINE)
-        :: asleep = 0   /* a spurious wake-up, or the futex wait's deadline */
+        :: asleep[i] = 0   /* a spurious return, or the futex wait's own deadline */
 #endif
         fi;
 #ifdef MUTANT_IF_NOT_WHILE
-        break   /* assumes the wake-up means it was claimed */
+        break   /* a futex return taken for a claim */
+#else
+        skip
 #endif
 #ifdef DEADLINE
-    :: ps <= SLEEPING -> claim(TIMEDOUT, ok, nw)   /* the deadline may pass at any time */
+    :: claim(i, TIMEDOUT, ok, nw)   /* the deadline may pass at any time */
 #endif
     od;
-    /* withdraw: a canceller still claiming waits on the parker lock */
-    current = 0;
+    s = ps[i];
+
+    /* publish(NULL): a canceller that saw the park may still be claiming it under the lock */
+    current[i] = 0;
+#ifndef MUTANT_WITHDRAW_NO_LOCK
     if
-    :: cflag -> lock(klock); unlock(klock)
+    :: cflag[i] -> lock(klock[i]); unlock(klock[i])
     :: else
     fi;
+#endif
     if
-    :: ps >= WOKEN -> assert(rec_item == 1); got++; rec_item = 0
-    :: else -> lock(qlock); linked = 0; unlock(qlock)
+    :: s >= WOKEN -> assert(rec[i] == 1); rec[i] = 0; got[i]++      /* P3 */
+    :: else ->
+#ifdef MUTANT_UNLINK_UNLOCKED
+        linked[i] = 0;
+#else
+        lock(qlock); linked[i] = 0; unlock(qlock);
+#endif
+        if
+        :: s == TIMEDOUT ->
+#ifndef DEADLINE
+            assert(false)   /* P3: no deadline, no TIMEDOUT */
+#else
+            skip
+#endif
+        :: else -> assert(cflag[i])   /* P3: reported CANCELED, so it was cancelled */
+        fi
     fi;
-done:
-    waiter_done = 1
+out:
+    assert(got[i] <= 1);
+    alive[i] = 0
 }
 
-proctype waker(bit puts)
+proctype waker()
 {
     bit ok, nw;
-    if
-    :: puts ->
+    byte j, n;
+    do
+    :: n < nput ->
         lock(qlock);
-        if
-        :: linked ->
-            linked = 0;
-            rec_item = 1;
-            claim(WOKEN, ok, nw);
+        ok = 0;
+        nw = 0;
+        do  /* weft__queue_try_put: serve parked waiters in turn until a claim wins */
+        :: linked[0] || linked[1] ->
+            if
+            :: linked[0] -> j = 0
+            :: linked[1] -> j = 1
+            fi;
+            linked[j] = 0;
+            assert(alive[j]);   /* P4 */
+            rec[j] = 1;
+            claim(j, WOKEN, ok, nw);
 #ifdef MUTANT_IGNORE_CLAIM
             ok = 1;
 #endif
             if
-            :: !ok -> rec_item = 0; items++   /* the wait ended otherwise: keep the item */
-            :: else
+            :: ok -> break
+            :: else -> rec[j] = 0   /* the wait ended otherwise: the item is still ours */
+#ifdef MUTANT_KEEP_NOT_SERVE
+                ; break
+#endif
             fi
-        :: else -> items++
+        :: else -> break
+        od;
+        if
+        :: !ok -> items++
+        :: else
         fi;
-        put_done = 1;
+        produced++;
         unlock(qlock);
         if
-        :: nw -> futex_wake()
+        :: nw -> futex_wake(j)   /* the wakelist, flushed after the lock is dropped */
         :: else
-        fi
-    :: else   /* puts nothing */
-    fi;
-    waker_done = 1
+        fi;
+        n++
+    :: else -> break
+    od
 }
 
-proctype canceller(bit cancels)
+proctype canceller()
 {
     bit ok, nw;
-    if
-    :: cancels ->
-        cflag = 1;
-        lock(klock);
+    byte i;
+    do
+    :: i < NW ->
         if
-        :: current -> claim(CANCELED, ok, nw);
+        :: target[i] ->
+            cflag[i] = 1;
+            lock(klock[i]);
+            ok = 0;
+            nw = 0;
             if
-            :: nw -> futex_wake()
+            :: current[i] -> claim(i, CANCELED, ok, nw)
+            :: else
+            fi;
+            unlock(klock[i]);
+            if
+            :: nw -> futex_wake(i)
             :: else
             fi
         :: else
         fi;
-        unlock(klock)
-    :: else
-    fi;
-    canceller_done = 1
+        i++
+    :: else -> break
+    od
 }
 
 init {
-    /* Something always ends the wait: an item, a cancellation, or both (and with DEADLINE,
-     * the waiter's own timeout as well). */
     atomic {
-        run waiter();
         if
-        :: run waker(1); run canceller(0)
-        :: run waker(0); run canceller(1)
-        :: run waker(1); run canceller(1)
+        :: nput = 0
+        :: nput = 1
+        :: nput = 2
+        fi;
+        if
+        :: skip
+        :: target[0] = 1
+        :: target[1] = 1
+        :: target[0] = 1; target[1] = 1
+        fi;
+        alive[0] = 1;
+        alive[1] = 1;
+        run waiter(0);
+        run waiter(1);
+        run waker();
+        run canceller()
+    }
+    timeout;   /* quiescent: every process finished or is blocked for good */
+    byte i;
+    for (i : 0 .. NW - 1) {
+        if
+        :: alive[i] ->   /* P1: a waiter still parked must have nothing to wake it for */
+            assert(ps[i] <= SLEEPING);   /* no claimed park left asleep */
+            assert(cflag[i] == 0);       /* no cancelled waiter left asleep */
+            assert(items == 0)           /* no waiter asleep beside an available item */
+        :: else
         fi
     }
-    (waiter_done && waker_done && canceller_done);
-    /* conservation: the item, if put, was received once or is still queued */
-    assert(got + items == put_done);
-    assert(got <= 1)
+    assert(got[0] + got[1] + items == produced)   /* P2 */
 }
