@@ -34,9 +34,12 @@
 
 enum { LOCKED = 1, PARKED = 2, WAKING = 4 };
 
-/* Spins before parking: about a microsecond, the length of a typical short critical section;
- * weft__park_wait spins adaptively after that. */
-#define LOCK_SPINS 64
+/* Spinning before parking: probes of the word with exponential backoff between them, up to
+ * LOCK_BACKOFF_MAX pauses apart, LOCK_SPIN_PAUSES pauses in all (a pause is 10-40 ns, so
+ * 5-20 us, the length of a burst of short critical sections); weft__park_wait spins
+ * adaptively after that. */
+#define LOCK_BACKOFF_MAX 64
+#define LOCK_SPIN_PAUSES 512
 
 static bool still_locked_and_parked(void *word)
 {
@@ -60,13 +63,17 @@ static bool try_lock(_Atomic uint32_t *s)
 int weft__lock_wait(weft_lock *l, weft_ns deadline, bool cancellable)
 {
     _Atomic uint32_t *s = WEFT__ATOMIC32(l->state);
-    for (int spins = 0;;) {
+    for (int paused = 0, backoff = 1;;) {
         if (try_lock(s)) return 0;
         /* relaxed: only steers spinning; every decision is re-checked by a CAS or under the
          * bucket lock (still_locked_and_parked). */
         uint32_t v = atomic_load_explicit(s, memory_order_relaxed);
-        if (!(v & PARKED) && spins++ < LOCK_SPINS) {
-            weft__os_relax();
+        if (!(v & PARKED) && paused < LOCK_SPIN_PAUSES) {
+            /* Back off exponentially: every read of the word by a contender takes the line
+             * away from the holder, and that is what slows the holder down. */
+            for (int i = 0; i < backoff; i++) weft__os_relax();
+            paused += backoff;
+            if (backoff < LOCK_BACKOFF_MAX) backoff *= 2;
             continue;
         }
         /* relaxed: the bucket-lock re-check in still_locked_and_parked orders the park. */
