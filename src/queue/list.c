@@ -214,6 +214,13 @@ void weft__list_close(weft__list *l)
     atomic_fetch_or_explicit(&l->tindex, MARK, memory_order_seq_cst);
 }
 
+uint64_t weft__list_puts(weft__list *l)
+{
+    /* seq_cst: ordered after the loads of done in queue.c (see unfinished_count there). */
+    uint64_t pos = atomic_load_explicit(&l->tindex, memory_order_seq_cst) >> SHIFT;
+    return pos - pos / LAP; /* a lap is BLOCK_N slots and one pause (which counts the lap full) */
+}
+
 size_t weft__list_len(weft__list *l)
 {
     for (;;) {

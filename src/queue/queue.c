@@ -33,8 +33,12 @@
  * it only if the claim succeeds: after a successful claim the putter may return at once and
  * its record (on its stack) is gone, so no field of a record is touched after its claim.
  *
- * unfinished is an atomic counter (task_done does not need the lock; it takes it only to wake
- * joiners at zero); ngetters/nputters count the records on getters/putters for ring.c.
+ * Task accounting needs no lock (task_done takes it only to wake joiners at zero). A locked
+ * queue keeps one atomic count, unfinished. A fast queue counts puts by its tail position and
+ * keeps only done (task_done calls plus items handed back by shutdown): a fast put then writes
+ * no counter besides the tail, which every producer must move anyway (a shared count raised
+ * by every put was where most of a contended put's time went). unfinished = puts - done, and
+ * done never exceeds puts. ngetters/nputters count the records on getters/putters for ring.c.
  *
  * Lock order: q->lock, then a parker's lock (inside weft__waiter_claim via park.c). Only
  * weft_queue_select holds several queue locks, always in address order (select.c).
@@ -119,8 +123,50 @@ static void wake_joiners(weft_queue *q)
     weft__wakelist_flush(&wl);
 }
 
+/* The items a fast queue's ring or list has taken so far. */
+static size_t fast_puts(weft_queue *q)
+{
+    return q->ring.cap ? weft__ring_puts(&q->ring) : weft__list_puts(&q->list);
+}
+
+/* Items put and not yet done. A fast queue's done is read before its puts: since done never
+ * exceeds puts and puts only grows, a 0 here means both were equal when puts was read. */
+static size_t unfinished_count(weft_queue *q)
+{
+    /* acquire: pairs with the acq_rel CAS of the task_done (or undo) that reached zero. */
+    if (!q->fast) return atomic_load_explicit(&q->unfinished, memory_order_acquire);
+    size_t done = atomic_load_explicit(&q->done, memory_order_acquire);
+    return fast_puts(q) - done;
+}
+
+/* Count n more items of a fast queue done, never beyond its puts (as undo clamps at zero):
+ * WEFT_EOVERFLOW when nothing was unfinished. *zero says whether none is left, judged by
+ * reading puts again after the count moved (the same argument as unfinished_count). */
+static int fast_done(weft_queue *q, size_t n, bool *zero)
+{
+    size_t d = atomic_load_explicit(&q->done, memory_order_relaxed), nd;
+    do {
+        size_t p = fast_puts(q);
+        if (d >= p) return WEFT_EOVERFLOW;
+        nd = p - d > n ? d + n : p;
+        /* acq_rel: release publishes the caller's work to a joiner's acquire load of done. */
+    } while (!atomic_compare_exchange_weak_explicit(&q->done, &d, nd, memory_order_acq_rel,
+                                                    memory_order_relaxed));
+    *zero = nd == fast_puts(q);
+    return 0;
+}
+
 void weft__queue_undo(weft_queue *q, size_t n, bool locked, weft__wakelist *wl)
 {
+    bool zero = false;
+    if (q->fast) {
+        if (fast_done(q, n, &zero) != 0 || !zero) return;
+        if (locked)
+            wake_all(q, &q->joiners, 0, wl);
+        else
+            wake_joiners(q);
+        return;
+    }
     size_t v = atomic_load_explicit(&q->unfinished, memory_order_relaxed);
     /* acq_rel: release publishes the caller's work to a joiner's acquire load (join); the
      * acquire half keeps the CAS loop's reads ordered. */
@@ -363,6 +409,12 @@ int weft_queue_full(weft_queue *q)
 int weft_queue_task_done(weft_queue *q)
 {
     if (q == NULL) return WEFT_EINVAL;
+    if (q->fast) {
+        bool zero = false;
+        int rc = fast_done(q, 1, &zero); /* WEFT_EOVERFLOW: Python's ValueError */
+        if (rc == 0 && zero) wake_joiners(q);
+        return rc;
+    }
     size_t v = atomic_load_explicit(&q->unfinished, memory_order_relaxed);
     do {
         if (v == 0) return WEFT_EOVERFLOW; /* Python's ValueError: more calls than items */
@@ -380,9 +432,8 @@ int weft_queue_join(weft_queue *q, weft_ns timeout)
     int rc = weft__deadline_of(timeout, &deadline);
     if (rc) return rc;
     weft__lock_acquire(&q->lock);
-    /* acquire: pairs with the acq_rel CAS of the task_done that reached zero. */
-    if (atomic_load_explicit(&q->unfinished, memory_order_acquire) == 0 || timeout == 0) {
-        rc = atomic_load_explicit(&q->unfinished, memory_order_acquire) == 0 ? 0 : WEFT_EAGAIN;
+    if (unfinished_count(q) == 0 || timeout == 0) {
+        rc = unfinished_count(q) == 0 ? 0 : WEFT_EAGAIN;
         weft__lock_release(&q->lock);
         return rc;
     }

@@ -89,6 +89,8 @@ int weft__ring_send(weft__ring *r, void *item);
 int weft__ring_recv(weft__ring *r, void **item);
 void weft__ring_close(weft__ring *r);
 size_t weft__ring_len(weft__ring *r);
+/* How many puts have claimed a position so far (seq_cst: read after the tail CAS of each). */
+uint64_t weft__ring_puts(weft__ring *r);
 
 /* The lock-free store of an unbounded FIFO queue (list.c): linked blocks of 31 slots. */
 #define WEFT__BLOCK_N 31
@@ -115,6 +117,8 @@ int weft__list_send(weft__list *l, void *item);
 int weft__list_recv(weft__list *l, void **item);
 void weft__list_close(weft__list *l);
 size_t weft__list_len(weft__list *l);
+/* How many puts have claimed a slot so far (seq_cst: read after the tail CAS of each). */
+uint64_t weft__list_puts(weft__list *l);
 
 /* The queue. Lock order: a queue's lock, then (inside the parking lot) a parker's lock. Only
  * select holds several queue locks at once, always in address order (select.c). */
@@ -122,17 +126,24 @@ struct weft_queue {
     /* Fast queues: the ring's head and tail sit on cache lines of their own (see weft__ring);
      * unfinished, written by every put, on a third. Then the read-mostly fields, then the
      * lock and what it guards, so that parking and waking never touch the hot lines. */
-    weft__ring ring;           /* fast bounded FIFO queues only */
-    weft__list list;           /* fast unbounded FIFO queues only */
-    _Atomic size_t unfinished; /* items put and not yet matched by task_done */
-    char pad0[64 - sizeof(size_t)];
+    weft__ring ring; /* fast bounded FIFO queues only */
+    weft__list list; /* fast unbounded FIFO queues only */
+    /* Task accounting (task_done/join). A locked queue counts the items put and not yet done
+     * in unfinished. A fast queue counts only the items done (task_done, or handed back by
+     * shutdown) in done: its puts are counted by the tail position of its ring or list, so a
+     * put writes no shared counter besides the tail it must move anyway. */
+    _Atomic size_t unfinished;
+    _Atomic size_t done;
+    char pad0[64 - 2 * sizeof(size_t)];
     bool fast;           /* FIFO: items live in ring or list, not st, never handed over */
     _Atomic bool closed; /* sticky: no more puts */
     _Atomic bool shut;   /* sticky: no more gets either (implies closed) */
     /* Fast queues: how many records getters/putters hold, for wakers that do not take the lock
      * to look (changed under lock, read without it: see ring.c for the pairing). */
     _Atomic size_t ngetters, nputters;
-    char pad1[64 - 2 * sizeof(size_t) - 3 * sizeof(bool)];
+    /* Fast queues: getters/putters woken by a put/get that have not run yet (ring.c). */
+    _Atomic uint32_t coming_getters, coming_putters;
+    char pad1[64 - 2 * sizeof(size_t) - 2 * sizeof(uint32_t) - 3 * sizeof(bool)];
     weft__lock lock; /* guards the lists, st, and the writes of closed/shut */
     /* Waiter lists. Their own weft__waitq locks are unused: `lock` guards all three. */
     weft__waitq getters; /* threads waiting for an item */
@@ -141,22 +152,27 @@ struct weft_queue {
     weft__store st;      /* locked queues only */
 };
 
-/* Waiter result meaning "woken to look again" (fast queues hand nothing over). */
-#define WEFT__QUEUE_RETRY 1
+/* Waiter result meaning "woken to look again" (fast queues hand nothing over); _COUNTED: and
+ * counted in coming_getters/coming_putters by the put/get that woke it (ring.c). */
+#define WEFT__QUEUE_RETRY         1
+#define WEFT__QUEUE_RETRY_COUNTED 2
 
 /* Fast-queue put/get (ring.c); timeout >= 0, already checked. */
 int weft__fast_put(weft_queue *q, void *item, weft_ns timeout);
 int weft__fast_get(weft_queue *q, void **item, weft_ns timeout);
 /* One attempt without waiting, for select; the caller may hold q->lock (notify is deferred:
  * *notify is set to the list to notify after the lock is dropped). */
-int weft__fast_try(weft_queue *q, int op, void **item, bool locked, weft__wakelist *wl,
-                   weft__waitq **notify);
+int weft__fast_try(weft_queue *q, int op, void **item, weft__waitq **notify);
+/* A waiter w of list woke up (claimed WOKEN): if a put/get counted it as coming, uncount it
+ * and leave WEFT__QUEUE_RETRY in w->result. */
+void weft__queue_arrived(weft_queue *q, weft__waitq *list, weft__waiter *w);
 /* Wake one waiter of list with RETRY (takes q->lock). */
 void weft__fast_notify(weft_queue *q, weft__waitq *list);
 /* Link / unlink a record on a list, keeping the fast counters right; q->lock held. */
 void weft__queue_link(weft_queue *q, weft__waitq *list, weft__waiter *w);
 void weft__queue_unlink(weft_queue *q, weft__waitq *list, weft__waiter *w);
-/* Take n from unfinished without going below zero; wakes the joiners when it reaches zero
+/* Count n items as done (a failed hand-off of a locked queue, items handed back by shutdown)
+ * without going beyond the items put; wakes the joiners when nothing is left unfinished
  * (locked: the caller holds q->lock and flushes wl). */
 void weft__queue_undo(weft_queue *q, size_t n, bool locked, weft__wakelist *wl);
 

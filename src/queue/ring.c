@@ -20,14 +20,24 @@
  *     putter:  CAS tail;        then load ngetters
  * In the single total order of seq_cst operations one of the two loads sees the other side's
  * write: either the putter sees a waiter and wakes it, or the waiter sees the item. So a put
- * with nobody waiting costs the position CAS, the unfinished count, one release store and one
- * load: no lock, no system call, no clock read.
+ * with nobody waiting costs the position CAS, one release store and one load: no lock, no
+ * system call, no clock read, and no shared counter of its own (task accounting counts the
+ * puts by the tail position, see weft__ring_puts and queue.c).
  * A woken waiter may find its item taken by a thread that came in meanwhile (barging); it
  * parks again, which is harmless: the item was delivered once, to someone.
  *
+ * Convoys. A woken thread takes a while to run: tens of microseconds on a VM whose idle vCPU
+ * must be woken by the host. A consumer that woke a parked producer drains a full ring in
+ * less, and if it then parked too, each side would always be waiting for the other's wake-up
+ * (throughput fell 2-3x in such runs, which then stayed in that mode). So a put/get that
+ * wakes a waiter counts it in coming_getters/coming_putters until it runs, and a thread that
+ * finds the ring empty (full) while a thread of the other side is coming keeps polling, for
+ * up to COMING_POLL_NS, instead of parking: that thread is about to act.
+ *
  * Invariants: ngetters/nputters equal the number of records on getters/putters (changed only
- * under q->lock, with the link). unfinished is raised BEFORE the ring publishes the item, so a
- * task_done for it can never come first; a put that fails takes it back (weft__queue_undo).
+ * under q->lock, with the link). A put is counted for task_done/join by the tail CAS itself,
+ * which comes BEFORE the item is published, so a task_done for it can never come first; a put
+ * that fails never moved tail, so it has nothing to take back.
  * Lock order: q->lock, then a parker's lock; the ring itself takes no lock.
  */
 #include <sched.h>
@@ -144,6 +154,13 @@ void weft__ring_close(weft__ring *r)
     atomic_fetch_or_explicit(&r->tail, r->mark, memory_order_seq_cst);
 }
 
+uint64_t weft__ring_puts(weft__ring *r)
+{
+    /* seq_cst: ordered after the loads of done in queue.c (see unfinished_count there). */
+    uint64_t pos = atomic_load_explicit(&r->tail, memory_order_seq_cst) & ~r->mark;
+    return pos / r->one_lap * r->cap + (pos & (r->mark - 1)); /* laps of cap, then the index */
+}
+
 size_t weft__ring_len(weft__ring *r)
 {
     for (;;) {
@@ -182,16 +199,34 @@ void weft__queue_unlink(weft_queue *q, weft__waitq *list, weft__waiter *w)
     if (n) atomic_fetch_sub_explicit(n, 1, memory_order_relaxed);
 }
 
-/* Pop records until one claim wins; q->lock held. */
+static _Atomic uint32_t *coming_of(weft_queue *q, weft__waitq *list)
+{
+    return list == &q->getters ? &q->coming_getters : &q->coming_putters;
+}
+
+/* Pop records until one claim wins; q->lock held. The winner is counted as coming before
+ * the claim (after it, its record may be gone), and uncounted if every claim failed. */
 static void wake_one_locked(weft_queue *q, weft__waitq *list, weft__wakelist *wl)
 {
     _Atomic size_t *n = count_of(q, list);
+    _Atomic uint32_t *coming = coming_of(q, list);
     weft__waiter *w;
     while ((w = weft__waitq_pop(list)) != NULL) {
         atomic_fetch_sub_explicit(n, 1, memory_order_relaxed); /* as in weft__queue_unlink */
-        w->result = WEFT__QUEUE_RETRY;
+        w->result = WEFT__QUEUE_RETRY_COUNTED;
+        /* relaxed: a hint that only steers polling (see "Convoys"); no data rides on it. */
+        atomic_fetch_add_explicit(coming, 1, memory_order_relaxed);
         if (weft__waiter_claim(w, wl)) return;
+        atomic_fetch_sub_explicit(coming, 1, memory_order_relaxed);
     }
+}
+
+void weft__queue_arrived(weft_queue *q, weft__waitq *list, weft__waiter *w)
+{
+    if (w->result != WEFT__QUEUE_RETRY_COUNTED) return;
+    w->result = WEFT__QUEUE_RETRY;
+    /* relaxed: as in wake_one_locked. */
+    atomic_fetch_sub_explicit(coming_of(q, list), 1, memory_order_relaxed);
 }
 
 void weft__fast_notify(weft_queue *q, weft__waitq *list)
@@ -226,12 +261,28 @@ static int ring_op(weft_queue *q, int op, void **item)
  * The polls only read the ring's lines, so they do not slow the other side down. */
 #define POLLS 128
 
+/* How long a thread polls instead of parking while a woken thread of the other side has not
+ * run yet: more than a VM's wake-up of an idle vCPU, still short against a time slice. */
+#define COMING_POLL_NS 200000
+
 static int poll_op(weft_queue *q, int op, void **item)
 {
     int rc = WEFT_EAGAIN;
     for (int i = 0; i < POLLS && rc == WEFT_EAGAIN; i++) {
         weft__os_relax();
         rc = ring_op(q, op, item);
+    }
+    _Atomic uint32_t *coming = op == WEFT_QUEUE_PUT ? &q->coming_getters : &q->coming_putters;
+    weft_ns until = 0;
+    /* relaxed: a hint (see "Convoys"); the ring itself says whether the item/room is there. */
+    while (rc == WEFT_EAGAIN && atomic_load_explicit(coming, memory_order_relaxed) != 0) {
+        weft_ns now = weft__os_now();
+        if (until == 0) until = now + COMING_POLL_NS;
+        if (now >= until) break;
+        for (int i = 0; i < 32 && rc == WEFT_EAGAIN; i++) {
+            weft__os_relax();
+            rc = ring_op(q, op, item);
+        }
     }
     return rc;
 }
@@ -259,6 +310,7 @@ static int wait_op(weft_queue *q, int op, void **item, weft_ns timeout)
         if (rc != WEFT_EAGAIN) return rc;
         uint32_t s = weft__park_wait(&p);
         if (s >= WEFT__PARK_WOKEN) { /* RETRY: look again */
+            weft__queue_arrived(q, list, &w);
             if ((rc = ring_op(q, op, item)) != WEFT_EAGAIN) return rc;
             continue;
         }
@@ -271,16 +323,9 @@ static int wait_op(weft_queue *q, int op, void **item, weft_ns timeout)
 
 int weft__fast_put(weft_queue *q, void *item, weft_ns timeout)
 {
-    /* relaxed: the seq_cst tail CAS that publishes the item comes after it in this thread and
-     * the consumer's task_done follows its acquire of the item, so the count is up first. */
-    atomic_fetch_add_explicit(&q->unfinished, 1, memory_order_relaxed);
     int rc = wait_op(q, WEFT_QUEUE_PUT, &item, timeout);
-    if (rc != 0) {
-        weft__queue_undo(q, 1, false, NULL);
-        return rc;
-    }
-    notify_if_waiting(q, &q->getters);
-    return 0;
+    if (rc == 0) notify_if_waiting(q, &q->getters);
+    return rc;
 }
 
 int weft__fast_get(weft_queue *q, void **item, weft_ns timeout)
@@ -290,13 +335,10 @@ int weft__fast_get(weft_queue *q, void **item, weft_ns timeout)
     return rc;
 }
 
-int weft__fast_try(weft_queue *q, int op, void **item, bool locked, weft__wakelist *wl,
-                   weft__waitq **notify)
+int weft__fast_try(weft_queue *q, int op, void **item, weft__waitq **notify)
 {
     *notify = NULL;
-    if (op == WEFT_QUEUE_PUT) atomic_fetch_add_explicit(&q->unfinished, 1, memory_order_relaxed);
     int rc = ring_op(q, op, item);
-    if (rc != 0 && op == WEFT_QUEUE_PUT) weft__queue_undo(q, 1, locked, wl);
     if (rc == 0) {
         weft__waitq *list = op == WEFT_QUEUE_PUT ? &q->getters : &q->putters;
         if (atomic_load_explicit(count_of(q, list), memory_order_seq_cst) != 0) *notify = list;

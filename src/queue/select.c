@@ -66,7 +66,7 @@ static int try_case(weft_queue_case *c, bool locked, weft__wakelist *wl, weft__w
     int rc;
     *notify = NULL;
     if (q->fast) {
-        rc = weft__fast_try(q, c->op, &item, locked, wl, notify);
+        rc = weft__fast_try(q, c->op, &item, notify);
     } else {
         if (!locked) weft__lock_acquire(&q->lock);
         rc = c->op == WEFT_QUEUE_PUT ? weft__queue_try_put(q, item, wl)
@@ -168,6 +168,8 @@ static int wait_round(struct sel *s, weft_ns deadline, size_t *fired)
     if (st < WEFT__PARK_WOKEN) return st == WEFT__PARK_TIMEDOUT ? WEFT_ETIMEDOUT : WEFT_ECANCELED;
     size_t i = st - WEFT__PARK_WOKEN;
     *fired = i;
+    if (s->cases[i].queue->fast)
+        weft__queue_arrived(s->cases[i].queue, list_of(&s->cases[i]), &s->w[i]);
     if (s->w[i].result == 0 && s->cases[i].op == WEFT_QUEUE_GET) s->cases[i].item = s->w[i].item;
     return s->w[i].result;
 }

@@ -386,6 +386,48 @@ START_TEST(queue_task_done_never_overtakes_its_put)
 }
 END_TEST
 
+/* Task accounting over many ring laps and list blocks (FIFO queues count their puts by the
+ * tail position): failed puts do not count, task_done may run ahead of get as in Python, and
+ * items that shutdown hands back after task_done already covered them do not push the count
+ * below zero. */
+static void queue_task_accounting_counts_every_put_body(size_t cap, int order)
+{
+    weft_queue *q = make(cap, order);
+    void *it;
+    for (int i = 0; i < 200; i++) {
+        ck_assert_weft(weft_queue_put(q, T(i), 0), 0);
+        if (i % 2) continue;
+        while (weft_queue_get(q, &it, 0) == 0) ck_assert_weft(weft_queue_task_done(q), 0);
+        ck_assert_weft(weft_queue_join(q, 0), 0);
+    }
+    while (weft_queue_get(q, &it, 0) == 0) ck_assert_weft(weft_queue_task_done(q), 0);
+    ck_assert_weft(weft_queue_join(q, 0), 0);
+    ck_assert_weft(weft_queue_task_done(q), WEFT_EOVERFLOW);
+    if (cap) { /* a put refused by a full queue is no task */
+        for (size_t i = 0; i < cap; i++) ck_assert_weft(weft_queue_put(q, T(i), 0), 0);
+        ck_assert_weft(weft_queue_put(q, T(9), 0), WEFT_EAGAIN);
+        ck_assert_weft(weft_queue_put(q, T(9), WEFT_MS(1)), WEFT_ETIMEDOUT);
+        for (size_t i = 0; i < cap; i++) ck_assert_weft(weft_queue_task_done(q), 0);
+        ck_assert_weft(weft_queue_task_done(q), WEFT_EOVERFLOW);
+        ck_assert_weft(weft_queue_join(q, 0), 0);
+        size_t handed = 0;
+        ck_assert_weft(weft_queue_shutdown(q, NULL, NULL, &handed), 0);
+        ck_assert_uint_eq(handed, cap);
+        ck_assert_weft(weft_queue_join(q, 0), 0);
+        ck_assert_weft(weft_queue_task_done(q), WEFT_EOVERFLOW);
+    }
+    ck_assert_weft(weft_queue_free(q), 0);
+}
+
+START_TEST(queue_task_accounting_counts_every_put)
+{
+    for (int k = 0; k < 3; k++) {
+        queue_task_accounting_counts_every_put_body(3, orders[k]);
+        queue_task_accounting_counts_every_put_body(0, orders[k]);
+    }
+}
+END_TEST
+
 START_TEST(queue_blocked_join_is_released_by_task_done)
 {
     /* FIFO queues take the lock-free path, LIFO and priority queues the locked one. */
@@ -837,7 +879,7 @@ WEFT_TEST_SUITE("queue", 30, queue_fifo_order, queue_lifo_order, queue_priority_
                 queue_unbounded_crosses_segments, queue_try_variants_and_sizes,
                 queue_timeouts_expire, queue_blocking_get_is_released_by_put,
                 queue_blocking_put_is_released_by_get, queue_join_waits_for_every_task_done,
-                queue_task_done_never_overtakes_its_put,
+                queue_task_done_never_overtakes_its_put, queue_task_accounting_counts_every_put,
                 queue_blocked_join_is_released_by_task_done,
                 queue_close_drains_then_fails_every_consumer,
                 queue_close_wakes_blocked_putters_who_keep_their_items,
