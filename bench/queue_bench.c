@@ -10,7 +10,9 @@
  * Throughput: P producers put ITEMS items in all, C consumers get them, for 1P1C, 2P2C, 4P4C;
  * Mitems/s from the moment all threads are released to the last get. Latency: one-way hand-off
  * time through a ping-pong over two queues (round trip / 2).
- * BENCH_RUNS (default 3) repetitions, medians; ratios are against the naive ring.
+ * BENCH_RUNS (default 5) rounds, medians; ratios are against the naive ring. Each round runs
+ * every contender once, in turn, so that the machine's drift (this is a shared VM) hits all
+ * contenders alike instead of whichever happened to run during a slow stretch.
  * BENCH_ONLY=text runs only the contenders whose name contains text (the baseline always runs).
  * ck_ring is left out where threads outnumber CPUs by more than 2 to 1: its multi-producer
  * enqueue spins, without yielding, until a preempted producer ahead of it publishes, and with
@@ -303,29 +305,37 @@ static double latency(const struct impl *im)
     return (double)(t1 - t0) / PINGS / 2;
 }
 
+#define MAX_RUNS 31
+
+/* One table: `runs` rounds of every selected contender in turn (np = 0: latency), medians. */
+static void table(const char *title, const char *unit, int runs, int np, int nc)
+{
+    static double v[NIMPL][MAX_RUNS];
+    double med[NIMPL];
+    for (int r = 0; r < runs; r++)
+        for (size_t i = 0; i < NIMPL; i++)
+            if (selected(i, np ? np + nc : 2))
+                v[i][r] = np ? throughput(&impls[i], np, nc) : latency(&impls[i]);
+    bench_table_begin(title, unit);
+    for (size_t i = 0; i < NIMPL; i++) {
+        if (!selected(i, np ? np + nc : 2)) continue;
+        med[i] = bench_median(v[i], (size_t)runs);
+        bench_table_row(impls[i].name, med[i], med[0], np != 0);
+    }
+}
+
 int main(void)
 {
-    int runs = bench_runs(3);
+    int runs = bench_runs(5);
+    if (runs > MAX_RUNS) runs = MAX_RUNS;
     static const int cfg[][2] = {{1, 1}, {2, 2}, {4, 4}};
-    double v[16], med[NIMPL];
-    printf("queue_bench: %ld items per run, %d runs, medians\n", ITEMS, runs);
+    printf("queue_bench: %ld items per run, %d rounds of every contender in turn, medians\n", ITEMS,
+           runs);
     for (size_t k = 0; k < 3; k++) {
         char title[64];
         snprintf(title, sizeof title, "throughput %dP%dC", cfg[k][0], cfg[k][1]);
-        bench_table_begin(title, "Mitems/s");
-        for (size_t i = 0; i < NIMPL; i++) {
-            if (!selected(i, cfg[k][0] + cfg[k][1])) continue;
-            for (int r = 0; r < runs; r++) v[r] = throughput(&impls[i], cfg[k][0], cfg[k][1]);
-            med[i] = bench_median(v, (size_t)runs);
-            bench_table_row(impls[i].name, med[i], med[0], 1);
-        }
+        table(title, "Mitems/s", runs, cfg[k][0], cfg[k][1]);
     }
-    bench_table_begin("one-way hand-off latency (ping-pong)", "ns");
-    for (size_t i = 0; i < NIMPL; i++) {
-        if (!selected(i, 2)) continue;
-        for (int r = 0; r < runs; r++) v[r] = latency(&impls[i]);
-        med[i] = bench_median(v, (size_t)runs);
-        bench_table_row(impls[i].name, med[i], med[0], 0);
-    }
+    table("one-way hand-off latency (ping-pong)", "ns", runs, 0, 0);
     return 0;
 }
