@@ -23,8 +23,9 @@
  *
  * Every task ends exactly once (task_done): after fn returned, or, on a pool, from the future's
  * done-callback when the pool dropped the queued task without running it (a cancelling
- * shutdown). A task thread or pool task always reports 0 to weft_thread / the pool: the group
- * reports the status, so a failure never also reaches the thread or pool error hook.
+ * shutdown: WEFT_ECANCELED; a broken pool: its WEFT_EBROKEN failure). A task thread or pool
+ * task always reports 0 to weft_thread / the pool: the group reports the status, so a failure
+ * never also reaches the thread or pool error hook.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -158,12 +159,18 @@ static int pool_task(void *arg, void **result)
     return 0; /* the group reports the status, not the pool error hook; k goes in task_cb */
 }
 
-/* The future's done-callback: frees k, after ending it if the pool dropped it unrun. */
+/* The future's done-callback: frees k, after ending it if the pool dropped it unrun. Once it
+ * ran, pool_task returned 0; a failed future therefore never ran pool_task (the pool broke, or
+ * the task's scope could not be entered): the group reports that failure, the pool hook not. */
 static void task_cb(weft_future *f, void *arg)
 {
     struct task *k = arg;
-    if (weft_future_cancelled(f) == 1)
+    if (weft_future_cancelled(f) == 1) {
         task_done(k, WEFT_ECANCELED, "task dropped by its pool before it ran");
+    } else if (f->status != 0) { /* done: status and message are visible (futures.c) */
+        atomic_store_explicit(&f->observed, true, memory_order_relaxed); /* read at recycle */
+        task_done(k, f->status, f->message ? f->message : weft_strerror(f->status));
+    }
     free(k);
 }
 

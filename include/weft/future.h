@@ -5,7 +5,9 @@
  * is ended with weft_future_release; weft_future_ref takes another one (to hand the future to
  * another thread).
  *
- * States, as in Python: pending (queued) -> running -> finished, or pending -> cancelled. A
+ * States, as in Python: pending (queued) -> running -> finished, or pending -> cancelled; and
+ * pending -> finished with status WEFT_EBROKEN when the pool broke before the task ran (Python's
+ * BrokenThreadPool: done, failed, not cancelled; see weft_pool_init_fn in weft/pool.h). A
  * finished future holds the task's status (0 = success, else a WEFT_E* code or a positive
  * status of the program's own), its result pointer, and the message the task set with
  * weft_error_set before returning a failure. weft_future_result puts that status and message
@@ -56,7 +58,8 @@ WEFT_API int weft_future_wait(weft_future *f, weft_ns timeout);
  * finished (even with a failure), untouched otherwise.
  * Returns 0 (the task succeeded); the task's failure status, with its code and message put in
  * the calling thread's error slot (the future's failure then counts as seen and is not
- * reported); WEFT_ECANCELED if f was cancelled before it ran OR the caller's cancel scope was
+ * reported) - WEFT_EBROKEN, with the pool's reason, for a task its broken pool never ran;
+ * WEFT_ECANCELED if f was cancelled before it ran OR the caller's cancel scope was
  * cancelled (weft_future_cancelled tells which); WEFT_EAGAIN (timeout 0, not done);
  * WEFT_ETIMEDOUT; WEFT_EINVAL (NULL f, negative timeout).
  * Blocks: yes (helps the pool from a worker, like weft_future_wait). Cancellation point: yes.
@@ -76,7 +79,8 @@ WEFT_API int weft_future_cancel(weft_future *f);
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_future_done(weft_future *f);
 
-/* weft_future_cancelled - 1 if f was cancelled before it ran, 0 if not, WEFT_EINVAL for NULL.
+/* weft_future_cancelled - 1 if f was cancelled before it ran, 0 if not (also for a task its
+ * broken pool never ran: that future failed with WEFT_EBROKEN), WEFT_EINVAL for NULL.
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_future_cancelled(weft_future *f);
 

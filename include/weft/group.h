@@ -70,7 +70,8 @@ WEFT_API int weft_group_new(weft_group **out, const weft_group_opts *opts) WEFT_
  * Tasks may spawn siblings into their own group.
  * Returns 0: fn will be called once, unless the group is cancelled before fn starts (a task
  * still queued on the pool, or a thread not yet running): then fn is never called and the
- * task counts as cancelled. Or, without calling fn:
+ * task counts as cancelled; or the pool breaks before fn starts (a worker initializer failed):
+ * then the task fails with WEFT_EBROKEN and the pool's reason. Or, without calling fn:
  *   WEFT_ECANCELED  the group is cancelled (a task failed, weft_group_cancel, or a parent scope
  *                   was cancelled): a new task could only be cancelled; or the pool was full
  *                   (max_queued) and the caller was cancelled while waiting for room;

@@ -42,7 +42,13 @@ typedef struct weft_pool weft_pool;
 
 /* A per-worker initializer (ThreadPoolExecutor's initializer): runs once on each worker before
  * its first task. A non-zero return breaks the pool (Python's BrokenThreadPool): it shuts
- * down, its pending futures are cancelled, and later submits fail with WEFT_EBROKEN. */
+ * down, and no task still queued ever runs: each one's future finishes FAILED with status
+ * WEFT_EBROKEN (done, not cancelled) and the message
+ *     pool broken: the initializer of worker PREFIX-N failed: MESSAGE
+ * where MESSAGE is the one the initializer set with weft_error_set (else its code's text); a
+ * fire-and-forget task dropped so is reported through the pool error hook with that status
+ * and message; a running map returns WEFT_EBROKEN. Tasks already running on other workers
+ * finish normally. Later submits, maps and parallel loops fail with WEFT_EBROKEN. */
 typedef int (*weft_pool_init_fn)(void *arg);
 
 typedef struct weft_pool_opts {
@@ -78,8 +84,9 @@ WEFT_API int weft_pool_new(weft_pool **out, const weft_pool_opts *opts) WEFT_NOD
  * caller (end it with weft_future_release). NULL is fire-and-forget: a failure of the task is
  * then reported through the pool error hook.
  * timeout: only used when the pool has max_queued and is full (back-pressure).
- * Returns 0 (fn will run exactly once unless its future is cancelled), WEFT_ECLOSED (the pool
- * was shut down), WEFT_EBROKEN (a worker initializer failed), WEFT_EAGAIN (full and timeout 0,
+ * Returns 0 (fn will run exactly once unless its future is cancelled, or the pool breaks before
+ * fn starts: the future then fails with WEFT_EBROKEN, see weft_pool_init_fn), WEFT_ECLOSED (the
+ * pool was shut down), WEFT_EBROKEN (a worker initializer failed), WEFT_EAGAIN (full and timeout 0,
  * or no worker could be started), WEFT_ETIMEDOUT (still full after timeout), WEFT_ECANCELED
  * (the caller was cancelled while waiting for room), WEFT_EINVAL (NULL p or fn, negative
  * timeout), WEFT_ENOMEM. On failure fn never runs and *out is untouched.
@@ -103,7 +110,10 @@ WEFT_API int weft_pool_submit_named(weft_pool *p, const char *name, weft_task_fn
  * (its message in the caller's error slot; the rest of its chunk does not run);
  * WEFT_ETIMEDOUT or WEFT_ECANCELED (caller cancelled): chunks not started never run, and
  * map waits for the running ones to finish their current item, so no task touches
- * args/results after the return; WEFT_ECLOSED; WEFT_EINVAL (NULL p or fn, negative timeout); WEFT_ENOMEM.
+ * args/results after the return; WEFT_ECLOSED (shut down before the call); WEFT_EBROKEN (the
+ * pool is broken, or broke during the map: the items of chunks not started never run; the
+ * message says why, see weft_pool_init_fn); WEFT_ECANCELED also when a cancelling shutdown
+ * dropped chunks not started; WEFT_EINVAL (NULL p or fn, negative timeout); WEFT_ENOMEM.
  * Blocks: yes (helps from a worker of p). Cancellation point: yes. Thread safety: safe.
  * Async-signal-safe: no. */
 WEFT_API int weft_pool_map(weft_pool *p, weft_task_fn fn, void **args, void **results, size_t n,
@@ -179,8 +189,9 @@ WEFT_API int weft_pool_set_error_hook(weft_pool_error_hook hook, void *arg);
  * grain: the largest sub-range body gets; 0: automatic (ranges split recursively into a few
  * pieces per worker, and idle workers steal the halves). The calling thread runs pieces too.
  * Returns 0 (also for an empty range), WEFT_EINVAL (NULL body, end < begin, grain < 0),
- * WEFT_ECLOSED (p shut down: nothing ran). Body must not fail; use weft_checkpoint() inside
- * it to stop early (the remaining pieces still run their body; check in each).
+ * WEFT_ECLOSED (p shut down: nothing ran), WEFT_EBROKEN (p is broken: nothing ran).
+ * Body must not fail; use weft_checkpoint() inside it to stop early (the remaining pieces
+ * still run their body; check in each).
  * Blocks: yes (helps from a worker). Cancellation point: no (it always finishes).
  * Thread safety: safe, nests. Async-signal-safe: no. */
 WEFT_API int weft_parallel_for(weft_pool *p, int64_t begin, int64_t end, int64_t grain,
@@ -192,7 +203,8 @@ WEFT_API int weft_parallel_for(weft_pool *p, int64_t begin, int64_t end, int64_t
  * acc_size bytes, overwritten). combine must be associative and commutative (the pieces are
  * combined in the order they finish). identity: borrowed.
  * Returns 0, WEFT_EINVAL (NULL body, combine, identity or result, acc_size 0, end < begin,
- * grain < 0), WEFT_ENOMEM, WEFT_ECLOSED. Blocks / cancellation as weft_parallel_for. */
+ * grain < 0), WEFT_ENOMEM, WEFT_ECLOSED, WEFT_EBROKEN. Blocks / cancellation as
+ * weft_parallel_for. */
 WEFT_API int weft_parallel_reduce(weft_pool *p, int64_t begin, int64_t end, int64_t grain,
                                   void (*body)(int64_t lo, int64_t hi, void *acc, void *arg),
                                   void (*combine)(void *acc, const void *other, void *arg),

@@ -4,8 +4,10 @@
  * scope (every worker's scope is a child: running tasks see WEFT_ECANCELED), then empties the
  * injection stack and steals every queued record from the deques, cancelling each future. A
  * record a worker popped in the meantime sees `cancelling` and is cancelled by the worker
- * instead of run (sched.c). The protocol that keeps a racing submit from being lost is in
- * pool.c. Lock order: none held across calls here.
+ * instead of run (sched.c). A pool that broke (a worker initializer failed) is `cancelling`
+ * too, and its dropped records fail with WEFT_EBROKEN instead (sched.c, drop_unrun). The
+ * protocol that keeps a racing submit from being lost is in pool.c. Lock order: none held
+ * across calls here.
  */
 #include <pthread.h>
 #include <stdio.h>

@@ -12,6 +12,9 @@
  *     both under f->wq.lock; the runner, seeing F_CANCEL_REQ in the word its exchange replaced,
  *     takes f->wq.lock once (so the interrupt is over) and clears its parker before it runs the
  *     next task (sched.c).
+ *   - a queued task its broken pool will not run completes like a failed one: PENDING ->
+ *     FINISHED by CAS (which loses to a cancel), status WEFT_EBROKEN and a copy of the pool's
+ *     reason written before it; so done but not cancelled, and reported if nobody looks.
  * Lock order: f->wq.lock -> a parker's lock (inside weft__parker_interrupt).
  */
 #include <stdio.h>
@@ -174,6 +177,30 @@ static bool cancel_if_pending(weft_future *f)
 void weft__future_cancel_pending(weft_future *f)
 {
     cancel_if_pending(f);
+}
+
+/* The record is queued (so not RUNNING) and the caller holds the pool's reference. status and
+ * message are written before the release half of the CAS and read only after an acquire that
+ * sees FINISHED; if a cancel wins the CAS nobody reads them, and they are undone. */
+void weft__future_fail_pending(weft_future *f, int status, const char *message)
+{
+    uint64_t s = atomic_load_explicit(&f->word, memory_order_relaxed);
+    if ((s & F_STATE) != F_PENDING) return;
+    f->status = status;
+    f->message = message ? strdup(message) : NULL; /* NULL: message_of falls back */
+    do {
+        if ((s & F_STATE) != F_PENDING) {
+            free(f->message);
+            f->message = NULL;
+            f->status = 0;
+            return;
+        }
+        /* acq_rel: release publishes status/message, as finish's CAS; acquire pairs with a
+         * listener's fetch_or. */
+    } while (!atomic_compare_exchange_weak_explicit(&f->word, &s,
+                                                    (s & ~(uint64_t)0xffffffffu) | F_FINISHED,
+                                                    memory_order_acq_rel, memory_order_relaxed));
+    after_done(f, (uint32_t)s);
 }
 
 int weft_future_cancel(weft_future *f)

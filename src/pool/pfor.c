@@ -10,7 +10,8 @@
  * Completion (a latch on the caller's stack): `pending` counts the pieces not finished; it is
  * decremented under the latch's waitq lock, so the waiter, once it has seen 0, takes that lock
  * once and then knows no piece touches the latch any more and may return (its stack frame
- * goes away). Internal tasks are never cancelled: a cancelling shutdown runs them (sched.c).
+ * goes away). Internal tasks are never cancelled: a cancelling shutdown or a broken pool runs
+ * them (sched.c); a map chunk then runs none of its items and fails the first with the reason.
  * Lock order: the latch's lock, a map's fail_lock and a reduce's acc_lock are leaves (user code
  * - body, combine, fn - never runs under any of them but acc_lock, which runs combine).
  */
@@ -152,7 +153,7 @@ static void pfor_task(weft_future *t)
 static int pfor_run(weft_pool *p, int64_t begin, int64_t end, int64_t grain, struct pfor *c)
 {
     if (p == NULL && (p = weft_pool_default()) == NULL) return WEFT_ENOMEM;
-    if (atomic_load(&p->closed)) return WEFT_ECLOSED;
+    if (atomic_load(&p->closed)) return atomic_load(&p->broken) ? WEFT_EBROKEN : WEFT_ECLOSED;
     if (end == begin) return 0;
     int64_t n = end - begin;
     c->min_grain = grain;
@@ -245,11 +246,31 @@ static void map_fail(struct map *m, size_t i, int st)
     weft_error_clear();
 }
 
-/* Count a chunk in or out of `running`, and down the latch when it ends. */
-static bool chunk_begin(struct map *m)
+/* A chunk its pool dropped unrun (a cancelling shutdown, or the pool broke): its first item
+ * fails with the reason, so that map never reports items that did not run as done. The
+ * caller's error slot is not touched (this may run on a thread in weft_pool_shutdown). */
+static void map_dropped(struct map *m, size_t i)
+{
+    const char *why = weft__pool_broken_reason(m->pool);
+    int st = why ? WEFT_EBROKEN : WEFT_ECANCELED;
+    weft__lock_acquire(&m->fail_lock);
+    if (i < m->fail_index) {
+        m->fail_index = i;
+        m->fail_status = st;
+        snprintf(m->message, sizeof m->message, "%s",
+                 why ? why : "pool shut down: the item never ran");
+    }
+    weft__lock_release(&m->fail_lock);
+}
+
+/* Count a chunk in or out of `running`, and down the latch when it ends. *dropped: the pool
+ * drops it (not map's own stop). */
+static bool chunk_begin(struct map *m, bool *dropped)
 {
     weft__lock_acquire(&m->latch.wq.lock);
-    bool go = !atomic_load(&m->stop) && !atomic_load(&m->pool->cancelling);
+    bool stopped = atomic_load(&m->stop);
+    *dropped = !stopped && atomic_load(&m->pool->cancelling);
+    bool go = !stopped && !*dropped;
     if (go) atomic_fetch_add(&m->running, 1);
     weft__lock_release(&m->latch.wq.lock);
     return go;
@@ -268,7 +289,8 @@ static void chunk_end(struct map *m, bool counted)
 
 static void map_chunk(struct map *m, int64_t lo, int64_t hi)
 {
-    bool go = chunk_begin(m);
+    bool dropped, go = chunk_begin(m, &dropped);
+    if (dropped) map_dropped(m, (size_t)lo);
     for (int64_t i = lo; go && i < hi; i++) {
         if (atomic_load_explicit(&m->stop, memory_order_relaxed)) break; /* a hint only */
         void *r = NULL;
@@ -310,7 +332,7 @@ int weft_pool_map(weft_pool *p, weft_task_fn fn, void **args, void **results, si
                   size_t chunk, weft_ns timeout)
 {
     if (p == NULL || fn == NULL || timeout < 0) return WEFT_EINVAL;
-    if (atomic_load(&p->closed)) return WEFT_ECLOSED;
+    if (atomic_load(&p->closed)) return atomic_load(&p->broken) ? WEFT_EBROKEN : WEFT_ECLOSED;
     if (results)
         for (size_t i = 0; i < n; i++) results[i] = NULL;
     if (n == 0) return 0;

@@ -31,6 +31,8 @@ void weft__pool_unref(weft_pool *p)
     if (atomic_fetch_sub(&p->refs, 1) != 1) return; /* seq_cst: the last sees all */
     /* Every slot, not just nstarted: a worker whose thread failed to start keeps its deque. */
     for (int i = 0; i < p->max_workers; i++) weft__deque_destroy(&p->workers[i].dq);
+    char *why = atomic_load_explicit(&p->broken_msg, memory_order_relaxed); /* after the RMW */
+    if (why != weft__pool_broken_fallback) free(why);
     weft_scope_release(p->scope);
     free(p->workers);
     free(p);

@@ -10,7 +10,8 @@
  * Future word (futures.c): references in the high half; in the low half two bits of state and
  * flags above them:
  *   PENDING -> RUNNING (the worker that pops it, CAS) -> FINISHED (exchange by that worker);
- *   PENDING -> CANCELLED (weft_future_cancel or a cancelling shutdown, CAS).
+ *   PENDING -> CANCELLED (weft_future_cancel or a cancelling shutdown, CAS);
+ *   PENDING -> FINISHED with status WEFT_EBROKEN (the pool broke before the task ran, CAS).
  *   F_LISTEN: someone waits or a callback is registered: the completer must take f->wq.lock.
  *   F_CANCEL_REQ: a canceller interrupted the running worker, under f->wq.lock.
  */
@@ -145,6 +146,10 @@ struct weft_pool {
     size_t max_queued;
     weft_pool_init_fn init;
     void *init_arg;
+    /* Set once (CAS from NULL) by the worker whose initializer broke the pool, before it stores
+     * broken and cancelling: the message queued tasks then fail with (sched.c). malloc'ed, or
+     * weft__pool_broken_fallback; freed with the pool. */
+    char *_Atomic broken_msg;
     weft_scope *scope;
     bool is_default;
     bool task_scopes;
@@ -166,6 +171,9 @@ void weft__future_init(weft_future *f, weft_pool *p, uint32_t refs);
 bool weft__future_finish(weft_future *f, int status, void *result, struct weft__worker *w);
 int weft__future_start(weft_future *f, struct weft__worker *w); /* 1: run it; 0: cancelled */
 void weft__future_cancel_pending(weft_future *f); /* a queued record dropped at shutdown */
+/* A queued record dropped because its pool broke: PENDING -> FINISHED with status and a copy
+ * of message (done, failed, not cancelled); loses to a concurrent cancel. */
+void weft__future_fail_pending(weft_future *f, int status, const char *message);
 bool weft__future_is_done(weft_future *f);
 bool weft__future_arm(void *f);   /* a weft__wsrc arm for a future (sets F_LISTEN) */
 bool weft__future_ready(void *f); /* weft__future_is_done for a void * */
@@ -188,7 +196,11 @@ int weft__worker_main(void *arg);
 void weft__pool_count_submit(weft_pool *p);
 void weft__pool_count_done(weft_pool *p);
 void weft__pool_drop(weft_pool *p, weft_future *t);
-void weft__pool_unref(weft_pool *p); /* pool.c: the last ref frees the pool */
+/* Why queued tasks of p are dropped: the broken pool's message, or NULL for a cancelling
+ * shutdown. Only for a caller that saw p->cancelling set (sched.c). */
+const char *weft__pool_broken_reason(weft_pool *p);
+extern const char weft__pool_broken_fallback[]; /* broken_msg when no memory for the real one */
+void weft__pool_unref(weft_pool *p);            /* pool.c: the last ref frees the pool */
 
 /* A condition one can wait for with helping: waitq q, and arm(ctx), called under q->lock, that
  * returns true if the condition holds (then nothing waits) and otherwise makes sure the party

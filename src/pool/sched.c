@@ -28,6 +28,7 @@
  * Lock order: idle_q.lock and the other pool waitq locks are leaves; a worker holds none of
  * them while it runs a task.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -270,20 +271,79 @@ static int call(struct weft__worker *w, weft_future *t, void **res)
 static void run_solo(struct weft__worker *w, weft_future *t)
 {
     weft_pool *p = w->pool;
-    if (!atomic_load_explicit(&p->cancelling, memory_order_relaxed)) {
-        weft_scope *own, *entered;
-        void *res = NULL;
-        int st = enter_scope(p, t, &own, &entered);
-        if (st == 0) st = call(w, t, &res);
-        leave_scope(entered, own);
-        if (st != 0) {
-            t->status = st;
-            /* relaxed: only the recycler reads it, after its acq_rel reference drop. */
-            atomic_fetch_or_explicit(&t->word, F_FINISHED, memory_order_relaxed);
-        }
+    weft_scope *own, *entered;
+    void *res = NULL;
+    int st = enter_scope(p, t, &own, &entered);
+    if (st == 0) st = call(w, t, &res);
+    leave_scope(entered, own);
+    if (st != 0) {
+        t->status = st;
+        /* relaxed: only the recycler reads it, after its acq_rel reference drop. */
+        atomic_fetch_or_explicit(&t->word, F_FINISHED, memory_order_relaxed);
     }
     weft__future_unref(t); /* reports an unseen failure */
     weft__pool_count_done(p);
+}
+
+/* ---- dropping queued tasks ---- */
+
+const char weft__pool_broken_fallback[] = "pool broken: a worker initializer failed";
+
+const char *weft__pool_broken_reason(weft_pool *p)
+{
+    /* The caller saw cancelling set, perhaps with a relaxed load. This seq_cst load reads a
+     * store of 1 too (it is never reset) and synchronises with it: when that is the break's
+     * store, the break's CAS of broken_msg before it is visible. Should a cancelling shutdown
+     * and a break race, either answer is right. */
+    (void)atomic_load(&p->cancelling);
+    return atomic_load_explicit(&p->broken_msg, memory_order_acquire); /* pairs: break_pool */
+}
+
+/* End a queued task that will not run, the pool's reference still held: a cancelling shutdown
+ * cancels its future; a broken pool fails it with WEFT_EBROKEN and the reason, as Python's
+ * BrokenThreadPool, so a fire-and-forget task that nobody else would hear of is reported
+ * through the pool error hook when its record is recycled. */
+static void drop_unrun(weft_pool *p, weft_future *t)
+{
+    const char *why = weft__pool_broken_reason(p);
+    if (why)
+        weft__future_fail_pending(t, WEFT_EBROKEN, why);
+    else
+        weft__future_cancel_pending(t);
+}
+
+/* A worker's initializer returned rc: break the pool. The first breaker's message names the
+ * worker and carries the initializer's own message (weft_error_set) or its code's text. Its
+ * CAS of broken_msg comes before the stores of broken, cancelling and closed, so whoever acts on
+ * those finds the reason. */
+static void break_pool(struct weft__worker *w, int rc)
+{
+    weft_pool *p = w->pool;
+    char why[WEFT_ERROR_MESSAGE_MAX], code[32];
+    const char *detail = weft_error_message();
+    if (weft_error_code() != rc || detail[0] == '\0') {
+        if (strcmp(weft_errname(rc), "WEFT_E?") != 0) {
+            detail = weft_strerror(rc);
+        } else {
+            snprintf(code, sizeof code, "it returned %d", rc);
+            detail = code;
+        }
+    }
+    snprintf(why, sizeof why, "pool broken: the initializer of worker %s-%d failed: %s", p->prefix,
+             w->index + 1, detail);
+    weft_error_clear(); /* the worker's slot is its tasks' */
+    char *msg = strdup(why), *none = NULL;
+    if (msg == NULL) msg = (char *)weft__pool_broken_fallback;
+    /* acq_rel: release publishes the text; acquire (on failure) makes the first one's text
+     * visible to whoever synchronises with our stores below. */
+    if (!atomic_compare_exchange_strong_explicit(&p->broken_msg, &none, msg, memory_order_acq_rel,
+                                                 memory_order_acquire) &&
+        msg != weft__pool_broken_fallback)
+        free(msg);
+    atomic_store(&p->broken, 1);
+    atomic_store(&p->cancelling, 1);
+    atomic_store(&p->closed, 1);
+    weft__pool_wake_all(p);
 }
 
 static void room_made(weft_pool *p)
@@ -326,11 +386,17 @@ void weft__pool_run(struct weft__worker *w, weft_future *t)
         return;
     }
     if (p->max_queued) room_made(p);
+    /* relaxed: a cancelling shutdown or the break stored it; drop_unrun synchronises. */
+    if (atomic_load_explicit(&p->cancelling, memory_order_relaxed)) {
+        drop_unrun(p, t);
+        weft__future_unref(t); /* the pool's reference (a solo failure is reported here) */
+        weft__pool_count_done(p);
+        return;
+    }
     if (t->solo) {
         run_solo(w, t);
         return;
     }
-    if (atomic_load_explicit(&p->cancelling, memory_order_relaxed)) weft__future_cancel_pending(t);
     weft_scope *own, *entered;
     int refused = enter_scope(p, t, &own, &entered);
     if (weft__future_start(t, w)) {
@@ -349,14 +415,15 @@ void weft__pool_run(struct weft__worker *w, weft_future *t)
 }
 
 /* Drop a queued record without running it (a cancelling shutdown, on a non-worker thread):
- * a future is cancelled; an internal task must still run (its waiter counts on it). */
+ * its future ends as drop_unrun says; an internal task must still run (its waiter counts on
+ * it). */
 void weft__pool_drop(weft_pool *p, weft_future *t)
 {
     if (t->ifn) {
         t->ifn(t);
     } else {
         if (p->max_queued) atomic_fetch_sub(&p->queued, 1);
-        weft__future_cancel_pending(t);
+        drop_unrun(p, t);
     }
     weft__future_unref(t);
     weft__pool_count_done(p);
@@ -494,13 +561,8 @@ int weft__worker_main(void *arg)
     weft__scope_register_self();
     w->rng = 0x9e3779b9u * (uint32_t)(w->index + 1);
     int rc = p->init ? p->init(p->init_arg) : 0;
-    if (rc != 0) {
-        atomic_store(&p->broken, 1);
-        atomic_store(&p->cancelling, 1);
-        atomic_store(&p->closed, 1);
-        weft__pool_wake_all(p);
-    }
-    worker_loop(w); /* a broken pool drains its queue as cancelled futures */
+    if (rc != 0) break_pool(w, rc);
+    worker_loop(w); /* a broken pool drains its queue: every task fails with WEFT_EBROKEN */
     publish_done(w);
     weft__pool_check_calm(p);
     weft__pool_wake_all(p); /* the others may be waiting for calm to exit too */

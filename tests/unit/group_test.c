@@ -555,6 +555,42 @@ START_TEST(pool_shutdown_dropping_queued_tasks_ends_them)
 }
 END_TEST
 
+static weft_latch init_gate = WEFT_LATCH_INIT(1);
+
+static int init_waits_then_fails(void *arg)
+{
+    (void)arg;
+    weft_latch_wait(&init_gate, WEFT_SEC(30));
+    return weft_error_set(WEFT_ENOSPC, "no scratch space");
+}
+
+/* The pool breaks (its worker's initializer fails) while the group's tasks are queued: they
+ * never run, the group learns it (it does not hang) and fails with the pool's WEFT_EBROKEN. */
+START_TEST(broken_pool_fails_the_queued_tasks_of_a_group)
+{
+    _Atomic int n = 0;
+    weft_pool *p;
+    weft_pool_opts po = WEFT_POOL_OPTS_INIT;
+    po.max_workers = 1;
+    po.name_prefix = "scratch";
+    po.init = init_waits_then_fails;
+    ck_assert_weft(weft_pool_new(&p, &po), 0);
+    weft_group_opts o = WEFT_GROUP_OPTS_INIT;
+    o.pool = p;
+    weft_group *g;
+    ck_assert_weft(weft_group_new(&g, &o), 0);
+    for (int i = 0; i < 3; i++) ck_assert_weft(weft_group_spawn(g, succeed, &n, NULL), 0);
+    ck_assert_weft(weft_latch_count_down(&init_gate, 1), 0);
+    ck_assert_weft(weft_group_wait(g, WEFT_SEC(10)), WEFT_EBROKEN);
+    ck_assert_str_eq(weft_error_message(),
+                     "pool broken: the initializer of worker scratch-1 failed: no scratch space");
+    ck_assert_int_eq(atomic_load(&n), 0);
+    ck_assert_weft(weft_group_spawn(g, succeed, &n, NULL), WEFT_ECLOSED);
+    ck_assert_weft(weft_group_free(g), 0);
+    weft_pool_free(p);
+}
+END_TEST
+
 WEFT_TEST_SUITE("group", 30, group_waits_for_every_task,
                 first_failure_cancels_siblings_and_is_the_result,
                 failure_without_message_uses_the_code_text, groups_nest,
@@ -575,4 +611,5 @@ WEFT_TEST_SUITE("group", 30, group_waits_for_every_task,
                 tasks_run_on_the_default_pool_when_no_pool_is_given,
                 nested_groups_on_a_pool_of_one_worker_do_not_deadlock,
                 queued_tasks_of_a_cancelled_group_never_run,
-                pool_shutdown_dropping_queued_tasks_ends_them)
+                pool_shutdown_dropping_queued_tasks_ends_them,
+                broken_pool_fails_the_queued_tasks_of_a_group)

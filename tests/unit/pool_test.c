@@ -1,8 +1,10 @@
 /* tests/unit/pool_test.c - the pool: map, shutdown (waiting, cancelling, timing out), nested
  * waits on one worker, parallel for/reduce, wait_idle, pause, back-pressure, stats, names,
- * initializers, the default pool, bad input (modelled on CPython's test_concurrent_futures). */
+ * initializers and the pool they break (BrokenThreadPool), the default pool, bad input (modelled
+ * on CPython's test_concurrent_futures). */
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -417,13 +419,17 @@ START_TEST(workers_are_named_and_initialised)
     /* A failing initializer breaks the pool. */
     o.init = init_fails;
     ck_assert_weft(weft_pool_new(&p, &o), 0);
-    /* The first submit starts the worker: it may see the pool broken already, or its future is
-     * cancelled. Either way the task never runs, and later submits see WEFT_EBROKEN. */
+    /* The first submit starts the worker: it may see the pool broken already, or its future
+     * fails with WEFT_EBROKEN. Either way the task never runs, and later submits see
+     * WEFT_EBROKEN. The initializer set no message: the reason gives its code's text. */
     atomic_store(&ran, 0);
     int rc = weft_pool_submit(p, count_run, NULL, &f, WEFT_FOREVER);
     if (rc == 0) {
-        ck_assert_weft(weft_future_wait(f, WEFT_SEC(10)), 0);
-        ck_assert_int_eq(weft_future_cancelled(f), 1);
+        ck_assert_weft(weft_future_result(f, NULL, WEFT_SEC(10)), WEFT_EBROKEN);
+        ck_assert_str_eq(weft_error_message(),
+                         "pool broken: the initializer of worker crawler-1 failed: "
+                         "invalid argument");
+        ck_assert_int_eq(weft_future_cancelled(f), 0);
         weft_future_release(f);
     } else {
         ck_assert_weft(rc, WEFT_EBROKEN);
@@ -431,6 +437,212 @@ START_TEST(workers_are_named_and_initialised)
     ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_SEC(10)), 0);
     ck_assert_weft(weft_pool_submit(p, count_run, NULL, NULL, WEFT_FOREVER), WEFT_EBROKEN);
     ck_assert_int_eq(atomic_load(&ran), 0);
+    weft_pool_free(p);
+}
+END_TEST
+
+/* ---- a pool whose initializer fails: Python's BrokenThreadPool ---- */
+
+/* The initializer of the "fragile" pools: the first `ok` calls succeed; the others wait for
+ * `gate` (so the test can queue tasks first), then fail with a message of their own. */
+static struct {
+    weft_event gate;
+    atomic_int calls;
+    int ok;
+} breaker;
+
+static int init_breaks(void *arg)
+{
+    (void)arg;
+    if (atomic_fetch_add(&breaker.calls, 1) < breaker.ok) return 0;
+    if (weft_event_wait(&breaker.gate, WEFT_SEC(30)) != 0) return WEFT_ETIMEDOUT;
+    return weft_error_set(WEFT_ENOSPC, "no room for the cache in %s", "/var/cache");
+}
+
+static weft_pool *fragile_pool(int workers, int ok)
+{
+    weft_event_init(&breaker.gate);
+    atomic_store(&breaker.calls, 0);
+    breaker.ok = ok;
+    weft_pool *p;
+    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+    o.max_workers = workers;
+    o.name_prefix = "fragile";
+    o.init = init_breaks;
+    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    return p;
+}
+
+/* The reason every dropped task carries: which worker's initializer failed, and its message. */
+static void assert_broken_reason(const char *msg)
+{
+    const char *head = "pool broken: the initializer of worker fragile-";
+    const char *tail = " failed: no room for the cache in /var/cache";
+    ck_assert_msg(strncmp(msg, head, strlen(head)) == 0 && strlen(msg) > strlen(tail) &&
+                      strcmp(msg + strlen(msg) - strlen(tail), tail) == 0,
+                  "message: '%s'", msg);
+}
+
+static char broken_reports[8][WEFT_ERROR_MESSAGE_MAX + 64];
+static atomic_int nbroken_reports;
+
+static void broken_hook(const char *name, int status, const char *message, void *arg)
+{
+    (void)arg;
+    int i = atomic_fetch_add(&nbroken_reports, 1);
+    if (i < 8)
+        snprintf(broken_reports[i], sizeof broken_reports[i], "%s|%s|%s", name,
+                 weft_errname(status), message);
+}
+
+/* ThreadPoolExecutor: when an initializer fails, every pending work item's future gets
+ * BrokenThreadPool. Here: FAILED with WEFT_EBROKEN and the reason, done but not cancelled; a
+ * fire-and-forget task is reported through the pool error hook instead of vanishing. */
+START_TEST(broken_pool_fails_pending_futures_with_ebroken)
+{
+    atomic_store(&nbroken_reports, 0);
+    ck_assert_weft(weft_pool_set_error_hook(broken_hook, NULL), 0);
+    weft_pool *p = fragile_pool(1, 0);
+    atomic_store(&ran, 0);
+    enum { N = 20, SOLO = 3 };
+    weft_future *fs[N];
+    /* The first submit starts the worker, whose initializer waits at the gate: all queue. */
+    for (int i = 0; i < N; i++)
+        ck_assert_weft(weft_pool_submit(p, count_run, NULL, &fs[i], WEFT_FOREVER), 0);
+    for (int i = 0; i < SOLO; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "forgotten-%d", i);
+        ck_assert_weft(weft_pool_submit_named(p, name, count_run, NULL, NULL, WEFT_FOREVER), 0);
+    }
+    ck_assert_int_eq(weft_future_done(fs[0]), 0);
+    weft_event_set(&breaker.gate);
+    size_t idx = N;
+    ck_assert_weft(weft_wait(fs, N, WEFT_FIRST_EXCEPTION, &idx, WEFT_SEC(10)), 0);
+    ck_assert_uint_lt(idx, N);
+    for (int i = 0; i < N; i++) {
+        void *res = (void *)&res;
+        weft_error_clear();
+        ck_assert_weft(weft_future_result(fs[i], &res, WEFT_SEC(10)), WEFT_EBROKEN);
+        ck_assert_weft(weft_error_code(), WEFT_EBROKEN);
+        assert_broken_reason(weft_error_message());
+        ck_assert_ptr_null(res); /* finished: the result pointer is given, and none was set */
+        ck_assert_int_eq(weft_future_done(fs[i]), 1);
+        ck_assert_int_eq(weft_future_cancelled(fs[i]), 0);
+        ck_assert_int_eq(weft_future_running(fs[i]), 0);
+        ck_assert_weft(weft_future_cancel(fs[i]), WEFT_ESTATE); /* finished, not pending */
+        weft_future_release(fs[i]);
+    }
+    ck_assert_weft(weft_pool_submit(p, count_run, NULL, &fs[0], WEFT_FOREVER), WEFT_EBROKEN);
+    ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_SEC(10)), 0); /* the reports are made */
+    ck_assert_int_eq(atomic_load(&ran), 0);
+    /* The futures' failures were seen (result); the fire-and-forget ones were reported. */
+    ck_assert_int_eq(atomic_load(&nbroken_reports), SOLO);
+    for (int i = 0; i < SOLO; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "forgotten-%d|WEFT_EBROKEN|", i);
+        int found = 0;
+        for (int j = 0; j < SOLO; j++) {
+            if (strncmp(broken_reports[j], want, strlen(want)) != 0) continue;
+            assert_broken_reason(broken_reports[j] + strlen(want));
+            found = 1;
+        }
+        ck_assert_msg(found, "no report for %s", want);
+    }
+    weft_pool_free(p);
+    ck_assert_weft(weft_pool_set_error_hook(NULL, NULL), 0);
+}
+END_TEST
+
+struct held_task {
+    weft_pool *pool;
+    weft_event started, release;
+    atomic_int inner_rc; /* a submit from inside the task, after the break */
+};
+
+static int held(void *arg, void **result)
+{
+    (void)result;
+    struct held_task *h = arg;
+    atomic_fetch_add(&ran, 1);
+    weft_event_set(&h->started);
+    int rc = weft_event_wait(&h->release, WEFT_SEC(30));
+    atomic_store(&h->inner_rc, weft_pool_submit(h->pool, count_run, NULL, NULL, WEFT_FOREVER));
+    return rc;
+}
+
+/* One worker's initializer succeeds and it runs a task; the other's fails. The queued tasks
+ * never run, on either worker; the running task finishes normally (Python lets it too); a
+ * submit after the break, from outside or from inside that task, is WEFT_EBROKEN. */
+START_TEST(broken_pool_runs_no_task_after_the_break)
+{
+    weft_pool *p = fragile_pool(2, 1);
+    atomic_store(&ran, 0);
+    struct held_task h = {.pool = p};
+    atomic_init(&h.inner_rc, 1);
+    weft_event_init(&h.started);
+    weft_event_init(&h.release);
+    weft_future *running, *fs[10];
+    ck_assert_weft(weft_pool_submit(p, held, &h, &running, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_event_wait(&h.started, WEFT_SEC(10)), 0); /* on the healthy worker */
+    for (int i = 0; i < 10; i++)
+        ck_assert_weft(weft_pool_submit(p, count_run, NULL, &fs[i], WEFT_FOREVER), 0);
+    weft_event_set(&breaker.gate); /* the other worker's initializer fails now */
+    for (int i = 0; i < 10; i++) {
+        ck_assert_weft(weft_future_result(fs[i], NULL, WEFT_SEC(10)), WEFT_EBROKEN);
+        assert_broken_reason(weft_error_message());
+        weft_future_release(fs[i]);
+    }
+    ck_assert_weft(weft_pool_submit(p, count_run, NULL, NULL, WEFT_FOREVER), WEFT_EBROKEN);
+    ck_assert_weft(weft_pool_submit(p, count_run, NULL, &fs[0], 0), WEFT_EBROKEN);
+    ck_assert_int_eq(weft_future_running(running), 1);
+    weft_event_set(&h.release);
+    ck_assert_weft(weft_future_result(running, NULL, WEFT_SEC(10)), 0);
+    ck_assert_weft(atomic_load(&h.inner_rc), WEFT_EBROKEN);
+    weft_future_release(running);
+    ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_SEC(10)), 0);
+    ck_assert_int_eq(atomic_load(&ran), 1); /* only the task that started before the break */
+    ck_assert_int_eq(atomic_load(&breaker.calls), 2);
+    weft_pool_free(p);
+}
+END_TEST
+
+struct map_call {
+    weft_pool *pool;
+    char message[WEFT_ERROR_MESSAGE_MAX];
+};
+
+static int map_on(void *arg)
+{
+    struct map_call *m = arg;
+    int rc = weft_pool_map(m->pool, count_run, NULL, NULL, 8, 1, WEFT_SEC(20));
+    snprintf(m->message, sizeof m->message, "%s", weft_error_message());
+    return rc;
+}
+
+/* Executor.map on a pool that breaks: the items never run and map fails with the reason
+ * (before, it returned 0 for items that had not run). */
+START_TEST(broken_pool_fails_a_running_map)
+{
+    weft_pool *p = fragile_pool(1, 0);
+    atomic_store(&ran, 0);
+    struct map_call m = {p, ""};
+    weft_thread t;
+    ck_assert_weft(weft_thread_start(&t, map_on, &m, NULL), 0);
+    /* Wait until map has queued its 8 chunks (the initializer holds the only worker). */
+    struct weft_pool_stats st = {0};
+    for (int i = 0; i < 10000 && st.submitted < 8; i++) {
+        ck_assert_weft(weft_pool_stats(p, &st), 0);
+        if (st.submitted < 8) weft_sleep(WEFT_MS(1));
+    }
+    ck_assert_uint_eq(st.submitted, 8);
+    weft_event_set(&breaker.gate);
+    int status = 0;
+    ck_assert_weft(weft_thread_join(t, &status, WEFT_SEC(20)), 0);
+    ck_assert_weft(status, WEFT_EBROKEN);
+    assert_broken_reason(m.message);
+    ck_assert_int_eq(atomic_load(&ran), 0);
+    ck_assert_weft(weft_pool_map(p, count_run, NULL, NULL, 8, 1, WEFT_SEC(1)), WEFT_EBROKEN);
+    ck_assert_weft(weft_parallel_for(p, 0, 10, 0, mark_body, NULL), WEFT_EBROKEN);
     weft_pool_free(p);
 }
 END_TEST
@@ -587,15 +799,14 @@ START_TEST(task_that_cannot_get_its_scope_does_not_run)
 }
 END_TEST
 
-WEFT_TEST_SUITE("pool", 30, allocation_and_thread_failures_are_error_codes,
-                task_that_cannot_get_its_scope_does_not_run,
-                tasks_submitted_into_a_scope_are_cancelled_with_it, map_gives_results_in_order,
-                map_timeout_stops_and_waits_for_running_chunks,
-                shutdown_wait_runs_every_queued_task,
-                shutdown_cancel_pending_cancels_queued_and_running,
-                shutdown_timeout_names_running_tasks,
-                nested_submit_and_wait_on_one_worker_completes,
-                every_wait_helps_inside_a_one_worker_pool, parallel_reduce_gives_the_exact_sum,
-                parallel_reduce_nests_inside_tasks, wait_idle_pause_and_resume,
-                bounded_queue_gives_back_pressure, workers_are_named_and_initialised,
-                default_pool_and_bad_input)
+WEFT_TEST_SUITE(
+    "pool", 30, allocation_and_thread_failures_are_error_codes,
+    task_that_cannot_get_its_scope_does_not_run, tasks_submitted_into_a_scope_are_cancelled_with_it,
+    map_gives_results_in_order, map_timeout_stops_and_waits_for_running_chunks,
+    shutdown_wait_runs_every_queued_task, shutdown_cancel_pending_cancels_queued_and_running,
+    shutdown_timeout_names_running_tasks, nested_submit_and_wait_on_one_worker_completes,
+    every_wait_helps_inside_a_one_worker_pool, parallel_reduce_gives_the_exact_sum,
+    parallel_reduce_nests_inside_tasks, wait_idle_pause_and_resume,
+    bounded_queue_gives_back_pressure, workers_are_named_and_initialised,
+    broken_pool_fails_pending_futures_with_ebroken, broken_pool_runs_no_task_after_the_break,
+    broken_pool_fails_a_running_map, default_pool_and_bad_input)
