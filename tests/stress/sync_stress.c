@@ -1,9 +1,11 @@
 /* tests/stress/sync_stress.c - race loops for the sync primitives: exact totals under
- * contention, no lost wake-up over many hand-offs, and timeouts racing wake-ups (a hand-off
- * must never be lost to a waiter that timed out at the same moment). Sized by
- * weft_test_scale (WEFT_STRESS). */
+ * contention (one body for every lock kind, and a broken lock that proves the check can fail),
+ * no lost wake-up over many hand-offs, and timeouts racing wake-ups (a hand-off must never be
+ * lost to a waiter that timed out at the same moment). Sized by weft_test_scale (WEFT_STRESS). */
 #include <stdatomic.h>
+#include <stdbool.h>
 
+#include "os/os.h"
 #include "test.h"
 
 static weft_thread spawn(int (*fn)(void *), void *arg)
@@ -29,61 +31,179 @@ static uint32_t next_rand(uint32_t *s)
     return *s;
 }
 
-/* ---- 8 threads x N increments under a Lock / RLock give the exact total ---- */
+/* ---- one counter body for every lock kind: N threads x M increments, the exact total ----
+ *
+ * The same body runs under weft_lock, under weft_rlock (taken twice: it is re-entrant) and
+ * under a lock that is broken on purpose, which proves that the exactness check can fail:
+ * with that lock increments are lost, and the check must say so. The counter is read and
+ * written with a relaxed load and a separate relaxed store (not one atomic increment): only
+ * the lock can make that read-modify-write exclusive, and under the broken lock the lost
+ * increments are not also a data race for ThreadSanitizer to report. A kind that claims to
+ * order memory (a real lock) bumps a plain counter too, so that ThreadSanitizer still checks
+ * the lock's happens-before edges. */
 
 #define NTHREADS 8
+#define WINDOW   8 /* busy iterations between the counter's load and its store */
 
-struct counter {
-    weft_lock lock;
-    weft_rlock rlock;
-    long n, per_thread;
+struct lock_kind {
+    int (*acquire)(void *lock); /* 0 or an error */
+    int (*release)(void *lock);
+    bool orders_memory;
 };
 
-static int lock_incr(void *arg)
+struct counted {
+    const struct lock_kind *kind;
+    void *lock;
+    weft_barrier start; /* all threads start together, so that they contend from the first */
+    _Atomic long n;     /* relaxed load + relaxed store, made exclusive by the lock alone */
+    long plain;         /* only when kind->orders_memory */
+    long per_thread;
+};
+
+static int counted_incr(void *arg)
 {
-    struct counter *c = arg;
+    struct counted *c = arg;
+    if (weft_barrier_wait(&c->start, WEFT_SEC(60)) < 0) return -1;
     for (long i = 0; i < c->per_thread; i++) {
-        if (weft_lock_acquire(&c->lock, WEFT_FOREVER)) return 1;
-        c->n++;
-        if (weft_lock_release(&c->lock)) return 2;
+        int rc = c->kind->acquire(c->lock);
+        if (rc) return rc;
+        long v = atomic_load_explicit(&c->n, memory_order_relaxed);
+        /* A small window (no pause instruction, no system call): a second thread inside with
+         * us stores an older value over ours. The empty asm keeps the loop. */
+        for (int k = 0; k < WINDOW; k++) __asm__ __volatile__("");
+        atomic_store_explicit(&c->n, v + 1, memory_order_relaxed);
+        if (c->kind->orders_memory) c->plain++;
+        if ((rc = c->kind->release(c->lock))) return rc;
     }
     return 0;
 }
+
+/* nthreads x per_thread increments under `lock` of `kind`; the count reached. */
+static long count_under(const struct lock_kind *kind, void *lock, int nthreads, long per_thread)
+{
+    struct counted c = {.kind = kind, .lock = lock, .per_thread = per_thread};
+    weft_thread t[NTHREADS];
+    ck_assert_int_le(nthreads, NTHREADS);
+    ck_assert_weft(weft_barrier_init(&c.start, nthreads, NULL, NULL), 0);
+    for (int i = 0; i < nthreads; i++) t[i] = spawn(counted_incr, &c);
+    for (int i = 0; i < nthreads; i++) ck_assert_int_eq(join(t[i]), 0);
+    long n = atomic_load(&c.n);
+    ck_assert_int_le(n, nthreads * per_thread); /* increments can be lost, never made up */
+    if (kind->orders_memory) ck_assert_int_eq(c.plain, n);
+    return n;
+}
+
+/* The exactness check: run the body under the lock; true if no increment was lost. *lost
+ * receives how many were. */
+static bool total_is_exact(const struct lock_kind *kind, void *lock, int nthreads, long per_thread,
+                           long *lost)
+{
+    *lost = nthreads * per_thread - count_under(kind, lock, nthreads, per_thread);
+    return *lost == 0;
+}
+
+static int lock_acquire(void *l)
+{
+    return weft_lock_acquire(l, WEFT_FOREVER);
+}
+
+static int lock_release(void *l)
+{
+    return weft_lock_release(l);
+}
+
+static const struct lock_kind weft_lock_kind = {lock_acquire, lock_release, true};
 
 START_TEST(lock_counter_total_is_exact)
 {
-    struct counter c = {WEFT_LOCK_INIT, WEFT_RLOCK_INIT, 0, weft_test_scale(1000000)};
-    weft_thread t[NTHREADS];
-    for (int i = 0; i < NTHREADS; i++) t[i] = spawn(lock_incr, &c);
-    for (int i = 0; i < NTHREADS; i++) ck_assert_int_eq(join(t[i]), 0);
-    ck_assert_int_eq(c.n, NTHREADS * c.per_thread);
-    ck_assert_int_eq(weft_lock_locked(&c.lock), 0);
+    weft_lock l = WEFT_LOCK_INIT;
+    long lost;
+    ck_assert_msg(total_is_exact(&weft_lock_kind, &l, NTHREADS, weft_test_scale(1000000), &lost),
+                  "weft_lock lost %ld increments", lost);
+    ck_assert_int_eq(weft_lock_locked(&l), 0);
 }
 END_TEST
 
-static int rlock_incr(void *arg)
+static int rlock_acquire_twice(void *r)
 {
-    struct counter *c = arg;
-    for (long i = 0; i < c->per_thread; i++) {
-        if (weft_rlock_acquire(&c->rlock, WEFT_FOREVER)) return 1;
-        if (weft_rlock_acquire(&c->rlock, 0)) return 2;
-        c->n++;
-        if (weft_rlock_release(&c->rlock) || weft_rlock_release(&c->rlock)) return 3;
-    }
-    return 0;
+    int rc = weft_rlock_acquire(r, WEFT_FOREVER);
+    return rc ? rc : weft_rlock_acquire(r, 0);
 }
+
+static int rlock_release_twice(void *r)
+{
+    int rc = weft_rlock_release(r);
+    return rc ? rc : weft_rlock_release(r);
+}
+
+static const struct lock_kind weft_rlock_kind = {rlock_acquire_twice, rlock_release_twice, true};
 
 START_TEST(rlock_counter_total_is_exact)
 {
-    struct counter c = {WEFT_LOCK_INIT, WEFT_RLOCK_INIT, 0, weft_test_scale(200000)};
-    weft_thread t[4];
-    for (int i = 0; i < 4; i++) t[i] = spawn(rlock_incr, &c);
-    for (int i = 0; i < 4; i++) ck_assert_int_eq(join(t[i]), 0);
-    ck_assert_int_eq(c.n, 4 * c.per_thread);
+    weft_rlock r = WEFT_RLOCK_INIT;
+    long lost;
+    ck_assert_msg(total_is_exact(&weft_rlock_kind, &r, 4, weft_test_scale(200000), &lost),
+                  "weft_rlock lost %ld increments", lost);
+}
+END_TEST
+
+/* Not a lock: the test and the set are two separate relaxed operations, so two threads can
+ * both see it free and both go in. Free of data races for ThreadSanitizer (every access is
+ * atomic), but it excludes no one and orders nothing. */
+struct broken_lock {
+    _Atomic int held;
+};
+
+static int broken_acquire(void *lock)
+{
+    struct broken_lock *b = lock;
+    for (int spins = 1; atomic_load_explicit(&b->held, memory_order_relaxed); spins++) {
+        if (spins % 64 == 0)
+            weft__os_yield(); /* the holder may be preempted: 8 threads share 2 CPUs */
+        else
+            weft__os_relax();
+    }
+    atomic_store_explicit(&b->held, 1, memory_order_relaxed);
+    return 0;
+}
+
+static int broken_release(void *lock)
+{
+    atomic_store_explicit(&((struct broken_lock *)lock)->held, 0, memory_order_relaxed);
+    return 0;
+}
+
+static const struct lock_kind broken_lock_kind = {broken_acquire, broken_release, false};
+
+/* The deliberately broken variant: the same body and check as lock_counter_total_is_exact
+ * must find lost increments, or that test could not fail. Two threads that see the flag free
+ * at once both enter (on 2 CPUs a run of 8 x 20000 typically loses thousands). The size is
+ * not scaled by weft_test_scale: a run takes a few ms, under 0.1 s with ThreadSanitizer. A
+ * run that loses nothing (other work kept the threads from running at the same time) is
+ * retried, up to ATTEMPTS runs. */
+START_TEST(broken_lock_loses_increments_so_the_counter_check_can_fail)
+{
+    enum { PER_THREAD = 20000, ATTEMPTS = 20 };
+    long lost = 0;
+    bool failed = false;
+    for (int attempt = 0; attempt < ATTEMPTS && !failed; attempt++) {
+        struct broken_lock b = {0};
+        failed = !total_is_exact(&broken_lock_kind, &b, NTHREADS, PER_THREAD, &lost);
+    }
+    ck_assert_msg(failed,
+                  "the broken lock lost no increment in %d runs of %d x %d: the check "
+                  "could not fail",
+                  ATTEMPTS, NTHREADS, (int)PER_THREAD);
+    ck_assert_int_gt(lost, 0);
 }
 END_TEST
 
 /* ---- lock acquires with tiny timeouts racing releases ---- */
+
+struct counter {
+    weft_lock lock;
+    long n, per_thread;
+};
 
 static int lock_timed_incr(void *arg)
 {
@@ -103,7 +223,7 @@ static int lock_timed_incr(void *arg)
 
 START_TEST(lock_timeouts_racing_releases_lose_nothing)
 {
-    struct counter c = {WEFT_LOCK_INIT, WEFT_RLOCK_INIT, 0, weft_test_scale(100000)};
+    struct counter c = {WEFT_LOCK_INIT, 0, weft_test_scale(100000)};
     weft_thread t[4];
     for (int i = 0; i < 4; i++) t[i] = spawn(lock_timed_incr, &c);
     for (int i = 0; i < 4; i++) ck_assert_int_eq(join(t[i]), 0);
@@ -391,6 +511,7 @@ END_TEST
 
 /* 120 s per test: these loops slow down a lot when other work shares the CPUs. */
 WEFT_TEST_SUITE("sync_stress", 120, lock_counter_total_is_exact, rlock_counter_total_is_exact,
+                broken_lock_loses_increments_so_the_counter_check_can_fail,
                 lock_timeouts_racing_releases_lose_nothing, cond_producer_consumer_loses_no_wakeup,
                 cond_timeouts_racing_notify_lose_no_token,
                 sem_timeouts_racing_releases_lose_no_permit, event_ping_pong, sem_ping_pong,
