@@ -275,10 +275,12 @@ static int poll_op(weft_queue *q, int op, void **item)
     _Atomic uint32_t *coming = op == WEFT_QUEUE_PUT ? &q->coming_getters : &q->coming_putters;
     weft_ns until = 0;
     /* relaxed: a hint (see "Convoys"); the ring itself says whether the item/room is there. */
-    while (rc == WEFT_EAGAIN && atomic_load_explicit(coming, memory_order_relaxed) != 0) {
+    for (unsigned n = 1;
+         rc == WEFT_EAGAIN && atomic_load_explicit(coming, memory_order_relaxed) != 0; n++) {
         weft_ns now = weft__os_now();
         if (until == 0) until = now + COMING_POLL_NS;
         if (now >= until) break;
+        if (n % 8 == 0) weft__os_yield(); /* the woken thread may be queued behind us */
         for (int i = 0; i < 32 && rc == WEFT_EAGAIN; i++) {
             weft__os_relax();
             rc = ring_op(q, op, item);
