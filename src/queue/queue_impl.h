@@ -91,6 +91,8 @@ void weft__ring_close(weft__ring *r);
 size_t weft__ring_len(weft__ring *r);
 /* How many puts have claimed a position so far (seq_cst: read after the tail CAS of each). */
 uint64_t weft__ring_puts(weft__ring *r);
+/* Whether the k (1 <= k <= cap) cells from tail on look free: a hint for polling putters. */
+bool weft__ring_has_room(weft__ring *r, uint64_t k);
 
 /* The lock-free store of an unbounded FIFO queue (list.c): linked blocks of 31 slots. */
 #define WEFT__BLOCK_N 31

@@ -154,6 +154,15 @@ void weft__ring_close(weft__ring *r)
     atomic_fetch_or_explicit(&r->tail, r->mark, memory_order_seq_cst);
 }
 
+bool weft__ring_has_room(weft__ring *r, uint64_t k)
+{
+    /* relaxed: a hint; weft__ring_send's CAS and stamp check decide. */
+    uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed) & ~r->mark;
+    uint64_t index = tail & (r->mark - 1), lap = tail & ~(r->one_lap - 1), j = index + k - 1;
+    uint64_t pos = j < r->cap ? lap + j : lap + r->one_lap + (j - r->cap); /* k - 1 ahead */
+    return atomic_load_explicit(&r->cell[pos & (r->mark - 1)].stamp, memory_order_relaxed) == pos;
+}
+
 uint64_t weft__ring_puts(weft__ring *r)
 {
     /* seq_cst: ordered after the loads of done in queue.c (see unfinished_count there). */
@@ -257,9 +266,23 @@ static int ring_op(weft_queue *q, int op, void **item)
 }
 
 /* Before linking a record, poll the ring a little: the other side is often a few hundred
- * nanoseconds away, and a thread that never links lets that side skip the lock entirely.
- * The polls only read the ring's lines, so they do not slow the other side down. */
+ * nanoseconds away, and a thread that never links lets that side skip the lock entirely. */
 #define POLLS 128
+
+/* A putter that found the ring full polls for a batch of free cells, not for the next one:
+ * the next free cell is the one a consumer is reading, and producers that poll it and take
+ * each cell the moment it is freed pull that line back and forth with the consumer for every
+ * item (a run that fell into that "full ring" mode moved a third of the items per second).
+ * The batch's last cell is ahead of the consumers, so polling it disturbs nobody. */
+static int poll_once(weft_queue *q, int op, void **item)
+{
+    if (op == WEFT_QUEUE_PUT && q->ring.cap) {
+        uint64_t batch = q->ring.cap / 8;
+        if (!weft__ring_has_room(&q->ring, batch < 1 ? 1 : batch > 32 ? 32 : batch))
+            return WEFT_EAGAIN;
+    }
+    return ring_op(q, op, item);
+}
 
 /* How long a thread polls instead of parking while a woken thread of the other side has not
  * run yet: more than a VM's wake-up of an idle vCPU, still short against a time slice. */
@@ -270,7 +293,7 @@ static int poll_op(weft_queue *q, int op, void **item)
     int rc = WEFT_EAGAIN;
     for (int i = 0; i < POLLS && rc == WEFT_EAGAIN; i++) {
         weft__os_relax();
-        rc = ring_op(q, op, item);
+        rc = poll_once(q, op, item);
     }
     _Atomic uint32_t *coming = op == WEFT_QUEUE_PUT ? &q->coming_getters : &q->coming_putters;
     weft_ns until = 0;
@@ -283,7 +306,7 @@ static int poll_op(weft_queue *q, int op, void **item)
         if (n % 8 == 0) weft__os_yield(); /* the woken thread may be queued behind us */
         for (int i = 0; i < 32 && rc == WEFT_EAGAIN; i++) {
             weft__os_relax();
-            rc = ring_op(q, op, item);
+            rc = poll_once(q, op, item);
         }
     }
     return rc;
