@@ -15,11 +15,17 @@
  * being read (no READ bit yet) gets a DESTROY bit instead, so its reader finishes the job.
  *
  * Memory: a block is one link and 31 slots of 8 + 1 bytes: 288 bytes for 31 items, about 9.3
- * bytes per queued item, freed as soon as its last item is read.
+ * bytes per queued item, given up as soon as its last item is read. A given-up block goes to
+ * one of WEFT__LIST_SPARES spare slots, zeroed, if one is empty (else back to malloc), and a
+ * put that needs a block takes a spare first: producers allocate and consumers free, each on
+ * their own threads, and through malloc that cost an arena lock round trip (and often a futex
+ * call) per block; through the spares it is one exchange each way. A spare slot is an atomic
+ * pointer that only exchange and CAS from NULL touch, so a block has one owner at a time.
  * The emptiness test is the same Dekker pattern as ring.c's (see there): tail CAS and tail load
  * are seq_cst. Lock order: none (no locks here).
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include <weft/error.h>
 
@@ -34,9 +40,29 @@
 
 enum { S_WRITE = 1, S_READ = 2, S_DESTROY = 4 };
 
-static struct weft__lblock *block_new(void)
+static struct weft__lblock *block_new(weft__list *l)
 {
+    for (int i = 0; i < WEFT__LIST_SPARES; i++) {
+        /* relaxed first look; acquire: pairs with the release CAS in block_give_up. */
+        if (atomic_load_explicit(&l->spare[i], memory_order_relaxed) == NULL) continue;
+        struct weft__lblock *b = atomic_exchange_explicit(&l->spare[i], NULL, memory_order_acquire);
+        if (b) return b;
+    }
     return weft__calloc(1, sizeof(struct weft__lblock));
+}
+
+/* The last reader of b is done with it: keep it as a spare, zeroed, or free it. */
+static void block_give_up(weft__list *l, struct weft__lblock *b)
+{
+    memset(b, 0, sizeof *b);
+    for (int i = 0; i < WEFT__LIST_SPARES; i++) {
+        struct weft__lblock *none = NULL;
+        /* release: publishes the zeroed block to block_new's acquire exchange. */
+        if (atomic_compare_exchange_strong_explicit(&l->spare[i], &none, b, memory_order_release,
+                                                    memory_order_relaxed))
+            return;
+    }
+    free(b);
 }
 
 /* The slot's item is written: wait for it (a producer between its CAS and its store). */
@@ -59,7 +85,7 @@ static struct weft__lblock *wait_next(struct weft__lblock *b)
 }
 
 /* Free b once no reader of slots start .. BLOCK_N - 2 is still busy with it. */
-static void destroy(struct weft__lblock *b, unsigned start)
+static void destroy(weft__list *l, struct weft__lblock *b, unsigned start)
 {
     for (unsigned i = start; i + 1 < WEFT__BLOCK_N; i++) {
         /* acquire/acq_rel: pair with the acq_rel fetch_or of READ by the slot's reader. */
@@ -67,7 +93,7 @@ static void destroy(struct weft__lblock *b, unsigned start)
             !(atomic_fetch_or_explicit(&b->state[i], S_DESTROY, memory_order_acq_rel) & S_READ))
             return; /* that reader will carry on from i + 1 */
     }
-    free(b);
+    block_give_up(l, b);
 }
 
 void weft__list_init(weft__list *l)
@@ -76,6 +102,7 @@ void weft__list_init(weft__list *l)
     atomic_init(&l->hblock, NULL);
     atomic_init(&l->tindex, 0);
     atomic_init(&l->tblock, NULL);
+    for (int i = 0; i < WEFT__LIST_SPARES; i++) atomic_init(&l->spare[i], NULL);
 }
 
 void weft__list_fini(weft__list *l)
@@ -85,12 +112,15 @@ void weft__list_fini(weft__list *l)
         n = atomic_load_explicit(&b->next, memory_order_relaxed);
         free(b);
     }
+    /* relaxed: the queue is no longer shared. */
+    for (int i = 0; i < WEFT__LIST_SPARES; i++)
+        free(atomic_load_explicit(&l->spare[i], memory_order_relaxed));
 }
 
 /* The very first put makes the first block; a loser of that race keeps its block as a spare. */
 static struct weft__lblock *first_block(weft__list *l, struct weft__lblock **spare)
 {
-    struct weft__lblock *b = *spare ? *spare : block_new(), *expected = NULL;
+    struct weft__lblock *b = *spare ? *spare : block_new(l), *expected = NULL;
     if (b == NULL) return NULL;
     *spare = NULL;
     /* release: publishes the zeroed block to consumers' acquire loads of hblock/tblock. */
@@ -128,7 +158,7 @@ int weft__list_send(weft__list *l, void *item)
         }
         if (off == WEFT__BLOCK_N) { /* the next block is being linked */
             weft__queue_backoff(&spins);
-        } else if (off + 1 == WEFT__BLOCK_N && spare == NULL && (spare = block_new()) == NULL) {
+        } else if (off + 1 == WEFT__BLOCK_N && spare == NULL && (spare = block_new(l)) == NULL) {
             rc = WEFT_ENOMEM;
             break;
         } else if (b == NULL && (b = first_block(l, &spare)) == NULL) {
@@ -149,7 +179,7 @@ int weft__list_send(weft__list *l, void *item)
         tail = atomic_load_explicit(&l->tindex, memory_order_acquire);
         b = atomic_load_explicit(&l->tblock, memory_order_acquire);
     }
-    free(spare);
+    if (spare) block_give_up(l, spare);
     return rc;
 }
 
@@ -202,10 +232,10 @@ int weft__list_recv(weft__list *l, void **item)
     if (rc) return rc;
     wait_write(b, off);
     *item = b->item[off];
-    if (off + 1 == WEFT__BLOCK_N) destroy(b, 0);
+    if (off + 1 == WEFT__BLOCK_N) destroy(l, b, 0);
     /* acq_rel: pairs with destroy()'s loads and fetch_or of DESTROY. */
     else if (atomic_fetch_or_explicit(&b->state[off], S_READ, memory_order_acq_rel) & S_DESTROY)
-        destroy(b, off + 1);
+        destroy(l, b, off + 1);
     return 0;
 }
 

@@ -103,6 +103,9 @@ struct weft__lblock {
     _Atomic uint8_t state[WEFT__BLOCK_N]; /* WRITE, READ, DESTROY bits (list.c) */
 };
 
+/* Emptied blocks kept for the next ones a put needs (list.c). */
+#define WEFT__LIST_SPARES 4
+
 typedef struct weft__list {
     _Atomic uint64_t hindex;
     struct weft__lblock *_Atomic hblock;
@@ -110,6 +113,8 @@ typedef struct weft__list {
     _Atomic uint64_t tindex;
     struct weft__lblock *_Atomic tblock;
     char pad1[64 - 2 * sizeof(uint64_t)];
+    struct weft__lblock *_Atomic spare[WEFT__LIST_SPARES];
+    char pad2[64 - WEFT__LIST_SPARES * sizeof(void *)];
 } weft__list;
 
 void weft__list_init(weft__list *l);
