@@ -70,7 +70,7 @@ void weft__future_init(weft_future *f, weft_pool *p, uint32_t refs)
 {
     /* Only the hot line: the cold one is fresh (pool_internal.h). */
     f->next = NULL;
-    f->ifn = NULL;
+    f->fn = NULL; /* an internal task keeps it NULL (pool_internal.h) */
     f->pool = p;
     f->result = NULL;
     /* relaxed: published by the push. */
@@ -342,8 +342,9 @@ void weft__future_unref(weft_future *f)
 
 static void recycle(weft_future *f)
 {
-    if (f->ifn == NULL) maybe_report(f);
-    if (f->message) {
+    if (f->fn != NULL) maybe_report(f);
+    /* The cold line is read only where it may have been written (pool_internal.h). */
+    if (f->status != 0 && f->message) {
         free(f->message);
         f->message = NULL;
     }
@@ -351,7 +352,7 @@ static void recycle(weft_future *f)
         weft_scope_release(f->scope);
         f->scope = NULL;
     }
-    if (f->own_scope) f->own_scope = NULL;
+    if (f->pool && f->pool->task_scopes) f->own_scope = NULL;
     if (f->named) f->name[0] = '\0';
     weft__rec_free(f);
 }

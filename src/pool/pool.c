@@ -174,7 +174,7 @@ int weft__pool_submit_scoped(weft_pool *p, weft_scope *scope, const char *name, 
     weft__pool_count_submit(p);
     if (atomic_load(&p->closed)) rc = atomic_load(&p->broken) ? WEFT_EBROKEN : WEFT_ECLOSED;
     /* seq_cst load of closed: see the file comment. */
-    if (rc == 0) { /* the cold line is written only now: a failure leaves it fresh */
+    if (rc == 0) { /* scope and name are written only now: a failure leaves them fresh */
         if (scope) f->scope = scope;
         if (name) {
             snprintf(f->name, sizeof f->name, "%s", name);

@@ -55,19 +55,20 @@ struct weft__cb {
 
 struct weft__worker;
 
-/* The first cache line holds what every task touches (submit writes only that line); the
- * rest is touched only by waiters, callbacks, names, failures and internal tasks, and is kept
- * in its "fresh" state while the record is free: wq empty, cbs NULL with cbs_tail = &cbs,
- * message NULL, scope NULL, name "" (records.c and weft__future_unref restore it). */
+/* The first cache line holds what every task touches: submit writes only that line, and the
+ * run of a fire-and-forget task reads and writes only that line (with a backlog of queued
+ * tasks every line a task touches is a cache miss, so this is what a task costs). The rest is
+ * touched only by waiters, callbacks, names, failures, task scopes and internal tasks, and is
+ * kept in its "fresh" state while the record is free: wq empty, cbs NULL with cbs_tail = &cbs,
+ * message NULL (it is set only together with a non-zero status), own_scope NULL, name ""
+ * (records.c and weft__future_unref restore it); scope, on the hot line, is NULL too. */
 struct weft_future {
     _Alignas(64) struct weft_future *next; /* injection stack / free list link */
     weft_task_fn fn;
     void *arg;
     weft_pool *pool;
     void *result;
-    /* Internal tasks (parallel for, map chunks) run ifn(self) instead of fn and have no future
-     * semantics: nobody waits on the record, it is recycled as soon as ifn returns. */
-    void (*ifn)(struct weft_future *self);
+    weft_scope *scope;     /* a reference (see submit_scoped), or NULL */
     _Atomic uint64_t word; /* low 32 bits: state and flags; high 32: references (REF1) */
     int status;
     _Atomic bool observed; /* the failure was given to someone (result) */
@@ -75,8 +76,11 @@ struct weft_future {
     bool solo;             /* fire-and-forget: no future handed out (sched.c run_solo) */
     bool named;            /* name[] was written */
     /* ---- cold ---- */
-    _Alignas(64) int64_t lo, hi;         /* internal tasks' range */
-    weft_scope *scope;                   /* a reference (see submit_scoped), or NULL */
+    _Alignas(64) int64_t lo, hi; /* internal tasks' range */
+    /* Internal tasks (parallel for, map chunks) have fn NULL and run ifn(self) instead; they
+     * have no future semantics: nobody waits on the record, it is recycled as soon as ifn
+     * returns. (ifn is cold: internal tasks are few, and every task tests fn anyway.) */
+    void (*ifn)(struct weft_future *self);
     weft_scope *own_scope;               /* the task's own (task_scopes), while it runs */
     char *message;                       /* malloc'ed failure text, or NULL */
     struct weft__worker *_Atomic runner; /* set before RUNNING */

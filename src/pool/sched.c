@@ -376,7 +376,7 @@ void weft__pool_run(struct weft__worker *w, weft_future *t)
     /* relaxed: a hint; ensure_worker rechecks under its lock. */
     if (atomic_load_explicit(&p->nstarted, memory_order_relaxed) < p->max_workers)
         grow_if_backlog(w);
-    if (t->ifn) {
+    if (t->fn == NULL) { /* an internal task */
         weft_future *outer = atomic_load_explicit(&w->current, memory_order_relaxed);
         atomic_store_explicit(&w->current, t, memory_order_release); /* pairs: shutdown */
         t->ifn(t);
@@ -419,7 +419,7 @@ void weft__pool_run(struct weft__worker *w, weft_future *t)
  * it). */
 void weft__pool_drop(weft_pool *p, weft_future *t)
 {
-    if (t->ifn) {
+    if (t->fn == NULL) { /* an internal task */
         t->ifn(t);
     } else {
         if (p->max_queued) atomic_fetch_sub(&p->queued, 1);
