@@ -285,10 +285,12 @@ static int poll_once(weft_queue *q, int op, void **item)
 }
 
 /* How long a thread polls instead of parking while a woken thread of the other side has not
- * run yet: more than a VM's wake-up of an idle vCPU, still short against a time slice. */
+ * run yet: more than a VM's wake-up of an idle vCPU, still short against a time slice. The
+ * call's own timeout shortens it, and a cancellation ends it (the park that follows reports
+ * it), so neither is delayed by the polling. */
 #define COMING_POLL_NS 200000
 
-static int poll_op(weft_queue *q, int op, void **item)
+static int poll_op(weft_queue *q, int op, void **item, weft_ns timeout)
 {
     int rc = WEFT_EAGAIN;
     for (int i = 0; i < POLLS && rc == WEFT_EAGAIN; i++) {
@@ -301,8 +303,8 @@ static int poll_op(weft_queue *q, int op, void **item)
     for (unsigned n = 1;
          rc == WEFT_EAGAIN && atomic_load_explicit(coming, memory_order_relaxed) != 0; n++) {
         weft_ns now = weft__os_now();
-        if (until == 0) until = now + COMING_POLL_NS;
-        if (now >= until) break;
+        if (until == 0) until = now + (timeout < COMING_POLL_NS ? timeout : COMING_POLL_NS);
+        if (now >= until || weft__cancel_pending()) break;
         if (n % 8 == 0) weft__os_yield(); /* the woken thread may be queued behind us */
         for (int i = 0; i < 32 && rc == WEFT_EAGAIN; i++) {
             weft__os_relax();
@@ -320,7 +322,7 @@ static int wait_op(weft_queue *q, int op, void **item, weft_ns timeout)
     weft_ns deadline = 0;
     int rc = ring_op(q, op, item);
     if (rc != WEFT_EAGAIN || timeout == 0) return rc;
-    if ((rc = poll_op(q, op, item)) != WEFT_EAGAIN) return rc;
+    if ((rc = poll_op(q, op, item, timeout)) != WEFT_EAGAIN) return rc;
     (void)weft__deadline_of(timeout, &deadline); /* timeout >= 0 was checked by the caller */
     for (;;) {
         weft__park p;
