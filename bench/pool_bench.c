@@ -32,6 +32,13 @@ int64_t pool_bench_now(void)
     return bench_now();
 }
 
+__attribute__((noinline)) int64_t pool_bench_sum(int64_t lo, int64_t hi)
+{
+    int64_t s = 0;
+    for (int64_t i = lo; i < hi; i++) s += i;
+    return s;
+}
+
 /* The body of every "empty" task, out of line so that no compiler drops the task. */
 __attribute__((noinline)) void pool_bench_nop(void)
 {
@@ -158,9 +165,7 @@ static double weft_forkjoin(int depth)
 static void sum_body(int64_t lo, int64_t hi, void *acc, void *arg)
 {
     (void)arg;
-    int64_t s = 0;
-    for (int64_t i = lo; i < hi; i++) s += i;
-    *(int64_t *)acc += s;
+    *(int64_t *)acc += pool_bench_sum(lo, hi);
 }
 
 static void sum_combine(void *acc, const void *other, void *arg)
@@ -446,14 +451,43 @@ static double python_run(void)
 
 #define MAXRUNS 64
 
-static double median_of(int runs, double (*fn)(void *), void *arg)
+/* Tasks: ratio = peer / weft (> 1: weft faster). Loops: ratio = serial / contender. */
+static int loops_ratio;
+
+/* A row of a table: run(arg) returns the total ns of one run (negative: not available);
+ * count turns it into the unit of the table. */
+struct contender {
+    const char *name;
+    double (*run)(void *);
+    void *arg;
+    double count;
+};
+
+/* Run every contender once per round, `runs` rounds, so that the machine's drift (a shared
+ * VM) hits all alike; print the medians, the first row being the base of the ratios, and
+ * return that base. */
+static double table(const char *title, const char *unit, int runs, const struct contender *c,
+                    size_t n)
 {
-    double v[MAXRUNS];
-    for (int r = 0; r < runs; r++) {
-        v[r] = fn(arg);
-        if (v[r] < 0) return -1;
+    static double v[16][MAXRUNS];
+    double med[16];
+    for (int r = 0; r < runs; r++)
+        for (size_t i = 0; i < n; i++) v[i][r] = c[i].run ? c[i].run(c[i].arg) : -1;
+    bench_table_begin(title, unit);
+    for (size_t i = 0; i < n; i++) {
+        med[i] = -1;
+        for (int r = 0; r < runs; r++)
+            if (v[i][r] < 0)
+                break;
+            else if (r == runs - 1)
+                med[i] = bench_median(v[i], (size_t)runs) / c[i].count;
+        if (med[i] < 0) {
+            printf("| %-34s | %14s | %12s |\n", c[i].name, "skipped", "-");
+            continue;
+        }
+        bench_table_row(c[i].name, med[i], med[0], !loops_ratio);
     }
-    return bench_median(v, (size_t)runs);
+    return med[0];
 }
 
 struct call {
@@ -476,18 +510,6 @@ static double call_peer(void *arg)
 {
     struct call2 *c = arg;
     return c->fn(c->n, threads);
-}
-
-/* Tasks: ratio = peer / weft (> 1: weft faster). Loops: ratio = serial / contender. */
-static int loops_ratio;
-
-static void row(const char *name, double total_ns, double count, double base)
-{
-    if (total_ns < 0) {
-        printf("| %-34s | %14s | %12s |\n", name, "skipped", "-");
-        return;
-    }
-    bench_table_row(name, total_ns / count, base, !loops_ratio);
 }
 
 struct sumcall {
@@ -521,94 +543,96 @@ static double call_for(void *arg)
     return c->weft ? c->weft(c->a, c->n) : c->peer(c->a, c->n, threads);
 }
 
+#ifdef HAVE_GLIB
+#define GLIB_OR_NULL(fn) fn
+#else
+#define GLIB_OR_NULL(fn) NULL
+#endif
+#ifdef HAVE_UV
+#define UV_OR_NULL(fn) fn
+#else
+#define UV_OR_NULL(fn) NULL
+#endif
+
 static void tasks_section(int runs)
 {
     enum { N = 1000000, DEPTH = 19 };
     double tree_n = (double)((1 << (DEPTH + 1)) - 1), fj_n = (double)((1 << DEPTH) - 1);
-    struct call c;
-    struct call2 p;
-    bench_table_begin("1,000,000 empty tasks submitted from one thread", "ns/task");
-    c = (struct call){weft_flat, N};
-    double base = median_of(runs, call_int, &c) / N;
-    row("weft_pool_submit", base * N, N, base);
-    c = (struct call){naive_flat, N};
-    row("naive mutex+condvar pool", median_of(runs, call_int, &c), N, base);
-#ifdef HAVE_GLIB
-    c = (struct call){glib_flat, N};
-    row("GLib GThreadPool", median_of(runs, call_int, &c), N, base);
-#else
-    row("GLib GThreadPool", -1, N, base);
-#endif
-#ifdef HAVE_UV
-    c = (struct call){uv_flat, N};
-    row("libuv uv_queue_work", median_of(runs, call_int, &c), N, base);
-#else
-    row("libuv uv_queue_work", -1, N, base);
-#endif
-    p = (struct call2){tbb_flat, N};
-    row("TBB task_group::run", median_of(runs, call_peer, &p), N, base);
-    p = (struct call2){omp_flat, N};
-    row("OpenMP task (libgomp)", median_of(runs, call_peer, &p), N, base);
-    row("Python ThreadPoolExecutor (20k)", python_run(), 1, base);
+    struct call flat[] = {
+        {weft_flat, N}, {naive_flat, N}, {GLIB_OR_NULL(glib_flat), N}, {UV_OR_NULL(uv_flat), N}};
+    struct call2 flat2[] = {{tbb_flat, N}, {omp_flat, N}};
+    struct contender t1[] = {
+        {"weft_pool_submit", call_int, &flat[0], N},
+        {"naive mutex+condvar pool", call_int, &flat[1], N},
+        {"GLib GThreadPool", flat[2].flat ? call_int : NULL, &flat[2], N},
+        {"libuv uv_queue_work", flat[3].flat ? call_int : NULL, &flat[3], N},
+        {"TBB task_group::run", call_peer, &flat2[0], N},
+        {"OpenMP task (libgomp)", call_peer, &flat2[1], N},
+    };
+    double base = table("1,000,000 empty tasks submitted from one thread", "ns/task", runs, t1,
+                        sizeof t1 / sizeof t1[0]);
+    /* Python runs once, apart (it takes seconds); its ratio is to weft's median above. */
+    double py = python_run();
+    if (py >= 0) bench_table_row("Python ThreadPoolExecutor (20k)", py, base, 1);
 
-    bench_table_begin("1,048,575 tasks spawned from inside tasks (binary tree)", "ns/task");
-    c = (struct call){weft_tree, DEPTH};
-    base = median_of(runs, call_int, &c) / tree_n;
-    row("weft_pool_submit from tasks", base * tree_n, tree_n, base);
-    c = (struct call){naive_treerun, DEPTH};
-    row("naive mutex+condvar pool", median_of(runs, call_int, &c), tree_n, base);
-#ifdef HAVE_GLIB
-    c = (struct call){glib_tree, DEPTH};
-    row("GLib GThreadPool", median_of(runs, call_int, &c), tree_n, base);
-#endif
-#ifdef HAVE_UV
-    c = (struct call){uv_tree, DEPTH};
-    row("libuv (after_work queues children)", median_of(runs, call_int, &c), tree_n, base);
-#endif
-    p = (struct call2){tbb_tree, DEPTH};
-    row("TBB task_group::run", median_of(runs, call_peer, &p), tree_n, base);
-    p = (struct call2){omp_tree, DEPTH};
-    row("OpenMP task", median_of(runs, call_peer, &p), tree_n, base);
+    struct call tree[] = {{weft_tree, DEPTH},
+                          {naive_treerun, DEPTH},
+                          {GLIB_OR_NULL(glib_tree), DEPTH},
+                          {UV_OR_NULL(uv_tree), DEPTH}};
+    struct call2 tree2[] = {{tbb_tree, DEPTH}, {omp_tree, DEPTH}};
+    struct contender t2[] = {
+        {"weft_pool_submit from tasks", call_int, &tree[0], tree_n},
+        {"naive mutex+condvar pool", call_int, &tree[1], tree_n},
+        {"GLib GThreadPool", tree[2].flat ? call_int : NULL, &tree[2], tree_n},
+        {"libuv (after_work queues children)", tree[3].flat ? call_int : NULL, &tree[3], tree_n},
+        {"TBB task_group::run", call_peer, &tree2[0], tree_n},
+        {"OpenMP task", call_peer, &tree2[1], tree_n},
+    };
+    table("1,048,575 tasks spawned from inside tasks (binary tree)", "ns/task", runs, t2,
+          sizeof t2 / sizeof t2[0]);
 
-    bench_table_begin("fork-join: spawn one, run one, wait (524,287 spawns)", "ns/spawn");
-    c = (struct call){weft_forkjoin, DEPTH};
-    base = median_of(runs, call_int, &c) / fj_n;
-    row("weft future + weft_future_wait", base * fj_n, fj_n, base);
-    p = (struct call2){tbb_forkjoin, DEPTH};
-    row("TBB task_group run+wait", median_of(runs, call_peer, &p), fj_n, base);
-    p = (struct call2){omp_forkjoin, DEPTH};
-    row("OpenMP task+taskwait", median_of(runs, call_peer, &p), fj_n, base);
+    struct call fj = {weft_forkjoin, DEPTH};
+    struct call2 fj2[] = {{tbb_forkjoin, DEPTH}, {omp_forkjoin, DEPTH}};
+    struct contender t3[] = {
+        {"weft future + weft_future_wait", call_int, &fj, fj_n},
+        {"TBB task_group run+wait", call_peer, &fj2[0], fj_n},
+        {"OpenMP task+taskwait", call_peer, &fj2[1], fj_n},
+    };
+    table("fork-join: spawn one, run one, wait (524,287 spawns)", "ns/spawn", runs, t3,
+          sizeof t3 / sizeof t3[0]);
 }
 
 static void loops_section(int runs)
 {
-    int64_t n = 1000000000;
+    int64_t n = 1000000000, want = n / 2 * (n - 1);
     loops_ratio = 1;
-    struct sumcall s = {serial_sum, NULL, n, n / 2 * (n - 1)};
-    bench_table_begin("range sum of [0, 1e9) (parallel reduce; ratio: speed-up over serial)", "ms");
-    double serial = median_of(runs, call_sum, &s);
-    row("serial loop", serial, 1e6, serial / 1e6);
-    s.weft = weft_sum;
-    row("weft_parallel_reduce (auto grain)", median_of(runs, call_sum, &s), 1e6, serial / 1e6);
-    s.weft = NULL;
-    s.peer = omp_sum;
-    row("OpenMP parallel for reduction", median_of(runs, call_sum, &s), 1e6, serial / 1e6);
-    s.peer = tbb_sum;
-    row("TBB parallel_reduce", median_of(runs, call_sum, &s), 1e6, serial / 1e6);
+    struct sumcall sums[] = {{serial_sum, NULL, n, want},
+                             {weft_sum, NULL, n, want},
+                             {NULL, omp_sum, n, want},
+                             {NULL, tbb_sum, n, want}};
+    struct contender t1[] = {
+        {"serial loop", call_sum, &sums[0], 1e6},
+        {"weft_parallel_reduce (auto grain)", call_sum, &sums[1], 1e6},
+        {"OpenMP reduction(+), static split", call_sum, &sums[2], 1e6},
+        {"TBB parallel_reduce", call_sum, &sums[3], 1e6},
+    };
+    table("range sum of [0, 1e9) (parallel reduce; ratio: speed-up over serial)", "ms", runs, t1,
+          sizeof t1 / sizeof t1[0]);
 
     int64_t m = 20000000;
     double *a = malloc((size_t)m * sizeof *a);
-    struct forcall f = {serial_for, NULL, a, m};
-    bench_table_begin("a[i] = f(i) over 2e7 doubles (parallel for; ratio: speed-up)", "ms");
-    serial = median_of(runs, call_for, &f);
-    row("serial loop", serial, 1e6, serial / 1e6);
-    f.weft = weft_for;
-    row("weft_parallel_for (auto grain)", median_of(runs, call_for, &f), 1e6, serial / 1e6);
-    f.weft = NULL;
-    f.peer = omp_for;
-    row("OpenMP parallel for", median_of(runs, call_for, &f), 1e6, serial / 1e6);
-    f.peer = tbb_for;
-    row("TBB parallel_for", median_of(runs, call_for, &f), 1e6, serial / 1e6);
+    struct forcall fors[] = {{serial_for, NULL, a, m},
+                             {weft_for, NULL, a, m},
+                             {NULL, omp_for, a, m},
+                             {NULL, tbb_for, a, m}};
+    struct contender t2[] = {
+        {"serial loop", call_for, &fors[0], 1e6},
+        {"weft_parallel_for (auto grain)", call_for, &fors[1], 1e6},
+        {"OpenMP parallel for", call_for, &fors[2], 1e6},
+        {"TBB parallel_for", call_for, &fors[3], 1e6},
+    };
+    table("a[i] = f(i) over 2e7 doubles (parallel for; ratio: speed-up)", "ms", runs, t2,
+          sizeof t2 / sizeof t2[0]);
     free(a);
 }
 

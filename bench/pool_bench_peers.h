@@ -35,6 +35,11 @@ static inline double pool_bench_elem(int64_t i)
 
 int64_t pool_bench_now(void);
 void pool_bench_nop(void); /* the body of an empty task (out of line) */
+/* The sum of i over [lo, hi): the one loop every range-sum contender runs (out of line, so
+ * that each library's compiled loop is the same code and only the splitting differs; a loop
+ * inlined into the OpenMP region was unrolled where the others were not, which was worth up
+ * to 1.8x on its own on the shared VM). */
+int64_t pool_bench_sum(int64_t lo, int64_t hi);
 
 #ifdef __cplusplus
 }

@@ -65,8 +65,7 @@ extern "C" double tbb_sum(int64_t n, int threads, int64_t *sum)
         *sum = tbb::parallel_reduce(
             tbb::blocked_range<int64_t>(0, n), (int64_t)0,
             [](const tbb::blocked_range<int64_t> &r, int64_t s) {
-                for (int64_t i = r.begin(); i < r.end(); i++) s += i;
-                return s;
+                return s + pool_bench_sum(r.begin(), r.end());
             },
             [](int64_t a, int64_t b) { return a + b; });
     });
