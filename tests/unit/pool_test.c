@@ -647,6 +647,59 @@ START_TEST(broken_pool_fails_a_running_map)
 }
 END_TEST
 
+/* Executor.map when shutdown(cancel_futures=True) comes while it runs: the item running
+ * finishes, the chunks still queued never run, and map reports WEFT_ECANCELED for them (not
+ * 0, as if they had run). The running item shields its wait, so that only the dropped chunks
+ * can make map fail. */
+static weft_event map_item_running, map_item_gate;
+
+static int gated_item(void *arg, void **result)
+{
+    (void)result;
+    atomic_fetch_add(&ran, 1);
+    if ((intptr_t)arg == 0) {
+        weft_event_set(&map_item_running);
+        (void)weft_shield_begin();
+        int rc = weft_event_wait(&map_item_gate, WEFT_SEC(20));
+        (void)weft_shield_end();
+        return rc;
+    }
+    return 0;
+}
+
+struct gated_map {
+    weft_pool *p;
+    void *args[8];
+};
+
+static int gated_map_on(void *arg)
+{
+    struct gated_map *g = arg;
+    return weft_pool_map(g->p, gated_item, g->args, NULL, 8, 1, WEFT_SEC(20));
+}
+
+START_TEST(map_interrupted_by_a_cancelling_shutdown_fails_with_ecanceled)
+{
+    weft_pool *p;
+    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+    o.max_workers = 1;
+    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    atomic_store(&ran, 0);
+    struct gated_map g = {p, {0}};
+    for (intptr_t i = 0; i < 8; i++) g.args[i] = (void *)i;
+    weft_thread t;
+    ck_assert_weft(weft_thread_start(&t, gated_map_on, &g, NULL), 0);
+    ck_assert_weft(weft_event_wait(&map_item_running, WEFT_SEC(20)), 0);
+    ck_assert_weft(weft_pool_shutdown(p, 0, 1, 0), 0);
+    weft_event_set(&map_item_gate);
+    int status = 0;
+    ck_assert_weft(weft_thread_join(t, &status, WEFT_SEC(20)), 0);
+    ck_assert_weft(status, WEFT_ECANCELED);
+    ck_assert_int_eq(atomic_load(&ran), 1);
+    weft_pool_free(p);
+}
+END_TEST
+
 static int shutdown_self(void *arg, void **result)
 {
     (void)result;
@@ -809,4 +862,5 @@ WEFT_TEST_SUITE(
     parallel_reduce_nests_inside_tasks, wait_idle_pause_and_resume,
     bounded_queue_gives_back_pressure, workers_are_named_and_initialised,
     broken_pool_fails_pending_futures_with_ebroken, broken_pool_runs_no_task_after_the_break,
-    broken_pool_fails_a_running_map, default_pool_and_bad_input)
+    broken_pool_fails_a_running_map, map_interrupted_by_a_cancelling_shutdown_fails_with_ecanceled,
+    default_pool_and_bad_input)
