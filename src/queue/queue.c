@@ -147,7 +147,7 @@ static int fast_done(weft_queue *q, size_t n, bool *zero)
     size_t d = atomic_load_explicit(&q->done, memory_order_relaxed), nd;
     do {
         size_t p = fast_puts(q);
-        if (d >= p) return WEFT_EOVERFLOW;
+        if (d == p) return WEFT_EOVERFLOW; /* done never passes puts; == also when 32-bit wraps */
         nd = p - d > n ? d + n : p;
         /* acq_rel: release publishes the caller's work to a joiner's acquire load of done. */
     } while (!atomic_compare_exchange_weak_explicit(&q->done, &d, nd, memory_order_acq_rel,

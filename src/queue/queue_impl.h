@@ -131,7 +131,7 @@ uint64_t weft__list_puts(weft__list *l);
  * select holds several queue locks at once, always in address order (select.c). */
 struct weft_queue {
     /* Fast queues: the ring's head and tail sit on cache lines of their own (see weft__ring);
-     * unfinished, written by every put, on a third. Then the read-mostly fields, then the
+     * the task counters (below) on a third. Then the read-mostly fields, then the
      * lock and what it guards, so that parking and waking never touch the hot lines. */
     weft__ring ring; /* fast bounded FIFO queues only */
     weft__list list; /* fast unbounded FIFO queues only */

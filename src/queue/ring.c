@@ -285,12 +285,12 @@ static int poll_once(weft_queue *q, int op, void **item)
 }
 
 /* How long a thread polls instead of parking while a woken thread of the other side has not
- * run yet: more than a VM's wake-up of an idle vCPU, still short against a time slice. The
- * call's own timeout shortens it, and a cancellation ends it (the park that follows reports
- * it), so neither is delayed by the polling. */
+ * run yet: more than a VM's wake-up of an idle vCPU, still short against a time slice. It
+ * ends at the call's own deadline, and on a cancellation (the park that follows reports it),
+ * so neither is delayed by the polling. */
 #define COMING_POLL_NS 200000
 
-static int poll_op(weft_queue *q, int op, void **item, weft_ns timeout)
+static int poll_op(weft_queue *q, int op, void **item, weft_ns deadline)
 {
     int rc = WEFT_EAGAIN;
     for (int i = 0; i < POLLS && rc == WEFT_EAGAIN; i++) {
@@ -303,7 +303,7 @@ static int poll_op(weft_queue *q, int op, void **item, weft_ns timeout)
     for (unsigned n = 1;
          rc == WEFT_EAGAIN && atomic_load_explicit(coming, memory_order_relaxed) != 0; n++) {
         weft_ns now = weft__os_now();
-        if (until == 0) until = now + (timeout < COMING_POLL_NS ? timeout : COMING_POLL_NS);
+        if (until == 0) until = deadline - now < COMING_POLL_NS ? deadline : now + COMING_POLL_NS;
         if (now >= until || weft__cancel_pending()) break;
         if (n % 8 == 0) weft__os_yield(); /* the woken thread may be queued behind us */
         for (int i = 0; i < 32 && rc == WEFT_EAGAIN; i++) {
@@ -315,15 +315,16 @@ static int poll_op(weft_queue *q, int op, void **item, weft_ns timeout)
 }
 
 /* Try, and park until woken or out of time while the ring says EAGAIN. The deadline is
- * computed once, when the first try failed (a call that need not wait never reads the clock). */
+ * computed once, when the first try failed (a call that need not wait never reads the clock),
+ * and covers the polling too. */
 static int wait_op(weft_queue *q, int op, void **item, weft_ns timeout)
 {
     weft__waitq *list = op == WEFT_QUEUE_PUT ? &q->putters : &q->getters;
     weft_ns deadline = 0;
     int rc = ring_op(q, op, item);
     if (rc != WEFT_EAGAIN || timeout == 0) return rc;
-    if ((rc = poll_op(q, op, item, timeout)) != WEFT_EAGAIN) return rc;
     (void)weft__deadline_of(timeout, &deadline); /* timeout >= 0 was checked by the caller */
+    if ((rc = poll_op(q, op, item, deadline)) != WEFT_EAGAIN) return rc;
     for (;;) {
         weft__park p;
         weft__waiter w;
