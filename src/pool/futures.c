@@ -79,7 +79,7 @@ void weft__future_init(weft_future *f, weft_pool *p, uint32_t refs)
     atomic_store_explicit(&f->observed, false, memory_order_relaxed);
     f->cancel_seen = false;
     f->solo = false;
-    f->named = false;
+    f->flags = 0;
 }
 
 bool weft__future_is_done(weft_future *f)
@@ -326,9 +326,7 @@ static void maybe_report(weft_future *f)
 {
     if ((atomic_load_explicit(&f->word, memory_order_relaxed) & F_STATE) != F_FINISHED) return;
     if (f->status == 0 || atomic_load_explicit(&f->observed, memory_order_relaxed)) return;
-    if (f->status == WEFT_ECANCELED &&
-        (f->cancel_seen || (f->pool && atomic_load(&f->pool->cancelling))))
-        return;
+    if (f->status == WEFT_ECANCELED && (f->cancel_seen || (f->flags & R_POOL_CANCELLED))) return;
     char buf[48];
     weft__pool_report(f->name, f->status, message_of(f, buf, sizeof buf));
 }
@@ -352,8 +350,8 @@ static void recycle(weft_future *f)
         weft_scope_release(f->scope);
         f->scope = NULL;
     }
-    if (f->pool && f->pool->task_scopes) f->own_scope = NULL;
-    if (f->named) f->name[0] = '\0';
+    if (f->flags & R_OWN_SCOPE) f->own_scope = NULL;
+    if (f->flags & R_NAMED) f->name[0] = '\0';
     weft__rec_free(f);
 }
 

@@ -178,7 +178,7 @@ int weft__pool_submit_scoped(weft_pool *p, weft_scope *scope, const char *name, 
         if (scope) f->scope = scope;
         if (name) {
             snprintf(f->name, sizeof f->name, "%s", name);
-            f->named = true;
+            f->flags |= R_NAMED;
         }
         if (weft__pool_push(p, f) != 0) {
             rc = WEFT_ENOMEM; /* f stayed invisible: give the caller its scope back */

@@ -62,6 +62,16 @@ struct weft__worker;
  * kept in its "fresh" state while the record is free: wq empty, cbs NULL with cbs_tail = &cbs,
  * message NULL (it is set only together with a non-zero status), own_scope NULL, name ""
  * (records.c and weft__future_unref restore it); scope, on the hot line, is NULL too. */
+/* weft_future.flags, each written by whoever owns the record then (the submitter before the
+ * push, the worker while it runs the task) and read after the last reference is dropped, so
+ * recycling never has to look at the cold line or at the pool (which may be gone: a future
+ * may outlive its pool). */
+enum {
+    R_NAMED = 1,          /* name[] was written */
+    R_OWN_SCOPE = 2,      /* own_scope was set (task_scopes) */
+    R_POOL_CANCELLED = 4, /* ended with WEFT_ECANCELED while the pool was cancelling */
+};
+
 struct weft_future {
     _Alignas(64) struct weft_future *next; /* injection stack / free list link */
     weft_task_fn fn;
@@ -74,7 +84,7 @@ struct weft_future {
     _Atomic bool observed; /* the failure was given to someone (result) */
     bool cancel_seen;      /* a cancel request reached the running task */
     bool solo;             /* fire-and-forget: no future handed out (sched.c run_solo) */
-    bool named;            /* name[] was written */
+    uint8_t flags;         /* R_* below: what of the cold line is in use, and why it ended */
     /* ---- cold ---- */
     _Alignas(64) int64_t lo, hi; /* internal tasks' range */
     /* Internal tasks (parallel for, map chunks) have fn NULL and run ifn(self) instead; they

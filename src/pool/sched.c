@@ -237,6 +237,7 @@ static int enter_scope(weft_pool *p, weft_future *t, weft_scope **own, weft_scop
         int rc = weft_scope_new(own, t->scope, NULL);
         if (rc) return rc;
         t->own_scope = *own;
+        t->flags |= R_OWN_SCOPE;
     }
     weft_scope *s = *own ? *own : t->scope;
     if (s == NULL) return 0;
@@ -268,6 +269,15 @@ static int call(struct weft__worker *w, weft_future *t, void **res)
 
 /* A fire-and-forget task: nobody else holds its record (no future was handed out, and the
  * queue that held it gave it to this worker alone), so no state transitions are published. */
+/* A task that ended with WEFT_ECANCELED while its pool was cancelling was stopped by the
+ * shutdown rather than failed: say so on the record, for the unseen-failure report. */
+static void note_pool_cancel(weft_pool *p, weft_future *t, int st)
+{
+    /* seq_cst: shutdown stores cancelling before it cancels the scope the task learned it
+     * from. */
+    if (st == WEFT_ECANCELED && atomic_load(&p->cancelling)) t->flags |= R_POOL_CANCELLED;
+}
+
 static void run_solo(struct weft__worker *w, weft_future *t)
 {
     weft_pool *p = w->pool;
@@ -278,6 +288,7 @@ static void run_solo(struct weft__worker *w, weft_future *t)
     leave_scope(entered, own);
     if (st != 0) {
         t->status = st;
+        note_pool_cancel(p, t, st);
         /* relaxed: only the recycler reads it, after its acq_rel reference drop. */
         atomic_fetch_or_explicit(&t->word, F_FINISHED, memory_order_relaxed);
     }
@@ -402,6 +413,7 @@ void weft__pool_run(struct weft__worker *w, weft_future *t)
     if (weft__future_start(t, w)) {
         void *res = NULL;
         int st = refused ? refused : call(w, t, &res);
+        note_pool_cancel(p, t, st);
         /* finish drops the pool's reference: t may be recycled when it returns; a canceller
          * is done with t (and with own) once it returns. */
         bool cancel_req = weft__future_finish(t, st, res, w);

@@ -700,6 +700,51 @@ START_TEST(map_interrupted_by_a_cancelling_shutdown_fails_with_ecanceled)
 }
 END_TEST
 
+/* A Python future outlives its executor. Here too: after the pool is shut down and freed, its
+ * futures still give their results, and releasing them (including one stopped by the
+ * cancelling shutdown and never looked at, with task scopes on) reads nothing of the freed
+ * pool (AddressSanitizer checks that) and reports nothing: a task stopped by the shutdown has
+ * not failed. */
+static weft_event outlive_started;
+
+static int wait_for_cancel(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    weft_event_set(&outlive_started);
+    return weft_sleep(WEFT_SEC(20)); /* WEFT_ECANCELED when the shutdown cancels the pool */
+}
+
+START_TEST(futures_outlive_their_pool)
+{
+    weft_pool *p;
+    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+    o.max_workers = 1;
+    o.task_scopes = 1;
+    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    atomic_store(&nbroken_reports, 0);
+    ck_assert_weft(weft_pool_set_error_hook(broken_hook, NULL), 0);
+    weft_future *done, *stopped, *pending;
+    ck_assert_weft(weft_pool_submit(p, square, (void *)7, &done, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_future_wait(done, WEFT_SEC(20)), 0);
+    ck_assert_weft(weft_pool_submit(p, wait_for_cancel, NULL, &stopped, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_submit(p, square, (void *)3, &pending, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_event_wait(&outlive_started, WEFT_SEC(20)), 0);
+    ck_assert_weft(weft_pool_shutdown(p, 1, 1, WEFT_SEC(20)), 0);
+    weft_pool_free(p);
+    void *r = NULL;
+    ck_assert_weft(weft_future_result(done, &r, 0), 0);
+    ck_assert_int_eq((intptr_t)r, 49);
+    ck_assert_int_eq(weft_future_cancelled(pending), 1);
+    ck_assert_int_eq(weft_future_done(stopped), 1);
+    weft_future_release(done);
+    weft_future_release(pending);
+    weft_future_release(stopped); /* ECANCELED, never looked at: not a failure to report */
+    ck_assert_int_eq(atomic_load(&nbroken_reports), 0);
+    ck_assert_weft(weft_pool_set_error_hook(NULL, NULL), 0);
+}
+END_TEST
+
 static int shutdown_self(void *arg, void **result)
 {
     (void)result;
@@ -863,4 +908,4 @@ WEFT_TEST_SUITE(
     bounded_queue_gives_back_pressure, workers_are_named_and_initialised,
     broken_pool_fails_pending_futures_with_ebroken, broken_pool_runs_no_task_after_the_break,
     broken_pool_fails_a_running_map, map_interrupted_by_a_cancelling_shutdown_fails_with_ecanceled,
-    default_pool_and_bad_input)
+    futures_outlive_their_pool, default_pool_and_bad_input)
