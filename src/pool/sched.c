@@ -267,8 +267,6 @@ static int call(struct weft__worker *w, weft_future *t, void **res)
     return st;
 }
 
-/* A fire-and-forget task: nobody else holds its record (no future was handed out, and the
- * queue that held it gave it to this worker alone), so no state transitions are published. */
 /* A task that ended with WEFT_ECANCELED while its pool was cancelling was stopped by the
  * shutdown rather than failed: say so on the record, for the unseen-failure report. */
 static void note_pool_cancel(weft_pool *p, weft_future *t, int st)
@@ -278,6 +276,8 @@ static void note_pool_cancel(weft_pool *p, weft_future *t, int st)
     if (st == WEFT_ECANCELED && atomic_load(&p->cancelling)) t->flags |= R_POOL_CANCELLED;
 }
 
+/* A fire-and-forget task: nobody else holds its record (no future was handed out, and the
+ * queue that held it gave it to this worker alone), so no state transitions are published. */
 static void run_solo(struct weft__worker *w, weft_future *t)
 {
     weft_pool *p = w->pool;
