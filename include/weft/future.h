@@ -2,8 +2,13 @@
  *
  * A future is made by weft_pool_submit (weft/pool.h) and is reference-counted: the submitter
  * receives one reference, the pool holds another until the task has finished. Every reference
- * is ended with weft_future_release; weft_future_ref takes another one (to hand the future to
- * another thread).
+ * is ended with weft_future_release; weft_future_ref takes another one. Every thread that uses
+ * a future holds a reference of its own: to hand a future to another thread, take one for it
+ * (weft_future_ref) and let that thread release it. weft relies on this when the worker that
+ * queued a task waits for it and nobody else holds it (fork-join): it runs the task in place
+ * and completes it with one CAS, without the running state in between. A thread that uses a
+ * future through another's reference costs no hang or crash there, but a cancel it makes may
+ * then come too late to keep the task from running.
  *
  * States, as in Python: pending (queued) -> running -> finished, or pending -> cancelled; and
  * pending -> finished with status WEFT_EBROKEN when the pool broke before the task ran (Python's

@@ -387,6 +387,10 @@ int weft_future_wait(weft_future *f, weft_ns timeout)
     if (f == NULL || timeout < 0) return WEFT_EINVAL;
     if (weft__future_is_done(f)) return 0;
     if (timeout == 0) return WEFT_EAGAIN;
+    struct weft__worker *w = weft__tls_worker;
+    /* Fork-join: the awaited task is most often at the bottom of the waiter's own deque. */
+    if (w && w->pool == f->pool && weft__pool_run_awaited(w, f) && weft__future_is_done(f))
+        return 0;
     struct weft__wsrc src = {&f->wq, weft__future_arm, f};
     return weft__wait_help(f->pool, &src, 1, weft__future_ready, f, weft_deadline(timeout), true);
 }

@@ -4,8 +4,10 @@
  * One record is both the queued task and its future (struct weft_future): submitting costs one
  * record from a per-thread free list, no malloc in the steady state. Records are type-stable:
  * once made they are only ever recycled through the free lists, never given back to malloc, so
- * a stale pointer read from a worker's `current` slot is always a record (pool.c uses that to
- * name running tasks at shutdown without locking per task).
+ * a stale pointer read from a worker's `current` slot is always a record (control.c uses that to
+ * name running tasks at shutdown without locking per task: it takes a reference only while the
+ * word still counts some, so the last reference must always be dropped by an RMW that leaves
+ * a free record's word at zero references).
  *
  * Future word (futures.c): references in the high half; in the low half two bits of state and
  * flags above them:
@@ -206,6 +208,9 @@ int weft__pool_ensure_worker(weft_pool *p); /* the first worker (pool.c) */
 void weft__pool_grow(weft_pool *p);         /* one more worker if allowed (pool.c) */
 weft_future *weft__pool_find(struct weft__worker *w);
 void weft__pool_run(struct weft__worker *w, weft_future *t);
+/* weft_future_wait's shortcut for a worker waiting on f of its own pool: take the bottom of its
+ * deque and run it (f itself without atomics if nobody else can see it). False: deque empty. */
+bool weft__pool_run_awaited(struct weft__worker *w, weft_future *f);
 int weft__worker_main(void *arg);
 void weft__pool_count_submit(weft_pool *p);
 void weft__pool_count_done(weft_pool *p);

@@ -381,7 +381,10 @@ static void grow_if_backlog(struct weft__worker *w)
         weft__pool_grow(p);
 }
 
-void weft__pool_run(struct weft__worker *w, weft_future *t)
+/* What every task taken off a queue goes through before its own run: lazy start, internal
+ * tasks (run here), back-pressure, and dropping when the pool is cancelling. True if t was
+ * dealt with here (and counted done). */
+static bool before_run(struct weft__worker *w, weft_future *t)
 {
     weft_pool *p = w->pool;
     /* relaxed: a hint; ensure_worker rechecks under its lock. */
@@ -394,7 +397,7 @@ void weft__pool_run(struct weft__worker *w, weft_future *t)
         atomic_store_explicit(&w->current, outer, memory_order_release);
         weft__future_unref(t);
         weft__pool_count_done(p);
-        return;
+        return true;
     }
     if (p->max_queued) room_made(p);
     /* relaxed: a cancelling shutdown or the break stored it; drop_unrun synchronises. */
@@ -402,8 +405,66 @@ void weft__pool_run(struct weft__worker *w, weft_future *t)
         drop_unrun(p, t);
         weft__future_unref(t); /* the pool's reference (a solo failure is reported here) */
         weft__pool_count_done(p);
+        return true;
+    }
+    return false;
+}
+
+/* The end of run_awaited when its final CAS failed: a thread that uses f without a reference
+ * of its own (future.h asks for one) added a listener, took a reference or cancelled f while
+ * it ran. Complete f through the full protocol; if it was cancelled, its outcome is dropped
+ * (the canceller was told it would not run: the one thing such misuse can cost). */
+static void finish_awaited_slowly(struct weft__worker *w, weft_future *f, int st, void *res)
+{
+    f->own_scope = NULL; /* released: a canceller must interrupt the parker instead */
+    if (!weft__future_start(f, w)) {
+        weft__future_unref(f); /* cancelled: the queue's reference */
         return;
     }
+    if (weft__future_finish(f, st, res, w)) clear_cancel(w);
+}
+
+/* The fork-join shortcut of weft_future_wait: a worker waiting for f, a task it queued itself,
+ * finds it at the bottom of its own deque unless a thief took it. Taken back with exactly two
+ * references (the waiter's, and the queue's, now this worker's) and no listener, f can be
+ * used by no other thread (each needs a reference of its own): nobody can cancel it, wait for
+ * it or take a new reference. So it runs like a fire-and-forget task, without the start CAS
+ * to RUNNING, and one CAS from PENDING to FINISHED completes it and drops the queue's
+ * reference. Any other task found there is run as usual. Returns false if the deque was
+ * empty. */
+bool weft__pool_run_awaited(struct weft__worker *w, weft_future *f)
+{
+    weft_future *t = weft__deque_take(&w->dq);
+    if (t == NULL) return false;
+    const uint64_t alone = 2 * REF1 | F_PENDING;
+    /* relaxed: only this thread can have written the word since the submit pushed it. */
+    if (t != f || atomic_load_explicit(&f->word, memory_order_relaxed) != alone) {
+        weft__pool_run(w, t);
+        return true;
+    }
+    if (before_run(w, f)) return true;
+    weft_pool *p = w->pool;
+    weft_scope *own, *entered;
+    void *res = NULL;
+    int st = enter_scope(p, f, &own, &entered);
+    if (st == 0) st = call(w, f, &res);
+    leave_scope(entered, own);
+    note_pool_cancel(p, f, st);
+    f->status = st;
+    f->result = res;
+    uint64_t s = alone;
+    /* acq_rel: release publishes status/result/message, as weft__future_finish. */
+    if (!atomic_compare_exchange_strong_explicit(&f->word, &s, REF1 | F_FINISHED,
+                                                 memory_order_acq_rel, memory_order_relaxed))
+        finish_awaited_slowly(w, f, st, res);
+    weft__pool_count_done(p);
+    return true;
+}
+
+void weft__pool_run(struct weft__worker *w, weft_future *t)
+{
+    weft_pool *p = w->pool;
+    if (before_run(w, t)) return;
     if (t->solo) {
         run_solo(w, t);
         return;

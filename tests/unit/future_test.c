@@ -420,6 +420,131 @@ START_TEST(caller_cancelled_while_waiting_gets_ecanceled)
 }
 END_TEST
 
+/* ---- a worker waiting for a task it queued itself runs it at once (sched.c) ---- */
+
+static int fail_and_give(void *arg, void **result)
+{
+    *result = arg;
+    return weft_error_set(WEFT_ERANGE, "child %d failed", *(int *)arg);
+}
+
+static int in_own_scope(void *arg, void **result)
+{
+    (void)result;
+    *(weft_scope **)arg = weft_scope_current();
+    return 0;
+}
+
+/* Submits children and waits for each from inside the pool (the fork-join shortcut). */
+static int parent_of_awaited(void *arg, void **result)
+{
+    (void)result;
+    weft_pool *p = arg;
+    int x = 3;
+    weft_future *f;
+    ck_assert_weft(weft_pool_submit(p, fail_and_give, &x, &f, WEFT_FOREVER), 0);
+    void *r = NULL;
+    ck_assert_weft(weft_future_result(f, &r, WEFT_SEC(10)), WEFT_ERANGE);
+    ck_assert_str_eq(weft_error_message(), "child 3 failed");
+    ck_assert_ptr_eq(r, &x);
+    ck_assert_int_eq(weft_future_done(f), 1);
+    ck_assert_int_eq(weft_future_cancelled(f), 0);
+    weft_future_release(f);
+    weft_error_clear();
+    /* Waited for but never looked at: still reported when released. */
+    ck_assert_weft(weft_pool_submit_named(p, "awaited", fail_and_give, &x, &f, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_future_wait(f, WEFT_SEC(10)), 0);
+    weft_future_release(f);
+    /* With task scopes, the child runs in a scope of its own, a child of the parent's. */
+    weft_scope *seen = NULL, *mine = weft_scope_current();
+    ck_assert_weft(weft_pool_submit(p, in_own_scope, &seen, &f, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_future_result(f, NULL, WEFT_SEC(10)), 0);
+    ck_assert_ptr_nonnull(seen);
+    ck_assert_ptr_ne(seen, mine);
+    weft_future_release(f);
+    return 0;
+}
+
+START_TEST(awaited_child_runs_in_place_with_its_outcome_and_scope)
+{
+    weft_pool_set_error_hook(capture_hook, NULL);
+    atomic_store(&nreported, 0);
+    weft_pool *p;
+    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+    o.max_workers = 1;
+    o.task_scopes = 1;
+    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    for (int i = 0; i < 100; i++) { /* the deque's reuse of records and slots */
+        weft_future *f;
+        ck_assert_weft(weft_pool_submit(p, parent_of_awaited, p, &f, WEFT_FOREVER), 0);
+        ck_assert_weft(weft_future_result(f, NULL, WEFT_SEC(10)), 0);
+        weft_future_release(f);
+    }
+    weft_pool_free(p);
+    ck_assert_int_eq(atomic_load(&nreported), 100);
+    ck_assert_str_eq(reported[0], "awaited:-34:child 3 failed");
+    weft_pool_set_error_hook(NULL, NULL);
+}
+END_TEST
+
+/* Misuse the shortcut must survive: a thread that waits for (or cancels) the child through the
+ * parent's reference, without one of its own, while the parent runs the child in place. */
+struct borrow {
+    weft_pool *pool; /* of one worker: no thief takes the child away */
+    weft_future *child;
+    int cancel;
+    int rc;
+};
+
+static int borrower(void *arg)
+{
+    struct borrow *b = arg;
+    b->rc = b->cancel ? weft_future_cancel(b->child) : weft_future_wait(b->child, WEFT_SEC(20));
+    return 0;
+}
+
+static int sleep_20ms(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    return weft_sleep(WEFT_MS(20));
+}
+
+static int parent_with_borrower(void *arg, void **result)
+{
+    (void)result;
+    struct borrow *b = arg;
+    ck_assert_weft(weft_pool_submit(b->pool, sleep_20ms, NULL, &b->child, WEFT_FOREVER), 0);
+    weft_thread t;
+    ck_assert_weft(weft_thread_start(&t, borrower, b, NULL), 0);
+    /* The child's 20 ms let the borrower act while the child runs here. */
+    ck_assert_weft(weft_future_wait(b->child, WEFT_SEC(20)), 0);
+    ck_assert_weft(weft_thread_join(t, NULL, WEFT_SEC(20)), 0);
+    weft_future_release(b->child);
+    return 0;
+}
+
+START_TEST(waiter_or_canceller_without_a_reference_never_hangs_the_awaited_child)
+{
+    weft_pool *p = pool1();
+    for (int cancel = 0; cancel < 2; cancel++) {
+        for (int i = 0; i < 10; i++) {
+            struct borrow b = {p, NULL, cancel, -1};
+            weft_future *f;
+            ck_assert_weft(weft_pool_submit(p, parent_with_borrower, &b, &f, WEFT_FOREVER), 0);
+            ck_assert_weft(weft_future_result(f, NULL, WEFT_SEC(30)), 0);
+            weft_future_release(f);
+            if (cancel)
+                ck_assert_msg(b.rc == 0 || b.rc == WEFT_EBUSY || b.rc == WEFT_ESTATE, "cancel: %d",
+                              b.rc);
+            else
+                ck_assert_weft(b.rc, 0);
+        }
+    }
+    weft_pool_free(p);
+}
+END_TEST
+
 START_TEST(bad_input_gives_error_codes)
 {
     ck_assert_weft(weft_future_wait(NULL, 0), WEFT_EINVAL);
@@ -460,4 +585,7 @@ WEFT_TEST_SUITE("future", 20, result_returns_value_and_status,
                 wait_first_completed_all_completed_first_exception,
                 as_completed_yields_in_completion_order, result_with_timeout_and_try_once,
                 unseen_failure_is_reported_when_released,
-                caller_cancelled_while_waiting_gets_ecanceled, bad_input_gives_error_codes)
+                caller_cancelled_while_waiting_gets_ecanceled,
+                awaited_child_runs_in_place_with_its_outcome_and_scope,
+                waiter_or_canceller_without_a_reference_never_hangs_the_awaited_child,
+                bad_input_gives_error_codes)
