@@ -13,6 +13,7 @@ void weft__error_put(int code, const char *message);
 enum weft__fault_point {
     WEFT__FAULT_ALLOC,         /* malloc/calloc of a weft object */
     WEFT__FAULT_THREAD_CREATE, /* pthread_create */
+    WEFT__FAULT_MAGAZINE,      /* getting a record magazine (pool/records.c) */
     WEFT__FAULT_COUNT
 };
 extern _Atomic int weft__fault_armed[WEFT__FAULT_COUNT];
