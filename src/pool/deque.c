@@ -23,6 +23,8 @@
 #include "internal.h"
 #include "pool/pool_internal.h"
 
+#define TAKE_AHEAD 4
+
 static struct weft__dqbuf *buf_new(int64_t cap)
 {
     struct weft__dqbuf *b = weft__malloc(sizeof *b + (size_t)cap * sizeof b->slot[0]);
@@ -108,6 +110,11 @@ weft_future *weft__deque_take(struct weft__deque *d)
         return NULL;
     }
     weft_future *x = atomic_load_explicit(&a->slot[b & a->mask], memory_order_relaxed);
+    /* The record the owner will take TAKE_AHEAD takes from now, if no thief gets it first:
+     * after a big batch from the injection stack its line is long evicted. */
+    if (b - TAKE_AHEAD > t)
+        __builtin_prefetch(
+            atomic_load_explicit(&a->slot[(b - TAKE_AHEAD) & a->mask], memory_order_relaxed), 1);
     if (t == b) {
         /* The last one: race the thieves for it. seq_cst: in the total order with steal. */
         if (!atomic_compare_exchange_strong(&d->top, &t, t + 1)) x = NULL;
