@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 int64_t bench_now(void)
@@ -58,4 +59,17 @@ void bench_table_row(const char *name, double value, double baseline, int higher
     double ratio = higher_is_better ? value / baseline : baseline / value;
     printf("| %-34s | %14.3f | %11.2fx |\n", name, value, ratio);
     fflush(stdout);
+}
+
+int bench_name_listed(const char *name, const char *list)
+{
+    while (*list) {
+        const char *end = strchr(list, ',');
+        size_t len = end ? (size_t)(end - list) : strlen(list);
+        for (const char *s = name; len > 0 && *s; s++)
+            if (strncmp(s, list, len) == 0) return 1;
+        if (end == NULL) break;
+        list = end + 1;
+    }
+    return 0;
 }

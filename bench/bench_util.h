@@ -19,6 +19,8 @@ double bench_median(double *v, size_t n);
 double bench_percentile(double *v, size_t n, double p);
 /* Number of repetitions: BENCH_RUNS from the environment, else def. */
 int bench_runs(int def);
+/* 1 if name contains one of the comma-separated parts of list (BENCH_ONLY). */
+int bench_name_listed(const char *name, const char *list);
 
 /* Print a table header, then one row per contender: "name  median unit  ratio", where ratio is
  * baseline / value when higher_is_better is 0 (times), value / baseline otherwise. */
