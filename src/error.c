@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <weft/error.h>
@@ -90,4 +91,13 @@ void *weft__malloc(size_t size)
 void *weft__calloc(size_t n, size_t size)
 {
     return weft__fault(WEFT__FAULT_ALLOC) ? NULL : calloc(n, size);
+}
+
+void *weft__calloc_lines(size_t size)
+{
+    if (size == 0 || size > SIZE_MAX - 63) return NULL;
+    size = (size + 63) / 64 * 64; /* aligned_alloc wants a multiple of the alignment */
+    void *p = weft__fault(WEFT__FAULT_ALLOC) ? NULL : aligned_alloc(64, size);
+    if (p) memset(p, 0, size);
+    return p;
 }

@@ -32,5 +32,10 @@ static inline int weft__fault(enum weft__fault_point p)
 /* malloc/calloc that honour the ALLOC fault point. */
 void *weft__malloc(size_t size);
 void *weft__calloc(size_t n, size_t size);
+/* Zeroed memory that starts on a cache line (64 bytes), for objects whose fields are laid out
+ * on cache lines of their own: from calloc, 16-byte aligned, a queue's read-mostly fields
+ * shared a line with its head in one placement of four, and 1P1C ran at a quarter of its
+ * speed whenever the queue landed there. Honours the ALLOC fault point; release with free(). */
+void *weft__calloc_lines(size_t size);
 
 #endif

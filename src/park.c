@@ -228,6 +228,11 @@ static void adapt(weft__parker *k, bool spun_ok, weft_ns spent, weft_ns waited)
     k->spin_ns = b;
 }
 
+bool weft__park_spin_pays(void)
+{
+    return tls_parker.hits >= SPIN_PAYS;
+}
+
 /* The budget for the next spin: the adapted one, except that one wait in SPIN_PROBE spins for
  * the largest budget, so that a thread whose budget shrank finds out when spinning pays
  * again. */

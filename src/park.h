@@ -115,6 +115,13 @@ size_t weft__waitq_wake_all(weft__waitq *q, weft__wakelist *wl);
 /* Issue the deferred futex wake-ups; call after dropping the queue lock. */
 void weft__wakelist_flush(weft__wakelist *wl);
 
+/* Whether spinning has been paying for the calling thread: at least a quarter of its recent
+ * waits that a waker ended were ended while it still spun. When it does not, the thread that
+ * would end its wait is most likely waiting for this very CPU (more threads than CPUs, or two
+ * threads on one CPU), and a thread that polls before it waits should give the CPU away
+ * instead (ring.c). */
+bool weft__park_spin_pays(void);
+
 /* Block until p is claimed; returns p's final state (TIMEDOUT, CANCELED or WOKEN + index). */
 uint32_t weft__park_wait(weft__park *p);
 

@@ -44,10 +44,10 @@ int weft_pool_new(weft_pool **out, const weft_pool_opts *opts)
     if (opts) o = *opts;
     if (out == NULL || o.max_workers < 0 || o.max_workers > 1024) return WEFT_EINVAL;
     if (o.name_prefix && strlen(o.name_prefix) > 40) return WEFT_EINVAL;
-    weft_pool *p = weft__calloc(1, sizeof *p);
+    weft_pool *p = weft__calloc_lines(sizeof *p);
     if (p == NULL) return WEFT_ENOMEM;
     p->max_workers = o.max_workers ? o.max_workers : weft__os_cpu_count();
-    p->workers = weft__calloc((size_t)p->max_workers, sizeof *p->workers);
+    p->workers = weft__calloc_lines((size_t)p->max_workers * sizeof *p->workers);
     if (p->workers == NULL || weft_scope_new(&p->scope, o.scope, NULL) != 0) {
         free(p->workers);
         free(p);

@@ -123,8 +123,8 @@ weft_future *weft__deque_take(struct weft__deque *d);
 weft_future *weft__deque_steal(struct weft__deque *d);
 int64_t weft__deque_size(struct weft__deque *d);
 
-struct weft__worker {
-    struct weft__deque dq;
+struct weft__worker { /* in an array from weft__calloc_lines */
+    _Alignas(64) struct weft__deque dq;
     weft_pool *pool;
     int index;
     weft__parker *parker;
@@ -138,8 +138,8 @@ struct weft__worker {
 };
 
 struct weft_pool {
-    /* Hot, written by producers. */
-    weft_future *_Atomic inject; /* Treiber stack of external submits, LIFO */
+    /* Hot, written by producers. (The pool comes from weft__calloc_lines.) */
+    _Alignas(64) weft_future *_Atomic inject; /* Treiber stack of external submits, LIFO */
     char pad0[56];
     _Atomic uint64_t ext_submitted; /* tasks submitted from non-workers */
     char pad1[56];

@@ -63,7 +63,7 @@ int weft_queue_new(weft_queue **out, const weft_queue_opts *opts)
         return WEFT_EINVAL;
     if ((o.order == WEFT_QUEUE_PRIORITY) != (o.compare != NULL)) return WEFT_EINVAL;
     if (o.capacity > WEFT_QUEUE_CAPACITY_MAX) return WEFT_EINVAL;
-    weft_queue *q = weft__calloc(1, sizeof *q);
+    weft_queue *q = weft__calloc_lines(sizeof *q);
     if (q == NULL) return WEFT_ENOMEM;
     q->fast = o.order == WEFT_QUEUE_FIFO;
     weft__list_init(&q->list);

@@ -133,8 +133,8 @@ struct weft_queue {
     /* Fast queues: the ring's head and tail sit on cache lines of their own (see weft__ring);
      * the task counters (below) on a third. Then the read-mostly fields, then the
      * lock and what it guards, so that parking and waking never touch the hot lines. */
-    weft__ring ring; /* fast bounded FIFO queues only */
-    weft__list list; /* fast unbounded FIFO queues only */
+    _Alignas(64) weft__ring ring; /* fast bounded FIFO queues only (weft__calloc_lines) */
+    weft__list list;              /* fast unbounded FIFO queues only */
     /* Task accounting (task_done/join). A locked queue counts the items put and not yet done
      * in unfinished. A fast queue counts only the items done (task_done, or handed back by
      * shutdown) in done: its puts are counted by the tail position of its ring or list, so a
