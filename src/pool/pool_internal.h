@@ -2,8 +2,8 @@
  * hooks other modules (task groups, timers) use to run work on a pool.
  *
  * One record is both the queued task and its future (struct weft_future): submitting costs one
- * record from a per-thread free list, no malloc in the steady state. Records are type-stable:
- * once made they are only ever recycled through the free lists, never given back to malloc, so
+ * record from a per-thread cache (records.c), no malloc in the steady state. Records are type-stable:
+ * once made they are only ever recycled through the caches, never given back to malloc, so
  * a stale pointer read from a worker's `current` slot is always a record (control.c uses that to
  * name running tasks at shutdown without locking per task: it takes a reference only while the
  * word still counts some, so the last reference must always be dropped by an RMW that leaves
@@ -209,7 +209,8 @@ void weft__pool_grow(weft_pool *p);         /* one more worker if allowed (pool.
 weft_future *weft__pool_find(struct weft__worker *w);
 void weft__pool_run(struct weft__worker *w, weft_future *t);
 /* weft_future_wait's shortcut for a worker waiting on f of its own pool: take the bottom of its
- * deque and run it (f itself without atomics if nobody else can see it). False: deque empty. */
+ * deque and run it (f itself completed by one CAS if nobody else can see it). False: the deque
+ * was empty or the pool is paused. */
 bool weft__pool_run_awaited(struct weft__worker *w, weft_future *f);
 int weft__worker_main(void *arg);
 void weft__pool_count_submit(weft_pool *p);

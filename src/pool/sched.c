@@ -434,10 +434,12 @@ static void finish_awaited_slowly(struct weft__worker *w, weft_future *f, int st
  * empty. */
 bool weft__pool_run_awaited(struct weft__worker *w, weft_future *f)
 {
+    /* relaxed: as in weft__pool_find (a paused pool starts no task). */
+    if (atomic_load_explicit(&w->pool->paused, memory_order_relaxed)) return false;
     weft_future *t = weft__deque_take(&w->dq);
     if (t == NULL) return false;
     const uint64_t alone = 2 * REF1 | F_PENDING;
-    /* relaxed: only this thread can have written the word since the submit pushed it. */
+    /* relaxed: a look; the CAS below checks the word again. */
     if (t != f || atomic_load_explicit(&f->word, memory_order_relaxed) != alone) {
         weft__pool_run(w, t);
         return true;
