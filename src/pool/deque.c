@@ -92,6 +92,7 @@ uint64_t weft__deque_push_list(struct weft__deque *d, weft_future *list)
     struct weft__dqbuf *a = atomic_load_explicit(&d->buf, memory_order_relaxed); /* own */
     int64_t b = b0;
     for (weft_future *t = list; t; t = t->next, b++) {
+        if (t->fn && t->result) __builtin_prefetch(t->result);             /* sched.c: walk_hint */
         if (b - tp > a->mask && (a = grow(d, a, tp, b)) == NULL) return 0; /* nothing public */
         atomic_store_explicit(&a->slot[b & a->mask], t, memory_order_relaxed);
     }

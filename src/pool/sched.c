@@ -131,12 +131,36 @@ void weft__pool_check_calm(weft_pool *p)
 
 /* ---- queues ---- */
 
+/* A hint for the worker that will walk the injection stack (weft__deque_push_list): the stack
+ * links each record to the one pushed before it, so the walk is a chain of cache misses, one
+ * after the other. Each record a thread pushes also carries, in its `result` field (unused
+ * until the task finishes; every path to FINISHED writes it), the record this thread pushed
+ * WALK_HINT pushes earlier, which the walker prefetches: with one submitter that is the record
+ * WALK_HINT steps further down the chain. With several, or once that record was recycled, the
+ * hint points to some other record: a wasted prefetch, never a wrong one (records are never
+ * freed). Internal tasks keep `result` for themselves (pfor.c) and get no hint. */
+#define WALK_HINT 8
+
+static _Thread_local struct {
+    weft_future *ring[WALK_HINT];
+    unsigned n;
+} pushed;
+
+static void walk_hint(weft_future *t)
+{
+    if (t->fn == NULL) return;
+    unsigned i = pushed.n++ % WALK_HINT;
+    t->result = pushed.ring[i];
+    pushed.ring[i] = t;
+}
+
 int weft__pool_push(weft_pool *p, weft_future *t)
 {
     struct weft__worker *w = weft__tls_worker;
     if (w && w->pool == p) {
         if (weft__deque_push(&w->dq, t) != 0) return WEFT_ENOMEM;
     } else {
+        walk_hint(t);
         weft_future *head = atomic_load_explicit(&p->inject, memory_order_relaxed);
         do {
             t->next = head;
