@@ -61,7 +61,7 @@ struct task {
 };
 
 /* The group whose task the calling thread runs (NULL outside tasks). */
-static _Thread_local weft_group *tls_group;
+static _Thread_local weft_group *tls_group WEFT__TLS_IE;
 
 /* ---- finishing a task ---- */
 

@@ -29,6 +29,11 @@ static inline int weft__fault(enum weft__fault_point p)
     return k == 1;
 }
 
+/* For weft's small, hot thread-locals: the initial-exec TLS model, a %fs-relative access, where
+ * the shared library's default (global/local-dynamic) calls __tls_get_addr on every access.
+ * Keep what carries it small (dlopen gives such variables a few hundred bytes in all). */
+#define WEFT__TLS_IE __attribute__((tls_model("initial-exec")))
+
 /* malloc/calloc that honour the ALLOC fault point. */
 void *weft__malloc(size_t size);
 void *weft__calloc(size_t n, size_t size);

@@ -15,6 +15,7 @@
 #include <weft/error.h>
 
 #include "cancel_internal.h"
+#include "internal.h"
 #include "os/os.h"
 
 #define SPIN_MIN_NS  2000
@@ -23,7 +24,7 @@
 #define SPIN_PAYS    64 /* k->hits at or above this: spinning ends a quarter of waits or more */
 #define SPIN_PROBE   64
 
-static _Thread_local weft__parker tls_parker;
+static _Thread_local weft__parker tls_parker WEFT__TLS_IE;
 
 weft__parker *weft__parker_self(void)
 {

@@ -70,7 +70,7 @@ static uint32_t nslots, free_head;
 static size_t live; /* records whose thread has not finished */
 static _Atomic uint64_t name_seq;
 
-static _Thread_local struct rec *tls_self;
+static _Thread_local struct rec *tls_self WEFT__TLS_IE;
 
 /* Non-daemon weft threads still running, and the exit handler waiting for them. */
 static weft__waitq exit_q; /* its lock guards nondaemon */

@@ -57,7 +57,7 @@ static struct {
     bool started;
 } svc;
 
-static _Thread_local bool tls_timer_thread;
+static _Thread_local bool tls_timer_thread WEFT__TLS_IE;
 
 /* ---- the heap (svc.q.lock held) ---- */
 

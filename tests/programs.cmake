@@ -110,3 +110,13 @@ if(TARGET first_answer)
   set_tests_properties(example_first_answer PROPERTIES TIMEOUT 60
     PASS_REGULAR_EXPRESSION "first: answer from server 2 after 20 ms.*cancelled the other 2 queries")
 endif()
+
+# The shared library loads with dlopen and runs a task (its initial-exec thread-locals must fit
+# dlopen's static-TLS reserve: tests/programs/dlopen_check.c).
+add_executable(dlopen_check ${CMAKE_CURRENT_SOURCE_DIR}/programs/dlopen_check.c)
+target_include_directories(dlopen_check PRIVATE ${PROJECT_SOURCE_DIR}/include)
+target_link_libraries(dlopen_check PRIVATE ${CMAKE_DL_LIBS})
+add_dependencies(dlopen_check weft_shared)
+add_test(NAME shared_library_dlopen COMMAND dlopen_check $<TARGET_FILE:weft_shared>)
+set_tests_properties(shared_library_dlopen PROPERTIES TIMEOUT 60
+  PASS_REGULAR_EXPRESSION "loaded and ran a task")

@@ -26,6 +26,7 @@
 #include <weft/pool.h>
 #include <weft/thread.h>
 
+#include "internal.h"
 #include "lock.h"
 #include "park.h"
 
@@ -174,7 +175,7 @@ struct weft_pool {
 };
 
 /* The worker the calling thread is, or NULL (sched.c). */
-extern _Thread_local struct weft__worker *weft__tls_worker;
+extern _Thread_local struct weft__worker *weft__tls_worker WEFT__TLS_IE;
 
 /* records.c: the per-thread free lists. */
 weft_future *weft__rec_alloc(void);

@@ -41,7 +41,7 @@
 
 #define SEARCH_ROUNDS 64
 
-_Thread_local struct weft__worker *weft__tls_worker;
+_Thread_local struct weft__worker *weft__tls_worker WEFT__TLS_IE;
 
 /* ---- counting ---- */
 
@@ -144,7 +144,7 @@ void weft__pool_check_calm(weft_pool *p)
 static _Thread_local struct {
     weft_future *ring[WALK_HINT];
     unsigned n;
-} pushed;
+} pushed WEFT__TLS_IE;
 
 static void walk_hint(weft_future *t)
 {

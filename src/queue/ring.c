@@ -306,7 +306,7 @@ static int poll_once(weft_queue *q, int op, void **item)
 
 static _Thread_local struct {
     uint32_t hits, waits;
-} yielding;
+} yielding WEFT__TLS_IE;
 
 /* One step of polling: pause or yield, then try. */
 static int poll_step(weft_queue *q, int op, void **item, bool spin)

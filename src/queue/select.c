@@ -27,9 +27,10 @@
 #include <weft/error.h>
 #include <weft/queue.h>
 
+#include "../internal.h"
 #include "queue_impl.h"
 
-static _Thread_local size_t rotation;
+static _Thread_local size_t rotation WEFT__TLS_IE;
 
 /* Sort the distinct queues of the cases by address into qs; returns how many. */
 static size_t distinct_sorted(const weft_queue_case *cases, size_t n, weft_queue **qs)

@@ -6,6 +6,7 @@
  * Lock order: a bucket lock is a leaf among sync locks (never two buckets at once; no user
  * lock is taken under one). Inside it the parking lot may take a parker lock (park.c order).
  */
+#include "internal.h"
 #include "sync/lot.h"
 
 #include <weft/error.h>
@@ -18,7 +19,7 @@ static struct bucket {
     _Alignas(64) weft__waitq q;
 } lot[LOT_SIZE];
 
-static _Thread_local char self_anchor;
+static _Thread_local char self_anchor WEFT__TLS_IE;
 
 uintptr_t weft__sync_self(void)
 {
