@@ -189,7 +189,9 @@ WEFT_API int weft_pool_set_error_hook(weft_pool_error_hook hook, void *arg);
 /* weft_parallel_for - call body(lo, hi, arg) over sub-ranges covering [begin, end) exactly
  * once, in parallel on p (NULL: the default pool); returns when all have run.
  * grain: the largest sub-range body gets; 0: automatic (ranges split recursively into a few
- * pieces per worker, and idle workers steal the halves). The calling thread runs pieces too.
+ * pieces per worker, and idle workers steal the halves). Called from a worker of p, the calling
+ * thread runs pieces too; any other caller only waits (one thread more than the workers on the
+ * CPUs, holding a piece, would delay the end).
  * Returns 0 (also for an empty range), WEFT_EINVAL (NULL body, end < begin, grain < 0),
  * WEFT_ECLOSED (p shut down: nothing ran), WEFT_EBROKEN (p is broken: nothing ran).
  * Body must not fail; use weft_checkpoint() inside it to stop early (the remaining pieces

@@ -26,7 +26,10 @@
 #include "internal.h"
 #include "pool/pool_internal.h"
 
-#define LEAVES_PER_WORKER 8
+/* 32, not 8: on a shared VM a worker's vCPU may stop for milliseconds, and whoever holds one of
+ * the last big pieces then delays the end; with 4x finer pieces a 1e9-element reduce ran
+ * 11-21% faster in A/B runs (both orders), for about 64 tasks more per call. */
+#define LEAVES_PER_WORKER 32
 
 struct latch {
     weft__waitq wq;

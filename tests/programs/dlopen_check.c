@@ -22,9 +22,8 @@ int main(int argc, char **argv)
         return 1;
     }
     weft_pool *(*pool_default)(void) = (weft_pool * (*)(void)) dlsym(h, "weft_pool_default");
-    int (*submit)(weft_pool *, weft_task_fn, void *, weft_future **, weft_ns) =
-        (int (*)(weft_pool *, weft_task_fn, void *, weft_future **, weft_ns))dlsym(
-            h, "weft_pool_submit");
+    int (*submit)(weft_pool *, weft_task_fn, void *, weft_future **, weft_ns) = (int (*)(
+        weft_pool *, weft_task_fn, void *, weft_future **, weft_ns))dlsym(h, "weft_pool_submit");
     int (*result)(weft_future *, void **, weft_ns) =
         (int (*)(weft_future *, void **, weft_ns))dlsym(h, "weft_future_result");
     void (*release)(weft_future *) = (void (*)(weft_future *))dlsym(h, "weft_future_release");
