@@ -149,6 +149,16 @@ static void attach(weft_scope *s)
     ts.m.parker->registered = true;
 }
 
+void weft__scope_fork_lock(void)
+{
+    weft__lock_acquire(&tree_lock);
+}
+
+void weft__scope_fork_unlock(void)
+{
+    weft__lock_release(&tree_lock);
+}
+
 void weft__scope_register_self(void)
 {
     if (ts.registered) return;

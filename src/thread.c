@@ -195,12 +195,14 @@ static void foreign_exit(void *p);
 static void fork_prepare(void)
 {
     weft__lock_acquire(&table_lock);
+    weft__scope_fork_lock(); /* a thread started in the child registers in the scope tree */
     weft__lock_acquire(&exit_q.lock);
 }
 
 static void fork_parent(void)
 {
     weft__lock_release(&exit_q.lock);
+    weft__scope_fork_unlock();
     weft__lock_release(&table_lock);
 }
 

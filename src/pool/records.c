@@ -97,9 +97,22 @@ static void thread_exit(void *arg)
     free(c);
 }
 
+/* fork(): the depot's lock is held across it, so that the child never inherits it held by a
+ * thread that is not there (a leaf lock: taking it in any order is safe). */
+static void depot_lock(void)
+{
+    weft__lock_acquire(&depot.lock);
+}
+
+static void depot_unlock(void)
+{
+    weft__lock_release(&depot.lock);
+}
+
 static void make_key(void)
 {
     pthread_key_create(&exit_key, thread_exit);
+    pthread_atfork(depot_lock, depot_unlock, depot_unlock);
 }
 
 /* The calling thread's cache, made on first use; NULL if there is no memory for it. Plain
