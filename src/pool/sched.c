@@ -300,16 +300,26 @@ static void note_pool_cancel(weft_pool *p, weft_future *t, int st)
     if (st == WEFT_ECANCELED && atomic_load(&p->cancelling)) t->flags |= R_POOL_CANCELLED;
 }
 
+/* Run t inside the scope it must run in, for a record no other thread can see (run_solo,
+ * weft__pool_run_awaited): nothing to publish, so the scope is left right after the call. Returns
+ * the task's status, or the error that kept it out of its scope (then it did not run). */
+static int run_scoped(struct weft__worker *w, weft_future *t, void **res)
+{
+    weft_scope *own, *entered;
+    *res = NULL;
+    int st = enter_scope(w->pool, t, &own, &entered);
+    if (st == 0) st = call(w, t, res);
+    leave_scope(entered, own);
+    return st;
+}
+
 /* A fire-and-forget task: nobody else holds its record (no future was handed out, and the
  * queue that held it gave it to this worker alone), so no state transitions are published. */
 static void run_solo(struct weft__worker *w, weft_future *t)
 {
     weft_pool *p = w->pool;
-    weft_scope *own, *entered;
-    void *res = NULL;
-    int st = enter_scope(p, t, &own, &entered);
-    if (st == 0) st = call(w, t, &res);
-    leave_scope(entered, own);
+    void *res;
+    int st = run_scoped(w, t, &res);
     if (st != 0) {
         t->status = st;
         note_pool_cancel(p, t, st);
@@ -470,11 +480,8 @@ bool weft__pool_run_awaited(struct weft__worker *w, weft_future *f)
     }
     if (before_run(w, f)) return true;
     weft_pool *p = w->pool;
-    weft_scope *own, *entered;
-    void *res = NULL;
-    int st = enter_scope(p, f, &own, &entered);
-    if (st == 0) st = call(w, f, &res);
-    leave_scope(entered, own);
+    void *res;
+    int st = run_scoped(w, f, &res);
     note_pool_cancel(p, f, st);
     f->status = st;
     f->result = res;
