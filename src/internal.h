@@ -34,6 +34,10 @@ static inline int weft__fault(enum weft__fault_point p)
  * Keep what carries it small (dlopen gives such variables a few hundred bytes in all). */
 #define WEFT__TLS_IE __attribute__((tls_model("initial-exec")))
 
+/* A static function that is always inlined: for the few helpers on the path of every task
+ * whose call (with the registers saved around it) costs more than their body. */
+#define WEFT__HOT static inline __attribute__((always_inline))
+
 /* malloc/calloc that honour the ALLOC fault point. */
 void *weft__malloc(size_t size);
 void *weft__calloc(size_t n, size_t size);

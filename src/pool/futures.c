@@ -66,28 +66,6 @@ static const char *message_of(weft_future *f, char *buf, size_t size)
     return buf;
 }
 
-void weft__future_init(weft_future *f, weft_pool *p, uint32_t refs)
-{
-    /* Only the hot line: the cold one is fresh (pool_internal.h). */
-    f->next = NULL;
-    f->fn = NULL; /* an internal task keeps it NULL (pool_internal.h) */
-    f->pool = p;
-    f->result = NULL;
-    /* relaxed: published by the push. */
-    atomic_store_explicit(&f->word, (uint64_t)refs * REF1 | F_PENDING, memory_order_relaxed);
-    f->status = 0;
-    atomic_store_explicit(&f->observed, false, memory_order_relaxed);
-    f->cancel_seen = false;
-    f->solo = false;
-    f->flags = 0;
-}
-
-bool weft__future_is_done(weft_future *f)
-{
-    /* acquire: pairs with the exchange in complete(). */
-    return (atomic_load_explicit(&f->word, memory_order_acquire) & F_STATE) >= F_FINISHED;
-}
-
 /* After the state left PENDING/RUNNING for good (old: the word it replaced): wake the
  * waiters and run the callbacks if anyone listened. */
 static void after_done(weft_future *f, uint32_t old)
@@ -126,8 +104,6 @@ int weft__future_start(weft_future *f, struct weft__worker *w)
     return 1;
 }
 
-static void recycle(weft_future *f);
-
 bool weft__future_finish(weft_future *f, int status, void *result, struct weft__worker *w)
 {
     (void)w;
@@ -146,7 +122,7 @@ bool weft__future_finish(weft_future *f, int status, void *result, struct weft__
     } while (!atomic_compare_exchange_weak_explicit(&f->word, &s, n, memory_order_acq_rel,
                                                     memory_order_relaxed));
     if (!keep) {
-        if (weft__refs_of(s) == 1) recycle(f);
+        if (weft__refs_of(s) == 1) weft__future_recycle(f);
         return false;
     }
     if (s & F_CANCEL_REQ) {
@@ -332,14 +308,7 @@ static void maybe_report(weft_future *f)
     weft__pool_report(f->name, f->status, message_of(f, buf, sizeof buf));
 }
 
-void weft__future_unref(weft_future *f)
-{
-    /* acq_rel: the last release sees every other holder's writes before recycling. */
-    if (weft__refs_of(atomic_fetch_sub_explicit(&f->word, REF1, memory_order_acq_rel)) == 1)
-        recycle(f);
-}
-
-static void recycle(weft_future *f)
+void weft__future_recycle(weft_future *f)
 {
     if (f->fn != NULL) maybe_report(f);
     /* The cold line is read only where it may have been written (pool_internal.h). */

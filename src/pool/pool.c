@@ -152,8 +152,11 @@ static void unreserve(weft_pool *p)
     if (p->max_queued) atomic_fetch_sub(&p->queued, 1);
 }
 
-int weft__pool_submit_scoped(weft_pool *p, weft_scope *scope, const char *name, weft_task_fn fn,
-                             void *arg, weft_future **out, weft_ns timeout)
+/* The one submit, inlined into each entry point below: on the path of every task, where the
+ * calls between layers cost more than some of the layers (scope and name are constants in
+ * weft_pool_submit, and fold away). */
+WEFT__HOT int submit(weft_pool *p, weft_scope *scope, const char *name, weft_task_fn fn, void *arg,
+                     weft_future **out, weft_ns timeout)
 {
     if (p == NULL || fn == NULL || timeout < 0) return WEFT_EINVAL;
     if (atomic_load_explicit(&p->closed, memory_order_relaxed)) /* early out; rechecked */
@@ -161,8 +164,10 @@ int weft__pool_submit_scoped(weft_pool *p, weft_scope *scope, const char *name, 
     int rc = p->max_queued ? reserve(p, timeout) : 0;
     if (rc != 0) return rc;
     weft_future *f = NULL;
-    if ((rc = weft__pool_ensure_worker(p)) == 0 && (f = weft__rec_alloc()) == NULL)
-        rc = WEFT_ENOMEM;
+    /* relaxed: a hint for the first worker's start, rechecked under start_lock. */
+    if (atomic_load_explicit(&p->nstarted, memory_order_relaxed) == 0)
+        rc = weft__pool_ensure_worker(p);
+    if (rc == 0 && (f = weft__rec_alloc()) == NULL) rc = WEFT_ENOMEM;
     if (rc != 0) {
         unreserve(p);
         return rc;
@@ -198,13 +203,19 @@ int weft__pool_submit_scoped(weft_pool *p, weft_scope *scope, const char *name, 
     return 0;
 }
 
+int weft__pool_submit_scoped(weft_pool *p, weft_scope *scope, const char *name, weft_task_fn fn,
+                             void *arg, weft_future **out, weft_ns timeout)
+{
+    return submit(p, scope, name, fn, arg, out, timeout);
+}
+
 int weft_pool_submit(weft_pool *p, weft_task_fn fn, void *arg, weft_future **out, weft_ns timeout)
 {
-    return weft__pool_submit_scoped(p, NULL, NULL, fn, arg, out, timeout);
+    return submit(p, NULL, NULL, fn, arg, out, timeout);
 }
 
 int weft_pool_submit_named(weft_pool *p, const char *name, weft_task_fn fn, void *arg,
                            weft_future **out, weft_ns timeout)
 {
-    return weft__pool_submit_scoped(p, NULL, name, fn, arg, out, timeout);
+    return submit(p, NULL, name, fn, arg, out, timeout);
 }

@@ -28,6 +28,8 @@
 
 #include "internal.h"
 #include "lock.h"
+#include "pool/deque.h"
+#include "pool/records.h"
 #include "park.h"
 
 enum {
@@ -64,7 +66,7 @@ struct weft__worker;
  * touched only by waiters, callbacks, names, failures, task scopes and internal tasks, and is
  * kept in its "fresh" state while the record is free: wq empty, cbs NULL with cbs_tail = &cbs,
  * message NULL (it is set only together with a non-zero status), own_scope NULL, name ""
- * (records.c and weft__future_unref restore it); scope, on the hot line, is NULL too. */
+ * (records.c and weft__future_recycle restore it); scope, on the hot line, is NULL too. */
 /* weft_future.flags, each written by whoever owns the record then (the submitter before the
  * push, the worker while it runs the task) and read after the last reference is dropped, so
  * recycling never has to look at the cold line or at the pool (which may be gone: a future
@@ -101,28 +103,6 @@ struct weft_future {
     struct weft__cb *cbs, **cbs_tail;
     char name[WEFT__TASK_NAME_MAX];
 };
-
-/* Chase-Lev deque (deque.c). Owner: push/take at bottom; thieves: steal at top. */
-struct weft__dqbuf {
-    int64_t mask;
-    struct weft__dqbuf *prev; /* older buffers, freed with the deque */
-    _Atomic(weft_future *) slot[];
-};
-struct weft__deque {
-    _Atomic int64_t top;
-    char pad0[56];
-    _Atomic int64_t bottom;
-    struct weft__dqbuf *_Atomic buf;
-    char pad1[48];
-};
-int weft__deque_init(struct weft__deque *d, int64_t cap);
-void weft__deque_destroy(struct weft__deque *d);
-int weft__deque_push(struct weft__deque *d, weft_future *t); /* 0, or WEFT_ENOMEM */
-/* Push a ->next-linked list (all of it, with one store of bottom); returns how many. */
-uint64_t weft__deque_push_list(struct weft__deque *d, weft_future *list);
-weft_future *weft__deque_take(struct weft__deque *d);
-weft_future *weft__deque_steal(struct weft__deque *d);
-int64_t weft__deque_size(struct weft__deque *d);
 
 struct weft__worker { /* in an array from weft__calloc_lines */
     _Alignas(64) struct weft__deque dq;
@@ -177,12 +157,9 @@ struct weft_pool {
 /* The worker the calling thread is, or NULL (sched.c). */
 extern _Thread_local struct weft__worker *weft__tls_worker WEFT__TLS_IE;
 
-/* records.c: the per-thread free lists. */
-weft_future *weft__rec_alloc(void);
-void weft__rec_free(weft_future *f);
+/* records.h: weft__rec_alloc and weft__rec_free, the per-thread record caches. */
 
-/* futures.c */
-void weft__future_init(weft_future *f, weft_pool *p, uint32_t refs);
+/* futures.c; the few calls on every task's path are inline below. */
 /* Complete a RUNNING future and drop the pool's reference (f may be gone on return); true if
  * a cancel request interrupted the runner (which must then clear its parker). */
 bool weft__future_finish(weft_future *f, int status, void *result, struct weft__worker *w);
@@ -191,16 +168,17 @@ void weft__future_cancel_pending(weft_future *f); /* a queued record dropped at 
 /* A queued record dropped because its pool broke: PENDING -> FINISHED with status and a copy
  * of message (done, failed, not cancelled); loses to a concurrent cancel. */
 void weft__future_fail_pending(weft_future *f, int status, const char *message);
-bool weft__future_is_done(weft_future *f);
 bool weft__future_arm(void *f);   /* a weft__wsrc arm for a future (sets F_LISTEN) */
 bool weft__future_ready(void *f); /* weft__future_is_done for a void * */
-void weft__future_unref(weft_future *f);
+/* The last reference went: report an unseen failure, make the cold line fresh, free it. */
+void weft__future_recycle(weft_future *f);
 bool weft__cb_remove(weft_future *f, struct weft__cb *node); /* true: unlinked, will not run */
 int weft__cb_add(weft_future *f, struct weft__cb *node);     /* 1: f was done, not linked */
 
 /* sched.c */
-int weft__pool_push(weft_pool *p, weft_future *t); /* enqueue + wake; 0 or WEFT_ENOMEM */
-bool weft__pool_wake_one(weft_pool *p);            /* true if it claimed a parked worker */
+void weft__pool_inject(weft_pool *p, weft_future *t); /* a non-worker's push (one CAS) */
+void weft__pool_push_wake(weft_pool *p);              /* weft__pool_push saw a sleeper */
+bool weft__pool_wake_one(weft_pool *p);               /* true if it claimed a parked worker */
 void weft__pool_wake_all(weft_pool *p);
 bool weft__pool_has_work(weft_pool *p);
 bool weft__pool_calm(weft_pool *p);
@@ -214,8 +192,6 @@ void weft__pool_run(struct weft__worker *w, weft_future *t);
  * was empty or the pool is paused. */
 bool weft__pool_run_awaited(struct weft__worker *w, weft_future *f);
 int weft__worker_main(void *arg);
-void weft__pool_count_submit(weft_pool *p);
-void weft__pool_count_done(weft_pool *p);
 void weft__pool_drop(weft_pool *p, weft_future *t);
 /* Why queued tasks of p are dropped: the broken pool's message, or NULL for a cancelling
  * shutdown. Only for a caller that saw p->cancelling set (sched.c). */
@@ -236,6 +212,89 @@ struct weft__wsrc {
  * WEFT_ETIMEDOUT, WEFT_ECANCELED (unless !cancellable). */
 int weft__wait_help(weft_pool *help, struct weft__wsrc *src, size_t n, bool (*ready)(void *),
                     void *rctx, weft_ns deadline, bool cancellable);
+
+/* ---- inline: what every task does ---- */
+
+/* A record from weft__rec_alloc made a PENDING task of p with refs references. Only the hot
+ * line is written: the cold one is fresh. */
+static inline void weft__future_init(weft_future *f, weft_pool *p, uint32_t refs)
+{
+    f->next = NULL;
+    f->fn = NULL; /* an internal task keeps it NULL */
+    f->pool = p;
+    f->result = NULL;
+    /* relaxed: published by the push. */
+    atomic_store_explicit(&f->word, (uint64_t)refs * REF1 | F_PENDING, memory_order_relaxed);
+    f->status = 0;
+    atomic_store_explicit(&f->observed, false, memory_order_relaxed);
+    f->cancel_seen = false;
+    f->solo = false;
+    f->flags = 0;
+}
+
+static inline bool weft__future_is_done(weft_future *f)
+{
+    /* acquire: pairs with the completing RMW (futures.c, sched.c). */
+    return (atomic_load_explicit(&f->word, memory_order_acquire) & F_STATE) >= F_FINISHED;
+}
+
+/* Drop one reference; the last one recycles f. */
+static inline void weft__future_unref(weft_future *f)
+{
+    /* acq_rel: the last release sees every other holder's writes before recycling. An RMW
+     * even for the last reference: see the file comment (control.c's naming). */
+    if (weft__refs_of(atomic_fetch_sub_explicit(&f->word, REF1, memory_order_acq_rel)) != 1) return;
+    if (f->status == 0 && f->scope == NULL && f->flags == 0)
+        weft__rec_free(f); /* nothing to report, and the cold line was never touched */
+    else
+        weft__future_recycle(f);
+}
+
+/* A worker's own counter: only it writes, others read (release: pairs with calm's loads). */
+static inline void weft__pool_bump(_Atomic uint64_t *c)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                          memory_order_release);
+}
+
+/* Count a task submitted to p: per worker when the caller is one of p's, else shared. */
+static inline void weft__pool_count_submit(weft_pool *p)
+{
+    struct weft__worker *w = weft__tls_worker;
+    if (w && w->pool == p)
+        weft__pool_bump(&w->spawned);
+    else
+        atomic_fetch_add(&p->ext_submitted, 1); /* seq_cst: before the load of closed */
+}
+
+/* Count a task of p done (finished, failed, cancelled or dropped). */
+static inline void weft__pool_count_done(weft_pool *p)
+{
+    struct weft__worker *w = weft__tls_worker;
+    if (w && w->pool == p)
+        weft__pool_bump(&w->done);
+    else
+        atomic_fetch_add(&p->ext_done, 1); /* seq_cst: before check_calm's loads */
+}
+
+/* Queue t on p: a worker of p pushes on its own deque, any other thread on the injection stack;
+ * then wake an idle worker if there is one, else start one if allowed. 0, or WEFT_ENOMEM
+ * (t was not queued). */
+static inline int weft__pool_push(weft_pool *p, weft_future *t)
+{
+    struct weft__worker *w = weft__tls_worker;
+    if (w && w->pool == p) {
+        if (weft__deque_push(&w->dq, t) != 0) return WEFT_ENOMEM;
+    } else {
+        weft__pool_inject(p, t);
+    }
+    /* seq_cst load of sleepers, after the seq_cst push: sched.c's file comment. */
+    if (atomic_load(&p->sleepers) > 0)
+        weft__pool_push_wake(p);
+    else if (atomic_load_explicit(&p->nstarted, memory_order_relaxed) < p->max_workers)
+        weft__pool_grow(p); /* relaxed: a hint, rechecked under start_lock */
+    return 0;
+}
 
 /* Hooks for task groups and timers: submit a task that runs inside `scope` (NULL = the
  * worker's own scope), optionally named, with `out` as for weft_pool_submit. On success the

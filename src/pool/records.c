@@ -24,10 +24,11 @@
 
 #include "internal.h"
 #include "pool/pool_internal.h"
+#include "pool/records.h"
 
-#define CACHE_MAX 512
+#define CACHE_MAX WEFT__RCACHE_MAX
 #define MAG       (CACHE_MAX / 2)
-#define AHEAD     8
+#define AHEAD     WEFT__RCACHE_AHEAD
 
 struct mag {
     struct mag *next;
@@ -41,22 +42,14 @@ static struct {
     weft_future *loose; /* ->next-linked, when no magazine could be made */
 } depot;
 
-/* A thread's cache is malloc'ed on first use and reached through one initial-exec
- * thread-local pointer: in the shared library the default TLS model goes through
- * __tls_get_addr on every access (a fork-join spawn cost 38% more than with the static
- * library), and initial-exec thread-locals must stay small for dlopen's sake. */
-struct cache {
-    weft_future *rec[CACHE_MAX];
-    int n;
-};
-
-static _Thread_local struct cache *tls_cache WEFT__TLS_IE;
+/* The calling thread's cache: malloc'ed on first use (records.h says why). */
+_Thread_local struct weft__rcache *weft__tls_rcache WEFT__TLS_IE;
 
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t exit_key;
 
 /* Give the first k records of c (the coldest) to the depot; the rest move down. */
-static void spill(struct cache *c, int k)
+static void spill(struct weft__rcache *c, int k)
 {
     if (k > c->n) k = c->n;
     if (k <= 0) return;
@@ -91,9 +84,9 @@ static void spill(struct cache *c, int k)
  * another exit handler makes a new one (and registers it again). */
 static void thread_exit(void *arg)
 {
-    struct cache *c = arg;
+    struct weft__rcache *c = arg;
     while (c->n > 0) spill(c, MAG);
-    if (tls_cache == c) tls_cache = NULL;
+    if (weft__tls_rcache == c) weft__tls_rcache = NULL;
     free(c);
 }
 
@@ -117,9 +110,9 @@ static void make_key(void)
 
 /* The calling thread's cache, made on first use; NULL if there is no memory for it. Plain
  * calloc: the ALLOC fault point counts weft objects a test makes, not this. */
-static struct cache *my_cache(void)
+static struct weft__rcache *my_cache(void)
 {
-    struct cache *c = tls_cache;
+    struct weft__rcache *c = weft__tls_rcache;
     if (c) return c;
     if ((c = calloc(1, sizeof *c)) == NULL) return NULL;
     pthread_once(&key_once, make_key);
@@ -127,11 +120,11 @@ static struct cache *my_cache(void)
         free(c);
         return NULL;
     }
-    return tls_cache = c;
+    return weft__tls_rcache = c;
 }
 
 /* Fill the empty cache c from the depot: one magazine, else up to MAG loose records. */
-static void refill(struct cache *c)
+static void refill(struct weft__rcache *c)
 {
     weft__lock_acquire(&depot.lock);
     struct mag *m = depot.full;
@@ -161,21 +154,20 @@ static weft_future *fresh(void)
     return f;
 }
 
-weft_future *weft__rec_alloc(void)
+/* records.h's alloc found no cache or an empty one. */
+weft_future *weft__rec_alloc_slow(void)
 {
-    struct cache *c = tls_cache;
+    struct weft__rcache *c = weft__tls_rcache;
     if (c == NULL && (c = my_cache()) == NULL) return fresh();
     if (c->n == 0) refill(c);
     if (c->n == 0) return fresh();
-    weft_future *f = c->rec[--c->n];
-    /* The record handed out AHEAD calls from now (the submit writes its hot line). */
-    if (c->n >= AHEAD) __builtin_prefetch(c->rec[c->n - AHEAD], 1);
-    return f;
+    return weft__rec_alloc();
 }
 
-void weft__rec_free(weft_future *f)
+/* records.h's free found no cache or a full one. */
+void weft__rec_free_slow(weft_future *f)
 {
-    struct cache *c = tls_cache;
+    struct weft__rcache *c = weft__tls_rcache;
     if (c == NULL && (c = my_cache()) == NULL) { /* no memory for a cache: loose */
         weft__lock_acquire(&depot.lock);
         f->next = depot.loose;

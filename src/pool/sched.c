@@ -1,7 +1,7 @@
 /* src/pool/sched.c - the scheduler: where tasks are queued, how workers find them, how idle
  * workers park and are woken, and waiting with help.
  *
- * Queues. A worker's own submits go to its Chase-Lev deque (deque.c); every other submit is
+ * Queues. A worker's own submits go to its Chase-Lev deque (deque.h); every other submit is
  * pushed on the pool's injection stack (a Treiber stack: one CAS per push). A worker looks for
  * work in this order: its deque (LIFO), the whole injection stack at once (exchanged for NULL
  * and pushed into its deque newest first, so that it runs them oldest first and thieves take
@@ -50,30 +50,6 @@ _Thread_local struct weft__worker *weft__tls_worker WEFT__TLS_IE;
  * `spawned` counts and pushes that worker made before (so calm never sees a child done and its
  * spawn uncounted). Ordering against `closed` is not needed for a worker's spawns: the pool
  * cannot be calm while the spawning task runs, and it is counted done only after the push. */
-static void bump(_Atomic uint64_t *c)
-{
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
-                          memory_order_release);
-}
-
-void weft__pool_count_submit(weft_pool *p)
-{
-    struct weft__worker *w = weft__tls_worker;
-    if (w && w->pool == p)
-        bump(&w->spawned);
-    else
-        atomic_fetch_add(&p->ext_submitted, 1); /* seq_cst: before the load of closed */
-}
-
-void weft__pool_count_done(weft_pool *p)
-{
-    struct weft__worker *w = weft__tls_worker;
-    if (w && w->pool == p)
-        bump(&w->done);
-    else
-        atomic_fetch_add(&p->ext_done, 1); /* seq_cst: before check_calm's loads */
-}
-
 /* Before a worker looks at calm_waiters or decides to sleep: a seq_cst RMW on its `done`
  * puts its latest count in the total order ahead of its following seq_cst loads (the Dekker
  * pairs with wait_idle's increment of calm_waiters and with shutdown's store of closed). */
@@ -154,27 +130,24 @@ static void walk_hint(weft_future *t)
     pushed.ring[i] = t;
 }
 
-int weft__pool_push(weft_pool *p, weft_future *t)
+void weft__pool_inject(weft_pool *p, weft_future *t)
 {
-    struct weft__worker *w = weft__tls_worker;
-    if (w && w->pool == p) {
-        if (weft__deque_push(&w->dq, t) != 0) return WEFT_ENOMEM;
-    } else {
-        walk_hint(t);
-        weft_future *head = atomic_load_explicit(&p->inject, memory_order_relaxed);
-        do {
-            t->next = head;
-            /* seq_cst: release publishes the record to the worker that exchanges the stack;
-             * and the push must precede the load of sleepers below (file comment). */
-        } while (!atomic_compare_exchange_weak_explicit(&p->inject, &head, t, memory_order_seq_cst,
-                                                        memory_order_relaxed));
-    }
-    /* seq_cst load of sleepers: file comment. Nobody to wake (none idle, or the count was
-     * stale: the sleeper was already claimed) and workers still allowed: start one. */
-    if (atomic_load(&p->sleepers) > 0 && weft__pool_wake_one(p)) return 0;
+    walk_hint(t);
+    weft_future *head = atomic_load_explicit(&p->inject, memory_order_relaxed);
+    do {
+        t->next = head;
+        /* seq_cst: release publishes the record to the worker that exchanges the stack; and
+         * the push must precede the load of sleepers in weft__pool_push (file comment). */
+    } while (!atomic_compare_exchange_weak_explicit(&p->inject, &head, t, memory_order_seq_cst,
+                                                    memory_order_relaxed));
+}
+
+void weft__pool_push_wake(weft_pool *p)
+{
+    if (weft__pool_wake_one(p)) return;
+    /* Nobody to wake after all (the count was stale: the sleeper was already claimed). */
     if (atomic_load_explicit(&p->nstarted, memory_order_relaxed) < p->max_workers)
         weft__pool_grow(p); /* relaxed: a hint, rechecked under start_lock */
-    return 0;
 }
 
 bool weft__pool_has_work(weft_pool *p)
@@ -235,7 +208,6 @@ weft_future *weft__pool_find(struct weft__worker *w)
 
 static void capture_message(weft_future *t, int status)
 {
-    if (status == 0) return;
     const char *msg = weft_error_message();
     if (weft_error_code() == status && msg[0] != '\0') t->message = strdup(msg);
     weft_error_clear();
@@ -254,7 +226,7 @@ static void clear_cancel(struct weft__worker *w)
  * request (possible only once it is RUNNING) is never undone by the entry. Returns 0, or the
  * error that kept t out of the scope it must run in (no memory; scopes nested too deep by
  * helping while waiting): t must then not run, or a group's cancel would not reach it. */
-static int enter_scope(weft_pool *p, weft_future *t, weft_scope **own, weft_scope **entered)
+WEFT__HOT int enter_scope(weft_pool *p, weft_future *t, weft_scope **own, weft_scope **entered)
 {
     *own = *entered = NULL;
     if (p->task_scopes) {
@@ -270,14 +242,14 @@ static int enter_scope(weft_pool *p, weft_future *t, weft_scope **own, weft_scop
     return rc;
 }
 
-static void leave_scope(weft_scope *entered, weft_scope *own)
+WEFT__HOT void leave_scope(weft_scope *entered, weft_scope *own)
 {
     if (entered) weft_scope_exit();
     if (own) weft_scope_release(own);
 }
 
 /* Call t's function with the worker's bookkeeping around it; returns its status. */
-static int call(struct weft__worker *w, weft_future *t, void **res)
+WEFT__HOT int call(struct weft__worker *w, weft_future *t, void **res)
 {
     weft_future *outer = atomic_load_explicit(&w->current, memory_order_relaxed);
     atomic_store_explicit(&w->current, t, memory_order_release);     /* pairs: shutdown */
@@ -285,7 +257,7 @@ static int call(struct weft__worker *w, weft_future *t, void **res)
     atomic_store_explicit(&w->busy, busy + 1, memory_order_relaxed);
     *res = NULL;
     int st = t->fn(t->arg, res);
-    capture_message(t, st);
+    if (st != 0) capture_message(t, st);
     atomic_store_explicit(&w->busy, busy, memory_order_relaxed);
     atomic_store_explicit(&w->current, outer, memory_order_release);
     return st;
@@ -303,7 +275,7 @@ static void note_pool_cancel(weft_pool *p, weft_future *t, int st)
 /* Run t inside the scope it must run in, for a record no other thread can see (run_solo,
  * weft__pool_run_awaited): nothing to publish, so the scope is left right after the call. Returns
  * the task's status, or the error that kept it out of its scope (then it did not run). */
-static int run_scoped(struct weft__worker *w, weft_future *t, void **res)
+WEFT__HOT int run_scoped(struct weft__worker *w, weft_future *t, void **res)
 {
     weft_scope *own, *entered;
     *res = NULL;
@@ -418,7 +390,7 @@ static void grow_if_backlog(struct weft__worker *w)
 /* What every task taken off a queue goes through before its own run: lazy start, internal
  * tasks (run here), back-pressure, and dropping when the pool is cancelling. True if t was
  * dealt with here (and counted done). */
-static bool before_run(struct weft__worker *w, weft_future *t)
+WEFT__HOT bool before_run(struct weft__worker *w, weft_future *t)
 {
     weft_pool *p = w->pool;
     /* relaxed: a hint; ensure_worker rechecks under its lock. */
