@@ -20,6 +20,21 @@ int64_t bench_thread_cpu(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+double bench_settle(void)
+{
+    int64_t start = bench_now();
+    struct timespec step = {0, 5000000}; /* 5 ms */
+    for (int i = 0; i < 200; i++) {
+        struct timespec c0, c1;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+        nanosleep(&step, NULL);
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+        int64_t used = (c1.tv_sec - c0.tv_sec) * 1000000000 + (c1.tv_nsec - c0.tv_nsec);
+        if (used < 250000) break; /* under 5% of one CPU: nobody spins */
+    }
+    return (double)(bench_now() - start) / 1e6;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;

@@ -13,6 +13,10 @@
 int64_t bench_now(void);
 /* CPU time of the calling thread in nanoseconds. */
 int64_t bench_thread_cpu(void);
+/* Wait until no thread of this process uses the CPU (at most 1 s): the threads an earlier
+ * contender left behind may still spin (libgomp's spin for about 6 ms after each parallel
+ * region), and whoever runs next would share the CPUs with them. Returns the ms waited. */
+double bench_settle(void);
 /* Median of n doubles (sorts v). */
 double bench_median(double *v, size_t n);
 /* The p-th percentile (0..100) of n doubles (sorts v). */

@@ -465,14 +465,19 @@ struct contender {
 
 /* Run every contender once per round, `runs` rounds, so that the machine's drift (a shared
  * VM) hits all alike; print the medians, the first row being the base of the ratios, and
- * return that base. */
+ * return that base. Before each run the process settles: libgomp's threads spin for about
+ * 6 ms after a region, and the contender after OpenMP (weft, first of the next round) ran its
+ * fork-join at 28 ns per spawn instead of 19 while they did. */
 static double table(const char *title, const char *unit, int runs, const struct contender *c,
                     size_t n)
 {
     static double v[16][MAXRUNS];
     double med[16];
     for (int r = 0; r < runs; r++)
-        for (size_t i = 0; i < n; i++) v[i][r] = c[i].run ? c[i].run(c[i].arg) : -1;
+        for (size_t i = 0; i < n; i++) {
+            bench_settle(); /* every contender starts with no earlier one's thread spinning */
+            v[i][r] = c[i].run ? c[i].run(c[i].arg) : -1;
+        }
     bench_table_begin(title, unit);
     for (size_t i = 0; i < n; i++) {
         med[i] = -1;
