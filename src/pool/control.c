@@ -53,11 +53,15 @@ static void name_running(weft_pool *p)
     size_t len = (size_t)snprintf(msg, sizeof msg, "still running:");
     int n = atomic_load_explicit(&p->nstarted, memory_order_acquire);
     int found = 0;
+    /* seq_cst: before the loads of current. A worker that finished a fire-and-forget task
+     * before such a load lets its record go without an RMW only if it saw no naming after
+     * its store of current (sched.c run_solo); one that sees us drops it with one. */
+    atomic_fetch_add(&p->naming, 1);
     for (int i = 0; i < n && len < sizeof msg; i++) {
         struct weft__worker *w = &p->workers[i];
-        /* acquire: pairs with the worker's release store of current. Records are type-stable
-         * (pool_internal.h): take a ref only if it is still live, then check it is current. */
-        weft_future *f = atomic_load_explicit(&w->current, memory_order_acquire);
+        /* Records are type-stable (pool_internal.h): take a ref only if it is still live, then
+         * check it is current. seq_cst: pairs with the worker's store of current (above). */
+        weft_future *f = atomic_load(&w->current);
         if (f == NULL) continue;
         uint64_t r = atomic_load(&f->word);
         while (weft__refs_of(r) > 0 && !atomic_compare_exchange_weak(&f->word, &r, r + REF1)) {
@@ -69,6 +73,9 @@ static void name_running(weft_pool *p)
         }
         weft__future_unref(f);
     }
+    /* release half: a worker that reads this and recycles a record without an RMW comes after
+     * our reads of its name. */
+    atomic_fetch_sub(&p->naming, 1);
     if (!found) snprintf(msg + len, sizeof msg - len, " (no task: workers exiting)");
     weft_error_set(WEFT_ETIMEDOUT, "%s", msg);
 }

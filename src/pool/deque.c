@@ -55,19 +55,40 @@ struct weft__dqbuf *weft__deque_grow(struct weft__deque *d, struct weft__dqbuf *
     return n;
 }
 
-uint64_t weft__deque_push_list(struct weft__deque *d, weft_future *list)
+uint64_t weft__deque_push_list(struct weft__deque *d, weft_future *list, int64_t share,
+                               weft_future **rest, weft_future **rest_tail)
 {
     int64_t b0 = atomic_load_explicit(&d->bottom, memory_order_relaxed);         /* owner's own */
     int64_t tp = atomic_load_explicit(&d->top, memory_order_acquire);            /* pairs: steal */
     struct weft__dqbuf *a = atomic_load_explicit(&d->buf, memory_order_relaxed); /* own */
     int64_t b = b0;
-    for (weft_future *t = list; t; t = t->next, b++) {
-        if (t->fn && t->result) __builtin_prefetch(t->result); /* sched.c: walk_hint */
-        if (b - tp > a->mask && (a = weft__deque_grow(d, a, tp, b)) == NULL)
-            return 0; /* nothing public */
-        atomic_store_explicit(&a->slot[b & a->mask], t, memory_order_relaxed);
+    weft_future *head = NULL, *tail = NULL; /* the records set aside */
+    int64_t seen = 0;
+    weft_future *t = list;
+    while (t) {
+        weft_future *next = t->next;
+        if (t->fn && t->result) __builtin_prefetch(t->result);      /* sched.c: walk_hint */
+        if (share > 0 && seen++ >= share && ((seen - share) & 1)) { /* set aside */
+            if (tail)
+                tail->next = t;
+            else
+                head = t;
+            tail = t;
+        } else {
+            if (b - tp > a->mask) {
+                struct weft__dqbuf *g = weft__deque_grow(d, a, tp, b);
+                if (g == NULL) break; /* t and the rest of the list are not pushed */
+                a = g;
+            }
+            atomic_store_explicit(&a->slot[b & a->mask], t, memory_order_relaxed);
+            b++;
+        }
+        t = next;
     }
-    atomic_store(&d->bottom, b); /* seq_cst: as in weft__deque_push */
+    if (tail) tail->next = t; /* the records set aside, then any not reached */
+    *rest = head ? head : t;
+    *rest_tail = t ? NULL : tail;
+    if (b > b0) atomic_store(&d->bottom, b); /* seq_cst: as in weft__deque_push */
     return (uint64_t)(b - b0);
 }
 

@@ -49,8 +49,13 @@ void weft__deque_destroy(struct weft__deque *d);
 /* Owner only: copy [t, b) of a into a buffer twice as large and publish it; NULL: no memory. */
 struct weft__dqbuf *weft__deque_grow(struct weft__deque *d, struct weft__dqbuf *a, int64_t t,
                                      int64_t b);
-/* Push a ->next-linked list (all of it, with one store of bottom); returns how many. */
-uint64_t weft__deque_push_list(struct weft__deque *d, weft_future *list);
+/* Owner only: push a ->next-linked list, in list order, with one store of bottom; returns how
+ * many were pushed. If share > 0 and the list is longer, every other record after the first
+ * `share` is linked into a list of its own (in list order, ->next rewritten) instead: *rest is
+ * its first record and *rest_tail its last. If the buffer cannot grow, the push stops there and
+ * *rest holds every record not pushed, with *rest_tail NULL. *rest is NULL if all were pushed. */
+uint64_t weft__deque_push_list(struct weft__deque *d, weft_future *list, int64_t share,
+                               weft_future **rest, weft_future **rest_tail);
 weft_future *weft__deque_steal(struct weft__deque *d);
 int64_t weft__deque_size(struct weft__deque *d);
 

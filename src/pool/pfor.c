@@ -5,7 +5,8 @@
  * injection stack for a caller that is not a worker) and keeps splitting the lower half, then
  * runs its leaf. With an automatic grain the range is cut into about LEAVES_PER_WORKER pieces
  * per worker; the halves that are stolen early are the big ones, so the load spreads in
- * log2(pieces) steps. A caller that is not a worker of the pool only waits. Map cuts its items into chunks the same way, one task per chunk.
+ * log2(pieces) steps. A caller that is not a worker of the pool only waits. Map cuts its items
+ * into chunks the same way, one task per chunk.
  *
  * Completion (a latch on the caller's stack): `pending` counts the pieces not finished; it is
  * decremented under the latch's waitq lock, so the waiter, once it has seen 0, takes that lock

@@ -2,12 +2,13 @@
  * hooks other modules (task groups, timers) use to run work on a pool.
  *
  * One record is both the queued task and its future (struct weft_future): submitting costs one
- * record from a per-thread cache (records.c), no malloc in the steady state. Records are type-stable:
- * once made they are only ever recycled through the caches, never given back to malloc, so
- * a stale pointer read from a worker's `current` slot is always a record (control.c uses that to
- * name running tasks at shutdown without locking per task: it takes a reference only while the
- * word still counts some, so the last reference must always be dropped by an RMW that leaves
- * a free record's word at zero references).
+ * record from a per-thread cache (records.c), no malloc in the steady state. Records are
+ * type-stable: once made they are only ever recycled through the caches, never given back to
+ * malloc, so a stale pointer read from a worker's `current` slot is always a record (control.c
+ * uses that to name running tasks at shutdown without locking per task: it takes a reference
+ * only while the word still counts some, so the last reference must be dropped by an RMW that
+ * leaves a free record's word at zero references; the one exception, a fire-and-forget run
+ * that no naming can see, is sched.c's run_solo).
  *
  * Future word (futures.c): references in the high half; in the low half two bits of state and
  * flags above them:
@@ -61,12 +62,13 @@ struct weft__cb {
 struct weft__worker;
 
 /* The first cache line holds what every task touches: submit writes only that line, and the
- * run of a fire-and-forget task reads and writes only that line (with a backlog of queued
- * tasks every line a task touches is a cache miss, so this is what a task costs). The rest is
- * touched only by waiters, callbacks, names, failures, task scopes and internal tasks, and is
- * kept in its "fresh" state while the record is free: wq empty, cbs NULL with cbs_tail = &cbs,
- * message NULL (it is set only together with a non-zero status), own_scope NULL, name ""
- * (records.c and weft__future_recycle restore it); scope, on the hot line, is NULL too. */
+ * run of a fire-and-forget task reads only that line, writing it only if the task failed (with
+ * a backlog of queued tasks every line a task touches is a cache miss, so this is what a task
+ * costs). The rest is touched only by waiters, callbacks, names, failures, task scopes and
+ * internal tasks, and is kept in its "fresh" state while the record is free: wq empty, cbs
+ * NULL with cbs_tail = &cbs, message NULL (it is set only together with a non-zero status),
+ * own_scope NULL, name "" (records.c and weft__future_recycle restore it); scope, on the hot
+ * line, is NULL too. */
 /* weft_future.flags, each written by whoever owns the record then (the submitter before the
  * push, the worker while it runs the task) and read after the last reference is dropped, so
  * recycling never has to look at the cold line or at the pool (which may be gone: a future
@@ -127,7 +129,8 @@ struct weft_pool {
     _Atomic int sleepers; /* waiter records on idle_q */
     _Atomic int closed, paused, broken, cancelling;
     _Atomic int nstarted; /* workers started (index of the next) */
-    char pad2[44];
+    _Atomic int naming;   /* shutdowns naming the running tasks (control.c, sched.c run_solo) */
+    char pad2[36];
     _Atomic uint64_t ext_done; /* tasks dropped by non-workers */
     _Atomic int64_t queued;    /* only with max_queued: accepted, not started */
     _Atomic uint64_t queued_high;

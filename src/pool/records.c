@@ -29,6 +29,7 @@
 #define CACHE_MAX WEFT__RCACHE_MAX
 #define MAG       (CACHE_MAX / 2)
 #define AHEAD     WEFT__RCACHE_AHEAD
+#define SLAB      32 /* records made at once (8 KiB) */
 
 struct mag {
     struct mag *next;
@@ -144,24 +145,32 @@ static void refill(struct weft__rcache *c)
     for (int i = 1; i <= AHEAD && i <= c->n; i++) __builtin_prefetch(c->rec[c->n - i], 1);
 }
 
-static weft_future *fresh(void)
+/* n new records in one block (never freed: records are type-stable), in their free state. */
+static weft_future *fresh(int n)
 {
     /* aligned: the hot line must be one cache line (pool_internal.h). */
-    weft_future *f = weft__fault(WEFT__FAULT_ALLOC) ? NULL : aligned_alloc(64, sizeof *f);
+    weft_future *f =
+        weft__fault(WEFT__FAULT_ALLOC) ? NULL : aligned_alloc(64, (size_t)n * sizeof *f);
     if (f == NULL) return NULL;
-    memset(f, 0, sizeof *f);
-    f->cbs_tail = &f->cbs;
+    memset(f, 0, (size_t)n * sizeof *f);
+    for (int i = 0; i < n; i++) f[i].cbs_tail = &f[i].cbs;
     return f;
 }
 
-/* records.h's alloc found no cache or an empty one. */
+/* records.h's alloc found no cache or an empty one. A thread whose backlog outgrows the
+ * records there are makes SLAB at a time: one malloc each (records only come back to this
+ * thread through the depot, so a single submitter with a backlog of a million tasks would
+ * otherwise call aligned_alloc a million times, at 1 us each here). */
 weft_future *weft__rec_alloc_slow(void)
 {
     struct weft__rcache *c = weft__tls_rcache;
-    if (c == NULL && (c = my_cache()) == NULL) return fresh();
+    if (c == NULL && (c = my_cache()) == NULL) return fresh(1);
     if (c->n == 0) refill(c);
-    if (c->n == 0) return fresh();
-    return weft__rec_alloc();
+    if (c->n > 0) return weft__rec_alloc();
+    weft_future *f = fresh(SLAB);
+    if (f == NULL) return fresh(1); /* a smaller block may still be had */
+    for (int i = SLAB - 1; i > 0; i--) c->rec[c->n++] = &f[i];
+    return &f[0];
 }
 
 /* records.h's free found no cache or a full one. */

@@ -166,6 +166,62 @@ START_TEST(shutdown_timeout_names_running_tasks)
 }
 END_TEST
 
+static _Atomic long short_runs;
+
+static int short_task(void *arg, void **result)
+{
+    (void)result;
+    for (volatile int i = 0; i < 1000; i++) {
+    }
+    atomic_fetch_add(&short_runs, 1);
+    /* A fire-and-forget submit to another pool: it takes from this worker's cache the record
+     * just let go, so a record a naming may still hold is written again at once. */
+    return weft_pool_submit_named(arg, "echo", count_run, NULL, NULL, WEFT_FOREVER);
+}
+
+/* A shutdown that times out names the running tasks by reading records that workers recycle
+ * under it: a worker lets a fire-and-forget record go without an RMW unless it sees a naming
+ * (sched.c run_solo). Name over and over while one worker runs thousands of short tasks, named
+ * and not, each reusing its record at once, and another is held by a named blocker: every
+ * task runs once, and the sanitizer builds see no race on the records. */
+START_TEST(shutdown_naming_races_recycled_fire_and_forget_records)
+{
+    weft_pool *p = pool_n(2), *other = pool_n(1);
+    weft_event started, release;
+    weft_event_init(&started);
+    weft_event_init(&release);
+    weft_event *ev[2] = {&started, &release};
+    ck_assert_weft(weft_pool_submit_named(p, "blocker", stubborn, ev, NULL, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_event_wait(&started, WEFT_SEC(10)), 0);
+    long n = weft_test_scale(20000);
+    atomic_store(&short_runs, 0);
+    atomic_store(&ran, 0);
+    ck_assert_weft(weft_pool_pause(p), 0); /* all queued before the first naming (which resumes) */
+    for (long i = 0; i < n; i++) {
+        int rc = i % 2 ? weft_pool_submit(p, short_task, other, NULL, WEFT_FOREVER)
+                       : weft_pool_submit_named(p, "short", short_task, other, NULL, WEFT_FOREVER);
+        ck_assert_weft(rc, 0);
+    }
+    int namings = 0;
+    weft_ns t0 = weft_now();
+    while (atomic_load(&short_runs) < n && weft_now() - t0 < WEFT_SEC(20)) {
+        ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_US(20)), WEFT_ETIMEDOUT);
+        ck_assert_msg(strstr(weft_error_message(), "'blocker' on pool-") != NULL, "message: %s",
+                      weft_error_message());
+        namings++;
+    }
+    ck_assert_int_eq(atomic_load(&short_runs), n);
+    ck_assert_int_ge(namings, 1);
+    weft_event_set(&release);
+    ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_SEC(10)), 0);
+    ck_assert_int_eq(atomic_load(&short_runs), n); /* none ran twice */
+    weft_pool_free(p);
+    ck_assert_weft(weft_pool_shutdown(other, 1, 0, WEFT_SEC(10)), 0);
+    ck_assert_int_eq(atomic_load(&ran), n);
+    weft_pool_free(other);
+}
+END_TEST
+
 struct nest {
     weft_pool *pool;
     int depth;
@@ -894,6 +950,32 @@ START_TEST(records_recycle_when_no_magazine_can_be_had)
 }
 END_TEST
 
+/* A batch from the injection stack that the grabbing worker's deque cannot hold (no memory to
+ * grow it): what was not pushed runs on that worker at once; every task runs exactly once.
+ * With one worker the whole batch is pushed; with two, half of it past the first records goes
+ * back on the stack (sched.c grab_inject), and the grow fails in either case. */
+START_TEST(a_batch_the_deque_cannot_hold_runs_on_its_worker)
+{
+    for (int workers = 1; workers <= 2; workers++) {
+        weft_pool *p = pool_n(workers);
+        enum { N = 8000 }; /* several times the deque's first buffer */
+        atomic_store(&arg_sum, 0);
+        int64_t want = 0;
+        ck_assert_weft(weft_pool_pause(p), 0);
+        for (intptr_t i = 1; i <= N; i++) {
+            ck_assert_weft(weft_pool_submit(p, add_arg, (void *)i, NULL, WEFT_FOREVER), 0);
+            want += i;
+        }
+        weft__fault_arm(WEFT__FAULT_ALLOC, 1); /* the deque's growth is the next allocation */
+        ck_assert_weft(weft_pool_resume(p), 0);
+        ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(10)), 0);
+        ck_assert_int_eq(atomic_load(&weft__fault_armed[WEFT__FAULT_ALLOC]), 0);
+        ck_assert_int_eq(atomic_load(&arg_sum), want);
+        weft_pool_free(p);
+    }
+}
+END_TEST
+
 static _Atomic int scoped_runs;
 
 static int count_scoped_run(void *arg, void **result)
@@ -935,11 +1017,12 @@ WEFT_TEST_SUITE(
     task_that_cannot_get_its_scope_does_not_run, tasks_submitted_into_a_scope_are_cancelled_with_it,
     map_gives_results_in_order, map_timeout_stops_and_waits_for_running_chunks,
     shutdown_wait_runs_every_queued_task, shutdown_cancel_pending_cancels_queued_and_running,
-    shutdown_timeout_names_running_tasks, nested_submit_and_wait_on_one_worker_completes,
-    every_wait_helps_inside_a_one_worker_pool, parallel_reduce_gives_the_exact_sum,
-    parallel_reduce_nests_inside_tasks, wait_idle_pause_and_resume,
-    bounded_queue_gives_back_pressure, workers_are_named_and_initialised,
-    broken_pool_fails_pending_futures_with_ebroken, broken_pool_runs_no_task_after_the_break,
-    broken_pool_fails_a_running_map, map_interrupted_by_a_cancelling_shutdown_fails_with_ecanceled,
-    futures_outlive_their_pool, records_recycle_when_no_magazine_can_be_had,
+    shutdown_timeout_names_running_tasks, shutdown_naming_races_recycled_fire_and_forget_records,
+    nested_submit_and_wait_on_one_worker_completes, every_wait_helps_inside_a_one_worker_pool,
+    parallel_reduce_gives_the_exact_sum, parallel_reduce_nests_inside_tasks,
+    wait_idle_pause_and_resume, bounded_queue_gives_back_pressure,
+    workers_are_named_and_initialised, broken_pool_fails_pending_futures_with_ebroken,
+    broken_pool_runs_no_task_after_the_break, broken_pool_fails_a_running_map,
+    map_interrupted_by_a_cancelling_shutdown_fails_with_ecanceled, futures_outlive_their_pool,
+    records_recycle_when_no_magazine_can_be_had, a_batch_the_deque_cannot_hold_runs_on_its_worker,
     default_pool_and_bad_input)
