@@ -274,8 +274,10 @@ WEFT__HOT void leave_scope(weft_scope *entered, weft_scope *own)
     if (own) weft_scope_release(own);
 }
 
-/* Call t's function with the worker's bookkeeping around it; returns its status. */
-WEFT__HOT int call(struct weft__worker *w, weft_future *t, void **res)
+/* Call t's function with the worker's bookkeeping around it; returns its status. solo: a
+ * fire-and-forget run (run_solo), which orders its store of current before its load of
+ * naming; a store that does (seq_cst, an xchg) cost fork-join 4 ns per spawn. */
+WEFT__HOT int call(struct weft__worker *w, weft_future *t, void **res, bool solo)
 {
     weft_future *outer = atomic_load_explicit(&w->current, memory_order_relaxed);
     atomic_store_explicit(&w->current, t, memory_order_release);     /* pairs: shutdown */
@@ -285,7 +287,10 @@ WEFT__HOT int call(struct weft__worker *w, weft_future *t, void **res)
     int st = t->fn(t->arg, res);
     if (st != 0) capture_message(t, st);
     atomic_store_explicit(&w->busy, busy, memory_order_relaxed);
-    atomic_store(&w->current, outer); /* seq_cst: before run_solo's load of naming */
+    if (solo)
+        atomic_store(&w->current, outer); /* seq_cst: before run_solo's load of naming */
+    else
+        atomic_store_explicit(&w->current, outer, memory_order_release);
     return st;
 }
 
@@ -300,13 +305,14 @@ static void note_pool_cancel(weft_pool *p, weft_future *t, int st)
 
 /* Run t inside the scope it must run in, for a record no other thread can see (run_solo,
  * weft__pool_run_awaited): nothing to publish, so the scope is left right after the call. Returns
- * the task's status, or the error that kept it out of its scope (then it did not run). */
-WEFT__HOT int run_scoped(struct weft__worker *w, weft_future *t, void **res)
+ * the task's status, or the error that kept it out of its scope (then it did not run). solo:
+ * as in call(). */
+WEFT__HOT int run_scoped(struct weft__worker *w, weft_future *t, void **res, bool solo)
 {
     weft_scope *own, *entered;
     *res = NULL;
     int st = enter_scope(w->pool, t, &own, &entered);
-    if (st == 0) st = call(w, t, res);
+    if (st == 0) st = call(w, t, res, solo);
     leave_scope(entered, own);
     return st;
 }
@@ -325,7 +331,7 @@ static void run_solo(struct weft__worker *w, weft_future *t)
 {
     weft_pool *p = w->pool;
     void *res;
-    int st = run_scoped(w, t, &res);
+    int st = run_scoped(w, t, &res, true);
     if (st == 0 && t->scope == NULL && t->flags == 0 && atomic_load(&p->naming) == 0) {
         weft__rec_free(t); /* word still counts our reference: see above */
     } else {
@@ -491,7 +497,7 @@ bool weft__pool_run_awaited(struct weft__worker *w, weft_future *f)
     if (before_run(w, f)) return true;
     weft_pool *p = w->pool;
     void *res;
-    int st = run_scoped(w, f, &res);
+    int st = run_scoped(w, f, &res, false);
     note_pool_cancel(p, f, st);
     f->status = st;
     f->result = res;
@@ -516,7 +522,7 @@ void weft__pool_run(struct weft__worker *w, weft_future *t)
     int refused = enter_scope(p, t, &own, &entered);
     if (weft__future_start(t, w)) {
         void *res = NULL;
-        int st = refused ? refused : call(w, t, &res);
+        int st = refused ? refused : call(w, t, &res, false);
         note_pool_cancel(p, t, st);
         /* finish drops the pool's reference: t may be recycled when it returns; a canceller
          * is done with t (and with own) once it returns. */
