@@ -8,7 +8,7 @@
  * nothing (the magazines themselves are kept in the depot once made).
  *
  * Why arrays and not lists threaded through the records: with one thread submitting and
- * workers running, every record a submitter takes was last written by a worker, so reading it
+ * workers running, every record a submitter takes was last touched by a worker, so writing it
  * is a cache miss. A list makes the submitter read the record to find the next one, one miss
  * after the other (half the submitter's time went there); an array gives the addresses ahead
  * of time, and alloc prefetches the record it will hand out AHEAD calls later.

@@ -35,7 +35,7 @@ static inline weft_future *weft__rec_alloc(void)
     if (c == NULL || c->n == 0) return weft__rec_alloc_slow();
     weft_future *f = c->rec[--c->n];
     /* The record handed out AHEAD calls from now (the submit writes its hot line): with one
-     * thread submitting, each was last written by a worker and is a miss. */
+     * thread submitting, each was last touched by a worker and is a miss. */
     if (c->n >= WEFT__RCACHE_AHEAD) __builtin_prefetch(c->rec[c->n - WEFT__RCACHE_AHEAD], 1);
     return f;
 }

@@ -171,8 +171,9 @@ static void give_back(weft_pool *p, weft_future *first, weft_future *last)
     do {
         last->next = head;
         /* release: publishes the links written by the split (and the records' contents, which
-         * this worker acquired) to the next grabber. */
-    } while (!atomic_compare_exchange_weak_explicit(&p->inject, &head, first, memory_order_release,
+         * this worker acquired) to the next grabber; seq_cst: before grab_inject's load of
+         * sleepers, as a submitter's push (the file comment). */
+    } while (!atomic_compare_exchange_weak_explicit(&p->inject, &head, first, memory_order_seq_cst,
                                                     memory_order_relaxed));
 }
 

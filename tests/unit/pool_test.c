@@ -147,15 +147,22 @@ static int stubborn(void *arg, void **result)
     return 0;
 }
 
+/* Start a task called name on p that ignores cancellation until ev[1] is set; returns once it
+ * runs. ev and the events must outlive the task. */
+static void start_stubborn(weft_pool *p, const char *name, weft_event *ev[2])
+{
+    weft_event_init(ev[0]);
+    weft_event_init(ev[1]);
+    ck_assert_weft(weft_pool_submit_named(p, name, stubborn, ev, NULL, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_event_wait(ev[0], WEFT_SEC(10)), 0);
+}
+
 START_TEST(shutdown_timeout_names_running_tasks)
 {
     weft_pool *p = pool_n(1);
     weft_event started, release;
-    weft_event_init(&started);
-    weft_event_init(&release);
     weft_event *ev[2] = {&started, &release};
-    ck_assert_weft(weft_pool_submit_named(p, "stubborn", stubborn, ev, NULL, WEFT_FOREVER), 0);
-    ck_assert_weft(weft_event_wait(&started, WEFT_SEC(10)), 0);
+    start_stubborn(p, "stubborn", ev);
     ck_assert_weft(weft_pool_shutdown(p, 1, 1, WEFT_MS(30)), WEFT_ETIMEDOUT);
     ck_assert_msg(strstr(weft_error_message(), "'stubborn' on pool-1") != NULL, "message: %s",
                   weft_error_message());
@@ -188,11 +195,8 @@ START_TEST(shutdown_naming_races_recycled_fire_and_forget_records)
 {
     weft_pool *p = pool_n(2), *other = pool_n(1);
     weft_event started, release;
-    weft_event_init(&started);
-    weft_event_init(&release);
     weft_event *ev[2] = {&started, &release};
-    ck_assert_weft(weft_pool_submit_named(p, "blocker", stubborn, ev, NULL, WEFT_FOREVER), 0);
-    ck_assert_weft(weft_event_wait(&started, WEFT_SEC(10)), 0);
+    start_stubborn(p, "blocker", ev);
     long n = weft_test_scale(20000);
     atomic_store(&short_runs, 0);
     atomic_store(&ran, 0);
