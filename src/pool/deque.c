@@ -67,8 +67,10 @@ uint64_t weft__deque_push_list(struct weft__deque *d, weft_future *list, int64_t
     weft_future *t = list;
     while (t) {
         weft_future *next = t->next;
-        if (t->fn && t->result) __builtin_prefetch(t->result);      /* sched.c: walk_hint */
-        if (share > 0 && seen++ >= share && ((seen - share) & 1)) { /* set aside */
+        if (t->fn && t->result) __builtin_prefetch(t->result); /* sched.c: walk_hint */
+        bool aside = share > 0 && seen >= share && (seen - share) % 2 == 0;
+        seen++;
+        if (aside) {
             if (tail)
                 tail->next = t;
             else

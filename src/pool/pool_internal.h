@@ -241,14 +241,21 @@ static inline bool weft__future_is_done(weft_future *f)
     return (atomic_load_explicit(&f->word, memory_order_acquire) & F_STATE) >= F_FINISHED;
 }
 
+/* Nothing to report and the cold line never touched: once unreferenced, f goes straight back
+ * to the record cache (else weft__future_recycle). */
+static inline bool weft__future_plain(const weft_future *f)
+{
+    return f->status == 0 && f->scope == NULL && f->flags == 0;
+}
+
 /* Drop one reference; the last one recycles f. */
 static inline void weft__future_unref(weft_future *f)
 {
     /* acq_rel: the last release sees every other holder's writes before recycling. An RMW
      * even for the last reference: see the file comment (control.c's naming). */
     if (weft__refs_of(atomic_fetch_sub_explicit(&f->word, REF1, memory_order_acq_rel)) != 1) return;
-    if (f->status == 0 && f->scope == NULL && f->flags == 0)
-        weft__rec_free(f); /* nothing to report, and the cold line was never touched */
+    if (weft__future_plain(f))
+        weft__rec_free(f);
     else
         weft__future_recycle(f);
 }

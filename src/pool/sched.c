@@ -333,7 +333,7 @@ static void run_solo(struct weft__worker *w, weft_future *t)
     weft_pool *p = w->pool;
     void *res;
     int st = run_scoped(w, t, &res, true);
-    if (st == 0 && t->scope == NULL && t->flags == 0 && atomic_load(&p->naming) == 0) {
+    if (st == 0 && weft__future_plain(t) && atomic_load(&p->naming) == 0) {
         weft__rec_free(t); /* word still counts our reference: see above */
     } else {
         if (st != 0) {
