@@ -2,6 +2,7 @@
 #include "test.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define SANITIZED 1
@@ -51,7 +52,10 @@ int weft_test_run(const char *name, double timeout_s, const TTest *const *tests)
     Suite *s = suite_create(name);
     TCase *tc = tcase_create("all");
     tcase_set_timeout(tc, timeout_s);
-    for (size_t i = 0; tests[i]; i++) tcase_add_test(tc, tests[i]);
+    const char *only = getenv("WEFT_TEST_ONLY"); /* run one test, by name (for debugging) */
+    for (size_t i = 0; tests[i]; i++)
+        if (only == NULL || *only == '\0' || strcmp(only, tests[i]->name) == 0)
+            tcase_add_test(tc, tests[i]);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

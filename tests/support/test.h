@@ -31,7 +31,8 @@ int weft_test_tsan(void);
                       got_, weft_errname(want_));                                               \
     } while (0)
 
-/* Run the tests (a NULL-terminated array) as suite `name`, every test with `timeout_s`. */
+/* Run the tests (a NULL-terminated array) as suite `name`, every test with `timeout_s`.
+ * WEFT_TEST_ONLY=name (environment) runs only the test of that name. */
 int weft_test_run(const char *name, double timeout_s, const TTest *const *tests);
 
 #define WEFT_TEST_SUITE(name, timeout_s, ...)              \

@@ -206,11 +206,16 @@ END_TEST
 
 /* ---- cancellation racing a normal hand-off ---- */
 
+/* The two threads hand each round over with semaphores, not by spinning on sched_yield: on a
+ * loaded machine a yield can give the CPU away for a whole time slice, and 100,000 rounds of
+ * that once took this test past its time limit. */
 struct race {
     weft_queue *q;
     long rounds;
+    weft_sem ready;            /* consumer -> main: scope is set, get is about to block */
+    weft_sem done;             /* consumer -> main: rc and item hold this round's result */
+    weft_sem next;             /* main -> consumer: main is done with scope */
     weft_scope *_Atomic scope; /* the consumer's scope for the current round */
-    _Atomic long result_round; /* the round whose result is in rc/item */
     int rc;
     void *item;
 };
@@ -224,10 +229,11 @@ static int consumer(void *arg)
         if (weft_scope_enter(s) != 0) return 2;
         atomic_store(&r->scope, s);
         r->item = NULL;
+        if (weft_sem_release(&r->ready, 1) != 0) return 3;
         r->rc = weft_queue_get(r->q, &r->item, WEFT_FOREVER);
         weft_scope_exit();
-        atomic_store(&r->result_round, i);
-        while (atomic_load(&r->scope) != NULL) sched_yield(); /* main is done with s */
+        if (weft_sem_release(&r->done, 1) != 0) return 4;
+        if (weft_sem_acquire(&r->next, WEFT_SEC(30)) != 0) return 5;
         weft_scope_release(s);
     }
     return 0;
@@ -239,12 +245,15 @@ START_TEST(cancel_racing_put_never_loses_the_item)
 {
     struct race r = {.rounds = weft_test_scale(100000)};
     ck_assert_weft(weft_queue_new(&r.q, NULL), 0);
+    ck_assert_weft(weft_sem_init(&r.ready, 0), 0);
+    ck_assert_weft(weft_sem_init(&r.done, 0), 0);
+    ck_assert_weft(weft_sem_init(&r.next, 0), 0);
     weft_thread t;
     ck_assert_weft(weft_thread_start(&t, consumer, &r, NULL), 0);
     long got = 0, cancelled = 0;
     for (long i = 1; i <= r.rounds; i++) {
-        weft_scope *s;
-        while ((s = atomic_load(&r.scope)) == NULL) sched_yield();
+        ck_assert_weft(weft_sem_acquire(&r.ready, WEFT_SEC(30)), 0);
+        weft_scope *s = atomic_load(&r.scope);
         if (i & 1) {
             ck_assert_weft(weft_queue_put(r.q, (void *)(intptr_t)i, 0), 0);
             weft_scope_cancel(s, WEFT_ECANCELED, NULL);
@@ -252,7 +261,7 @@ START_TEST(cancel_racing_put_never_loses_the_item)
             weft_scope_cancel(s, WEFT_ECANCELED, NULL);
             ck_assert_weft(weft_queue_put(r.q, (void *)(intptr_t)i, 0), 0);
         }
-        while (atomic_load(&r.result_round) != i) sched_yield();
+        ck_assert_weft(weft_sem_acquire(&r.done, WEFT_SEC(30)), 0);
         if (r.rc == 0) {
             ck_assert_int_eq((intptr_t)r.item, i);
             got++;
@@ -264,10 +273,14 @@ START_TEST(cancel_racing_put_never_loses_the_item)
             cancelled++;
         }
         ck_assert_uint_eq(weft_queue_size(r.q), 0);
-        atomic_store(&r.scope, NULL);
+        ck_assert_weft(weft_sem_release(&r.next, 1), 0);
     }
-    ck_assert_weft(weft_thread_join(t, NULL, WEFT_SEC(30)), 0);
+    int st = -1;
+    ck_assert_weft(weft_thread_join(t, &st, WEFT_SEC(30)), 0);
+    ck_assert_int_eq(st, 0);
     ck_assert_int_eq(got + cancelled, r.rounds);
+    ck_assert_int_gt(got, 0); /* both outcomes happen (odd rounds put first, even cancel first) */
+    ck_assert_int_gt(cancelled, 0);
     ck_assert_weft(weft_queue_free(r.q), 0);
 }
 END_TEST
