@@ -1,6 +1,7 @@
 /* tests/support/test.c - the runner behind WEFT_TEST_SUITE and the stress-scale knob. */
 #include "test.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,11 +53,20 @@ int weft_test_run(const char *name, double timeout_s, const TTest *const *tests)
     Suite *s = suite_create(name);
     TCase *tc = tcase_create("all");
     tcase_set_timeout(tc, timeout_s);
-    const char *only = getenv("WEFT_TEST_ONLY"); /* run one test, by name (for debugging) */
-    for (size_t i = 0; tests[i]; i++)
-        if (only == NULL || *only == '\0' || strcmp(only, tests[i]->name) == 0)
-            tcase_add_test(tc, tests[i]);
     suite_add_tcase(s, tc);
+    const char *only = getenv("WEFT_TEST_ONLY"); /* run one test, by name (for debugging) */
+    if (only && *only == '\0') only = NULL;
+    int added = 0;
+    for (size_t i = 0; tests[i]; i++)
+        if (only == NULL || strcmp(only, tests[i]->name) == 0) {
+            tcase_add_test(tc, tests[i]);
+            added++;
+        }
+    if (added == 0) { /* a misspelt name must not pass as "every test passed" */
+        fprintf(stderr, "%s: no test named %s\n", name, only);
+        srunner_free(srunner_create(s)); /* frees the suite and its test case */
+        return EXIT_FAILURE;
+    }
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
