@@ -4,7 +4,8 @@
  * GLib's GThreadPool, libuv's uv_queue_work, TBB (task_group, parallel_reduce, parallel_for;
  * pool_bench_tbb.cpp), OpenMP tasks and loops (pool_bench_omp.c) and Python's
  * ThreadPoolExecutor (20,000 tasks through python3, scaled to ns per task). Peers that were not
- * found at configure time are skipped. Every figure is the median of BENCH_RUNS runs (default 5).
+ * found at configure time are skipped. Every figure is the median of BENCH_RUNS runs (default 5);
+ * BENCH_VERBOSE=1 prints every run too (on stderr). POOL_BENCH_ONLY=tasks|loops runs one half.
  *
  * Usage: pool_bench [threads]   (default: the number of CPUs). Ratios: peer time / weft time
  * (above 1: weft is faster). */
@@ -477,6 +478,12 @@ static double table(const char *title, const char *unit, int runs, const struct 
         for (size_t i = 0; i < n; i++) {
             bench_settle(); /* every contender starts with no earlier one's thread spinning */
             v[i][r] = c[i].run ? c[i].run(c[i].arg) : -1;
+        }
+    if (getenv("BENCH_VERBOSE")) /* every run, in the table's unit, before the medians */
+        for (size_t i = 0; i < n; i++) {
+            fprintf(stderr, "%-34s", c[i].name);
+            for (int r = 0; r < runs; r++) fprintf(stderr, " %.1f", v[i][r] / c[i].count);
+            fprintf(stderr, "\n");
         }
     bench_table_begin(title, unit);
     for (size_t i = 0; i < n; i++) {
