@@ -315,6 +315,7 @@ START_TEST(fork_child_gets_a_fresh_timer_thread)
      * and none of 500 in a build without ASan, where glibc's malloc is fork-safe). */
     ck_assert_weft(weft_timer_start(&w, WEFT_MS(1), count_up, &warm, NULL), 0);
     ck_assert_weft(weft_timer_wait(w, WEFT_SEC(10)), 0);
+    ck_assert_int_eq(atomic_load(&warm), 1);
     weft_timer_release(w);
     weft_sleep(WEFT_MS(10));
     ck_assert_weft(weft_timer_start(&t, WEFT_SEC(60), count_up, &n, NULL), 0);
