@@ -120,3 +120,10 @@ add_dependencies(dlopen_check weft_shared)
 add_test(NAME shared_library_dlopen COMMAND dlopen_check $<TARGET_FILE:weft_shared>)
 set_tests_properties(shared_library_dlopen PROPERTIES TIMEOUT 60
   PASS_REGULAR_EXPRESSION "loaded and ran a task")
+
+# Every public header compiles alone as C99/C11/C17 and C++11/14/17; the time macros keep
+# integers exact and round fractions (scripts/check-headers).
+add_test(NAME headers_compile
+  COMMAND ${PROJECT_SOURCE_DIR}/scripts/check-headers ${CMAKE_C_COMPILER} ${CMAKE_CXX_COMPILER}
+          ${PROJECT_SOURCE_DIR}/include)
+set_tests_properties(headers_compile PROPERTIES TIMEOUT 300 PASS_REGULAR_EXPRESSION "all compile")
