@@ -53,6 +53,18 @@ int weft_error_set(int code, const char *fmt, ...)
     return code;
 }
 
+int weft__fail(int code, const char *fmt, ...)
+{
+    /* vsnprintf with the plain conversions weft uses (%s %d %zu %lld) writes into the slot
+     * without allocating. */
+    va_list ap;
+    va_start(ap, fmt);
+    slot.code = code;
+    vsnprintf(slot.message, sizeof slot.message, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
 void weft__error_put(int code, const char *message)
 {
     slot.code = code;

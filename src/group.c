@@ -197,23 +197,24 @@ static int submit(struct task *k)
 /* The pool a new group runs on: opts', else the enclosing task's group's, else the default. */
 static int pick_pool(const weft_group_opts *o, weft_pool **pool)
 {
-    if (o && o->pool && o->threads) return WEFT_EINVAL;
+    if (o && o->pool && o->threads)
+        return weft__fail(WEFT_EINVAL, "opts sets both pool and threads");
     if (o && (o->pool || o->threads)) {
         *pool = o->pool;
         return 0;
     }
     *pool = tls_group ? tls_group->pool : weft_pool_default();
-    return tls_group || *pool ? 0 : WEFT_ENOMEM;
+    return tls_group || *pool ? 0 : weft__fail(WEFT_ENOMEM, "the default pool could not be made");
 }
 
 int weft_group_new(weft_group **out, const weft_group_opts *opts)
 {
     weft_pool *pool;
-    if (out == NULL) return WEFT_EINVAL;
+    if (out == NULL) return weft__fail(WEFT_EINVAL, "out is NULL");
     int rc = pick_pool(opts, &pool);
     if (rc) return rc;
     weft_group *g = weft__calloc(1, sizeof *g);
-    if (g == NULL) return WEFT_ENOMEM;
+    if (g == NULL) return weft__fail(WEFT_ENOMEM, "no memory for a group");
     rc = weft_scope_new(&g->scope, opts ? opts->scope : NULL, NULL);
     if (rc) {
         free(g);
@@ -244,10 +245,13 @@ static int admit(weft_group *g, struct task *k, const char *name)
 
 int weft_group_spawn(weft_group *g, int (*fn)(void *arg), void *arg, const char *name)
 {
-    if (g == NULL || fn == NULL) return WEFT_EINVAL;
-    if (name && strlen(name) >= WEFT_THREAD_NAME_MAX) return WEFT_EINVAL;
+    if (g == NULL || fn == NULL)
+        return weft__fail(WEFT_EINVAL, "%s", g == NULL ? "g is NULL" : "fn is NULL");
+    if (name && strlen(name) >= WEFT_THREAD_NAME_MAX)
+        return weft__fail(WEFT_EINVAL, "name is %zu bytes; the limit is %d", strlen(name),
+                          WEFT_THREAD_NAME_MAX - 1);
     struct task *k = weft__calloc(1, sizeof *k);
-    if (k == NULL) return WEFT_ENOMEM;
+    if (k == NULL) return weft__fail(WEFT_ENOMEM, "no memory for a group task");
     k->g = g;
     k->fn = fn;
     k->arg = arg;
@@ -313,7 +317,7 @@ static int give_result(weft_group *g)
 int weft_group_wait(weft_group *g, weft_ns timeout)
 {
     weft_ns deadline;
-    if (g == NULL) return WEFT_EINVAL;
+    if (g == NULL) return weft__fail(WEFT_EINVAL, "g is NULL");
     int rc = weft__deadline_of(timeout, &deadline);
     if (rc) return rc;
     if (tls_group == g) return WEFT_EDEADLK;
@@ -325,7 +329,7 @@ int weft_group_wait(weft_group *g, weft_ns timeout)
 
 int weft_group_cancel(weft_group *g)
 {
-    if (g == NULL) return WEFT_EINVAL;
+    if (g == NULL) return weft__fail(WEFT_EINVAL, "g is NULL");
     return weft_scope_cancel(g->scope, WEFT_ECANCELED, "group cancelled");
 }
 
@@ -336,7 +340,7 @@ weft_scope *weft_group_scope(weft_group *g)
 
 int weft_group_free(weft_group *g)
 {
-    if (g == NULL) return WEFT_EINVAL;
+    if (g == NULL) return weft__fail(WEFT_EINVAL, "g is NULL");
     if (tls_group == g) return WEFT_EDEADLK;
     weft__lock_acquire(&g->q.lock);
     bool busy = g->running > 0;

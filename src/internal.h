@@ -8,6 +8,15 @@
 /* Put code and message into the calling thread's error slot (error.c). */
 void weft__error_put(int code, const char *message);
 
+/* The one way weft reports its own failures: put code and a printf-style message naming the
+ * argument and the reason into the calling thread's error slot, and return code, so that each
+ * return site is one line:
+ *     if (name_len >= max) return weft__fail(WEFT_EINVAL, "name is %zu bytes; the limit is %d",
+ *                                            name_len, max - 1);
+ * Only error paths call it (cold: the compiler moves it out of the hot path; a successful call
+ * pays nothing). It formats into the fixed per-thread slot: no allocation, nothing to fail. */
+int weft__fail(int code, const char *fmt, ...) __attribute__((cold, format(printf, 2, 3)));
+
 /* Test-only fault points: weft__fault_arm(p, k) makes the k-th next pass through point p
  * fail (k = 1: the very next one). Unarmed, a point costs one relaxed load. */
 enum weft__fault_point {

@@ -24,9 +24,13 @@ static int key_of(weft_local *key, pthread_key_t *out)
     uint32_t s = atomic_load_explicit(state_of(key), memory_order_acquire);
     if (s == 0) {
         pthread_key_t k;
-        if (weft__fault(WEFT__FAULT_ALLOC)) return WEFT_ENOMEM;
+        if (weft__fault(WEFT__FAULT_ALLOC))
+            return weft__fail(WEFT_ENOMEM, "no thread-local key could be made");
         int e = pthread_key_create(&k, key->destructor);
-        if (e) return e == EAGAIN ? WEFT_EAGAIN : WEFT_ENOMEM;
+        if (e)
+            return weft__fail(e == EAGAIN ? WEFT_EAGAIN : WEFT_ENOMEM, "%s",
+                              e == EAGAIN ? "the system's limit of thread-local keys is reached"
+                                          : "no memory for a thread-local key");
         uint32_t want = 0;
         if (atomic_compare_exchange_strong_explicit(state_of(key), &want, (uint32_t)k + 1,
                                                     memory_order_release, memory_order_acquire)) {
@@ -42,7 +46,7 @@ static int key_of(weft_local *key, pthread_key_t *out)
 
 int weft_local_init(weft_local *key, void (*destructor)(void *value))
 {
-    if (key == NULL) return WEFT_EINVAL;
+    if (key == NULL) return weft__fail(WEFT_EINVAL, "key is NULL");
     key->destructor = destructor;
     atomic_store_explicit(state_of(key), 0, memory_order_relaxed);
     return 0;
@@ -61,15 +65,17 @@ void *weft_local_get(weft_local *key)
 int weft_local_set(weft_local *key, void *value)
 {
     pthread_key_t k;
-    if (key == NULL) return WEFT_EINVAL;
+    if (key == NULL) return weft__fail(WEFT_EINVAL, "key is NULL");
     int rc = key_of(key, &k);
     if (rc) return rc;
-    return pthread_setspecific(k, value) == 0 ? 0 : WEFT_ENOMEM;
+    if (pthread_setspecific(k, value) != 0)
+        return weft__fail(WEFT_ENOMEM, "no memory for the thread's value");
+    return 0;
 }
 
 int weft_local_free(weft_local *key)
 {
-    if (key == NULL) return WEFT_EINVAL;
+    if (key == NULL) return weft__fail(WEFT_EINVAL, "key is NULL");
     uint32_t s = atomic_exchange_explicit(state_of(key), 0, memory_order_acq_rel);
     if (s != 0) pthread_key_delete((pthread_key_t)(s - 1));
     return 0;

@@ -2,6 +2,7 @@
 #include <weft/error.h>
 #include <weft/time.h>
 
+#include "internal.h"
 #include "os/os.h"
 #include "park.h"
 
@@ -27,7 +28,8 @@ weft_ns weft_remaining(weft_ns deadline)
 
 int weft_sleep(weft_ns duration)
 {
-    if (duration < 0) return WEFT_EINVAL;
+    if (duration < 0)
+        return weft__fail(WEFT_EINVAL, "duration is negative (%lld)", (long long)duration);
     if (weft__cancel_pending()) return WEFT_ECANCELED;
     if (duration == 0) {
         weft__os_yield();

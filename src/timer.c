@@ -103,7 +103,7 @@ static int heap_reserve(void)
     if (svc.n + 1 < svc.cap) return 0;
     size_t cap = svc.cap ? svc.cap * 2 : 64;
     weft_timer **h = weft__fault(WEFT__FAULT_ALLOC) ? NULL : realloc(svc.heap, cap * sizeof *h);
-    if (h == NULL) return WEFT_ENOMEM;
+    if (h == NULL) return weft__fail(WEFT_ENOMEM, "no memory to grow the timer heap to %zu", cap);
     svc.heap = h;
     svc.cap = cap;
     return 0;
@@ -264,8 +264,12 @@ static int ensure_thread(void)
 static int check_start(weft_timer **out, weft_ns delay, void (*fn)(void *),
                        const weft_timer_opts *o)
 {
-    if (fn == NULL || delay < 0) return WEFT_EINVAL;
-    if (o && (o->interval < 0 || (o->interval > 0 && out == NULL))) return WEFT_EINVAL;
+    if (fn == NULL) return weft__fail(WEFT_EINVAL, "fn is NULL");
+    if (delay < 0) return weft__fail(WEFT_EINVAL, "delay is negative (%lld)", (long long)delay);
+    if (o && o->interval < 0)
+        return weft__fail(WEFT_EINVAL, "interval is negative (%lld)", (long long)o->interval);
+    if (o && o->interval > 0 && out == NULL)
+        return weft__fail(WEFT_EINVAL, "a periodic timer needs out (it could never be stopped)");
     return 0;
 }
 
@@ -275,7 +279,7 @@ int weft_timer_start(weft_timer **out, weft_ns delay, void (*fn)(void *arg), voi
     int rc = check_start(out, delay, fn, opts);
     if (rc) return rc;
     weft_timer *t = weft__calloc(1, sizeof *t);
-    if (t == NULL) return WEFT_ENOMEM;
+    if (t == NULL) return weft__fail(WEFT_ENOMEM, "no memory for a timer");
     t->fn = fn;
     t->arg = arg;
     t->interval = opts ? opts->interval : 0;
@@ -299,7 +303,7 @@ int weft_timer_start(weft_timer **out, weft_ns delay, void (*fn)(void *arg), voi
 
 int weft_timer_cancel(weft_timer *t)
 {
-    if (t == NULL) return WEFT_EINVAL;
+    if (t == NULL) return weft__fail(WEFT_EINVAL, "t is NULL");
     int rc = 0;
     weft__wakelist wl = WEFT__WAKELIST_INIT;
     weft__lock_acquire(&svc.q.lock);
@@ -312,10 +316,10 @@ int weft_timer_cancel(weft_timer *t)
         if (t->interval > 0)
             t->stop = true;
         else
-            rc = WEFT_ESTATE;
+            rc = weft__fail(WEFT_ESTATE, "the timer's function is running");
         break;
     case FIRED:
-        rc = WEFT_ESTATE;
+        rc = weft__fail(WEFT_ESTATE, "the timer has already run");
         break;
     default: /* CANCELLED */
         break;
@@ -346,7 +350,7 @@ static int wait_final(weft_timer *t, weft_ns deadline)
 int weft_timer_wait(weft_timer *t, weft_ns timeout)
 {
     weft_ns deadline;
-    if (t == NULL) return WEFT_EINVAL;
+    if (t == NULL) return weft__fail(WEFT_EINVAL, "t is NULL");
     int rc = weft__deadline_of(timeout, &deadline);
     if (rc) return rc;
     weft__lock_acquire(&svc.q.lock);
@@ -364,7 +368,7 @@ int weft_timer_wait(weft_timer *t, weft_ns timeout)
 
 int weft_timer_fired(weft_timer *t)
 {
-    if (t == NULL) return WEFT_EINVAL;
+    if (t == NULL) return weft__fail(WEFT_EINVAL, "t is NULL");
     weft__lock_acquire(&svc.q.lock);
     int n = t->runs;
     weft__lock_release(&svc.q.lock);

@@ -7,6 +7,20 @@
  * The per-thread error message is the C counterpart of a Python exception's text: a thread
  * (or, later, a task) calls weft_error_set() before it returns a failure status, and whoever
  * joins it finds the code and the message in its own thread's error slot.
+ *
+ * What the slot holds after a weft call:
+ *   - the call failed with WEFT_EINVAL, WEFT_ESTATE or WEFT_ENOMEM: weft put that code and a
+ *     message naming the argument and the reason ("name is 80 bytes; the limit is 63",
+ *     "timeout is negative", "q is NULL") into the calling thread's slot, like the text of
+ *     Python's ValueError. So do a few other failures that say so in their header (a join
+ *     that carries the thread's failure, a refused thread or key, a stack size).
+ *   - the call failed with a code that says it all (WEFT_EAGAIN, WEFT_ETIMEDOUT,
+ *     WEFT_ECANCELED, WEFT_ECLOSED, WEFT_ESRCH, ...): the slot is left as it was;
+ *   - the call succeeded: the slot is left as it was. weft never clears it, so that a
+ *     successful call costs nothing: the slot may still hold an older failure's message.
+ * So read weft_error_message() right after a call returned one of the codes above, before the
+ * next weft call; check weft_error_code() == rc if in doubt. Setting the message never
+ * allocates (it is formatted into a fixed per-thread buffer of WEFT_ERROR_MESSAGE_MAX bytes).
  */
 #ifndef WEFT_ERROR_H
 #define WEFT_ERROR_H
@@ -73,10 +87,12 @@ WEFT_API int weft_error_set(int code, const char *fmt, ...) WEFT_PRINTF(2, 3);
 /* weft_error_code - the code last recorded in the calling thread's slot (0 if none). */
 WEFT_API int weft_error_code(void);
 
-/* weft_error_message - the message last recorded in the calling thread's slot ("" if none).
- * Returns a pointer into the calling thread's slot: valid in this thread until the next
- * weft_error_set/clear or the next weft call that fills the slot (a join that reports a
- * failure); copy it to keep it. */
+/* weft_error_message - the message last recorded in the calling thread's slot ("" if none):
+ * by weft_error_set, by a join that reported a failure, or by a weft call that failed with
+ * WEFT_EINVAL, WEFT_ESTATE or WEFT_ENOMEM (see the top of this header; a successful call
+ * leaves the slot alone). Returns a pointer into the calling thread's slot: valid in this
+ * thread until the next weft_error_set/clear or the next weft call that fills the slot; copy
+ * it to keep it. */
 WEFT_API const char *weft_error_message(void);
 
 /* weft_error_clear - empty the calling thread's error slot. */

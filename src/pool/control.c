@@ -82,7 +82,8 @@ static void name_running(weft_pool *p)
 
 int weft_pool_shutdown(weft_pool *p, int wait, int cancel_pending, weft_ns timeout)
 {
-    if (p == NULL || timeout < 0) return WEFT_EINVAL;
+    if (p == NULL || timeout < 0)
+        return weft__fail(WEFT_EINVAL, "%s", p == NULL ? "p is NULL" : "timeout is negative");
     if (cancel_pending) {
         atomic_store(&p->cancelling, 1);
         weft_scope_cancel(p->scope, WEFT_ECANCELED, "pool shut down");
@@ -128,7 +129,8 @@ static bool calm_arm(void *ctx)
 
 int weft_pool_wait_idle(weft_pool *p, weft_ns timeout)
 {
-    if (p == NULL || timeout < 0) return WEFT_EINVAL;
+    if (p == NULL || timeout < 0)
+        return weft__fail(WEFT_EINVAL, "%s", p == NULL ? "p is NULL" : "timeout is negative");
     if (weft__tls_worker && weft__tls_worker->pool == p) return WEFT_EDEADLK;
     if (weft__pool_calm(p)) return 0;
     if (timeout == 0) return WEFT_EAGAIN;
@@ -141,14 +143,14 @@ int weft_pool_wait_idle(weft_pool *p, weft_ns timeout)
 
 int weft_pool_pause(weft_pool *p)
 {
-    if (p == NULL) return WEFT_EINVAL;
+    if (p == NULL) return weft__fail(WEFT_EINVAL, "p is NULL");
     atomic_store(&p->paused, 1);
     return 0;
 }
 
 int weft_pool_resume(weft_pool *p)
 {
-    if (p == NULL) return WEFT_EINVAL;
+    if (p == NULL) return weft__fail(WEFT_EINVAL, "p is NULL");
     atomic_store(&p->paused, 0); /* seq_cst: before the idle check under idle_q's lock */
     weft__pool_wake_all(p);
     return 0;
@@ -156,7 +158,8 @@ int weft_pool_resume(weft_pool *p)
 
 int weft_pool_stats(weft_pool *p, struct weft_pool_stats *out)
 {
-    if (p == NULL || out == NULL) return WEFT_EINVAL;
+    if (p == NULL || out == NULL)
+        return weft__fail(WEFT_EINVAL, "%s", p == NULL ? "p is NULL" : "out is NULL");
     memset(out, 0, sizeof *out);
     int n = atomic_load_explicit(&p->nstarted, memory_order_acquire);
     uint64_t done = atomic_load(&p->ext_done), sub = atomic_load(&p->ext_submitted);

@@ -22,7 +22,7 @@ static struct weft__dqbuf *buf_new(int64_t cap)
 int weft__deque_init(struct weft__deque *d, int64_t cap)
 {
     struct weft__dqbuf *b = buf_new(cap);
-    if (b == NULL) return WEFT_ENOMEM;
+    if (b == NULL) return weft__fail(WEFT_ENOMEM, "no memory to grow a work deque");
     atomic_init(&d->top, 0);
     atomic_init(&d->bottom, 0);
     atomic_init(&d->buf, b);

@@ -182,7 +182,7 @@ void weft__future_fail_pending(weft_future *f, int status, const char *message)
 
 int weft_future_cancel(weft_future *f)
 {
-    if (f == NULL) return WEFT_EINVAL;
+    if (f == NULL) return weft__fail(WEFT_EINVAL, "f is NULL");
     if (cancel_if_pending(f)) return 0;
     weft__lock_acquire(&f->wq.lock);
     uint64_t s = atomic_load_explicit(&f->word, memory_order_acquire); /* pairs: start's CAS */
@@ -193,11 +193,11 @@ int weft_future_cancel(weft_future *f)
             break;
         }
         if ((s & F_STATE) == F_FINISHED) {
-            rc = WEFT_ESTATE;
+            rc = weft__fail(WEFT_ESTATE, "the future has already finished");
             break;
         }
         if ((s & F_STATE) == F_PENDING) { /* cannot happen: the CAS above saw it leave */
-            rc = WEFT_ESTATE;
+            rc = weft__fail(WEFT_ESTATE, "the future is pending");
             break;
         }
         if (s & F_CANCEL_REQ) {
@@ -226,19 +226,19 @@ int weft_future_cancel(weft_future *f)
 
 int weft_future_done(weft_future *f)
 {
-    if (f == NULL) return WEFT_EINVAL;
+    if (f == NULL) return weft__fail(WEFT_EINVAL, "f is NULL");
     return weft__future_is_done(f);
 }
 
 int weft_future_cancelled(weft_future *f)
 {
-    if (f == NULL) return WEFT_EINVAL;
+    if (f == NULL) return weft__fail(WEFT_EINVAL, "f is NULL");
     return (atomic_load_explicit(&f->word, memory_order_acquire) & F_STATE) == F_CANCELLED;
 }
 
 int weft_future_running(weft_future *f)
 {
-    if (f == NULL) return WEFT_EINVAL;
+    if (f == NULL) return weft__fail(WEFT_EINVAL, "f is NULL");
     return (atomic_load_explicit(&f->word, memory_order_acquire) & F_STATE) == F_RUNNING;
 }
 
@@ -275,13 +275,14 @@ bool weft__cb_remove(weft_future *f, struct weft__cb *node)
 
 int weft_future_add_done_callback(weft_future *f, weft_future_cb cb, void *arg)
 {
-    if (f == NULL || cb == NULL) return WEFT_EINVAL;
+    if (f == NULL || cb == NULL)
+        return weft__fail(WEFT_EINVAL, "%s", f == NULL ? "f is NULL" : "cb is NULL");
     if (weft__future_is_done(f)) {
         cb(f, arg);
         return 0;
     }
     struct weft__cb *node = weft__malloc(sizeof *node);
-    if (node == NULL) return WEFT_ENOMEM;
+    if (node == NULL) return weft__fail(WEFT_ENOMEM, "no memory for a done callback");
     node->fn = cb;
     node->arg = arg;
     node->embedded = false;
@@ -294,7 +295,7 @@ int weft_future_add_done_callback(weft_future *f, weft_future_cb cb, void *arg)
 
 int weft_future_ref(weft_future *f)
 {
-    if (f == NULL) return WEFT_EINVAL;
+    if (f == NULL) return weft__fail(WEFT_EINVAL, "f is NULL");
     atomic_fetch_add_explicit(&f->word, REF1, memory_order_relaxed); /* the caller has one */
     return 0;
 }
@@ -332,7 +333,11 @@ void weft_future_release(weft_future *f)
 
 int weft_future_name(weft_future *f, char *buf, size_t size)
 {
-    if (f == NULL || buf == NULL || size == 0) return WEFT_EINVAL;
+    if (f == NULL || buf == NULL || size == 0)
+        return weft__fail(WEFT_EINVAL, "%s",
+                          f == NULL     ? "f is NULL"
+                          : buf == NULL ? "buf is NULL"
+                                        : "size is 0");
     snprintf(buf, size, "%s", f->name);
     return 0;
 }
@@ -354,7 +359,8 @@ bool weft__future_arm(void *ctx)
 
 int weft_future_wait(weft_future *f, weft_ns timeout)
 {
-    if (f == NULL || timeout < 0) return WEFT_EINVAL;
+    if (f == NULL || timeout < 0)
+        return weft__fail(WEFT_EINVAL, "%s", f == NULL ? "f is NULL" : "timeout is negative");
     if (weft__future_is_done(f)) return 0;
     if (timeout == 0) return WEFT_EAGAIN;
     struct weft__worker *w = weft__tls_worker;

@@ -156,7 +156,8 @@ static void pfor_task(weft_future *t)
 
 static int pfor_run(weft_pool *p, int64_t begin, int64_t end, int64_t grain, struct pfor *c)
 {
-    if (p == NULL && (p = weft_pool_default()) == NULL) return WEFT_ENOMEM;
+    if (p == NULL && (p = weft_pool_default()) == NULL)
+        return weft__fail(WEFT_ENOMEM, "the default pool could not be made");
     if (atomic_load(&p->closed)) return atomic_load(&p->broken) ? WEFT_EBROKEN : WEFT_ECLOSED;
     if (end == begin) return 0;
     int64_t n = end - begin;
@@ -186,7 +187,11 @@ static int pfor_run(weft_pool *p, int64_t begin, int64_t end, int64_t grain, str
 int weft_parallel_for(weft_pool *p, int64_t begin, int64_t end, int64_t grain,
                       void (*body)(int64_t lo, int64_t hi, void *arg), void *arg)
 {
-    if (body == NULL || end < begin || grain < 0) return WEFT_EINVAL;
+    if (body == NULL || end < begin || grain < 0)
+        return weft__fail(WEFT_EINVAL, "%s",
+                          body == NULL  ? "body is NULL"
+                          : end < begin ? "end is below begin"
+                                        : "grain is negative");
     struct pfor c = {.body = body, .arg = arg};
     return pfor_run(p, begin, end, grain, &c);
 }
@@ -198,7 +203,14 @@ int weft_parallel_reduce(weft_pool *p, int64_t begin, int64_t end, int64_t grain
 {
     if (body == NULL || combine == NULL || identity == NULL || result == NULL || acc_size == 0 ||
         end < begin || grain < 0)
-        return WEFT_EINVAL;
+        return weft__fail(WEFT_EINVAL, "%s",
+                          body == NULL       ? "body is NULL"
+                          : combine == NULL  ? "combine is NULL"
+                          : identity == NULL ? "identity is NULL"
+                          : result == NULL   ? "result is NULL"
+                          : acc_size == 0    ? "acc_size is 0"
+                          : end < begin      ? "end is below begin"
+                                             : "grain is negative");
     memmove(result, identity, acc_size);
     struct pfor c = {.rbody = body,
                      .combine = combine,
@@ -335,14 +347,18 @@ static void map_stop(struct map *m)
 int weft_pool_map(weft_pool *p, weft_task_fn fn, void **args, void **results, size_t n,
                   size_t chunk, weft_ns timeout)
 {
-    if (p == NULL || fn == NULL || timeout < 0) return WEFT_EINVAL;
+    if (p == NULL || fn == NULL || timeout < 0)
+        return weft__fail(WEFT_EINVAL, "%s",
+                          p == NULL    ? "p is NULL"
+                          : fn == NULL ? "fn is NULL"
+                                       : "timeout is negative");
     if (atomic_load(&p->closed)) return atomic_load(&p->broken) ? WEFT_EBROKEN : WEFT_ECLOSED;
     if (results)
         for (size_t i = 0; i < n; i++) results[i] = NULL;
     if (n == 0) return 0;
     if (chunk == 0) chunk = (n + (size_t)p->max_workers * 4 - 1) / ((size_t)p->max_workers * 4);
     struct map *m = weft__calloc(1, sizeof *m);
-    if (m == NULL) return WEFT_ENOMEM;
+    if (m == NULL) return weft__fail(WEFT_ENOMEM, "no memory for a map");
     *m =
         (struct map){.pool = p, .fn = fn, .args = args, .results = results, .fail_index = SIZE_MAX};
     atomic_init(&m->latch.pending, 1);

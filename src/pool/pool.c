@@ -42,16 +42,20 @@ int weft_pool_new(weft_pool **out, const weft_pool_opts *opts)
 {
     weft_pool_opts o = WEFT_POOL_OPTS_INIT;
     if (opts) o = *opts;
-    if (out == NULL || o.max_workers < 0 || o.max_workers > 1024) return WEFT_EINVAL;
-    if (o.name_prefix && strlen(o.name_prefix) > 40) return WEFT_EINVAL;
+    if (out == NULL) return weft__fail(WEFT_EINVAL, "out is NULL");
+    if (o.max_workers < 0 || o.max_workers > 1024)
+        return weft__fail(WEFT_EINVAL, "max_workers is %d; it must be 0 .. 1024", o.max_workers);
+    if (o.name_prefix && strlen(o.name_prefix) > 40)
+        return weft__fail(WEFT_EINVAL, "name_prefix is %zu bytes; the limit is 40",
+                          strlen(o.name_prefix));
     weft_pool *p = weft__calloc_lines(sizeof *p);
-    if (p == NULL) return WEFT_ENOMEM;
+    if (p == NULL) return weft__fail(WEFT_ENOMEM, "no memory for a pool");
     p->max_workers = o.max_workers ? o.max_workers : weft__os_cpu_count();
     p->workers = weft__calloc_lines((size_t)p->max_workers * sizeof *p->workers);
     if (p->workers == NULL || weft_scope_new(&p->scope, o.scope, NULL) != 0) {
         free(p->workers);
         free(p);
-        return WEFT_ENOMEM;
+        return weft__fail(WEFT_ENOMEM, "no memory for the pool's workers");
     }
     snprintf(p->prefix, sizeof p->prefix, "%s", o.name_prefix ? o.name_prefix : "pool");
     p->init = o.init;
@@ -70,7 +74,7 @@ static int start_worker(weft_pool *p)
     struct weft__worker *w = &p->workers[i];
     if (atomic_load_explicit(&w->dq.buf, memory_order_relaxed) == NULL &&
         weft__deque_init(&w->dq, DEQUE_CAP) != 0)
-        return WEFT_ENOMEM;
+        return weft__fail(WEFT_ENOMEM, "no memory for a worker's deque");
     w->pool = p;
     w->index = i;
     char name[WEFT_THREAD_NAME_MAX];
@@ -158,7 +162,11 @@ static void unreserve(weft_pool *p)
 WEFT__HOT int submit(weft_pool *p, weft_scope *scope, const char *name, weft_task_fn fn, void *arg,
                      weft_future **out, weft_ns timeout)
 {
-    if (p == NULL || fn == NULL || timeout < 0) return WEFT_EINVAL;
+    if (p == NULL || fn == NULL || timeout < 0)
+        return weft__fail(WEFT_EINVAL, "%s",
+                          p == NULL    ? "p is NULL"
+                          : fn == NULL ? "fn is NULL"
+                                       : "timeout is negative");
     if (atomic_load_explicit(&p->closed, memory_order_relaxed)) /* early out; rechecked */
         return atomic_load(&p->broken) ? WEFT_EBROKEN : WEFT_ECLOSED;
     int rc = p->max_queued ? reserve(p, timeout) : 0;
@@ -167,7 +175,8 @@ WEFT__HOT int submit(weft_pool *p, weft_scope *scope, const char *name, weft_tas
     /* relaxed: a hint for the first worker's start, rechecked under start_lock. */
     if (atomic_load_explicit(&p->nstarted, memory_order_relaxed) == 0)
         rc = weft__pool_ensure_worker(p);
-    if (rc == 0 && (f = weft__rec_alloc()) == NULL) rc = WEFT_ENOMEM;
+    if (rc == 0 && (f = weft__rec_alloc()) == NULL)
+        rc = weft__fail(WEFT_ENOMEM, "no memory for a task record");
     if (rc != 0) {
         unreserve(p);
         return rc;
@@ -186,7 +195,8 @@ WEFT__HOT int submit(weft_pool *p, weft_scope *scope, const char *name, weft_tas
             f->flags |= R_NAMED;
         }
         if (weft__pool_push(p, f) != 0) {
-            rc = WEFT_ENOMEM; /* f stayed invisible: give the caller its scope back */
+            /* f stayed invisible: give the caller its scope back */
+            rc = weft__fail(WEFT_ENOMEM, "no memory to queue the task");
             f->scope = NULL;
             f->name[0] = '\0';
         }

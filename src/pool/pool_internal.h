@@ -294,7 +294,8 @@ static inline int weft__pool_push(weft_pool *p, weft_future *t)
 {
     struct weft__worker *w = weft__tls_worker;
     if (w && w->pool == p) {
-        if (weft__deque_push(&w->dq, t) != 0) return WEFT_ENOMEM;
+        if (weft__deque_push(&w->dq, t) != 0)
+            return weft__fail(WEFT_ENOMEM, "no memory to grow a work deque");
     } else {
         weft__pool_inject(p, t);
     }

@@ -560,7 +560,8 @@ static int park_on(weft_pool *hp, struct weft__wsrc *src, size_t n, bool (*ready
                    void *rctx, weft_ns deadline, bool cancellable)
 {
     weft__waiter stack_w[4], *ws = stack_w;
-    if (n + 1 > 4 && (ws = weft__malloc((n + 1) * sizeof *ws)) == NULL) return WEFT_ENOMEM;
+    if (n + 1 > 4 && (ws = weft__malloc((n + 1) * sizeof *ws)) == NULL)
+        return weft__fail(WEFT_ENOMEM, "no memory for %zu wait sources", n + 1);
     weft__park pk;
     weft__park_init(&pk, deadline);
     pk.cancellable = cancellable;

@@ -67,9 +67,13 @@ int weft_wait(weft_future **fs, size_t n, int mode, size_t *index_out, weft_ns t
 {
     if (fs == NULL || n == 0 || timeout < 0 || mode < WEFT_FIRST_COMPLETED ||
         mode > WEFT_ALL_COMPLETED)
-        return WEFT_EINVAL;
+        return weft__fail(WEFT_EINVAL, "%s",
+                          fs == NULL    ? "fs is NULL"
+                          : n == 0      ? "n is 0"
+                          : timeout < 0 ? "timeout is negative"
+                                        : "mode is not a WEFT_*_COMPLETED");
     for (size_t i = 0; i < n; i++)
-        if (fs[i] == NULL) return WEFT_EINVAL;
+        if (fs[i] == NULL) return weft__fail(WEFT_EINVAL, "fs[%zu] is NULL", i);
     struct wctx c = {fs, n, n, mode};
     int rc = 0;
     if (mode == WEFT_ALL_COMPLETED) {
@@ -77,7 +81,7 @@ int weft_wait(weft_future **fs, size_t n, int mode, size_t *index_out, weft_ns t
     } else if (!wait_ready(&c)) {
         if (timeout == 0) return WEFT_EAGAIN;
         struct weft__wsrc *src = weft__malloc(n * sizeof *src);
-        if (src == NULL) return WEFT_ENOMEM;
+        if (src == NULL) return weft__fail(WEFT_ENOMEM, "no memory to wait on %zu futures", n);
         for (size_t i = 0; i < n; i++)
             src[i] = (struct weft__wsrc){&fs[i]->wq, weft__future_arm, fs[i]};
         rc = weft__wait_help(helping(), src, n, wait_ready, &c, weft_deadline(timeout), true);
@@ -139,13 +143,13 @@ static int cmp_ptr(const void *a, const void *b)
 static int distinct(weft_as_completed *it, weft_future **fs, size_t n)
 {
     weft_future **sorted = weft__malloc(n * sizeof *sorted);
-    if (sorted == NULL) return WEFT_ENOMEM;
+    if (sorted == NULL) return weft__fail(WEFT_ENOMEM, "no memory for %zu futures", n);
     for (size_t i = 0; i < n; i++) sorted[i] = fs[i];
     qsort(sorted, n, sizeof *sorted, cmp_ptr);
     bool *taken = calloc(n, sizeof *taken);
     if (taken == NULL) {
         free(sorted);
-        return WEFT_ENOMEM;
+        return weft__fail(WEFT_ENOMEM, "no memory for %zu futures", n);
     }
     for (size_t i = 0; i < n; i++) {
         weft_future **hit = bsearch(&fs[i], sorted, n, sizeof *sorted, cmp_ptr);
@@ -161,9 +165,10 @@ static int distinct(weft_as_completed *it, weft_future **fs, size_t n)
 
 int weft_as_completed_new(weft_as_completed **out, weft_future **fs, size_t n)
 {
-    if (out == NULL || (fs == NULL && n > 0)) return WEFT_EINVAL;
+    if (out == NULL || (fs == NULL && n > 0))
+        return weft__fail(WEFT_EINVAL, "%s", out == NULL ? "out is NULL" : "fs is NULL with n > 0");
     for (size_t i = 0; i < n; i++)
-        if (fs[i] == NULL) return WEFT_EINVAL;
+        if (fs[i] == NULL) return weft__fail(WEFT_EINVAL, "fs[%zu] is NULL", i);
     weft_as_completed *it = weft__calloc(1, sizeof *it);
     size_t m = n ? n : 1;
     if (it == NULL || (it->fs = weft__calloc(m, sizeof *it->fs)) == NULL ||
@@ -175,7 +180,7 @@ int weft_as_completed_new(weft_as_completed **out, weft_future **fs, size_t n)
             free(it->ring);
         }
         free(it);
-        return WEFT_ENOMEM;
+        return weft__fail(WEFT_ENOMEM, "no memory for an iterator over %zu futures", n);
     }
     atomic_init(&it->refs, 1);
     for (size_t i = 0; i < it->n; i++) weft_future_ref(it->fs[i]);
@@ -204,7 +209,11 @@ static bool it_arm(void *ctx)
 
 int weft_as_completed_next(weft_as_completed *it, weft_future **f, weft_ns timeout)
 {
-    if (it == NULL || f == NULL || timeout < 0) return WEFT_EINVAL;
+    if (it == NULL || f == NULL || timeout < 0)
+        return weft__fail(WEFT_EINVAL, "%s",
+                          it == NULL  ? "it is NULL"
+                          : f == NULL ? "f is NULL"
+                                      : "timeout is negative");
     if (it->yielded == it->n) {
         *f = NULL;
         return WEFT_ECLOSED;

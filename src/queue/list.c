@@ -159,10 +159,10 @@ int weft__list_send(weft__list *l, void *item)
         if (off == WEFT__BLOCK_N) { /* the next block is being linked */
             weft__queue_backoff(&spins);
         } else if (off + 1 == WEFT__BLOCK_N && spare == NULL && (spare = block_new(l)) == NULL) {
-            rc = WEFT_ENOMEM;
+            rc = weft__fail(WEFT_ENOMEM, "no memory to grow the queue");
             break;
         } else if (b == NULL && (b = first_block(l, &spare)) == NULL) {
-            rc = WEFT_ENOMEM;
+            rc = weft__fail(WEFT_ENOMEM, "no memory to grow the queue");
             break;
         } else if (atomic_compare_exchange_weak_explicit(&l->tindex, &tail, tail + STEP,
                                                          memory_order_seq_cst,

@@ -57,14 +57,19 @@
 int weft_queue_new(weft_queue **out, const weft_queue_opts *opts)
 {
     weft_queue_opts o = WEFT_QUEUE_OPTS_INIT;
-    if (out == NULL) return WEFT_EINVAL;
+    if (out == NULL) return weft__fail(WEFT_EINVAL, "out is NULL");
     if (opts) o = *opts;
     if (o.order != WEFT_QUEUE_FIFO && o.order != WEFT_QUEUE_LIFO && o.order != WEFT_QUEUE_PRIORITY)
-        return WEFT_EINVAL;
-    if ((o.order == WEFT_QUEUE_PRIORITY) != (o.compare != NULL)) return WEFT_EINVAL;
-    if (o.capacity > WEFT_QUEUE_CAPACITY_MAX) return WEFT_EINVAL;
+        return weft__fail(WEFT_EINVAL, "order is %d: unknown", o.order);
+    if ((o.order == WEFT_QUEUE_PRIORITY) != (o.compare != NULL))
+        return weft__fail(WEFT_EINVAL, "%s",
+                          o.compare ? "compare is set but order is not PRIORITY"
+                                    : "order PRIORITY needs compare");
+    if (o.capacity > WEFT_QUEUE_CAPACITY_MAX)
+        return weft__fail(WEFT_EINVAL, "capacity is %zu; the limit is %zu", o.capacity,
+                          (size_t)WEFT_QUEUE_CAPACITY_MAX);
     weft_queue *q = weft__calloc_lines(sizeof *q);
-    if (q == NULL) return WEFT_ENOMEM;
+    if (q == NULL) return weft__fail(WEFT_ENOMEM, "no memory for a queue");
     q->fast = o.order == WEFT_QUEUE_FIFO;
     weft__list_init(&q->list);
     int rc = !q->fast     ? weft__store_init(&q->st, &o)
@@ -299,7 +304,8 @@ static int get_until(weft_queue *q, void **item, weft_ns deadline, bool try_only
 int weft_queue_put(weft_queue *q, void *item, weft_ns timeout)
 {
     weft_ns deadline;
-    if (q == NULL || timeout < 0) return WEFT_EINVAL;
+    if (q == NULL || timeout < 0)
+        return weft__fail(WEFT_EINVAL, "%s", q == NULL ? "q is NULL" : "timeout is negative");
     if (q->fast) return weft__fast_put(q, item, timeout); /* reads the clock only to wait */
     int rc = weft__deadline_of(timeout, &deadline);
     return rc ? rc : put_until(q, item, deadline, timeout == 0);
@@ -308,7 +314,11 @@ int weft_queue_put(weft_queue *q, void *item, weft_ns timeout)
 int weft_queue_get(weft_queue *q, void **item, weft_ns timeout)
 {
     weft_ns deadline;
-    if (q == NULL || item == NULL || timeout < 0) return WEFT_EINVAL;
+    if (q == NULL || item == NULL || timeout < 0)
+        return weft__fail(WEFT_EINVAL, "%s",
+                          q == NULL      ? "q is NULL"
+                          : item == NULL ? "item is NULL"
+                                         : "timeout is negative");
     if (q->fast) return weft__fast_get(q, item, timeout);
     int rc = weft__deadline_of(timeout, &deadline);
     return rc ? rc : get_until(q, item, deadline, timeout == 0);
@@ -335,7 +345,9 @@ int weft_queue_put_many(weft_queue *q, void *const *items, size_t n, size_t *don
     weft_ns deadline;
     size_t k = 0;
     int rc =
-        q == NULL || (items == NULL && n > 0) ? WEFT_EINVAL : weft__deadline_of(timeout, &deadline);
+        q == NULL || (items == NULL && n > 0)
+            ? weft__fail(WEFT_EINVAL, "%s", q == NULL ? "q is NULL" : "items is NULL with n > 0")
+            : weft__deadline_of(timeout, &deadline);
     while (rc == 0 && k < n) {
         k = put_run(q, items, k, n, &rc);
         if (k == n) rc = 0;
@@ -367,7 +379,12 @@ int weft_queue_get_many(weft_queue *q, void **items, size_t max, size_t *got, we
 {
     weft_ns deadline;
     if (got) *got = 0;
-    if (q == NULL || items == NULL || got == NULL || max == 0) return WEFT_EINVAL;
+    if (q == NULL || items == NULL || got == NULL || max == 0)
+        return weft__fail(WEFT_EINVAL, "%s",
+                          q == NULL       ? "q is NULL"
+                          : items == NULL ? "items is NULL"
+                          : got == NULL   ? "got is NULL"
+                                          : "max is 0");
     int rc = weft__deadline_of(timeout, &deadline);
     if (rc) return rc;
     size_t k = get_run(q, items, 0, max, &rc);
@@ -408,7 +425,7 @@ int weft_queue_full(weft_queue *q)
 
 int weft_queue_task_done(weft_queue *q)
 {
-    if (q == NULL) return WEFT_EINVAL;
+    if (q == NULL) return weft__fail(WEFT_EINVAL, "q is NULL");
     if (q->fast) {
         bool zero = false;
         int rc = fast_done(q, 1, &zero); /* WEFT_EOVERFLOW: Python's ValueError */
@@ -428,7 +445,7 @@ int weft_queue_task_done(weft_queue *q)
 int weft_queue_join(weft_queue *q, weft_ns timeout)
 {
     weft_ns deadline;
-    if (q == NULL) return WEFT_EINVAL;
+    if (q == NULL) return weft__fail(WEFT_EINVAL, "q is NULL");
     int rc = weft__deadline_of(timeout, &deadline);
     if (rc) return rc;
     weft__lock_acquire(&q->lock);
@@ -466,7 +483,7 @@ static void end(weft_queue *q, bool shut)
 
 int weft_queue_close(weft_queue *q)
 {
-    if (q == NULL) return WEFT_EINVAL;
+    if (q == NULL) return weft__fail(WEFT_EINVAL, "q is NULL");
     end(q, false);
     return 0;
 }
@@ -503,7 +520,7 @@ int weft_queue_shutdown(weft_queue *q, weft_queue_item_fn fn, void *arg, size_t 
     void *buf[SHUTDOWN_CHUNK];
     size_t total = 0, n;
     if (handed) *handed = 0;
-    if (q == NULL) return WEFT_EINVAL;
+    if (q == NULL) return weft__fail(WEFT_EINVAL, "q is NULL");
     end(q, true);
     /* Take the items out a chunk at a time so that fn runs without the lock (it may call q). */
     while ((n = drain_chunk(q, buf)) > 0) {

@@ -59,7 +59,7 @@ int weft__ring_init(weft__ring *r, size_t cap)
     r->mark = mark;
     r->one_lap = 2 * mark;
     r->cell = weft__calloc_lines(cap * sizeof *r->cell); /* 4 whole cells a line */
-    if (r->cell == NULL) return WEFT_ENOMEM;
+    if (r->cell == NULL) return weft__fail(WEFT_ENOMEM, "no memory for the queue's slots");
     for (size_t i = 0; i < cap; i++) atomic_init(&r->cell[i].stamp, i);
     atomic_init(&r->head, 0);
     atomic_init(&r->tail, 0);

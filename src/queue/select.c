@@ -85,11 +85,14 @@ static weft__waitq *list_of(const weft_queue_case *c)
 
 static int check(const weft_queue_case *cases, size_t n)
 {
-    if (cases == NULL || n == 0 || n > WEFT_QUEUE_SELECT_MAX) return WEFT_EINVAL;
-    for (size_t i = 0; i < n; i++)
-        if (cases[i].queue == NULL ||
-            (cases[i].op != WEFT_QUEUE_GET && cases[i].op != WEFT_QUEUE_PUT))
-            return WEFT_EINVAL;
+    if (cases == NULL) return weft__fail(WEFT_EINVAL, "cases is NULL");
+    if (n == 0 || n > WEFT_QUEUE_SELECT_MAX)
+        return weft__fail(WEFT_EINVAL, "n is %zu; it must be 1 .. %d", n, WEFT_QUEUE_SELECT_MAX);
+    for (size_t i = 0; i < n; i++) {
+        if (cases[i].queue == NULL) return weft__fail(WEFT_EINVAL, "cases[%zu].queue is NULL", i);
+        if (cases[i].op != WEFT_QUEUE_GET && cases[i].op != WEFT_QUEUE_PUT)
+            return weft__fail(WEFT_EINVAL, "cases[%zu].op is %d: unknown", i, cases[i].op);
+    }
     return 0;
 }
 

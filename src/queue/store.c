@@ -31,11 +31,11 @@ int weft__store_init(weft__store *s, const weft_queue_opts *o)
     if (s->order == WEFT_QUEUE_PRIORITY) {
         s->heap_cap = s->cap ? s->cap : HEAP_MIN;
         s->heap = weft__malloc(s->heap_cap * sizeof *s->heap);
-        return s->heap ? 0 : WEFT_ENOMEM;
+        return s->heap ? 0 : weft__fail(WEFT_ENOMEM, "no memory for a heap of %zu", s->heap_cap);
     }
     if (s->cap) {
         s->ring = weft__malloc(s->cap * sizeof *s->ring);
-        return s->ring ? 0 : WEFT_ENOMEM;
+        return s->ring ? 0 : weft__fail(WEFT_ENOMEM, "no memory for %zu slots", s->cap);
     }
     return 0;
 }
@@ -99,7 +99,7 @@ static int seg_push(weft__store *s, void *item)
 {
     if (s->tseg == NULL || s->tidx == WEFT__SEG_N) {
         struct weft__seg *g = seg_new(s);
-        if (g == NULL) return WEFT_ENOMEM;
+        if (g == NULL) return weft__fail(WEFT_ENOMEM, "no memory to grow the queue");
         if (s->tseg == NULL) {
             s->hseg = g;
             s->hidx = 0;
@@ -162,7 +162,7 @@ static bool before(const weft__store *s, const struct weft__hent *a, const struc
 static int heap_resize(weft__store *s, size_t n)
 {
     struct weft__hent *h = weft__fault(WEFT__FAULT_ALLOC) ? NULL : realloc(s->heap, n * sizeof *h);
-    if (h == NULL) return WEFT_ENOMEM;
+    if (h == NULL) return weft__fail(WEFT_ENOMEM, "no memory to grow the queue");
     s->heap = h;
     s->heap_cap = n;
     return 0;

@@ -18,6 +18,7 @@
 #include <weft/error.h>
 #include <weft/sync.h>
 
+#include "internal.h"
 #include "sync/lot.h"
 #include "sync/sync.h"
 
@@ -56,7 +57,7 @@ static int wake(_Atomic uint32_t *key, uint32_t n)
 
 int weft_cond_init(weft_cond *c, weft_lock *lock)
 {
-    if (c == NULL) return WEFT_EINVAL;
+    if (c == NULL) return weft__fail(WEFT_EINVAL, "c is NULL");
     *c = (weft_cond)WEFT_COND_INIT;
     if (lock) {
         c->lock = lock;
@@ -67,7 +68,7 @@ int weft_cond_init(weft_cond *c, weft_lock *lock)
 
 int weft_cond_init_rlock(weft_cond *c, weft_rlock *rlock)
 {
-    if (c == NULL) return WEFT_EINVAL;
+    if (c == NULL) return weft__fail(WEFT_EINVAL, "c is NULL");
     *c = (weft_cond)WEFT_COND_INIT;
     if (rlock) {
         c->lock = rlock;
@@ -79,9 +80,9 @@ int weft_cond_init_rlock(weft_cond *c, weft_rlock *rlock)
 /* The condition's lock as (l, r): exactly one is non-NULL; WEFT_EINVAL for a bad c. */
 static int lock_of(weft_cond *c, weft_lock **l, weft_rlock **r)
 {
-    if (c == NULL) return WEFT_EINVAL;
     *l = NULL;
     *r = NULL;
+    if (c == NULL) return weft__fail(WEFT_EINVAL, "c is NULL");
     if (c->kind == OWN)
         *r = &c->own;
     else if (c->kind == LOCK && c->lock)
@@ -89,7 +90,7 @@ static int lock_of(weft_cond *c, weft_lock **l, weft_rlock **r)
     else if (c->kind == RLOCK && c->lock)
         *r = c->lock;
     else
-        return WEFT_EINVAL;
+        return weft__fail(WEFT_EINVAL, "the condition has no lock (not initialised?)");
     return 0;
 }
 
@@ -138,7 +139,7 @@ int weft_cond_wait_for(weft_cond *c, weft_cond_pred pred, void *arg, weft_ns tim
     weft_lock *l;
     weft_rlock *r;
     weft_ns deadline;
-    int rc = pred ? held_lock_of(c, &l, &r) : WEFT_EINVAL;
+    int rc = pred ? held_lock_of(c, &l, &r) : weft__fail(WEFT_EINVAL, "pred is NULL");
     if (rc == 0) rc = weft__deadline_of(timeout, &deadline);
     if (rc) return rc;
     while (!pred(arg)) {
@@ -169,7 +170,9 @@ int weft_cond_notify_all(weft_cond *c)
 
 int weft_barrier_init(weft_barrier *b, uint32_t parties, weft_barrier_action action, void *arg)
 {
-    if (b == NULL || parties == 0 || parties > INT32_MAX) return WEFT_EINVAL;
+    if (b == NULL) return weft__fail(WEFT_EINVAL, "b is NULL");
+    if (parties == 0 || parties > INT32_MAX)
+        return weft__fail(WEFT_EINVAL, "parties is %u; it must be 1 .. %d", parties, INT32_MAX);
     *b = (weft_barrier)WEFT_BARRIER_INIT(parties, action, arg);
     return 0;
 }
@@ -230,7 +233,9 @@ static void leave(weft_barrier *b)
 int weft_barrier_wait(weft_barrier *b, weft_ns timeout)
 {
     weft_ns deadline;
-    if (b == NULL || b->parties == 0 || b->parties > INT32_MAX) return WEFT_EINVAL;
+    if (b == NULL) return weft__fail(WEFT_EINVAL, "b is NULL");
+    if (b->parties == 0 || b->parties > INT32_MAX)
+        return weft__fail(WEFT_EINVAL, "the barrier has %u parties (not initialised?)", b->parties);
     int rc = weft__deadline_of(timeout, &deadline);
     if (rc) return rc;
     lock_barrier(b);
@@ -249,7 +254,7 @@ int weft_barrier_wait(weft_barrier *b, weft_ns timeout)
 
 int weft_barrier_abort(weft_barrier *b)
 {
-    if (b == NULL) return WEFT_EINVAL;
+    if (b == NULL) return weft__fail(WEFT_EINVAL, "b is NULL");
     lock_barrier(b);
     set_state(b, BROKEN);
     weft_lock_release(&b->lock);
@@ -258,7 +263,7 @@ int weft_barrier_abort(weft_barrier *b)
 
 int weft_barrier_reset(weft_barrier *b)
 {
-    if (b == NULL) return WEFT_EINVAL;
+    if (b == NULL) return weft__fail(WEFT_EINVAL, "b is NULL");
     lock_barrier(b);
     if (b->count == 0)
         set_state(b, FILLING);
@@ -272,7 +277,7 @@ int weft_barrier_reset(weft_barrier *b)
 
 int weft_barrier_n_waiting(weft_barrier *b)
 {
-    if (b == NULL) return WEFT_EINVAL;
+    if (b == NULL) return weft__fail(WEFT_EINVAL, "b is NULL");
     lock_barrier(b);
     /* Python counts the threads that arrived in this cycle, not those draining out. */
     int n = b->state == FILLING ? (int)b->count : 0;
@@ -282,7 +287,7 @@ int weft_barrier_n_waiting(weft_barrier *b)
 
 int weft_barrier_broken(weft_barrier *b)
 {
-    if (b == NULL) return WEFT_EINVAL;
+    if (b == NULL) return weft__fail(WEFT_EINVAL, "b is NULL");
     lock_barrier(b);
     int broken = b->state == BROKEN;
     weft_lock_release(&b->lock);

@@ -28,6 +28,7 @@
 #include <weft/error.h>
 #include <weft/sync.h>
 
+#include "internal.h"
 #include "os/os.h"
 #include "sync/lot.h"
 #include "sync/sync.h"
@@ -91,7 +92,7 @@ int weft__lock_wait(weft_lock *l, weft_ns deadline, bool cancellable)
 
 int weft_lock_init(weft_lock *l)
 {
-    if (l == NULL) return WEFT_EINVAL;
+    if (l == NULL) return weft__fail(WEFT_EINVAL, "l is NULL");
     /* relaxed: init, before the lock is shared (publishing it is the caller's business). */
     atomic_store_explicit(WEFT__ATOMIC32(l->state), 0, memory_order_relaxed);
     return 0;
@@ -99,7 +100,8 @@ int weft_lock_init(weft_lock *l)
 
 int weft_lock_acquire(weft_lock *l, weft_ns timeout)
 {
-    if (l == NULL || timeout < 0) return WEFT_EINVAL;
+    if (l == NULL || timeout < 0)
+        return weft__fail(WEFT_EINVAL, "%s", l == NULL ? "l is NULL" : "timeout is negative");
     uint32_t zero = 0;
     /* acquire: pairs with the release in weft_lock_release / release_slow. */
     if (atomic_compare_exchange_strong_explicit(WEFT__ATOMIC32(l->state), &zero, LOCKED,
@@ -131,7 +133,8 @@ static int release_slow(weft_lock *l)
     for (;;) {
         /* relaxed: a first guess; the CASes below re-check it. */
         uint32_t v = atomic_load_explicit(s, memory_order_relaxed);
-        if (!(v & LOCKED)) return WEFT_ESTATE;
+        if (!(v & LOCKED))
+            return weft__fail(WEFT_ESTATE, "the lock is not locked (a double release)");
         if (!(v & PARKED) || (v & WAKING)) {
             /* Nobody parked, or a woken thread is on its way and will retry: just unlock.
              * release: pairs with the acquire CAS of the next holder. */
@@ -152,7 +155,7 @@ static int release_slow(weft_lock *l)
 
 int weft_lock_release(weft_lock *l)
 {
-    if (l == NULL) return WEFT_EINVAL;
+    if (l == NULL) return weft__fail(WEFT_EINVAL, "l is NULL");
     uint32_t one = LOCKED;
     /* release: pairs with the acquire CAS in weft_lock_acquire / try_lock. */
     if (atomic_compare_exchange_strong_explicit(WEFT__ATOMIC32(l->state), &one, 0,
@@ -163,7 +166,7 @@ int weft_lock_release(weft_lock *l)
 
 int weft_lock_locked(const weft_lock *l)
 {
-    if (l == NULL) return WEFT_EINVAL;
+    if (l == NULL) return weft__fail(WEFT_EINVAL, "l is NULL");
     /* relaxed: a snapshot that orders nothing (documented as possibly stale). */
     return (atomic_load_explicit(WEFT__ATOMIC32(l->state), memory_order_relaxed) & LOCKED) != 0;
 }
@@ -172,7 +175,7 @@ int weft_lock_locked(const weft_lock *l)
 
 int weft_rlock_init(weft_rlock *r)
 {
-    if (r == NULL) return WEFT_EINVAL;
+    if (r == NULL) return weft__fail(WEFT_EINVAL, "r is NULL");
     /* relaxed: init, before the RLock is shared. */
     atomic_store_explicit(WEFT__ATOMICPTR(r->owner), 0, memory_order_relaxed);
     r->count = 0;
@@ -197,7 +200,8 @@ int weft__rlock_take(weft_rlock *r, uint32_t count)
 
 int weft_rlock_acquire(weft_rlock *r, weft_ns timeout)
 {
-    if (r == NULL || timeout < 0) return WEFT_EINVAL;
+    if (r == NULL || timeout < 0)
+        return weft__fail(WEFT_EINVAL, "%s", r == NULL ? "r is NULL" : "timeout is negative");
     if (owned_by_me(r)) {
         if (r->count == UINT32_MAX) return WEFT_EOVERFLOW;
         r->count++;
@@ -219,7 +223,7 @@ uint32_t weft__rlock_drop(weft_rlock *r)
 
 int weft_rlock_release(weft_rlock *r)
 {
-    if (r == NULL) return WEFT_EINVAL;
+    if (r == NULL) return weft__fail(WEFT_EINVAL, "r is NULL");
     if (!owned_by_me(r)) return WEFT_EPERM;
     if (--r->count == 0) {
         r->count = 1;
@@ -230,6 +234,6 @@ int weft_rlock_release(weft_rlock *r)
 
 int weft_rlock_is_owned(const weft_rlock *r)
 {
-    if (r == NULL) return WEFT_EINVAL;
+    if (r == NULL) return weft__fail(WEFT_EINVAL, "r is NULL");
     return owned_by_me(r);
 }

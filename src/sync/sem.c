@@ -14,6 +14,7 @@
 #include <weft/error.h>
 #include <weft/sync.h>
 
+#include "internal.h"
 #include "sync/lot.h"
 
 /* Wait on key until check(obj) is false, up to deadline. The caller tried its fast path. */
@@ -34,14 +35,15 @@ static void wake_all(void *key, _Atomic uint32_t *waiters)
 
 int weft_sem_init(weft_sem *s, uint32_t value)
 {
-    if (s == NULL) return WEFT_EINVAL;
+    if (s == NULL) return weft__fail(WEFT_EINVAL, "s is NULL");
     *s = (weft_sem)WEFT_SEM_INIT(value);
     return 0;
 }
 
 int weft_sem_init_bounded(weft_sem *s, uint32_t value)
 {
-    if (s == NULL || value == UINT32_MAX) return WEFT_EINVAL;
+    if (s == NULL) return weft__fail(WEFT_EINVAL, "s is NULL");
+    if (value == UINT32_MAX) return weft__fail(WEFT_EINVAL, "value is %u: too large", value);
     *s = (weft_sem)WEFT_BOUNDED_SEM_INIT(value);
     return 0;
 }
@@ -64,7 +66,8 @@ static bool sem_empty(void *s)
 
 int weft_sem_acquire(weft_sem *s, weft_ns timeout)
 {
-    if (s == NULL || timeout < 0) return WEFT_EINVAL;
+    if (s == NULL || timeout < 0)
+        return weft__fail(WEFT_EINVAL, "%s", s == NULL ? "s is NULL" : "timeout is negative");
     _Atomic uint32_t *value = WEFT__ATOMIC32(s->value);
     if (try_take(value)) return 0;
     if (timeout == 0) return WEFT_EAGAIN;
@@ -78,7 +81,8 @@ int weft_sem_acquire(weft_sem *s, weft_ns timeout)
 
 int weft_sem_release(weft_sem *s, uint32_t n)
 {
-    if (s == NULL || n == 0) return WEFT_EINVAL;
+    if (s == NULL || n == 0)
+        return weft__fail(WEFT_EINVAL, "%s", s == NULL ? "s is NULL" : "n is 0");
     _Atomic uint32_t *value = WEFT__ATOMIC32(s->value);
     /* relaxed: a first guess; the CAS below re-checks it. */
     uint32_t v = atomic_load_explicit(value, memory_order_relaxed);
@@ -107,14 +111,14 @@ uint32_t weft_sem_value(const weft_sem *s)
 
 int weft_event_init(weft_event *e)
 {
-    if (e == NULL) return WEFT_EINVAL;
+    if (e == NULL) return weft__fail(WEFT_EINVAL, "e is NULL");
     *e = (weft_event)WEFT_EVENT_INIT;
     return 0;
 }
 
 int weft_event_set(weft_event *e)
 {
-    if (e == NULL) return WEFT_EINVAL;
+    if (e == NULL) return weft__fail(WEFT_EINVAL, "e is NULL");
     _Atomic uint32_t *word = WEFT__ATOMIC32(e->flag);
     /* relaxed: a first guess; the CAS below re-checks it. */
     uint32_t v = atomic_load_explicit(word, memory_order_relaxed);
@@ -130,7 +134,7 @@ int weft_event_set(weft_event *e)
 
 int weft_event_clear(weft_event *e)
 {
-    if (e == NULL) return WEFT_EINVAL;
+    if (e == NULL) return weft__fail(WEFT_EINVAL, "e is NULL");
     /* relaxed: clearing publishes nothing; the set count in the word is kept. */
     atomic_fetch_and_explicit(WEFT__ATOMIC32(e->flag), ~1u, memory_order_relaxed);
     return 0;
@@ -138,7 +142,7 @@ int weft_event_clear(weft_event *e)
 
 int weft_event_is_set(const weft_event *e)
 {
-    if (e == NULL) return WEFT_EINVAL;
+    if (e == NULL) return weft__fail(WEFT_EINVAL, "e is NULL");
     /* acquire: pairs with the CAS in weft_event_set. */
     return (atomic_load_explicit(WEFT__ATOMIC32(e->flag), memory_order_acquire) & 1) != 0;
 }
@@ -156,7 +160,8 @@ static bool event_unchanged(void *arg)
 
 int weft_event_wait(weft_event *e, weft_ns timeout)
 {
-    if (e == NULL || timeout < 0) return WEFT_EINVAL;
+    if (e == NULL || timeout < 0)
+        return weft__fail(WEFT_EINVAL, "%s", e == NULL ? "e is NULL" : "timeout is negative");
     _Atomic uint32_t *word = WEFT__ATOMIC32(e->flag);
     /* acquire: pairs with the CAS in weft_event_set. */
     uint32_t v = atomic_load_explicit(word, memory_order_acquire);
@@ -177,14 +182,14 @@ int weft_event_wait(weft_event *e, weft_ns timeout)
 
 int weft_latch_init(weft_latch *l, uint32_t count)
 {
-    if (l == NULL) return WEFT_EINVAL;
+    if (l == NULL) return weft__fail(WEFT_EINVAL, "l is NULL");
     *l = (weft_latch)WEFT_LATCH_INIT(count);
     return 0;
 }
 
 int weft_latch_count_down(weft_latch *l, uint32_t n)
 {
-    if (l == NULL) return WEFT_EINVAL;
+    if (l == NULL) return weft__fail(WEFT_EINVAL, "l is NULL");
     _Atomic uint32_t *count = WEFT__ATOMIC32(l->count);
     /* relaxed: a first guess; the CAS below re-checks it. */
     uint32_t c = atomic_load_explicit(count, memory_order_relaxed);
@@ -205,7 +210,8 @@ static bool latch_closed(void *l)
 
 int weft_latch_wait(weft_latch *l, weft_ns timeout)
 {
-    if (l == NULL || timeout < 0) return WEFT_EINVAL;
+    if (l == NULL || timeout < 0)
+        return weft__fail(WEFT_EINVAL, "%s", l == NULL ? "l is NULL" : "timeout is negative");
     /* acquire: pairs with the CAS in weft_latch_count_down. */
     if (atomic_load_explicit(WEFT__ATOMIC32(l->count), memory_order_acquire) == 0) return 0;
     if (timeout == 0) return WEFT_EAGAIN;
@@ -229,7 +235,8 @@ static bool once_running(void *f)
 
 int weft_once(weft_once_flag *flag, int (*fn)(void *arg), void *arg)
 {
-    if (flag == NULL || fn == NULL) return WEFT_EINVAL;
+    if (flag == NULL || fn == NULL)
+        return weft__fail(WEFT_EINVAL, "%s", flag == NULL ? "flag is NULL" : "fn is NULL");
     _Atomic uint32_t *state = WEFT__ATOMIC32(flag->state);
     for (;;) {
         /* acquire: pairs with the exchange that publishes ONCE_DONE below. */

@@ -1,6 +1,7 @@
 /* tests/unit/error_test.c - error codes, names, texts and the per-thread error slot. */
 #include <string.h>
 
+#include "internal.h"
 #include "test.h"
 
 START_TEST(error_codes_reuse_errno_numbers)
@@ -87,6 +88,90 @@ START_TEST(error_slot_is_per_thread)
 }
 END_TEST
 
-WEFT_TEST_SUITE("error", 10, error_codes_reuse_errno_numbers, every_code_has_a_name_and_a_text,
-                unknown_code_is_named_not_crashed, error_set_returns_code_and_keeps_message,
-                long_message_is_cut_not_overflowed, error_slot_is_per_thread)
+static int nothing(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+static void nothing_cb(void *arg)
+{
+    (void)arg;
+}
+
+/* Expect rc == code and a message in the slot that contains want. */
+#define ck_assert_failed_with(expr, code, want)                                                \
+    do {                                                                                       \
+        weft_error_clear();                                                                    \
+        ck_assert_weft((expr), (code));                                                        \
+        ck_assert_int_eq(weft_error_code(), (code));                                           \
+        ck_assert_msg(strstr(weft_error_message(), (want)) != NULL, "%s: message '%s'", #expr, \
+                      weft_error_message());                                                   \
+    } while (0)
+
+/* Three different mistakes in weft_thread_start read three different messages, each naming
+ * the argument and the reason (Python's ValueError text). */
+START_TEST(weft_failures_leave_a_message_naming_argument_and_reason)
+{
+    weft_thread t;
+    weft_thread_opts o = WEFT_THREAD_OPTS_INIT;
+    char longname[81];
+    memset(longname, 'n', 80);
+    longname[80] = '\0';
+    o.name = longname;
+    ck_assert_failed_with(weft_thread_start(&t, nothing, NULL, &o), WEFT_EINVAL,
+                          "name is 80 bytes; the limit is 63");
+    o.name = NULL;
+    o.stack_size = 100;
+    ck_assert_failed_with(weft_thread_start(&t, nothing, NULL, &o), WEFT_EINVAL,
+                          "stack_size is 100 bytes");
+    ck_assert_failed_with(weft_thread_start(&t, NULL, NULL, NULL), WEFT_EINVAL, "fn is NULL");
+    ck_assert_failed_with(weft_thread_start(NULL, nothing, NULL, NULL), WEFT_EINVAL, "out is NULL");
+
+    /* across the modules: EINVAL, ESTATE, ENOMEM */
+    weft_lock l = WEFT_LOCK_INIT;
+    ck_assert_failed_with(weft_lock_acquire(&l, -5), WEFT_EINVAL, "timeout is negative");
+    ck_assert_failed_with(weft_lock_release(&l), WEFT_ESTATE, "not locked");
+    ck_assert_failed_with(weft_sleep(-1), WEFT_EINVAL, "duration is negative");
+    ck_assert_failed_with(weft_shield_end(), WEFT_ESTATE, "no shield");
+    ck_assert_failed_with(weft_scope_exit(), WEFT_ESTATE, "weft_scope_enter");
+    weft_queue *q;
+    weft_queue_opts qo = WEFT_QUEUE_OPTS_INIT;
+    qo.order = 7;
+    ck_assert_failed_with(weft_queue_new(&q, &qo), WEFT_EINVAL, "order is 7");
+    qo.order = WEFT_QUEUE_PRIORITY;
+    ck_assert_failed_with(weft_queue_new(&q, &qo), WEFT_EINVAL, "compare");
+    ck_assert_failed_with(weft_queue_get(NULL, NULL, 0), WEFT_EINVAL, "q is NULL");
+    weft_pool *p;
+    weft_pool_opts po = WEFT_POOL_OPTS_INIT;
+    po.max_workers = 5000;
+    ck_assert_failed_with(weft_pool_new(&p, &po), WEFT_EINVAL, "max_workers is 5000");
+    weft_barrier b;
+    ck_assert_failed_with(weft_barrier_init(&b, 0, NULL, NULL), WEFT_EINVAL, "parties is 0");
+    ck_assert_failed_with(weft_timer_start(NULL, -1, nothing_cb, NULL, NULL), WEFT_EINVAL,
+                          "delay is negative");
+    weft__fault_arm(WEFT__FAULT_ALLOC, 1);
+    ck_assert_failed_with(weft_queue_new(&q, NULL), WEFT_ENOMEM, "no memory");
+    weft__fault_arm(WEFT__FAULT_ALLOC, 1);
+    weft_scope *sc;
+    ck_assert_failed_with(weft_scope_new(&sc, NULL, NULL), WEFT_ENOMEM, "no memory");
+}
+END_TEST
+
+/* A successful call leaves the slot as it was (error.h): it costs nothing. */
+START_TEST(success_leaves_the_error_slot_alone)
+{
+    weft_error_set(WEFT_EBUSY, "earlier");
+    weft_lock l = WEFT_LOCK_INIT;
+    ck_assert_weft(weft_lock_acquire(&l, 0), 0);
+    ck_assert_weft(weft_lock_release(&l), 0);
+    ck_assert_int_eq(weft_error_code(), WEFT_EBUSY);
+    ck_assert_str_eq(weft_error_message(), "earlier");
+}
+END_TEST
+
+WEFT_TEST_SUITE("error", 10, weft_failures_leave_a_message_naming_argument_and_reason,
+                success_leaves_the_error_slot_alone, error_codes_reuse_errno_numbers,
+                every_code_has_a_name_and_a_text, unknown_code_is_named_not_crashed,
+                error_set_returns_code_and_keeps_message, long_message_is_cut_not_overflowed,
+                error_slot_is_per_thread)
