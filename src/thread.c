@@ -37,7 +37,7 @@
 #include "park.h"
 #include "signal_internal.h"
 
-#define MIN_STACK (16 * 1024)
+#define MIN_STACK WEFT_THREAD_STACK_MIN
 
 struct rec {
     uint64_t id;
@@ -71,6 +71,10 @@ static size_t live; /* records whose thread has not finished */
 static _Atomic uint64_t name_seq;
 
 static _Thread_local struct rec *tls_self WEFT__TLS_IE;
+static struct rec *main_rec; /* under table_lock: the main thread's record, once known */
+/* threading.stack_size(): the stack of threads started without their own; 0: the system's.
+ * relaxed: a plain setting, read once per start; no other data hangs on it. */
+static _Atomic size_t default_stack;
 
 /* Non-daemon weft threads still running, and the exit handler waiting for them. */
 static weft__waitq exit_q; /* its lock guards nondaemon */
@@ -93,7 +97,7 @@ static int map(struct rec *r)
         struct slot *s = realloc(slots, n * sizeof *s);
         if (s == NULL || weft__fault(WEFT__FAULT_ALLOC)) {
             if (s) slots = s;
-            return WEFT_ENOMEM;
+            return weft__fail(WEFT_ENOMEM, "no memory to grow the thread table to %u slots", n);
         }
         for (uint32_t i = nslots; i < n; i++)
             s[i] = (struct slot){.gen = 1, .next_free = i + 1 < n ? i + 2 : 0, .rec = NULL};
@@ -225,6 +229,9 @@ static void fork_child(void)
         r->done = r->released = r->reported = true;
     }
     exit_q.head = exit_q.tail = NULL;
+    /* the forking thread is the child's main thread (Python's main_thread() after fork) */
+    main_rec = self;
+    if (self) atomic_store_explicit(&self->tid, weft__os_gettid(), memory_order_relaxed);
     fork_parent();
 }
 
@@ -308,8 +315,12 @@ static void *trampoline(void *p)
 
 static int check_opts(const weft_thread_opts *o)
 {
-    if (o->name && strlen(o->name) >= WEFT_THREAD_NAME_MAX) return WEFT_EINVAL;
-    if (o->stack_size != 0 && o->stack_size < MIN_STACK) return WEFT_EINVAL;
+    if (o->name && strlen(o->name) >= WEFT_THREAD_NAME_MAX)
+        return weft__fail(WEFT_EINVAL, "name is %zu bytes; the limit is %d", strlen(o->name),
+                          WEFT_THREAD_NAME_MAX - 1);
+    if (o->stack_size != 0 && o->stack_size < MIN_STACK)
+        return weft__fail(WEFT_EINVAL, "stack_size is %zu bytes; the minimum is %d (or 0)",
+                          o->stack_size, MIN_STACK);
     return 0;
 }
 
@@ -329,28 +340,33 @@ static struct rec *new_rec(const weft_thread_opts *o)
 static int create(struct rec *r, size_t stack_size)
 {
     pthread_attr_t attr;
-    if (pthread_attr_init(&attr) != 0) return WEFT_ENOMEM;
+    if (stack_size == 0) stack_size = atomic_load_explicit(&default_stack, memory_order_relaxed);
+    if (pthread_attr_init(&attr) != 0)
+        return weft__fail(WEFT_ENOMEM, "no memory for thread attributes");
     int e = stack_size ? pthread_attr_setstacksize(&attr, stack_size) : 0;
     if (e == 0) e = weft__fault(WEFT__FAULT_THREAD_CREATE) ? EAGAIN : 0;
     if (e == 0) e = pthread_create(&r->pth, &attr, trampoline, r);
     pthread_attr_destroy(&attr);
     if (e == 0) return 0;
-    return e == EAGAIN ? WEFT_EAGAIN : e == ENOMEM ? WEFT_ENOMEM : WEFT_EINVAL;
+    if (e == EAGAIN) return weft__fail(WEFT_EAGAIN, "the system refused another thread");
+    if (e == ENOMEM) return weft__fail(WEFT_ENOMEM, "no memory for a thread's stack");
+    return weft__fail(WEFT_EINVAL, "the system refused a stack of %zu bytes", stack_size);
 }
 
 int weft_thread_start(weft_thread *out, weft_thread_fn fn, void *arg, const weft_thread_opts *opts)
 {
     static const weft_thread_opts defaults = WEFT_THREAD_OPTS_INIT;
     const weft_thread_opts *o = opts ? opts : &defaults;
-    if (out == NULL || fn == NULL) return WEFT_EINVAL;
+    if (out == NULL || fn == NULL)
+        return weft__fail(WEFT_EINVAL, "%s", out == NULL ? "out is NULL" : "fn is NULL");
     int rc = check_opts(o);
     if (rc) return rc;
     pthread_once(&setup_once, setup);
     struct rec *r = new_rec(o);
-    if (r == NULL) return WEFT_ENOMEM;
+    if (r == NULL) return weft__fail(WEFT_ENOMEM, "no memory for a thread record");
     if (weft_scope_new(&r->scope, o->scope, NULL) != 0) {
         free(r);
-        return WEFT_ENOMEM;
+        return weft__fail(WEFT_ENOMEM, "no memory for the thread's cancel scope");
     }
     r->fn = fn;
     r->arg = arg;
@@ -438,14 +454,16 @@ static int reap(struct rec *r, int *status)
 int weft_thread_join(weft_thread t, int *status, weft_ns timeout)
 {
     int rc;
-    if (timeout < 0) return WEFT_EINVAL;
+    if (timeout < 0) return weft__fail(WEFT_EINVAL, "timeout is negative");
     struct rec *r = lookup_locked_or(t, &rc);
     if (r == NULL) return rc;
     rc = 0;
-    if (r == tls_self)
+    if (r->released) /* a released handle no longer owns the thread: stale for join */
+        rc = WEFT_ESRCH;
+    else if (r == tls_self)
         rc = WEFT_EDEADLK;
-    else if (r->foreign || r->released)
-        rc = WEFT_EINVAL;
+    else if (r->foreign)
+        rc = weft__fail(WEFT_EINVAL, "t is a thread weft did not start: it cannot be joined");
     if (rc) {
         weft__lock_release(&table_lock);
         return rc;
@@ -465,8 +483,10 @@ int weft_thread_release(weft_thread t)
     struct rec *r = lookup_locked_or(t, &rc);
     if (r == NULL) return rc;
     if (r->foreign || r->released) {
+        rc = r->released ? WEFT_ESRCH /* released: the handle is stale */
+                         : weft__fail(WEFT_EINVAL, "t is a thread weft did not start");
         weft__lock_release(&table_lock);
-        return WEFT_EINVAL;
+        return rc;
     }
     r->released = true;
     pthread_detach(r->pth);
@@ -496,7 +516,8 @@ int weft_thread_stop(weft_thread t)
     int rc;
     struct rec *r = lookup_locked_or(t, &rc);
     if (r == NULL) return rc;
-    rc = r->foreign ? WEFT_EINVAL : weft_scope_cancel(r->scope, WEFT_ECANCELED, "thread stopped");
+    rc = r->foreign ? weft__fail(WEFT_EINVAL, "t is a thread weft did not start: it has no scope")
+                    : weft_scope_cancel(r->scope, WEFT_ECANCELED, "thread stopped");
     weft__lock_release(&table_lock);
     return rc;
 }
@@ -522,34 +543,45 @@ static void foreign_exit(void *p)
     weft__lock_release(&r->done_q.lock);
     weft__lock_acquire(&table_lock);
     live--;
-    bool gone = unmap(r);
+    /* main (after pthread_exit) keeps its handle: weft_thread_main() then says it is done */
+    bool gone = r != main_rec && unmap(r);
     weft__lock_release(&table_lock);
     if (gone) free_rec(r);
     tls_self = NULL;
 }
 
-static struct rec *register_foreign(void)
+/* A record for a thread weft did not start: the caller, or (self false) the main thread seen
+ * from another one. The main thread has one record: whoever comes first makes it. */
+static struct rec *register_foreign(bool self)
 {
     pthread_once(&setup_once, setup);
-    struct rec *r = weft__calloc(1, sizeof *r);
+    int32_t tid = self ? weft__os_gettid() : (int32_t)getpid();
+    bool is_main = tid == (int32_t)getpid();
+    weft__lock_acquire(&table_lock);
+    struct rec *r = is_main ? main_rec : NULL;
+    weft__lock_release(&table_lock);
+    if (r) return r; /* a record never unmapped (see foreign_exit) */
+    r = weft__calloc(1, sizeof *r);
     if (r == NULL) return NULL;
     r->foreign = true;
-    r->pth = pthread_self();
-    int32_t tid = weft__os_gettid();
+    if (self) r->pth = pthread_self();
     atomic_init(&r->tid, tid);
-    if (tid == (int32_t)getpid())
+    if (is_main)
         snprintf(r->name, sizeof r->name, "main");
     else
         snprintf(r->name, sizeof r->name, "dummy-%llu",
                  (unsigned long long)atomic_fetch_add(&name_seq, 1) + 1);
     weft__lock_acquire(&table_lock);
-    int rc = map(r);
-    if (rc == 0) live++;
+    struct rec *won = is_main ? main_rec : NULL; /* another thread made main's meanwhile */
+    int rc = won ? 0 : map(r);
+    if (rc == 0 && !won) live++;
+    if (rc == 0 && is_main && !won) main_rec = r;
     weft__lock_release(&table_lock);
-    if (rc) {
+    if (rc || won) {
         free(r);
-        return NULL;
+        return won;
     }
+    if (!self) return r;
     /* The main thread's destructors never run (exit() does not call them): its record lives
      * as long as the process, which is what "main" should do. */
     pthread_setspecific(foreign_key, r);
@@ -559,19 +591,48 @@ static struct rec *register_foreign(void)
 weft_thread weft_thread_current(void)
 {
     struct rec *r = tls_self;
-    if (r == NULL) r = tls_self = register_foreign();
+    if (r == NULL) r = tls_self = register_foreign(true);
     return (weft_thread){r ? r->id : 0};
+}
+
+weft_thread weft_thread_main(void)
+{
+    pthread_once(&setup_once, setup);
+    weft__lock_acquire(&table_lock);
+    struct rec *r = main_rec;
+    weft__lock_release(&table_lock);
+    if (r == NULL && weft__os_gettid() == (int32_t)getpid()) return weft_thread_current();
+    if (r == NULL) r = register_foreign(false);
+    return (weft_thread){r ? r->id : 0};
+}
+
+size_t weft_thread_get_stack_size(void)
+{
+    return atomic_load_explicit(&default_stack, memory_order_relaxed);
+}
+
+int weft_thread_set_stack_size(size_t size)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    if (size != 0 && size < MIN_STACK)
+        return weft__fail(WEFT_EINVAL, "stack size is %zu bytes; the minimum is %d (or 0)", size,
+                          MIN_STACK);
+    if (size > SIZE_MAX / 2)
+        return weft__fail(WEFT_EINVAL, "stack size is %zu bytes: too large", size);
+    size = (size + page - 1) / page * page;
+    atomic_store_explicit(&default_stack, size, memory_order_relaxed);
+    return 0;
 }
 
 int weft_thread_native_id(weft_thread t, int32_t *tid)
 {
     int rc;
-    if (tid == NULL) return WEFT_EINVAL;
+    if (tid == NULL) return weft__fail(WEFT_EINVAL, "tid is NULL");
     struct rec *r = lookup_locked_or(t, &rc);
     if (r == NULL) return rc;
     int32_t v = atomic_load_explicit(&r->tid, memory_order_acquire);
     weft__lock_release(&table_lock);
-    if (v == 0) return WEFT_ESTATE;
+    if (v == 0) return weft__fail(WEFT_ESTATE, "the thread has not started running yet");
     *tid = v;
     return 0;
 }
@@ -579,7 +640,8 @@ int weft_thread_native_id(weft_thread t, int32_t *tid)
 int weft_thread_name(weft_thread t, char *buf, size_t size)
 {
     int rc;
-    if (buf == NULL || size == 0) return WEFT_EINVAL;
+    if (buf == NULL || size == 0)
+        return weft__fail(WEFT_EINVAL, "%s", buf == NULL ? "buf is NULL" : "size is 0");
     struct rec *r = lookup_locked_or(t, &rc);
     if (r == NULL) return rc;
     snprintf(buf, size, "%s", r->name);
@@ -635,7 +697,7 @@ static void wait_for_nondaemon(void)
 
     /* Report finished threads that failed and were never joined. Every thread nobody joined
      * is detached: the process is ending, and a joinable thread left over is a leak to tools
-     * such as ThreadSanitizer. A late join from a daemon thread then gets WEFT_EINVAL. */
+     * such as ThreadSanitizer. A late join from a daemon thread then gets WEFT_ESRCH. */
     weft__lock_acquire(&table_lock);
     for (uint32_t i = 0; i < nslots; i++) {
         struct rec *r = slots[i].rec;

@@ -1,8 +1,11 @@
 /* weft/thread.h - threads (threading.Thread, _thread.start_new_thread).
  *
- * A weft_thread is a small value (like pthread_t) that names a thread through a handle table:
- * after the thread is joined or released the handle goes stale, and every call on a stale
- * handle returns WEFT_ESRCH instead of touching freed memory. Copy it freely.
+ * A weft_thread is a small value (like pthread_t) that names a thread through a handle table.
+ * Once the thread is joined, or released and finished, the handle is stale: every call on it
+ * returns WEFT_ESRCH instead of touching freed memory. A released handle no longer owns the
+ * thread: join and release on it return WEFT_ESRCH at once, while the queries (name,
+ * is_alive, is_daemon, native_id, stop) still work until the thread finishes, as they do on
+ * the handles weft_thread_current and weft_thread_enumerate give. Copy it freely.
  *
  * Python semantics at exit: when main returns (or anything calls exit()), the process first
  * waits for every non-daemon weft thread to finish; daemon threads do not hold it up and are
@@ -40,10 +43,16 @@ typedef int (*weft_thread_fn)(void *arg);
 /* Longest thread name kept, including the NUL. The kernel shows the first 15 bytes. */
 #define WEFT_THREAD_NAME_MAX 64
 
+/* Smallest stack a thread may be given, in bytes (opts.stack_size, weft_thread_set_stack_size). */
+#define WEFT_THREAD_STACK_MIN (16 * 1024)
+
+/* Options of weft_thread_start. As for every weft options struct, all-zero ({0}, calloc) is the
+ * defaults, the same as WEFT_THREAD_OPTS_INIT and as passing NULL. */
 typedef struct weft_thread_opts {
     const char *name;  /* borrowed during the call and copied; NULL: "thread-N" */
     int daemon;        /* non-zero: the process does not wait for this thread at exit */
-    size_t stack_size; /* bytes, 0: the system default; below 16 KiB is WEFT_EINVAL */
+    size_t stack_size; /* bytes; 0: the process-wide default (weft_thread_set_stack_size, else
+                          the system's); below WEFT_THREAD_STACK_MIN is WEFT_EINVAL */
     weft_scope *scope; /* borrowed during the call: the parent of the thread's own cancel
                           scope; NULL: the creator's current scope (weft/cancel.h) */
 } weft_thread_opts;
@@ -72,15 +81,17 @@ WEFT_API int weft_thread_start(weft_thread *out, weft_thread_fn fn, void *arg,
  * timeout: see weft/time.h; 0 reaps an already finished thread or returns WEFT_EAGAIN.
  * Returns 0; WEFT_ETIMEDOUT (t still runs, the handle stays valid: join again later);
  * WEFT_EAGAIN (timeout 0 and t still runs); WEFT_EDEADLK (t is the calling thread); WEFT_ESRCH
- * (stale handle: already joined, by this or a concurrent join, or released); WEFT_EINVAL (t
- * was not started by weft, or negative timeout); WEFT_ECANCELED (the caller was cancelled).
+ * (stale handle: already joined, by this or a concurrent join, or released, also while the
+ * released thread still runs, or left unjoined at exit); WEFT_EINVAL (t was not started by
+ * weft, or negative timeout); WEFT_ECANCELED (the caller was cancelled).
  * Several threads may wait to join the same thread; exactly one of them reaps it.
  * Blocks: yes. Cancellation point: yes. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_thread_join(weft_thread t, int *status, weft_ns timeout);
 
 /* weft_thread_release - give up the handle: the thread runs on and cleans up after itself
  * (a detached thread, _thread.start_new_thread). If it ends with a failure, the error hook
- * reports it. Returns 0, WEFT_ESRCH (stale handle), WEFT_EINVAL (not started by weft).
+ * reports it. Returns 0, WEFT_ESRCH (stale handle: joined, or released already, also while
+ * it still runs), WEFT_EINVAL (not started by weft).
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_thread_release(weft_thread t);
 
@@ -100,6 +111,32 @@ WEFT_API int weft_thread_is_alive(weft_thread t);
  * weft did not start, the first call registers it; never fails except for lack of memory, when
  * it returns {0}. Blocks: no. Cancellation point: no. Thread safety: safe. */
 WEFT_API weft_thread weft_thread_current(void);
+
+/* weft_thread_main - the main thread's handle (threading.main_thread), from any thread: the
+ * same handle weft_thread_current() gives in main. The main thread is the one whose kernel id
+ * is the process id; in a child made by fork() it is the thread that called fork (as in
+ * Python). Like every handle of a thread weft did not start, it is not joinable (join and
+ * release give WEFT_EINVAL) and never goes stale: weft_thread_is_alive() gives 1 until main
+ * ends with pthread_exit, 0 after. Returns {0} only for lack of memory (the first call makes a
+ * record for main).
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
+WEFT_API weft_thread weft_thread_main(void);
+
+/* weft_thread_set_stack_size - set the stack size of threads started from now on without one of
+ * their own (opts.stack_size 0): threading.stack_size(size). Pool workers, group threads and
+ * the timer thread are weft threads and follow it; threads already running keep theirs.
+ * size: bytes; 0 restores the system's default (the pthread default, from RLIMIT_STACK);
+ * otherwise at least WEFT_THREAD_STACK_MIN, rounded up to a multiple of the page size.
+ * Returns 0, WEFT_EINVAL (size below WEFT_THREAD_STACK_MIN and not 0, or above SIZE_MAX / 2;
+ * the setting is unchanged, weft_error_message() says why). A size the system then refuses
+ * makes weft_thread_start fail (WEFT_EAGAIN, WEFT_ENOMEM).
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: yes. */
+WEFT_API int weft_thread_set_stack_size(size_t size);
+
+/* weft_thread_get_stack_size - the size set by weft_thread_set_stack_size, after rounding; 0
+ * while the system's default is in use (threading.stack_size()).
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: yes. */
+WEFT_API size_t weft_thread_get_stack_size(void);
 
 /* weft_thread_ident - the handle as a number, never 0, unique among the handles alive at any
  * time (threading.get_ident / Thread.ident). A number is reused only after its table slot was

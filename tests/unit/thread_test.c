@@ -129,7 +129,7 @@ START_TEST(bad_arguments_are_error_codes)
 }
 END_TEST
 
-START_TEST(join_twice_and_join_released_are_errors)
+START_TEST(join_or_release_after_release_is_stale_handle)
 {
     weft_thread t;
     ck_assert_weft(weft_thread_start(&t, return_arg, NULL, NULL), 0);
@@ -141,11 +141,27 @@ START_TEST(join_twice_and_join_released_are_errors)
     _Atomic int flag = 0;
     ck_assert_weft(weft_thread_start(&t, wait_flag, &flag, NULL), 0);
     ck_assert_weft(weft_thread_release(t), 0);
-    ck_assert_weft(weft_thread_join(t, NULL, WEFT_FOREVER), WEFT_EINVAL); /* still running */
-    ck_assert_weft(weft_thread_release(t), WEFT_EINVAL);
+    /* weft/thread.h: a released handle is stale for join and release (WEFT_ESRCH, as for a
+     * joined one), while the thread still runs... */
+    ck_assert_weft(weft_thread_join(t, NULL, WEFT_FOREVER), WEFT_ESRCH);
+    ck_assert_weft(weft_thread_join(t, NULL, 0), WEFT_ESRCH);
+    ck_assert_weft(weft_thread_release(t), WEFT_ESRCH);
+    ck_assert_weft(weft_thread_release(t), WEFT_ESRCH);
+    /* ...and still names the running thread for the queries (as enumerate's handles do) */
+    char name[WEFT_THREAD_NAME_MAX];
+    ck_assert_weft(weft_thread_name(t, name, sizeof name), 0);
+    ck_assert_int_eq(weft_thread_is_alive(t), 1);
     atomic_store(&flag, 1);
     while (weft_thread_is_alive(t) == 1) weft_sleep(WEFT_US(100));
-    ck_assert_weft(weft_thread_join(t, NULL, WEFT_FOREVER), WEFT_ESRCH); /* gone */
+    /* finished: every call on the handle is WEFT_ESRCH */
+    ck_assert_weft(weft_thread_join(t, NULL, WEFT_FOREVER), WEFT_ESRCH);
+    ck_assert_weft(weft_thread_release(t), WEFT_ESRCH);
+    ck_assert_weft(weft_thread_stop(t), WEFT_ESRCH);
+    ck_assert_weft(weft_thread_is_alive(t), WEFT_ESRCH);
+    ck_assert_weft(weft_thread_is_daemon(t), WEFT_ESRCH);
+    ck_assert_weft(weft_thread_name(t, name, sizeof name), WEFT_ESRCH);
+    int32_t tid;
+    ck_assert_weft(weft_thread_native_id(t, &tid), WEFT_ESRCH);
 }
 END_TEST
 
@@ -351,12 +367,86 @@ START_TEST(pthread_exit_inside_thread_still_finishes)
 }
 END_TEST
 
-WEFT_TEST_SUITE("thread", 30, start_and_join_returns_status, join_carries_error_message_to_joiner,
-                join_without_message_uses_code_text, join_with_timeout_times_out_then_succeeds,
-                join_zero_timeout_reaps_finished_thread, join_self_is_deadlock_error,
-                bad_arguments_are_error_codes, join_twice_and_join_released_are_errors,
-                main_thread_is_not_joinable, name_daemon_native_id_and_current,
-                count_and_enumerate_see_live_threads, foreign_pthread_gets_handle_that_goes_stale,
-                thousand_threads_in_batches, released_threads_clean_up_after_themselves,
+static int report_main(void *arg)
+{
+    weft_thread *out = arg;
+    *out = weft_thread_main(); /* before main ever asked for its own handle */
+    return 0;
+}
+
+/* threading.main_thread(): the same handle from any thread, the one main gets as current. */
+START_TEST(main_thread_is_the_same_handle_from_every_thread)
+{
+    weft_thread seen = {0}, t;
+    ck_assert_weft(weft_thread_start(&t, report_main, &seen, NULL), 0);
+    ck_assert_weft(weft_thread_join(t, NULL, WEFT_FOREVER), 0);
+    ck_assert_uint_ne(seen.id, 0);
+    ck_assert(weft_thread_equal(seen, weft_thread_current()));
+    ck_assert(weft_thread_equal(seen, weft_thread_main()));
+    char name[16];
+    ck_assert_weft(weft_thread_name(seen, name, sizeof name), 0);
+    ck_assert_str_eq(name, "main");
+    ck_assert_int_eq(weft_thread_is_alive(seen), 1);
+    int32_t tid = 0;
+    ck_assert_weft(weft_thread_native_id(seen, &tid), 0);
+    ck_assert_int_eq(tid, getpid());
+    ck_assert_weft(weft_thread_start(&t, report_main, &seen, NULL), 0);
+    ck_assert_weft(weft_thread_join(t, NULL, WEFT_FOREVER), 0);
+    ck_assert(weft_thread_equal(seen, weft_thread_main()));
+    ck_assert_weft(weft_thread_release(seen), WEFT_EINVAL); /* not started by weft */
+}
+END_TEST
+
+static int report_stack(void *arg)
+{
+    size_t *out = arg;
+    pthread_attr_t a;
+    if (pthread_getattr_np(pthread_self(), &a) != 0) return 1;
+    pthread_attr_getstacksize(&a, out);
+    pthread_attr_destroy(&a);
+    return 0;
+}
+
+/* threading.stack_size([size]): set, get, its rules. */
+START_TEST(process_wide_stack_size_sets_and_gets)
+{
+    ck_assert_uint_eq(weft_thread_get_stack_size(), 0);
+    ck_assert_weft(weft_thread_set_stack_size(100), WEFT_EINVAL);
+    ck_assert_ptr_nonnull(strstr(weft_error_message(), "minimum"));
+    ck_assert_weft(weft_thread_set_stack_size(SIZE_MAX), WEFT_EINVAL);
+    ck_assert_uint_eq(weft_thread_get_stack_size(), 0);
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    ck_assert_weft(weft_thread_set_stack_size(WEFT_THREAD_STACK_MIN + 1), 0);
+    ck_assert_uint_eq(weft_thread_get_stack_size() % page, 0);
+    ck_assert_uint_gt(weft_thread_get_stack_size(), WEFT_THREAD_STACK_MIN);
+
+    size_t want = 3 * 1024 * 1024, got = 0;
+    ck_assert_weft(weft_thread_set_stack_size(want), 0);
+    ck_assert_uint_eq(weft_thread_get_stack_size(), want);
+    weft_thread t;
+    ck_assert_weft(weft_thread_start(&t, report_stack, &got, NULL), 0);
+    ck_assert_weft(weft_thread_join(t, NULL, WEFT_FOREVER), 0);
+    ck_assert_uint_ge(got, want);
+    ck_assert_uint_lt(got, 2 * want);
+    /* a thread's own stack_size still wins */
+    weft_thread_opts o = WEFT_THREAD_OPTS_INIT;
+    o.stack_size = 8 * 1024 * 1024;
+    ck_assert_weft(weft_thread_start(&t, report_stack, &got, &o), 0);
+    ck_assert_weft(weft_thread_join(t, NULL, WEFT_FOREVER), 0);
+    ck_assert_uint_ge(got, o.stack_size);
+    ck_assert_weft(weft_thread_set_stack_size(0), 0); /* back to the system's */
+    ck_assert_uint_eq(weft_thread_get_stack_size(), 0);
+}
+END_TEST
+
+WEFT_TEST_SUITE("thread", 30, main_thread_is_the_same_handle_from_every_thread,
+                process_wide_stack_size_sets_and_gets, start_and_join_returns_status,
+                join_carries_error_message_to_joiner, join_without_message_uses_code_text,
+                join_with_timeout_times_out_then_succeeds, join_zero_timeout_reaps_finished_thread,
+                join_self_is_deadlock_error, bad_arguments_are_error_codes,
+                join_or_release_after_release_is_stale_handle, main_thread_is_not_joinable,
+                name_daemon_native_id_and_current, count_and_enumerate_see_live_threads,
+                foreign_pthread_gets_handle_that_goes_stale, thousand_threads_in_batches,
+                released_threads_clean_up_after_themselves,
                 fault_injection_makes_start_fail_cleanly, concurrent_joins_reap_exactly_once,
                 pthread_exit_inside_thread_still_finishes)
