@@ -231,10 +231,13 @@ void weft__scope_deadline_passed(void)
 
 int weft_scope_new(weft_scope **out, weft_scope *parent, const weft_scope_opts *opts)
 {
-    if (out == NULL || (opts && opts->timeout < 0)) return WEFT_EINVAL;
+    if (out == NULL) return weft__fail(WEFT_EINVAL, "out is NULL");
+    if (opts && opts->timeout < 0)
+        return weft__fail(WEFT_EINVAL, "timeout is negative (%lld)", (long long)opts->timeout);
     weft_scope *s = weft__calloc(1, sizeof *s);
-    if (s == NULL) return WEFT_ENOMEM;
-    s->own_deadline = opts ? weft_deadline(opts->timeout) : WEFT_FOREVER;
+    if (s == NULL) return weft__fail(WEFT_ENOMEM, "no memory for a scope");
+    /* timeout 0 is "none", so that a {0} weft_scope_opts is the default (weft/cancel.h) */
+    s->own_deadline = opts && opts->timeout ? weft_deadline(opts->timeout) : WEFT_FOREVER;
     s->refs = 1;
     if (parent == NULL) {
         weft__scope_register_self();
@@ -265,7 +268,7 @@ void weft_scope_release(weft_scope *s)
 
 int weft_scope_enter(weft_scope *s)
 {
-    if (s == NULL) return WEFT_EINVAL;
+    if (s == NULL) return weft__fail(WEFT_EINVAL, "s is NULL");
     weft__scope_register_self();
     if (ts.depth == WEFT_SCOPE_DEPTH) return WEFT_ENOSPC;
     weft__lock_acquire(&tree_lock);
@@ -278,7 +281,8 @@ int weft_scope_enter(weft_scope *s)
 
 int weft_scope_exit(void)
 {
-    if (!ts.registered || ts.depth == 0) return WEFT_ESTATE;
+    if (!ts.registered || ts.depth == 0)
+        return weft__fail(WEFT_ESTATE, "no weft_scope_enter to undo");
     weft__lock_acquire(&tree_lock);
     weft_scope *s = ts.scope;
     move_to(ts.saved[--ts.depth]); /* the saved scope's ref becomes the current one's */
@@ -289,7 +293,7 @@ int weft_scope_exit(void)
 
 int weft_scope_cancel(weft_scope *s, int code, const char *fmt, ...)
 {
-    if (s == NULL) return WEFT_EINVAL;
+    if (s == NULL) return weft__fail(WEFT_EINVAL, "s is NULL");
     char reason[WEFT_SCOPE_REASON_MAX];
     if (fmt) {
         va_list ap;
@@ -309,13 +313,13 @@ int weft_scope_cancel(weft_scope *s, int code, const char *fmt, ...)
 
 int weft_scope_cancelled(weft_scope *s)
 {
-    if (s == NULL) return WEFT_EINVAL;
+    if (s == NULL) return weft__fail(WEFT_EINVAL, "s is NULL");
     return check_deadline(s);
 }
 
 int weft_scope_reason(weft_scope *s, int *code, char *buf, size_t size)
 {
-    if (s == NULL) return WEFT_EINVAL;
+    if (s == NULL) return weft__fail(WEFT_EINVAL, "s is NULL");
     int c = check_deadline(s);
     if (c) {
         weft__lock_acquire(&tree_lock);
@@ -364,7 +368,7 @@ int weft_shield_begin(void)
 int weft_shield_end(void)
 {
     weft__parker *k = weft__parker_self();
-    if (k->shield == 0) return WEFT_ESTATE;
+    if (k->shield == 0) return weft__fail(WEFT_ESTATE, "no shield is up");
     k->shield--;
     return 0;
 }

@@ -17,6 +17,7 @@
 #include <weft/error.h>
 #include <weft/signal.h>
 
+#include "internal.h"
 #include "signal_internal.h"
 
 static struct {
@@ -57,7 +58,7 @@ static void *signal_thread(void *unused)
         if (signo <= 0) continue; /* EINTR */
         int first = 0;
         if (!atomic_compare_exchange_strong(&sig.received, &first, signo)) {
-            if (sig.opts.second_exits) second_signal(signo);
+            if (!sig.opts.ignore_second) second_signal(signo);
             continue;
         }
         if (sig.opts.on_signal) sig.opts.on_signal(signo, sig.opts.arg);
@@ -72,10 +73,12 @@ static int build_set(const weft_signals_opts *o, sigset_t *set)
     static const int defaults[] = {SIGINT, SIGTERM};
     const int *list = o->signals ? o->signals : defaults;
     size_t n = o->signals ? o->count : 2;
-    if (n == 0) return WEFT_EINVAL;
+    if (n == 0) return weft__fail(WEFT_EINVAL, "count is 0 with a non-NULL signals array");
     sigemptyset(set);
     for (size_t i = 0; i < n; i++) {
-        if (!catchable(list[i])) return WEFT_EINVAL;
+        if (!catchable(list[i]))
+            return weft__fail(WEFT_EINVAL, "signals[%zu] is %d: not a signal weft can catch", i,
+                              list[i]);
         sigaddset(set, list[i]);
     }
     return 0;

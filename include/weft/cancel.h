@@ -33,19 +33,25 @@ typedef struct weft_scope weft_scope;
 /* Longest reason text kept, including the NUL. */
 #define WEFT_SCOPE_REASON_MAX 128
 
+/* Options of weft_scope_new. As for every weft options struct, all-zero ({0}, calloc) is the
+ * defaults, the same as WEFT_SCOPE_OPTS_INIT and as passing NULL. */
 typedef struct weft_scope_opts {
-    weft_ns timeout; /* relative: the scope's deadline is now + timeout; WEFT_FOREVER: none */
+    weft_ns timeout; /* relative: the scope's deadline is now + timeout. 0 or WEFT_FOREVER: no
+                        deadline. Unlike a blocking call's timeout, 0 does NOT mean "already
+                        expired" (a zeroed struct must be the default): for a scope that starts
+                        cancelled, cancel it (weft_scope_cancel with WEFT_ETIMEDOUT), and check
+                        a computed timeout such as weft_remaining(d), which reaches 0 */
 } weft_scope_opts;
 
 /* clang-format off */
-#define WEFT_SCOPE_OPTS_INIT {WEFT_FOREVER}
+#define WEFT_SCOPE_OPTS_INIT {0}
 /* clang-format on */
 
 /* weft_scope_new - make a scope, child of parent.
  * out: caller-owned, receives a new scope handle on success; end it with weft_scope_release.
  * parent: borrowed; NULL means the calling thread's current scope. A child of a cancelled scope
  *         starts cancelled. Its deadline is the earlier of its own and its parent's.
- * opts: borrowed, may be NULL (no deadline).
+ * opts: borrowed, may be NULL (no deadline); a zeroed struct is the same.
  * Returns 0, WEFT_EINVAL (NULL out, negative timeout), WEFT_ENOMEM.
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_scope_new(weft_scope **out, weft_scope *parent, const weft_scope_opts *opts);

@@ -42,6 +42,7 @@ WEFT_BEGIN_DECLS
 
 typedef struct weft_group weft_group;
 
+/* All-zero ({0}, calloc) is the defaults, the same as WEFT_GROUP_OPTS_INIT and as passing NULL. */
 typedef struct weft_group_opts {
     weft_scope *scope; /* borrowed during the call: parent of the group's scope; NULL: the
                           calling thread's current scope */

@@ -51,6 +51,7 @@ typedef struct weft_pool weft_pool;
  * finish normally. Later submits, maps and parallel loops fail with WEFT_EBROKEN. */
 typedef int (*weft_pool_init_fn)(void *arg);
 
+/* All-zero ({0}, calloc) is the defaults, the same as WEFT_POOL_OPTS_INIT and as passing NULL. */
 typedef struct weft_pool_opts {
     int max_workers;         /* 0: weft's count of online CPUs; < 0 or > 1024 is WEFT_EINVAL */
     const char *name_prefix; /* borrowed during weft_pool_new and copied; NULL: "pool" */

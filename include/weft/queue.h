@@ -45,6 +45,7 @@ enum weft_queue_order {
  * not call any function on the same queue. */
 typedef int (*weft_queue_compare_fn)(const void *a, const void *b, void *arg);
 
+/* All-zero ({0}, calloc) is the defaults, the same as WEFT_QUEUE_OPTS_INIT and as passing NULL. */
 typedef struct weft_queue_opts {
     size_t capacity;               /* most items held at once; 0: unbounded */
     int order;                     /* enum weft_queue_order */

@@ -20,21 +20,25 @@
 
 WEFT_BEGIN_DECLS
 
+/* Options of weft_signals_catch. As for every weft options struct, all-zero ({0}, calloc) is
+ * the defaults, the same as WEFT_SIGNALS_OPTS_INIT and as passing NULL. */
 typedef struct weft_signals_opts {
     const int *signals; /* borrowed during the call; NULL: SIGINT and SIGTERM */
     size_t count;       /* entries in signals */
     /* Runs on the signal thread when the first signal arrives, before the cancellation. */
     void (*on_signal)(int signo, void *arg);
-    void *arg;        /* passed to on_signal; must outlive the process's use of it */
-    int second_exits; /* non-zero: a second signal calls _exit(128 + signo) */
+    void *arg;         /* passed to on_signal; must outlive the process's use of it */
+    int ignore_second; /* 0 (the default): a second signal calls _exit(128 + signo);
+                          non-zero: later signals are received and dropped, the process
+                          goes on winding down (the cancellation has already been made) */
 } weft_signals_opts;
 
 /* clang-format off */
-#define WEFT_SIGNALS_OPTS_INIT {NULL, 0, NULL, NULL, 1}
+#define WEFT_SIGNALS_OPTS_INIT {NULL, 0, NULL, NULL, 0}
 /* clang-format on */
 
 /* weft_signals_catch - turn the chosen signals into cancellation of the root scope.
- * opts: borrowed, may be NULL for the defaults.
+ * opts: borrowed, may be NULL for the defaults (a zeroed struct is the same).
  * Returns 0; WEFT_EINVAL (a signal that cannot be caught this way: SIGKILL, SIGSTOP, SIGSEGV,
  * SIGBUS, SIGILL, SIGFPE, or out of range; count 0 with a non-NULL array); WEFT_EBUSY (already
  * catching); WEFT_EAGAIN (the signal thread could not be started).

@@ -30,6 +30,7 @@ WEFT_BEGIN_DECLS
 
 typedef struct weft_timer weft_timer;
 
+/* All-zero ({0}, calloc) is the defaults, the same as WEFT_TIMER_OPTS_INIT and as passing NULL. */
 typedef struct weft_timer_opts {
     weft_ns interval; /* 0: run once; > 0: then again every interval ns (fixed rate) */
 } weft_timer_opts;

@@ -222,6 +222,37 @@ START_TEST(second_sigint_during_cleanup_exits_130)
 }
 END_TEST
 
+/* As slow_cleanup_main, with a zeroed weft_signals_opts: it must be the defaults (SIGINT and
+ * SIGTERM, a second signal exits), as WEFT_SIGNALS_OPTS_INIT and NULL are. */
+static int zeroed_opts_main(void)
+{
+    weft_signals_opts z;
+    memset(&z, 0, sizeof z);
+    if (weft_signals_catch(&z) != 0) return 10;
+    say("ready\n");
+    if (weft_sleep(WEFT_SEC(60)) != WEFT_ECANCELED) return 11;
+    weft_shield_begin();
+    say("cleaning\n");
+    weft_sleep(WEFT_SEC(60));
+    return 12;
+}
+
+START_TEST(zeroed_signals_opts_are_the_defaults)
+{
+    int rd;
+    char buf[256];
+    pid_t pid = spawn(zeroed_opts_main, &rd);
+    ck_assert(read_until(rd, buf, sizeof buf, "ready\n"));
+    ck_assert_int_eq(kill(pid, SIGTERM), 0);
+    ck_assert(read_until(rd, buf, sizeof buf, "cleaning\n"));
+    ck_assert_int_eq(kill(pid, SIGINT), 0);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    close(rd);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGINT, "status %#x", status);
+}
+END_TEST
+
 START_TEST(sigterm_is_caught_too)
 {
     int rd;
@@ -259,5 +290,5 @@ START_TEST(uncatchable_signals_are_rejected)
 END_TEST
 
 WEFT_TEST_SUITE("signal", 30, sigint_cancels_every_blocked_thread_and_main_returns,
-                second_sigint_during_cleanup_exits_130, sigterm_is_caught_too,
-                uncatchable_signals_are_rejected)
+                second_sigint_during_cleanup_exits_130, zeroed_signals_opts_are_the_defaults,
+                sigterm_is_caught_too, uncatchable_signals_are_rejected)
