@@ -46,20 +46,42 @@ static int key_of(weft_local *key, pthread_key_t *out)
 
 int weft_local_init(weft_local *key, void (*destructor)(void *value))
 {
+    return weft_local_init_with(key, destructor, NULL, NULL);
+}
+
+int weft_local_init_with(weft_local *key, void (*destructor)(void *value), weft_local_init_fn init,
+                         void *arg)
+{
     if (key == NULL) return weft__fail(WEFT_EINVAL, "key is NULL");
     key->destructor = destructor;
+    key->init = init;
+    key->init_arg = arg;
     atomic_store_explicit(state_of(key), 0, memory_order_relaxed);
     return 0;
+}
+
+/* The calling thread has no value under k: make its first one with the key's initializer. */
+static void *first_value(weft_local *key, pthread_key_t k)
+{
+    void *v = key->init(key->init_arg);
+    if (v != NULL && pthread_setspecific(k, v) != 0) {
+        if (key->destructor) key->destructor(v); /* it could not be kept: nobody else would */
+        v = NULL;
+    }
+    return v;
 }
 
 void *weft_local_get(weft_local *key)
 {
     pthread_key_t k;
     if (key == NULL) return NULL;
-    /* Not created yet: no thread can have a value, so do not create it just to read NULL. */
-    if (atomic_load_explicit(state_of(key), memory_order_acquire) == 0) return NULL;
+    /* Not created yet and no initializer: no thread can have a value, so do not create the
+     * key just to read NULL. */
+    if (key->init == NULL && atomic_load_explicit(state_of(key), memory_order_acquire) == 0)
+        return NULL;
     if (key_of(key, &k) != 0) return NULL;
-    return pthread_getspecific(k);
+    void *v = pthread_getspecific(k);
+    return v == NULL && key->init ? first_value(key, k) : v;
 }
 
 int weft_local_set(weft_local *key, void *value)

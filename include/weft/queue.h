@@ -125,6 +125,17 @@ WEFT_API size_t weft_queue_size(weft_queue *q);
 WEFT_API int weft_queue_empty(weft_queue *q);
 WEFT_API int weft_queue_full(weft_queue *q);
 
+/* weft_queue_capacity - the most items q holds at once (Queue.maxsize): opts.capacity as given
+ * to weft_queue_new, 0 for an unbounded queue (and for NULL). Fixed for q's life.
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
+WEFT_API size_t weft_queue_capacity(weft_queue *q);
+
+/* weft_queue_unfinished - how many items put into q have not yet been matched by a
+ * weft_queue_task_done (Queue.unfinished_tasks): weft_queue_join returns once it is 0. A
+ * snapshot, stale at once while other threads put or finish tasks; 0 for NULL.
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
+WEFT_API size_t weft_queue_unfinished(weft_queue *q);
+
 /* weft_queue_task_done - say that an item taken from q has been dealt with (task_done()).
  * Returns 0; WEFT_EOVERFLOW (more calls than items ever put: Python's ValueError; nothing
  * changes); WEFT_EINVAL (NULL q). When the count of unfinished tasks reaches zero every

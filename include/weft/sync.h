@@ -278,11 +278,16 @@ typedef struct weft_barrier {
     int32_t state;              /* internal: 0 filling, 1 draining, -1 resetting, -2 broken */
     weft_barrier_action action; /* internal */
     void *arg;                  /* internal */
+    weft_ns timeout;            /* internal: the default timeout; 0: none (WEFT_FOREVER) */
 } weft_barrier;
 
 /* clang-format off */
 #define WEFT_BARRIER_INIT(parties, action, arg) \
-    {WEFT_LOCK_INIT, 0, (parties), 0, 0, (action), (arg)}
+    {WEFT_LOCK_INIT, 0, (parties), 0, 0, (action), (arg), 0}
+/* threading.Barrier(parties, action, timeout): with a default timeout (> 0) for waits given
+ * WEFT_FOREVER (see weft_barrier_set_timeout). */
+#define WEFT_BARRIER_INIT_TIMEOUT(parties, action, arg, timeout) \
+    {WEFT_LOCK_INIT, 0, (parties), 0, 0, (action), (arg), (timeout)}
 /* clang-format on */
 
 /* weft_barrier_init - a barrier for parties threads (threading.Barrier(parties, action)).
@@ -293,6 +298,19 @@ typedef struct weft_barrier {
 WEFT_API int weft_barrier_init(weft_barrier *b, uint32_t parties, weft_barrier_action action,
                                void *arg);
 
+/* weft_barrier_set_timeout - give b a default timeout, the timeout argument of Python's
+ * Barrier(parties, action, timeout): a weft_barrier_wait given WEFT_FOREVER (Python's
+ * wait(timeout=None)) waits at most timeout; a wait given any other timeout uses its own, as
+ * in Python. Running out is the same as for an explicit timeout, as in Python: the waiter
+ * that ran out gets WEFT_ETIMEDOUT and the barrier breaks (the others get WEFT_EBROKEN until
+ * weft_barrier_reset).
+ * b: caller-owned. timeout: > 0; WEFT_FOREVER removes the default.
+ * Returns 0, WEFT_EINVAL (NULL b; timeout 0 or negative: a default of 0 would break the barrier
+ * at every wait that is not the last).
+ * Blocks: no. Cancellation point: no. Thread safety: not on b (set it before the barrier is
+ * used, like weft_barrier_init). Async-signal-safe: yes. */
+WEFT_API int weft_barrier_set_timeout(weft_barrier *b, weft_ns timeout);
+
 /* weft_barrier_wait - arrive and wait until all parties have (Barrier.wait). The last to
  * arrive runs the action, then releases everyone; the barrier then resets itself for reuse.
  * Returns the arrival index, 0 .. parties - 1 (exactly one thread gets each), or:
@@ -301,6 +319,8 @@ WEFT_API int weft_barrier_init(weft_barrier *b, uint32_t parties, weft_barrier_a
  * this breaks the barrier for everyone else, as in Python), WEFT_ECANCELED (cancelled: also
  * breaks it), WEFT_EAGAIN (timeout 0 and the caller is not the last party: it does not count
  * as arrived and nothing breaks), WEFT_EINVAL (NULL b, 0 parties, negative timeout).
+ * timeout: WEFT_FOREVER means the barrier's default timeout when it has one
+ * (weft_barrier_set_timeout), else forever.
  * Blocks: yes. Cancellation point: yes. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_barrier_wait(weft_barrier *b, weft_ns timeout);
 

@@ -423,6 +423,17 @@ int weft_queue_full(weft_queue *q)
     return full;
 }
 
+size_t weft_queue_capacity(weft_queue *q)
+{
+    if (q == NULL) return 0;
+    return q->fast ? (size_t)q->ring.cap : q->st.cap; /* fixed at weft_queue_new */
+}
+
+size_t weft_queue_unfinished(weft_queue *q)
+{
+    return q ? unfinished_count(q) : 0;
+}
+
 int weft_queue_task_done(weft_queue *q)
 {
     if (q == NULL) return weft__fail(WEFT_EINVAL, "q is NULL");

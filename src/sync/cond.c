@@ -177,6 +177,16 @@ int weft_barrier_init(weft_barrier *b, uint32_t parties, weft_barrier_action act
     return 0;
 }
 
+int weft_barrier_set_timeout(weft_barrier *b, weft_ns timeout)
+{
+    if (b == NULL) return weft__fail(WEFT_EINVAL, "b is NULL");
+    if (timeout <= 0)
+        return weft__fail(WEFT_EINVAL, "timeout is %lld; a default must be > 0",
+                          (long long)timeout);
+    b->timeout = timeout == WEFT_FOREVER ? 0 : timeout;
+    return 0;
+}
+
 static void lock_barrier(weft_barrier *b)
 {
     /* A short critical section: taken without timeout or cancellation. */
@@ -236,6 +246,8 @@ int weft_barrier_wait(weft_barrier *b, weft_ns timeout)
     if (b == NULL) return weft__fail(WEFT_EINVAL, "b is NULL");
     if (b->parties == 0 || b->parties > INT32_MAX)
         return weft__fail(WEFT_EINVAL, "the barrier has %u parties (not initialised?)", b->parties);
+    /* Python's wait(timeout=None) takes the barrier's default: set before use, read plainly */
+    if (timeout == WEFT_FOREVER && b->timeout > 0) timeout = b->timeout;
     int rc = weft__deadline_of(timeout, &deadline);
     if (rc) return rc;
     lock_barrier(b);
