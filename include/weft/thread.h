@@ -11,7 +11,8 @@
  * waits for every non-daemon weft thread to finish; daemon threads do not hold it up and are
  * killed with the process. The wait is an atexit handler registered when the first thread
  * starts, so handlers the program registers after that run before it (Python waits before
- * all of them). A child made by fork() does not wait for the threads it did not inherit. A thread whose function returned a failure and that nobody joins (it
+ * all of them). A child made by fork() does not wait for the threads it did not inherit (their handles
+ * are finished there, and stale for join: WEFT_ESRCH). A thread whose function returned a failure and that nobody joins (it
  * was released, or was still unjoined at exit) is reported through the error hook, like
  * threading.excepthook: no failure vanishes silently.
  *
