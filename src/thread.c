@@ -229,8 +229,10 @@ static void fork_child(void)
         r->done = r->released = r->reported = true;
     }
     exit_q.head = exit_q.tail = NULL;
-    /* the forking thread is the child's main thread (Python's main_thread() after fork) */
-    main_rec = self;
+    /* The forking thread is the child's main thread (Python's main_thread() after fork). A
+     * record of a thread weft started is unmapped when it finishes: only a foreign one, never
+     * unmapped, may be main_rec; otherwise main gets a record of its own on demand. */
+    main_rec = self && self->foreign ? self : NULL;
     if (self) atomic_store_explicit(&self->tid, weft__os_gettid(), memory_order_relaxed);
     fork_parent();
 }
@@ -560,7 +562,10 @@ static struct rec *register_foreign(bool self)
     weft__lock_acquire(&table_lock);
     struct rec *r = is_main ? main_rec : NULL;
     weft__lock_release(&table_lock);
-    if (r) return r; /* a record never unmapped (see foreign_exit) */
+    if (r) { /* a record never unmapped (see foreign_exit), maybe made by another thread */
+        if (self) pthread_setspecific(foreign_key, r); /* so a pthread_exit marks it done */
+        return r;
+    }
     r = weft__calloc(1, sizeof *r);
     if (r == NULL) return NULL;
     r->foreign = true;
@@ -601,7 +606,10 @@ weft_thread weft_thread_main(void)
     weft__lock_acquire(&table_lock);
     struct rec *r = main_rec;
     weft__lock_release(&table_lock);
-    if (r == NULL && weft__os_gettid() == (int32_t)getpid()) return weft_thread_current();
+    /* main asking itself: its current() record is main's (unless it is a weft thread's, in a
+     * child forked from one: then main gets a foreign record of its own, never unmapped) */
+    if (r == NULL && tls_self == NULL && weft__os_gettid() == (int32_t)getpid())
+        return weft_thread_current();
     if (r == NULL) r = register_foreign(false);
     return (weft_thread){r ? r->id : 0};
 }

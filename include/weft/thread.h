@@ -116,7 +116,8 @@ WEFT_API weft_thread weft_thread_current(void);
 /* weft_thread_main - the main thread's handle (threading.main_thread), from any thread: the
  * same handle weft_thread_current() gives in main. The main thread is the one whose kernel id
  * is the process id; in a child made by fork() it is the thread that called fork (as in
- * Python). Like every handle of a thread weft did not start, it is not joinable (join and
+ * Python; if weft started that thread, its own weft_thread_current() handle stays a different
+ * one). Like every handle of a thread weft did not start, it is not joinable (join and
  * release give WEFT_EINVAL) and never goes stale: weft_thread_is_alive() gives 1 until main
  * ends with pthread_exit, 0 after. Returns {0} only for lack of memory (the first call makes a
  * record for main).
