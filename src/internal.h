@@ -14,7 +14,8 @@ void weft__error_put(int code, const char *message);
  *     if (name_len >= max) return weft__fail(WEFT_EINVAL, "name is %zu bytes; the limit is %d",
  *                                            name_len, max - 1);
  * Only error paths call it (cold: the compiler moves it out of the hot path; a successful call
- * pays nothing). It formats into the fixed per-thread slot: no allocation, nothing to fail. */
+ * pays nothing). It formats into the fixed per-thread slot with weft's own formatter, which
+ * knows %s %d %u %zu %lld %llu %% only: no allocation, nothing to fail, async-signal-safe. */
 int weft__fail(int code, const char *fmt, ...) __attribute__((cold, format(printf, 2, 3)));
 
 /* Test-only fault points: weft__fault_arm(p, k) makes the k-th next pass through point p

@@ -33,7 +33,8 @@ weft__parker *weft__parker_self(void)
 
 int weft__deadline_of(weft_ns timeout, weft_ns *deadline)
 {
-    if (timeout < 0) return weft__fail(WEFT_EINVAL, "timeout is negative");
+    if (timeout < 0)
+        return weft__fail(WEFT_EINVAL, "timeout is negative (%lld)", (long long)timeout);
     *deadline = weft_deadline(timeout);
     return 0;
 }

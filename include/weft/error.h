@@ -19,8 +19,9 @@
  *   - the call succeeded: the slot is left as it was. weft never clears it, so that a
  *     successful call costs nothing: the slot may still hold an older failure's message.
  * So read weft_error_message() right after a call returned one of the codes above, before the
- * next weft call; check weft_error_code() == rc if in doubt. Setting the message never
- * allocates (it is formatted into a fixed per-thread buffer of WEFT_ERROR_MESSAGE_MAX bytes).
+ * next weft call; check weft_error_code() == rc if in doubt. weft sets these messages with
+ * its own formatter into the fixed per-thread buffer of WEFT_ERROR_MESSAGE_MAX bytes: it never
+ * allocates, and a call documented as async-signal-safe stays so on its error paths.
  */
 #ifndef WEFT_ERROR_H
 #define WEFT_ERROR_H

@@ -132,7 +132,7 @@ WEFT_API weft_thread weft_thread_main(void);
  * Returns 0, WEFT_EINVAL (size below WEFT_THREAD_STACK_MIN and not 0, or above SIZE_MAX / 2;
  * the setting is unchanged, weft_error_message() says why). A size the system then refuses
  * makes weft_thread_start fail (WEFT_EAGAIN, WEFT_ENOMEM).
- * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: yes. */
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no (sysconf). */
 WEFT_API int weft_thread_set_stack_size(size_t size);
 
 /* weft_thread_get_stack_size - the size set by weft_thread_set_stack_size, after rounding; 0

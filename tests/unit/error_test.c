@@ -170,7 +170,30 @@ START_TEST(success_leaves_the_error_slot_alone)
 }
 END_TEST
 
-WEFT_TEST_SUITE("error", 10, weft_failures_leave_a_message_naming_argument_and_reason,
+/* weft__fail's own formatter (async-signal-safe, no allocation): each conversion it knows, the
+ * extremes, cutting at the slot's size. */
+START_TEST(internal_fail_formats_its_conversions_and_cuts)
+{
+    const char *volatile none = NULL; /* hidden from the compiler's format check */
+    ck_assert_int_eq(weft__fail(WEFT_EINVAL, "%s|%d|%u|%zu|%lld|%llu|%%|%s", "x", -7, 4000000000u,
+                                (size_t)123, (long long)INT64_MIN, (unsigned long long)UINT64_MAX,
+                                none),
+                     WEFT_EINVAL);
+    ck_assert_str_eq(weft_error_message(),
+                     "x|-7|4000000000|123|-9223372036854775808|18446744073709551615|%|(null)");
+    ck_assert_int_eq(weft_error_code(), WEFT_EINVAL);
+    char big[600];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    weft__fail(WEFT_ENOMEM, "%s%d", big, 5);
+    ck_assert_uint_eq(strlen(weft_error_message()), WEFT_ERROR_MESSAGE_MAX - 1);
+    weft__fail(WEFT_ESTATE, "0 is %d", 0);
+    ck_assert_str_eq(weft_error_message(), "0 is 0");
+}
+END_TEST
+
+WEFT_TEST_SUITE("error", 10, internal_fail_formats_its_conversions_and_cuts,
+                weft_failures_leave_a_message_naming_argument_and_reason,
                 success_leaves_the_error_slot_alone, error_codes_reuse_errno_numbers,
                 every_code_has_a_name_and_a_text, unknown_code_is_named_not_crashed,
                 error_set_returns_code_and_keeps_message, long_message_is_cut_not_overflowed,
