@@ -120,3 +120,16 @@ add_dependencies(dlopen_check weft_shared)
 add_test(NAME shared_library_dlopen COMMAND dlopen_check $<TARGET_FILE:weft_shared>)
 set_tests_properties(shared_library_dlopen PROPERTIES TIMEOUT 60
   PASS_REGULAR_EXPRESSION "loaded and ran a task")
+
+# dirlist against find where the tree above does not reach: a chain of 2,000 directories (paths
+# far past PATH_MAX), errors (find's messages and its exit status 1: a missing argument, a
+# directory that cannot be opened, one that cannot be entered), and files, symbolic links and a
+# FIFO named as arguments (find -P: a link is not followed, "link/" is).
+if(TARGET dirlist)
+  foreach(case deep errors arguments)
+    add_test(NAME example_dirlist_${case}
+      COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/support/dirlist-vs-find ${case} $<TARGET_FILE:dirlist>)
+    set_tests_properties(example_dirlist_${case} PROPERTIES TIMEOUT 300
+      PASS_REGULAR_EXPRESSION "dirlist-vs-find ${case}: ok")
+  endforeach()
+endif()
