@@ -133,3 +133,14 @@ if(TARGET dirlist)
       PASS_REGULAR_EXPRESSION "dirlist-vs-find ${case}: ok")
   endforeach()
 endif()
+
+# printer under Ctrl-C: 10,000 lines (300 MB if all were made), SIGINT once the first output
+# arrived. Both threads stop: status 130 within 10 s, peak RSS under 64 MB (a queue of a few
+# lines, not every line main could make).
+if(TARGET printer)
+  add_test(NAME example_printer_ctrl_c
+    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/support/printer-ctrl-c 65536 10 10000
+            $<TARGET_FILE:printer>)
+  set_tests_properties(example_printer_ctrl_c PROPERTIES TIMEOUT 120
+    PASS_REGULAR_EXPRESSION "printer-ctrl-c: ok")
+endif()
