@@ -156,15 +156,16 @@ static int add_file(struct batch **bp, const char *dir, size_t a, const char *na
     return 0;
 }
 
+/* Queue dir/name for a worker; non-zero if out of memory. */
 static int push_dir(struct shared *s, const char *dir, size_t a, const char *name)
 {
     size_t b = strlen(name);
     char *path = malloc(a + b + 2);
     if (path == NULL) return -1;
     *join_path(dir, a, name, b, path) = '\0';
-    if (weft_queue_put(s->dir_q, path, WEFT_FOREVER) == 0) return 0;
-    free(path);
-    return -1;
+    int rc = weft_queue_put(s->dir_q, path, WEFT_FOREVER);
+    if (rc != 0) free(path);
+    return rc == WEFT_ECLOSED ? 0 : rc; /* closed: the start failed, the run is over */
 }
 
 /* The type of an entry without following symbolic links (d_type, or fstatat when unknown). */
@@ -282,6 +283,12 @@ static long take_arguments(struct shared *s, int argc, char **argv)
     return files;
 }
 
+static void free_item(void *item, void *arg)
+{
+    (void)arg;
+    free(item);
+}
+
 /* Start n workers and the closer; on failure, end the workers already started. */
 static int start_all(struct shared *s, int n, struct worker *ws, weft_thread *w, weft_thread *c)
 {
@@ -294,15 +301,9 @@ static int start_all(struct shared *s, int n, struct worker *ws, weft_thread *w,
     if (rc == 0) rc = weft_thread_start(c, closer, s, NULL);
     if (rc == 0) return 0;
     fprintf(stderr, "dirlist: cannot start threads: %s\n", weft_strerror(rc));
-    weft_queue_close(s->dir_q);
+    weft_queue_shutdown(s->dir_q, free_item, NULL, NULL); /* their gets fail at once */
     for (int i = 0; i < started; i++) weft_thread_join(w[i], NULL, WEFT_FOREVER);
     return rc;
-}
-
-static void free_item(void *item, void *arg)
-{
-    (void)arg;
-    free(item);
 }
 
 int main(int argc, char **argv)
@@ -330,7 +331,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%ld files in %.3f s with %d workers\n", files,
                 (double)(weft_now() - t0) / 1e9, n);
     }
-    /* Only after a failed start is anything left: hand it back and free it. */
+    /* Only after a failure is anything left: hand it back and free it. */
     weft_queue_shutdown(s.dir_q, free_item, NULL, NULL);
     weft_queue_shutdown(s.result_q, free_item, NULL, NULL);
     weft_queue_free(s.dir_q);
