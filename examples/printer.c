@@ -4,9 +4,19 @@
  * Queue, polls the queue with get_nowait in a loop, and ends it with a magic string
  * ('!@#EXIT#@!'). Here the printer blocks in weft_queue_get (no polling), wraps each line to
  * the terminal's width, and ends when the queue is closed and drained — no sentinel, nothing
- * lost. Ctrl-C cancels it cleanly.
+ * lost. The queue is bounded (QUEUE_LINES): main waits when the printer falls behind, so
+ * memory stays small however many lines there are.
+ *
+ * Ctrl-C (or SIGTERM) stops both threads at once: the printer starts no further line, main's
+ * next put that would wait returns WEFT_ECANCELED, so nothing more is produced, and the lines
+ * still queued are dropped. A second Ctrl-C ends the process at once (a printer blocked in a
+ * write to a stalled terminal cannot be cancelled).
  *
  *     printer [--width COLS] [LINES]     default: the terminal's width (80 if none), 99 lines
+ *
+ * Exit status: 0 when every line was printed; 128 + the signal's number if Ctrl-C (130) or
+ * SIGTERM (143) arrived before the end, as a shell reports a program that the signal ended;
+ * 1 on any other error; 2 for a usage error.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +25,8 @@
 #include <unistd.h>
 
 #include <weft.h>
+
+#define QUEUE_LINES 16
 
 struct printer {
     weft_queue *lines;
@@ -54,7 +66,10 @@ static int printer(void *arg)
     struct printer *pr = arg;
     void *item;
     int rc;
-    while ((rc = weft_queue_get(pr->lines, &item, WEFT_FOREVER)) == 0) {
+    /* The checkpoint stops at Ctrl-C even while lines are queued (get only notices it when
+     * it would wait). */
+    while ((rc = weft_checkpoint()) == 0 &&
+           (rc = weft_queue_get(pr->lines, &item, WEFT_FOREVER)) == 0) {
         pr->rows += print_wrapped(item, pr->cols);
         pr->printed++;
         free(item); /* the item's ownership came with it */
@@ -94,16 +109,22 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: printer [--width COLS >= 8] [LINES >= 1]\n");
         return 2;
     }
-    weft_signals_catch(NULL);
+    if (weft_signals_catch(NULL) != 0) return 1;
     struct printer pr = {.cols = cols};
+    weft_queue_opts qo = WEFT_QUEUE_OPTS_INIT;
+    qo.capacity = QUEUE_LINES;
+    if (weft_queue_new(&pr.lines, &qo) != 0) return 1;
     weft_thread t;
-    if (weft_queue_new(&pr.lines, NULL) != 0) return 1;
     weft_thread_opts o = WEFT_THREAD_OPTS_INIT;
     o.name = "printer";
-    if (weft_thread_start(&t, printer, &pr, &o) != 0) return 1;
+    if (weft_thread_start(&t, printer, &pr, &o) != 0) {
+        weft_queue_free(pr.lines);
+        return 1;
+    }
 
     for (long i = 1; i <= n; i++) {
         char *line = numbers_below(i);
+        /* Waits while QUEUE_LINES lines are queued; WEFT_ECANCELED after Ctrl-C. */
         if (line == NULL || weft_queue_put(pr.lines, line, WEFT_FOREVER) != 0) {
             free(line); /* not taken: still ours */
             break;
@@ -111,13 +132,14 @@ int main(int argc, char **argv)
     }
     weft_queue_close(pr.lines); /* "turn the printer off": it prints what is left, then ends */
     int st = -1;
-    weft_shield_begin();
-    weft_thread_join(t, &st, WEFT_SEC(10));
+    weft_shield_begin(); /* after Ctrl-C main's own scope is cancelled: join anyway */
+    weft_thread_join(t, &st, WEFT_FOREVER);
     weft_shield_end();
     /* After a Ctrl-C the queue may still hold lines: hand them back and free them. */
     weft_queue_shutdown(pr.lines, free_item, NULL, NULL);
     weft_queue_free(pr.lines);
     fprintf(stderr, "printer: %ld lines in %ld rows of at most %d columns (%s)\n", pr.printed,
             pr.rows, cols, st == 0 ? "queue closed" : weft_strerror(st));
-    return st == 0 ? 0 : 1;
+    int signo = weft_signals_received();
+    return signo ? 128 + signo : st == 0 ? 0 : 1;
 }

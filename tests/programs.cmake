@@ -127,3 +127,89 @@ add_test(NAME headers_compile
   COMMAND ${PROJECT_SOURCE_DIR}/scripts/check-headers ${CMAKE_C_COMPILER} ${CMAKE_CXX_COMPILER}
           ${PROJECT_SOURCE_DIR}/include)
 set_tests_properties(headers_compile PROPERTIES TIMEOUT 300 PASS_REGULAR_EXPRESSION "all compile")
+
+# dirlist against find where the tree above does not reach: a chain of 2,000 directories (paths
+# far past PATH_MAX), errors (find's messages and its exit status 1: a missing argument, a
+# directory that cannot be opened, one that cannot be entered), and files, symbolic links and a
+# FIFO named as arguments (find -P: a link is not followed, "link/" is).
+if(TARGET dirlist)
+  foreach(case deep errors arguments)
+    add_test(NAME example_dirlist_${case}
+      COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/support/dirlist-vs-find ${case} $<TARGET_FILE:dirlist>)
+    set_tests_properties(example_dirlist_${case} PROPERTIES TIMEOUT 300
+      PASS_REGULAR_EXPRESSION "dirlist-vs-find ${case}: ok")
+  endforeach()
+endif()
+
+# printer under Ctrl-C: 10,000 lines (300 MB if all were made), SIGINT once the first output
+# arrived. Both threads stop: status 130 within 10 s, peak RSS under 64 MB (a queue of a few
+# lines, not every line main could make).
+if(TARGET printer)
+  add_test(NAME example_printer_ctrl_c
+    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/support/printer-ctrl-c 65536 10 10000
+            $<TARGET_FILE:printer>)
+  set_tests_properties(example_printer_ctrl_c PROPERTIES TIMEOUT 120
+    PASS_REGULAR_EXPRESSION "printer-ctrl-c: ok")
+endif()
+
+# valgrind: every example frees what it allocated and ends every thread, its own and weft's,
+# before it exits: `valgrind --leak-check=full --error-exitcode=9` exits as the program does.
+# Each test runs the example's own driver with valgrind/NAME (in the build tree) in place of
+# the program: a wrapper that execs valgrind on it, so the driver's signals reach the program.
+# Plain builds only (valgrind cannot run sanitizer builds), when valgrind is installed.
+find_program(WEFT_VALGRIND valgrind)
+if(WEFT_VALGRIND AND WEFT_SANITIZE STREQUAL "")
+  set(vg ${CMAKE_CURRENT_BINARY_DIR}/valgrind)
+  set(support ${CMAKE_CURRENT_SOURCE_DIR}/support)
+  foreach(ex workers producer_consumer dirlist stoppable radio printer rangesum echo_server
+             echo_load first_answer)
+    if(TARGET ${ex})
+      file(GENERATE OUTPUT ${vg}/${ex}
+        CONTENT "#!/bin/sh\nexec ${WEFT_VALGRIND} --leak-check=full --error-exitcode=9 $<TARGET_FILE:${ex}> \"$@\"\n"
+        FILE_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
+                         WORLD_READ WORLD_EXECUTE)
+    endif()
+  endforeach()
+  # name: the test; then the command. A test without a PASS_REGULAR_EXPRESSION passes on exit 0.
+  function(weft_valgrind_test name)
+    add_test(NAME valgrind_${name} COMMAND ${ARGN})
+    set_tests_properties(valgrind_${name} PROPERTIES TIMEOUT 600)
+  endfunction()
+  if(TARGET workers)
+    weft_valgrind_test(workers ${vg}/workers 3 10000)
+  endif()
+  if(TARGET producer_consumer)
+    weft_valgrind_test(producer_consumer ${vg}/producer_consumer 2000 4)
+  endif()
+  if(TARGET dirlist)
+    weft_valgrind_test(dirlist ${vg}/dirlist 3 ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/tests)
+    foreach(case deep errors arguments)
+      weft_valgrind_test(dirlist_${case} ${support}/dirlist-vs-find ${case} ${vg}/dirlist)
+    endforeach()
+  endif()
+  if(TARGET stoppable)
+    weft_valgrind_test(stoppable ${vg}/stoppable 400)
+  endif()
+  if(TARGET radio)
+    weft_valgrind_test(radio ${support}/sigint-run "press Ctrl-C" 1 ${vg}/radio)
+    set_tests_properties(valgrind_radio PROPERTIES PASS_REGULAR_EXPRESSION "exit status: 0")
+  endif()
+  if(TARGET printer)
+    weft_valgrind_test(printer ${vg}/printer --width 40 99)
+    weft_valgrind_test(printer_ctrl_c ${support}/printer-ctrl-c 0 120 100000 ${vg}/printer)
+  endif()
+  if(TARGET rangesum)
+    weft_valgrind_test(rangesum ${vg}/rangesum 200000)
+  endif()
+  if(TARGET echo_server AND TARGET echo_load)
+    weft_valgrind_test(echo_server ${support}/echo-run ${vg}/echo_server $<TARGET_FILE:echo_load>)
+    weft_valgrind_test(echo_load ${support}/echo-run $<TARGET_FILE:echo_server> ${vg}/echo_load)
+    set_tests_properties(valgrind_echo_server valgrind_echo_load PROPERTIES
+      PASS_REGULAR_EXPRESSION "exit status: 0")
+  endif()
+  if(TARGET first_answer)
+    # Delays far apart: under valgrind the first answer takes ~0.5 s, and a slower server that
+    # answered too before the cancellation would count as a failure.
+    weft_valgrind_test(first_answer ${vg}/first_answer 4000 20 3000)
+  endif()
+endif()
