@@ -139,10 +139,9 @@ typedef struct weft_future_opts {
                          name error reports and weft_future_name give; NULL: none */
 } weft_future_opts;
 
-#define WEFT_FUTURE_OPTS_INIT \
-    {                         \
-        NULL                  \
-    }
+/* clang-format off */
+#define WEFT_FUTURE_OPTS_INIT {NULL}
+/* clang-format on */
 
 /* weft_future_new - a PENDING future that no pool made (concurrent.futures.Future()).
  * out: caller-owned, receives the future holding one reference (end it with

@@ -8,9 +8,12 @@
  * calls). ended: an error, the overall timeout or free stopped the iteration; every future in
  * the ring was cancelled then. A submit that failed for good (closed, broken, no memory)
  * leaves sub_err for item sub, surfaced when that item's turn comes; one that may work later
- * (full pool, timeout, cancelled caller) is tried again by the next call.
+ * (full pool, timeout, cancelled caller) is tried again by the next call. With an input
+ * function, n is SIZE_MAX until the input says it has no more (then n = sub), and an item
+ * taken from it but not yet submitted is held (held, holding) until a submit takes it.
  * The futures are ordinary pool futures: no lock of its own, no protocol beyond theirs.
  */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include <weft/cancel.h>
@@ -28,6 +31,9 @@ struct weft_imap {
     weft_ns deadline; /* the overall one, from weft_pool_imap */
     int sub_err;      /* item sub could not be submitted, for good */
     bool ended;
+    bool holding; /* held is item sub, taken from input */
+    weft_imap_input_fn input;
+    void *input_ctx, *held;
     weft_future **ring;
 };
 
@@ -36,15 +42,41 @@ static weft_future **slot(weft_imap *it, size_t i)
     return &it->ring[i % it->cap];
 }
 
-/* Submit item sub; 0, or the submit's failure (kept in sub_err if it is for good). */
+/* Item sub's argument: 1 (in *arg), 0 (the input has no more: n is now sub), or the input's
+ * failure. */
+static int take(weft_imap *it, void **arg)
+{
+    if (it->input == NULL) {
+        *arg = it->args ? it->args[it->sub] : NULL;
+        return 1;
+    }
+    if (!it->holding) {
+        int rc = it->input(it->input_ctx, &it->held);
+        if (rc == 0) it->n = it->sub;
+        if (rc <= 0) return rc < 0 ? rc : 0;
+        it->holding = true;
+    }
+    *arg = it->held;
+    return 1;
+}
+
+/* Submit item sub; 0 (also when the input has no more), or the failure (kept in sub_err if it
+ * is for good: not a full pool, a timeout or a cancelled caller). */
 static int submit_one(weft_imap *it, weft_ns deadline)
 {
-    void *arg = it->args ? it->args[it->sub] : NULL;
-    int rc = weft_pool_submit(it->p, it->fn, arg, slot(it, it->sub), weft_remaining(deadline));
-    if (rc == 0)
+    void *arg;
+    int rc = take(it, &arg);
+    if (rc <= 0) {
+        if (rc < 0) it->sub_err = rc;
+        return rc;
+    }
+    rc = weft_pool_submit(it->p, it->fn, arg, slot(it, it->sub), weft_remaining(deadline));
+    if (rc == 0) {
         it->sub++;
-    else if (rc != WEFT_EAGAIN && rc != WEFT_ETIMEDOUT && rc != WEFT_ECANCELED)
+        it->holding = false;
+    } else if (rc != WEFT_EAGAIN && rc != WEFT_ETIMEDOUT && rc != WEFT_ECANCELED) {
         it->sub_err = rc;
+    }
     return rc;
 }
 
@@ -88,11 +120,16 @@ int weft_pool_imap(weft_imap **out, weft_pool *p, weft_task_fn fn, void **args, 
                    const weft_imap_opts *opts, weft_ns timeout)
 {
     if (out == NULL || p == NULL || fn == NULL || timeout < 0) return WEFT_EINVAL;
-    size_t bs = opts ? opts->buffersize : 0;
+    weft_imap_opts o = opts ? *opts : (weft_imap_opts)WEFT_IMAP_OPTS_INIT;
+    size_t bs = o.buffersize;
+    if (o.input && (args != NULL || n != 0 || bs == 0 || bs == SIZE_MAX)) return WEFT_EINVAL;
     weft_imap *it = weft__calloc(1, sizeof *it);
     if (it == NULL) return WEFT_ENOMEM;
     *it = (weft_imap){.p = p, .fn = fn, .args = args, .n = n, .bs = bs};
-    it->cap = bs && bs < n ? bs + 1 : n ? n : 1;
+    it->input = o.input;
+    it->input_ctx = o.input_ctx;
+    if (o.input) it->n = SIZE_MAX; /* until the input has no more */
+    it->cap = o.input || (bs && bs < n) ? bs + 1 : n ? n : 1;
     it->deadline = weft_deadline(timeout);
     if ((it->ring = weft__calloc(it->cap, sizeof *it->ring)) == NULL) {
         free(it);
@@ -113,8 +150,9 @@ static int unsubmitted(weft_imap *it, int rc)
 {
     if (it->sub_err == 0) return rc; /* for now: the next call tries again */
     end(it);
-    return weft_error_set(it->sub_err, "item %zu was never submitted: %s", it->head,
-                          weft_strerror(it->sub_err));
+    return weft_error_set(
+        it->sub_err, "item %zu was never submitted: %s%s", it->head,
+        it->holding || it->input == NULL ? "" : "the input failed: ", weft_strerror(it->sub_err));
 }
 
 /* Item head is done: yield it, or end the iteration with its failure. */
@@ -135,6 +173,7 @@ int weft_imap_next(weft_imap *it, void **result, weft_ns timeout)
     weft_ns mine = weft_deadline(timeout);
     weft_ns d = mine < it->deadline ? mine : it->deadline;
     int rc = fill(it, it->bs ? it->bs + 1 : it->n, d);
+    if (it->head == it->n) return WEFT_ECLOSED; /* the input had no more */
     if (it->head == it->sub) return unsubmitted(it, rc);
     rc = weft_future_wait(*slot(it, it->head), weft_remaining(d));
     if (rc == 0) return yield(it, result);

@@ -730,6 +730,71 @@ START_TEST(imap_free_stops_running_items_and_waits)
 }
 END_TEST
 
+struct counter {
+    intptr_t next, end, fail_at; /* end < 0: endless; fail_at < 0: never */
+};
+
+static int count_up(void *ctx, void **arg)
+{
+    struct counter *c = ctx;
+    if (c->next == c->fail_at) return weft_error_set(WEFT_EBROKEN, "source gone");
+    if (c->end >= 0 && c->next == c->end) return 0;
+    *arg = (void *)c->next++;
+    return 1;
+}
+
+/* Python 3.14: with buffersize the input iterable is consumed lazily, so an endless one works;
+ * what is taken stays within buffersize of what was yielded. */
+START_TEST(imap_takes_an_endless_input_lazily)
+{
+    weft_pool *p = pool_of(2);
+    struct counter c = {0, -1, -1};
+    weft_imap_opts o = WEFT_IMAP_OPTS_INIT;
+    o.buffersize = 4;
+    o.input = count_up;
+    o.input_ctx = &c;
+    weft_imap *it;
+    ck_assert_weft(weft_pool_imap(&it, p, square, NULL, 0, &o, WEFT_FOREVER), 0);
+    ck_assert_int_eq(c.next, 4);
+    for (intptr_t i = 0; i < 50; i++) {
+        void *r = NULL;
+        ck_assert_weft(weft_imap_next(it, &r, WEFT_SEC(30)), 0);
+        ck_assert_int_eq((intptr_t)r, i * i);
+        ck_assert_int_le(c.next, i + 1 + 4);
+    }
+    weft_imap_free(it);
+    /* A finite input ends the iteration when it has no more. */
+    c = (struct counter){0, 3, -1};
+    ck_assert_weft(weft_pool_imap(&it, p, square, NULL, 0, &o, WEFT_FOREVER), 0);
+    for (intptr_t i = 0; i < 3; i++) ck_assert_weft(weft_imap_next(it, NULL, WEFT_SEC(30)), 0);
+    ck_assert_weft(weft_imap_next(it, NULL, WEFT_SEC(30)), WEFT_ECLOSED);
+    weft_imap_free(it);
+    c = (struct counter){0, 0, -1};
+    ck_assert_weft(weft_pool_imap(&it, p, square, NULL, 0, &o, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_imap_next(it, NULL, WEFT_SEC(30)), WEFT_ECLOSED);
+    weft_imap_free(it);
+    /* An input failure surfaces at its item, after the items before it. */
+    o.buffersize = 1;
+    c = (struct counter){0, -1, 3};
+    ck_assert_weft(weft_pool_imap(&it, p, square, NULL, 0, &o, WEFT_FOREVER), 0);
+    for (intptr_t i = 0; i < 3; i++) ck_assert_weft(weft_imap_next(it, NULL, WEFT_SEC(30)), 0);
+    ck_assert_weft(weft_imap_next(it, NULL, WEFT_SEC(30)), WEFT_EBROKEN);
+    ck_assert_ptr_nonnull(strstr(weft_error_message(), "item 3"));
+    ck_assert_weft(weft_imap_next(it, NULL, WEFT_SEC(30)), WEFT_ECLOSED);
+    weft_imap_free(it);
+    /* Failing within the first buffersize items: the call itself fails, as Python's map(). */
+    c = (struct counter){0, -1, 0};
+    ck_assert_weft(weft_pool_imap(&it, p, square, NULL, 0, &o, WEFT_FOREVER), WEFT_EBROKEN);
+    /* An input needs a buffersize, and no args. */
+    o.buffersize = 0;
+    ck_assert_weft(weft_pool_imap(&it, p, square, NULL, 0, &o, WEFT_FOREVER), WEFT_EINVAL);
+    o.buffersize = 2;
+    void *args[1] = {NULL};
+    ck_assert_weft(weft_pool_imap(&it, p, square, args, 1, &o, WEFT_FOREVER), WEFT_EINVAL);
+    weft_pool_free(p);
+}
+END_TEST
+
 START_TEST(imap_on_a_closed_pool_and_bad_arguments)
 {
     weft_pool *p = pool_of(1);
@@ -768,5 +833,5 @@ WEFT_TEST_SUITE(
     wait_split_loop_consumes_every_future_once, wait_split_bad_arguments_leave_the_array,
     imap_yields_results_in_input_order, imap_buffersize_bounds_the_work_ahead,
     imap_streams_before_later_items_finish, imap_failure_surfaces_in_turn_and_ends_the_map,
-    imap_timeout_is_measured_from_the_call, imap_free_stops_running_items_and_waits,
-    imap_on_a_closed_pool_and_bad_arguments)
+    imap_timeout_is_measured_from_the_call, imap_takes_an_endless_input_lazily,
+    imap_free_stops_running_items_and_waits, imap_on_a_closed_pool_and_bad_arguments)
