@@ -210,8 +210,8 @@ enum weft_wait_mode {
  * NULL; receives the index of the first done future in array order (FIRST_COMPLETED), of the
  * first failed one (FIRST_EXCEPTION; n if all are done and none failed), or n
  * (ALL_COMPLETED).
- * Returns 0 when the condition holds (check each future with weft_future_done to split done and
- * not done); WEFT_EAGAIN (timeout 0, not yet); WEFT_ETIMEDOUT; WEFT_ECANCELED (the caller was
+ * Returns 0 when the condition holds (weft_wait_split, below, also gives the split into done
+ * and not done); WEFT_EAGAIN (timeout 0, not yet); WEFT_ETIMEDOUT; WEFT_ECANCELED (the caller was
  * cancelled); WEFT_EINVAL (NULL fs, NULL entry, n = 0, bad mode, negative timeout);
  * WEFT_ENOMEM. Waiting looks at no result: failures stay unseen until weft_future_result.
  * Blocks: yes (helps its pool from a worker). Cancellation point: yes. Thread safety: safe.
