@@ -656,6 +656,35 @@ START_TEST(imap_streams_before_later_items_finish)
 }
 END_TEST
 
+/* weft: a cancelled caller gets WEFT_ECANCELED from next, and the iteration goes on. */
+START_TEST(imap_next_is_a_cancellation_point_that_keeps_the_iteration)
+{
+    weft_pool *p = pool_of(2);
+    weft_event_init(&gate);
+    void *args[8];
+    for (intptr_t i = 0; i < 8; i++) args[i] = (void *)i;
+    weft_imap *it;
+    ck_assert_weft(weft_pool_imap(&it, p, gated, args, 8, NULL, WEFT_FOREVER), 0);
+    weft_scope *s;
+    ck_assert_weft(weft_scope_new(&s, NULL, NULL), 0);
+    ck_assert_weft(weft_scope_enter(s), 0);
+    for (intptr_t i = 0; i < 5; i++) ck_assert_weft(weft_imap_next(it, NULL, WEFT_SEC(30)), 0);
+    ck_assert_weft(weft_scope_cancel(s, WEFT_ECANCELED, "stop"), 0);
+    ck_assert_weft(weft_imap_next(it, NULL, WEFT_FOREVER), WEFT_ECANCELED);
+    ck_assert_weft(weft_scope_exit(), 0);
+    weft_scope_release(s);
+    weft_event_set(&gate);
+    for (intptr_t i = 5; i < 8; i++) {
+        void *r = NULL;
+        ck_assert_weft(weft_imap_next(it, &r, WEFT_SEC(30)), 0);
+        ck_assert_ptr_eq(r, args[i]);
+    }
+    ck_assert_weft(weft_imap_next(it, NULL, WEFT_SEC(30)), WEFT_ECLOSED);
+    weft_imap_free(it);
+    weft_pool_free(p);
+}
+END_TEST
+
 static int fail_first(void *arg, void **result)
 {
     (void)result;
@@ -834,4 +863,5 @@ WEFT_TEST_SUITE(
     imap_yields_results_in_input_order, imap_buffersize_bounds_the_work_ahead,
     imap_streams_before_later_items_finish, imap_failure_surfaces_in_turn_and_ends_the_map,
     imap_timeout_is_measured_from_the_call, imap_takes_an_endless_input_lazily,
+    imap_next_is_a_cancellation_point_that_keeps_the_iteration,
     imap_free_stops_running_items_and_waits, imap_on_a_closed_pool_and_bad_arguments)
