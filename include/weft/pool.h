@@ -144,7 +144,9 @@ typedef struct weft_imap weft_imap;
  * a positive value with the next item in *arg, 0 when there are no more, or a negative WEFT_E*
  * code if it failed (that item's turn then ends the iteration with this code). Called by
  * weft_pool_imap and weft_imap_next on the iterating thread, never after it returned 0 or
- * failed, and never concurrently with itself. */
+ * failed, and never concurrently with itself. An item is taken only when it is about to be
+ * submitted; if that submit cannot happen yet (a full pool) it is kept for the next call, and
+ * if the iteration ends first it is dropped (weft never dereferences it). */
 typedef int (*weft_imap_input_fn)(void *ctx, void **arg);
 
 typedef struct weft_imap_opts {

@@ -53,7 +53,7 @@ static int take(weft_imap *it, void **arg)
     if (!it->holding) {
         int rc = it->input(it->input_ctx, &it->held);
         if (rc == 0) it->n = it->sub;
-        if (rc <= 0) return rc < 0 ? rc : 0;
+        if (rc <= 0) return rc;
         it->holding = true;
     }
     *arg = it->held;
