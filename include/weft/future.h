@@ -1,7 +1,8 @@
 /* weft/future.h - futures: the result of a task run by a pool (concurrent.futures.Future).
  *
- * A future is made by weft_pool_submit (weft/pool.h) and is reference-counted: the submitter
- * receives one reference, the pool holds another until the task has finished. Every reference
+ * A future is made by weft_pool_submit (weft/pool.h), or by weft_future_new for one that the
+ * program completes itself (below), and is reference-counted: the submitter receives one
+ * reference, the pool holds another until the task has finished. Every reference
  * is ended with weft_future_release; weft_future_ref takes another one. Every thread that uses
  * a future holds a reference of its own: to hand a future to another thread, take one for it
  * (weft_future_ref) and let that thread release it. weft relies on this when the worker that
@@ -118,6 +119,85 @@ WEFT_API void weft_future_release(weft_future *f);
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_future_name(weft_future *f, char *buf, size_t size);
 
+/* ---- futures that no pool made (concurrent.futures.Future used directly) ----
+ *
+ * weft_future_new makes a PENDING future that the program completes itself, from any thread:
+ * weft_future_set_result, weft_future_set_bytes or weft_future_set_failure finish it once
+ * (Python's set_result / set_exception); weft_future_set_running is Python's
+ * set_running_or_notify_cancel. Every other call of this header works on it as on a pool's
+ * future: wait, result, cancel (a PENDING one only: 0; a RUNNING one gives WEFT_EBUSY, nothing
+ * to interrupt, as Python's cancel returns False), done / cancelled / running, callbacks (run by
+ * the thread that sets or cancels it), weft_wait, weft_wait_split, as_completed, ref / release.
+ * A failure set and never looked at is reported through the pool error hook, as a task's.
+ * Result ownership: set_result either lends the pointer (weft never touches it) or, with a
+ * free function, gives it to the future, which frees it when its last reference is released;
+ * set_bytes copies a buffer into the future (the form results take when they arrive from
+ * another process), read with weft_future_bytes. */
+
+typedef struct weft_future_opts {
+    const char *name; /* borrowed during weft_future_new and copied (cut at 31 bytes); the
+                         name error reports and weft_future_name give; NULL: none */
+} weft_future_opts;
+
+/* clang-format off */
+#define WEFT_FUTURE_OPTS_INIT {NULL}
+/* clang-format on */
+
+/* weft_future_new - a PENDING future that no pool made (concurrent.futures.Future()).
+ * out: caller-owned, receives the future holding one reference (end it with
+ * weft_future_release); untouched on failure. opts: borrowed, may be NULL (no name).
+ * Returns 0, WEFT_EINVAL (NULL out), WEFT_ENOMEM.
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
+WEFT_API int weft_future_new(weft_future **out, const weft_future_opts *opts);
+
+/* weft_future_set_running - Future.set_running_or_notify_cancel: PENDING -> RUNNING.
+ * f: borrowed. Returns 1 (f is now RUNNING: go on and compute it), 0 (f was cancelled: do not
+ * compute it), WEFT_ESTATE (f was already running or finished: Python's RuntimeError),
+ * WEFT_EPERM (f was made by a pool: only its task completes it), WEFT_EINVAL (NULL f).
+ * Setting the result does not need it first (Python allows set_result on a pending future).
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
+WEFT_API int weft_future_set_running(weft_future *f);
+
+/* weft_future_set_result - finish f with success and result (Future.set_result).
+ * f: borrowed. result: if free_result is NULL, lent: weft never dereferences it and the caller
+ * keeps it valid while anyone may read it; else taken on success: f calls free_result(result)
+ * once its last reference is released (readers borrow it while they hold one). On failure the
+ * caller keeps result. Waiters wake and done-callbacks run in this call.
+ * Returns 0; WEFT_ESTATE if f was already finished or cancelled (Python's InvalidStateError;
+ * f is unchanged); WEFT_EPERM (f was made by a pool); WEFT_EINVAL (NULL f).
+ * Blocks: no (callbacks may). Cancellation point: no. Thread safety: safe (of several
+ * concurrent setters exactly one gets 0). Async-signal-safe: no. */
+WEFT_API int weft_future_set_result(weft_future *f, void *result, void (*free_result)(void *));
+
+/* weft_future_set_bytes - finish f with success and a copy of data[0 .. len) that f owns
+ * (freed when its last reference is released). data: borrowed during the call (may be NULL
+ * when len is 0). weft_future_bytes gives the copy and its length; weft_future_result's
+ * result pointer is the copy too.
+ * Returns 0; WEFT_ESTATE (already finished or cancelled: nothing copied); WEFT_EPERM (made by
+ * a pool); WEFT_EINVAL (NULL f, NULL data with len > 0); WEFT_ENOMEM (f unchanged).
+ * Blocks: no (callbacks may). Cancellation point: no. Thread safety: safe.
+ * Async-signal-safe: no. */
+WEFT_API int weft_future_set_bytes(weft_future *f, const void *data, size_t len);
+
+/* weft_future_set_failure - finish f with a failure (Future.set_exception), as a pool task's
+ * failure: status (a WEFT_E* code or a positive status of the program's own; 0 is
+ * WEFT_EINVAL) and message (borrowed during the call and copied; NULL: the code's text). The
+ * result pointer is NULL. weft_future_result then returns status with the message in the
+ * caller's error slot; if nobody does, the pool error hook reports it at the last release.
+ * Returns 0; WEFT_ESTATE (already finished or cancelled: Python's InvalidStateError);
+ * WEFT_EPERM (made by a pool); WEFT_EINVAL (NULL f, status 0); WEFT_ENOMEM (f unchanged).
+ * Blocks: no (callbacks may). Cancellation point: no. Thread safety: safe.
+ * Async-signal-safe: no. */
+WEFT_API int weft_future_set_failure(weft_future *f, int status, const char *message);
+
+/* weft_future_bytes - weft_future_result that also gives the length of a result set with
+ * weft_future_set_bytes. data, len: caller-owned, may be NULL; receive the future's copy
+ * (borrowed: valid while the caller holds a reference to f) and its length, or the result
+ * pointer and 0 for a future finished any other way; untouched unless f finished.
+ * Returns as weft_future_result.
+ * Blocks: yes. Cancellation point: yes. Thread safety: safe. Async-signal-safe: no. */
+WEFT_API int weft_future_bytes(weft_future *f, const void **data, size_t *len, weft_ns timeout);
+
 /* Modes of weft_wait (concurrent.futures.wait's return_when). */
 enum weft_wait_mode {
     WEFT_FIRST_COMPLETED = 1, /* return when any future is done */
@@ -130,13 +210,28 @@ enum weft_wait_mode {
  * NULL; receives the index of the first done future in array order (FIRST_COMPLETED), of the
  * first failed one (FIRST_EXCEPTION; n if all are done and none failed), or n
  * (ALL_COMPLETED).
- * Returns 0 when the condition holds (check each future with weft_future_done to split done and
- * not done); WEFT_EAGAIN (timeout 0, not yet); WEFT_ETIMEDOUT; WEFT_ECANCELED (the caller was
+ * Returns 0 when the condition holds (weft_wait_split, below, also gives the split into done
+ * and not done); WEFT_EAGAIN (timeout 0, not yet); WEFT_ETIMEDOUT; WEFT_ECANCELED (the caller was
  * cancelled); WEFT_EINVAL (NULL fs, NULL entry, n = 0, bad mode, negative timeout);
  * WEFT_ENOMEM. Waiting looks at no result: failures stay unseen until weft_future_result.
  * Blocks: yes (helps its pool from a worker). Cancellation point: yes. Thread safety: safe.
  * Async-signal-safe: no. */
 WEFT_API int weft_wait(weft_future **fs, size_t n, int mode, size_t *index_out, weft_ns timeout);
+
+/* weft_wait_split - weft_wait that gives the whole split, as concurrent.futures.wait returns
+ * (done, not_done): it waits as weft_wait(fs, n, mode, NULL, timeout), then reorders fs in
+ * place so that fs[0 .. *ndone) are the futures done at that moment and fs[*ndone .. n) the
+ * others, each part in its original order; the loop `fs += ndone; n -= ndone;` waits for the
+ * rest. Unlike weft_wait, n = 0 is allowed (nothing to wait for: returns 0, *ndone = 0).
+ * fs: borrowed, reordered (entries may not be NULL; a future listed twice stays twice).
+ * ndone: caller-owned, receives the count of done futures.
+ * Returns 0 when the condition holds; WEFT_EAGAIN (timeout 0, not yet), WEFT_ETIMEDOUT,
+ * WEFT_ECANCELED (the caller was cancelled) - on these three the split is made as well (Python
+ * returns the split on a timeout); WEFT_EINVAL (NULL fs with n > 0, NULL ndone, NULL entry,
+ * bad mode, negative timeout) and WEFT_ENOMEM leave fs and *ndone untouched.
+ * Blocks: yes (helps its pool from a worker). Cancellation point: yes. Thread safety: safe
+ * (fs is written: not shared with another call at the same time). Async-signal-safe: no. */
+WEFT_API int weft_wait_split(weft_future **fs, size_t n, int mode, size_t *ndone, weft_ns timeout);
 
 typedef struct weft_as_completed weft_as_completed;
 

@@ -120,6 +120,96 @@ WEFT_API int weft_pool_submit_named(weft_pool *p, const char *name, weft_task_fn
 WEFT_API int weft_pool_map(weft_pool *p, weft_task_fn fn, void **args, void **results, size_t n,
                            size_t chunk, weft_ns timeout);
 
+/* A streaming map (Executor.map used as an iterator, with Python 3.14's buffersize): results
+ * come out in input order while later items are still being computed.
+ *
+ *     weft_imap *it;
+ *     weft_imap_opts o = WEFT_IMAP_OPTS_INIT;
+ *     o.buffersize = 8;                         at most 8 items computed ahead of the reader
+ *     rc = weft_pool_imap(&it, p, fn, args, n, &o, WEFT_FOREVER);
+ *     void *res;
+ *     while ((rc = weft_imap_next(it, &res, WEFT_FOREVER)) == 0) use(res);
+ *     weft_imap_free(it);                       rc: WEFT_ECLOSED after the last item
+ *
+ * Each item is one task (fn(args[i], &result)) and one future. Errors, as Python's map: an
+ * item's failure surfaces when its turn comes (weft_imap_next returns its status with its
+ * message), and the iteration then ends: every later item submitted is cancelled (pending ones
+ * never run; running ones have their cancel scope cancelled and finish as they decide, see
+ * weft_future_cancel), items not yet submitted never are, and the next call returns
+ * WEFT_ECLOSED. Results of items never yielded are dropped (failures among them unreported, as
+ * Python never looks at them). The same ending follows the overall timeout and an item
+ * cancelled by a cancelling shutdown. */
+typedef struct weft_imap weft_imap;
+
+/* An input that yields the items one at a time (a Python iterable consumed lazily): returns
+ * a positive value with the next item in *arg, 0 when there are no more, or a negative WEFT_E*
+ * code if it failed (that item's turn then ends the iteration with this code). Called by
+ * weft_pool_imap and weft_imap_next on the iterating thread, never after it returned 0 or
+ * failed, and never concurrently with itself. An item is taken only when it is about to be
+ * submitted; if that submit cannot happen yet (a full pool) it is kept for the next call, and
+ * if the iteration ends first it is dropped (weft never dereferences it). */
+typedef int (*weft_imap_input_fn)(void *ctx, void **arg);
+
+typedef struct weft_imap_opts {
+    size_t buffersize;        /* 0: every item is submitted in weft_pool_imap (Python without
+                                 buffersize); else at most this many items are submitted and
+                                 not yet yielded between calls of weft_imap_next, which submits
+                                 the next item before it waits (as Python 3.14 does) */
+    weft_imap_input_fn input; /* NULL: the items are args[0 .. n); else items come from
+                                 input(input_ctx, &arg), taken only as they are submitted
+                                 (needs a buffersize; args NULL and n 0), so an endless input
+                                 works */
+    void *input_ctx;          /* passed to input, never dereferenced by weft */
+} weft_imap_opts;
+
+/* clang-format off */
+#define WEFT_IMAP_OPTS_INIT {0, NULL, NULL}
+/* clang-format on */
+
+/* weft_pool_imap - start a streaming map of fn over args[0 .. n) on p.
+ * out: caller-owned, receives the iterator (end it with weft_imap_free); untouched on failure.
+ * p: borrowed, must outlive the iterator. args: borrowed until weft_imap_free returns (NULL:
+ * every task gets arg NULL). opts: borrowed during the call, may be NULL (buffersize 0, no
+ * input function).
+ * timeout: the overall time, measured from this call as Python's map measures it: a
+ * weft_imap_next still waiting when it runs out returns WEFT_ETIMEDOUT and ends the iteration;
+ * it also bounds this call's submits when p is full (max_queued). WEFT_FOREVER: none.
+ * Returns 0; a submit's failure (WEFT_ECLOSED, WEFT_EBROKEN, WEFT_EAGAIN, WEFT_ETIMEDOUT,
+ * WEFT_ECANCELED, WEFT_ENOMEM: see weft_pool_submit; the items already submitted are
+ * cancelled and waited for, as by weft_imap_free); the input's own failure (for its first
+ * items); WEFT_EINVAL (NULL out, p or fn, negative timeout, an input with args, with n > 0 or
+ * without a buffersize).
+ * Blocks: only while p is full (max_queued). Cancellation point: only then.
+ * Thread safety: safe. Async-signal-safe: no. */
+WEFT_API int weft_pool_imap(weft_imap **out, weft_pool *p, weft_task_fn fn, void **args, size_t n,
+                            const weft_imap_opts *opts, weft_ns timeout);
+
+/* weft_imap_next - the next item's result, in input order.
+ * result: caller-owned, may be NULL; receives the item's result pointer when it finished (also
+ * with a failure, as weft_future_result).
+ * timeout: this call's own limit; the overall one from weft_pool_imap applies too (the sooner
+ * wins).
+ * Returns 0; the item's failure status (its message in the caller's error slot; the iteration
+ * ends, see above); WEFT_ECLOSED when every item was yielded or the iteration had ended;
+ * for an item that could never be submitted, the submit's failure (WEFT_ECLOSED: p was shut
+ * down; WEFT_EBROKEN; WEFT_ENOMEM) or the input's, with a message naming the item, and the
+ * iteration ends (the items before it are yielded first); WEFT_ETIMEDOUT: the overall timeout ran out (the iteration
+ * ends) or this call's did (it goes on: call again); WEFT_EAGAIN (timeout 0 and the item is not
+ * done, or p is full and the item could not be submitted yet: call again); WEFT_ECANCELED: the
+ * caller was cancelled (the iteration goes on), or a cancelling shutdown of p cancelled the
+ * item (it ends; the next call returns WEFT_ECLOSED); WEFT_EINVAL (NULL it, negative timeout).
+ * Blocks: yes (helps from a worker of p). Cancellation point: yes. Thread safety: one thread at
+ * a time per iterator. Async-signal-safe: no. */
+WEFT_API int weft_imap_next(weft_imap *it, void **result, weft_ns timeout);
+
+/* weft_imap_free - end the iteration (cancelling the items not yet yielded, as an error does)
+ * and free the iterator once the items already running have finished, so that no task touches
+ * args after it returns. it: taken. NULL does nothing.
+ * Blocks: until the running items finish (they see their scope cancelled).
+ * Cancellation point: no (the wait is shielded). Thread safety: not with a concurrent next.
+ * Async-signal-safe: no. */
+WEFT_API void weft_imap_free(weft_imap *it);
+
 /* weft_pool_shutdown - stop accepting tasks (Executor.shutdown).
  * wait: non-zero waits (up to timeout) until every queued task has run and the workers have
  * exited. cancel_pending: non-zero cancels every future still pending (its task never runs)

@@ -88,6 +88,11 @@ static void after_done(weft_future *f, uint32_t old)
     }
 }
 
+void weft__future_notify(weft_future *f, uint32_t old)
+{
+    after_done(f, old);
+}
+
 int weft__future_start(weft_future *f, struct weft__worker *w)
 {
     /* relaxed: published by the release half of the CAS below (read by cancel after an
@@ -311,7 +316,12 @@ static void maybe_report(weft_future *f)
 
 void weft__future_recycle(weft_future *f)
 {
-    if (f->fn != NULL) maybe_report(f);
+    if (f->fn != NULL || (f->flags & R_STANDALONE)) maybe_report(f);
+    if ((f->flags & R_STANDALONE) && f->result_free) { /* the result it owns (standalone.c) */
+        if ((atomic_load_explicit(&f->word, memory_order_relaxed) & F_STATE) == F_FINISHED)
+            f->result_free(f->result);
+        f->result_free = NULL;
+    }
     /* The cold line is read only where it may have been written (pool_internal.h). */
     if (f->status != 0 && f->message) {
         free(f->message);
@@ -368,7 +378,9 @@ int weft_future_wait(weft_future *f, weft_ns timeout)
     if (w && w->pool == f->pool && weft__pool_run_awaited(w, f) && weft__future_is_done(f))
         return 0;
     struct weft__wsrc src = {&f->wq, weft__future_arm, f};
-    return weft__wait_help(f->pool, &src, 1, weft__future_ready, f, weft_deadline(timeout), true);
+    /* A future no pool made: a worker helps its own pool (what will set f may be queued). */
+    weft_pool *help = f->pool ? f->pool : w ? w->pool : NULL;
+    return weft__wait_help(help, &src, 1, weft__future_ready, f, weft_deadline(timeout), true);
 }
 
 int weft_future_result(weft_future *f, void **result, weft_ns timeout)

@@ -15,6 +15,9 @@
  *   PENDING -> RUNNING (the worker that pops it, CAS) -> FINISHED (exchange by that worker);
  *   PENDING -> CANCELLED (weft_future_cancel or a cancelling shutdown, CAS);
  *   PENDING -> FINISHED with status WEFT_EBROKEN (the pool broke before the task ran, CAS).
+ *   A standalone future (weft_future_new, standalone.c; pool NULL, R_STANDALONE): PENDING ->
+ *   RUNNING (weft_future_set_running, no runner), and PENDING/RUNNING -> FINISHED by a setter's
+ *   CAS under f->wq.lock; cancel as above.
  *   F_LISTEN: someone waits or a callback is registered: the completer must take f->wq.lock.
  *   F_CANCEL_REQ: a canceller interrupted the running worker, under f->wq.lock.
  */
@@ -77,6 +80,7 @@ enum {
     R_NAMED = 1,          /* name[] was written */
     R_OWN_SCOPE = 2,      /* own_scope was set (task_scopes) */
     R_POOL_CANCELLED = 4, /* ended with WEFT_ECANCELED while the pool was cancelling */
+    R_STANDALONE = 8,     /* made by weft_future_new, not by a pool (standalone.c) */
 };
 
 struct weft_future {
@@ -93,7 +97,15 @@ struct weft_future {
     bool solo;             /* fire-and-forget: no future handed out (sched.c run_solo) */
     uint8_t flags;         /* R_* below: what of the cold line is in use, and why it ended */
     /* ---- cold ---- */
-    _Alignas(64) int64_t lo, hi; /* internal tasks' range */
+    _Alignas(64) union {
+        struct {
+            int64_t lo, hi; /* internal tasks' range */
+        };
+        struct { /* a standalone future's result (standalone.c), set with its state */
+            void (*result_free)(void *); /* owns result: called at recycle, or NULL */
+            size_t result_len;           /* bytes at result (weft_future_set_bytes), or 0 */
+        };
+    };
     /* Internal tasks (parallel for, map chunks) have fn NULL and run ifn(self) instead; they
      * have no future semantics: nobody waits on the record, it is recycled as soon as ifn
      * returns. (ifn is cold: internal tasks are few, and every task tests fn anyway.) */
@@ -171,6 +183,9 @@ void weft__future_cancel_pending(weft_future *f); /* a queued record dropped at 
 /* A queued record dropped because its pool broke: PENDING -> FINISHED with status and a copy
  * of message (done, failed, not cancelled); loses to a concurrent cancel. */
 void weft__future_fail_pending(weft_future *f, int status, const char *message);
+/* After the state left PENDING/RUNNING for good (old: the word the completing RMW replaced):
+ * wake the waiters and run the callbacks if anyone listened. */
+void weft__future_notify(weft_future *f, uint32_t old);
 bool weft__future_arm(void *f);   /* a weft__wsrc arm for a future (sets F_LISTEN) */
 bool weft__future_ready(void *f); /* weft__future_is_done for a void * */
 /* The last reference went: report an unseen failure, make the cold line fresh, free it. */

@@ -1,4 +1,5 @@
-/* src/pool/wait.c - waiting for several futures: weft_wait and the as-completed iterator.
+/* src/pool/wait.c - waiting for several futures: weft_wait (and weft_wait_split, which also
+ * partitions the caller's array into done and not done) and the as-completed iterator.
  *
  * weft_wait(FIRST_*) parks one waiter record on every future that is not done (the parking
  * lot's multi-queue wait: the first future to finish wakes it) and re-evaluates the condition
@@ -88,6 +89,38 @@ int weft_wait(weft_future **fs, size_t n, int mode, size_t *index_out, weft_ns t
         free(src);
     }
     if (rc == 0 && index_out) *index_out = mode == WEFT_ALL_COMPLETED ? n : c.idx;
+    return rc;
+}
+
+/* weft_wait, then a stable partition: done first. Each future's state is read once, so a
+ * future finishing during the split lands on one side only; rest holds the not-done ones. */
+int weft_wait_split(weft_future **fs, size_t n, int mode, size_t *ndone, weft_ns timeout)
+{
+    if ((fs == NULL && n > 0) || ndone == NULL || timeout < 0 || mode < WEFT_FIRST_COMPLETED ||
+        mode > WEFT_ALL_COMPLETED)
+        return WEFT_EINVAL;
+    if (n == 0) {
+        *ndone = 0;
+        return 0;
+    }
+    weft_future **rest = weft__malloc(n * sizeof *rest); /* before waiting: no ENOMEM after */
+    if (rest == NULL) return WEFT_ENOMEM;
+    int rc = weft_wait(fs, n, mode, NULL, timeout);
+    if (rc != 0 && rc != WEFT_EAGAIN && rc != WEFT_ETIMEDOUT && rc != WEFT_ECANCELED) {
+        free(rest);
+        return rc;
+    }
+    size_t k = 0, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        weft_future *f = fs[i];
+        if (weft__future_is_done(f))
+            fs[k++] = f; /* k <= i: overwrites an entry already read */
+        else
+            rest[m++] = f;
+    }
+    for (size_t i = 0; i < m; i++) fs[k + i] = rest[i];
+    free(rest);
+    *ndone = k;
     return rc;
 }
 
