@@ -54,6 +54,7 @@ struct rec {
     /* done_q.lock guards the rest */
     weft__waitq done_q;
     bool done;
+    bool stopped; /* status is WEFT_ECANCELED and the thread's scope was cancelled: no report */
     int status;
     char message[WEFT_ERROR_MESSAGE_MAX];
 };
@@ -147,6 +148,13 @@ static void default_hook(weft_thread t, const char *name, int status, const char
     (void)arg;
     fprintf(stderr, "weft: thread '%s' failed: %s (status %d): %s\n", name, weft_errname(status),
             status, message);
+}
+
+/* A failure to report if nobody joins r (done, read under or after done_q.lock): not the
+ * cancellation the thread was asked for (future.h's rule for tasks). */
+static bool is_failure(const struct rec *r)
+{
+    return r->status != 0 && !r->stopped;
 }
 
 static void report(struct rec *r)
@@ -263,7 +271,7 @@ static void finish(struct rec *r, int status)
     live--;
     /* A released thread has no joiner: it unmaps itself and reports its own failure, unless
      * weft_thread_release saw it done and did both already. */
-    bool report_it = r->released && status != 0 && !r->reported;
+    bool report_it = r->released && is_failure(r) && !r->reported;
     if (r->released) r->reported = true;
     if (r->released && lookup((weft_thread){r->id}) == r) unmap(r); /* our ref keeps r */
     weft__lock_release(&table_lock);
@@ -298,6 +306,9 @@ static void *trampoline(void *p)
     pthread_cleanup_push(finish_on_exit, r);
     status = r->fn(r->arg);
     pthread_cleanup_pop(0);
+    /* Still inside its scope: whichever scope was cancelled (weft_thread_stop, an ancestor such
+     * as the root on Ctrl-C, a deadline), this one says so. Published with done. */
+    r->stopped = status == WEFT_ECANCELED && weft_scope_cancelled(r->scope) == 1;
     weft__scope_leave_thread();
     finish(r, status);
     tls_self = NULL;
@@ -476,7 +487,7 @@ int weft_thread_release(weft_thread t)
     weft__lock_release(&r->done_q.lock);
     bool failed = false;
     if (done) {
-        failed = r->status != 0 && !r->reported;
+        failed = !r->reported && is_failure(r);
         r->reported = true;
         r->refs++; /* keep it alive for the report: unmap cannot free it */
         unmap(r);
@@ -646,7 +657,7 @@ static void wait_for_nondaemon(void)
         }
         if (r->reported) continue;
         weft__lock_acquire(&r->done_q.lock);
-        bool failed = r->done && r->status != 0;
+        bool failed = r->done && is_failure(r);
         weft__lock_release(&r->done_q.lock);
         if (!failed) continue;
         r->reported = true;

@@ -10,7 +10,9 @@
  * starts, so handlers the program registers after that run before it (Python waits before
  * all of them). A child made by fork() does not wait for the threads it did not inherit. A thread whose function returned a failure and that nobody joins (it
  * was released, or was still unjoined at exit) is reported through the error hook, like
- * threading.excepthook: no failure vanishes silently.
+ * threading.excepthook: no failure vanishes silently. A thread that returned WEFT_ECANCELED
+ * after a scope it runs in was cancelled (weft_thread_stop, an ancestor such as the root scope
+ * on Ctrl-C, a deadline) did what it was asked and is not reported (a joiner still gets it).
  *
  * Threads weft did not start (main, plain pthreads) may call every function here;
  * weft_thread_current() gives them a handle too (not joinable: WEFT_EINVAL).

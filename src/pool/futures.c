@@ -303,7 +303,7 @@ static void maybe_report(weft_future *f)
 {
     if ((atomic_load_explicit(&f->word, memory_order_relaxed) & F_STATE) != F_FINISHED) return;
     if (f->status == 0 || atomic_load_explicit(&f->observed, memory_order_relaxed)) return;
-    if (f->status == WEFT_ECANCELED && (f->cancel_seen || (f->flags & R_POOL_CANCELLED))) return;
+    if (f->status == WEFT_ECANCELED && (f->cancel_seen || (f->flags & R_CANCELLED))) return;
     char buf[48];
     weft__pool_report(f->name, f->status, message_of(f, buf, sizeof buf));
 }

@@ -74,9 +74,9 @@ struct weft__worker;
  * recycling never has to look at the cold line or at the pool (which may be gone: a future
  * may outlive its pool). */
 enum {
-    R_NAMED = 1,          /* name[] was written */
-    R_OWN_SCOPE = 2,      /* own_scope was set (task_scopes) */
-    R_POOL_CANCELLED = 4, /* ended with WEFT_ECANCELED while the pool was cancelling */
+    R_NAMED = 1,     /* name[] was written */
+    R_OWN_SCOPE = 2, /* own_scope was set (task_scopes) */
+    R_CANCELLED = 4, /* ended with WEFT_ECANCELED while its scope was cancelled (sched.c) */
 };
 
 struct weft_future {
