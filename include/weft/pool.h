@@ -64,10 +64,12 @@ typedef struct weft_pool_opts {
                                 of its worker's), so cancelling its future also reaches what it
                                 started, and weft_scope_current() in it is that scope; costs
                                 a scope per task (an allocation and the scope tree's lock) */
+    int daemon;              /* non-zero: a daemon pool, which exit does not wait for (see
+                                "Exit" above) */
 } weft_pool_opts;
 
 /* clang-format off */
-#define WEFT_POOL_OPTS_INIT {0, NULL, NULL, NULL, 0, NULL, 0}
+#define WEFT_POOL_OPTS_INIT {0, NULL, NULL, NULL, 0, NULL, 0, 0}
 /* clang-format on */
 
 /* weft_pool_new - make a pool; no worker starts before the first submit.

@@ -153,6 +153,9 @@ struct weft_pool {
     weft_scope *scope;
     bool is_default;
     bool task_scopes;
+    bool daemon;                    /* not shut down at exit (registry.c) */
+    bool exit_seen;                 /* the exit rule took it (registry.c, under its lock) */
+    weft_pool *reg_next, *reg_prev; /* registry.c's list of live pools */
     char prefix[48];
     struct weft__worker *workers; /* max_workers of them */
 };
@@ -201,6 +204,8 @@ void weft__pool_drop(weft_pool *p, weft_future *t);
 const char *weft__pool_broken_reason(weft_pool *p);
 extern const char weft__pool_broken_fallback[]; /* broken_msg when no memory for the real one */
 void weft__pool_unref(weft_pool *p);            /* pool.c: the last ref frees the pool */
+void weft__pool_register(weft_pool *p);         /* registry.c: from new ... */
+void weft__pool_unregister(weft_pool *p);       /* ... to the last unref */
 
 /* A condition one can wait for with helping: waitq q, and arm(ctx), called under q->lock, that
  * returns true if the condition holds (then nothing waits) and otherwise makes sure the party
