@@ -27,7 +27,10 @@ struct fork_entry {
     void (*child)(void);
 };
 
-#define ENTRY(what, mod) {what, mod##_fork_prepare, mod##_fork_parent, mod##_fork_child}
+#define ENTRY(what, mod)                                              \
+    {                                                                 \
+        what, mod##_fork_prepare, mod##_fork_parent, mod##_fork_child \
+    }
 
 /* The lock hierarchy, outermost first. */
 static const struct fork_entry table[] = {
