@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #include "fork.h"
+#include "park.h"
 
 struct fork_entry {
     const char *what;
@@ -26,6 +27,19 @@ struct fork_entry {
     void (*parent)(void);
     void (*child)(void);
 };
+
+/* The forking thread's own parker: a canceller of another thread (weft_future_cancel,
+ * weft_thread_stop) holds its lock while it claims the park, and the child's first wait takes
+ * it. The parkers of the other threads go with their threads. */
+static void parker_prepare(void)
+{
+    weft__lock_acquire(&weft__parker_self()->lock);
+}
+
+static void parker_release(void)
+{
+    weft__lock_release(&weft__parker_self()->lock);
+}
 
 #define ENTRY(what, mod)                                              \
     {                                                                 \
@@ -43,6 +57,7 @@ static const struct fork_entry table[] = {
     ENTRY("pool error hook (hook.lock)", weft__pool_hook),
     ENTRY("record depot (depot.lock)", weft__records),
     ENTRY("parking lot buckets", weft__lot),
+    {"the forking thread's parker (its lock)", parker_prepare, parker_release, parker_release},
 };
 
 #define N (sizeof table / sizeof table[0])

@@ -215,7 +215,7 @@ void weft__thread_fork_child(void)
 {
     struct rec *self = tls_self;
     live = 0;
-    nondaemon = 0; /* under exit_q.lock, which the child holds until its entry below runs */
+    nondaemon = 0; /* exit_q's guard: the child has one thread */
     for (uint32_t i = 0; i < nslots; i++) {
         struct rec *r = slots[i].rec;
         if (r == NULL) continue;
