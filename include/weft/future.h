@@ -30,6 +30,10 @@
  * whichever scope was cancelled: the future's (weft_future_cancel), the pool's (a cancelling
  * shutdown), a group's, any ancestor's (the root scope on Ctrl-C, weft/signal.h), or one whose
  * deadline passed. One that returns WEFT_ECANCELED with nothing cancelled is a failure.
+ *
+ * fork(): a future of a task that was queued or running at the fork stays, in the child, as it
+ * was at the fork (its task runs in the parent only): do not wait for it or cancel it there.
+ * One that was done can be read as usual (weft/pool.h says what the child's pools do).
  */
 #ifndef WEFT_FUTURE_H
 #define WEFT_FUTURE_H
