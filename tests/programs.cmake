@@ -160,4 +160,13 @@ if(WEFT_VALGRIND AND NOT WEFT_SANITIZE)
     set_tests_properties(valgrind_echo_server PROPERTIES TIMEOUT 300
       PASS_REGULAR_EXPRESSION "every byte correct.*exit status: 0" FAIL_REGULAR_EXPRESSION "==[0-9]+==")
   endif()
+  # valgrind runs a program's threads one at a time, slowly, and takes a whole CPU: alone, it
+  # neither starves the spinning race tests that would share the machine nor misses the
+  # start-up waits of the scripts above.
+  get_property(WEFT_ALL_TESTS DIRECTORY PROPERTY TESTS)
+  foreach(t ${WEFT_ALL_TESTS})
+    if(t MATCHES "^valgrind_")
+      set_tests_properties(${t} PROPERTIES RUN_SERIAL TRUE)
+    endif()
+  endforeach()
 endif()
