@@ -13,7 +13,7 @@
  *     or saved (entered-from) scope it is, and a thread record's own-scope ref (thread.c);
  *   - a child of a cancelled scope is cancelled; a scope's effective deadline is the minimum of
  *     its own and its ancestors' and never changes.
- * Lock order: table_lock (thread.c) -> tree_lock -> a parker's lock.
+ * Lock order: table_lock (thread.c) -> tree_lock -> a parker's lock (fork.c's table).
  *
  * Deadlines are lazy: no timer thread. A thread blocked in its scope parks with the earlier of
  * its own deadline and the scope's; when the scope's passes first, it cancels the scope that
@@ -29,6 +29,7 @@
 #include <weft/error.h>
 
 #include "cancel_internal.h"
+#include "fork.h"
 #include "internal.h"
 #include "lock.h"
 #include "os/os.h"
@@ -149,14 +150,32 @@ static void attach(weft_scope *s)
     ts.m.parker->registered = true;
 }
 
-void weft__scope_fork_lock(void)
+/* fork() (fork.c's table): tree_lock is held across it, so that the child never inherits it
+ * held by a thread that is not there. In the child every member record but the forking
+ * thread's belongs to a thread that is gone (its record lived in that thread's TLS, whose
+ * memory the child's next thread may reuse): they are unlinked, so that a cancel in the child
+ * wakes no ghost. The scopes themselves, their state and their references stay. */
+void weft__scope_fork_prepare(void)
 {
     weft__lock_acquire(&tree_lock);
 }
 
-void weft__scope_fork_unlock(void)
+void weft__scope_fork_parent(void)
 {
     weft__lock_release(&tree_lock);
+}
+
+static void drop_members(weft_scope *s)
+{
+    s->members = NULL;
+    for (weft_scope *c = s->children; c; c = c->next_sibling) drop_members(c);
+}
+
+void weft__scope_fork_child(void)
+{
+    drop_members(&root);
+    if (ts.registered) link_member(ts.scope);
+    weft__scope_fork_parent();
 }
 
 void weft__scope_register_self(void)

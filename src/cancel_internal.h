@@ -6,11 +6,6 @@
 
 /* Attach the calling thread to the root scope if it is not attached to any yet. */
 void weft__scope_register_self(void);
-/* fork(): thread.c's handlers hold the scope tree's lock across the fork (after table_lock, in
- * the lock order), so that the child never inherits it held by a thread that is not there: a
- * thread starting in the child registers in the tree and would wait for it forever. */
-void weft__scope_fork_lock(void);
-void weft__scope_fork_unlock(void);
 /* A weft thread starts inside s (it takes a ref of its own until it leaves). */
 void weft__scope_enter_thread(weft_scope *s);
 /* The calling thread leaves its scopes (at thread exit). */

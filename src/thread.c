@@ -15,9 +15,10 @@
  * Lock order: table_lock, then a record's done_q.lock (finish takes them one after the other,
  * never nested). exit_q.lock is a leaf.
  *
- * The exit rule (Python's threading._shutdown): an atexit handler, registered when the first
- * thread starts, waits until no non-daemon weft thread runs (not counting the thread that
- * called exit), then reports finished threads whose failure nobody joined.
+ * The exit rule (Python's threading._shutdown): exit.c's atexit handler, registered when the
+ * first thread starts, waits until no non-daemon weft thread runs (not counting the thread
+ * that called exit: weft__thread_wait_nondaemon), then, once the pools are done, reports
+ * finished threads whose failure nobody joined (weft__thread_at_exit).
  */
 #include <pthread.h>
 #include <signal.h>
@@ -31,6 +32,7 @@
 #include <weft/thread.h>
 
 #include "cancel_internal.h"
+#include "fork.h"
 #include "internal.h"
 #include "lock.h"
 #include "os/os.h"
@@ -54,6 +56,7 @@ struct rec {
     /* done_q.lock guards the rest */
     weft__waitq done_q;
     bool done;
+    bool stopped; /* status is WEFT_ECANCELED and the thread's scope was cancelled: no report */
     int status;
     char message[WEFT_ERROR_MESSAGE_MAX];
 };
@@ -153,6 +156,13 @@ static void default_hook(weft_thread t, const char *name, int status, const char
             status, message);
 }
 
+/* A failure to report if nobody joins r (done, read under or after done_q.lock): not the
+ * cancellation the thread was asked for (future.h's rule for tasks). */
+static bool is_failure(const struct rec *r)
+{
+    return r->status != 0 && !r->stopped;
+}
+
 static void report(struct rec *r)
 {
     weft__lock_acquire(&hook.lock);
@@ -188,33 +198,28 @@ static void unref(struct rec *r)
     if (gone) free_rec(r);
 }
 
-static void wait_for_nondaemon(void);
-
 static void foreign_exit(void *p);
 
-/* fork(): only the forking thread lives on in the child. The prepare handler takes the locks
- * so that no other thread holds them mid-update at the fork; in the child the records of the
- * threads that did not come along become finished and unjoinable (their pthreads do not exist
- * there: a join would wait forever), and the exit rule stops waiting for them. */
-static void fork_prepare(void)
+/* fork() (fork.c's table: table_lock, then the scope tree, then exit_q.lock and hook.lock):
+ * only the forking thread lives on in the child. The locks are held across the fork so that
+ * no other thread holds them mid-update; in the child the records of the threads that did not
+ * come along become finished and unjoinable (their pthreads do not exist there: a join would
+ * wait forever), and the exit rule stops waiting for them. */
+void weft__thread_fork_prepare(void)
 {
     weft__lock_acquire(&table_lock);
-    weft__scope_fork_lock(); /* a thread started in the child registers in the scope tree */
-    weft__lock_acquire(&exit_q.lock);
 }
 
-static void fork_parent(void)
+void weft__thread_fork_parent(void)
 {
-    weft__lock_release(&exit_q.lock);
-    weft__scope_fork_unlock();
     weft__lock_release(&table_lock);
 }
 
-static void fork_child(void)
+void weft__thread_fork_child(void)
 {
     struct rec *self = tls_self;
     live = 0;
-    nondaemon = 0;
+    nondaemon = 0; /* exit_q's guard: the child has one thread */
     for (uint32_t i = 0; i < nslots; i++) {
         struct rec *r = slots[i].rec;
         if (r == NULL) continue;
@@ -228,20 +233,38 @@ static void fork_child(void)
         if (!r->done) r->status = WEFT_EFAILED;
         r->done = r->released = r->reported = true;
     }
-    exit_q.head = exit_q.tail = NULL;
     /* The forking thread is the child's main thread (Python's main_thread() after fork). A
      * record of a thread weft started is unmapped when it finishes: only a foreign one, never
      * unmapped, may be main_rec; otherwise main gets a record of its own on demand. */
     main_rec = self && self->foreign ? self : NULL;
     if (self) atomic_store_explicit(&self->tid, weft__os_gettid(), memory_order_relaxed);
-    fork_parent();
+    weft__thread_fork_parent();
+}
+
+void weft__thread_exitq_fork_prepare(void)
+{
+    weft__lock_acquire(&exit_q.lock);
+    weft__lock_acquire(&hook.lock);
+}
+
+void weft__thread_exitq_fork_parent(void)
+{
+    weft__lock_release(&hook.lock);
+    weft__lock_release(&exit_q.lock);
+}
+
+/* Runs before weft__thread_fork_child (fork.c releases in reverse order). */
+void weft__thread_exitq_fork_child(void)
+{
+    exit_q.head = exit_q.tail = NULL;
+    weft__thread_exitq_fork_parent();
 }
 
 static void setup(void)
 {
-    atexit(wait_for_nondaemon);
+    weft__fork_register();
+    weft__exit_register();
     pthread_key_create(&foreign_key, foreign_exit);
-    pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 static void capture_failure(struct rec *r, int status)
@@ -272,7 +295,7 @@ static void finish(struct rec *r, int status)
     live--;
     /* A released thread has no joiner: it unmaps itself and reports its own failure, unless
      * weft_thread_release saw it done and did both already. */
-    bool report_it = r->released && status != 0 && !r->reported;
+    bool report_it = r->released && is_failure(r) && !r->reported;
     if (r->released) r->reported = true;
     if (r->released && lookup((weft_thread){r->id}) == r) unmap(r); /* our ref keeps r */
     weft__lock_release(&table_lock);
@@ -307,6 +330,9 @@ static void *trampoline(void *p)
     pthread_cleanup_push(finish_on_exit, r);
     status = r->fn(r->arg);
     pthread_cleanup_pop(0);
+    /* Still inside its scope: whichever scope was cancelled (weft_thread_stop, an ancestor such
+     * as the root on Ctrl-C, a deadline), this one says so. Published with done. */
+    r->stopped = status == WEFT_ECANCELED && weft_scope_cancelled(r->scope) == 1;
     weft__scope_leave_thread();
     finish(r, status);
     tls_self = NULL;
@@ -498,7 +524,7 @@ int weft_thread_release(weft_thread t)
     weft__lock_release(&r->done_q.lock);
     bool failed = false;
     if (done) {
-        failed = r->status != 0 && !r->reported;
+        failed = !r->reported && is_failure(r);
         r->reported = true;
         r->refs++; /* keep it alive for the report: unmap cannot free it */
         unmap(r);
@@ -695,14 +721,17 @@ size_t weft_thread_enumerate(weft_thread *out, size_t cap)
 
 /* ---- the exit rule ---- */
 
-static void wait_for_nondaemon(void)
+void weft__thread_wait_nondaemon(void)
 {
     struct rec *self = tls_self;
     size_t mine = self && !self->foreign && !self->daemon ? 1 : 0;
     weft__lock_acquire(&exit_q.lock);
     while (nondaemon > mine) weft__waitq_sleep_locked(&exit_q, WEFT_FOREVER);
     weft__lock_release(&exit_q.lock);
+}
 
+void weft__thread_at_exit(void)
+{
     /* Report finished threads that failed and were never joined. Every thread nobody joined
      * is detached: the process is ending, and a joinable thread left over is a leak to tools
      * such as ThreadSanitizer. A late join from a daemon thread then gets WEFT_ESRCH. */
@@ -716,7 +745,7 @@ static void wait_for_nondaemon(void)
         }
         if (r->reported) continue;
         weft__lock_acquire(&r->done_q.lock);
-        bool failed = r->done && r->status != 0;
+        bool failed = r->done && is_failure(r);
         weft__lock_release(&r->done_q.lock);
         if (!failed) continue;
         r->reported = true;

@@ -4,7 +4,9 @@
  * that equal deadlines run in start order) and, if it became the earliest, wakes the timer
  * thread. The timer thread parks on svc.q until the earliest deadline (the parking lot's own
  * deadline: no timerfd, no polling), pops every due timer and runs its callback with the lock
- * dropped. The thread is started by the first weft_timer_start and never ends (a daemon).
+ * dropped. The thread is started by the first weft_timer_start; it is a daemon (pending timers
+ * do not hold up exit), and exit.c ends it at exit when no callback runs (weft__timer_at_exit),
+ * so that tools such as valgrind see no thread left over.
  *
  * Invariants (all under svc.q.lock, the one lock of this module):
  *   - a timer is in the heap iff its state is PENDING, and heap[t->slot] == t;
@@ -19,7 +21,8 @@
  * change for a given run, so the timer thread reads them without the lock.
  * Lock order: svc.q.lock, then thread.c's and cancel.c's locks (the timer thread is started
  * under svc.q.lock, once). Callbacks run with no weft lock held.
- * After fork() the child has no timer thread: its copy of every timer is cancelled.
+ * After fork() the child has no timer thread: its copy of every timer is cancelled, and the
+ * next start makes a new thread (fork.c's table holds svc.q.lock across the fork).
  */
 #include <limits.h>
 #include <pthread.h>
@@ -30,6 +33,7 @@
 #include <weft/thread.h>
 #include <weft/timer.h>
 
+#include "fork.h"
 #include "internal.h"
 #include "park.h"
 
@@ -55,6 +59,8 @@ static struct {
     uint64_t seq;
     weft_timer *current; /* the timer whose fn runs now, NULL if none */
     bool started;
+    uintptr_t gen;      /* the timer thread returns when this is not the value it started with */
+    weft_thread thread; /* while started */
 } svc;
 
 static _Thread_local bool tls_timer_thread WEFT__TLS_IE;
@@ -187,12 +193,11 @@ static void run(weft_timer *t)
     weft__wakelist_flush(&wl);
 }
 
-static int timer_main(void *unused)
+static int timer_main(void *gen)
 {
-    (void)unused;
     tls_timer_thread = true;
     weft__lock_acquire(&svc.q.lock);
-    for (;;) {
+    while (svc.gen == (uintptr_t)gen) {
         weft_timer *t = svc.n ? svc.heap[0] : NULL;
         if (t == NULL || t->deadline > weft_now()) {
             park_until(t ? t->deadline : WEFT_FOREVER);
@@ -201,18 +206,19 @@ static int timer_main(void *unused)
         heap_remove(t);
         run(t);
     }
-    return 0; /* never reached */
+    weft__lock_release(&svc.q.lock);
+    return 0;
 }
 
 /* fork(): the child has no timer thread. The prepare handler takes the lock so that the heap
  * is consistent at the fork; in the child every timer of the parent is cancelled (its waiters
  * were threads of the parent, gone too), and the next start makes a new timer thread. */
-static void fork_prepare(void)
+void weft__timer_fork_prepare(void)
 {
     weft__lock_acquire(&svc.q.lock);
 }
 
-static void fork_parent(void)
+void weft__timer_fork_parent(void)
 {
     weft__lock_release(&svc.q.lock);
 }
@@ -224,21 +230,37 @@ static void drop_in_child(weft_timer *t)
     unref(t);
 }
 
-static void fork_child(void)
+void weft__timer_fork_child(void)
 {
     svc.q.head = svc.q.tail = NULL;
     if (svc.current) drop_in_child(svc.current);
     while (svc.n > 0) drop_in_child(svc.heap[--svc.n]);
     svc.current = NULL;
     svc.started = false;
-    fork_parent();
+    svc.thread = (weft_thread){0};
+    weft__timer_fork_parent();
 }
 
-/* Registered after thread.c's own handlers (which the first thread start registers), so that
- * ours run first in the parent: svc.q.lock before thread.c's locks, the module's lock order. */
-static void register_fork_handlers(void)
+/* Exit: end the timer thread and join it, unless a callback runs (the thread is a daemon: a
+ * callback does not hold up exit) or the caller is that thread. Pending timers never fire; a
+ * start from a later exit handler makes a new thread. */
+void weft__timer_at_exit(void)
 {
-    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    weft__wakelist wl = WEFT__WAKELIST_INIT;
+    weft__lock_acquire(&svc.q.lock);
+    bool join = svc.started && svc.current == NULL && !tls_timer_thread;
+    weft_thread th = svc.thread;
+    if (join) {
+        svc.gen++;
+        weft__waitq_wake_all(&svc.q, &wl);
+        svc.started = false;
+    }
+    weft__lock_release(&svc.q.lock);
+    weft__wakelist_flush(&wl);
+    if (!join) return;
+    weft_shield_begin(); /* a cancelled root scope (Ctrl-C) must not cut the join short */
+    (void)weft_thread_join(th, NULL, WEFT_FOREVER);
+    weft_shield_end();
 }
 
 /* Start the timer thread if it is not running (svc.q.lock held). */
@@ -249,13 +271,11 @@ static int ensure_thread(void)
     o.name = "weft-timer";
     o.daemon = 1;
     o.scope = weft_scope_root(); /* not a child of whichever scope asked first */
-    weft_thread th;
-    int rc = weft_thread_start(&th, timer_main, NULL, &o);
+    weft__fork_register();
+    weft__exit_register();
+    int rc = weft_thread_start(&svc.thread, timer_main, (void *)svc.gen, &o);
     if (rc) return rc == WEFT_EINVAL ? WEFT_EAGAIN : rc;
-    weft_thread_release(th);
-    svc.started = true;
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, register_fork_handlers);
+    svc.started = true; /* joined at exit (weft__timer_at_exit) */
     return 0;
 }
 

@@ -152,6 +152,13 @@ if(TARGET printer)
     PASS_REGULAR_EXPRESSION "printer-ctrl-c: ok")
 endif()
 
+# weft's service threads end at exit: a program that uses the signal thread, the default pool
+# (tasks still queued when main returns) and a pending timer runs every task.
+add_executable(services_exit ${CMAKE_CURRENT_SOURCE_DIR}/programs/services_exit.c)
+target_link_libraries(services_exit PRIVATE weft_static)
+add_test(NAME services_exit COMMAND services_exit)
+set_tests_properties(services_exit PROPERTIES TIMEOUT 60 PASS_REGULAR_EXPRESSION "ran 100 of 100 tasks")
+
 # valgrind: every example frees what it allocated and ends every thread, its own and weft's,
 # before it exits: `valgrind --leak-check=full --error-exitcode=9` exits as the program does.
 # Each test runs the example's own driver with valgrind/NAME (in the build tree) in place of
@@ -165,7 +172,7 @@ if(WEFT_VALGRIND AND WEFT_SANITIZE STREQUAL "")
              echo_load first_answer)
     if(TARGET ${ex})
       file(GENERATE OUTPUT ${vg}/${ex}
-        CONTENT "#!/bin/sh\nexec ${WEFT_VALGRIND} --leak-check=full --error-exitcode=9 $<TARGET_FILE:${ex}> \"$@\"\n"
+        CONTENT "#!/bin/sh\nexec ${WEFT_VALGRIND} --leak-check=full --error-exitcode=9 --suppressions=${support}/valgrind.supp $<TARGET_FILE:${ex}> \"$@\"\n"
         FILE_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
                          WORLD_READ WORLD_EXECUTE)
     endif()
@@ -212,4 +219,18 @@ if(WEFT_VALGRIND AND WEFT_SANITIZE STREQUAL "")
     # answered too before the cancellation would count as a failure.
     weft_valgrind_test(first_answer ${vg}/first_answer 4000 20 3000)
   endif()
+  # weft's own services at exit: a program that uses the signal thread, the default pool (tasks
+  # still queued when main returns) and a pending timer (tests/programs/services_exit.c).
+  weft_valgrind_test(services_exit ${WEFT_VALGRIND} --leak-check=full --error-exitcode=9
+    --suppressions=${support}/valgrind.supp $<TARGET_FILE:services_exit>)
+  set_tests_properties(valgrind_services_exit PROPERTIES PASS_REGULAR_EXPRESSION "ran 100 of 100 tasks")
+  # valgrind runs a program's threads one at a time, slowly, and takes a whole CPU: alone, it
+  # neither starves the spinning race tests that would share the machine nor misses the
+  # start-up waits of the scripts above.
+  get_property(WEFT_ALL_TESTS DIRECTORY PROPERTY TESTS)
+  foreach(t ${WEFT_ALL_TESTS})
+    if(t MATCHES "^valgrind_")
+      set_tests_properties(${t} PROPERTIES RUN_SERIAL TRUE)
+    endif()
+  endforeach()
 endif()

@@ -16,6 +16,10 @@
  *
  * Cleanup that must block even though its scope is cancelled (joining workers after Ctrl-C,
  * flushing a queue) runs between weft_shield_begin() and weft_shield_end().
+ *
+ * fork(): the child keeps every scope with its state (one cancelled in the parent is cancelled
+ * in the child, handles stay valid); the threads of the parent that were in them are gone, and
+ * cancelling a scope in the child reaches the child's own threads only.
  */
 #ifndef WEFT_CANCEL_H
 #define WEFT_CANCEL_H

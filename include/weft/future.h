@@ -27,7 +27,14 @@
  * weft_future_result) is reported when its last reference is released, through the pool error
  * hook (weft_pool_set_error_hook), which by default prints
  *     weft: task 'NAME' failed: WEFT_EXXX (status N): MESSAGE
- * on stderr. Tasks that ended with WEFT_ECANCELED after being cancelled are not reported.
+ * on stderr. Tasks that ended with WEFT_ECANCELED after being cancelled are not reported,
+ * whichever scope was cancelled: the future's (weft_future_cancel), the pool's (a cancelling
+ * shutdown), a group's, any ancestor's (the root scope on Ctrl-C, weft/signal.h), or one whose
+ * deadline passed. One that returns WEFT_ECANCELED with nothing cancelled is a failure.
+ *
+ * fork(): a future of a task that was queued or running at the fork stays, in the child, as it
+ * was at the fork (its task runs in the parent only): do not wait for it or cancel it there.
+ * One that was done can be read as usual (weft/pool.h says what the child's pools do).
  */
 #ifndef WEFT_FUTURE_H
 #define WEFT_FUTURE_H

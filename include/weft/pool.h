@@ -25,6 +25,21 @@
  * starts are then not reached (a cancelling shutdown, which cancels the pool's scope, reaches
  * them). With opts.task_scopes every task runs in a cancel scope of its own, child of its
  * worker's, and cancelling its future cancels that scope, with everything started inside it.
+ *
+ * Exit (Python's executors at interpreter exit): when main returns or exit() is called, once the
+ * non-daemon threads have ended, every pool that was not shut down - the default pool included -
+ * runs what it has queued and is waited for (weft_pool_shutdown(p, 1, 0, WEFT_FOREVER)); a
+ * submit after that gets WEFT_ECLOSED. A pool made with opts.daemon is not waited for: its
+ * running and queued tasks are killed with the process, as daemon threads are. Ctrl-C during
+ * the wait cancels the running tasks (through the root scope) and the wait ends with them.
+ *
+ * fork(): the child's copy of every pool (the default pool included) has no workers; it starts
+ * over, empty: a task submitted in the child runs there. Tasks queued or running at the fork
+ * belong to the parent and never run in the child; their futures stay as they were at the fork
+ * there (a wait on one that was not done would wait until its timeout: do not). A pool shut
+ * down, or shutting down, in the parent refuses tasks in the child (WEFT_ECLOSED). A task that
+ * calls fork() goes on in the child; its pool is closed there (WEFT_ECLOSED).
+ * docs/design/fork.md has the whole picture.
  */
 #ifndef WEFT_POOL_H
 #define WEFT_POOL_H
@@ -65,10 +80,12 @@ typedef struct weft_pool_opts {
                                 of its worker's), so cancelling its future also reaches what it
                                 started, and weft_scope_current() in it is that scope; costs
                                 a scope per task (an allocation and the scope tree's lock) */
+    int daemon;              /* non-zero: exit does not wait for this pool's tasks ("Exit"
+                                above) */
 } weft_pool_opts;
 
 /* clang-format off */
-#define WEFT_POOL_OPTS_INIT {0, NULL, NULL, NULL, 0, NULL, 0}
+#define WEFT_POOL_OPTS_INIT {0, NULL, NULL, NULL, 0, NULL, 0, 0}
 /* clang-format on */
 
 /* weft_pool_new - make a pool; no worker starts before the first submit.

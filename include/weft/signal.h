@@ -11,6 +11,11 @@
  *
  * Call it at the top of main, before starting threads: a thread started earlier by other means
  * still has the signals unblocked, and the kernel may hand it one (with the default action).
+ *
+ * The signal thread ends at exit, once weft's exit waits (weft/thread.h, weft/pool.h) are over,
+ * so a signal during them still cancels the root scope. A child made by fork() gets a signal
+ * thread of its own: the same signals cancel the child's root scope (if that thread cannot be
+ * started, the child unblocks them and their default actions apply).
  */
 #ifndef WEFT_SIGNAL_H
 #define WEFT_SIGNAL_H

@@ -11,10 +11,14 @@
  * waits for every non-daemon weft thread to finish; daemon threads do not hold it up and are
  * killed with the process. The wait is an atexit handler registered when the first thread
  * starts, so handlers the program registers after that run before it (Python waits before
- * all of them). A child made by fork() does not wait for the threads it did not inherit (their handles
- * are finished there, and stale for join: WEFT_ESRCH). A thread whose function returned a failure and that nobody joins (it
+ * all of them), and before it ends weft's own service threads. A child made by fork() does not
+ * wait for the threads it did not inherit: in the child they are finished and stale for join
+ * (WEFT_ESRCH); threads started there work. A thread whose function returned a failure and
+ * that nobody joins (it
  * was released, or was still unjoined at exit) is reported through the error hook, like
- * threading.excepthook: no failure vanishes silently.
+ * threading.excepthook: no failure vanishes silently. A thread that returned WEFT_ECANCELED
+ * after a scope it runs in was cancelled (weft_thread_stop, an ancestor such as the root scope
+ * on Ctrl-C, a deadline) did what it was asked and is not reported (a joiner still gets it).
  *
  * Threads weft did not start (main, plain pthreads) may call every function here;
  * weft_thread_current() gives them a handle too (not joinable: WEFT_EINVAL).

@@ -15,7 +15,12 @@
  *
  * The timer thread is a daemon: timers still pending when the process exits never fire (Python's
  * Timer, a non-daemon thread, holds up the exit instead). Wait for the timers that must run
- * with weft_timer_wait before returning from main.
+ * with weft_timer_wait before returning from main. At exit, the timer thread ends and is
+ * joined unless a callback is running.
+ *
+ * fork(): the child has no timer thread; every timer of the parent is cancelled there (waits on
+ * it return at once, it never fires), and the first weft_timer_start in the child starts a
+ * timer thread of its own.
  *
  * Deadlines are on the monotonic clock: a callback never runs before its delay has passed, and
  * timers due at the same instant run in the order they were started.

@@ -24,6 +24,7 @@
 #include <weft/error.h>
 #include <weft/future.h>
 
+#include "fork.h"
 #include "internal.h"
 #include "pool/pool_internal.h"
 
@@ -38,6 +39,22 @@ static void default_hook(const char *name, int status, const char *message, void
     (void)arg;
     fprintf(stderr, "weft: task '%s' failed: %s (status %d): %s\n", name, weft_errname(status),
             status, message);
+}
+
+/* fork() (fork.c's table): the hook's lock is held across it (a leaf). */
+void weft__pool_hook_fork_prepare(void)
+{
+    weft__lock_acquire(&hook.lock);
+}
+
+void weft__pool_hook_fork_parent(void)
+{
+    weft__lock_release(&hook.lock);
+}
+
+void weft__pool_hook_fork_child(void)
+{
+    weft__lock_release(&hook.lock);
 }
 
 int weft_pool_set_error_hook(weft_pool_error_hook fn, void *arg)
@@ -309,7 +326,7 @@ static void maybe_report(weft_future *f)
 {
     if ((atomic_load_explicit(&f->word, memory_order_relaxed) & F_STATE) != F_FINISHED) return;
     if (f->status == 0 || atomic_load_explicit(&f->observed, memory_order_relaxed)) return;
-    if (f->status == WEFT_ECANCELED && (f->cancel_seen || (f->flags & R_POOL_CANCELLED))) return;
+    if (f->status == WEFT_ECANCELED && (f->cancel_seen || (f->flags & R_CANCELLED))) return;
     char buf[48];
     weft__pool_report(f->name, f->status, message_of(f, buf, sizeof buf));
 }

@@ -29,6 +29,7 @@
 void weft__pool_unref(weft_pool *p)
 {
     if (atomic_fetch_sub(&p->refs, 1) != 1) return; /* seq_cst: the last sees all */
+    weft__pool_unregister(p);
     /* Every slot, not just nstarted: a worker whose thread failed to start keeps its deque. */
     for (int i = 0; i < p->max_workers; i++) weft__deque_destroy(&p->workers[i].dq);
     char *why = atomic_load_explicit(&p->broken_msg, memory_order_relaxed); /* after the RMW */
@@ -62,7 +63,9 @@ int weft_pool_new(weft_pool **out, const weft_pool_opts *opts)
     p->init_arg = o.init_arg;
     p->max_queued = o.max_queued;
     p->task_scopes = o.task_scopes != 0;
+    p->daemon = o.daemon != 0;
     atomic_init(&p->refs, 1);
+    weft__pool_register(p);
     *out = p;
     return 0;
 }

@@ -77,10 +77,10 @@ struct weft__worker;
  * recycling never has to look at the cold line or at the pool (which may be gone: a future
  * may outlive its pool). */
 enum {
-    R_NAMED = 1,          /* name[] was written */
-    R_OWN_SCOPE = 2,      /* own_scope was set (task_scopes) */
-    R_POOL_CANCELLED = 4, /* ended with WEFT_ECANCELED while the pool was cancelling */
-    R_STANDALONE = 8,     /* made by weft_future_new, not by a pool (standalone.c) */
+    R_NAMED = 1,      /* name[] was written */
+    R_OWN_SCOPE = 2,  /* own_scope was set (task_scopes) */
+    R_CANCELLED = 4,  /* ended with WEFT_ECANCELED while its scope was cancelled (sched.c) */
+    R_STANDALONE = 8, /* made by weft_future_new, not by a pool (standalone.c) */
 };
 
 struct weft_future {
@@ -165,6 +165,9 @@ struct weft_pool {
     weft_scope *scope;
     bool is_default;
     bool task_scopes;
+    bool daemon;                    /* not shut down at exit (registry.c) */
+    bool exit_seen;                 /* the exit rule took it (registry.c, under its lock) */
+    weft_pool *reg_next, *reg_prev; /* registry.c's list of live pools */
     char prefix[48];
     struct weft__worker *workers; /* max_workers of them */
 };
@@ -216,6 +219,8 @@ void weft__pool_drop(weft_pool *p, weft_future *t);
 const char *weft__pool_broken_reason(weft_pool *p);
 extern const char weft__pool_broken_fallback[]; /* broken_msg when no memory for the real one */
 void weft__pool_unref(weft_pool *p);            /* pool.c: the last ref frees the pool */
+void weft__pool_register(weft_pool *p);         /* registry.c: from new ... */
+void weft__pool_unregister(weft_pool *p);       /* ... to the last unref */
 
 /* A condition one can wait for with helping: waitq q, and arm(ctx), called under q->lock, that
  * returns true if the condition holds (then nothing waits) and otherwise makes sure the party

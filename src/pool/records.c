@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fork.h"
 #include "internal.h"
 #include "pool/pool_internal.h"
 #include "pool/records.h"
@@ -91,22 +92,28 @@ static void thread_exit(void *arg)
     free(c);
 }
 
-/* fork(): the depot's lock is held across it, so that the child never inherits it held by a
- * thread that is not there (a leaf lock: taking it in any order is safe). */
-static void depot_lock(void)
+/* fork() (fork.c's table): the depot's lock is held across it, so that the child never
+ * inherits it held by a thread that is not there. The caches of the threads that did not come
+ * along are lost to the child (a leak, not a fault); the forking thread keeps its own. */
+void weft__records_fork_prepare(void)
 {
     weft__lock_acquire(&depot.lock);
 }
 
-static void depot_unlock(void)
+void weft__records_fork_parent(void)
 {
     weft__lock_release(&depot.lock);
+}
+
+void weft__records_fork_child(void)
+{
+    weft__records_fork_parent();
 }
 
 static void make_key(void)
 {
     pthread_key_create(&exit_key, thread_exit);
-    pthread_atfork(depot_lock, depot_unlock, depot_unlock);
+    weft__fork_register();
 }
 
 /* The calling thread's cache, made on first use; NULL if there is no memory for it. Plain

@@ -233,11 +233,17 @@ weft_future *weft__pool_find(struct weft__worker *w)
 
 /* ---- running ---- */
 
-static void capture_message(weft_future *t, int status)
+/* The failure t's function returned: its message, and whether it was the cancellation of the
+ * scope t ran in (still current here: whichever scope was cancelled, t's own, the pool's, a
+ * group's, an ancestor's such as the root on Ctrl-C, or one whose deadline passed), which
+ * future.h says is not reported as a failure. */
+static void capture_failure(weft_future *t, int status)
 {
     const char *msg = weft_error_message();
     if (weft_error_code() == status && msg[0] != '\0') t->message = strdup(msg);
     weft_error_clear();
+    if (status == WEFT_ECANCELED && weft_scope_cancelled(weft_scope_current()) == 1)
+        t->flags |= R_CANCELLED;
 }
 
 /* After a task whose cancel request interrupted this worker: clear the request, unless the
@@ -286,22 +292,13 @@ WEFT__HOT int call(struct weft__worker *w, weft_future *t, void **res, bool solo
     atomic_store_explicit(&w->busy, busy + 1, memory_order_relaxed);
     *res = NULL;
     int st = t->fn(t->arg, res);
-    if (st != 0) capture_message(t, st);
+    if (st != 0) capture_failure(t, st);
     atomic_store_explicit(&w->busy, busy, memory_order_relaxed);
     if (solo)
         atomic_store(&w->current, outer); /* seq_cst: before run_solo's load of naming */
     else
         atomic_store_explicit(&w->current, outer, memory_order_release);
     return st;
-}
-
-/* A task that ended with WEFT_ECANCELED while its pool was cancelling was stopped by the
- * shutdown rather than failed: say so on the record, for the unseen-failure report. */
-static void note_pool_cancel(weft_pool *p, weft_future *t, int st)
-{
-    /* seq_cst: shutdown stores cancelling before it cancels the scope the task learned it
-     * from. */
-    if (st == WEFT_ECANCELED && atomic_load(&p->cancelling)) t->flags |= R_POOL_CANCELLED;
 }
 
 /* Run t inside the scope it must run in, for a record no other thread can see (run_solo,
@@ -338,7 +335,6 @@ static void run_solo(struct weft__worker *w, weft_future *t)
     } else {
         if (st != 0) {
             t->status = st;
-            note_pool_cancel(p, t, st);
             /* relaxed: only the recycler reads it, after its acq_rel reference drop. */
             atomic_fetch_or_explicit(&t->word, F_FINISHED, memory_order_relaxed);
         }
@@ -499,7 +495,6 @@ bool weft__pool_run_awaited(struct weft__worker *w, weft_future *f)
     weft_pool *p = w->pool;
     void *res;
     int st = run_scoped(w, f, &res, false);
-    note_pool_cancel(p, f, st);
     f->status = st;
     f->result = res;
     uint64_t s = alone;
@@ -524,7 +519,6 @@ void weft__pool_run(struct weft__worker *w, weft_future *t)
     if (weft__future_start(t, w)) {
         void *res = NULL;
         int st = refused ? refused : call(w, t, &res, false);
-        note_pool_cancel(p, t, st);
         /* finish drops the pool's reference: t may be recycled when it returns; a canceller
          * is done with t (and with own) once it returns. */
         bool cancel_req = weft__future_finish(t, st, res, w);

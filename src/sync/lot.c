@@ -6,6 +6,7 @@
  * Lock order: a bucket lock is a leaf among sync locks (never two buckets at once; no user
  * lock is taken under one). Inside it the parking lot may take a parker lock (park.c order).
  */
+#include "fork.h"
 #include "internal.h"
 #include "sync/lot.h"
 
@@ -34,9 +35,32 @@ static weft__waitq *bucket_of(const void *key)
     return &lot[h >> (64 - LOT_BITS)].q;
 }
 
+/* fork() (fork.c's table): every bucket lock is held across it (one at a time is the rule
+ * elsewhere, so taking all in index order cannot deadlock), so that the lists are whole in the
+ * child. There, every record linked belongs to a thread that is gone (the forking thread is not
+ * parked): they are unlinked, so that a wake in the child touches no memory of the dead. The
+ * waiter counts of the objects they waited on stay high: a waker then finds nobody, which costs
+ * only a slow path. */
+void weft__lot_fork_prepare(void)
+{
+    for (unsigned i = 0; i < LOT_SIZE; i++) weft__lock_acquire(&lot[i].q.lock);
+}
+
+void weft__lot_fork_parent(void)
+{
+    for (unsigned i = LOT_SIZE; i-- > 0;) weft__lock_release(&lot[i].q.lock);
+}
+
+void weft__lot_fork_child(void)
+{
+    for (unsigned i = 0; i < LOT_SIZE; i++) lot[i].q.head = lot[i].q.tail = NULL;
+    weft__lot_fork_parent();
+}
+
 void weft__lot_enqueue(const void *key, _Atomic uint32_t *waiters, weft__waiter *w)
 {
     weft__waitq *q = bucket_of(key);
+    weft__fork_register(); /* the first park makes the buckets matter to a forked child */
     w->want = (uintptr_t)key;
     weft__lock_acquire(&q->lock);
     weft__waitq_push(q, w);

@@ -591,8 +591,60 @@ START_TEST(broken_pool_fails_the_queued_tasks_of_a_group)
 }
 END_TEST
 
-WEFT_TEST_SUITE("group", 30, group_waits_for_every_task,
-                first_failure_cancels_siblings_and_is_the_result,
+/* Issue "tasks cancelled through an ancestor are reported": a group's tasks, on threads or on
+ * a pool, stopped through a cancelled ancestor of the group's scope, reach neither the thread
+ * nor the pool error hook (the group gives WEFT_ECANCELED to its waiter). */
+static atomic_int hook_reports;
+
+static void count_pool_report(const char *name, int status, const char *message, void *arg)
+{
+    (void)name, (void)status, (void)message, (void)arg;
+    atomic_fetch_add(&hook_reports, 1);
+}
+
+static void count_thread_report(weft_thread t, const char *name, int status, const char *message,
+                                void *arg)
+{
+    (void)t, (void)name, (void)status, (void)message, (void)arg;
+    atomic_fetch_add(&hook_reports, 1);
+}
+
+static int sleep_after_release(void *arg)
+{
+    weft_sem_release(arg, 1);
+    return weft_sleep(WEFT_SEC(60));
+}
+
+START_TEST(tasks_stopped_through_an_ancestor_are_not_reported)
+{
+    ck_assert_weft(weft_pool_set_error_hook(count_pool_report, NULL), 0);
+    ck_assert_weft(weft_thread_set_error_hook(count_thread_report, NULL), 0);
+    for (int threads = 0; threads < 2; threads++) {
+        weft_scope *top;
+        ck_assert_weft(weft_scope_new(&top, NULL, NULL), 0);
+        weft_group *g;
+        weft_group_opts o = WEFT_GROUP_OPTS_INIT;
+        o.scope = top;
+        o.threads = threads;
+        ck_assert_weft(weft_group_new(&g, &o), 0);
+        weft_sem started = WEFT_SEM_INIT(0);
+        for (int i = 0; i < 2; i++)
+            ck_assert_weft(weft_group_spawn(g, sleep_after_release, &started, "sleeper"), 0);
+        for (int i = 0; i < 2; i++) ck_assert_weft(weft_sem_acquire(&started, WEFT_SEC(10)), 0);
+        ck_assert_weft(weft_scope_cancel(top, WEFT_ECANCELED, "Ctrl-C"), 0);
+        ck_assert_weft(weft_group_wait(g, WEFT_SEC(10)), WEFT_ECANCELED);
+        ck_assert_weft(weft_group_free(g), 0);
+        weft_scope_release(top);
+    }
+    ck_assert_weft(weft_pool_shutdown(weft_pool_default(), 1, 0, WEFT_SEC(10)), 0);
+    ck_assert_int_eq(atomic_load(&hook_reports), 0);
+    ck_assert_weft(weft_pool_set_error_hook(NULL, NULL), 0);
+    ck_assert_weft(weft_thread_set_error_hook(NULL, NULL), 0);
+}
+END_TEST
+
+WEFT_TEST_SUITE("group", 30, tasks_stopped_through_an_ancestor_are_not_reported,
+                group_waits_for_every_task, first_failure_cancels_siblings_and_is_the_result,
                 failure_without_message_uses_the_code_text, groups_nest,
                 cancelling_the_parent_scope_reaches_grandchildren,
                 deadline_scope_bounds_the_whole_group, group_cancel_stops_every_task,

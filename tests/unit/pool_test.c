@@ -896,6 +896,66 @@ START_TEST(tasks_submitted_into_a_scope_are_cancelled_with_it)
 }
 END_TEST
 
+/* future.h: a task that ended with WEFT_ECANCELED after being cancelled is not reported,
+ * whichever scope was cancelled: an ancestor of the pool's scope (Ctrl-C cancels the root),
+ * or a deadline of one. A task that returns WEFT_ECANCELED with nothing cancelled is. */
+static int wait_cancelled(void *arg, void **result)
+{
+    (void)result;
+    weft_sem_release(arg, 1);
+    return weft_sleep(WEFT_SEC(60));
+}
+
+static int ecanceled_for_no_reason(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    return WEFT_ECANCELED;
+}
+
+START_TEST(tasks_cancelled_through_an_ancestor_scope_are_not_reported)
+{
+    atomic_store(&nbroken_reports, 0);
+    ck_assert_weft(weft_pool_set_error_hook(broken_hook, NULL), 0);
+    for (int deadline = 0; deadline < 2; deadline++) {
+        weft_scope *top, *mid;
+        weft_scope_opts so = WEFT_SCOPE_OPTS_INIT;
+        so.timeout = WEFT_MS(20);
+        ck_assert_weft(weft_scope_new(&top, NULL, deadline ? &so : NULL), 0);
+        ck_assert_weft(weft_scope_new(&mid, top, NULL), 0);
+        weft_pool *p;
+        weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+        o.max_workers = 4;
+        o.scope = mid;
+        ck_assert_weft(weft_pool_new(&p, &o), 0);
+        weft_sem started = WEFT_SEM_INIT(0);
+        weft_future *f;
+        ck_assert_weft(
+            weft_pool_submit_named(p, "solo", wait_cancelled, &started, NULL, WEFT_FOREVER), 0);
+        ck_assert_weft(
+            weft_pool_submit_named(p, "held", wait_cancelled, &started, &f, WEFT_FOREVER), 0);
+        for (int i = 0; i < 2; i++) ck_assert_weft(weft_sem_acquire(&started, WEFT_SEC(10)), 0);
+        if (!deadline) ck_assert_weft(weft_scope_cancel(top, WEFT_ECANCELED, "Ctrl-C"), 0);
+        ck_assert_weft(weft_future_wait(f, WEFT_SEC(10)), 0);
+        weft_future_release(f); /* its failure was never looked at */
+        ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_SEC(10)), 0);
+        weft_pool_free(p);
+        weft_scope_release(mid);
+        weft_scope_release(top);
+    }
+    ck_assert_int_eq(atomic_load(&nbroken_reports), 0);
+    weft_pool *p = pool_n(1);
+    ck_assert_weft(
+        weft_pool_submit_named(p, "liar", ecanceled_for_no_reason, NULL, NULL, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_SEC(10)), 0);
+    weft_pool_free(p);
+    ck_assert_int_eq(atomic_load(&nbroken_reports), 1);
+    ck_assert_str_eq(broken_reports[0], "liar|WEFT_ECANCELED|canceled: the calling thread's "
+                                        "cancel scope was cancelled");
+    ck_assert_weft(weft_pool_set_error_hook(NULL, NULL), 0);
+}
+END_TEST
+
 START_TEST(allocation_and_thread_failures_are_error_codes)
 {
     weft_pool *p;
@@ -1018,6 +1078,7 @@ END_TEST
 
 WEFT_TEST_SUITE(
     "pool", 30, allocation_and_thread_failures_are_error_codes,
+    tasks_cancelled_through_an_ancestor_scope_are_not_reported,
     task_that_cannot_get_its_scope_does_not_run, tasks_submitted_into_a_scope_are_cancelled_with_it,
     map_gives_results_in_order, map_timeout_stops_and_waits_for_running_chunks,
     shutdown_wait_runs_every_queued_task, shutdown_cancel_pending_cancels_queued_and_running,

@@ -439,6 +439,73 @@ START_TEST(process_wide_stack_size_sets_and_gets)
 }
 END_TEST
 
+/* Like a pool task: a released thread that ended with WEFT_ECANCELED because a scope it runs
+ * in was cancelled (weft_thread_stop, an ancestor such as the root on Ctrl-C, a deadline) is
+ * not reported as a failure; one that returns WEFT_ECANCELED with nothing cancelled is. */
+static atomic_int nreports;
+
+static void count_hook(weft_thread t, const char *name, int status, const char *message, void *arg)
+{
+    (void)t, (void)message, (void)arg;
+    ck_assert_str_eq(name, "liar");
+    ck_assert_int_eq(status, WEFT_ECANCELED);
+    atomic_fetch_add(&nreports, 1);
+}
+
+static int sleep_until_cancelled(void *arg)
+{
+    weft_sem_release(arg, 1);
+    return weft_sleep(WEFT_SEC(60));
+}
+
+static int ecanceled_for_no_reason(void *arg)
+{
+    (void)arg;
+    return WEFT_ECANCELED;
+}
+
+/* Wait until t's function returned (a bounded poll: no call waits without reaping), then
+ * release it: a failure nobody joined is reported in this call. */
+static void release_when_done(weft_thread t)
+{
+    for (int i = 0; i < 10000 && weft_thread_is_alive(t) == 1; i++) weft_sleep(WEFT_MS(1));
+    ck_assert_int_eq(weft_thread_is_alive(t), 0);
+    ck_assert_weft(weft_thread_release(t), 0);
+}
+
+START_TEST(threads_cancelled_through_any_scope_are_not_reported)
+{
+    ck_assert_weft(weft_thread_set_error_hook(count_hook, NULL), 0);
+    weft_scope *top, *deadline;
+    weft_scope_opts so = WEFT_SCOPE_OPTS_INIT;
+    so.timeout = WEFT_MS(10);
+    ck_assert_weft(weft_scope_new(&top, NULL, NULL), 0);
+    ck_assert_weft(weft_scope_new(&deadline, NULL, &so), 0);
+    weft_sem started = WEFT_SEM_INIT(0);
+    weft_thread t[3];
+    weft_thread_opts o = WEFT_THREAD_OPTS_INIT;
+    ck_assert_weft(weft_thread_start(&t[0], sleep_until_cancelled, &started, &o), 0);
+    o.scope = top;
+    ck_assert_weft(weft_thread_start(&t[1], sleep_until_cancelled, &started, &o), 0);
+    o.scope = deadline;
+    ck_assert_weft(weft_thread_start(&t[2], sleep_until_cancelled, &started, &o), 0);
+    for (int i = 0; i < 3; i++) ck_assert_weft(weft_sem_acquire(&started, WEFT_SEC(10)), 0);
+    ck_assert_weft(weft_thread_stop(t[0]), 0);
+    ck_assert_weft(weft_scope_cancel(top, WEFT_ECANCELED, "Ctrl-C"), 0);
+    for (int i = 0; i < 3; i++) release_when_done(t[i]);
+    ck_assert_int_eq(atomic_load(&nreports), 0);
+    weft_thread liar;
+    ck_assert_weft(weft_thread_start(&liar, ecanceled_for_no_reason, NULL,
+                                     &(weft_thread_opts){.name = "liar"}),
+                   0);
+    release_when_done(liar);
+    ck_assert_int_eq(atomic_load(&nreports), 1);
+    weft_scope_release(top);
+    weft_scope_release(deadline);
+    ck_assert_weft(weft_thread_set_error_hook(NULL, NULL), 0);
+}
+END_TEST
+
 WEFT_TEST_SUITE("thread", 30, main_thread_is_the_same_handle_from_every_thread,
                 process_wide_stack_size_sets_and_gets, start_and_join_returns_status,
                 join_carries_error_message_to_joiner, join_without_message_uses_code_text,
@@ -449,4 +516,5 @@ WEFT_TEST_SUITE("thread", 30, main_thread_is_the_same_handle_from_every_thread,
                 foreign_pthread_gets_handle_that_goes_stale, thousand_threads_in_batches,
                 released_threads_clean_up_after_themselves,
                 fault_injection_makes_start_fail_cleanly, concurrent_joins_reap_exactly_once,
-                pthread_exit_inside_thread_still_finishes)
+                pthread_exit_inside_thread_still_finishes,
+                threads_cancelled_through_any_scope_are_not_reported)

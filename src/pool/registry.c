@@ -1,0 +1,149 @@
+/* src/pool/registry.c - every pool that is alive, for the two moments when weft must reach all
+ * of them: the process's exit and fork().
+ *
+ * Exit (Python's concurrent.futures joins its executors' workers at exit, after they ran what
+ * was queued): weft__pools_at_exit shuts down, waiting, every pool that was not shut down and
+ * is not a daemon pool (weft_pool_opts.daemon), the default pool included. exit.c calls it.
+ *
+ * fork(): only the forking thread lives on in the child, so every pool has lost its workers.
+ * The child's copy of each pool starts over, as if just made: no workers (the next submit
+ * starts them), empty queues, zero counters; its shutdown state stays (a pool shut down in the
+ * parent refuses tasks in the child with WEFT_ECLOSED). Tasks queued or running at the fork
+ * belong to the parent: the child never runs them, and their futures stay as they were at the
+ * fork (pool.h). The one exception is the pool of a worker that forks (fork() inside a task):
+ * the child goes on with that task, so that pool keeps its state but is closed to new tasks.
+ *
+ * A pool is in the list from weft_pool_new until its last reference goes (pool.c). Lock order:
+ * reg.lock is held across fork() (fork.c) and taken alone elsewhere (pool refs are atomics).
+ */
+#include <weft/error.h>
+
+#include "fork.h"
+#include "internal.h"
+#include "pool/pool_internal.h"
+
+static struct {
+    weft__lock lock;
+    weft_pool *head; /* ->reg_next-linked */
+} reg;
+
+void weft__pool_register(weft_pool *p)
+{
+    weft__fork_register();
+    weft__exit_register();
+    weft__lock_acquire(&reg.lock);
+    p->reg_prev = NULL;
+    p->reg_next = reg.head;
+    if (reg.head) reg.head->reg_prev = p;
+    reg.head = p;
+    weft__lock_release(&reg.lock);
+}
+
+void weft__pool_unregister(weft_pool *p)
+{
+    weft__lock_acquire(&reg.lock);
+    if (p->reg_prev)
+        p->reg_prev->reg_next = p->reg_next;
+    else
+        reg.head = p->reg_next;
+    if (p->reg_next) p->reg_next->reg_prev = p->reg_prev;
+    weft__lock_release(&reg.lock);
+}
+
+/* ---- exit ---- */
+
+/* A pool the exit rule has yet to shut down, with a reference taken; NULL when none is left. */
+static weft_pool *next_to_end(void)
+{
+    weft__lock_acquire(&reg.lock);
+    weft_pool *p = reg.head;
+    for (; p; p = p->reg_next) {
+        if (p->daemon || p->exit_seen || atomic_load(&p->closed)) continue;
+        int r = atomic_load(&p->refs);
+        while (r > 0 && !atomic_compare_exchange_weak(&p->refs, &r, r + 1)) {
+        }
+        if (r == 0) continue; /* being destroyed: unregisters once we let go */
+        p->exit_seen = true;
+        break;
+    }
+    weft__lock_release(&reg.lock);
+    return p;
+}
+
+void weft__pools_at_exit(void)
+{
+    weft_pool *p;
+    /* Shielded: a Ctrl-C during the exit wait cancels the tasks (the root scope), which then
+     * end; the wait itself goes on until they have (a second Ctrl-C exits at once). */
+    weft_shield_begin();
+    while ((p = next_to_end()) != NULL) {
+        (void)weft_pool_shutdown(p, 1, 0, WEFT_FOREVER); /* WEFT_EDEADLK: exit from a task of p */
+        weft__pool_unref(p);
+    }
+    weft_shield_end();
+}
+
+/* ---- fork ---- */
+
+void weft__pools_fork_prepare(void)
+{
+    weft__lock_acquire(&reg.lock);
+}
+
+void weft__pools_fork_parent(void)
+{
+    weft__lock_release(&reg.lock);
+}
+
+static void waitq_reset(weft__waitq *q)
+{
+    atomic_init(&q->lock.word, 0); /* its holder, if any, is gone */
+    q->head = q->tail = NULL;      /* records on the stacks of threads that are gone */
+}
+
+/* The child's copy of p, whose workers stayed in the parent: empty and without workers. */
+static void reset_in_child(weft_pool *p)
+{
+    int live = atomic_load_explicit(&p->live, memory_order_relaxed);
+    int n = atomic_load_explicit(&p->nstarted, memory_order_relaxed);
+    for (int i = 0; i < n; i++) {
+        struct weft__worker *w = &p->workers[i];
+        atomic_init(&w->dq.top, 0);
+        atomic_init(&w->dq.bottom, 0);
+        atomic_init(&w->current, NULL);
+        atomic_init(&w->spawned, 0);
+        atomic_init(&w->done, 0);
+        atomic_init(&w->busy, 0);
+        w->parker = NULL;
+    }
+    atomic_init(&p->inject, NULL);
+    atomic_init(&p->ext_submitted, 0);
+    atomic_init(&p->ext_done, 0);
+    atomic_init(&p->sleepers, 0);
+    atomic_init(&p->nstarted, 0);
+    atomic_init(&p->naming, 0);
+    atomic_init(&p->queued, 0);
+    atomic_init(&p->calm_waiters, 0);
+    atomic_init(&p->room_waiters, 0);
+    atomic_init(&p->live, 0);
+    /* The workers' references went with them (one that had already left live but not yet
+     * dropped its reference keeps the pool from ever being freed here: a leak, not a fault). */
+    atomic_init(&p->refs, atomic_load_explicit(&p->refs, memory_order_relaxed) - live);
+    waitq_reset(&p->idle_q);
+    waitq_reset(&p->exit_q);
+    waitq_reset(&p->calm_q);
+    waitq_reset(&p->room_q);
+    atomic_init(&p->start_lock.word, 0);
+}
+
+void weft__pools_fork_child(void)
+{
+    struct weft__worker *me = weft__tls_worker;
+    for (weft_pool *p = reg.head; p; p = p->reg_next) {
+        if (me && me->pool == p)
+            atomic_init(&p->closed, 1); /* the forking task goes on; nothing else would run */
+        else
+            reset_in_child(p);
+    }
+    weft__pools_fork_parent();
+}
