@@ -183,7 +183,7 @@ static int child_threads(void *arg)
 {
     weft_thread parked = *(weft_thread *)arg;
     if (weft_thread_is_alive(parked) != 0) return 1;
-    if (weft_thread_join(parked, NULL, 0) != WEFT_EINVAL) return 2;
+    if (weft_thread_join(parked, NULL, 0) != WEFT_ESRCH) return 2;
     if (weft_scope_cancel(shared_scope, WEFT_ECANCELED, "child") != 0) return 3;
     if (weft_scope_cancel(weft_scope_root(), WEFT_ECANCELED, "child") != 0) return 4;
     if (weft_sleep(WEFT_SEC(10)) != WEFT_ECANCELED) return 5;
