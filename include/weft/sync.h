@@ -182,14 +182,13 @@ WEFT_API int weft_cond_notify_all(weft_cond *c);
 
 /* threading.Semaphore (limit 0) and BoundedSemaphore (limit = initial value + 1). */
 typedef struct weft_sem {
-    uint32_t value;   /* internal: accessed atomically */
-    uint32_t waiters; /* internal: accessed atomically */
-    uint32_t limit;   /* internal: 0 unbounded, else the highest value + 1 */
+    uint64_t state; /* internal: value | threads waiting << 32; accessed atomically */
+    uint32_t limit; /* internal: 0 unbounded, else the highest value + 1 */
 } weft_sem;
 
 /* clang-format off */
-#define WEFT_SEM_INIT(value) {(value), 0, 0}
-#define WEFT_BOUNDED_SEM_INIT(value) {(value), 0, (uint32_t)(value) + 1}
+#define WEFT_SEM_INIT(value) {(uint32_t)(value), 0}
+#define WEFT_BOUNDED_SEM_INIT(value) {(uint32_t)(value), (uint32_t)(value) + 1}
 /* clang-format on */
 
 /* weft_sem_init - a semaphore with value permits (threading.Semaphore(value)).
@@ -225,14 +224,13 @@ WEFT_API uint32_t weft_sem_value(const weft_sem *s);
 
 /* ---- Event --------------------------------------------------------------------------------- */
 
-/* threading.Event: a flag that threads wait for. Two words; waiting on a set event is one load. */
+/* threading.Event: a flag that threads wait for. One word; waiting on a set event is one load. */
 typedef struct weft_event {
-    uint32_t flag;    /* internal: (sets << 1) | flag; accessed atomically */
-    uint32_t waiters; /* internal: accessed atomically */
+    uint64_t state; /* internal: (sets << 1) | flag | threads waiting << 32; atomic */
 } weft_event;
 
 /* clang-format off */
-#define WEFT_EVENT_INIT {0, 0}
+#define WEFT_EVENT_INIT {0}
 /* clang-format on */
 
 /* weft_event_init - a cleared event. Returns 0, WEFT_EINVAL (NULL e).
@@ -326,12 +324,11 @@ WEFT_API int weft_barrier_broken(weft_barrier *b);
 /* ---- once ---------------------------------------------------------------------------------- */
 
 typedef struct weft_once_flag {
-    uint32_t state;   /* internal: 0 new, 1 running, 2 done; accessed atomically */
-    uint32_t waiters; /* internal: accessed atomically */
+    uint64_t state; /* internal: 0 new, 1 running, 2 done | threads waiting << 32; atomic */
 } weft_once_flag;
 
 /* clang-format off */
-#define WEFT_ONCE_INIT {0, 0}
+#define WEFT_ONCE_INIT {0}
 /* clang-format on */
 
 /* weft_once - run fn(arg) once for flag, however many threads call this at the same time.
@@ -349,12 +346,11 @@ WEFT_API int weft_once(weft_once_flag *flag, int (*fn)(void *arg), void *arg);
 
 /* A countdown latch (Java CountDownLatch, C++ std::latch): waits end when the count reaches 0. */
 typedef struct weft_latch {
-    uint32_t count;   /* internal: accessed atomically */
-    uint32_t waiters; /* internal: accessed atomically */
+    uint64_t state; /* internal: count | threads waiting << 32; accessed atomically */
 } weft_latch;
 
 /* clang-format off */
-#define WEFT_LATCH_INIT(count) {(count), 0}
+#define WEFT_LATCH_INIT(count) {(uint32_t)(count)}
 /* clang-format on */
 
 /* weft_latch_init - a latch that opens after count count-downs (0: already open).

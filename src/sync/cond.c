@@ -47,8 +47,7 @@ static int wait_on(_Atomic uint32_t *key, weft_lock *l, weft_rlock *r, weft_ns d
 static int wake(_Atomic uint32_t *key, uint32_t n)
 {
     /* relaxed: read under the user lock, which orders it after the waiters' increments. */
-    if (atomic_load_explicit(key, memory_order_relaxed) != 0)
-        weft__lot_unpark(key, key, n, NULL, NULL);
+    if (atomic_load_explicit(key, memory_order_relaxed) != 0) weft__lot_unpark(key, n, NULL, NULL);
     return 0;
 }
 
