@@ -495,18 +495,11 @@ int weft_queue_join(weft_queue *q, weft_ns timeout)
     return rc;
 }
 
-/* Wake every getter and putter (q->lock held): a locked queue's waiters get WEFT_ECLOSED
- * (I1: getters are only there when the store is empty); a fast queue's get RETRY and find the
- * close mark in the ring. Either way they then wait in weft__queue_closed_wait for the end. */
-static void wake_ended(weft_queue *q, weft__wakelist *wl)
-{
-    int result = q->fast ? WEFT__QUEUE_RETRY : WEFT_ECLOSED;
-    wake_all(q, &q->putters, result, wl);
-    wake_all(q, &q->getters, result, wl);
-}
-
-/* Begin a close (shut: a shutdown): count it in q->ending, mark q closed (and shut) under
- * q->lock, then on the ring or list, where lock-free puts and gets see it. */
+/* Begin a close (shut: a shutdown): count it in q->ending, mark q closed (and shut) and wake
+ * every getter and putter under q->lock, then mark the ring or list, where lock-free puts and
+ * gets see it. A locked queue's waiters get WEFT_ECLOSED (I1: getters are only there when the
+ * store is empty); a fast queue's get RETRY and find the close mark in the ring. Either way
+ * they then wait in weft__queue_closed_wait for end_finish. */
 static void end_begin(weft_queue *q, bool shut)
 {
     weft__wakelist wl = WEFT__WAKELIST_INIT;
@@ -515,21 +508,23 @@ static void end_begin(weft_queue *q, bool shut)
     atomic_store_explicit(&q->closed, true, memory_order_relaxed); /* read under q->lock */
     /* release: pairs with the acquire load in ring.c's ring_op (shut is a flag, no data). */
     if (shut) atomic_store_explicit(&q->shut, true, memory_order_release);
-    wake_ended(q, &wl);
+    int result = q->fast ? WEFT__QUEUE_RETRY : WEFT_ECLOSED;
+    wake_all(q, &q->putters, result, &wl);
+    wake_all(q, &q->getters, result, &wl);
     weft__lock_release(&q->lock);
     if (q->fast && q->ring.cap) weft__ring_close(&q->ring);
     if (q->fast && !q->ring.cap) weft__list_close(&q->list);
     weft__wakelist_flush(&wl); /* they wait for end_finish in weft__queue_closed_wait */
 }
 
-/* End it: wake the waiters that linked before the close mark reached the ring, and when no
- * other close or shutdown runs, the threads waiting to report the end. The lock release is
- * our last access to q ("Lifetime"). */
+/* End it: when no other close or shutdown runs, wake the threads waiting to report the end.
+ * (No getter or putter parked since end_begin: under q->lock they see closed, and a fast
+ * queue's waiter treats that as ready, weft__fast_ready.) The lock release is our last
+ * access to q ("Lifetime"). */
 static void end_finish(weft_queue *q)
 {
     weft__wakelist wl = WEFT__WAKELIST_INIT;
     weft__lock_acquire(&q->lock);
-    wake_ended(q, &wl);
     if (--q->ending == 0) wake_all(q, &q->enders, 0, &wl);
     weft__lock_release(&q->lock);
     weft__wakelist_flush(&wl);

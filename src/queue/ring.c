@@ -284,8 +284,9 @@ static int ring_op(weft_queue *q, int op, void **item, weft__wakelist *wl)
 
 bool weft__fast_ready(weft_queue *q, int op)
 {
-    /* seq_cst: the waiter's side of the Dekker pattern (after the link's count increment). */
-    if (op == WEFT_QUEUE_GET && atomic_load_explicit(&q->shut, memory_order_seq_cst)) return true;
+    /* relaxed: closed is written under q->lock, which we hold. Closed (the ring's mark may be
+     * a moment behind): look at the ring again rather than park, as nobody would wake us. */
+    if (atomic_load_explicit(&q->closed, memory_order_relaxed)) return true;
     if (!q->ring.cap) {
         uint64_t tail = atomic_load_explicit(&q->list.tindex, memory_order_seq_cst);
         uint64_t head = atomic_load_explicit(&q->list.hindex, memory_order_seq_cst);
@@ -409,6 +410,7 @@ static int wait_op(weft_queue *q, int op, void **item, weft_ns timeout, weft__wa
         if (ready) {
             if ((rc = ring_op(q, op, item, wl)) != WEFT_EAGAIN) return rc;
             if (weft_remaining(deadline) == 0) return WEFT_ETIMEDOUT;
+            weft__os_yield(); /* taken by another thread, or a closer about to mark the ring */
             continue;
         }
         uint32_t s = weft__park_wait(&p);
