@@ -12,8 +12,10 @@
  * key wait: states 0 filling, 1 draining, -1 resetting, -2 broken.
  *
  * Lock order: the user lock (or barrier lock), then a bucket lock (inside weft__lot_*).
- * The waiter count of a condition changes under the bucket lock and is read by notify under
- * the user lock, which orders it after every increment of a thread that waits.
+ * The waiter count of a condition is raised by a waiter under the bucket lock (before it
+ * releases the user lock) and lowered by that waiter once its wait ended, never by notify
+ * (sync/lot.h); notify reads it under the user lock, which orders it after every increment of
+ * a thread that waits. A stale extra only costs notify a look at the bucket.
  */
 #include <weft/error.h>
 #include <weft/sync.h>
