@@ -13,13 +13,19 @@
  *     take it and move the first parked putter's item into the freed slot; empty and closed
  *     -> CLOSED; else park on getters. A woken waiter takes its result (item, done, CLOSED).
  *   -DFAST (FIFO queues) the items live in a lock-free ring whose close mark makes every
- *     later put fail; a waiter links its record and bumps ngetters/nputters under the lock,
- *     tries the ring AGAIN, and only then parks; a thread that made progress reads the other
- *     side's counter and, when it is not zero, wakes one waiter with RETRY (a seq_cst Dekker
- *     pair); a woken waiter loops back to the ring.
- *   close (end()):  [shutdown: store shut] mark the ring; lock; closed = 1; wake every putter
- *     and getter (CLOSED, or RETRY for FIFO); unlock. shutdown then takes the remaining items
- *     out one lock hold at a time and hands them back.
+ *     later put fail. A put (get) claims its cell (inflight / outflight), then, if the other
+ *     side's counter is not zero, wakes one waiter with RETRY under the lock (a seq_cst Dekker
+ *     pair with the waiter's count), and only then publishes the cell; a thread that finds a
+ *     claimed, unpublished cell waits for it (spins). A waiter links its record and bumps
+ *     ngetters/nputters under the lock, then LOOKS (closed, an item or room, or a cell in
+ *     flight: do not park, unlink and try the ring again without the lock), and only then
+ *     parks; a woken waiter loops back to the ring.
+ *   close (end_begin, end_finish): lock; ending = 1; closed = 1; [shut = 1]; wake every putter
+ *     and getter (CLOSED, or RETRY for FIFO); unlock; [FIFO: mark the ring]; shutdown then
+ *     takes the remaining items out one lock hold at a time and hands them back; lock;
+ *     ending = 0; wake the enders; unlock - the closer's last access to the queue.
+ *   A thread that has CLOSED to report first waits under the lock (as an "ender") while
+ *     ending is set (weft__queue_closed_wait), so that it may free the queue at once.
  *
  * Properties:
  *   C1 after close no waiter stays blocked: every process ends (else invalid end state);
@@ -29,7 +35,9 @@
  *      closed queue is left empty (close: the gets drained it; shutdown: handed back);
  *   C4 a put that starts after close returned fails, and the producer keeps its item; every
  *      put either succeeds or is kept;
- *   C5 a blocking get returns an item or CLOSED (never "empty": it has no deadline).
+ *   C5 a blocking get returns an item or CLOSED (never "empty": it has no deadline);
+ *   C6 lifetime: a put or get reports CLOSED only after the closer's last access to the queue
+ *      (the reporting thread may free the queue at once).
  *
  * Mutants (-DMUTANT_...; scripts/check-models requires each to be caught):
  *   WAKE_ONE            close wakes one parked getter where all must wake (C1)
@@ -37,12 +45,15 @@
  *                       outside the lock (C1)
  *   CHECK_OUTSIDE_LOCK  a getter reads closed before taking the lock and does not re-check it (C1)
  *   NO_RECHECK          a getter links its record without re-checking under the lock
- *                       (locked: after dropping the lock; FIFO: no ring re-try after the link) (C2)
+ *                       (locked: after dropping the lock; FIFO: no look after the link) (C2)
  *   NO_DRAIN            get reports CLOSED while items remain (C3)
  *   DRAIN_FIRST         shutdown hands the items back before closing (C3)
  *   PUT_IGNORES_CLOSE   a put does not check closed (C4; locked queues)
  *   IF_NOT_WHILE        with -DFAST: a getter woken with RETRY tries the ring once and
  *                       returns what it finds instead of looping (C5)
+ *   NO_END_WAIT         CLOSED is reported without waiting for the close to end (C6)
+ *   RECHECK_SPINS       with -DFAST: the re-check after the link waits for a cell in flight
+ *                       while holding the lock the cell's owner needs to publish it (C1)
  */
 
 #define NC  2   /* consumers */
@@ -60,6 +71,11 @@ bit closed;          /* under qlock */
 bit shut;            /* stored before the lock is taken, as in end() */
 bit marked;          /* FIFO: the ring's close mark */
 bit close_ret;       /* close (end()) has returned */
+bit ending;          /* a close or shutdown runs (under qlock) */
+bit closer_done;     /* the closer made its last access to the queue */
+bit epark[NC + NP], ewoken[NC + NP]; /* enders: consumers 0 .. NC-1, producers NC .. */
+byte inflight;       /* FIFO: cells claimed by puts, not yet published */
+byte outflight;      /* FIFO: cells claimed by gets, not yet freed */
 bit gpark[NC], ppark[NP];   /* record linked on getters / putters */
 bit gwoken[NC], pwoken[NP]; /* claimed, not yet running */
 byte gres[NC], pres[NP];    /* the waker's result */
@@ -125,13 +141,14 @@ inline notify_putters() {
     fi
 }
 
-/* FIFO: one lock-free attempt on the ring (ring_op) */
+/* FIFO: one lock-free attempt on the ring (ring_op), up to the claim of a cell; a cell in
+ * flight on the other side blocks it (the spin on an unpublished stamp). */
 inline ring_send(rc) {
     atomic {
         if
         :: marked -> rc = CLOSED
-        :: !marked && count < CAP -> count++; rc = OK
-        :: else -> rc = AGAIN
+        :: !marked && count + inflight + outflight < CAP -> inflight++; rc = OK
+        :: !marked && count + inflight + outflight == CAP && outflight == 0 -> rc = AGAIN
         fi
     }
 }
@@ -141,15 +158,28 @@ inline ring_recv(rc) {
     :: else ->
         atomic {
             if
-            :: count > 0 -> count--; rc = OK
+            :: count > 0 -> count--; outflight++; rc = OK
 #ifdef MUTANT_NO_DRAIN
             :: count > 0 && marked -> rc = CLOSED
 #endif
-            :: count == 0 && marked -> rc = CLOSED
-            :: else -> rc = AGAIN
+            :: count == 0 && inflight == 0 && marked -> rc = CLOSED
+            :: count == 0 && inflight == 0 && !marked -> rc = AGAIN
             fi
         }
     fi
+}
+
+/* Report CLOSED: wait under the lock while a close runs (weft__queue_closed_wait). */
+inline closed_wait(id) {
+#ifndef MUTANT_NO_END_WAIT
+    lock(qlock);
+    do
+    :: ending -> epark[id] = 1; unlock(qlock); ewoken[id] == 1; ewoken[id] = 0; lock(qlock)
+    :: else -> break
+    od;
+    unlock(qlock);
+#endif
+    assert(closer_done)   /* C6 */
 }
 
 /* ---- get ---- */
@@ -202,6 +232,7 @@ inline get(i, rc) {
 #else
 /* wait_op(GET) */
 inline get(i, rc) {
+    bit ready;
     ring_recv(rc);
     do
     :: rc != AGAIN -> break
@@ -209,16 +240,21 @@ inline get(i, rc) {
         lock(qlock);
         gpark[i] = 1;
         ngetters++;
-#ifndef MUTANT_NO_RECHECK
-        ring_recv(rc);   /* the re-check after the link */
+#ifdef MUTANT_RECHECK_SPINS
+        atomic { count > 0 || inflight == 0 };   /* waits for a cell in flight, lock held */
+#endif
+        ready = closed || count > 0 || inflight > 0;   /* weft__fast_ready: look only */
+#ifdef MUTANT_NO_RECHECK
+        ready = 0;
+#endif
         if
-        :: rc != AGAIN -> gpark[i] = 0; ngetters--
+        :: ready -> gpark[i] = 0; ngetters--
         :: else
         fi;
-#endif
         unlock(qlock);
         if
-        :: rc == AGAIN ->
+        :: ready -> ring_recv(rc)
+        :: else ->
             gwoken[i] == 1;   /* parked until claimed */
             gwoken[i] = 0;
             assert(gres[i] == RETRY);
@@ -226,11 +262,10 @@ inline get(i, rc) {
 #ifdef MUTANT_IF_NOT_WHILE
             ; break
 #endif
-        :: else
         fi
     od;
     if
-    :: rc == OK -> notify_putters()
+    :: rc == OK -> notify_putters(); outflight--   /* hand-off, then free the cell */
     :: else
     fi
 }
@@ -265,8 +300,9 @@ inline put(i, rc) {
     fi
 }
 #else
-/* weft__fast_put: wait_op(PUT), then notify */
+/* weft__fast_put: wait_op(PUT), the hand-off before the publish */
 inline put(i, rc) {
+    bit ready;
     ring_send(rc);
     do
     :: rc != AGAIN -> break
@@ -274,22 +310,22 @@ inline put(i, rc) {
         lock(qlock);
         ppark[i] = 1;
         nputters++;
-        ring_send(rc);
+        ready = closed || count + inflight + outflight < CAP || outflight > 0;
         if
-        :: rc != AGAIN -> ppark[i] = 0; nputters--
+        :: ready -> ppark[i] = 0; nputters--
         :: else
         fi;
         unlock(qlock);
         if
-        :: rc == AGAIN ->
+        :: ready -> ring_send(rc)
+        :: else ->
             pwoken[i] == 1;
             pwoken[i] = 0;
             ring_send(rc)
-        :: else
         fi
     od;
     if
-    :: rc == OK -> put_ok++; notify_getters()
+    :: rc == OK -> notify_getters(); atomic { inflight--; count++; put_ok++ }
     :: else
     fi
 }
@@ -302,7 +338,7 @@ proctype consumer(byte i)
     :: get(i, rc);
         if
         :: rc == OK -> got++
-        :: rc == CLOSED -> break
+        :: rc == CLOSED -> closed_wait(i); break
         :: else -> assert(rc == OK || rc == CLOSED)   /* C5: a blocking get, no deadline */
         fi
     od;
@@ -317,32 +353,34 @@ proctype producer(byte i)
     put(i, rc);
     if
     :: rc == OK -> assert(!late)   /* C4: a put after close must fail */
-    :: rc == CLOSED -> kept++      /* the producer still owns its item */
+    :: rc == CLOSED -> closed_wait(NC + i); kept++   /* the producer still owns its item */
     :: else -> assert(rc == OK || rc == CLOSED)   /* a blocking put, no deadline */
     fi;
     finished++
 }
 
-/* end(), then for shutdown the drain */
-inline end(sd) {
+/* end_begin(): the flags and the wake-ups under the lock, then the ring's mark */
+inline end_begin(sd) {
+#ifndef MUTANT_FLAG_OUTSIDE_LOCK
+    lock(qlock);
+    ending = 1;
+    closed = 1;
     if
     :: sd -> shut = 1
     :: else
     fi;
-#ifndef MUTANT_FLAG_OUTSIDE_LOCK
-#ifdef FAST
-    marked = 1;
-#endif
-    lock(qlock);
-    closed = 1;
 #ifdef FAST
     wake_all(RETRY);
 #else
     wake_all(CLOSED);
 #endif
     unlock(qlock);
+#ifdef FAST
+    marked = 1
+#endif
 #else
     lock(qlock);   /* wakes first, raises the flags afterwards, outside the lock */
+    ending = 1;
 #ifdef FAST
     wake_all(RETRY);
 #else
@@ -351,7 +389,25 @@ inline end(sd) {
     unlock(qlock);
     marked = 1;
     closed = 1;
+    if
+    :: sd -> shut = 1
+    :: else
+    fi
 #endif
+}
+
+/* end_finish(): release the enders; the unlock is the closer's last access */
+inline end_finish() {
+    byte e;
+    lock(qlock);
+    ending = 0;
+    for (e : 0 .. NC + NP - 1) {
+        if
+        :: epark[e] -> epark[e] = 0; ewoken[e] = 1
+        :: else
+        fi
+    }
+    atomic { unlock(qlock); closer_done = 1 };
     close_ret = 1
 }
 
@@ -364,10 +420,10 @@ inline drain() {   /* drain_chunk, one item at a time */
         :: else -> unlock(qlock); break
         fi
 #else
-    :: atomic {       /* FIFO: straight from the ring, no lock */
+    :: atomic {       /* FIFO: straight from the ring, no lock (waits for a cell in flight) */
         if
         :: count > 0 -> count--; handed_back++
-        :: else -> break
+        :: count == 0 && inflight == 0 -> break
         fi
        }
 #endif
@@ -400,13 +456,14 @@ proctype closer()
     :: else
     fi;
 #endif
-    end(sd);
+    end_begin(sd);
 #ifndef MUTANT_DRAIN_FIRST
     if
     :: sd -> drain()
     :: else
     fi;
 #endif
+    end_finish();
     finished++
 }
 

@@ -6,15 +6,19 @@
  *
  *   waiter(i)   lock q; if an item is buffered take it and return; else link a record;
  *               unlock; park: publish the park, look at the cancel flag, then
- *               loop { claimed? -> stop; WAITING: CAS WAITING->SLEEPING;
- *                      SLEEPING: futex_wait(state, SLEEPING) };
+ *               loop { final? -> stop; WAITING: CAS WAITING->SLEEPING;
+ *                      HELD: CAS HELD->HELD_SLEEPING;
+ *                      SLEEPING / HELD_SLEEPING: futex_wait(state, that value) };
  *               withdraw the park (wait out a canceller under the parker lock);
  *               WOKEN: take the item from the record; TIMEDOUT/CANCELED: lock q, unlink.
- *   waker       per item: lock q; pop records one by one, fill the record, claim WOKEN;
- *               a failed claim keeps the item for the next record; nobody won: buffer it;
- *               unlock; futex_wake if the claim found the owner SLEEPING.
+ *   waker       per item: lock q; pop records one by one, fill the record, claim it HELD
+ *               (to become WOKEN); a failed claim keeps the item for the next record; nobody
+ *               won: buffer it; unlock; then release the held park (exchange to WOKEN) and
+ *               futex_wake if it was HELD_SLEEPING - the flush of the wakelist.
  *   canceller   per target: set the sticky flag; lock the parker; if a park is published,
- *               claim CANCELED; unlock; futex_wake if needed.
+ *               claim it HELD (to become CANCELED); unlock; release it as the waker does.
+ * A waiter's own deadline claims TIMEDOUT directly (WAITING/SLEEPING -> TIMEDOUT); a held park
+ * has no deadline left: its claimer is about to release it.
  *
  * The futex is modelled faithfully: futex_wait(word, v) atomically compares and goes to sleep
  * (asleep[i] = 1) only if the word still holds v; it returns only when a futex_wake clears
@@ -30,6 +34,8 @@
  *      cancelled; TIMEDOUT only with a deadline; at most one item per waiter.
  *   P4 lifetime: nobody writes a record or claims a park after its waiter returned (records
  *      and parks live on the waiter's stack).
+ *   P5 object lifetime: within the put that served a waiter, the waker does not touch the
+ *      queue (its lock) once that waiter returned: the woken thread may free the queue.
  *
  * Mutants (-DMUTANT_...; scripts/check-models requires each to be caught):
  *   NO_RECHECK            link the record after dropping and retaking the lock (P1)
@@ -41,6 +47,8 @@
  *   WITHDRAW_NO_LOCK      withdraw the park without waiting out the canceller (P4)
  *   UNLINK_UNLOCKED       unlink after TIMEDOUT/CANCELED without the queue lock (P4)
  *   IF_NOT_WHILE          with -DSPURIOUS: take a futex return for a claim (P3)
+ *   RELEASE_UNDER_LOCK    the waker releases the held park before it drops the queue lock
+ *                         (the protocol before held claims) (P5)
  */
 
 #define NW       2
@@ -48,9 +56,15 @@
 #define SLEEPING 1
 #define TIMEDOUT 2
 #define CANCELED 3
-#define WOKEN    4
+#define HELD     4   /* claimed by a waker or canceller, not yet released */
+#define HELD_SLEEPING 5
+#define WOKEN    6
+
+#define FINAL(s) ((s) == TIMEDOUT || (s) == CANCELED || (s) == WOKEN)
 
 byte ps[NW];        /* each park's state word (the futex word) */
+byte fin[NW];       /* a held park's final state, given by its release */
+bit back[NW];       /* the waiter returned WOKEN (and may have freed the queue) */
 bit asleep[NW];     /* the waiter sleeps inside futex_wait */
 bit linked[NW];     /* its record is on the wait queue */
 bit rec[NW];        /* an item handed over through the record */
@@ -68,7 +82,7 @@ bit target[NW];     /* whom the canceller cancels */
 inline lock(l)   { atomic { l == 0 -> l = 1 } }
 inline unlock(l) { l = 0 }
 
-/* CAS of ps[i] from WAITING/SLEEPING to final; nw: the owner sleeps and needs a futex wake. */
+/* The waiter's own claim (its deadline): CAS of ps[i] from WAITING/SLEEPING to final. */
 inline claim(i, final, ok, nw) {
     atomic {
         assert(alive[i]);   /* P4 */
@@ -80,7 +94,38 @@ inline claim(i, final, ok, nw) {
     }
 }
 
+/* A waker's or canceller's claim: hold the park (its owner keeps waiting) with final kept
+ * for the release. */
+inline claim_hold(i, final, ok) {
+    atomic {
+        assert(alive[i]);   /* P4 */
+        if
+        :: ps[i] == WAITING  -> ps[i] = HELD; fin[i] = final; ok = 1
+        :: ps[i] == SLEEPING -> ps[i] = HELD_SLEEPING; fin[i] = final; ok = 1
+        :: else -> ok = 0
+        fi
+    }
+}
+
+/* weft__wakelist_flush for one park: exchange to its final state; wake it if it slept. */
+inline release(i) {
+    atomic {
+        assert(alive[i]);   /* P4 */
+        if
+        :: ps[i] == HELD_SLEEPING -> asleep[i] = 0
+        :: else
+        fi;
+        ps[i] = fin[i]
+    }
+}
+
 inline futex_wake(i) { asleep[i] = 0 }
+
+/* The waker touches the queue's lock: within the put that served waiter j, j must still be
+ * inside its call (P5). */
+inline touch_q(served) {
+    assert(served == NW || !back[served])
+}
 
 proctype waiter(byte i)
 {
@@ -115,7 +160,7 @@ proctype waiter(byte i)
 #endif
     /* spin, then sleep_until_claimed */
     do
-    :: ps[i] > SLEEPING -> break
+    :: FINAL(ps[i]) -> break
     :: ps[i] == WAITING ->
 #ifdef MUTANT_SLEEP_WITHOUT_MARK
         atomic { if :: ps[i] == WAITING -> asleep[i] = 1 :: else fi };  /* futex_wait(WAITING) */
@@ -124,8 +169,15 @@ end_sleep0:
 #else
         atomic { if :: ps[i] == WAITING -> ps[i] = SLEEPING :: else fi }
 #endif
-    :: ps[i] == SLEEPING ->
-        atomic { if :: ps[i] == SLEEPING -> asleep[i] = 1 :: else fi };  /* futex_wait(SLEEPING) */
+    :: ps[i] == HELD ->
+        atomic { if :: ps[i] == HELD -> ps[i] = HELD_SLEEPING :: else fi }
+    :: ps[i] == SLEEPING || ps[i] == HELD_SLEEPING ->
+        atomic {   /* futex_wait(state, the value just seen) */
+            if
+            :: ps[i] == SLEEPING || ps[i] == HELD_SLEEPING -> asleep[i] = 1
+            :: else
+            fi
+        };
 end_sleep:
         if
         :: asleep[i] == 0
@@ -139,7 +191,7 @@ end_sleep:
         skip
 #endif
 #ifdef DEADLINE
-    :: claim(i, TIMEDOUT, ok, nw)   /* the deadline may pass at any time */
+    :: claim(i, TIMEDOUT, ok, nw)   /* the deadline may pass at any time (not once held) */
 #endif
     od;
     s = ps[i];
@@ -153,7 +205,7 @@ end_sleep:
     fi;
 #endif
     if
-    :: s >= WOKEN -> assert(rec[i] == 1); rec[i] = 0; got[i]++      /* P3 */
+    :: s == WOKEN -> assert(rec[i] == 1); rec[i] = 0; got[i]++; back[i] = 1   /* P3 */
     :: else ->
 #ifdef MUTANT_UNLINK_UNLOCKED
         linked[i] = 0;
@@ -177,13 +229,13 @@ out:
 
 proctype waker()
 {
-    bit ok, nw;
-    byte j, n;
+    bit ok;
+    byte j, n, served;
     do
     :: n < nput ->
         lock(qlock);
         ok = 0;
-        nw = 0;
+        served = NW;
         do  /* weft__queue_try_put: serve parked waiters in turn until a claim wins */
         :: linked[0] || linked[1] ->
             if
@@ -193,12 +245,12 @@ proctype waker()
             linked[j] = 0;
             assert(alive[j]);   /* P4 */
             rec[j] = 1;
-            claim(j, WOKEN, ok, nw);
+            claim_hold(j, WOKEN, ok);
 #ifdef MUTANT_IGNORE_CLAIM
             ok = 1;
 #endif
             if
-            :: ok -> break
+            :: ok -> served = j; break
             :: else -> rec[j] = 0   /* the wait ended otherwise: the item is still ours */
 #ifdef MUTANT_KEEP_NOT_SERVE
                 ; break
@@ -211,11 +263,22 @@ proctype waker()
         :: else
         fi;
         produced++;
-        unlock(qlock);
+#ifdef MUTANT_RELEASE_UNDER_LOCK
         if
-        :: nw -> futex_wake(j)   /* the wakelist, flushed after the lock is dropped */
+        :: served < NW -> release(served)
         :: else
         fi;
+        touch_q(served);   /* P5 */
+        unlock(qlock);
+#else
+        touch_q(served);   /* P5 */
+        unlock(qlock);
+        if   /* the wakelist, flushed after the lock is dropped */
+        :: served < NW && ps[served] == HELD || served < NW && ps[served] == HELD_SLEEPING ->
+            release(served)
+        :: else
+        fi;
+#endif
         n++
     :: else -> break
     od
@@ -223,7 +286,7 @@ proctype waker()
 
 proctype canceller()
 {
-    bit ok, nw;
+    bit ok;
     byte i;
     do
     :: i < NW ->
@@ -232,14 +295,13 @@ proctype canceller()
             cflag[i] = 1;
             lock(klock[i]);
             ok = 0;
-            nw = 0;
             if
-            :: current[i] -> claim(i, CANCELED, ok, nw)
+            :: current[i] -> claim_hold(i, CANCELED, ok)
             :: else
             fi;
             unlock(klock[i]);
             if
-            :: nw -> futex_wake(i)
+            :: ok -> release(i)
             :: else
             fi
         :: else
@@ -274,7 +336,7 @@ init {
     for (i : 0 .. NW - 1) {
         if
         :: alive[i] ->   /* P1: a waiter still parked must have nothing to wake it for */
-            assert(ps[i] <= SLEEPING);   /* no claimed park left asleep */
+            assert(ps[i] <= SLEEPING);   /* no claimed or held park left asleep */
             assert(cflag[i] == 0);       /* no cancelled waiter left asleep */
             assert(items == 0)           /* no waiter asleep beside an available item */
         :: else

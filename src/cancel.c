@@ -273,6 +273,7 @@ int weft_scope_new(weft_scope **out, weft_scope *parent, const weft_scope_opts *
     weft__wakelist none = WEFT__WAKELIST_INIT;
     if (parent->cancelled) cancel_locked(s, parent->code, parent->reason, &none);
     weft__lock_release(&tree_lock);
+    weft__wakelist_flush(&none);
     *out = s;
     return 0;
 }

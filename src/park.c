@@ -92,37 +92,40 @@ weft__waiter *weft__waitq_pop(weft__waitq *q)
     return w;
 }
 
-/* Move p from WAITING/SLEEPING to final. Returns 1 if claimed and the owner was awake, 2 if
- * claimed and the owner sleeps on the futex (needs a wake-up), 0 if someone claimed it first.
- * acq_rel: the release half publishes what the claimer wrote into the record (item, result)
- * to the parked thread's acquire load in park_wait; the acquire half pairs with nothing
- * but keeps the claim ordered after the claimer's own earlier reads. */
-static int claim(weft__park *p, uint32_t final)
+/* Move p from WAITING/SLEEPING to to (or, with hold, to HELD/HELD_SLEEPING). Returns 1 if
+ * claimed and the owner was awake, 2 if claimed and the owner sleeps on the futex (needs a
+ * wake-up), 0 if someone claimed it first. acq_rel: the release half publishes what the
+ * claimer wrote into the record before (item, result) to the parked thread's acquire load in
+ * park_wait; the acquire half pairs with nothing but keeps the claim ordered after the
+ * claimer's own earlier reads. */
+static int claim(weft__park *p, uint32_t to, bool hold)
 {
     uint32_t s = atomic_load_explicit(&p->state, memory_order_relaxed);
+    uint32_t n;
     do {
         if (s > WEFT__PARK_SLEEPING) return 0;
-    } while (!atomic_compare_exchange_weak_explicit(&p->state, &s, final, memory_order_acq_rel,
+        n = !hold                      ? to
+            : s == WEFT__PARK_SLEEPING ? (uint32_t)WEFT__PARK_HELD_SLEEPING
+                                       : (uint32_t)WEFT__PARK_HELD;
+    } while (!atomic_compare_exchange_weak_explicit(&p->state, &s, n, memory_order_acq_rel,
                                                     memory_order_relaxed));
     return s == WEFT__PARK_SLEEPING ? 2 : 1;
 }
 
-static void wakelist_add(weft__wakelist *wl, _Atomic uint32_t *word)
+/* Claim p for a waker or canceller: hold it and queue it on wl to get final at the flush. */
+static bool claim_held(weft__park *p, uint32_t final, weft__wakelist *wl)
 {
-    if (wl->n == WEFT__WAKELIST_MAX) {
-        /* Full: wake now, under the caller's lock. Correct, only slower. */
-        weft__os_futex_wake(word, 1);
-        return;
-    }
-    wl->word[wl->n++] = word;
+    if (!claim(p, 0, true)) return false;
+    /* Plain writes: the owner reads neither before the flush's exchange, which orders them. */
+    p->final = final;
+    p->held_next = wl->head;
+    wl->head = p;
+    return true;
 }
 
 bool weft__waiter_claim(weft__waiter *w, weft__wakelist *wl)
 {
-    weft__park *p = w->park;
-    int r = claim(p, WEFT__PARK_WOKEN + w->index);
-    if (r == 2) wakelist_add(wl, &p->state);
-    return r != 0;
+    return claim_held(w->park, WEFT__PARK_WOKEN + w->index, wl);
 }
 
 weft__waiter *weft__waitq_wake_one(weft__waitq *q, weft__wakelist *wl)
@@ -141,10 +144,21 @@ size_t weft__waitq_wake_all(weft__waitq *q, weft__wakelist *wl)
     return n;
 }
 
+/* Release each held park: read what we need of it first, then give it its final state in one
+ * exchange (release: publishes everything the claimer wrote, to the owner's acquire load),
+ * after which the owner may return and the park be gone. The futex wake that may follow
+ * touches only the word, and a wake on memory since reused is a harmless spurious wake-up. */
 void weft__wakelist_flush(weft__wakelist *wl)
 {
-    for (int i = 0; i < wl->n; i++) weft__os_futex_wake(wl->word[i], 1);
-    wl->n = 0;
+    weft__park *p = wl->head;
+    wl->head = NULL;
+    while (p) {
+        weft__park *next = p->held_next;
+        _Atomic uint32_t *word = &p->state;
+        uint32_t old = atomic_exchange_explicit(word, p->final, memory_order_release);
+        if (old == WEFT__PARK_HELD_SLEEPING) weft__os_futex_wake(word, 1);
+        p = next;
+    }
 }
 
 void weft__waiter_cancel(weft__waitq *q, weft__waiter *w)
@@ -167,9 +181,9 @@ void weft__parker_interrupt_batch(weft__parker *k, weft__wakelist *wl)
     weft__lock_acquire(&k->lock);
     weft__park *p = atomic_load(&k->current);
     /* A shielded thread parks with cancellable false: it keeps sleeping and sees the request
-     * when its shield ends. The futex wake may be issued after the parker lock is dropped:
-     * only the claim must happen while the park is known to be alive. */
-    if (p && p->cancellable && claim(p, WEFT__PARK_CANCELED) == 2) wakelist_add(wl, &p->state);
+     * when its shield ends. The claim holds the park, so it stays alive (its owner keeps
+     * waiting) until wl is flushed after the parker lock is dropped. */
+    if (p && p->cancellable) (void)claim_held(p, WEFT__PARK_CANCELED, wl);
     weft__lock_release(&k->lock);
 }
 
@@ -195,7 +209,7 @@ static uint32_t spin(weft__park *p, weft_ns start, weft_ns budget, weft_ns *spen
         for (int i = 0; i < 32; i++) {
             /* acquire: pairs with the acq_rel claim. */
             s = atomic_load_explicit(&p->state, memory_order_acquire);
-            if (s > WEFT__PARK_SLEEPING) goto out;
+            if (weft__park_final(s)) goto out;
             weft__os_relax();
         }
         now = weft__os_now();
@@ -244,19 +258,27 @@ static weft_ns budget(weft__parker *k)
     return k->spin_ns ? k->spin_ns : SPIN_INIT_NS;
 }
 
-/* Sleep on the futex until p is claimed, claiming TIMEDOUT ourselves at the deadline. */
+/* Sleep on the futex until p has its final state, claiming TIMEDOUT ourselves at the
+ * deadline. A held park has no deadline any more: its claimer is about to release it. */
 static uint32_t sleep_until_claimed(weft__park *p)
 {
     for (;;) {
         uint32_t s = atomic_load_explicit(&p->state, memory_order_acquire);
-        if (s > WEFT__PARK_SLEEPING) return s;
-        if (s == WEFT__PARK_WAITING &&
-            !atomic_compare_exchange_strong_explicit(&p->state, &s, WEFT__PARK_SLEEPING,
-                                                     memory_order_acquire, memory_order_acquire))
-            continue; /* claimed meanwhile (s now holds the claim) or retry */
-        if (weft__os_futex_wait(&p->state, WEFT__PARK_SLEEPING, p->deadline) == WEFT_ETIMEDOUT ||
+        if (weft__park_final(s)) return s;
+        if (s == WEFT__PARK_WAITING || s == WEFT__PARK_HELD) {
+            uint32_t to = s == WEFT__PARK_WAITING ? WEFT__PARK_SLEEPING : WEFT__PARK_HELD_SLEEPING;
+            if (!atomic_compare_exchange_strong_explicit(&p->state, &s, to, memory_order_acquire,
+                                                         memory_order_acquire))
+                continue; /* claimed or released meanwhile: look again */
+            s = to;
+        }
+        if (s == WEFT__PARK_HELD_SLEEPING) {
+            weft__os_futex_wait(&p->state, s, WEFT_FOREVER);
+            continue;
+        }
+        if (weft__os_futex_wait(&p->state, s, p->deadline) == WEFT_ETIMEDOUT ||
             (p->deadline != WEFT_FOREVER && weft__os_now() >= p->deadline))
-            claim(p, WEFT__PARK_TIMEDOUT);
+            claim(p, WEFT__PARK_TIMEDOUT, false);
     }
 }
 
@@ -284,7 +306,7 @@ uint32_t weft__park_wait(weft__park *p)
     bool scope_first = p->cancellable && k->scope_deadline != 0 && k->scope_deadline < p->deadline;
     if (scope_first) p->deadline = k->scope_deadline;
     publish(k, p);
-    if (p->cancellable && weft__cancel_pending()) claim(p, WEFT__PARK_CANCELED);
+    if (p->cancellable && weft__cancel_pending()) claim(p, WEFT__PARK_CANCELED, false);
 
     weft_ns spent = 0, start = 0;
     uint32_t s = WEFT__PARK_WAITING;
@@ -292,10 +314,10 @@ uint32_t weft__park_wait(weft__park *p)
         start = weft__os_now();
         s = spin(p, start, budget(k), &spent);
     }
-    bool spun_ok = s > WEFT__PARK_SLEEPING;
+    bool spun_ok = weft__park_final(s);
     if (!spun_ok) {
         if (p->deadline != WEFT_FOREVER && weft__os_now() >= p->deadline)
-            claim(p, WEFT__PARK_TIMEDOUT);
+            claim(p, WEFT__PARK_TIMEDOUT, false);
         s = sleep_until_claimed(p);
     }
     /* Only waits that a waker ended say anything about hand-off latency. */

@@ -22,6 +22,20 @@
  *   - the only access after the claim is the futex wake-up, which goes through a wakelist and
  *     is issued after the queue lock is dropped; a futex wake on memory that was since reused is
  *     harmless (a spurious wake-up for whoever sleeps there, and every wait loop re-checks).
+ *
+ * Rules that make the OBJECT's lifetime safe (a woken thread may free the object it waited on
+ * at once, even while the call that woke it is still returning):
+ *   - a waker's claim does not release the waiter: it moves the park to HELD (HELD_SLEEPING if
+ *     the owner sleeps) and links it on the waker's wakelist with the final state it will get.
+ *     A held park is taken (no timeout or cancel can claim it) but its owner keeps waiting;
+ *   - the waker finishes with the object (its queue lock released, its counters written) and
+ *     only then flushes the wakelist: each park gets its final state by one atomic exchange,
+ *     the waker's last access to that park, followed at most by a futex wake on its word;
+ *   - so the waker may still read and write a held waiter's record (on the waiter's stack)
+ *     until the flush, and nothing of the object after it;
+ *   - a waker must not flush while it still needs the object, and must not make the awaited
+ *     state visible to threads that do not park (fast paths) before its last access: that is
+ *     each primitive's own part (see sync/sem.c, queue/ring.c).
  */
 #ifndef WEFT_INTERNAL_PARK_H
 #define WEFT_INTERNAL_PARK_H
@@ -39,14 +53,24 @@ enum {
     WEFT__PARK_SLEEPING = 1, /* not claimed, the thread sleeps on the futex: a claim must wake it */
     WEFT__PARK_TIMEDOUT = 2,
     WEFT__PARK_CANCELED = 3,
-    WEFT__PARK_WOKEN = 16, /* + the index of the record that woke it */
+    WEFT__PARK_HELD = 4,          /* claimed, the claimer still works: the owner keeps waiting */
+    WEFT__PARK_HELD_SLEEPING = 5, /* the same, and the owner sleeps on the futex */
+    WEFT__PARK_WOKEN = 16,        /* + the index of the record that woke it */
 };
+
+/* Whether s is a final state (the owner may return): not WAITING, SLEEPING or HELD*. */
+static inline int weft__park_final(uint32_t s)
+{
+    return s == 2 || s == 3 || s >= 16;
+}
 
 typedef struct weft__park {
     _Atomic uint32_t state; /* the futex word; see the enum */
-    weft_ns deadline;       /* absolute, monotonic; WEFT_FOREVER for none */
-    bool cancellable;       /* false: only a waker or the deadline can end this wait */
-    bool spin;              /* false: sleep at once (nothing but the deadline will end it) */
+    uint32_t final;         /* HELD: the state the flush will give it (written by the claimer) */
+    struct weft__park *held_next; /* HELD: the next park on the claimer's wakelist */
+    weft_ns deadline;             /* absolute, monotonic; WEFT_FOREVER for none */
+    bool cancellable;             /* false: only a waker or the deadline can end this wait */
+    bool spin;                    /* false: sleep at once (nothing but the deadline will end it) */
 } weft__park;
 
 struct weft__waitq;
@@ -68,14 +92,13 @@ typedef struct weft__waitq {
     weft__waiter *head, *tail;
 } weft__waitq;
 
-/* Futex words to wake once the queue lock is dropped. */
-#define WEFT__WAKELIST_MAX 16
+/* Held parks to release (give their final state and wake) once the waker is done with the
+ * object: a list linked through the parks themselves, so it has no size limit. */
 typedef struct weft__wakelist {
-    int n;
-    _Atomic uint32_t *word[WEFT__WAKELIST_MAX];
+    weft__park *head;
 } weft__wakelist;
 /* clang-format off */
-#define WEFT__WAKELIST_INIT {0, {0}}
+#define WEFT__WAKELIST_INIT {NULL}
 /* clang-format on */
 
 /* Per-thread parking state, in thread-local storage (works for threads weft did not start). */
@@ -104,15 +127,16 @@ static inline bool weft__waitq_empty(const weft__waitq *q)
 }
 
 /* Claim w's park for w (w already unlinked, its queue's lock held). True if w won; then the
- * waiter is woken once the wakelist is flushed. A primitive fills w->item/result before. */
+ * park is held (its owner keeps waiting) until the wakelist is flushed, so w stays valid and
+ * may still be written until then. A primitive fills w->item/result before or after. */
 bool weft__waiter_claim(weft__waiter *w, weft__wakelist *wl);
-/* Pop and claim waiters until one wins; return it (or NULL if the queue ran dry). Once the
- * queue lock is dropped the winner may already have returned and its record be gone: after
- * unlocking, compare the result with NULL only. */
+/* Pop and claim waiters until one wins; return it (or NULL if the queue ran dry). The winner
+ * is held until wl is flushed; after the flush compare the result with NULL only. */
 weft__waiter *weft__waitq_wake_one(weft__waitq *q, weft__wakelist *wl);
 /* Pop and claim every waiter; return how many won. */
 size_t weft__waitq_wake_all(weft__waitq *q, weft__wakelist *wl);
-/* Issue the deferred futex wake-ups; call after dropping the queue lock. */
+/* Release the held parks of wl (their owners may return at once, and may free the object
+ * they waited on): call once done with the object, after dropping its locks. */
 void weft__wakelist_flush(weft__wakelist *wl);
 
 /* Whether spinning has been paying for the calling thread: at least a quarter of its recent

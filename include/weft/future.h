@@ -118,6 +118,9 @@ WEFT_API int weft_future_ref(weft_future *f);
 /* weft_future_release - end one reference to f. The last one recycles f (reporting an unseen
  * failure, see above). Releasing NULL does nothing. Using f after releasing one's last
  * reference is undefined (f may already serve another task).
+ * Once weft_future_wait (or _result) returned in a thread, that thread may release its last
+ * reference at once, even while the worker or canceller that finished f is still returning
+ * (they hold their own reference until they are done with f).
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API void weft_future_release(weft_future *f);
 

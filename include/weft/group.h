@@ -120,6 +120,8 @@ WEFT_API weft_scope *weft_group_scope(weft_group *g);
  * to notice cancellation. A result nobody collected with weft_group_wait is dropped.
  * g: taken: invalid after the call; no other call on g may be in progress or follow.
  * Returns 0, WEFT_EDEADLK (called from a task of g; nothing is done), WEFT_EINVAL (NULL g).
+ * Once weft_group_wait returned in a thread, that thread may free g at once, even while the
+ * worker that ran the last task is still finishing it (g lives until that worker lets go).
  * Blocks: yes, while tasks run. Cancellation point: no. Thread safety: not on g.
  * Async-signal-safe: no. */
 WEFT_API int weft_group_free(weft_group *g);

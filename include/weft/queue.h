@@ -73,8 +73,12 @@ WEFT_API int weft_queue_new(weft_queue **out, const weft_queue_opts *opts) WEFT_
  * q: taken on success; NULL is allowed (returns 0). Items still inside are NOT looked at (weft
  * cannot know how to free them): take them out first, or use weft_queue_shutdown.
  * Returns 0 or WEFT_EBUSY (a thread is still blocked on q: nothing is freed).
- * The caller must make sure that no other thread uses q during or after the call; a thread
- * that was woken from a wait on q (by close, shutdown or a put) may free it at once.
+ * The caller must make sure that no other thread uses q during or after the call. A thread
+ * whose call on q returned because of another thread's call may free q at once, even while
+ * that other call is still returning: after a get that received an item (the put is still
+ * returning), a put that found room (the get), a WEFT_ECLOSED from put, get or select (the
+ * close or shutdown), a join that returned 0 (the last task_done, or a shutdown's hand-back),
+ * a select that fired (the put or get that made its case ready).
  * Blocks: no. Cancellation point: no. Thread safety: see above. Async-signal-safe: no. */
 WEFT_API int weft_queue_free(weft_queue *q);
 
@@ -167,7 +171,10 @@ typedef void (*weft_queue_item_fn)(void *item, void *arg);
  * counts as a task_done. fn may be NULL when the items need no clean-up (they are dropped).
  * handed: caller-owned, may be NULL; receives how many items were handed back.
  * Returns 0 or WEFT_EINVAL (NULL q). Shutting down twice is allowed (the second finds nothing).
- * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
+ * Until the last close or shutdown of q in progress returns, a put, get or select that has
+ * WEFT_ECLOSED to report, and a join that has 0 to report, waits for it (so that its caller
+ * may free q at once, see weft_queue_free); calls on q from fn, on this thread, do not.
+ * Blocks: no (fn may). Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_queue_shutdown(weft_queue *q, weft_queue_item_fn fn, void *arg, size_t *handed);
 
 /* weft_queue_is_closed - 1 once q was closed or shut down, else 0 (and for NULL). */

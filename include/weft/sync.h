@@ -6,6 +6,13 @@
  * destroy call. An object may be freed or reused once no thread uses or waits on it.
  * The fields are internal: read and write them only through these functions.
  *
+ * Freeing right after a wake-up: a thread whose wait ended because of another thread's call
+ * may free the object at once (when it knows nobody else will use it), even while that other
+ * call is still returning: the waking call's last access to the object comes before the
+ * woken thread can see its effect. Each object says which returns this covers. So the
+ * pattern `if (weft_sem_acquire(s, WEFT_FOREVER) == 0) free(s);` against another thread's
+ * weft_sem_release(s, 1) is correct, as POSIX allows for sem_t.
+ *
  * Blocking calls take a relative timeout as their last argument (weft/time.h): WEFT_FOREVER
  * blocks, 0 tries once and returns WEFT_EAGAIN where the call would have to wait, a negative
  * timeout is WEFT_EINVAL, and a wait that runs out returns WEFT_ETIMEDOUT, never earlier than
@@ -47,6 +54,8 @@ WEFT_API int weft_lock_init(weft_lock *l);
  * Returns 0 (l is now locked by the caller), WEFT_EAGAIN (timeout 0 and l is locked),
  * WEFT_ETIMEDOUT, WEFT_ECANCELED (cancelled while waiting), WEFT_EINVAL (NULL l, negative
  * timeout).
+ * Freeing: once this returns 0, the caller may free l (if nobody else uses it), even while
+ * the weft_lock_release that let it in is still returning.
  * Blocks: yes, while l is locked. Cancellation point: yes, when it waits. Thread safety: safe.
  * Async-signal-safe: no. */
 WEFT_API int weft_lock_acquire(weft_lock *l, weft_ns timeout) WEFT_NODISCARD;
@@ -150,6 +159,9 @@ WEFT_API int weft_cond_release(weft_cond *c);
  * weft_lock: it is not locked), WEFT_EINVAL (NULL c, negative timeout).
  * There are no spurious wake-ups, but another thread may change the state between the notify
  * and the return: re-check the predicate, or use weft_cond_wait_for.
+ * Freeing: once a thread that returned from this released the lock, it may free c and the
+ * lock (if nobody else uses them), even while the notifier is still returning from its
+ * weft_cond_notify or its lock release.
  * Blocks: yes. Cancellation point: yes. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_cond_wait(weft_cond *c, weft_ns timeout);
 
@@ -182,14 +194,13 @@ WEFT_API int weft_cond_notify_all(weft_cond *c);
 
 /* threading.Semaphore (limit 0) and BoundedSemaphore (limit = initial value + 1). */
 typedef struct weft_sem {
-    uint32_t value;   /* internal: accessed atomically */
-    uint32_t waiters; /* internal: accessed atomically */
-    uint32_t limit;   /* internal: 0 unbounded, else the highest value + 1 */
+    uint64_t state; /* internal: value | threads waiting << 32; accessed atomically */
+    uint32_t limit; /* internal: 0 unbounded, else the highest value + 1 */
 } weft_sem;
 
 /* clang-format off */
-#define WEFT_SEM_INIT(value) {(value), 0, 0}
-#define WEFT_BOUNDED_SEM_INIT(value) {(value), 0, (uint32_t)(value) + 1}
+#define WEFT_SEM_INIT(value) {(uint32_t)(value), 0}
+#define WEFT_BOUNDED_SEM_INIT(value) {(uint32_t)(value), (uint32_t)(value) + 1}
 /* clang-format on */
 
 /* weft_sem_init - a semaphore with value permits (threading.Semaphore(value)).
@@ -207,6 +218,8 @@ WEFT_API int weft_sem_init_bounded(weft_sem *s, uint32_t value);
  * s: borrowed.
  * Returns 0, WEFT_EAGAIN (timeout 0 and no permit), WEFT_ETIMEDOUT, WEFT_ECANCELED,
  * WEFT_EINVAL (NULL s, negative timeout).
+ * Freeing: once this returns 0 in any thread, s may be freed (if nobody else uses it), even
+ * while the weft_sem_release that gave the permit is still returning.
  * Blocks: yes, while the value is 0. Cancellation point: yes, when it waits.
  * Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_sem_acquire(weft_sem *s, weft_ns timeout) WEFT_NODISCARD;
@@ -225,14 +238,13 @@ WEFT_API uint32_t weft_sem_value(const weft_sem *s);
 
 /* ---- Event --------------------------------------------------------------------------------- */
 
-/* threading.Event: a flag that threads wait for. Two words; waiting on a set event is one load. */
+/* threading.Event: a flag that threads wait for. One word; waiting on a set event is one load. */
 typedef struct weft_event {
-    uint32_t flag;    /* internal: (sets << 1) | flag; accessed atomically */
-    uint32_t waiters; /* internal: accessed atomically */
+    uint64_t state; /* internal: (sets << 1) | flag | threads waiting << 32; atomic */
 } weft_event;
 
 /* clang-format off */
-#define WEFT_EVENT_INIT {0, 0}
+#define WEFT_EVENT_INIT {0}
 /* clang-format on */
 
 /* weft_event_init - a cleared event. Returns 0, WEFT_EINVAL (NULL e).
@@ -257,6 +269,8 @@ WEFT_API int weft_event_is_set(const weft_event *e);
  * again before it ran.
  * Returns 0, WEFT_EAGAIN (timeout 0, flag clear), WEFT_ETIMEDOUT, WEFT_ECANCELED, WEFT_EINVAL
  * (NULL e, negative timeout).
+ * Freeing: once this returns 0 in any thread, e may be freed (if nobody else uses it), even
+ * while weft_event_set is still returning.
  * Blocks: yes, while the flag is clear. Cancellation point: yes, when it waits.
  * Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_event_wait(weft_event *e, weft_ns timeout);
@@ -321,6 +335,8 @@ WEFT_API int weft_barrier_set_timeout(weft_barrier *b, weft_ns timeout);
  * as arrived and nothing breaks), WEFT_EINVAL (NULL b, 0 parties, negative timeout).
  * timeout: WEFT_FOREVER means the barrier's default timeout when it has one
  * (weft_barrier_set_timeout), else forever.
+ * Freeing: once this has returned in every party, b may be freed; the last party to return
+ * may free it at once, even while the others are still returning.
  * Blocks: yes. Cancellation point: yes. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_barrier_wait(weft_barrier *b, weft_ns timeout);
 
@@ -346,12 +362,11 @@ WEFT_API int weft_barrier_broken(weft_barrier *b);
 /* ---- once ---------------------------------------------------------------------------------- */
 
 typedef struct weft_once_flag {
-    uint32_t state;   /* internal: 0 new, 1 running, 2 done; accessed atomically */
-    uint32_t waiters; /* internal: accessed atomically */
+    uint64_t state; /* internal: 0 new, 1 running, 2 done | threads waiting << 32; atomic */
 } weft_once_flag;
 
 /* clang-format off */
-#define WEFT_ONCE_INIT {0, 0}
+#define WEFT_ONCE_INIT {0}
 /* clang-format on */
 
 /* weft_once - run fn(arg) once for flag, however many threads call this at the same time.
@@ -360,6 +375,8 @@ typedef struct weft_once_flag {
  * flag, fn: borrowed; arg: passed to fn. Once fn has succeeded, further calls return 0 at once
  * with no system call.
  * Returns 0, fn's non-zero value (in the thread that ran it), WEFT_EINVAL (NULL flag or fn).
+ * Freeing: once this returns 0 in any thread, flag may be freed (if nobody else uses it),
+ * even while the thread that ran fn is still returning from weft_once.
  * Blocks: yes, while another thread runs fn. Cancellation point: no (fn has no timeout either:
  * an initializer must finish, as with pthread_once). Thread safety: safe.
  * Async-signal-safe: no. fn must not call weft_once on the same flag (it would wait forever). */
@@ -369,12 +386,11 @@ WEFT_API int weft_once(weft_once_flag *flag, int (*fn)(void *arg), void *arg);
 
 /* A countdown latch (Java CountDownLatch, C++ std::latch): waits end when the count reaches 0. */
 typedef struct weft_latch {
-    uint32_t count;   /* internal: accessed atomically */
-    uint32_t waiters; /* internal: accessed atomically */
+    uint64_t state; /* internal: count | threads waiting << 32; accessed atomically */
 } weft_latch;
 
 /* clang-format off */
-#define WEFT_LATCH_INIT(count) {(count), 0}
+#define WEFT_LATCH_INIT(count) {(uint32_t)(count)}
 /* clang-format on */
 
 /* weft_latch_init - a latch that opens after count count-downs (0: already open).
@@ -391,6 +407,8 @@ WEFT_API int weft_latch_count_down(weft_latch *l, uint32_t n);
 /* weft_latch_wait - wait until the count is 0.
  * Returns 0, WEFT_EAGAIN (timeout 0, count not 0), WEFT_ETIMEDOUT, WEFT_ECANCELED, WEFT_EINVAL
  * (NULL l, negative timeout).
+ * Freeing: once this returns 0 in any thread, l may be freed (if nobody else uses it), even
+ * while the weft_latch_count_down that opened it is still returning.
  * Blocks: yes, while the count is not 0. Cancellation point: yes, when it waits.
  * Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_latch_wait(weft_latch *l, weft_ns timeout);

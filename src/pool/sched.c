@@ -87,10 +87,7 @@ void weft__pool_wake_all(weft_pool *p)
 {
     weft__wakelist wl = WEFT__WAKELIST_INIT;
     weft__lock_acquire(&p->idle_q.lock);
-    while (!weft__waitq_empty(&p->idle_q)) {
-        weft__waitq_wake_all(&p->idle_q, &wl);
-        if (wl.n == WEFT__WAKELIST_MAX) break; /* wakelist_add woke the rest inline */
-    }
+    weft__waitq_wake_all(&p->idle_q, &wl);
     weft__lock_release(&p->idle_q.lock);
     weft__wakelist_flush(&wl);
 }

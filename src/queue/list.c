@@ -6,7 +6,8 @@
  * Positions are stored shifted left by one; the low bit is MARK: on tail it means closed, on
  * head it means "the head block has a successor" (so a consumer need not look at tail).
  *
- * Producer: CAS tail forward (seq_cst), write the slot, set its WRITE bit (release). The one
+ * Producer: CAS tail forward (seq_cst), write the slot, do its last touches of the queue (a
+ * spare block back, the hand-off of queue_impl.h), set its WRITE bit (release). The one
  * that takes a block's last slot links the next block (allocated before the CAS, so that a
  * failed allocation fails the put cleanly with nothing claimed) and steps tail over the pause.
  * Consumer: if head's MARK is clear, load tail (seq_cst) to see whether the queue is empty;
@@ -142,7 +143,7 @@ static void install(weft__list *l, struct weft__lblock *b, struct weft__lblock *
     atomic_store_explicit(&b->next, next, memory_order_release);
 }
 
-int weft__list_send(weft__list *l, void *item)
+int weft__list_send(weft__list *l, void *item, const weft__handoff *h)
 {
     unsigned spins = 0;
     struct weft__lblock *spare = NULL;
@@ -172,9 +173,12 @@ int weft__list_send(weft__list *l, void *item)
                 spare = NULL;
             }
             b->item[off] = item;
+            /* Our last touches of l come before the item is visible (queue_impl.h). */
+            if (spare) block_give_up(l, spare);
+            weft__queue_handoff(h);
             /* release: pairs with the acquire load in wait_write. */
             atomic_fetch_or_explicit(&b->state[off], S_WRITE, memory_order_release);
-            break;
+            return 0;
         }
         tail = atomic_load_explicit(&l->tindex, memory_order_acquire);
         b = atomic_load_explicit(&l->tblock, memory_order_acquire);

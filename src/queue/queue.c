@@ -40,6 +40,20 @@
  * by every put was where most of a contended put's time went). unfinished = puts - done, and
  * done never exceeds puts. ngetters/nputters count the records on getters/putters for ring.c.
  *
+ * Lifetime. A thread whose call returns because of another call on q may free q at once,
+ * while that other call is still returning. So each waking call makes its last access to q
+ * first and releases the threads it woke after (park.h's held claims):
+ *   - put/get/task_done: the hand-off or wake-up happens under q->lock (a fast queue's before
+ *     its cell is published, ring.c), and the flush comes after the lock release; a task_done
+ *     or undo that brings the unfinished count to zero does so under q->lock, where joiners
+ *     look at it;
+ *   - close/shutdown count themselves in q->ending while they run (a shutdown drains and calls
+ *     fn in between), and every call that would return because of them - WEFT_ECLOSED from a
+ *     put, get or select, 0 from a join - first waits under q->lock until ending is back at 0
+ *     (weft__queue_closed_wait, enders). The ender's last access to q is the release of q->lock
+ *     that ends its count; only then are those threads woken. A shutdown's fn may call q: its
+ *     own thread does not wait for itself (tls_ending).
+ *
  * Lock order: q->lock, then a parker's lock (inside weft__waiter_claim via park.c). Only
  * weft_queue_select holds several queue locks, always in address order (select.c).
  */
@@ -53,6 +67,9 @@
 
 /* Items shutdown takes out per lock hold, so that fn runs with no lock held. */
 #define SHUTDOWN_CHUNK 64
+
+/* The queue whose shutdown the calling thread is running (its fn may call that queue). */
+static _Thread_local weft_queue *tls_ending WEFT__TLS_IE;
 
 int weft_queue_new(weft_queue **out, const weft_queue_opts *opts)
 {
@@ -89,7 +106,7 @@ int weft_queue_free(weft_queue *q)
     if (q == NULL) return 0;
     weft__lock_acquire(&q->lock);
     bool busy = !weft__waitq_empty(&q->getters) || !weft__waitq_empty(&q->putters) ||
-                !weft__waitq_empty(&q->joiners);
+                !weft__waitq_empty(&q->joiners) || !weft__waitq_empty(&q->enders) || q->ending > 0;
     weft__lock_release(&q->lock);
     if (busy) return WEFT_EBUSY;
     weft__ring_fini(&q->ring);
@@ -117,17 +134,6 @@ static void wake_all(weft_queue *q, weft__waitq *list, int result, weft__wakelis
     }
 }
 
-/* unfinished reached zero: release every joiner. A joiner links itself under q->lock after
- * seeing unfinished > 0, and we take the lock after the count reached zero, so none is missed. */
-static void wake_joiners(weft_queue *q)
-{
-    weft__wakelist wl = WEFT__WAKELIST_INIT;
-    weft__lock_acquire(&q->lock);
-    wake_all(q, &q->joiners, 0, &wl);
-    weft__lock_release(&q->lock);
-    weft__wakelist_flush(&wl);
-}
-
 /* The items a fast queue's ring or list has taken so far. */
 static size_t fast_puts(weft_queue *q)
 {
@@ -144,16 +150,20 @@ static size_t unfinished_count(weft_queue *q)
     return fast_puts(q) - done;
 }
 
+#define UNDER_LOCK 1 /* done_fast/done_locked: this step reaches zero, redo it under q->lock */
+
 /* Count n more items of a fast queue done, never beyond its puts (as undo clamps at zero):
- * WEFT_EOVERFLOW when nothing was unfinished. *zero says whether none is left, judged by
- * reading puts again after the count moved (the same argument as unfinished_count). */
-static int fast_done(weft_queue *q, size_t n, bool *zero)
+ * WEFT_EOVERFLOW when nothing was unfinished. A step that would reach zero is taken only with
+ * q->lock held (locked), where joiners look ("Lifetime"). *zero says whether none is left,
+ * judged by reading puts again after the count moved (the argument of unfinished_count). */
+static int done_fast(weft_queue *q, size_t n, bool locked, bool *zero)
 {
     size_t d = atomic_load_explicit(&q->done, memory_order_relaxed), nd;
     do {
         size_t p = fast_puts(q);
         if (d == p) return WEFT_EOVERFLOW; /* done never passes puts; == also when 32-bit wraps */
         nd = p - d > n ? d + n : p;
+        if (nd == p && !locked) return UNDER_LOCK; /* puts only grow: below p is never zero */
         /* acq_rel: release publishes the caller's work to a joiner's acquire load of done. */
     } while (!atomic_compare_exchange_weak_explicit(&q->done, &d, nd, memory_order_acq_rel,
                                                     memory_order_relaxed));
@@ -161,29 +171,69 @@ static int fast_done(weft_queue *q, size_t n, bool *zero)
     return 0;
 }
 
-void weft__queue_undo(weft_queue *q, size_t n, bool locked, weft__wakelist *wl)
+/* The same for a locked queue's unfinished count (clamped at zero). */
+static int done_locked(weft_queue *q, size_t n, bool locked, bool *zero)
+{
+    size_t v = atomic_load_explicit(&q->unfinished, memory_order_relaxed), nv;
+    do {
+        if (v == 0) return WEFT_EOVERFLOW;
+        nv = v > n ? v - n : 0;
+        if (nv == 0 && !locked) return UNDER_LOCK;
+        /* acq_rel: release publishes the caller's work to a joiner's acquire load (join); the
+         * acquire half keeps the CAS loop's reads ordered. */
+    } while (!atomic_compare_exchange_weak_explicit(&q->unfinished, &v, nv, memory_order_acq_rel,
+                                                    memory_order_relaxed));
+    *zero = nv == 0;
+    return 0;
+}
+
+/* Count n items done (task_done, a failed hand-off, items handed back by shutdown): 0 or
+ * WEFT_EOVERFLOW (nothing was unfinished). Reaching zero claims every joiner into wl; locked:
+ * the caller holds q->lock (else it is taken for that step only). */
+static int count_done(weft_queue *q, size_t n, bool locked, weft__wakelist *wl)
 {
     bool zero = false;
-    if (q->fast) {
-        if (fast_done(q, n, &zero) != 0 || !zero) return;
-        if (locked)
-            wake_all(q, &q->joiners, 0, wl);
-        else
-            wake_joiners(q);
-        return;
+    int rc = q->fast ? done_fast(q, n, locked, &zero) : done_locked(q, n, locked, &zero);
+    if (rc == UNDER_LOCK) {
+        weft__lock_acquire(&q->lock);
+        rc = count_done(q, n, true, wl);
+        weft__lock_release(&q->lock);
+        return rc;
     }
-    size_t v = atomic_load_explicit(&q->unfinished, memory_order_relaxed);
-    /* acq_rel: release publishes the caller's work to a joiner's acquire load (join); the
-     * acquire half keeps the CAS loop's reads ordered. */
-    while (v > 0 &&
-           !atomic_compare_exchange_weak_explicit(&q->unfinished, &v, v > n ? v - n : 0,
-                                                  memory_order_acq_rel, memory_order_relaxed))
-        continue;
-    if (v == 0 || v > n) return; /* nothing taken, or not down to zero */
-    if (locked)
-        wake_all(q, &q->joiners, 0, wl);
-    else
-        wake_joiners(q);
+    /* A joiner links itself under q->lock after seeing unfinished > 0, and zero is reached
+     * under q->lock: none is missed. */
+    if (rc == 0 && zero) wake_all(q, &q->joiners, 0, wl);
+    return rc;
+}
+
+void weft__queue_undo(weft_queue *q, size_t n, bool locked, weft__wakelist *wl)
+{
+    (void)count_done(q, n, locked, wl);
+}
+
+/* q->lock held: wait until no close or shutdown of q runs any more (not for the one the
+ * calling thread runs itself). Returns with the lock held. The wait is neither timed nor
+ * cancellable: it lasts as long as a shutdown's fn calls, and only the ender ends it. */
+static void wait_ended_locked(weft_queue *q)
+{
+    while (q->ending > 0 && tls_ending != q) {
+        weft__park p;
+        weft__waiter w;
+        weft__park_init(&p, WEFT_FOREVER);
+        p.cancellable = false;
+        weft__waiter_init(&w, &p, 0);
+        weft__waitq_push(&q->enders, &w);
+        weft__lock_release(&q->lock);
+        (void)weft__park_wait(&p); /* only end_finish claims it, and unlinks it first */
+        weft__lock_acquire(&q->lock);
+    }
+}
+
+void weft__queue_closed_wait(weft_queue *q)
+{
+    weft__lock_acquire(&q->lock);
+    wait_ended_locked(q);
+    weft__lock_release(&q->lock);
 }
 
 /* The item was taken: one more unfinished task. relaxed: the getter takes the item under
@@ -301,14 +351,21 @@ static int get_until(weft_queue *q, void **item, weft_ns deadline, bool try_only
     return locked_until(q, WEFT_QUEUE_GET, item, deadline, try_only);
 }
 
+/* rc, once a WEFT_ECLOSED may be reported ("Lifetime"). */
+static int ended(weft_queue *q, int rc)
+{
+    if (rc == WEFT_ECLOSED) weft__queue_closed_wait(q);
+    return rc;
+}
+
 int weft_queue_put(weft_queue *q, void *item, weft_ns timeout)
 {
     weft_ns deadline;
     if (q == NULL || timeout < 0)
         return weft__fail(WEFT_EINVAL, "%s", q == NULL ? "q is NULL" : "timeout is negative");
-    if (q->fast) return weft__fast_put(q, item, timeout); /* reads the clock only to wait */
+    if (q->fast) return ended(q, weft__fast_put(q, item, timeout)); /* no clock unless waiting */
     int rc = weft__deadline_of(timeout, &deadline);
-    return rc ? rc : put_until(q, item, deadline, timeout == 0);
+    return ended(q, rc ? rc : put_until(q, item, deadline, timeout == 0));
 }
 
 int weft_queue_get(weft_queue *q, void **item, weft_ns timeout)
@@ -319,9 +376,9 @@ int weft_queue_get(weft_queue *q, void **item, weft_ns timeout)
                           q == NULL      ? "q is NULL"
                           : item == NULL ? "item is NULL"
                                          : "timeout is negative");
-    if (q->fast) return weft__fast_get(q, item, timeout);
+    if (q->fast) return ended(q, weft__fast_get(q, item, timeout));
     int rc = weft__deadline_of(timeout, &deadline);
-    return rc ? rc : get_until(q, item, deadline, timeout == 0);
+    return ended(q, rc ? rc : get_until(q, item, deadline, timeout == 0));
 }
 
 /* Put items[k ..] while they fit, under one lock hold (a fast queue: one after the other);
@@ -357,7 +414,7 @@ int weft_queue_put_many(weft_queue *q, void *const *items, size_t n, size_t *don
         if (rc == 0) k++;
     }
     if (done) *done = k;
-    return rc;
+    return ended(q, rc);
 }
 
 /* Take up to max - k more items without waiting. */
@@ -389,9 +446,9 @@ int weft_queue_get_many(weft_queue *q, void **items, size_t max, size_t *got, we
     if (rc) return rc;
     size_t k = get_run(q, items, 0, max, &rc);
     if (k == 0) {
-        if (rc != WEFT_EAGAIN || timeout == 0) return rc;
+        if (rc != WEFT_EAGAIN || timeout == 0) return ended(q, rc);
         rc = get_until(q, &items[0], deadline, false);
-        if (rc) return rc;
+        if (rc) return ended(q, rc);
         k = get_run(q, items, 1, max, &rc);
     }
     *got = k;
@@ -437,20 +494,10 @@ size_t weft_queue_unfinished(weft_queue *q)
 int weft_queue_task_done(weft_queue *q)
 {
     if (q == NULL) return weft__fail(WEFT_EINVAL, "q is NULL");
-    if (q->fast) {
-        bool zero = false;
-        int rc = fast_done(q, 1, &zero); /* WEFT_EOVERFLOW: Python's ValueError */
-        if (rc == 0 && zero) wake_joiners(q);
-        return rc;
-    }
-    size_t v = atomic_load_explicit(&q->unfinished, memory_order_relaxed);
-    do {
-        if (v == 0) return WEFT_EOVERFLOW; /* Python's ValueError: more calls than items */
-        /* acq_rel: as in weft__queue_undo. */
-    } while (!atomic_compare_exchange_weak_explicit(&q->unfinished, &v, v - 1, memory_order_acq_rel,
-                                                    memory_order_relaxed));
-    if (v == 1) wake_joiners(q);
-    return 0;
+    weft__wakelist wl = WEFT__WAKELIST_INIT;
+    int rc = count_done(q, 1, false, &wl); /* WEFT_EOVERFLOW: Python's ValueError */
+    weft__wakelist_flush(&wl);
+    return rc;
 }
 
 int weft_queue_join(weft_queue *q, weft_ns timeout)
@@ -462,6 +509,7 @@ int weft_queue_join(weft_queue *q, weft_ns timeout)
     weft__lock_acquire(&q->lock);
     if (unfinished_count(q) == 0 || timeout == 0) {
         rc = unfinished_count(q) == 0 ? 0 : WEFT_EAGAIN;
+        if (rc == 0) wait_ended_locked(q); /* a shutdown's drain may have counted them */
         weft__lock_release(&q->lock);
         return rc;
     }
@@ -470,24 +518,42 @@ int weft_queue_join(weft_queue *q, weft_ns timeout)
     weft__waiter w;
     weft__park_init(&p, deadline);
     weft__waiter_init(&w, &p, 0);
-    return wait_locked(q, &q->joiners, &w, &wl);
+    rc = wait_locked(q, &q->joiners, &w, &wl);
+    if (rc == 0) weft__queue_closed_wait(q); /* likewise, if a drain woke us */
+    return rc;
 }
 
-/* Mark q closed (and shut) and wake every getter and putter: a locked queue's waiters get
- * WEFT_ECLOSED (I1: getters are only there when the store is empty); a fast queue's waiters
- * get RETRY and find the close mark in the ring. */
-static void end(weft_queue *q, bool shut)
+/* Begin a close (shut: a shutdown): count it in q->ending, mark q closed (and shut) and wake
+ * every getter and putter under q->lock, then mark the ring or list, where lock-free puts and
+ * gets see it. A locked queue's waiters get WEFT_ECLOSED (I1: getters are only there when the
+ * store is empty); a fast queue's get RETRY and find the close mark in the ring. Either way
+ * they then wait in weft__queue_closed_wait for end_finish. */
+static void end_begin(weft_queue *q, bool shut)
 {
     weft__wakelist wl = WEFT__WAKELIST_INIT;
-    if (q->fast && q->ring.cap) weft__ring_close(&q->ring);
-    if (q->fast && !q->ring.cap) weft__list_close(&q->list);
+    weft__lock_acquire(&q->lock);
+    q->ending++;
+    atomic_store_explicit(&q->closed, true, memory_order_relaxed); /* read under q->lock */
     /* release: pairs with the acquire load in ring.c's ring_op (shut is a flag, no data). */
     if (shut) atomic_store_explicit(&q->shut, true, memory_order_release);
-    weft__lock_acquire(&q->lock);
-    atomic_store_explicit(&q->closed, true, memory_order_relaxed); /* read under q->lock */
     int result = q->fast ? WEFT__QUEUE_RETRY : WEFT_ECLOSED;
     wake_all(q, &q->putters, result, &wl);
     wake_all(q, &q->getters, result, &wl);
+    weft__lock_release(&q->lock);
+    if (q->fast && q->ring.cap) weft__ring_close(&q->ring);
+    if (q->fast && !q->ring.cap) weft__list_close(&q->list);
+    weft__wakelist_flush(&wl); /* they wait for end_finish in weft__queue_closed_wait */
+}
+
+/* End it: when no other close or shutdown runs, wake the threads waiting to report the end.
+ * (No getter or putter parked since end_begin: under q->lock they see closed, and a fast
+ * queue's waiter treats that as ready, weft__fast_ready.) The lock release is our last
+ * access to q ("Lifetime"). */
+static void end_finish(weft_queue *q)
+{
+    weft__wakelist wl = WEFT__WAKELIST_INIT;
+    weft__lock_acquire(&q->lock);
+    if (--q->ending == 0) wake_all(q, &q->enders, 0, &wl);
     weft__lock_release(&q->lock);
     weft__wakelist_flush(&wl);
 }
@@ -495,7 +561,8 @@ static void end(weft_queue *q, bool shut)
 int weft_queue_close(weft_queue *q)
 {
     if (q == NULL) return weft__fail(WEFT_EINVAL, "q is NULL");
-    end(q, false);
+    end_begin(q, false);
+    end_finish(q);
     return 0;
 }
 
@@ -512,9 +579,10 @@ int weft_queue_is_closed(weft_queue *q)
  * does). Gets fail on a shut queue, so only concurrent shutdowns compete for the items. */
 static size_t drain_chunk(weft_queue *q, void **buf)
 {
+    weft__wakelist wl = WEFT__WAKELIST_INIT;
     size_t n = 0;
     if (q->fast) {
-        while (n < SHUTDOWN_CHUNK && (q->ring.cap ? weft__ring_recv(&q->ring, &buf[n])
+        while (n < SHUTDOWN_CHUNK && (q->ring.cap ? weft__ring_recv(&q->ring, &buf[n], NULL)
                                                   : weft__list_recv(&q->list, &buf[n])) == 0)
             n++;
     } else {
@@ -522,7 +590,8 @@ static size_t drain_chunk(weft_queue *q, void **buf)
         while (n < SHUTDOWN_CHUNK && q->st.count > 0) buf[n++] = weft__store_pop(&q->st);
         weft__lock_release(&q->lock);
     }
-    if (n > 0) weft__queue_undo(q, n, false, NULL);
+    if (n > 0) weft__queue_undo(q, n, false, &wl);
+    weft__wakelist_flush(&wl); /* joiners wait for end_finish in weft_queue_join */
     return n;
 }
 
@@ -532,13 +601,17 @@ int weft_queue_shutdown(weft_queue *q, weft_queue_item_fn fn, void *arg, size_t 
     size_t total = 0, n;
     if (handed) *handed = 0;
     if (q == NULL) return weft__fail(WEFT_EINVAL, "q is NULL");
-    end(q, true);
+    end_begin(q, true);
+    weft_queue *outer = tls_ending;
+    tls_ending = q; /* fn may call q: its WEFT_ECLOSED must not wait for us */
     /* Take the items out a chunk at a time so that fn runs without the lock (it may call q). */
     while ((n = drain_chunk(q, buf)) > 0) {
         if (fn)
             for (size_t i = 0; i < n; i++) fn(buf[i], arg);
         total += n;
     }
+    tls_ending = outer;
+    end_finish(q);
     if (handed) *handed = total;
     return 0;
 }

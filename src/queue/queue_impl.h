@@ -12,6 +12,7 @@
 #ifndef WEFT_QUEUE_IMPL_H
 #define WEFT_QUEUE_IMPL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <weft/queue.h>
@@ -78,6 +79,25 @@ typedef struct weft__ring {
     char pad2[64 - sizeof(uint64_t)];
 } weft__ring;
 
+/* What a fast put/get does between claiming its cell (or slot) and publishing it: wake one
+ * waiter of the other side if any is linked. Publishing the item (the room) is the last moment
+ * the queue is known to be alive: a thread that takes it may free the queue at once, so the
+ * wake-up, which takes q->lock, must come before (ring.c). The claim holds the waiter until wl
+ * is flushed, after the publish. NULL: nobody to wake (a drain). */
+struct weft_queue;
+typedef struct weft__handoff {
+    struct weft_queue *q;
+    struct weft__waitq *list; /* the other side's waiters */
+    _Atomic size_t *count;    /* how many records list holds (ngetters / nputters) */
+    weft__wakelist *wl;
+} weft__handoff;
+void weft__queue_handoff_slow(const weft__handoff *h);
+static inline void weft__queue_handoff(const weft__handoff *h)
+{
+    /* seq_cst: the waker's side of ring.c's Dekker pattern, after the position CAS. */
+    if (h && atomic_load_explicit(h->count, memory_order_seq_cst) != 0) weft__queue_handoff_slow(h);
+}
+
 /* Wait for a cell that another thread is mid-way through updating (ring.c): spin, then yield,
  * then sleep 20 us at a time. spins: the caller's counter, starting at 0. */
 void weft__queue_backoff(unsigned *spins);
@@ -85,8 +105,8 @@ void weft__queue_backoff(unsigned *spins);
 int weft__ring_init(weft__ring *r, size_t cap);
 void weft__ring_fini(weft__ring *r);
 /* Lock-free, never block: 0, WEFT_EAGAIN (full / empty), WEFT_ECLOSED (marked; recv: and empty). */
-int weft__ring_send(weft__ring *r, void *item);
-int weft__ring_recv(weft__ring *r, void **item);
+int weft__ring_send(weft__ring *r, void *item, const weft__handoff *h);
+int weft__ring_recv(weft__ring *r, void **item, const weft__handoff *h);
 void weft__ring_close(weft__ring *r);
 size_t weft__ring_len(weft__ring *r);
 /* How many puts have claimed a position so far (seq_cst: read after the tail CAS of each). */
@@ -120,7 +140,7 @@ typedef struct weft__list {
 void weft__list_init(weft__list *l);
 void weft__list_fini(weft__list *l);
 /* Lock-free: 0, WEFT_ECLOSED, WEFT_ENOMEM (send); 0, WEFT_EAGAIN, WEFT_ECLOSED (recv). */
-int weft__list_send(weft__list *l, void *item);
+int weft__list_send(weft__list *l, void *item, const weft__handoff *h);
 int weft__list_recv(weft__list *l, void **item);
 void weft__list_close(weft__list *l);
 size_t weft__list_len(weft__list *l);
@@ -156,6 +176,8 @@ struct weft_queue {
     weft__waitq getters; /* threads waiting for an item */
     weft__waitq putters; /* threads waiting for room */
     weft__waitq joiners; /* threads in weft_queue_join; non-empty only while unfinished > 0 */
+    weft__waitq enders;  /* threads that saw WEFT_ECLOSED while a close/shutdown still runs */
+    size_t ending;       /* closes and shutdowns still running (queue.c, "Lifetime") */
     weft__store st;      /* locked queues only */
 };
 
@@ -167,14 +189,20 @@ struct weft_queue {
 /* Fast-queue put/get (ring.c); timeout >= 0, already checked. */
 int weft__fast_put(weft_queue *q, void *item, weft_ns timeout);
 int weft__fast_get(weft_queue *q, void **item, weft_ns timeout);
-/* One attempt without waiting, for select; the caller may hold q->lock (notify is deferred:
- * *notify is set to the list to notify after the lock is dropped). */
-int weft__fast_try(weft_queue *q, int op, void **item, weft__waitq **notify);
+/* One attempt without waiting, for select (q->lock not held); claims go to wl. */
+int weft__fast_try(weft_queue *q, int op, void **item, weft__wakelist *wl);
+/* Under q->lock, after linking a record: whether op may succeed (or fail for good) without a
+ * wake-up: an item (room) is there or being published, or the queue is closed. Then do not
+ * park; drop the lock and try again (the cell may be waiting for our very lock). */
+bool weft__fast_ready(weft_queue *q, int op);
 /* A waiter w of list woke up (claimed WOKEN): if a put/get counted it as coming, uncount it
  * and leave WEFT__QUEUE_RETRY in w->result. */
 void weft__queue_arrived(weft_queue *q, weft__waitq *list, weft__waiter *w);
 /* Wake one waiter of list with RETRY (takes q->lock). */
 void weft__fast_notify(weft_queue *q, weft__waitq *list);
+/* Before a put/get reports WEFT_ECLOSED: wait until no close or shutdown of q is still running,
+ * so that the caller may free q at once (queue.c, "Lifetime"). */
+void weft__queue_closed_wait(weft_queue *q);
 /* Link / unlink a record on a list, keeping the fast counters right; q->lock held. */
 void weft__queue_link(weft_queue *q, weft__waitq *list, weft__waiter *w);
 void weft__queue_unlink(weft_queue *q, weft__waitq *list, weft__waiter *w);

@@ -12,10 +12,11 @@
  * (and its item will be drained) or fails: no item slips in after a close.
  *
  * Waiting. Nobody is handed anything: a thread that finds the ring empty (full) takes the
- * queue lock, links a waiter record, bumps ngetters (nputters), and tries the ring AGAIN before
- * it parks. A producer (consumer) that succeeded reads ngetters (nputters) and, only when it is
- * not zero, takes the lock and wakes one waiter with RETRY, which loops back to the ring. This
- * is the store-buffering (Dekker) pattern, and every access in it is seq_cst:
+ * queue lock, links a waiter record, bumps ngetters (nputters), and looks at the ring AGAIN
+ * before it parks. A producer (consumer) that claimed its position reads ngetters (nputters)
+ * and, only when it is not zero, takes the lock and claims one waiter with RETRY, which loops
+ * back to the ring. This is the store-buffering (Dekker) pattern, and every access in it is
+ * seq_cst:
  *     waiter:  ngetters += 1;   then load tail (ring empty?)
  *     putter:  CAS tail;        then load ngetters
  * In the single total order of seq_cst operations one of the two loads sees the other side's
@@ -23,6 +24,15 @@
  * with nobody waiting costs the position CAS, one release store and one load: no lock, no
  * system call, no clock read, and no shared counter of its own (task accounting counts the
  * puts by the tail position, see weft__ring_puts and queue.c).
+ *
+ * Lifetime. The waiter that takes an item (room) may free the queue at once, so publishing the
+ * cell (the stamp store) must be a put's (get's) last access to the queue: the wake-up of the
+ * other side comes between the position CAS and the publish (weft__queue_handoff), and the
+ * claimed waiter stays held until the wakelist is flushed after the publish (park.h). As that
+ * thread holds q->lock for the wake-up while its cell is claimed and not yet published, no
+ * thread may wait for an unpublished cell while holding q->lock: the re-check after the link
+ * only looks at head and tail (weft__fast_ready) and, if anything is there or in flight,
+ * unlinks and retries without the lock.
  * A woken waiter may find its item taken by a thread that came in meanwhile (barging); it
  * parks again, which is harmless: the item was delivered once, to someone.
  *
@@ -93,7 +103,7 @@ static uint64_t next_pos(const weft__ring *r, uint64_t pos)
     return index + 1 < r->cap ? pos + 1 : lap + r->one_lap;
 }
 
-int weft__ring_send(weft__ring *r, void *item)
+int weft__ring_send(weft__ring *r, void *item, const weft__handoff *h)
 {
     unsigned spins = 0;
     uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
@@ -107,6 +117,7 @@ int weft__ring_send(weft__ring *r, void *item)
             if (atomic_compare_exchange_weak_explicit(&r->tail, &tail, next_pos(r, tail),
                                                       memory_order_seq_cst, memory_order_relaxed)) {
                 c->item = item;
+                weft__queue_handoff(h); /* before the item is visible: see queue_impl.h */
                 /* release: pairs with the acquire stamp load in weft__ring_recv. */
                 atomic_store_explicit(&c->stamp, tail + 1, memory_order_release);
                 return 0;
@@ -121,7 +132,7 @@ int weft__ring_send(weft__ring *r, void *item)
     }
 }
 
-int weft__ring_recv(weft__ring *r, void **item)
+int weft__ring_recv(weft__ring *r, void **item, const weft__handoff *h)
 {
     unsigned spins = 0;
     uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
@@ -133,6 +144,7 @@ int weft__ring_recv(weft__ring *r, void **item)
             if (atomic_compare_exchange_weak_explicit(&r->head, &head, next_pos(r, head),
                                                       memory_order_seq_cst, memory_order_relaxed)) {
                 *item = c->item;
+                weft__queue_handoff(h); /* before the room is visible: see queue_impl.h */
                 /* release: pairs with the acquire stamp load in weft__ring_send. */
                 atomic_store_explicit(&c->stamp, head + r->one_lap, memory_order_release);
                 return 0;
@@ -247,22 +259,44 @@ void weft__fast_notify(weft_queue *q, weft__waitq *list)
     weft__wakelist_flush(&wl);
 }
 
-/* Wake one getter (after a put) or putter (after a get) if any is parked. */
-static void notify_if_waiting(weft_queue *q, weft__waitq *list)
+void weft__queue_handoff_slow(const weft__handoff *h)
 {
-    /* seq_cst: the waker's side of the Dekker pattern; see the header comment. */
-    if (atomic_load_explicit(count_of(q, list), memory_order_seq_cst) != 0)
-        weft__fast_notify(q, list);
+    weft__lock_acquire(&h->q->lock);
+    wake_one_locked(h->q, h->list, h->wl);
+    weft__lock_release(&h->q->lock);
 }
 
-/* One lock-free attempt on the queue's ring (bounded) or list (unbounded, list.c). */
-static int ring_op(weft_queue *q, int op, void **item)
+/* One lock-free attempt on the queue's ring (bounded) or list (unbounded, list.c). A success
+ * claims one waiter of the other side into wl, if any is linked (see "Lifetime"). */
+static int ring_op(weft_queue *q, int op, void **item, weft__wakelist *wl)
 {
-    if (op == WEFT_QUEUE_PUT)
-        return q->ring.cap ? weft__ring_send(&q->ring, *item) : weft__list_send(&q->list, *item);
+    if (op == WEFT_QUEUE_PUT) {
+        weft__handoff h = {q, &q->getters, &q->ngetters, wl};
+        return q->ring.cap ? weft__ring_send(&q->ring, *item, &h)
+                           : weft__list_send(&q->list, *item, &h);
+    }
     /* acquire: pairs with the store in weft_queue_shutdown (a sticky flag, no data). */
     if (atomic_load_explicit(&q->shut, memory_order_acquire)) return WEFT_ECLOSED;
-    return q->ring.cap ? weft__ring_recv(&q->ring, item) : weft__list_recv(&q->list, item);
+    if (!q->ring.cap) return weft__list_recv(&q->list, item); /* unbounded: no putter waits */
+    weft__handoff h = {q, &q->putters, &q->nputters, wl};
+    return weft__ring_recv(&q->ring, item, &h);
+}
+
+bool weft__fast_ready(weft_queue *q, int op)
+{
+    /* relaxed: closed is written under q->lock, which we hold. Closed (the ring's mark may be
+     * a moment behind): look at the ring again rather than park, as nobody would wake us. */
+    if (atomic_load_explicit(&q->closed, memory_order_relaxed)) return true;
+    if (!q->ring.cap) {
+        uint64_t tail = atomic_load_explicit(&q->list.tindex, memory_order_seq_cst);
+        uint64_t head = atomic_load_explicit(&q->list.hindex, memory_order_seq_cst);
+        return op == WEFT_QUEUE_PUT || (tail & 1) || tail >> 1 != head >> 1; /* list.c's MARK */
+    }
+    weft__ring *r = &q->ring;
+    uint64_t tail = atomic_load_explicit(&r->tail, memory_order_seq_cst);
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_seq_cst);
+    if (tail & r->mark) return true;
+    return op == WEFT_QUEUE_GET ? tail != head : head + r->one_lap != tail;
 }
 
 /* Before linking a record, poll the ring a little: the other side is often a few hundred
@@ -274,14 +308,14 @@ static int ring_op(weft_queue *q, int op, void **item)
  * each cell the moment it is freed pull that line back and forth with the consumer for every
  * item (a run that fell into that "full ring" mode moved a third of the items per second).
  * The batch's last cell is ahead of the consumers, so polling it disturbs nobody. */
-static int poll_once(weft_queue *q, int op, void **item)
+static int poll_once(weft_queue *q, int op, void **item, weft__wakelist *wl)
 {
     if (op == WEFT_QUEUE_PUT && q->ring.cap) {
         uint64_t batch = q->ring.cap / 8;
         if (!weft__ring_has_room(&q->ring, batch < 1 ? 1 : batch > 32 ? 32 : batch))
             return WEFT_EAGAIN;
     }
-    return ring_op(q, op, item);
+    return ring_op(q, op, item, wl);
 }
 
 /* How long a thread polls instead of parking while a woken thread of the other side has not
@@ -309,32 +343,33 @@ static _Thread_local struct {
 } yielding WEFT__TLS_IE;
 
 /* One step of polling: pause or yield, then try. */
-static int poll_step(weft_queue *q, int op, void **item, bool spin)
+static int poll_step(weft_queue *q, int op, void **item, bool spin, weft__wakelist *wl)
 {
     if (spin)
         weft__os_relax();
     else
         weft__os_yield();
-    return poll_once(q, op, item);
+    return poll_once(q, op, item, wl);
 }
 
 /* Poll before parking: spinning, yielding (see above), or not at all. */
-static int poll_first(weft_queue *q, int op, void **item)
+static int poll_first(weft_queue *q, int op, void **item, weft__wakelist *wl)
 {
     int rc = WEFT_EAGAIN;
     if (weft__park_spin_pays()) {
-        for (int i = 0; i < POLLS && rc == WEFT_EAGAIN; i++) rc = poll_step(q, op, item, true);
+        for (int i = 0; i < POLLS && rc == WEFT_EAGAIN; i++) rc = poll_step(q, op, item, true, wl);
         return rc;
     }
     if (yielding.hits < YIELD_PAYS && ++yielding.waits % YIELD_PROBE != 0) return rc;
-    for (int i = 0; i < YIELD_POLLS && rc == WEFT_EAGAIN; i++) rc = poll_step(q, op, item, false);
+    for (int i = 0; i < YIELD_POLLS && rc == WEFT_EAGAIN; i++)
+        rc = poll_step(q, op, item, false, wl);
     yielding.hits = yielding.hits - yielding.hits / 8 + (rc != WEFT_EAGAIN ? 32 : 0);
     return rc;
 }
 
-static int poll_op(weft_queue *q, int op, void **item, weft_ns deadline)
+static int poll_op(weft_queue *q, int op, void **item, weft_ns deadline, weft__wakelist *wl)
 {
-    int rc = poll_first(q, op, item);
+    int rc = poll_first(q, op, item, wl);
     _Atomic uint32_t *coming = op == WEFT_QUEUE_PUT ? &q->coming_getters : &q->coming_putters;
     weft_ns until = 0;
     /* relaxed: a hint (see "Convoys"); the ring itself says whether the item/room is there. */
@@ -344,22 +379,24 @@ static int poll_op(weft_queue *q, int op, void **item, weft_ns deadline)
         if (until == 0) until = deadline - now < COMING_POLL_NS ? deadline : now + COMING_POLL_NS;
         if (now >= until || weft__cancel_pending()) break;
         if (n % 8 == 0) weft__os_yield(); /* the woken thread may be queued behind us */
-        for (int i = 0; i < 32 && rc == WEFT_EAGAIN; i++) rc = poll_step(q, op, item, true);
+        for (int i = 0; i < 32 && rc == WEFT_EAGAIN; i++) rc = poll_step(q, op, item, true, wl);
     }
     return rc;
 }
 
 /* Try, and park until woken or out of time while the ring says EAGAIN. The deadline is
  * computed once, when the first try failed (a call that need not wait never reads the clock),
- * and covers the polling too. */
-static int wait_op(weft_queue *q, int op, void **item, weft_ns timeout)
+ * and covers the polling too. The re-check after the link only looks (weft__fast_ready): a
+ * thread between its position CAS and its publish may be waiting for q->lock to hand off to
+ * us, so spinning on its cell under that lock could wait forever. */
+static int wait_op(weft_queue *q, int op, void **item, weft_ns timeout, weft__wakelist *wl)
 {
     weft__waitq *list = op == WEFT_QUEUE_PUT ? &q->putters : &q->getters;
     weft_ns deadline = 0;
-    int rc = ring_op(q, op, item);
+    int rc = ring_op(q, op, item, wl);
     if (rc != WEFT_EAGAIN || timeout == 0) return rc;
     (void)weft__deadline_of(timeout, &deadline); /* timeout >= 0 was checked by the caller */
-    if ((rc = poll_op(q, op, item, deadline)) != WEFT_EAGAIN) return rc;
+    if ((rc = poll_op(q, op, item, deadline, wl)) != WEFT_EAGAIN) return rc;
     for (;;) {
         weft__park p;
         weft__waiter w;
@@ -367,14 +404,19 @@ static int wait_op(weft_queue *q, int op, void **item, weft_ns timeout)
         weft__waiter_init(&w, &p, 0);
         weft__lock_acquire(&q->lock);
         weft__queue_link(q, list, &w);
-        rc = ring_op(q, op, item); /* the re-check after the link: see the header comment */
-        if (rc != WEFT_EAGAIN) weft__queue_unlink(q, list, &w);
+        bool ready = weft__fast_ready(q, op); /* the re-check after the link: see the top */
+        if (ready) weft__queue_unlink(q, list, &w);
         weft__lock_release(&q->lock);
-        if (rc != WEFT_EAGAIN) return rc;
+        if (ready) {
+            if ((rc = ring_op(q, op, item, wl)) != WEFT_EAGAIN) return rc;
+            if (weft_remaining(deadline) == 0) return WEFT_ETIMEDOUT;
+            weft__os_yield(); /* taken by another thread, or a closer about to mark the ring */
+            continue;
+        }
         uint32_t s = weft__park_wait(&p);
         if (s >= WEFT__PARK_WOKEN) { /* RETRY: look again */
             weft__queue_arrived(q, list, &w);
-            if ((rc = ring_op(q, op, item)) != WEFT_EAGAIN) return rc;
+            if ((rc = ring_op(q, op, item, wl)) != WEFT_EAGAIN) return rc;
             continue;
         }
         weft__lock_acquire(&q->lock);
@@ -386,25 +428,21 @@ static int wait_op(weft_queue *q, int op, void **item, weft_ns timeout)
 
 int weft__fast_put(weft_queue *q, void *item, weft_ns timeout)
 {
-    int rc = wait_op(q, WEFT_QUEUE_PUT, &item, timeout);
-    if (rc == 0) notify_if_waiting(q, &q->getters);
+    weft__wakelist wl = WEFT__WAKELIST_INIT;
+    int rc = wait_op(q, WEFT_QUEUE_PUT, &item, timeout, &wl);
+    weft__wakelist_flush(&wl); /* after the publish: our last touch of q is behind us */
     return rc;
 }
 
 int weft__fast_get(weft_queue *q, void **item, weft_ns timeout)
 {
-    int rc = wait_op(q, WEFT_QUEUE_GET, item, timeout);
-    if (rc == 0) notify_if_waiting(q, &q->putters);
+    weft__wakelist wl = WEFT__WAKELIST_INIT;
+    int rc = wait_op(q, WEFT_QUEUE_GET, item, timeout, &wl);
+    weft__wakelist_flush(&wl);
     return rc;
 }
 
-int weft__fast_try(weft_queue *q, int op, void **item, weft__waitq **notify)
+int weft__fast_try(weft_queue *q, int op, void **item, weft__wakelist *wl)
 {
-    *notify = NULL;
-    int rc = ring_op(q, op, item);
-    if (rc == 0) {
-        weft__waitq *list = op == WEFT_QUEUE_PUT ? &q->getters : &q->putters;
-        if (atomic_load_explicit(count_of(q, list), memory_order_seq_cst) != 0) *notify = list;
-    }
-    return rc;
+    return ring_op(q, op, item, wl);
 }

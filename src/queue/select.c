@@ -13,9 +13,13 @@
  *      go back to step 2. Every other waker sees the park taken and leaves our records alone;
  *   5. lock all again and unlink the records that are still linked.
  * Fast queues change without their lock, so for them step 3 links first and then re-checks
- * (ring.c's Dekker pattern); locked queues are re-checked before linking, so that a select
+ * (ring.c's Dekker pattern) by looking only (weft__fast_ready: a put or get between its
+ * position CAS and its publish may wait for our locks); if one looks ready we unlink, unlock
+ * and go back to step 2. Locked queues are re-checked before linking, so that a select
  * with a GET and a PUT on the same queue can never hand an item to itself. A select woken by
  * a fast queue that then fires another case passes the wake-up on to the next waiter there.
+ * A case that fires with WEFT_ECLOSED waits for the close or shutdown to end before select
+ * returns (queue.c, "Lifetime").
  * Because every record is pushed while all the locks are held, no waker can claim the park
  * before the last record is in place: there is no window in which a case is half-registered.
  *
@@ -58,16 +62,16 @@ static void unlock_all(weft_queue **qs, size_t m)
     for (size_t i = m; i > 0; i--) weft__lock_release(&qs[i - 1]->lock);
 }
 
-/* One attempt at case c, without waiting. locked: the caller holds every lock of the select;
- * otherwise it holds none. A fast queue's wake-up of the other side is left in *notify. */
-static int try_case(weft_queue_case *c, bool locked, weft__wakelist *wl, weft__waitq **notify)
+/* One attempt at case c, without waiting. locked: the caller holds every lock of the select
+ * (then only locked queues are tried); otherwise it holds none. Claims go to wl. */
+static int try_case(weft_queue_case *c, bool locked, weft__wakelist *wl)
 {
     weft_queue *q = c->queue;
     void *item = c->item;
     int rc;
-    *notify = NULL;
     if (q->fast) {
-        rc = weft__fast_try(q, c->op, &item, notify);
+        if (locked) return WEFT_EAGAIN; /* see the top: only weft__fast_ready under the locks */
+        rc = weft__fast_try(q, c->op, &item, wl);
     } else {
         if (!locked) weft__lock_acquire(&q->lock);
         rc = c->op == WEFT_QUEUE_PUT ? weft__queue_try_put(q, item, wl)
@@ -103,27 +107,29 @@ struct sel {
     weft__waiter w[WEFT_QUEUE_SELECT_MAX];
 };
 
-/* Try the cases in rotated order; only fast cases when fast_only. Returns the first result
- * that is not WEFT_EAGAIN (case index in *fired). */
-static int try_all(struct sel *s, bool locked, bool fast_only, size_t *fired, weft__wakelist *wl,
-                   weft_queue **nq, weft__waitq **nl)
+/* Try the cases in rotated order (under the locks: the locked queues only). Returns the first
+ * result that is not WEFT_EAGAIN (case index in *fired). */
+static int try_all(struct sel *s, bool locked, size_t *fired, weft__wakelist *wl)
 {
     for (size_t j = 0; j < s->n; j++) {
         size_t i = (s->start + j) % s->n;
-        if (fast_only && !s->cases[i].queue->fast) continue;
-        int rc = try_case(&s->cases[i], locked, wl, nl);
-        *nq = s->cases[i].queue;
-        if (!locked) {
-            weft__wakelist_flush(wl);
-            if (*nl) weft__fast_notify(*nq, *nl);
-            *nl = NULL;
-        }
+        int rc = try_case(&s->cases[i], locked, wl);
+        if (!locked) weft__wakelist_flush(wl);
         if (rc != WEFT_EAGAIN) {
             *fired = i;
             return rc;
         }
     }
     return WEFT_EAGAIN;
+}
+
+/* Whether a fast case may fire without a wake-up (all locks held, records linked). */
+static bool any_fast_ready(struct sel *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->cases[i].queue->fast && weft__fast_ready(s->cases[i].queue, s->cases[i].op))
+            return true;
+    return false;
 }
 
 static void unlink_all(struct sel *s)
@@ -142,27 +148,30 @@ static void link_all(struct sel *s, weft__park *p)
     }
 }
 
+/* wait_round: a fast case looked ready under the locks; try again without them. */
+#define LOOK_AGAIN 3
+
 /* Steps 2 to 5 of the header comment, once. Returns a case's result, WEFT_ETIMEDOUT,
- * WEFT_ECANCELED, or WEFT__QUEUE_RETRY (a fast queue woke us: try again) with *fired set. */
+ * WEFT_ECANCELED, LOOK_AGAIN, or WEFT__QUEUE_RETRY (a fast queue woke us: try again) with
+ * *fired set. */
 static int wait_round(struct sel *s, weft_ns deadline, size_t *fired)
 {
     weft__wakelist wl = WEFT__WAKELIST_INIT;
-    weft_queue *nq = NULL;
-    weft__waitq *nl = NULL;
     weft__park p;
     weft__park_init(&p, deadline);
     lock_all(s->qs, s->m);
     /* Locked queues: re-check before linking (nothing changes them while we hold the locks).
-     * Fast queues: link first, then re-check (ring.c's Dekker pattern). */
-    int rc = try_all(s, true, false, fired, &wl, &nq, &nl);
+     * Fast queues: link first, then look (ring.c's Dekker pattern). */
+    int rc = try_all(s, true, fired, &wl);
     if (rc == WEFT_EAGAIN) {
         link_all(s, &p);
-        rc = try_all(s, true, true, fired, &wl, &nq, &nl);
-        if (rc != WEFT_EAGAIN) unlink_all(s);
+        if (any_fast_ready(s)) {
+            unlink_all(s);
+            rc = LOOK_AGAIN;
+        }
     }
     unlock_all(s->qs, s->m);
     weft__wakelist_flush(&wl);
-    if (nl) weft__fast_notify(nq, nl);
     if (rc != WEFT_EAGAIN) return rc;
 
     uint32_t st = weft__park_wait(&p);
@@ -182,8 +191,6 @@ int weft_queue_select(weft_queue_case *cases, size_t n, size_t *fired, weft_ns t
 {
     struct sel s;
     weft__wakelist wl = WEFT__WAKELIST_INIT;
-    weft_queue *nq;
-    weft__waitq *nl;
     weft_ns deadline;
     size_t dummy, woke = SIZE_MAX;
     int rc = check(cases, n);
@@ -195,14 +202,17 @@ int weft_queue_select(weft_queue_case *cases, size_t n, size_t *fired, weft_ns t
     s.start = rotation++ % n;
     s.m = distinct_sorted(cases, n, s.qs);
     for (;;) {
-        rc = try_all(&s, false, false, fired, &wl, &nq, &nl);
+        rc = try_all(&s, false, fired, &wl);
         if (rc != WEFT_EAGAIN || timeout == 0) break;
         rc = wait_round(&s, deadline, fired);
+        if (rc == LOOK_AGAIN && weft_remaining(deadline) == 0) rc = WEFT_ETIMEDOUT;
+        if (rc == LOOK_AGAIN) continue;
         if (rc != WEFT__QUEUE_RETRY) break;
         woke = *fired;
     }
     /* A fast queue woke us for an item (or room) that we did not take: wake someone else. */
     if (woke != SIZE_MAX && (rc != 0 || *fired != woke))
         weft__fast_notify(cases[woke].queue, list_of(&cases[woke]));
+    if (rc == WEFT_ECLOSED) weft__queue_closed_wait(cases[*fired].queue);
     return rc;
 }

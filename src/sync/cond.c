@@ -12,8 +12,10 @@
  * key wait: states 0 filling, 1 draining, -1 resetting, -2 broken.
  *
  * Lock order: the user lock (or barrier lock), then a bucket lock (inside weft__lot_*).
- * The waiter count of a condition changes under the bucket lock and is read by notify under
- * the user lock, which orders it after every increment of a thread that waits.
+ * The waiter count of a condition is raised by a waiter under the bucket lock (before it
+ * releases the user lock) and lowered by that waiter once its wait ended, never by notify
+ * (sync/lot.h); notify reads it under the user lock, which orders it after every increment of
+ * a thread that waits. A stale extra only costs notify a look at the bucket.
  */
 #include <weft/error.h>
 #include <weft/sync.h>
@@ -48,8 +50,7 @@ static int wait_on(_Atomic uint32_t *key, weft_lock *l, weft_rlock *r, weft_ns d
 static int wake(_Atomic uint32_t *key, uint32_t n)
 {
     /* relaxed: read under the user lock, which orders it after the waiters' increments. */
-    if (atomic_load_explicit(key, memory_order_relaxed) != 0)
-        weft__lot_unpark(key, key, n, NULL, NULL);
+    if (atomic_load_explicit(key, memory_order_relaxed) != 0) weft__lot_unpark(key, n, NULL, NULL);
     return 0;
 }
 

@@ -148,7 +148,7 @@ static int release_slow(weft_lock *l)
         if (!atomic_compare_exchange_weak_explicit(s, &v, v | WAKING, memory_order_relaxed,
                                                    memory_order_relaxed))
             continue;
-        weft__lot_unpark(l, NULL, 1, after_wake, s);
+        weft__lot_unpark(l, 1, after_wake, s);
         return 0;
     }
 }

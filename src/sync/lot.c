@@ -1,8 +1,8 @@
 /* src/sync/lot.c - address-keyed parking on a fixed table of wait-queue buckets.
  *
  * Invariants (under a bucket's lock): a record is linked in the bucket of its key (w->want);
- * for every key with a waiter count, the count equals the number of its linked records, plus
- * one during a weft__lot_park check that has not linked yet.
+ * for every key with a waiter count, the count is at least the number of its linked records
+ * (the parkers raise it before they link and lower it after they are unlinked).
  * Lock order: a bucket lock is a leaf among sync locks (never two buckets at once; no user
  * lock is taken under one). Inside it the parking lot may take a parker lock (park.c order).
  */
@@ -71,15 +71,15 @@ void weft__lot_enqueue(const void *key, _Atomic uint32_t *waiters, weft__waiter 
 
 int weft__lot_finish(const void *key, _Atomic uint32_t *waiters, weft__waiter *w, uint32_t s)
 {
-    if (s >= WEFT__PARK_WOKEN) return 0; /* the waker unlinked it and dropped the count */
-    weft__waitq *q = bucket_of(key);
-    weft__lock_acquire(&q->lock);
-    if (w->queue) {
+    if (s < WEFT__PARK_WOKEN) { /* our claim won: nobody unlinked the record for us */
+        weft__waitq *q = bucket_of(key);
+        weft__lock_acquire(&q->lock);
         weft__waitq_remove(q, w);
-        /* relaxed: the count is only changed under the bucket lock, which orders it. */
-        if (waiters) atomic_fetch_sub_explicit(waiters, 1, memory_order_relaxed);
+        weft__lock_release(&q->lock);
     }
-    weft__lock_release(&q->lock);
+    /* relaxed: our own count, lowered after the record is off the bucket (lot.h). */
+    if (waiters) atomic_fetch_sub_explicit(waiters, 1, memory_order_relaxed);
+    if (s >= WEFT__PARK_WOKEN) return 0;
     return s == WEFT__PARK_TIMEDOUT ? WEFT_ETIMEDOUT : WEFT_ECANCELED;
 }
 
@@ -97,7 +97,7 @@ int weft__lot_park(const void *key, _Atomic uint32_t *waiters, weft__lot_check c
     /* seq_cst: the first half of the Dekker pair (lot.h); check() loads the state after it. */
     if (waiters) atomic_fetch_add(waiters, 1);
     if (!check(obj)) {
-        /* relaxed: under the bucket lock, like every change of the count. */
+        /* relaxed: taking our own count back publishes nothing. */
         if (waiters) atomic_fetch_sub_explicit(waiters, 1, memory_order_relaxed);
         weft__lock_release(&q->lock);
         return WEFT_EAGAIN;
@@ -107,13 +107,12 @@ int weft__lot_park(const void *key, _Atomic uint32_t *waiters, weft__lot_check c
     return weft__lot_finish(key, waiters, &w, weft__park_wait(&p));
 }
 
-uint32_t weft__lot_unpark(const void *key, _Atomic uint32_t *waiters, uint32_t n,
+uint32_t weft__lot_unpark(const void *key, uint32_t n,
                           void (*done)(void *obj, const weft__lot_result *r), void *obj)
 {
     weft__waitq *q = bucket_of(key);
     weft__wakelist wl = WEFT__WAKELIST_INIT;
     weft__lot_result r = {0, false};
-    uint32_t removed = 0;
     weft__lock_acquire(&q->lock);
     for (weft__waiter *w = q->head, *next; w; w = next) {
         next = w->next;
@@ -123,12 +122,9 @@ uint32_t weft__lot_unpark(const void *key, _Atomic uint32_t *waiters, uint32_t n
             break;
         }
         weft__waitq_remove(q, w);
-        removed++;
         /* A failed claim: that wait already ended (timeout, cancel); serve the next one. */
         r.woken += weft__waiter_claim(w, &wl);
     }
-    /* relaxed: under the bucket lock, like every change of the count. */
-    if (waiters && removed) atomic_fetch_sub_explicit(waiters, removed, memory_order_relaxed);
     if (done) done(obj, &r);
     weft__lock_release(&q->lock);
     weft__wakelist_flush(&wl);

@@ -6,11 +6,18 @@
  * walks that bucket and claims only the records that want X, in FIFO order. Everything else
  * (claims, timeouts, cancellation, record lifetime) is the parking lot's protocol (park.h).
  *
- * Waiter counts. Most objects keep a count of the records linked for them (`waiters`), kept
- * under the bucket lock, so that a waker can skip the bucket when nobody waits. The lost
- * wake-up is ruled out by seq_cst on both sides (a Dekker pair): the parker increments the
- * count and then re-checks the object's state; the waker changes the state and then reads
- * the count. In the single total order of seq_cst operations one of them sees the other.
+ * Waiter counts. An object may keep a count of the threads parked on it (`waiters`), so that
+ * a waker can skip the bucket when nobody waits. The parker raises it under the bucket lock
+ * before its check and lowers it itself once its wait ends, whatever ended it: a waker never
+ * writes it, so that a woken thread may free the object while its waker is still returning
+ * (park.h). The count is thus at least the number of linked records, and a stale extra only
+ * costs a waker a look at the bucket. A waker that may read the count after the object could
+ * be freed must not keep it apart from the state (sync/sem.c keeps both in one word).
+ *
+ * Late wake-ups. weft__lot_unpark touches only the bucket, never the object; but a waker that
+ * reaches the bucket after the object was freed (sync/sem.c) may find records of whatever
+ * object now lives at that address. Keys are therefore chosen so that such a late wake-up can
+ * only reach waiters that re-check their state and park again (sync/sem.c's KEY).
  */
 #ifndef WEFT_INTERNAL_SYNC_LOT_H
 #define WEFT_INTERNAL_SYNC_LOT_H
@@ -33,8 +40,8 @@ enum {
 };
 
 /* Park on key until woken, the deadline passes or (with WEFT__LOT_CANCELLABLE) the thread is
- * cancelled. waiters may be NULL. Returns 0 (woken), WEFT_EAGAIN (check said no),
- * WEFT_ETIMEDOUT, WEFT_ECANCELED. */
+ * cancelled. waiters (may be NULL) is raised before check and lowered again before return.
+ * Returns 0 (woken), WEFT_EAGAIN (check said no), WEFT_ETIMEDOUT, WEFT_ECANCELED. */
 int weft__lot_park(const void *key, _Atomic uint32_t *waiters, weft__lot_check check, void *obj,
                    weft_ns deadline, unsigned flags);
 
@@ -46,14 +53,15 @@ typedef struct weft__lot_result {
 
 /* Wake up to n threads parked on key (UINT32_MAX: all), oldest first, skipping records whose
  * wait already ended by timeout or cancellation. done (may be NULL) runs under the bucket lock
- * after the claims. Returns how many were woken. */
-uint32_t weft__lot_unpark(const void *key, _Atomic uint32_t *waiters, uint32_t n,
+ * after the claims, before any woken thread can return. Returns how many were woken. */
+uint32_t weft__lot_unpark(const void *key, uint32_t n,
                           void (*done)(void *obj, const weft__lot_result *r), void *obj);
 
 /* The pieces of weft__lot_park for a caller that must do something between linking its record
  * and sleeping (a condition releases its lock there). enqueue links w (initialised on park p)
- * for key; after weft__park_wait, finish unlinks it if the wait ended without a wake-up and
- * maps the park state to 0 / WEFT_ETIMEDOUT / WEFT_ECANCELED. */
+ * for key (and raises waiters); after weft__park_wait, finish unlinks it if the wait ended
+ * without a wake-up, lowers waiters, and maps the park state to 0 / WEFT_ETIMEDOUT /
+ * WEFT_ECANCELED. */
 void weft__lot_enqueue(const void *key, _Atomic uint32_t *waiters, weft__waiter *w);
 int weft__lot_finish(const void *key, _Atomic uint32_t *waiters, weft__waiter *w, uint32_t s);
 

@@ -1,10 +1,29 @@
 /* src/sync/sem.c - Semaphore, BoundedSemaphore, Event, the countdown latch and once.
  *
- * All four are a state word plus a waiter count, and wait with the same pattern (sync/lot.h):
- * a fast path on the word; then, under the bucket lock, raise the count (seq_cst), re-check the
- * word (seq_cst) and park. The waking side changes the word with a seq_cst RMW, then reads the
- * count (seq_cst) and takes the bucket only when someone waits. That Dekker pair is why these
- * particular accesses are seq_cst; the fast-path loads are acquire, paired with the RMWs.
+ * All four are one 64-bit word: the low half is the state (permits, set count and flag, count
+ * left, once state), the high half the number of threads waiting (W per thread). They wait
+ * with the same pattern (sync/lot.h): a fast path on the word; then, under the bucket lock,
+ * one RMW that adds W and returns the state (sleep only if it still says so), park, and take
+ * the W back once the wait ends. The waking side changes the state with one RMW, which also
+ * tells it whether anyone waits, and then touches only the bucket (keyed by address), never
+ * the object again.
+ *
+ * Lifetime. That single RMW is the waker's last access to the object, and it is what lets a
+ * thread that sees the new state free the object at once, even while the waker is still in
+ * its call (`if (weft_sem_acquire(s, WEFT_FOREVER) == 0) free(s);` racing weft_sem_release,
+ * glibc's bug 12674). A separate waiter count read after the state change would be a late
+ * read of freed memory, and a waker that decremented it a late write. So the waiters count
+ * themselves, and the waker reads the count in the RMW that publishes.
+ *
+ * No lost wake-up: both sides' RMWs are on one word, so one comes first. A parker's W goes on
+ * under the bucket lock, and its record is linked in the same hold: a waker whose RMW saw the
+ * W takes the bucket lock after that, and finds the record. A parker whose RMW comes after the
+ * waker's sees the new state and does not sleep.
+ *
+ * Late wake-ups. The bucket walk comes after the object may have been freed and its memory
+ * reused; it can then wake waiters of whatever object lives there now. So these four park on
+ * KEY(obj), the address + 1, which no lock, condition or barrier uses: a late wake-up can only
+ * reach waiters of these four kinds, and each of them re-checks its state and parks again.
  *
  * Nothing is handed over: a woken semaphore waiter competes for the permit again (and parks
  * again if another thread took it first), so a wake-up is never lost to a racing timeout: a
@@ -17,18 +36,52 @@
 #include "internal.h"
 #include "sync/lot.h"
 
-/* Wait on key until check(obj) is false, up to deadline. The caller tried its fast path. */
-static int wait_until(void *key, _Atomic uint32_t *waiters, weft__lot_check sleep_if,
-                      weft_ns deadline, bool cancellable)
+#define W           ((uint64_t)1 << 32) /* one waiting thread in the high half */
+#define LOW(v)      ((uint32_t)(v))
+#define KEY(obj)    ((const char *)(obj) + 1)
+#define WORD(field) ((_Atomic uint64_t *)(void *)&(field))
+
+/* What a parker checks under the bucket lock: sleep_if(state) says whether to wait. */
+struct park_arg {
+    _Atomic uint64_t *word;
+    bool (*sleep_if)(uint32_t state, const void *arg);
+    const void *arg;
+};
+
+/* Under the bucket lock: count ourselves in and look at the state in one RMW; sleep if it
+ * still says so, else take the count back. seq_cst: one of the two RMWs of the lost-wake-up
+ * argument above (the other is the waker's); acquire for what the waker published. */
+static bool count_in(void *p)
 {
-    unsigned flags = cancellable ? WEFT__LOT_CANCELLABLE : 0;
-    int rc = weft__lot_park(key, waiters, sleep_if, key, deadline, flags);
-    return rc == WEFT_EAGAIN ? 0 : rc; /* EAGAIN: the state changed before we slept */
+    struct park_arg *a = p;
+    uint64_t v = atomic_fetch_add(a->word, W);
+    if (a->sleep_if(LOW(v), a->arg)) return true;
+    /* relaxed: taking our own count back publishes nothing. */
+    atomic_fetch_sub_explicit(a->word, W, memory_order_relaxed);
+    return false;
 }
 
-static void wake_all(void *key, _Atomic uint32_t *waiters)
+/* Wait on obj's word until sleep_if(state) is false, woken, or out of time; 0 when woken or
+ * the state changed before we slept (callers re-check and loop), else WEFT_ETIMEDOUT or
+ * WEFT_ECANCELED. The caller tried its fast path. */
+static int wait_once(const void *obj, _Atomic uint64_t *word,
+                     bool (*sleep_if)(uint32_t, const void *), const void *arg, weft_ns deadline,
+                     bool cancellable)
 {
-    if (atomic_load(waiters) != 0) weft__lot_unpark(key, waiters, UINT32_MAX, NULL, NULL);
+    struct park_arg a = {word, sleep_if, arg};
+    unsigned flags = cancellable ? WEFT__LOT_CANCELLABLE : 0;
+    int rc = weft__lot_park(KEY(obj), NULL, count_in, &a, deadline, flags);
+    if (rc == WEFT_EAGAIN) return 0; /* count_in took its count back */
+    /* relaxed: our own count; the object is still ours to touch (we are inside its call). */
+    atomic_fetch_sub_explicit(word, W, memory_order_relaxed);
+    return rc;
+}
+
+/* After a waker's RMW that returned old: wake up to n waiters if old counted any. Touches
+ * the bucket only, never the object. */
+static void wake(const void *obj, uint64_t old, uint32_t n)
+{
+    if (old >= W) weft__lot_unpark(KEY(obj), n, NULL, NULL);
 }
 
 /* ---- Semaphore ---- */
@@ -48,33 +101,34 @@ int weft_sem_init_bounded(weft_sem *s, uint32_t value)
     return 0;
 }
 
-static bool try_take(_Atomic uint32_t *value)
+static bool try_take(_Atomic uint64_t *word)
 {
-    uint32_t v = atomic_load_explicit(value, memory_order_relaxed);
+    uint64_t v = atomic_load_explicit(word, memory_order_relaxed);
     /* relaxed first guess; acquire CAS: pairs with the CAS in weft_sem_release. */
-    while (v != 0)
-        if (atomic_compare_exchange_weak_explicit(value, &v, v - 1, memory_order_acquire,
+    while (LOW(v) != 0)
+        if (atomic_compare_exchange_weak_explicit(word, &v, v - 1, memory_order_acquire,
                                                   memory_order_relaxed))
             return true;
     return false;
 }
 
-static bool sem_empty(void *s)
+static bool no_permit(uint32_t value, const void *unused)
 {
-    return atomic_load(WEFT__ATOMIC32(((weft_sem *)s)->value)) == 0;
+    (void)unused;
+    return value == 0;
 }
 
 int weft_sem_acquire(weft_sem *s, weft_ns timeout)
 {
     if (s == NULL || timeout < 0)
         return weft__fail(WEFT_EINVAL, "%s", s == NULL ? "s is NULL" : "timeout is negative");
-    _Atomic uint32_t *value = WEFT__ATOMIC32(s->value);
-    if (try_take(value)) return 0;
+    _Atomic uint64_t *word = WORD(s->state);
+    if (try_take(word)) return 0;
     if (timeout == 0) return WEFT_EAGAIN;
     weft_ns deadline = weft_deadline(timeout);
     for (;;) {
-        int rc = wait_until(s, WEFT__ATOMIC32(s->waiters), sem_empty, deadline, true);
-        if (try_take(value)) return 0;
+        int rc = wait_once(s, word, no_permit, NULL, deadline, true);
+        if (try_take(word)) return 0;
         if (rc) return rc;
     }
 }
@@ -83,28 +137,27 @@ int weft_sem_release(weft_sem *s, uint32_t n)
 {
     if (s == NULL || n == 0)
         return weft__fail(WEFT_EINVAL, "%s", s == NULL ? "s is NULL" : "n is 0");
-    _Atomic uint32_t *value = WEFT__ATOMIC32(s->value);
+    _Atomic uint64_t *word = WORD(s->state);
+    uint32_t max = s->limit ? s->limit - 1 : UINT32_MAX; /* read before the CAS: see above */
     /* relaxed: a first guess; the CAS below re-checks it. */
-    uint32_t v = atomic_load_explicit(value, memory_order_relaxed);
+    uint64_t v = atomic_load_explicit(word, memory_order_relaxed);
     do {
-        uint32_t max = s->limit ? s->limit - 1 : UINT32_MAX;
-        if (v > max || n > max - v) return WEFT_EOVERFLOW;
-        /* seq_cst: publishes the permits (acquire partner: try_take) and is the waker's half
-         * of the Dekker pair with the waiter count. */
-    } while (!atomic_compare_exchange_weak(value, &v, v + n));
-    if (atomic_load(WEFT__ATOMIC32(s->waiters)) != 0)
-        weft__lot_unpark(s, WEFT__ATOMIC32(s->waiters), n, NULL, NULL);
+        if (LOW(v) > max || n > max - LOW(v)) return WEFT_EOVERFLOW;
+        /* seq_cst: publishes the permits (acquire partner: try_take), and reads the waiter
+         * count in the same step: our last access to s. */
+    } while (!atomic_compare_exchange_weak(word, &v, v + n));
+    wake(s, v, n);
     return 0;
 }
 
 uint32_t weft_sem_value(const weft_sem *s)
 {
     /* relaxed: a snapshot that orders nothing (documented as possibly stale). */
-    return s ? atomic_load_explicit(WEFT__ATOMIC32(s->value), memory_order_relaxed) : 0;
+    return s ? LOW(atomic_load_explicit(WORD(s->state), memory_order_relaxed)) : 0;
 }
 
 /* ---- Event ----
- * The word is (number of sets << 1) | flag. A waiter remembers the word it saw clear and
+ * The low half is (number of sets << 1) | flag. A waiter remembers the word it saw clear and
  * returns once the set count moved on: a set() that ran, and a clear() after it, before the
  * waiter began cannot end its wait (Python: only a set() during the wait counts), even when
  * that set()'s wake-up reaches a record linked after the clear. */
@@ -119,16 +172,17 @@ int weft_event_init(weft_event *e)
 int weft_event_set(weft_event *e)
 {
     if (e == NULL) return weft__fail(WEFT_EINVAL, "e is NULL");
-    _Atomic uint32_t *word = WEFT__ATOMIC32(e->flag);
+    _Atomic uint64_t *word = WORD(e->state);
     /* relaxed: a first guess; the CAS below re-checks it. */
-    uint32_t v = atomic_load_explicit(word, memory_order_relaxed);
-    /* seq_cst: publishes the flag (acquire partner: weft_event_wait) and is the waker's half
-     * of the Dekker pair. Setting a set flag changes nothing and wakes nobody: its waiters
-     * were woken by the set that set it. */
+    uint64_t v = atomic_load_explicit(word, memory_order_relaxed), n;
+    /* seq_cst: publishes the flag (acquire partner: weft_event_wait) and reads the waiter
+     * count in the same step: our last access to e. Setting a set flag changes nothing and
+     * wakes nobody: its waiters were woken by the set that set it. */
     do {
         if (v & 1) return 0;
-    } while (!atomic_compare_exchange_weak(word, &v, (v + 2) | 1));
-    wake_all(e, WEFT__ATOMIC32(e->waiters));
+        n = (v - LOW(v)) | ((uint32_t)(LOW(v) + 2) | 1);
+    } while (!atomic_compare_exchange_weak(word, &v, n));
+    wake(e, v, UINT32_MAX);
     return 0;
 }
 
@@ -136,7 +190,7 @@ int weft_event_clear(weft_event *e)
 {
     if (e == NULL) return weft__fail(WEFT_EINVAL, "e is NULL");
     /* relaxed: clearing publishes nothing; the set count in the word is kept. */
-    atomic_fetch_and_explicit(WEFT__ATOMIC32(e->flag), ~1u, memory_order_relaxed);
+    atomic_fetch_and_explicit(WORD(e->state), ~(uint64_t)1, memory_order_relaxed);
     return 0;
 }
 
@@ -144,37 +198,29 @@ int weft_event_is_set(const weft_event *e)
 {
     if (e == NULL) return weft__fail(WEFT_EINVAL, "e is NULL");
     /* acquire: pairs with the CAS in weft_event_set. */
-    return (atomic_load_explicit(WEFT__ATOMIC32(e->flag), memory_order_acquire) & 1) != 0;
+    return (atomic_load_explicit(WORD(e->state), memory_order_acquire) & 1) != 0;
 }
 
-struct event_wait {
-    weft_event *e;
-    uint32_t seen; /* the clear word the waiter started from */
-};
-
-static bool event_unchanged(void *arg)
+static bool unchanged(uint32_t state, const void *seen)
 {
-    struct event_wait *w = arg;
-    return atomic_load(WEFT__ATOMIC32(w->e->flag)) == w->seen;
+    return state == *(const uint32_t *)seen;
 }
 
 int weft_event_wait(weft_event *e, weft_ns timeout)
 {
     if (e == NULL || timeout < 0)
         return weft__fail(WEFT_EINVAL, "%s", e == NULL ? "e is NULL" : "timeout is negative");
-    _Atomic uint32_t *word = WEFT__ATOMIC32(e->flag);
+    _Atomic uint64_t *word = WORD(e->state);
     /* acquire: pairs with the CAS in weft_event_set. */
-    uint32_t v = atomic_load_explicit(word, memory_order_acquire);
-    if (v & 1) return 0;
+    uint32_t seen = LOW(atomic_load_explicit(word, memory_order_acquire));
+    if (seen & 1) return 0;
     if (timeout == 0) return WEFT_EAGAIN;
     weft_ns deadline = weft_deadline(timeout);
-    struct event_wait w = {e, v};
     for (;;) {
-        int rc = weft__lot_park(e, WEFT__ATOMIC32(e->waiters), event_unchanged, &w, deadline,
-                                WEFT__LOT_CANCELLABLE);
+        int rc = wait_once(e, word, unchanged, &seen, deadline, true);
         /* acquire: pairs with the CAS in weft_event_set. Any set since we began counts. */
-        if ((atomic_load_explicit(word, memory_order_acquire) >> 1) != (v >> 1)) return 0;
-        if (rc == WEFT_ETIMEDOUT || rc == WEFT_ECANCELED) return rc;
+        if ((LOW(atomic_load_explicit(word, memory_order_acquire)) >> 1) != (seen >> 1)) return 0;
+        if (rc) return rc;
     }
 }
 
@@ -190,71 +236,81 @@ int weft_latch_init(weft_latch *l, uint32_t count)
 int weft_latch_count_down(weft_latch *l, uint32_t n)
 {
     if (l == NULL) return weft__fail(WEFT_EINVAL, "l is NULL");
-    _Atomic uint32_t *count = WEFT__ATOMIC32(l->count);
+    _Atomic uint64_t *word = WORD(l->state);
     /* relaxed: a first guess; the CAS below re-checks it. */
-    uint32_t c = atomic_load_explicit(count, memory_order_relaxed);
+    uint64_t v = atomic_load_explicit(word, memory_order_relaxed);
     do {
-        if (n > c) return WEFT_EOVERFLOW;
+        if (n > LOW(v)) return WEFT_EOVERFLOW;
         if (n == 0) return 0;
-        /* seq_cst: release partner of the acquire load in weft_latch_wait, and the waker's
-         * half of the Dekker pair. */
-    } while (!atomic_compare_exchange_weak(count, &c, c - n));
-    if (c == n) wake_all(l, WEFT__ATOMIC32(l->waiters));
+        /* seq_cst: release partner of the acquire load in weft_latch_wait, and reads the
+         * waiter count in the same step: our last access to l. */
+    } while (!atomic_compare_exchange_weak(word, &v, v - n));
+    if (LOW(v) == n) wake(l, v, UINT32_MAX);
     return 0;
 }
 
-static bool latch_closed(void *l)
+static bool not_open(uint32_t count, const void *unused)
 {
-    return atomic_load(WEFT__ATOMIC32(((weft_latch *)l)->count)) != 0;
+    (void)unused;
+    return count != 0;
 }
 
 int weft_latch_wait(weft_latch *l, weft_ns timeout)
 {
     if (l == NULL || timeout < 0)
         return weft__fail(WEFT_EINVAL, "%s", l == NULL ? "l is NULL" : "timeout is negative");
+    _Atomic uint64_t *word = WORD(l->state);
     /* acquire: pairs with the CAS in weft_latch_count_down. */
-    if (atomic_load_explicit(WEFT__ATOMIC32(l->count), memory_order_acquire) == 0) return 0;
+    if (LOW(atomic_load_explicit(word, memory_order_acquire)) == 0) return 0;
     if (timeout == 0) return WEFT_EAGAIN;
-    return wait_until(l, WEFT__ATOMIC32(l->waiters), latch_closed, weft_deadline(timeout), true);
+    weft_ns deadline = weft_deadline(timeout);
+    for (;;) {
+        int rc = wait_once(l, word, not_open, NULL, deadline, true);
+        /* acquire: as above. A wake-up may be a late one for another object (see the top). */
+        if (LOW(atomic_load_explicit(word, memory_order_acquire)) == 0) return 0;
+        if (rc) return rc;
+    }
 }
 
 uint32_t weft_latch_count(const weft_latch *l)
 {
     /* relaxed: a snapshot that orders nothing (documented as possibly stale). */
-    return l ? atomic_load_explicit(WEFT__ATOMIC32(l->count), memory_order_relaxed) : 0;
+    return l ? LOW(atomic_load_explicit(WORD(l->state), memory_order_relaxed)) : 0;
 }
 
 /* ---- once ---- */
 
 enum { ONCE_NEW = 0, ONCE_RUNNING = 1, ONCE_DONE = 2 };
 
-static bool once_running(void *f)
+static bool running(uint32_t state, const void *unused)
 {
-    return atomic_load(WEFT__ATOMIC32(((weft_once_flag *)f)->state)) == ONCE_RUNNING;
+    (void)unused;
+    return state == ONCE_RUNNING;
 }
 
 int weft_once(weft_once_flag *flag, int (*fn)(void *arg), void *arg)
 {
     if (flag == NULL || fn == NULL)
         return weft__fail(WEFT_EINVAL, "%s", flag == NULL ? "flag is NULL" : "fn is NULL");
-    _Atomic uint32_t *state = WEFT__ATOMIC32(flag->state);
+    _Atomic uint64_t *word = WORD(flag->state);
     for (;;) {
-        /* acquire: pairs with the exchange that publishes ONCE_DONE below. */
-        uint32_t s = atomic_load_explicit(state, memory_order_acquire);
-        if (s == ONCE_DONE) return 0;
-        /* acquire: pairs with the exchange of an earlier failed run (the next run sees its
+        /* acquire: pairs with the RMW that publishes ONCE_DONE below. */
+        uint64_t v = atomic_load_explicit(word, memory_order_acquire);
+        if (LOW(v) == ONCE_DONE) return 0;
+        /* acquire: pairs with the RMW of an earlier failed run (the next run sees its
          * effects). */
-        if (s == ONCE_NEW &&
-            atomic_compare_exchange_strong_explicit(state, &s, ONCE_RUNNING, memory_order_acquire,
-                                                    memory_order_acquire)) {
+        if (LOW(v) == ONCE_NEW &&
+            atomic_compare_exchange_strong_explicit(word, &v, v + ONCE_RUNNING,
+                                                    memory_order_acquire, memory_order_acquire)) {
             int rc = fn(arg);
-            /* seq_cst: publishes fn's effects (acquire partner above) and is the waker's half
-             * of the Dekker pair. A failure puts the flag back to new for the next caller. */
-            atomic_exchange(state, rc == 0 ? ONCE_DONE : ONCE_NEW);
-            wake_all(flag, WEFT__ATOMIC32(flag->waiters));
+            /* seq_cst: publishes fn's effects (acquire partner above) and reads the waiter
+             * count in the same step: our last access to flag. A failure puts the flag back
+             * to new for the next caller. */
+            uint64_t old = rc == 0 ? atomic_fetch_add(word, ONCE_DONE - ONCE_RUNNING)
+                                   : atomic_fetch_sub(word, ONCE_RUNNING - ONCE_NEW);
+            wake(flag, old, UINT32_MAX);
             return rc;
         }
-        if (s == ONCE_RUNNING)
-            wait_until(flag, WEFT__ATOMIC32(flag->waiters), once_running, WEFT_FOREVER, false);
+        if (LOW(v) == ONCE_RUNNING) (void)wait_once(flag, word, running, NULL, WEFT_FOREVER, false);
     }
 }
