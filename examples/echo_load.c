@@ -290,21 +290,22 @@ static void parse_args(int argc, char **argv)
     if (cfg.threads > cfg.conns && cfg.conns > 0) cfg.threads = cfg.conns;
 }
 
-/* Connect every connection, active ones first. 0, or -1 with a message. */
+/* Connect every connection, idle holders first (so that a server giving a thread to each
+ * client has given them all away before the active clients come). 0, or -1 with a message. */
 static int connect_all(struct conn *c, int *idle_fd)
 {
-    for (int i = 0; i < cfg.conns + cfg.idle; i++) {
-        int fd = connect_one(i < cfg.conns);
+    for (int i = 0; i < cfg.idle + cfg.conns; i++) {
+        int fd = connect_one(i >= cfg.idle);
         if (fd < 0) {
             fprintf(stderr, "echo_load: connection %d of %d to 127.0.0.1:%d: %s%s\n", i + 1,
                     cfg.conns + cfg.idle, cfg.port, strerror(errno),
                     errno == EMFILE ? " (raise ulimit -n)" : "");
             return -1;
         }
-        if (i < cfg.conns)
-            c[i] = (struct conn){.fd = fd};
+        if (i < cfg.idle)
+            idle_fd[i] = fd;
         else
-            idle_fd[i - cfg.conns] = fd;
+            c[i - cfg.idle] = (struct conn){.fd = fd};
     }
     return 0;
 }

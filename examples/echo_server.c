@@ -168,23 +168,24 @@ static int serve(void *arg, void **result)
 }
 
 /* Out of descriptors: accept the waiting client on the reserve descriptor's number and close
- * it, so that it leaves the backlog. 0 if that worked, -1 if there is no reserve. */
+ * it, so that it leaves the backlog. 1 if a client was refused so, 0 if none was waiting
+ * (accept4 reports EMFILE before it looks at the backlog), -1 if there is no reserve. */
 static int refuse_one(void)
 {
     static weft_ns last_report;
     if (srv.reserve < 0) return -1;
     close(srv.reserve);
-    int fd = accept4(srv.lfd, NULL, NULL, SOCK_CLOEXEC);
+    int fd = accept4(srv.lfd, NULL, NULL, SOCK_CLOEXEC), e = errno;
     if (fd >= 0) close(fd);
     srv.reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+    if (fd < 0) return e == EAGAIN || e == EWOULDBLOCK ? 0 : -1;
     long n = atomic_fetch_add_explicit(&refused, 1, memory_order_relaxed) + 1;
     if (n == 1 || weft_now() - last_report >= WEFT_SEC(1)) {
         last_report = weft_now();
         fprintf(stderr, "echo_server: out of file descriptors: closed a new client (%ld so far)\n",
                 n);
     }
-    return 0;
+    return 1;
 }
 
 static void add_client(int fd)
@@ -213,7 +214,8 @@ static int accept_all(void)
         } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
             return 0;
         } else if (errno == EMFILE || errno == ENFILE) {
-            if (refuse_one() != 0) return -1;
+            int r = refuse_one();
+            if (r <= 0) return r;
         } else if (errno != EINTR && errno != ECONNABORTED) {
             return -1; /* ENOBUFS, ENOMEM: the kernel is short; try again later */
         }
