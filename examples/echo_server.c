@@ -54,7 +54,8 @@ enum { READS_PER_TASK = 16, BUF_SIZE = 64 * 1024, EVENTS = 256 };
 
 struct conn {
     int fd;
-    char *pend; /* an echo not yet sent (malloc'd), or NULL */
+    _Atomic unsigned handoffs; /* see arm() */
+    char *pend;                /* an echo not yet sent (malloc'd), or NULL */
     size_t plen, poff;
     struct conn *prev, *next; /* the registry */
 };
@@ -101,10 +102,14 @@ static void drop(struct conn *c)
     free(c);
 }
 
-/* Hand c back to epoll, reporting events once. After this the caller must not touch c. */
+/* Hand c back to epoll, reporting events once. After this the caller must not touch c.
+ * The next task for c may run on another worker: the kernel orders the re-arm before the event
+ * that main turns into that task, but C's memory model does not see through epoll, so the
+ * release here pairs with the acquire at the start of serve() (they say what the kernel does). */
 static int arm(struct conn *c, int op, uint32_t events)
 {
     struct epoll_event ev = {.events = events | EPOLLONESHOT, .data.ptr = c};
+    atomic_fetch_add_explicit(&c->handoffs, 1, memory_order_release);
     return epoll_ctl(srv.ep, op, c->fd, &ev);
 }
 
@@ -148,6 +153,7 @@ static int flush(struct conn *c)
 static int serve(void *arg, void **result)
 {
     struct conn *c = arg;
+    (void)atomic_load_explicit(&c->handoffs, memory_order_acquire); /* pairs with arm() */
     int st = c->pend != NULL ? flush(c) : 0;
     (void)result;
     for (int turn = 0; st == 0 && turn < READS_PER_TASK; turn++) {

@@ -36,6 +36,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +59,8 @@ struct fetch {
 };
 
 static struct fetch fetches[MAX_URLS];
-static int nfetches;
+static _Atomic int nfetches; /* fetches[0, nfetches) are set: stored by main after filling an
+                                entry (seq_cst), loaded by the Ctrl-C callback */
 
 /* Wake f's transfer if it is waiting in curl_multi_poll; it then checks its cancellation. */
 static void wake(struct fetch *f)
@@ -373,7 +375,8 @@ int main(int argc, char **argv)
             curl_global_cleanup();
             return usage();
         }
-        fetches[nfetches++].url = argv[a];
+        fetches[nfetches].url = argv[a];
+        nfetches++;
     }
     weft_signals_opts so = WEFT_SIGNALS_OPTS_INIT;
     so.on_signal = on_signal;
@@ -386,7 +389,8 @@ int main(int argc, char **argv)
         srv[started] = (struct server){.id = started + 1, .delay_ms = (int)delay[started]};
         if (start_server(&srv[started]) != 0) break;
         snprintf(urls[started], sizeof urls[started], "http://127.0.0.1:%d/", srv[started].port);
-        fetches[nfetches++].url = urls[started];
+        fetches[nfetches].url = urls[started];
+        nfetches++;
     }
     status = local && started < nservers ? EXIT_ALL_FAILED : first_of(WEFT_MS(timeout_ms));
     for (int i = 0; i < started; i++) stop_server(&srv[i]);
