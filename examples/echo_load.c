@@ -360,7 +360,10 @@ int main(int argc, char **argv)
     weft_thread *t = calloc((size_t)cfg.threads, sizeof *t);
     int *idle_fd = calloc((size_t)cfg.idle + 1, sizeof *idle_fd);
     pattern = malloc(PATTERN + MAX_MSG);
-    if (!c || !w || !t || !idle_fd || !pattern) return fprintf(stderr, "echo_load: no memory\n"), 1;
+    if (!c || !w || !t || !idle_fd || !pattern) {
+        fprintf(stderr, "echo_load: out of memory\n");
+        return 1;
+    }
     uint64_t s = 0x9e3779b97f4a7c15u;
     for (size_t i = 0; i < PATTERN + MAX_MSG; i++)
         pattern[i] = (unsigned char)(next_random(&s) >> 56);

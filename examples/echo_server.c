@@ -247,7 +247,10 @@ static int event_loop(weft_pool *pool)
             ms = left <= 0 ? 0 : (int)(left / WEFT_MS(1)) + 1;
         }
         int n = epoll_wait(srv.ep, ev, EVENTS, ms);
-        if (n < 0 && errno != EINTR) return perror("echo_server: epoll_wait"), 1;
+        if (n < 0 && errno != EINTR) {
+            perror("echo_server: epoll_wait");
+            return 1;
+        }
         if (resume_at != 0 && weft_now() >= resume_at) {
             resume_at = 0;
             listen_events(EPOLLIN);
