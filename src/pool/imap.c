@@ -14,6 +14,7 @@
  * The futures are ordinary pool futures: no lock of its own, no protocol beyond theirs.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <weft/cancel.h>
@@ -162,7 +163,14 @@ static int yield(weft_imap *it, void **result)
     int rc = weft_future_result(f, result, 0); /* done: puts a failure's message */
     it->head++;
     weft_future_release(f);
-    if (rc != 0) end(it);
+    if (rc != 0) {
+        /* end's cancels of futures that finished meanwhile leave their own message: keep
+         * the failure's, which is what the caller reads. */
+        char msg[WEFT_ERROR_MESSAGE_MAX];
+        snprintf(msg, sizeof msg, "%s", weft_error_message());
+        end(it);
+        weft_error_set(rc, "%s", msg);
+    }
     return rc;
 }
 
