@@ -120,12 +120,20 @@ void weft_imap_free(weft_imap *it)
 int weft_pool_imap(weft_imap **out, weft_pool *p, weft_task_fn fn, void **args, size_t n,
                    const weft_imap_opts *opts, weft_ns timeout)
 {
-    if (out == NULL || p == NULL || fn == NULL || timeout < 0) return WEFT_EINVAL;
+    if (out == NULL || p == NULL || fn == NULL || timeout < 0)
+        return weft__fail(WEFT_EINVAL, "%s",
+                          out == NULL  ? "out is NULL"
+                          : p == NULL  ? "p is NULL"
+                          : fn == NULL ? "fn is NULL"
+                                       : "timeout is negative");
     weft_imap_opts o = opts ? *opts : (weft_imap_opts)WEFT_IMAP_OPTS_INIT;
     size_t bs = o.buffersize;
-    if (o.input && (args != NULL || n != 0 || bs == 0 || bs == SIZE_MAX)) return WEFT_EINVAL;
+    if (o.input && (args != NULL || n != 0))
+        return weft__fail(WEFT_EINVAL, "opts.input is set: args must be NULL and n 0");
+    if (o.input && (bs == 0 || bs == SIZE_MAX))
+        return weft__fail(WEFT_EINVAL, "opts.input needs a buffersize (1 to SIZE_MAX - 1)");
     weft_imap *it = weft__calloc(1, sizeof *it);
-    if (it == NULL) return WEFT_ENOMEM;
+    if (it == NULL) return weft__fail(WEFT_ENOMEM, "no memory for the map");
     *it = (weft_imap){.p = p, .fn = fn, .args = args, .n = n, .bs = bs};
     it->input = o.input;
     it->input_ctx = o.input_ctx;
@@ -133,8 +141,9 @@ int weft_pool_imap(weft_imap **out, weft_pool *p, weft_task_fn fn, void **args, 
     it->cap = o.input || (bs && bs < n) ? bs + 1 : n ? n : 1;
     it->deadline = weft_deadline(timeout);
     if ((it->ring = weft__calloc(it->cap, sizeof *it->ring)) == NULL) {
+        size_t cap = it->cap;
         free(it);
-        return WEFT_ENOMEM;
+        return weft__fail(WEFT_ENOMEM, "no memory for %zu futures", cap);
     }
     int rc = fill(it, bs ? bs : n, it->deadline);
     if (rc == 0) rc = it->sub_err;
@@ -176,7 +185,8 @@ static int yield(weft_imap *it, void **result)
 
 int weft_imap_next(weft_imap *it, void **result, weft_ns timeout)
 {
-    if (it == NULL || timeout < 0) return WEFT_EINVAL;
+    if (it == NULL || timeout < 0)
+        return weft__fail(WEFT_EINVAL, "%s", it == NULL ? "it is NULL" : "timeout is negative");
     if (it->ended || it->head == it->n) return WEFT_ECLOSED;
     weft_ns mine = weft_deadline(timeout);
     weft_ns d = mine < it->deadline ? mine : it->deadline;

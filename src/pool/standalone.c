@@ -28,9 +28,9 @@
 
 int weft_future_new(weft_future **out, const weft_future_opts *opts)
 {
-    if (out == NULL) return WEFT_EINVAL;
+    if (out == NULL) return weft__fail(WEFT_EINVAL, "out is NULL");
     weft_future *f = weft__rec_alloc();
-    if (f == NULL) return WEFT_ENOMEM;
+    if (f == NULL) return weft__fail(WEFT_ENOMEM, "no memory for a future");
     weft__future_init(f, NULL, 1);
     f->flags = R_STANDALONE;
     f->result_free = NULL;
@@ -47,7 +47,7 @@ int weft_future_new(weft_future **out, const weft_future_opts *opts)
 
 static int check(weft_future *f)
 {
-    if (f == NULL) return WEFT_EINVAL;
+    if (f == NULL) return weft__fail(WEFT_EINVAL, "f is NULL");
     /* pool is written before the future is handed out and never changes. */
     if (f->pool != NULL || !(f->flags & R_STANDALONE)) return WEFT_EPERM;
     return 0;
@@ -72,7 +72,8 @@ static int settle(weft_future *f, int status, void *result, void (*result_free)(
     uint64_t s = atomic_load_explicit(&f->word, memory_order_relaxed);
     if ((s & F_STATE) >= F_FINISHED) {
         weft__lock_release(&f->wq.lock);
-        return WEFT_ESTATE;
+        return weft__fail(WEFT_ESTATE, "the future is already %s",
+                          (s & F_STATE) == F_CANCELLED ? "cancelled" : "finished");
     }
     f->status = status;
     f->result = result;
@@ -91,7 +92,7 @@ static int settle(weft_future *f, int status, void *result, void (*result_free)(
             f->result_len = 0;
             f->message = NULL;
             weft__lock_release(&f->wq.lock);
-            return WEFT_ESTATE;
+            return weft__fail(WEFT_ESTATE, "the future was cancelled");
         }
     }
     weft__lock_release(&f->wq.lock);
@@ -110,9 +111,9 @@ int weft_future_set_bytes(weft_future *f, const void *data, size_t len)
 {
     int rc = check(f);
     if (rc != 0) return rc;
-    if (data == NULL && len > 0) return WEFT_EINVAL;
+    if (data == NULL && len > 0) return weft__fail(WEFT_EINVAL, "data is NULL and len is %zu", len);
     void *copy = weft__malloc(len ? len : 1);
-    if (copy == NULL) return WEFT_ENOMEM;
+    if (copy == NULL) return weft__fail(WEFT_ENOMEM, "no memory for %zu result bytes", len);
     if (len) memcpy(copy, data, len);
     rc = settle(f, 0, copy, free, len, NULL);
     if (rc != 0) free(copy);
@@ -123,9 +124,10 @@ int weft_future_set_failure(weft_future *f, int status, const char *message)
 {
     int rc = check(f);
     if (rc != 0) return rc;
-    if (status == 0) return WEFT_EINVAL;
+    if (status == 0) return weft__fail(WEFT_EINVAL, "status is 0 (a failure needs a code)");
     char *copy = NULL;
-    if (message && (copy = strdup(message)) == NULL) return WEFT_ENOMEM;
+    if (message && (copy = strdup(message)) == NULL)
+        return weft__fail(WEFT_ENOMEM, "no memory for the message");
     rc = settle(f, status, NULL, NULL, 0, copy);
     if (rc != 0) free(copy);
     return rc;

@@ -98,13 +98,17 @@ int weft_wait_split(weft_future **fs, size_t n, int mode, size_t *ndone, weft_ns
 {
     if ((fs == NULL && n > 0) || ndone == NULL || timeout < 0 || mode < WEFT_FIRST_COMPLETED ||
         mode > WEFT_ALL_COMPLETED)
-        return WEFT_EINVAL;
+        return weft__fail(WEFT_EINVAL, "%s",
+                          fs == NULL && n > 0 ? "fs is NULL"
+                          : ndone == NULL     ? "ndone is NULL"
+                          : timeout < 0       ? "timeout is negative"
+                                              : "mode is not a WEFT_FIRST_/WEFT_ALL_ constant");
     if (n == 0) {
         *ndone = 0;
         return 0;
     }
     weft_future **rest = weft__malloc(n * sizeof *rest); /* before waiting: no ENOMEM after */
-    if (rest == NULL) return WEFT_ENOMEM;
+    if (rest == NULL) return weft__fail(WEFT_ENOMEM, "no memory for %zu futures", n);
     int rc = weft_wait(fs, n, mode, NULL, timeout);
     if (rc != 0 && rc != WEFT_EAGAIN && rc != WEFT_ETIMEDOUT && rc != WEFT_ECANCELED) {
         free(rest);
