@@ -120,3 +120,14 @@ add_dependencies(dlopen_check weft_shared)
 add_test(NAME shared_library_dlopen COMMAND dlopen_check $<TARGET_FILE:weft_shared>)
 set_tests_properties(shared_library_dlopen PROPERTIES TIMEOUT 60
   PASS_REGULAR_EXPRESSION "loaded and ran a task")
+
+# process examples (seed 004): ten processes each greeting, all joined; the range sum over
+# processes agrees with the serial and thread sums.
+if(TARGET hello_processes)
+  add_test(NAME example_hello_processes COMMAND hello_processes 10)
+  set_tests_properties(example_hello_processes PROPERTIES TIMEOUT 60
+    PASS_REGULAR_EXPRESSION "hello bob-10 from process.*10 processes joined, 0 failed|10 processes joined, 0 failed")
+  add_test(NAME example_rangesum_processes COMMAND rangesum_processes 20000000)
+  set_tests_properties(example_rangesum_processes PROPERTIES TIMEOUT 120
+    PASS_REGULAR_EXPRESSION "processes .*speed-up.*all three agree")
+endif()

@@ -76,11 +76,11 @@ enum weft_process_method {
 #define WEFT_PROCESS_NAME_MAX 64
 
 typedef struct weft_process_opts {
-    const char *name;     /* borrowed during the call and copied; NULL: "process-N" */
-    int daemon;           /* non-zero: killed when the parent exits, not waited for */
-    int method;           /* enum weft_process_method */
-    const int *pass_fds;  /* borrowed during the call: descriptors the child keeps, same numbers */
-    size_t npass_fds;     /* entries in pass_fds, at most WEFT_PROCESS_FDS_MAX */
+    const char *name;    /* borrowed during the call and copied; NULL: "process-N" */
+    int daemon;          /* non-zero: killed when the parent exits, not waited for */
+    int method;          /* enum weft_process_method */
+    const int *pass_fds; /* borrowed during the call: descriptors the child keeps, same numbers */
+    size_t npass_fds;    /* entries in pass_fds, at most WEFT_PROCESS_FDS_MAX */
     int terminate_on_cancel; /* non-zero: a join that returns WEFT_ECANCELED first sends the
                                 child SIGTERM (the joiner's scope owns the child's life) */
 } weft_process_opts;

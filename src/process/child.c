@@ -40,9 +40,9 @@
 int weft__process_in_child;
 
 struct image_query {
-    uintptr_t addr;     /* in: the address (locate) / out: the address (resolve) */
-    const char *name;   /* in (resolve) / out (locate) */
-    uint64_t offset;    /* out (locate) / in (resolve) */
+    uintptr_t addr;   /* in: the address (locate) / out: the address (resolve) */
+    const char *name; /* in (resolve) / out (locate) */
+    uint64_t offset;  /* out (locate) / in (resolve) */
     int found;
 };
 
@@ -134,8 +134,9 @@ int weft__preq_parse(const void *buf, size_t len, const int *fds, int nfds,
     for (uint32_t i = 0; i < r->nfds; i++)
         if (r->target[i] < 0) return refuse(message, cap, "bad descriptor number");
     if (weft__image_resolve(name, r->fn_offset, &in->fn) != 0)
-        return refuse(message, cap, "the function is not code of the server's program "
-                                    "(a library loaded with dlopen?)");
+        return refuse(message, cap,
+                      "the function is not code of the server's program "
+                      "(a library loaded with dlopen?)");
     in->req = r;
     in->name = name;
     in->arg = r->arg_size ? (const char *)buf + off : NULL;

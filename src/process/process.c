@@ -109,8 +109,10 @@ static void read_record(struct weft_process *p)
 static void unlist(struct weft_process *p)
 {
     weft__lock_acquire(&reg_lock);
-    if (p->prev) p->prev->next = p->next;
-    else if (reg_head == p) reg_head = p->next;
+    if (p->prev)
+        p->prev->next = p->next;
+    else if (reg_head == p)
+        reg_head = p->next;
     if (p->next) p->next->prev = p->prev;
     p->next = p->prev = NULL;
     reg_count--;
@@ -194,7 +196,7 @@ static int watcher_start_locked(void)
     pthread_sigmask(SIG_SETMASK, &all, &old); /* the watcher takes no signal */
     pthread_t th;
     int rc = weft__fault(WEFT__FAULT_THREAD_CREATE) ? EAGAIN
-                                                     : pthread_create(&th, &at, watcher_main, NULL);
+                                                    : pthread_create(&th, &at, watcher_main, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&at);
     if (rc != 0) goto fail;
@@ -298,7 +300,9 @@ static int server_ask(int sock, const struct msghdr *m, int *pid, int *pidfd, bo
         char space[CMSG_SPACE(sizeof(int))];
     } ctl;
     struct iovec iov = {&rep, sizeof rep};
-    struct msghdr r = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.space,
+    struct msghdr r = {.msg_iov = &iov,
+                       .msg_iovlen = 1,
+                       .msg_control = ctl.space,
                        .msg_controllen = sizeof ctl.space};
     ssize_t n;
     do n = recvmsg(sock, &r, MSG_CMSG_CLOEXEC);
@@ -346,13 +350,16 @@ static int via_spawn(const struct msghdr *m, int *pid, int *pidfd)
     if (rc == 0) rc = server_ask(sock, m, &(int){0}, &none, false);
     if (none >= 0) close(none);
     close(sock);
-    if (rc == -1) rc = weft_error_set(WEFT_EAGAIN, "process: the spawned program did not answer "
-                                                   "(is libweft linked into it?)");
+    if (rc == -1)
+        rc = weft_error_set(WEFT_EAGAIN, "process: the spawned program did not answer "
+                                         "(is libweft linked into it?)");
     if (rc != 0) {
         siginfo_t si;
         if (*pidfd >= 0) syscall(SYS_pidfd_send_signal, *pidfd, SIGKILL, NULL, 0);
-        if (*pidfd >= 0) waitid((idtype_t)P_PIDFD, (id_t)*pidfd, &si, WEXITED);
-        else waitpid(*pid, NULL, 0);
+        if (*pidfd >= 0)
+            waitid((idtype_t)P_PIDFD, (id_t)*pidfd, &si, WEXITED);
+        else
+            waitpid(*pid, NULL, 0);
         if (*pidfd >= 0) close(*pidfd);
     }
     return rc;
@@ -383,8 +390,7 @@ static int via_fork(const void *buf, size_t len, int *fds, int nfds, int *pid, i
     return 0;
 }
 
-static int check_opts(const weft_process_opts *o, weft_process_fn fn, const void *arg,
-                      size_t size)
+static int check_opts(const weft_process_opts *o, weft_process_fn fn, const void *arg, size_t size)
 {
     if (fn == NULL) return weft_error_set(WEFT_EINVAL, "process: NULL function");
     if (arg == NULL && size > 0)
@@ -466,7 +472,9 @@ static int launch(struct weft_process *p, const weft_process_opts *o, weft_proce
     } ctl;
     memset(&ctl, 0, sizeof ctl);
     struct iovec iov = {buf, len};
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.space,
+    struct msghdr m = {.msg_iov = &iov,
+                       .msg_iovlen = 1,
+                       .msg_control = ctl.space,
                        .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds)};
     struct cmsghdr *c = CMSG_FIRSTHDR(&m);
     c->cmsg_level = SOL_SOCKET;
@@ -518,8 +526,10 @@ int weft_process_start(weft_process **out, weft_process_fn fn, const void *arg, 
     p->terminate_on_cancel = o.terminate_on_cancel != 0;
     /* relaxed: only makes names unique. */
     unsigned k = atomic_fetch_add_explicit(&name_seq, 1, memory_order_relaxed) + 1;
-    if (o.name) snprintf(p->name, sizeof p->name, "%s", o.name);
-    else snprintf(p->name, sizeof p->name, "process-%u", k);
+    if (o.name)
+        snprintf(p->name, sizeof p->name, "%s", o.name);
+    else
+        snprintf(p->name, sizeof p->name, "process-%u", k);
     int rs[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, rs) != 0) {
         free(p);
@@ -552,15 +562,16 @@ static void report(const struct weft_process *p)
     if (p->exitcode == 0) return;
     if (p->exitcode > 0 && p->has_record && p->rec.status != 0) {
         int code = p->rec.status < 0 ? p->rec.status : WEFT_EFAILED;
-        if (p->rec.message[0] != '\0') weft__error_put(code, p->rec.message);
+        if (p->rec.message[0] != '\0')
+            weft__error_put(code, p->rec.message);
         else
             weft_error_set(code, "process '%s' (pid %d) returned %d", p->name, p->pid,
                            p->rec.status);
         return;
     }
     weft_process_status_text(p->exitcode, what, sizeof what);
-    weft_error_set(p->exitcode < 0 ? WEFT_EDIED : WEFT_EFAILED, "process '%s' (pid %d) %s",
-                   p->name, p->pid, what);
+    weft_error_set(p->exitcode < 0 ? WEFT_EDIED : WEFT_EFAILED, "process '%s' (pid %d) %s", p->name,
+                   p->pid, what);
 }
 
 int weft_process_join(weft_process *p, int *status, weft_ns timeout)

@@ -19,7 +19,7 @@
 #include <weft/error.h>
 #include <weft/process.h>
 
-#define WEFT__PROC_MAGIC 0x74666577u /* "weft" */
+#define WEFT__PROC_MAGIC   0x74666577u /* "weft" */
 #define WEFT__PROC_VERSION 1u
 #define WEFT__PROC_OBJ_MAX 512 /* longest object path in a request */
 
@@ -56,9 +56,9 @@ struct weft__prec {
     char message[WEFT_ERROR_MESSAGE_MAX];
 };
 
-#define WEFT__PREQ_FDS_MAX (4 + WEFT_PROCESS_FDS_MAX)
+#define WEFT__PREQ_FDS_MAX           (4 + WEFT_PROCESS_FDS_MAX)
 #define WEFT__PREQ_ARG_OFF(name_len) (((sizeof(struct weft__preq) + (name_len)) + 15) & ~(size_t)15)
-#define WEFT__PREQ_MAX (WEFT__PREQ_ARG_OFF(WEFT__PROC_OBJ_MAX) + WEFT_PROCESS_ARG_MAX)
+#define WEFT__PREQ_MAX               (WEFT__PREQ_ARG_OFF(WEFT__PROC_OBJ_MAX) + WEFT_PROCESS_ARG_MAX)
 
 /* A request as received: the buffer holds the message; fds[] the descriptors in order. */
 struct weft__preq_in {

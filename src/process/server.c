@@ -52,7 +52,9 @@ long weft__preq_recv(int fd, void *buf, int *fds, int *nfds)
         char space[CMSG_SPACE(sizeof(int) * WEFT__PREQ_FDS_MAX)];
     } ctl;
     struct iovec iov = {buf, WEFT__PREQ_MAX};
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.space,
+    struct msghdr m = {.msg_iov = &iov,
+                       .msg_iovlen = 1,
+                       .msg_control = ctl.space,
                        .msg_controllen = sizeof ctl.space};
     ssize_t n;
     do n = recvmsg(fd, &m, MSG_CMSG_CLOEXEC);
@@ -64,8 +66,10 @@ long weft__preq_recv(int fd, void *buf, int *fds, int *nfds)
         for (int i = 0; i < k; i++) {
             int f;
             memcpy(&f, CMSG_DATA(c) + sizeof(int) * (size_t)i, sizeof f);
-            if (*nfds < WEFT__PREQ_FDS_MAX) fds[(*nfds)++] = f;
-            else close(f);
+            if (*nfds < WEFT__PREQ_FDS_MAX)
+                fds[(*nfds)++] = f;
+            else
+                close(f);
         }
     }
     if (n < 0) return errno == ENOMEM ? WEFT_ENOMEM : WEFT_EAGAIN;
@@ -131,8 +135,8 @@ static _Noreturn void serve(int sock)
             snprintf(rep.message, sizeof rep.message, "fork server refused a request: %s",
                      n == WEFT_ERANGE ? "too large" : weft_strerror((int)n));
         } else {
-            rep.code = weft__preq_parse(buf, (size_t)n, fds, nfds, &in, rep.message,
-                                        sizeof rep.message);
+            rep.code =
+                weft__preq_parse(buf, (size_t)n, fds, nfds, &in, rep.message, sizeof rep.message);
             if (rep.code == 0) rep.code = clone_child(&in, sock, &rep, &pidfd);
         }
         reply(sock, &rep, rep.code == 0 ? pidfd : -1);
@@ -201,9 +205,8 @@ static int exec_self(int sock, const char *var, int *pid)
     posix_spawnattr_setsigdefault(&at, &all);
     posix_spawnattr_setsigmask(&at, &none);
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-    char *argv[] = {(char *)(strcmp(var, "WEFT_FORKSERVER") == 0 ? "weft-forkserver"
-                                                                 : "weft-spawn"),
-                    NULL};
+    char *argv[] = {
+        (char *)(strcmp(var, "WEFT_FORKSERVER") == 0 ? "weft-forkserver" : "weft-spawn"), NULL};
     int rc = posix_spawn(pid, "/proc/self/exe", &fa, &at, argv, env);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);

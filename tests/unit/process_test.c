@@ -85,7 +85,8 @@ START_TEST(process_killed_by_signal_is_reported_by_name)
         int sig = SIGSEGV;
         ck_assert_int_eq(run(die_by, &sig, sizeof sig, methods[m]), -SIGSEGV);
         ck_assert_int_eq(weft_error_code(), WEFT_EDIED);
-        ck_assert_ptr_nonnull(strstr(weft_error_message(), "killed by SIGSEGV (Segmentation fault)"));
+        ck_assert_ptr_nonnull(
+            strstr(weft_error_message(), "killed by SIGSEGV (Segmentation fault)"));
         sig = SIGABRT;
         ck_assert_int_eq(run(die_by, &sig, sizeof sig, methods[m]), -SIGABRT);
         ck_assert_ptr_nonnull(strstr(weft_error_message(), "SIGABRT"));
@@ -234,8 +235,7 @@ static void daemon_dies_with_parent(int threaded)
         o.pass_fds = &fds[1];
         o.npass_fds = 1;
         weft_process *p;
-        if (weft_process_start(&p, report_pid_and_wait, &fds[1], sizeof fds[1], &o) != 0)
-            _exit(4);
+        if (weft_process_start(&p, report_pid_and_wait, &fds[1], sizeof fds[1], &o) != 0) _exit(4);
         for (;;) pause();
     }
     close(fds[1]);
