@@ -129,11 +129,16 @@ WEFT_API int weft_process_exitcode(const weft_process *p);
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_process_is_alive(const weft_process *p);
 
-/* weft_process_terminate / weft_process_kill - send SIGTERM / SIGKILL through the child's
- * pidfd (never to a recycled pid). Does nothing to an ended child.
+/* weft_process_terminate - send SIGTERM through the child's pidfd (Process.terminate; never
+ * to a recycled pid). Does nothing to an ended child.
  * Returns 0; WEFT_EINVAL (NULL p). Blocks: no. Cancellation point: no. Thread safety: safe.
  * Async-signal-safe: no. */
 WEFT_API int weft_process_terminate(weft_process *p);
+
+/* weft_process_kill - send SIGKILL through the child's pidfd (Process.kill). Does nothing to
+ * an ended child.
+ * Returns 0; WEFT_EINVAL (NULL p). Blocks: no. Cancellation point: no. Thread safety: safe.
+ * Async-signal-safe: no. */
 WEFT_API int weft_process_kill(weft_process *p);
 
 /* weft_process_signal - send signal signo (1..64) through the pidfd.
