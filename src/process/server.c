@@ -282,7 +282,8 @@ static _Noreturn void spawn_main(int sock)
     reply(sock, &rep, -1);
     if (rep.code != 0) _exit(127);
     close(sock);
-    weft__child_main(&in, 0);
+    /* All of them: the new program's start-up (a sanitizer runtime) may have set handlers. */
+    weft__child_main(&in, 1);
 }
 
 /* Descriptor 3 must be the socket our parent made for us. */
