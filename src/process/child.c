@@ -210,6 +210,13 @@ static int arrange_fds(struct weft__preq_in *in)
 
 static void set_signals(const struct weft__preq *r, int reset_all)
 {
+    sigset_t none;
+    sigemptyset(&none);
+    if (r->flags & WEFT__PREQ_CATCH_SIGINT) { /* no default-action window before the catch */
+        sigaddset(&none, SIGINT);
+        sigprocmask(SIG_BLOCK, &none, NULL);
+        sigemptyset(&none);
+    }
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
@@ -219,8 +226,6 @@ static void set_signals(const struct weft__preq *r, int reset_all)
     } else {
         sigaction(SIGINT, &dfl, NULL); /* the server ignores it */
     }
-    sigset_t none;
-    sigemptyset(&none);
     if (r->flags & WEFT__PREQ_CATCH_SIGINT) {
         static const int sigint[1] = {SIGINT};
         weft_signals_opts so = WEFT_SIGNALS_OPTS_INIT;
