@@ -372,8 +372,8 @@ END_TEST
 
 static int wait_cancelled(const void *arg, size_t size)
 {
-    (void)arg;
     (void)size;
+    if (write(*(const int *)arg, "r", 1) != 1) return 1; /* SIGINT is caught by now */
     weft_event never = WEFT_EVENT_INIT;
     return weft_event_wait(&never, WEFT_FOREVER) == WEFT_ECANCELED ? 7 : 1;
 }
@@ -381,13 +381,18 @@ static int wait_cancelled(const void *arg, size_t size)
 START_TEST(process_ctrl_c_cancels_the_childs_root_scope)
 {
     ck_assert_weft(weft_signals_catch(NULL), 0); /* blocks SIGINT here: children catch it */
-    weft_process *p = start(wait_cancelled, NULL, 0, WEFT_PROCESS_FORKSERVER);
+    int ready[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    weft_process_opts o = WEFT_PROCESS_OPTS_INIT;
+    o.pass_fds = &ready[1];
+    o.npass_fds = 1;
+    weft_process *p;
+    ck_assert_weft(weft_process_start(&p, wait_cancelled, &ready[1], sizeof ready[1], &o), 0);
+    char c;
+    ck_assert_int_eq(read(ready[0], &c, 1), 1);
+    ck_assert_weft(weft_process_signal(p, SIGINT), 0);
     int st;
-    /* The child may not have caught SIGINT yet: repeat until it has answered. */
-    while (weft_process_join(p, &st, 0) == WEFT_EAGAIN) {
-        ck_assert_weft(weft_process_signal(p, SIGINT), 0);
-        weft_process_join(p, &st, WEFT_MS(50));
-    }
+    ck_assert_weft(weft_process_join(p, &st, WEFT_FOREVER), 0);
     ck_assert_int_eq(st, 7);
     weft_process_free(p);
 }
