@@ -115,6 +115,13 @@ int weft_signals_catch(const weft_signals_opts *opts)
     return e == 0 ? 0 : WEFT_EAGAIN;
 }
 
+void weft__signals_forget(void)
+{
+    /* relaxed: the child has a single thread at this point. */
+    atomic_store_explicit(&sig.active, 0, memory_order_relaxed);
+    atomic_store_explicit(&sig.received, 0, memory_order_relaxed);
+}
+
 int weft_signals_received(void)
 {
     return atomic_load(&sig.received);

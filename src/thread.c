@@ -36,6 +36,7 @@
 #include "os/os.h"
 #include "park.h"
 #include "signal_internal.h"
+#include "thread_internal.h"
 
 #define MIN_STACK (16 * 1024)
 
@@ -657,4 +658,9 @@ static void wait_for_nondaemon(void)
         if (--r->refs == 0) free_rec(r); /* joined meanwhile: its slot is gone, the scan goes on */
     }
     weft__lock_release(&table_lock);
+}
+
+void weft__thread_exit_rule(void)
+{
+    wait_for_nondaemon();
 }
