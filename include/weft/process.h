@@ -26,12 +26,16 @@
  * signal at its default action and an empty signal mask (but see Ctrl-C below); the parent's
  * environment, working directory, resource limits, credentials, umask and process group as
  * they were when its server was made (fork server) or at the start call (spawn, fork); its
- * own new cancel scope tree. docs/design/process.md has the details.
+ * own cancel scope tree (new, except with WEFT_PROCESS_FORK: a copy of the parent's as it was,
+ * so a scope cancelled in the parent is cancelled there too). A child may call
+ * weft_signals_catch, whatever the method. docs/design/process.md has the details.
  *
  * Exit, as Python: when the parent exits normally (returns from main, calls exit()), it first
  * kills its daemon children (SIGKILL) and waits for its non-daemon children. Daemon children
- * are also killed when the parent dies any other way, SIGKILL included. A non-daemon child
- * outlives a parent killed by a signal. Every child is reaped: no zombie is left.
+ * are also killed when the parent dies any other way, SIGKILL included, and only then: not
+ * when the thread that started them ends. A non-daemon child outlives a parent killed by a
+ * signal. Every child is reaped: no zombie is left. A child, when fn returns, first waits for
+ * its own non-daemon weft threads, then applies this rule to its own children, then exits.
  *
  * Ctrl-C: the terminal sends SIGINT to every process of the foreground group, children
  * included. If the starting thread blocks SIGINT (weft_signals_catch does so in every weft
@@ -81,12 +85,19 @@ typedef struct weft_process_opts {
     int method;          /* enum weft_process_method */
     const int *pass_fds; /* borrowed during the call: descriptors the child keeps, same numbers */
     size_t npass_fds;    /* entries in pass_fds, at most WEFT_PROCESS_FDS_MAX */
-    int terminate_on_cancel; /* non-zero: a join that returns WEFT_ECANCELED first sends the
-                                child SIGTERM (the joiner's scope owns the child's life) */
+    /* Non-zero: the cancel scope current in the starting thread owns the child's life. When
+     * that scope is cancelled (weft_scope_cancel of it or of an ancestor, Ctrl-C through
+     * weft_signals_catch, its deadline once a thread in it notices it), the child is sent
+     * SIGTERM at once, whether anyone joins it or not, and SIGKILL kill_grace later if it
+     * still runs. A scope already cancelled at the start: at once. */
+    int terminate_on_cancel;
+    /* The grace between that SIGTERM and SIGKILL: >= 0 (0: at once), WEFT_FOREVER: never.
+     * WEFT_PROCESS_OPTS_INIT sets 5 s (as Trio's run_process); a zeroed struct has 0. */
+    weft_ns kill_grace;
 } weft_process_opts;
 
 /* clang-format off */
-#define WEFT_PROCESS_OPTS_INIT {NULL, 0, WEFT_PROCESS_FORKSERVER, NULL, 0, 0}
+#define WEFT_PROCESS_OPTS_INIT {NULL, 0, WEFT_PROCESS_FORKSERVER, NULL, 0, 0, WEFT_SEC(5)}
 /* clang-format on */
 
 /* weft_process_start - run fn(copy of arg, size) in a new process (Process.start).
@@ -95,8 +106,9 @@ typedef struct weft_process_opts {
  * arg:  borrowed during the call; size bytes are copied. May be NULL when size is 0.
  * opts: borrowed, may be NULL for the defaults.
  * Returns 0; WEFT_EINVAL (NULL out or fn, NULL arg with size > 0, size > WEFT_PROCESS_ARG_MAX,
- * unknown method, name too long, more than WEFT_PROCESS_FDS_MAX or invalid pass_fds, fn not in
- * the image the fork server or spawned program has: a dlopen'ed library); WEFT_EPERM (an
+ * unknown method, name too long, more than WEFT_PROCESS_FDS_MAX or invalid pass_fds, negative
+ * kill_grace, fn not in the image the fork server or spawned program has: a dlopen'ed
+ * library); WEFT_ESTATE (the program is exiting: the exit rule has run); WEFT_EPERM (an
  * exec-based method in a secure-execution program); WEFT_EAGAIN (the system refused a
  * process or a descriptor); WEFT_ENOMEM. The message (weft_error_message) says which.
  * The handle must be given to weft_process_free (once the child ended) or weft_process_release.
@@ -113,70 +125,83 @@ WEFT_API int weft_process_start(weft_process **out, weft_process_fn fn, const vo
  * SIGSEGV (Segmentation fault)" for a signal, or WEFT_EFAILED for a bare exit status.
  * timeout: weft/time.h; 0 only checks.
  * Returns 0; WEFT_EAGAIN (timeout 0, still running); WEFT_ETIMEDOUT; WEFT_ECANCELED (the
- * caller's scope was cancelled; with opts.terminate_on_cancel the child was sent SIGTERM);
- * WEFT_EINVAL (NULL p, negative timeout).
+ * caller's scope was cancelled; the child runs on, unless opts.terminate_on_cancel tied it to
+ * that scope); WEFT_EINVAL (NULL p, negative timeout).
  * Blocks: yes. Cancellation point: yes. Thread safety: safe (several may join at once).
  * Async-signal-safe: no. */
 WEFT_API int weft_process_join(weft_process *p, int *status, weft_ns timeout);
 
 /* weft_process_exitcode - the exit code (Process.exitcode): >= 0 the child's exit status,
- * -N when signal N killed it. Reaps the child if it has ended.
+ * -N when signal N killed it. Reaps the child if it has ended. p: borrowed.
  * Returns the code; WEFT_EAGAIN while the child runs (Python's None); WEFT_EINVAL (NULL p).
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_process_exitcode(const weft_process *p);
 
-/* weft_process_is_alive - 1 while the child runs, 0 once it has ended; WEFT_EINVAL (NULL p).
+/* weft_process_is_alive - 1 while the child runs, 0 once it has ended (then reaps it);
+ * WEFT_EINVAL (NULL p). p: borrowed.
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_process_is_alive(const weft_process *p);
 
 /* weft_process_terminate - send SIGTERM through the child's pidfd (Process.terminate; never
- * to a recycled pid). Does nothing to an ended child.
+ * to a recycled pid). Does nothing to an ended child. p: borrowed.
  * Returns 0; WEFT_EINVAL (NULL p). Blocks: no. Cancellation point: no. Thread safety: safe.
  * Async-signal-safe: no. */
 WEFT_API int weft_process_terminate(weft_process *p);
 
 /* weft_process_kill - send SIGKILL through the child's pidfd (Process.kill). Does nothing to
- * an ended child.
+ * an ended child. p: borrowed.
  * Returns 0; WEFT_EINVAL (NULL p). Blocks: no. Cancellation point: no. Thread safety: safe.
  * Async-signal-safe: no. */
 WEFT_API int weft_process_kill(weft_process *p);
 
-/* weft_process_signal - send signal signo (1..64) through the pidfd.
+/* weft_process_signal - send signal signo (1..64) through the pidfd. Does nothing to an ended
+ * child. p: borrowed.
  * Returns 0; WEFT_EINVAL (NULL p, bad signo). Blocks: no. Cancellation point: no.
  * Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_process_signal(weft_process *p, int signo);
 
-/* weft_process_pid - the child's process id (Process.pid); WEFT_EINVAL for NULL p. The pid
- * names the child only until it is reaped; use the handle to signal it. */
+/* weft_process_pid - the child's process id (Process.pid). The pid names the child only until
+ * it is reaped; use the handle to signal it.
+ * p: borrowed. Returns the pid; WEFT_EINVAL (NULL p).
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: yes (a valid p). */
 WEFT_API int weft_process_pid(const weft_process *p);
 
 /* weft_process_fd - a descriptor that becomes readable when the child ends (Process.sentinel):
  * its pidfd, for poll/epoll. Owned by the handle: valid until weft_process_free/release; do
- * not close it. Returns the fd or WEFT_EINVAL (NULL p). */
+ * not close it.
+ * p: borrowed. Returns the fd; WEFT_EINVAL (NULL p).
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: yes (a valid p). */
 WEFT_API int weft_process_fd(const weft_process *p);
 
-/* weft_process_name - the child's name (Process.name); never NULL ("" for NULL p). Borrowed
- * from the handle, valid until it is freed. */
+/* weft_process_name - the child's name (Process.name): opts.name or "process-N".
+ * p: borrowed. Returns the name, borrowed from the handle and valid until it is freed; never
+ * NULL ("" for NULL p).
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: yes. */
 WEFT_API const char *weft_process_name(const weft_process *p);
 
-/* weft_process_is_daemon - 1 or 0; WEFT_EINVAL for NULL p. */
+/* weft_process_is_daemon - whether the child was started with opts.daemon (Process.daemon).
+ * p: borrowed. Returns 1 or 0; WEFT_EINVAL (NULL p).
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: yes (a valid p). */
 WEFT_API int weft_process_is_daemon(const weft_process *p);
 
 /* weft_process_result - copy the bytes the child handed back with weft_process_set_result.
  * buf: caller-owned, size bytes (may be NULL when size is 0). len: caller-owned, may be NULL;
  * receives the full length of the result.
- * Returns 0 (at most size bytes copied); WEFT_EAGAIN (the child still runs); WEFT_EINVAL.
+ * p: borrowed. Reaps the child if it has ended.
+ * Returns 0 (at most size bytes copied; a child that handed back nothing has length 0);
+ * WEFT_EAGAIN (the child still runs); WEFT_EINVAL (NULL p, NULL buf with size > 0).
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_process_result(const weft_process *p, void *buf, size_t size, size_t *len);
 
 /* weft_process_free - free the handle of an ended child (Process.close). Closes its pidfd.
+ * p: taken on success (do not use it afterwards); still the caller's on WEFT_ESTATE.
  * Returns 0; WEFT_ESTATE (the child still runs: join, kill or release it); WEFT_EINVAL (NULL p).
  * Blocks: no. Cancellation point: no. Thread safety: not with other calls on p.
  * Async-signal-safe: no. */
 WEFT_API int weft_process_free(weft_process *p);
 
 /* weft_process_release - give up the handle: the child runs on and weft reaps it when it ends
- * (the exit rule still applies: a non-daemon child is waited for at exit).
+ * (the exit rule still applies: a non-daemon child is waited for at exit). p: taken.
  * Returns 0, WEFT_EINVAL (NULL p). Blocks: no. Cancellation point: no. Thread safety: not with
  * other calls on p. Async-signal-safe: no. */
 WEFT_API int weft_process_release(weft_process *p);
@@ -186,7 +211,8 @@ WEFT_API int weft_process_release(weft_process *p);
  * data: borrowed, size bytes (may be NULL when size is 0).
  * Returns 0; WEFT_EINVAL (size > WEFT_PROCESS_RESULT_MAX, NULL data with size > 0);
  * WEFT_ESTATE (the caller is not a weft child process).
- * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
+ * Blocks: no. Cancellation point: no. Thread safety: safe (from any thread of the child).
+ * Async-signal-safe: no. */
 WEFT_API int weft_process_set_result(const void *data, size_t size);
 
 /* weft_process_status_text - describe an exit code in words: "exited with status 3",
@@ -197,7 +223,10 @@ WEFT_API int weft_process_set_result(const void *data, size_t size);
 WEFT_API char *weft_process_status_text(int exitcode, char *buf, size_t size);
 
 /* weft_process_count - how many children of this process weft has started that have not yet
- * been reaped (multiprocessing.active_children's length). */
+ * been reaped (multiprocessing.active_children's length; an ended child counts until weft
+ * reaps it: a join, exitcode, is_alive, or the watcher soon after its exit).
+ * Returns the count. Blocks: no. Cancellation point: no. Thread safety: safe.
+ * Async-signal-safe: no. */
 WEFT_API size_t weft_process_count(void);
 
 WEFT_END_DECLS

@@ -14,14 +14,17 @@
  *
  * The child, before fn: its name (PR_SET_NAME); PR_SET_PDEATHSIG(SIGKILL) for a daemon, then
  * the getppid() check against the parent's pid (the parent may have died before the prctl);
- * default signal actions and an empty mask; the parent's stdio and the passed descriptors at
- * their numbers and nothing else; the module's parent state forgotten. After fn: stdio
- * flushed, its own children handled by the exit rule, the record sent, _exit (the parent's
- * atexit handlers are not the child's to run, as in Python's multiprocessing).
+ * default signal actions and an empty mask, and weft's signal state forgotten (a forked copy
+ * of a parent that caught signals has no signal thread); the parent's stdio and the passed
+ * descriptors at their numbers and nothing else; the module's parent state forgotten. After
+ * fn: its non-daemon weft threads waited for (thread.c's exit rule, as at exit()), its own
+ * children handled by the process exit rule, stdio flushed, the record sent, _exit (the
+ * parent's atexit handlers are not the child's to run, as in Python's multiprocessing).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <link.h>
 #include <signal.h>
 #include <stdint.h>
@@ -35,6 +38,8 @@
 #include <weft/signal.h>
 
 #include "../internal.h"
+#include "../signal_internal.h"
+#include "../thread_internal.h"
 #include "process_internal.h"
 
 int weft__process_in_child;
@@ -145,11 +150,13 @@ int weft__preq_parse(const void *buf, size_t len, const int *fds, int nfds,
     return 0;
 }
 
-/* The result the child hands back; one per child process. */
+/* The result the child hands back; one per child process. The child's threads may set it:
+ * out_lock guards it until the exit rule has waited for them. */
 static struct {
     struct weft__prec rec;
     char data[WEFT_PROCESS_RESULT_MAX];
 } out;
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int weft_process_set_result(const void *data, size_t size)
 {
@@ -158,8 +165,10 @@ int weft_process_set_result(const void *data, size_t size)
     if (size > WEFT_PROCESS_RESULT_MAX || (data == NULL && size > 0))
         return weft_error_set(WEFT_EINVAL, "result of %zu bytes (at most %d)", size,
                               WEFT_PROCESS_RESULT_MAX);
+    pthread_mutex_lock(&out_lock);
     if (size) memcpy(out.data, data, size);
     out.rec.result_len = (uint32_t)size;
+    pthread_mutex_unlock(&out_lock);
     return 0;
 }
 
@@ -226,6 +235,7 @@ static void set_signals(const struct weft__preq *r, int reset_all)
     } else {
         sigaction(SIGINT, &dfl, NULL); /* the server ignores it */
     }
+    weft__signals_forget(); /* fork: the parent's signal thread did not come along */
     if (r->flags & WEFT__PREQ_CATCH_SIGINT) {
         static const int sigint[1] = {SIGINT};
         weft_signals_opts so = WEFT_SIGNALS_OPTS_INIT;
@@ -257,14 +267,20 @@ _Noreturn void weft__child_main(struct weft__preq_in *in, int reset_all)
     weft__process_in_child = 1;
     set_signals(r, reset_all);
     int status = in->fn(in->arg, r->arg_size);
-    fflush(NULL);
+    int code = weft_error_code();
+    char msg[WEFT_ERROR_MESSAGE_MAX];
+    snprintf(msg, sizeof msg, "%s", code == status ? weft_error_message() : "");
+    /* As Python's children: their non-daemon threads, then their own children. */
+    weft__thread_exit_rule();
     weft__process_exit_children();
+    fflush(NULL);
+    pthread_mutex_lock(&out_lock); /* a daemon thread may still be setting it */
     out.rec.status = status;
     if (status != 0) {
-        out.rec.code = weft_error_code();
-        snprintf(out.rec.message, sizeof out.rec.message, "%s",
-                 weft_error_code() == status ? weft_error_message() : "");
+        out.rec.code = code;
+        memcpy(out.rec.message, msg, sizeof msg);
     }
     send(res, &out, sizeof out.rec + out.rec.result_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    pthread_mutex_unlock(&out_lock);
     _exit(exit_code_of(status));
 }

@@ -7,22 +7,35 @@
  * waitid(P_PIDFD, WEXITED | WNOHANG), under the handle's wait-queue lock, by whoever gets
  * there first: a join, exitcode/is_alive, the exit handler, or the watcher.
  *
- * The watcher is one weft-owned service thread (started with the first child) that sleeps in
- * epoll_wait on every live child's pidfd. When one becomes readable it reaps that child and
- * wakes its joiners through the parking lot, so a join is an ordinary weft wait: timeouts and
- * cancellation come from park.c, no polling. The watcher also makes the fork server when the
- * parent already has threads (server.c executes the program): the server, and the children it
- * clones as our children, then have the watcher as their creating thread, which lives as long
- * as the process - PR_SET_PDEATHSIG fires on the creating thread's exit, not the process's.
+ * The watcher is one weft-owned service thread (started with the first child, all signals
+ * blocked) that sleeps in epoll_wait on every live child's pidfd. When one becomes readable it
+ * reaps that child and wakes its joiners through the parking lot, so a join is an ordinary
+ * weft wait: timeouts and cancellation come from park.c, no polling.
+ *
+ * The watcher is also the parent of the processes: it executes the fork server (when the
+ * parent has threads), posix_spawns the spawn method's programs and forks the fork method's
+ * children, on a starter's request (on_watcher: one call at a time, the starter waits). The
+ * server's children are cloned with CLONE_PARENT, so their creating thread is the server's.
+ * PR_SET_PDEATHSIG, which a daemon child sets, fires when the creating *thread* exits; the
+ * watcher lives until exit(), so a daemon child dies with the process, never with the thread
+ * that started it. One exception: a server forked by the only thread (normally main, before
+ * any other thread exists) has that thread as its creator.
+ *
+ * terminate_on_cancel: a hook in the starter's scope (cancel_internal.h) sends SIGTERM when
+ * the scope is cancelled and sets the child's kill_at; the watcher sends SIGKILL at kill_at
+ * (its epoll timeout) if the child has not been reaped by then, and detaches the hook once it
+ * has reaped the child.
  *
  * References: one for the user's handle (dropped by free/release), one for the watcher while
  * the pidfd is in its epoll set (dropped after it reaped and removed it). The exit handler
  * takes its own while it waits. The last drop closes the descriptors.
  *
  * Lock order: srv_mutex (the fork server's socket: one request at a time) before w_mutex (the
- * watcher's start and its server hand-off); a handle's waiters.lock before reg_lock (the list
- * of unreaped children). None is held across a wait except srv_mutex across the server's
- * answer. A child made by fork() forgets all of it (child_reset, an atfork handler).
+ * watcher's start and its calls); a handle's waiters.lock before reg_lock (the list of
+ * unreaped children); the scope tree's lock (on_cancel runs under it) before reg_lock. None
+ * is held across a wait except srv_mutex across the server's answer and w_mutex (released by
+ * the condition wait) across a watcher call. A child made by fork() forgets all of it
+ * (child_reset, an atfork handler; weft__process_child_reset in a weft child).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,7 +54,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../cancel_internal.h"
 #include "../internal.h"
+#include "../os/os.h"
 #include "../park.h"
 #include "process_internal.h"
 
@@ -53,7 +68,10 @@ struct weft_process {
     struct weft__prec rec;
     void *result;
     int pidfd, resfd, pid;
-    bool daemon, terminate_on_cancel;
+    bool daemon, listed;     /* listed: on the unreaped list (reg_lock) */
+    weft_ns kill_grace;      /* terminate_on_cancel: SIGKILL this long after SIGTERM */
+    weft__scope_hook hook;   /* terminate_on_cancel: attached to the starter's scope */
+    _Atomic weft_ns kill_at; /* 0, or when the watcher sends SIGKILL (see on_cancel) */
     _Atomic int refs;
     struct weft_process *next, *prev; /* the unreaped list, under reg_lock */
     char name[WEFT_PROCESS_NAME_MAX];
@@ -68,11 +86,23 @@ static struct weft_process *reg_head;
 static size_t reg_count;
 static _Atomic unsigned name_seq;
 
+/* A call the watcher runs for a starter (on_watcher): one at a time, under w_mutex. */
+struct w_call {
+    int (*fn)(void *arg);
+    void *arg;
+    int rc;
+    bool done;
+    char msg[WEFT_ERROR_MESSAGE_MAX];
+};
+
 static pthread_mutex_t w_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t w_cond = PTHREAD_COND_INITIALIZER;
-static int w_started, w_epoll = -1, w_event = -1;
-static int w_req, w_done, w_rc, w_sock, w_pidfd;
-static char w_msg[WEFT_ERROR_MESSAGE_MAX];
+static int w_started, w_quit, w_epoll = -1, w_event = -1;
+static pthread_t w_thread;
+static struct w_call *w_call;
+/* 1 when some child may have a kill_at set: the watcher then scans the list. Release stores
+ * (on_cancel, the scan) pair with the watcher's acquire exchange. */
+static _Atomic int w_kills;
 
 static void unref(struct weft_process *p)
 {
@@ -106,37 +136,53 @@ static void read_record(struct weft_process *p)
     p->resfd = -1;
 }
 
-static void unlist(struct weft_process *p)
+/* Take p off the unreaped list; reg_lock held. */
+static void unlist_locked(struct weft_process *p)
 {
-    weft__lock_acquire(&reg_lock);
     if (p->prev)
         p->prev->next = p->next;
     else if (reg_head == p)
         reg_head = p->next;
     if (p->next) p->next->prev = p->prev;
     p->next = p->prev = NULL;
+    p->listed = false;
     reg_count--;
-    weft__lock_release(&reg_lock);
 }
 
-/* Reap p if it has ended; true once it is reaped. p->waiters.lock held. */
+/* Reap p if it has ended; true once it is reaped. p->waiters.lock held. The wait and the
+ * unlisting happen under reg_lock, so a child on the list is never reaped: its pid is still
+ * its own (send_signal's fallback relies on it). */
 static bool reap_locked(struct weft_process *p)
 {
     if (atomic_load_explicit(&p->ended, memory_order_relaxed)) return true;
     siginfo_t si;
     memset(&si, 0, sizeof si);
+    weft__lock_acquire(&reg_lock);
     int r = waitid((idtype_t)P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG);
-    if (r == 0 && si.si_pid == 0) return false;
+    if (r == 0 && si.si_pid == 0) {
+        weft__lock_release(&reg_lock);
+        return false;
+    }
+    if (p->listed) unlist_locked(p);
+    weft__lock_release(&reg_lock);
     if (r == 0)
         p->exitcode = si.si_code == CLD_EXITED ? si.si_status : -si.si_status;
     else
         p->exitcode = 255; /* reaped by someone else (SIGCHLD ignored, waitpid(-1)) */
     read_record(p);
     if (r != 0 && p->has_record) p->exitcode = p->rec.status & 0xff;
-    unlist(p);
     /* release: pairs with the acquire loads in exitcode/is_alive/result. */
     atomic_store_explicit(&p->ended, 1, memory_order_release);
     return true;
+}
+
+/* Send signo through p's pidfd; where pidfd_send_signal is missing (ENOSYS: valgrind), by
+ * pid, which is safe while p is listed (see reap_locked). reg_lock held. */
+static void send_signal_locked(struct weft_process *p, int signo)
+{
+    if (syscall(SYS_pidfd_send_signal, p->pidfd, signo, NULL, 0) != 0 && errno == ENOSYS &&
+        p->listed)
+        kill(p->pid, signo);
 }
 
 static bool try_reap(struct weft_process *p, bool wake)
@@ -150,38 +196,91 @@ static bool try_reap(struct weft_process *p, bool wake)
     return done;
 }
 
+/* Run the pending call, if any (on_watcher waits for it). The fork method's child comes back
+ * from fn here and never returns (it runs its function). */
+static void run_call(void)
+{
+    pthread_mutex_lock(&w_mutex);
+    struct w_call *c = w_call;
+    pthread_mutex_unlock(&w_mutex);
+    if (c == NULL) return;
+    int rc = c->fn(c->arg);
+    pthread_mutex_lock(&w_mutex);
+    c->rc = rc;
+    if (rc != 0) snprintf(c->msg, sizeof c->msg, "%s", weft_error_message());
+    c->done = true;
+    w_call = NULL;
+    atomic_store_explicit(&w_kills, 0, memory_order_relaxed);
+    pthread_cond_broadcast(&w_cond);
+    pthread_mutex_unlock(&w_mutex);
+}
+
+/* SIGKILL the children whose kill_at passed; returns the epoll timeout until the next one
+ * (ms, -1 for none). */
+static int run_kills(void)
+{
+    /* acquire: pairs with the release stores of w_kills in on_cancel. */
+    if (!atomic_exchange_explicit(&w_kills, 0, memory_order_acquire)) return -1;
+    weft_ns now = weft__os_now(), next = WEFT_FOREVER;
+    weft__lock_acquire(&reg_lock);
+    for (struct weft_process *p = reg_head; p != NULL; p = p->next) {
+        /* acquire: pairs with the release store in on_cancel. */
+        weft_ns at = atomic_load_explicit(&p->kill_at, memory_order_acquire);
+        if (at == 0) continue;
+        if (at <= now) {
+            send_signal_locked(p, SIGKILL);
+            atomic_store_explicit(&p->kill_at, 0, memory_order_relaxed);
+        } else if (at < next) {
+            next = at;
+        }
+    }
+    weft__lock_release(&reg_lock);
+    if (next == WEFT_FOREVER) return -1;
+    atomic_store_explicit(&w_kills, 1, memory_order_release); /* scan again at the timeout */
+    weft_ns ms = (next - now + WEFT_MS(1) - 1) / WEFT_MS(1);
+    return ms > 60000 ? 60000 : (int)ms;
+}
+
+/* Handle n epoll events; returns 1 when the watcher must end (watcher_stop). */
+static int handle(const struct epoll_event *ev, int n)
+{
+    int quit = 0;
+    for (int i = 0; i < n; i++) {
+        struct weft_process *p = ev[i].data.ptr;
+        if (p == NULL) {
+            uint64_t v;
+            if (read(w_event, &v, sizeof v) == (ssize_t)sizeof v) run_call();
+            pthread_mutex_lock(&w_mutex);
+            quit = w_quit;
+            pthread_mutex_unlock(&w_mutex);
+        } else if (try_reap(p, true)) {
+            epoll_ctl(w_epoll, EPOLL_CTL_DEL, p->pidfd, NULL);
+            if (p->hook.scope != NULL) weft__scope_hook_remove(&p->hook);
+            unref(p);
+        }
+    }
+    return quit;
+}
+
 static void *watcher_main(void *arg)
 {
     (void)arg;
     struct epoll_event ev[16];
+    int timeout = -1, n;
     for (;;) {
-        int n = epoll_wait(w_epoll, ev, 16, -1);
-        for (int i = 0; i < n; i++) {
-            struct weft_process *p = ev[i].data.ptr;
-            if (p == NULL) {
-                uint64_t v;
-                if (read(w_event, &v, sizeof v) < 0) continue;
-                pthread_mutex_lock(&w_mutex);
-                if (w_req) {
-                    w_rc = weft__server_start(1, &w_sock, &w_pidfd);
-                    snprintf(w_msg, sizeof w_msg, "%s", weft_error_message());
-                    w_req = 0;
-                    w_done = 1;
-                    pthread_cond_broadcast(&w_cond);
-                }
-                pthread_mutex_unlock(&w_mutex);
-            } else if (try_reap(p, true)) {
-                epoll_ctl(w_epoll, EPOLL_CTL_DEL, p->pidfd, NULL);
-                unref(p);
-            }
-        }
+        n = epoll_wait(w_epoll, ev, 16, timeout);
+        if (handle(ev, n)) break;
+        timeout = run_kills();
     }
+    /* Exit: every child has been reaped; drop the references of those still in the set. */
+    while ((n = epoll_wait(w_epoll, ev, 16, 0)) > 0) handle(ev, n);
     return NULL;
 }
 
 /* Start the watcher once; w_mutex held. */
 static int watcher_start_locked(void)
 {
+    if (w_quit) return weft_error_set(WEFT_ESTATE, "process: the program is exiting");
     if (w_started) return 0;
     w_epoll = epoll_create1(EPOLL_CLOEXEC);
     w_event = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -190,13 +289,12 @@ static int watcher_start_locked(void)
         goto fail;
     pthread_attr_t at;
     pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old); /* the watcher takes no signal */
-    pthread_t th;
-    int rc = weft__fault(WEFT__FAULT_THREAD_CREATE) ? EAGAIN
-                                                    : pthread_create(&th, &at, watcher_main, NULL);
+    int rc = weft__fault(WEFT__FAULT_THREAD_CREATE)
+                 ? EAGAIN
+                 : pthread_create(&w_thread, &at, watcher_main, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&at);
     if (rc != 0) goto fail;
@@ -217,27 +315,30 @@ static int watcher_start(void)
     return rc;
 }
 
-/* Have the watcher thread execute the fork server (see the top of the file). */
-static int server_by_watcher(void)
+static void watcher_poke(void)
 {
+    uint64_t one = 1;
+    if (write(w_event, &one, sizeof one) < 0) { /* EAGAIN: a wake-up is pending anyway */
+    }
+}
+
+/* Run fn(arg) on the watcher thread and wait for it: every process is made by the watcher, so
+ * that the thread the kernel ties PR_SET_PDEATHSIG to lives as long as the process (see the
+ * top of the file). fn's error code and message come back to the caller's slot. */
+static int on_watcher(int (*fn)(void *), void *arg)
+{
+    struct w_call c = {.fn = fn, .arg = arg};
     pthread_mutex_lock(&w_mutex);
     int rc = watcher_start_locked();
     if (rc == 0) {
-        w_req = 1;
-        w_done = 0;
-        uint64_t one = 1;
-        if (write(w_event, &one, sizeof one) < 0) {
-        }
-        while (!w_done) pthread_cond_wait(&w_cond, &w_mutex);
-        rc = w_rc;
-        if (rc == 0) {
-            srv_sock = w_sock;
-            srv_pidfd = w_pidfd;
-        } else {
-            weft__error_put(rc, w_msg);
-        }
+        while (w_call != NULL) pthread_cond_wait(&w_cond, &w_mutex);
+        w_call = &c;
+        watcher_poke();
+        while (!c.done) pthread_cond_wait(&w_cond, &w_mutex);
+        rc = c.rc;
     }
     pthread_mutex_unlock(&w_mutex);
+    if (rc != 0 && c.done) weft__error_put(rc, c.msg);
     return rc;
 }
 
@@ -283,11 +384,20 @@ static void server_drop(void)
     }
 }
 
+static int server_exec(void *arg)
+{
+    (void)arg;
+    return weft__server_start(1, &srv_sock, &srv_pidfd);
+}
+
+/* Make the server if there is none; srv_mutex held. The only thread forks it itself (then it
+ * is the server's creating thread: see the top of the file); otherwise the watcher executes
+ * the program. */
 static int server_ensure(void)
 {
     if (srv_sock >= 0) return 0;
     if (thread_count() == 1) return weft__server_start(0, &srv_sock, &srv_pidfd);
-    return server_by_watcher();
+    return on_watcher(server_exec, NULL);
 }
 
 /* One request: send, receive the answer (and the pidfd). -1 from the socket: the server died. */
@@ -338,11 +448,23 @@ static int via_server(const struct msghdr *m, int *pid, int *pidfd)
     return rc;
 }
 
+struct spawn_call {
+    int sock, pid;
+};
+
+static int spawn_make(void *arg)
+{
+    struct spawn_call *c = arg;
+    return weft__spawn_self(&c->sock, &c->pid);
+}
+
 static int via_spawn(const struct msghdr *m, int *pid, int *pidfd)
 {
-    int sock;
-    int rc = weft__spawn_self(&sock, pid);
+    struct spawn_call sc;
+    int rc = on_watcher(spawn_make, &sc);
     if (rc != 0) return rc;
+    int sock = sc.sock;
+    *pid = sc.pid;
     *pidfd = (int)syscall(SYS_pidfd_open, *pid, 0);
     if (*pidfd < 0) rc = weft_error_set(WEFT_EAGAIN, "process: pidfd_open: %s", strerror(errno));
     /* The same request and answer as with the server; the child sends no pidfd. */
@@ -365,21 +487,33 @@ static int via_spawn(const struct msghdr *m, int *pid, int *pidfd)
     return rc;
 }
 
-/* fork() the caller: the child runs the request as parsed here, in this memory. */
+struct fork_call {
+    struct weft__preq_in *in;
+    int pid;
+};
+
+/* On the watcher, whose signals are all blocked: no handler of the parent's runs in the child
+ * before it resets them all. The child is a copy of the whole memory, on the watcher's stack. */
+static int fork_make(void *arg)
+{
+    struct fork_call *c = arg;
+    c->pid = fork();
+    if (c->pid == 0) weft__child_main(c->in, 1);
+    if (c->pid < 0) return weft_error_set(WEFT_EAGAIN, "process: fork: %s", strerror(errno));
+    return 0;
+}
+
+/* fork() (from the watcher): the child runs the request as parsed here, in this memory. */
 static int via_fork(const void *buf, size_t len, int *fds, int nfds, int *pid, int *pidfd)
 {
     struct weft__preq_in in;
     char msg[WEFT_ERROR_MESSAGE_MAX];
     int rc = weft__preq_parse(buf, len, fds, nfds, &in, msg, sizeof msg);
     if (rc != 0) return weft_error_set(rc, "%s", msg);
-    /* No handler of the parent's may run in the child before it resets them all. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    *pid = fork();
-    if (*pid == 0) weft__child_main(&in, 1);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (*pid < 0) return weft_error_set(WEFT_EAGAIN, "process: fork: %s", strerror(errno));
+    struct fork_call fc = {.in = &in};
+    rc = on_watcher(fork_make, &fc);
+    if (rc != 0) return rc;
+    *pid = fc.pid;
     *pidfd = (int)syscall(SYS_pidfd_open, *pid, 0);
     if (*pidfd < 0) {
         int e = errno;
@@ -403,6 +537,7 @@ static int check_opts(const weft_process_opts *o, weft_process_fn fn, const void
     if (o->name != NULL && strlen(o->name) >= WEFT_PROCESS_NAME_MAX)
         return weft_error_set(WEFT_EINVAL, "process: name longer than %d bytes",
                               WEFT_PROCESS_NAME_MAX - 1);
+    if (o->kill_grace < 0) return weft_error_set(WEFT_EINVAL, "process: negative kill_grace");
     if (o->npass_fds > WEFT_PROCESS_FDS_MAX || (o->npass_fds > 0 && o->pass_fds == NULL))
         return weft_error_set(WEFT_EINVAL, "process: %zu pass_fds (at most %d)", o->npass_fds,
                               WEFT_PROCESS_FDS_MAX);
@@ -492,21 +627,46 @@ static int launch(struct weft_process *p, const weft_process_opts *o, weft_proce
     return rc;
 }
 
+/* The starter's scope was cancelled (tree_lock held: no blocking, no lock of ours): SIGTERM
+ * now, and SIGKILL after the grace, from the watcher, if the child still runs then. */
+static void on_cancel(weft__scope_hook *h)
+{
+    struct weft_process *p =
+        (struct weft_process *)((char *)h - offsetof(struct weft_process, hook));
+    weft__lock_acquire(&reg_lock);
+    send_signal_locked(p, SIGTERM);
+    weft__lock_release(&reg_lock);
+    if (p->kill_grace == WEFT_FOREVER) return;
+    weft_ns at = weft__os_now();
+    at = at > WEFT_FOREVER - p->kill_grace ? WEFT_FOREVER - 1 : at + p->kill_grace;
+    /* release: pairs with the acquire loads in run_kills. */
+    atomic_store_explicit(&p->kill_at, at > 0 ? at : 1, memory_order_release);
+    atomic_store_explicit(&w_kills, 1, memory_order_release);
+    watcher_poke();
+}
+
 /* List p and hand it to the watcher (one reference each for the handle and the watcher). */
-static int enlist(struct weft_process *p)
+static int enlist(struct weft_process *p, bool terminate_on_cancel)
 {
     int rc = watcher_start();
     if (rc != 0) return rc;
+    /* Before the watcher sees p: it detaches the hook when it has reaped p. */
+    p->hook.fn = on_cancel;
+    if (terminate_on_cancel) weft__scope_hook_add(weft_scope_current(), &p->hook);
     weft__lock_acquire(&reg_lock);
     p->next = reg_head;
     if (reg_head) reg_head->prev = p;
     reg_head = p;
+    p->listed = true;
     reg_count++;
     weft__lock_release(&reg_lock);
     atomic_store_explicit(&p->refs, 2, memory_order_relaxed); /* before the watcher sees p */
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = p};
     if (epoll_ctl(w_epoll, EPOLL_CTL_ADD, p->pidfd, &ev) == 0) return 0;
-    unlist(p);
+    weft__lock_acquire(&reg_lock);
+    unlist_locked(p);
+    weft__lock_release(&reg_lock);
+    if (p->hook.scope != NULL) weft__scope_hook_remove(&p->hook);
     return weft_error_set(WEFT_ENOMEM, "process: epoll_ctl: %s", strerror(errno));
 }
 
@@ -523,7 +683,7 @@ int weft_process_start(weft_process **out, weft_process_fn fn, const void *arg, 
     if (p == NULL) return weft_error_set(WEFT_ENOMEM, "process: no memory for a handle");
     p->pidfd = p->resfd = -1;
     p->daemon = o.daemon != 0;
-    p->terminate_on_cancel = o.terminate_on_cancel != 0;
+    p->kill_grace = o.kill_grace;
     /* relaxed: only makes names unique. */
     unsigned k = atomic_fetch_add_explicit(&name_seq, 1, memory_order_relaxed) + 1;
     if (o.name)
@@ -539,7 +699,7 @@ int weft_process_start(weft_process **out, weft_process_fn fn, const void *arg, 
     rc = launch(p, &o, fn, arg, size, rs[1]);
     close(rs[1]);
     p->resfd = rs[0];
-    if (rc == 0) rc = enlist(p);
+    if (rc == 0) rc = enlist(p, o.terminate_on_cancel != 0);
     if (rc != 0) {
         if (p->pidfd >= 0) {
             syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
@@ -591,10 +751,7 @@ int weft_process_join(weft_process *p, int *status, weft_ns timeout)
         weft__park_init(&park, deadline);
         weft__waiter_init(&w, &park, 0);
         int rc = weft__waitq_wait_locked(&p->waiters, &w);
-        if (rc != 0) {
-            if (rc == WEFT_ECANCELED && p->terminate_on_cancel) weft_process_terminate(p);
-            return rc;
-        }
+        if (rc != 0) return rc;
         weft__lock_acquire(&p->waiters.lock);
     }
     weft__lock_release(&p->waiters.lock);
@@ -610,15 +767,20 @@ static bool ended(const weft_process *p)
     return try_reap((weft_process *)p, true);
 }
 
+static int null_handle(void)
+{
+    return weft_error_set(WEFT_EINVAL, "process: NULL handle");
+}
+
 int weft_process_exitcode(const weft_process *p)
 {
-    if (p == NULL) return WEFT_EINVAL;
+    if (p == NULL) return null_handle();
     return ended(p) ? p->exitcode : WEFT_EAGAIN;
 }
 
 int weft_process_is_alive(const weft_process *p)
 {
-    if (p == NULL) return WEFT_EINVAL;
+    if (p == NULL) return null_handle();
     return !ended(p);
 }
 
@@ -628,7 +790,9 @@ int weft_process_signal(weft_process *p, int signo)
         return weft_error_set(WEFT_EINVAL, "process: NULL handle or bad signal %d", signo);
     if (atomic_load_explicit(&p->ended, memory_order_acquire)) return 0;
     /* A child that exited but is not yet reaped gives ESRCH: nothing to do. */
-    syscall(SYS_pidfd_send_signal, p->pidfd, signo, NULL, 0);
+    weft__lock_acquire(&reg_lock);
+    send_signal_locked(p, signo);
+    weft__lock_release(&reg_lock);
     return 0;
 }
 
@@ -644,12 +808,12 @@ int weft_process_kill(weft_process *p)
 
 int weft_process_pid(const weft_process *p)
 {
-    return p ? p->pid : WEFT_EINVAL;
+    return p ? p->pid : null_handle();
 }
 
 int weft_process_fd(const weft_process *p)
 {
-    return p ? p->pidfd : WEFT_EINVAL;
+    return p ? p->pidfd : null_handle();
 }
 
 const char *weft_process_name(const weft_process *p)
@@ -659,7 +823,7 @@ const char *weft_process_name(const weft_process *p)
 
 int weft_process_is_daemon(const weft_process *p)
 {
-    return p ? p->daemon : WEFT_EINVAL;
+    return p ? p->daemon : null_handle();
 }
 
 int weft_process_result(const weft_process *p, void *buf, size_t size, size_t *len)
@@ -702,7 +866,9 @@ size_t weft_process_count(void)
 char *weft_process_status_text(int exitcode, char *buf, size_t size)
 {
     if (buf == NULL || size == 0) return buf;
-    if (exitcode >= 0) {
+    if (exitcode == 0) {
+        snprintf(buf, size, "exited normally");
+    } else if (exitcode > 0) {
         snprintf(buf, size, "exited with status %d", exitcode);
     } else {
         const char *abbrev = sigabbrev_np(-exitcode), *descr = sigdescr_np(-exitcode);
@@ -714,7 +880,19 @@ char *weft_process_status_text(int exitcode, char *buf, size_t size)
     return buf;
 }
 
-/* The exit rule: kill the daemon children, wait for the others, reap all. */
+/* End the watcher (at exit, once every child is reaped): a service thread left running is a
+ * leak to valgrind and the sanitizers. Later starts fail with WEFT_ESTATE. */
+static void watcher_stop(void)
+{
+    pthread_mutex_lock(&w_mutex);
+    int started = w_started;
+    w_quit = 1;
+    if (started) watcher_poke();
+    pthread_mutex_unlock(&w_mutex);
+    if (started) pthread_join(w_thread, NULL);
+}
+
+/* The exit rule: kill the daemon children, wait for the others, reap all, end the watcher. */
 void weft__process_exit_children(void)
 {
     for (;;) {
@@ -722,43 +900,57 @@ void weft__process_exit_children(void)
         struct weft_process *p = reg_head;
         if (p != NULL) atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
         for (struct weft_process *q = reg_head; q != NULL; q = q->next)
-            if (q->daemon) syscall(SYS_pidfd_send_signal, q->pidfd, SIGKILL, NULL, 0);
+            if (q->daemon) send_signal_locked(q, SIGKILL);
         weft__lock_release(&reg_lock);
-        if (p == NULL) return;
+        if (p == NULL) break;
         struct pollfd pf = {.fd = p->pidfd, .events = POLLIN};
         while (poll(&pf, 1, -1) < 0 && errno == EINTR) {
         }
         try_reap(p, true);
         unref(p);
     }
+    watcher_stop();
 }
 
-void weft__process_child_reset(void)
+/* Forget the parent's state; close_fds: its descriptors are still open here (a plain fork).
+ * A weft child does not close them: they were the parent's numbers, its own descriptors were
+ * rearranged, and arrange_fds (child.c) closed every other one. */
+static void forget(bool close_fds)
 {
-    child_reset();
-}
-
-/* In a new child (fork, or one of our children): nothing of the parent's is ours. */
-static void child_reset(void)
-{
-    if (srv_sock >= 0) close(srv_sock);
-    if (srv_pidfd >= 0) close(srv_pidfd);
+    if (close_fds) {
+        int fds[4] = {srv_sock, srv_pidfd, w_epoll, w_event};
+        for (int i = 0; i < 4; i++)
+            if (fds[i] >= 0) close(fds[i]);
+        for (struct weft_process *p = reg_head; p != NULL; p = p->next) {
+            if (p->pidfd >= 0) close(p->pidfd);
+            if (p->resfd >= 0) close(p->resfd);
+        }
+    }
     srv_sock = srv_pidfd = -1;
     pthread_mutex_init(&srv_mutex, NULL);
     pthread_mutex_init(&w_mutex, NULL);
     pthread_cond_init(&w_cond, NULL);
-    if (w_epoll >= 0) close(w_epoll);
-    if (w_event >= 0) close(w_event);
     w_epoll = w_event = -1;
-    w_started = 0;
+    w_started = w_quit = 0;
+    w_call = NULL;
+    atomic_store_explicit(&w_kills, 0, memory_order_relaxed);
     atomic_init(&reg_lock.word, 0);
     for (struct weft_process *p = reg_head; p != NULL; p = p->next) {
-        if (p->pidfd >= 0) close(p->pidfd);
-        if (p->resfd >= 0) close(p->resfd);
         p->pidfd = p->resfd = -1;
         atomic_store_explicit(&p->ended, 1, memory_order_relaxed);
         p->exitcode = 255;
     }
     reg_head = NULL;
     reg_count = 0;
+}
+
+/* In a child made by a plain fork(): nothing of the parent's is ours. */
+static void child_reset(void)
+{
+    forget(true);
+}
+
+void weft__process_child_reset(void)
+{
+    forget(false);
 }

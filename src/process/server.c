@@ -86,6 +86,7 @@ static void reply(int sock, const struct weft__prep *rep, int pidfd)
     struct iovec iov = {(void *)rep, sizeof *rep};
     struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
     if (pidfd >= 0) {
+        memset(&ctl, 0, sizeof ctl);
         m.msg_control = ctl.space;
         m.msg_controllen = sizeof ctl.space;
         struct cmsghdr *c = CMSG_FIRSTHDR(&m);
@@ -98,7 +99,9 @@ static void reply(int sock, const struct weft__prep *rep, int pidfd)
     }
 }
 
-/* Clone the child as a sibling of the server (a child of the weft parent). */
+/* Clone the child as a sibling of the server (a child of the weft parent). Where clone3 is
+ * missing (ENOSYS: a seccomp filter, valgrind), the older clone takes the same flags and
+ * writes the pidfd where the parent's tid would go. */
 static int clone_child(struct weft__preq_in *in, int sock, struct weft__prep *rep, int *pidfd)
 {
     struct clone_args ca;
@@ -106,6 +109,9 @@ static int clone_child(struct weft__preq_in *in, int sock, struct weft__prep *re
     ca.flags = CLONE_PARENT | CLONE_PIDFD;
     ca.pidfd = (uint64_t)(uintptr_t)pidfd;
     long pid = syscall(SYS_clone3, &ca, sizeof ca);
+    if (pid < 0 && errno == ENOSYS)
+        pid = syscall(SYS_clone, (unsigned long)(CLONE_PARENT | CLONE_PIDFD), NULL, pidfd, NULL,
+                      NULL);
     if (pid == 0) {
         close(sock);
         weft__child_main(in, 0);
@@ -164,16 +170,16 @@ static _Noreturn void server_main(int sock)
     serve(sock);
 }
 
+static int pidfd_open(int pid)
+{
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
 static int os_error(const char *what)
 {
     int e = errno;
     return weft_error_set(e == ENOMEM ? WEFT_ENOMEM : WEFT_EAGAIN, "process: %s: %s", what,
                           strerror(e));
-}
-
-static int pidfd_open(int pid)
-{
-    return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
 /* posix_spawn /proc/self/exe with sock as descriptor 3 and var=3 in the environment. */

@@ -4,6 +4,7 @@
  * no zombie and no leaked descriptor, starts from a busy threaded parent, bad input. */
 #include <dirent.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -94,6 +95,7 @@ START_TEST(process_killed_by_signal_is_reported_by_name)
     ck_assert_str_eq(weft_process_status_text(-SIGSEGV, buf, sizeof buf),
                      "killed by SIGSEGV (Segmentation fault)");
     ck_assert_str_eq(weft_process_status_text(3, buf, sizeof buf), "exited with status 3");
+    ck_assert_str_eq(weft_process_status_text(0, buf, sizeof buf), "exited normally");
 }
 END_TEST
 
@@ -148,6 +150,7 @@ static int join_it(void *arg)
 
 START_TEST(process_join_is_cancellable)
 {
+    /* terminate_on_cancel ties the child to the starter's scope, not to a joiner's. */
     for (int term = 0; term < 2; term++) {
         weft_process_opts o = WEFT_PROCESS_OPTS_INIT;
         o.terminate_on_cancel = term;
@@ -160,14 +163,100 @@ START_TEST(process_join_is_cancellable)
         int st;
         ck_assert_weft(weft_thread_join(t, &st, WEFT_FOREVER), 0);
         ck_assert_int_eq(st, WEFT_ECANCELED);
-        if (!term) {
-            ck_assert_int_eq(weft_process_is_alive(j.p), 1);
-            weft_process_kill(j.p);
-        }
+        ck_assert_int_eq(weft_process_is_alive(j.p), 1);
+        weft_process_kill(j.p);
         ck_assert_weft(weft_process_join(j.p, &st, WEFT_FOREVER), 0);
-        ck_assert_int_eq(st, term ? -SIGTERM : -SIGKILL);
+        ck_assert_int_eq(st, -SIGKILL);
         ck_assert_weft(weft_process_free(j.p), 0);
     }
+}
+END_TEST
+
+/* Wait (bounded by the test's limit) until p's pidfd says it ended, without a join. */
+static void wait_ended(weft_process *p)
+{
+    struct pollfd pf = {.fd = weft_process_fd(p), .events = POLLIN};
+    ck_assert_int_eq(poll(&pf, 1, 20000), 1);
+}
+
+static _Noreturn int ignore_term(const void *arg, size_t size)
+{
+    (void)size;
+    signal(SIGTERM, SIG_IGN);
+    if (write(*(const int *)arg, "r", 1) != 1) _exit(1);
+    for (;;) pause();
+}
+
+START_TEST(process_terminate_on_cancel_follows_the_starters_scope)
+{
+    weft_scope *s;
+    ck_assert_weft(weft_scope_new(&s, NULL, NULL), 0);
+    ck_assert_weft(weft_scope_enter(s), 0);
+    weft_process_opts o = WEFT_PROCESS_OPTS_INIT;
+    o.terminate_on_cancel = 1;
+    weft_process *owned, *free_one, *stubborn;
+    ck_assert_weft(weft_process_start(&owned, block_forever, NULL, 0, &o), 0);
+    ck_assert_weft(weft_process_start(&free_one, block_forever, NULL, 0, NULL), 0);
+    int ready[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    o.kill_grace = WEFT_MS(10);
+    o.pass_fds = &ready[1];
+    o.npass_fds = 1;
+    o.method = WEFT_PROCESS_FORK;
+    ck_assert_weft(weft_process_start(&stubborn, ignore_term, &ready[1], sizeof ready[1], &o), 0);
+    ck_assert_weft(weft_scope_exit(), 0);
+    char c;
+    ck_assert_int_eq(read(ready[0], &c, 1), 1); /* it ignores SIGTERM by now */
+    /* Nobody joins: the cancel alone ends the owned children. */
+    ck_assert_weft(weft_scope_cancel(s, WEFT_ECANCELED, "stop"), 0);
+    wait_ended(owned);
+    wait_ended(stubborn);
+    int st;
+    ck_assert_weft(weft_process_join(owned, &st, WEFT_FOREVER), 0);
+    ck_assert_int_eq(st, -SIGTERM);
+    ck_assert_weft(weft_process_join(stubborn, &st, WEFT_FOREVER), 0);
+    ck_assert_int_eq(st, -SIGKILL); /* after the grace */
+    ck_assert_int_eq(weft_process_is_alive(free_one), 1);
+    weft_process_kill(free_one);
+    ck_assert_weft(weft_process_join(free_one, &st, WEFT_FOREVER), 0);
+    weft_process_free(owned);
+    weft_process_free(stubborn);
+    weft_process_free(free_one);
+    /* A child started inside an already cancelled scope is terminated at once. */
+    ck_assert_weft(weft_scope_enter(s), 0);
+    o = (weft_process_opts)WEFT_PROCESS_OPTS_INIT;
+    o.terminate_on_cancel = 1;
+    ck_assert_weft(weft_process_start(&owned, block_forever, NULL, 0, &o), 0);
+    ck_assert_weft(weft_scope_exit(), 0);
+    wait_ended(owned);
+    ck_assert_weft(weft_process_join(owned, &st, WEFT_FOREVER), 0);
+    ck_assert_int_eq(st, -SIGTERM);
+    weft_process_free(owned);
+    weft_scope_release(s);
+    close(ready[0]);
+    close(ready[1]);
+}
+END_TEST
+
+START_TEST(process_terminate_on_cancel_on_ctrl_c)
+{
+    ck_assert_weft(weft_signals_catch(NULL), 0);
+    weft_process_opts o = WEFT_PROCESS_OPTS_INIT;
+    o.terminate_on_cancel = 1;
+    weft_process *p[3];
+    for (int m = 0; m < 3; m++) {
+        o.method = methods[m];
+        ck_assert_weft(weft_process_start(&p[m], block_forever, NULL, 0, &o), 0);
+    }
+    ck_assert_int_eq(kill(getpid(), SIGINT), 0); /* Ctrl-C at the parent alone */
+    for (int m = 0; m < 3; m++) {
+        int st;
+        wait_ended(p[m]);
+        ck_assert_weft(weft_process_join(p[m], &st, WEFT_FOREVER), 0);
+        ck_assert_int_eq(st, -SIGTERM);
+        weft_process_free(p[m]);
+    }
+    ck_assert_int_eq(weft_signals_received(), SIGINT);
 }
 END_TEST
 
@@ -255,6 +344,149 @@ START_TEST(process_daemon_child_dies_with_a_sigkilled_parent)
 {
     daemon_dies_with_parent(0);
     daemon_dies_with_parent(1);
+}
+END_TEST
+
+/* A daemon child that writes its pid, then echoes every byte on its socket. */
+static _Noreturn int echo(const void *arg, size_t size)
+{
+    (void)size;
+    int fd = *(const int *)arg;
+    pid_t me = getpid();
+    if (write(fd, &me, sizeof me) != sizeof me) _exit(1);
+    char c;
+    while (read(fd, &c, 1) == 1)
+        if (write(fd, &c, 1) != 1) _exit(1);
+    _exit(0);
+}
+
+struct short_lived {
+    int method, fd;
+    pid_t tid;
+};
+
+static int start_daemon_and_leave(void *arg)
+{
+    struct short_lived *a = arg;
+    a->tid = gettid();
+    weft_process_opts o = WEFT_PROCESS_OPTS_INIT;
+    o.daemon = 1;
+    o.method = a->method;
+    o.pass_fds = &a->fd;
+    o.npass_fds = 1;
+    weft_process *p;
+    if (weft_process_start(&p, echo, &a->fd, sizeof a->fd, &o) != 0) return 1;
+    return weft_process_release(p);
+}
+
+/* The parent (forked here) starts a daemon child from a thread that then ends; the child lives
+ * on (PR_SET_PDEATHSIG fires at its creating thread's exit) until the parent is SIGKILLed. */
+static void daemon_outlives_its_thread(int method)
+{
+    int sp[2], told[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+    ck_assert_int_eq(pipe(told), 0);
+    pid_t parent = fork();
+    ck_assert_int_ge(parent, 0);
+    if (parent == 0) {
+        struct short_lived a = {method, sp[1], 0};
+        weft_thread t;
+        int st = 1;
+        if (weft_thread_start(&t, start_daemon_and_leave, &a, NULL) != 0) _exit(3);
+        if (weft_thread_join(t, &st, WEFT_FOREVER) != 0 || st != 0) _exit(4);
+        close(sp[1]); /* the child's copy is the only one left */
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/task/%d", (int)a.tid);
+        while (access(path, F_OK) == 0) usleep(1000); /* gone for good: its exit is complete */
+        if (write(told[1], "j", 1) != 1) _exit(5);
+        for (;;) pause();
+    }
+    close(sp[1]);
+    close(told[1]);
+    pid_t child;
+    char c;
+    ck_assert_int_eq(read(sp[0], &child, sizeof child), (ssize_t)sizeof child);
+    ck_assert_int_eq(read(told[0], &c, 1), 1);
+    ck_assert_int_eq(write(sp[0], "x", 1), 1);
+    struct pollfd pf = {.fd = sp[0], .events = POLLIN};
+    ck_assert_int_eq(poll(&pf, 1, 20000), 1);
+    ck_assert_int_eq(read(sp[0], &c, 1), 1); /* it answers: alive after its thread's exit */
+    ck_assert_int_eq(c, 'x');
+    int cfd = (int)syscall(SYS_pidfd_open, child, 0);
+    ck_assert_int_ge(cfd, 0);
+    ck_assert_int_eq(kill(parent, SIGKILL), 0);
+    ck_assert_int_eq(waitpid(parent, NULL, 0), parent);
+    pf.fd = cfd;
+    ck_assert_int_eq(poll(&pf, 1, 20000), 1); /* gone with its parent */
+    close(cfd);
+    close(sp[0]);
+    close(told[0]);
+}
+
+START_TEST(process_daemon_child_outlives_its_starting_thread)
+{
+    for (int m = 0; m < 3; m++) daemon_outlives_its_thread(methods[m]);
+}
+END_TEST
+
+static int read_go_then_set_result(void *arg)
+{
+    char c;
+    if (read(*(int *)arg, &c, 1) != 1) return 1;
+    return weft_process_set_result("T", 1);
+}
+
+static int wait_forever_thread(void *arg)
+{
+    (void)arg;
+    weft_event never = WEFT_EVENT_INIT;
+    weft_event_wait(&never, WEFT_FOREVER);
+    return 0;
+}
+
+/* Starts a non-daemon thread that waits for the parent's go and a daemon one, then returns. */
+static int leave_threads_behind(const void *arg, size_t size)
+{
+    (void)size;
+    static int fd;
+    fd = *(const int *)arg;
+    weft_thread t, d;
+    weft_thread_opts dopt = WEFT_THREAD_OPTS_INIT;
+    dopt.daemon = 1;
+    if (weft_thread_start(&t, read_go_then_set_result, &fd, NULL) != 0) return 2;
+    if (weft_thread_start(&d, wait_forever_thread, NULL, &dopt) != 0) return 3;
+    weft_thread_release(t);
+    weft_thread_release(d);
+    return write(fd, "r", 1) == 1 ? 0 : 4;
+}
+
+START_TEST(process_child_waits_for_its_non_daemon_threads)
+{
+    for (int m = 0; m < 3; m++) {
+        int sp[2];
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+        weft_process_opts o = WEFT_PROCESS_OPTS_INIT;
+        o.method = methods[m];
+        o.pass_fds = &sp[1];
+        o.npass_fds = 1;
+        weft_process *p;
+        ck_assert_weft(weft_process_start(&p, leave_threads_behind, &sp[1], sizeof sp[1], &o), 0);
+        close(sp[1]);
+        char c;
+        ck_assert_int_eq(read(sp[0], &c, 1), 1); /* fn has returned */
+        ck_assert_weft(weft_process_join(p, NULL, WEFT_MS(200)), WEFT_ETIMEDOUT);
+        ck_assert_int_eq(write(sp[0], "g", 1), 1);
+        int st;
+        ck_assert_weft(weft_process_join(p, &st, WEFT_FOREVER), 0);
+        ck_assert_int_eq(st, 0);
+        char buf[4];
+        size_t len = 0;
+        ck_assert_weft(weft_process_result(p, buf, sizeof buf, &len), 0);
+        ck_assert_uint_eq(len, 1); /* set by the thread, after fn returned */
+        ck_assert_int_eq(buf[0], 'T');
+        weft_process_free(p);
+        close(sp[0]);
+    }
 }
 END_TEST
 
@@ -383,18 +615,69 @@ START_TEST(process_ctrl_c_cancels_the_childs_root_scope)
     ck_assert_weft(weft_signals_catch(NULL), 0); /* blocks SIGINT here: children catch it */
     int ready[2];
     ck_assert_int_eq(pipe(ready), 0);
-    weft_process_opts o = WEFT_PROCESS_OPTS_INIT;
-    o.pass_fds = &ready[1];
-    o.npass_fds = 1;
-    weft_process *p;
-    ck_assert_weft(weft_process_start(&p, wait_cancelled, &ready[1], sizeof ready[1], &o), 0);
-    char c;
-    ck_assert_int_eq(read(ready[0], &c, 1), 1);
-    ck_assert_weft(weft_process_signal(p, SIGINT), 0);
-    int st;
-    ck_assert_weft(weft_process_join(p, &st, WEFT_FOREVER), 0);
-    ck_assert_int_eq(st, 7);
-    weft_process_free(p);
+    for (int m = 0; m < 3; m++) {
+        weft_process_opts o = WEFT_PROCESS_OPTS_INIT;
+        o.method = methods[m];
+        o.pass_fds = &ready[1];
+        o.npass_fds = 1;
+        weft_process *p;
+        ck_assert_weft(weft_process_start(&p, wait_cancelled, &ready[1], sizeof ready[1], &o), 0);
+        char c;
+        ck_assert_int_eq(read(ready[0], &c, 1), 1);
+        ck_assert_weft(weft_process_signal(p, SIGINT), 0);
+        int st;
+        ck_assert_weft(weft_process_join(p, &st, WEFT_FOREVER), 0);
+        ck_assert_int_eq(st, 7);
+        weft_process_free(p);
+    }
+}
+END_TEST
+
+/* 0 when every signal is at its default action and none is blocked, and the child can then
+ * catch SIGINT itself; another value says what was wrong. */
+static int check_clean_signals(const void *arg, size_t size)
+{
+    (void)arg;
+    (void)size;
+    sigset_t cur;
+    if (sigprocmask(SIG_BLOCK, NULL, &cur) != 0) return 10;
+    for (int s = 1; s < NSIG; s++) {
+        struct sigaction sa;
+        if (s == SIGKILL || s == SIGSTOP || sigaction(s, NULL, &sa) != 0) continue;
+        if (sa.sa_handler != SIG_DFL) return 100 + s;
+        if (sigismember(&cur, s) == 1) return 200 + s > 255 ? 11 : 200 + s;
+    }
+    if (weft_signals_catch(NULL) != 0) return 12;
+    if (kill(getpid(), SIGINT) != 0) return 13;
+    weft_event never = WEFT_EVENT_INIT;
+    return weft_event_wait(&never, WEFT_FOREVER) == WEFT_ECANCELED ? 0 : 14;
+}
+
+static void on_usr1(int s)
+{
+    (void)s;
+}
+
+START_TEST(process_child_starts_with_default_signals)
+{
+    ck_assert_weft(weft_signals_catch(NULL), 0); /* the parent's own catch, copied by fork */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    ck_assert_int_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+    sa.sa_handler = SIG_IGN;
+    ck_assert_int_eq(sigaction(SIGUSR2, &sa, NULL), 0);
+    ck_assert_int_eq(sigaction(SIGHUP, &sa, NULL), 0);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT); /* a starter that does not block SIGINT: no catch is set up */
+    sigaddset(&set, SIGTERM);
+    ck_assert_int_eq(pthread_sigmask(SIG_UNBLOCK, &set, NULL), 0);
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR2);
+    sigaddset(&set, SIGQUIT);
+    ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &set, NULL), 0);
+    for (int m = 0; m < 3; m++) ck_assert_int_eq(run(check_clean_signals, NULL, 0, methods[m]), 0);
 }
 END_TEST
 
@@ -449,6 +732,37 @@ START_TEST(process_starts_from_a_busy_threaded_parent_never_hang)
 }
 END_TEST
 
+/* Several threads start and join children at once, by every method. */
+static int start_many(void *arg)
+{
+    int m = *(int *)arg, v = 5;
+    for (long i = 0; i < weft_test_scale(20); i++) {
+        weft_process_opts o = WEFT_PROCESS_OPTS_INIT;
+        o.method = methods[(m + i) % 3];
+        weft_process *p;
+        int st = -1;
+        if (weft_process_start(&p, ret_arg, &v, sizeof v, &o) != 0) return 1;
+        if (weft_process_join(p, &st, WEFT_FOREVER) != 0 || st != 5) return 2;
+        if (weft_process_free(p) != 0) return 3;
+    }
+    return 0;
+}
+
+START_TEST(process_starts_from_several_threads_at_once)
+{
+    weft_thread t[4];
+    int m[4] = {0, 1, 2, 0};
+    for (int i = 0; i < 4; i++)
+        ck_assert_weft(weft_thread_start(&t[i], start_many, &m[i], NULL), 0);
+    for (int i = 0; i < 4; i++) {
+        int st;
+        ck_assert_weft(weft_thread_join(t[i], &st, WEFT_FOREVER), 0);
+        ck_assert_int_eq(st, 0);
+    }
+    ck_assert_uint_eq(weft_process_count(), 0);
+}
+END_TEST
+
 START_TEST(process_bad_input_is_an_error)
 {
     weft_process *p = NULL;
@@ -482,6 +796,18 @@ START_TEST(process_bad_input_is_an_error)
     ck_assert_weft(weft_process_exitcode(NULL), WEFT_EINVAL);
     ck_assert_weft(weft_process_free(NULL), WEFT_EINVAL);
     ck_assert_weft(weft_process_kill(NULL), WEFT_EINVAL);
+    ck_assert_weft(weft_process_is_alive(NULL), WEFT_EINVAL);
+    ck_assert_weft(weft_process_pid(NULL), WEFT_EINVAL);
+    ck_assert_ptr_nonnull(strstr(weft_error_message(), "NULL handle"));
+    ck_assert_weft(weft_process_fd(NULL), WEFT_EINVAL);
+    ck_assert_weft(weft_process_is_daemon(NULL), WEFT_EINVAL);
+    ck_assert_weft(weft_process_release(NULL), WEFT_EINVAL);
+    ck_assert_weft(weft_process_result(NULL, NULL, 0, NULL), WEFT_EINVAL);
+    ck_assert_str_eq(weft_process_name(NULL), "");
+    o = (weft_process_opts)WEFT_PROCESS_OPTS_INIT;
+    o.kill_grace = -1;
+    ck_assert_weft(weft_process_start(&p, ret_arg, &v, sizeof v, &o), WEFT_EINVAL);
+    ck_assert_ptr_nonnull(strstr(weft_error_message(), "kill_grace"));
     ck_assert_weft(weft_process_set_result("x", 1), WEFT_ESTATE);
     p = start(ret_arg, &v, sizeof v, WEFT_PROCESS_FORKSERVER);
     ck_assert_weft(weft_process_join(p, NULL, -1), WEFT_EINVAL);
@@ -533,8 +859,13 @@ WEFT_TEST_SUITE("process", 60, process_exitcode_is_the_functions_status,
                 process_join_times_out_and_the_fd_is_a_sentinel, process_join_is_cancellable,
                 process_failing_child_message_reaches_the_joiner,
                 process_daemon_child_dies_with_a_sigkilled_parent,
-                process_exit_waits_for_non_daemon_children, process_no_zombie_is_left,
-                process_child_gets_no_leaked_descriptor,
+                process_daemon_child_outlives_its_starting_thread,
+                process_child_waits_for_its_non_daemon_threads,
+                process_child_starts_with_default_signals,
+                process_terminate_on_cancel_follows_the_starters_scope,
+                process_terminate_on_cancel_on_ctrl_c, process_exit_waits_for_non_daemon_children,
+                process_no_zombie_is_left, process_child_gets_no_leaked_descriptor,
                 process_ctrl_c_cancels_the_childs_root_scope,
                 process_starts_from_a_busy_threaded_parent_never_hang,
-                process_bad_input_is_an_error, process_fork_server_refuses_malformed_requests)
+                process_starts_from_several_threads_at_once, process_bad_input_is_an_error,
+                process_fork_server_refuses_malformed_requests)
