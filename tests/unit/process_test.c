@@ -20,6 +20,14 @@
 
 static const int methods[3] = {WEFT_PROCESS_FORKSERVER, WEFT_PROCESS_SPAWN, WEFT_PROCESS_FORK};
 
+/* How many of methods[] may run a child that starts threads: ThreadSanitizer kills a child of
+ * fork() in a threaded parent that starts one ("starting new threads after multi-threaded fork
+ * is not supported"), so there the fork method (last) is left out. */
+static int methods_for_threads(void)
+{
+    return weft_test_tsan() ? 2 : 3;
+}
+
 static int ret_arg(const void *arg, size_t size)
 {
     int v;
@@ -244,12 +252,13 @@ START_TEST(process_terminate_on_cancel_on_ctrl_c)
     weft_process_opts o = WEFT_PROCESS_OPTS_INIT;
     o.terminate_on_cancel = 1;
     weft_process *p[3];
-    for (int m = 0; m < 3; m++) {
+    int n = methods_for_threads(); /* SIGINT is blocked here: the child catches it (a thread) */
+    for (int m = 0; m < n; m++) {
         o.method = methods[m];
         ck_assert_weft(weft_process_start(&p[m], block_forever, NULL, 0, &o), 0);
     }
     ck_assert_int_eq(kill(getpid(), SIGINT), 0); /* Ctrl-C at the parent alone */
-    for (int m = 0; m < 3; m++) {
+    for (int m = 0; m < n; m++) {
         int st;
         wait_ended(p[m]);
         ck_assert_weft(weft_process_join(p[m], &st, WEFT_FOREVER), 0);
@@ -462,7 +471,7 @@ static int leave_threads_behind(const void *arg, size_t size)
 
 START_TEST(process_child_waits_for_its_non_daemon_threads)
 {
-    for (int m = 0; m < 3; m++) {
+    for (int m = 0; m < methods_for_threads(); m++) {
         int sp[2];
         ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
         weft_process_opts o = WEFT_PROCESS_OPTS_INIT;
@@ -615,7 +624,7 @@ START_TEST(process_ctrl_c_cancels_the_childs_root_scope)
     ck_assert_weft(weft_signals_catch(NULL), 0); /* blocks SIGINT here: children catch it */
     int ready[2];
     ck_assert_int_eq(pipe(ready), 0);
-    for (int m = 0; m < 3; m++) {
+    for (int m = 0; m < methods_for_threads(); m++) { /* the child catches SIGINT: a thread */
         weft_process_opts o = WEFT_PROCESS_OPTS_INIT;
         o.method = methods[m];
         o.pass_fds = &ready[1];
@@ -677,7 +686,8 @@ START_TEST(process_child_starts_with_default_signals)
     sigaddset(&set, SIGUSR2);
     sigaddset(&set, SIGQUIT);
     ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &set, NULL), 0);
-    for (int m = 0; m < 3; m++) ck_assert_int_eq(run(check_clean_signals, NULL, 0, methods[m]), 0);
+    for (int m = 0; m < methods_for_threads(); m++)
+        ck_assert_int_eq(run(check_clean_signals, NULL, 0, methods[m]), 0);
 }
 END_TEST
 
