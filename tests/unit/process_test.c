@@ -180,6 +180,35 @@ START_TEST(process_join_is_cancellable)
 }
 END_TEST
 
+static int join_status(void *arg)
+{
+    struct joiner *j = arg;
+    int st = 0;
+    weft_event_set(&j->started);
+    int rc = weft_process_join(j->p, &st, WEFT_FOREVER);
+    return rc != 0 ? 1000 : st;
+}
+
+START_TEST(process_several_joiners_see_the_same_end)
+{
+    struct joiner j[3];
+    weft_thread t[3];
+    weft_process *p = start(block_forever, NULL, 0, WEFT_PROCESS_FORKSERVER);
+    for (int i = 0; i < 3; i++) {
+        j[i] = (struct joiner){p, WEFT_EVENT_INIT};
+        ck_assert_weft(weft_thread_start(&t[i], join_status, &j[i], NULL), 0);
+        ck_assert_weft(weft_event_wait(&j[i].started, WEFT_FOREVER), 0);
+    }
+    ck_assert_weft(weft_process_kill(p), 0);
+    for (int i = 0; i < 3; i++) {
+        int st;
+        ck_assert_weft(weft_thread_join(t[i], &st, WEFT_FOREVER), 0);
+        ck_assert_int_eq(st, -SIGKILL);
+    }
+    ck_assert_weft(weft_process_free(p), 0);
+}
+END_TEST
+
 /* Wait (bounded by the test's limit) until p's pidfd says it ended, without a join. */
 static void wait_ended(weft_process *p)
 {
@@ -867,6 +896,7 @@ END_TEST
 WEFT_TEST_SUITE("process", 60, process_exitcode_is_the_functions_status,
                 process_killed_by_signal_is_reported_by_name, process_terminate_and_kill,
                 process_join_times_out_and_the_fd_is_a_sentinel, process_join_is_cancellable,
+                process_several_joiners_see_the_same_end,
                 process_failing_child_message_reaches_the_joiner,
                 process_daemon_child_dies_with_a_sigkilled_parent,
                 process_daemon_child_outlives_its_starting_thread,
