@@ -15,5 +15,6 @@
 #include <weft/group.h>
 #include <weft/future.h>
 #include <weft/pool.h>
+#include <weft/process.h>
 
 #endif

@@ -10,7 +10,8 @@
  *   - a member's parker->cancel equals "its current scope is cancelled" (set on cancel, reset on
  *     enter/exit), and parker->scope_deadline is its current scope's effective deadline;
  *   - refs counts: the handle from weft_scope_new, each child, each thread whose current scope
- *     or saved (entered-from) scope it is, and a thread record's own-scope ref (thread.c);
+ *     or saved (entered-from) scope it is, a thread record's own-scope ref (thread.c), and
+ *     each attached hook (a process's terminate-on-cancel, process.c);
  *   - a child of a cancelled scope is cancelled; a scope's effective deadline is the minimum of
  *     its own and its ancestors' and never changes.
  * Lock order: table_lock (thread.c) -> tree_lock -> a parker's lock (fork.c's table).
@@ -43,6 +44,7 @@ struct member {
 struct weft_scope {
     weft_scope *parent, *children, *next_sibling, *prev_sibling;
     struct member *members;
+    weft__scope_hook *hooks;
     int refs;
     bool cancelled;
     int code;
@@ -123,6 +125,7 @@ static void cancel_locked(weft_scope *s, int code, const char *reason, weft__wak
     s->code = code;
     if (reason != s->reason) snprintf(s->reason, sizeof s->reason, "%s", reason);
     for (struct member *m = s->members; m; m = m->next) weft__parker_interrupt_batch(m->parker, wl);
+    for (weft__scope_hook *h = s->hooks; h; h = h->next) h->fn(h);
     for (weft_scope *c = s->children; c; c = c->next_sibling) cancel_locked(c, code, reason, wl);
 }
 
@@ -207,6 +210,34 @@ void weft__scope_leave_thread(void)
     ts.scope = NULL;
     ts.registered = false;
     ts.m.parker->registered = false;
+    weft__lock_release(&tree_lock);
+}
+
+void weft__scope_hook_add(weft_scope *s, weft__scope_hook *h)
+{
+    weft__lock_acquire(&tree_lock);
+    h->scope = s;
+    s->refs++;
+    h->prev = NULL;
+    h->next = s->hooks;
+    if (s->hooks) s->hooks->prev = h;
+    s->hooks = h;
+    if (s->cancelled) h->fn(h);
+    weft__lock_release(&tree_lock);
+}
+
+void weft__scope_hook_remove(weft__scope_hook *h)
+{
+    weft__lock_acquire(&tree_lock);
+    weft_scope *s = h->scope;
+    if (h->prev)
+        h->prev->next = h->next;
+    else
+        s->hooks = h->next;
+    if (h->next) h->next->prev = h->prev;
+    h->next = h->prev = NULL;
+    h->scope = NULL;
+    unref_locked(s);
     weft__lock_release(&tree_lock);
 }
 

@@ -13,4 +13,18 @@ void weft__scope_leave_thread(void);
 /* The calling thread's scope deadline passed: cancel the scope that owns it. */
 void weft__scope_deadline_passed(void);
 
+/* A hook: fn(h) is called once when its scope is cancelled (by a cancel of it or of an
+ * ancestor, or a passed deadline noticed by a member), with the tree's lock held: fn must not
+ * block nor call into the cancel module. process.c uses it to terminate a child whose
+ * starter's scope is cancelled, with no thread inside the scope. */
+typedef struct weft__scope_hook {
+    struct weft__scope_hook *next, *prev;
+    void (*fn)(struct weft__scope_hook *h);
+    weft_scope *scope;
+} weft__scope_hook;
+/* Attach h (fn set) to s, taking a ref on s; calls fn at once if s is already cancelled. */
+void weft__scope_hook_add(weft_scope *s, weft__scope_hook *h);
+/* Detach h (no call of fn starts after it returns) and drop its ref on the scope. */
+void weft__scope_hook_remove(weft__scope_hook *h);
+
 #endif

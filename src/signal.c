@@ -173,6 +173,12 @@ void weft__signals_at_exit(void)
         atomic_store(&sig.active, 0);
     }
     pthread_mutex_unlock(&sig.lock);
+
+void weft__signals_forget(void)
+{
+    /* relaxed: the child has a single thread at this point. */
+    atomic_store_explicit(&sig.active, 0, memory_order_relaxed);
+    atomic_store_explicit(&sig.received, 0, memory_order_relaxed);
 }
 
 int weft_signals_received(void)

@@ -4,5 +4,8 @@
 
 /* Block the caught signals in the calling thread, if weft_signals_catch is in force. */
 void weft__signals_block_self(void);
+/* In a new child process made by fork(): the signal thread did not come along, so forget that
+ * signals were caught (weft_signals_catch may be called again there). */
+void weft__signals_forget(void);
 
 #endif

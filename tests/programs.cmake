@@ -192,7 +192,7 @@ if(WEFT_VALGRIND AND WEFT_SANITIZE STREQUAL "")
   set(vg ${CMAKE_CURRENT_BINARY_DIR}/valgrind)
   set(support ${CMAKE_CURRENT_SOURCE_DIR}/support)
   foreach(ex workers producer_consumer dirlist stoppable radio printer rangesum echo_server
-             echo_load first_answer)
+             echo_load first_answer hello_processes)
     if(TARGET ${ex})
       file(GENERATE OUTPUT ${vg}/${ex}
         CONTENT "#!/bin/sh\nexec ${WEFT_VALGRIND} --leak-check=full --error-exitcode=9 --suppressions=${support}/valgrind.supp $<TARGET_FILE:${ex}> \"$@\"\n"
@@ -240,6 +240,9 @@ if(WEFT_VALGRIND AND WEFT_SANITIZE STREQUAL "")
   if(TARGET first_answer)
     weft_valgrind_test(first_answer ${vg}/first_answer --local 400 20 200)
   endif()
+  if(TARGET hello_processes)
+    weft_valgrind_test(hello_processes ${vg}/hello_processes 10)
+  endif()
   # weft's own services at exit: a program that uses the signal thread, the default pool (tasks
   # still queued when main returns) and a pending timer (tests/programs/services_exit.c).
   weft_valgrind_test(services_exit ${WEFT_VALGRIND} --leak-check=full --error-exitcode=9
@@ -254,4 +257,15 @@ if(WEFT_VALGRIND AND WEFT_SANITIZE STREQUAL "")
       set_tests_properties(${t} PROPERTIES RUN_SERIAL TRUE)
     endif()
   endforeach()
+endif()
+
+# process examples (seed 004): ten processes each greeting, all joined; the range sum over
+# processes agrees with the serial and thread sums.
+if(TARGET hello_processes)
+  add_test(NAME example_hello_processes COMMAND hello_processes 10)
+  set_tests_properties(example_hello_processes PROPERTIES TIMEOUT 60
+    PASS_REGULAR_EXPRESSION "hello bob-10 from process.*10 processes joined, 0 failed|10 processes joined, 0 failed")
+  add_test(NAME example_rangesum_processes COMMAND rangesum_processes 20000000)
+  set_tests_properties(example_rangesum_processes PROPERTIES TIMEOUT 120
+    PASS_REGULAR_EXPRESSION "processes .*speed-up.*all three agree")
 endif()

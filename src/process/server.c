@@ -1,0 +1,324 @@
+/* src/process/server.c - the fork server, and the start-up hook of a re-executed program.
+ *
+ * The fork server is a single-threaded process that loops on one SOCK_SEQPACKET socket shared
+ * with its parent: receive a request (process_internal.h), check it, clone a child, answer
+ * with the child's pid and pidfd. It never runs user code itself, and it exits at EOF, which
+ * comes when the parent's end is closed - that is, when the parent process is gone, however it
+ * died (the parent's end is close-on-exec, and a forked copy of the parent closes it in an
+ * atfork handler).
+ *
+ * The child is cloned with CLONE_PARENT | CLONE_PIDFD: it becomes a child of the weft parent,
+ * not of the server, so the parent reaps it itself with waitid(P_PIDFD) and reads the exact
+ * exit status - no relay, and the pid cannot be recycled before the parent reaps it. The
+ * server keeps no state per child. (A raw clone3 does not refresh the thread id glibc caches
+ * in the thread's descriptor; the child only ever uses it for robust or error-checking mutex
+ * ownership, where the stale value is consistent within the child.)
+ *
+ * Two ways to make the server (weft__server_start):
+ *   - fork the parent, when the parent has no other thread: nothing can be held by a thread
+ *     that will not exist in the copy; the server has the parent's exact layout;
+ *   - execute the program itself (/proc/self/exe) with the server's socket as descriptor 3
+ *     and WEFT_FORKSERVER=3 in its environment. libweft's constructor (boot, below) sees the
+ *     variable before main, removes it, and becomes the server only if the process is not
+ *     under secure execution (AT_SECURE) and descriptor 3 is an AF_UNIX SOCK_SEQPACKET socket
+ *     whose peer was created by its parent process (SO_PEERCRED pid == getppid(), same uid).
+ *     Otherwise the program runs normally. The spawn method (WEFT_SPAWN=3) works the same way
+ *     but runs the one request it receives itself instead of forking.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../internal.h"
+#include "process_internal.h"
+
+extern char **environ;
+
+long weft__preq_recv(int fd, void *buf, int *fds, int *nfds)
+{
+    union {
+        struct cmsghdr align;
+        char space[CMSG_SPACE(sizeof(int) * WEFT__PREQ_FDS_MAX)];
+    } ctl;
+    struct iovec iov = {buf, WEFT__PREQ_MAX};
+    struct msghdr m = {.msg_iov = &iov,
+                       .msg_iovlen = 1,
+                       .msg_control = ctl.space,
+                       .msg_controllen = sizeof ctl.space};
+    ssize_t n;
+    do n = recvmsg(fd, &m, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    *nfds = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c != NULL; c = CMSG_NXTHDR(&m, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        for (int i = 0; i < k; i++) {
+            int f;
+            memcpy(&f, CMSG_DATA(c) + sizeof(int) * (size_t)i, sizeof f);
+            if (*nfds < WEFT__PREQ_FDS_MAX)
+                fds[(*nfds)++] = f;
+            else
+                close(f);
+        }
+    }
+    if (n < 0) return errno == ENOMEM ? WEFT_ENOMEM : WEFT_EAGAIN;
+    if (n > 0 && (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) return WEFT_ERANGE;
+    return n;
+}
+
+static void reply(int sock, const struct weft__prep *rep, int pidfd)
+{
+    union {
+        struct cmsghdr align;
+        char space[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    struct iovec iov = {(void *)rep, sizeof *rep};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (pidfd >= 0) {
+        memset(&ctl, 0, sizeof ctl);
+        m.msg_control = ctl.space;
+        m.msg_controllen = sizeof ctl.space;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &pidfd, sizeof pidfd);
+    }
+    while (sendmsg(sock, &m, MSG_NOSIGNAL) < 0 && errno == EINTR) {
+    }
+}
+
+/* Clone the child as a sibling of the server (a child of the weft parent). Where clone3 is
+ * missing (ENOSYS: a seccomp filter, valgrind), the older clone takes the same flags and
+ * writes the pidfd where the parent's tid would go. */
+static int clone_child(struct weft__preq_in *in, int sock, struct weft__prep *rep, int *pidfd)
+{
+    struct clone_args ca;
+    memset(&ca, 0, sizeof ca);
+    ca.flags = CLONE_PARENT | CLONE_PIDFD;
+    ca.pidfd = (uint64_t)(uintptr_t)pidfd;
+    long pid = syscall(SYS_clone3, &ca, sizeof ca);
+    if (pid < 0 && errno == ENOSYS)
+        pid = syscall(SYS_clone, (unsigned long)(CLONE_PARENT | CLONE_PIDFD), NULL, pidfd, NULL,
+                      NULL);
+    if (pid == 0) {
+        close(sock);
+        weft__child_main(in, 0);
+    }
+    if (pid < 0) {
+        snprintf(rep->message, sizeof rep->message, "fork server: clone3 failed: %s",
+                 strerror(errno));
+        return errno == ENOMEM ? WEFT_ENOMEM : WEFT_EAGAIN;
+    }
+    rep->pid = (int32_t)pid;
+    return 0;
+}
+
+static _Noreturn void serve(int sock)
+{
+    static char buf[WEFT__PREQ_MAX] __attribute__((aligned(16)));
+    prctl(PR_SET_NAME, "weft-forkserver", 0, 0, 0);
+    for (;;) {
+        int fds[WEFT__PREQ_FDS_MAX], nfds = 0, pidfd = -1;
+        long n = weft__preq_recv(sock, buf, fds, &nfds);
+        if (n == 0) _exit(0); /* the parent is gone */
+        struct weft__prep rep;
+        memset(&rep, 0, sizeof rep);
+        struct weft__preq_in in;
+        if (n < 0) {
+            rep.code = n == WEFT_ERANGE ? WEFT_EINVAL : (int32_t)n;
+            snprintf(rep.message, sizeof rep.message, "fork server refused a request: %s",
+                     n == WEFT_ERANGE ? "too large" : weft_strerror((int)n));
+        } else {
+            rep.code =
+                weft__preq_parse(buf, (size_t)n, fds, nfds, &in, rep.message, sizeof rep.message);
+            if (rep.code == 0) rep.code = clone_child(&in, sock, &rep, &pidfd);
+        }
+        reply(sock, &rep, rep.code == 0 ? pidfd : -1);
+        for (int i = 0; i < nfds; i++) close(fds[i]);
+        if (pidfd >= 0) close(pidfd);
+    }
+}
+
+/* The server's start: only its socket and stdio stay open; signals at their defaults, SIGINT
+ * ignored (Ctrl-C goes to the whole foreground group; the server ends with its parent). */
+static _Noreturn void server_main(int sock)
+{
+    if (sock > 3) close_range(3, (unsigned)sock - 1, 0);
+    close_range((unsigned)sock + 1, ~0u, 0);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    for (int s = 1; s < NSIG; s++)
+        if (s != SIGKILL && s != SIGSTOP) sigaction(s, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGINT, &sa, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    serve(sock);
+}
+
+static int pidfd_open(int pid)
+{
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static int os_error(const char *what)
+{
+    int e = errno;
+    return weft_error_set(e == ENOMEM ? WEFT_ENOMEM : WEFT_EAGAIN, "process: %s: %s", what,
+                          strerror(e));
+}
+
+/* posix_spawn /proc/self/exe with sock as descriptor 3 and var=3 in the environment. */
+static int exec_self(int sock, const char *var, int *pid)
+{
+    if (getauxval(AT_SECURE))
+        return weft_error_set(WEFT_EPERM, "process: a set-user-ID or set-group-ID program "
+                                          "cannot re-execute itself");
+    size_t n = 0;
+    while (environ[n] != NULL) n++;
+    char **env = weft__malloc(sizeof(char *) * (n + 2));
+    if (env == NULL) return weft_error_set(WEFT_ENOMEM, "process: no memory for the environment");
+    char entry[64];
+    snprintf(entry, sizeof entry, "%s=3", var);
+    size_t k = 0, len = strlen(var);
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], var, len) != 0 || environ[i][len] != '=') env[k++] = environ[i];
+    env[k++] = entry;
+    env[k] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, sock, 3);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+    posix_spawnattr_init(&at);
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&at, &all);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    char *argv[] = {
+        (char *)(strcmp(var, "WEFT_FORKSERVER") == 0 ? "weft-forkserver" : "weft-spawn"), NULL};
+    int rc = posix_spawn(pid, "/proc/self/exe", &fa, &at, argv, env);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    free(env);
+    if (rc != 0) {
+        errno = rc;
+        return os_error("cannot execute /proc/self/exe");
+    }
+    return 0;
+}
+
+int weft__server_start(int by_exec, int *sock, int *pidfd)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+        return os_error("socketpair for the fork server");
+    int pid;
+    if (by_exec) {
+        int rc = exec_self(sv[1], "WEFT_FORKSERVER", &pid);
+        if (rc != 0) {
+            close(sv[0]);
+            close(sv[1]);
+            return rc;
+        }
+    } else {
+        /* _Fork: the caller is the only thread, and no atfork handler must run. */
+        pid = _Fork();
+        if (pid == 0) {
+            close(sv[0]);
+            server_main(sv[1]);
+        }
+        if (pid < 0) {
+            int e = errno;
+            close(sv[0]);
+            close(sv[1]);
+            errno = e;
+            return os_error("fork of the fork server");
+        }
+    }
+    close(sv[1]);
+    *pidfd = pidfd_open(pid);
+    *sock = sv[0];
+    return 0;
+}
+
+int weft__spawn_self(int *sock, int *pid)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+        return os_error("socketpair for a spawned child");
+    int rc = exec_self(sv[1], "WEFT_SPAWN", pid);
+    close(sv[1]);
+    if (rc != 0) {
+        close(sv[0]);
+        return rc;
+    }
+    *sock = sv[0];
+    return 0;
+}
+
+/* A spawned child: receive the one request, answer, run it. */
+static _Noreturn void spawn_main(int sock)
+{
+    static char buf[WEFT__PREQ_MAX] __attribute__((aligned(16)));
+    int fds[WEFT__PREQ_FDS_MAX], nfds = 0;
+    struct weft__prep rep;
+    memset(&rep, 0, sizeof rep);
+    struct weft__preq_in in;
+    long n = weft__preq_recv(sock, buf, fds, &nfds);
+    if (n <= 0) _exit(127);
+    rep.code = weft__preq_parse(buf, (size_t)n, fds, nfds, &in, rep.message, sizeof rep.message);
+    rep.pid = (int32_t)getpid();
+    reply(sock, &rep, -1);
+    if (rep.code != 0) _exit(127);
+    close(sock);
+    /* All of them: the new program's start-up (a sanitizer runtime) may have set handlers. */
+    weft__child_main(&in, 1);
+}
+
+/* Descriptor 3 must be the socket our parent made for us. */
+static int checked(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) return 0;
+    int v = 0;
+    socklen_t len = sizeof v;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) != 0 || v != SOCK_SEQPACKET) return 0;
+    len = sizeof v;
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) != 0 || v != AF_UNIX) return 0;
+    struct ucred cr;
+    len = sizeof cr;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0) return 0;
+    return cr.pid == getppid() && cr.uid == getuid();
+}
+
+/* Runs before main in every program linked with libweft's process module. */
+__attribute__((constructor(101))) static void boot(void)
+{
+    const char *srv = getenv("WEFT_FORKSERVER"), *sp = getenv("WEFT_SPAWN");
+    if (srv == NULL && sp == NULL) return;
+    int server = srv != NULL && strcmp(srv, "3") == 0;
+    int spawn = sp != NULL && strcmp(sp, "3") == 0;
+    unsetenv("WEFT_FORKSERVER");
+    unsetenv("WEFT_SPAWN");
+    if (getauxval(AT_SECURE) || server == spawn || !checked(3)) return;
+    fcntl(3, F_SETFD, FD_CLOEXEC);
+    if (server) server_main(3);
+    spawn_main(3);
+}
