@@ -5,11 +5,12 @@
  *   2. shut down, waiting, every pool that was not shut down and is not a daemon pool, the
  *      default pool included: what was queued runs, as concurrent.futures' exit hook does;
  *   3. wait for the non-daemon threads again (those that tasks started in step 2);
- *   4. end the timer thread (unless a callback runs) and the signal thread, and join them: a
+ *   4. kill the daemon child processes and join the others (multiprocessing's exit hook);
+ *   5. end the timer thread (unless a callback runs) and the signal thread, and join them: a
  *      program run under valgrind ends with no weft thread left (the pools' workers ended in
  *      step 2);
- *   5. report failed threads nobody joined and detach the rest.
- * The signal thread ends only in step 4, so Ctrl-C during the waits still cancels the root
+ *   6. report failed threads nobody joined and detach the rest.
+ * The signal thread ends only in step 5, so Ctrl-C during the waits still cancels the root
  * scope: running tasks and threads see WEFT_ECANCELED and end, and the waits end with them (a
  * second Ctrl-C exits at once, weft/signal.h).
  *
@@ -23,11 +24,12 @@
 
 #include "fork.h"
 
-static void at_exit(void)
+void weft__exit_run(void)
 {
     weft__thread_wait_nondaemon();
     weft__pools_at_exit();
     weft__thread_wait_nondaemon();
+    weft__process_exit_children();
     weft__timer_at_exit();
     weft__signals_at_exit();
     weft__thread_at_exit();
@@ -35,7 +37,7 @@ static void at_exit(void)
 
 static void register_once(void)
 {
-    atexit(at_exit);
+    atexit(weft__exit_run);
 }
 
 void weft__exit_register(void)

@@ -41,6 +41,8 @@ static void parker_release(void)
     weft__lock_release(&weft__parker_self()->lock);
 }
 
+static void nothing(void) {}
+
 #define ENTRY(what, mod)                                              \
     {                                                                 \
         what, mod##_fork_prepare, mod##_fork_parent, mod##_fork_child \
@@ -48,6 +50,8 @@ static void parker_release(void)
 
 /* The lock hierarchy, outermost first. */
 static const struct fork_entry table[] = {
+    /* No lock: a start hands its fork to the watcher thread and waits; the child forgets. */
+    {"child processes (the process registry)", nothing, nothing, weft__process_fork_child},
     ENTRY("signal thread (catch's mutex)", weft__signals),
     ENTRY("timer heap (svc.q.lock)", weft__timer),
     ENTRY("pool list (reg.lock)", weft__pools),

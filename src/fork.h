@@ -11,6 +11,9 @@
 /* Register the fork handlers / the exit handler, once per process (pthread_once). */
 void weft__fork_register(void);
 void weft__exit_register(void);
+/* The exit sequence itself: the atexit handler, and a weft child process that ends with _exit
+ * (process/child.c). */
+void weft__exit_run(void);
 
 /* fork() entries, in the order of fork.c's table (the lock hierarchy). prepare takes the
  * module's locks; parent releases them; child makes the module right for a process where only
@@ -42,6 +45,7 @@ void weft__records_fork_child(void);
 void weft__lot_fork_prepare(void);
 void weft__lot_fork_parent(void);
 void weft__lot_fork_child(void);
+void weft__process_fork_child(void);
 
 /* Exit steps, in the order exit.c runs them. */
 void weft__thread_wait_nondaemon(void); /* wait for the non-daemon threads */
@@ -49,5 +53,6 @@ void weft__pools_at_exit(void);         /* shut down, waiting, every non-daemon 
 void weft__thread_at_exit(void);        /* report unjoined failures, detach the rest */
 void weft__timer_at_exit(void);         /* end the timer thread, if idle */
 void weft__signals_at_exit(void);       /* end the signal thread */
+void weft__process_exit_children(void); /* kill daemon children, join the rest */
 
 #endif

@@ -173,10 +173,16 @@ void weft__signals_at_exit(void)
         atomic_store(&sig.active, 0);
     }
     pthread_mutex_unlock(&sig.lock);
+}
 
 void weft__signals_forget(void)
 {
-    /* relaxed: the child has a single thread at this point. */
+    /* A process child starts from default signals. The fork handler above may have started a
+     * signal thread for this child: end it, as the exit does. relaxed: the child's own state. */
+    if (atomic_load_explicit(&sig.active, memory_order_relaxed)) {
+        pthread_cancel(sig.thread);
+        pthread_join(sig.thread, NULL);
+    }
     atomic_store_explicit(&sig.active, 0, memory_order_relaxed);
     atomic_store_explicit(&sig.received, 0, memory_order_relaxed);
 }

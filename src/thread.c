@@ -38,7 +38,6 @@
 #include "os/os.h"
 #include "park.h"
 #include "signal_internal.h"
-#include "thread_internal.h"
 
 #define MIN_STACK WEFT_THREAD_STACK_MIN
 
@@ -757,9 +756,4 @@ void weft__thread_at_exit(void)
         if (--r->refs == 0) free_rec(r); /* joined meanwhile: its slot is gone, the scan goes on */
     }
     weft__lock_release(&table_lock);
-}
-
-void weft__thread_exit_rule(void)
-{
-    wait_for_nondaemon();
 }

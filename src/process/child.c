@@ -39,7 +39,7 @@
 
 #include "../internal.h"
 #include "../signal_internal.h"
-#include "../thread_internal.h"
+#include "../fork.h"
 #include "process_internal.h"
 
 int weft__process_in_child;
@@ -270,9 +270,9 @@ _Noreturn void weft__child_main(struct weft__preq_in *in, int reset_all)
     int code = weft_error_code();
     char msg[WEFT_ERROR_MESSAGE_MAX];
     snprintf(msg, sizeof msg, "%s", code == status ? weft_error_message() : "");
-    /* As Python's children: their non-daemon threads, then their own children. */
-    weft__thread_exit_rule();
-    weft__process_exit_children();
+    /* As Python's children end (threading._shutdown, then the exit hooks): weft's whole exit
+     * sequence - non-daemon threads, open pools, its own children, the service threads. */
+    weft__exit_run();
     fflush(NULL);
     pthread_mutex_lock(&out_lock); /* a daemon thread may still be setting it */
     out.rec.status = status;

@@ -35,7 +35,8 @@
  * unreaped children); the scope tree's lock (on_cancel runs under it) before reg_lock. None
  * is held across a wait except srv_mutex across the server's answer and w_mutex (released by
  * the condition wait) across a watcher call. A child made by fork() forgets all of it
- * (child_reset, an atfork handler; weft__process_child_reset in a weft child).
+ * (weft__process_fork_child, an entry of fork.c's table; weft__process_child_reset in a
+ * weft child).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -55,6 +56,7 @@
 #include <unistd.h>
 
 #include "../cancel_internal.h"
+#include "../fork.h"
 #include "../internal.h"
 #include "../os/os.h"
 #include "../park.h"
@@ -363,12 +365,13 @@ static long thread_count(void)
     return v;
 }
 
-static void child_reset(void);
-
+/* The exit rule and the fork handler are entries of weft's one exit sequence and fork table
+ * (exit.c, fork.c): children are ended after the threads and pools, as Python's atexit ends
+ * them after joining its threads. */
 static void setup(void)
 {
-    atexit(weft__process_exit_children);
-    pthread_atfork(NULL, NULL, child_reset);
+    weft__exit_register();
+    weft__fork_register();
 }
 
 /* Drop a dead server (its socket failed) and reap it. srv_mutex held. */
@@ -944,8 +947,8 @@ static void forget(bool close_fds)
     reg_count = 0;
 }
 
-/* In a child made by a plain fork(): nothing of the parent's is ours. */
-static void child_reset(void)
+/* In a child made by a plain fork() (fork.c's table): nothing of the parent's is ours. */
+void weft__process_fork_child(void)
 {
     forget(true);
 }
