@@ -190,7 +190,7 @@ static const struct lock_kind broken_lock_kind = {broken_acquire, broken_release
  * thousand yields. A run that loses nothing is retried, up to ATTEMPTS runs. */
 START_TEST(broken_lock_loses_increments_so_the_counter_check_can_fail)
 {
-    enum { PER_THREAD = 2000, ATTEMPTS = 50 };
+    enum { PER_THREAD = 200, ATTEMPTS = 20 };
     long lost = 0;
     bool failed = false;
     for (int attempt = 0; attempt < ATTEMPTS && !failed; attempt++) {
