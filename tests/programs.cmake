@@ -63,18 +63,20 @@ rm -f "$tree.got" "$tree.want"
     PASS_REGULAR_EXPRESSION "dirlist matches find")
 endif()
 
-# Seed 002's StoppableThread: stop() ends a 300 ms sleep at once.
+# Seed 002's StoppableThread: stop() ends a sleep at once. The worker sleeps 60 s a round and is
+# stopped at 400 ms, in its first sleep however slow the machine; a join that waited for the
+# sleep would time out at 30 s instead of giving success.
 if(TARGET stoppable)
-  add_test(NAME example_stoppable COMMAND stoppable 400)
-  set_tests_properties(example_stoppable PROPERTIES TIMEOUT 60
-    PASS_REGULAR_EXPRESSION "worker: stopped after 2 rounds.*main: worker joined [0-9.]+ ms after stop\\(\\): success")
+  add_test(NAME example_stoppable COMMAND stoppable 400 60000)
+  set_tests_properties(example_stoppable PROPERTIES TIMEOUT 120
+    PASS_REGULAR_EXPRESSION "worker: stopped after 1 round\n.*main: worker joined [0-9.]+ ms after stop\\(\\): success")
 endif()
 
 # Seed 000's radio: three named threads, one real SIGINT, everyone stops cleanly, exit 0.
 if(TARGET radio)
   add_test(NAME example_radio_ctrl_c
     COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/support/sigint-run "press Ctrl-C" 1 $<TARGET_FILE:radio>)
-  set_tests_properties(example_radio_ctrl_c PROPERTIES TIMEOUT 60
+  set_tests_properties(example_radio_ctrl_c PROPERTIES TIMEOUT 120
     PASS_REGULAR_EXPRESSION "stopped cleanly.*stopped cleanly.*stopped cleanly.*main: all threads stopped \\(SIGINT received\\).*exit status: 0")
 endif()
 
@@ -120,7 +122,8 @@ endif()
 # and first-answer-run against real HTTP servers in python: the fastest wins and the rest are
 # cancelled, ties exit 0, nobody answering is status 3 at the deadline, bad arguments status 2.
 if(TARGET first_answer)
-  add_test(NAME example_first_answer COMMAND first_answer --local 400 20 200)
+  # The losers answer after a minute: the 20 ms server wins however slow the machine.
+  add_test(NAME example_first_answer COMMAND first_answer --local 60000 20 60000)
   set_tests_properties(example_first_answer PROPERTIES TIMEOUT 60
     PASS_REGULAR_EXPRESSION "answer from server 2 after 20 ms.*cancelled 2 other fetch")
   find_program(WEFT_PYTHON3 python3)
@@ -165,11 +168,11 @@ if(TARGET dirlist)
 endif()
 
 # printer under Ctrl-C: 10,000 lines (300 MB if all were made), SIGINT once the first output
-# arrived. Both threads stop: status 130 within 10 s, peak RSS under 64 MB (a queue of a few
-# lines, not every line main could make).
+# arrived. Both threads stop: status 130 within 60 s (a bound for a slow machine), peak RSS under
+# 64 MB (a queue of a few lines, not every line main could make).
 if(TARGET printer)
   add_test(NAME example_printer_ctrl_c
-    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/support/printer-ctrl-c 65536 10 10000
+    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/support/printer-ctrl-c 65536 60 10000
             $<TARGET_FILE:printer>)
   set_tests_properties(example_printer_ctrl_c PROPERTIES TIMEOUT 120
     PASS_REGULAR_EXPRESSION "printer-ctrl-c: ok")
@@ -218,7 +221,7 @@ if(WEFT_VALGRIND AND WEFT_SANITIZE STREQUAL "")
     endforeach()
   endif()
   if(TARGET stoppable)
-    weft_valgrind_test(stoppable ${vg}/stoppable 400)
+    weft_valgrind_test(stoppable ${vg}/stoppable 400 60000)
   endif()
   if(TARGET radio)
     weft_valgrind_test(radio ${support}/sigint-run "press Ctrl-C" 1 ${vg}/radio)
@@ -238,7 +241,7 @@ if(WEFT_VALGRIND AND WEFT_SANITIZE STREQUAL "")
       PASS_REGULAR_EXPRESSION "exit status: 0")
   endif()
   if(TARGET first_answer)
-    weft_valgrind_test(first_answer ${vg}/first_answer --local 400 20 200)
+    weft_valgrind_test(first_answer ${vg}/first_answer --local 60000 20 60000)
   endif()
   if(TARGET hello_processes)
     weft_valgrind_test(hello_processes ${vg}/hello_processes 10)

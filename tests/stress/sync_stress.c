@@ -49,6 +49,7 @@ struct lock_kind {
     int (*acquire)(void *lock); /* 0 or an error */
     int (*release)(void *lock);
     bool orders_memory;
+    bool yield_in_window; /* give the CPU away inside the window (the broken lock only) */
 };
 
 struct counted {
@@ -71,6 +72,7 @@ static int counted_incr(void *arg)
         /* A small window (no pause instruction, no system call): a second thread inside with
          * us stores an older value over ours. The empty asm keeps the loop. */
         for (int k = 0; k < WINDOW; k++) __asm__ __volatile__("");
+        if (c->kind->yield_in_window) weft__os_yield();
         atomic_store_explicit(&c->n, v + 1, memory_order_relaxed);
         if (c->kind->orders_memory) c->plain++;
         if ((rc = c->kind->release(c->lock))) return rc;
@@ -112,7 +114,7 @@ static int lock_release(void *l)
     return weft_lock_release(l);
 }
 
-static const struct lock_kind weft_lock_kind = {lock_acquire, lock_release, true};
+static const struct lock_kind weft_lock_kind = {lock_acquire, lock_release, true, false};
 
 START_TEST(lock_counter_total_is_exact)
 {
@@ -136,7 +138,8 @@ static int rlock_release_twice(void *r)
     return rc ? rc : weft_rlock_release(r);
 }
 
-static const struct lock_kind weft_rlock_kind = {rlock_acquire_twice, rlock_release_twice, true};
+static const struct lock_kind weft_rlock_kind = {rlock_acquire_twice, rlock_release_twice, true,
+                                                 false};
 
 START_TEST(rlock_counter_total_is_exact)
 {
@@ -149,7 +152,11 @@ END_TEST
 
 /* Not a lock: the test and the set are two separate relaxed operations, so two threads can
  * both see it free and both go in. Free of data races for ThreadSanitizer (every access is
- * atomic), but it excludes no one and orders nothing. */
+ * atomic), but it excludes no one and orders nothing. It gives the CPU away between the test
+ * and the set, and its kind inside the counter's window, so that threads overlap there even
+ * when they rarely run at the same time (a loaded machine, a sanitizer's slow runtime): the
+ * others pass the test while one is between its test and its set, then each loads the counter
+ * and yields before storing it. */
 struct broken_lock {
     _Atomic int held;
 };
@@ -163,6 +170,7 @@ static int broken_acquire(void *lock)
         else
             weft__os_relax();
     }
+    weft__os_yield(); /* the race window: others may see the flag free too */
     atomic_store_explicit(&b->held, 1, memory_order_relaxed);
     return 0;
 }
@@ -173,17 +181,16 @@ static int broken_release(void *lock)
     return 0;
 }
 
-static const struct lock_kind broken_lock_kind = {broken_acquire, broken_release, false};
+static const struct lock_kind broken_lock_kind = {broken_acquire, broken_release, false, true};
 
 /* The deliberately broken variant: the same body and check as lock_counter_total_is_exact
- * must find lost increments, or that test could not fail. Two threads that see the flag free
- * at once both enter (on 2 CPUs a run of 8 x 20000 typically loses thousands). The size is
- * not scaled by weft_test_scale: a run takes a few ms, under 0.1 s with ThreadSanitizer. A
- * run that loses nothing (other work kept the threads from running at the same time) is
- * retried, up to ATTEMPTS runs. */
+ * must find lost increments, or that test could not fail. Threads that see the flag free
+ * at once all enter, and each yields between loading the counter and storing it, so one CPU
+ * is enough to lose increments. The size is not scaled by weft_test_scale: a run is a few
+ * thousand yields. A run that loses nothing is retried, up to ATTEMPTS runs. */
 START_TEST(broken_lock_loses_increments_so_the_counter_check_can_fail)
 {
-    enum { PER_THREAD = 20000, ATTEMPTS = 20 };
+    enum { PER_THREAD = 200, ATTEMPTS = 20 };
     long lost = 0;
     bool failed = false;
     for (int attempt = 0; attempt < ATTEMPTS && !failed; attempt++) {
@@ -274,13 +281,15 @@ static int consumer(void *arg)
 
 START_TEST(cond_producer_consumer_loses_no_wakeup)
 {
-    /* One producer, one consumer, a one-item slot: every one of the 10^6 hand-offs needs a
+    /* One producer, one consumer, a one-item slot: every one of the 2 x 10^5 hand-offs needs a
      * notify that reaches a waiter (a second pair only adds oversubscription on small
-     * machines; the racing-timeout test below covers several waiters). */
+     * machines; the racing-timeout test below covers several waiters). Each hand-off is two
+     * context switches when the pair shares a CPU: sized to stay far below the time limit on
+     * a loaded 2-CPU machine. */
     static struct slot s;
     weft_cond_init(&s.not_full, &s.lock);
     weft_cond_init(&s.not_empty, &s.lock);
-    s.per_producer = weft_test_scale(1000000);
+    s.per_producer = weft_test_scale(200000);
     weft_thread t[2] = {spawn(producer, &s), spawn(consumer, &s)};
     for (int i = 0; i < 2; i++) ck_assert_int_eq(join(t[i]), 0);
     long n = s.per_producer;

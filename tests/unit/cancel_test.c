@@ -18,9 +18,9 @@ START_TEST(stop_wakes_thread_blocked_in_sleep)
     weft_sleep(WEFT_MS(5)); /* let it block (either way it must end with ECANCELED) */
     weft_ns t0 = weft_now();
     ck_assert_weft(weft_thread_stop(t), 0);
-    ck_assert_weft(weft_thread_join(t, &st, WEFT_SEC(10)), 0);
+    ck_assert_weft(weft_thread_join(t, &st, WEFT_SEC(20)), 0);
     ck_assert_weft(st, WEFT_ECANCELED);
-    ck_assert_int_lt(weft_now() - t0, WEFT_SEC(5));
+    ck_assert_int_lt(weft_now() - t0, WEFT_SEC(30)); /* cut short, not slept out */
     ck_assert_weft(weft_thread_stop(t), WEFT_ESRCH);
 }
 END_TEST
@@ -131,10 +131,16 @@ START_TEST(deadline_is_seen_by_checkpoint_and_children)
     weft_scope *s, *child;
     weft_scope_opts o = WEFT_SCOPE_OPTS_INIT;
     o.timeout = WEFT_MS(5);
+    weft_ns t0 = weft_now(); /* before the deadline starts counting */
     ck_assert_weft(weft_scope_new(&s, NULL, &o), 0);
     ck_assert_weft(weft_scope_new(&child, s, NULL), 0); /* inherits the deadline */
     ck_assert_weft(weft_scope_enter(child), 0);
-    ck_assert_weft(weft_checkpoint(), 0);
+    /* Not cancelled before the deadline (a slow machine may get here after it). */
+    int first = weft_checkpoint();
+    weft_ns checked = weft_now();
+    ck_assert_msg(first == 0 || (first == WEFT_ECANCELED && checked - t0 >= WEFT_MS(5)),
+                  "checkpoint gave %s %lld ns into a 5 ms deadline", weft_errname(first),
+                  (long long)(checked - t0));
     while (weft_checkpoint() == 0) { /* a CPU-bound loop */
     }
     ck_assert_int_eq(weft_scope_cancelled(s), 1);

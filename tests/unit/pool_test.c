@@ -123,12 +123,12 @@ START_TEST(shutdown_cancel_pending_cancels_queued_and_running)
     ck_assert_weft(weft_pool_submit(p, sleep_then_count, &started, &running, WEFT_FOREVER), 0);
     for (int i = 0; i < 10; i++)
         ck_assert_weft(weft_pool_submit(p, count_run, NULL, &queued[i], WEFT_FOREVER), 0);
-    ck_assert_weft(weft_event_wait(&started, WEFT_SEC(10)), 0);
+    ck_assert_weft(weft_event_wait(&started, WEFT_SEC(30)), 0);
     weft_ns t0 = weft_now();
     ck_assert_weft(weft_pool_shutdown(p, 0, 1, WEFT_FOREVER), 0); /* no wait: returns at once */
     for (int i = 0; i < 10; i++) ck_assert_int_eq(weft_future_cancelled(queued[i]), 1);
-    ck_assert_weft(weft_future_result(running, NULL, WEFT_SEC(10)), WEFT_ECANCELED);
-    ck_assert_int_lt(weft_now() - t0, WEFT_SEC(5));
+    ck_assert_weft(weft_future_result(running, NULL, WEFT_SEC(30)), WEFT_ECANCELED);
+    ck_assert_int_lt(weft_now() - t0, WEFT_SEC(30)); /* cut short, not slept out */
     ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_SEC(10)), 0);
     ck_assert_int_eq(atomic_load(&ran), 1); /* only the running one, cut short */
     for (int i = 0; i < 10; i++) weft_future_release(queued[i]);
