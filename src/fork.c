@@ -66,6 +66,8 @@ static const struct fork_entry table[] = {
 
 #define N (sizeof table / sizeof table[0])
 
+_Thread_local int weft__fork_for_process;
+
 static void prepare(void)
 {
     for (size_t i = 0; i < N; i++) table[i].prepare();

@@ -11,6 +11,10 @@
 /* Register the fork handlers / the exit handler, once per process (pthread_once). */
 void weft__fork_register(void);
 void weft__exit_register(void);
+/* Set by the thread that forks a weft child process (process.c's fork method) around fork():
+ * that child resets its signals and runs one function, so the table's child entries start no
+ * service thread there (a signal thread would take the SIGTERM meant to end the child). */
+extern _Thread_local int weft__fork_for_process;
 /* The exit sequence itself: the atexit handler, and a weft child process that ends with _exit
  * (process/child.c). */
 void weft__exit_run(void);

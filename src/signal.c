@@ -154,7 +154,9 @@ void weft__signals_fork_parent(void)
 
 void weft__signals_fork_child(void)
 {
-    if (atomic_load_explicit(&sig.active, memory_order_relaxed) && start_thread() != 0) {
+    if (weft__fork_for_process) {
+        atomic_store_explicit(&sig.active, 0, memory_order_relaxed); /* process/child.c resets */
+    } else if (atomic_load_explicit(&sig.active, memory_order_relaxed) && start_thread() != 0) {
         pthread_sigmask(SIG_UNBLOCK, &sig.set, NULL);
         atomic_store_explicit(&sig.active, 0, memory_order_relaxed);
     }
@@ -177,12 +179,8 @@ void weft__signals_at_exit(void)
 
 void weft__signals_forget(void)
 {
-    /* A process child starts from default signals. The fork handler above may have started a
-     * signal thread for this child: end it, as the exit does. relaxed: the child's own state. */
-    if (atomic_load_explicit(&sig.active, memory_order_relaxed)) {
-        pthread_cancel(sig.thread);
-        pthread_join(sig.thread, NULL);
-    }
+    /* relaxed: the child has a single thread at this point (weft__fork_for_process kept the
+     * fork handler above from starting a signal thread here). */
     atomic_store_explicit(&sig.active, 0, memory_order_relaxed);
     atomic_store_explicit(&sig.received, 0, memory_order_relaxed);
 }

@@ -500,8 +500,10 @@ struct fork_call {
 static int fork_make(void *arg)
 {
     struct fork_call *c = arg;
+    weft__fork_for_process = 1;
     c->pid = fork();
     if (c->pid == 0) weft__child_main(c->in, 1);
+    weft__fork_for_process = 0;
     if (c->pid < 0) return weft_error_set(WEFT_EAGAIN, "process: fork: %s", strerror(errno));
     return 0;
 }
