@@ -21,7 +21,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "fork.h"
+#include "core/fork.h"
 
 static void at_exit(void)
 {

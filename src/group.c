@@ -36,8 +36,8 @@
 #include <weft/group.h>
 #include <weft/thread.h>
 
-#include "internal.h"
-#include "park.h"
+#include "core/internal.h"
+#include "core/park.h"
 #include "pool/pool_internal.h"
 
 struct weft_group {

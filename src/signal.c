@@ -26,8 +26,8 @@
 #include <weft/error.h>
 #include <weft/signal.h>
 
-#include "fork.h"
-#include "internal.h"
+#include "core/fork.h"
+#include "core/internal.h"
 #include "signal_internal.h"
 
 static struct {

@@ -31,12 +31,12 @@
 #include <weft/error.h>
 #include <weft/thread.h>
 
-#include "cancel_internal.h"
-#include "fork.h"
-#include "internal.h"
-#include "lock.h"
+#include "core/cancel_internal.h"
+#include "core/fork.h"
+#include "core/internal.h"
+#include "core/lock.h"
 #include "os/os.h"
-#include "park.h"
+#include "core/park.h"
 #include "signal_internal.h"
 
 #define MIN_STACK WEFT_THREAD_STACK_MIN

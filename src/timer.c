@@ -33,9 +33,9 @@
 #include <weft/thread.h>
 #include <weft/timer.h>
 
-#include "fork.h"
-#include "internal.h"
-#include "park.h"
+#include "core/fork.h"
+#include "core/internal.h"
+#include "core/park.h"
 
 enum { PENDING, RUNNING, FIRED, CANCELLED };
 

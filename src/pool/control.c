@@ -15,7 +15,7 @@
 
 #include <weft/error.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "pool/pool_internal.h"
 
 static void drain(weft_pool *p)

@@ -6,7 +6,7 @@
 
 #include <weft/error.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "pool/pool_internal.h"
 
 static struct weft__dqbuf *buf_new(int64_t cap)

@@ -24,8 +24,8 @@
 #include <weft/error.h>
 #include <weft/future.h>
 
-#include "fork.h"
-#include "internal.h"
+#include "core/fork.h"
+#include "core/internal.h"
 #include "pool/pool_internal.h"
 
 static struct {

@@ -24,7 +24,7 @@
 
 #include <weft/error.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "pool/pool_internal.h"
 
 /* 32, not 8: on a shared VM a worker's vCPU may stop for milliseconds, and whoever holds one of

@@ -20,7 +20,7 @@
 
 #include <weft/error.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "os/os.h"
 #include "pool/pool_internal.h"
 

@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fork.h"
-#include "internal.h"
+#include "core/fork.h"
+#include "core/internal.h"
 #include "pool/pool_internal.h"
 #include "pool/records.h"
 

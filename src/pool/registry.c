@@ -18,8 +18,8 @@
  */
 #include <weft/error.h>
 
-#include "fork.h"
-#include "internal.h"
+#include "core/fork.h"
+#include "core/internal.h"
 #include "pool/pool_internal.h"
 
 static struct {

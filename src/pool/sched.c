@@ -35,8 +35,8 @@
 
 #include <weft/error.h>
 
-#include "cancel_internal.h"
-#include "internal.h"
+#include "core/cancel_internal.h"
+#include "core/internal.h"
 #include "os/os.h"
 #include "pool/pool_internal.h"
 

@@ -23,7 +23,7 @@
 #include <weft/error.h>
 #include <weft/future.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "pool/pool_internal.h"
 
 int weft_future_new(weft_future **out, const weft_future_opts *opts)

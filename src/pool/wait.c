@@ -14,7 +14,7 @@
 
 #include <weft/error.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "pool/pool_internal.h"
 
 struct wctx {

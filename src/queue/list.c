@@ -30,7 +30,7 @@
 
 #include <weft/error.h>
 
-#include "../internal.h"
+#include "../core/internal.h"
 #include "../os/os.h"
 #include "queue_impl.h"
 

@@ -62,7 +62,7 @@
 #include <weft/error.h>
 #include <weft/queue.h>
 
-#include "../internal.h"
+#include "../core/internal.h"
 #include "queue_impl.h"
 
 /* Items shutdown takes out per lock hold, so that fn runs with no lock held. */

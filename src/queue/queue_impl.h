@@ -17,8 +17,8 @@
 #include <stdint.h>
 #include <weft/queue.h>
 
-#include "../lock.h"
-#include "../park.h"
+#include "../core/lock.h"
+#include "../core/park.h"
 
 /* Items per segment of an unbounded FIFO/LIFO: a segment is two links and 254 slots, 2 KiB,
  * so a queued item costs 8 bytes plus 16/254 of the links. */

@@ -4,7 +4,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "pool/pool_internal.h"
 #include "test.h"
 

@@ -2,7 +2,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 
-#include "park.h"
+#include "core/park.h"
 #include "test.h"
 
 /* A one-slot mailbox built directly on the parking lot, as a primitive would be. */

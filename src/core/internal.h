@@ -1,4 +1,4 @@
-/* src/internal.h - small helpers shared by the modules (not part of the API). */
+/* src/core/internal.h - small helpers shared by the modules (not part of the API). */
 #ifndef WEFT_INTERNAL_H
 #define WEFT_INTERNAL_H
 

@@ -1,4 +1,4 @@
-/* src/park.h - the parking lot: the one place where a weft thread blocks.
+/* src/core/park.h - the parking lot: the one place where a weft thread blocks.
  *
  * A blocking call that must wait does four things:
  *   1. weft__park_init(&p, deadline) - one park per wait, on the waiter's stack;
@@ -46,7 +46,7 @@
 #include <stdint.h>
 #include <weft/time.h>
 
-#include "lock.h"
+#include "core/lock.h"
 
 enum {
     WEFT__PARK_WAITING = 0,  /* not claimed, the thread is spinning or about to sleep */

@@ -1,4 +1,4 @@
-/* src/cancel_internal.h - what the parking lot and threads need from cancel scopes. */
+/* src/core/cancel_internal.h - what the parking lot and threads need from cancel scopes. */
 #ifndef WEFT_CANCEL_INTERNAL_H
 #define WEFT_CANCEL_INTERNAL_H
 

@@ -1,4 +1,4 @@
-/* src/error.c - error names and texts (generated from WEFT_ERROR_TABLE) and the per-thread
+/* src/core/error.c - error names and texts (generated from WEFT_ERROR_TABLE) and the per-thread
  * error slot that carries a failure's message to whoever joins the thread. */
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,7 +8,7 @@
 
 #include <weft/error.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 static _Thread_local struct {
     int code;

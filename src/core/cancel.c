@@ -1,4 +1,4 @@
-/* src/cancel.c - cancel scopes: a tree of scopes, each with the threads currently inside it.
+/* src/core/cancel.c - cancel scopes: a tree of scopes, each with the threads currently inside it.
  *
  * Every thread that uses weft has a member record (thread-local) linking it into the member
  * list of its current scope. Cancelling a scope walks its subtree under tree_lock, marks each
@@ -28,12 +28,12 @@
 #include <weft/cancel.h>
 #include <weft/error.h>
 
-#include "cancel_internal.h"
-#include "fork.h"
-#include "internal.h"
-#include "lock.h"
+#include "core/cancel_internal.h"
+#include "core/fork.h"
+#include "core/internal.h"
+#include "core/lock.h"
 #include "os/os.h"
-#include "park.h"
+#include "core/park.h"
 
 struct member {
     struct member *next, *prev;

@@ -1,5 +1,5 @@
-/* src/lock.c - slow paths of the internal mutex (see lock.h for the protocol). */
-#include "lock.h"
+/* src/core/lock.c - slow paths of the internal mutex (see lock.h for the protocol). */
+#include "core/lock.h"
 #include "os/os.h"
 
 /* About a microsecond of spinning: longer than a wait-queue critical section, far shorter

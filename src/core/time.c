@@ -1,10 +1,10 @@
-/* src/time.c - the monotonic clock, deadlines with saturating arithmetic, and sleep. */
+/* src/core/time.c - the monotonic clock, deadlines with saturating arithmetic, and sleep. */
 #include <weft/error.h>
 #include <weft/time.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "os/os.h"
-#include "park.h"
+#include "core/park.h"
 
 weft_ns weft_now(void)
 {

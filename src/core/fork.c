@@ -1,4 +1,4 @@
-/* src/fork.c - fork(): the one ordered table of what every weft module locks before fork()
+/* src/core/fork.c - fork(): the one ordered table of what every weft module locks before fork()
  * and makes right in the child, registered with pthread_atfork once.
  *
  * Only the forking thread lives on in the child. A lock that another thread held at the fork
@@ -18,8 +18,8 @@
 #include <pthread.h>
 #include <stddef.h>
 
-#include "fork.h"
-#include "park.h"
+#include "core/fork.h"
+#include "core/park.h"
 
 struct fork_entry {
     const char *what;

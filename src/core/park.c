@@ -1,4 +1,4 @@
-/* src/park.c - waiter records, wait queues, and the adaptive spin-then-sleep parker.
+/* src/core/park.c - waiter records, wait queues, and the adaptive spin-then-sleep parker.
  *
  * The protocol is stated in park.h. Lock order: an object's wait-queue lock may be held while
  * a parker's lock is taken (a canceller claims under the parker lock only; no queue lock is
@@ -10,12 +10,12 @@
  * budget stays within [SPIN_MIN_NS, SPIN_MAX_NS], so an idle thread goes to sleep after at
  * most SPIN_MAX_NS of spinning, and soon after only SPIN_MIN_NS.
  */
-#include "park.h"
+#include "core/park.h"
 
 #include <weft/error.h>
 
-#include "cancel_internal.h"
-#include "internal.h"
+#include "core/cancel_internal.h"
+#include "core/internal.h"
 #include "os/os.h"
 
 #define SPIN_MIN_NS  2000

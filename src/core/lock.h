@@ -1,4 +1,4 @@
-/* src/lock.h - weft's internal mutex: the short lock that guards wait queues and tables.
+/* src/core/lock.h - weft's internal mutex: the short lock that guards wait queues and tables.
  *
  * One 32-bit word: 0 unlocked, 1 locked, 2 locked with sleepers (Drepper, "Futexes are
  * tricky", mutex 3). Critical sections under it are a few dozen instructions, so a contender
