@@ -246,6 +246,14 @@ void weft__scope_deadline_passed(void)
     if (ts.scope) check_deadline(ts.scope);
 }
 
+void weft__park_scope_event(enum weft__park_event e)
+{
+    if (e == WEFT__PARK_ATTACH)
+        weft__scope_register_self();
+    else
+        weft__scope_deadline_passed();
+}
+
 /* ---- public API ---- */
 
 int weft_scope_new(weft_scope **out, weft_scope *parent, const weft_scope_opts *opts)

@@ -14,7 +14,6 @@
 
 #include <weft/error.h>
 
-#include "core/cancel_internal.h"
 #include "core/internal.h"
 #include "os/os.h"
 
@@ -300,7 +299,7 @@ static void publish(weft__parker *k, weft__park *p)
 uint32_t weft__park_wait(weft__park *p)
 {
     weft__parker *k = &tls_parker;
-    if (!k->registered) weft__scope_register_self(); /* so that a canceller can find us */
+    if (!k->registered) weft__park_scope_event(WEFT__PARK_ATTACH); /* a canceller can find us */
     if (k->shield) p->cancellable = false;
     /* The scope's deadline ends the wait as a cancellation when it comes first. */
     bool scope_first = p->cancellable && k->scope_deadline != 0 && k->scope_deadline < p->deadline;
@@ -325,7 +324,7 @@ uint32_t weft__park_wait(weft__park *p)
         adapt(k, spun_ok, spent, spun_ok ? spent : weft__os_now() - start);
     publish(k, NULL);
     if (s == WEFT__PARK_TIMEDOUT && scope_first) {
-        weft__scope_deadline_passed();
+        weft__park_scope_event(WEFT__PARK_SCOPE_DEADLINE);
         s = WEFT__PARK_CANCELED;
     }
     return s;

@@ -176,6 +176,15 @@ void weft__parker_reset(weft__parker *k);
 /* 1 if the calling thread has a cancellation request that applies (not shielded). */
 int weft__cancel_pending(void);
 
+/* The parker's one call up into the scope layer, which stands above it (core/cancel.c
+ * defines it; the parker includes nothing of that layer, so the include graph has no circle).
+ *   WEFT__PARK_ATTACH: the calling thread is about to wait and is attached to no scope
+ *     (parker->registered is false): attach it to the root scope, so a canceller can find it;
+ *   WEFT__PARK_SCOPE_DEADLINE: its wait ended at its scope's deadline: cancel the scope that
+ *     owns that deadline (waking its other members). */
+enum weft__park_event { WEFT__PARK_ATTACH, WEFT__PARK_SCOPE_DEADLINE };
+void weft__park_scope_event(enum weft__park_event e);
+
 /* Turn a relative timeout into a deadline, rejecting negative timeouts (WEFT_EINVAL). */
 int weft__deadline_of(weft_ns timeout, weft_ns *deadline);
 
