@@ -13,7 +13,8 @@
  *     or saved (entered-from) scope it is, and a thread record's own-scope ref (thread.c);
  *   - a child of a cancelled scope is cancelled; a scope's effective deadline is the minimum of
  *     its own and its ancestors' and never changes.
- * Lock order: table_lock (thread.c) -> tree_lock -> a parker's lock (fork.c's table).
+ * Lock order: docs/design/locks.md (table_lock, then tree_lock, then a parker's lock). Debug
+ * builds check the invariants above at every tree change (check_locked).
  *
  * Deadlines are lazy: no timer thread. A thread blocked in its scope parks with the earlier of
  * its own deadline and the scope's; when the scope's passes first, it cancels the scope that
@@ -66,8 +67,19 @@ static pthread_key_t exit_key;
 
 /* ---- tree maintenance (tree_lock held) ---- */
 
+/* The tree's invariants at s (the header's list), checked in debug builds (core/assert.h). */
+static void check_locked(const weft_scope *s)
+{
+    WEFT__ASSERT(weft__lock_held(&tree_lock));
+    WEFT__ASSERT(s->refs > 0);
+    WEFT__ASSERT(s->deadline <= s->own_deadline);
+    WEFT__ASSERT(s->parent == NULL || s->deadline <= s->parent->deadline);
+    WEFT__ASSERT(s->parent == NULL || !s->parent->cancelled || s->cancelled);
+}
+
 static void unref_locked(weft_scope *s)
 {
+    if (s) check_locked(s);
     while (s && s != &root && --s->refs == 0) {
         weft_scope *parent = s->parent;
         if (s->prev_sibling)
@@ -101,6 +113,7 @@ static void unlink_member(weft_scope *s)
 /* Make s the calling thread's current scope and sync its parker with s's state. */
 static void move_to(weft_scope *s)
 {
+    check_locked(s);
     if (ts.scope) unlink_member(ts.scope);
     ts.scope = s;
     link_member(s);
@@ -124,6 +137,7 @@ static void cancel_locked(weft_scope *s, int code, const char *reason, weft__wak
     if (reason != s->reason) snprintf(s->reason, sizeof s->reason, "%s", reason);
     for (struct member *m = s->members; m; m = m->next) weft__parker_interrupt_batch(m->parker, wl);
     for (weft_scope *c = s->children; c; c = c->next_sibling) cancel_locked(c, code, reason, wl);
+    check_locked(s);
 }
 
 /* ---- per-thread registration ---- */

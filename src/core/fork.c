@@ -4,7 +4,7 @@
  * Only the forking thread lives on in the child. A lock that another thread held at the fork
  * would stay held there for ever, and a list that it was changing would be torn; so before the
  * fork the prepare handler takes every lock of weft's own services (the locks that guard what
- * the child will use), in the table's order, which is the lock hierarchy (docs/design/fork.md):
+ * the child will use), in the table's order, which is the lock hierarchy (docs/design/locks.md):
  * a module's lock comes before every lock that may be taken while it is held. After the fork
  * the parent releases them in the reverse order; the child resets each module for a process
  * with one thread (threads, workers and waiters of the parent are gone: their records are
@@ -46,7 +46,7 @@ static void parker_release(void)
         what, mod##_fork_prepare, mod##_fork_parent, mod##_fork_child \
     }
 
-/* The lock hierarchy, outermost first. */
+/* The lock hierarchy (docs/design/locks.md), outermost first. */
 static const struct fork_entry table[] = {
     ENTRY("signal thread (catch's mutex)", weft__signals),
     ENTRY("timer heap (svc.q.lock)", weft__timer),

@@ -5,6 +5,8 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "core/assert.h"
+
 /* Put code and message into the calling thread's error slot (error.c). */
 void weft__error_put(int code, const char *message);
 

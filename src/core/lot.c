@@ -3,8 +3,8 @@
  * Invariants (under a bucket's lock): a record is linked in the bucket of its key (w->want);
  * for every key with a waiter count, the count is at least the number of its linked records
  * (the parkers raise it before they link and lower it after they are unlinked).
- * Lock order: a bucket lock is a leaf among sync locks (never two buckets at once; no user
- * lock is taken under one). Inside it the parking lot may take a parker lock (park.c order).
+ * Lock order: docs/design/locks.md: never two buckets at once, no user lock under one; the
+ * parking lot may take a parker's lock inside.
  */
 #include "core/fork.h"
 #include "core/internal.h"

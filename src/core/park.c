@@ -1,8 +1,7 @@
 /* src/core/park.c - waiter records, wait queues, and the adaptive spin-then-sleep parker.
  *
- * The protocol is stated in park.h. Lock order: an object's wait-queue lock may be held while
- * a parker's lock is taken (a canceller claims under the parker lock only; no queue lock is
- * taken under a parker lock), so the order is: queue lock, then parker lock.
+ * The protocol is stated in park.h. Lock order: docs/design/locks.md: a parker's lock is
+ * the innermost (a canceller claims under it alone; no queue lock is taken under it).
  *
  * Spinning. Waking a thread that sleeps in the kernel costs tens of microseconds on a VM; a
  * hand-off to a thread that is still spinning costs a cache-line transfer. So a parked thread

@@ -1,6 +1,6 @@
 /* src/pool/deque.c - the deque's buffers, batch push, steal and size (deque.h has the
  * protocol, and the owner's push and take, which are inline).
- * Lock order: no locks.
+ * No locks (docs/design/locks.md).
  */
 #include <stdlib.h>
 

@@ -16,7 +16,7 @@
  * If no memory is left for a magazine, the records are linked (through ->next) on the depot's
  * loose list instead, which a refill walks: slow, but nothing is lost.
  *
- * Lock order: depot.lock is a leaf.
+ * Lock order: docs/design/locks.md (depot.lock is a leaf).
  */
 #include <pthread.h>
 #include <stdlib.h>

@@ -11,7 +11,7 @@
  * The barrier is Python's algorithm (Lib/threading.py) on its own weft_lock plus the same
  * key wait: states 0 filling, 1 draining, -1 resetting, -2 broken.
  *
- * Lock order: the user lock (or barrier lock), then a bucket lock (inside weft__lot_*).
+ * Lock order: docs/design/locks.md (the user or barrier lock, then a bucket lock).
  * The waiter count of a condition is raised by a waiter under the bucket lock (before it
  * releases the user lock) and lowered by that waiter once its wait ended, never by notify
  * (core/lot.h); notify reads it under the user lock, which orders it after every increment of

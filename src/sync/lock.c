@@ -19,7 +19,7 @@
  * releaser clears LOCKED; WAKING is set by the one releaser that wakes (before its claim) and
  * cleared by the thread it woke, or by the releaser itself if every claim failed. So when a
  * release skips the wake-up because of WAKING, a woken thread is still to try the lock.
- * Lock order: a bucket lock is taken only inside weft__lot_*; it is never held while a
+ * Lock order: docs/design/locks.md. Here: a bucket lock is taken only inside weft__lot_*; it is never held while a
  * weft_lock is acquired.
  *
  * weft_rlock = owner tag + count + weft_lock. Only the owner writes count; owner is atomic

@@ -28,7 +28,7 @@
  * Nothing is handed over: a woken semaphore waiter competes for the permit again (and parks
  * again if another thread took it first), so a wake-up is never lost to a racing timeout: a
  * record whose wait ended fails its claim and weft__lot_unpark wakes the next one instead.
- * Lock order: only bucket locks, inside weft__lot_*.
+ * Lock order: docs/design/locks.md; only bucket locks, inside weft__lot_*.
  */
 #include <weft/error.h>
 #include <weft/sync.h>
