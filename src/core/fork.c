@@ -48,7 +48,7 @@ static void parker_release(void)
 
 /* The lock hierarchy (docs/design/locks.md), outermost first. */
 static const struct fork_entry table[] = {
-    ENTRY("signal thread (catch's mutex)", weft__signals),
+    ENTRY("signal thread (sig.lock, catch's mutex)", weft__signals),
     ENTRY("timer heap (svc.q.lock)", weft__timer),
     ENTRY("pool list (reg.lock)", weft__pools),
     ENTRY("thread table (table_lock)", weft__thread),
