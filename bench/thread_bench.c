@@ -14,7 +14,7 @@
 #include <weft.h>
 
 #include "bench_util.h"
-#include "park.h"
+#include "core/park.h"
 
 /* ---- thread start + join ---- */
 

@@ -1,4 +1,4 @@
-/* models/park.pml - the parking lot's claim protocol (src/park.c, src/cancel.c).
+/* models/park.pml - the parking lot's claim protocol (src/core/park.c, src/core/cancel.c).
  *
  * Two waiters each want one item from one wait queue (the getter side of a locked queue,
  * src/queue/queue.c). A waker produces 0, 1 or 2 items; a canceller cancels none, one or

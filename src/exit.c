@@ -22,7 +22,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "fork.h"
+#include "core/fork.h"
 
 void weft__exit_run(void)
 {

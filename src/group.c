@@ -17,9 +17,8 @@
  *     after its own unlock (a task may finish after weft_group_free's wait returned but before
  *     it let go of the lock).
  * pool, scope and threads are set at creation and never change.
- * Lock order: g->q.lock, then cancel.c's tree_lock (admit asks whether the scope is cancelled);
- * nothing else is taken under g->q.lock; scope cancellation, thread starts and pool submits run
- * without it.
+ * Lock order: docs/design/locks.md. Here: admit takes tree_lock under g->q.lock (is the scope
+ * cancelled?); scope cancellation, thread starts and pool submits run without g->q.lock.
  *
  * Every task ends exactly once (task_done): after fn returned, or, on a pool, from the future's
  * done-callback when the pool dropped the queued task without running it (a cancelling
@@ -36,8 +35,8 @@
 #include <weft/group.h>
 #include <weft/thread.h>
 
-#include "internal.h"
-#include "park.h"
+#include "core/internal.h"
+#include "core/park.h"
 #include "pool/pool_internal.h"
 
 struct weft_group {

@@ -9,7 +9,7 @@
 #include <weft/error.h>
 #include <weft/local.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 static _Atomic uint32_t *state_of(weft_local *key)
 {

@@ -11,8 +11,8 @@
  * point where its cancellation is enabled, and joined, so that no thread is left over for
  * tools such as valgrind. A child made by fork() gets a signal thread of its own (fork.c's
  * table), so Ctrl-C reaches it as it reaches the parent.
- * Lock order: sig.lock (a pthread mutex: weft_signals_catch starts the thread under it) comes
- * before every weft lock (fork.c's table).
+ * Lock order: docs/design/locks.md: sig.lock (a pthread mutex: weft_signals_catch starts the
+ * thread under it) is the outermost.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -26,8 +26,8 @@
 #include <weft/error.h>
 #include <weft/signal.h>
 
-#include "fork.h"
-#include "internal.h"
+#include "core/fork.h"
+#include "core/internal.h"
 #include "signal_internal.h"
 
 static struct {

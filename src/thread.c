@@ -12,8 +12,8 @@
  *     the last one to drop its ref frees the record;
  *   - done, status and message are written once by the finishing thread under done_q.lock and
  *     read by joiners after they see done under the same lock.
- * Lock order: table_lock, then a record's done_q.lock (finish takes them one after the other,
- * never nested). exit_q.lock is a leaf.
+ * Lock order: docs/design/locks.md. Here: finish takes table_lock and a record's done_q.lock
+ * one after the other, never nested.
  *
  * The exit rule (Python's threading._shutdown): exit.c's atexit handler, registered when the
  * first thread starts, waits until no non-daemon weft thread runs (not counting the thread
@@ -31,12 +31,12 @@
 #include <weft/error.h>
 #include <weft/thread.h>
 
-#include "cancel_internal.h"
-#include "fork.h"
-#include "internal.h"
-#include "lock.h"
+#include "core/cancel_internal.h"
+#include "core/fork.h"
+#include "core/internal.h"
+#include "core/lock.h"
 #include "os/os.h"
-#include "park.h"
+#include "core/park.h"
 #include "signal_internal.h"
 
 #define MIN_STACK WEFT_THREAD_STACK_MIN

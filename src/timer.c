@@ -19,8 +19,8 @@
  *   - svc.q holds at most the timer thread's own record, linked only while it parks.
  * fn, arg, interval and seq are written before the timer is published in the heap and never
  * change for a given run, so the timer thread reads them without the lock.
- * Lock order: svc.q.lock, then thread.c's and cancel.c's locks (the timer thread is started
- * under svc.q.lock, once). Callbacks run with no weft lock held.
+ * Lock order: docs/design/locks.md. Here: the timer thread is started under svc.q.lock, once;
+ * callbacks run with no weft lock held.
  * After fork() the child has no timer thread: its copy of every timer is cancelled, and the
  * next start makes a new thread (fork.c's table holds svc.q.lock across the fork).
  */
@@ -33,9 +33,9 @@
 #include <weft/thread.h>
 #include <weft/timer.h>
 
-#include "fork.h"
-#include "internal.h"
-#include "park.h"
+#include "core/fork.h"
+#include "core/internal.h"
+#include "core/park.h"
 
 enum { PENDING, RUNNING, FIRED, CANCELLED };
 

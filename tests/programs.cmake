@@ -13,6 +13,10 @@ add_test(NAME api_documented
           ${PROJECT_SOURCE_DIR}/include)
 set_tests_properties(api_documented PROPERTIES TIMEOUT 60)
 
+# src/ is layered: core/ stands on os/ alone, and no include circle joins two modules.
+add_test(NAME layers COMMAND ${PROJECT_SOURCE_DIR}/scripts/check-layers ${PROJECT_SOURCE_DIR}/src)
+set_tests_properties(layers PROPERTIES TIMEOUT 60)
+
 # Every ```c block in README.md and docs/ compiles (and links, when it has a main).
 file(GLOB_RECURSE WEFT_DOC_PAGES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/docs/*.md)
 if(WEFT_SANITIZE STREQUAL "thread")

@@ -61,17 +61,21 @@ typedef struct weft_scope_opts {
 WEFT_API int weft_scope_new(weft_scope **out, weft_scope *parent, const weft_scope_opts *opts);
 
 /* weft_scope_release - drop the handle from weft_scope_new. The scope lives on while threads are
- * inside it or it has children. Releasing the root, or NULL, does nothing. */
+ * inside it or it has children. Releasing the root, or NULL, does nothing. s: taken.
+ * Blocks: no. Cancellation point: no. Thread safety: safe (s is not used after the call).
+ * Async-signal-safe: no (it may free the scope). */
 WEFT_API void weft_scope_release(weft_scope *s);
 
 /* weft_scope_enter - make s the calling thread's current scope until weft_scope_exit.
  * s: borrowed; weft keeps it alive while the thread is inside.
  * Returns 0, WEFT_EINVAL (NULL), WEFT_ENOSPC (nested deeper than WEFT_SCOPE_DEPTH).
- * Blocks: no. Cancellation point: no. Thread safety: safe. */
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_scope_enter(weft_scope *s);
 
 /* weft_scope_exit - return to the scope that was current before the last weft_scope_enter.
- * Returns 0, WEFT_ESTATE (no weft_scope_enter to undo). */
+ * Returns 0, WEFT_ESTATE (no weft_scope_enter to undo).
+ * Blocks: no. Cancellation point: no. Thread safety: safe (acts on the calling thread).
+ * Async-signal-safe: no. */
 WEFT_API int weft_scope_exit(void);
 
 /* weft_scope_cancel - cancel s and all its descendants; wake every thread blocked in weft inside
@@ -83,32 +87,41 @@ WEFT_API int weft_scope_exit(void);
 WEFT_API int weft_scope_cancel(weft_scope *s, int code, const char *fmt, ...) WEFT_PRINTF(3, 4);
 
 /* weft_scope_cancelled - 1 if s is cancelled (or its deadline passed), else 0; WEFT_EINVAL
- * for NULL. */
+ * for NULL. A passed deadline is noticed here: the scope that owns it is cancelled then.
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_scope_cancelled(weft_scope *s);
 
 /* weft_scope_reason - the reason s was cancelled: its code in *code and its text in buf (size
  * bytes, cut if needed). Either may be NULL. Returns 1 if cancelled, 0 if not (outputs
- * untouched), WEFT_EINVAL for NULL s. */
+ * untouched), WEFT_EINVAL for NULL s.
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_scope_reason(weft_scope *s, int *code, char *buf, size_t size);
 
-/* weft_scope_root - the root scope (never freed). Cancelling it cancels every scope. */
+/* weft_scope_root - the root scope (never freed). Cancelling it cancels every scope.
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: yes. */
 WEFT_API weft_scope *weft_scope_root(void);
 
 /* weft_scope_current - the calling thread's current scope, borrowed: valid while the thread
- * stays in it. */
+ * stays in it. A thread weft did not start is attached to the root scope by its first call.
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API weft_scope *weft_scope_current(void);
 
 /* weft_checkpoint - WEFT_ECANCELED if the calling thread's current scope is cancelled (or its
  * deadline passed) and no shield is up, else 0. For CPU-bound loops: a few nanoseconds.
- * Blocks: no. Cancellation point: yes. Thread safety: safe. */
+ * Blocks: no. Cancellation point: yes. Thread safety: safe. Async-signal-safe: no (the first
+ * call of a thread attaches it to a scope). */
 WEFT_API int weft_checkpoint(void);
 
-/* weft_cancelled - 1 if weft_checkpoint would return WEFT_ECANCELED, else 0. */
+/* weft_cancelled - 1 if weft_checkpoint would return WEFT_ECANCELED, else 0.
+ * Blocks: no. Cancellation point: no (it reports, it does not return WEFT_ECANCELED).
+ * Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_cancelled(void);
 
 /* weft_shield_begin - until the matching weft_shield_end, blocking calls of the calling thread
  * ignore cancellation (they still honour their own timeouts). Nests. Returns 0.
- * weft_shield_end - undo one weft_shield_begin. Returns 0, or WEFT_ESTATE if none is up. */
+ * weft_shield_end - undo one weft_shield_begin. Returns 0, or WEFT_ESTATE if none is up.
+ * Both: Blocks: no. Cancellation point: no. Thread safety: safe (a counter of the calling
+ * thread's). Async-signal-safe: yes, if the handler ends the shields it begins. */
 WEFT_API int weft_shield_begin(void);
 WEFT_API int weft_shield_end(void);
 

@@ -85,7 +85,9 @@ WEFT_API const char *weft_errname(int code);
  * Async-signal-safe: no. */
 WEFT_API int weft_error_set(int code, const char *fmt, ...) WEFT_PRINTF(2, 3);
 
-/* weft_error_code - the code last recorded in the calling thread's slot (0 if none). */
+/* weft_error_code - the code last recorded in the calling thread's slot (0 if none).
+ * Blocks: no. Cancellation point: no. Thread safety: reads only the caller's slot.
+ * Async-signal-safe: yes. */
 WEFT_API int weft_error_code(void);
 
 /* weft_error_message - the message last recorded in the calling thread's slot ("" if none):
@@ -93,10 +95,14 @@ WEFT_API int weft_error_code(void);
  * WEFT_EINVAL, WEFT_ESTATE or WEFT_ENOMEM (see the top of this header; a successful call
  * leaves the slot alone). Returns a pointer into the calling thread's slot: valid in this
  * thread until the next weft_error_set/clear or the next weft call that fills the slot; copy
- * it to keep it. */
+ * it to keep it.
+ * Blocks: no. Cancellation point: no. Thread safety: reads only the caller's slot.
+ * Async-signal-safe: yes (the text may be one a handler's interrupted call was writing). */
 WEFT_API const char *weft_error_message(void);
 
-/* weft_error_clear - empty the calling thread's error slot. */
+/* weft_error_clear - empty the calling thread's error slot.
+ * Blocks: no. Cancellation point: no. Thread safety: touches only the caller's slot.
+ * Async-signal-safe: yes. */
 WEFT_API void weft_error_clear(void);
 
 WEFT_END_DECLS

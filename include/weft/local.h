@@ -69,13 +69,14 @@ WEFT_API void *weft_local_get(weft_local *key);
  * (replacing a value does not destroy the old one: the caller owns it again).
  * Returns 0, WEFT_EINVAL (NULL key), WEFT_ENOMEM / WEFT_EAGAIN (no key could be created: the
  * system's limit of keys is reached).
- * Blocks: no. Cancellation point: no. Thread safety: safe. */
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_local_set(weft_local *key, void *value);
 
 /* weft_local_free - end key: values still set in other threads are NOT destroyed (their owners
  * must clear them first, as with pthread_key_delete); the key may be used again afterwards
  * (it is created anew). Returns 0 or WEFT_EINVAL (NULL key).
- * Thread safety: no other thread may use the key during or after the call. */
+ * Blocks: no. Cancellation point: no. Thread safety: no other thread may use the key during
+ * or after the call. Async-signal-safe: no. */
 WEFT_API int weft_local_free(weft_local *key);
 
 WEFT_END_DECLS

@@ -115,7 +115,9 @@ WEFT_API int weft_pool_submit(weft_pool *p, weft_task_fn fn, void *arg, weft_fut
 
 /* weft_pool_submit_named - weft_pool_submit with a task name, shown by error reports and by a
  * shutdown that times out. name: borrowed during the call and copied (cut at 31 bytes); NULL
- * is no name. Returns and blocks as weft_pool_submit. */
+ * is no name. Returns as weft_pool_submit.
+ * Blocks: only when the pool is full (max_queued). Cancellation point: only then.
+ * Thread safety: safe, also from inside tasks. Async-signal-safe: no. */
 WEFT_API int weft_pool_submit_named(weft_pool *p, const char *name, weft_task_fn fn, void *arg,
                                     weft_future **out, weft_ns timeout);
 
@@ -255,7 +257,8 @@ WEFT_API void weft_pool_free(weft_pool *p);
 WEFT_API int weft_pool_wait_idle(weft_pool *p, weft_ns timeout);
 
 /* weft_pool_pause - workers start no new task until weft_pool_resume (running ones go on;
- * submits are still accepted). Returns 0, WEFT_EINVAL (NULL). Blocks: no. Thread safety: safe. */
+ * submits are still accepted). Returns 0, WEFT_EINVAL (NULL).
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: yes. */
 WEFT_API int weft_pool_pause(weft_pool *p);
 
 /* weft_pool_resume - undo weft_pool_pause and wake the workers. Returns 0, WEFT_EINVAL (NULL).
@@ -315,8 +318,9 @@ WEFT_API int weft_parallel_for(weft_pool *p, int64_t begin, int64_t end, int64_t
  * acc_size bytes, overwritten). combine must be associative and commutative (the pieces are
  * combined in the order they finish). identity: borrowed.
  * Returns 0, WEFT_EINVAL (NULL body, combine, identity or result, acc_size 0, end < begin,
- * grain < 0), WEFT_ENOMEM, WEFT_ECLOSED, WEFT_EBROKEN. Blocks / cancellation as
- * weft_parallel_for. */
+ * grain < 0), WEFT_ENOMEM, WEFT_ECLOSED, WEFT_EBROKEN.
+ * Blocks: yes (helps from a worker). Cancellation point: no (it always finishes).
+ * Thread safety: safe, nests. Async-signal-safe: no. */
 WEFT_API int weft_parallel_reduce(weft_pool *p, int64_t begin, int64_t end, int64_t grain,
                                   void (*body)(int64_t lo, int64_t hi, void *acc, void *arg),
                                   void (*combine)(void *acc, const void *other, void *arg),

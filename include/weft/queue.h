@@ -177,7 +177,8 @@ typedef void (*weft_queue_item_fn)(void *item, void *arg);
  * Blocks: no (fn may). Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_queue_shutdown(weft_queue *q, weft_queue_item_fn fn, void *arg, size_t *handed);
 
-/* weft_queue_is_closed - 1 once q was closed or shut down, else 0 (and for NULL). */
+/* weft_queue_is_closed - 1 once q was closed or shut down, else 0 (and for NULL).
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: yes. */
 WEFT_API int weft_queue_is_closed(weft_queue *q);
 
 /* One alternative of weft_queue_select. */

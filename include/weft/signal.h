@@ -50,7 +50,8 @@ typedef struct weft_signals_opts {
  * Blocks: no. Cancellation point: no. Thread safety: safe (one call wins). Async-signal-safe: no. */
 WEFT_API int weft_signals_catch(const weft_signals_opts *opts);
 
-/* weft_signals_received - the number of the first signal caught, 0 if none yet. */
+/* weft_signals_received - the number of the first signal caught, 0 if none yet.
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: yes. */
 WEFT_API int weft_signals_received(void);
 
 WEFT_END_DECLS

@@ -109,12 +109,13 @@ WEFT_API int weft_thread_release(weft_thread t);
 WEFT_API int weft_thread_stop(weft_thread t);
 
 /* weft_thread_is_alive - 1 while t's function runs, 0 once it has returned, WEFT_ESRCH for a
- * stale handle. Blocks: no. Cancellation point: no. Thread safety: safe. */
+ * stale handle. Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_thread_is_alive(weft_thread t);
 
 /* weft_thread_current - the calling thread's handle (threading.current_thread). For a thread
  * weft did not start, the first call registers it; never fails except for lack of memory, when
- * it returns {0}. Blocks: no. Cancellation point: no. Thread safety: safe. */
+ * it returns {0}. Blocks: no. Cancellation point: no. Thread safety: safe.
+ * Async-signal-safe: no (the first call of a foreign thread allocates). */
 WEFT_API weft_thread weft_thread_current(void);
 
 /* weft_thread_main - the main thread's handle (threading.main_thread), from any thread: the
@@ -160,24 +161,29 @@ static inline int weft_thread_equal(weft_thread a, weft_thread b)
 
 /* weft_thread_native_id - the kernel's thread id (Thread.native_id, as in top -H and gdb).
  * tid: caller-owned. Returns 0, WEFT_ESRCH, WEFT_EINVAL (NULL tid), WEFT_ESTATE (not yet
- * known: the thread has not started running; it is set before fn is called). */
+ * known: the thread has not started running; it is set before fn is called).
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_thread_native_id(weft_thread t, int32_t *tid);
 
 /* weft_thread_name - copy t's name into buf (size bytes, NUL-terminated, cut if needed).
- * Returns 0, WEFT_ESRCH, WEFT_EINVAL (NULL buf or size 0). */
+ * Returns 0, WEFT_ESRCH, WEFT_EINVAL (NULL buf or size 0).
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_thread_name(weft_thread t, char *buf, size_t size);
 
-/* weft_thread_is_daemon - 1 or 0, or WEFT_ESRCH. */
+/* weft_thread_is_daemon - 1 or 0, or WEFT_ESRCH.
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_thread_is_daemon(weft_thread t);
 
 /* weft_thread_count - how many threads are alive and known to weft: those it started whose
- * function has not returned, plus registered foreign threads (threading.active_count). */
+ * function has not returned, plus registered foreign threads (threading.active_count).
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API size_t weft_thread_count(void);
 
 /* weft_thread_enumerate - fill out[0 .. cap) with handles of the live threads counted by
  * weft_thread_count (threading.enumerate) and return how many there are in all, which may be
  * more than cap (call again with a bigger array). out may be NULL when cap is 0.
- * The handles are not references: a thread may finish and be reaped right after. */
+ * The handles are not references: a thread may finish and be reaped right after.
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API size_t weft_thread_enumerate(weft_thread *out, size_t cap);
 
 /* The error hook (threading.excepthook): called on the thread that ended with a failure, or at
@@ -189,7 +195,7 @@ typedef void (*weft_thread_error_hook)(weft_thread t, const char *name, int stat
  *     weft: thread 'NAME' failed: WEFT_EXXX (status N): MESSAGE
  * on stderr. arg is passed to the hook; the caller keeps it alive while the hook is set, and
  * for as long as a report that started before the replacement may still be running with it.
- * Returns 0. Thread safety: safe. */
+ * Returns 0. Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_thread_set_error_hook(weft_thread_error_hook hook, void *arg);
 
 WEFT_END_DECLS

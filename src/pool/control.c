@@ -6,8 +6,8 @@
  * record a worker popped in the meantime sees `cancelling` and is cancelled by the worker
  * instead of run (sched.c). A pool that broke (a worker initializer failed) is `cancelling`
  * too, and its dropped records fail with WEFT_EBROKEN instead (sched.c, drop_unrun). The
- * protocol that keeps a racing submit from being lost is in pool.c. Lock order: none held
- * across calls here.
+ * protocol that keeps a racing submit from being lost is in pool.c. No lock is held across
+ * calls here (docs/design/locks.md).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -15,7 +15,7 @@
 
 #include <weft/error.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "pool/pool_internal.h"
 
 static void drain(weft_pool *p)

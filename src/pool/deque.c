@@ -1,12 +1,12 @@
 /* src/pool/deque.c - the deque's buffers, batch push, steal and size (deque.h has the
  * protocol, and the owner's push and take, which are inline).
- * Lock order: no locks.
+ * No locks (docs/design/locks.md).
  */
 #include <stdlib.h>
 
 #include <weft/error.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "pool/pool_internal.h"
 
 static struct weft__dqbuf *buf_new(int64_t cap)

@@ -18,7 +18,7 @@
  * The owner's push and take are inline here: they are on the path of every task spawned from a
  * task and every fork-join wait, where a call each (and the checks around it that the
  * compiler cannot fold across files) cost 10-15% of a spawn. The rest is in deque.c.
- * Lock order: no locks.
+ * No locks (docs/design/locks.md).
  */
 #ifndef WEFT_POOL_DEQUE_H
 #define WEFT_POOL_DEQUE_H

@@ -15,7 +15,7 @@
  *   - a queued task its broken pool will not run completes like a failed one: PENDING ->
  *     FINISHED by CAS (which loses to a cancel), status WEFT_EBROKEN and a copy of the pool's
  *     reason written before it; so done but not cancelled, and reported if nobody looks.
- * Lock order: f->wq.lock -> a parker's lock (inside weft__parker_interrupt).
+ * Lock order: docs/design/locks.md.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,8 +24,8 @@
 #include <weft/error.h>
 #include <weft/future.h>
 
-#include "fork.h"
-#include "internal.h"
+#include "core/fork.h"
+#include "core/internal.h"
 #include "pool/pool_internal.h"
 
 static struct {

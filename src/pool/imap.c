@@ -21,7 +21,7 @@
 #include <weft/error.h>
 #include <weft/pool.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "pool/pool_internal.h"
 
 struct weft_imap {

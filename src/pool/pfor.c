@@ -13,8 +13,8 @@
  * once and then knows no piece touches the latch any more and may return (its stack frame
  * goes away). Internal tasks are never cancelled: a cancelling shutdown or a broken pool runs
  * them (sched.c); a map chunk then runs none of its items and fails the first with the reason.
- * Lock order: the latch's lock, a map's fail_lock and a reduce's acc_lock are leaves (user code
- * - body, combine, fn - never runs under any of them but acc_lock, which runs combine).
+ * Lock order: docs/design/locks.md. User code (body, combine, fn) runs under none of these
+ * locks but acc_lock, which runs combine.
  */
 #include <stdalign.h>
 #include <stddef.h>
@@ -24,7 +24,7 @@
 
 #include <weft/error.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "pool/pool_internal.h"
 
 /* 32, not 8: on a shared VM a worker's vCPU may stop for milliseconds, and whoever holds one of

@@ -10,8 +10,7 @@
  * Memory: the user's handle and every live worker hold a reference (refs); the last one frees
  * the pool, so a worker stuck in a task after a timed-out shutdown never touches freed memory.
  *
- * Lock order: start_lock -> (thread table, scope tree inside weft_thread_start). The waitq
- * locks are leaves.
+ * Lock order: docs/design/locks.md (start_lock, then a thread start's locks).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -20,7 +19,7 @@
 
 #include <weft/error.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "os/os.h"
 #include "pool/pool_internal.h"
 

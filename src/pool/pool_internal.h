@@ -30,11 +30,11 @@
 #include <weft/pool.h>
 #include <weft/thread.h>
 
-#include "internal.h"
-#include "lock.h"
+#include "core/internal.h"
+#include "core/lock.h"
 #include "pool/deque.h"
 #include "pool/records.h"
-#include "park.h"
+#include "core/park.h"
 
 enum {
     F_PENDING = 0,

@@ -16,14 +16,14 @@
  * If no memory is left for a magazine, the records are linked (through ->next) on the depot's
  * loose list instead, which a refill walks: slow, but nothing is lost.
  *
- * Lock order: depot.lock is a leaf.
+ * Lock order: docs/design/locks.md (depot.lock is a leaf).
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fork.h"
-#include "internal.h"
+#include "core/fork.h"
+#include "core/internal.h"
 #include "pool/pool_internal.h"
 #include "pool/records.h"
 

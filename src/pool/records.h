@@ -10,7 +10,7 @@
 
 #include <weft/future.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 #define WEFT__RCACHE_MAX   512 /* records a thread's cache holds */
 #define WEFT__RCACHE_AHEAD 8   /* alloc prefetches the record it will hand out this many later */

@@ -14,12 +14,12 @@
  * the child goes on with that task, so that pool keeps its state but is closed to new tasks.
  *
  * A pool is in the list from weft_pool_new until its last reference goes (pool.c). Lock order:
- * reg.lock is held across fork() (fork.c) and taken alone elsewhere (pool refs are atomics).
+ * docs/design/locks.md; reg.lock is held across fork() (fork.c) and taken alone elsewhere.
  */
 #include <weft/error.h>
 
-#include "fork.h"
-#include "internal.h"
+#include "core/fork.h"
+#include "core/internal.h"
 #include "pool/pool_internal.h"
 
 static struct {

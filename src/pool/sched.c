@@ -26,8 +26,8 @@
  * equality means there was a moment when nothing was outstanding (both sides only grow and a
  * task is counted submitted before it is counted done).
  *
- * Lock order: idle_q.lock and the other pool waitq locks are leaves; a worker holds none of
- * them while it runs a task.
+ * Lock order: docs/design/locks.md; a worker holds none of the pool's waitq locks while it
+ * runs a task.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,8 +35,8 @@
 
 #include <weft/error.h>
 
-#include "cancel_internal.h"
-#include "internal.h"
+#include "core/cancel_internal.h"
+#include "core/internal.h"
 #include "os/os.h"
 #include "pool/pool_internal.h"
 

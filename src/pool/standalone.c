@@ -15,7 +15,7 @@
  * fields are written before the release half of the CAS and read after an acquire that sees
  * FINISHED, as a task's (futures.c). set_running is the pool's start with no runner, so a
  * cancel of the RUNNING future interrupts nobody and returns WEFT_EBUSY.
- * Lock order: f->wq.lock alone; callbacks run after it is dropped (weft__future_notify).
+ * Lock order: docs/design/locks.md; f->wq.lock alone, callbacks run after it is dropped (weft__future_notify).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +23,7 @@
 #include <weft/error.h>
 #include <weft/future.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "pool/pool_internal.h"
 
 int weft_future_new(weft_future **out, const weft_future_opts *opts)

@@ -7,14 +7,14 @@
  * deadline. The as-completed iterator registers a done-callback (an embedded node, no malloc)
  * on each future that appends it to the iterator's ready ring under the iterator's lock.
  * Iterator lifetime: refs = 1 (the user) + every callback registered and not yet run or
- * unlinked; the last reference frees it. Lock order: a future's lock, then (in the callback,
- * after the future's lock is dropped) the iterator's lock.
+ * unlinked; the last reference frees it. Lock order: docs/design/locks.md; the callback
+ * takes the iterator's lock after the future's lock is dropped.
  */
 #include <stdlib.h>
 
 #include <weft/error.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "pool/pool_internal.h"
 
 struct wctx {

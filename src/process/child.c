@@ -37,9 +37,9 @@
 #include <unistd.h>
 #include <weft/signal.h>
 
-#include "../internal.h"
-#include "../signal_internal.h"
-#include "../fork.h"
+#include "core/internal.h"
+#include "signal_internal.h"
+#include "core/fork.h"
 #include "process_internal.h"
 
 int weft__process_in_child;

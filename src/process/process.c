@@ -55,11 +55,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../cancel_internal.h"
-#include "../fork.h"
-#include "../internal.h"
-#include "../os/os.h"
-#include "../park.h"
+#include "core/cancel_internal.h"
+#include "core/fork.h"
+#include "core/internal.h"
+#include "os/os.h"
+#include "core/park.h"
 #include "process_internal.h"
 
 struct weft_process {

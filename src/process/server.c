@@ -40,7 +40,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "../internal.h"
+#include "core/internal.h"
 #include "process_internal.h"
 
 extern char **environ;

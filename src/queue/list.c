@@ -23,14 +23,14 @@
  * call) per block; through the spares it is one exchange each way. A spare slot is an atomic
  * pointer that only exchange and CAS from NULL touch, so a block has one owner at a time.
  * The emptiness test is the same Dekker pattern as ring.c's (see there): tail CAS and tail load
- * are seq_cst. Lock order: none (no locks here).
+ * are seq_cst. No locks here (docs/design/locks.md).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include <weft/error.h>
 
-#include "../internal.h"
+#include "../core/internal.h"
 #include "../os/os.h"
 #include "queue_impl.h"
 

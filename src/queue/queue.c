@@ -54,15 +54,15 @@
  *     that ends its count; only then are those threads woken. A shutdown's fn may call q: its
  *     own thread does not wait for itself (tls_ending).
  *
- * Lock order: q->lock, then a parker's lock (inside weft__waiter_claim via park.c). Only
- * weft_queue_select holds several queue locks, always in address order (select.c).
+ * Lock order: docs/design/locks.md. Only weft_queue_select holds several queue locks, always
+ * in address order (select.c).
  */
 #include <stdlib.h>
 
 #include <weft/error.h>
 #include <weft/queue.h>
 
-#include "../internal.h"
+#include "../core/internal.h"
 #include "queue_impl.h"
 
 /* Items shutdown takes out per lock hold, so that fn runs with no lock held. */
@@ -290,11 +290,31 @@ int weft__queue_try_get(weft_queue *q, void **item, weft__wakelist *wl)
     return 0;
 }
 
+/* I1-I4 (the header), checked in debug builds wherever an operation that held q->lock is
+ * about to drop it or park (core/assert.h); I1-I3 concern locked queues only. */
+static void check_locked(weft_queue *q)
+{
+#ifdef WEFT_DEBUG
+    WEFT__ASSERT(weft__lock_held(&q->lock));
+    bool closed = atomic_load_explicit(&q->closed, memory_order_relaxed);
+    bool shut = atomic_load_explicit(&q->shut, memory_order_relaxed);
+    WEFT__ASSERT(!shut || closed); /* I4 */
+    if (q->fast) return;
+    WEFT__ASSERT(weft__waitq_empty(&q->getters) || (q->st.count == 0 && !shut)); /* I1 */
+    WEFT__ASSERT(weft__waitq_empty(&q->putters) ||
+                 (q->st.cap && q->st.count == q->st.cap && !closed));        /* I2 */
+    WEFT__ASSERT(weft__waitq_empty(&q->joiners) || unfinished_count(q) > 0); /* I3 */
+#else
+    (void)q;
+#endif
+}
+
 /* Park on list (q->lock held, condition re-checked by the caller); drops the lock. Returns the
  * waker's result (0, WEFT_ECLOSED), WEFT_ETIMEDOUT or WEFT_ECANCELED. */
 static int wait_locked(weft_queue *q, weft__waitq *list, weft__waiter *w, weft__wakelist *wl)
 {
     weft__queue_link(q, list, w);
+    check_locked(q);
     weft__lock_release(&q->lock);
     weft__wakelist_flush(wl);
     uint32_t s = weft__park_wait(w->park);
@@ -325,6 +345,7 @@ static int locked_until(weft_queue *q, int op, void **item, weft_ns deadline, bo
     weft__lock_acquire(&q->lock);
     int rc = put ? weft__queue_try_put(q, *item, &wl) : weft__queue_try_get(q, item, &wl);
     if (rc != WEFT_EAGAIN || try_only) {
+        check_locked(q);
         weft__lock_release(&q->lock);
         weft__wakelist_flush(&wl);
         return rc;
@@ -539,6 +560,7 @@ static void end_begin(weft_queue *q, bool shut)
     int result = q->fast ? WEFT__QUEUE_RETRY : WEFT_ECLOSED;
     wake_all(q, &q->putters, result, &wl);
     wake_all(q, &q->getters, result, &wl);
+    check_locked(q);
     weft__lock_release(&q->lock);
     if (q->fast && q->ring.cap) weft__ring_close(&q->ring);
     if (q->fast && !q->ring.cap) weft__list_close(&q->list);
@@ -554,6 +576,7 @@ static void end_finish(weft_queue *q)
     weft__wakelist wl = WEFT__WAKELIST_INIT;
     weft__lock_acquire(&q->lock);
     if (--q->ending == 0) wake_all(q, &q->enders, 0, &wl);
+    check_locked(q);
     weft__lock_release(&q->lock);
     weft__wakelist_flush(&wl);
 }

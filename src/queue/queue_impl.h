@@ -17,8 +17,8 @@
 #include <stdint.h>
 #include <weft/queue.h>
 
-#include "../lock.h"
-#include "../park.h"
+#include "../core/lock.h"
+#include "../core/park.h"
 
 /* Items per segment of an unbounded FIFO/LIFO: a segment is two links and 254 slots, 2 KiB,
  * so a queued item costs 8 bytes plus 16/254 of the links. */
@@ -147,8 +147,8 @@ size_t weft__list_len(weft__list *l);
 /* How many puts have claimed a slot so far (seq_cst: read after the tail CAS of each). */
 uint64_t weft__list_puts(weft__list *l);
 
-/* The queue. Lock order: a queue's lock, then (inside the parking lot) a parker's lock. Only
- * select holds several queue locks at once, always in address order (select.c). */
+/* The queue. Lock order: docs/design/locks.md (select holds several queue locks, in address
+ * order: select.c). */
 struct weft_queue {
     /* Fast queues: the ring's head and tail sit on cache lines of their own (see weft__ring);
      * the task counters (below) on a third. Then the read-mostly fields, then the

@@ -48,14 +48,14 @@
  * under q->lock, with the link). A put is counted for task_done/join by the tail CAS itself,
  * which comes BEFORE the item is published, so a task_done for it can never come first; a put
  * that fails never moved tail, so it has nothing to take back.
- * Lock order: q->lock, then a parker's lock; the ring itself takes no lock.
+ * Lock order: docs/design/locks.md; the ring itself takes no lock.
  */
 #include <sched.h>
 #include <stdlib.h>
 
 #include <weft/error.h>
 
-#include "../internal.h"
+#include "../core/internal.h"
 #include "../os/os.h"
 #include "queue_impl.h"
 

@@ -31,7 +31,7 @@
 #include <weft/error.h>
 #include <weft/queue.h>
 
-#include "../internal.h"
+#include "../core/internal.h"
 #include "queue_impl.h"
 
 static _Thread_local size_t rotation WEFT__TLS_IE;

@@ -16,7 +16,7 @@
 
 #include <weft/error.h>
 
-#include "../internal.h"
+#include "../core/internal.h"
 #include "queue_impl.h"
 
 #define HEAP_MIN 16

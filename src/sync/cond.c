@@ -1,6 +1,6 @@
 /* src/sync/cond.c - threading.Condition and threading.Barrier.
  *
- * A condition waiter links its record (keyed by &c->waiters, see sync/lot.h) BEFORE it
+ * A condition waiter links its record (keyed by &c->waiters, see core/lot.h) BEFORE it
  * releases the user lock. notify runs with the user lock held, so it either ran before the
  * waiter took the lock (the waiter was not waiting yet: Python's semantics) or it finds the
  * record: no notification is lost, and no sequence counter is needed. notify(n) claims up to n
@@ -11,17 +11,17 @@
  * The barrier is Python's algorithm (Lib/threading.py) on its own weft_lock plus the same
  * key wait: states 0 filling, 1 draining, -1 resetting, -2 broken.
  *
- * Lock order: the user lock (or barrier lock), then a bucket lock (inside weft__lot_*).
+ * Lock order: docs/design/locks.md (the user or barrier lock, then a bucket lock).
  * The waiter count of a condition is raised by a waiter under the bucket lock (before it
  * releases the user lock) and lowered by that waiter once its wait ended, never by notify
- * (sync/lot.h); notify reads it under the user lock, which orders it after every increment of
+ * (core/lot.h); notify reads it under the user lock, which orders it after every increment of
  * a thread that waits. A stale extra only costs notify a look at the bucket.
  */
 #include <weft/error.h>
 #include <weft/sync.h>
 
-#include "internal.h"
-#include "sync/lot.h"
+#include "core/internal.h"
+#include "core/lot.h"
 #include "sync/sync.h"
 
 enum { OWN = 0, LOCK = 1, RLOCK = 2 };

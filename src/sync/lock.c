@@ -3,7 +3,7 @@
  * weft_lock is one word: LOCKED (bit 0), PARKED (bit 1, "threads may be parked on this
  * lock") and WAKING (bit 2, "a woken thread has not run yet"). Acquire is a CAS 0 -> LOCKED; release a CAS LOCKED -> 0; neither enters the kernel
  * when nobody waits. A contender spins briefly, then sets PARKED and parks on the lock's
- * address (sync/lot.h) after re-checking, under the bucket lock, that the word still has
+ * address (core/lot.h) after re-checking, under the bucket lock, that the word still has
  * LOCKED|PARKED. A release that sees PARKED wakes one parked thread under the bucket lock and
  * leaves PARKED set only if more remain, unless WAKING says that a thread it woke earlier has
  * not run yet: that one will retry, so waking another would only add a futile wake-up per
@@ -19,7 +19,7 @@
  * releaser clears LOCKED; WAKING is set by the one releaser that wakes (before its claim) and
  * cleared by the thread it woke, or by the releaser itself if every claim failed. So when a
  * release skips the wake-up because of WAKING, a woken thread is still to try the lock.
- * Lock order: a bucket lock is taken only inside weft__lot_*; it is never held while a
+ * Lock order: docs/design/locks.md. Here: a bucket lock is taken only inside weft__lot_*; it is never held while a
  * weft_lock is acquired.
  *
  * weft_rlock = owner tag + count + weft_lock. Only the owner writes count; owner is atomic
@@ -28,9 +28,9 @@
 #include <weft/error.h>
 #include <weft/sync.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "os/os.h"
-#include "sync/lot.h"
+#include "core/lot.h"
 #include "sync/sync.h"
 
 enum { LOCKED = 1, PARKED = 2, WAKING = 4 };

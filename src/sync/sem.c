@@ -2,7 +2,7 @@
  *
  * All four are one 64-bit word: the low half is the state (permits, set count and flag, count
  * left, once state), the high half the number of threads waiting (W per thread). They wait
- * with the same pattern (sync/lot.h): a fast path on the word; then, under the bucket lock,
+ * with the same pattern (core/lot.h): a fast path on the word; then, under the bucket lock,
  * one RMW that adds W and returns the state (sleep only if it still says so), park, and take
  * the W back once the wait ends. The waking side changes the state with one RMW, which also
  * tells it whether anyone waits, and then touches only the bucket (keyed by address), never
@@ -28,13 +28,13 @@
  * Nothing is handed over: a woken semaphore waiter competes for the permit again (and parks
  * again if another thread took it first), so a wake-up is never lost to a racing timeout: a
  * record whose wait ended fails its claim and weft__lot_unpark wakes the next one instead.
- * Lock order: only bucket locks, inside weft__lot_*.
+ * Lock order: docs/design/locks.md; only bucket locks, inside weft__lot_*.
  */
 #include <weft/error.h>
 #include <weft/sync.h>
 
-#include "internal.h"
-#include "sync/lot.h"
+#include "core/internal.h"
+#include "core/lot.h"
 
 #define W           ((uint64_t)1 << 32) /* one waiting thread in the high half */
 #define LOW(v)      ((uint32_t)(v))

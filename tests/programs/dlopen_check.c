@@ -1,6 +1,6 @@
 /* tests/programs/dlopen_check.c - the shared library loads with dlopen (as Python's ctypes and
  * plugin hosts load it) and runs a task. weft's hot thread-locals use the initial-exec TLS
- * model (src/internal.h), which dlopen serves from a small static-TLS reserve; this fails if
+ * model (src/core/internal.h), which dlopen serves from a small static-TLS reserve; this fails if
  * they ever outgrow it. Usage: dlopen_check PATH-TO-libweft.so */
 #include <dlfcn.h>
 #include <stdio.h>

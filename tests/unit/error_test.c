@@ -1,7 +1,7 @@
 /* tests/unit/error_test.c - error codes, names, texts and the per-thread error slot. */
 #include <string.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "test.h"
 
 START_TEST(error_codes_reuse_errno_numbers)

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "pool/pool_internal.h"
 #include "test.h"
 

@@ -2,7 +2,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#include "internal.h"
+#include "core/internal.h"
 #include "test.h"
 
 static _Atomic int destroyed;

@@ -1,8 +1,9 @@
 /* tests/unit/park_test.c - the parking lot's protocol: hand-off, claim races, select, cancel. */
+#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 
-#include "park.h"
+#include "core/park.h"
 #include "test.h"
 
 /* A one-slot mailbox built directly on the parking lot, as a primitive would be. */
@@ -229,6 +230,39 @@ START_TEST(uncancellable_park_ignores_interrupt)
 }
 END_TEST
 
+/* The lock-held assertion of debug builds (core/lock.h) names the holder: the holder sees the
+ * lock held, another thread does not, and nobody does once it is released. (Release builds
+ * know only that someone holds it.) */
+static void *other_sees_held(void *l)
+{
+    return weft__lock_held(l) ? l : NULL;
+}
+
+START_TEST(lock_held_names_the_holder)
+{
+    weft__lock l = WEFT__LOCK_INIT;
+    ck_assert(!weft__lock_held(&l));
+    weft__lock_acquire(&l);
+    ck_assert(weft__lock_held(&l));
+#ifdef WEFT_DEBUG
+    pthread_t t;
+    void *seen = &l;
+    ck_assert_int_eq(pthread_create(&t, NULL, other_sees_held, &l), 0);
+    ck_assert_int_eq(pthread_join(t, &seen), 0);
+    ck_assert_ptr_null(seen);
+#else
+    (void)other_sees_held;
+#endif
+    weft__lock_release(&l);
+    ck_assert(!weft__lock_held(&l));
+    ck_assert(weft__lock_try(&l));
+    ck_assert(weft__lock_held(&l));
+    weft__lock_release(&l);
+    ck_assert(!weft__lock_held(&l));
+}
+END_TEST
+
 WEFT_TEST_SUITE("park", 60, handoff_racing_timeout_never_loses_an_item, timeout_is_not_early,
                 select_wakes_exactly_once, interrupt_wakes_parked_thread_with_canceled,
-                interrupt_before_wait_is_sticky_until_reset, uncancellable_park_ignores_interrupt)
+                interrupt_before_wait_is_sticky_until_reset, uncancellable_park_ignores_interrupt,
+                lock_held_names_the_holder)

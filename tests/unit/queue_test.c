@@ -9,8 +9,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "internal.h"
-#include "park.h"
+#include "core/internal.h"
+#include "core/park.h"
 #include "queue/queue_impl.h"
 #include "test.h"
 

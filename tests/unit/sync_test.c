@@ -3,7 +3,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "park.h"
+#include "core/park.h"
 #include "test.h"
 
 /* ---- helpers ---- */

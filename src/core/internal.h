@@ -1,9 +1,11 @@
-/* src/internal.h - small helpers shared by the modules (not part of the API). */
+/* src/core/internal.h - small helpers shared by the modules (not part of the API). */
 #ifndef WEFT_INTERNAL_H
 #define WEFT_INTERNAL_H
 
 #include <stdatomic.h>
 #include <stddef.h>
+
+#include "core/assert.h"
 
 /* Put code and message into the calling thread's error slot (error.c). */
 void weft__error_put(int code, const char *message);

@@ -1,4 +1,4 @@
-/* src/sync/lot.h - parking keyed by address, for the sync primitives.
+/* src/core/lot.h - parking keyed by address, for the sync primitives.
  *
  * A weft__waitq is 24 bytes; a weft_lock is 4. So the sync objects hold no wait queue of their
  * own: a thread that must wait on object X parks on one of a fixed set of shared queues
@@ -28,7 +28,7 @@
 #include <stdint.h>
 #include <weft/time.h>
 
-#include "park.h"
+#include "core/park.h"
 
 /* Called under the bucket lock (after the waiter count was raised): true to go to sleep,
  * false if the awaited state already holds (the park is then abandoned). */

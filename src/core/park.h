@@ -1,4 +1,4 @@
-/* src/park.h - the parking lot: the one place where a weft thread blocks.
+/* src/core/park.h - the parking lot: the one place where a weft thread blocks.
  *
  * A blocking call that must wait does four things:
  *   1. weft__park_init(&p, deadline) - one park per wait, on the waiter's stack;
@@ -46,7 +46,7 @@
 #include <stdint.h>
 #include <weft/time.h>
 
-#include "lock.h"
+#include "core/lock.h"
 
 enum {
     WEFT__PARK_WAITING = 0,  /* not claimed, the thread is spinning or about to sleep */
@@ -175,6 +175,15 @@ void weft__parker_interrupt_batch(weft__parker *k, weft__wakelist *wl);
 void weft__parker_reset(weft__parker *k);
 /* 1 if the calling thread has a cancellation request that applies (not shielded). */
 int weft__cancel_pending(void);
+
+/* The parker's one call up into the scope layer, which stands above it (core/cancel.c
+ * defines it; the parker includes nothing of that layer, so the include graph has no circle).
+ *   WEFT__PARK_ATTACH: the calling thread is about to wait and is attached to no scope
+ *     (parker->registered is false): attach it to the root scope, so a canceller can find it;
+ *   WEFT__PARK_SCOPE_DEADLINE: its wait ended at its scope's deadline: cancel the scope that
+ *     owns that deadline (waking its other members). */
+enum weft__park_event { WEFT__PARK_ATTACH, WEFT__PARK_SCOPE_DEADLINE };
+void weft__park_scope_event(enum weft__park_event e);
 
 /* Turn a relative timeout into a deadline, rejecting negative timeouts (WEFT_EINVAL). */
 int weft__deadline_of(weft_ns timeout, weft_ns *deadline);

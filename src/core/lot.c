@@ -1,14 +1,14 @@
-/* src/sync/lot.c - address-keyed parking on a fixed table of wait-queue buckets.
+/* src/core/lot.c - address-keyed parking on a fixed table of wait-queue buckets.
  *
  * Invariants (under a bucket's lock): a record is linked in the bucket of its key (w->want);
  * for every key with a waiter count, the count is at least the number of its linked records
  * (the parkers raise it before they link and lower it after they are unlinked).
- * Lock order: a bucket lock is a leaf among sync locks (never two buckets at once; no user
- * lock is taken under one). Inside it the parking lot may take a parker lock (park.c order).
+ * Lock order: docs/design/locks.md: never two buckets at once, no user lock under one; the
+ * parking lot may take a parker's lock inside.
  */
-#include "fork.h"
-#include "internal.h"
-#include "sync/lot.h"
+#include "core/fork.h"
+#include "core/internal.h"
+#include "core/lot.h"
 
 #include <weft/error.h>
 

@@ -1,4 +1,5 @@
-/* src/cancel_internal.h - what the parking lot and threads need from cancel scopes. */
+/* src/core/cancel_internal.h - what threads and the pool need from cancel scopes (the parking
+ * lot asks the scope layer through weft__park_scope_event alone, core/park.h). */
 #ifndef WEFT_CANCEL_INTERNAL_H
 #define WEFT_CANCEL_INTERNAL_H
 

@@ -1,8 +1,7 @@
-/* src/park.c - waiter records, wait queues, and the adaptive spin-then-sleep parker.
+/* src/core/park.c - waiter records, wait queues, and the adaptive spin-then-sleep parker.
  *
- * The protocol is stated in park.h. Lock order: an object's wait-queue lock may be held while
- * a parker's lock is taken (a canceller claims under the parker lock only; no queue lock is
- * taken under a parker lock), so the order is: queue lock, then parker lock.
+ * The protocol is stated in park.h. Lock order: docs/design/locks.md: a parker's lock is
+ * the innermost (a canceller claims under it alone; no queue lock is taken under it).
  *
  * Spinning. Waking a thread that sleeps in the kernel costs tens of microseconds on a VM; a
  * hand-off to a thread that is still spinning costs a cache-line transfer. So a parked thread
@@ -10,12 +9,11 @@
  * budget stays within [SPIN_MIN_NS, SPIN_MAX_NS], so an idle thread goes to sleep after at
  * most SPIN_MAX_NS of spinning, and soon after only SPIN_MIN_NS.
  */
-#include "park.h"
+#include "core/park.h"
 
 #include <weft/error.h>
 
-#include "cancel_internal.h"
-#include "internal.h"
+#include "core/internal.h"
 #include "os/os.h"
 
 #define SPIN_MIN_NS  2000
@@ -300,7 +298,7 @@ static void publish(weft__parker *k, weft__park *p)
 uint32_t weft__park_wait(weft__park *p)
 {
     weft__parker *k = &tls_parker;
-    if (!k->registered) weft__scope_register_self(); /* so that a canceller can find us */
+    if (!k->registered) weft__park_scope_event(WEFT__PARK_ATTACH); /* a canceller can find us */
     if (k->shield) p->cancellable = false;
     /* The scope's deadline ends the wait as a cancellation when it comes first. */
     bool scope_first = p->cancellable && k->scope_deadline != 0 && k->scope_deadline < p->deadline;
@@ -325,7 +323,7 @@ uint32_t weft__park_wait(weft__park *p)
         adapt(k, spun_ok, spent, spun_ok ? spent : weft__os_now() - start);
     publish(k, NULL);
     if (s == WEFT__PARK_TIMEDOUT && scope_first) {
-        weft__scope_deadline_passed();
+        weft__park_scope_event(WEFT__PARK_SCOPE_DEADLINE);
         s = WEFT__PARK_CANCELED;
     }
     return s;

@@ -1,14 +1,12 @@
-/* src/error.c - error names and texts (generated from WEFT_ERROR_TABLE) and the per-thread
+/* src/core/error.c - error names and texts (generated from WEFT_ERROR_TABLE) and the per-thread
  * error slot that carries a failure's message to whoever joins the thread. */
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <stdint.h>
 #include <string.h>
 
 #include <weft/error.h>
 
-#include "internal.h"
+#include "core/internal.h"
 
 static _Thread_local struct {
     int code;
@@ -155,31 +153,4 @@ void weft_error_clear(void)
 {
     slot.code = 0;
     slot.message[0] = '\0';
-}
-
-/* Fault points live here because every module already links this file. */
-_Atomic int weft__fault_armed[WEFT__FAULT_COUNT];
-
-void weft__fault_arm(enum weft__fault_point p, int k)
-{
-    atomic_store_explicit(&weft__fault_armed[p], k, memory_order_relaxed);
-}
-
-void *weft__malloc(size_t size)
-{
-    return weft__fault(WEFT__FAULT_ALLOC) ? NULL : malloc(size);
-}
-
-void *weft__calloc(size_t n, size_t size)
-{
-    return weft__fault(WEFT__FAULT_ALLOC) ? NULL : calloc(n, size);
-}
-
-void *weft__calloc_lines(size_t size)
-{
-    if (size == 0 || size > SIZE_MAX - 63) return NULL;
-    size = (size + 63) / 64 * 64; /* aligned_alloc wants a multiple of the alignment */
-    void *p = weft__fault(WEFT__FAULT_ALLOC) ? NULL : aligned_alloc(64, size);
-    if (p) memset(p, 0, size);
-    return p;
 }

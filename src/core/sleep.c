@@ -1,30 +1,11 @@
-/* src/time.c - the monotonic clock, deadlines with saturating arithmetic, and sleep. */
+/* src/core/sleep.c - weft_sleep: a park that nothing but its deadline or a canceller ends.
+ * It stands above the parking lot (and time.c below it), so that the clock needs no parker. */
 #include <weft/error.h>
 #include <weft/time.h>
 
-#include "internal.h"
+#include "core/internal.h"
+#include "core/park.h"
 #include "os/os.h"
-#include "park.h"
-
-weft_ns weft_now(void)
-{
-    return weft__os_now();
-}
-
-weft_ns weft_deadline(weft_ns timeout)
-{
-    if (timeout == WEFT_FOREVER) return WEFT_FOREVER;
-    weft_ns now = weft__os_now();
-    if (timeout > 0 && now > WEFT_FOREVER - timeout) return WEFT_FOREVER;
-    return now + timeout;
-}
-
-weft_ns weft_remaining(weft_ns deadline)
-{
-    if (deadline == WEFT_FOREVER) return WEFT_FOREVER;
-    weft_ns left = deadline - weft__os_now();
-    return left > 0 ? left : 0;
-}
 
 int weft_sleep(weft_ns duration)
 {

@@ -1,10 +1,10 @@
-/* src/fork.c - fork(): the one ordered table of what every weft module locks before fork()
+/* src/core/fork.c - fork(): the one ordered table of what every weft module locks before fork()
  * and makes right in the child, registered with pthread_atfork once.
  *
  * Only the forking thread lives on in the child. A lock that another thread held at the fork
  * would stay held there for ever, and a list that it was changing would be torn; so before the
  * fork the prepare handler takes every lock of weft's own services (the locks that guard what
- * the child will use), in the table's order, which is the lock hierarchy (docs/design/fork.md):
+ * the child will use), in the table's order, which is the lock hierarchy (docs/design/locks.md):
  * a module's lock comes before every lock that may be taken while it is held. After the fork
  * the parent releases them in the reverse order; the child resets each module for a process
  * with one thread (threads, workers and waiters of the parent are gone: their records are
@@ -18,8 +18,8 @@
 #include <pthread.h>
 #include <stddef.h>
 
-#include "fork.h"
-#include "park.h"
+#include "core/fork.h"
+#include "core/park.h"
 
 struct fork_entry {
     const char *what;
@@ -48,11 +48,11 @@ static void nothing(void) {}
         what, mod##_fork_prepare, mod##_fork_parent, mod##_fork_child \
     }
 
-/* The lock hierarchy, outermost first. */
+/* The lock hierarchy (docs/design/locks.md), outermost first. */
 static const struct fork_entry table[] = {
     /* No lock: a start hands its fork to the watcher thread and waits; the child forgets. */
     {"child processes (the process registry)", nothing, nothing, weft__process_fork_child},
-    ENTRY("signal thread (catch's mutex)", weft__signals),
+    ENTRY("signal thread (sig.lock, catch's mutex)", weft__signals),
     ENTRY("timer heap (svc.q.lock)", weft__timer),
     ENTRY("pool list (reg.lock)", weft__pools),
     ENTRY("thread table (table_lock)", weft__thread),

@@ -1,4 +1,4 @@
-/* src/fork.h - the process's life as weft sees it: fork() and exit.
+/* src/core/fork.h - the process's life as weft sees it: fork() and exit.
  *
  * fork.c holds weft's one pthread_atfork registration and the ordered table of what every
  * module locks before fork() and resets in the child; exit.c holds the one atexit handler and

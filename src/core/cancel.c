@@ -1,4 +1,4 @@
-/* src/cancel.c - cancel scopes: a tree of scopes, each with the threads currently inside it.
+/* src/core/cancel.c - cancel scopes: a tree of scopes, each with the threads currently inside it.
  *
  * Every thread that uses weft has a member record (thread-local) linking it into the member
  * list of its current scope. Cancelling a scope walks its subtree under tree_lock, marks each
@@ -14,7 +14,8 @@
  *     each attached hook (a process's terminate-on-cancel, process.c);
  *   - a child of a cancelled scope is cancelled; a scope's effective deadline is the minimum of
  *     its own and its ancestors' and never changes.
- * Lock order: table_lock (thread.c) -> tree_lock -> a parker's lock (fork.c's table).
+ * Lock order: docs/design/locks.md (table_lock, then tree_lock, then a parker's lock). Debug
+ * builds check the invariants above at every tree change (check_locked).
  *
  * Deadlines are lazy: no timer thread. A thread blocked in its scope parks with the earlier of
  * its own deadline and the scope's; when the scope's passes first, it cancels the scope that
@@ -29,12 +30,12 @@
 #include <weft/cancel.h>
 #include <weft/error.h>
 
-#include "cancel_internal.h"
-#include "fork.h"
-#include "internal.h"
-#include "lock.h"
+#include "core/cancel_internal.h"
+#include "core/fork.h"
+#include "core/internal.h"
+#include "core/lock.h"
 #include "os/os.h"
-#include "park.h"
+#include "core/park.h"
 
 struct member {
     struct member *next, *prev;
@@ -68,8 +69,19 @@ static pthread_key_t exit_key;
 
 /* ---- tree maintenance (tree_lock held) ---- */
 
+/* The tree's invariants at s (the header's list), checked in debug builds (core/assert.h). */
+static void check_locked(const weft_scope *s)
+{
+    WEFT__ASSERT(weft__lock_held(&tree_lock));
+    WEFT__ASSERT(s->refs > 0);
+    WEFT__ASSERT(s->deadline <= s->own_deadline);
+    WEFT__ASSERT(s->parent == NULL || s->deadline <= s->parent->deadline);
+    WEFT__ASSERT(s->parent == NULL || !s->parent->cancelled || s->cancelled);
+}
+
 static void unref_locked(weft_scope *s)
 {
+    if (s) check_locked(s);
     while (s && s != &root && --s->refs == 0) {
         weft_scope *parent = s->parent;
         if (s->prev_sibling)
@@ -103,6 +115,7 @@ static void unlink_member(weft_scope *s)
 /* Make s the calling thread's current scope and sync its parker with s's state. */
 static void move_to(weft_scope *s)
 {
+    check_locked(s);
     if (ts.scope) unlink_member(ts.scope);
     ts.scope = s;
     link_member(s);
@@ -127,6 +140,7 @@ static void cancel_locked(weft_scope *s, int code, const char *reason, weft__wak
     for (struct member *m = s->members; m; m = m->next) weft__parker_interrupt_batch(m->parker, wl);
     for (weft__scope_hook *h = s->hooks; h; h = h->next) h->fn(h);
     for (weft_scope *c = s->children; c; c = c->next_sibling) cancel_locked(c, code, reason, wl);
+    check_locked(s);
 }
 
 /* ---- per-thread registration ---- */
@@ -275,6 +289,14 @@ static int check_deadline(weft_scope *s)
 void weft__scope_deadline_passed(void)
 {
     if (ts.scope) check_deadline(ts.scope);
+}
+
+void weft__park_scope_event(enum weft__park_event e)
+{
+    if (e == WEFT__PARK_ATTACH)
+        weft__scope_register_self();
+    else
+        weft__scope_deadline_passed();
 }
 
 /* ---- public API ---- */

@@ -1,0 +1,34 @@
+/* src/core/alloc.c - allocation for weft's objects, and the test-only fault points that let a
+ * test make the k-th next allocation (or thread start, or magazine) fail, so that every error
+ * path can be forced (core/internal.h declares both). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+
+_Atomic int weft__fault_armed[WEFT__FAULT_COUNT];
+
+void weft__fault_arm(enum weft__fault_point p, int k)
+{
+    atomic_store_explicit(&weft__fault_armed[p], k, memory_order_relaxed);
+}
+
+void *weft__malloc(size_t size)
+{
+    return weft__fault(WEFT__FAULT_ALLOC) ? NULL : malloc(size);
+}
+
+void *weft__calloc(size_t n, size_t size)
+{
+    return weft__fault(WEFT__FAULT_ALLOC) ? NULL : calloc(n, size);
+}
+
+void *weft__calloc_lines(size_t size)
+{
+    if (size == 0 || size > SIZE_MAX - 63) return NULL;
+    size = (size + 63) / 64 * 64; /* aligned_alloc wants a multiple of the alignment */
+    void *p = weft__fault(WEFT__FAULT_ALLOC) ? NULL : aligned_alloc(64, size);
+    if (p) memset(p, 0, size);
+    return p;
+}
