@@ -73,7 +73,7 @@ static void *first_value(weft_local *key, pthread_key_t k)
 
 void *weft_local_get(weft_local *key)
 {
-    pthread_key_t k;
+    pthread_key_t k = 0; /* set by key_of on success; 0 quiets -Wmaybe-uninitialized */
     if (key == NULL) return NULL;
     /* Not created yet and no initializer: no thread can have a value, so do not create the
      * key just to read NULL. */
@@ -86,7 +86,7 @@ void *weft_local_get(weft_local *key)
 
 int weft_local_set(weft_local *key, void *value)
 {
-    pthread_key_t k;
+    pthread_key_t k = 0; /* set by key_of on success; 0 quiets -Wmaybe-uninitialized */
     if (key == NULL) return weft__fail(WEFT_EINVAL, "key is NULL");
     int rc = key_of(key, &k);
     if (rc) return rc;

@@ -137,8 +137,8 @@ int weft_cond_wait(weft_cond *c, weft_ns timeout)
 
 int weft_cond_wait_for(weft_cond *c, weft_cond_pred pred, void *arg, weft_ns timeout)
 {
-    weft_lock *l;
-    weft_rlock *r;
+    weft_lock *l = NULL; /* set by held_lock_of on success; NULL quiets the compiler */
+    weft_rlock *r = NULL;
     weft_ns deadline;
     int rc = pred ? held_lock_of(c, &l, &r) : weft__fail(WEFT_EINVAL, "pred is NULL");
     if (rc == 0) rc = weft__deadline_of(timeout, &deadline);
