@@ -3,12 +3,14 @@
  * The Python versions give each client a thread of a 128-thread pool for as long as it stays
  * connected, so 128 idle clients deny service to everyone else, and nothing stops them on
  * Ctrl-C. Here a connection holds no thread while it has nothing to say:
- *   - main waits on one epoll set holding the listening socket, every client socket and a wake
- *     descriptor. Client sockets are non-blocking and armed EPOLLONESHOT: a ready socket is
- *     reported once, and main hands it to the pool as one task;
- *   - the task echoes what is there without ever blocking, then re-arms the socket and returns:
- *     one task per connection at most, a worker busy only while there is something to echo,
- *     and the pool stays WORKERS threads however many clients are connected;
+ *   - the pool runs WORKERS tasks for the server's whole life, one per worker thread. Each owns
+ *     an epoll set and serves the connections in it: it waits until one of them is readable,
+ *     echoes what is there without ever blocking, and waits again. A connection belongs to one
+ *     worker from accept to close, so nothing is handed between threads per message, no lock
+ *     is taken and no socket is re-armed: one wake-up per burst of events, however many
+ *     clients are connected;
+ *   - main only accepts: it waits on the listening socket and gives each new client to the
+ *     next worker in turn (round robin), by adding it to that worker's epoll set;
  *   - an echo the client is slow to read is kept and sent when the socket is writable; reading
  *     from that client stops meanwhile (back-pressure, not unbounded buffering);
  *   - TCP_NODELAY on every client: an echo sent in pieces is not held back until the client's
@@ -19,18 +21,19 @@
  *     the reserve reopened (libuv's trick); when that fails too, accepting pauses for 100 ms;
  *   - the listen backlog is the system's maximum (somaxconn), so a burst of connections waits
  *     in the kernel instead of having its SYNs dropped and retried a second later;
- *   - Ctrl-C or SIGTERM (weft_signals_catch) runs a callback that writes to the wake
- *     descriptor; main stops accepting, shuts the pool down (tasks never block, so that is
- *     quick), closes every client socket still open and exits 0.
+ *   - Ctrl-C or SIGTERM (weft_signals_catch) runs a callback that writes to a wake descriptor
+ *     (an eventfd) that is in every epoll set: main and every worker return, main shuts the
+ *     pool down, closes every client socket still open and exits 0.
  *
  *     echo_server [PORT [WORKERS]]   PORT 0-65535, 0 (default): a free port, printed;
  *                                    WORKERS 1-1024, default one per CPU. Listens on 127.0.0.1.
  * Exit status: 0 after Ctrl-C or SIGTERM; 1 if it could not start or stop cleanly; 2 for bad
  * arguments (with a message).
  *
- * Ownership: a struct conn armed in epoll belongs to main, which only hands it to a task; while
- * its task runs, to that task, which gives it back by re-arming it (and touches it no more) or
- * ends it (drop). Every conn is also on the registry list (reg.lock, a leaf lock), so that main
+ * Ownership: main makes a struct conn and gives it to a worker by adding it to the worker's
+ * epoll set (an EPOLL_CTL_ADD, which orders main's writes before the worker sees the event);
+ * from then on only that worker touches it, and ends it (drop). Every conn is also on the
+ * registry list (reg.lock, a leaf lock, taken only to connect and disconnect), so that main
  * can close whatever is left once the pool has ended.
  */
 #include <arpa/inet.h>
@@ -39,7 +42,6 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +52,7 @@
 
 #include <weft.h>
 
-enum { READS_PER_TASK = 16, BUF_SIZE = 64 * 1024, EVENTS = 256 };
+enum { READS_PER_TURN = 16, BUF_SIZE = 64 * 1024, EVENTS = 256 };
 
 struct conn {
     int fd;
@@ -59,15 +61,23 @@ struct conn {
     struct conn *prev, *next; /* the registry */
 };
 
+/* One pool task: the connections in its epoll set are its own. */
+struct worker {
+    int ep;
+    long echoed; /* bytes; read by main after the pool has ended */
+    char buf[BUF_SIZE];
+};
+
 static struct {
-    int ep, lfd, wake, reserve;
-    weft_lock lock; /* guards head */
+    int ep, lfd, wake, reserve; /* ep: main's set, the listener and the wake descriptor */
+    struct worker *w;           /* nw of them */
+    int nw, next;               /* next: the worker that gets the next client */
+    long accepted, refused;     /* main's own counters */
+    weft_lock lock;             /* guards head */
     struct conn head;
 } srv = {.ep = -1, .lfd = -1, .wake = -1, .reserve = -1, .lock = WEFT_LOCK_INIT};
 
-static _Atomic long accepted, refused, echoed; /* relaxed counters, read after the pool ended */
-static char listener_tag, wake_tag;            /* epoll data for the two non-client descriptors */
-static _Thread_local char task_buf[BUF_SIZE];
+static char listener_tag, wake_tag; /* epoll data for the two non-client descriptors */
 
 /* The registry's critical sections are short and must run even after Ctrl-C has cancelled
  * every scope: shielded and untimed, the acquire cannot fail. */
@@ -99,20 +109,6 @@ static void drop(struct conn *c)
     close(c->fd);
     free(c->pend);
     free(c);
-}
-
-/* Hand c back to epoll, reporting events once; after this the caller must not touch c (the
- * next task for it may already run). A task re-arms with DEL then ADD rather than one MOD:
- * the kernel orders either before the event that main turns into the next task, but
- * ThreadSanitizer (GCC 12) takes only an ADD as a release on the epoll set, and would report
- * the next task's close() or free() as racing with this re-arm. A second system call buys a
- * handoff that the race detector can check. */
-static int arm(struct conn *c, uint32_t events)
-{
-    int fd = c->fd;
-    struct epoll_event ev = {.events = events | EPOLLONESHOT, .data.ptr = c};
-    if (epoll_ctl(srv.ep, EPOLL_CTL_DEL, fd, NULL) != 0) return -1;
-    return epoll_ctl(srv.ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
 /* Send data[0, n) to c without blocking. 0: all sent; 1: the rest is kept in c->pend for when
@@ -150,28 +146,72 @@ static int flush(struct conn *c)
     return st;
 }
 
-/* A pool task: echo what c has to say now, without blocking, then give c back to epoll
- * (readable again, or writable when an echo waits) or end it. */
-static int serve(void *arg, void **result)
+/* Echo what c has to say now, without blocking: 0, 1 (an echo waits in c->pend) or -1 (the
+ * connection is over), as send_some. The socket is level-triggered: whatever is left unread
+ * is reported again by the next epoll_wait, so a read that did not fill the buffer ends the
+ * turn (the socket is most likely drained: asking again would cost a system call to hear
+ * EAGAIN), and so do READS_PER_TURN full ones (one busy client cannot starve the others of
+ * its worker). */
+static int echo(struct worker *w, struct conn *c)
 {
-    struct conn *c = arg;
     int st = c->pend != NULL ? flush(c) : 0;
-    (void)result;
-    for (int turn = 0; st == 0 && turn < READS_PER_TASK; turn++) {
-        ssize_t n = recv(c->fd, task_buf, sizeof task_buf, 0);
+    for (int turn = 0; st == 0 && turn < READS_PER_TURN; turn++) {
+        ssize_t n = recv(c->fd, w->buf, sizeof w->buf, 0);
         if (n > 0) {
-            atomic_fetch_add_explicit(&echoed, n, memory_order_relaxed);
-            st = send_some(c, task_buf, (size_t)n);
+            w->echoed += n;
+            st = send_some(c, w->buf, (size_t)n);
+            if ((size_t)n < sizeof w->buf) break;
         } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            break; /* drained: wait for more */
+            break; /* nothing after all */
         } else if (n == 0 || errno != EINTR) {
             st = -1; /* the client closed, or the connection failed */
         }
     }
-    /* After READS_PER_TASK reads the socket may still hold data: re-armed, it is reported again
-     * at once and queued behind the other connections' tasks (fairness). */
-    if (st < 0 || arm(c, st > 0 ? EPOLLOUT : EPOLLIN) != 0) drop(c);
-    return 0;
+    return st;
+}
+
+/* Serve one ready connection. While an echo waits, watch for writable instead of readable
+ * (back-pressure: nothing more is read from a client that does not read its echoes). */
+static void serve(struct worker *w, struct conn *c)
+{
+    int waiting = c->pend != NULL;
+    int st = echo(w, c);
+    if (st >= 0 && st != waiting) {
+        struct epoll_event ev = {.events = st ? EPOLLOUT : EPOLLIN, .data.ptr = c};
+        if (epoll_ctl(w->ep, EPOLL_CTL_MOD, c->fd, &ev) != 0) st = -1;
+    }
+    if (st < 0) drop(c);
+}
+
+/* Wake main and every worker: the wake descriptor stays readable (nobody reads it), and it is
+ * in every epoll set. Called by the signal thread, and by main when it stops for another
+ * reason. */
+static void stop(void)
+{
+    uint64_t one = 1;
+    if (write(srv.wake, &one, sizeof one) < 0) { /* only if the counter is full: awake anyway */
+    }
+}
+
+/* A pool task, for the server's whole life: serve the connections main puts in w's epoll set
+ * until the wake descriptor says stop. */
+static int worker_loop(void *arg, void **result)
+{
+    struct worker *w = arg;
+    struct epoll_event ev[EVENTS];
+    (void)result;
+    for (;;) {
+        int n = epoll_wait(w->ep, ev, EVENTS, -1);
+        if (n < 0 && errno != EINTR) {
+            perror("echo_server: epoll_wait");
+            stop(); /* its clients would go unserved: stop the server, loudly */
+            return 0;
+        }
+        for (int i = 0; i < n; i++) {
+            if (ev[i].data.ptr == &wake_tag) return 0;
+            serve(w, ev[i].data.ptr);
+        }
+    }
 }
 
 /* Out of descriptors: accept the waiting client on the reserve descriptor's number and close
@@ -186,7 +226,7 @@ static int refuse_one(void)
     if (fd >= 0) close(fd);
     srv.reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return e == EAGAIN || e == EWOULDBLOCK ? 0 : -1;
-    long n = atomic_fetch_add_explicit(&refused, 1, memory_order_relaxed) + 1;
+    long n = ++srv.refused;
     if (n == 1 || weft_now() - last_report >= WEFT_SEC(1)) {
         last_report = weft_now();
         fprintf(stderr, "echo_server: out of file descriptors: closed a new client (%ld so far)\n",
@@ -195,6 +235,7 @@ static int refuse_one(void)
     return 1;
 }
 
+/* Give a new client to the next worker: from the EPOLL_CTL_ADD on, it is that worker's. */
 static void add_client(int fd)
 {
     int one = 1;
@@ -206,9 +247,11 @@ static void add_client(int fd)
     }
     c->fd = fd;
     reg_add(c);
-    atomic_fetch_add_explicit(&accepted, 1, memory_order_relaxed);
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = c};
-    if (epoll_ctl(srv.ep, EPOLL_CTL_ADD, fd, &ev) != 0) drop(c);
+    srv.accepted++;
+    struct worker *w = &srv.w[srv.next];
+    srv.next = (srv.next + 1) % srv.nw;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) != 0) drop(c); /* no worker ever saw it */
 }
 
 /* Accept every waiting client. 0 when the backlog is empty; -1 when accepting must pause (out
@@ -237,10 +280,10 @@ static void listen_events(uint32_t events)
     epoll_ctl(srv.ep, EPOLL_CTL_MOD, srv.lfd, &ev);
 }
 
-/* Until Ctrl-C: accept clients, and hand every ready client to the pool. */
-static int event_loop(weft_pool *pool)
+/* Until Ctrl-C: accept clients. 0 when told to stop, 1 on failure. */
+static int accept_loop(void)
 {
-    struct epoll_event ev[EVENTS];
+    struct epoll_event ev[2];
     weft_ns resume_at = 0; /* accepting paused until then; 0: not paused */
     while (!weft_cancelled()) {
         int ms = -1;
@@ -248,7 +291,7 @@ static int event_loop(weft_pool *pool)
             weft_ns left = resume_at - weft_now();
             ms = left <= 0 ? 0 : (int)(left / WEFT_MS(1)) + 1;
         }
-        int n = epoll_wait(srv.ep, ev, EVENTS, ms);
+        int n = epoll_wait(srv.ep, ev, 2, ms);
         if (n < 0 && errno != EINTR) {
             perror("echo_server: epoll_wait");
             return 1;
@@ -258,15 +301,10 @@ static int event_loop(weft_pool *pool)
             listen_events(EPOLLIN);
         }
         for (int i = 0; i < n; i++) {
-            void *p = ev[i].data.ptr;
-            if (p == &wake_tag) return 0;
-            if (p == &listener_tag) {
-                if (accept_all() != 0) {
-                    resume_at = weft_now() + WEFT_MS(100);
-                    listen_events(0);
-                }
-            } else if (weft_pool_submit(pool, serve, p, NULL, WEFT_FOREVER) != 0) {
-                drop(p); /* out of memory: this client goes, the server stays */
+            if (ev[i].data.ptr == &wake_tag) return 0;
+            if (accept_all() != 0) {
+                resume_at = weft_now() + WEFT_MS(100);
+                listen_events(0);
             }
         }
     }
@@ -275,17 +313,15 @@ static int event_loop(weft_pool *pool)
 
 static void on_signal(int signo, void *arg)
 {
-    uint64_t one = 1;
     (void)signo;
     (void)arg;
-    if (write(srv.wake, &one, sizeof one) < 0) { /* the loop also sees the cancellation */
-    }
+    stop();
 }
 
-static int add_fd(int fd, void *tag)
+static int add_fd(int ep, int fd, void *tag)
 {
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = tag};
-    return epoll_ctl(srv.ep, EPOLL_CTL_ADD, fd, &ev);
+    return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
 /* The listening socket, registered with epoll; prints the port. -1 with a message on failure. */
@@ -299,7 +335,7 @@ static int start_listening(int port)
     if (srv.lfd < 0 || setsockopt(srv.lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
         bind(srv.lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(srv.lfd, INT_MAX) != 0 ||
         getsockname(srv.lfd, (struct sockaddr *)&a, &len) != 0 ||
-        add_fd(srv.lfd, &listener_tag) != 0) {
+        add_fd(srv.ep, srv.lfd, &listener_tag) != 0) {
         fprintf(stderr, "echo_server: cannot listen on 127.0.0.1:%d: %s\n", port, strerror(errno));
         return -1;
     }
@@ -308,14 +344,42 @@ static int start_listening(int port)
     return 0;
 }
 
-/* Close every client still connected (the pool has ended: no task touches them). */
-static long close_all(void)
+/* Make the pool's workers: an epoll set each (with the wake descriptor in it), and a task on
+ * the pool that serves it. -1 with a message on failure. */
+static int start_workers(weft_pool *pool)
+{
+    struct weft_pool_stats st;
+    int rc = weft_pool_stats(pool, &st); /* max_workers: the count asked for, or one per CPU */
+    srv.nw = rc == 0 ? st.max_workers : 0;
+    srv.w = calloc((size_t)srv.nw, sizeof *srv.w);
+    if (srv.w == NULL) rc = WEFT_ENOMEM;
+    for (int i = 0; rc == 0 && i < srv.nw; i++) srv.w[i].ep = -1; /* for close_all */
+    for (int i = 0; rc == 0 && i < srv.nw; i++) {
+        srv.w[i].ep = epoll_create1(EPOLL_CLOEXEC);
+        if (srv.w[i].ep < 0 || add_fd(srv.w[i].ep, srv.wake, &wake_tag) != 0) {
+            perror("echo_server: epoll");
+            return -1;
+        }
+        rc = weft_pool_submit(pool, worker_loop, &srv.w[i], NULL, WEFT_FOREVER);
+    }
+    if (rc != 0) fprintf(stderr, "echo_server: cannot start the workers: %s\n", weft_strerror(rc));
+    return rc == 0 ? 0 : -1;
+}
+
+/* Close every client still connected (the pool has ended: no task touches them), and the
+ * workers' epoll sets. The number of clients closed so. */
+static long close_all(long *echoed)
 {
     long n = 0;
     while (srv.head.next != &srv.head) {
         drop(srv.head.next);
         n++;
     }
+    for (int i = 0; srv.w != NULL && i < srv.nw; i++) {
+        *echoed += srv.w[i].echoed;
+        if (srv.w[i].ep >= 0) close(srv.w[i].ep);
+    }
+    free(srv.w);
     return n;
 }
 
@@ -329,6 +393,27 @@ static long parse(const char *s, const char *what, long lo, long hi)
     fprintf(stderr, "echo_server: %s must be a number from %ld to %ld, not '%s'\n", what, lo, hi,
             s);
     return -1;
+}
+
+/* Serve until Ctrl-C, then stop everything: 0, or 1 if something failed. */
+static int run(int port, weft_pool *pool)
+{
+    int status = start_listening(port) != 0 || start_workers(pool) != 0 ? 1 : accept_loop();
+    stop();              /* the workers too, whatever ended main's loop */
+    weft_shield_begin(); /* Ctrl-C cancelled every scope; the shutdown must still wait */
+    int rc = weft_pool_shutdown(pool, 1, 1, WEFT_SEC(10));
+    weft_shield_end();
+    weft_pool_free(pool);
+    long echoed = 0, left = close_all(&echoed);
+    close(srv.lfd);
+    close(srv.ep);
+    close(srv.reserve);
+    /* The wake descriptor stays open, for exit to close: the signal thread may still write to
+     * it (a first signal after a stop for another reason). */
+    printf("echo server stopped: %ld clients served, %ld bytes echoed, %ld clients refused, %ld "
+           "closed at shutdown, pool shutdown %s\n",
+           srv.accepted, echoed, srv.refused, left, weft_strerror(rc));
+    return status != 0 || rc != 0 ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -350,7 +435,7 @@ int main(int argc, char **argv)
     srv.ep = epoll_create1(EPOLL_CLOEXEC);
     srv.wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     srv.reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (srv.ep < 0 || srv.wake < 0 || srv.reserve < 0 || add_fd(srv.wake, &wake_tag) != 0) {
+    if (srv.ep < 0 || srv.wake < 0 || srv.reserve < 0 || add_fd(srv.ep, srv.wake, &wake_tag) != 0) {
         perror("echo_server");
         return 1;
     }
@@ -360,19 +445,5 @@ int main(int argc, char **argv)
         fprintf(stderr, "echo_server: %s\n", weft_strerror(rc));
         return 1;
     }
-    int status = start_listening((int)port) != 0 ? 1 : event_loop(pool);
-    weft_shield_begin(); /* Ctrl-C cancelled every scope; the shutdown must still wait */
-    rc = weft_pool_shutdown(pool, 1, 1, WEFT_SEC(10));
-    weft_shield_end();
-    weft_pool_free(pool);
-    long left = close_all();
-    close(srv.lfd);
-    close(srv.ep);
-    close(srv.reserve);
-    /* The wake descriptor stays open, for exit to close: the signal thread may still write to
-     * it (a first signal after a stop for another reason). */
-    printf("echo server stopped: %ld clients served, %ld bytes echoed, %ld clients refused, %ld "
-           "closed at shutdown, pool shutdown %s\n",
-           (long)accepted, (long)echoed, (long)refused, left, weft_strerror(rc));
-    return status != 0 || rc != 0 ? 1 : 0;
+    return run((int)port, pool);
 }
