@@ -199,7 +199,7 @@ if(WEFT_VALGRIND AND WEFT_SANITIZE STREQUAL "")
   set(vg ${CMAKE_CURRENT_BINARY_DIR}/valgrind)
   set(support ${CMAKE_CURRENT_SOURCE_DIR}/support)
   foreach(ex workers producer_consumer dirlist stoppable radio printer rangesum echo_server
-             echo_load first_answer hello_processes)
+             echo_load first_answer hello_processes rangesum_processes)
     if(TARGET ${ex})
       file(GENERATE OUTPUT ${vg}/${ex}
         CONTENT "#!/bin/sh\nexec ${WEFT_VALGRIND} --leak-check=full --error-exitcode=9 --suppressions=${support}/valgrind.supp $<TARGET_FILE:${ex}> \"$@\"\n"
@@ -249,6 +249,7 @@ if(WEFT_VALGRIND AND WEFT_SANITIZE STREQUAL "")
   endif()
   if(TARGET hello_processes)
     weft_valgrind_test(hello_processes ${vg}/hello_processes 10)
+    weft_valgrind_test(rangesum_processes ${vg}/rangesum_processes 2000000)
   endif()
   # weft's own services at exit: a program that uses the signal thread, the default pool (tasks
   # still queued when main returns) and a pending timer (tests/programs/services_exit.c).
