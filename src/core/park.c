@@ -280,6 +280,12 @@ static uint32_t sleep_until_claimed(weft__park *p)
     }
 }
 
+uint32_t weft__park_retract(weft__park *p)
+{
+    if (claim(p, WEFT__PARK_WOKEN, false)) return WEFT__PARK_WOKEN;
+    return sleep_until_claimed(p); /* a waker holds it: its flush is its last touch of p */
+}
+
 /* Publish p as the park a canceller must claim, or withdraw it (p = NULL). Dekker-style on
  * two seq_cst pairs: we store current then load cancel; weft__parker_interrupt stores cancel
  * then loads current (under the parker lock). So either we see the request, or the canceller

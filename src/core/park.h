@@ -149,6 +149,11 @@ bool weft__park_spin_pays(void);
 /* Block until p is claimed; returns p's final state (TIMEDOUT, CANCELED or WOKEN + index). */
 uint32_t weft__park_wait(weft__park *p);
 
+/* The owner of p, whose records are linked, found what it waited for without calling
+ * weft__park_wait: take p itself so that no waker claims it from now on, or, if a waker
+ * already holds it, wait for that waker's flush; then p may go once its records are unlinked.
+ * Returns p's final state (WEFT__PARK_WOKEN when the owner took it). */
+uint32_t weft__park_retract(weft__park *p);
 /* Unlink w under its queue's lock if still linked: the clean-up after TIMEDOUT/CANCELED. */
 void weft__waiter_cancel(weft__waitq *q, weft__waiter *w);
 

@@ -572,7 +572,9 @@ static int park_on(weft_pool *hp, struct weft__wsrc *src, size_t n, bool (*ready
         if (!now) weft__waitq_push(&hp->idle_q, &ws[n]);
         weft__lock_release(&hp->idle_q.lock);
     }
-    uint32_t s = now ? WEFT__PARK_WOKEN : weft__park_wait(&pk);
+    /* Ready before parking: a waker may already have claimed a linked record and will write
+     * pk at its flush, so pk (on this stack) must not go before that: retract it. */
+    uint32_t s = now ? weft__park_retract(&pk) : weft__park_wait(&pk);
     for (size_t i = 0; i < n; i++) weft__waiter_cancel(src[i].q, &ws[i]);
     if (idle) {
         weft__waiter_cancel(&hp->idle_q, &ws[n]);
