@@ -408,22 +408,13 @@ static int server_ask(int sock, const struct msghdr *m, int *pid, int *pidfd, bo
 {
     if (sendmsg(sock, m, MSG_NOSIGNAL) < 0) return errno == EINTR ? WEFT_EINTR : -1;
     struct weft__prep rep;
-    union {
-        struct cmsghdr align;
-        char space[CMSG_SPACE(sizeof(int))];
-    } ctl;
-    struct iovec iov = {&rep, sizeof rep};
-    struct msghdr r = {.msg_iov = &iov,
-                       .msg_iovlen = 1,
-                       .msg_control = ctl.space,
-                       .msg_controllen = sizeof ctl.space};
-    ssize_t n;
-    do n = recvmsg(sock, &r, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
-    if (n != (ssize_t)sizeof rep) return -1;
-    *pidfd = -1;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&r);
-    if (c != NULL && c->cmsg_type == SCM_RIGHTS) memcpy(pidfd, CMSG_DATA(c), sizeof(int));
+    int nfds = 0;
+    long n = weft__recv_fds(sock, &rep, sizeof rep, pidfd, 1, &nfds);
+    if (n != (long)sizeof rep) {
+        if (nfds) close(*pidfd);
+        return -1;
+    }
+    if (nfds == 0) *pidfd = -1;
     rep.message[sizeof rep.message - 1] = '\0';
     if (rep.code != 0) {
         if (*pidfd >= 0) close(*pidfd);

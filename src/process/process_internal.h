@@ -83,9 +83,10 @@ int weft__preq_parse(const void *buf, size_t len, const int *fds, int nfds,
  * to its default action (the fork method, whose parent may have handlers). */
 _Noreturn void weft__child_main(struct weft__preq_in *in, int reset_all);
 
-/* server.c: receive one request on fd into buf (WEFT__PREQ_MAX bytes, 16-aligned). Returns
- * the message length, 0 at EOF, or a negative WEFT_E* code (message filled). */
-long weft__preq_recv(int fd, void *buf, int *fds, int *nfds);
+/* server.c: receive one message of at most cap bytes on fd into buf, and up to maxfds (at most
+ * WEFT__PREQ_FDS_MAX) descriptors passed with it into fds (*nfds of them; more are closed).
+ * Returns the message length, 0 at EOF, or a negative WEFT_E* code (WEFT_ERANGE: cut short). */
+long weft__recv_fds(int fd, void *buf, size_t cap, int *fds, int maxfds, int *nfds);
 
 /* server.c: make the fork server. by_exec: execute the program (the parent has threads).
  * Returns 0 and the server's socket and pidfd, or a WEFT_E* code with the message set. */

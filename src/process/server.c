@@ -45,13 +45,13 @@
 
 extern char **environ;
 
-long weft__preq_recv(int fd, void *buf, int *fds, int *nfds)
+long weft__recv_fds(int fd, void *buf, size_t cap, int *fds, int maxfds, int *nfds)
 {
     union {
         struct cmsghdr align;
         char space[CMSG_SPACE(sizeof(int) * WEFT__PREQ_FDS_MAX)];
     } ctl;
-    struct iovec iov = {buf, WEFT__PREQ_MAX};
+    struct iovec iov = {buf, cap};
     struct msghdr m = {.msg_iov = &iov,
                        .msg_iovlen = 1,
                        .msg_control = ctl.space,
@@ -66,7 +66,7 @@ long weft__preq_recv(int fd, void *buf, int *fds, int *nfds)
         for (int i = 0; i < k; i++) {
             int f;
             memcpy(&f, CMSG_DATA(c) + sizeof(int) * (size_t)i, sizeof f);
-            if (*nfds < WEFT__PREQ_FDS_MAX)
+            if (*nfds < maxfds)
                 fds[(*nfds)++] = f;
             else
                 close(f);
@@ -131,7 +131,7 @@ static _Noreturn void serve(int sock)
     prctl(PR_SET_NAME, "weft-forkserver", 0, 0, 0);
     for (;;) {
         int fds[WEFT__PREQ_FDS_MAX], nfds = 0, pidfd = -1;
-        long n = weft__preq_recv(sock, buf, fds, &nfds);
+        long n = weft__recv_fds(sock, buf, WEFT__PREQ_MAX, fds, WEFT__PREQ_FDS_MAX, &nfds);
         if (n == 0) _exit(0); /* the parent is gone */
         struct weft__prep rep;
         memset(&rep, 0, sizeof rep);
@@ -281,7 +281,7 @@ static _Noreturn void spawn_main(int sock)
     struct weft__prep rep;
     memset(&rep, 0, sizeof rep);
     struct weft__preq_in in;
-    long n = weft__preq_recv(sock, buf, fds, &nfds);
+    long n = weft__recv_fds(sock, buf, WEFT__PREQ_MAX, fds, WEFT__PREQ_FDS_MAX, &nfds);
     if (n <= 0) _exit(127);
     rep.code = weft__preq_parse(buf, (size_t)n, fds, nfds, &in, rep.message, sizeof rep.message);
     rep.pid = (int32_t)getpid();
