@@ -59,14 +59,11 @@ static void name_running(weft_pool *p)
     atomic_fetch_add(&p->naming, 1);
     for (int i = 0; i < n && len < sizeof msg; i++) {
         struct weft__worker *w = &p->workers[i];
-        /* Records are type-stable (pool_internal.h): take a ref only if it is still live, then
+        /* Records are type-stable (task.h): take a ref only if it is still live, then
          * check it is current. seq_cst: pairs with the worker's store of current (above). */
         weft_future *f = atomic_load(&w->current);
         if (f == NULL) continue;
-        uint64_t r = atomic_load(&f->word);
-        while (weft__refs_of(r) > 0 && !atomic_compare_exchange_weak(&f->word, &r, r + REF1)) {
-        }
-        if (weft__refs_of(r) == 0) continue;
+        if (!weft__future_ref_live(f)) continue;
         if (atomic_load_explicit(&w->current, memory_order_acquire) == f) {
             len += (size_t)snprintf(msg + len, sizeof msg - len, "%s '%s' on %s-%d",
                                     found++ ? "," : "", f->name, p->prefix, i + 1);
