@@ -17,6 +17,7 @@
 
 #include "core/internal.h"
 #include "pool/pool_internal.h"
+#include "test_hooks.h"
 
 static void drain(weft_pool *p)
 {
@@ -151,6 +152,21 @@ int weft_pool_resume(weft_pool *p)
     atomic_store(&p->paused, 0); /* seq_cst: before the idle check under idle_q's lock */
     weft__pool_wake_all(p);
     return 0;
+}
+
+/* Idle workers link a record on idle_q under its lock before they sleep (sched.c). */
+size_t weft__test_pool_parked(weft_pool *p)
+{
+    weft__lock_acquire(&p->idle_q.lock);
+    size_t n = weft__waitq_count(&p->idle_q);
+    weft__lock_release(&p->idle_q.lock);
+    return n;
+}
+
+weft_pool *weft__test_pool_of_caller(void)
+{
+    struct weft__worker *w = weft__tls_worker;
+    return w ? w->pool : NULL;
 }
 
 int weft_pool_stats(weft_pool *p, struct weft_pool_stats *out)
