@@ -37,7 +37,7 @@
 
 #include "core/internal.h"
 #include "core/park.h"
-#include "pool/pool_internal.h"
+#include "pool/hooks.h"
 
 struct weft_group {
     weft__waitq q; /* q.lock guards the fields below up to message */
@@ -164,12 +164,12 @@ static int pool_task(void *arg, void **result)
 static void task_cb(weft_future *f, void *arg)
 {
     struct task *k = arg;
-    if (weft_future_cancelled(f) == 1) {
+    const char *msg;
+    int st;
+    if (weft_future_cancelled(f) == 1)
         task_done(k, WEFT_ECANCELED, "task dropped by its pool before it ran");
-    } else if (f->status != 0) { /* done: status and message are visible (futures.c) */
-        atomic_store_explicit(&f->observed, true, memory_order_relaxed); /* read at recycle */
-        task_done(k, f->status, f->message ? f->message : weft_strerror(f->status));
-    }
+    else if ((st = weft__future_failure(f, &msg)) != 0) /* marks it seen: no pool report */
+        task_done(k, st, msg);
     free(k);
 }
 

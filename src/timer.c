@@ -36,6 +36,7 @@
 #include "core/fork.h"
 #include "core/internal.h"
 #include "core/park.h"
+#include "test_hooks.h"
 
 enum { PENDING, RUNNING, FIRED, CANCELLED };
 
@@ -401,4 +402,13 @@ void weft_timer_release(weft_timer *t)
     weft__lock_acquire(&svc.q.lock);
     unref(t);
     weft__lock_release(&svc.q.lock);
+}
+
+/* svc.q holds the timer thread's own record only while it parks (see the invariants above). */
+size_t weft__test_timer_parked(void)
+{
+    weft__lock_acquire(&svc.q.lock);
+    size_t n = weft__waitq_count(&svc.q);
+    weft__lock_release(&svc.q.lock);
+    return n;
 }

@@ -125,6 +125,13 @@ static inline bool weft__waitq_empty(const weft__waitq *q)
 {
     return q->head == NULL;
 }
+/* How many records are linked on q (for the test hooks of src/test_hooks.h). */
+static inline size_t weft__waitq_count(const weft__waitq *q)
+{
+    size_t n = 0;
+    for (const weft__waiter *w = q->head; w; w = w->next) n++;
+    return n;
+}
 
 /* Claim w's park for w (w already unlinked, its queue's lock held). True if w won; then the
  * park is held (its owner keeps waiting) until the wakelist is flushed, so w stays valid and

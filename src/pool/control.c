@@ -17,6 +17,7 @@
 
 #include "core/internal.h"
 #include "pool/pool_internal.h"
+#include "test_hooks.h"
 
 static void drain(weft_pool *p)
 {
@@ -59,14 +60,11 @@ static void name_running(weft_pool *p)
     atomic_fetch_add(&p->naming, 1);
     for (int i = 0; i < n && len < sizeof msg; i++) {
         struct weft__worker *w = &p->workers[i];
-        /* Records are type-stable (pool_internal.h): take a ref only if it is still live, then
+        /* Records are type-stable (task.h): take a ref only if it is still live, then
          * check it is current. seq_cst: pairs with the worker's store of current (above). */
         weft_future *f = atomic_load(&w->current);
         if (f == NULL) continue;
-        uint64_t r = atomic_load(&f->word);
-        while (weft__refs_of(r) > 0 && !atomic_compare_exchange_weak(&f->word, &r, r + REF1)) {
-        }
-        if (weft__refs_of(r) == 0) continue;
+        if (!weft__future_ref_live(f)) continue;
         if (atomic_load_explicit(&w->current, memory_order_acquire) == f) {
             len += (size_t)snprintf(msg + len, sizeof msg - len, "%s '%s' on %s-%d",
                                     found++ ? "," : "", f->name, p->prefix, i + 1);
@@ -154,6 +152,21 @@ int weft_pool_resume(weft_pool *p)
     atomic_store(&p->paused, 0); /* seq_cst: before the idle check under idle_q's lock */
     weft__pool_wake_all(p);
     return 0;
+}
+
+/* Idle workers link a record on idle_q under its lock before they sleep (sched.c). */
+size_t weft__test_pool_parked(weft_pool *p)
+{
+    weft__lock_acquire(&p->idle_q.lock);
+    size_t n = weft__waitq_count(&p->idle_q);
+    weft__lock_release(&p->idle_q.lock);
+    return n;
+}
+
+weft_pool *weft__test_pool_of_caller(void)
+{
+    struct weft__worker *w = weft__tls_worker;
+    return w ? w->pool : NULL;
 }
 
 int weft_pool_stats(weft_pool *p, struct weft_pool_stats *out)

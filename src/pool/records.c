@@ -4,7 +4,7 @@
  * full, its older half moves to the global depot as one magazine (an array of MAG pointers);
  * an empty cache refills with one magazine from the depot before falling back to malloc. A
  * thread that exits gives its cache back (a pthread key destructor). Records are never given
- * back to malloc: they are type-stable (see pool_internal.h), and the steady state allocates
+ * back to malloc: they are type-stable (see task.h), and the steady state allocates
  * nothing (the magazines themselves are kept in the depot once made).
  *
  * Why arrays and not lists threaded through the records: with one thread submitting and
@@ -155,7 +155,7 @@ static void refill(struct weft__rcache *c)
 /* n new records in one block (never freed: records are type-stable), in their free state. */
 static weft_future *fresh(int n)
 {
-    /* aligned: the hot line must be one cache line (pool_internal.h). */
+    /* aligned: the hot line must be one cache line (task.h). */
     weft_future *f =
         weft__fault(WEFT__FAULT_ALLOC) ? NULL : aligned_alloc(64, (size_t)n * sizeof *f);
     if (f == NULL) return NULL;

@@ -28,7 +28,7 @@ extern _Thread_local struct weft__rcache *weft__tls_rcache WEFT__TLS_IE;
 weft_future *weft__rec_alloc_slow(void);  /* no cache yet, or an empty one */
 void weft__rec_free_slow(weft_future *f); /* no cache yet, or a full one */
 
-/* A record whose cold line is fresh (pool_internal.h); NULL if there is no memory. */
+/* A record whose cold line is fresh (task.h, T6); NULL if there is no memory. */
 static inline weft_future *weft__rec_alloc(void)
 {
     struct weft__rcache *c = weft__tls_rcache;

@@ -318,7 +318,7 @@ WEFT__HOT int run_scoped(struct weft__worker *w, weft_future *t, void **res, boo
  * One that succeeded, with nothing on the cold line, goes back to the cache without the
  * reference drop: the worker then only ever reads the record's line, never takes it from the
  * submitter that wrote it (one thread submitting empty tasks: 74-106 became 57-80 ns per task).
- * The RMW is there for a naming shutdown holding a stale pointer (pool_internal.h); it is
+ * The RMW is there for a naming shutdown holding a stale pointer (task.h, T5); it is
  * needed only if one looked at current before our store of outer (call(), seq_cst), and then
  * this load (seq_cst too) sees its count. Its decrement is a release: seeing zero after it,
  * its reads of the record happen before the recycling. */
@@ -330,11 +330,7 @@ static void run_solo(struct weft__worker *w, weft_future *t)
     if (st == 0 && weft__future_plain(t) && atomic_load(&p->naming) == 0) {
         weft__rec_free(t); /* word still counts our reference: see above */
     } else {
-        if (st != 0) {
-            t->status = st;
-            /* relaxed: only the recycler reads it, after its acq_rel reference drop. */
-            atomic_fetch_or_explicit(&t->word, F_FINISHED, memory_order_relaxed);
-        }
+        if (st != 0) weft__future_solo_failed(t, st);
         weft__future_unref(t); /* reports an unseen failure */
     }
     weft__pool_count_done(p);
@@ -465,7 +461,7 @@ static void finish_awaited_slowly(struct weft__worker *w, weft_future *f, int st
         weft__future_unref(f); /* cancelled: the queue's reference */
         return;
     }
-    if (weft__future_finish(f, st, res, w)) clear_cancel(w);
+    if (weft__future_finish(f, st, res)) clear_cancel(w);
 }
 
 /* The fork-join shortcut of weft_future_wait: a worker waiting for f, a task it queued itself,
@@ -482,9 +478,7 @@ bool weft__pool_run_awaited(struct weft__worker *w, weft_future *f)
     if (atomic_load_explicit(&w->pool->paused, memory_order_relaxed)) return false;
     weft_future *t = weft__deque_take(&w->dq);
     if (t == NULL) return false;
-    const uint64_t alone = 2 * REF1 | F_PENDING;
-    /* relaxed: a look; the CAS below checks the word again. */
-    if (t != f || atomic_load_explicit(&f->word, memory_order_relaxed) != alone) {
+    if (t != f || !weft__future_alone(f)) {
         weft__pool_run(w, t);
         return true;
     }
@@ -492,13 +486,7 @@ bool weft__pool_run_awaited(struct weft__worker *w, weft_future *f)
     weft_pool *p = w->pool;
     void *res;
     int st = run_scoped(w, f, &res, false);
-    f->status = st;
-    f->result = res;
-    uint64_t s = alone;
-    /* acq_rel: release publishes status/result/message, as weft__future_finish. */
-    if (!atomic_compare_exchange_strong_explicit(&f->word, &s, REF1 | F_FINISHED,
-                                                 memory_order_acq_rel, memory_order_relaxed))
-        finish_awaited_slowly(w, f, st, res);
+    if (!weft__future_finish_alone(f, st, res)) finish_awaited_slowly(w, f, st, res);
     weft__pool_count_done(p);
     return true;
 }
@@ -518,7 +506,7 @@ void weft__pool_run(struct weft__worker *w, weft_future *t)
         int st = refused ? refused : call(w, t, &res, false);
         /* finish drops the pool's reference: t may be recycled when it returns; a canceller
          * is done with t (and with own) once it returns. */
-        bool cancel_req = weft__future_finish(t, st, res, w);
+        bool cancel_req = weft__future_finish(t, st, res);
         leave_scope(entered, own);
         if (cancel_req && !entered) clear_cancel(w);
     } else {

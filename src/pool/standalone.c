@@ -1,21 +1,17 @@
 /* src/pool/standalone.c - futures that no pool made (weft_future_new): the program sets their
  * outcome from any thread, and every other future call works on them unchanged.
  *
- * A standalone future is an ordinary task record (pool_internal.h) with pool NULL, fn NULL and
+ * A standalone future is an ordinary task record (pool/task.h) with pool NULL, fn NULL and
  * R_STANDALONE in flags: it uses the same state word, waiters, callbacks, references and
  * recycling as a pool's future, so nothing on the pool's paths tests for it. Only recycling
- * (futures.c) looks at R_STANDALONE, on the slow path a record with flags already takes: it
+ * (task.c) looks at R_STANDALONE, on the slow path a record with flags already takes: it
  * reports an unseen failure and frees a result the future owns.
  *
- * Protocol: setters serialise on f->wq.lock, which makes "check not done, write status /
- * result / message / result_free / result_len, then CAS the state to FINISHED" one step
- * against another setter (exactly one wins; the rest see FINISHED and get WEFT_ESTATE). A
- * cancel of a PENDING future CASes without that lock (futures.c): the setter's CAS then fails
- * on CANCELLED, and it undoes its writes, which nobody reads for a cancelled future. The
- * fields are written before the release half of the CAS and read after an acquire that sees
- * FINISHED, as a task's (futures.c). set_running is the pool's start with no runner, so a
- * cancel of the RUNNING future interrupts nobody and returns WEFT_EBUSY.
- * Lock order: docs/design/locks.md; f->wq.lock alone, callbacks run after it is dropped (weft__future_notify).
+ * Its transitions are task.h's table: set_running is the pool's start with no runner (so a
+ * cancel of the RUNNING future interrupts nobody and returns WEFT_EBUSY), and the setters go
+ * through weft__future_settle (serialised on f->wq.lock; exactly one wins, the rest and a
+ * setter that lost to a cancel get WEFT_ESTATE).
+ * Lock order: docs/design/locks.md; f->wq.lock alone, callbacks run after it is dropped.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -58,53 +54,15 @@ int weft_future_set_running(weft_future *f)
     int rc = check(f);
     if (rc != 0) return rc;
     if (weft__future_start(f, NULL)) return 1; /* no runner: a cancel interrupts nobody */
-    /* acquire: pairs with the RMW that moved f on; states never go back. */
-    uint64_t s = atomic_load_explicit(&f->word, memory_order_acquire);
-    return (s & F_STATE) == F_CANCELLED ? 0 : WEFT_ESTATE;
-}
-
-/* Finish f with status, result (owned by f if result_free), message (malloc'ed, taken on
- * success) and len; WEFT_ESTATE if f was already done (nothing taken). */
-static int settle(weft_future *f, int status, void *result, void (*result_free)(void *), size_t len,
-                  char *message)
-{
-    weft__lock_acquire(&f->wq.lock);
-    uint64_t s = atomic_load_explicit(&f->word, memory_order_relaxed);
-    if ((s & F_STATE) >= F_FINISHED) {
-        weft__lock_release(&f->wq.lock);
-        return weft__fail(WEFT_ESTATE, "the future is already %s",
-                          (s & F_STATE) == F_CANCELLED ? "cancelled" : "finished");
-    }
-    f->status = status;
-    f->result = result;
-    f->result_free = result_free;
-    f->result_len = len;
-    f->message = message;
-    /* acq_rel: release publishes the fields above to readers that acquire FINISHED (as
-     * finish's CAS); acquire pairs with a listener's fetch_or and a cancel's CAS. */
-    while (!atomic_compare_exchange_weak_explicit(&f->word, &s,
-                                                  (s & ~(uint64_t)F_STATE) | F_FINISHED,
-                                                  memory_order_acq_rel, memory_order_relaxed)) {
-        if ((s & F_STATE) >= F_FINISHED) { /* a cancel won: nobody reads these */
-            f->status = 0;
-            f->result = NULL;
-            f->result_free = NULL;
-            f->result_len = 0;
-            f->message = NULL;
-            weft__lock_release(&f->wq.lock);
-            return weft__fail(WEFT_ESTATE, "the future was cancelled");
-        }
-    }
-    weft__lock_release(&f->wq.lock);
-    weft__future_notify(f, (uint32_t)s);
-    return 0;
+    /* acquire: pairs with the RMW that moved f on; states never go back (T1). */
+    return weft__future_state(f) == F_CANCELLED ? 0 : WEFT_ESTATE;
 }
 
 int weft_future_set_result(weft_future *f, void *result, void (*free_result)(void *))
 {
     int rc = check(f);
     if (rc != 0) return rc;
-    return settle(f, 0, result, free_result, 0, NULL);
+    return weft__future_settle(f, 0, result, free_result, 0, NULL);
 }
 
 int weft_future_set_bytes(weft_future *f, const void *data, size_t len)
@@ -115,7 +73,7 @@ int weft_future_set_bytes(weft_future *f, const void *data, size_t len)
     void *copy = weft__malloc(len ? len : 1);
     if (copy == NULL) return weft__fail(WEFT_ENOMEM, "no memory for %zu result bytes", len);
     if (len) memcpy(copy, data, len);
-    rc = settle(f, 0, copy, free, len, NULL);
+    rc = weft__future_settle(f, 0, copy, free, len, NULL);
     if (rc != 0) free(copy);
     return rc;
 }
@@ -128,7 +86,7 @@ int weft_future_set_failure(weft_future *f, int status, const char *message)
     char *copy = NULL;
     if (message && (copy = strdup(message)) == NULL)
         return weft__fail(WEFT_ENOMEM, "no memory for the message");
-    rc = settle(f, status, NULL, NULL, 0, copy);
+    rc = weft__future_settle(f, status, NULL, NULL, 0, copy);
     if (rc != 0) free(copy);
     return rc;
 }
@@ -138,9 +96,8 @@ int weft_future_bytes(weft_future *f, const void **data, size_t *len, weft_ns ti
     int rc = weft_future_wait(f, timeout);
     if (rc != 0) return rc;
     void *r = NULL;
-    rc = weft_future_result(f, &r, 0);                                 /* done: does not wait */
-    uint64_t s = atomic_load_explicit(&f->word, memory_order_acquire); /* pairs: settle */
-    if ((s & F_STATE) != F_FINISHED) return rc;                        /* cancelled */
+    rc = weft_future_result(f, &r, 0);                  /* done: does not wait */
+    if (weft__future_state(f) != F_FINISHED) return rc; /* cancelled (acquire: T2) */
     if (data) *data = r;
     if (len) *len = (f->flags & R_STANDALONE) ? f->result_len : 0;
     return rc;

@@ -25,8 +25,7 @@ struct wctx {
 
 static bool failed(weft_future *f)
 {
-    uint64_t s = atomic_load_explicit(&f->word, memory_order_acquire); /* pairs: finish */
-    return (s & F_STATE) == F_FINISHED && f->status != 0;
+    return weft__future_state(f) == F_FINISHED && f->status != 0; /* acquire: T2 */
 }
 
 static bool wait_ready(void *ctx)

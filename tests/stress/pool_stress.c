@@ -5,16 +5,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "tasks.h"
 #include "test.h"
-
-static weft_pool *pool_n(int n)
-{
-    weft_pool *p;
-    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-    o.max_workers = n;
-    ck_assert_weft(weft_pool_new(&p, &o), 0);
-    return p;
-}
 
 static struct {
     weft_pool *pool;
@@ -43,7 +35,7 @@ START_TEST(a_million_tasks_none_lost_or_run_twice)
     big.n = weft_test_scale(1000000);
     big.ext = (big.n + 2) / 3;
     big.runs = calloc((size_t)big.n, 1);
-    big.pool = pool_n(4);
+    big.pool = weft_test_pool(4);
     for (intptr_t k = 0; k < big.ext; k++)
         ck_assert_weft(weft_pool_submit(big.pool, parent_task, (void *)k, NULL, WEFT_FOREVER), 0);
     ck_assert_weft(weft_pool_wait_idle(big.pool, WEFT_SEC(120)), 0);
@@ -67,7 +59,7 @@ static int set_flag(void *arg, void **result)
 START_TEST(cancel_racing_completion_is_one_or_the_other)
 {
     long n = weft_test_scale(20000);
-    weft_pool *p = pool_n(2);
+    weft_pool *p = weft_test_pool(2);
     for (long i = 0; i < n; i++) {
         if (i == n / 2) { /* second half: tasks in scopes of their own */
             weft_pool_free(p);
@@ -123,7 +115,7 @@ START_TEST(shutdown_racing_submit_loses_no_accepted_task)
 {
     long rounds = weft_test_scale(200);
     for (long i = 0; i < rounds; i++) {
-        struct racer r = {.pool = pool_n(2)};
+        struct racer r = {.pool = weft_test_pool(2)};
         weft_thread t[2];
         for (int k = 0; k < 2; k++)
             ck_assert_weft(weft_thread_start(&t[k], submitter, &r, NULL), 0);
@@ -171,7 +163,7 @@ START_TEST(nested_fork_join_with_waits)
     long want[] = {0,   1,   1,   2,   3,   5,    8,    13,   21,   34,    55,   89,
                    144, 233, 377, 610, 987, 1597, 2584, 4181, 6765, 10946, 17711};
     for (int workers = 1; workers <= 3; workers++) {
-        weft_pool *p = pool_n(workers);
+        weft_pool *p = weft_test_pool(workers);
         struct fib f = {p, n, 0};
         weft_future *root;
         ck_assert_weft(weft_pool_submit(p, fib_task, &f, &root, WEFT_FOREVER), 0);
@@ -191,7 +183,7 @@ static void on_done(weft_future *f, void *arg)
 
 START_TEST(callbacks_and_as_completed_race_completion)
 {
-    weft_pool *p = pool_n(3);
+    weft_pool *p = weft_test_pool(3);
     long rounds = weft_test_scale(2000);
     enum { K = 8 };
     for (long r = 0; r < rounds; r++) {

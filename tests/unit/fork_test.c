@@ -14,23 +14,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tasks.h"
 #include "test.h"
 
-static int run_ok(void *arg, void **result)
-{
-    *result = arg;
-    return 0;
-}
-
-static int block_on(void *arg, void **result)
-{
-    (void)result;
-    return weft_event_wait(arg, WEFT_SEC(60));
-}
-
-/* The parent's threads are parked: past their start, past any allocation (see above). There
- * is no call that says so; the pool's own state does (every task started, queues empty), and a
- * short pause lets a worker that just found nothing reach its park. */
+/* The parent's threads are parked: past their start, past any allocation (see above). Every
+ * task has started (the pool's counters say so), and every worker not busy with one is parked
+ * idle (the test hook says so). A busy worker parks in its task's event wait, which no hook
+ * shows: a short pause lets it get there. */
 static void wait_parked(weft_pool *p, uint64_t busy)
 {
     struct weft_pool_stats st;
@@ -39,7 +29,8 @@ static void wait_parked(weft_pool *p, uint64_t busy)
         if ((uint64_t)st.busy == busy && st.completed + busy == st.submitted) break;
         weft_sleep(WEFT_MS(1));
     }
-    weft_sleep(WEFT_MS(20));
+    weft_test_await_pool_parked(p, (size_t)st.workers - busy);
+    if (busy) weft_sleep(WEFT_MS(20));
 }
 
 /* Fork; the child returns child(arg) as its exit status (0: all held). */
@@ -61,7 +52,7 @@ static int submit_runs(void *arg)
     if (weft_test_tsan()) return 0;
     weft_future *f;
     void *res = NULL;
-    if (weft_pool_submit(p, run_ok, (void *)7, &f, WEFT_FOREVER) != 0) return 1;
+    if (weft_pool_submit(p, weft_test_give, (void *)7, &f, WEFT_FOREVER) != 0) return 1;
     if (weft_future_result(f, &res, WEFT_SEC(10)) != 0 || res != (void *)7) return 2;
     weft_future_release(f);
     if (weft_pool_wait_idle(p, WEFT_SEC(10)) != 0) return 3;
@@ -72,7 +63,7 @@ START_TEST(default_pool_works_in_a_child_forked_while_idle)
 {
     weft_pool *p = weft_pool_default();
     weft_future *f;
-    ck_assert_weft(weft_pool_submit(p, run_ok, NULL, &f, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_give, NULL, &f, WEFT_FOREVER), 0);
     ck_assert_weft(weft_future_result(f, NULL, WEFT_SEC(10)), 0);
     weft_future_release(f);
     wait_parked(p, 0);
@@ -90,11 +81,12 @@ START_TEST(default_pool_works_in_a_child_forked_while_busy)
     weft_event_init(&go);
     weft_future *blocked[2];
     for (int i = 0; i < 2; i++)
-        ck_assert_weft(weft_pool_submit(p, block_on, &go, &blocked[i], WEFT_FOREVER), 0);
+        ck_assert_weft(weft_pool_submit(p, weft_test_wait_event, &go, &blocked[i], WEFT_FOREVER),
+                       0);
     wait_parked(p, st.max_workers < 2 ? 1 : 2);
     weft_future *queued[4]; /* behind the blocked ones when there are two workers */
     for (int i = 0; i < 4; i++)
-        ck_assert_weft(weft_pool_submit(p, block_on, &go, &queued[i], WEFT_FOREVER), 0);
+        ck_assert_weft(weft_pool_submit(p, weft_test_wait_event, &go, &queued[i], WEFT_FOREVER), 0);
     in_child(submit_runs, NULL);
     weft_event_set(&go);
     for (int i = 0; i < 2; i++) {
@@ -112,7 +104,7 @@ END_TEST
 static int submit_refused(void *arg)
 {
     weft_future *f;
-    if (weft_pool_submit(arg, run_ok, NULL, &f, WEFT_FOREVER) != WEFT_ECLOSED) return 1;
+    if (weft_pool_submit(arg, weft_test_give, NULL, &f, WEFT_FOREVER) != WEFT_ECLOSED) return 1;
     if (weft_pool_shutdown(arg, 1, 0, WEFT_SEC(10)) != 0) return 2; /* no worker to wait for */
     return 0;
 }
@@ -126,7 +118,7 @@ START_TEST(pool_shutting_down_in_the_parent_refuses_tasks_in_the_child)
     weft_event go;
     weft_event_init(&go);
     weft_future *f;
-    ck_assert_weft(weft_pool_submit(p, block_on, &go, &f, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_wait_event, &go, &f, WEFT_FOREVER), 0);
     wait_parked(p, 1);
     ck_assert_weft(weft_pool_shutdown(p, 0, 0, 0), 0); /* mid-shutdown: a task still runs */
     in_child(submit_refused, p);
@@ -145,7 +137,7 @@ static int fork_in_task(void *arg, void **result)
     if (pid < 0) return WEFT_EAGAIN;
     if (pid == 0) {
         weft_future *f;
-        _exit(weft_pool_submit(p, run_ok, NULL, &f, WEFT_FOREVER) == WEFT_ECLOSED ? 0 : 1);
+        _exit(weft_pool_submit(p, weft_test_give, NULL, &f, WEFT_FOREVER) == WEFT_ECLOSED ? 0 : 1);
     }
     int st = 0;
     if (waitpid(pid, &st, 0) != pid) return WEFT_EFAILED;

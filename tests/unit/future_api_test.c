@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tasks.h"
 #include "test.h"
 
 static weft_future *fresh(void)
@@ -13,15 +14,6 @@ static weft_future *fresh(void)
     weft_future *f = NULL;
     ck_assert_weft(weft_future_new(&f, NULL), 0);
     return f;
-}
-
-static weft_pool *pool_of(int workers)
-{
-    weft_pool *p;
-    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-    o.max_workers = workers;
-    ck_assert_weft(weft_pool_new(&p, &o), 0);
-    return p;
 }
 
 START_TEST(future_new_is_pending)
@@ -289,12 +281,6 @@ START_TEST(unseen_failure_is_reported_with_the_name)
 }
 END_TEST
 
-static int give(void *arg, void **result)
-{
-    *result = arg;
-    return 0;
-}
-
 START_TEST(bad_arguments_are_errors)
 {
     ck_assert_weft(weft_future_new(NULL, NULL), WEFT_EINVAL);
@@ -309,8 +295,8 @@ START_TEST(bad_arguments_are_errors)
     ck_assert_int_eq(weft_future_done(f), 0);
     weft_future_release(f);
     /* A pool's future is completed by its task only. */
-    weft_pool *p = pool_of(1);
-    ck_assert_weft(weft_pool_submit(p, give, NULL, &f, WEFT_FOREVER), 0);
+    weft_pool *p = weft_test_pool(1);
+    ck_assert_weft(weft_pool_submit(p, weft_test_give, NULL, &f, WEFT_FOREVER), 0);
     ck_assert_weft(weft_future_set_result(f, NULL, NULL), WEFT_EPERM);
     ck_assert_weft(weft_future_set_failure(f, WEFT_EBUSY, NULL), WEFT_EPERM);
     ck_assert_weft(weft_future_set_running(f), WEFT_EPERM);
@@ -372,7 +358,7 @@ static int wait_for_later_task(void *arg, void **result)
 
 START_TEST(worker_waiting_on_a_standalone_future_helps_its_pool)
 {
-    weft_pool *p = pool_of(1);
+    weft_pool *p = weft_test_pool(1);
     struct chain c = {p, fresh()};
     weft_future *t;
     ck_assert_weft(weft_pool_submit(p, wait_for_later_task, &c, &t, WEFT_FOREVER), 0);
@@ -569,7 +555,7 @@ static int square(void *arg, void **result)
 
 START_TEST(imap_yields_results_in_input_order)
 {
-    weft_pool *p = pool_of(2);
+    weft_pool *p = weft_test_pool(2);
     enum { N = 100 };
     void *args[N];
     for (intptr_t i = 0; i < N; i++) args[i] = (void *)i;
@@ -598,7 +584,7 @@ END_TEST
 /* buffersize bounds how far ahead of the reader the map runs (Python 3.14). */
 START_TEST(imap_buffersize_bounds_the_work_ahead)
 {
-    weft_pool *p = pool_of(2);
+    weft_pool *p = weft_test_pool(2);
     atomic_store(&ran, 0);
     weft_imap_opts o = WEFT_IMAP_OPTS_INIT;
     o.buffersize = 3;
@@ -630,7 +616,7 @@ static int gated(void *arg, void **result)
 /* Results stream: the first items come out while a later one is still running. */
 START_TEST(imap_streams_before_later_items_finish)
 {
-    weft_pool *p = pool_of(2);
+    weft_pool *p = weft_test_pool(2);
     weft_event_init(&gate);
     void *args[8];
     for (intptr_t i = 0; i < 8; i++) args[i] = (void *)i;
@@ -659,7 +645,7 @@ END_TEST
 /* weft: a cancelled caller gets WEFT_ECANCELED from next, and the iteration goes on. */
 START_TEST(imap_next_is_a_cancellation_point_that_keeps_the_iteration)
 {
-    weft_pool *p = pool_of(2);
+    weft_pool *p = weft_test_pool(2);
     weft_event_init(&gate);
     void *args[8];
     for (intptr_t i = 0; i < 8; i++) args[i] = (void *)i;
@@ -697,7 +683,7 @@ static int fail_first(void *arg, void **result)
  * remaining futures are cancelled. */
 START_TEST(imap_failure_surfaces_in_turn_and_ends_the_map)
 {
-    weft_pool *p = pool_of(1);
+    weft_pool *p = weft_test_pool(1);
     atomic_store(&ran, 0);
     void *args[10];
     for (intptr_t i = 0; i < 10; i++) args[i] = (void *)i;
@@ -720,7 +706,7 @@ END_TEST
  * still ends then, and the iteration is over. */
 START_TEST(imap_timeout_is_measured_from_the_call)
 {
-    weft_pool *p = pool_of(1);
+    weft_pool *p = weft_test_pool(1);
     atomic_store(&ran, 0);
     ck_assert_weft(weft_pool_pause(p), 0);
     weft_imap *it;
@@ -749,7 +735,7 @@ static int started_then_sleep(void *arg, void **result)
 /* free cancels the running items' scopes and waits for them (no task touches args after). */
 START_TEST(imap_free_stops_running_items_and_waits)
 {
-    weft_pool *p = pool_of(1);
+    weft_pool *p = weft_test_pool(1);
     weft_event started = WEFT_EVENT_INIT;
     void *args[1] = {&started};
     atomic_store(&sleep_rc, 1);
@@ -779,7 +765,7 @@ static int count_up(void *ctx, void **arg)
  * what is taken stays within buffersize of what was yielded. */
 START_TEST(imap_takes_an_endless_input_lazily)
 {
-    weft_pool *p = pool_of(2);
+    weft_pool *p = weft_test_pool(2);
     struct counter c = {0, -1, -1};
     weft_imap_opts o = WEFT_IMAP_OPTS_INIT;
     o.buffersize = 4;
@@ -829,7 +815,7 @@ END_TEST
 
 START_TEST(imap_on_a_closed_pool_and_bad_arguments)
 {
-    weft_pool *p = pool_of(1);
+    weft_pool *p = weft_test_pool(1);
     weft_imap *it = NULL;
     ck_assert_weft(weft_pool_imap(NULL, p, square, NULL, 1, NULL, 0), WEFT_EINVAL);
     ck_assert_weft(weft_pool_imap(&it, NULL, square, NULL, 1, NULL, 0), WEFT_EINVAL);

@@ -4,22 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tasks.h"
 #include "test.h"
-
-static weft_pool *pool1(void)
-{
-    weft_pool *p;
-    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-    o.max_workers = 1;
-    ck_assert_weft(weft_pool_new(&p, &o), 0);
-    return p;
-}
-
-static int give(void *arg, void **result)
-{
-    *result = arg;
-    return 0;
-}
 
 static int fail_einval(void *arg, void **result)
 {
@@ -34,26 +20,12 @@ static int fail_positive(void *arg, void **result)
     return 42;
 }
 
-/* Blocks until the event is set (the handshake that holds a worker). */
-static int wait_event(void *arg, void **result)
-{
-    (void)result;
-    return weft_event_wait(arg, WEFT_SEC(30));
-}
-
-static int set_event_and_sleep(void *arg, void **result)
-{
-    (void)result;
-    weft_event_set(arg);
-    return weft_sleep(WEFT_SEC(60));
-}
-
 START_TEST(result_returns_value_and_status)
 {
-    weft_pool *p = pool1();
+    weft_pool *p = weft_test_pool(1);
     int x = 7;
     weft_future *f;
-    ck_assert_weft(weft_pool_submit(p, give, &x, &f, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_give, &x, &f, WEFT_FOREVER), 0);
     void *r = NULL;
     ck_assert_weft(weft_future_result(f, &r, WEFT_SEC(10)), 0);
     ck_assert_ptr_eq(r, &x);
@@ -68,7 +40,7 @@ END_TEST
 
 START_TEST(failure_status_and_message_travel_to_result)
 {
-    weft_pool *p = pool1();
+    weft_pool *p = weft_test_pool(1);
     int x = 3;
     weft_future *f, *g;
     ck_assert_weft(weft_pool_submit(p, fail_einval, &x, &f, WEFT_FOREVER), 0);
@@ -85,25 +57,15 @@ START_TEST(failure_status_and_message_travel_to_result)
 }
 END_TEST
 
-static atomic_int ran;
-
-static int count_run(void *arg, void **result)
-{
-    (void)arg;
-    (void)result;
-    atomic_fetch_add(&ran, 1);
-    return 0;
-}
-
 START_TEST(cancel_before_run_never_runs)
 {
-    weft_pool *p = pool1();
+    weft_pool *p = weft_test_pool(1);
     weft_event gate;
     weft_event_init(&gate);
     weft_future *blocker, *f;
-    atomic_store(&ran, 0);
-    ck_assert_weft(weft_pool_submit(p, wait_event, &gate, &blocker, WEFT_FOREVER), 0);
-    ck_assert_weft(weft_pool_submit(p, count_run, NULL, &f, WEFT_FOREVER), 0);
+    atomic_store(&weft_test_runs, 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_wait_event, &gate, &blocker, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, &f, WEFT_FOREVER), 0);
     ck_assert_weft(weft_future_cancel(f), 0);
     ck_assert_weft(weft_future_cancel(f), 0); /* again: still cancelled */
     ck_assert_int_eq(weft_future_cancelled(f), 1);
@@ -112,7 +74,7 @@ START_TEST(cancel_before_run_never_runs)
     weft_event_set(&gate);
     ck_assert_weft(weft_future_result(blocker, NULL, WEFT_SEC(10)), 0);
     ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(10)), 0);
-    ck_assert_int_eq(atomic_load(&ran), 0);
+    ck_assert_int_eq(atomic_load(&weft_test_runs), 0);
     weft_future_release(f);
     weft_future_release(blocker);
     weft_pool_free(p);
@@ -128,11 +90,12 @@ static int sleep_short(void *arg, void **result)
 
 START_TEST(cancel_running_task_cancels_its_scope_only)
 {
-    weft_pool *p = pool1();
+    weft_pool *p = weft_test_pool(1);
     weft_event started;
     weft_event_init(&started);
     weft_future *f, *g;
-    ck_assert_weft(weft_pool_submit(p, set_event_and_sleep, &started, &f, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_set_event_and_sleep, &started, &f, WEFT_FOREVER),
+                   0);
     ck_assert_weft(weft_event_wait(&started, WEFT_SEC(10)), 0);
     ck_assert_int_eq(weft_future_running(f), 1);
     ck_assert_weft(weft_future_cancel(f), WEFT_EBUSY);
@@ -209,12 +172,12 @@ static void cb_count(weft_future *f, void *arg)
 
 START_TEST(callbacks_run_once_also_when_added_after_completion)
 {
-    weft_pool *p = pool1();
+    weft_pool *p = weft_test_pool(1);
     weft_event gate;
     weft_event_init(&gate);
     atomic_int calls = 0;
     weft_future *f;
-    ck_assert_weft(weft_pool_submit(p, wait_event, &gate, &f, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_wait_event, &gate, &f, WEFT_FOREVER), 0);
     ck_assert_weft(weft_future_add_done_callback(f, cb_count, &calls), 0);
     ck_assert_weft(weft_future_add_done_callback(f, cb_count, &calls), 0);
     ck_assert_int_eq(atomic_load(&calls), 0);
@@ -227,8 +190,8 @@ START_TEST(callbacks_run_once_also_when_added_after_completion)
     /* A cancelled future runs its callbacks in cancel. */
     weft_event_clear(&gate);
     weft_future *b, *c;
-    ck_assert_weft(weft_pool_submit(p, wait_event, &gate, &b, WEFT_FOREVER), 0);
-    ck_assert_weft(weft_pool_submit(p, count_run, NULL, &c, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_wait_event, &gate, &b, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, &c, WEFT_FOREVER), 0);
     ck_assert_weft(weft_future_add_done_callback(c, cb_count, &calls), 0);
     ck_assert_weft(weft_future_cancel(c), 0);
     ck_assert_int_eq(atomic_load(&calls), 4);
@@ -251,9 +214,9 @@ START_TEST(wait_first_completed_all_completed_first_exception)
     weft_event_init(&gate);
     int x = 1;
     weft_future *fs[3];
-    ck_assert_weft(weft_pool_submit(p, wait_event, &gate, &fs[0], WEFT_FOREVER), 0);
-    ck_assert_weft(weft_pool_submit(p, give, &x, &fs[1], WEFT_FOREVER), 0);
-    ck_assert_weft(weft_pool_submit(p, wait_event, &gate, &fs[2], WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_wait_event, &gate, &fs[0], WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_give, &x, &fs[1], WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_wait_event, &gate, &fs[2], WEFT_FOREVER), 0);
     size_t idx = 99;
     ck_assert_weft(weft_wait(fs, 3, WEFT_FIRST_COMPLETED, &idx, WEFT_SEC(10)), 0);
     ck_assert_uint_eq(idx, 1);
@@ -297,9 +260,9 @@ START_TEST(as_completed_yields_in_completion_order)
     weft_event_init(&hold);
     int x = 0;
     weft_future *fs[4];
-    ck_assert_weft(weft_pool_submit(p, wait_event, &e0, &fs[0], WEFT_FOREVER), 0);
-    ck_assert_weft(weft_pool_submit(p, wait_event, &e1, &fs[1], WEFT_FOREVER), 0);
-    ck_assert_weft(weft_pool_submit(p, give, &x, &fs[2], WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_wait_event, &e0, &fs[0], WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_wait_event, &e1, &fs[1], WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_give, &x, &fs[2], WEFT_FOREVER), 0);
     fs[3] = fs[2]; /* duplicates are yielded once */
     weft_as_completed *it;
     ck_assert_weft(weft_as_completed_new(&it, fs, 4), 0);
@@ -319,7 +282,7 @@ START_TEST(as_completed_yields_in_completion_order)
     weft_as_completed_free(it);
     /* An iterator over pending futures, freed early, then a timeout. */
     weft_future *g;
-    ck_assert_weft(weft_pool_submit(p, wait_event, &hold, &g, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_wait_event, &hold, &g, WEFT_FOREVER), 0);
     ck_assert_weft(weft_as_completed_new(&it, &g, 1), 0);
     ck_assert_weft(weft_as_completed_next(it, &f, 0), WEFT_EAGAIN);
     ck_assert_weft(weft_as_completed_next(it, &f, WEFT_MS(10)), WEFT_ETIMEDOUT);
@@ -333,11 +296,11 @@ END_TEST
 
 START_TEST(result_with_timeout_and_try_once)
 {
-    weft_pool *p = pool1();
+    weft_pool *p = weft_test_pool(1);
     weft_event gate;
     weft_event_init(&gate);
     weft_future *f;
-    ck_assert_weft(weft_pool_submit(p, wait_event, &gate, &f, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_wait_event, &gate, &f, WEFT_FOREVER), 0);
     ck_assert_weft(weft_future_result(f, NULL, 0), WEFT_EAGAIN);
     weft_ns t0 = weft_now();
     ck_assert_weft(weft_future_result(f, NULL, WEFT_MS(20)), WEFT_ETIMEDOUT);
@@ -363,7 +326,7 @@ static void capture_hook(const char *name, int status, const char *message, void
 START_TEST(unseen_failure_is_reported_when_released)
 {
     weft_pool_set_error_hook(capture_hook, NULL);
-    weft_pool *p = pool1();
+    weft_pool *p = weft_test_pool(1);
     int x = 5;
     weft_future *seen, *unseen;
     ck_assert_weft(weft_pool_submit_named(p, "seen", fail_einval, &x, &seen, WEFT_FOREVER), 0);
@@ -400,11 +363,11 @@ static int wait_future_thread(void *arg)
 
 START_TEST(caller_cancelled_while_waiting_gets_ecanceled)
 {
-    weft_pool *p = pool1();
+    weft_pool *p = weft_test_pool(1);
     weft_event gate;
     weft_event_init(&gate);
     struct waiter_arg w;
-    ck_assert_weft(weft_pool_submit(p, wait_event, &gate, &w.f, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_wait_event, &gate, &w.f, WEFT_FOREVER), 0);
     weft_thread t;
     ck_assert_weft(weft_thread_start(&t, wait_future_thread, &w, NULL), 0);
     weft_sleep(WEFT_MS(5));
@@ -526,7 +489,7 @@ static int parent_with_borrower(void *arg, void **result)
 
 START_TEST(waiter_or_canceller_without_a_reference_never_hangs_the_awaited_child)
 {
-    weft_pool *p = pool1();
+    weft_pool *p = weft_test_pool(1);
     for (int cancel = 0; cancel < 2; cancel++) {
         for (int i = 0; i < 10; i++) {
             struct borrow b = {p, NULL, cancel, -1};
@@ -557,9 +520,9 @@ START_TEST(bad_input_gives_error_codes)
     ck_assert_weft(weft_future_add_done_callback(NULL, cb_count, NULL), WEFT_EINVAL);
     weft_future_release(NULL);
     ck_assert_weft(weft_wait(NULL, 1, WEFT_ALL_COMPLETED, NULL, 0), WEFT_EINVAL);
-    weft_pool *p = pool1();
+    weft_pool *p = weft_test_pool(1);
     weft_future *f;
-    ck_assert_weft(weft_pool_submit(p, give, NULL, &f, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_give, NULL, &f, WEFT_FOREVER), 0);
     ck_assert_weft(weft_future_wait(f, -1), WEFT_EINVAL);
     ck_assert_weft(weft_future_add_done_callback(f, NULL, NULL), WEFT_EINVAL);
     ck_assert_weft(weft_wait(&f, 1, 0, NULL, 0), WEFT_EINVAL);

@@ -6,8 +6,9 @@
 #include <string.h>
 
 #include "core/internal.h"
-#include "pool/pool_internal.h"
+#include "tasks.h"
 #include "test.h"
+#include "test_hooks.h"
 
 static enum { ON_THREADS, ON_POOL } mode;
 static weft_pool *test_pool;
@@ -26,10 +27,7 @@ static int warm(void *arg, void **result)
  * when none is idle, so a burst of tasks that block could otherwise wait behind the first. */
 static weft_pool *make_test_pool(void)
 {
-    weft_pool *p;
-    weft_pool_opts po = WEFT_POOL_OPTS_INIT;
-    po.max_workers = TEST_WORKERS;
-    ck_assert_weft(weft_pool_new(&p, &po), 0);
+    weft_pool *p = weft_test_pool(TEST_WORKERS);
     for (int i = 0; i < TEST_WORKERS; i++) {
         ck_assert_weft(weft_latch_init(&warm_running[i], 1), 0);
         ck_assert_weft(weft_pool_submit(p, warm, &warm_running[i], NULL, WEFT_FOREVER), 0);
@@ -463,8 +461,7 @@ ON_A_POOL(failure_racing_failure_and_success)
 
 static int on_default_pool(void *arg)
 {
-    struct weft__worker *w = weft__tls_worker;
-    atomic_store((_Atomic int *)arg, w != NULL && w->pool == weft_pool_default());
+    atomic_store((_Atomic int *)arg, weft__test_pool_of_caller() == weft_pool_default());
     return 0;
 }
 
@@ -484,10 +481,7 @@ END_TEST
 START_TEST(nested_groups_on_a_pool_of_one_worker_do_not_deadlock)
 {
     struct inner in[3] = {{.n_ok = 3}, {.n_ok = 3}, {.n_ok = 3}};
-    weft_pool *p;
-    weft_pool_opts po = WEFT_POOL_OPTS_INIT;
-    po.max_workers = 1;
-    ck_assert_weft(weft_pool_new(&p, &po), 0);
+    weft_pool *p = weft_test_pool(1);
     weft_group_opts o = WEFT_GROUP_OPTS_INIT;
     o.pool = p;
     weft_group *g;
@@ -518,10 +512,7 @@ START_TEST(queued_tasks_of_a_cancelled_group_never_run)
 {
     struct gate k = {WEFT_LATCH_INIT(1), WEFT_LATCH_INIT(1), 1};
     _Atomic int n = 0;
-    weft_pool *p;
-    weft_pool_opts po = WEFT_POOL_OPTS_INIT;
-    po.max_workers = 1;
-    ck_assert_weft(weft_pool_new(&p, &po), 0);
+    weft_pool *p = weft_test_pool(1);
     weft_group_opts o = WEFT_GROUP_OPTS_INIT;
     o.pool = p;
     weft_group *g;
@@ -543,10 +534,7 @@ START_TEST(pool_shutdown_dropping_queued_tasks_ends_them)
 {
     struct gate k = {WEFT_LATCH_INIT(1), WEFT_LATCH_INIT(1), 1};
     _Atomic int n = 0;
-    weft_pool *p;
-    weft_pool_opts po = WEFT_POOL_OPTS_INIT;
-    po.max_workers = 1;
-    ck_assert_weft(weft_pool_new(&p, &po), 0);
+    weft_pool *p = weft_test_pool(1);
     weft_group_opts o = WEFT_GROUP_OPTS_INIT;
     o.pool = p;
     weft_group *g;

@@ -9,17 +9,9 @@
 #include <string.h>
 
 #include "core/internal.h"
-#include "pool/pool_internal.h"
+#include "pool/hooks.h"
+#include "tasks.h"
 #include "test.h"
-
-static weft_pool *pool_n(int n)
-{
-    weft_pool *p;
-    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-    o.max_workers = n;
-    ck_assert_weft(weft_pool_new(&p, &o), 0);
-    return p;
-}
 
 static int square(void *arg, void **result)
 {
@@ -35,25 +27,9 @@ static int square_fails_on_13(void *arg, void **result)
     return square(arg, result);
 }
 
-static int wait_event(void *arg, void **result)
-{
-    (void)result;
-    return weft_event_wait(arg, WEFT_SEC(30));
-}
-
-static atomic_int ran;
-
-static int count_run(void *arg, void **result)
-{
-    (void)arg;
-    (void)result;
-    atomic_fetch_add(&ran, 1);
-    return 0;
-}
-
 START_TEST(map_gives_results_in_order)
 {
-    weft_pool *p = pool_n(3);
+    weft_pool *p = weft_test_pool(3);
     enum { N = 1000 };
     void *args[N], *res[N];
     for (intptr_t i = 0; i < N; i++) args[i] = (void *)i;
@@ -74,17 +50,18 @@ END_TEST
 
 START_TEST(map_timeout_stops_and_waits_for_running_chunks)
 {
-    weft_pool *p = pool_n(1);
+    weft_pool *p = weft_test_pool(1);
     weft_event gate;
     weft_event_init(&gate);
     weft_future *blocker;
-    ck_assert_weft(weft_pool_submit(p, wait_event, &gate, &blocker, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_wait_event, &gate, &blocker, WEFT_FOREVER), 0);
     void *args[4] = {0};
-    atomic_store(&ran, 0);
-    ck_assert_weft(weft_pool_map(p, count_run, args, NULL, 4, 1, WEFT_MS(20)), WEFT_ETIMEDOUT);
+    atomic_store(&weft_test_runs, 0);
+    ck_assert_weft(weft_pool_map(p, weft_test_count_run, args, NULL, 4, 1, WEFT_MS(20)),
+                   WEFT_ETIMEDOUT);
     weft_event_set(&gate); /* map returned only after releasing its chunks: none may run now */
     ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(10)), 0);
-    ck_assert_int_eq(atomic_load(&ran), 0);
+    ck_assert_int_eq(atomic_load(&weft_test_runs), 0);
     weft_future_release(blocker);
     weft_pool_free(p);
 }
@@ -92,13 +69,14 @@ END_TEST
 
 START_TEST(shutdown_wait_runs_every_queued_task)
 {
-    weft_pool *p = pool_n(2);
-    atomic_store(&ran, 0);
+    weft_pool *p = weft_test_pool(2);
+    atomic_store(&weft_test_runs, 0);
     for (int i = 0; i < 500; i++)
-        ck_assert_weft(weft_pool_submit(p, count_run, NULL, NULL, WEFT_FOREVER), 0);
+        ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, WEFT_FOREVER), 0);
     ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_SEC(10)), 0);
-    ck_assert_int_eq(atomic_load(&ran), 500);
-    ck_assert_weft(weft_pool_submit(p, count_run, NULL, NULL, WEFT_FOREVER), WEFT_ECLOSED);
+    ck_assert_int_eq(atomic_load(&weft_test_runs), 500);
+    ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, WEFT_FOREVER),
+                   WEFT_ECLOSED);
     ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_SEC(10)), 0); /* twice is fine */
     weft_pool_free(p);
 }
@@ -109,20 +87,20 @@ static int sleep_then_count(void *arg, void **result)
     (void)result;
     weft_event_set(arg);
     int rc = weft_sleep(WEFT_SEC(60));
-    atomic_fetch_add(&ran, 1);
+    atomic_fetch_add(&weft_test_runs, 1);
     return rc;
 }
 
 START_TEST(shutdown_cancel_pending_cancels_queued_and_running)
 {
-    weft_pool *p = pool_n(1);
+    weft_pool *p = weft_test_pool(1);
     weft_event started;
     weft_event_init(&started);
     weft_future *running, *queued[10];
-    atomic_store(&ran, 0);
+    atomic_store(&weft_test_runs, 0);
     ck_assert_weft(weft_pool_submit(p, sleep_then_count, &started, &running, WEFT_FOREVER), 0);
     for (int i = 0; i < 10; i++)
-        ck_assert_weft(weft_pool_submit(p, count_run, NULL, &queued[i], WEFT_FOREVER), 0);
+        ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, &queued[i], WEFT_FOREVER), 0);
     ck_assert_weft(weft_event_wait(&started, WEFT_SEC(30)), 0);
     weft_ns t0 = weft_now();
     ck_assert_weft(weft_pool_shutdown(p, 0, 1, WEFT_FOREVER), 0); /* no wait: returns at once */
@@ -130,7 +108,7 @@ START_TEST(shutdown_cancel_pending_cancels_queued_and_running)
     ck_assert_weft(weft_future_result(running, NULL, WEFT_SEC(30)), WEFT_ECANCELED);
     ck_assert_int_lt(weft_now() - t0, WEFT_SEC(30)); /* cut short, not slept out */
     ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_SEC(10)), 0);
-    ck_assert_int_eq(atomic_load(&ran), 1); /* only the running one, cut short */
+    ck_assert_int_eq(atomic_load(&weft_test_runs), 1); /* only the running one, cut short */
     for (int i = 0; i < 10; i++) weft_future_release(queued[i]);
     weft_future_release(running);
     weft_pool_free(p);
@@ -159,7 +137,7 @@ static void start_stubborn(weft_pool *p, const char *name, weft_event *ev[2])
 
 START_TEST(shutdown_timeout_names_running_tasks)
 {
-    weft_pool *p = pool_n(1);
+    weft_pool *p = weft_test_pool(1);
     weft_event started, release;
     weft_event *ev[2] = {&started, &release};
     start_stubborn(p, "stubborn", ev);
@@ -183,7 +161,7 @@ static int short_task(void *arg, void **result)
     atomic_fetch_add(&short_runs, 1);
     /* A fire-and-forget submit to another pool: it takes from this worker's cache the record
      * just let go, so a record a naming may still hold is written again at once. */
-    return weft_pool_submit_named(arg, "echo", count_run, NULL, NULL, WEFT_FOREVER);
+    return weft_pool_submit_named(arg, "echo", weft_test_count_run, NULL, NULL, WEFT_FOREVER);
 }
 
 /* A shutdown that times out names the running tasks by reading records that workers recycle
@@ -193,13 +171,13 @@ static int short_task(void *arg, void **result)
  * task runs once, and the sanitizer builds see no race on the records. */
 START_TEST(shutdown_naming_races_recycled_fire_and_forget_records)
 {
-    weft_pool *p = pool_n(2), *other = pool_n(1);
+    weft_pool *p = weft_test_pool(2), *other = weft_test_pool(1);
     weft_event started, release;
     weft_event *ev[2] = {&started, &release};
     start_stubborn(p, "blocker", ev);
     long n = weft_test_scale(20000);
     atomic_store(&short_runs, 0);
-    atomic_store(&ran, 0);
+    atomic_store(&weft_test_runs, 0);
     ck_assert_weft(weft_pool_pause(p), 0); /* all queued before the first naming (which resumes) */
     for (long i = 0; i < n; i++) {
         int rc = i % 2 ? weft_pool_submit(p, short_task, other, NULL, WEFT_FOREVER)
@@ -221,7 +199,7 @@ START_TEST(shutdown_naming_races_recycled_fire_and_forget_records)
     ck_assert_int_eq(atomic_load(&short_runs), n); /* none ran twice */
     weft_pool_free(p);
     ck_assert_weft(weft_pool_shutdown(other, 1, 0, WEFT_SEC(10)), 0);
-    ck_assert_int_eq(atomic_load(&ran), n);
+    ck_assert_int_eq(atomic_load(&weft_test_runs), n);
     weft_pool_free(other);
 }
 END_TEST
@@ -256,7 +234,7 @@ static int nested(void *arg, void **result)
 START_TEST(nested_submit_and_wait_on_one_worker_completes)
 {
     for (int workers = 1; workers <= 2; workers++) {
-        weft_pool *p = pool_n(workers);
+        weft_pool *p = weft_test_pool(workers);
         struct nest root = {p, 10};
         weft_future *f;
         ck_assert_weft(weft_pool_submit(p, nested, &root, &f, WEFT_FOREVER), 0);
@@ -291,7 +269,7 @@ static void mark_body(int64_t lo, int64_t hi, void *arg)
 
 START_TEST(parallel_reduce_gives_the_exact_sum)
 {
-    weft_pool *p = pool_n(3);
+    weft_pool *p = weft_test_pool(3);
     int64_t n = weft_test_scale(10000000), zero = 0, sum = -1;
     int64_t grains[] = {0, 1000, 777777};
     for (int g = 0; g < 3; g++) {
@@ -355,7 +333,7 @@ static int waits_inside(void *arg, void **result)
 
 START_TEST(every_wait_helps_inside_a_one_worker_pool)
 {
-    weft_pool *p = pool_n(1);
+    weft_pool *p = weft_test_pool(1);
     weft_future *f;
     ck_assert_weft(weft_pool_submit(p, waits_inside, p, &f, WEFT_FOREVER), 0);
     ck_assert_weft(weft_future_result(f, NULL, WEFT_SEC(30)), 0);
@@ -366,7 +344,7 @@ END_TEST
 
 START_TEST(parallel_reduce_nests_inside_tasks)
 {
-    weft_pool *p = pool_n(1);
+    weft_pool *p = weft_test_pool(1);
     weft_future *f[4];
     for (int i = 0; i < 4; i++)
         ck_assert_weft(weft_pool_submit(p, inner_reduce, p, &f[i], WEFT_FOREVER), 0);
@@ -382,14 +360,14 @@ END_TEST
 
 START_TEST(wait_idle_pause_and_resume)
 {
-    weft_pool *p = pool_n(2);
-    atomic_store(&ran, 0);
+    weft_pool *p = weft_test_pool(2);
+    atomic_store(&weft_test_runs, 0);
     ck_assert_weft(weft_pool_wait_idle(p, 0), 0);
     ck_assert_weft(weft_pool_pause(p), 0);
     for (int i = 0; i < 100; i++)
-        ck_assert_weft(weft_pool_submit(p, count_run, NULL, NULL, WEFT_FOREVER), 0);
+        ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, WEFT_FOREVER), 0);
     ck_assert_weft(weft_pool_wait_idle(p, WEFT_MS(20)), WEFT_ETIMEDOUT);
-    ck_assert_int_eq(atomic_load(&ran), 0);
+    ck_assert_int_eq(atomic_load(&weft_test_runs), 0);
     struct weft_pool_stats st;
     ck_assert_weft(weft_pool_stats(p, &st), 0);
     ck_assert_int_eq(st.paused, 1);
@@ -397,7 +375,7 @@ START_TEST(wait_idle_pause_and_resume)
     ck_assert_uint_eq(st.queued, 100);
     ck_assert_weft(weft_pool_resume(p), 0);
     ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(10)), 0);
-    ck_assert_int_eq(atomic_load(&ran), 100);
+    ck_assert_int_eq(atomic_load(&weft_test_runs), 100);
     ck_assert_weft(weft_pool_stats(p, &st), 0);
     ck_assert_uint_eq(st.completed, 100);
     ck_assert_uint_eq(st.queued, 0);
@@ -408,9 +386,9 @@ START_TEST(wait_idle_pause_and_resume)
     /* Shutdown ends a pause: the queued tasks run. */
     ck_assert_weft(weft_pool_pause(p), 0);
     for (int i = 0; i < 10; i++)
-        ck_assert_weft(weft_pool_submit(p, count_run, NULL, NULL, WEFT_FOREVER), 0);
+        ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, WEFT_FOREVER), 0);
     ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_SEC(10)), 0);
-    ck_assert_int_eq(atomic_load(&ran), 110);
+    ck_assert_int_eq(atomic_load(&weft_test_runs), 110);
     weft_pool_free(p);
 }
 END_TEST
@@ -428,12 +406,13 @@ START_TEST(bounded_queue_gives_back_pressure)
     weft_event *ev[2] = {&started, &gate};
     ck_assert_weft(weft_pool_submit(p, stubborn, ev, NULL, WEFT_FOREVER), 0);
     ck_assert_weft(weft_event_wait(&started, WEFT_SEC(10)), 0); /* it left the queue */
-    ck_assert_weft(weft_pool_submit(p, count_run, NULL, NULL, 0), 0);
-    ck_assert_weft(weft_pool_submit(p, count_run, NULL, NULL, 0), 0);
-    ck_assert_weft(weft_pool_submit(p, count_run, NULL, NULL, 0), WEFT_EAGAIN);
-    ck_assert_weft(weft_pool_submit(p, count_run, NULL, NULL, WEFT_MS(20)), WEFT_ETIMEDOUT);
+    ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, 0), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, 0), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, 0), WEFT_EAGAIN);
+    ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, WEFT_MS(20)),
+                   WEFT_ETIMEDOUT);
     weft_event_set(&gate);
-    ck_assert_weft(weft_pool_submit(p, count_run, NULL, NULL, WEFT_SEC(10)), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, WEFT_SEC(10)), 0);
     weft_pool_free(p);
 }
 END_TEST
@@ -482,8 +461,8 @@ START_TEST(workers_are_named_and_initialised)
     /* The first submit starts the worker: it may see the pool broken already, or its future
      * fails with WEFT_EBROKEN. Either way the task never runs, and later submits see
      * WEFT_EBROKEN. The initializer set no message: the reason gives its code's text. */
-    atomic_store(&ran, 0);
-    int rc = weft_pool_submit(p, count_run, NULL, &f, WEFT_FOREVER);
+    atomic_store(&weft_test_runs, 0);
+    int rc = weft_pool_submit(p, weft_test_count_run, NULL, &f, WEFT_FOREVER);
     if (rc == 0) {
         ck_assert_weft(weft_future_result(f, NULL, WEFT_SEC(10)), WEFT_EBROKEN);
         ck_assert_str_eq(weft_error_message(),
@@ -495,8 +474,9 @@ START_TEST(workers_are_named_and_initialised)
         ck_assert_weft(rc, WEFT_EBROKEN);
     }
     ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_SEC(10)), 0);
-    ck_assert_weft(weft_pool_submit(p, count_run, NULL, NULL, WEFT_FOREVER), WEFT_EBROKEN);
-    ck_assert_int_eq(atomic_load(&ran), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, WEFT_FOREVER),
+                   WEFT_EBROKEN);
+    ck_assert_int_eq(atomic_load(&weft_test_runs), 0);
     weft_pool_free(p);
 }
 END_TEST
@@ -563,16 +543,17 @@ START_TEST(broken_pool_fails_pending_futures_with_ebroken)
     atomic_store(&nbroken_reports, 0);
     ck_assert_weft(weft_pool_set_error_hook(broken_hook, NULL), 0);
     weft_pool *p = fragile_pool(1, 0);
-    atomic_store(&ran, 0);
+    atomic_store(&weft_test_runs, 0);
     enum { N = 20, SOLO = 3 };
     weft_future *fs[N];
     /* The first submit starts the worker, whose initializer waits at the gate: all queue. */
     for (int i = 0; i < N; i++)
-        ck_assert_weft(weft_pool_submit(p, count_run, NULL, &fs[i], WEFT_FOREVER), 0);
+        ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, &fs[i], WEFT_FOREVER), 0);
     for (int i = 0; i < SOLO; i++) {
         char name[16];
         snprintf(name, sizeof name, "forgotten-%d", i);
-        ck_assert_weft(weft_pool_submit_named(p, name, count_run, NULL, NULL, WEFT_FOREVER), 0);
+        ck_assert_weft(
+            weft_pool_submit_named(p, name, weft_test_count_run, NULL, NULL, WEFT_FOREVER), 0);
     }
     ck_assert_int_eq(weft_future_done(fs[0]), 0);
     weft_event_set(&breaker.gate);
@@ -592,9 +573,10 @@ START_TEST(broken_pool_fails_pending_futures_with_ebroken)
         ck_assert_weft(weft_future_cancel(fs[i]), WEFT_ESTATE); /* finished, not pending */
         weft_future_release(fs[i]);
     }
-    ck_assert_weft(weft_pool_submit(p, count_run, NULL, &fs[0], WEFT_FOREVER), WEFT_EBROKEN);
+    ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, &fs[0], WEFT_FOREVER),
+                   WEFT_EBROKEN);
     ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_SEC(10)), 0); /* the reports are made */
-    ck_assert_int_eq(atomic_load(&ran), 0);
+    ck_assert_int_eq(atomic_load(&weft_test_runs), 0);
     /* The futures' failures were seen (result); the fire-and-forget ones were reported. */
     ck_assert_int_eq(atomic_load(&nbroken_reports), SOLO);
     for (int i = 0; i < SOLO; i++) {
@@ -623,10 +605,11 @@ static int held(void *arg, void **result)
 {
     (void)result;
     struct held_task *h = arg;
-    atomic_fetch_add(&ran, 1);
+    atomic_fetch_add(&weft_test_runs, 1);
     weft_event_set(&h->started);
     int rc = weft_event_wait(&h->release, WEFT_SEC(30));
-    atomic_store(&h->inner_rc, weft_pool_submit(h->pool, count_run, NULL, NULL, WEFT_FOREVER));
+    atomic_store(&h->inner_rc,
+                 weft_pool_submit(h->pool, weft_test_count_run, NULL, NULL, WEFT_FOREVER));
     return rc;
 }
 
@@ -636,7 +619,7 @@ static int held(void *arg, void **result)
 START_TEST(broken_pool_runs_no_task_after_the_break)
 {
     weft_pool *p = fragile_pool(2, 1);
-    atomic_store(&ran, 0);
+    atomic_store(&weft_test_runs, 0);
     struct held_task h = {.pool = p};
     atomic_init(&h.inner_rc, 1);
     weft_event_init(&h.started);
@@ -645,22 +628,24 @@ START_TEST(broken_pool_runs_no_task_after_the_break)
     ck_assert_weft(weft_pool_submit(p, held, &h, &running, WEFT_FOREVER), 0);
     ck_assert_weft(weft_event_wait(&h.started, WEFT_SEC(10)), 0); /* on the healthy worker */
     for (int i = 0; i < 10; i++)
-        ck_assert_weft(weft_pool_submit(p, count_run, NULL, &fs[i], WEFT_FOREVER), 0);
+        ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, &fs[i], WEFT_FOREVER), 0);
     weft_event_set(&breaker.gate); /* the other worker's initializer fails now */
     for (int i = 0; i < 10; i++) {
         ck_assert_weft(weft_future_result(fs[i], NULL, WEFT_SEC(10)), WEFT_EBROKEN);
         assert_broken_reason(weft_error_message());
         weft_future_release(fs[i]);
     }
-    ck_assert_weft(weft_pool_submit(p, count_run, NULL, NULL, WEFT_FOREVER), WEFT_EBROKEN);
-    ck_assert_weft(weft_pool_submit(p, count_run, NULL, &fs[0], 0), WEFT_EBROKEN);
+    ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, WEFT_FOREVER),
+                   WEFT_EBROKEN);
+    ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, &fs[0], 0), WEFT_EBROKEN);
     ck_assert_int_eq(weft_future_running(running), 1);
     weft_event_set(&h.release);
     ck_assert_weft(weft_future_result(running, NULL, WEFT_SEC(10)), 0);
     ck_assert_weft(atomic_load(&h.inner_rc), WEFT_EBROKEN);
     weft_future_release(running);
     ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_SEC(10)), 0);
-    ck_assert_int_eq(atomic_load(&ran), 1); /* only the task that started before the break */
+    ck_assert_int_eq(atomic_load(&weft_test_runs),
+                     1); /* only the task that started before the break */
     ck_assert_int_eq(atomic_load(&breaker.calls), 2);
     weft_pool_free(p);
 }
@@ -674,7 +659,7 @@ struct map_call {
 static int map_on(void *arg)
 {
     struct map_call *m = arg;
-    int rc = weft_pool_map(m->pool, count_run, NULL, NULL, 8, 1, WEFT_SEC(20));
+    int rc = weft_pool_map(m->pool, weft_test_count_run, NULL, NULL, 8, 1, WEFT_SEC(20));
     snprintf(m->message, sizeof m->message, "%s", weft_error_message());
     return rc;
 }
@@ -684,7 +669,7 @@ static int map_on(void *arg)
 START_TEST(broken_pool_fails_a_running_map)
 {
     weft_pool *p = fragile_pool(1, 0);
-    atomic_store(&ran, 0);
+    atomic_store(&weft_test_runs, 0);
     struct map_call m = {p, ""};
     weft_thread t;
     ck_assert_weft(weft_thread_start(&t, map_on, &m, NULL), 0);
@@ -700,8 +685,9 @@ START_TEST(broken_pool_fails_a_running_map)
     ck_assert_weft(weft_thread_join(t, &status, WEFT_SEC(20)), 0);
     ck_assert_weft(status, WEFT_EBROKEN);
     assert_broken_reason(m.message);
-    ck_assert_int_eq(atomic_load(&ran), 0);
-    ck_assert_weft(weft_pool_map(p, count_run, NULL, NULL, 8, 1, WEFT_SEC(1)), WEFT_EBROKEN);
+    ck_assert_int_eq(atomic_load(&weft_test_runs), 0);
+    ck_assert_weft(weft_pool_map(p, weft_test_count_run, NULL, NULL, 8, 1, WEFT_SEC(1)),
+                   WEFT_EBROKEN);
     ck_assert_weft(weft_parallel_for(p, 0, 10, 0, mark_body, NULL), WEFT_EBROKEN);
     weft_pool_free(p);
 }
@@ -716,7 +702,7 @@ static weft_event map_item_running, map_item_gate;
 static int gated_item(void *arg, void **result)
 {
     (void)result;
-    atomic_fetch_add(&ran, 1);
+    atomic_fetch_add(&weft_test_runs, 1);
     if ((intptr_t)arg == 0) {
         weft_event_set(&map_item_running);
         (void)weft_shield_begin();
@@ -744,7 +730,7 @@ START_TEST(map_interrupted_by_a_cancelling_shutdown_fails_with_ecanceled)
     weft_pool_opts o = WEFT_POOL_OPTS_INIT;
     o.max_workers = 1;
     ck_assert_weft(weft_pool_new(&p, &o), 0);
-    atomic_store(&ran, 0);
+    atomic_store(&weft_test_runs, 0);
     struct gated_map g = {p, {0}};
     for (intptr_t i = 0; i < 8; i++) g.args[i] = (void *)i;
     weft_thread t;
@@ -755,7 +741,7 @@ START_TEST(map_interrupted_by_a_cancelling_shutdown_fails_with_ecanceled)
     int status = 0;
     ck_assert_weft(weft_thread_join(t, &status, WEFT_SEC(20)), 0);
     ck_assert_weft(status, WEFT_ECANCELED);
-    ck_assert_int_eq(atomic_load(&ran), 1);
+    ck_assert_int_eq(atomic_load(&weft_test_runs), 1);
     weft_pool_free(p);
 }
 END_TEST
@@ -853,7 +839,7 @@ START_TEST(default_pool_and_bad_input)
                    WEFT_EINVAL);
     weft_pool_free(NULL);
     /* After shutdown: ECLOSED everywhere. */
-    p = pool_n(1);
+    p = weft_test_pool(1);
     ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_SEC(10)), 0);
     ck_assert_weft(weft_pool_submit(p, square, NULL, NULL, 0), WEFT_ECLOSED);
     ck_assert_weft(weft_pool_map(p, square, NULL, NULL, 1, 0, 0), WEFT_ECLOSED);
@@ -862,28 +848,22 @@ START_TEST(default_pool_and_bad_input)
 }
 END_TEST
 
-static int sleep_long(void *arg, void **result)
-{
-    (void)result;
-    weft_event_set(arg);
-    return weft_sleep(WEFT_SEC(60));
-}
-
 START_TEST(tasks_submitted_into_a_scope_are_cancelled_with_it)
 {
-    /* The hook task groups use (pool_internal.h). */
-    weft_pool *p = pool_n(2);
+    /* The hook task groups use (pool/hooks.h). */
+    weft_pool *p = weft_test_pool(2);
     weft_scope *s, *child; /* the pool takes the child's reference */
     ck_assert_weft(weft_scope_new(&s, NULL, NULL), 0);
     ck_assert_weft(weft_scope_new(&child, s, NULL), 0);
     weft_event started;
     weft_event_init(&started);
     weft_future *f, *other;
-    ck_assert_weft(
-        weft__pool_submit_scoped(p, child, "in-scope", sleep_long, &started, &f, WEFT_FOREVER), 0);
+    ck_assert_weft(weft__pool_submit_scoped(p, child, "in-scope", weft_test_set_event_and_sleep,
+                                            &started, &f, WEFT_FOREVER),
+                   0);
     ck_assert_weft(weft_event_wait(&started, WEFT_SEC(10)), 0);
     weft_event_clear(&started);
-    ck_assert_weft(weft_pool_submit(p, wait_event, &started, &other, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_wait_event, &started, &other, WEFT_FOREVER), 0);
     ck_assert_weft(weft_scope_cancel(s, WEFT_ECANCELED, "group failed"), 0);
     ck_assert_weft(weft_future_result(f, NULL, WEFT_SEC(10)), WEFT_ECANCELED);
     ck_assert_int_eq(weft_future_done(other), 0); /* the other task is not in the scope */
@@ -944,7 +924,7 @@ START_TEST(tasks_cancelled_through_an_ancestor_scope_are_not_reported)
         weft_scope_release(top);
     }
     ck_assert_int_eq(atomic_load(&nbroken_reports), 0);
-    weft_pool *p = pool_n(1);
+    weft_pool *p = weft_test_pool(1);
     ck_assert_weft(
         weft_pool_submit_named(p, "liar", ecanceled_for_no_reason, NULL, NULL, WEFT_FOREVER), 0);
     ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_SEC(10)), 0);
@@ -961,13 +941,13 @@ START_TEST(allocation_and_thread_failures_are_error_codes)
     weft_pool *p;
     weft__fault_arm(WEFT__FAULT_ALLOC, 1);
     ck_assert_weft(weft_pool_new(&p, NULL), WEFT_ENOMEM);
-    p = pool_n(2);
+    p = weft_test_pool(2);
     weft__fault_arm(WEFT__FAULT_THREAD_CREATE, 1);
-    atomic_store(&ran, 0);
-    ck_assert_weft(weft_pool_submit(p, count_run, NULL, NULL, WEFT_FOREVER), WEFT_EAGAIN);
-    ck_assert_weft(weft_pool_submit(p, count_run, NULL, NULL, WEFT_FOREVER), 0);
+    atomic_store(&weft_test_runs, 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, WEFT_FOREVER), WEFT_EAGAIN);
+    ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, WEFT_FOREVER), 0);
     weft_future *f;
-    ck_assert_weft(weft_pool_submit(p, count_run, NULL, &f, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, &f, WEFT_FOREVER), 0);
     ck_assert_weft(weft_future_wait(f, WEFT_SEC(10)), 0);
     weft__fault_arm(WEFT__FAULT_ALLOC, 1);
     ck_assert_weft(weft_future_add_done_callback(f, NULL, NULL), WEFT_EINVAL);
@@ -975,7 +955,7 @@ START_TEST(allocation_and_thread_failures_are_error_codes)
     ck_assert_weft(weft_as_completed_new(&it, &f, 1), WEFT_ENOMEM);
     weft__fault_arm(WEFT__FAULT_ALLOC, 0);
     ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(10)), 0);
-    ck_assert_int_eq(atomic_load(&ran), 2);
+    ck_assert_int_eq(atomic_load(&weft_test_runs), 2);
     weft_future_release(f);
     weft_pool_free(p);
 }
@@ -995,7 +975,7 @@ static int add_arg(void *arg, void **result)
  * tasks are freed by the workers and allocated by this thread, so records cross the depot. */
 START_TEST(records_recycle_when_no_magazine_can_be_had)
 {
-    weft_pool *p = pool_n(2);
+    weft_pool *p = weft_test_pool(2);
     enum { N = 3000 };
     atomic_store(&arg_sum, 0);
     int64_t want = 0;
@@ -1021,7 +1001,7 @@ END_TEST
 START_TEST(a_batch_the_deque_cannot_hold_runs_on_its_worker)
 {
     for (int workers = 1; workers <= 2; workers++) {
-        weft_pool *p = pool_n(workers);
+        weft_pool *p = weft_test_pool(workers);
         enum { N = 8000 }; /* several times the deque's first buffer */
         atomic_store(&arg_sum, 0);
         int64_t want = 0;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "tasks.h"
 #include "test.h"
 
 static void count_up(void *arg)
@@ -328,7 +329,7 @@ START_TEST(fork_child_gets_a_fresh_timer_thread)
     ck_assert_weft(weft_timer_wait(w, WEFT_SEC(10)), 0);
     ck_assert_int_eq(atomic_load(&warm), 1);
     weft_timer_release(w);
-    weft_sleep(WEFT_MS(10));
+    weft_test_await_timer_parked();
     ck_assert_weft(weft_timer_start(&t, WEFT_SEC(60), count_up, &n, NULL), 0);
     ck_assert_weft(weft_timer_start(&soon, WEFT_MS(20), count_up, &n, NULL), 0);
     pid_t pid = fork();
