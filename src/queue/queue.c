@@ -62,6 +62,7 @@
 #include <weft/error.h>
 #include <weft/queue.h>
 
+#include "core/debugrec.h"
 #include "../core/internal.h"
 #include "queue_impl.h"
 
@@ -353,6 +354,7 @@ static int locked_until(weft_queue *q, int op, void **item, weft_ns deadline, bo
     weft__park p;
     weft__waiter w;
     weft__park_init(&p, deadline);
+    weft__park_what(&p, put ? WEFT__WAIT_QUEUE_PUT : WEFT__WAIT_QUEUE_GET, q);
     weft__waiter_init(&w, &p, 0);
     if (put) w.item = *item;
     rc = wait_locked(q, put ? &q->putters : &q->getters, &w, &wl);
@@ -538,6 +540,7 @@ int weft_queue_join(weft_queue *q, weft_ns timeout)
     weft__park p;
     weft__waiter w;
     weft__park_init(&p, deadline);
+    weft__park_what(&p, WEFT__WAIT_QUEUE_JOIN, q);
     weft__waiter_init(&w, &p, 0);
     rc = wait_locked(q, &q->joiners, &w, &wl);
     if (rc == 0) weft__queue_closed_wait(q); /* likewise, if a drain woke us */

@@ -33,6 +33,7 @@
 #include <weft/error.h>
 #include <weft/sync.h>
 
+#include "core/debugrec.h"
 #include "core/internal.h"
 #include "core/lot.h"
 
@@ -66,10 +67,10 @@ static bool count_in(void *p)
  * WEFT_ECANCELED. The caller tried its fast path. */
 static int wait_once(const void *obj, _Atomic uint64_t *word,
                      bool (*sleep_if)(uint32_t, const void *), const void *arg, weft_ns deadline,
-                     bool cancellable)
+                     bool cancellable, unsigned kind)
 {
     struct park_arg a = {word, sleep_if, arg};
-    unsigned flags = cancellable ? WEFT__LOT_CANCELLABLE : 0;
+    unsigned flags = (cancellable ? WEFT__LOT_CANCELLABLE : 0) | WEFT__LOT_KIND(kind);
     int rc = weft__lot_park(KEY(obj), NULL, count_in, &a, deadline, flags);
     if (rc == WEFT_EAGAIN) return 0; /* count_in took its count back */
     /* relaxed: our own count; the object is still ours to touch (we are inside its call). */
@@ -127,7 +128,7 @@ int weft_sem_acquire(weft_sem *s, weft_ns timeout)
     if (timeout == 0) return WEFT_EAGAIN;
     weft_ns deadline = weft_deadline(timeout);
     for (;;) {
-        int rc = wait_once(s, word, no_permit, NULL, deadline, true);
+        int rc = wait_once(s, word, no_permit, NULL, deadline, true, WEFT__WAIT_SEM);
         if (try_take(word)) return 0;
         if (rc) return rc;
     }
@@ -217,7 +218,7 @@ int weft_event_wait(weft_event *e, weft_ns timeout)
     if (timeout == 0) return WEFT_EAGAIN;
     weft_ns deadline = weft_deadline(timeout);
     for (;;) {
-        int rc = wait_once(e, word, unchanged, &seen, deadline, true);
+        int rc = wait_once(e, word, unchanged, &seen, deadline, true, WEFT__WAIT_EVENT);
         /* acquire: pairs with the CAS in weft_event_set. Any set since we began counts. */
         if ((LOW(atomic_load_explicit(word, memory_order_acquire)) >> 1) != (seen >> 1)) return 0;
         if (rc) return rc;
@@ -265,7 +266,7 @@ int weft_latch_wait(weft_latch *l, weft_ns timeout)
     if (timeout == 0) return WEFT_EAGAIN;
     weft_ns deadline = weft_deadline(timeout);
     for (;;) {
-        int rc = wait_once(l, word, not_open, NULL, deadline, true);
+        int rc = wait_once(l, word, not_open, NULL, deadline, true, WEFT__WAIT_LATCH);
         /* acquire: as above. A wake-up may be a late one for another object (see the top). */
         if (LOW(atomic_load_explicit(word, memory_order_acquire)) == 0) return 0;
         if (rc) return rc;
@@ -311,6 +312,7 @@ int weft_once(weft_once_flag *flag, int (*fn)(void *arg), void *arg)
             wake(flag, old, UINT32_MAX);
             return rc;
         }
-        if (LOW(v) == ONCE_RUNNING) (void)wait_once(flag, word, running, NULL, WEFT_FOREVER, false);
+        if (LOW(v) == ONCE_RUNNING)
+            (void)wait_once(flag, word, running, NULL, WEFT_FOREVER, false, WEFT__WAIT_ONCE);
     }
 }
