@@ -188,8 +188,7 @@ int main(void)
 #ifdef WEFT_DEBUG_H
     printf("weft debug benchmark (with blocked-on records): median of %d runs\n", runs);
 #else
-    printf("weft debug benchmark (library WITHOUT blocked-on records): median of %d runs\n",
-           runs);
+    printf("weft debug benchmark (library WITHOUT blocked-on records): median of %d runs\n", runs);
 #endif
     row("uncontended lock + unlock", "ns / pair", uncontended, 10000000, runs);
     row("nested pair (a, b, unlock b, a)", "ns / pair", nested, 5000000, runs);

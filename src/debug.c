@@ -135,15 +135,24 @@ static void put(struct out *o, const char *fmt, ...)
 }
 
 static const char *const kind_names[WEFT__WAIT_KINDS] = {
-    [WEFT__WAIT_OTHER] = "wait",          [WEFT__WAIT_LOCK] = "lock",
-    [WEFT__WAIT_COND] = "condition",      [WEFT__WAIT_SEM] = "semaphore",
-    [WEFT__WAIT_EVENT] = "event",         [WEFT__WAIT_LATCH] = "latch",
-    [WEFT__WAIT_ONCE] = "once",           [WEFT__WAIT_BARRIER] = "barrier",
-    [WEFT__WAIT_QUEUE_GET] = "queue get", [WEFT__WAIT_QUEUE_PUT] = "queue put",
-    [WEFT__WAIT_QUEUE_JOIN] = "queue join", [WEFT__WAIT_SELECT] = "select",
-    [WEFT__WAIT_FUTURE] = "future",       [WEFT__WAIT_JOIN] = "join",
-    [WEFT__WAIT_SLEEP] = "sleep",         [WEFT__WAIT_PROCESS] = "process",
-    [WEFT__WAIT_POOL] = "idle in pool",   [WEFT__WAIT_SERVICE] = "service",
+    [WEFT__WAIT_OTHER] = "wait",
+    [WEFT__WAIT_LOCK] = "lock",
+    [WEFT__WAIT_COND] = "condition",
+    [WEFT__WAIT_SEM] = "semaphore",
+    [WEFT__WAIT_EVENT] = "event",
+    [WEFT__WAIT_LATCH] = "latch",
+    [WEFT__WAIT_ONCE] = "once",
+    [WEFT__WAIT_BARRIER] = "barrier",
+    [WEFT__WAIT_QUEUE_GET] = "queue get",
+    [WEFT__WAIT_QUEUE_PUT] = "queue put",
+    [WEFT__WAIT_QUEUE_JOIN] = "queue join",
+    [WEFT__WAIT_SELECT] = "select",
+    [WEFT__WAIT_FUTURE] = "future",
+    [WEFT__WAIT_JOIN] = "join",
+    [WEFT__WAIT_SLEEP] = "sleep",
+    [WEFT__WAIT_PROCESS] = "process",
+    [WEFT__WAIT_POOL] = "idle in pool",
+    [WEFT__WAIT_SERVICE] = "service",
 };
 
 static const char *kind_name(uint32_t k)
@@ -264,8 +273,8 @@ static void put_thread(struct out *o, struct snap *s, struct snap **by_id, uint3
 
 /* Print each wait-for cycle once. mark: 0 unvisited, else the walk (1-based start) that
  * reached the node. */
-static void put_cycles(struct out *o, struct snap *all, size_t n, struct snap **by_id,
-                       uint32_t ids, uint32_t *mark)
+static void put_cycles(struct out *o, struct snap *all, size_t n, struct snap **by_id, uint32_t ids,
+                       uint32_t *mark)
 {
     for (size_t i = 0; i < n; i++) {
         struct snap *s = &all[i];
@@ -310,6 +319,12 @@ static int write_all(int fd, const char *p, size_t len)
     return 0;
 }
 
+static int by_id_order(const void *a, const void *b)
+{
+    uint32_t x = ((const struct snap *)a)->rec->id, y = ((const struct snap *)b)->rec->id;
+    return (x > y) - (x < y);
+}
+
 /* Snapshot every record in use into *all (by_id indexes them); the count, or -1 without
  * memory. */
 static long snapshot(struct snap **all, struct snap ***by_id, uint32_t *ids)
@@ -328,9 +343,10 @@ static long snapshot(struct snap **all, struct snap ***by_id, uint32_t *ids)
         struct snap *s = &(*all)[n];
         take_snap(t, s);
         if (s->ok && LD(&s->copy, state) == WEFT__DBG_FREE) continue;
-        (*by_id)[t->id] = s;
         n++;
     }
+    qsort(*all, n, sizeof **all, by_id_order); /* oldest record first: main is thread 1 */
+    for (size_t i = 0; i < n; i++) (*by_id)[(*all)[i].rec->id] = &(*all)[i];
     return (long)n;
 }
 
@@ -368,7 +384,6 @@ out:
     free(mark);
     return rc;
 }
-
 
 /* ---- lock-order checking ---- */
 
@@ -588,7 +603,8 @@ void weft__lock_order_acquired(const void *lock, bool tried)
     /* relaxed: only this thread writes its stack; the dump reads it as a hint. */
     uint32_t n = atomic_load_explicit(&t->nheld, memory_order_relaxed);
     if (!tried && n > 0) check_edges(t, n, (uintptr_t)lock);
-    if (n < WEFT__DBG_HELD) atomic_store_explicit(&t->held[n], (uintptr_t)lock, memory_order_relaxed);
+    if (n < WEFT__DBG_HELD)
+        atomic_store_explicit(&t->held[n], (uintptr_t)lock, memory_order_relaxed);
     atomic_store_explicit(&t->nheld, n + 1, memory_order_relaxed);
 }
 

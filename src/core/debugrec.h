@@ -54,7 +54,7 @@ enum { WEFT__DBG_FREE = 0, WEFT__DBG_RUNNING = 1, WEFT__DBG_BLOCKED = 2 };
 
 #define WEFT__DBG_NAME_WORDS 8 /* 64 bytes: WEFT_THREAD_NAME_MAX */
 #define WEFT__DBG_FRAMES     12
-#define WEFT__DBG_HELD       16 /* the lock-order checker's stack of held locks */
+#define WEFT__DBG_HELD       16               /* the lock-order checker's stack of held locks */
 #define WEFT__DBG_ID_MAX     ((1u << 29) - 1) /* ids live in a lock word's top 29 bits */
 
 typedef struct weft__dbg_thread {

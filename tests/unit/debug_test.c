@@ -274,7 +274,8 @@ START_TEST(dump_under_load_never_crashes_or_hangs)
     enum { N = 4 };
     weft_thread t[N];
     atomic_store(&stop_load, 0);
-    for (long i = 0; i < N; i++) ck_assert_weft(weft_thread_start(&t[i], load_fn, (void *)(intptr_t)i, NULL), 0);
+    for (long i = 0; i < N; i++)
+        ck_assert_weft(weft_thread_start(&t[i], load_fn, (void *)(intptr_t)i, NULL), 0);
     long rounds = weft_test_scale(300);
     for (long r = 0; r < rounds; r++) {
         char *text = dump_text();
