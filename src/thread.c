@@ -31,6 +31,7 @@
 #include <weft/error.h>
 #include <weft/thread.h>
 
+#include "core/annotate.h"
 #include "core/cancel_internal.h"
 #include "core/debugrec.h"
 #include "core/fork.h"
@@ -284,6 +285,7 @@ static void capture_failure(struct rec *r, int status)
 /* Mark r finished, wake its joiners, report an unjoinable failure, drop the thread's ref. */
 static void finish(struct rec *r, int status)
 {
+    weft__hb_release(r); /* everything the thread did, for a joiner under TSan */
     capture_failure(r, status);
     weft__wakelist wl = WEFT__WAKELIST_INIT;
     weft__lock_acquire(&r->done_q.lock);
@@ -507,7 +509,10 @@ int weft_thread_join(weft_thread t, int *status, weft_ns timeout)
     weft__lock_release(&table_lock);
 
     rc = wait_done(r, timeout);
-    if (rc == 0) return reap(r, status);
+    if (rc == 0) {
+        weft__hb_acquire(r); /* finish's release (core/annotate.h) */
+        return reap(r, status);
+    }
     unref(r);
     return rc;
 }
