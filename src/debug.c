@@ -169,6 +169,7 @@ struct snap {
     uint32_t seq;
     bool ok; /* read whole */
     char name[WEFT__DBG_NAME_WORDS * 8];
+    struct snap *waiters, *waiter_next; /* the threads blocked on locks this one holds */
 };
 
 static void take_snap(const weft__dbg_thread *t, struct snap *s)
@@ -215,7 +216,7 @@ static struct snap *target(struct snap **by_id, uint32_t ids, const struct snap 
 }
 
 static void put_thread(struct out *o, struct snap *s, struct snap **by_id, uint32_t ids,
-                       struct snap *all, size_t n, weft_ns now)
+                       weft_ns now)
 {
     const weft__dbg_thread *c = &s->copy;
     put(o, "thread %u '%s' tid %d: ", c->id, s->name, (int)LD(c, tid));
@@ -246,19 +247,16 @@ static void put_thread(struct out *o, struct snap *s, struct snap **by_id, uint3
         put_object(o, WEFT__WAIT_LOCK, LD(c, held[i]));
         put(o, "\n");
     }
-    for (size_t i = 0; i < n && nheld == 0; i++) /* the locks that others wait on and s holds */
-        if (all[i].ok && LD(&all[i].copy, kind) == WEFT__WAIT_LOCK &&
-            target(by_id, ids, &all[i]) == s) {
-            bool seen = false;
-            for (size_t j = 0; j < i && !seen; j++)
-                seen = all[j].ok && LD(&all[j].copy, kind) == WEFT__WAIT_LOCK &&
-                       target(by_id, ids, &all[j]) == s &&
-                       LD(&all[j].copy, obj) == LD(&all[i].copy, obj);
-            if (seen) continue;
-            put(o, "    holding: ");
-            put_object(o, WEFT__WAIT_LOCK, LD(&all[i].copy, obj));
-            put(o, "\n");
-        }
+    /* Else the locks that others wait on and s holds, each once. */
+    for (struct snap *w = nheld ? NULL : s->waiters; w; w = w->waiter_next) {
+        bool seen = false;
+        for (struct snap *v = s->waiters; v != w && !seen; v = v->waiter_next)
+            seen = LD(&v->copy, obj) == LD(&w->copy, obj);
+        if (seen) continue;
+        put(o, "    holding: ");
+        put_object(o, WEFT__WAIT_LOCK, LD(&w->copy, obj));
+        put(o, "\n");
+    }
     if (LD(c, state) != WEFT__DBG_BLOCKED) return;
     for (uint32_t i = 0; i < LD(c, nframes); i++) {
         void *pc = (void *)LD(c, frames[i]);
@@ -364,10 +362,16 @@ int weft_debug_dump(int fd)
         goto out;
     }
     weft_ns now = weft__os_now();
+    for (long i = n; i-- > 0;) { /* each lock waiter on its holder's list, in id order */
+        struct snap *t = target(by_id, ids, &all[i]);
+        if (t == NULL || LD(&all[i].copy, kind) != WEFT__WAIT_LOCK) continue;
+        all[i].waiter_next = t->waiters;
+        t->waiters = &all[i];
+    }
     put(&o, "weft dump: pid %d, %ld threads\n", (int)getpid(), n);
     for (long i = 0; i < n; i++) {
         if (all[i].ok)
-            put_thread(&o, &all[i], by_id, ids, all, (size_t)n, now);
+            put_thread(&o, &all[i], by_id, ids, now);
         else
             put(&o, "thread %u: changing too fast to read\n", all[i].rec->id);
     }
@@ -391,7 +395,6 @@ _Atomic int weft__lock_order;
 
 #define GRAPH_BUCKETS 4096
 #define EDGE_FRAMES   16
-#define EDGE_CACHE    64 /* per thread: edges known to be in the graph */
 
 struct edge {
     struct edge *hnext, *out_next;
@@ -419,10 +422,6 @@ static struct {
     struct node *nodes[GRAPH_BUCKETS];
     uint32_t epoch;
 } graph = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-static _Thread_local struct {
-    uintptr_t from, to;
-} edge_cache[EDGE_CACHE];
 
 static size_t hash2(uintptr_t a, uintptr_t b)
 {
@@ -564,14 +563,14 @@ static bool add_edge(uintptr_t held, uintptr_t lock, void *const *frames, int nf
     return e->inverted;
 }
 
-/* Whether the calling thread has seen held -> lock in the graph already. */
-static bool cached(uintptr_t held, uintptr_t lock, bool store)
+/* Whether t's thread has seen held -> lock in the graph already. */
+static bool cached(weft__dbg_thread *t, uintptr_t held, uintptr_t lock, bool store)
 {
-    size_t i = hash2(held, lock) & (EDGE_CACHE - 1);
-    if (edge_cache[i].from == held && edge_cache[i].to == lock) return true;
+    size_t i = hash2(held, lock) & (WEFT__DBG_EDGE_CACHE - 1);
+    if (t->edge_cache[i].from == held && t->edge_cache[i].to == lock) return true;
     if (store) {
-        edge_cache[i].from = held;
-        edge_cache[i].to = lock;
+        t->edge_cache[i].from = held;
+        t->edge_cache[i].to = lock;
     }
     return false;
 }
@@ -583,14 +582,14 @@ static void check_edges(weft__dbg_thread *t, uint32_t n, uintptr_t lock)
     int nframes = 0;
     for (uint32_t i = 0; i < n && i < WEFT__DBG_HELD; i++) {
         uintptr_t held = atomic_load_explicit(&t->held[i], memory_order_relaxed);
-        if (held == lock || cached(held, lock, false)) continue;
+        if (held == lock || cached(t, held, lock, false)) continue;
         if (!locked) {
             nframes = backtrace(frames, EDGE_FRAMES + 1) - 1; /* without this function */
             pthread_mutex_lock(&graph.lock);
             locked = true;
         }
         inverted |= add_edge(held, lock, frames + 1, nframes > 0 ? nframes : 0);
-        cached(held, lock, true);
+        cached(t, held, lock, true);
     }
     if (locked) pthread_mutex_unlock(&graph.lock);
     if (inverted && atomic_load(&weft__lock_order) == WEFT_LOCK_ORDER_ABORT) abort();

@@ -54,6 +54,7 @@ enum { WEFT__DBG_FREE = 0, WEFT__DBG_RUNNING = 1, WEFT__DBG_BLOCKED = 2 };
 
 #define WEFT__DBG_NAME_WORDS 8 /* 64 bytes: WEFT_THREAD_NAME_MAX */
 #define WEFT__DBG_FRAMES     12
+#define WEFT__DBG_EDGE_CACHE 32
 #define WEFT__DBG_HELD       16               /* the lock-order checker's stack of held locks */
 #define WEFT__DBG_ID_MAX     ((1u << 29) - 1) /* ids live in a lock word's top 29 bits */
 
@@ -72,6 +73,12 @@ typedef struct weft__dbg_thread {
     _Atomic uint32_t nheld; /* lock-order checking: locks held, innermost last */
     _Atomic uintptr_t held[WEFT__DBG_HELD];
     struct weft__dbg_thread *next; /* the list; fixed once the record is published */
+    /* The lock-order checker's cache of edges known to be in its graph (owner only; an entry
+     * left by the record's previous thread is still true: the graph never loses an edge).
+     * Here rather than thread-local: the library's TLS must fit dlopen's static reserve. */
+    struct {
+        uintptr_t from, to;
+    } edge_cache[WEFT__DBG_EDGE_CACHE];
 } weft__dbg_thread;
 
 /* The calling thread's id << 3 for a lock word, 0 until the thread has a record. */
