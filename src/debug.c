@@ -32,6 +32,7 @@
 #include <weft/debug.h>
 #include <weft/error.h>
 
+#include "core/annotate.h"
 #include "core/debugrec.h"
 #include "core/fork.h"
 #include "core/internal.h"
@@ -391,7 +392,8 @@ out:
 
 /* ---- lock-order checking ---- */
 
-_Atomic int weft__lock_order;
+_Atomic int weft__lock_hooks;
+static _Atomic int order_mode; /* enum weft_lock_order_mode */
 
 #define GRAPH_BUCKETS 4096
 #define EDGE_FRAMES   16
@@ -592,10 +594,10 @@ static void check_edges(weft__dbg_thread *t, uint32_t n, uintptr_t lock)
         cached(t, held, lock, true);
     }
     if (locked) pthread_mutex_unlock(&graph.lock);
-    if (inverted && atomic_load(&weft__lock_order) == WEFT_LOCK_ORDER_ABORT) abort();
+    if (inverted && atomic_load(&order_mode) == WEFT_LOCK_ORDER_ABORT) abort();
 }
 
-void weft__lock_order_acquired(const void *lock, bool tried)
+static void order_acquired(const void *lock, bool tried)
 {
     weft__dbg_thread *t = weft__dbg_self();
     if (t == NULL) return;
@@ -607,7 +609,7 @@ void weft__lock_order_acquired(const void *lock, bool tried)
     atomic_store_explicit(&t->nheld, n + 1, memory_order_relaxed);
 }
 
-void weft__lock_order_released(const void *lock)
+static void order_released(const void *lock)
 {
     weft__dbg_thread *t = weft__dbg_self();
     if (t == NULL) return;
@@ -629,15 +631,38 @@ int weft_debug_lock_order(int mode)
 {
     if (mode < WEFT_LOCK_ORDER_OFF || mode > WEFT_LOCK_ORDER_ABORT)
         return weft__fail(WEFT_EINVAL, "mode is %d: not a weft_lock_order_mode", mode);
-    return atomic_exchange(&weft__lock_order, mode);
+    pthread_mutex_lock(&graph.lock); /* one switch at a time: mode and hook bit agree */
+    int old = atomic_exchange(&order_mode, mode);
+    if (mode)
+        atomic_fetch_or(&weft__lock_hooks, WEFT__HOOK_ORDER);
+    else
+        atomic_fetch_and(&weft__lock_hooks, ~WEFT__HOOK_ORDER);
+    pthread_mutex_unlock(&graph.lock);
+    return old;
 }
 
-/* WEFT_LOCK_ORDER=report|abort turns the checker on before main. */
-__attribute__((constructor)) static void lock_order_from_env(void)
+void weft__lock_hook_acquired(const void *lock, bool tried)
 {
+    int h = atomic_load_explicit(&weft__lock_hooks, memory_order_relaxed);
+    if (h & WEFT__HOOK_TSAN) weft__hb_acquire(lock); /* the release's, core/annotate.h */
+    if (h & WEFT__HOOK_ORDER) order_acquired(lock, tried);
+}
+
+void weft__lock_hook_released(const void *lock)
+{
+    int h = atomic_load_explicit(&weft__lock_hooks, memory_order_relaxed);
+    if (h & WEFT__HOOK_ORDER) order_released(lock);
+    if (h & WEFT__HOOK_TSAN) weft__hb_release(lock);
+}
+
+/* Before main: the TSan runtime present (core/annotate.h's weak hooks resolved) turns the
+ * lock's annotations on; WEFT_LOCK_ORDER=report|abort turns the checker on. */
+__attribute__((constructor)) static void lock_hooks_at_start(void)
+{
+    if (__tsan_acquire && __tsan_release) atomic_fetch_or(&weft__lock_hooks, WEFT__HOOK_TSAN);
     const char *e = getenv("WEFT_LOCK_ORDER");
-    if (e && strcmp(e, "report") == 0) atomic_store(&weft__lock_order, WEFT_LOCK_ORDER_REPORT);
-    if (e && strcmp(e, "abort") == 0) atomic_store(&weft__lock_order, WEFT_LOCK_ORDER_ABORT);
+    if (e && strcmp(e, "report") == 0) weft_debug_lock_order(WEFT_LOCK_ORDER_REPORT);
+    if (e && strcmp(e, "abort") == 0) weft_debug_lock_order(WEFT_LOCK_ORDER_ABORT);
 }
 
 #undef LD

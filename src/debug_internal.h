@@ -1,8 +1,9 @@
-/* src/debug_internal.h - the lock-order checker's hooks, called by sync/lock.c.
+/* src/debug_internal.h - the hooks on a weft_lock's paths (sync/lock.c), for the lock-order
+ * checker and for ThreadSanitizer (debug.c).
  *
- * weft__lock_order is the mode (WEFT_LOCK_ORDER_OFF / REPORT / ABORT of weft/debug.h). When it
- * is off, a lock's paths pay one relaxed load and one predictable branch; when on, they tell
- * debug.c each acquisition and release of a weft_lock by the calling thread.
+ * weft__lock_hooks says which are wanted: WEFT__HOOK_TSAN when the process has the TSan
+ * runtime (set before main), WEFT__HOOK_ORDER while lock-order checking is on. When it is 0,
+ * the common case, each acquire and release pays one relaxed load and one predictable branch.
  */
 #ifndef WEFT_DEBUG_INTERNAL_H
 #define WEFT_DEBUG_INTERNAL_H
@@ -10,17 +11,18 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-extern _Atomic int weft__lock_order;
+enum { WEFT__HOOK_TSAN = 1, WEFT__HOOK_ORDER = 2 };
+extern _Atomic int weft__lock_hooks;
 
-static inline bool weft__lock_order_on(void)
+static inline bool weft__lock_hooked(void)
 {
     /* relaxed: a switch, read on every lock operation; no data hangs on it. */
-    return __builtin_expect(atomic_load_explicit(&weft__lock_order, memory_order_relaxed), 0);
+    return __builtin_expect(atomic_load_explicit(&weft__lock_hooks, memory_order_relaxed), 0);
 }
 
-/* The calling thread took lock (checked: may report an inversion) / tried and took it (a try
- * cannot deadlock: pushed, not checked) / released it. */
-void weft__lock_order_acquired(const void *lock, bool tried);
-void weft__lock_order_released(const void *lock);
+/* The calling thread took lock (tried: with timeout 0, which cannot deadlock: recorded as held,
+ * not checked) / is about to release it. */
+void weft__lock_hook_acquired(const void *lock, bool tried);
+void weft__lock_hook_released(const void *lock);
 
 #endif

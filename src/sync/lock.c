@@ -31,7 +31,6 @@
 #include <weft/error.h>
 #include <weft/sync.h>
 
-#include "core/annotate.h"
 #include "core/debugrec.h"
 #include "core/internal.h"
 #include "os/os.h"
@@ -102,8 +101,7 @@ int weft__lock_wait(weft_lock *l, weft_ns deadline, bool cancellable)
 {
     int rc = lock_wait(l, deadline, cancellable);
     if (rc != 0) return rc;
-    weft__hb_acquire(l);
-    if (weft__lock_order_on()) weft__lock_order_acquired(l, false);
+    if (weft__lock_hooked()) weft__lock_hook_acquired(l, false);
     return 0;
 }
 
@@ -124,14 +122,12 @@ int weft_lock_acquire(weft_lock *l, weft_ns timeout)
     if (atomic_compare_exchange_strong_explicit(WEFT__ATOMIC32(l->state), &zero,
                                                 LOCKED | weft__dbg_owner, memory_order_acquire,
                                                 memory_order_relaxed)) {
-        weft__hb_acquire(l);
-        if (weft__lock_order_on()) weft__lock_order_acquired(l, timeout == 0);
+        if (weft__lock_hooked()) weft__lock_hook_acquired(l, timeout == 0);
         return 0;
     }
     if (timeout == 0) {
         if (!try_lock(WEFT__ATOMIC32(l->state))) return WEFT_EAGAIN;
-        weft__hb_acquire(l);
-        if (weft__lock_order_on()) weft__lock_order_acquired(l, true);
+        if (weft__lock_hooked()) weft__lock_hook_acquired(l, true);
         return 0;
     }
     return weft__lock_wait(l, weft_deadline(timeout), true);
@@ -182,8 +178,7 @@ static int release_slow(weft_lock *l)
 int weft_lock_release(weft_lock *l)
 {
     if (l == NULL) return weft__fail(WEFT_EINVAL, "l is NULL");
-    if (weft__lock_order_on()) weft__lock_order_released(l);
-    weft__hb_release(l);
+    if (weft__lock_hooked()) weft__lock_hook_released(l);
     uint32_t one = LOCKED | weft__dbg_owner; /* released by another thread: release_slow */
     /* release: pairs with the acquire CAS in weft_lock_acquire / try_lock. */
     if (atomic_compare_exchange_strong_explicit(WEFT__ATOMIC32(l->state), &one, 0,
