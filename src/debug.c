@@ -593,17 +593,22 @@ static void check_edges(weft__dbg_thread *t, uint32_t n, uintptr_t lock)
         inverted |= add_edge(held, lock, frames + 1, nframes > 0 ? nframes : 0);
         cached(t, held, lock, true);
     }
+    t->last_from = atomic_load_explicit(&t->held[0], memory_order_relaxed);
+    t->last_to = lock;
     if (locked) pthread_mutex_unlock(&graph.lock);
     if (inverted && atomic_load(&order_mode) == WEFT_LOCK_ORDER_ABORT) abort();
 }
 
 static void order_acquired(const void *lock, bool tried)
 {
-    weft__dbg_thread *t = weft__dbg_self();
+    weft__dbg_thread *t = weft__dbg_self_fast();
     if (t == NULL) return;
     /* relaxed: only this thread writes its stack; the dump reads it as a hint. */
     uint32_t n = atomic_load_explicit(&t->nheld, memory_order_relaxed);
-    if (!tried && n > 0) check_edges(t, n, (uintptr_t)lock);
+    /* One lock held and the same pair as last time (a loop taking a, b, a, b...): known. */
+    bool known = n == 1 && t->last_to == (uintptr_t)lock &&
+                 t->last_from == atomic_load_explicit(&t->held[0], memory_order_relaxed);
+    if (!tried && n > 0 && !known) check_edges(t, n, (uintptr_t)lock);
     if (n < WEFT__DBG_HELD)
         atomic_store_explicit(&t->held[n], (uintptr_t)lock, memory_order_relaxed);
     atomic_store_explicit(&t->nheld, n + 1, memory_order_relaxed);
@@ -611,10 +616,15 @@ static void order_acquired(const void *lock, bool tried)
 
 static void order_released(const void *lock)
 {
-    weft__dbg_thread *t = weft__dbg_self();
+    weft__dbg_thread *t = weft__dbg_self_fast();
     if (t == NULL) return;
     uint32_t n = atomic_load_explicit(&t->nheld, memory_order_relaxed);
     uint32_t top = n < WEFT__DBG_HELD ? n : WEFT__DBG_HELD;
+    if (top > 0 && top == n &&
+        atomic_load_explicit(&t->held[top - 1], memory_order_relaxed) == (uintptr_t)lock) {
+        atomic_store_explicit(&t->nheld, n - 1, memory_order_relaxed); /* the usual: the top */
+        return;
+    }
     for (uint32_t i = top; i-- > 0;) {
         if (atomic_load_explicit(&t->held[i], memory_order_relaxed) != (uintptr_t)lock) continue;
         for (uint32_t j = i; j + 1 < top; j++) /* released out of order: close the gap */

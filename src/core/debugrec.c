@@ -19,8 +19,8 @@
 _Thread_local uint32_t weft__dbg_owner WEFT__TLS_IE;
 
 /* The thread's record; GONE once its exit ran (a late park then publishes nothing). */
-#define GONE ((weft__dbg_thread *)1)
-static _Thread_local weft__dbg_thread *tls_rec WEFT__TLS_IE;
+#define GONE WEFT__DBG_GONE
+_Thread_local weft__dbg_thread *weft__dbg_tls WEFT__TLS_IE;
 
 static weft__dbg_thread *_Atomic head; /* release CAS in link(), acquire in weft__dbg_first */
 static _Atomic uint32_t last_id;       /* relaxed: ids only need to be unique */
@@ -70,7 +70,7 @@ static void on_exit_key(void *p)
     write_end(t, s);
     /* release: the next owner's CAS (acquire) sees our last writes done. */
     atomic_store_explicit(&t->state, WEFT__DBG_FREE, memory_order_release);
-    tls_rec = GONE;
+    weft__dbg_tls = GONE;
     weft__dbg_owner = 0;
 }
 
@@ -117,14 +117,14 @@ static weft__dbg_thread *registered(const char *name)
     atomic_store_explicit(&t->nheld, 0, memory_order_relaxed);
     write_end(t, s);
     pthread_setspecific(exit_key, t);
-    tls_rec = t;
+    weft__dbg_tls = t;
     weft__dbg_owner = t->id << 3;
     return t;
 }
 
 weft__dbg_thread *weft__dbg_self(void)
 {
-    weft__dbg_thread *t = tls_rec;
+    weft__dbg_thread *t = weft__dbg_tls;
     if (t == GONE) return NULL;
     return t ? t : registered(NULL);
 }
@@ -138,7 +138,7 @@ __attribute__((constructor)) static void register_loader(void)
 
 void weft__dbg_thread_start(const char *name)
 {
-    weft__dbg_thread *t = tls_rec;
+    weft__dbg_thread *t = weft__dbg_tls;
     if (t == NULL) {
         registered(name);
     } else if (t != GONE) {
@@ -181,7 +181,7 @@ void weft__dbg_block(uint32_t kind, const void *obj, uint32_t holder, weft_ns si
 
 void weft__dbg_unblock(void)
 {
-    weft__dbg_thread *t = tls_rec;
+    weft__dbg_thread *t = weft__dbg_tls;
     if (t == NULL || t == GONE) return;
     uint32_t s = write_begin(t);
     atomic_store_explicit(&t->state, WEFT__DBG_RUNNING, memory_order_relaxed);
@@ -230,7 +230,7 @@ bool weft__dbg_read(const weft__dbg_thread *t, weft__dbg_thread *out)
 
 void weft__dbg_fork_child(void)
 {
-    weft__dbg_thread *self = tls_rec;
+    weft__dbg_thread *self = weft__dbg_tls;
     for (weft__dbg_thread *t = weft__dbg_first(); t; t = t->next)
         if (t != self) atomic_store_explicit(&t->state, WEFT__DBG_FREE, memory_order_relaxed);
 }

@@ -79,6 +79,7 @@ typedef struct weft__dbg_thread {
     struct {
         uintptr_t from, to;
     } edge_cache[WEFT__DBG_EDGE_CACHE];
+    uintptr_t last_from, last_to; /* the last edge checked (owner only), the same kind of hint */
 } weft__dbg_thread;
 
 /* The calling thread's id << 3 for a lock word, 0 until the thread has a record. */
@@ -87,6 +88,15 @@ extern _Thread_local uint32_t weft__dbg_owner WEFT__TLS_IE;
 /* The calling thread's record, registering it on first use; NULL if none can be had (no
  * memory, or the thread is past its exit). */
 weft__dbg_thread *weft__dbg_self(void);
+/* The same, inline for the lock-order checker's hot path: the thread-local pointer when it
+ * holds a record (not NULL, not WEFT__DBG_GONE, the mark of a thread past its exit). */
+extern _Thread_local weft__dbg_thread *weft__dbg_tls WEFT__TLS_IE;
+#define WEFT__DBG_GONE ((weft__dbg_thread *)1)
+static inline weft__dbg_thread *weft__dbg_self_fast(void)
+{
+    weft__dbg_thread *t = weft__dbg_tls;
+    return (uintptr_t)t > (uintptr_t)WEFT__DBG_GONE ? t : weft__dbg_self();
+}
 /* Register the calling thread under name (thread.c, at a weft thread's start). */
 void weft__dbg_thread_start(const char *name);
 /* The first record of the list (acquire); walk it through ->next. */
