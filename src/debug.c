@@ -176,8 +176,7 @@ struct snap {
 static void take_snap(const weft__dbg_thread *t, struct snap *s)
 {
     s->rec = t;
-    s->seq = atomic_load_explicit(&t->seq, memory_order_acquire);
-    s->ok = weft__dbg_read(t, &s->copy);
+    s->ok = weft__dbg_read(t, &s->copy, &s->seq);
     if (!s->ok) {
         s->name[0] = '\0';
         return;

@@ -212,7 +212,7 @@ static void copy(const weft__dbg_thread *t, weft__dbg_thread *o)
 #undef LD
 }
 
-bool weft__dbg_read(const weft__dbg_thread *t, weft__dbg_thread *out)
+bool weft__dbg_read(const weft__dbg_thread *t, weft__dbg_thread *out, uint32_t *seq)
 {
     for (int tries = 0; tries < 64; tries++) {
         /* acquire: pairs with write_end's release. */
@@ -223,7 +223,10 @@ bool weft__dbg_read(const weft__dbg_thread *t, weft__dbg_thread *out)
         }
         copy(t, out);
         atomic_thread_fence(memory_order_acquire); /* pairs with write_begin's fence */
-        if (atomic_load_explicit(&t->seq, memory_order_relaxed) == s1) return true;
+        if (atomic_load_explicit(&t->seq, memory_order_relaxed) == s1) {
+            *seq = s1;
+            return true;
+        }
     }
     return false;
 }

@@ -109,8 +109,9 @@ void weft__dbg_block(uint32_t kind, const void *obj, uint32_t holder, weft_ns si
                      weft_ns deadline);
 void weft__dbg_unblock(void);
 
-/* Read record t into out (a plain copy) without locking; false if it kept changing. */
-bool weft__dbg_read(const weft__dbg_thread *t, weft__dbg_thread *out);
+/* Read record t into out (a plain copy) without locking, and the sequence number it had;
+ * false if it kept changing. */
+bool weft__dbg_read(const weft__dbg_thread *t, weft__dbg_thread *out, uint32_t *seq);
 
 /* fork(): in the child only the forking thread lives; free the others' records. */
 void weft__dbg_fork_child(void);
