@@ -401,8 +401,14 @@ int weft_queue_get(weft_queue *q, void **item, weft_ns timeout)
                           q == NULL      ? "q is NULL"
                           : item == NULL ? "item is NULL"
                                          : "timeout is negative");
-    int rc = q->fast ? weft__fast_get(q, item, timeout) : weft__deadline_of(timeout, &deadline);
-    if (!q->fast && rc == 0) rc = get_until(q, item, deadline, timeout == 0);
+    int rc;
+    if (q->fast) {
+        rc = weft__fast_get(q, item, timeout);
+    } else {
+        rc = weft__deadline_of(timeout, &deadline);
+        if (rc == 0) rc = get_until(q, item, deadline, timeout == 0);
+    }
+    /* q's address only: a getter may free q as soon as it has its item (queue.h). */
     if (rc == 0) weft__hb_acquire(q); /* what the putter published (core/annotate.h) */
     return ended(q, rc);
 }
