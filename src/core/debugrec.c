@@ -37,15 +37,18 @@ uint32_t weft__dbg_ids(void)
     return atomic_load_explicit(&last_id, memory_order_relaxed);
 }
 
-/* Open a write section: seq odd, then (fence) the relaxed stores. Pairs with the reader's
- * acquire fence in weft__dbg_read. */
+/* Open a write section: seq odd. The section's stores are release stores (WR), so each is
+ * ordered after the odd seq: a reader whose acquire load (weft__dbg_read) sees one of them
+ * then sees seq odd or newer, and retries. No fence: GCC's TSan does not support
+ * atomic_thread_fence, and on x86-64 release stores and acquire loads are plain moves. */
 static uint32_t write_begin(weft__dbg_thread *t)
 {
     uint32_t s = atomic_load_explicit(&t->seq, memory_order_relaxed);
     atomic_store_explicit(&t->seq, s + 1, memory_order_relaxed);
-    atomic_thread_fence(memory_order_release);
     return s + 2;
 }
+
+#define WR(field, v) atomic_store_explicit(&t->field, (v), memory_order_release)
 
 static void write_end(weft__dbg_thread *t, uint32_t s)
 {
@@ -58,15 +61,14 @@ static void set_name(weft__dbg_thread *t, const char *name)
     size_t n = strlen(name);
     if (n >= sizeof w) n = sizeof w - 1;
     memcpy(w, name, n);
-    for (int i = 0; i < WEFT__DBG_NAME_WORDS; i++)
-        atomic_store_explicit(&t->name[i], w[i], memory_order_relaxed);
+    for (int i = 0; i < WEFT__DBG_NAME_WORDS; i++) WR(name[i], w[i]);
 }
 
 static void on_exit_key(void *p)
 {
     weft__dbg_thread *t = p;
     uint32_t s = write_begin(t);
-    atomic_store_explicit(&t->nheld, 0, memory_order_relaxed);
+    WR(nheld, 0);
     write_end(t, s);
     /* release: the next owner's CAS (acquire) sees our last writes done. */
     atomic_store_explicit(&t->state, WEFT__DBG_FREE, memory_order_release);
@@ -111,10 +113,10 @@ static weft__dbg_thread *registered(const char *name)
     if (t == NULL) return NULL;
     uint32_t s = write_begin(t);
     int32_t tid = weft__os_gettid();
-    atomic_store_explicit(&t->tid, tid, memory_order_relaxed);
+    WR(tid, tid);
     set_name(t, name ? name : tid == (int32_t)getpid() ? "main" : "foreign");
-    atomic_store_explicit(&t->kind, WEFT__WAIT_OTHER, memory_order_relaxed);
-    atomic_store_explicit(&t->nheld, 0, memory_order_relaxed);
+    WR(kind, WEFT__WAIT_OTHER);
+    WR(nheld, 0);
     write_end(t, s);
     pthread_setspecific(exit_key, t);
     weft__dbg_tls = t;
@@ -167,15 +169,15 @@ void weft__dbg_block(uint32_t kind, const void *obj, uint32_t holder, weft_ns si
     void *frames[WEFT__DBG_FRAMES + 2];
     int n = stacks_on() ? backtrace(frames, WEFT__DBG_FRAMES + 2) - 2 : 0;
     uint32_t s = write_begin(t);
-    atomic_store_explicit(&t->kind, kind, memory_order_relaxed);
-    atomic_store_explicit(&t->obj, (uintptr_t)obj, memory_order_relaxed);
-    atomic_store_explicit(&t->holder, holder, memory_order_relaxed);
-    atomic_store_explicit(&t->since, since, memory_order_relaxed);
-    atomic_store_explicit(&t->deadline, deadline, memory_order_relaxed);
+    WR(kind, kind);
+    WR(obj, (uintptr_t)obj);
+    WR(holder, holder);
+    WR(since, since);
+    WR(deadline, deadline);
     for (int i = 0; i < n; i++) /* skip this function and park_wait */
-        atomic_store_explicit(&t->frames[i], (uintptr_t)frames[i + 2], memory_order_relaxed);
-    atomic_store_explicit(&t->nframes, n > 0 ? (uint32_t)n : 0, memory_order_relaxed);
-    atomic_store_explicit(&t->state, WEFT__DBG_BLOCKED, memory_order_relaxed);
+        WR(frames[i], (uintptr_t)frames[i + 2]);
+    WR(nframes, n > 0 ? (uint32_t)n : 0);
+    WR(state, WEFT__DBG_BLOCKED);
     write_end(t, s);
 }
 
@@ -184,13 +186,13 @@ void weft__dbg_unblock(void)
     weft__dbg_thread *t = weft__dbg_tls;
     if (t == NULL || t == GONE) return;
     uint32_t s = write_begin(t);
-    atomic_store_explicit(&t->state, WEFT__DBG_RUNNING, memory_order_relaxed);
+    WR(state, WEFT__DBG_RUNNING);
     write_end(t, s);
 }
 
 static void copy(const weft__dbg_thread *t, weft__dbg_thread *o)
 {
-#define LD(f) atomic_load_explicit(&t->f, memory_order_relaxed)
+#define LD(f) atomic_load_explicit(&t->f, memory_order_acquire) /* see write_begin */
     atomic_init(&o->state, LD(state));
     o->id = t->id;
     atomic_init(&o->tid, LD(tid));
@@ -221,8 +223,7 @@ bool weft__dbg_read(const weft__dbg_thread *t, weft__dbg_thread *out, uint32_t *
             weft__os_relax();
             continue;
         }
-        copy(t, out);
-        atomic_thread_fence(memory_order_acquire); /* pairs with write_begin's fence */
+        copy(t, out); /* acquire loads: the check below stays after them */
         if (atomic_load_explicit(&t->seq, memory_order_relaxed) == s1) {
             *seq = s1;
             return true;
