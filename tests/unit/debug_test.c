@@ -247,6 +247,30 @@ START_TEST(dump_shows_a_queue_get_with_its_deadline)
 }
 END_TEST
 
+START_TEST(dump_with_stacks_shows_the_blocking_call)
+{
+    /* Read once per process, at the first sleep: set before any thread sleeps. */
+    ck_assert_int_eq(setenv("WEFT_DEBUG_STACKS", "1", 1), 0);
+    weft_thread_opts og = {.name = "gated"};
+    weft_thread tg;
+    ck_assert_weft(weft_thread_start(&tg, ready_then_wait_gate, NULL, &og), 0);
+    ck_assert_weft(weft_event_wait(&ready, WEFT_FOREVER), 0);
+    char *text, l[4096];
+    for (;;) {
+        text = dump_text();
+        thread_line(text, "gated", l, sizeof l);
+        if (strstr(l, "blocked on")) break;
+        free(text);
+        ck_assert_weft(weft_sleep(1000000), 0);
+    }
+    /* The stack of the blocking call (names need -rdynamic: addresses here). */
+    ck_assert_msg(strstr(l, "\n    at 0x"), "gated: %s", l);
+    free(text);
+    ck_assert_weft(weft_event_set(&gate), 0);
+    ck_assert_weft(weft_thread_join(tg, NULL, WEFT_FOREVER), 0);
+}
+END_TEST
+
 /* ---- under load ---- */
 
 static weft_lock busy = WEFT_LOCK_INIT;
@@ -452,7 +476,7 @@ END_TEST
 
 WEFT_TEST_SUITE("debug", 60, abba_deadlock_dump_names_threads_locks_holders_and_cycle,
                 dump_shows_event_queue_and_join_waits, dump_shows_a_queue_get_with_its_deadline,
-                dump_under_load_never_crashes_or_hangs, dump_on_sigquit_writes_to_stderr,
-                bad_input_is_an_error_code,
+                dump_under_load_never_crashes_or_hangs, dump_with_stacks_shows_the_blocking_call,
+                dump_on_sigquit_writes_to_stderr, bad_input_is_an_error_code,
                 lock_order_inversion_reported_at_first_occurrence_with_two_stacks,
                 lock_order_abort_mode_aborts_at_the_inversion)
