@@ -6,9 +6,9 @@
  *      default pool included: what was queued runs, as concurrent.futures' exit hook does;
  *   3. wait for the non-daemon threads again (those that tasks started in step 2);
  *   4. kill the daemon child processes and join the others (multiprocessing's exit hook);
- *   5. end the timer thread (unless a callback runs) and the signal thread, and join them: a
- *      program run under valgrind ends with no weft thread left (the pools' workers ended in
- *      step 2);
+ *   5. end the timer thread (unless a callback runs), the signal thread and the dump service
+ *      thread (debug.c), and join them: a program run under valgrind ends with no weft thread
+ *      left (the pools' workers ended in step 2);
  *   6. report failed threads nobody joined and detach the rest.
  * The signal thread ends only in step 5, so Ctrl-C during the waits still cancels the root
  * scope: running tasks and threads see WEFT_ECANCELED and end, and the waits end with them (a
@@ -32,6 +32,7 @@ void weft__exit_run(void)
     weft__process_exit_children();
     weft__timer_at_exit();
     weft__signals_at_exit();
+    weft__debug_at_exit();
     weft__thread_at_exit();
 }
 

@@ -185,6 +185,14 @@ void weft__signals_forget(void)
     atomic_store_explicit(&sig.received, 0, memory_order_relaxed);
 }
 
+int weft__signals_catching(int signo)
+{
+    pthread_mutex_lock(&sig.lock);
+    int r = atomic_load(&sig.active) && sigismember(&sig.set, signo) == 1;
+    pthread_mutex_unlock(&sig.lock);
+    return r;
+}
+
 int weft_signals_received(void)
 {
     return atomic_load(&sig.received);

@@ -7,5 +7,7 @@ void weft__signals_block_self(void);
 /* In a new child process made by fork(): the signal thread did not come along, so forget that
  * signals were caught (weft_signals_catch may be called again there). */
 void weft__signals_forget(void);
+/* 1 if weft_signals_catch receives signo (debug.c: such a signal cannot trigger a dump). */
+int weft__signals_catching(int signo);
 
 #endif

@@ -31,7 +31,9 @@
 #include <weft/error.h>
 #include <weft/thread.h>
 
+#include "core/annotate.h"
 #include "core/cancel_internal.h"
+#include "core/debugrec.h"
 #include "core/fork.h"
 #include "core/internal.h"
 #include "core/lock.h"
@@ -46,7 +48,8 @@ struct rec {
     weft_thread_fn fn;
     void *arg;
     pthread_t pth;
-    _Atomic int32_t tid; /* 0 until the thread runs */
+    _Atomic int32_t tid;     /* 0 until the thread runs */
+    _Atomic uint32_t dbg_id; /* its blocked-on record (core/debugrec.h), 0 until it runs */
     char name[WEFT_THREAD_NAME_MAX];
     bool daemon, foreign;
     weft_scope *scope; /* the thread's own cancel scope (a handle ref); NULL if foreign */
@@ -282,6 +285,7 @@ static void capture_failure(struct rec *r, int status)
 /* Mark r finished, wake its joiners, report an unjoinable failure, drop the thread's ref. */
 static void finish(struct rec *r, int status)
 {
+    weft__hb_release(r); /* everything the thread did, for a joiner under TSan */
     capture_failure(r, status);
     weft__wakelist wl = WEFT__WAKELIST_INIT;
     weft__lock_acquire(&r->done_q.lock);
@@ -324,6 +328,9 @@ static void *trampoline(void *p)
     tls_self = r;
     atomic_store_explicit(&r->tid, weft__os_gettid(), memory_order_release);
     weft__os_set_thread_name(r->name);
+    weft__dbg_thread_start(r->name);
+    /* relaxed: only shown by the dump, as whom a joiner waits for. */
+    atomic_store_explicit(&r->dbg_id, weft__dbg_owner >> 3, memory_order_relaxed);
     weft__signals_block_self();
     weft__scope_enter_thread(r->scope);
     int status;
@@ -452,6 +459,8 @@ static int wait_done(struct rec *r, weft_ns timeout)
     /* No spinning: a thread's end is not a hand-off that arrives within microseconds, and a
      * spinning joiner would take a CPU from the very thread it waits for. */
     p.spin = false;
+    weft__park_what(&p, WEFT__WAIT_JOIN, r);
+    weft__parker_self()->holder = atomic_load_explicit(&r->dbg_id, memory_order_relaxed);
     weft__waiter_init(&w, &p, 0);
     return weft__waitq_wait_locked(&r->done_q, &w);
 }
@@ -500,7 +509,10 @@ int weft_thread_join(weft_thread t, int *status, weft_ns timeout)
     weft__lock_release(&table_lock);
 
     rc = wait_done(r, timeout);
-    if (rc == 0) return reap(r, status);
+    if (rc == 0) {
+        weft__hb_acquire(r); /* finish's release (core/annotate.h) */
+        return reap(r, status);
+    }
     unref(r);
     return rc;
 }

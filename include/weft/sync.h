@@ -36,7 +36,8 @@ WEFT_BEGIN_DECLS
 
 /* threading.Lock: not reentrant, and any thread may release it (a hand-over lock). One word. */
 typedef struct weft_lock {
-    uint32_t state; /* internal: bit 0 locked, bit 1 threads may be parked; accessed atomically */
+    uint32_t state; /* internal: bit 0 locked, bit 1 threads may be parked, bits 3-31 the
+                     * holder for weft_debug_dump; accessed atomically */
 } weft_lock;
 
 /* clang-format off */

@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #include "core/fork.h"
+#include "core/debugrec.h"
 #include "core/park.h"
 
 struct fork_entry {
@@ -52,6 +53,7 @@ static void nothing(void) {}
 static const struct fork_entry table[] = {
     /* No lock: a start hands its fork to the watcher thread and waits; the child forgets. */
     {"child processes (the process registry)", nothing, nothing, weft__process_fork_child},
+    ENTRY("dump service thread (dbg.lock, a mutex)", weft__debug),
     ENTRY("signal thread (sig.lock, catch's mutex)", weft__signals),
     ENTRY("timer heap (svc.q.lock)", weft__timer),
     ENTRY("pool list (reg.lock)", weft__pools),
@@ -61,6 +63,8 @@ static const struct fork_entry table[] = {
     ENTRY("pool error hook (hook.lock)", weft__pool_hook),
     ENTRY("record depot (depot.lock)", weft__records),
     ENTRY("parking lot buckets", weft__lot),
+    /* No lock: the list of blocked-on records is lock-free; the child frees the others'. */
+    {"blocked-on records (no lock)", nothing, nothing, weft__dbg_fork_child},
     {"the forking thread's parker (its lock)", parker_prepare, parker_release, parker_release},
 };
 

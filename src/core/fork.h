@@ -25,6 +25,9 @@ void weft__exit_run(void);
 void weft__signals_fork_prepare(void);
 void weft__signals_fork_parent(void);
 void weft__signals_fork_child(void);
+void weft__debug_fork_prepare(void);
+void weft__debug_fork_parent(void);
+void weft__debug_fork_child(void);
 void weft__timer_fork_prepare(void);
 void weft__timer_fork_parent(void);
 void weft__timer_fork_child(void);
@@ -57,6 +60,7 @@ void weft__pools_at_exit(void);         /* shut down, waiting, every non-daemon 
 void weft__thread_at_exit(void);        /* report unjoined failures, detach the rest */
 void weft__timer_at_exit(void);         /* end the timer thread, if idle */
 void weft__signals_at_exit(void);       /* end the signal thread */
+void weft__debug_at_exit(void);         /* end the dump service thread */
 void weft__process_exit_children(void); /* kill daemon children, join the rest */
 
 #endif

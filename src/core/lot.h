@@ -38,6 +38,10 @@ typedef bool (*weft__lot_check)(void *obj);
 enum {
     WEFT__LOT_CANCELLABLE = 1, /* the wait ends with WEFT_ECANCELED when the thread is cancelled */
 };
+/* The kind of wait, for the dump (enum weft__wait_kind, core/debugrec.h), or'ed into flags. The
+ * dump shows the key, with its two low bits cleared, as the object (sync/sem.c parks on the
+ * object's address + 1; objects are at least 4-aligned). */
+#define WEFT__LOT_KIND(k) ((unsigned)(k) << 8)
 
 /* Park on key until woken, the deadline passes or (with WEFT__LOT_CANCELLABLE) the thread is
  * cancelled. waiters (may be NULL) is raised before check and lowered again before return.

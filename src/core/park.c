@@ -13,6 +13,7 @@
 
 #include <weft/error.h>
 
+#include "core/debugrec.h"
 #include "core/internal.h"
 #include "os/os.h"
 
@@ -43,6 +44,8 @@ void weft__park_init(weft__park *p, weft_ns deadline)
     p->deadline = deadline;
     p->cancellable = true;
     p->spin = true;
+    p->kind = WEFT__WAIT_OTHER;
+    p->obj = NULL;
 }
 
 void weft__waiter_init(weft__waiter *w, weft__park *p, uint32_t index)
@@ -320,10 +323,14 @@ uint32_t weft__park_wait(weft__park *p)
     }
     bool spun_ok = weft__park_final(s);
     if (!spun_ok) {
-        if (p->deadline != WEFT_FOREVER && weft__os_now() >= p->deadline)
-            claim(p, WEFT__PARK_TIMEDOUT, false);
+        weft_ns now = p->spin ? start + spent : weft__os_now();
+        if (p->deadline != WEFT_FOREVER && now >= p->deadline) claim(p, WEFT__PARK_TIMEDOUT, false);
+        /* Only a thread that sleeps publishes what it waits on (core/debugrec.h). */
+        weft__dbg_block(p->kind, p->obj, k->holder, now, p->deadline);
         s = sleep_until_claimed(p);
+        weft__dbg_unblock();
     }
+    k->holder = 0;
     /* Only waits that a waker ended say anything about hand-off latency. */
     if (s >= WEFT__PARK_WOKEN && p->spin)
         adapt(k, spun_ok, spent, spun_ok ? spent : weft__os_now() - start);

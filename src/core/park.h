@@ -71,6 +71,8 @@ typedef struct weft__park {
     weft_ns deadline;             /* absolute, monotonic; WEFT_FOREVER for none */
     bool cancellable;             /* false: only a waker or the deadline can end this wait */
     bool spin;                    /* false: sleep at once (nothing but the deadline will end it) */
+    uint8_t kind;                 /* what it waits on, for the dump (core/debugrec.h); 0: other */
+    const void *obj;              /* the object waited on, for the dump; NULL if none */
 } weft__park;
 
 struct weft__waitq;
@@ -112,9 +114,16 @@ typedef struct weft__parker {
     uint32_t waits;              /* waits that spun, for the periodic probe (park.c) */
     bool registered;             /* attached to a cancel scope (cancel.c) */
     weft_ns scope_deadline;      /* the current scope's deadline, 0 for none (cancel.c) */
+    uint32_t holder;             /* the next sleep waits for this record id (a lock's holder) */
 } weft__parker;
 
 void weft__park_init(weft__park *p, weft_ns deadline);
+/* Say what p waits on, for the dump (kind: enum weft__wait_kind of core/debugrec.h). */
+static inline void weft__park_what(weft__park *p, unsigned kind, const void *obj)
+{
+    p->kind = (uint8_t)kind;
+    p->obj = obj;
+}
 void weft__waiter_init(weft__waiter *w, weft__park *p, uint32_t index);
 
 /* Queue operations; the caller holds q->lock. */

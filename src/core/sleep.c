@@ -4,6 +4,7 @@
 #include <weft/time.h>
 
 #include "core/internal.h"
+#include "core/debugrec.h"
 #include "core/park.h"
 #include "os/os.h"
 
@@ -21,6 +22,7 @@ int weft_sleep(weft_ns duration)
     /* Nothing but the deadline or a canceller can claim this park: spinning would only burn
      * CPU. */
     p.spin = false;
+    weft__park_what(&p, WEFT__WAIT_SLEEP, NULL);
     uint32_t s = weft__park_wait(&p);
     return s == WEFT__PARK_CANCELED ? WEFT_ECANCELED : 0;
 }

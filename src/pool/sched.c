@@ -35,6 +35,7 @@
 
 #include <weft/error.h>
 
+#include "core/debugrec.h"
 #include "core/cancel_internal.h"
 #include "core/internal.h"
 #include "os/os.h"
@@ -543,6 +544,7 @@ static int park_on(weft_pool *hp, struct weft__wsrc *src, size_t n, bool (*ready
         return weft__fail(WEFT_ENOMEM, "no memory for %zu wait sources", n + 1);
     weft__park pk;
     weft__park_init(&pk, deadline);
+    weft__park_what(&pk, WEFT__WAIT_FUTURE, NULL);
     pk.cancellable = cancellable;
     for (size_t i = 0; i < n; i++) {
         weft__waiter_init(&ws[i], &pk, (uint32_t)i);
@@ -608,6 +610,7 @@ static void idle_park(struct weft__worker *w)
     weft_pool *p = w->pool;
     weft__park pk;
     weft__park_init(&pk, WEFT_FOREVER);
+    weft__park_what(&pk, WEFT__WAIT_POOL, p);
     pk.cancellable = false;
     weft__waiter rec;
     weft__waiter_init(&rec, &pk, 0);

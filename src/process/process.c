@@ -55,6 +55,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/debugrec.h"
 #include "core/cancel_internal.h"
 #include "core/fork.h"
 #include "core/internal.h"
@@ -745,6 +746,7 @@ int weft_process_join(weft_process *p, int *status, weft_ns timeout)
         weft__park park;
         weft__waiter w;
         weft__park_init(&park, deadline);
+        weft__park_what(&park, WEFT__WAIT_PROCESS, p);
         weft__waiter_init(&w, &park, 0);
         int rc = weft__waitq_wait_locked(&p->waiters, &w);
         if (rc != 0) return rc;

@@ -62,6 +62,8 @@
 #include <weft/error.h>
 #include <weft/queue.h>
 
+#include "core/annotate.h"
+#include "core/debugrec.h"
 #include "../core/internal.h"
 #include "queue_impl.h"
 
@@ -353,6 +355,7 @@ static int locked_until(weft_queue *q, int op, void **item, weft_ns deadline, bo
     weft__park p;
     weft__waiter w;
     weft__park_init(&p, deadline);
+    weft__park_what(&p, put ? WEFT__WAIT_QUEUE_PUT : WEFT__WAIT_QUEUE_GET, q);
     weft__waiter_init(&w, &p, 0);
     if (put) w.item = *item;
     rc = wait_locked(q, put ? &q->putters : &q->getters, &w, &wl);
@@ -384,6 +387,7 @@ int weft_queue_put(weft_queue *q, void *item, weft_ns timeout)
     weft_ns deadline;
     if (q == NULL || timeout < 0)
         return weft__fail(WEFT_EINVAL, "%s", q == NULL ? "q is NULL" : "timeout is negative");
+    weft__hb_release(q); /* what the item points to, for a getter under TSan */
     if (q->fast) return ended(q, weft__fast_put(q, item, timeout)); /* no clock unless waiting */
     int rc = weft__deadline_of(timeout, &deadline);
     return ended(q, rc ? rc : put_until(q, item, deadline, timeout == 0));
@@ -397,9 +401,16 @@ int weft_queue_get(weft_queue *q, void **item, weft_ns timeout)
                           q == NULL      ? "q is NULL"
                           : item == NULL ? "item is NULL"
                                          : "timeout is negative");
-    if (q->fast) return ended(q, weft__fast_get(q, item, timeout));
-    int rc = weft__deadline_of(timeout, &deadline);
-    return ended(q, rc ? rc : get_until(q, item, deadline, timeout == 0));
+    int rc;
+    if (q->fast) {
+        rc = weft__fast_get(q, item, timeout);
+    } else {
+        rc = weft__deadline_of(timeout, &deadline);
+        if (rc == 0) rc = get_until(q, item, deadline, timeout == 0);
+    }
+    /* q's address only: a getter may free q as soon as it has its item (queue.h). */
+    if (rc == 0) weft__hb_acquire(q); /* what the putter published (core/annotate.h) */
+    return ended(q, rc);
 }
 
 /* Put items[k ..] while they fit, under one lock hold (a fast queue: one after the other);
@@ -426,6 +437,7 @@ int weft_queue_put_many(weft_queue *q, void *const *items, size_t n, size_t *don
         q == NULL || (items == NULL && n > 0)
             ? weft__fail(WEFT_EINVAL, "%s", q == NULL ? "q is NULL" : "items is NULL with n > 0")
             : weft__deadline_of(timeout, &deadline);
+    if (rc == 0) weft__hb_release(q);
     while (rc == 0 && k < n) {
         k = put_run(q, items, k, n, &rc);
         if (k == n) rc = 0;
@@ -473,6 +485,7 @@ int weft_queue_get_many(weft_queue *q, void **items, size_t max, size_t *got, we
         k = get_run(q, items, 1, max, &rc);
     }
     *got = k;
+    weft__hb_acquire(q);
     return 0;
 }
 
@@ -538,6 +551,7 @@ int weft_queue_join(weft_queue *q, weft_ns timeout)
     weft__park p;
     weft__waiter w;
     weft__park_init(&p, deadline);
+    weft__park_what(&p, WEFT__WAIT_QUEUE_JOIN, q);
     weft__waiter_init(&w, &p, 0);
     rc = wait_locked(q, &q->joiners, &w, &wl);
     if (rc == 0) weft__queue_closed_wait(q); /* likewise, if a drain woke us */

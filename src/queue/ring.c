@@ -55,6 +55,7 @@
 
 #include <weft/error.h>
 
+#include "core/debugrec.h"
 #include "../core/internal.h"
 #include "../os/os.h"
 #include "queue_impl.h"
@@ -401,6 +402,7 @@ static int wait_op(weft_queue *q, int op, void **item, weft_ns timeout, weft__wa
         weft__park p;
         weft__waiter w;
         weft__park_init(&p, deadline);
+        weft__park_what(&p, op == WEFT_QUEUE_PUT ? WEFT__WAIT_QUEUE_PUT : WEFT__WAIT_QUEUE_GET, q);
         weft__waiter_init(&w, &p, 0);
         weft__lock_acquire(&q->lock);
         weft__queue_link(q, list, &w);

@@ -31,6 +31,7 @@
 #include <weft/error.h>
 #include <weft/queue.h>
 
+#include "core/debugrec.h"
 #include "../core/internal.h"
 #include "queue_impl.h"
 
@@ -159,6 +160,7 @@ static int wait_round(struct sel *s, weft_ns deadline, size_t *fired)
     weft__wakelist wl = WEFT__WAKELIST_INIT;
     weft__park p;
     weft__park_init(&p, deadline);
+    weft__park_what(&p, WEFT__WAIT_SELECT, NULL);
     lock_all(s->qs, s->m);
     /* Locked queues: re-check before linking (nothing changes them while we hold the locks).
      * Fast queues: link first, then look (ring.c's Dekker pattern). */

@@ -20,6 +20,7 @@
 #include <weft/error.h>
 #include <weft/sync.h>
 
+#include "core/debugrec.h"
 #include "core/internal.h"
 #include "core/lot.h"
 #include "sync/sync.h"
@@ -29,11 +30,13 @@ enum { FILLING = 0, DRAINING = 1, RESETTING = -1, BROKEN = -2 };
 
 /* Release the lock (l, or r fully), wait on key until woken or the deadline, take the lock
  * back as it was. Returns 0, WEFT_ETIMEDOUT or WEFT_ECANCELED; the lock is held in all cases. */
-static int wait_on(_Atomic uint32_t *key, weft_lock *l, weft_rlock *r, weft_ns deadline)
+static int wait_on(_Atomic uint32_t *key, weft_lock *l, weft_rlock *r, weft_ns deadline,
+                   unsigned kind, const void *obj)
 {
     weft__park p;
     weft__waiter w;
     weft__park_init(&p, deadline);
+    weft__park_what(&p, kind, obj);
     weft__waiter_init(&w, &p, 0);
     weft__lot_enqueue(key, key, &w);
     uint32_t saved = 1;
@@ -132,7 +135,7 @@ int weft_cond_wait(weft_cond *c, weft_ns timeout)
     if (rc == 0) rc = weft__deadline_of(timeout, &deadline);
     if (rc) return rc;
     if (timeout == 0) return WEFT_EAGAIN;
-    return wait_on(WEFT__ATOMIC32(c->waiters), l, r, deadline);
+    return wait_on(WEFT__ATOMIC32(c->waiters), l, r, deadline, WEFT__WAIT_COND, c);
 }
 
 int weft_cond_wait_for(weft_cond *c, weft_cond_pred pred, void *arg, weft_ns timeout)
@@ -145,7 +148,7 @@ int weft_cond_wait_for(weft_cond *c, weft_cond_pred pred, void *arg, weft_ns tim
     if (rc) return rc;
     while (!pred(arg)) {
         if (timeout == 0) return WEFT_EAGAIN;
-        rc = wait_on(WEFT__ATOMIC32(c->waiters), l, r, deadline);
+        rc = wait_on(WEFT__ATOMIC32(c->waiters), l, r, deadline, WEFT__WAIT_COND, c);
         /* At the deadline the predicate gets a last look, as in Python. */
         if (rc == WEFT_ETIMEDOUT) return pred(arg) ? 0 : WEFT_ETIMEDOUT;
         if (rc) return rc;
@@ -205,7 +208,8 @@ static int enter(weft_barrier *b, weft_ns deadline, bool try_only)
 {
     while (b->state == DRAINING || b->state == RESETTING) {
         if (try_only) return WEFT_EAGAIN;
-        int rc = wait_on(WEFT__ATOMIC32(b->waiters), &b->lock, NULL, deadline);
+        int rc =
+            wait_on(WEFT__ATOMIC32(b->waiters), &b->lock, NULL, deadline, WEFT__WAIT_BARRIER, b);
         if (rc) return rc;
     }
     return b->state == BROKEN ? WEFT_EBROKEN : 0;
@@ -226,7 +230,8 @@ static int release_all(weft_barrier *b)
 static int await_release(weft_barrier *b, weft_ns deadline)
 {
     while (b->state == FILLING) {
-        int rc = wait_on(WEFT__ATOMIC32(b->waiters), &b->lock, NULL, deadline);
+        int rc =
+            wait_on(WEFT__ATOMIC32(b->waiters), &b->lock, NULL, deadline, WEFT__WAIT_BARRIER, b);
         if (rc && b->state == FILLING) {
             set_state(b, BROKEN);
             return rc;

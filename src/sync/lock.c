@@ -1,8 +1,11 @@
 /* src/sync/lock.c - threading.Lock and threading.RLock.
  *
  * weft_lock is one word: LOCKED (bit 0), PARKED (bit 1, "threads may be parked on this
- * lock") and WAKING (bit 2, "a woken thread has not run yet"). Acquire is a CAS 0 -> LOCKED; release a CAS LOCKED -> 0; neither enters the kernel
- * when nobody waits. A contender spins briefly, then sets PARKED and parks on the lock's
+ * lock"), WAKING (bit 2, "a woken thread has not run yet") and, in bits 3-31, the holder's
+ * record id for the dump (core/debugrec.h: weft__dbg_owner, 0 if unknown), written by the
+ * CAS that takes the lock and cleared by every release, so it costs the fast paths nothing.
+ * Acquire is a CAS 0 -> LOCKED|holder; release a CAS LOCKED|holder -> 0 (another thread's
+ * release, holder different, takes release_slow); neither enters the kernel when nobody waits. A contender spins briefly, then sets PARKED and parks on the lock's
  * address (core/lot.h) after re-checking, under the bucket lock, that the word still has
  * LOCKED|PARKED. A release that sees PARKED wakes one parked thread under the bucket lock and
  * leaves PARKED set only if more remain, unless WAKING says that a thread it woke earlier has
@@ -28,12 +31,14 @@
 #include <weft/error.h>
 #include <weft/sync.h>
 
+#include "core/debugrec.h"
 #include "core/internal.h"
 #include "os/os.h"
 #include "core/lot.h"
+#include "debug_internal.h"
 #include "sync/sync.h"
 
-enum { LOCKED = 1, PARKED = 2, WAKING = 4 };
+enum { LOCKED = 1, PARKED = 2, WAKING = 4, HOLDER_SHIFT = 3 };
 
 /* Spinning before parking: probes of the word with exponential backoff between them, up to
  * LOCK_BACKOFF_MAX pauses apart, LOCK_SPIN_PAUSES pauses in all (a pause is 10-40 ns, so
@@ -45,6 +50,7 @@ enum { LOCKED = 1, PARKED = 2, WAKING = 4 };
 static bool still_locked_and_parked(void *word)
 {
     uint32_t v = atomic_load((_Atomic uint32_t *)word);
+    weft__parker_self()->holder = v >> HOLDER_SHIFT; /* for the dump, if we go to sleep */
     return (v & (LOCKED | PARKED)) == (LOCKED | PARKED);
 }
 
@@ -55,13 +61,13 @@ static bool try_lock(_Atomic uint32_t *s)
     uint32_t v = atomic_load_explicit(s, memory_order_relaxed);
     /* acquire: pairs with the release CAS in weft_lock_release / release_slow / after_wake. */
     while (!(v & LOCKED))
-        if (atomic_compare_exchange_weak_explicit(s, &v, v | LOCKED, memory_order_acquire,
-                                                  memory_order_relaxed))
+        if (atomic_compare_exchange_weak_explicit(s, &v, v | LOCKED | weft__dbg_owner,
+                                                  memory_order_acquire, memory_order_relaxed))
             return true;
     return false;
 }
 
-int weft__lock_wait(weft_lock *l, weft_ns deadline, bool cancellable)
+static int lock_wait(weft_lock *l, weft_ns deadline, bool cancellable)
 {
     _Atomic uint32_t *s = WEFT__ATOMIC32(l->state);
     for (int paused = 0, backoff = 1;;) {
@@ -81,13 +87,22 @@ int weft__lock_wait(weft_lock *l, weft_ns deadline, bool cancellable)
         if (!(v & PARKED) && !atomic_compare_exchange_weak_explicit(
                                  s, &v, v | PARKED, memory_order_relaxed, memory_order_relaxed))
             continue;
-        unsigned flags = cancellable ? WEFT__LOT_CANCELLABLE : 0;
+        unsigned flags =
+            (cancellable ? WEFT__LOT_CANCELLABLE : 0) | WEFT__LOT_KIND(WEFT__WAIT_LOCK);
         int rc = weft__lot_park(l, NULL, still_locked_and_parked, s, deadline, flags);
         if (rc == WEFT_ETIMEDOUT || rc == WEFT_ECANCELED) return rc;
         /* Woken: we were the pending wake-up; from now on a release may wake another. */
         /* relaxed: WAKING guards no data; after_wake's CAS loop preserves the cleared bit. */
         if (rc == 0) atomic_fetch_and_explicit(s, ~(uint32_t)WAKING, memory_order_relaxed);
     }
+}
+
+int weft__lock_wait(weft_lock *l, weft_ns deadline, bool cancellable)
+{
+    int rc = lock_wait(l, deadline, cancellable);
+    if (rc != 0) return rc;
+    if (weft__lock_hooked()) weft__lock_hook_acquired(l, false);
+    return 0;
 }
 
 int weft_lock_init(weft_lock *l)
@@ -104,10 +119,17 @@ int weft_lock_acquire(weft_lock *l, weft_ns timeout)
         return weft__fail(WEFT_EINVAL, "%s", l == NULL ? "l is NULL" : "timeout is negative");
     uint32_t zero = 0;
     /* acquire: pairs with the release in weft_lock_release / release_slow. */
-    if (atomic_compare_exchange_strong_explicit(WEFT__ATOMIC32(l->state), &zero, LOCKED,
-                                                memory_order_acquire, memory_order_relaxed))
+    if (atomic_compare_exchange_strong_explicit(WEFT__ATOMIC32(l->state), &zero,
+                                                LOCKED | weft__dbg_owner, memory_order_acquire,
+                                                memory_order_relaxed)) {
+        if (weft__lock_hooked()) weft__lock_hook_acquired(l, timeout == 0);
         return 0;
-    if (timeout == 0) return try_lock(WEFT__ATOMIC32(l->state)) ? 0 : WEFT_EAGAIN;
+    }
+    if (timeout == 0) {
+        if (!try_lock(WEFT__ATOMIC32(l->state))) return WEFT_EAGAIN;
+        if (weft__lock_hooked()) weft__lock_hook_acquired(l, true);
+        return 0;
+    }
     return weft__lock_wait(l, weft_deadline(timeout), true);
 }
 
@@ -138,7 +160,7 @@ static int release_slow(weft_lock *l)
         if (!(v & PARKED) || (v & WAKING)) {
             /* Nobody parked, or a woken thread is on its way and will retry: just unlock.
              * release: pairs with the acquire CAS of the next holder. */
-            if (atomic_compare_exchange_weak_explicit(s, &v, v & ~(uint32_t)LOCKED,
+            if (atomic_compare_exchange_weak_explicit(s, &v, v & (PARKED | WAKING),
                                                       memory_order_release, memory_order_relaxed))
                 return 0;
             continue;
@@ -156,7 +178,8 @@ static int release_slow(weft_lock *l)
 int weft_lock_release(weft_lock *l)
 {
     if (l == NULL) return weft__fail(WEFT_EINVAL, "l is NULL");
-    uint32_t one = LOCKED;
+    if (weft__lock_hooked()) weft__lock_hook_released(l);
+    uint32_t one = LOCKED | weft__dbg_owner; /* released by another thread: release_slow */
     /* release: pairs with the acquire CAS in weft_lock_acquire / try_lock. */
     if (atomic_compare_exchange_strong_explicit(WEFT__ATOMIC32(l->state), &one, 0,
                                                 memory_order_release, memory_order_relaxed))

@@ -33,6 +33,8 @@
 #include <weft/error.h>
 #include <weft/sync.h>
 
+#include "core/annotate.h"
+#include "core/debugrec.h"
 #include "core/internal.h"
 #include "core/lot.h"
 
@@ -61,15 +63,22 @@ static bool count_in(void *p)
     return false;
 }
 
+/* A wait on obj succeeded: tell TSan what the waker published (core/annotate.h); 0. */
+static int acquired(const void *obj)
+{
+    weft__hb_acquire(obj);
+    return 0;
+}
+
 /* Wait on obj's word until sleep_if(state) is false, woken, or out of time; 0 when woken or
  * the state changed before we slept (callers re-check and loop), else WEFT_ETIMEDOUT or
  * WEFT_ECANCELED. The caller tried its fast path. */
 static int wait_once(const void *obj, _Atomic uint64_t *word,
                      bool (*sleep_if)(uint32_t, const void *), const void *arg, weft_ns deadline,
-                     bool cancellable)
+                     bool cancellable, unsigned kind)
 {
     struct park_arg a = {word, sleep_if, arg};
-    unsigned flags = cancellable ? WEFT__LOT_CANCELLABLE : 0;
+    unsigned flags = (cancellable ? WEFT__LOT_CANCELLABLE : 0) | WEFT__LOT_KIND(kind);
     int rc = weft__lot_park(KEY(obj), NULL, count_in, &a, deadline, flags);
     if (rc == WEFT_EAGAIN) return 0; /* count_in took its count back */
     /* relaxed: our own count; the object is still ours to touch (we are inside its call). */
@@ -123,12 +132,12 @@ int weft_sem_acquire(weft_sem *s, weft_ns timeout)
     if (s == NULL || timeout < 0)
         return weft__fail(WEFT_EINVAL, "%s", s == NULL ? "s is NULL" : "timeout is negative");
     _Atomic uint64_t *word = WORD(s->state);
-    if (try_take(word)) return 0;
+    if (try_take(word)) return acquired(s);
     if (timeout == 0) return WEFT_EAGAIN;
     weft_ns deadline = weft_deadline(timeout);
     for (;;) {
-        int rc = wait_once(s, word, no_permit, NULL, deadline, true);
-        if (try_take(word)) return 0;
+        int rc = wait_once(s, word, no_permit, NULL, deadline, true, WEFT__WAIT_SEM);
+        if (try_take(word)) return acquired(s);
         if (rc) return rc;
     }
 }
@@ -139,6 +148,7 @@ int weft_sem_release(weft_sem *s, uint32_t n)
         return weft__fail(WEFT_EINVAL, "%s", s == NULL ? "s is NULL" : "n is 0");
     _Atomic uint64_t *word = WORD(s->state);
     uint32_t max = s->limit ? s->limit - 1 : UINT32_MAX; /* read before the CAS: see above */
+    weft__hb_release(s);
     /* relaxed: a first guess; the CAS below re-checks it. */
     uint64_t v = atomic_load_explicit(word, memory_order_relaxed);
     do {
@@ -175,6 +185,7 @@ int weft_event_set(weft_event *e)
     _Atomic uint64_t *word = WORD(e->state);
     /* relaxed: a first guess; the CAS below re-checks it. */
     uint64_t v = atomic_load_explicit(word, memory_order_relaxed), n;
+    weft__hb_release(e);
     /* seq_cst: publishes the flag (acquire partner: weft_event_wait) and reads the waiter
      * count in the same step: our last access to e. Setting a set flag changes nothing and
      * wakes nobody: its waiters were woken by the set that set it. */
@@ -213,13 +224,14 @@ int weft_event_wait(weft_event *e, weft_ns timeout)
     _Atomic uint64_t *word = WORD(e->state);
     /* acquire: pairs with the CAS in weft_event_set. */
     uint32_t seen = LOW(atomic_load_explicit(word, memory_order_acquire));
-    if (seen & 1) return 0;
+    if (seen & 1) return acquired(e);
     if (timeout == 0) return WEFT_EAGAIN;
     weft_ns deadline = weft_deadline(timeout);
     for (;;) {
-        int rc = wait_once(e, word, unchanged, &seen, deadline, true);
+        int rc = wait_once(e, word, unchanged, &seen, deadline, true, WEFT__WAIT_EVENT);
         /* acquire: pairs with the CAS in weft_event_set. Any set since we began counts. */
-        if ((LOW(atomic_load_explicit(word, memory_order_acquire)) >> 1) != (seen >> 1)) return 0;
+        if ((LOW(atomic_load_explicit(word, memory_order_acquire)) >> 1) != (seen >> 1))
+            return acquired(e);
         if (rc) return rc;
     }
 }
@@ -239,6 +251,7 @@ int weft_latch_count_down(weft_latch *l, uint32_t n)
     _Atomic uint64_t *word = WORD(l->state);
     /* relaxed: a first guess; the CAS below re-checks it. */
     uint64_t v = atomic_load_explicit(word, memory_order_relaxed);
+    weft__hb_release(l);
     do {
         if (n > LOW(v)) return WEFT_EOVERFLOW;
         if (n == 0) return 0;
@@ -261,13 +274,13 @@ int weft_latch_wait(weft_latch *l, weft_ns timeout)
         return weft__fail(WEFT_EINVAL, "%s", l == NULL ? "l is NULL" : "timeout is negative");
     _Atomic uint64_t *word = WORD(l->state);
     /* acquire: pairs with the CAS in weft_latch_count_down. */
-    if (LOW(atomic_load_explicit(word, memory_order_acquire)) == 0) return 0;
+    if (LOW(atomic_load_explicit(word, memory_order_acquire)) == 0) return acquired(l);
     if (timeout == 0) return WEFT_EAGAIN;
     weft_ns deadline = weft_deadline(timeout);
     for (;;) {
-        int rc = wait_once(l, word, not_open, NULL, deadline, true);
+        int rc = wait_once(l, word, not_open, NULL, deadline, true, WEFT__WAIT_LATCH);
         /* acquire: as above. A wake-up may be a late one for another object (see the top). */
-        if (LOW(atomic_load_explicit(word, memory_order_acquire)) == 0) return 0;
+        if (LOW(atomic_load_explicit(word, memory_order_acquire)) == 0) return acquired(l);
         if (rc) return rc;
     }
 }
@@ -311,6 +324,7 @@ int weft_once(weft_once_flag *flag, int (*fn)(void *arg), void *arg)
             wake(flag, old, UINT32_MAX);
             return rc;
         }
-        if (LOW(v) == ONCE_RUNNING) (void)wait_once(flag, word, running, NULL, WEFT_FOREVER, false);
+        if (LOW(v) == ONCE_RUNNING)
+            (void)wait_once(flag, word, running, NULL, WEFT_FOREVER, false, WEFT__WAIT_ONCE);
     }
 }

@@ -1,0 +1,28 @@
+/* src/debug_internal.h - the hooks on a weft_lock's paths (sync/lock.c), for the lock-order
+ * checker and for ThreadSanitizer (debug.c).
+ *
+ * weft__lock_hooks says which are wanted: WEFT__HOOK_TSAN when the process has the TSan
+ * runtime (set before main), WEFT__HOOK_ORDER while lock-order checking is on. When it is 0,
+ * the common case, each acquire and release pays one relaxed load and one predictable branch.
+ */
+#ifndef WEFT_DEBUG_INTERNAL_H
+#define WEFT_DEBUG_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+enum { WEFT__HOOK_TSAN = 1, WEFT__HOOK_ORDER = 2 };
+extern _Atomic int weft__lock_hooks;
+
+static inline bool weft__lock_hooked(void)
+{
+    /* relaxed: a switch, read on every lock operation; no data hangs on it. */
+    return __builtin_expect(atomic_load_explicit(&weft__lock_hooks, memory_order_relaxed), 0);
+}
+
+/* The calling thread took lock (tried: with timeout 0, which cannot deadlock: recorded as held,
+ * not checked) / is about to release it. */
+void weft__lock_hook_acquired(const void *lock, bool tried);
+void weft__lock_hook_released(const void *lock);
+
+#endif

@@ -1,0 +1,482 @@
+/* tests/unit/debug_test.c - weft_debug_dump: blocked-on records, holders, deadlock cycles, the
+ * dump under load and on a signal. Every dump is captured in a memfd or pipe and parsed. */
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test.h"
+
+/* Dump into a memfd; return the text (caller frees). */
+static char *dump_text(void)
+{
+    int fd = memfd_create("dump", MFD_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_weft(weft_debug_dump(fd), 0);
+    off_t len = lseek(fd, 0, SEEK_END);
+    ck_assert_int_gt(len, 0);
+    char *buf = malloc((size_t)len + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_int_eq(pread(fd, buf, (size_t)len, 0), len);
+    buf[len] = '\0';
+    close(fd);
+    return buf;
+}
+
+/* The line of thread `name` ("thread ID 'name' tid T: ..."), copied into line; its id. */
+static unsigned thread_line(const char *text, const char *name, char *line, size_t size)
+{
+    char key[96];
+    snprintf(key, sizeof key, " '%s' tid ", name);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+        const char *end = strchr(p, '\n');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        unsigned id;
+        if (strncmp(p, "thread ", 7) == 0 && memmem(p, n, key, strlen(key)) &&
+            sscanf(p, "thread %u", &id) == 1) {
+            /* With what follows it: the "holding:" lines. */
+            const char *stop = end;
+            while (stop && strncmp(stop + 1, "    ", 4) == 0) stop = strchr(stop + 1, '\n');
+            n = stop ? (size_t)(stop - p) : strlen(p);
+            if (n >= size) n = size - 1;
+            memcpy(line, p, n);
+            line[n] = '\0';
+            return id;
+        }
+    }
+    line[0] = '\0';
+    return 0;
+}
+
+/* ---- the ABBA deadlock ---- */
+
+static weft_lock cache = WEFT_LOCK_INIT, index_ = WEFT_LOCK_INIT;
+static weft_barrier both_hold;
+
+struct abba {
+    weft_lock *first, *second;
+};
+
+static int abba_fn(void *p)
+{
+    struct abba *a = p;
+    ck_assert_int_eq(weft_lock_acquire(a->first, WEFT_FOREVER), 0);
+    int rc = weft_barrier_wait(&both_hold, WEFT_FOREVER);
+    if (rc >= 0) rc = weft_lock_acquire(a->second, WEFT_FOREVER); /* deadlock: cancelled */
+    if (rc == 0) weft_lock_release(a->second);
+    weft_lock_release(a->first);
+    return rc == 0 || rc == WEFT_ECANCELED ? 0 : 1; /* 0: the other one was stopped first */
+}
+
+START_TEST(abba_deadlock_dump_names_threads_locks_holders_and_cycle)
+{
+    ck_assert_weft(weft_debug_name(&cache, "cache"), 0);
+    ck_assert_weft(weft_debug_name(&index_, "index"), 0);
+    ck_assert_weft(weft_barrier_init(&both_hold, 2, NULL, NULL), 0);
+    struct abba a1 = {&cache, &index_}, a2 = {&index_, &cache};
+    weft_thread_opts o1 = {.name = "worker-1"}, o2 = {.name = "worker-2"};
+    weft_thread t1, t2;
+    ck_assert_weft(weft_thread_start(&t1, abba_fn, &a1, &o1), 0);
+    ck_assert_weft(weft_thread_start(&t2, abba_fn, &a2, &o2), 0);
+    /* Dump until the cycle shows (both asleep on their second lock); the test's time limit
+     * bounds the loop. */
+    char *text = NULL;
+    for (;;) {
+        text = dump_text();
+        if (strstr(text, "\ndeadlock: ")) break;
+        free(text);
+        ck_assert_weft(weft_sleep(1000000), 0);
+    }
+    char l1[1024], l2[1024], want[256];
+    unsigned id1 = thread_line(text, "worker-1", l1, sizeof l1);
+    unsigned id2 = thread_line(text, "worker-2", l2, sizeof l2);
+    ck_assert_msg(id1 && id2 && id1 != id2, "threads missing in:\n%s", text);
+    snprintf(want, sizeof want, "blocked on lock 'index' (%p) for ", (void *)&index_);
+    ck_assert_msg(strstr(l1, want), "worker-1 line: %s", l1);
+    snprintf(want, sizeof want, ", held by thread %u 'worker-2'", id2);
+    ck_assert_msg(strstr(l1, want), "worker-1 line: %s", l1);
+    snprintf(want, sizeof want, "    holding: lock 'cache' (%p)", (void *)&cache);
+    ck_assert_msg(strstr(l1, want), "worker-1 line: %s", l1);
+    snprintf(want, sizeof want, "blocked on lock 'cache' (%p) for ", (void *)&cache);
+    ck_assert_msg(strstr(l2, want), "worker-2 line: %s", l2);
+    snprintf(want, sizeof want, ", held by thread %u 'worker-1'", id1);
+    ck_assert_msg(strstr(l2, want), "worker-2 line: %s", l2);
+    ck_assert_msg(strstr(l2, "    holding: lock 'index'"), "worker-2 line: %s", l2);
+    ck_assert_msg(strstr(l1, "no deadline"), "worker-1 line: %s", l1);
+    /* The cycle, from whichever thread the dump starts at. */
+    char c1[256], c2[256];
+    snprintf(c1, sizeof c1,
+             "deadlock: worker-1 -> lock 'index' (%p) held by worker-2 -> lock 'cache' (%p) "
+             "held by worker-1\n",
+             (void *)&index_, (void *)&cache);
+    snprintf(c2, sizeof c2,
+             "deadlock: worker-2 -> lock 'cache' (%p) held by worker-1 -> lock 'index' (%p) "
+             "held by worker-2\n",
+             (void *)&cache, (void *)&index_);
+    ck_assert_msg(strstr(text, c1) || strstr(text, c2), "no cycle in:\n%s", text);
+    const char *d = strstr(text, "\ndeadlock: ");
+    ck_assert_ptr_null(strstr(d + 1, "\ndeadlock: ")); /* reported once */
+    ck_assert_msg(strstr(text, "\nend of weft dump\n"), "no end in:\n%s", text);
+    /* The same dump shows the main thread running. */
+    char lm[512];
+    ck_assert_uint_ne(thread_line(text, "main", lm, sizeof lm), 0);
+    ck_assert_msg(strstr(lm, ": running"), "main line: %s", lm);
+    free(text);
+    int st1, st2;
+    ck_assert_weft(weft_thread_stop(t1), 0);
+    ck_assert_weft(weft_thread_stop(t2), 0);
+    ck_assert_weft(weft_thread_join(t1, &st1, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_thread_join(t2, &st2, WEFT_FOREVER), 0);
+    ck_assert_int_eq(st1, 0);
+    ck_assert_int_eq(st2, 0);
+    /* Nobody waits any more: no cycle, no lock line. */
+    text = dump_text();
+    ck_assert_ptr_null(strstr(text, "deadlock:"));
+    ck_assert_ptr_null(strstr(text, "blocked on lock"));
+    free(text);
+}
+END_TEST
+
+/* ---- other kinds of waits ---- */
+
+static weft_event gate = WEFT_EVENT_INIT;
+
+static weft_event ready = WEFT_EVENT_INIT;
+
+static int ready_then_wait_gate(void *unused)
+{
+    (void)unused;
+    weft_event_set(&ready);
+    return weft_event_wait(&gate, WEFT_FOREVER);
+}
+
+static int join_fn(void *p)
+{
+    return weft_thread_join(*(weft_thread *)p, NULL, WEFT_FOREVER);
+}
+
+START_TEST(dump_shows_event_queue_and_join_waits)
+{
+    ck_assert_weft(weft_debug_name(&gate, "gate"), 0);
+    weft_queue *q;
+    ck_assert_weft(weft_queue_new(&q, NULL), 0);
+    ck_assert_weft(weft_debug_name(q, "lines"), 0);
+    weft_thread_opts og = {.name = "gated"}, oj = {.name = "joiner"};
+    weft_thread tg, tj;
+    ck_assert_weft(weft_thread_start(&tg, ready_then_wait_gate, NULL, &og), 0);
+    ck_assert_weft(weft_event_wait(&ready, WEFT_FOREVER), 0); /* it runs: its record exists */
+    ck_assert_weft(weft_thread_start(&tj, join_fn, &tg, &oj), 0);
+    void *item = NULL;
+    char *text;
+    char lg[512], lj[512], lm[512], want[128];
+    for (;;) { /* until both threads sleep */
+        text = dump_text();
+        thread_line(text, "gated", lg, sizeof lg);
+        thread_line(text, "joiner", lj, sizeof lj);
+        if (strstr(lg, "blocked on") && strstr(lj, "blocked on")) break;
+        free(text);
+        ck_assert_weft(weft_sleep(1000000), 0);
+    }
+    unsigned idg = thread_line(text, "gated", lg, sizeof lg);
+    ck_assert_msg(strstr(lg, "blocked on event 'gate'"), "gated: %s", lg);
+    snprintf(want, sizeof want, "blocked on join %s", ""); /* the object is the thread record */
+    ck_assert_msg(strstr(lj, want), "joiner: %s", lj);
+    snprintf(want, sizeof want, "waiting for thread %u 'gated'", idg);
+    ck_assert_msg(strstr(lj, want), "joiner: %s", lj);
+    free(text);
+    /* A queue get with a deadline, seen from the dump of the main thread's own wait: a
+     * second thread dumps while main waits. */
+    ck_assert_weft(weft_queue_get(q, &item, 1000), WEFT_ETIMEDOUT); /* a short one first */
+    ck_assert_weft(weft_event_set(&gate), 0);
+    ck_assert_weft(weft_thread_join(tj, NULL, WEFT_FOREVER), 0);
+    text = dump_text();
+    ck_assert_uint_ne(thread_line(text, "main", lm, sizeof lm), 0);
+    ck_assert_msg(strstr(lm, ": running"), "main: %s", lm);
+    free(text);
+    ck_assert_weft(weft_debug_name(q, NULL), 0);
+    weft_queue_free(q);
+}
+END_TEST
+
+struct getter {
+    weft_queue *q;
+    weft_event started;
+};
+
+static int get_fn(void *p)
+{
+    struct getter *g = p;
+    void *item;
+    weft_event_set(&g->started);
+    return weft_queue_get(g->q, &item, WEFT_SEC(60));
+}
+
+START_TEST(dump_shows_a_queue_get_with_its_deadline)
+{
+    struct getter g = {NULL, WEFT_EVENT_INIT};
+    ck_assert_weft(weft_queue_new(&g.q, NULL), 0);
+    ck_assert_weft(weft_debug_name(g.q, "lines"), 0);
+    weft_thread_opts o = {.name = "printer"};
+    weft_thread t;
+    ck_assert_weft(weft_thread_start(&t, get_fn, &g, &o), 0);
+    ck_assert_weft(weft_event_wait(&g.started, WEFT_FOREVER), 0);
+    char *text, l[512];
+    for (;;) {
+        text = dump_text();
+        thread_line(text, "printer", l, sizeof l);
+        if (strstr(l, "blocked on")) break;
+        free(text);
+        ck_assert_weft(weft_sleep(1000000), 0);
+    }
+    char want[128];
+    snprintf(want, sizeof want, "blocked on queue get 'lines' (%p) for ", (void *)g.q);
+    ck_assert_msg(strstr(l, want), "printer: %s", l);
+    ck_assert_msg(strstr(l, ", deadline in "), "printer: %s", l);
+    free(text);
+    ck_assert_weft(weft_queue_put(g.q, (void *)1, WEFT_FOREVER), 0);
+    int st;
+    ck_assert_weft(weft_thread_join(t, &st, WEFT_FOREVER), 0);
+    ck_assert_int_eq(st, 0);
+    ck_assert_weft(weft_debug_name(g.q, NULL), 0);
+    weft_queue_free(g.q);
+}
+END_TEST
+
+START_TEST(dump_with_stacks_shows_the_blocking_call)
+{
+    /* Read once per process, at the first sleep: set before any thread sleeps. */
+    ck_assert_int_eq(setenv("WEFT_DEBUG_STACKS", "1", 1), 0);
+    weft_thread_opts og = {.name = "gated"};
+    weft_thread tg;
+    ck_assert_weft(weft_thread_start(&tg, ready_then_wait_gate, NULL, &og), 0);
+    ck_assert_weft(weft_event_wait(&ready, WEFT_FOREVER), 0);
+    char *text, l[4096];
+    for (;;) {
+        text = dump_text();
+        thread_line(text, "gated", l, sizeof l);
+        if (strstr(l, "blocked on")) break;
+        free(text);
+        ck_assert_weft(weft_sleep(1000000), 0);
+    }
+    /* The stack of the blocking call (names need -rdynamic: addresses here). */
+    ck_assert_msg(strstr(l, "\n    at 0x"), "gated: %s", l);
+    free(text);
+    ck_assert_weft(weft_event_set(&gate), 0);
+    ck_assert_weft(weft_thread_join(tg, NULL, WEFT_FOREVER), 0);
+}
+END_TEST
+
+/* ---- under load ---- */
+
+static weft_lock busy = WEFT_LOCK_INIT;
+static weft_event ping = WEFT_EVENT_INIT;
+static atomic_int stop_load;
+
+static int load_fn(void *p)
+{
+    long id = (long)(intptr_t)p;
+    while (!atomic_load(&stop_load)) {
+        if (weft_lock_acquire(&busy, WEFT_FOREVER) == 0) weft_lock_release(&busy);
+        if (id % 2) {
+            weft_event_set(&ping);
+            weft_event_clear(&ping);
+        } else {
+            (void)weft_event_wait(&ping, 20000);
+        }
+        if (id == 3) (void)weft_sleep(1000);
+    }
+    return 0;
+}
+
+START_TEST(dump_under_load_never_crashes_or_hangs)
+{
+    enum { N = 4 };
+    weft_thread t[N];
+    atomic_store(&stop_load, 0);
+    for (long i = 0; i < N; i++)
+        ck_assert_weft(weft_thread_start(&t[i], load_fn, (void *)(intptr_t)i, NULL), 0);
+    long rounds = weft_test_scale(300);
+    for (long r = 0; r < rounds; r++) {
+        char *text = dump_text();
+        ck_assert_msg(strncmp(text, "weft dump: pid ", 15) == 0, "%s", text);
+        ck_assert_msg(strstr(text, "\nend of weft dump\n"), "%s", text);
+        ck_assert_ptr_null(strstr(text, "deadlock:")); /* nobody is stuck */
+        free(text);
+    }
+    atomic_store(&stop_load, 1);
+    for (int i = 0; i < N; i++) ck_assert_weft(weft_thread_join(t[i], NULL, WEFT_FOREVER), 0);
+}
+END_TEST
+
+/* ---- on a signal ---- */
+
+START_TEST(dump_on_sigquit_writes_to_stderr)
+{
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    ck_assert_int_eq(dup2(p[1], 2), 2);
+    weft_thread_opts og = {.name = "gated"};
+    weft_thread tg;
+    ck_assert_weft(weft_thread_start(&tg, ready_then_wait_gate, NULL, &og), 0);
+    ck_assert_weft(weft_event_wait(&ready, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_debug_name(&gate, "gate"), 0);
+    ck_assert_weft(weft_debug_dump_on_signal(SIGQUIT), 0);
+    ck_assert_weft(weft_debug_dump_on_signal(SIGQUIT), 0); /* again: nothing */
+    ck_assert_weft(weft_debug_dump_on_signal(SIGUSR2), WEFT_EBUSY);
+    ck_assert_int_eq(raise(SIGQUIT), 0);
+    static char buf[1 << 16];
+    size_t len = 0;
+    while (!strstr(buf, "end of weft dump\n")) { /* a blocking read: the test's limit bounds it */
+        ssize_t n = read(p[0], buf + len, sizeof buf - 1 - len);
+        ck_assert_int_gt(n, 0);
+        len += (size_t)n;
+        buf[len] = '\0';
+    }
+    ck_assert_msg(strncmp(buf, "weft dump: pid ", 15) == 0, "%s", buf);
+    char l[512];
+    ck_assert_uint_ne(thread_line(buf, "gated", l, sizeof l), 0);
+    ck_assert_uint_ne(thread_line(buf, "main", l, sizeof l), 0);
+    ck_assert_weft(weft_event_set(&gate), 0);
+    ck_assert_weft(weft_thread_join(tg, NULL, WEFT_FOREVER), 0);
+}
+END_TEST
+
+START_TEST(bad_input_is_an_error_code)
+{
+    ck_assert_weft(weft_debug_dump(-1), WEFT_EINVAL);
+    ck_assert_weft(weft_debug_name(NULL, "x"), WEFT_EINVAL);
+    ck_assert_weft(weft_debug_name(&busy, "a name that is much longer than thirty-one bytes"),
+                   WEFT_EINVAL);
+    ck_assert_weft(weft_debug_name(&busy, NULL), 0); /* no name to remove: fine */
+    ck_assert_weft(weft_debug_dump_on_signal(SIGKILL), WEFT_EINVAL);
+    ck_assert_weft(weft_debug_dump_on_signal(0), WEFT_EINVAL);
+    ck_assert_weft(weft_debug_dump_on_signal(NSIG), WEFT_EINVAL);
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    close(fds[0]);
+    signal(SIGPIPE, SIG_IGN);
+    ck_assert_weft(weft_debug_dump(fds[1]), WEFT_EFAILED);
+    ck_assert_ptr_nonnull(strstr(weft_error_message(), "write to fd"));
+    close(fds[1]);
+}
+END_TEST
+
+/* ---- lock-order checking ---- */
+
+static weft_lock alpha = WEFT_LOCK_INIT, beta = WEFT_LOCK_INIT;
+
+static int alpha_then_beta(void *unused)
+{
+    (void)unused;
+    ck_assert_int_eq(weft_lock_acquire(&alpha, WEFT_FOREVER), 0);
+    ck_assert_int_eq(weft_lock_acquire(&beta, WEFT_FOREVER), 0);
+    weft_lock_release(&beta);
+    weft_lock_release(&alpha);
+    return 0;
+}
+
+static void beta_then_alpha(void)
+{
+    ck_assert_int_eq(weft_lock_acquire(&beta, WEFT_FOREVER), 0);
+    ck_assert_int_eq(weft_lock_acquire(&alpha, WEFT_FOREVER), 0);
+    weft_lock_release(&alpha);
+    weft_lock_release(&beta);
+}
+
+/* Run fn with stderr going to a memfd; return what it wrote (caller frees). */
+static char *captured_stderr(void (*fn)(void))
+{
+    int fd = memfd_create("stderr", MFD_CLOEXEC), saved = dup(2);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(dup2(fd, 2), 2);
+    fn();
+    ck_assert_int_eq(dup2(saved, 2), 2);
+    close(saved);
+    off_t len = lseek(fd, 0, SEEK_END);
+    char *buf = malloc((size_t)len + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_int_eq(pread(fd, buf, (size_t)len, 0), len);
+    buf[len] = '\0';
+    close(fd);
+    return buf;
+}
+
+static size_t count(const char *text, const char *what)
+{
+    size_t n = 0;
+    for (const char *p = text; (p = strstr(p, what)) != NULL; p++) n++;
+    return n;
+}
+
+static void inversion_twice(void)
+{
+    beta_then_alpha();
+    beta_then_alpha(); /* the same inversion again: not reported again */
+}
+
+START_TEST(lock_order_inversion_reported_at_first_occurrence_with_two_stacks)
+{
+    ck_assert_weft(weft_debug_name(&alpha, "alpha"), 0);
+    ck_assert_weft(weft_debug_name(&beta, "beta"), 0);
+    ck_assert_int_eq(weft_debug_lock_order(WEFT_LOCK_ORDER_REPORT), WEFT_LOCK_ORDER_OFF);
+    weft_thread_opts o = {.name = "orderer"};
+    weft_thread t;
+    ck_assert_weft(weft_thread_start(&t, alpha_then_beta, NULL, &o), 0);
+    ck_assert_weft(weft_thread_join(t, NULL, WEFT_FOREVER), 0);
+    /* No deadlock can happen now (the other thread is gone): the order alone is reported. */
+    char *text = captured_stderr(inversion_twice);
+    ck_assert_int_eq(weft_debug_lock_order(WEFT_LOCK_ORDER_OFF), WEFT_LOCK_ORDER_REPORT);
+    ck_assert_uint_eq(count(text, "weft: lock-order inversion (possible deadlock) in thread "), 1);
+    char want[256];
+    ck_assert_msg(strstr(text, "'main'\n"), "%s", text);
+    snprintf(want, sizeof want, "  acquiring lock 'alpha' (%p) while holding lock 'beta' (%p),\n",
+             (void *)&alpha, (void *)&beta);
+    ck_assert_msg(strstr(text, want), "%s", text);
+    snprintf(want, sizeof want, "    lock 'alpha' (%p) then lock 'beta' (%p), first by thread ",
+             (void *)&alpha, (void *)&beta);
+    const char *edge = strstr(text, want);
+    ck_assert_msg(edge && strstr(edge, " 'orderer', at:\n      #0 0x"), "%s", text);
+    const char *mine = strstr(text, "  this acquisition, at:\n      #0 0x");
+    ck_assert_msg(mine && mine > edge, "%s", text);
+    ck_assert_msg(count(edge, "      #1 0x") >= 2, "two stacks of 2+ frames: %s", text); /* both */
+    ck_assert_msg(strstr(mine, "end of weft lock-order report\n"), "%s", text);
+    free(text);
+    /* Off: the same order records nothing. */
+    text = captured_stderr(beta_then_alpha);
+    ck_assert_str_eq(text, "");
+    free(text);
+}
+END_TEST
+
+START_TEST(lock_order_abort_mode_aborts_at_the_inversion)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 2);
+        weft_debug_lock_order(WEFT_LOCK_ORDER_ABORT);
+        weft_thread t;
+        if (weft_thread_start(&t, alpha_then_beta, NULL, NULL) != 0) _exit(3);
+        if (weft_thread_join(t, NULL, WEFT_FOREVER) != 0) _exit(4);
+        beta_then_alpha();
+        _exit(0);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "status %#x", status);
+    ck_assert_weft(weft_debug_lock_order(7), WEFT_EINVAL);
+}
+END_TEST
+
+WEFT_TEST_SUITE("debug", 60, abba_deadlock_dump_names_threads_locks_holders_and_cycle,
+                dump_shows_event_queue_and_join_waits, dump_shows_a_queue_get_with_its_deadline,
+                dump_under_load_never_crashes_or_hangs, dump_with_stacks_shows_the_blocking_call,
+                dump_on_sigquit_writes_to_stderr, bad_input_is_an_error_code,
+                lock_order_inversion_reported_at_first_occurrence_with_two_stacks,
+                lock_order_abort_mode_aborts_at_the_inversion)
