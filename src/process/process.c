@@ -160,7 +160,7 @@ static bool reap_locked(struct weft_process *p)
     siginfo_t si;
     memset(&si, 0, sizeof si);
     weft__lock_acquire(&reg_lock);
-    int r = waitid((idtype_t)P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG);
+    int r = waitid((idtype_t)P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG | __WALL);
     if (r == 0 && si.si_pid == 0) {
         weft__lock_release(&reg_lock);
         return false;
@@ -381,7 +381,7 @@ static void server_drop(void)
     srv_sock = -1;
     if (srv_pidfd >= 0) {
         siginfo_t si;
-        waitid((idtype_t)P_PIDFD, (id_t)srv_pidfd, &si, WEXITED);
+        waitid((idtype_t)P_PIDFD, (id_t)srv_pidfd, &si, WEXITED | __WALL);
         close(srv_pidfd);
         srv_pidfd = -1;
     }
@@ -443,13 +443,13 @@ static int via_server(const struct msghdr *m, int *pid, int *pidfd)
 }
 
 struct spawn_call {
-    int sock, pid;
+    int sock, pid, pidfd;
 };
 
 static int spawn_make(void *arg)
 {
     struct spawn_call *c = arg;
-    return weft__spawn_self(&c->sock, &c->pid);
+    return weft__spawn_self(&c->sock, &c->pid, &c->pidfd);
 }
 
 static int via_spawn(const struct msghdr *m, int *pid, int *pidfd)
@@ -459,8 +459,7 @@ static int via_spawn(const struct msghdr *m, int *pid, int *pidfd)
     if (rc != 0) return rc;
     int sock = sc.sock;
     *pid = sc.pid;
-    *pidfd = (int)syscall(SYS_pidfd_open, *pid, 0);
-    if (*pidfd < 0) rc = weft_error_set(WEFT_EAGAIN, "process: pidfd_open: %s", strerror(errno));
+    *pidfd = sc.pidfd;
     /* The same request and answer as with the server; the child sends no pidfd. */
     int none = -1;
     if (rc == 0) rc = server_ask(sock, m, &(int){0}, &none, false);
@@ -473,9 +472,9 @@ static int via_spawn(const struct msghdr *m, int *pid, int *pidfd)
         siginfo_t si;
         if (*pidfd >= 0) syscall(SYS_pidfd_send_signal, *pidfd, SIGKILL, NULL, 0);
         if (*pidfd >= 0)
-            waitid((idtype_t)P_PIDFD, (id_t)*pidfd, &si, WEXITED);
+            waitid((idtype_t)P_PIDFD, (id_t)*pidfd, &si, WEXITED | __WALL);
         else
-            waitpid(*pid, NULL, 0);
+            waitpid(*pid, NULL, __WALL);
         if (*pidfd >= 0) close(*pidfd);
     }
     return rc;
@@ -700,7 +699,7 @@ int weft_process_start(weft_process **out, weft_process_fn fn, const void *arg, 
         if (p->pidfd >= 0) {
             syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
             siginfo_t si;
-            waitid((idtype_t)P_PIDFD, (id_t)p->pidfd, &si, WEXITED);
+            waitid((idtype_t)P_PIDFD, (id_t)p->pidfd, &si, WEXITED | __WALL);
             close(p->pidfd);
         }
         close(rs[0]);

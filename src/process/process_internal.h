@@ -91,8 +91,14 @@ long weft__recv_fds(int fd, void *buf, size_t cap, int *fds, int maxfds, int *nf
 /* server.c: make the fork server. by_exec: execute the program (the parent has threads).
  * Returns 0 and the server's socket and pidfd, or a WEFT_E* code with the message set. */
 int weft__server_start(int by_exec, int *sock, int *pidfd);
-/* server.c: start a spawned child of the program itself; returns 0, its socket and pid. */
-int weft__spawn_self(int *sock, int *pid);
+/* server.c: start a spawned child of the program itself; returns 0, its socket, pid and
+ * pidfd. */
+int weft__spawn_self(int *sock, int *pid, int *pidfd);
+/* server.c: clone3 (or clone where clone3 is refused) with flags | CLONE_PIDFD and no exit
+ * signal: no SIGCHLD at the end, and only a __WALL wait sees it. CLONE_PARENT children take
+ * the caller's exit signal instead, which is why the fork server itself is made this way.
+ * Returns the pid (0 in the child) or -1 with errno. */
+long weft__clone_quiet(unsigned long flags, int *pidfd);
 
 /* process.c: forget a parent's state in a new child (it is nobody's parent yet). */
 void weft__process_child_reset(void);
