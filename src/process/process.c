@@ -204,7 +204,7 @@ static int server_exec(void *arg)
 }
 
 /* Make the server if there is none; srv_mutex held. The only thread forks it itself (then it
- * is the server's creating thread: see the top of the file); otherwise the watcher executes
+ * is the server's creating thread: see watcher.c); otherwise the watcher executes
  * the program. */
 static int server_ensure(void)
 {

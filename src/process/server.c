@@ -14,10 +14,18 @@
  * in the thread's descriptor; the child only ever uses it for robust or error-checking mutex
  * ownership, where the stale value is consistent within the child.)
  *
+ * Exit signal: CLONE_PARENT gives the child the server's own exit signal (the kernel ignores
+ * the one asked for), so a server made with none has children that send the program no
+ * SIGCHLD, are not reaped by the kernel when the program ignores SIGCHLD, and are invisible to
+ * the program's waitpid(-1): their status stays weft's. An exec resets a process's exit signal
+ * to SIGCHLD, so an executed server's children (and spawned children) have SIGCHLD.
+ *
  * Two ways to make the server (weft__server_start):
- *   - fork the parent, when the parent has no other thread: nothing can be held by a thread
- *     that will not exist in the copy; the server has the parent's exact layout;
- *   - execute the program itself (/proc/self/exe) with the server's socket as descriptor 3
+ *   - clone the parent with no exit signal (a raw clone3, as _Fork: no atfork handler), when
+ *     the parent has no other thread: nothing can be held by a thread that will not exist in
+ *     the copy; the server has the parent's exact layout;
+ *   - execute the program itself (/proc/self/exe; where that link is not the program - under
+ *     valgrind - the file readlink names) with the server's socket as descriptor 3
  *     and WEFT_FORKSERVER=3 in its environment. libweft's constructor (boot, below) sees the
  *     variable before main, removes it, and becomes the server only if the process is not
  *     under secure execution (AT_SECURE) and descriptor 3 is an AF_UNIX SOCK_SEQPACKET socket
