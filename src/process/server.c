@@ -37,8 +37,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/sched.h>
-#include <signal.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -227,8 +229,30 @@ __attribute__((no_sanitize("address", "thread", "undefined"))) static int exec_c
     return 127;
 }
 
-/* The program to execute: /proc/self/exe, unless that is not the program (valgrind runs the
- * program inside its own executable, and only readlink of the link names the program). */
+/* Whether the file at st is the one the main program was loaded from: the mapping that holds
+ * the program's headers (AT_PHDR), in /proc/self/maps. */
+static bool is_main_program(const struct stat *st)
+{
+    uintptr_t phdr = (uintptr_t)getauxval(AT_PHDR);
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (f == NULL) return false;
+    char line[512];
+    bool yes = false;
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned long lo, hi, ino;
+        unsigned maj, mnr;
+        if (sscanf(line, "%lx-%lx %*s %*s %x:%x %lu", &lo, &hi, &maj, &mnr, &ino) != 5) continue;
+        if (phdr < lo || phdr >= hi) continue;
+        yes = ino == st->st_ino && makedev(maj, mnr) == st->st_dev;
+        break;
+    }
+    fclose(f);
+    return yes;
+}
+
+/* The program to execute: /proc/self/exe, unless that link names another file than the
+ * program (valgrind runs the program inside its own executable) and the file readlink names
+ * is the very file the program was loaded from. */
 static const char *self_exe(char *buf, size_t cap)
 {
     struct stat a, b;
@@ -236,12 +260,14 @@ static const char *self_exe(char *buf, size_t cap)
     if (n <= 0 || (size_t)n >= cap - 1) return "/proc/self/exe";
     buf[n] = '\0';
     if (stat("/proc/self/exe", &a) != 0 || stat(buf, &b) != 0) return "/proc/self/exe";
-    return a.st_dev == b.st_dev && a.st_ino == b.st_ino ? "/proc/self/exe" : buf;
+    if (a.st_dev == b.st_dev && a.st_ino == b.st_ino) return "/proc/self/exe";
+    return is_main_program(&b) ? buf : "/proc/self/exe";
 }
 
-/* Execute /proc/self/exe with sock as descriptor 3 and var=3 in the environment. Like
- * posix_spawn (a vfork-style clone on its own stack, then execve), but the new process has no
- * exit signal: the parent reaps it through its pidfd and no SIGCHLD reaches the program. */
+/* Execute the program (self_exe) with sock as descriptor 3 and var=3 in the environment. Like
+ * posix_spawn (a vfork-style clone on its own stack, then execve), but the pidfd comes from
+ * CLONE_PIDFD, not pidfd_open (which valgrind 3.19 lacks). The exec gives the new process
+ * SIGCHLD as its exit signal whatever the clone asked: the kernel resets it. */
 static int exec_self(int sock, const char *var, int *pid, int *pidfd)
 {
     if (getauxval(AT_SECURE))
