@@ -39,6 +39,7 @@
 #include <linux/sched.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdbool.h>
 #include <sched.h>
 #include <stdio.h>
@@ -264,10 +265,55 @@ static const char *self_exe(char *buf, size_t cap)
     return is_main_program(&b) ? buf : "/proc/self/exe";
 }
 
-/* Execute the program (self_exe) with sock as descriptor 3 and var=3 in the environment. Like
- * posix_spawn (a vfork-style clone on its own stack, then execve), but the pidfd comes from
- * CLONE_PIDFD, not pidfd_open (which valgrind 3.19 lacks). The exec gives the new process
- * SIGCHLD as its exit signal whatever the clone asked: the kernel resets it. */
+/* posix_spawn the program with sock as descriptor 3; its pidfd from pidfd_open. */
+static int spawn_plain(struct exec_args *a, int *pid, int *pidfd)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, a->sock, 3);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+    posix_spawnattr_init(&at);
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&at, &all);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    int rc = posix_spawn(pid, a->path, &fa, &at, a->argv, a->env);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (rc != 0) return rc;
+    *pidfd = (int)syscall(SYS_pidfd_open, *pid, 0);
+    return 0;
+}
+
+/* The same by a vfork-style clone whose pidfd comes from CLONE_PIDFD: for a kernel (or valgrind
+ * 3.19) without pidfd_open. Not the usual way: ThreadSanitizer's clone interceptor takes any
+ * clone for a fork and loses track of the caller's memory. */
+static int spawn_by_clone(struct exec_args *a, int *pid, int *pidfd)
+{
+    size_t size = 65536;
+    void *stack =
+        mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return errno;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int p = clone(exec_child, (char *)stack + size, CLONE_VM | CLONE_VFORK | CLONE_PIDFD, a, pidfd);
+    int e = p < 0 ? errno : a->err;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    munmap(stack, size);
+    if (p > 0 && e != 0) { /* it could not execute: reap it */
+        siginfo_t si;
+        waitid((idtype_t)P_PIDFD, (id_t)*pidfd, &si, WEXITED | __WALL);
+        close(*pidfd);
+    }
+    *pid = p;
+    return e;
+}
+
+/* Execute the program (self_exe) with sock as descriptor 3 and var=3 in the environment. */
 static int exec_self(int sock, const char *var, int *pid, int *pidfd)
 {
     if (getauxval(AT_SECURE))
@@ -289,34 +335,21 @@ static int exec_self(int sock, const char *var, int *pid, int *pidfd)
     char exe[PATH_MAX];
     struct exec_args a = {
         .path = self_exe(exe, sizeof exe), .sock = sock, .argv = argv, .env = env};
-    size_t stack_size = 65536;
-    void *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    int rc = 0;
-    if (stack == MAP_FAILED) {
-        free(env);
-        return os_error("cannot map a stack to execute /proc/self/exe");
-    }
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int p = clone(exec_child, (char *)stack + stack_size, CLONE_VM | CLONE_VFORK | CLONE_PIDFD, &a,
-                  pidfd);
-    int e = errno;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    munmap(stack, stack_size);
+    int probe = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    bool no_pidfd_open = probe < 0 && errno == ENOSYS;
+    if (probe >= 0) close(probe);
+    int e = no_pidfd_open ? spawn_by_clone(&a, pid, pidfd) : spawn_plain(&a, pid, pidfd);
     free(env);
-    if (p < 0 || a.err != 0) {
-        if (p > 0) { /* it could not execute: reap it */
-            siginfo_t si;
-            waitid((idtype_t)P_PIDFD, (id_t)*pidfd, &si, WEXITED | __WALL);
-            close(*pidfd);
-        }
-        errno = p < 0 ? e : a.err;
-        rc = os_error("cannot execute /proc/self/exe");
+    if (e != 0) {
+        errno = e;
+        return os_error("cannot execute /proc/self/exe");
     }
-    *pid = p;
-    return rc;
+    if (*pidfd >= 0) return 0;
+    e = errno;
+    kill(*pid, SIGKILL);
+    waitpid(*pid, NULL, 0);
+    errno = e;
+    return os_error("pidfd_open");
 }
 
 int weft__server_start(int by_exec, int *sock, int *pidfd)
