@@ -1,8 +1,9 @@
 /* src/process/process_internal.h - what the files of the process module share.
  *
  * Files: process.c (the handle: start, join, reap, signals, the exit rule), watcher.c (the
- * service thread: reaping, kill_at, making processes from a long-lived thread), server.c (the fork server and the start-up hook of a re-executed program),
- * child.c (what runs in a new child before and after fn; the function-pointer translation).
+ * service thread: reaping, kill_at, making processes from a long-lived thread), server.c (the
+ * fork server and the start-up hook of a re-executed program), child.c (what runs in a new
+ * child before and after fn; the function-pointer translation).
  *
  * The wire format between a parent and its fork server (or a spawned child): one
  * SOCK_SEQPACKET message per request, a struct weft__preq, then name_len bytes of the object

@@ -877,10 +877,11 @@ static void on_sigchld(int s)
 
 /* The children of a fork server forked from the parent (the first start here, while this
  * process has one thread; a sanitizer runtime's own thread makes the server an executed one,
- * whose children end with SIGCHLD: then there is nothing to check) end with no exit signal: a SIGCHLD handler of the program is not run for
- * them (no thread of the parent is interrupted by another child's exit), and neither SIGCHLD
- * set to SIG_IGN (which makes the kernel reap children itself) nor the program's own
- * waitpid(-1) can take their status from weft. */
+ * whose children end with SIGCHLD: then there is nothing to check) end with no exit signal:
+ * a SIGCHLD handler of the program is not run for them (no thread of the parent is
+ * interrupted by another child's exit), and neither SIGCHLD set to SIG_IGN (which makes the
+ * kernel reap children itself) nor the program's own waitpid(-1) can take their status from
+ * weft. */
 START_TEST(process_children_send_no_sigchld_and_keep_their_status)
 {
     if (task_count() != 1) return; /* a sanitizer's thread: the server is executed (see above) */
