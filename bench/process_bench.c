@@ -61,7 +61,8 @@ static double one_spawn_true(void)
     return (double)(bench_now() - t0) / 1e3;
 }
 
-static void row(const char *name, double (*fn)(int), int arg, int n, double *base)
+/* Returns the median (0 if every run failed); the first row of a round sets *base. */
+static double row(const char *name, double (*fn)(int), int arg, int n, double *base)
 {
     double *v = malloc(sizeof(double) * (size_t)n);
     int k = 0;
@@ -72,12 +73,13 @@ static void row(const char *name, double (*fn)(int), int arg, int n, double *bas
     if (k == 0) {
         printf("  %-34s failed\n", name);
         free(v);
-        return;
+        return 0;
     }
     double med = bench_median(v, (size_t)k), p99 = bench_percentile(v, (size_t)k, 99);
     if (*base == 0) *base = med;
     printf("  %-34s median %9.1f us  p99 %9.1f us  %7.1fx\n", name, med, p99, med / *base);
     free(v);
+    return med;
 }
 
 static double w(int m)
@@ -95,7 +97,8 @@ static double s(int m)
     return one_spawn_true();
 }
 
-static void python(const char *method, int n, double base)
+/* Returns the median, or 0 when Python is unavailable. */
+static double python(const char *method, int n, double base)
 {
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
@@ -114,25 +117,32 @@ static void python(const char *method, int n, double base)
     if (pp == NULL || fscanf(pp, "%lf %lf", &med, &p99) != 2) {
         printf("  python %-27s unavailable\n", method);
         if (pp) pclose(pp);
-        return;
+        return 0;
     }
     pclose(pp);
     printf("  python multiprocessing %-11s median %9.1f us  p99 %9.1f us  %7.1fx\n", method, med,
            p99, med / base);
+    return med;
 }
 
-static void round_(const char *title, int n)
+struct round_result {
+    double weft, raw_fork, py_forkserver;
+};
+
+static struct round_result round_(const char *title, int n)
 {
     double base = 0;
+    struct round_result r;
     printf("%s\n", title);
-    row("weft default (fork server)", w, WEFT_PROCESS_FORKSERVER, n, &base);
+    r.weft = row("weft default (fork server)", w, WEFT_PROCESS_FORKSERVER, n, &base);
     row("weft spawn (exec self)", w, WEFT_PROCESS_SPAWN, n / 10 + 1, &base);
     row("weft fork", w, WEFT_PROCESS_FORK, n, &base);
-    row("raw fork + waitpid", f, 0, n, &base);
+    r.raw_fork = row("raw fork + waitpid", f, 0, n, &base);
     row("posix_spawn /bin/true + waitpid", s, 0, n / 10 + 1, &base);
     python("fork", n / 20 + 1, base);
-    python("forkserver", n / 20 + 1, base);
+    r.py_forkserver = python("forkserver", n / 20 + 1, base);
     python("spawn", n / 100 + 1, base);
+    return r;
 }
 
 int main(void)
@@ -141,13 +151,19 @@ int main(void)
     printf("process_bench: start + run + join of an empty function (%d iterations)\n", n);
     /* The first start makes the fork server, while this process is small. */
     if (one_weft(WEFT_PROCESS_FORKSERVER) < 0) return 1;
-    round_("parent small:", n);
+    struct round_result small = round_("parent small:", n);
     size_t big = (size_t)1 << 30;
     char *m = malloc(big);
     if (m == NULL) return 1;
     madvise(m, big, MADV_NOHUGEPAGE); /* 4 KiB pages: what fork copies the tables of */
     memset(m, 1, big);
-    round_("parent with 1 GiB touched:", n / 4 + 1);
+    struct round_result big1 = round_("parent with 1 GiB touched:", n / 4 + 1);
     free(m);
+    /* The targets: >= 150x Python's forkserver, the 1 GiB parent within 1.5x. */
+    if (small.weft > 0 && big1.weft > 0) {
+        printf("targets: weft default vs python forkserver %.1fx (target >= 150x), "
+               "1 GiB / small parent %.2fx (target <= 1.5x), raw fork / weft at 1 GiB %.1fx\n",
+               small.py_forkserver / small.weft, big1.weft / small.weft, big1.raw_fork / big1.weft);
+    }
     return 0;
 }

@@ -4,7 +4,7 @@
  * ten child processes started from the default fork server, each printing its greeting; the
  * parent joins them all and reports any that failed, with the reason in words.
  *
- *     hello_processes [N]      default 10
+ *     hello_processes [N] [METHOD]      N default 10; METHOD forkserver (default), spawn, fork
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,13 +24,21 @@ int main(int argc, char **argv)
 {
     int n = argc > 1 ? atoi(argv[1]) : 10;
     if (n < 1 || n > 1000) return 2;
+    weft_process_opts opts = WEFT_PROCESS_OPTS_INIT;
+    const char *method = argc > 2 ? argv[2] : "forkserver";
+    if (strcmp(method, "spawn") == 0)
+        opts.method = WEFT_PROCESS_SPAWN;
+    else if (strcmp(method, "fork") == 0)
+        opts.method = WEFT_PROCESS_FORK;
+    else if (strcmp(method, "forkserver") != 0)
+        return 2;
     weft_process **ps = calloc((size_t)n, sizeof *ps);
     if (ps == NULL) return 1;
     int started = 0, failed = 0;
     for (int i = 0; i < n; i++) {
         char name[32];
         snprintf(name, sizeof name, "bob-%d", i + 1);
-        if (weft_process_start(&ps[i], f, name, strlen(name), NULL) != 0) {
+        if (weft_process_start(&ps[i], f, name, strlen(name), &opts) != 0) {
             fprintf(stderr, "start: %s\n", weft_error_message());
             break;
         }

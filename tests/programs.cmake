@@ -302,3 +302,11 @@ if(NOT WEFT_SANITIZE AND TARGET weft_shared)
       PASS_REGULAR_EXPRESSION "WARNING: ThreadSanitizer: data race.*tsan_user.c")
   endif()
 endif()
+
+# The spawn method under valgrind (docs/design/process.md, "Under valgrind"): the program is
+# executed by the path readlink gives, and the pidfd comes from CLONE_PIDFD.
+if(TARGET hello_processes AND WEFT_VALGRIND AND WEFT_SANITIZE STREQUAL "")
+  weft_valgrind_test(hello_processes_spawn ${vg}/hello_processes 3 spawn)
+  set_tests_properties(valgrind_hello_processes_spawn PROPERTIES RUN_SERIAL TRUE
+    PASS_REGULAR_EXPRESSION "3 processes joined, 0 failed")
+endif()

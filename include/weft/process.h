@@ -37,6 +37,13 @@
  * signal. Every child is reaped: no zombie is left. A child, when fn returns, first waits for
  * its own non-daemon weft threads, then applies this rule to its own children, then exits.
  *
+ * SIGCHLD: the children of a fork server made by forking (the parent had one thread at its
+ * first start) end with no exit signal: they send the program no SIGCHLD, and neither
+ * SIGCHLD set to SIG_IGN nor the program's own waitpid(-1)/wait() can take their status. Other
+ * children (of a server made by executing the program, spawned, forked) end with SIGCHLD like
+ * any child (an exec resets the exit signal); a program that reaps one of them itself takes
+ * its status from weft (the exit code is then 255, or fn's status if it returned).
+ *
  * Ctrl-C: the terminal sends SIGINT to every process of the foreground group, children
  * included. If the starting thread blocks SIGINT (weft_signals_catch does so in every weft
  * thread), the child catches it the same way (weft_signals_catch with SIGINT only): its root

@@ -4,39 +4,32 @@
  * race) and the parent's end of a SOCK_SEQPACKET result socket on which the child sends one
  * record when fn returns (status, error code and message, result bytes). The child is always
  * a child of this process (the fork server clones with CLONE_PARENT), so reaping is
- * waitid(P_PIDFD, WEXITED | WNOHANG), under the handle's wait-queue lock, by whoever gets
- * there first: a join, exitcode/is_alive, the exit handler, or the watcher.
+ * waitid(P_PIDFD, WEXITED | WNOHANG | __WALL), under the handle's wait-queue lock, by whoever
+ * gets there first: a join, exitcode/is_alive, the exit handler, or the watcher (watcher.c).
+ * A join is an ordinary weft wait on the handle's wait queue (timeouts and cancellation come
+ * from park.c); the watcher wakes it when it has reaped the child.
  *
- * The watcher is one weft-owned service thread (started with the first child, all signals
- * blocked) that sleeps in epoll_wait on every live child's pidfd. When one becomes readable it
- * reaps that child and wakes its joiners through the parking lot, so a join is an ordinary
- * weft wait: timeouts and cancellation come from park.c, no polling.
- *
- * The watcher is also the parent of the processes: it executes the fork server (when the
- * parent has threads), posix_spawns the spawn method's programs and forks the fork method's
- * children, on a starter's request (on_watcher: one call at a time, the starter waits). The
- * server's children are cloned with CLONE_PARENT, so their creating thread is the server's.
- * PR_SET_PDEATHSIG, which a daemon child sets, fires when the creating *thread* exits; the
- * watcher lives until exit(), so a daemon child dies with the process, never with the thread
- * that started it. One exception: a server forked by the only thread (normally main, before
- * any other thread exists) has that thread as its creator.
+ * A start, with the fork server: build the request (child.c's wire format), send it on the
+ * server's socket and read the answer (the child's pid and pidfd), under srv_mutex; list the
+ * handle and give the watcher its pidfd. The spawn and fork methods make their process on the
+ * watcher thread (weft__watcher_call), for PR_SET_PDEATHSIG's sake (watcher.c).
  *
  * terminate_on_cancel: a hook in the starter's scope (cancel_internal.h) sends SIGTERM when
  * the scope is cancelled and sets the child's kill_at; the watcher sends SIGKILL at kill_at
- * (its epoll timeout) if the child has not been reaped by then, and detaches the hook once it
- * has reaped the child.
+ * (weft__process_kill_due) if the child has not been reaped by then, and detaches the hook
+ * once it has reaped the child.
  *
  * References: one for the user's handle (dropped by free/release), one for the watcher while
  * the pidfd is in its epoll set (dropped after it reaped and removed it). The exit handler
  * takes its own while it waits. The last drop closes the descriptors.
  *
- * Lock order: srv_mutex (the fork server's socket: one request at a time) before w_mutex (the
- * watcher's start and its calls); a handle's waiters.lock before reg_lock (the list of
- * unreaped children); the scope tree's lock (on_cancel runs under it) before reg_lock. None
- * is held across a wait except srv_mutex across the server's answer and w_mutex (released by
- * the condition wait) across a watcher call. A child made by fork() forgets all of it
- * (weft__process_fork_child, an entry of fork.c's table; weft__process_child_reset in a
- * weft child).
+ * Lock order: srv_mutex (the fork server's socket: one request at a time) before watcher.c's
+ * w_mutex (the watcher's start and its calls); a handle's waiters.lock before reg_lock (the
+ * list of unreaped children); the scope tree's lock (on_cancel runs under it) before
+ * reg_lock. None is held across a wait except srv_mutex across the server's answer and
+ * w_mutex (released by the condition wait) across a watcher call. A child made by fork()
+ * forgets all of it (weft__process_fork_child, an entry of fork.c's table;
+ * weft__process_child_reset in a weft child).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,8 +41,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -63,23 +54,6 @@
 #include "core/park.h"
 #include "process_internal.h"
 
-struct weft_process {
-    weft__waitq waiters; /* its lock guards the fields down to result */
-    _Atomic int ended;   /* 1 once reaped; release store, paired with the acquire loads */
-    int exitcode;
-    bool has_record;
-    struct weft__prec rec;
-    void *result;
-    int pidfd, resfd, pid;
-    bool daemon, listed;     /* listed: on the unreaped list (reg_lock) */
-    weft_ns kill_grace;      /* terminate_on_cancel: SIGKILL this long after SIGTERM */
-    weft__scope_hook hook;   /* terminate_on_cancel: attached to the starter's scope */
-    _Atomic weft_ns kill_at; /* 0, or when the watcher sends SIGKILL (see on_cancel) */
-    _Atomic int refs;
-    struct weft_process *next, *prev; /* the unreaped list, under reg_lock */
-    char name[WEFT_PROCESS_NAME_MAX];
-};
-
 static pthread_mutex_t srv_mutex = PTHREAD_MUTEX_INITIALIZER;
 static int srv_sock = -1, srv_pidfd = -1;
 static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
@@ -89,25 +63,7 @@ static struct weft_process *reg_head;
 static size_t reg_count;
 static _Atomic unsigned name_seq;
 
-/* A call the watcher runs for a starter (on_watcher): one at a time, under w_mutex. */
-struct w_call {
-    int (*fn)(void *arg);
-    void *arg;
-    int rc;
-    bool done;
-    char msg[WEFT_ERROR_MESSAGE_MAX];
-};
-
-static pthread_mutex_t w_mutex = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t w_cond = PTHREAD_COND_INITIALIZER;
-static int w_started, w_quit, w_epoll = -1, w_event = -1;
-static pthread_t w_thread;
-static struct w_call *w_call;
-/* 1 when some child may have a kill_at set: the watcher then scans the list. Release stores
- * (on_cancel, the scan) pair with the watcher's acquire exchange. */
-static _Atomic int w_kills;
-
-static void unref(struct weft_process *p)
+void weft__process_unref(struct weft_process *p)
 {
     /* acq_rel: the last drop sees every earlier owner's writes. */
     if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1) return;
@@ -161,7 +117,7 @@ static bool reap_locked(struct weft_process *p)
     siginfo_t si;
     memset(&si, 0, sizeof si);
     weft__lock_acquire(&reg_lock);
-    int r = waitid((idtype_t)P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG);
+    int r = waitid((idtype_t)P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG | __WALL);
     if (r == 0 && si.si_pid == 0) {
         weft__lock_release(&reg_lock);
         return false;
@@ -188,7 +144,7 @@ static void send_signal_locked(struct weft_process *p, int signo)
         kill(p->pid, signo);
 }
 
-static bool try_reap(struct weft_process *p, bool wake)
+bool weft__process_try_reap(struct weft_process *p, bool wake)
 {
     weft__wakelist wl = WEFT__WAKELIST_INIT;
     weft__lock_acquire(&p->waiters.lock);
@@ -197,152 +153,6 @@ static bool try_reap(struct weft_process *p, bool wake)
     weft__lock_release(&p->waiters.lock);
     weft__wakelist_flush(&wl);
     return done;
-}
-
-/* Run the pending call, if any (on_watcher waits for it). The fork method's child comes back
- * from fn here and never returns (it runs its function). */
-static void run_call(void)
-{
-    pthread_mutex_lock(&w_mutex);
-    struct w_call *c = w_call;
-    pthread_mutex_unlock(&w_mutex);
-    if (c == NULL) return;
-    int rc = c->fn(c->arg);
-    pthread_mutex_lock(&w_mutex);
-    c->rc = rc;
-    if (rc != 0) snprintf(c->msg, sizeof c->msg, "%s", weft_error_message());
-    c->done = true;
-    w_call = NULL;
-    atomic_store_explicit(&w_kills, 0, memory_order_relaxed);
-    pthread_cond_broadcast(&w_cond);
-    pthread_mutex_unlock(&w_mutex);
-}
-
-/* SIGKILL the children whose kill_at passed; returns the epoll timeout until the next one
- * (ms, -1 for none). */
-static int run_kills(void)
-{
-    /* acquire: pairs with the release stores of w_kills in on_cancel. */
-    if (!atomic_exchange_explicit(&w_kills, 0, memory_order_acquire)) return -1;
-    weft_ns now = weft__os_now(), next = WEFT_FOREVER;
-    weft__lock_acquire(&reg_lock);
-    for (struct weft_process *p = reg_head; p != NULL; p = p->next) {
-        /* acquire: pairs with the release store in on_cancel. */
-        weft_ns at = atomic_load_explicit(&p->kill_at, memory_order_acquire);
-        if (at == 0) continue;
-        if (at <= now) {
-            send_signal_locked(p, SIGKILL);
-            atomic_store_explicit(&p->kill_at, 0, memory_order_relaxed);
-        } else if (at < next) {
-            next = at;
-        }
-    }
-    weft__lock_release(&reg_lock);
-    if (next == WEFT_FOREVER) return -1;
-    atomic_store_explicit(&w_kills, 1, memory_order_release); /* scan again at the timeout */
-    weft_ns ms = (next - now + WEFT_MS(1) - 1) / WEFT_MS(1);
-    return ms > 60000 ? 60000 : (int)ms;
-}
-
-/* Handle n epoll events; returns 1 when the watcher must end (watcher_stop). */
-static int handle(const struct epoll_event *ev, int n)
-{
-    int quit = 0;
-    for (int i = 0; i < n; i++) {
-        struct weft_process *p = ev[i].data.ptr;
-        if (p == NULL) {
-            uint64_t v;
-            if (read(w_event, &v, sizeof v) == (ssize_t)sizeof v) run_call();
-            pthread_mutex_lock(&w_mutex);
-            quit = w_quit;
-            pthread_mutex_unlock(&w_mutex);
-        } else if (try_reap(p, true)) {
-            epoll_ctl(w_epoll, EPOLL_CTL_DEL, p->pidfd, NULL);
-            if (p->hook.scope != NULL) weft__scope_hook_remove(&p->hook);
-            unref(p);
-        }
-    }
-    return quit;
-}
-
-static void *watcher_main(void *arg)
-{
-    (void)arg;
-    struct epoll_event ev[16];
-    int timeout = -1, n;
-    for (;;) {
-        n = epoll_wait(w_epoll, ev, 16, timeout);
-        if (handle(ev, n)) break;
-        timeout = run_kills();
-    }
-    /* Exit: every child has been reaped; drop the references of those still in the set. */
-    while ((n = epoll_wait(w_epoll, ev, 16, 0)) > 0) handle(ev, n);
-    return NULL;
-}
-
-/* Start the watcher once; w_mutex held. */
-static int watcher_start_locked(void)
-{
-    if (w_quit) return weft_error_set(WEFT_ESTATE, "process: the program is exiting");
-    if (w_started) return 0;
-    w_epoll = epoll_create1(EPOLL_CLOEXEC);
-    w_event = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-    if (w_epoll < 0 || w_event < 0 || epoll_ctl(w_epoll, EPOLL_CTL_ADD, w_event, &ev) != 0)
-        goto fail;
-    pthread_attr_t at;
-    pthread_attr_init(&at);
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old); /* the watcher takes no signal */
-    int rc = weft__fault(WEFT__FAULT_THREAD_CREATE)
-                 ? EAGAIN
-                 : pthread_create(&w_thread, &at, watcher_main, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&at);
-    if (rc != 0) goto fail;
-    w_started = 1;
-    return 0;
-fail:
-    if (w_epoll >= 0) close(w_epoll);
-    if (w_event >= 0) close(w_event);
-    w_epoll = w_event = -1;
-    return weft_error_set(WEFT_EAGAIN, "process: cannot start the watcher thread");
-}
-
-static int watcher_start(void)
-{
-    pthread_mutex_lock(&w_mutex);
-    int rc = watcher_start_locked();
-    pthread_mutex_unlock(&w_mutex);
-    return rc;
-}
-
-static void watcher_poke(void)
-{
-    uint64_t one = 1;
-    if (write(w_event, &one, sizeof one) < 0) { /* EAGAIN: a wake-up is pending anyway */
-    }
-}
-
-/* Run fn(arg) on the watcher thread and wait for it: every process is made by the watcher, so
- * that the thread the kernel ties PR_SET_PDEATHSIG to lives as long as the process (see the
- * top of the file). fn's error code and message come back to the caller's slot. */
-static int on_watcher(int (*fn)(void *), void *arg)
-{
-    struct w_call c = {.fn = fn, .arg = arg};
-    pthread_mutex_lock(&w_mutex);
-    int rc = watcher_start_locked();
-    if (rc == 0) {
-        while (w_call != NULL) pthread_cond_wait(&w_cond, &w_mutex);
-        w_call = &c;
-        watcher_poke();
-        while (!c.done) pthread_cond_wait(&w_cond, &w_mutex);
-        rc = c.rc;
-    }
-    pthread_mutex_unlock(&w_mutex);
-    if (rc != 0 && c.done) weft__error_put(rc, c.msg);
-    return rc;
 }
 
 /* num_threads from /proc/self/stat (field 20); 0 if unknown. */
@@ -382,7 +192,7 @@ static void server_drop(void)
     srv_sock = -1;
     if (srv_pidfd >= 0) {
         siginfo_t si;
-        waitid((idtype_t)P_PIDFD, (id_t)srv_pidfd, &si, WEXITED);
+        waitid((idtype_t)P_PIDFD, (id_t)srv_pidfd, &si, WEXITED | __WALL);
         close(srv_pidfd);
         srv_pidfd = -1;
     }
@@ -395,13 +205,13 @@ static int server_exec(void *arg)
 }
 
 /* Make the server if there is none; srv_mutex held. The only thread forks it itself (then it
- * is the server's creating thread: see the top of the file); otherwise the watcher executes
+ * is the server's creating thread: see watcher.c); otherwise the watcher executes
  * the program. */
 static int server_ensure(void)
 {
     if (srv_sock >= 0) return 0;
     if (thread_count() == 1) return weft__server_start(0, &srv_sock, &srv_pidfd);
-    return on_watcher(server_exec, NULL);
+    return weft__watcher_call(server_exec, NULL);
 }
 
 /* One request: send, receive the answer (and the pidfd). -1 from the socket: the server died. */
@@ -444,24 +254,23 @@ static int via_server(const struct msghdr *m, int *pid, int *pidfd)
 }
 
 struct spawn_call {
-    int sock, pid;
+    int sock, pid, pidfd;
 };
 
 static int spawn_make(void *arg)
 {
     struct spawn_call *c = arg;
-    return weft__spawn_self(&c->sock, &c->pid);
+    return weft__spawn_self(&c->sock, &c->pid, &c->pidfd);
 }
 
 static int via_spawn(const struct msghdr *m, int *pid, int *pidfd)
 {
     struct spawn_call sc;
-    int rc = on_watcher(spawn_make, &sc);
+    int rc = weft__watcher_call(spawn_make, &sc);
     if (rc != 0) return rc;
     int sock = sc.sock;
     *pid = sc.pid;
-    *pidfd = (int)syscall(SYS_pidfd_open, *pid, 0);
-    if (*pidfd < 0) rc = weft_error_set(WEFT_EAGAIN, "process: pidfd_open: %s", strerror(errno));
+    *pidfd = sc.pidfd;
     /* The same request and answer as with the server; the child sends no pidfd. */
     int none = -1;
     if (rc == 0) rc = server_ask(sock, m, &(int){0}, &none, false);
@@ -474,9 +283,9 @@ static int via_spawn(const struct msghdr *m, int *pid, int *pidfd)
         siginfo_t si;
         if (*pidfd >= 0) syscall(SYS_pidfd_send_signal, *pidfd, SIGKILL, NULL, 0);
         if (*pidfd >= 0)
-            waitid((idtype_t)P_PIDFD, (id_t)*pidfd, &si, WEXITED);
+            waitid((idtype_t)P_PIDFD, (id_t)*pidfd, &si, WEXITED | __WALL);
         else
-            waitpid(*pid, NULL, 0);
+            waitpid(*pid, NULL, __WALL);
         if (*pidfd >= 0) close(*pidfd);
     }
     return rc;
@@ -508,7 +317,7 @@ static int via_fork(const void *buf, size_t len, int *fds, int nfds, int *pid, i
     int rc = weft__preq_parse(buf, len, fds, nfds, &in, msg, sizeof msg);
     if (rc != 0) return weft_error_set(rc, "%s", msg);
     struct fork_call fc = {.in = &in};
-    rc = on_watcher(fork_make, &fc);
+    rc = weft__watcher_call(fork_make, &fc);
     if (rc != 0) return rc;
     *pid = fc.pid;
     *pidfd = (int)syscall(SYS_pidfd_open, *pid, 0);
@@ -624,6 +433,25 @@ static int launch(struct weft_process *p, const weft_process_opts *o, weft_proce
     return rc;
 }
 
+weft_ns weft__process_kill_due(weft_ns now)
+{
+    weft_ns next = WEFT_FOREVER;
+    weft__lock_acquire(&reg_lock);
+    for (struct weft_process *p = reg_head; p != NULL; p = p->next) {
+        /* acquire: pairs with the release store in on_cancel. */
+        weft_ns at = atomic_load_explicit(&p->kill_at, memory_order_acquire);
+        if (at == 0) continue;
+        if (at <= now) {
+            send_signal_locked(p, SIGKILL);
+            atomic_store_explicit(&p->kill_at, 0, memory_order_relaxed);
+        } else if (at < next) {
+            next = at;
+        }
+    }
+    weft__lock_release(&reg_lock);
+    return next;
+}
+
 /* The starter's scope was cancelled (tree_lock held: no blocking, no lock of ours): SIGTERM
  * now, and SIGKILL after the grace, from the watcher, if the child still runs then. */
 static void on_cancel(weft__scope_hook *h)
@@ -638,14 +466,13 @@ static void on_cancel(weft__scope_hook *h)
     at = at > WEFT_FOREVER - p->kill_grace ? WEFT_FOREVER - 1 : at + p->kill_grace;
     /* release: pairs with the acquire loads in run_kills. */
     atomic_store_explicit(&p->kill_at, at > 0 ? at : 1, memory_order_release);
-    atomic_store_explicit(&w_kills, 1, memory_order_release);
-    watcher_poke();
+    weft__watcher_kills_due();
 }
 
 /* List p and hand it to the watcher (one reference each for the handle and the watcher). */
 static int enlist(struct weft_process *p, bool terminate_on_cancel)
 {
-    int rc = watcher_start();
+    int rc = weft__watcher_start();
     if (rc != 0) return rc;
     /* Before the watcher sees p: it detaches the hook when it has reaped p. */
     p->hook.fn = on_cancel;
@@ -658,13 +485,12 @@ static int enlist(struct weft_process *p, bool terminate_on_cancel)
     reg_count++;
     weft__lock_release(&reg_lock);
     atomic_store_explicit(&p->refs, 2, memory_order_relaxed); /* before the watcher sees p */
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = p};
-    if (epoll_ctl(w_epoll, EPOLL_CTL_ADD, p->pidfd, &ev) == 0) return 0;
+    if ((rc = weft__watcher_add(p)) == 0) return 0;
     weft__lock_acquire(&reg_lock);
     unlist_locked(p);
     weft__lock_release(&reg_lock);
     if (p->hook.scope != NULL) weft__scope_hook_remove(&p->hook);
-    return weft_error_set(WEFT_ENOMEM, "process: epoll_ctl: %s", strerror(errno));
+    return rc;
 }
 
 int weft_process_start(weft_process **out, weft_process_fn fn, const void *arg, size_t size,
@@ -701,7 +527,7 @@ int weft_process_start(weft_process **out, weft_process_fn fn, const void *arg, 
         if (p->pidfd >= 0) {
             syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
             siginfo_t si;
-            waitid((idtype_t)P_PIDFD, (id_t)p->pidfd, &si, WEXITED);
+            waitid((idtype_t)P_PIDFD, (id_t)p->pidfd, &si, WEXITED | __WALL);
             close(p->pidfd);
         }
         close(rs[0]);
@@ -762,7 +588,7 @@ static bool ended(const weft_process *p)
 {
     /* acquire: pairs with the release store in reap_locked. */
     if (atomic_load_explicit(&p->ended, memory_order_acquire)) return true;
-    return try_reap((weft_process *)p, true);
+    return weft__process_try_reap((weft_process *)p, true);
 }
 
 static int null_handle(void)
@@ -842,14 +668,14 @@ int weft_process_free(weft_process *p)
     if (!ended(p))
         return weft_error_set(WEFT_ESTATE, "process '%s' still runs: join, kill or release it",
                               p->name);
-    unref(p);
+    weft__process_unref(p);
     return 0;
 }
 
 int weft_process_release(weft_process *p)
 {
     if (p == NULL) return weft_error_set(WEFT_EINVAL, "process: NULL handle");
-    unref(p);
+    weft__process_unref(p);
     return 0;
 }
 
@@ -878,18 +704,6 @@ char *weft_process_status_text(int exitcode, char *buf, size_t size)
     return buf;
 }
 
-/* End the watcher (at exit, once every child is reaped): a service thread left running is a
- * leak to valgrind and the sanitizers. Later starts fail with WEFT_ESTATE. */
-static void watcher_stop(void)
-{
-    pthread_mutex_lock(&w_mutex);
-    int started = w_started;
-    w_quit = 1;
-    if (started) watcher_poke();
-    pthread_mutex_unlock(&w_mutex);
-    if (started) pthread_join(w_thread, NULL);
-}
-
 /* The exit rule: kill the daemon children, wait for the others, reap all, end the watcher. */
 void weft__process_exit_children(void)
 {
@@ -904,10 +718,10 @@ void weft__process_exit_children(void)
         struct pollfd pf = {.fd = p->pidfd, .events = POLLIN};
         while (poll(&pf, 1, -1) < 0 && errno == EINTR) {
         }
-        try_reap(p, true);
-        unref(p);
+        weft__process_try_reap(p, true);
+        weft__process_unref(p);
     }
-    watcher_stop();
+    weft__watcher_stop();
 }
 
 /* Forget the parent's state; close_fds: its descriptors are still open here (a plain fork).
@@ -916,9 +730,8 @@ void weft__process_exit_children(void)
 static void forget(bool close_fds)
 {
     if (close_fds) {
-        int fds[4] = {srv_sock, srv_pidfd, w_epoll, w_event};
-        for (int i = 0; i < 4; i++)
-            if (fds[i] >= 0) close(fds[i]);
+        if (srv_sock >= 0) close(srv_sock);
+        if (srv_pidfd >= 0) close(srv_pidfd);
         for (struct weft_process *p = reg_head; p != NULL; p = p->next) {
             if (p->pidfd >= 0) close(p->pidfd);
             if (p->resfd >= 0) close(p->resfd);
@@ -926,12 +739,7 @@ static void forget(bool close_fds)
     }
     srv_sock = srv_pidfd = -1;
     pthread_mutex_init(&srv_mutex, NULL);
-    pthread_mutex_init(&w_mutex, NULL);
-    pthread_cond_init(&w_cond, NULL);
-    w_epoll = w_event = -1;
-    w_started = w_quit = 0;
-    w_call = NULL;
-    atomic_store_explicit(&w_kills, 0, memory_order_relaxed);
+    weft__watcher_forget(close_fds);
     atomic_init(&reg_lock.word, 0);
     for (struct weft_process *p = reg_head; p != NULL; p = p->next) {
         p->pidfd = p->resfd = -1;

@@ -1,8 +1,9 @@
 /* src/process/process_internal.h - what the files of the process module share.
  *
- * Files: process.c (the handle: start, join, reap, signals, the exit rule, the watcher
- * thread), server.c (the fork server and the start-up hook of a re-executed program),
- * child.c (what runs in a new child before and after fn; the function-pointer translation).
+ * Files: process.c (the handle: start, join, reap, signals, the exit rule), watcher.c (the
+ * service thread: reaping, kill_at, making processes from a long-lived thread), server.c (the
+ * fork server and the start-up hook of a re-executed program), child.c (what runs in a new
+ * child before and after fn; the function-pointer translation).
  *
  * The wire format between a parent and its fork server (or a spawned child): one
  * SOCK_SEQPACKET message per request, a struct weft__preq, then name_len bytes of the object
@@ -14,10 +15,14 @@
 #ifndef WEFT_PROCESS_INTERNAL_H
 #define WEFT_PROCESS_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <weft/error.h>
 #include <weft/process.h>
+
+#include "core/cancel_internal.h"
+#include "core/park.h"
 
 #define WEFT__PROC_MAGIC   0x74666577u /* "weft" */
 #define WEFT__PROC_VERSION 1u
@@ -70,6 +75,43 @@ struct weft__preq_in {
     weft_process_fn fn;
 };
 
+/* A child's handle (process.c has the rules for its fields and references). */
+struct weft_process {
+    weft__waitq waiters; /* its lock guards the fields down to result */
+    _Atomic int ended;   /* 1 once reaped; release store, paired with the acquire loads */
+    int exitcode;
+    bool has_record;
+    struct weft__prec rec;
+    void *result;
+    int pidfd, resfd, pid;
+    bool daemon, listed;     /* listed: on the unreaped list (reg_lock) */
+    weft_ns kill_grace;      /* terminate_on_cancel: SIGKILL this long after SIGTERM */
+    weft__scope_hook hook;   /* terminate_on_cancel: attached to the starter's scope */
+    _Atomic weft_ns kill_at; /* 0, or when the watcher sends SIGKILL (see on_cancel) */
+    _Atomic int refs;
+    struct weft_process *next, *prev; /* the unreaped list, under reg_lock */
+    char name[WEFT_PROCESS_NAME_MAX];
+};
+
+/* process.c, for the watcher: reap p if it has ended (wake: its joiners), true once reaped; drop
+ * a reference; SIGKILL the children whose kill_at passed, returning the next kill_at or
+ * WEFT_FOREVER. */
+bool weft__process_try_reap(struct weft_process *p, bool wake);
+void weft__process_unref(struct weft_process *p);
+weft_ns weft__process_kill_due(weft_ns now);
+
+/* watcher.c: start the watcher thread (once; WEFT_ESTATE after weft__watcher_stop); watch p's
+ * pidfd (the watcher owns one reference of p from then on); a kill_at was set (scan soon);
+ * run fn(arg) on the watcher thread and wait for it (fn's code and message come back to the
+ * caller's slot); stop and join the thread (at exit); forget the parent's watcher in a new
+ * child (close_fds: its descriptors are still open here). */
+int weft__watcher_start(void);
+int weft__watcher_add(struct weft_process *p);
+void weft__watcher_kills_due(void);
+int weft__watcher_call(int (*fn)(void *), void *arg);
+void weft__watcher_stop(void);
+void weft__watcher_forget(bool close_fds);
+
 /* child.c: where fn lies in the image (parent side), and back (server side). */
 int weft__image_locate(weft_process_fn fn, char *name, size_t cap, uint64_t *offset);
 int weft__image_resolve(const char *name, uint64_t offset, weft_process_fn *fn);
@@ -91,8 +133,14 @@ long weft__recv_fds(int fd, void *buf, size_t cap, int *fds, int maxfds, int *nf
 /* server.c: make the fork server. by_exec: execute the program (the parent has threads).
  * Returns 0 and the server's socket and pidfd, or a WEFT_E* code with the message set. */
 int weft__server_start(int by_exec, int *sock, int *pidfd);
-/* server.c: start a spawned child of the program itself; returns 0, its socket and pid. */
-int weft__spawn_self(int *sock, int *pid);
+/* server.c: start a spawned child of the program itself; returns 0, its socket, pid and
+ * pidfd. */
+int weft__spawn_self(int *sock, int *pid, int *pidfd);
+/* server.c: clone3 (or clone where clone3 is refused) with flags | CLONE_PIDFD and no exit
+ * signal: no SIGCHLD at the end, and only a __WALL wait sees it. CLONE_PARENT children take
+ * the caller's exit signal instead, which is why the fork server itself is made this way.
+ * Returns the pid (0 in the child) or -1 with errno. */
+long weft__clone_quiet(unsigned long flags, int *pidfd);
 
 /* process.c: forget a parent's state in a new child (it is nobody's parent yet). */
 void weft__process_child_reset(void);

@@ -14,10 +14,18 @@
  * in the thread's descriptor; the child only ever uses it for robust or error-checking mutex
  * ownership, where the stale value is consistent within the child.)
  *
+ * Exit signal: CLONE_PARENT gives the child the server's own exit signal (the kernel ignores
+ * the one asked for), so a server made with none has children that send the program no
+ * SIGCHLD, are not reaped by the kernel when the program ignores SIGCHLD, and are invisible to
+ * the program's waitpid(-1): their status stays weft's. An exec resets a process's exit signal
+ * to SIGCHLD, so an executed server's children (and spawned children) have SIGCHLD.
+ *
  * Two ways to make the server (weft__server_start):
- *   - fork the parent, when the parent has no other thread: nothing can be held by a thread
- *     that will not exist in the copy; the server has the parent's exact layout;
- *   - execute the program itself (/proc/self/exe) with the server's socket as descriptor 3
+ *   - clone the parent with no exit signal (a raw clone3, as _Fork: no atfork handler), when
+ *     the parent has no other thread: nothing can be held by a thread that will not exist in
+ *     the copy; the server has the parent's exact layout;
+ *   - execute the program itself (/proc/self/exe; where that link is not the program - under
+ *     valgrind - the file readlink names) with the server's socket as descriptor 3
  *     and WEFT_FORKSERVER=3 in its environment. libweft's constructor (boot, below) sees the
  *     variable before main, removes it, and becomes the server only if the process is not
  *     under secure execution (AT_SECURE) and descriptor 3 is an AF_UNIX SOCK_SEQPACKET socket
@@ -27,17 +35,24 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/sched.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdbool.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/internal.h"
@@ -99,19 +114,22 @@ static void reply(int sock, const struct weft__prep *rep, int pidfd)
     }
 }
 
-/* Clone the child as a sibling of the server (a child of the weft parent). Where clone3 is
- * missing (ENOSYS: a seccomp filter, valgrind), the older clone takes the same flags and
- * writes the pidfd where the parent's tid would go. */
-static int clone_child(struct weft__preq_in *in, int sock, struct weft__prep *rep, int *pidfd)
+long weft__clone_quiet(unsigned long flags, int *pidfd)
 {
     struct clone_args ca;
     memset(&ca, 0, sizeof ca);
-    ca.flags = CLONE_PARENT | CLONE_PIDFD;
+    ca.flags = flags | CLONE_PIDFD;
     ca.pidfd = (uint64_t)(uintptr_t)pidfd;
     long pid = syscall(SYS_clone3, &ca, sizeof ca);
     if (pid < 0 && errno == ENOSYS)
-        pid = syscall(SYS_clone, (unsigned long)(CLONE_PARENT | CLONE_PIDFD), NULL, pidfd, NULL,
-                      NULL);
+        pid = syscall(SYS_clone, flags | CLONE_PIDFD, NULL, pidfd, NULL, NULL);
+    return pid;
+}
+
+/* Clone the child as a sibling of the server (a child of the weft parent). */
+static int clone_child(struct weft__preq_in *in, int sock, struct weft__prep *rep, int *pidfd)
+{
+    long pid = weft__clone_quiet(CLONE_PARENT, pidfd);
     if (pid == 0) {
         close(sock);
         weft__child_main(in, 0);
@@ -170,11 +188,6 @@ static _Noreturn void server_main(int sock)
     serve(sock);
 }
 
-static int pidfd_open(int pid)
-{
-    return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
 static int os_error(const char *what)
 {
     int e = errno;
@@ -182,8 +195,126 @@ static int os_error(const char *what)
                           strerror(e));
 }
 
-/* posix_spawn /proc/self/exe with sock as descriptor 3 and var=3 in the environment. */
-static int exec_self(int sock, const char *var, int *pid)
+struct exec_args {
+    const char *path;
+    int sock;
+    char **argv, **env;
+    int err; /* written by the new process (shared memory) when execve fails */
+};
+
+/* The new process of exec_self, which shares the caller's memory until execve (CLONE_VM |
+ * CLONE_VFORK) and starts with every signal blocked: raw system calls only, so that no
+ * sanitizer interceptor, lock or signal handler of the parent's runs here. Every action is
+ * set to the default before the mask is cleared. */
+__attribute__((no_sanitize("address", "thread", "undefined"))) static int exec_child(void *arg)
+{
+    struct exec_args *a = arg;
+    struct { /* the kernel's struct sigaction; SIG_DFL is 0 */
+        uintptr_t handler;
+        unsigned long flags;
+        uintptr_t restorer;
+        uint64_t mask;
+    } dfl = {0, 0, 0, 0};
+    uint64_t none = 0;
+    if (a->sock == 3)
+        syscall(SYS_fcntl, 3, F_SETFD, 0);
+    else
+        syscall(SYS_dup2, a->sock, 3);
+    syscall(SYS_close_range, 4, ~0u, 0);
+    for (int s = 1; s < 65; s++)
+        if (s != SIGKILL && s != SIGSTOP) syscall(SYS_rt_sigaction, s, &dfl, NULL, sizeof none);
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none);
+    syscall(SYS_execve, a->path, a->argv, a->env);
+    a->err = errno;
+    syscall(SYS_exit, 127);
+    return 127;
+}
+
+/* Whether the file at st is the one the main program was loaded from: the mapping that holds
+ * the program's headers (AT_PHDR), in /proc/self/maps. */
+static bool is_main_program(const struct stat *st)
+{
+    uintptr_t phdr = (uintptr_t)getauxval(AT_PHDR);
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (f == NULL) return false;
+    char line[512];
+    bool yes = false;
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned long lo, hi, ino;
+        unsigned maj, mnr;
+        if (sscanf(line, "%lx-%lx %*s %*s %x:%x %lu", &lo, &hi, &maj, &mnr, &ino) != 5) continue;
+        if (phdr < lo || phdr >= hi) continue;
+        yes = ino == st->st_ino && makedev(maj, mnr) == st->st_dev;
+        break;
+    }
+    fclose(f);
+    return yes;
+}
+
+/* The program to execute: /proc/self/exe, unless that link names another file than the
+ * program (valgrind runs the program inside its own executable) and the file readlink names
+ * is the very file the program was loaded from. */
+static const char *self_exe(char *buf, size_t cap)
+{
+    struct stat a, b;
+    ssize_t n = readlink("/proc/self/exe", buf, cap - 1);
+    if (n <= 0 || (size_t)n >= cap - 1) return "/proc/self/exe";
+    buf[n] = '\0';
+    if (stat("/proc/self/exe", &a) != 0 || stat(buf, &b) != 0) return "/proc/self/exe";
+    if (a.st_dev == b.st_dev && a.st_ino == b.st_ino) return "/proc/self/exe";
+    return is_main_program(&b) ? buf : "/proc/self/exe";
+}
+
+/* posix_spawn the program with sock as descriptor 3; its pidfd from pidfd_open. */
+static int spawn_plain(struct exec_args *a, int *pid, int *pidfd)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, a->sock, 3);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+    posix_spawnattr_init(&at);
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&at, &all);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    int rc = posix_spawn(pid, a->path, &fa, &at, a->argv, a->env);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (rc != 0) return rc;
+    *pidfd = (int)syscall(SYS_pidfd_open, *pid, 0);
+    return 0;
+}
+
+/* The same by a vfork-style clone whose pidfd comes from CLONE_PIDFD: for a kernel (or valgrind
+ * 3.19) without pidfd_open. Not the usual way: ThreadSanitizer's clone interceptor takes any
+ * clone for a fork and loses track of the caller's memory. */
+static int spawn_by_clone(struct exec_args *a, int *pid, int *pidfd)
+{
+    size_t size = 65536;
+    void *stack =
+        mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return errno;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int p = clone(exec_child, (char *)stack + size, CLONE_VM | CLONE_VFORK | CLONE_PIDFD, a, pidfd);
+    int e = p < 0 ? errno : a->err;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    munmap(stack, size);
+    if (p > 0 && e != 0) { /* it could not execute: reap it */
+        siginfo_t si;
+        waitid((idtype_t)P_PIDFD, (id_t)*pidfd, &si, WEXITED | __WALL);
+        close(*pidfd);
+    }
+    *pid = p;
+    return e;
+}
+
+/* Execute the program (self_exe) with sock as descriptor 3 and var=3 in the environment. */
+static int exec_self(int sock, const char *var, int *pid, int *pidfd)
 {
     if (getauxval(AT_SECURE))
         return weft_error_set(WEFT_EPERM, "process: a set-user-ID or set-group-ID program "
@@ -199,29 +330,26 @@ static int exec_self(int sock, const char *var, int *pid)
         if (strncmp(environ[i], var, len) != 0 || environ[i][len] != '=') env[k++] = environ[i];
     env[k++] = entry;
     env[k] = NULL;
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, sock, 3);
-    posix_spawn_file_actions_addclosefrom_np(&fa, 4);
-    posix_spawnattr_init(&at);
-    sigset_t all, none;
-    sigfillset(&all);
-    sigemptyset(&none);
-    posix_spawnattr_setsigdefault(&at, &all);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
     char *argv[] = {
         (char *)(strcmp(var, "WEFT_FORKSERVER") == 0 ? "weft-forkserver" : "weft-spawn"), NULL};
-    int rc = posix_spawn(pid, "/proc/self/exe", &fa, &at, argv, env);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
+    char exe[PATH_MAX];
+    struct exec_args a = {
+        .path = self_exe(exe, sizeof exe), .sock = sock, .argv = argv, .env = env};
+    int probe = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    bool no_pidfd_open = probe < 0 && errno == ENOSYS;
+    if (probe >= 0) close(probe);
+    int e = no_pidfd_open ? spawn_by_clone(&a, pid, pidfd) : spawn_plain(&a, pid, pidfd);
     free(env);
-    if (rc != 0) {
-        errno = rc;
+    if (e != 0) {
+        errno = e;
         return os_error("cannot execute /proc/self/exe");
     }
-    return 0;
+    if (*pidfd >= 0) return 0;
+    e = errno;
+    kill(*pid, SIGKILL);
+    waitpid(*pid, NULL, 0);
+    errno = e;
+    return os_error("pidfd_open");
 }
 
 int weft__server_start(int by_exec, int *sock, int *pidfd)
@@ -229,41 +357,36 @@ int weft__server_start(int by_exec, int *sock, int *pidfd)
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
         return os_error("socketpair for the fork server");
-    int pid;
+    int pid, rc = 0;
     if (by_exec) {
-        int rc = exec_self(sv[1], "WEFT_FORKSERVER", &pid);
-        if (rc != 0) {
-            close(sv[0]);
-            close(sv[1]);
-            return rc;
-        }
+        rc = exec_self(sv[1], "WEFT_FORKSERVER", &pid, pidfd);
     } else {
-        /* _Fork: the caller is the only thread, and no atfork handler must run. */
-        pid = _Fork();
-        if (pid == 0) {
+        /* A raw clone (as _Fork: the caller is the only thread, and no atfork handler must
+         * run) with no exit signal, which the server's CLONE_PARENT children inherit. */
+        long r = weft__clone_quiet(0, pidfd);
+        if (r == 0) {
             close(sv[0]);
             server_main(sv[1]);
         }
-        if (pid < 0) {
-            int e = errno;
-            close(sv[0]);
-            close(sv[1]);
-            errno = e;
-            return os_error("fork of the fork server");
-        }
+        pid = (int)r;
+        if (r < 0) rc = os_error("fork of the fork server");
     }
     close(sv[1]);
-    *pidfd = pidfd_open(pid);
+    if (rc != 0) {
+        close(sv[0]);
+        return rc;
+    }
+    (void)pid;
     *sock = sv[0];
     return 0;
 }
 
-int weft__spawn_self(int *sock, int *pid)
+int weft__spawn_self(int *sock, int *pid, int *pidfd)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
         return os_error("socketpair for a spawned child");
-    int rc = exec_self(sv[1], "WEFT_SPAWN", pid);
+    int rc = exec_self(sv[1], "WEFT_SPAWN", pid, pidfd);
     close(sv[1]);
     if (rc != 0) {
         close(sv[0]);

@@ -856,6 +856,55 @@ START_TEST(process_bad_input_is_an_error)
 }
 END_TEST
 
+static atomic_int sigchld_seen;
+
+/* This process's threads (entries of /proc/self/task). */
+static int task_count(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/task");
+    if (d == NULL) return -1;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static void on_sigchld(int s)
+{
+    (void)s;
+    atomic_fetch_add_explicit(&sigchld_seen, 1, memory_order_relaxed);
+}
+
+/* The children of a fork server forked from the parent (the first start here, while this
+ * process has one thread; a sanitizer runtime's own thread makes the server an executed one,
+ * whose children end with SIGCHLD: then there is nothing to check) end with no exit signal:
+ * a SIGCHLD handler of the program is not run for them (no thread of the parent is
+ * interrupted by another child's exit), and neither SIGCHLD set to SIG_IGN (which makes the
+ * kernel reap children itself) nor the program's own waitpid(-1) can take their status from
+ * weft. */
+START_TEST(process_children_send_no_sigchld_and_keep_their_status)
+{
+    if (task_count() != 1) return; /* a sanitizer's thread: the server is executed (see above) */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigchld;
+    sa.sa_flags = SA_RESTART;
+    ck_assert_int_eq(sigaction(SIGCHLD, &sa, NULL), 0);
+    int v = 5, sig = SIGKILL, st = 0;
+    for (int i = 0; i < 5; i++) ck_assert_int_eq(run(ret_arg, &v, sizeof v, 0), 5);
+    weft_process *p = start(die_by, &sig, sizeof sig, WEFT_PROCESS_FORKSERVER);
+    wait_ended(p);
+    ck_assert_int_ne(waitpid(-1, &st, WNOHANG), weft_process_pid(p));
+    ck_assert_weft(weft_process_join(p, &st, WEFT_FOREVER), 0);
+    ck_assert_int_eq(st, -SIGKILL);
+    weft_process_free(p);
+    ck_assert_int_eq(atomic_load(&sigchld_seen), 0);
+    signal(SIGCHLD, SIG_IGN);
+    ck_assert_int_eq(run(die_by, &sig, sizeof sig, WEFT_PROCESS_FORKSERVER), -SIGKILL);
+    signal(SIGCHLD, SIG_DFL);
+}
+END_TEST
+
 /* Send raw bytes to a fresh fork server; return the code of its answer. */
 static int server_answer(int sock, const void *buf, size_t len)
 {
@@ -886,7 +935,7 @@ START_TEST(process_fork_server_refuses_malformed_requests)
         ck_assert_int_eq(server_answer(sock, big, sizeof big), WEFT_EINVAL); /* oversized */
         close(sock);
         siginfo_t si;
-        ck_assert_int_eq(waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED), 0);
+        ck_assert_int_eq(waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | __WALL), 0);
         ck_assert_int_eq(si.si_status, 0); /* it left at EOF */
         close(pidfd);
     }
@@ -908,4 +957,5 @@ WEFT_TEST_SUITE("process", 60, process_exitcode_is_the_functions_status,
                 process_ctrl_c_cancels_the_childs_root_scope,
                 process_starts_from_a_busy_threaded_parent_never_hang,
                 process_starts_from_several_threads_at_once, process_bad_input_is_an_error,
+                process_children_send_no_sigchld_and_keep_their_status,
                 process_fork_server_refuses_malformed_requests)
