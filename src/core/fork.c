@@ -52,6 +52,8 @@ static void nothing(void) {}
 static const struct fork_entry table[] = {
     /* No lock: a start hands its fork to the watcher thread and waits; the child forgets. */
     {"child processes (the process registry)", nothing, nothing, weft__process_fork_child},
+    /* No lock: the child's inherited ipcq handles learn its pid on their next call. */
+    {"inter-process queues (their pid)", nothing, nothing, weft__ipcq_fork_child},
     ENTRY("signal thread (sig.lock, catch's mutex)", weft__signals),
     ENTRY("timer heap (svc.q.lock)", weft__timer),
     ENTRY("pool list (reg.lock)", weft__pools),
