@@ -9,12 +9,15 @@
  *     store changed nothing that the next holder of the lock needs to repair;
  *   - close sets closed under the producers' lock, so every put that returned 0 stored tail
  *     before closed was set: a get that sees closed and then reloads tail sees all of them;
- *   - waiting: a waiter reads an eventcount's seq, counts itself in sleepers, re-checks its
- *     condition, then sleeps on seq; a waker makes the condition true, then (if sleepers > 0)
- *     bumps seq and wakes all. seq_cst on both sides (Dekker): either the waiter sees the
- *     condition or the waker sees the sleeper. Every sleeper is woken, so a waiter that dies
- *     or times out never swallows a wake-up another needed. Sleeps are cut into slices; at the
- *     end of one the waiter re-checks its condition and the liveness of the other processes;
+ *   - waiting: a waiter counts itself in an eventcount's sleepers, reads seq, re-checks its
+ *     condition, marks seq odd ("someone sleeps on this value") and sleeps on it; a waker
+ *     makes the condition true, then (if sleepers > 0) bumps seq: from odd to even with a
+ *     wake-up of all, from even by 2 without one (segment.c). seq_cst on both sides
+ *     (Dekker): either the waiter sees the condition or the waker sees the sleeper, and a
+ *     change of seq after the waiter read it fails its CAS or its futex wait. Every sleeper
+ *     is woken, so a waiter that dies or times out never swallows a wake-up another needed.
+ *     Sleeps are cut into slices; at the end of one the waiter re-checks its condition and
+ *     the liveness of the other processes;
  *   - cancellation: the wait publishes a park whose shared word is the eventcount, so a
  *     canceller's claim bumps seq and wakes it (core/park.c, weft__park_enter).
  * Nothing read from the segment is trusted: positions are compared with the capacity, lengths
@@ -41,11 +44,21 @@
 enum wait_kind { FOR_GET, FOR_PUT, FOR_JOIN };
 
 /* The calling thread's spin state: an adaptive budget as park.c's, for waits on other
- * processes. */
+ * processes; and whether its last put or get had to wake a sleeper (woke). A peer that was
+ * asleep is not running: it needs a wake-up (tens of µs to another CPU on a VM) and often the
+ * very CPU a spinner holds, so the next wait sleeps at once instead of spinning against it.
+ * One wait in SPIN_PROBE spins anyway, to find out when the peer runs again. */
 static _Thread_local struct {
     weft_ns budget;
     uint32_t hits, waits;
+    bool woke;
 } spin_st WEFT__TLS_IE;
+
+/* Signal ev after a put or get, remembering whether a sleeper had to be woken. */
+static void wake(struct ipcq_event *ev)
+{
+    spin_st.woke = weft__ipcq_signal(ev);
+}
 
 static int broken(const weft_ipcq *q)
 {
@@ -104,7 +117,7 @@ static int try_put(weft_ipcq *q, const void *data, size_t len, weft_ns deadline)
     if (r) return r;
     r = put_locked(q, data, len);
     weft__ipcq_unlock(&q->seg->put.lock);
-    if (r == 0) weft__ipcq_signal(&q->seg->not_empty);
+    if (r == 0) wake(&q->seg->not_empty);
     if (took_over) after_takeover(q);
     return r;
 }
@@ -145,7 +158,7 @@ static int try_get(weft_ipcq *q, void *buf, size_t size, size_t *len, weft_ns de
     if (r) return r;
     r = get_locked(q, buf, size, len);
     weft__ipcq_unlock(&q->seg->get.lock);
-    if (r == 0) weft__ipcq_signal(&q->seg->not_full);
+    if (r == 0) wake(&q->seg->not_full);
     if (took_over) after_takeover(q);
     return r;
 }
@@ -193,7 +206,10 @@ static bool spin(const weft_ipcq *q, enum wait_kind k, weft_ns deadline)
     if (ncpu == 0) ncpu = weft__os_cpu_count(); /* a benign race: every thread writes the same */
     if (ncpu < 2) return false;
     weft_ns b = spin_st.budget ? spin_st.budget : SPIN_INIT_NS;
-    if (++spin_st.waits % SPIN_PROBE == 0) b = SPIN_MAX_NS;
+    if (++spin_st.waits % SPIN_PROBE == 0)
+        b = SPIN_MAX_NS;
+    else if (spin_st.woke)
+        return false; /* the peer slept: it is not running (see spin_st) */
     weft_ns start = weft__os_now(), now = start;
     bool ok = false;
     while (!ok && now - start < b && now < deadline) {
@@ -211,8 +227,10 @@ static bool spin(const weft_ipcq *q, enum wait_kind k, weft_ns deadline)
 static int died(enum wait_kind k)
 {
     static const char *const what[] = {"put a message", "take a message", "finish a task"};
-    return weft__fail(WEFT_EDIED, "ipcq: every other process attached to the queue died; none "
-                                  "is left to %s", what[k]);
+    return weft__fail(WEFT_EDIED,
+                      "ipcq: every other process attached to the queue died; none "
+                      "is left to %s",
+                      what[k]);
 }
 
 /* Sleep on k's eventcount until ready, the deadline, cancellation or the peers' deaths. */
@@ -226,24 +244,25 @@ static int sleep_on(weft_ipcq *q, enum wait_kind k, weft_ns deadline)
     weft_ns slice = SLICE_FIRST_NS;
     bool expired = false;
     int rc = 0;
+    atomic_fetch_add(&ev->sleepers, 1); /* seq_cst: before the re-checks (Dekker) */
     for (;;) {
-        /* seq_cst: the read of seq comes before the re-checks below; a waker's (or a
-         * canceller's) bump after them changes it, and the futex wait returns at once. */
+        /* seq_cst: seq is read before the re-checks below; a waker's (or a canceller's)
+         * change of it after them makes the futex wait return at once. */
         uint32_t seq = atomic_load(&ev->seq);
-        atomic_fetch_add(&ev->sleepers, 1);
         if (ready(q, k) || atomic_load(&p.state) != WEFT__PARK_WAITING) break;
         weft_ns now = weft__os_now();
         if (now >= p.deadline) {
             expired = true;
             break;
         }
+        /* Announce that someone sleeps on this value (odd), so that the next waker wakes. */
+        if (!(seq & 1) && !atomic_compare_exchange_strong(&ev->seq, &seq, seq | 1)) continue;
+        seq |= 1;
         weft_ns until = now + slice < p.deadline ? now + slice : p.deadline;
         int r = weft__os_futex_wait_shared(&ev->seq, seq, until);
-        atomic_fetch_sub(&ev->sleepers, 1);
         if (r == WEFT_ETIMEDOUT && until < p.deadline) {
             if (!ready(q, k) && weft__ipcq_peers_alive(q) == 0) {
                 rc = died(k);
-                atomic_fetch_add(&ev->sleepers, 1); /* balanced below */
                 break;
             }
             slice = slice * 2 > SLICE_MAX_NS ? SLICE_MAX_NS : slice * 2;

@@ -25,9 +25,9 @@
 #include <stdint.h>
 #include <weft/ipcq.h>
 
-#define IPCQ_MAGIC   0x5143504954464557ull /* "WEFTIPCQ" */
-#define IPCQ_VERSION 1u
-#define IPCQ_LINE    64
+#define IPCQ_MAGIC    0x5143504954464557ull /* "WEFTIPCQ" */
+#define IPCQ_VERSION  1u
+#define IPCQ_LINE     64
 #define IPCQ_SLOT_HDR 8u
 
 struct ipcq_hdr {
@@ -107,8 +107,8 @@ void weft__ipcq_unlock(struct ipcq_lock *l);
 int weft__ipcq_peers_alive(weft_ipcq *q);
 /* Record corruption: the handle is broken from now on. Returns WEFT_EBROKEN. */
 int weft__ipcq_corrupt(weft_ipcq *q, const char *what, unsigned long long value);
-/* Bump ev and wake its sleepers if it has any. */
-void weft__ipcq_signal(struct ipcq_event *ev);
+/* Bump ev and wake its sleepers if it has any; true if it had. */
+bool weft__ipcq_signal(struct ipcq_event *ev);
 
 /* ipcq.c: the internal face for the process pool. try_put / try_get never wait for room or a
  * message (WEFT_EAGAIN); weft__ipcq_wait waits until a put (for_put) or a get might succeed,

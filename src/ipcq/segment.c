@@ -38,9 +38,9 @@
 #include "ipcq/ipcq_internal.h"
 #include "os/os.h"
 
-#define LOCK_GRACE_NS  WEFT_MS(20) /* a lock wait lasts at least this, whatever the timeout */
-#define LOCK_SLICE_NS  WEFT_MS(5)  /* the holder's liveness is checked this often */
-#define LOCK_SPINS     256
+#define LOCK_GRACE_NS WEFT_MS(20) /* a lock wait lasts at least this, whatever the timeout */
+#define LOCK_SLICE_NS WEFT_MS(5)  /* the holder's liveness is checked this often */
+#define LOCK_SPINS    256
 
 _Atomic uint32_t weft__ipcq_fork_gen;
 
@@ -78,13 +78,23 @@ int weft__ipcq_corrupt(weft_ipcq *q, const char *what, unsigned long long value)
     return weft__fail(WEFT_EBROKEN, "ipcq: shared memory corrupt: %s (%llu)", what, value);
 }
 
-void weft__ipcq_signal(struct ipcq_event *ev)
+bool weft__ipcq_signal(struct ipcq_event *ev)
 {
     /* seq_cst: the caller's store that made the condition true comes before this load, and a
      * sleeper's increment of sleepers before its re-check of the condition (Dekker). */
-    if (atomic_load(&ev->sleepers) == 0) return;
-    atomic_fetch_add(&ev->seq, 1);
+    if (atomic_load(&ev->sleepers) == 0) return false;
+    uint32_t v = atomic_load(&ev->seq);
+    for (;;) {
+        /* Odd: a sleeper announced it sleeps on v: bump to even and wake. Even: nobody
+         * sleeps on v yet: bump by 2, so that a sleeper about to announce on v fails its
+         * CAS and re-checks; no system call. So a run of puts or gets while the other side
+         * sleeps makes one wake-up, not one per message. */
+        uint32_t n = v & 1 ? v + 1 : v + 2;
+        if (atomic_compare_exchange_weak(&ev->seq, &v, n)) break;
+    }
+    if (!(v & 1)) return false;
     weft__os_futex_wake_shared(&ev->seq, INT32_MAX);
+    return true;
 }
 
 /* ---- the side locks ---- */
@@ -288,17 +298,26 @@ static int check_header(const struct ipcq_hdr *h, uint64_t fsize)
     const char *bad = NULL;
     unsigned long long v = 0;
     uint64_t hs = (sizeof(struct ipcq_seg) + IPCQ_LINE - 1) & ~(uint64_t)(IPCQ_LINE - 1);
-    if (h->magic != IPCQ_MAGIC) bad = "magic", v = h->magic;
-    else if (h->version != IPCQ_VERSION) bad = "version", v = h->version;
-    else if (h->hdr_size != hs) bad = "header size", v = h->hdr_size;
-    else if (h->capacity == 0 || h->capacity > WEFT_IPCQ_CAPACITY_MAX) bad = "capacity", v = h->capacity;
-    else if (h->nslots < h->capacity || (h->nslots & (h->nslots - 1)) || h->nslots / 2 >= h->capacity)
+    if (h->magic != IPCQ_MAGIC)
+        bad = "magic", v = h->magic;
+    else if (h->version != IPCQ_VERSION)
+        bad = "version", v = h->version;
+    else if (h->hdr_size != hs)
+        bad = "header size", v = h->hdr_size;
+    else if (h->capacity == 0 || h->capacity > WEFT_IPCQ_CAPACITY_MAX)
+        bad = "capacity", v = h->capacity;
+    else if (h->nslots < h->capacity || (h->nslots & (h->nslots - 1)) ||
+             h->nslots / 2 >= h->capacity)
         bad = "slot count", v = h->nslots;
-    else if (h->max_msg > WEFT_IPCQ_MSG_MAX) bad = "max_msg", v = h->max_msg;
-    else if (h->slot_size != ((IPCQ_SLOT_HDR + h->max_msg + 7) & ~7u)) bad = "slot size", v = h->slot_size;
-    else if (h->size != h->hdr_size + (uint64_t)h->nslots * h->slot_size || h->size > WEFT_IPCQ_SIZE_MAX)
+    else if (h->max_msg > WEFT_IPCQ_MSG_MAX)
+        bad = "max_msg", v = h->max_msg;
+    else if (h->slot_size != ((IPCQ_SLOT_HDR + h->max_msg + 7) & ~7u))
+        bad = "slot size", v = h->slot_size;
+    else if (h->size != h->hdr_size + (uint64_t)h->nslots * h->slot_size ||
+             h->size > WEFT_IPCQ_SIZE_MAX)
         bad = "segment size", v = h->size;
-    else if (h->size != fsize) bad = "segment size against the descriptor's", v = fsize;
+    else if (h->size != fsize)
+        bad = "segment size against the descriptor's", v = fsize;
     if (!bad) return 0;
     return weft__fail(WEFT_EBROKEN, "ipcq_attach: not a valid weft queue: bad %s (%llu)", bad, v);
 }
@@ -311,8 +330,8 @@ int weft_ipcq_attach(weft_ipcq **out, int fd)
         return weft__fail(WEFT_EINVAL, "ipcq_attach: %d is not an open descriptor", fd);
     struct ipcq_hdr h;
     if ((uint64_t)st.st_size < sizeof h || pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h)
-        return weft__fail(WEFT_EBROKEN, "ipcq_attach: descriptor %d is too small (%lld bytes)",
-                          fd, (long long)st.st_size);
+        return weft__fail(WEFT_EBROKEN, "ipcq_attach: descriptor %d is too small (%lld bytes)", fd,
+                          (long long)st.st_size);
     int rc = check_header(&h, (uint64_t)st.st_size);
     if (rc) return rc;
     weft_ipcq *q = handle_new();

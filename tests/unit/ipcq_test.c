@@ -294,10 +294,10 @@ END_TEST
 #define NCONS 4
 
 struct tally {
-    _Atomic long put[NPROD];                 /* messages each producer put (returned 0) */
-    _Atomic long got[NCONS][NPROD];          /* messages each consumer got, by producer */
+    _Atomic long put[NPROD];                      /* messages each producer put (returned 0) */
+    _Atomic long got[NCONS][NPROD];               /* messages each consumer got, by producer */
     _Atomic unsigned long long sum[NCONS][NPROD]; /* sum of (seq + 1) * 2654435761 */
-    _Atomic int bad;                         /* a child saw something wrong */
+    _Atomic int bad;                              /* a child saw something wrong */
 };
 
 struct msg {
@@ -338,8 +338,8 @@ static int consume(weft_ipcq *q, void *arg)
         size_t n;
         int rc = weft_ipcq_get(q, &m, sizeof m, &n, WEFT_FOREVER);
         if (rc == WEFT_ECLOSED) return 0;
-        if (rc != 0 || n != sizeof m || m.producer >= NPROD || m.check != check_of(m.producer, m.seq) ||
-            (int64_t)m.seq <= last[m.producer]) {
+        if (rc != 0 || n != sizeof m || m.producer >= NPROD ||
+            m.check != check_of(m.producer, m.seq) || (int64_t)m.seq <= last[m.producer]) {
             atomic_store(&r->t->bad, 1);
             return 1;
         }
@@ -573,13 +573,16 @@ static int scribble(weft_ipcq *q, void *arg)
     unsigned char *base = (unsigned char *)q->seg;
     size_t from = 0, to = q->map_size;
     if (s->region == 0) to = sizeof(struct ipcq_hdr);
-    if (s->region == 1) from = offsetof(struct ipcq_seg, put), to = offsetof(struct ipcq_seg, peers);
+    if (s->region == 1)
+        from = offsetof(struct ipcq_seg, put), to = offsetof(struct ipcq_seg, peers);
     srand(s->seed);
     for (int i = 0; i < 64; i++) {
         size_t at = from + (size_t)rand() % (to - from);
-        if (s->region == 2) at = (size_t)(q->slots - base) + (size_t)(rand() % (int)q->nslots) * q->slot_size;
+        if (s->region == 2)
+            at = (size_t)(q->slots - base) + (size_t)(rand() % (int)q->nslots) * q->slot_size;
         int len = 1 + rand() % 8;
-        for (int j = 0; j < len && at + (size_t)j < q->map_size; j++) base[at + (size_t)j] = (unsigned char)rand();
+        for (int j = 0; j < len && at + (size_t)j < q->map_size; j++)
+            base[at + (size_t)j] = (unsigned char)rand();
     }
     return 0;
 }
@@ -597,8 +600,8 @@ START_TEST(ipcq_corrupt_segment_gives_errors_never_a_crash)
         for (int i = 0; i < 40; i++) {
             int rc = i % 3 ? weft_ipcq_get(q, buf, sizeof buf, &n, WEFT_MS(1))
                            : weft_ipcq_put(q, buf, (size_t)i % 33, WEFT_MS(1));
-            ck_assert_msg(rc == 0 || rc == WEFT_EAGAIN || rc == WEFT_ETIMEDOUT || rc == WEFT_ECLOSED ||
-                              rc == WEFT_EBROKEN || rc == WEFT_ENOSPC,
+            ck_assert_msg(rc == 0 || rc == WEFT_EAGAIN || rc == WEFT_ETIMEDOUT ||
+                              rc == WEFT_ECLOSED || rc == WEFT_EBROKEN || rc == WEFT_ENOSPC,
                           "round %ld: %s", round, weft_errname(rc));
             if (rc == 0 && i % 3) ck_assert_uint_le(n, 32);
         }
@@ -673,11 +676,13 @@ START_TEST(ipcq_handed_to_a_child_through_pass_fds)
 }
 END_TEST
 
-WEFT_TEST_SUITE("ipcq", 60, ipcq_put_get_keep_fifo_order_and_lengths, ipcq_timeouts_zero_and_limited,
-                ipcq_close_drains_then_every_get_is_closed, ipcq_join_waits_for_every_task_done,
-                ipcq_blocked_calls_are_cancellation_points, ipcq_bad_input_is_an_error_with_a_message,
+WEFT_TEST_SUITE("ipcq", 60, ipcq_put_get_keep_fifo_order_and_lengths,
+                ipcq_timeouts_zero_and_limited, ipcq_close_drains_then_every_get_is_closed,
+                ipcq_join_waits_for_every_task_done, ipcq_blocked_calls_are_cancellation_points,
+                ipcq_bad_input_is_an_error_with_a_message,
                 ipcq_every_message_once_under_4_producers_4_consumers_and_close,
                 ipcq_producer_killed_mid_stream_leaves_no_torn_message,
                 ipcq_consumer_killed_while_others_wait_hangs_nobody,
-                ipcq_wait_on_dead_peers_returns_died, ipcq_corrupt_segment_gives_errors_never_a_crash,
+                ipcq_wait_on_dead_peers_returns_died,
+                ipcq_corrupt_segment_gives_errors_never_a_crash,
                 ipcq_handed_to_a_child_through_pass_fds)
