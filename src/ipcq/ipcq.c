@@ -202,9 +202,11 @@ static struct ipcq_event *event_of(weft_ipcq *q, enum wait_kind k)
 /* Spin while spinning pays (park.c's rule, per thread): true if k became ready. */
 static bool spin(const weft_ipcq *q, enum wait_kind k, weft_ns deadline)
 {
-    static int ncpu;
-    if (ncpu == 0) ncpu = weft__os_cpu_count(); /* a benign race: every thread writes the same */
-    if (ncpu < 2) return false;
+    static _Atomic int ncpu;
+    /* relaxed: every thread computes and stores the same value. */
+    int n = atomic_load_explicit(&ncpu, memory_order_relaxed);
+    if (n == 0) atomic_store_explicit(&ncpu, n = weft__os_cpu_count(), memory_order_relaxed);
+    if (n < 2) return false;
     weft_ns b = spin_st.budget ? spin_st.budget : SPIN_INIT_NS;
     if (++spin_st.waits % SPIN_PROBE == 0)
         b = SPIN_MAX_NS;

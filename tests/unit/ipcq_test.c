@@ -113,6 +113,13 @@ START_TEST(ipcq_timeouts_zero_and_limited)
     ck_assert_weft(weft_ipcq_put(q, "x", 1, 0), WEFT_EAGAIN); /* capacity 3, 4 slots */
     ck_assert_weft(weft_ipcq_put(q, "x", 1, WEFT_MS(20)), WEFT_ETIMEDOUT);
     ck_assert_uint_eq(weft_ipcq_size(q), 3);
+    /* The internal face (for the process pool): try, then wait. */
+    ck_assert_weft(weft__ipcq_try_put(q, "x", 1), WEFT_EAGAIN);
+    ck_assert_weft(weft__ipcq_wait(q, true, weft_deadline(WEFT_MS(5))), WEFT_ETIMEDOUT);
+    ck_assert_weft(weft__ipcq_wait(q, false, weft_deadline(0)), 0);
+    ck_assert_weft(weft__ipcq_try_get(q, buf, sizeof buf, &n), 0);
+    ck_assert_weft(weft__ipcq_wait(q, true, WEFT_FOREVER), 0);
+    ck_assert_weft(weft__ipcq_try_put(q, "x", 1), 0);
     ck_assert_weft(weft_ipcq_free(q), 0);
 }
 END_TEST
