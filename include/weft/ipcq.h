@@ -168,7 +168,8 @@ WEFT_API int weft_ipcq_join(weft_ipcq *q, weft_ns timeout);
 
 /* weft_ipcq_size - messages in the queue now (qsize), a snapshot; 0 for NULL.
  * weft_ipcq_unfinished - messages put and not yet task_done, a snapshot; 0 for NULL.
- * weft_ipcq_capacity, weft_ipcq_max_msg - as created; 0 for NULL.
+ * weft_ipcq_capacity - the capacity in messages, as created; 0 for NULL.
+ * weft_ipcq_max_msg - the largest message in bytes, as created; 0 for NULL.
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: yes. */
 WEFT_API size_t weft_ipcq_size(const weft_ipcq *q);
 WEFT_API size_t weft_ipcq_unfinished(const weft_ipcq *q);

@@ -299,6 +299,8 @@ int weft_ipcq_put(weft_ipcq *q, const void *data, size_t len, weft_ns timeout)
     if (r || (r = broken(q))) return r;
     for (;;) {
         r = try_put(q, data, len, deadline);
+        if (r == WEFT_ETIMEDOUT && timeout == 0)
+            return weft__fail(WEFT_EAGAIN, "ipcq_put: another process holds the producers' lock");
         if (r != WEFT_EAGAIN) return r;
         if (timeout == 0) return weft__fail(WEFT_EAGAIN, "ipcq_put: the queue is full");
         if ((r = weft__ipcq_wait(q, true, deadline))) return r;
@@ -315,6 +317,8 @@ int weft_ipcq_get(weft_ipcq *q, void *buf, size_t size, size_t *len, weft_ns tim
     if (r || (r = broken(q))) return r;
     for (;;) {
         r = try_get(q, buf, size, len, deadline);
+        if (r == WEFT_ETIMEDOUT && timeout == 0)
+            return weft__fail(WEFT_EAGAIN, "ipcq_get: another process holds the consumers' lock");
         if (r != WEFT_EAGAIN) return r;
         if (timeout == 0) return weft__fail(WEFT_EAGAIN, "ipcq_get: the queue is empty");
         if ((r = weft__ipcq_wait(q, false, deadline))) return r;
