@@ -165,15 +165,16 @@ int main(void)
     int runs = bench_runs(7);
     const char *only = getenv("BENCH_ONLY");
     static const size_t sizes[2] = {8, 64};
-    _Atomic int64_t *end = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                                -1, 0);
+    _Atomic int64_t *end =
+        mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     double py_rtt[2] = {-1, -1}, py_thr[2] = {-1, -1};
     if (!only || bench_name_listed("python", only)) python_figures(py_rtt, py_thr);
     double v[64], rtt8 = 0;
     for (int s = 0; s < 2; s++) {
         if (only && !bench_name_listed("rtt", only)) break;
         char title[96];
-        snprintf(title, sizeof title, "round trip, %zu-byte messages (mean per run, median)", sizes[s]);
+        snprintf(title, sizeof title, "round trip, %zu-byte messages (mean per run, median)",
+                 sizes[s]);
         bench_table_begin(title, "us");
         double base = 0;
         for (int k = 0; k < K_COUNT; k++) {
@@ -183,7 +184,8 @@ int main(void)
             if (k == 0 && s == 0) rtt8 = med;
             bench_table_row(names[k], med, base, 0);
         }
-        if (py_rtt[s] > 0) bench_table_row("Python multiprocessing.Queue", py_rtt[s] / 1e3, base, 0);
+        if (py_rtt[s] > 0)
+            bench_table_row("Python multiprocessing.Queue", py_rtt[s] / 1e3, base, 0);
     }
     for (int s = 0; s < 2; s++) {
         if (only && !bench_name_listed("thr", only)) break;
@@ -202,7 +204,8 @@ int main(void)
     }
     if (!only || bench_name_listed("over", only)) {
         hogs_start();
-        bench_table_begin("round trip, 8 bytes, one CPU hog per CPU beside the pair (median)", "us");
+        bench_table_begin("round trip, 8 bytes, one CPU hog per CPU beside the pair (median)",
+                          "us");
         double base = 0;
         for (int k = 0; k < K_COUNT; k++) {
             for (int r = 0; r < runs; r++) v[r] = rtt((enum kind)k, 8, 5000) / 1e3;
@@ -211,7 +214,8 @@ int main(void)
             bench_table_row(names[k], med, base, 0);
         }
         hogs_stop();
-        if (rtt8 > 0) printf("oversubscribed / blocking round trip (weft_ipcq): %.2fx\n", base / rtt8);
+        if (rtt8 > 0)
+            printf("oversubscribed / blocking round trip (weft_ipcq): %.2fx\n", base / rtt8);
     }
     return 0;
 }
