@@ -33,13 +33,15 @@
 #include "ipcq/ipcq_internal.h"
 #include "os/os.h"
 
-#define SLICE_FIRST_NS WEFT_MS(10)
-#define SLICE_MAX_NS   WEFT_MS(160)
-#define SPIN_MIN_NS    500
-#define SPIN_MAX_NS    20000
-#define SPIN_INIT_NS   5000
-#define SPIN_PAYS      64 /* hits out of 256 */
-#define SPIN_PROBE     64
+#define SLICE_FIRST_NS    WEFT_MS(10)
+#define SLICE_MAX_NS      WEFT_MS(160)
+#define SPIN_MIN_NS       500
+#define SPIN_MAX_NS       20000
+#define SPIN_INIT_NS      5000
+#define SPIN_PAYS         64 /* hits out of 256 */
+#define SPIN_PROBE        64
+#define SPIN_PREEMPTED_NS 20000
+#define SPIN_BACKOFF      256
 
 enum wait_kind { FOR_GET, FOR_PUT, FOR_JOIN };
 
@@ -47,10 +49,16 @@ enum wait_kind { FOR_GET, FOR_PUT, FOR_JOIN };
  * processes; and whether its last put or get had to wake a sleeper (woke). A peer that was
  * asleep is not running: it needs a wake-up (tens of µs to another CPU on a VM) and often the
  * very CPU a spinner holds, so the next wait sleeps at once instead of spinning against it.
- * One wait in SPIN_PROBE spins anyway, to find out when the peer runs again. */
+ * One wait in SPIN_PROBE spins anyway, to find out when the peer runs again.
+ *
+ * A spinner that loses its CPU in the middle of a spin (two clock reads a whole
+ * SPIN_PREEMPTED_NS apart) is on an oversubscribed machine: spinning there costs the
+ * scheduler's favour for a thread that slept (it runs on the spinner's timeslice, behind the
+ * others, milliseconds at worst), so the thread does not spin for its next SPIN_BACKOFF waits
+ * (off). */
 static _Thread_local struct {
     weft_ns budget;
-    uint32_t hits, waits;
+    uint32_t hits, waits, off;
     bool woke;
 } spin_st WEFT__TLS_IE;
 
@@ -208,6 +216,10 @@ static bool spin(const weft_ipcq *q, enum wait_kind k, weft_ns deadline)
     if (n == 0) atomic_store_explicit(&ncpu, n = weft__os_cpu_count(), memory_order_relaxed);
     if (n < 2) return false;
     weft_ns b = spin_st.budget ? spin_st.budget : SPIN_INIT_NS;
+    if (spin_st.off) {
+        spin_st.off--;
+        return false; /* preempted while spinning not long ago (see spin_st) */
+    }
     if (++spin_st.waits % SPIN_PROBE == 0)
         b = SPIN_MAX_NS;
     else if (spin_st.woke)
@@ -216,7 +228,12 @@ static bool spin(const weft_ipcq *q, enum wait_kind k, weft_ns deadline)
     bool ok = false;
     while (!ok && now - start < b && now < deadline) {
         for (int i = 0; i < 32 && !(ok = ready(q, k)); i++) weft__os_relax();
+        weft_ns prev = now;
         now = weft__os_now();
+        if (now - prev >= SPIN_PREEMPTED_NS) {
+            spin_st.off = SPIN_BACKOFF;
+            break;
+        }
     }
     weft_ns nb = spin_st.budget ? spin_st.budget : SPIN_INIT_NS;
     spin_st.hits = spin_st.hits - spin_st.hits / 8 + (ok ? 32 : 0);
