@@ -17,5 +17,6 @@
 #include <weft/pool.h>
 #include <weft/process.h>
 #include <weft/debug.h>
+#include <weft/ipcq.h>
 
 #endif

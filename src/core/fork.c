@@ -54,6 +54,9 @@ static const struct fork_entry table[] = {
     /* No lock: a start hands its fork to the watcher thread and waits; the child forgets. */
     {"child processes (the process registry)", nothing, nothing, weft__process_fork_child},
     ENTRY("dump service thread (dbg.lock, a mutex)", weft__debug),
+
+    /* No lock: the child's inherited ipcq handles learn its pid on their next call. */
+    {"inter-process queues (their pid)", nothing, nothing, weft__ipcq_fork_child},
     ENTRY("signal thread (sig.lock, catch's mutex)", weft__signals),
     ENTRY("timer heap (svc.q.lock)", weft__timer),
     ENTRY("pool list (reg.lock)", weft__pools),

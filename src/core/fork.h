@@ -53,6 +53,7 @@ void weft__lot_fork_prepare(void);
 void weft__lot_fork_parent(void);
 void weft__lot_fork_child(void);
 void weft__process_fork_child(void);
+void weft__ipcq_fork_child(void);
 
 /* Exit steps, in the order exit.c runs them. */
 void weft__thread_wait_nondaemon(void); /* wait for the non-daemon threads */

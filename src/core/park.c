@@ -46,6 +46,9 @@ void weft__park_init(weft__park *p, weft_ns deadline)
     p->spin = true;
     p->kind = WEFT__WAIT_OTHER;
     p->obj = NULL;
+
+    p->scope_first = false;
+    p->shared = NULL;
 }
 
 void weft__waiter_init(weft__waiter *w, weft__park *p, uint32_t index)
@@ -156,6 +159,12 @@ void weft__wakelist_flush(weft__wakelist *wl)
     while (p) {
         weft__park *next = p->held_next;
         _Atomic uint32_t *word = &p->state;
+        if (p->shared) {
+            /* seq_cst: pairs with the owner's load of the word before it checks p->state
+             * (ipcq's wait loop): either it sees the claim or its futex wait sees the bump. */
+            atomic_fetch_add(p->shared, 1);
+            weft__os_futex_wake_shared(p->shared, INT32_MAX);
+        }
         uint32_t old = atomic_exchange_explicit(word, p->final, memory_order_release);
         if (old == WEFT__PARK_HELD_SLEEPING) weft__os_futex_wake(word, 1);
         p = next;
@@ -336,6 +345,32 @@ uint32_t weft__park_wait(weft__park *p)
         adapt(k, spun_ok, spent, spun_ok ? spent : weft__os_now() - start);
     publish(k, NULL);
     if (s == WEFT__PARK_TIMEDOUT && scope_first) {
+        weft__park_scope_event(WEFT__PARK_SCOPE_DEADLINE);
+        s = WEFT__PARK_CANCELED;
+    }
+    return s;
+}
+
+void weft__park_enter(weft__park *p)
+{
+    weft__parker *k = &tls_parker;
+    if (!k->registered) weft__park_scope_event(WEFT__PARK_ATTACH);
+    if (k->shield) p->cancellable = false;
+    p->scope_first = p->cancellable && k->scope_deadline != 0 && k->scope_deadline < p->deadline;
+    if (p->scope_first) p->deadline = k->scope_deadline;
+    publish(k, p);
+    if (p->cancellable && weft__cancel_pending()) claim(p, WEFT__PARK_CANCELED, false);
+}
+
+uint32_t weft__park_leave(weft__park *p, bool expired)
+{
+    uint32_t s;
+    if (expired && claim(p, WEFT__PARK_TIMEDOUT, false))
+        s = WEFT__PARK_TIMEDOUT;
+    else
+        s = weft__park_retract(p); /* ours (WOKEN), or wait for the canceller's flush */
+    publish(&tls_parker, NULL);
+    if (s == WEFT__PARK_TIMEDOUT && p->scope_first) {
         weft__park_scope_event(WEFT__PARK_SCOPE_DEADLINE);
         s = WEFT__PARK_CANCELED;
     }

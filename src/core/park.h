@@ -73,6 +73,13 @@ typedef struct weft__park {
     bool spin;                    /* false: sleep at once (nothing but the deadline will end it) */
     uint8_t kind;                 /* what it waits on, for the dump (core/debugrec.h); 0: other */
     const void *obj;              /* the object waited on, for the dump; NULL if none */
+
+    bool scope_first;             /* the deadline is the scope's (weft__park_enter) */
+    /* NULL, or a futex word in memory shared with other processes that the owner sleeps on
+     * instead of state (weft__park_enter): a claim bumps it and wakes its sleepers before the
+     * flush gives the park its final state, while the owner still waits (so the word's
+     * mapping is still there). */
+    _Atomic uint32_t *shared;
 } weft__park;
 
 struct weft__waitq;
@@ -170,6 +177,17 @@ uint32_t weft__park_wait(weft__park *p);
  * already holds it, wait for that waker's flush; then p may go once its records are unlinked.
  * Returns p's final state (WEFT__PARK_WOKEN when the owner took it). */
 uint32_t weft__park_retract(weft__park *p);
+/* Waiting on a futex word in shared memory (ipcq): the owner cannot sleep on p->state, which
+ * its waker in another process cannot see. It sets p->shared to the word it sleeps on and
+ * brackets its own loop with these two: weft__park_enter publishes p (a canceller can claim
+ * it; p->deadline may come down to the scope's deadline); the loop ends when its condition
+ * holds, when p->state is no longer WAITING (claimed: the canceller also bumped *shared, so a
+ * futex wait on the value read before the check returns), or at p->deadline; then
+ * weft__park_leave(p, expired) returns the final state: WEFT__PARK_WOKEN (nobody claimed it),
+ * WEFT__PARK_TIMEDOUT (expired and the deadline was the call's) or WEFT__PARK_CANCELED. */
+void weft__park_enter(weft__park *p);
+uint32_t weft__park_leave(weft__park *p, bool expired);
+
 /* Unlink w under its queue's lock if still linked: the clean-up after TIMEDOUT/CANCELED. */
 void weft__waiter_cancel(weft__waitq *q, weft__waiter *w);
 

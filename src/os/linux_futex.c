@@ -13,7 +13,7 @@
 #include "os/os.h"
 #include <weft/error.h>
 
-int weft__os_futex_wait(_Atomic uint32_t *word, uint32_t expected, weft_ns deadline)
+static int futex_wait(_Atomic uint32_t *word, uint32_t expected, weft_ns deadline, int flags)
 {
     struct timespec ts, *tsp = NULL;
     if (deadline != WEFT_FOREVER) {
@@ -23,19 +23,39 @@ int weft__os_futex_wait(_Atomic uint32_t *word, uint32_t expected, weft_ns deadl
         tsp = &ts;
     }
     int saved = errno;
-    long r = syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, expected,
-                     tsp, NULL, FUTEX_BITSET_MATCH_ANY);
+    long r = syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_BITSET | flags, expected, tsp, NULL,
+                     FUTEX_BITSET_MATCH_ANY);
     int err = errno;
     errno = saved;
     if (r == -1 && err == ETIMEDOUT) return WEFT_ETIMEDOUT;
     return 0; /* woken, EAGAIN (value differed) or EINTR: the caller re-checks its word */
 }
 
-void weft__os_futex_wake(_Atomic uint32_t *word, int n)
+int weft__os_futex_wait(_Atomic uint32_t *word, uint32_t expected, weft_ns deadline)
+{
+    return futex_wait(word, expected, deadline, FUTEX_PRIVATE_FLAG);
+}
+
+int weft__os_futex_wait_shared(_Atomic uint32_t *word, uint32_t expected, weft_ns deadline)
+{
+    return futex_wait(word, expected, deadline, 0);
+}
+
+static void futex_wake(_Atomic uint32_t *word, int n, int flags)
 {
     int saved = errno;
-    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0);
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE | flags, n, NULL, NULL, 0);
     errno = saved;
+}
+
+void weft__os_futex_wake(_Atomic uint32_t *word, int n)
+{
+    futex_wake(word, n, FUTEX_PRIVATE_FLAG);
+}
+
+void weft__os_futex_wake_shared(_Atomic uint32_t *word, int n)
+{
+    futex_wake(word, n, 0);
 }
 
 weft_ns weft__os_now(void)

@@ -22,6 +22,12 @@ int weft__os_futex_wait(_Atomic uint32_t *word, uint32_t expected, weft_ns deadl
  * in weft tolerates. */
 void weft__os_futex_wake(_Atomic uint32_t *word, int n);
 
+/* futex_wait_shared / futex_wake_shared - the same on a word that other processes map too
+ * (MAP_SHARED memory: no FUTEX_PRIVATE_FLAG, so the kernel keys the wait by the page, not by
+ * this address space). The wait also returns 0 on EFAULT (the word was unmapped). */
+int weft__os_futex_wait_shared(_Atomic uint32_t *word, uint32_t expected, weft_ns deadline);
+void weft__os_futex_wake_shared(_Atomic uint32_t *word, int n);
+
 /* The monotonic clock in nanoseconds. */
 weft_ns weft__os_now(void);
 

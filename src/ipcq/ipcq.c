@@ -1,0 +1,405 @@
+/* src/ipcq/ipcq.c - put, get, close, task_done and join of the inter-process queue, and how a
+ * call waits (spin while it pays, then sleep on an eventcount in the shared segment).
+ *
+ * The protocol (docs/design/ipcq.md has the whole of it):
+ *   - a put takes the producers' lock, checks closed and room, copies length and bytes into
+ *     the slot at tail, and publishes the message with one store of tail + 1; a get takes the
+ *     consumers' lock, copies the message at head out and frees its slot with one store of
+ *     head + 1. A message is visible whole or not at all; a process that dies before its
+ *     store changed nothing that the next holder of the lock needs to repair;
+ *   - close sets closed under the producers' lock, so every put that returned 0 stored tail
+ *     before closed was set: a get that sees closed and then reloads tail sees all of them;
+ *   - waiting: a waiter counts itself in an eventcount's sleepers, reads seq, re-checks its
+ *     condition, marks seq odd ("someone sleeps on this value") and sleeps on it; a waker
+ *     makes the condition true, then (if sleepers > 0) bumps seq: from odd to even with a
+ *     wake-up of all, from even by 2 without one (segment.c). seq_cst on both sides
+ *     (Dekker): either the waiter sees the condition or the waker sees the sleeper, and a
+ *     change of seq after the waiter read it fails its CAS or its futex wait. Every sleeper
+ *     is woken, so a waiter that dies or times out never swallows a wake-up another needed.
+ *     Sleeps are cut into slices; at the end of one the waiter re-checks its condition and
+ *     the liveness of the other processes;
+ *   - cancellation: the wait publishes a park whose shared word is the eventcount, so a
+ *     canceller's claim bumps seq and wakes it (core/park.c, weft__park_enter).
+ * Nothing read from the segment is trusted: positions are compared with the capacity, lengths
+ * with max_msg, and every slot address comes from the handle's private geometry.
+ * Lock order: the producers' and the consumers' locks are never held together.
+ */
+#include <string.h>
+#include <weft/error.h>
+#include <weft/ipcq.h>
+
+#include "core/internal.h"
+#include "core/park.h"
+#include "ipcq/ipcq_internal.h"
+#include "os/os.h"
+
+#define SLICE_FIRST_NS    WEFT_MS(10)
+#define SLICE_MAX_NS      WEFT_MS(160)
+#define SPIN_MIN_NS       500
+#define SPIN_MAX_NS       20000
+#define SPIN_INIT_NS      5000
+#define SPIN_PAYS         64 /* hits out of 256 */
+#define SPIN_PROBE        64
+#define SPIN_PREEMPTED_NS 20000
+#define SPIN_BACKOFF      256
+
+enum wait_kind { FOR_GET, FOR_PUT, FOR_JOIN };
+
+/* The calling thread's spin state: an adaptive budget as park.c's, for waits on other
+ * processes; and whether its last put or get had to wake a sleeper (woke). A peer that was
+ * asleep is not running: it needs a wake-up (tens of µs to another CPU on a VM) and often the
+ * very CPU a spinner holds, so the next wait sleeps at once instead of spinning against it.
+ * One wait in SPIN_PROBE spins anyway, to find out when the peer runs again.
+ *
+ * A spinner that loses its CPU in the middle of a spin (two clock reads a whole
+ * SPIN_PREEMPTED_NS apart) is on an oversubscribed machine: spinning there costs the
+ * scheduler's favour for a thread that slept (it runs on the spinner's timeslice, behind the
+ * others, milliseconds at worst), so the thread does not spin for its next SPIN_BACKOFF waits
+ * (off). */
+static _Thread_local struct {
+    weft_ns budget;
+    uint32_t hits, waits, off;
+    bool woke;
+} spin_st WEFT__TLS_IE;
+
+/* Signal ev after a put or get, remembering whether a sleeper had to be woken. */
+static void wake(struct ipcq_event *ev)
+{
+    spin_st.woke = weft__ipcq_signal(ev);
+}
+
+static int broken(const weft_ipcq *q)
+{
+    if (!atomic_load_explicit(&q->broken, memory_order_relaxed)) return 0;
+    return weft__fail(WEFT_EBROKEN, "ipcq: the queue's shared memory was found corrupt earlier");
+}
+
+static unsigned char *slot_at(const weft_ipcq *q, uint64_t pos)
+{
+    return q->slots + (size_t)(pos & (q->nslots - 1)) * q->slot_size;
+}
+
+/* After taking a lock over from a dead holder: it may have published and died before its
+ * wake-up, so wake every sleeper (they re-check). */
+static void after_takeover(weft_ipcq *q)
+{
+    weft__ipcq_signal(&q->seg->not_empty);
+    weft__ipcq_signal(&q->seg->not_full);
+    weft__ipcq_signal(&q->seg->joined);
+}
+
+static int lock_side(weft_ipcq *q, struct ipcq_lock *l, weft_ns deadline, int *took_over)
+{
+    int r = weft__ipcq_lock(q, l, deadline);
+    if (r < 0) return weft__fail(WEFT_ETIMEDOUT, "ipcq: a side lock stayed held by a live process");
+    *took_over = r;
+    return 0;
+}
+
+static int put_locked(weft_ipcq *q, const void *data, size_t len)
+{
+    struct ipcq_seg *s = q->seg;
+    /* acquire: pairs with weft_ipcq_close's store (under this lock, so relaxed would do). */
+    if (atomic_load_explicit(&s->closed, memory_order_acquire))
+        return weft__fail(WEFT_ECLOSED, "ipcq_put: the queue is closed");
+    uint64_t t = atomic_load_explicit(&s->put.pos, memory_order_relaxed);
+    uint64_t h = q->head_seen;
+    if (t - h >= q->capacity) {
+        /* acquire: pairs with the get's store of head (its copy out is over). */
+        h = q->head_seen = atomic_load_explicit(&s->get.pos, memory_order_acquire);
+        if (t - h > q->capacity) return weft__ipcq_corrupt(q, "tail - head > capacity", t - h);
+        if (t - h == q->capacity) return WEFT_EAGAIN;
+    }
+    unsigned char *slot = slot_at(q, t);
+    __atomic_store_n((uint32_t *)slot, (uint32_t)len, __ATOMIC_RELAXED);
+    if (len) memcpy(slot + IPCQ_SLOT_HDR, data, len);
+    /* seq_cst: publishes the slot to the get's acquire load of tail, and comes before the
+     * load of sleepers in weft__ipcq_signal (Dekker with a sleeping consumer). */
+    atomic_store(&s->put.pos, t + 1);
+    return 0;
+}
+
+static int try_put(weft_ipcq *q, const void *data, size_t len, weft_ns deadline)
+{
+    int took_over = 0, r = lock_side(q, &q->seg->put.lock, deadline, &took_over);
+    if (r) return r;
+    r = put_locked(q, data, len);
+    weft__ipcq_unlock(&q->seg->put.lock);
+    if (r == 0) wake(&q->seg->not_empty);
+    if (took_over) after_takeover(q);
+    return r;
+}
+
+static int get_locked(weft_ipcq *q, void *buf, size_t size, size_t *len)
+{
+    struct ipcq_seg *s = q->seg;
+    uint64_t h = atomic_load_explicit(&s->get.pos, memory_order_relaxed);
+    uint64_t t = q->tail_seen;
+    if (t == h || t - h > q->capacity) {
+        /* acquire: pairs with the put's store of tail (the slot's bytes). */
+        t = q->tail_seen = atomic_load_explicit(&s->put.pos, memory_order_acquire);
+        if (t == h && atomic_load_explicit(&s->closed, memory_order_acquire)) {
+            /* closed was set after every successful put's store of tail: look once more. */
+            t = q->tail_seen = atomic_load_explicit(&s->put.pos, memory_order_acquire);
+            if (t == h) return weft__fail(WEFT_ECLOSED, "ipcq_get: the queue is closed and empty");
+        }
+        if (t - h > q->capacity) return weft__ipcq_corrupt(q, "tail - head > capacity", t - h);
+        if (t == h) return WEFT_EAGAIN;
+    }
+    const unsigned char *slot = slot_at(q, h);
+    uint32_t n = __atomic_load_n((const uint32_t *)slot, __ATOMIC_RELAXED);
+    if (n > q->max_msg) return weft__ipcq_corrupt(q, "message length > max_msg", n);
+    *len = n;
+    if (n > size)
+        return weft__fail(WEFT_ENOSPC, "ipcq_get: the message is %u bytes, the buffer %zu", n,
+                          size);
+    if (n) memcpy(buf, slot + IPCQ_SLOT_HDR, n);
+    /* seq_cst: frees the slot for the put's acquire load of head, and comes before the load
+     * of sleepers in weft__ipcq_signal. */
+    atomic_store(&s->get.pos, h + 1);
+    return 0;
+}
+
+static int try_get(weft_ipcq *q, void *buf, size_t size, size_t *len, weft_ns deadline)
+{
+    int took_over = 0, r = lock_side(q, &q->seg->get.lock, deadline, &took_over);
+    if (r) return r;
+    r = get_locked(q, buf, size, len);
+    weft__ipcq_unlock(&q->seg->get.lock);
+    if (r == 0) wake(&q->seg->not_full);
+    if (took_over) after_takeover(q);
+    return r;
+}
+
+int weft__ipcq_try_put(weft_ipcq *q, const void *data, size_t len)
+{
+    int r = broken(q);
+    return r ? r : try_put(q, data, len, weft__os_now());
+}
+
+int weft__ipcq_try_get(weft_ipcq *q, void *buf, size_t size, size_t *len)
+{
+    int r = broken(q);
+    return r ? r : try_get(q, buf, size, len, weft__os_now());
+}
+
+/* ---- waiting ---- */
+
+/* Whether the call a waiter of kind k waits for may now succeed (or fail for good). Only
+ * loads: a corrupt segment reads as "ready", and the call's next try reports it. */
+static bool ready(const weft_ipcq *q, enum wait_kind k)
+{
+    struct ipcq_seg *s = q->seg;
+    /* seq_cst loads: the sleeper's half of the Dekker pairs (see the top of the file). */
+    uint64_t t = atomic_load(&s->put.pos);
+    switch (k) {
+    case FOR_GET:
+        return t != atomic_load(&s->get.pos) || atomic_load(&s->closed);
+    case FOR_PUT:
+        return t - atomic_load(&s->get.pos) < q->capacity || atomic_load(&s->closed);
+    default:
+        return atomic_load(&s->done) >= t;
+    }
+}
+
+static struct ipcq_event *event_of(weft_ipcq *q, enum wait_kind k)
+{
+    return k == FOR_GET ? &q->seg->not_empty : k == FOR_PUT ? &q->seg->not_full : &q->seg->joined;
+}
+
+/* Spin while spinning pays (park.c's rule, per thread): true if k became ready. */
+static bool spin(const weft_ipcq *q, enum wait_kind k, weft_ns deadline)
+{
+    static _Atomic int ncpu;
+    /* relaxed: every thread computes and stores the same value. */
+    int n = atomic_load_explicit(&ncpu, memory_order_relaxed);
+    if (n == 0) atomic_store_explicit(&ncpu, n = weft__os_cpu_count(), memory_order_relaxed);
+    if (n < 2) return false;
+    weft_ns b = spin_st.budget ? spin_st.budget : SPIN_INIT_NS;
+    if (spin_st.off) {
+        spin_st.off--;
+        return false; /* preempted while spinning not long ago (see spin_st) */
+    }
+    if (++spin_st.waits % SPIN_PROBE == 0)
+        b = SPIN_MAX_NS;
+    else if (spin_st.woke)
+        return false; /* the peer slept: it is not running (see spin_st) */
+    weft_ns start = weft__os_now(), now = start;
+    bool ok = false;
+    while (!ok && now - start < b && now < deadline) {
+        for (int i = 0; i < 32 && !(ok = ready(q, k)); i++) weft__os_relax();
+        weft_ns prev = now;
+        now = weft__os_now();
+        if (now - prev >= SPIN_PREEMPTED_NS) {
+            spin_st.off = SPIN_BACKOFF;
+            break;
+        }
+    }
+    weft_ns nb = spin_st.budget ? spin_st.budget : SPIN_INIT_NS;
+    spin_st.hits = spin_st.hits - spin_st.hits / 8 + (ok ? 32 : 0);
+    if (ok && nb < 4 * (now - start)) nb = 4 * (now - start);
+    if (!ok && spin_st.hits < SPIN_PAYS) nb /= 2;
+    spin_st.budget = nb < SPIN_MIN_NS ? SPIN_MIN_NS : nb > SPIN_MAX_NS ? SPIN_MAX_NS : nb;
+    return ok;
+}
+
+static int died(enum wait_kind k)
+{
+    static const char *const what[] = {"put a message", "take a message", "finish a task"};
+    return weft__fail(WEFT_EDIED,
+                      "ipcq: every other process attached to the queue died; none "
+                      "is left to %s",
+                      what[k]);
+}
+
+/* Sleep on k's eventcount until ready, the deadline, cancellation or the peers' deaths. */
+static int sleep_on(weft_ipcq *q, enum wait_kind k, weft_ns deadline)
+{
+    struct ipcq_event *ev = event_of(q, k);
+    weft__park p;
+    weft__park_init(&p, deadline);
+    p.shared = &ev->seq;
+    weft__park_enter(&p);
+    weft_ns slice = SLICE_FIRST_NS;
+    bool expired = false;
+    int rc = 0;
+    atomic_fetch_add(&ev->sleepers, 1); /* seq_cst: before the re-checks (Dekker) */
+    for (;;) {
+        /* seq_cst: seq is read before the re-checks below; a waker's (or a canceller's)
+         * change of it after them makes the futex wait return at once. */
+        uint32_t seq = atomic_load(&ev->seq);
+        if (ready(q, k) || atomic_load(&p.state) != WEFT__PARK_WAITING) break;
+        weft_ns now = weft__os_now();
+        if (now >= p.deadline) {
+            expired = true;
+            break;
+        }
+        /* Announce that someone sleeps on this value (odd), so that the next waker wakes. */
+        if (!(seq & 1) && !atomic_compare_exchange_strong(&ev->seq, &seq, seq | 1)) continue;
+        seq |= 1;
+        weft_ns until = now + slice < p.deadline ? now + slice : p.deadline;
+        int r = weft__os_futex_wait_shared(&ev->seq, seq, until);
+        if (r == WEFT_ETIMEDOUT && until < p.deadline) {
+            if (!ready(q, k) && weft__ipcq_peers_alive(q) == 0) {
+                rc = died(k);
+                break;
+            }
+            slice = slice * 2 > SLICE_MAX_NS ? SLICE_MAX_NS : slice * 2;
+        }
+    }
+    atomic_fetch_sub(&ev->sleepers, 1);
+    uint32_t s = weft__park_leave(&p, expired);
+    if (s == WEFT__PARK_CANCELED) return weft__fail(WEFT_ECANCELED, "ipcq: the wait was cancelled");
+    if (rc) return rc;
+    if (s == WEFT__PARK_TIMEDOUT) return weft__fail(WEFT_ETIMEDOUT, "ipcq: timed out");
+    return 0;
+}
+
+int weft__ipcq_wait(weft_ipcq *q, bool for_put, weft_ns deadline)
+{
+    enum wait_kind k = for_put ? FOR_PUT : FOR_GET;
+    if (ready(q, k) || spin(q, k, deadline)) return 0;
+    return sleep_on(q, k, deadline);
+}
+
+/* ---- the API ---- */
+
+int weft_ipcq_put(weft_ipcq *q, const void *data, size_t len, weft_ns timeout)
+{
+    if (!q) return weft__fail(WEFT_EINVAL, "ipcq_put: q is NULL");
+    if (!data && len) return weft__fail(WEFT_EINVAL, "ipcq_put: data is NULL, len %zu", len);
+    if (len > q->max_msg)
+        return weft__fail(WEFT_EINVAL, "ipcq_put: the message is %zu bytes; max_msg is %u", len,
+                          q->max_msg);
+    weft_ns deadline;
+    int r = weft__deadline_of(timeout, &deadline);
+    if (r || (r = broken(q))) return r;
+    for (;;) {
+        r = try_put(q, data, len, deadline);
+        if (r == WEFT_ETIMEDOUT && timeout == 0)
+            return weft__fail(WEFT_EAGAIN, "ipcq_put: another process holds the producers' lock");
+        if (r != WEFT_EAGAIN) return r;
+        if (timeout == 0) return weft__fail(WEFT_EAGAIN, "ipcq_put: the queue is full");
+        if ((r = weft__ipcq_wait(q, true, deadline))) return r;
+    }
+}
+
+int weft_ipcq_get(weft_ipcq *q, void *buf, size_t size, size_t *len, weft_ns timeout)
+{
+    if (!q) return weft__fail(WEFT_EINVAL, "ipcq_get: q is NULL");
+    if (!len) return weft__fail(WEFT_EINVAL, "ipcq_get: len is NULL");
+    if (!buf && size) return weft__fail(WEFT_EINVAL, "ipcq_get: buf is NULL, size %zu", size);
+    weft_ns deadline;
+    int r = weft__deadline_of(timeout, &deadline);
+    if (r || (r = broken(q))) return r;
+    for (;;) {
+        r = try_get(q, buf, size, len, deadline);
+        if (r == WEFT_ETIMEDOUT && timeout == 0)
+            return weft__fail(WEFT_EAGAIN, "ipcq_get: another process holds the consumers' lock");
+        if (r != WEFT_EAGAIN) return r;
+        if (timeout == 0) return weft__fail(WEFT_EAGAIN, "ipcq_get: the queue is empty");
+        if ((r = weft__ipcq_wait(q, false, deadline))) return r;
+    }
+}
+
+int weft_ipcq_close(weft_ipcq *q)
+{
+    if (!q) return weft__fail(WEFT_EINVAL, "ipcq_close: q is NULL");
+    int took_over, r = broken(q);
+    if (r || (r = lock_side(q, &q->seg->put.lock, WEFT_FOREVER, &took_over))) return r;
+    /* release: pairs with the acquire loads of closed (get_locked, put_locked). */
+    atomic_store_explicit(&q->seg->closed, 1, memory_order_release);
+    weft__ipcq_unlock(&q->seg->put.lock);
+    after_takeover(q); /* every sleeper re-checks and finds it closed */
+    return 0;
+}
+
+int weft_ipcq_is_closed(const weft_ipcq *q)
+{
+    /* relaxed: a snapshot. */
+    return q && atomic_load_explicit(&q->seg->closed, memory_order_relaxed) != 0;
+}
+
+int weft_ipcq_task_done(weft_ipcq *q)
+{
+    if (!q) return weft__fail(WEFT_EINVAL, "ipcq_task_done: q is NULL");
+    int r = broken(q);
+    if (r) return r;
+    struct ipcq_seg *s = q->seg;
+    uint64_t d = atomic_load(&s->done);
+    do {
+        if (d >= atomic_load(&s->put.pos))
+            return weft__fail(WEFT_EOVERFLOW, "ipcq_task_done: called more times than messages "
+                                              "were put");
+    } while (!atomic_compare_exchange_weak(&s->done, &d, d + 1));
+    weft__ipcq_signal(&s->joined); /* seq_cst CAS before the load of sleepers (Dekker) */
+    return 0;
+}
+
+int weft_ipcq_join(weft_ipcq *q, weft_ns timeout)
+{
+    if (!q) return weft__fail(WEFT_EINVAL, "ipcq_join: q is NULL");
+    weft_ns deadline;
+    int r = weft__deadline_of(timeout, &deadline);
+    if (r || (r = broken(q))) return r;
+    if (ready(q, FOR_JOIN)) return 0;
+    if (timeout == 0) return weft__fail(WEFT_EAGAIN, "ipcq_join: tasks remain");
+    return sleep_on(q, FOR_JOIN, deadline);
+}
+
+size_t weft_ipcq_size(const weft_ipcq *q)
+{
+    if (!q) return 0;
+    /* relaxed: a snapshot; head first, so that a racing get cannot make it negative. */
+    uint64_t h = atomic_load_explicit(&q->seg->get.pos, memory_order_relaxed);
+    uint64_t n = atomic_load_explicit(&q->seg->put.pos, memory_order_relaxed) - h;
+    return n > q->capacity ? q->capacity : (size_t)n;
+}
+
+size_t weft_ipcq_unfinished(const weft_ipcq *q)
+{
+    if (!q) return 0;
+    uint64_t d = atomic_load_explicit(&q->seg->done, memory_order_relaxed);
+    uint64_t n = atomic_load_explicit(&q->seg->put.pos, memory_order_relaxed) - d;
+    return n > ((uint64_t)1 << 62) ? 0 : (size_t)n;
+}

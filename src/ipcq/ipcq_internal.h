@@ -1,0 +1,121 @@
+/* src/ipcq/ipcq_internal.h - the shared segment of an inter-process queue, the handle, and the
+ * narrow internal face another module (the process pool) may use.
+ *
+ * The segment (docs/design/ipcq.md draws it):
+ *   line 0        the header, written once by the creator, checked by every attach, and
+ *                 copied into the handle: nothing of it is read from shared memory again;
+ *   put, get      each side's lock word (the holder's pid) and position (tail: messages ever
+ *                 published; head: messages ever taken), one cache line each;
+ *   not_empty,    eventcounts: a sleeper reads seq, re-checks its condition, sleeps while seq
+ *   not_full,     is unchanged; a waker bumps seq and wakes everyone when sleepers > 0;
+ *   joined
+ *   misc          closed, done (task_done calls ever);
+ *   peers         the pids of the attached processes (0: free entry);
+ *   slots         ring slots of slot_size bytes: a 32-bit length, then the bytes.
+ * Positions are 64-bit and only grow; slot i holds the message at position p where
+ * p % nslots == i (nslots is capacity rounded up to a power of two).
+ */
+#ifndef WEFT_IPCQ_INTERNAL_H
+#define WEFT_IPCQ_INTERNAL_H
+
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <weft/ipcq.h>
+
+#define IPCQ_MAGIC    0x5143504954464557ull /* "WEFTIPCQ" */
+#define IPCQ_VERSION  1u
+#define IPCQ_LINE     64
+#define IPCQ_SLOT_HDR 8u
+
+struct ipcq_hdr {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t hdr_size;  /* bytes before the first slot */
+    uint32_t capacity;  /* messages at most */
+    uint32_t nslots;    /* capacity rounded up to a power of two */
+    uint32_t max_msg;   /* bytes per message at most */
+    uint32_t slot_size; /* IPCQ_SLOT_HDR + max_msg, rounded up to 8 */
+    uint64_t size;      /* the whole segment */
+};
+
+/* A lock whose holder's death is found from its pid (segment.c). */
+struct ipcq_lock {
+    _Atomic uint32_t owner;   /* the holder's pid, 0 when free: the futex word */
+    _Atomic uint32_t waiters; /* processes sleeping on owner */
+};
+
+struct ipcq_side {
+    struct ipcq_lock lock;
+    _Atomic uint64_t pos; /* put: tail, get: head */
+};
+
+struct ipcq_event {
+    _Atomic uint32_t seq;      /* the futex word */
+    _Atomic uint32_t sleepers; /* threads (of any process) sleeping or about to */
+};
+
+struct ipcq_seg {
+    alignas(IPCQ_LINE) struct ipcq_hdr hdr;
+    alignas(IPCQ_LINE) struct ipcq_side put;
+    alignas(IPCQ_LINE) struct ipcq_side get;
+    alignas(IPCQ_LINE) struct ipcq_event not_empty;
+    alignas(IPCQ_LINE) struct ipcq_event not_full;
+    alignas(IPCQ_LINE) struct ipcq_event joined;
+    _Atomic uint32_t closed;
+    _Atomic uint64_t done;
+    alignas(IPCQ_LINE) _Atomic int32_t peers[WEFT_IPCQ_PEERS_MAX];
+};
+
+struct weft_ipcq {
+    struct ipcq_seg *seg;
+    unsigned char *slots;
+    size_t map_size;
+    uint32_t capacity, nslots, max_msg, slot_size; /* copied from the checked header */
+    int fd;
+    _Atomic uint32_t pid; /* this process's pid, the lock owner value */
+    _Atomic uint32_t gen; /* the fork generation pid was taken in */
+    _Atomic int broken;   /* sticky: the segment was found corrupt */
+    /* Last positions seen of the other side: tail - head_seen never underestimates the fill
+     * (head only grows). Each is used under its side's lock. */
+    uint64_t head_seen, tail_seen;
+    pthread_mutex_t local; /* guards the fields below */
+    int slot;              /* this process's entry in peers[], -1 if none */
+    int pidfd[WEFT_IPCQ_PEERS_MAX];
+    int32_t pidfd_pid[WEFT_IPCQ_PEERS_MAX];
+};
+
+/* segment.c */
+extern _Atomic uint32_t weft__ipcq_fork_gen;
+void weft__ipcq_rebind(weft_ipcq *q);
+static inline uint32_t weft__ipcq_pid(weft_ipcq *q)
+{
+    /* relaxed: the generation is bumped in the fork child before any other thread exists. */
+    if (atomic_load_explicit(&q->gen, memory_order_relaxed) !=
+        atomic_load_explicit(&weft__ipcq_fork_gen, memory_order_relaxed))
+        weft__ipcq_rebind(q);
+    return atomic_load_explicit(&q->pid, memory_order_relaxed);
+}
+/* Take a side lock, waiting at most until deadline (but at least a grace of milliseconds):
+ * 0, 1 (taken over from a dead holder), WEFT_ETIMEDOUT. */
+int weft__ipcq_lock(weft_ipcq *q, struct ipcq_lock *l, weft_ns deadline);
+void weft__ipcq_unlock(struct ipcq_lock *l);
+/* 1 if some process other than this one is attached and alive, 0 if none is and one died,
+ * -1 if none is attached (nobody to wait for yet: not a death). */
+int weft__ipcq_peers_alive(weft_ipcq *q);
+/* Record corruption: the handle is broken from now on. Returns WEFT_EBROKEN. */
+int weft__ipcq_corrupt(weft_ipcq *q, const char *what, unsigned long long value);
+/* Bump ev and wake its sleepers if it has any; true if it had. */
+bool weft__ipcq_signal(struct ipcq_event *ev);
+
+/* ipcq.c: the internal face for the process pool. try_put / try_get never wait for room or a
+ * message (WEFT_EAGAIN); weft__ipcq_wait waits until a put (for_put) or a get might succeed,
+ * the deadline passes, the caller is cancelled, or the peers died: 0, WEFT_ETIMEDOUT,
+ * WEFT_ECANCELED, WEFT_EDIED, WEFT_EBROKEN. Then try again. */
+int weft__ipcq_try_put(weft_ipcq *q, const void *data, size_t len);
+int weft__ipcq_try_get(weft_ipcq *q, void *buf, size_t size, size_t *len);
+int weft__ipcq_wait(weft_ipcq *q, bool for_put, weft_ns deadline);
+
+#endif
