@@ -71,10 +71,9 @@ typedef struct weft__park {
     weft_ns deadline;             /* absolute, monotonic; WEFT_FOREVER for none */
     bool cancellable;             /* false: only a waker or the deadline can end this wait */
     bool spin;                    /* false: sleep at once (nothing but the deadline will end it) */
+    bool scope_first;             /* the deadline is the scope's (weft__park_enter) */
     uint8_t kind;                 /* what it waits on, for the dump (core/debugrec.h); 0: other */
     const void *obj;              /* the object waited on, for the dump; NULL if none */
-
-    bool scope_first;             /* the deadline is the scope's (weft__park_enter) */
     /* NULL, or a futex word in memory shared with other processes that the owner sleeps on
      * instead of state (weft__park_enter): a claim bumps it and wakes its sleepers before the
      * flush gives the park its final state, while the owner still waits (so the word's
