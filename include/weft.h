@@ -16,5 +16,6 @@
 #include <weft/future.h>
 #include <weft/pool.h>
 #include <weft/process.h>
+#include <weft/procpool.h>
 
 #endif
