@@ -87,7 +87,7 @@ typedef struct weft_procpool_opts {
                          NAME-K (K from 1); NULL: "procpool" */
     weft_scope *scope; /* borrowed during the call: the parent of the pool's scope; NULL: the
                           creator's current scope */
-    int window;        /* tasks sent ahead to a worker, 1 ... WEFT_PROCPOOL_WINDOW_MAX; 0: 8.
+    int window;        /* tasks sent ahead to a worker, 1 ... WEFT_PROCPOOL_WINDOW_MAX; 0: 16.
                           More hides the round trip for short tasks; 1 keeps a long task from
                           holding others behind it */
     uint32_t max_tasks_per_child; /* retire a worker after this many tasks; 0: never */
@@ -190,7 +190,8 @@ WEFT_API int weft_procpool_wait_idle(weft_procpool *p, weft_ns timeout);
  * WEFT_ECANCELED ("the pool was shut down"). Without cancel_pending, queued tasks run too,
  * within the same kill_after. Idle workers are told to exit. wait: non-zero waits until
  * every worker has exited, which kill_after + kill_grace (+ a reap) bounds; zero returns at
- * once. Calling it again changes nothing set before but may wait again.
+ * once. A later call only adds to an earlier one (cancelling the queue, an earlier kill) and
+ * may wait again.
  * Returns 0; WEFT_ECANCELED (wait, and the caller's scope was cancelled: the shutdown goes
  * on); WEFT_EDEADLK (wait, called from a task's done-callback run by the pool's manager
  * thread); WEFT_EINVAL (NULL p, negative kill_after).

@@ -114,7 +114,9 @@ static void task_ok(struct weft_procpool *p, struct pp_task *t, const void *data
 {
     /* counted first: whoever sees the future done sees it counted */
     atomic_fetch_add_explicit(&p->st_completed, 1, memory_order_relaxed);
-    if (weft_future_set_bytes(t->f, data, len) == WEFT_ENOMEM) {
+    if (len == 0) /* no copy to make: the result pointer is NULL, the length 0 */
+        (void)weft_future_set_result(t->f, NULL, NULL);
+    else if (weft_future_set_bytes(t->f, data, len) == WEFT_ENOMEM) {
         atomic_fetch_sub_explicit(&p->st_completed, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&p->st_failed, 1, memory_order_relaxed);
         (void)weft_future_set_failure(t->f, WEFT_ENOMEM, "no memory for the task's result");
@@ -256,6 +258,16 @@ static void answer(struct weft_procpool *p, struct pp_worker *w, const char *buf
     struct pp_answer a;
     char msg[WEFT_ERROR_MESSAGE_MAX], why[96];
     const char *bad;
+    uint64_t sid;
+    if (pp_started_parse(buf, len, &sid) == 0) { /* the head's timeout runs from now */
+        if (w->count == 0 || ring_at(w, 0)->id != sid || ring_at(w, 0)->announced) {
+            bad_answer(p, w, "a start notice out of turn");
+            return;
+        }
+        ring_at(w, 0)->announced = 1;
+        w->head_start = weft_now();
+        return;
+    }
     if (pp_result_parse(buf, len, &a, msg, &bad) != 0) {
         bad_answer(p, w, bad);
         return;
@@ -358,7 +370,6 @@ static void break_pool(struct weft_procpool *p, const char *why)
 /* An unexpected death: true if it breaks the pool (restart intensity). */
 static int count_death(struct weft_procpool *p, weft_ns now)
 {
-    atomic_fetch_add_explicit(&p->st_died, 1, memory_order_relaxed);
     if (p->max_restarts < 0) return 0;
     int cap = p->max_restarts + 1;
     p->deaths[p->death_at] = now;
@@ -443,6 +454,8 @@ static void died(struct weft_procpool *p, struct pp_worker *w, char *buf)
     if (w->count > 0) {
         struct pp_task *t = ring_at(w, 0);
         int status = culprit_outcome(p, w, t, code, msg, sizeof msg, &unexpected);
+        if (unexpected) /* counted before the future settles: its reader sees the count */
+            atomic_fetch_add_explicit(&p->st_died, 1, memory_order_relaxed);
         if (status != 0 || t->f == NULL) {
             ring_pop(p, w);
             if (t->f == NULL)
@@ -468,6 +481,7 @@ static void died(struct weft_procpool *p, struct pp_worker *w, char *buf)
         weft_process_status_text(code, st, sizeof st);
         snprintf(msg, sizeof msg, "worker %d (pid %d) %s while idle", w->index, w->pid, st);
         unexpected = w->state == W_LIVE || (w->state == W_RETIRING && code != 0);
+        if (unexpected) atomic_fetch_add_explicit(&p->st_died, 1, memory_order_relaxed);
     }
     if (w->state == W_RETIRING && !unexpected && !p->closed && !p->broken)
         atomic_fetch_add_explicit(&p->st_retired, 1, memory_order_relaxed);
@@ -501,6 +515,8 @@ static int can_take(struct weft_procpool *p, struct pp_worker *w)
 {
     if (w->state != W_LIVE || w->full || w->count >= p->window) return 0;
     if (p->max_tasks && w->assigned >= p->max_tasks) return 0;
+    /* refilled when half empty, so that one record carries several tasks */
+    if (w->count > 0 && w->count > p->window / 2) return 0;
     return w->count == 0 || ring_at(w, 0)->timeout == 0;
 }
 
@@ -562,7 +578,9 @@ static void fill(struct weft_procpool *p, struct pp_worker *w, int share, char *
     while (n < room) {
         struct pp_task *t = next_task(p, w, n, len);
         if (t == NULL) break;
-        pp_rec_add_task(buf + PP_REC_MAX, &len, PP_REC_MAX, t->id, t->fn, t->arg, t->len);
+        t->announced = 0;
+        pp_rec_add_task(buf + PP_REC_MAX, &len, PP_REC_MAX, t->id,
+                        t->fn | (t->timeout ? PP_FN_ANNOUNCE : 0), t->arg, t->len);
         if (t->fn + 1 > need_fns) need_fns = t->fn + 1;
         sent[n++] = t;
         if (t->timeout) break;
@@ -610,6 +628,10 @@ static void dispatch(struct weft_procpool *p, char *buf)
 static void cancels(struct weft_procpool *p)
 {
     char msg[128];
+    if (weft_scope_cancelled(p->scope) == 1) { /* a stop, whose own hook may come later */
+        atomic_store(&p->stop_seen, 1);
+        return;
+    }
     for (int i = 0; i < p->nworkers; i++) {
         struct pp_worker *w = &p->workers[i];
         for (int k = 0; k < w->count; k++) {
@@ -676,7 +698,7 @@ static weft_ns timers(struct weft_procpool *p, weft_ns now)
         }
         if (w->state == W_EMPTY || w->count == 0) continue;
         struct pp_task *t = ring_at(w, 0);
-        if (t->timeout == 0 || t->f == NULL) continue;
+        if (t->timeout == 0 || t->f == NULL || !t->announced) continue;
         weft_ns due = w->head_start + t->timeout;
         if (now >= due)
             kill_worker(p, w, K_TIMEOUT, t->id);
@@ -767,8 +789,9 @@ int weft__pp_manager(void *arg)
     struct epoll_event ev[64];
     for (;;) {
         weft_ns now = weft_now(), next = WEFT_FOREVER;
-        if (atomic_exchange(&p->cancel_seen, 0)) cancels(p);
+        /* stop first: a stop cancels every task's scope too, and says why itself */
         if (control(p, now, &next, buf)) break;
+        if (atomic_exchange(&p->cancel_seen, 0)) cancels(p);
         dispatch(p, buf);
         retire_idle(p, buf);
         weft_ns t = timers(p, now);

@@ -89,7 +89,7 @@ static int setup(struct weft_procpool *p, const weft_procpool_opts *o)
                   : cpus < 1                         ? 1
                   : cpus > WEFT_PROCPOOL_WORKERS_MAX ? WEFT_PROCPOOL_WORKERS_MAX
                                                      : (int)cpus;
-    p->window = o->window ? o->window : 8;
+    p->window = o->window ? o->window : 16;
     p->method = o->method;
     snprintf(p->name, sizeof p->name, "%s", o->name ? o->name : "procpool");
     p->max_tasks = o->max_tasks_per_child;

@@ -57,7 +57,8 @@ struct pp_task {
     uint32_t len;
     weft_ns timeout; /* 0: none */
     int retries;
-    int started; /* set_running done (it keeps its holder if queued again) */
+    int started;   /* set_running done (it keeps its holder if queued again) */
+    int announced; /* its worker said it started it (tasks with a timeout) */
     struct pp_holder *holder;
     _Alignas(16) unsigned char arg[];
 };

@@ -139,3 +139,23 @@ int pp_result_parse(const void *buf, size_t len, struct pp_answer *a, char *msgb
     a->rss = r.rss;
     return 0;
 }
+
+size_t pp_started_encode(void *buf, uint64_t id)
+{
+    size_t off = pp_rec_begin(buf, PP_STARTED);
+    uint64_t item[2] = {id, 0};
+    memcpy((char *)buf + off, item, sizeof item);
+    return pp_rec_end(buf, off + sizeof item, 1);
+}
+
+int pp_started_parse(const void *buf, size_t len, uint64_t *id)
+{
+    struct pp_hdr h;
+    uint64_t item[2];
+    if (len != PP_ALIGN(sizeof h) + sizeof item) return -1;
+    memcpy(&h, buf, sizeof h);
+    if (h.magic != PP_MAGIC || h.kind != PP_STARTED || h.count != 1 || h.len != len) return -1;
+    memcpy(item, (const char *)buf + PP_ALIGN(sizeof h), sizeof item);
+    *id = item[0];
+    return 0;
+}

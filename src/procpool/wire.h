@@ -15,6 +15,8 @@
  *   QUIT    no item: the worker exits after the tasks before it
  *   RESULT  one item = id (u64), status (i32), code (i32), len (u32), msg_len (u32), rss
  *           (u64), len bytes of result, msg_len bytes of message
+ *   STARTED one item = id (u64), 8 bytes of zero: sent before a task whose fn has
+ *           PP_FN_ANNOUNCE (a task with a timeout, which runs from that moment)
  * Parent to worker: TASKS, DEFS, QUIT. Worker to parent: one RESULT per task, sent before the
  * next task starts, so that on a death the first task without an answer is the one that
  * was running (docs/design/procpool.md).
@@ -30,7 +32,9 @@
 #include <weft/process.h>
 
 #define PP_MAGIC 0x70707466u /* "ftpp" */
-enum { PP_TASKS = 1, PP_DEFS = 2, PP_QUIT = 3, PP_RESULT = 4 };
+enum { PP_TASKS = 1, PP_DEFS = 2, PP_QUIT = 3, PP_RESULT = 4, PP_STARTED = 5 };
+/* In a TASKS item's fn: announce the start (the task has a timeout, counted from then). */
+#define PP_FN_ANNOUNCE 0x80000000u
 
 struct pp_hdr {
     uint32_t magic;
@@ -105,6 +109,9 @@ struct pp_answer {
 };
 int pp_result_parse(const void *buf, size_t len, struct pp_answer *a, char *msgbuf,
                     const char **why);
+/* A STARTED record: its length, and 0 with the id; -1 if buf is not a STARTED record. */
+size_t pp_started_encode(void *buf, uint64_t id);
+int pp_started_parse(const void *buf, size_t len, uint64_t *id);
 
 /* The carrier: how records travel. One implementation today (seqpacket.c). */
 struct pp_carrier {

@@ -40,7 +40,12 @@ static uint64_t rss_now(struct wstate *s)
 /* Run one task and send its answer; -1 if the parent is gone. */
 static int run_one(struct wstate *s, const struct pp_item *it)
 {
-    weft_process_fn fn = it->fn < WEFT_PROCPOOL_FNS_MAX ? s->fns[it->fn] : NULL;
+    uint32_t id = it->fn & ~PP_FN_ANNOUNCE;
+    weft_process_fn fn = id < WEFT_PROCPOOL_FNS_MAX ? s->fns[id] : NULL;
+    if (it->fn & PP_FN_ANNOUNCE) {
+        size_t n = pp_started_encode(s->out, it->id);
+        if (pp_seqpacket.send(s->cfg->fd, s->out, n, 1) != 0) return -1;
+    }
     int status, code = 0;
     const char *msg = "";
     size_t rlen = 0;
