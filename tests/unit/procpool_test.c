@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <weft/procpool.h>
 
@@ -502,6 +504,48 @@ START_TEST(procpool_bad_input_is_an_error)
 }
 END_TEST
 
+/* Appends a line to the file named by arg, after 20 ms (still queued when main returns). */
+static int append_line(const void *arg, size_t size)
+{
+    char path[128];
+    if (size == 0 || size > sizeof path) return weft_error_set(WEFT_EINVAL, "bad path");
+    memcpy(path, arg, size);
+    weft_sleep(WEFT_MS(20));
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0600);
+    if (fd < 0) return weft_error_set(WEFT_EFAILED, "open failed");
+    (void)!write(fd, "x\n", 2);
+    close(fd);
+    return 0;
+}
+
+START_TEST(procpool_left_open_at_exit_runs_its_queue)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/weft-procpool-exit-%d", (int)getpid());
+    unlink(path);
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) { /* a program that returns from main with its pool open */
+        weft_procpool *p;
+        if (weft_procpool_new(&p, NULL) != 0) _exit(90);
+        for (int i = 0; i < 6; i++)
+            if (weft_procpool_submit(p, NULL, append_line, path, strlen(path) + 1, NULL) != 0)
+                _exit(91);
+        exit(0);
+    }
+    int st;
+    ck_assert_int_eq(waitpid(child, &st, 0), child);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+    char buf[64] = {0};
+    int fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    unlink(path);
+    ck_assert_int_eq((int)n, 12); /* all six tasks ran before the program ended */
+}
+END_TEST
+
 WEFT_TEST_SUITE("procpool", 120, procpool_segfault_fails_only_its_task,
                 procpool_exit3_fails_only_its_task, procpool_abort_fails_only_its_task,
                 procpool_hang_past_timeout_fails_only_its_task,
@@ -513,4 +557,5 @@ WEFT_TEST_SUITE("procpool", 120, procpool_segfault_fails_only_its_task,
                 procpool_root_scope_cancel_stops_the_pool,
                 procpool_max_tasks_per_child_retires_workers,
                 procpool_max_memory_retires_a_grown_worker, procpool_retries_are_opt_in,
-                procpool_task_failure_carries_code_and_message, procpool_bad_input_is_an_error)
+                procpool_task_failure_carries_code_and_message, procpool_bad_input_is_an_error,
+                procpool_left_open_at_exit_runs_its_queue)
