@@ -56,8 +56,8 @@ static double map_rate(weft_procpool *p, int n)
     int *items = calloc((size_t)n, sizeof *items);
     if (items == NULL) return -1;
     int64_t t0 = bench_now();
-    int rc = weft_procpool_map(p, empty, items, sizeof *items, (size_t)n, NULL, 0, NULL,
-                               WEFT_FOREVER);
+    int rc =
+        weft_procpool_map(p, empty, items, sizeof *items, (size_t)n, NULL, 0, NULL, WEFT_FOREVER);
     int64_t t1 = bench_now();
     free(items);
     return rc == 0 ? n / ((double)(t1 - t0) / 1e9) : -1;
@@ -107,8 +107,8 @@ static void crash_to_replacement(int reps)
 static void python(int n, int runs, double weft_submit)
 {
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "python3 %s/procpool_python.py %d %d 2>/dev/null", WEFT_BENCH_DIR,
-             n, runs);
+    snprintf(cmd, sizeof cmd, "python3 %s/procpool_python.py %d %d 2>/dev/null", WEFT_BENCH_DIR, n,
+             runs);
     FILE *f = popen(cmd, "r");
     char line[256];
     int any = 0;

@@ -53,8 +53,8 @@ int main(int argc, char **argv)
         return 1;
     }
     weft_ns t2 = weft_now();
-    if (weft_procpool_map(pool, sum_chunk, r, sizeof *r, (size_t)chunks, sums, sizeof *sums,
-                          NULL, WEFT_FOREVER) != 0) {
+    if (weft_procpool_map(pool, sum_chunk, r, sizeof *r, (size_t)chunks, sums, sizeof *sums, NULL,
+                          WEFT_FOREVER) != 0) {
         fprintf(stderr, "map: %s\n", weft_error_message());
         return 1;
     }
