@@ -500,8 +500,9 @@ static void died(struct weft_procpool *p, struct pp_worker *w, char *buf)
                  p->max_restarts + 1, d, msg);
         break_pool(p, why);
     }
+    /* a shut-down pool still runs its queue (until kill_after): it replaces workers for it */
     weft__lock_acquire(&p->lock);
-    int replace = !p->closed && !p->broken;
+    int replace = !p->broken && (!p->closed || (p->qhead && now < p->kill_deadline));
     weft__lock_release(&p->lock);
     if (replace && weft__pp_start_worker(p, w) != 0 && atomic_load(&p->live) == 0) {
         snprintf(msg, sizeof msg, "no worker could be started: %.200s", weft_error_message());
@@ -807,6 +808,7 @@ int weft__pp_manager(void *arg)
         atomic_store(&p->sleeping, 0);
         if (n > 0) events(p, ev, n, buf);
     }
+    drop_queue(p, WEFT_ECANCELED, "the pool was shut down"); /* none left to run them */
     weft__pp_holders_free(p);
     atomic_store(&p->finished, 1);
     weft__pp_notify(p);

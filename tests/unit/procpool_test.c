@@ -546,16 +546,31 @@ START_TEST(procpool_left_open_at_exit_runs_its_queue)
 }
 END_TEST
 
-WEFT_TEST_SUITE("procpool", 120, procpool_segfault_fails_only_its_task,
-                procpool_exit3_fails_only_its_task, procpool_abort_fails_only_its_task,
-                procpool_hang_past_timeout_fails_only_its_task,
-                procpool_out_of_memory_fails_only_its_task,
-                procpool_lying_worker_fails_its_task_not_the_parent,
-                procpool_crashes_among_many_good_tasks, procpool_crash_loop_breaks_the_pool,
-                procpool_shutdown_with_a_hung_worker_is_bounded,
-                procpool_cancel_of_a_running_task_ends_its_worker, procpool_map_collects_in_order,
-                procpool_root_scope_cancel_stops_the_pool,
-                procpool_max_tasks_per_child_retires_workers,
-                procpool_max_memory_retires_a_grown_worker, procpool_retries_are_opt_in,
-                procpool_task_failure_carries_code_and_message, procpool_bad_input_is_an_error,
-                procpool_left_open_at_exit_runs_its_queue)
+START_TEST(procpool_shutdown_runs_the_queue_past_a_crash)
+{
+    weft_procpool *p = make(1, NULL);
+    weft_future *f[6];
+    for (int i = 0; i < 6; i++) {
+        struct job j = {i, 1, M_SEGV};
+        ck_assert_weft(weft_procpool_submit(p, &f[i], misbehave, &j, sizeof j, NULL), 0);
+    }
+    ck_assert_weft(weft_procpool_shutdown(p, 1, 0, WEFT_FOREVER), 0);
+    for (int i = 0; i < 6; i++) {
+        ck_assert_weft(weft_future_result(f[i], NULL, 0), i == 1 ? WEFT_EDIED : 0);
+        weft_future_release(f[i]);
+    }
+    ck_assert_weft(weft_procpool_free(p), 0);
+}
+END_TEST
+
+WEFT_TEST_SUITE(
+    "procpool", 120, procpool_segfault_fails_only_its_task, procpool_exit3_fails_only_its_task,
+    procpool_abort_fails_only_its_task, procpool_hang_past_timeout_fails_only_its_task,
+    procpool_out_of_memory_fails_only_its_task, procpool_lying_worker_fails_its_task_not_the_parent,
+    procpool_crashes_among_many_good_tasks, procpool_crash_loop_breaks_the_pool,
+    procpool_shutdown_with_a_hung_worker_is_bounded,
+    procpool_cancel_of_a_running_task_ends_its_worker, procpool_map_collects_in_order,
+    procpool_root_scope_cancel_stops_the_pool, procpool_max_tasks_per_child_retires_workers,
+    procpool_max_memory_retires_a_grown_worker, procpool_retries_are_opt_in,
+    procpool_task_failure_carries_code_and_message, procpool_bad_input_is_an_error,
+    procpool_left_open_at_exit_runs_its_queue, procpool_shutdown_runs_the_queue_past_a_crash)
