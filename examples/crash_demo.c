@@ -6,13 +6,14 @@
  *
  *     crash_demo segv|exit|abort|hang|oom
  *
- *   segv   the task dereferences a null pointer (SIGSEGV);
+ *   segv   the task writes to an address in page zero (SIGSEGV);
  *   exit   it calls exit(3);
  *   abort  it calls abort() (SIGABRT);
  *   hang   it never returns: its 200 ms timeout ends the worker;
  *   oom    it allocates 16 MiB blocks until the pool's per-worker memory limit (256 MiB,
  *          RLIMIT_AS) refuses one, and fails with WEFT_ENOMEM.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +36,8 @@ static int work(const void *arg, size_t size)
     if (j.task == 4) {
         switch (j.mode) {
         case SEGV: {
-            volatile int *volatile nowhere = NULL;
-            *nowhere = 1;
+            volatile uintptr_t page_zero = 16; /* unmapped: no page is mapped at 0 */
+            *(volatile int *)page_zero = 1;
             break;
         }
         case EXIT:
