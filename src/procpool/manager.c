@@ -181,8 +181,7 @@ static struct pp_task *queue_take_all(struct weft_procpool *p)
 {
     weft__lock_acquire(&p->lock);
     struct pp_task *t = p->qhead;
-    p->qhead = p->qtail = NULL;
-    atomic_store_explicit(&p->queued, 0, memory_order_relaxed);
+    p->qhead = p->qtail = NULL; /* queued drops as each one settles (drop_queue) */
     weft__lock_release(&p->lock);
     return t;
 }
@@ -193,6 +192,8 @@ static void drop_queue(struct weft_procpool *p, int status, const char *msg)
     while (t) {
         struct pp_task *next = t->next;
         task_drop(p, t, status, msg);
+        /* release: as ran() */
+        atomic_fetch_sub_explicit(&p->queued, 1, memory_order_release);
         t = next;
     }
 }
@@ -210,8 +211,16 @@ static struct pp_task *ring_pop(struct weft_procpool *p, struct pp_worker *w)
     w->head = (w->head + 1) % WEFT_PROCPOOL_WINDOW_MAX;
     w->count--;
     w->inflight_bytes -= t->len;
-    atomic_fetch_sub_explicit(&p->running, 1, memory_order_relaxed);
+    (void)p;
     return t;
+}
+
+/* A task left the running count: after its future settled, so that wait_idle never returns
+ * before the future is done. */
+static void ran(struct weft_procpool *p)
+{
+    /* release: pairs with wait_idle's load (seq_cst), which then sees the future settled */
+    atomic_fetch_sub_explicit(&p->running, 1, memory_order_release);
 }
 
 static void fmt_ns(weft_ns ns, char *buf, size_t size)
@@ -292,6 +301,7 @@ static void answer(struct weft_procpool *p, struct pp_worker *w, const char *buf
         task_ok(p, t, a.data, a.len);
     else
         task_fail(p, t, a.status, a.msg);
+    ran(p);
     if (p->max_memory && a.rss > p->max_memory && w->state == W_LIVE) w->state = W_RETIRING;
 }
 
@@ -462,17 +472,19 @@ static void died(struct weft_procpool *p, struct pp_worker *w, char *buf)
                 free(t);
             else
                 task_fail(p, t, status, msg);
+            ran(p);
         }
         if (w->state == W_KILLING && w->kill_reason == K_SHUTDOWN) {
             while (w->count > 0) {
                 struct pp_task *r = ring_pop(p, w);
                 if (r->f == NULL) {
                     free(r);
-                    continue;
+                } else {
+                    snprintf(msg, sizeof msg, "the pool was shut down before task %" PRIu64 " ran",
+                             r->id);
+                    task_fail(p, r, WEFT_ECANCELED, msg);
                 }
-                snprintf(msg, sizeof msg, "the pool was shut down before task %" PRIu64 " ran",
-                         r->id);
-                task_fail(p, r, WEFT_ECANCELED, msg);
+                ran(p);
             }
         }
         requeue_rest(p, w);
@@ -669,7 +681,6 @@ static void cancels(struct weft_procpool *p)
             t->next->prev = t->prev;
         else
             p->qtail = t->prev;
-        atomic_fetch_sub_explicit(&p->queued, 1, memory_order_relaxed);
         t->next = hit;
         hit = t;
     }
@@ -678,6 +689,7 @@ static void cancels(struct weft_procpool *p)
         struct pp_task *next = hit->next;
         snprintf(msg, sizeof msg, "task %" PRIu64 " was cancelled", hit->id);
         task_fail(p, hit, WEFT_ECANCELED, msg);
+        atomic_fetch_sub_explicit(&p->queued, 1, memory_order_release); /* as ran() */
         hit = next;
     }
 }
