@@ -454,49 +454,51 @@ static int culprit_outcome(struct weft_procpool *p, struct pp_worker *w, struct 
     return WEFT_EDIED;
 }
 
-static void died(struct weft_procpool *p, struct pp_worker *w, char *buf)
+/* The tasks a dead worker held: the one it ran fails (or is queued again), the rest are
+ * queued again (or cancelled by a shutdown's kill). Fills msg; returns 1 if the death was
+ * unexpected (a crash, counted toward restart intensity). */
+static int settle_held(struct weft_procpool *p, struct pp_worker *w, int code, char *msg,
+                       size_t size)
 {
-    drain(p, w, buf);
-    int code = weft_process_exitcode(w->proc);
-    weft_ns now = weft_now();
-    char msg[WEFT_ERROR_MESSAGE_MAX];
-    int unexpected = 0;
-    if (w->count > 0) {
-        struct pp_task *t = ring_at(w, 0);
-        int status = culprit_outcome(p, w, t, code, msg, sizeof msg, &unexpected);
-        if (unexpected) /* counted before the future settles: its reader sees the count */
-            atomic_fetch_add_explicit(&p->st_died, 1, memory_order_relaxed);
-        if (status != 0 || t->f == NULL) {
-            ring_pop(p, w);
-            if (t->f == NULL)
-                free(t);
-            else
-                task_fail(p, t, status, msg);
-            ran(p);
-        }
-        if (w->state == W_KILLING && w->kill_reason == K_SHUTDOWN) {
-            while (w->count > 0) {
-                struct pp_task *r = ring_pop(p, w);
-                if (r->f == NULL) {
-                    free(r);
-                } else {
-                    snprintf(msg, sizeof msg, "the pool was shut down before task %" PRIu64 " ran",
-                             r->id);
-                    task_fail(p, r, WEFT_ECANCELED, msg);
-                }
-                ran(p);
-            }
-        }
-        requeue_rest(p, w);
-    } else {
+    int unexpected;
+    if (w->count == 0) {
         char st[96];
         weft_process_status_text(code, st, sizeof st);
-        snprintf(msg, sizeof msg, "worker %d (pid %d) %s while idle", w->index, w->pid, st);
+        snprintf(msg, size, "worker %d (pid %d) %s while idle", w->index, w->pid, st);
         unexpected = w->state == W_LIVE || (w->state == W_RETIRING && code != 0);
         if (unexpected) atomic_fetch_add_explicit(&p->st_died, 1, memory_order_relaxed);
+        return unexpected;
     }
-    if (w->state == W_RETIRING && !unexpected && !p->closed && !p->broken)
-        atomic_fetch_add_explicit(&p->st_retired, 1, memory_order_relaxed);
+    struct pp_task *t = ring_at(w, 0);
+    int status = culprit_outcome(p, w, t, code, msg, size, &unexpected);
+    if (unexpected) /* counted before the future settles: its reader sees the count */
+        atomic_fetch_add_explicit(&p->st_died, 1, memory_order_relaxed);
+    if (status != 0 || t->f == NULL) {
+        ring_pop(p, w);
+        if (t->f == NULL)
+            free(t);
+        else
+            task_fail(p, t, status, msg);
+        ran(p);
+    }
+    while (w->state == W_KILLING && w->kill_reason == K_SHUTDOWN && w->count > 0) {
+        char m[96];
+        struct pp_task *r = ring_pop(p, w);
+        if (r->f == NULL) {
+            free(r);
+        } else {
+            snprintf(m, sizeof m, "the pool was shut down before task %" PRIu64 " ran", r->id);
+            task_fail(p, r, WEFT_ECANCELED, m);
+        }
+        ran(p);
+    }
+    requeue_rest(p, w);
+    return unexpected;
+}
+
+/* Forget a reaped worker: its descriptors, its handle, its place (W_EMPTY). */
+static void slot_free(struct weft_procpool *p, struct pp_worker *w)
+{
     epoll_ctl(p->epfd, EPOLL_CTL_DEL, w->pidfd, NULL);
     epoll_ctl(p->epfd, EPOLL_CTL_DEL, w->fd, NULL);
     close(w->fd);
@@ -505,6 +507,21 @@ static void died(struct weft_procpool *p, struct pp_worker *w, char *buf)
     w->state = W_EMPTY;
     atomic_store(&p->pids[w->index - 1], 0);
     atomic_fetch_sub(&p->live, 1);
+}
+
+static void died(struct weft_procpool *p, struct pp_worker *w, char *buf)
+{
+    drain(p, w, buf);
+    int code = weft_process_exitcode(w->proc);
+    weft_ns now = weft_now();
+    char msg[WEFT_ERROR_MESSAGE_MAX];
+    int unexpected = settle_held(p, w, code, msg, sizeof msg);
+    weft__lock_acquire(&p->lock);
+    int open = !p->closed && !p->broken;
+    weft__lock_release(&p->lock);
+    if (w->state == W_RETIRING && !unexpected && open)
+        atomic_fetch_add_explicit(&p->st_retired, 1, memory_order_relaxed);
+    slot_free(p, w);
     if (unexpected && count_death(p, now)) {
         char why[WEFT_ERROR_MESSAGE_MAX], d[32];
         fmt_ns(p->restart_period, d, sizeof d);
