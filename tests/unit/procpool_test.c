@@ -563,6 +563,35 @@ START_TEST(procpool_shutdown_runs_the_queue_past_a_crash)
 }
 END_TEST
 
+/* Every start method the workers may use runs the same functions (the spawn method executes
+ * the program again, with its own load addresses: functions travel as object and offset). */
+START_TEST(procpool_workers_by_each_start_method)
+{
+    int methods[3] = {WEFT_PROCESS_FORKSERVER, WEFT_PROCESS_SPAWN, WEFT_PROCESS_FORK};
+    /* ThreadSanitizer and fork() in a threaded parent: see process_test.c */
+    int n = weft_test_tsan() ? 2 : 3;
+    for (int m = 0; m < n; m++) {
+        weft_procpool_opts o = WEFT_PROCPOOL_OPTS_INIT;
+        o.method = methods[m];
+        weft_procpool *p = make(2, &o);
+        int in[40], out[40];
+        for (int i = 0; i < 40; i++) in[i] = i;
+        ck_assert_weft(weft_procpool_map(p, square, in, sizeof in[0], 40, out, sizeof out[0], NULL,
+                                         WEFT_FOREVER),
+                       0);
+        for (int i = 0; i < 40; i++) ck_assert_int_eq(out[i], i * i);
+        struct job j = {0, 0, M_SEGV};
+        weft_future *f;
+        ck_assert_weft(weft_procpool_submit(p, &f, misbehave, &j, sizeof j, NULL), 0);
+        ck_assert_weft(weft_future_result(f, NULL, WEFT_FOREVER), WEFT_EDIED);
+        ck_assert_msg(strstr(weft_error_message(), "SIGSEGV"), "%s", weft_error_message());
+        weft_future_release(f);
+        check_serves(p, 9);
+        ck_assert_weft(weft_procpool_free(p), 0);
+    }
+}
+END_TEST
+
 WEFT_TEST_SUITE(
     "procpool", 120, procpool_segfault_fails_only_its_task, procpool_exit3_fails_only_its_task,
     procpool_abort_fails_only_its_task, procpool_hang_past_timeout_fails_only_its_task,
@@ -573,4 +602,5 @@ WEFT_TEST_SUITE(
     procpool_root_scope_cancel_stops_the_pool, procpool_max_tasks_per_child_retires_workers,
     procpool_max_memory_retires_a_grown_worker, procpool_retries_are_opt_in,
     procpool_task_failure_carries_code_and_message, procpool_bad_input_is_an_error,
-    procpool_left_open_at_exit_runs_its_queue, procpool_shutdown_runs_the_queue_past_a_crash)
+    procpool_left_open_at_exit_runs_its_queue, procpool_shutdown_runs_the_queue_past_a_crash,
+    procpool_workers_by_each_start_method)
