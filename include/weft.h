@@ -18,5 +18,6 @@
 #include <weft/process.h>
 #include <weft/debug.h>
 #include <weft/ipcq.h>
+#include <weft/procpool.h>
 
 #endif

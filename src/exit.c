@@ -4,6 +4,9 @@
  *   1. wait for the non-daemon weft threads (threading._shutdown);
  *   2. shut down, waiting, every pool that was not shut down and is not a daemon pool, the
  *      default pool included: what was queued runs, as concurrent.futures' exit hook does;
+ *   2b. shut down, waiting, every process pool still open (src/procpool/): what was queued
+ *      runs, as ProcessPoolExecutor's exit hook does; before step 4, which would kill its
+ *      (daemon) workers under it;
  *   3. wait for the non-daemon threads again (those that tasks started in step 2);
  *   4. kill the daemon child processes and join the others (multiprocessing's exit hook);
  *   5. end the timer thread (unless a callback runs), the signal thread and the dump service
@@ -28,6 +31,7 @@ void weft__exit_run(void)
 {
     weft__thread_wait_nondaemon();
     weft__pools_at_exit();
+    weft__procpools_at_exit();
     weft__thread_wait_nondaemon();
     weft__process_exit_children();
     weft__timer_at_exit();

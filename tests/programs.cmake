@@ -199,7 +199,8 @@ if(WEFT_VALGRIND AND WEFT_SANITIZE STREQUAL "")
   set(vg ${CMAKE_CURRENT_BINARY_DIR}/valgrind)
   set(support ${CMAKE_CURRENT_SOURCE_DIR}/support)
   foreach(ex workers producer_consumer dirlist stoppable radio printer rangesum echo_server
-             echo_load first_answer hello_processes rangesum_processes)
+             echo_load first_answer hello_processes rangesum_processes crash_demo
+             rangesum_procpool)
     if(TARGET ${ex})
       file(GENERATE OUTPUT ${vg}/${ex}
         CONTENT "#!/bin/sh\nexec ${WEFT_VALGRIND} --leak-check=full --error-exitcode=9 --suppressions=${support}/valgrind.supp $<TARGET_FILE:${ex}> \"$@\"\n"
@@ -309,4 +310,36 @@ if(TARGET hello_processes AND WEFT_VALGRIND AND WEFT_SANITIZE STREQUAL "")
   weft_valgrind_test(hello_processes_spawn ${vg}/hello_processes 3 spawn)
   set_tests_properties(valgrind_hello_processes_spawn PROPERTIES RUN_SERIAL TRUE
     PASS_REGULAR_EXPRESSION "3 processes joined, 0 failed")
+endif()
+
+# process pool examples (issue 16): the crash demo, each misbehaviour of task 4 fails that task
+# alone with what happened, and the pool serves on; seed 004's sum over a process pool.
+if(TARGET crash_demo)
+  set(want_segv "WEFT_EDIED: worker [0-9] \\(pid [0-9]+\\) was killed by SIGSEGV \\(Segmentation fault\\) while running task 4")
+  set(want_exit "WEFT_EDIED: worker [0-9] \\(pid [0-9]+\\) exited with status 3 while running task 4")
+  set(want_abort "WEFT_EDIED: worker [0-9] \\(pid [0-9]+\\) was killed by SIGABRT \\(Aborted\\) while running task 4")
+  set(want_hang "WEFT_ETIMEDOUT: task 4 timed out after 200 ms; worker [0-9] \\(pid [0-9]+\\) was killed by SIGTERM")
+  set(want_oom "WEFT_ENOMEM: out of memory after [0-9]+ MiB")
+  foreach(mode segv exit abort hang oom)
+    add_test(NAME example_crash_demo_${mode} COMMAND crash_demo ${mode})
+    set_tests_properties(example_crash_demo_${mode} PROPERTIES TIMEOUT 60
+      PASS_REGULAR_EXPRESSION "task  3: 9\ntask  4: ${want_${mode}}\ntask  5: 25.*task 10: 100\nafterwards: the pool still serves\n9 of 10 succeeded")
+  endforeach()
+  if(WEFT_SANITIZE STREQUAL "address" OR WEFT_SANITIZE STREQUAL "thread")
+    # RLIMIT_AS cannot hold a sanitizer's shadow memory
+    set_tests_properties(example_crash_demo_oom PROPERTIES DISABLED TRUE)
+  endif()
+endif()
+if(TARGET rangesum_procpool)
+  add_test(NAME example_rangesum_procpool COMMAND rangesum_procpool 20000000 32)
+  set_tests_properties(example_rangesum_procpool PROPERTIES TIMEOUT 120
+    PASS_REGULAR_EXPRESSION "process pool .*speed-up.*the sums agree")
+endif()
+if(WEFT_VALGRIND AND WEFT_SANITIZE STREQUAL "" AND TARGET crash_demo AND TARGET rangesum_procpool)
+  weft_valgrind_test(crash_demo ${vg}/crash_demo segv)
+  weft_valgrind_test(rangesum_procpool ${vg}/rangesum_procpool 2000000 8)
+  set_tests_properties(valgrind_crash_demo PROPERTIES RUN_SERIAL TRUE
+    PASS_REGULAR_EXPRESSION "9 of 10 succeeded")
+  set_tests_properties(valgrind_rangesum_procpool PROPERTIES RUN_SERIAL TRUE
+    PASS_REGULAR_EXPRESSION "the sums agree")
 endif()

@@ -58,6 +58,7 @@ void weft__ipcq_fork_child(void);
 /* Exit steps, in the order exit.c runs them. */
 void weft__thread_wait_nondaemon(void); /* wait for the non-daemon threads */
 void weft__pools_at_exit(void);         /* shut down, waiting, every non-daemon pool */
+void weft__procpools_at_exit(void);     /* shut down, waiting, every open process pool */
 void weft__thread_at_exit(void);        /* report unjoined failures, detach the rest */
 void weft__timer_at_exit(void);         /* end the timer thread, if idle */
 void weft__signals_at_exit(void);       /* end the signal thread */

@@ -20,6 +20,7 @@
 #include <weft/future.h>
 
 #include "core/internal.h"
+#include "pool/future_hook.h"
 #include "pool/pool_internal.h"
 
 int weft_future_new(weft_future **out, const weft_future_opts *opts)
@@ -101,4 +102,23 @@ int weft_future_bytes(weft_future *f, const void **data, size_t *len, weft_ns ti
     if (data) *data = r;
     if (len) *len = (f->flags & R_STANDALONE) ? f->result_len : 0;
     return rc;
+}
+
+/* The process pool's cancel hook (future_hook.h). own_scope is written before set_running's
+ * release CAS, which the canceller's acquire load sees before it reads own_scope; recycling
+ * clears it (R_OWN_SCOPE) without releasing it: the scope is the caller's. */
+int weft__future_set_cancel_scope(weft_future *f, weft_scope *s)
+{
+    int rc = check(f);
+    if (rc != 0) return rc;
+    if ((atomic_load_explicit(&f->word, memory_order_relaxed) & F_STATE) != F_PENDING)
+        return WEFT_ESTATE;
+    f->own_scope = s;
+    f->flags |= R_OWN_SCOPE;
+    return 0;
+}
+
+void weft__future_mark_cancelled(weft_future *f)
+{
+    if (check(f) == 0) f->flags |= R_CANCELLED;
 }

@@ -284,3 +284,13 @@ _Noreturn void weft__child_main(struct weft__preq_in *in, int reset_all)
     pthread_mutex_unlock(&out_lock);
     _exit(exit_code_of(status));
 }
+
+size_t weft__process_result_take(void *buf)
+{
+    pthread_mutex_lock(&out_lock);
+    size_t n = out.rec.result_len;
+    if (n) memcpy(buf, out.data, n);
+    out.rec.result_len = 0;
+    pthread_mutex_unlock(&out_lock);
+    return n;
+}

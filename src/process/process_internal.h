@@ -146,6 +146,10 @@ long weft__clone_quiet(unsigned long flags, int *pidfd);
 void weft__process_child_reset(void);
 /* process.c: wait for this process's own non-daemon children and kill its daemon ones. */
 void weft__process_exit_children(void);
+/* child.c: move the bytes set with weft_process_set_result into buf (WEFT_PROCESS_RESULT_MAX
+ * bytes) and forget them; returns their length. A process pool's worker (src/procpool/) runs
+ * many functions in one child and hands back each one's result this way. */
+size_t weft__process_result_take(void *buf);
 /* process.c: 1 in a weft child process (set before fn runs). */
 extern int weft__process_in_child;
 
