@@ -1,6 +1,6 @@
-/* src/pool/hooks.h - what modules above the pool (task groups; src/group.c) may call of its
- * internals: a scoped submit, a done-callback with an embedded node, a failure's text, and
- * waiting with help. Nothing here exposes the record's layout or the pool's; the task record
+/* src/pool/hooks.h - what modules above the pool (task groups, src/group.c; the process pool,
+ * src/procpool/) may call of its internals: a scoped submit, a done-callback with an embedded
+ * node, a failure's text, waiting with help, and a cancel scope for a standalone future. Nothing here exposes the record's layout or the pool's; the task record
  * and its state machine are pool/task.h, the pool's own internals pool/pool_internal.h.
  */
 #ifndef WEFT_POOL_HOOKS_H
@@ -55,5 +55,18 @@ struct weft__wsrc {
  * WEFT_ETIMEDOUT, WEFT_ECANCELED (unless !cancellable). (pool/sched.c) */
 int weft__wait_help(weft_pool *help, struct weft__wsrc *src, size_t n, bool (*ready)(void *),
                     void *rctx, weft_ns deadline, bool cancellable);
+
+/* For the process pool (src/procpool/): make s the cancel scope of the standalone future f
+ * (weft_future_new), before weft_future_set_running. weft_future_cancel of the RUNNING f then
+ * cancels s, as it cancels a pool task's own scope (task.c, interrupt_runner), and returns
+ * WEFT_EBUSY. The caller keeps s alive until f is finished (a cancel only reaches s while f
+ * runs: it reads s under f->wq.lock, which the setters take) and learns of the cancel through
+ * a hook on s (core/cancel_internal.h). Returns 0; WEFT_EPERM (f is not standalone);
+ * WEFT_ESTATE (f is not PENDING). (pool/standalone.c) */
+int weft__future_set_cancel_scope(weft_future *f, weft_scope *s);
+/* Mark the standalone f, before it is set to a WEFT_ECANCELED failure, as ended by a cancel
+ * (R_CANCELLED, as sched.c marks a pool task): an unseen failure of it is not reported.
+ * (pool/standalone.c) */
+void weft__future_mark_cancelled(weft_future *f);
 
 #endif

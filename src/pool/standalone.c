@@ -20,7 +20,7 @@
 #include <weft/future.h>
 
 #include "core/internal.h"
-#include "pool/future_hook.h"
+#include "pool/hooks.h"
 #include "pool/pool_internal.h"
 
 int weft_future_new(weft_future **out, const weft_future_opts *opts)
@@ -104,7 +104,7 @@ int weft_future_bytes(weft_future *f, const void **data, size_t *len, weft_ns ti
     return rc;
 }
 
-/* The process pool's cancel hook (future_hook.h). own_scope is written before set_running's
+/* The process pool's cancel hook (pool/hooks.h). own_scope is written before set_running's
  * release CAS, which the canceller's acquire load sees before it reads own_scope; recycling
  * clears it (R_OWN_SCOPE) without releasing it: the scope is the caller's. */
 int weft__future_set_cancel_scope(weft_future *f, weft_scope *s)

@@ -24,7 +24,7 @@
 #include <weft/cancel.h>
 #include <weft/error.h>
 
-#include "pool/future_hook.h"
+#include "pool/hooks.h"
 #include "procpool/procpool_internal.h"
 
 _Thread_local struct weft_procpool *weft__pp_self;

@@ -39,7 +39,7 @@ int weft__procpool_worker(const void *arg, size_t size);
 
 struct weft_procpool;
 
-/* A cancel scope a dispatched task's future carries (future_hook.h): kept while the scope is
+/* A cancel scope a dispatched task's future carries (pool/hooks.h): kept while the scope is
  * not cancelled, reused for the next task. */
 struct pp_holder {
     weft__scope_hook hook; /* first: the hook's fn finds the holder from it */
