@@ -21,10 +21,11 @@
  * zero, leaves the cell claimed and unpublished: the wake-up comes between the claim and the
  * publish (store_put, store_get), and the claimed waiter stays held until the wakelist is
  * flushed after the publish (park.h). With nobody waiting the store publishes at once, so the
- * window in which other threads wait for a claimed cell is as short as it can be. As that thread holds q->lock for the wake-up while
- * its cell is claimed and not yet published, no thread may wait for an unpublished cell while
- * holding q->lock: the re-check after the link only looks (weft__fast_ready) and, if anything
- * is there or in flight, unlinks and retries without the lock.
+ * window in which other threads wait for a claimed cell is as short as it can be. As the
+ * waker holds q->lock for the wake-up while its cell is claimed and not yet published, no
+ * thread may wait for an unpublished cell while holding q->lock: the re-check after the link
+ * only looks (weft__fast_ready) and, if anything is there or in flight, unlinks and retries
+ * without the lock.
  * A woken waiter may find its item taken by a thread that came in meanwhile (barging); it
  * parks again, which is harmless: the item was delivered once, to someone.
  *
