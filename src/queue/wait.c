@@ -19,7 +19,7 @@
  * cell (the stamp store or WRITE bit) must be a put's (get's) last access to the queue. So the
  * store loads the other side's count right after its position CAS and, only if it is not
  * zero, leaves the cell claimed and unpublished: the wake-up comes between the claim and the
- * publish (store_put, store_get), and the claimed waiter stays held until the wakelist is
+ * publish (wake_then_publish), and the claimed waiter stays held until the wakelist is
  * flushed after the publish (park.h). With nobody waiting the store publishes at once, so the
  * window in which other threads wait for a claimed cell is as short as it can be. As the
  * waker holds q->lock for the wake-up while its cell is claimed and not yet published, no
@@ -114,54 +114,54 @@ void weft__fast_notify(weft_queue *q, weft__waitq *list)
 
 /* ---- one attempt: claim, wake the other side, publish ------------------------------------- */
 
-/* A claim was left held because list had waiters: wake one before the publish ("Lifetime");
- * the caller flushes wl after it. */
-static void wake_one(weft_queue *q, weft__waitq *list, weft__wakelist *wl)
-{
-    weft__lock_acquire(&q->lock);
-    wake_one_locked(q, list, wl);
-    weft__lock_release(&q->lock);
-}
-
-/* One lock-free put into the ring (bounded) or the list (unbounded). The store publishes at
- * once unless getters are linked; then one is woken first (the claim holds it until the flush,
- * after the publish). */
-static int store_put(weft_queue *q, void *item)
+/* A put (get) left its cell claimed because list had waiters: wake one, publish, then release
+ * the one woken ("Lifetime"). Out of line: store_put/store_get stay small enough to inline. */
+static void __attribute__((noinline))
+wake_then_publish(weft_queue *q, weft__waitq *list, const weft__ring_claim *rc,
+                  const weft__list_claim *lc)
 {
     weft__wakelist wl = WEFT__WAKELIST_INIT;
+    weft__lock_acquire(&q->lock);
+    wake_one_locked(q, list, &wl);
+    weft__lock_release(&q->lock);
+    if (rc)
+        weft__ring_publish(rc); /* our last access to q */
+    else
+        weft__list_publish(lc); /* our last access to q */
+    weft__wakelist_flush(&wl);
+}
+
+/* One lock-free put into the ring (bounded) or the list (unbounded): the store publishes at
+ * once unless getters are linked. This runs on every put and every polling step, so it is
+ * kept to the store call and a test. */
+WEFT__HOT int store_put(weft_queue *q, void *item)
+{
     int rc;
     if (q->ring.cap) {
         weft__ring_claim c;
-        if ((rc = weft__ring_send(&q->ring, item, &q->ngetters, &c)) != 0 || !c.stamp) return rc;
-        wake_one(q, &q->getters, &wl);
-        weft__ring_publish(&c); /* our last access to q */
-    } else {
-        weft__list_claim c;
-        if ((rc = weft__list_send(&q->list, item, &q->ngetters, &c)) != 0 || !c.state) return rc;
-        wake_one(q, &q->getters, &wl);
-        weft__list_publish(&c); /* our last access to q */
+        if ((rc = weft__ring_send(&q->ring, item, &q->ngetters, &c)) == 0 && c.stamp)
+            wake_then_publish(q, &q->getters, &c, NULL);
+        return rc;
     }
-    weft__wakelist_flush(&wl);
-    return 0;
+    weft__list_claim c;
+    if ((rc = weft__list_send(&q->list, item, &q->ngetters, &c)) == 0 && c.state)
+        wake_then_publish(q, &q->getters, NULL, &c);
+    return rc;
 }
 
 /* One lock-free get; from the ring, with putters linked, one is woken before the publish. */
-static int store_get(weft_queue *q, void **item)
+WEFT__HOT int store_get(weft_queue *q, void **item)
 {
     /* acquire: pairs with the store in weft_queue_shutdown (a sticky flag, no data). */
     if (atomic_load_explicit(&q->shut, memory_order_acquire)) return WEFT_ECLOSED;
     if (!q->ring.cap) return weft__list_recv(&q->list, item); /* unbounded: no putter waits */
-    weft__wakelist wl = WEFT__WAKELIST_INIT;
     weft__ring_claim c;
     int rc = weft__ring_recv(&q->ring, item, &q->nputters, &c);
-    if (rc != 0 || !c.stamp) return rc;
-    wake_one(q, &q->putters, &wl);
-    weft__ring_publish(&c); /* our last access to q */
-    weft__wakelist_flush(&wl);
-    return 0;
+    if (rc == 0 && c.stamp) wake_then_publish(q, &q->putters, &c, NULL);
+    return rc;
 }
 
-static int store_op(weft_queue *q, int op, void **item)
+WEFT__HOT int store_op(weft_queue *q, int op, void **item)
 {
     return op == WEFT_QUEUE_PUT ? store_put(q, *item) : store_get(q, item);
 }
