@@ -6,10 +6,15 @@
  * Positions are stored shifted left by one; the low bit is MARK: on tail it means closed, on
  * head it means "the head block has a successor" (so a consumer need not look at tail).
  *
- * Producer: CAS tail forward (seq_cst), write the slot, do its last touches of the queue (a
- * spare block back, the hand-off of queue_impl.h), set its WRITE bit (release). The one
- * that takes a block's last slot links the next block (allocated before the CAS, so that a
- * failed allocation fails the put cleanly with nothing claimed) and steps tail over the pause.
+ * Producer: CAS tail forward (seq_cst), write the slot, load the getters' count (seq_cst),
+ * and set the slot's WRITE bit (release): the publish, the put's last access to the queue.
+ * When getters wait, the slot is left claimed and unpublished for wait.c to wake one first
+ * (as for the ring, see ring.c). Nothing else comes between the CAS and the publish: a
+ * consumer that already claimed the slot spins on its state, so every instruction there
+ * costs the consumers too (a spare block that a put took for a last slot it then lost is given
+ * back before its next CAS, not after it). The one that takes a block's last slot links the
+ * next block (allocated before the CAS, so that a failed allocation fails the put cleanly with
+ * nothing claimed) and steps tail over the pause.
  * Consumer: if head's MARK is clear, load tail (seq_cst) to see whether the queue is empty;
  * CAS head forward; wait for the slot's WRITE bit (acquire); read; then free the block when it
  * is done with: the consumer of the last slot starts destroying it, and any earlier slot still
@@ -22,8 +27,8 @@
  * their own threads, and through malloc that cost an arena lock round trip (and often a futex
  * call) per block; through the spares it is one exchange each way. A spare slot is an atomic
  * pointer that only exchange and CAS from NULL touch, so a block has one owner at a time.
- * The emptiness test is the same Dekker pattern as ring.c's (see there): tail CAS and tail load
- * are seq_cst. No locks here (docs/design/locks.md).
+ * The emptiness test is the writer's and waiter's side of wait.c's Dekker pattern: tail CAS and
+ * tail load are seq_cst. No locks here (docs/design/locks.md).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +44,7 @@
 #define LAP   32
 #define STEP  ((uint64_t)1 << SHIFT)
 
-enum { S_WRITE = 1, S_READ = 2, S_DESTROY = 4 };
+enum { S_WRITE = WEFT__LIST_WRITTEN, S_READ = 2, S_DESTROY = 4 };
 
 static struct weft__lblock *block_new(weft__list *l)
 {
@@ -70,7 +75,7 @@ static void block_give_up(weft__list *l, struct weft__lblock *b)
 static void wait_write(struct weft__lblock *b, unsigned off)
 {
     unsigned spins = 0;
-    /* acquire: pairs with the release fetch_or in weft__list_send. */
+    /* acquire: pairs with the release fetch_or in weft__list_publish. */
     while (!(atomic_load_explicit(&b->state[off], memory_order_acquire) & S_WRITE))
         weft__queue_backoff(&spins);
 }
@@ -143,7 +148,7 @@ static void install(weft__list *l, struct weft__lblock *b, struct weft__lblock *
     atomic_store_explicit(&b->next, next, memory_order_release);
 }
 
-int weft__list_send(weft__list *l, void *item, const weft__handoff *h)
+int weft__list_send(weft__list *l, void *item, _Atomic size_t *waiters, weft__list_claim *claim)
 {
     unsigned spins = 0;
     struct weft__lblock *spare = NULL;
@@ -159,6 +164,9 @@ int weft__list_send(weft__list *l, void *item, const weft__handoff *h)
         }
         if (off == WEFT__BLOCK_N) { /* the next block is being linked */
             weft__queue_backoff(&spins);
+        } else if (spare && off + 1 != WEFT__BLOCK_N && b != NULL) {
+            block_give_up(l, spare); /* lost the last slot: not needed for this one */
+            spare = NULL;
         } else if (off + 1 == WEFT__BLOCK_N && spare == NULL && (spare = block_new(l)) == NULL) {
             rc = weft__fail(WEFT_ENOMEM, "no memory to grow the queue");
             break;
@@ -173,11 +181,11 @@ int weft__list_send(weft__list *l, void *item, const weft__handoff *h)
                 spare = NULL;
             }
             b->item[off] = item;
-            /* Our last touches of l come before the item is visible (queue_impl.h). */
-            if (spare) block_give_up(l, spare);
-            weft__queue_handoff(h);
-            /* release: pairs with the acquire load in wait_write. */
-            atomic_fetch_or_explicit(&b->state[off], S_WRITE, memory_order_release);
+            claim->state = &b->state[off];
+            /* seq_cst: the writer's side of wait.c's Dekker pattern, after the tail CAS. */
+            if (atomic_load_explicit(waiters, memory_order_seq_cst) != 0) return 0; /* held */
+            weft__list_publish(claim);
+            claim->state = NULL;
             return 0;
         }
         tail = atomic_load_explicit(&l->tindex, memory_order_acquire);
@@ -199,7 +207,7 @@ static int claim_head(weft__list *l, struct weft__lblock **bp, unsigned *offp)
         uint64_t next = head + STEP;
         if (off == WEFT__BLOCK_N) goto again; /* the next block is being linked */
         if (!(next & MARK)) {
-            /* seq_cst: the waiter's side of the Dekker pattern in ring.c. */
+            /* seq_cst: the waiter's side of wait.c's Dekker pattern. */
             uint64_t tail = atomic_load_explicit(&l->tindex, memory_order_seq_cst);
             if (head >> SHIFT == tail >> SHIFT) return tail & MARK ? WEFT_ECLOSED : WEFT_EAGAIN;
             if ((head >> SHIFT) / LAP != (tail >> SHIFT) / LAP) next |= MARK;
@@ -246,6 +254,14 @@ int weft__list_recv(weft__list *l, void **item)
 void weft__list_close(weft__list *l)
 {
     atomic_fetch_or_explicit(&l->tindex, MARK, memory_order_seq_cst);
+}
+
+bool weft__list_ready(weft__list *l)
+{
+    /* seq_cst: the waiter's side of wait.c's Dekker pattern (after its count increment). */
+    uint64_t tail = atomic_load_explicit(&l->tindex, memory_order_seq_cst);
+    uint64_t head = atomic_load_explicit(&l->hindex, memory_order_seq_cst);
+    return (tail & MARK) || tail >> SHIFT != head >> SHIFT;
 }
 
 uint64_t weft__list_puts(weft__list *l)

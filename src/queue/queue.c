@@ -3,8 +3,10 @@
  *
  * Two kinds of queue share this file. FIFO queues are "fast": their items live in the
  * lock-free ring (bounded, ring.c) or list (unbounded, list.c), and the lock is taken only to
- * park or to wake a parked thread (ring.c states that protocol). LIFO and priority queues are
+ * park or to wake a parked thread (wait.c states that protocol). LIFO and priority queues are
  * "locked", as described here. Close, shutdown, task_done and join are common to both.
+ * Each public call turns its timeout into a deadline once, here (weft__queue_deadline); the
+ * functions below it take only that.
  *
  * Shape (locked queues). One short internal lock (weft__lock: an uncontended acquire and
  * release are two atomic instructions, no system call) guards the store and three waiter
@@ -38,13 +40,13 @@
  * keeps only done (task_done calls plus items handed back by shutdown): a fast put then writes
  * no counter besides the tail, which every producer must move anyway (a shared count raised
  * by every put was where most of a contended put's time went). unfinished = puts - done, and
- * done never exceeds puts. ngetters/nputters count the records on getters/putters for ring.c.
+ * done never exceeds puts. ngetters/nputters count the records on getters/putters for wait.c.
  *
  * Lifetime. A thread whose call returns because of another call on q may free q at once,
  * while that other call is still returning. So each waking call makes its last access to q
  * first and releases the threads it woke after (park.h's held claims):
  *   - put/get/task_done: the hand-off or wake-up happens under q->lock (a fast queue's before
- *     its cell is published, ring.c), and the flush comes after the lock release; a task_done
+ *     its cell is published, wait.c), and the flush comes after the lock release; a task_done
  *     or undo that brings the unfinished count to zero does so under q->lock, where joiners
  *     look at it;
  *   - close/shutdown count themselves in q->ending while they run (a shutdown drains and calls
@@ -118,7 +120,7 @@ int weft_queue_free(weft_queue *q)
     return 0;
 }
 
-/* Pop the first record of list (q->lock held), keeping ring.c's counters right. */
+/* Pop the first record of list (q->lock held), keeping wait.c's counters right. */
 static weft__waiter *pop(weft_queue *q, weft__waitq *list)
 {
     weft__waiter *w = list->head;
@@ -328,25 +330,16 @@ static int wait_locked(weft_queue *q, weft__waitq *list, weft__waiter *w, weft__
     return s == WEFT__PARK_TIMEDOUT ? WEFT_ETIMEDOUT : WEFT_ECANCELED;
 }
 
-/* A fast queue's operations take a relative timeout; turn what is left of deadline back
- * into one (0 left is a timeout, not a try). */
-static int fast_until(weft_queue *q, int op, void **item, weft_ns deadline, bool try_only)
-{
-    weft_ns left = try_only ? 0 : weft_remaining(deadline);
-    int rc = op == WEFT_QUEUE_PUT ? weft__fast_put(q, *item, left) : weft__fast_get(q, item, left);
-    return rc == WEFT_EAGAIN && !try_only ? WEFT_ETIMEDOUT : rc;
-}
-
 /* A put or get on a locked store (LIFO, priority): try under the lock, else park on the
  * putters or getters until served, the deadline, or a cancel. For a put, *item is the item
  * (still the caller's unless 0 is returned); for a get, it receives one. */
-static int locked_until(weft_queue *q, int op, void **item, weft_ns deadline, bool try_only)
+static int locked_until(weft_queue *q, int op, void **item, weft_ns deadline)
 {
     bool put = op == WEFT_QUEUE_PUT;
     weft__wakelist wl = WEFT__WAKELIST_INIT;
     weft__lock_acquire(&q->lock);
     int rc = put ? weft__queue_try_put(q, *item, &wl) : weft__queue_try_get(q, item, &wl);
-    if (rc != WEFT_EAGAIN || try_only) {
+    if (rc != WEFT_EAGAIN || deadline == WEFT__QUEUE_TRY) {
         check_locked(q);
         weft__lock_release(&q->lock);
         weft__wakelist_flush(&wl);
@@ -363,16 +356,16 @@ static int locked_until(weft_queue *q, int op, void **item, weft_ns deadline, bo
     return rc;
 }
 
-static int put_until(weft_queue *q, void *item, weft_ns deadline, bool try_only)
+static int put_until(weft_queue *q, void *item, weft_ns deadline)
 {
-    if (q->fast) return fast_until(q, WEFT_QUEUE_PUT, &item, deadline, try_only);
-    return locked_until(q, WEFT_QUEUE_PUT, &item, deadline, try_only);
+    if (q->fast) return weft__fast_put(q, item, deadline);
+    return locked_until(q, WEFT_QUEUE_PUT, &item, deadline);
 }
 
-static int get_until(weft_queue *q, void **item, weft_ns deadline, bool try_only)
+static int get_until(weft_queue *q, void **item, weft_ns deadline)
 {
-    if (q->fast) return fast_until(q, WEFT_QUEUE_GET, item, deadline, try_only);
-    return locked_until(q, WEFT_QUEUE_GET, item, deadline, try_only);
+    if (q->fast) return weft__fast_get(q, item, deadline);
+    return locked_until(q, WEFT_QUEUE_GET, item, deadline);
 }
 
 /* rc, once a WEFT_ECLOSED may be reported ("Lifetime"). */
@@ -382,32 +375,31 @@ static int ended(weft_queue *q, int rc)
     return rc;
 }
 
+/* A call's deadline (weft__queue_deadline), or WEFT_EINVAL for a negative timeout. */
+static int deadline_of(weft_ns timeout, weft_ns *deadline)
+{
+    if (timeout < 0)
+        return weft__fail(WEFT_EINVAL, "timeout is negative (%lld)", (long long)timeout);
+    *deadline = weft__queue_deadline(timeout);
+    return 0;
+}
+
 int weft_queue_put(weft_queue *q, void *item, weft_ns timeout)
 {
-    weft_ns deadline;
     if (q == NULL || timeout < 0)
         return weft__fail(WEFT_EINVAL, "%s", q == NULL ? "q is NULL" : "timeout is negative");
     weft__hb_release(q); /* what the item points to, for a getter under TSan */
-    if (q->fast) return ended(q, weft__fast_put(q, item, timeout)); /* no clock unless waiting */
-    int rc = weft__deadline_of(timeout, &deadline);
-    return ended(q, rc ? rc : put_until(q, item, deadline, timeout == 0));
+    return ended(q, put_until(q, item, weft__queue_deadline(timeout)));
 }
 
 int weft_queue_get(weft_queue *q, void **item, weft_ns timeout)
 {
-    weft_ns deadline;
     if (q == NULL || item == NULL || timeout < 0)
         return weft__fail(WEFT_EINVAL, "%s",
                           q == NULL      ? "q is NULL"
                           : item == NULL ? "item is NULL"
                                          : "timeout is negative");
-    int rc;
-    if (q->fast) {
-        rc = weft__fast_get(q, item, timeout);
-    } else {
-        rc = weft__deadline_of(timeout, &deadline);
-        if (rc == 0) rc = get_until(q, item, deadline, timeout == 0);
-    }
+    int rc = get_until(q, item, weft__queue_deadline(timeout));
     /* q's address only: a getter may free q as soon as it has its item (queue.h). */
     if (rc == 0) weft__hb_acquire(q); /* what the putter published (core/annotate.h) */
     return ended(q, rc);
@@ -418,7 +410,7 @@ int weft_queue_get(weft_queue *q, void **item, weft_ns timeout)
 static size_t put_run(weft_queue *q, void *const *items, size_t k, size_t n, int *rc)
 {
     if (q->fast) {
-        while (k < n && (*rc = weft__fast_put(q, items[k], 0)) == 0) k++;
+        while (k < n && (*rc = weft__fast_put(q, items[k], WEFT__QUEUE_TRY)) == 0) k++;
         return k;
     }
     weft__wakelist wl = WEFT__WAKELIST_INIT;
@@ -431,19 +423,19 @@ static size_t put_run(weft_queue *q, void *const *items, size_t k, size_t n, int
 
 int weft_queue_put_many(weft_queue *q, void *const *items, size_t n, size_t *done, weft_ns timeout)
 {
-    weft_ns deadline;
+    weft_ns deadline = WEFT__QUEUE_TRY;
     size_t k = 0;
     int rc =
         q == NULL || (items == NULL && n > 0)
             ? weft__fail(WEFT_EINVAL, "%s", q == NULL ? "q is NULL" : "items is NULL with n > 0")
-            : weft__deadline_of(timeout, &deadline);
+            : deadline_of(timeout, &deadline);
     if (rc == 0) weft__hb_release(q);
     while (rc == 0 && k < n) {
         k = put_run(q, items, k, n, &rc);
         if (k == n) rc = 0;
-        if (rc != WEFT_EAGAIN || timeout == 0) break;
+        if (rc != WEFT_EAGAIN || deadline == WEFT__QUEUE_TRY) break;
         /* Full: wait for room for the next one, then carry on with the shared deadline. */
-        rc = put_until(q, items[k], deadline, false);
+        rc = put_until(q, items[k], deadline);
         if (rc == 0) k++;
     }
     if (done) *done = k;
@@ -454,7 +446,7 @@ int weft_queue_put_many(weft_queue *q, void *const *items, size_t n, size_t *don
 static size_t get_run(weft_queue *q, void **items, size_t k, size_t max, int *rc)
 {
     if (q->fast) {
-        while (k < max && (*rc = weft__fast_get(q, &items[k], 0)) == 0) k++;
+        while (k < max && (*rc = weft__fast_get(q, &items[k], WEFT__QUEUE_TRY)) == 0) k++;
         return k;
     }
     weft__wakelist wl = WEFT__WAKELIST_INIT;
@@ -467,7 +459,7 @@ static size_t get_run(weft_queue *q, void **items, size_t k, size_t max, int *rc
 
 int weft_queue_get_many(weft_queue *q, void **items, size_t max, size_t *got, weft_ns timeout)
 {
-    weft_ns deadline;
+    weft_ns deadline = WEFT__QUEUE_TRY;
     if (got) *got = 0;
     if (q == NULL || items == NULL || got == NULL || max == 0)
         return weft__fail(WEFT_EINVAL, "%s",
@@ -475,12 +467,12 @@ int weft_queue_get_many(weft_queue *q, void **items, size_t max, size_t *got, we
                           : items == NULL ? "items is NULL"
                           : got == NULL   ? "got is NULL"
                                           : "max is 0");
-    int rc = weft__deadline_of(timeout, &deadline);
+    int rc = deadline_of(timeout, &deadline);
     if (rc) return rc;
     size_t k = get_run(q, items, 0, max, &rc);
     if (k == 0) {
-        if (rc != WEFT_EAGAIN || timeout == 0) return ended(q, rc);
-        rc = get_until(q, &items[0], deadline, false);
+        if (rc != WEFT_EAGAIN || deadline == WEFT__QUEUE_TRY) return ended(q, rc);
+        rc = get_until(q, &items[0], deadline);
         if (rc) return ended(q, rc);
         k = get_run(q, items, 1, max, &rc);
     }
@@ -536,12 +528,12 @@ int weft_queue_task_done(weft_queue *q)
 
 int weft_queue_join(weft_queue *q, weft_ns timeout)
 {
-    weft_ns deadline;
+    weft_ns deadline = WEFT__QUEUE_TRY;
     if (q == NULL) return weft__fail(WEFT_EINVAL, "q is NULL");
-    int rc = weft__deadline_of(timeout, &deadline);
+    int rc = deadline_of(timeout, &deadline);
     if (rc) return rc;
     weft__lock_acquire(&q->lock);
-    if (unfinished_count(q) == 0 || timeout == 0) {
+    if (unfinished_count(q) == 0 || deadline == WEFT__QUEUE_TRY) {
         rc = unfinished_count(q) == 0 ? 0 : WEFT_EAGAIN;
         if (rc == 0) wait_ended_locked(q); /* a shutdown's drain may have counted them */
         weft__lock_release(&q->lock);
@@ -569,7 +561,7 @@ static void end_begin(weft_queue *q, bool shut)
     weft__lock_acquire(&q->lock);
     q->ending++;
     atomic_store_explicit(&q->closed, true, memory_order_relaxed); /* read under q->lock */
-    /* release: pairs with the acquire load in ring.c's ring_op (shut is a flag, no data). */
+    /* release: pairs with the acquire load in wait.c's store_get (shut is a flag, no data). */
     if (shut) atomic_store_explicit(&q->shut, true, memory_order_release);
     int result = q->fast ? WEFT__QUEUE_RETRY : WEFT_ECLOSED;
     wake_all(q, &q->putters, result, &wl);
@@ -612,6 +604,15 @@ int weft_queue_is_closed(weft_queue *q)
     return closed;
 }
 
+/* Take one item out of a shut fast queue. No putter waits for the room (end_begin woke them
+ * all and none parks on a closed queue), so the cell is published at once. */
+static int drain_one(weft_queue *q, void **item)
+{
+    weft__ring_claim c;
+    if (!q->ring.cap) return weft__list_recv(&q->list, item);
+    return weft__ring_recv(&q->ring, item, NULL, &c);
+}
+
 /* Take up to SHUTDOWN_CHUNK items out of a shut queue and count them as done (as Python
  * does). Gets fail on a shut queue, so only concurrent shutdowns compete for the items. */
 static size_t drain_chunk(weft_queue *q, void **buf)
@@ -619,9 +620,7 @@ static size_t drain_chunk(weft_queue *q, void **buf)
     weft__wakelist wl = WEFT__WAKELIST_INIT;
     size_t n = 0;
     if (q->fast) {
-        while (n < SHUTDOWN_CHUNK && (q->ring.cap ? weft__ring_recv(&q->ring, &buf[n], NULL)
-                                                  : weft__list_recv(&q->list, &buf[n])) == 0)
-            n++;
+        while (n < SHUTDOWN_CHUNK && drain_one(q, &buf[n]) == 0) n++;
     } else {
         weft__lock_acquire(&q->lock);
         while (n < SHUTDOWN_CHUNK && q->st.count > 0) buf[n++] = weft__store_pop(&q->st);
@@ -651,4 +650,16 @@ int weft_queue_shutdown(weft_queue *q, weft_queue_item_fn fn, void *arg, size_t 
     end_finish(q);
     if (handed) *handed = total;
     return 0;
+}
+
+size_t weft__queue_test_waiters(weft_queue *q, enum weft__queue_waiters which)
+{
+    weft__waitq *l = which == WEFT__QUEUE_GETTERS   ? &q->getters
+                     : which == WEFT__QUEUE_PUTTERS ? &q->putters
+                                                    : &q->joiners;
+    size_t n = 0;
+    weft__lock_acquire(&q->lock);
+    for (weft__waiter *w = l->head; w; w = w->next) n++;
+    weft__lock_release(&q->lock);
+    return n;
 }

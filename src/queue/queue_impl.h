@@ -1,13 +1,17 @@
 /* src/queue/queue_impl.h - what the files of the queue module share (not part of the API).
  *
  * queue.c   the queue object: put/get, batches, task accounting, close and shutdown; the
- *           locked queues (LIFO, priority) with their hand-off protocol.
- * ring.c    the lock-free ring of bounded FIFO queues, and the waiting protocol of all FIFO
- *           queues (link, re-check, park; wake with RETRY).
- * list.c    the lock-free linked blocks of unbounded FIFO queues.
+ *           locked queues (LIFO, priority) with their hand-off protocol. The public timeout
+ *           becomes a deadline here, once (weft__queue_deadline); everything below takes that.
+ * wait.c    the waiting protocol of FIFO queues over their lock-free store (link, re-check,
+ *           park; wake with RETRY between a claim and its publish; polling before parking).
+ * ring.c    the lock-free ring of bounded FIFO queues: claim a cell, publish it.
+ * list.c    the lock-free linked blocks of unbounded FIFO queues: claim a slot, publish it.
  * store.c   the storage of locked queues: a ring (bounded), linked segments (unbounded) or a
  *           binary heap (priority); no locking, no waiting.
  * select.c  weft_queue_select over several queues.
+ * Calls go down this list (select.c calls into queue.c and wait.c); ring.c and list.c call
+ * nothing of the module but weft__queue_backoff.
  */
 #ifndef WEFT_QUEUE_IMPL_H
 #define WEFT_QUEUE_IMPL_H
@@ -79,40 +83,43 @@ typedef struct weft__ring {
     char pad2[64 - sizeof(uint64_t)];
 } weft__ring;
 
-/* What a fast put/get does between claiming its cell (or slot) and publishing it: wake one
- * waiter of the other side if any is linked. Publishing the item (the room) is the last moment
- * the queue is known to be alive: a thread that takes it may free the queue at once, so the
- * wake-up, which takes q->lock, must come before (ring.c). The claim holds the waiter until wl
- * is flushed, after the publish. NULL: nobody to wake (a drain). */
-struct weft_queue;
-typedef struct weft__handoff {
-    struct weft_queue *q;
-    struct weft__waitq *list; /* the other side's waiters */
-    _Atomic size_t *count;    /* how many records list holds (ngetters / nputters) */
-    weft__wakelist *wl;
-} weft__handoff;
-void weft__queue_handoff_slow(const weft__handoff *h);
-static inline void weft__queue_handoff(const weft__handoff *h)
-{
-    /* seq_cst: the waker's side of ring.c's Dekker pattern, after the position CAS. */
-    if (h && atomic_load_explicit(h->count, memory_order_seq_cst) != 0) weft__queue_handoff_slow(h);
-}
-
-/* Wait for a cell that another thread is mid-way through updating (ring.c): spin, then yield,
- * then sleep 20 us at a time. spins: the caller's counter, starting at 0. */
+/* Wait for a cell (slot) that another thread is mid-way through updating (ring.c; list.c too):
+ * spin, then yield, then sleep 20 us at a time. spins: the caller's counter, starting at 0. */
 void weft__queue_backoff(unsigned *spins);
+
+/* A claimed cell of the ring: the position is moved and the item written (put) or read (get),
+ * and the cell is not yet published. Publishing it makes the item (the room) visible, and is
+ * the operation's last access to the queue: a thread that takes the item (room) may free the
+ * queue at once (wait.c wakes a waiter before it). */
+typedef struct weft__ring_claim {
+    _Atomic uint64_t *stamp;
+    uint64_t value;
+} weft__ring_claim;
+
+static inline void weft__ring_publish(const weft__ring_claim *c)
+{
+    /* release: pairs with the acquire stamp loads of weft__ring_send/recv. */
+    atomic_store_explicit(c->stamp, c->value, memory_order_release);
+}
 
 int weft__ring_init(weft__ring *r, size_t cap);
 void weft__ring_fini(weft__ring *r);
-/* Lock-free, never block: 0, WEFT_EAGAIN (full / empty), WEFT_ECLOSED (marked; recv: and empty). */
-int weft__ring_send(weft__ring *r, void *item, const weft__handoff *h);
-int weft__ring_recv(weft__ring *r, void **item, const weft__handoff *h);
+/* Put (get) one item: 0, WEFT_EAGAIN (full / empty), WEFT_ECLOSED (marked; recv: and empty).
+ * On 0, if *waiters (the other side's count, loaded after the position CAS) was not zero the
+ * cell is left claimed, c->stamp not NULL: the caller must weft__ring_publish(c); else it is
+ * published and c->stamp is NULL (waiters NULL: never held). Lock-free; they wait
+ * (weft__queue_backoff) only for a cell another thread claimed and has not published. */
+int weft__ring_send(weft__ring *r, void *item, _Atomic size_t *waiters, weft__ring_claim *c);
+int weft__ring_recv(weft__ring *r, void **item, _Atomic size_t *waiters, weft__ring_claim *c);
 void weft__ring_close(weft__ring *r);
 size_t weft__ring_len(weft__ring *r);
 /* How many puts have claimed a position so far (seq_cst: read after the tail CAS of each). */
 uint64_t weft__ring_puts(weft__ring *r);
 /* Whether the k (1 <= k <= cap) cells from tail on look free: a hint for polling putters. */
 bool weft__ring_has_room(weft__ring *r, uint64_t k);
+/* Whether a put (put) or get may find what it needs without waiting: room (an item) is there
+ * or claimed and about to be published, or the ring is closed. Only looks (seq_cst). */
+bool weft__ring_ready(weft__ring *r, bool put);
 
 /* The lock-free store of an unbounded FIFO queue (list.c): linked blocks of 31 slots. */
 #define WEFT__BLOCK_N 31
@@ -139,9 +146,28 @@ typedef struct weft__list {
 
 void weft__list_init(weft__list *l);
 void weft__list_fini(weft__list *l);
-/* Lock-free: 0, WEFT_ECLOSED, WEFT_ENOMEM (send); 0, WEFT_EAGAIN, WEFT_ECLOSED (recv). */
-int weft__list_send(weft__list *l, void *item, const weft__handoff *h);
+/* A claimed slot of the list, its item written and not yet published (as for the ring). */
+typedef struct weft__list_claim {
+    _Atomic uint8_t *state;
+} weft__list_claim;
+
+#define WEFT__LIST_WRITTEN 1 /* a slot's state bit: the item is there (list.c) */
+
+static inline void weft__list_publish(const weft__list_claim *c)
+{
+    /* release: pairs with the acquire load of the state in list.c's wait_write. */
+    atomic_fetch_or_explicit(c->state, WEFT__LIST_WRITTEN, memory_order_release);
+}
+
+/* Lock-free. send: 0, WEFT_ECLOSED, WEFT_ENOMEM; on 0 the slot is published (c->state NULL)
+ * unless *waiters was not zero after the tail CAS: then the caller must weft__list_publish(c).
+ * recv (no putter of an unbounded queue waits for room, so nothing to hold): 0, WEFT_EAGAIN,
+ * WEFT_ECLOSED; it waits (weft__queue_backoff) for a slot claimed and not yet published. */
+int weft__list_send(weft__list *l, void *item, _Atomic size_t *waiters, weft__list_claim *c);
 int weft__list_recv(weft__list *l, void **item);
+/* Whether a get may find an item without waiting (one is there or claimed), or the list is
+ * closed. Only looks (seq_cst). */
+bool weft__list_ready(weft__list *l);
 void weft__list_close(weft__list *l);
 size_t weft__list_len(weft__list *l);
 /* How many puts have claimed a slot so far (seq_cst: read after the tail CAS of each). */
@@ -166,9 +192,9 @@ struct weft_queue {
     _Atomic bool closed; /* sticky: no more puts */
     _Atomic bool shut;   /* sticky: no more gets either (implies closed) */
     /* Fast queues: how many records getters/putters hold, for wakers that do not take the lock
-     * to look (changed under lock, read without it: see ring.c for the pairing). */
+     * to look (changed under lock, read without it: see wait.c for the pairing). */
     _Atomic size_t ngetters, nputters;
-    /* Fast queues: getters/putters woken by a put/get that have not run yet (ring.c). */
+    /* Fast queues: getters/putters woken by a put/get that have not run yet (wait.c). */
     _Atomic uint32_t coming_getters, coming_putters;
     char pad1[64 - 2 * sizeof(size_t) - 2 * sizeof(uint32_t) - 3 * sizeof(bool)];
     weft__lock lock; /* guards the lists, st, and the writes of closed/shut */
@@ -182,15 +208,29 @@ struct weft_queue {
 };
 
 /* Waiter result meaning "woken to look again" (fast queues hand nothing over); _COUNTED: and
- * counted in coming_getters/coming_putters by the put/get that woke it (ring.c). */
+ * counted in coming_getters/coming_putters by the put/get that woke it (wait.c). */
 #define WEFT__QUEUE_RETRY         1
 #define WEFT__QUEUE_RETRY_COUNTED 2
 
-/* Fast-queue put/get (ring.c); timeout >= 0, already checked. */
-int weft__fast_put(weft_queue *q, void *item, weft_ns timeout);
-int weft__fast_get(weft_queue *q, void **item, weft_ns timeout);
-/* One attempt without waiting, for select (q->lock not held); claims go to wl. */
-int weft__fast_try(weft_queue *q, int op, void **item, weft__wakelist *wl);
+/* The deadline every internal call takes: an absolute time on the monotonic clock
+ * (WEFT_FOREVER: none), made once from the caller's timeout (>= 0, already checked).
+ * WEFT__QUEUE_TRY, a deadline always past, is a call that must not wait: it fails with
+ * WEFT_EAGAIN where a call whose deadline passed fails with WEFT_ETIMEDOUT. Only a finite,
+ * non-zero timeout reads the clock. */
+#define WEFT__QUEUE_TRY ((weft_ns)0)
+_Static_assert(WEFT__QUEUE_TRY == 0, "weft__queue_deadline maps timeout 0 to WEFT__QUEUE_TRY");
+static inline weft_ns weft__queue_deadline(weft_ns timeout)
+{
+    if (timeout == 0 || timeout == WEFT_FOREVER) return timeout; /* no clock read */
+    return weft_deadline(timeout);
+}
+
+/* Fast-queue put/get (wait.c): 0, WEFT_EAGAIN (deadline WEFT__QUEUE_TRY), WEFT_ETIMEDOUT,
+ * WEFT_ECANCELED, WEFT_ECLOSED, WEFT_ENOMEM (put). */
+int weft__fast_put(weft_queue *q, void *item, weft_ns deadline);
+int weft__fast_get(weft_queue *q, void **item, weft_ns deadline);
+/* One attempt without waiting, for select (q->lock not held). */
+int weft__fast_try(weft_queue *q, int op, void **item);
 /* Under q->lock, after linking a record: whether op may succeed (or fail for good) without a
  * wake-up: an item (room) is there or being published, or the queue is closed. Then do not
  * park; drop the lock and try again (the cell may be waiting for our very lock). */
@@ -217,5 +257,10 @@ void weft__queue_undo(weft_queue *q, size_t n, bool locked, weft__wakelist *wl);
  * try_get: 0 (*item set), WEFT_EAGAIN (empty), WEFT_ECLOSED. */
 int weft__queue_try_put(weft_queue *q, void *item, weft__wakelist *wl);
 int weft__queue_try_get(weft_queue *q, void **item, weft__wakelist *wl);
+
+/* Test hook: how many threads are linked on q's getters, putters or joiners (a snapshot taken
+ * under q->lock), so that a test can wait until a thread is blocked before it acts. */
+enum weft__queue_waiters { WEFT__QUEUE_GETTERS, WEFT__QUEUE_PUTTERS, WEFT__QUEUE_JOINERS };
+size_t weft__queue_test_waiters(weft_queue *q, enum weft__queue_waiters which);
 
 #endif

@@ -9,11 +9,11 @@
  *      putters of its queue, all pointing at one park, and unlock;
  *   4. park. The first waker to claim the park wins. A locked queue's waker has already done
  *      the operation for us (filled our GET record's item, or taken our PUT record's item),
- *      exactly as for a single get/put; a fast queue's waker (ring.c) only says RETRY, and we
+ *      exactly as for a single get/put; a fast queue's waker (wait.c) only says RETRY, and we
  *      go back to step 2. Every other waker sees the park taken and leaves our records alone;
  *   5. lock all again and unlink the records that are still linked.
  * Fast queues change without their lock, so for them step 3 links first and then re-checks
- * (ring.c's Dekker pattern) by looking only (weft__fast_ready: a put or get between its
+ * (wait.c's Dekker pattern) by looking only (weft__fast_ready: a put or get between its
  * position CAS and its publish may wait for our locks); if one looks ready we unlink, unlock
  * and go back to step 2. Locked queues are re-checked before linking, so that a select
  * with a GET and a PUT on the same queue can never hand an item to itself. A select woken by
@@ -72,7 +72,7 @@ static int try_case(weft_queue_case *c, bool locked, weft__wakelist *wl)
     int rc;
     if (q->fast) {
         if (locked) return WEFT_EAGAIN; /* see the top: only weft__fast_ready under the locks */
-        rc = weft__fast_try(q, c->op, &item, wl);
+        rc = weft__fast_try(q, c->op, &item);
     } else {
         if (!locked) weft__lock_acquire(&q->lock);
         rc = c->op == WEFT_QUEUE_PUT ? weft__queue_try_put(q, item, wl)
@@ -163,7 +163,7 @@ static int wait_round(struct sel *s, weft_ns deadline, size_t *fired)
     weft__park_what(&p, WEFT__WAIT_SELECT, NULL);
     lock_all(s->qs, s->m);
     /* Locked queues: re-check before linking (nothing changes them while we hold the locks).
-     * Fast queues: link first, then look (ring.c's Dekker pattern). */
+     * Fast queues: link first, then look (wait.c's Dekker pattern). */
     int rc = try_all(s, true, fired, &wl);
     if (rc == WEFT_EAGAIN) {
         link_all(s, &p);
@@ -196,8 +196,10 @@ int weft_queue_select(weft_queue_case *cases, size_t n, size_t *fired, weft_ns t
     weft_ns deadline;
     size_t dummy, woke = SIZE_MAX;
     int rc = check(cases, n);
-    if (rc == 0) rc = weft__deadline_of(timeout, &deadline);
+    if (rc == 0 && timeout < 0)
+        rc = weft__fail(WEFT_EINVAL, "timeout is negative (%lld)", (long long)timeout);
     if (rc) return rc;
+    deadline = weft__queue_deadline(timeout);
     if (fired == NULL) fired = &dummy;
     s.cases = cases;
     s.n = n;
@@ -205,7 +207,7 @@ int weft_queue_select(weft_queue_case *cases, size_t n, size_t *fired, weft_ns t
     s.m = distinct_sorted(cases, n, s.qs);
     for (;;) {
         rc = try_all(&s, false, fired, &wl);
-        if (rc != WEFT_EAGAIN || timeout == 0) break;
+        if (rc != WEFT_EAGAIN || deadline == WEFT__QUEUE_TRY) break;
         rc = wait_round(&s, deadline, fired);
         if (rc == LOOK_AGAIN && weft_remaining(deadline) == 0) rc = WEFT_ETIMEDOUT;
         if (rc == LOOK_AGAIN) continue;

@@ -6,7 +6,7 @@
  * item that a put accepted must be marked exactly once (count and checksum), and nothing else.
  * Producers mix put and put_many, consumers mix get, get_many and select (over the queue and
  * an idle one), so every path that moves an item runs under contention. Bounded queues have
- * capacity 64; each run uses one of the four stores (see stress()).
+ * capacity 64; each test runs once per store, over the table `rows`.
  *
  * Items per FIFO run: weft_test_scale(1600000) (a quarter of that for LIFO and priority runs);
  * WEFT_STRESS=7 gives the full run of more than 10^7 items per FIFO run. */
@@ -213,18 +213,28 @@ static void one_run(int producers, int consumers, int order, size_t cap, int how
     free(r.seen);
 }
 
-/* Each ending on the four stores: the lock-free ring (FIFO, 64) and list (FIFO, unbounded),
- * the locked ring (LIFO, 64) and heap (priority, unbounded). The locked ones get a quarter of
- * the items: they are not what the item count is meant to push. */
-static void stress(int producers, int consumers)
+/* The stores each stress test runs on, one row each (Check's loop tests: a failure names the
+ * row): the lock-free ring (FIFO, 64) and list (FIFO, unbounded), the locked ring (LIFO, 64)
+ * and heap (priority, unbounded). The locked ones get a quarter of the items (one_run): they
+ * are not what the item count is meant to push. */
+static const struct row {
+    int order;
+    size_t cap;
+    unsigned salt; /* makes each row's random ending point differ */
+} rows[] = {
+    {WEFT_QUEUE_FIFO, 64, 7},
+    {WEFT_QUEUE_FIFO, 0, 13},
+    {WEFT_QUEUE_LIFO, 64, 17},
+    {WEFT_QUEUE_PRIORITY, 0, 19},
+};
+enum { ROWS = sizeof rows / sizeof rows[0] };
+
+/* Each ending on one row's store. */
+static void stress(int producers, int consumers, const struct row *r)
 {
     unsigned seed = (unsigned)weft_now();
-    for (int how = END_DRAIN; how <= END_SHUTDOWN; how++) {
-        one_run(producers, consumers, WEFT_QUEUE_FIFO, 64, how, seed * 7 + (unsigned)how);
-        one_run(producers, consumers, WEFT_QUEUE_FIFO, 0, how, seed * 13 + (unsigned)how);
-        one_run(producers, consumers, WEFT_QUEUE_LIFO, 64, how, seed * 17 + (unsigned)how);
-        one_run(producers, consumers, WEFT_QUEUE_PRIORITY, 0, how, seed * 19 + (unsigned)how);
-    }
+    for (int how = END_DRAIN; how <= END_SHUTDOWN; how++)
+        one_run(producers, consumers, r->order, r->cap, how, seed * r->salt + (unsigned)how);
 }
 
 /* select over a lock-free ring, a locked LIFO and a lock-free list at once: producers put
@@ -311,27 +321,34 @@ END_TEST
 
 START_TEST(queue_stress_1p_1c)
 {
-    stress(1, 1);
+    stress(1, 1, &rows[_i]);
 }
 END_TEST
 
 START_TEST(queue_stress_4p_4c)
 {
-    stress(4, 4);
+    stress(4, 4, &rows[_i]);
 }
 END_TEST
 
 START_TEST(queue_stress_8p_2c)
 {
-    stress(8, 2);
+    stress(8, 2, &rows[_i]);
 }
 END_TEST
 
 START_TEST(queue_stress_2p_8c)
 {
-    stress(2, 8);
+    stress(2, 8, &rows[_i]);
 }
 END_TEST
 
-WEFT_TEST_SUITE("queue_stress", 90, queue_stress_1p_1c, queue_stress_4p_4c, queue_stress_8p_2c,
-                queue_stress_2p_8c, queue_stress_select_over_mixed_queues)
+int main(void)
+{
+    const TTest *const tests[] = {queue_stress_select_over_mixed_queues, NULL};
+    const weft_test_loop loops[] = {{queue_stress_1p_1c, 0, ROWS},
+                                    {queue_stress_4p_4c, 0, ROWS},
+                                    {queue_stress_8p_2c, 0, ROWS},
+                                    {queue_stress_2p_8c, 0, ROWS}};
+    return weft_test_run_loops("queue_stress", 90, tests, loops, sizeof loops / sizeof loops[0]);
+}

@@ -50,6 +50,12 @@ long weft_test_scale(long n)
 
 int weft_test_run(const char *name, double timeout_s, const TTest *const *tests)
 {
+    return weft_test_run_loops(name, timeout_s, tests, NULL, 0);
+}
+
+int weft_test_run_loops(const char *name, double timeout_s, const TTest *const *tests,
+                        const weft_test_loop *loops, size_t n)
+{
     Suite *s = suite_create(name);
     TCase *tc = tcase_create("all");
     tcase_set_timeout(tc, timeout_s);
@@ -60,6 +66,11 @@ int weft_test_run(const char *name, double timeout_s, const TTest *const *tests)
     for (size_t i = 0; tests[i]; i++)
         if (only == NULL || strcmp(only, tests[i]->name) == 0) {
             tcase_add_test(tc, tests[i]);
+            added++;
+        }
+    for (size_t i = 0; i < n; i++)
+        if (only == NULL || strcmp(only, loops[i].test->name) == 0) {
+            tcase_add_loop_test(tc, loops[i].test, loops[i].start, loops[i].end);
             added++;
         }
     if (added == 0) { /* a misspelt name must not pass as "every test passed" */

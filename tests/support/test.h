@@ -35,6 +35,18 @@ int weft_test_tsan(void);
  * WEFT_TEST_ONLY=name (environment) runs only the test of that name. */
 int weft_test_run(const char *name, double timeout_s, const TTest *const *tests);
 
+/* A table-driven test: Check runs `test` once per row start .. end - 1 of the program's table
+ * (the row is _i in the test's body; a failure's line names the test and the row). */
+typedef struct weft_test_loop {
+    const TTest *test;
+    int start, end;
+} weft_test_loop;
+
+/* weft_test_run, and the n tests of `loops` once per row each. WEFT_TEST_ONLY=name runs every
+ * row of a loop test of that name. */
+int weft_test_run_loops(const char *name, double timeout_s, const TTest *const *tests,
+                        const weft_test_loop *loops, size_t n);
+
 #define WEFT_TEST_SUITE(name, timeout_s, ...)              \
     int main(void)                                         \
     {                                                      \

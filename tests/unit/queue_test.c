@@ -3,9 +3,12 @@
  * task_done/join, close and shutdown waking every blocked thread, batches, select,
  * cancellation, bad input and allocation failures.
  *
- * "Thread B is blocked" is a handshake on the queue's own waiter lists (the test sees the
- * internals through queue_impl.h), not a sleep. */
+ * The conformance tests run one body over the table of configurations below (Check's loop
+ * tests: one forked run per row, and a failure names the row as the number after the test's
+ * name). Adding a configuration is one row. "Thread B is blocked" is a handshake on the
+ * queue's waiter lists through its test hook (weft__queue_test_waiters), not a sleep. */
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -17,18 +20,32 @@
 #define T(x) ((void *)(uintptr_t)(x))
 #define N(p) ((uintptr_t)(p))
 
-enum { GETTERS, PUTTERS, JOINERS };
+enum {
+    GETTERS = WEFT__QUEUE_GETTERS,
+    PUTTERS = WEFT__QUEUE_PUTTERS,
+    JOINERS = WEFT__QUEUE_JOINERS
+};
 
-static const int orders[] = {WEFT_QUEUE_FIFO, WEFT_QUEUE_LIFO, WEFT_QUEUE_PRIORITY};
+/* The configurations: an order, bounded or not, and the store that makes (its name is for the
+ * reader). Bounded rows come first, so that a test which needs a queue that can be full runs
+ * over rows 0 .. BOUNDED - 1. A bounded row's capacity is the one each test asks for. */
+static const struct cfg {
+    int order;
+    bool bounded;
+    const char *store;
+} cfgs[] = {
+    {WEFT_QUEUE_FIFO, true, "lock-free ring (ring.c)"},
+    {WEFT_QUEUE_LIFO, true, "locked ring (store.c)"},
+    {WEFT_QUEUE_PRIORITY, true, "heap, fixed (store.c)"},
+    {WEFT_QUEUE_FIFO, false, "lock-free linked blocks (list.c)"},
+    {WEFT_QUEUE_LIFO, false, "locked segments (store.c)"},
+    {WEFT_QUEUE_PRIORITY, false, "heap, growing (store.c)"},
+};
+enum { ROWS = sizeof cfgs / sizeof cfgs[0], BOUNDED = 3 };
 
 static size_t count_list(weft_queue *q, int which)
 {
-    weft__waitq *l = which == GETTERS ? &q->getters : which == PUTTERS ? &q->putters : &q->joiners;
-    size_t n = 0;
-    weft__lock_acquire(&q->lock);
-    for (weft__waiter *w = l->head; w; w = w->next) n++;
-    weft__lock_release(&q->lock);
-    return n;
+    return weft__queue_test_waiters(q, (enum weft__queue_waiters)which);
 }
 
 /* Wait until n threads are parked on q's list `which`. */
@@ -53,6 +70,12 @@ static weft_queue *make(size_t cap, int order)
     weft_queue *q = NULL;
     ck_assert_weft(weft_queue_new(&q, &o), 0);
     return q;
+}
+
+/* A queue of row c: capacity cap if the row is bounded, else unbounded. */
+static weft_queue *make_row(const struct cfg *c, size_t cap)
+{
+    return make(c->bounded ? cap : 0, c->order);
 }
 
 /* A thread doing one blocking call. */
@@ -102,31 +125,22 @@ static void join_job(weft_thread t)
     ck_assert_weft(weft_thread_join(t, NULL, WEFT_SEC(20)), 0);
 }
 
-static void order_check(int order, const int *in, const int *out, int n)
+/* The order items leave in: FIFO as put, LIFO reversed, priority smallest first. */
+START_TEST(queue_order_is_kept)
 {
-    weft_queue *q = make(0, order);
-    for (int i = 0; i < n; i++) ck_assert_weft(weft_queue_put(q, T(in[i]), 0), 0);
-    ck_assert_uint_eq(weft_queue_size(q), (size_t)n);
-    for (int i = 0; i < n; i++) {
+    const struct cfg *c = &cfgs[_i];
+    static const int in[] = {111, 333, 222}, lifo[] = {222, 333, 111}, sorted[] = {111, 222, 333};
+    const int *out = c->order == WEFT_QUEUE_FIFO ? in : c->order == WEFT_QUEUE_LIFO ? lifo : sorted;
+    weft_queue *q = make_row(c, 3);
+    for (int i = 0; i < 3; i++) ck_assert_weft(weft_queue_put(q, T(in[i]), 0), 0);
+    ck_assert_uint_eq(weft_queue_size(q), 3);
+    for (int i = 0; i < 3; i++) {
         void *it;
         ck_assert_weft(weft_queue_get(q, &it, 0), 0);
         ck_assert_int_eq((int)N(it), out[i]);
     }
     ck_assert_int_eq(weft_queue_empty(q), 1);
     ck_assert_weft(weft_queue_free(q), 0);
-}
-
-START_TEST(queue_fifo_order)
-{
-    static const int in[] = {111, 333, 222};
-    order_check(WEFT_QUEUE_FIFO, in, in, 3);
-}
-END_TEST
-
-START_TEST(queue_lifo_order)
-{
-    static const int in[] = {111, 333, 222}, out[] = {222, 333, 111};
-    order_check(WEFT_QUEUE_LIFO, in, out, 3);
 }
 END_TEST
 
@@ -173,38 +187,41 @@ START_TEST(queue_priority_order_is_stable)
 }
 END_TEST
 
+/* Unbounded rows: both ends cross segment (block, heap growth) boundaries. Items go in in
+ * increasing order, so a priority queue gives them back in put order, like FIFO. */
 START_TEST(queue_unbounded_crosses_segments)
 {
     enum { M = 3 * WEFT__SEG_N + 17 };
-    for (int order = WEFT_QUEUE_FIFO; order <= WEFT_QUEUE_LIFO; order++) {
-        weft_queue *q = make(0, order);
-        /* Interleave puts and gets so that both ends cross segment boundaries. */
-        uintptr_t next_in = 1, fifo_out = 1;
-        for (int round = 0; round < 3; round++) {
-            for (int i = 0; i < M; i++) ck_assert_weft(weft_queue_put(q, T(next_in++), 0), 0);
-            for (int i = 0; i < M / 2; i++) {
-                void *it;
-                ck_assert_weft(weft_queue_get(q, &it, 0), 0);
-                if (order == WEFT_QUEUE_FIFO) ck_assert_uint_eq(N(it), fifo_out++);
-                if (order == WEFT_QUEUE_LIFO) ck_assert_uint_eq(N(it), next_in - 1 - i);
-            }
-        }
-        size_t left = weft_queue_size(q);
-        void *it, *prev = NULL;
-        for (size_t i = 0; i < left; i++) {
+    const struct cfg *c = &cfgs[_i];
+    bool lifo = c->order == WEFT_QUEUE_LIFO;
+    weft_queue *q = make_row(c, 0);
+    /* Interleave puts and gets so that both ends cross segment boundaries. */
+    uintptr_t next_in = 1, fifo_out = 1;
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < M; i++) ck_assert_weft(weft_queue_put(q, T(next_in++), 0), 0);
+        for (int i = 0; i < M / 2; i++) {
+            void *it;
             ck_assert_weft(weft_queue_get(q, &it, 0), 0);
-            if (order == WEFT_QUEUE_FIFO && prev) ck_assert_uint_eq(N(it), N(prev) + 1);
-            prev = it;
+            ck_assert_uint_eq(N(it), lifo ? next_in - 1 - (uintptr_t)i : fifo_out++);
         }
-        ck_assert_weft(weft_queue_get(q, &it, 0), WEFT_EAGAIN);
-        ck_assert_weft(weft_queue_free(q), 0);
     }
+    size_t left = weft_queue_size(q);
+    void *it, *prev = NULL;
+    for (size_t i = 0; i < left; i++) {
+        ck_assert_weft(weft_queue_get(q, &it, 0), 0);
+        if (!lifo && prev) ck_assert_uint_eq(N(it), N(prev) + 1);
+        prev = it;
+    }
+    ck_assert_weft(weft_queue_get(q, &it, 0), WEFT_EAGAIN);
+    ck_assert_weft(weft_queue_free(q), 0);
 }
 END_TEST
 
+/* Bounded rows. */
 START_TEST(queue_try_variants_and_sizes)
 {
-    weft_queue *q = make(2, WEFT_QUEUE_FIFO);
+    const struct cfg *c = &cfgs[_i];
+    weft_queue *q = make_row(c, 2);
     void *it = T(99);
     ck_assert_int_eq(weft_queue_empty(q), 1);
     ck_assert_weft(weft_queue_get(q, &it, 0), WEFT_EAGAIN);
@@ -214,42 +231,41 @@ START_TEST(queue_try_variants_and_sizes)
     ck_assert_int_eq(weft_queue_full(q), 1);
     ck_assert_uint_eq(weft_queue_size(q), 2);
     ck_assert_weft(weft_queue_put(q, T(3), 0), WEFT_EAGAIN);
+    bool fifo = c->order == WEFT_QUEUE_FIFO; /* LIFO and priority (NULL is smallest): NULL first */
     ck_assert_weft(weft_queue_get(q, &it, 0), 0);
-    ck_assert_uint_eq(N(it), 1);
+    ck_assert_uint_eq(N(it), fifo ? 1 : 0);
     ck_assert_weft(weft_queue_get(q, &it, 0), 0);
-    ck_assert_ptr_null(it);
+    ck_assert_uint_eq(N(it), fifo ? 0 : 1);
     ck_assert_int_eq(weft_queue_full(q), 0);
     ck_assert_weft(weft_queue_free(q), 0);
 }
 END_TEST
 
-static void queue_timeouts_expire_body(int order)
+START_TEST(queue_timeouts_expire)
 {
-    weft_queue *q = make(1, order);
+    const struct cfg *c = &cfgs[_i];
+    weft_queue *q = make_row(c, 1);
     void *it;
     weft_ns t0 = weft_now();
     ck_assert_weft(weft_queue_get(q, &it, WEFT_MS(30)), WEFT_ETIMEDOUT);
     ck_assert_int_ge(weft_now() - t0, WEFT_MS(30));
     ck_assert_weft(weft_queue_put(q, T(1), WEFT_MS(30)), 0);
-    t0 = weft_now();
-    ck_assert_weft(weft_queue_put(q, T(2), WEFT_MS(30)), WEFT_ETIMEDOUT);
-    ck_assert_int_ge(weft_now() - t0, WEFT_MS(30));
+    if (c->bounded) { /* full now */
+        t0 = weft_now();
+        ck_assert_weft(weft_queue_put(q, T(2), WEFT_MS(30)), WEFT_ETIMEDOUT);
+        ck_assert_int_ge(weft_now() - t0, WEFT_MS(30));
+    }
     ck_assert_weft(weft_queue_join(q, WEFT_MS(10)), WEFT_ETIMEDOUT);
     ck_assert_uint_eq(count_list(q, PUTTERS) + count_list(q, GETTERS), 0); /* unlinked */
     ck_assert_weft(weft_queue_get(q, &it, 0), 0);
     ck_assert_weft(weft_queue_free(q), 0);
 }
-
-START_TEST(queue_timeouts_expire)
-{
-    /* FIFO queues take the lock-free path, LIFO and priority queues the locked one. */
-    for (int k = 0; k < 3; k++) queue_timeouts_expire_body(orders[k]);
-}
 END_TEST
 
-static void queue_blocking_get_is_released_by_put_body(int order)
+START_TEST(queue_blocking_get_is_released_by_put)
 {
-    weft_queue *q = make(0, order);
+    const struct cfg *c = &cfgs[_i];
+    weft_queue *q = make_row(c, 1);
     struct job j = {.q = q, .op = J_GET, .timeout = WEFT_FOREVER};
     weft_thread t = start_job(&j);
     await_waiters(q, GETTERS, 1);
@@ -260,17 +276,12 @@ static void queue_blocking_get_is_released_by_put_body(int order)
     ck_assert_int_eq(weft_queue_empty(q), 1);
     ck_assert_weft(weft_queue_free(q), 0);
 }
-
-START_TEST(queue_blocking_get_is_released_by_put)
-{
-    /* FIFO queues take the lock-free path, LIFO and priority queues the locked one. */
-    for (int k = 0; k < 3; k++) queue_blocking_get_is_released_by_put_body(orders[k]);
-}
 END_TEST
 
-static void queue_blocking_put_is_released_by_get_body(int order)
+START_TEST(queue_blocking_put_is_released_by_get)
 {
-    weft_queue *q = make(1, order);
+    const struct cfg *c = &cfgs[_i];
+    weft_queue *q = make_row(c, 1); /* bounded rows */
     ck_assert_weft(weft_queue_put(q, T(1), 0), 0);
     struct job j = {.q = q, .op = J_PUT, .item = T(2), .timeout = WEFT_FOREVER};
     weft_thread t = start_job(&j);
@@ -285,12 +296,6 @@ static void queue_blocking_put_is_released_by_get_body(int order)
     ck_assert_uint_eq(N(it), 2);
     ck_assert_weft(weft_queue_free(q), 0);
 }
-
-START_TEST(queue_blocking_put_is_released_by_get)
-{
-    /* FIFO queues take the lock-free path, LIFO and priority queues the locked one. */
-    for (int k = 0; k < 3; k++) queue_blocking_put_is_released_by_get_body(orders[k]);
-}
 END_TEST
 
 static int worker_task_done(void *arg)
@@ -303,9 +308,10 @@ static int worker_task_done(void *arg)
     return rc == WEFT_ECLOSED ? 0 : 2;
 }
 
-static void queue_join_waits_for_every_task_done_body(int order)
+START_TEST(queue_join_waits_for_every_task_done)
 {
-    weft_queue *q = make(8, order);
+    const struct cfg *c = &cfgs[_i];
+    weft_queue *q = make_row(c, 8);
     ck_assert_weft(weft_queue_join(q, 0), 0); /* nothing put: nothing to wait for */
     ck_assert_weft(weft_queue_put(q, T(1), 0), 0);
     ck_assert_weft(weft_queue_join(q, 0), WEFT_EAGAIN);
@@ -332,17 +338,12 @@ static void queue_join_waits_for_every_task_done_body(int order)
     }
     ck_assert_weft(weft_queue_free(q), 0);
 }
-
-START_TEST(queue_join_waits_for_every_task_done)
-{
-    /* FIFO queues take the lock-free path, LIFO and priority queues the locked one. */
-    for (int k = 0; k < 3; k++) queue_join_waits_for_every_task_done_body(orders[k]);
-}
 END_TEST
 
-static void queue_blocked_join_is_released_by_task_done_body(int order)
+START_TEST(queue_blocked_join_is_released_by_task_done)
 {
-    weft_queue *q = make(0, order);
+    const struct cfg *c = &cfgs[_i];
+    weft_queue *q = make_row(c, 1);
     ck_assert_weft(weft_queue_put(q, T(1), 0), 0);
     struct job j = {.q = q, .op = J_JOIN, .timeout = WEFT_FOREVER};
     weft_thread t = start_job(&j);
@@ -354,15 +355,17 @@ static void queue_blocked_join_is_released_by_task_done_body(int order)
     ck_assert_weft(j.rc, 0);
     ck_assert_weft(weft_queue_free(q), 0);
 }
+END_TEST
 
 /* Workers parked in get are handed items directly; each must find its item counted when it
  * calls task_done (a task_done that overtook the put's count would fail and stall join). */
-static void queue_task_done_never_overtakes_its_put_body(int order)
+START_TEST(queue_task_done_never_overtakes_its_put)
 {
+    const struct cfg *c = &cfgs[_i];
     /* Fresh threads each time: a new thread's parker spins, so it wakes within nanoseconds of
      * the hand-off, which is what opens the window. */
     for (long iter = 0; iter < weft_test_scale(100); iter++) {
-        weft_queue *q = make(8, order);
+        weft_queue *q = make_row(c, 8);
         weft_thread w[3];
         for (int i = 0; i < 3; i++)
             ck_assert_weft(weft_thread_start(&w[i], worker_task_done, q, NULL), 0);
@@ -379,20 +382,17 @@ static void queue_task_done_never_overtakes_its_put_body(int order)
         ck_assert_weft(weft_queue_free(q), 0);
     }
 }
-
-START_TEST(queue_task_done_never_overtakes_its_put)
-{
-    for (int k = 0; k < 3; k++) queue_task_done_never_overtakes_its_put_body(orders[k]);
-}
 END_TEST
 
 /* Task accounting over many ring laps and list blocks (FIFO queues count their puts by the
  * tail position): failed puts do not count, task_done may run ahead of get as in Python, and
  * items that shutdown hands back after task_done already covered them do not push the count
  * below zero. */
-static void queue_task_accounting_counts_every_put_body(size_t cap, int order)
+START_TEST(queue_task_accounting_counts_every_put)
 {
-    weft_queue *q = make(cap, order);
+    const struct cfg *c = &cfgs[_i];
+    size_t cap = c->bounded ? 3 : 0;
+    weft_queue *q = make_row(c, cap);
     void *it;
     for (int i = 0; i < 200; i++) {
         ck_assert_weft(weft_queue_put(q, T(i), 0), 0);
@@ -418,26 +418,12 @@ static void queue_task_accounting_counts_every_put_body(size_t cap, int order)
     }
     ck_assert_weft(weft_queue_free(q), 0);
 }
-
-START_TEST(queue_task_accounting_counts_every_put)
-{
-    for (int k = 0; k < 3; k++) {
-        queue_task_accounting_counts_every_put_body(3, orders[k]);
-        queue_task_accounting_counts_every_put_body(0, orders[k]);
-    }
-}
 END_TEST
 
-START_TEST(queue_blocked_join_is_released_by_task_done)
+START_TEST(queue_close_drains_then_fails_every_consumer)
 {
-    /* FIFO queues take the lock-free path, LIFO and priority queues the locked one. */
-    for (int k = 0; k < 3; k++) queue_blocked_join_is_released_by_task_done_body(orders[k]);
-}
-END_TEST
-
-static void queue_close_drains_then_fails_every_consumer_body(int order)
-{
-    weft_queue *q = make(0, order);
+    const struct cfg *c = &cfgs[_i];
+    weft_queue *q = make_row(c, 2);
     struct job j[4];
     weft_thread t[4];
     for (int i = 0; i < 4; i++) {
@@ -452,7 +438,7 @@ static void queue_close_drains_then_fails_every_consumer_body(int order)
     }
     ck_assert_weft(weft_queue_free(q), 0);
 
-    q = make(0, order);
+    q = make_row(c, 2);
     ck_assert_weft(weft_queue_put(q, T(1), 0), 0);
     ck_assert_weft(weft_queue_put(q, T(2), 0), 0);
     ck_assert_weft(weft_queue_close(q), 0);
@@ -460,7 +446,7 @@ static void queue_close_drains_then_fails_every_consumer_body(int order)
     ck_assert_int_eq(weft_queue_is_closed(q), 1);
     ck_assert_weft(weft_queue_put(q, T(3), WEFT_FOREVER), WEFT_ECLOSED);
     void *it;
-    uintptr_t first = order == WEFT_QUEUE_LIFO ? 2 : 1;
+    uintptr_t first = c->order == WEFT_QUEUE_LIFO ? 2 : 1;
     ck_assert_weft(weft_queue_get(q, &it, WEFT_FOREVER), 0);
     ck_assert_uint_eq(N(it), first);
     ck_assert_weft(weft_queue_get(q, &it, 0), 0);
@@ -469,17 +455,12 @@ static void queue_close_drains_then_fails_every_consumer_body(int order)
     ck_assert_weft(weft_queue_get(q, &it, WEFT_FOREVER), WEFT_ECLOSED);
     ck_assert_weft(weft_queue_free(q), 0);
 }
-
-START_TEST(queue_close_drains_then_fails_every_consumer)
-{
-    /* FIFO queues take the lock-free path, LIFO and priority queues the locked one. */
-    for (int k = 0; k < 3; k++) queue_close_drains_then_fails_every_consumer_body(orders[k]);
-}
 END_TEST
 
-static void queue_close_wakes_blocked_putters_who_keep_their_items_body(int order)
+START_TEST(queue_close_wakes_blocked_putters_who_keep_their_items)
 {
-    weft_queue *q = make(1, order);
+    const struct cfg *c = &cfgs[_i];
+    weft_queue *q = make_row(c, 1); /* bounded rows */
     ck_assert_weft(weft_queue_put(q, T(1), 0), 0);
     struct job j[3];
     weft_thread t[3];
@@ -499,13 +480,6 @@ static void queue_close_wakes_blocked_putters_who_keep_their_items_body(int orde
     ck_assert_weft(weft_queue_get(q, &it, 0), WEFT_ECLOSED);
     ck_assert_weft(weft_queue_free(q), 0);
 }
-
-START_TEST(queue_close_wakes_blocked_putters_who_keep_their_items)
-{
-    /* FIFO queues take the lock-free path, LIFO and priority queues the locked one. */
-    for (int k = 0; k < 3; k++)
-        queue_close_wakes_blocked_putters_who_keep_their_items_body(orders[k]);
-}
 END_TEST
 
 static void collect(void *item, void *arg)
@@ -515,24 +489,26 @@ static void collect(void *item, void *arg)
     sum[1] = sum[1] * 10 + N(item); /* records the order */
 }
 
-static void queue_shutdown_hands_back_items_and_wakes_everyone_body(int order)
+START_TEST(queue_shutdown_hands_back_items_and_wakes_everyone)
 {
-    weft_queue *q = make(3, order);
+    const struct cfg *c = &cfgs[_i];
+    weft_queue *q = make_row(c, 3);
     for (int i = 1; i <= 3; i++) ck_assert_weft(weft_queue_put(q, T(i), 0), 0);
     struct job p = {.q = q, .op = J_PUT, .item = T(9), .timeout = WEFT_FOREVER};
     struct job jn = {.q = q, .op = J_JOIN, .timeout = WEFT_FOREVER};
-    weft_thread tp = start_job(&p), tj = start_job(&jn);
-    await_waiters(q, PUTTERS, 1);
+    weft_thread tp = {0}, tj = start_job(&jn);
+    if (c->bounded) tp = start_job(&p); /* full: the putter blocks */
+    if (c->bounded) await_waiters(q, PUTTERS, 1);
     await_waiters(q, JOINERS, 1);
     uintptr_t sum[2] = {0, 0};
     size_t handed = 0;
     ck_assert_weft(weft_queue_shutdown(q, collect, sum, &handed), 0);
     ck_assert_uint_eq(handed, 3);
     ck_assert_uint_eq(sum[0], 6);
-    ck_assert_uint_eq(sum[1], order == WEFT_QUEUE_LIFO ? 321 : 123); /* get order */
-    join_job(tp);
+    ck_assert_uint_eq(sum[1], c->order == WEFT_QUEUE_LIFO ? 321 : 123); /* get order */
+    if (c->bounded) join_job(tp);
     join_job(tj);
-    ck_assert_weft(p.rc, WEFT_ECLOSED);
+    if (c->bounded) ck_assert_weft(p.rc, WEFT_ECLOSED);
     ck_assert_weft(jn.rc, 0); /* handed-back items count as done */
     void *it;
     ck_assert_weft(weft_queue_get(q, &it, WEFT_FOREVER), WEFT_ECLOSED);
@@ -541,7 +517,7 @@ static void queue_shutdown_hands_back_items_and_wakes_everyone_body(int order)
     ck_assert_uint_eq(handed, 0);
     ck_assert_weft(weft_queue_free(q), 0);
 
-    q = make(0, order);
+    q = make_row(c, 3);
     struct job g = {.q = q, .op = J_GET, .timeout = WEFT_FOREVER};
     weft_thread tg = start_job(&g);
     await_waiters(q, GETTERS, 1);
@@ -549,12 +525,6 @@ static void queue_shutdown_hands_back_items_and_wakes_everyone_body(int order)
     join_job(tg);
     ck_assert_weft(g.rc, WEFT_ECLOSED);
     ck_assert_weft(weft_queue_free(q), 0);
-}
-
-START_TEST(queue_shutdown_hands_back_items_and_wakes_everyone)
-{
-    /* FIFO queues take the lock-free path, LIFO and priority queues the locked one. */
-    for (int k = 0; k < 3; k++) queue_shutdown_hands_back_items_and_wakes_everyone_body(orders[k]);
 }
 END_TEST
 
@@ -570,18 +540,20 @@ static void cancel_check(weft_queue *q, struct job *j, int list)
     ck_assert_uint_eq(count_list(q, list), 0);
 }
 
-static void queue_blocked_calls_are_cancellation_points_body(int order)
+START_TEST(queue_blocked_calls_are_cancellation_points)
 {
-    weft_queue *q = make(1, order), *q2 = make(1, order);
+    const struct cfg *c = &cfgs[_i];
+    weft_queue *q = make_row(c, 1), *q2 = make_row(c, 1);
     struct job g = {.q = q, .op = J_GET, .timeout = WEFT_FOREVER};
     cancel_check(q, &g, GETTERS);
-    ck_assert_weft(weft_queue_put(q, T(1), 0), 0);
+    ck_assert_weft(weft_queue_put(q, T(1), 0), 0); /* bounded rows: q is full now */
     struct job p = {.q = q, .op = J_PUT, .item = T(2), .timeout = WEFT_SEC(30)};
-    cancel_check(q, &p, PUTTERS);
+    if (c->bounded) cancel_check(q, &p, PUTTERS);
     struct job jn = {.q = q, .op = J_JOIN, .timeout = WEFT_FOREVER};
     cancel_check(q, &jn, JOINERS);
     struct job s = {.op = J_SELECT, .timeout = WEFT_FOREVER};
-    s.cases[0] = (weft_queue_case){q, WEFT_QUEUE_PUT, T(3)};
+    s.cases[0] = c->bounded ? (weft_queue_case){q, WEFT_QUEUE_PUT, T(3)} /* q full: waits */
+                            : (weft_queue_case){q2, WEFT_QUEUE_GET, NULL};
     s.cases[1] = (weft_queue_case){q2, WEFT_QUEUE_GET, NULL};
     cancel_check(q2, &s, GETTERS);
     ck_assert_uint_eq(count_list(q, PUTTERS), 0);
@@ -591,12 +563,6 @@ static void queue_blocked_calls_are_cancellation_points_body(int order)
     ck_assert_weft(weft_queue_get(q, &it, 0), WEFT_EAGAIN);
     ck_assert_weft(weft_queue_free(q), 0);
     ck_assert_weft(weft_queue_free(q2), 0);
-}
-
-START_TEST(queue_blocked_calls_are_cancellation_points)
-{
-    /* FIFO queues take the lock-free path, LIFO and priority queues the locked one. */
-    for (int k = 0; k < 3; k++) queue_blocked_calls_are_cancellation_points_body(orders[k]);
 }
 END_TEST
 
@@ -635,9 +601,10 @@ START_TEST(queue_batches_move_several_items)
 }
 END_TEST
 
-static void queue_select_picks_a_ready_queue_body(int order)
+START_TEST(queue_select_picks_a_ready_queue)
 {
-    weft_queue *a = make(1, order), *b = make(1, order);
+    const struct cfg *row = &cfgs[_i];
+    weft_queue *a = make_row(row, 1), *b = make_row(row, 1);
     weft_queue_case c[2] = {{a, WEFT_QUEUE_GET, NULL}, {b, WEFT_QUEUE_GET, NULL}};
     size_t fired = 99;
     ck_assert_weft(weft_queue_select(c, 2, &fired, 0), WEFT_EAGAIN);
@@ -661,34 +628,31 @@ static void queue_select_picks_a_ready_queue_body(int order)
     ck_assert_int_gt(seen[0], 0);
     ck_assert_int_gt(seen[1], 0);
 
-    /* A put case: a full, b has room. */
-    ck_assert_weft(weft_queue_put(a, T(1), 0), 0);
-    weft_queue_case p[2] = {{a, WEFT_QUEUE_PUT, T(5)}, {b, WEFT_QUEUE_PUT, T(6)}};
-    ck_assert_weft(weft_queue_select(p, 2, &fired, 0), 0);
-    ck_assert_uint_eq(fired, 1);
-    ck_assert_weft(weft_queue_select(p, 2, &fired, 0), WEFT_EAGAIN);
+    /* A put case (bounded rows): a full, b has room. */
+    void *it;
+    if (row->bounded) {
+        ck_assert_weft(weft_queue_put(a, T(1), 0), 0);
+        weft_queue_case p[2] = {{a, WEFT_QUEUE_PUT, T(5)}, {b, WEFT_QUEUE_PUT, T(6)}};
+        ck_assert_weft(weft_queue_select(p, 2, &fired, 0), 0);
+        ck_assert_uint_eq(fired, 1);
+        ck_assert_weft(weft_queue_select(p, 2, &fired, 0), WEFT_EAGAIN);
+        ck_assert_weft(weft_queue_get(b, &it, 0), 0);
+        ck_assert_weft(weft_queue_get(a, &it, 0), 0);
+    }
 
     /* A closed queue fires with WEFT_ECLOSED. */
-    void *it;
-    ck_assert_weft(weft_queue_get(b, &it, 0), 0);
     ck_assert_weft(weft_queue_close(b), 0);
-    ck_assert_weft(weft_queue_get(a, &it, 0), 0);
     ck_assert_weft(weft_queue_select(c, 2, &fired, WEFT_FOREVER), WEFT_ECLOSED);
     ck_assert_uint_eq(fired, 1);
     ck_assert_weft(weft_queue_free(a), 0);
     ck_assert_weft(weft_queue_free(b), 0);
 }
-
-START_TEST(queue_select_picks_a_ready_queue)
-{
-    /* FIFO queues take the lock-free path, LIFO and priority queues the locked one. */
-    for (int k = 0; k < 3; k++) queue_select_picks_a_ready_queue_body(orders[k]);
-}
 END_TEST
 
-static void queue_blocked_select_is_released_by_either_side_body(int order)
+START_TEST(queue_blocked_select_is_released_by_either_side)
 {
-    weft_queue *a = make(1, order), *b = make(1, order);
+    const struct cfg *c = &cfgs[_i]; /* bounded rows */
+    weft_queue *a = make_row(c, 1), *b = make_row(c, 1);
     ck_assert_weft(weft_queue_put(a, T(1), 0), 0); /* a full: a put case must wait */
     struct job s = {.op = J_SELECT, .timeout = WEFT_FOREVER};
     s.cases[0] = (weft_queue_case){a, WEFT_QUEUE_PUT, T(2)};
@@ -724,12 +688,6 @@ static void queue_blocked_select_is_released_by_either_side_body(int order)
     ck_assert_uint_eq(s.fired, 1);
     ck_assert_weft(weft_queue_free(a), 0);
     ck_assert_weft(weft_queue_free(b), 0);
-}
-
-START_TEST(queue_blocked_select_is_released_by_either_side)
-{
-    /* FIFO queues take the lock-free path, LIFO and priority queues the locked one. */
-    for (int k = 0; k < 3; k++) queue_blocked_select_is_released_by_either_side_body(orders[k]);
 }
 END_TEST
 
@@ -849,10 +807,11 @@ static int racing_getter(void *arg)
     return 0;
 }
 
-static void queue_handoff_is_never_lost_to_a_timeout_body(int order)
+START_TEST(queue_handoff_is_never_lost_to_a_timeout)
 {
+    const struct cfg *c = &cfgs[_i];
     long m = weft_test_scale(20000);
-    struct race r = {.q = make(4, order)};
+    struct race r = {.q = make_row(c, 4)};
     weft_thread t[3];
     for (int i = 0; i < 3; i++)
         ck_assert_weft(weft_thread_start(&t[i], racing_getter, &r, NULL), 0);
@@ -867,24 +826,32 @@ static void queue_handoff_is_never_lost_to_a_timeout_body(int order)
     ck_assert_uint_eq(atomic_load(&r.sum), sum);
     ck_assert_weft(weft_queue_free(r.q), 0);
 }
-
-START_TEST(queue_handoff_is_never_lost_to_a_timeout)
-{
-    /* FIFO queues take the lock-free path, LIFO and priority queues the locked one. */
-    for (int k = 0; k < 3; k++) queue_handoff_is_never_lost_to_a_timeout_body(orders[k]);
-}
 END_TEST
 
-WEFT_TEST_SUITE("queue", 30, queue_fifo_order, queue_lifo_order, queue_priority_order_is_stable,
-                queue_unbounded_crosses_segments, queue_try_variants_and_sizes,
-                queue_timeouts_expire, queue_blocking_get_is_released_by_put,
-                queue_blocking_put_is_released_by_get, queue_join_waits_for_every_task_done,
-                queue_task_done_never_overtakes_its_put, queue_task_accounting_counts_every_put,
-                queue_blocked_join_is_released_by_task_done,
-                queue_close_drains_then_fails_every_consumer,
-                queue_close_wakes_blocked_putters_who_keep_their_items,
-                queue_shutdown_hands_back_items_and_wakes_everyone,
-                queue_blocked_calls_are_cancellation_points, queue_batches_move_several_items,
-                queue_select_picks_a_ready_queue, queue_blocked_select_is_released_by_either_side,
-                queue_bad_input_is_an_error_code, queue_allocation_failures_are_reported,
-                queue_handoff_is_never_lost_to_a_timeout)
+int main(void)
+{
+    const TTest *const tests[] = {queue_priority_order_is_stable, queue_batches_move_several_items,
+                                  queue_bad_input_is_an_error_code,
+                                  queue_allocation_failures_are_reported, NULL};
+    /* Each conformance test over all rows, the bounded rows or the unbounded ones. */
+    const weft_test_loop loops[] = {
+        {queue_order_is_kept, 0, ROWS},
+        {queue_unbounded_crosses_segments, BOUNDED, ROWS},
+        {queue_try_variants_and_sizes, 0, BOUNDED},
+        {queue_timeouts_expire, 0, ROWS},
+        {queue_blocking_get_is_released_by_put, 0, ROWS},
+        {queue_blocking_put_is_released_by_get, 0, BOUNDED},
+        {queue_join_waits_for_every_task_done, 0, ROWS},
+        {queue_task_done_never_overtakes_its_put, 0, ROWS},
+        {queue_task_accounting_counts_every_put, 0, ROWS},
+        {queue_blocked_join_is_released_by_task_done, 0, ROWS},
+        {queue_close_drains_then_fails_every_consumer, 0, ROWS},
+        {queue_close_wakes_blocked_putters_who_keep_their_items, 0, BOUNDED},
+        {queue_shutdown_hands_back_items_and_wakes_everyone, 0, ROWS},
+        {queue_blocked_calls_are_cancellation_points, 0, ROWS},
+        {queue_select_picks_a_ready_queue, 0, ROWS},
+        {queue_blocked_select_is_released_by_either_side, 0, BOUNDED},
+        {queue_handoff_is_never_lost_to_a_timeout, 0, ROWS},
+    };
+    return weft_test_run_loops("queue", 30, tests, loops, sizeof loops / sizeof loops[0]);
+}
