@@ -651,15 +651,3 @@ int weft_queue_shutdown(weft_queue *q, weft_queue_item_fn fn, void *arg, size_t 
     if (handed) *handed = total;
     return 0;
 }
-
-size_t weft__queue_test_waiters(weft_queue *q, enum weft__queue_waiters which)
-{
-    weft__waitq *l = which == WEFT__QUEUE_GETTERS   ? &q->getters
-                     : which == WEFT__QUEUE_PUTTERS ? &q->putters
-                                                    : &q->joiners;
-    size_t n = 0;
-    weft__lock_acquire(&q->lock);
-    for (weft__waiter *w = l->head; w; w = w->next) n++;
-    weft__lock_release(&q->lock);
-    return n;
-}

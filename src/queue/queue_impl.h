@@ -258,9 +258,4 @@ void weft__queue_undo(weft_queue *q, size_t n, bool locked, weft__wakelist *wl);
 int weft__queue_try_put(weft_queue *q, void *item, weft__wakelist *wl);
 int weft__queue_try_get(weft_queue *q, void **item, weft__wakelist *wl);
 
-/* Test hook: how many threads are linked on q's getters, putters or joiners (a snapshot taken
- * under q->lock), so that a test can wait until a thread is blocked before it acts. */
-enum weft__queue_waiters { WEFT__QUEUE_GETTERS, WEFT__QUEUE_PUTTERS, WEFT__QUEUE_JOINERS };
-size_t weft__queue_test_waiters(weft_queue *q, enum weft__queue_waiters which);
-
 #endif

@@ -6,7 +6,7 @@
  * The conformance tests run one body over the table of configurations below (Check's loop
  * tests: one forked run per row, and a failure names the row as the number after the test's
  * name). Adding a configuration is one row. "Thread B is blocked" is a handshake on the
- * queue's waiter lists through its test hook (weft__queue_test_waiters), not a sleep. */
+ * queue's waiter lists through its test hook (weft__test_queue_parked), not a sleep. */
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -16,15 +16,12 @@
 #include "core/park.h"
 #include "queue/queue_impl.h"
 #include "test.h"
+#include "test_hooks.h"
 
 #define T(x) ((void *)(uintptr_t)(x))
 #define N(p) ((uintptr_t)(p))
 
-enum {
-    GETTERS = WEFT__QUEUE_GETTERS,
-    PUTTERS = WEFT__QUEUE_PUTTERS,
-    JOINERS = WEFT__QUEUE_JOINERS
-};
+enum { GETTERS = WEFT__TEST_GETTERS, PUTTERS = WEFT__TEST_PUTTERS, JOINERS = WEFT__TEST_JOINERS };
 
 /* The configurations: an order, bounded or not, and the store that makes (its name is for the
  * reader). Bounded rows come first, so that a test which needs a queue that can be full runs
@@ -45,7 +42,7 @@ enum { ROWS = sizeof cfgs / sizeof cfgs[0], BOUNDED = 3 };
 
 static size_t count_list(weft_queue *q, int which)
 {
-    return weft__queue_test_waiters(q, (enum weft__queue_waiters)which);
+    return weft__test_queue_parked(q, which);
 }
 
 /* Wait until n threads are parked on q's list `which`. */
