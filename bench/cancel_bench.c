@@ -62,7 +62,7 @@ static double weft_run(int n)
     }
     for (int i = 0; i < n; i++)
         if (c.done_at[i] > last) last = c.done_at[i];
-    weft_scope_release(s);
+    weft_scope_free(s);
     weft_queue_free(c.q);
     return (double)(last - t0) / 1e3;
 }

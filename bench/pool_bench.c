@@ -149,7 +149,7 @@ static int fj_task(void *arg, void **result)
     weft_pool_submit(pool, fj_task, (void *)(d - 1), &f, WEFT_FOREVER);
     fj_task((void *)(d - 1), NULL);
     weft_future_wait(f, WEFT_FOREVER);
-    weft_future_release(f);
+    weft_future_unref(f);
     return 0;
 }
 
@@ -159,7 +159,7 @@ static double weft_forkjoin(int depth)
     weft_future *f;
     weft_pool_submit(pool, fj_task, (void *)(intptr_t)depth, &f, WEFT_FOREVER);
     weft_future_wait(f, WEFT_FOREVER);
-    weft_future_release(f);
+    weft_future_unref(f);
     return (double)(bench_now() - t0);
 }
 

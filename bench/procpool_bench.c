@@ -44,7 +44,7 @@ static double submit_rate(weft_procpool *p, int n)
         if (weft_procpool_submit(p, &f[i], empty, &i, sizeof i, NULL) != 0) return -1;
     for (int i = 0; i < n; i++) {
         (void)weft_future_result(f[i], NULL, WEFT_FOREVER);
-        weft_future_release(f[i]);
+        weft_future_unref(f[i]);
     }
     int64_t t1 = bench_now();
     free(f);
@@ -69,7 +69,7 @@ static double round_trip_us(weft_procpool *p)
     int64_t t0 = bench_now();
     if (weft_procpool_submit(p, &f, empty, NULL, 0, NULL) != 0) return -1;
     (void)weft_future_result(f, NULL, WEFT_FOREVER);
-    weft_future_release(f);
+    weft_future_unref(f);
     return (double)(bench_now() - t0) / 1e3;
 }
 
@@ -86,7 +86,7 @@ static void crash_to_replacement(int reps)
         weft_future *f;
         if (weft_procpool_submit(p, &f, crash, NULL, 0, NULL) != 0) break;
         (void)weft_future_result(f, NULL, WEFT_FOREVER);
-        weft_future_release(f);
+        weft_future_unref(f);
         after[i] = round_trip_us(p);
     }
     if (warm && after) {

@@ -95,7 +95,7 @@ int main(int argc, char **argv)
         } else {
             printf("task %2d: %s: %s\n", i + 1, weft_errname(rc), weft_error_message());
         }
-        weft_future_release(f[i]);
+        weft_future_unref(f[i]);
     }
     /* the pool still serves */
     struct job again = {11, mode};
@@ -105,7 +105,7 @@ int main(int argc, char **argv)
     int rc = weft_procpool_submit(pool, &g, work, &again, sizeof again, NULL);
     if (rc == 0) rc = weft_future_bytes(g, &data, &len, WEFT_FOREVER);
     printf("afterwards: %s\n", rc == 0 ? "the pool still serves" : weft_error_message());
-    if (rc == 0) weft_future_release(g);
+    if (rc == 0) weft_future_unref(g);
     struct weft_procpool_stats st;
     weft_procpool_stats(pool, &st);
     printf("%d of 10 succeeded; workers started %llu, died %llu, killed %llu\n", ok,

@@ -335,7 +335,7 @@ static int first_of(weft_ns timeout)
         fprintf(stderr, "first_answer: every URL failed\n");
     }
     cancel_rest(f, n, winner);
-    for (int i = 0; i < n; i++) weft_future_release(f[i]);
+    for (int i = 0; i < n; i++) weft_future_unref(f[i]);
     weft_pool_free(pool);
     return status;
 }

@@ -66,7 +66,7 @@ static _Thread_local weft_group *tls_group WEFT__TLS_IE;
 
 static void destroy(weft_group *g)
 {
-    weft_scope_release(g->scope);
+    weft_scope_free(g->scope);
     free(g);
 }
 
@@ -147,7 +147,7 @@ static int start_thread(struct task *k)
     o.scope = k->g->scope;
     weft_thread t;
     int rc = weft_thread_start(&t, task_thread, k, &o);
-    if (rc == 0) weft_thread_release(t); /* a failure is ours to report, see task_thread */
+    if (rc == 0) weft_thread_detach(t); /* a failure is ours to report, see task_thread */
     return rc;
 }
 
@@ -182,12 +182,12 @@ static int submit(struct task *k)
     /* On success the pool takes our reference to s and releases it with the record. */
     rc = weft__pool_submit_scoped(k->g->pool, s, k->name, pool_task, k, &f, WEFT_FOREVER);
     if (rc) {
-        weft_scope_release(s);
+        weft_scope_free(s);
         return rc;
     }
     k->done_cb = (struct weft__cb){.fn = task_cb, .arg = k, .embedded = true};
     if (weft__cb_add(f, &k->done_cb)) task_cb(f, k); /* already done: not linked */
-    weft_future_release(f);
+    weft_future_unref(f);
     return 0;
 }
 

@@ -188,7 +188,7 @@ int weft_thread_set_error_hook(weft_thread_error_hook fn, void *arg)
 
 static void free_rec(struct rec *r)
 {
-    weft_scope_release(r->scope);
+    weft_scope_free(r->scope);
     free(r);
 }
 
@@ -298,7 +298,7 @@ static void finish(struct rec *r, int status)
     weft__lock_acquire(&table_lock);
     live--;
     /* A released thread has no joiner: it unmaps itself and reports its own failure, unless
-     * weft_thread_release saw it done and did both already. */
+     * weft_thread_detach saw it done and did both already. */
     bool report_it = r->released && is_failure(r) && !r->reported;
     if (r->released) r->reported = true;
     if (r->released && lookup((weft_thread){r->id}) == r) unmap(r); /* our ref keeps r */
@@ -517,7 +517,7 @@ int weft_thread_join(weft_thread t, int *status, weft_ns timeout)
     return rc;
 }
 
-int weft_thread_release(weft_thread t)
+int weft_thread_detach(weft_thread t)
 {
     int rc;
     struct rec *r = lookup_locked_or(t, &rc);

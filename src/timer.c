@@ -396,7 +396,7 @@ int weft_timer_fired(weft_timer *t)
     return n;
 }
 
-void weft_timer_release(weft_timer *t)
+void weft_timer_free(weft_timer *t)
 {
     if (t == NULL) return;
     weft__lock_acquire(&svc.q.lock);

@@ -52,7 +52,7 @@ typedef struct weft_scope_opts {
 /* clang-format on */
 
 /* weft_scope_new - make a scope, child of parent.
- * out: caller-owned, receives a new scope handle on success; end it with weft_scope_release.
+ * out: caller-owned, receives a new scope handle on success; end it with weft_scope_free.
  * parent: borrowed; NULL means the calling thread's current scope. A child of a cancelled scope
  *         starts cancelled. Its deadline is the earlier of its own and its parent's.
  * opts: borrowed, may be NULL (no deadline); a zeroed struct is the same.
@@ -60,11 +60,11 @@ typedef struct weft_scope_opts {
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_scope_new(weft_scope **out, weft_scope *parent, const weft_scope_opts *opts);
 
-/* weft_scope_release - drop the handle from weft_scope_new. The scope lives on while threads are
+/* weft_scope_free - drop the handle from weft_scope_new. The scope lives on while threads are
  * inside it or it has children. Releasing the root, or NULL, does nothing. s: taken.
  * Blocks: no. Cancellation point: no. Thread safety: safe (s is not used after the call).
  * Async-signal-safe: no (it may free the scope). */
-WEFT_API void weft_scope_release(weft_scope *s);
+WEFT_API void weft_scope_free(weft_scope *s);
 
 /* weft_scope_enter - make s the calling thread's current scope until weft_scope_exit.
  * s: borrowed; weft keeps it alive while the thread is inside.
@@ -124,6 +124,14 @@ WEFT_API int weft_cancelled(void);
  * thread's). Async-signal-safe: yes, if the handler ends the shields it begins. */
 WEFT_API int weft_shield_begin(void);
 WEFT_API int weft_shield_end(void);
+
+/* weft_scope_release: the name of weft_scope_free before 0.2 (docs/design/naming.md: `_release` only gives back a
+ * synchronization primitive). Kept through 0.x; WEFT_WARN_DEPRECATED makes a use warn. */
+WEFT_DEPRECATED("renamed weft_scope_free")
+static inline void weft_scope_release(weft_scope *s)
+{
+    weft_scope_free(s);
+}
 
 WEFT_END_DECLS
 

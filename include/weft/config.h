@@ -19,6 +19,15 @@
 #define WEFT_NODISCARD    __attribute__((warn_unused_result))
 #define WEFT_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
+/* On an old name kept for a while after a rename (CHANGELOG.md). Silent unless the program
+ * defines WEFT_WARN_DEPRECATED, so that a build with -Werror does not break on a rename in 0.x;
+ * define it to find the old names in a program. */
+#if defined(WEFT_WARN_DEPRECATED)
+#define WEFT_DEPRECATED(msg) __attribute__((deprecated(msg)))
+#else
+#define WEFT_DEPRECATED(msg)
+#endif
+
 #ifdef __cplusplus
 #define WEFT_BEGIN_DECLS extern "C" {
 #define WEFT_END_DECLS   }

@@ -3,7 +3,7 @@
  * A future is made by weft_pool_submit (weft/pool.h), or by weft_future_new for one that the
  * program completes itself (below), and is reference-counted: the submitter receives one
  * reference, the pool holds another until the task has finished. Every reference
- * is ended with weft_future_release; weft_future_ref takes another one. Every thread that uses
+ * is ended with weft_future_unref; weft_future_ref takes another one. Every thread that uses
  * a future holds a reference of its own: to hand a future to another thread, take one for it
  * (weft_future_ref) and let that thread release it. weft relies on this when the worker that
  * queued a task waits for it and nobody else holds it (fork-join): it runs the task in place
@@ -110,19 +110,19 @@ WEFT_API int weft_future_running(weft_future *f);
  * Blocks: no (cb may). Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_future_add_done_callback(weft_future *f, weft_future_cb cb, void *arg);
 
-/* weft_future_ref - take another reference to f (end it with weft_future_release).
+/* weft_future_ref - take another reference to f (end it with weft_future_unref).
  * Returns 0, WEFT_EINVAL (NULL f).
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_future_ref(weft_future *f);
 
-/* weft_future_release - end one reference to f. The last one recycles f (reporting an unseen
+/* weft_future_unref - end one reference to f. The last one recycles f (reporting an unseen
  * failure, see above). Releasing NULL does nothing. Using f after releasing one's last
  * reference is undefined (f may already serve another task).
  * Once weft_future_wait (or _result) returned in a thread, that thread may release its last
  * reference at once, even while the worker or canceller that finished f is still returning
  * (they hold their own reference until they are done with f).
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
-WEFT_API void weft_future_release(weft_future *f);
+WEFT_API void weft_future_unref(weft_future *f);
 
 /* weft_future_name - the task's name given to weft_pool_submit_named ("" if none), copied into
  * buf (size bytes, NUL-terminated, cut if needed). Returns 0, WEFT_EINVAL (NULL f or buf, size 0).
@@ -155,7 +155,7 @@ typedef struct weft_future_opts {
 
 /* weft_future_new - a PENDING future that no pool made (concurrent.futures.Future()).
  * out: caller-owned, receives the future holding one reference (end it with
- * weft_future_release); untouched on failure. opts: borrowed, may be NULL (no name).
+ * weft_future_unref); untouched on failure. opts: borrowed, may be NULL (no name).
  * Returns 0, WEFT_EINVAL (NULL out), WEFT_ENOMEM.
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_future_new(weft_future **out, const weft_future_opts *opts);
@@ -268,6 +268,14 @@ WEFT_API int weft_as_completed_next(weft_as_completed *it, weft_future **f, weft
  * nothing. Blocks: no. Cancellation point: no. Thread safety: not with a concurrent next.
  * Async-signal-safe: no. */
 WEFT_API void weft_as_completed_free(weft_as_completed *it);
+
+/* weft_future_release: the name of weft_future_unref before 0.2 (docs/design/naming.md: `_release` only gives back a
+ * synchronization primitive). Kept through 0.x; WEFT_WARN_DEPRECATED makes a use warn. */
+WEFT_DEPRECATED("renamed weft_future_unref")
+static inline void weft_future_release(weft_future *f)
+{
+    weft_future_unref(f);
+}
 
 WEFT_END_DECLS
 

@@ -7,7 +7,7 @@
  *     weft_pool_submit(p, work, &job, &f, WEFT_FOREVER);
  *     void *res;
  *     rc = weft_future_result(f, &res, WEFT_FOREVER);   status and message as for a join
- *     weft_future_release(f);
+ *     weft_future_unref(f);
  *     weft_pool_free(p);                             shutdown(wait) then free, like `with`
  *
  * Workers are daemon weft threads named PREFIX-N, each in a cancel scope that is a child of the
@@ -99,7 +99,7 @@ WEFT_API int weft_pool_new(weft_pool **out, const weft_pool_opts *opts) WEFT_NOD
  * p: borrowed. fn: the task, NULL is WEFT_EINVAL. arg: passed to fn, never dereferenced by
  * weft (the caller keeps it valid until the task has run or was cancelled).
  * out: caller-owned, may be NULL; on success receives a future holding one reference for the
- * caller (end it with weft_future_release). NULL is fire-and-forget: a failure of the task is
+ * caller (end it with weft_future_unref). NULL is fire-and-forget: a failure of the task is
  * then reported through the pool error hook.
  * timeout: only used when the pool has max_queued and is full (back-pressure).
  * Returns 0 (fn will run exactly once unless its future is cancelled, or the pool breaks before

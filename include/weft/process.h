@@ -118,7 +118,7 @@ typedef struct weft_process_opts {
  * library); WEFT_ESTATE (the program is exiting: the exit rule has run); WEFT_EPERM (an
  * exec-based method in a secure-execution program); WEFT_EAGAIN (the system refused a
  * process or a descriptor); WEFT_ENOMEM. The message (weft_error_message) says which.
- * The handle must be given to weft_process_free (once the child ended) or weft_process_release.
+ * The handle must be given to weft_process_free (once the child ended) or weft_process_detach.
  * Blocks: briefly (the fork server's answer; the first start also makes the server).
  * Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_process_start(weft_process **out, weft_process_fn fn, const void *arg,
@@ -207,11 +207,11 @@ WEFT_API int weft_process_result(const weft_process *p, void *buf, size_t size, 
  * Async-signal-safe: no. */
 WEFT_API int weft_process_free(weft_process *p);
 
-/* weft_process_release - give up the handle: the child runs on and weft reaps it when it ends
+/* weft_process_detach - give up the handle: the child runs on and weft reaps it when it ends
  * (the exit rule still applies: a non-daemon child is waited for at exit). p: taken.
  * Returns 0, WEFT_EINVAL (NULL p). Blocks: no. Cancellation point: no. Thread safety: not with
  * other calls on p. Async-signal-safe: no. */
-WEFT_API int weft_process_release(weft_process *p);
+WEFT_API int weft_process_detach(weft_process *p);
 
 /* weft_process_set_result - in a child, the bytes to hand back to the joiner when fn returns
  * (copied; a later call replaces them).
@@ -235,6 +235,14 @@ WEFT_API char *weft_process_status_text(int exitcode, char *buf, size_t size);
  * Returns the count. Blocks: no. Cancellation point: no. Thread safety: safe.
  * Async-signal-safe: no. */
 WEFT_API size_t weft_process_count(void);
+
+/* weft_process_release: the name of weft_process_detach before 0.2 (docs/design/naming.md: `_release` only gives back a
+ * synchronization primitive). Kept through 0.x; WEFT_WARN_DEPRECATED makes a use warn. */
+WEFT_DEPRECATED("renamed weft_process_detach")
+static inline int weft_process_release(weft_process *p)
+{
+    return weft_process_detach(p);
+}
 
 WEFT_END_DECLS
 

@@ -148,7 +148,7 @@ WEFT_API int weft_procpool_new(weft_procpool **out, const weft_procpool_opts *op
 
 /* weft_procpool_submit - run fn(copy of arg, size) in a worker (Executor.submit).
  * p: borrowed. out: caller-owned, receives the future holding one reference (end it with
- * weft_future_release); may be NULL for fire-and-forget (a failure nobody sees is reported
+ * weft_future_unref); may be NULL for fire-and-forget (a failure nobody sees is reported
  * through the pool error hook, weft/pool.h). fn: a weft_process_fn (see the top of this file).
  * arg: borrowed during the call, size bytes copied (NULL when size is 0). opts: borrowed, may
  * be NULL.

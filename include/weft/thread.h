@@ -73,7 +73,7 @@ typedef struct weft_thread_opts {
  * opts: borrowed, may be NULL for the defaults.
  * Returns 0, WEFT_EINVAL (NULL out or fn, name longer than WEFT_THREAD_NAME_MAX - 1, stack too
  * small), WEFT_ENOMEM, WEFT_EAGAIN (the system refused another thread).
- * The handle must eventually be given to weft_thread_join or weft_thread_release.
+ * The handle must eventually be given to weft_thread_join or weft_thread_detach.
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_thread_start(weft_thread *out, weft_thread_fn fn, void *arg,
                                const weft_thread_opts *opts) WEFT_NODISCARD;
@@ -93,12 +93,12 @@ WEFT_API int weft_thread_start(weft_thread *out, weft_thread_fn fn, void *arg,
  * Blocks: yes. Cancellation point: yes. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_thread_join(weft_thread t, int *status, weft_ns timeout);
 
-/* weft_thread_release - give up the handle: the thread runs on and cleans up after itself
+/* weft_thread_detach - give up the handle: the thread runs on and cleans up after itself
  * (a detached thread, _thread.start_new_thread). If it ends with a failure, the error hook
  * reports it. Returns 0, WEFT_ESRCH (stale handle: joined, or released already, also while
  * it still runs), WEFT_EINVAL (not started by weft).
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
-WEFT_API int weft_thread_release(weft_thread t);
+WEFT_API int weft_thread_detach(weft_thread t);
 
 /* weft_thread_stop - ask thread t to stop: cancel its own cancel scope (weft/cancel.h), so that
  * whatever weft call it is blocked in, or blocks in next, returns WEFT_ECANCELED, and its
@@ -197,6 +197,14 @@ typedef void (*weft_thread_error_hook)(weft_thread t, const char *name, int stat
  * for as long as a report that started before the replacement may still be running with it.
  * Returns 0. Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_thread_set_error_hook(weft_thread_error_hook hook, void *arg);
+
+/* weft_thread_release: the name of weft_thread_detach before 0.2 (docs/design/naming.md: `_release` only gives back a
+ * synchronization primitive). Kept through 0.x; WEFT_WARN_DEPRECATED makes a use warn. */
+WEFT_DEPRECATED("renamed weft_thread_detach")
+static inline int weft_thread_release(weft_thread t)
+{
+    return weft_thread_detach(t);
+}
 
 WEFT_END_DECLS
 

@@ -46,7 +46,7 @@ typedef struct weft_timer_opts {
 
 /* weft_timer_start - run fn(arg) on the timer thread once delay ns have passed.
  * out:   caller-owned, receives a handle on success (untouched on failure); end it with
- *        weft_timer_release. May be NULL for a one-shot timer nobody will cancel or wait for.
+ *        weft_timer_free. May be NULL for a one-shot timer nobody will cancel or wait for.
  * delay: relative, >= 0; 0 runs fn as soon as the timer thread gets to it; WEFT_FOREVER never
  *        runs it (until cancelled).
  * fn:    the callback; arg is passed to it and never dereferenced by weft (the caller keeps it
@@ -89,7 +89,7 @@ WEFT_API int weft_timer_wait(weft_timer *t, weft_ns timeout);
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_timer_fired(weft_timer *t);
 
-/* weft_timer_release - give up the handle. It does NOT cancel: a pending timer still fires
+/* weft_timer_free - give up the handle. It does NOT cancel: a pending timer still fires
  * (like dropping Python's Timer object), then its memory goes. Release a periodic timer only
  * after cancelling it, or it runs until the process ends. t must not be used afterwards, and
  * no other call on t may be in progress. NULL does nothing.
@@ -97,7 +97,15 @@ WEFT_API int weft_timer_fired(weft_timer *t);
  * the timer thread is still returning from finishing it (it holds its own reference).
  * Blocks: no. Cancellation point: no. Thread safety: safe, for different handles.
  * Async-signal-safe: no. */
-WEFT_API void weft_timer_release(weft_timer *t);
+WEFT_API void weft_timer_free(weft_timer *t);
+
+/* weft_timer_release: the name of weft_timer_free before 0.2 (docs/design/naming.md: `_release` only gives back a
+ * synchronization primitive). Kept through 0.x; WEFT_WARN_DEPRECATED makes a use warn. */
+WEFT_DEPRECATED("renamed weft_timer_free")
+static inline void weft_timer_release(weft_timer *t)
+{
+    weft_timer_free(t);
+}
 
 WEFT_END_DECLS
 

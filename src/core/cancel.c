@@ -331,7 +331,7 @@ int weft_scope_new(weft_scope **out, weft_scope *parent, const weft_scope_opts *
     return 0;
 }
 
-void weft_scope_release(weft_scope *s)
+void weft_scope_free(weft_scope *s)
 {
     if (s == NULL || s == &root) return;
     weft__lock_acquire(&tree_lock);

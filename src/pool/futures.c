@@ -112,7 +112,7 @@ int weft_future_ref(weft_future *f)
     return 0;
 }
 
-void weft_future_release(weft_future *f)
+void weft_future_unref(weft_future *f)
 {
     if (f) weft__future_unref(f);
 }

@@ -110,7 +110,7 @@ void weft_imap_free(weft_imap *it)
         weft_future_wait(f, WEFT_FOREVER);
         /* relaxed: read at the last release by this thread or after its acq_rel drop. */
         atomic_store_explicit(&f->observed, true, memory_order_relaxed);
-        weft_future_release(f);
+        weft_future_unref(f);
     }
     weft_shield_end();
     free(it->ring);
@@ -171,7 +171,7 @@ static int yield(weft_imap *it, void **result)
     weft_future *f = *slot(it, it->head);
     int rc = weft_future_result(f, result, 0); /* done: puts a failure's message */
     it->head++;
-    weft_future_release(f);
+    weft_future_unref(f);
     if (rc != 0) {
         /* end's cancels of futures that finished meanwhile leave their own message: keep
          * the failure's, which is what the caller reads. */

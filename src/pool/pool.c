@@ -33,7 +33,7 @@ void weft__pool_unref(weft_pool *p)
     for (int i = 0; i < p->max_workers; i++) weft__deque_destroy(&p->workers[i].dq);
     char *why = atomic_load_explicit(&p->broken_msg, memory_order_relaxed); /* after the RMW */
     if (why != weft__pool_broken_fallback) free(why);
-    weft_scope_release(p->scope);
+    weft_scope_free(p->scope);
     free(p->workers);
     free(p);
 }
@@ -97,7 +97,7 @@ static int start_worker(weft_pool *p)
         atomic_fetch_sub(&p->refs, 1);
         return rc;
     }
-    weft_thread_release(w->thread);
+    weft_thread_detach(w->thread);
     return 0;
 }
 

@@ -276,7 +276,7 @@ WEFT__HOT int enter_scope(weft_pool *p, weft_future *t, weft_scope **own, weft_s
 WEFT__HOT void leave_scope(weft_scope *entered, weft_scope *own)
 {
     if (entered) weft_scope_exit();
-    if (own) weft_scope_release(own);
+    if (own) weft_scope_free(own);
 }
 
 /* Call t's function with the worker's bookkeeping around it; returns its status. solo: a

@@ -279,7 +279,7 @@ void weft__future_recycle(weft_future *f)
         f->message = NULL;
     }
     if (f->scope) { /* the submitter's reference, taken by weft__pool_submit_scoped */
-        weft_scope_release(f->scope);
+        weft_scope_free(f->scope);
         f->scope = NULL;
     }
     if (f->flags & R_OWN_SCOPE) f->own_scope = NULL;

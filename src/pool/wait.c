@@ -143,7 +143,7 @@ struct weft_as_completed {
 static void it_unref(weft_as_completed *it)
 {
     if (atomic_fetch_sub(&it->refs, 1) != 1) return; /* seq_cst: the last sees all */
-    for (size_t i = 0; i < it->n; i++) weft_future_release(it->fs[i]);
+    for (size_t i = 0; i < it->n; i++) weft_future_unref(it->fs[i]);
     free(it->fs);
     free(it->nodes);
     free(it->ring);

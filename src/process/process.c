@@ -672,7 +672,7 @@ int weft_process_free(weft_process *p)
     return 0;
 }
 
-int weft_process_release(weft_process *p)
+int weft_process_detach(weft_process *p)
 {
     if (p == NULL) return weft_error_set(WEFT_EINVAL, "process: NULL handle");
     weft__process_unref(p);

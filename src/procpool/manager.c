@@ -78,7 +78,7 @@ static struct pp_holder *holder_get(struct weft_procpool *p)
 static void holder_destroy(struct pp_holder *ho)
 {
     weft__scope_hook_remove(&ho->hook);
-    weft_scope_release(ho->scope);
+    weft_scope_free(ho->scope);
     free(ho);
 }
 
@@ -106,7 +106,7 @@ void weft__pp_holders_free(struct weft_procpool *p)
 static void task_free(struct weft_procpool *p, struct pp_task *t)
 {
     if (t->holder) holder_put(p, t->holder);
-    weft_future_release(t->f);
+    weft_future_unref(t->f);
     free(t);
 }
 

@@ -55,7 +55,7 @@ static void destroy(struct weft_procpool *p)
 {
     if (p->scope) {
         weft__scope_hook_remove(&p->scope_hook);
-        weft_scope_release(p->scope);
+        weft_scope_free(p->scope);
     }
     if (p->efd >= 0) close(p->efd);
     if (p->epfd >= 0) close(p->epfd);
@@ -243,7 +243,7 @@ int weft_procpool_submit(weft_procpool *p, weft_future **out, weft_process_fn fn
     if (p->closed || p->broken) {
         rc = closed_code(p);
         weft__lock_release(&p->lock);
-        weft_future_release(t->f);
+        weft_future_unref(t->f);
         free(t);
         return rc;
     }
@@ -266,7 +266,7 @@ static void cancel_all(weft_future **fs, size_t from, size_t n)
 {
     for (size_t i = from; i < n; i++) {
         if (weft_future_running(fs[i]) == 0) (void)weft_future_cancel(fs[i]);
-        weft_future_release(fs[i]);
+        weft_future_unref(fs[i]);
     }
 }
 
@@ -312,7 +312,7 @@ int weft_procpool_map(weft_procpool *p, weft_process_fn fn, const void *items, s
             if (waited) return rc;
             return weft_error_set(rc, "item %zu: %s", i, msg);
         }
-        weft_future_release(fs[i]);
+        weft_future_unref(fs[i]);
     }
     free(fs);
     return 0;

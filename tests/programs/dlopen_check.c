@@ -26,7 +26,7 @@ int main(int argc, char **argv)
         weft_pool *, weft_task_fn, void *, weft_future **, weft_ns))dlsym(h, "weft_pool_submit");
     int (*result)(weft_future *, void **, weft_ns) =
         (int (*)(weft_future *, void **, weft_ns))dlsym(h, "weft_future_result");
-    void (*release)(weft_future *) = (void (*)(weft_future *))dlsym(h, "weft_future_release");
+    void (*release)(weft_future *) = (void (*)(weft_future *))dlsym(h, "weft_future_unref");
     if (!pool_default || !submit || !result || !release) {
         fprintf(stderr, "dlsym: %s\n", dlerror());
         return 1;

@@ -46,7 +46,7 @@ int main(void)
     weft_timer *t;
     if (weft_timer_start(&t, WEFT_MS(1), tick, &ticks, NULL) != 0) return 2;
     if (weft_timer_wait(t, WEFT_SEC(10)) != 0) return 3;
-    weft_timer_release(t);
+    weft_timer_free(t);
     if (weft_timer_start(NULL, WEFT_SEC(3600), tick, &ticks, NULL) != 0) return 4;
     weft_pool *p = weft_pool_default();
     if (weft_pool_submit(p, first, NULL, NULL, WEFT_FOREVER) != 0) return 5;

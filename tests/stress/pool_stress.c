@@ -80,7 +80,7 @@ START_TEST(cancel_racing_completion_is_one_or_the_other)
         } else {
             ck_assert_weft(rc, 0);
         }
-        weft_future_release(f);
+        weft_future_unref(f);
         ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(10)), 0);
         ck_assert_int_eq(atomic_load(&flag), c == 0 ? 0 : 1);
     }
@@ -152,7 +152,7 @@ static int fib_task(void *arg, void **result)
     if (rc) return rc;
     fib_task(&b, NULL);
     rc = weft_future_wait(fa, WEFT_FOREVER);
-    weft_future_release(fa);
+    weft_future_unref(fa);
     f->result = a.result + b.result;
     return rc;
 }
@@ -169,7 +169,7 @@ START_TEST(nested_fork_join_with_waits)
         ck_assert_weft(weft_pool_submit(p, fib_task, &f, &root, WEFT_FOREVER), 0);
         ck_assert_weft(weft_future_result(root, NULL, WEFT_SEC(60)), 0);
         ck_assert_int_eq(f.result, want[n]);
-        weft_future_release(root);
+        weft_future_unref(root);
         weft_pool_free(p);
     }
 }
@@ -209,7 +209,7 @@ START_TEST(callbacks_and_as_completed_race_completion)
         ck_assert_int_eq(atomic_load(&calls), K);
         for (int i = 0; i < K; i++) {
             ck_assert_int_eq(atomic_load(&flags[i]), weft_future_cancelled(fs[i]) ? 0 : 1);
-            weft_future_release(fs[i]);
+            weft_future_unref(fs[i]);
         }
     }
     weft_pool_free(p);

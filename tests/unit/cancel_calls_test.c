@@ -40,7 +40,7 @@ static int cancel_while_blocked(int (*call)(void *), void *ctx)
     ck_assert_weft(weft_scope_cancel(s, WEFT_ECANCELED, "test"), 0);
     ck_assert_weft(weft_thread_join(t, NULL, WEFT_SEC(50)), 0);
     ck_assert_int_lt(weft_now() - t0, WEFT_SEC(50)); /* cut short, not waited out */
-    weft_scope_release(s);
+    weft_scope_free(s);
     return b.rc;
 }
 
@@ -234,7 +234,7 @@ static int consumer(void *arg)
         weft_scope_exit();
         if (weft_sem_release(&r->done, 1) != 0) return 4;
         if (weft_sem_acquire(&r->next, WEFT_SEC(30)) != 0) return 5;
-        weft_scope_release(s);
+        weft_scope_free(s);
     }
     return 0;
 }

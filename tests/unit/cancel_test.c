@@ -73,11 +73,11 @@ START_TEST(nested_scopes_cancel_downwards_only)
     weft_scope *late;
     ck_assert_weft(weft_scope_new(&late, parent, NULL), 0);
     ck_assert_int_eq(weft_scope_cancelled(late), 1); /* born into a cancelled parent */
-    weft_scope_release(late);
-    weft_scope_release(grandchild);
-    weft_scope_release(child);
-    weft_scope_release(sibling);
-    weft_scope_release(parent);
+    weft_scope_free(late);
+    weft_scope_free(grandchild);
+    weft_scope_free(child);
+    weft_scope_free(sibling);
+    weft_scope_free(parent);
 }
 END_TEST
 
@@ -91,7 +91,7 @@ START_TEST(enter_and_exit_switch_the_current_scope)
     ck_assert_weft(weft_checkpoint(), 0);
     ck_assert_weft(weft_scope_enter(s), 0);
     ck_assert_ptr_eq(weft_scope_current(), s);
-    weft_scope_release(s); /* still alive: we are inside */
+    weft_scope_free(s); /* still alive: we are inside */
     ck_assert_weft(weft_checkpoint(), WEFT_ECANCELED);
     ck_assert_int_eq(weft_cancelled(), 1);
     ck_assert_weft(weft_sleep(WEFT_SEC(30)), WEFT_ECANCELED);
@@ -122,7 +122,7 @@ START_TEST(deadline_scope_cancels_when_it_passes)
     ck_assert_weft(code, WEFT_ETIMEDOUT);
     ck_assert_str_eq(why, "deadline passed");
     ck_assert_weft(weft_scope_exit(), 0);
-    weft_scope_release(s);
+    weft_scope_free(s);
 }
 END_TEST
 
@@ -145,8 +145,8 @@ START_TEST(deadline_is_seen_by_checkpoint_and_children)
     }
     ck_assert_int_eq(weft_scope_cancelled(s), 1);
     ck_assert_weft(weft_scope_exit(), 0);
-    weft_scope_release(child);
-    weft_scope_release(s);
+    weft_scope_free(child);
+    weft_scope_free(s);
 }
 END_TEST
 
@@ -164,7 +164,7 @@ START_TEST(own_timeout_shorter_than_scope_deadline_is_a_timeout)
     ck_assert_weft(weft_thread_stop(t), 0);
     ck_assert_weft(weft_thread_join(t, NULL, WEFT_SEC(10)), 0);
     ck_assert_weft(weft_scope_exit(), 0);
-    weft_scope_release(s);
+    weft_scope_free(s);
 }
 END_TEST
 
@@ -185,7 +185,7 @@ START_TEST(shield_lets_cleanup_block)
     ck_assert_weft(weft_sleep(WEFT_MS(1)), WEFT_ECANCELED);
     ck_assert_weft(weft_shield_end(), WEFT_ESTATE);
     ck_assert_weft(weft_scope_exit(), 0);
-    weft_scope_release(s);
+    weft_scope_free(s);
 }
 END_TEST
 
@@ -207,7 +207,7 @@ START_TEST(threads_start_in_a_child_of_the_creators_scope)
     ck_assert_weft(weft_thread_join(b, &st, WEFT_SEC(10)), 0);
     ck_assert_weft(st, WEFT_ECANCELED);
     ck_assert_weft(weft_checkpoint(), 0); /* the creator itself is outside s */
-    weft_scope_release(s);
+    weft_scope_free(s);
 }
 END_TEST
 
@@ -222,7 +222,7 @@ START_TEST(cancel_with_nobody_waiting_is_harmless)
     ck_assert_int_eq(weft_scope_reason(s, &code, why, sizeof why), 1);
     ck_assert_weft(code, WEFT_ECANCELED);
     ck_assert_str_eq(why, weft_strerror(WEFT_ECANCELED));
-    weft_scope_release(s);
+    weft_scope_free(s);
 }
 END_TEST
 
@@ -238,8 +238,8 @@ START_TEST(bad_arguments_are_error_codes)
     ck_assert_weft(weft_scope_cancel(NULL, WEFT_ECANCELED, NULL), WEFT_EINVAL);
     ck_assert_weft(weft_scope_cancelled(NULL), WEFT_EINVAL);
     ck_assert_weft(weft_scope_reason(NULL, NULL, NULL, 0), WEFT_EINVAL);
-    weft_scope_release(NULL);
-    weft_scope_release(weft_scope_root()); /* harmless */
+    weft_scope_free(NULL);
+    weft_scope_free(weft_scope_root()); /* harmless */
     ck_assert_weft(weft_thread_stop(weft_thread_current()), WEFT_EINVAL);
     ck_assert_weft(weft_thread_stop((weft_thread){0}), WEFT_ESRCH);
     for (int i = 0; i < WEFT_SCOPE_DEPTH; i++)

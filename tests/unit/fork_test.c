@@ -54,7 +54,7 @@ static int submit_runs(void *arg)
     void *res = NULL;
     if (weft_pool_submit(p, weft_test_give, (void *)7, &f, WEFT_FOREVER) != 0) return 1;
     if (weft_future_result(f, &res, WEFT_SEC(10)) != 0 || res != (void *)7) return 2;
-    weft_future_release(f);
+    weft_future_unref(f);
     if (weft_pool_wait_idle(p, WEFT_SEC(10)) != 0) return 3;
     return 0;
 }
@@ -65,7 +65,7 @@ START_TEST(default_pool_works_in_a_child_forked_while_idle)
     weft_future *f;
     ck_assert_weft(weft_pool_submit(p, weft_test_give, NULL, &f, WEFT_FOREVER), 0);
     ck_assert_weft(weft_future_result(f, NULL, WEFT_SEC(10)), 0);
-    weft_future_release(f);
+    weft_future_unref(f);
     wait_parked(p, 0);
     in_child(submit_runs, NULL);
     in_child(submit_runs, NULL); /* and again: the parent's pool is unchanged */
@@ -91,11 +91,11 @@ START_TEST(default_pool_works_in_a_child_forked_while_busy)
     weft_event_set(&go);
     for (int i = 0; i < 2; i++) {
         ck_assert_weft(weft_future_result(blocked[i], NULL, WEFT_SEC(10)), 0);
-        weft_future_release(blocked[i]);
+        weft_future_unref(blocked[i]);
     }
     for (int i = 0; i < 4; i++) {
         ck_assert_weft(weft_future_result(queued[i], NULL, WEFT_SEC(10)), 0);
-        weft_future_release(queued[i]);
+        weft_future_unref(queued[i]);
     }
 }
 END_TEST
@@ -124,7 +124,7 @@ START_TEST(pool_shutting_down_in_the_parent_refuses_tasks_in_the_child)
     in_child(submit_refused, p);
     weft_event_set(&go);
     ck_assert_weft(weft_future_result(f, NULL, WEFT_SEC(10)), 0);
-    weft_future_release(f);
+    weft_future_unref(f);
     weft_pool_free(p);
 }
 END_TEST
@@ -156,7 +156,7 @@ START_TEST(fork_inside_a_task_closes_its_pool_in_the_child)
     ck_assert_weft(weft_pool_submit(p, fork_in_task, p, &f, WEFT_FOREVER), 0);
     ck_assert_weft(weft_future_result(f, &res, WEFT_SEC(10)), 0);
     ck_assert_int_eq((intptr_t)res, 0);
-    weft_future_release(f);
+    weft_future_unref(f);
     weft_pool_free(p);
 }
 END_TEST
@@ -211,7 +211,7 @@ START_TEST(threads_and_scopes_in_a_child)
     int status = 0;
     ck_assert_weft(weft_thread_join(t, &status, WEFT_SEC(10)), 0);
     ck_assert_weft(status, WEFT_ECANCELED);
-    weft_scope_release(shared_scope);
+    weft_scope_free(shared_scope);
 }
 END_TEST
 
@@ -253,7 +253,7 @@ static int child_objects(void *arg)
     weft_timer *t;
     if (weft_timer_start(&t, WEFT_MS(1), tick, &n, NULL) != 0) return 4;
     if (weft_timer_wait(t, WEFT_SEC(10)) != 0 || atomic_load(&n) != 1) return 5;
-    weft_timer_release(t);
+    weft_timer_free(t);
     return 0;
 }
 
@@ -302,7 +302,7 @@ static int child_timer(void *arg)
     weft_timer *t;
     if (weft_timer_start(&t, WEFT_MS(1), tick, &n, NULL) != 0) return 2;
     if (weft_timer_wait(t, WEFT_SEC(10)) != 0 || atomic_load(&n) != 1) return 3;
-    weft_timer_release(t);
+    weft_timer_free(t);
     return 0;
 }
 
@@ -317,7 +317,7 @@ START_TEST(timer_thread_busy_in_the_parent_works_in_the_child)
     weft_event_set(&b.release);
     ck_assert_weft(weft_timer_wait(b.t, WEFT_SEC(10)), 0);
     ck_assert_int_eq(weft_timer_fired(b.t), 1);
-    weft_timer_release(b.t);
+    weft_timer_free(b.t);
 }
 END_TEST
 

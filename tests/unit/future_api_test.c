@@ -24,7 +24,7 @@ START_TEST(future_new_is_pending)
     ck_assert_int_eq(weft_future_cancelled(f), 0);
     ck_assert_weft(weft_future_wait(f, 0), WEFT_EAGAIN);
     ck_assert_weft(weft_future_result(f, NULL, WEFT_MS(1)), WEFT_ETIMEDOUT);
-    weft_future_release(f);
+    weft_future_unref(f);
 }
 END_TEST
 
@@ -39,7 +39,7 @@ static int set_later(void *arg)
     struct setter *s = arg;
     if (s->go) weft_event_wait(s->go, WEFT_SEC(30));
     int rc = weft_future_set_result(s->f, s->value, NULL);
-    weft_future_release(s->f); /* the reference taken for this thread */
+    weft_future_unref(s->f); /* the reference taken for this thread */
     return rc;
 }
 
@@ -62,7 +62,7 @@ START_TEST(set_result_from_another_thread_wakes_the_waiter)
     int st = -1;
     ck_assert_weft(weft_thread_join(t, &st, WEFT_SEC(30)), 0);
     ck_assert_int_eq(st, 0);
-    weft_future_release(f);
+    weft_future_unref(f);
 }
 END_TEST
 
@@ -80,7 +80,7 @@ START_TEST(setting_twice_is_invalid_state)
     void *r = NULL;
     ck_assert_weft(weft_future_result(f, &r, 0), 0);
     ck_assert_ptr_eq(r, &x);
-    weft_future_release(f);
+    weft_future_unref(f);
 }
 END_TEST
 
@@ -98,8 +98,8 @@ START_TEST(set_failure_travels_to_result_like_a_task_failure)
     ck_assert_int_eq(weft_future_done(f), 1);
     ck_assert_int_eq(weft_future_cancelled(f), 0);
     ck_assert_weft(weft_future_set_result(f, NULL, NULL), WEFT_ESTATE);
-    weft_future_release(f);
-    weft_future_release(g);
+    weft_future_unref(f);
+    weft_future_unref(g);
 }
 END_TEST
 
@@ -117,7 +117,7 @@ START_TEST(set_running_then_cancel_fails)
     ck_assert_weft(weft_future_set_result(f, NULL, NULL), 0);
     ck_assert_int_eq(weft_future_running(f), 0);
     ck_assert_weft(weft_future_result(f, NULL, 0), 0);
-    weft_future_release(f);
+    weft_future_unref(f);
 }
 END_TEST
 
@@ -147,7 +147,7 @@ START_TEST(cancel_pending_then_set_running_says_cancelled)
     ck_assert_weft(weft_future_set_failure(f, WEFT_EBUSY, NULL), WEFT_ESTATE);
     ck_assert_weft(weft_future_result(f, NULL, 0), WEFT_ECANCELED);
     ck_assert_int_eq(atomic_load(&calls), 1);
-    weft_future_release(f);
+    weft_future_unref(f);
 }
 END_TEST
 
@@ -172,7 +172,7 @@ START_TEST(callbacks_run_once_in_order_on_the_setter)
     ck_assert_weft(weft_future_add_done_callback(f, note_cb, "c"), 0); /* done: runs now */
     ck_assert_int_eq(atomic_load(&norder), 3);
     ck_assert_int_eq(memcmp(order, "abc", 3), 0);
-    weft_future_release(f);
+    weft_future_unref(f);
 }
 END_TEST
 
@@ -190,18 +190,18 @@ START_TEST(owned_result_is_freed_by_the_last_release)
     atomic_store(&freed, 0);
     ck_assert_weft(weft_future_set_result(f, &freed, free_counted), 0);
     ck_assert_weft(weft_future_ref(f), 0);
-    weft_future_release(f);
+    weft_future_unref(f);
     ck_assert_int_eq(atomic_load(&freed), 0);
     void *r = NULL;
     ck_assert_weft(weft_future_result(f, &r, 0), 0);
     ck_assert_ptr_eq(r, &freed);
-    weft_future_release(f);
+    weft_future_unref(f);
     ck_assert_int_eq(atomic_load(&freed), 1);
     /* A refused set leaves the result with the caller. */
     f = fresh();
     ck_assert_weft(weft_future_cancel(f), 0);
     ck_assert_weft(weft_future_set_result(f, &freed, free_counted), WEFT_ESTATE);
-    weft_future_release(f);
+    weft_future_unref(f);
     ck_assert_int_eq(atomic_load(&freed), 1);
 }
 END_TEST
@@ -220,13 +220,13 @@ START_TEST(set_bytes_copies_and_bytes_gives_the_length)
     void *r = NULL;
     ck_assert_weft(weft_future_result(f, &r, 0), 0);
     ck_assert_ptr_eq(r, data);
-    weft_future_release(f);
+    weft_future_unref(f);
     /* Empty bytes, and a future set with set_result: length 0. */
     f = fresh();
     ck_assert_weft(weft_future_set_bytes(f, NULL, 0), 0);
     ck_assert_weft(weft_future_bytes(f, &data, &len, 0), 0);
     ck_assert_uint_eq(len, 0);
-    weft_future_release(f);
+    weft_future_unref(f);
     f = fresh();
     int x;
     ck_assert_weft(weft_future_set_result(f, &x, NULL), 0);
@@ -234,7 +234,7 @@ START_TEST(set_bytes_copies_and_bytes_gives_the_length)
     ck_assert_weft(weft_future_bytes(f, &data, &len, 0), 0);
     ck_assert_ptr_eq(data, &x);
     ck_assert_uint_eq(len, 0);
-    weft_future_release(f);
+    weft_future_unref(f);
 }
 END_TEST
 
@@ -264,7 +264,7 @@ START_TEST(unseen_failure_is_reported_with_the_name)
     ck_assert_weft(weft_future_name(f, buf, sizeof buf), 0);
     ck_assert_str_eq(buf, "download");
     ck_assert_weft(weft_future_set_failure(f, WEFT_EBUSY, "disk gone"), 0);
-    weft_future_release(f);
+    weft_future_unref(f);
     ck_assert_int_eq(atomic_load(&hook_calls), 1);
     ck_assert_str_eq(hook_name, "download");
     ck_assert_int_eq(hook_status, WEFT_EBUSY);
@@ -275,7 +275,7 @@ START_TEST(unseen_failure_is_reported_with_the_name)
     ck_assert_str_eq(buf, "");
     ck_assert_weft(weft_future_set_failure(f, WEFT_EBUSY, NULL), 0);
     ck_assert_weft(weft_future_result(f, NULL, 0), WEFT_EBUSY);
-    weft_future_release(f);
+    weft_future_unref(f);
     ck_assert_int_eq(atomic_load(&hook_calls), 1);
     weft_pool_set_error_hook(NULL, NULL);
 }
@@ -293,7 +293,7 @@ START_TEST(bad_arguments_are_errors)
     ck_assert_weft(weft_future_set_failure(f, 0, "no"), WEFT_EINVAL);
     ck_assert_weft(weft_future_set_bytes(f, NULL, 3), WEFT_EINVAL);
     ck_assert_int_eq(weft_future_done(f), 0);
-    weft_future_release(f);
+    weft_future_unref(f);
     /* A pool's future is completed by its task only. */
     weft_pool *p = weft_test_pool(1);
     ck_assert_weft(weft_pool_submit(p, weft_test_give, NULL, &f, WEFT_FOREVER), 0);
@@ -301,7 +301,7 @@ START_TEST(bad_arguments_are_errors)
     ck_assert_weft(weft_future_set_failure(f, WEFT_EBUSY, NULL), WEFT_EPERM);
     ck_assert_weft(weft_future_set_running(f), WEFT_EPERM);
     ck_assert_weft(weft_future_result(f, NULL, WEFT_SEC(30)), 0);
-    weft_future_release(f);
+    weft_future_unref(f);
     weft_pool_free(p);
 }
 END_TEST
@@ -331,7 +331,7 @@ START_TEST(wait_and_as_completed_work_on_standalone_futures)
     ck_assert_weft(weft_wait(fs, 3, WEFT_ALL_COMPLETED, NULL, 0), 0);
     weft_as_completed_free(it);
     ck_assert_weft(weft_future_result(fs[0], NULL, 0), WEFT_EBUSY);
-    for (int i = 0; i < 3; i++) weft_future_release(fs[i]);
+    for (int i = 0; i < 3; i++) weft_future_unref(fs[i]);
 }
 END_TEST
 
@@ -365,8 +365,8 @@ START_TEST(worker_waiting_on_a_standalone_future_helps_its_pool)
     void *r = NULL;
     ck_assert_weft(weft_future_result(t, &r, WEFT_SEC(60)), 0);
     ck_assert_ptr_eq(r, c.f);
-    weft_future_release(t);
-    weft_future_release(c.f);
+    weft_future_unref(t);
+    weft_future_unref(c.f);
     weft_pool_free(p);
 }
 END_TEST
@@ -430,7 +430,7 @@ START_TEST(concurrent_setters_and_cancel_exactly_one_wins)
             ck_assert_weft(rc, 0);
             ck_assert_ptr_eq(r, &rs[0]);
         }
-        weft_future_release(f);
+        weft_future_unref(f);
     }
     for (int k = 0; k < 3; k++) {
         int st = -1;
@@ -471,7 +471,7 @@ START_TEST(wait_split_gives_done_and_not_done_in_order)
     /* Nothing to wait for. */
     ck_assert_weft(weft_wait_split(NULL, 0, WEFT_ALL_COMPLETED, &nd, 0), 0);
     ck_assert_uint_eq(nd, 0);
-    for (int i = 0; i < 5; i++) weft_future_release(fs[i]);
+    for (int i = 0; i < 5; i++) weft_future_unref(fs[i]);
 }
 END_TEST
 
@@ -488,7 +488,7 @@ START_TEST(wait_split_first_exception_without_failure_waits_for_all)
     ck_assert_weft(weft_future_set_result(fs[1], NULL, NULL), 0);
     ck_assert_weft(weft_wait_split(fs, 2, WEFT_FIRST_EXCEPTION, &nd, WEFT_SEC(1)), 0);
     ck_assert_uint_eq(nd, 2);
-    for (int i = 0; i < 2; i++) weft_future_release(fs[i]);
+    for (int i = 0; i < 2; i++) weft_future_unref(fs[i]);
 }
 END_TEST
 
@@ -522,7 +522,7 @@ START_TEST(wait_split_loop_consumes_every_future_once)
     }
     ck_assert_uint_eq(seen, 8);
     ck_assert_weft(weft_thread_join(t, NULL, WEFT_SEC(30)), 0);
-    for (int i = 0; i < 8; i++) weft_future_release(orig[i]);
+    for (int i = 0; i < 8; i++) weft_future_unref(orig[i]);
 }
 END_TEST
 
@@ -537,7 +537,7 @@ START_TEST(wait_split_bad_arguments_leave_the_array)
     ck_assert_weft(weft_wait_split(fs, 2, WEFT_ALL_COMPLETED, &nd, 0), WEFT_EINVAL);
     ck_assert_uint_eq(nd, 7);
     ck_assert_ptr_eq(fs[0], f);
-    weft_future_release(f);
+    weft_future_unref(f);
 }
 END_TEST
 
@@ -658,7 +658,7 @@ START_TEST(imap_next_is_a_cancellation_point_that_keeps_the_iteration)
     ck_assert_weft(weft_scope_cancel(s, WEFT_ECANCELED, "stop"), 0);
     ck_assert_weft(weft_imap_next(it, NULL, WEFT_FOREVER), WEFT_ECANCELED);
     ck_assert_weft(weft_scope_exit(), 0);
-    weft_scope_release(s);
+    weft_scope_free(s);
     weft_event_set(&gate);
     for (intptr_t i = 5; i < 8; i++) {
         void *r = NULL;

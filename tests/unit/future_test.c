@@ -33,7 +33,7 @@ START_TEST(result_returns_value_and_status)
     ck_assert_int_eq(weft_future_cancelled(f), 0);
     ck_assert_int_eq(weft_future_running(f), 0);
     ck_assert_weft(weft_future_cancel(f), WEFT_ESTATE);
-    weft_future_release(f);
+    weft_future_unref(f);
     weft_pool_free(p);
 }
 END_TEST
@@ -51,8 +51,8 @@ START_TEST(failure_status_and_message_travel_to_result)
     ck_assert_str_eq(weft_error_message(), "bad item 3");
     ck_assert_int_eq(weft_future_result(g, NULL, WEFT_SEC(10)), 42);
     ck_assert_str_eq(weft_error_message(), "task returned 42");
-    weft_future_release(f);
-    weft_future_release(g);
+    weft_future_unref(f);
+    weft_future_unref(g);
     weft_pool_free(p);
 }
 END_TEST
@@ -75,8 +75,8 @@ START_TEST(cancel_before_run_never_runs)
     ck_assert_weft(weft_future_result(blocker, NULL, WEFT_SEC(10)), 0);
     ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(10)), 0);
     ck_assert_int_eq(atomic_load(&weft_test_runs), 0);
-    weft_future_release(f);
-    weft_future_release(blocker);
+    weft_future_unref(f);
+    weft_future_unref(blocker);
     weft_pool_free(p);
 }
 END_TEST
@@ -104,8 +104,8 @@ START_TEST(cancel_running_task_cancels_its_scope_only)
     /* The worker goes on, and its next task is not cancelled. */
     ck_assert_weft(weft_pool_submit(p, sleep_short, NULL, &g, WEFT_FOREVER), 0);
     ck_assert_weft(weft_future_result(g, NULL, WEFT_SEC(10)), 0);
-    weft_future_release(f);
-    weft_future_release(g);
+    weft_future_unref(f);
+    weft_future_unref(g);
     weft_pool_free(p);
 }
 END_TEST
@@ -157,9 +157,9 @@ START_TEST(task_scopes_reach_threads_started_by_the_task)
     ck_assert_weft(weft_future_result(g, NULL, WEFT_SEC(10)), WEFT_ECANCELED);
     ck_assert_weft(weft_pool_submit(p, sleep_short, NULL, &h, WEFT_FOREVER), 0);
     ck_assert_weft(weft_future_result(h, NULL, WEFT_SEC(10)), 0);
-    weft_future_release(f);
-    weft_future_release(g);
-    weft_future_release(h);
+    weft_future_unref(f);
+    weft_future_unref(g);
+    weft_future_unref(h);
     weft_pool_free(p);
 }
 END_TEST
@@ -196,9 +196,9 @@ START_TEST(callbacks_run_once_also_when_added_after_completion)
     ck_assert_weft(weft_future_cancel(c), 0);
     ck_assert_int_eq(atomic_load(&calls), 4);
     weft_event_set(&gate);
-    weft_future_release(b);
-    weft_future_release(c);
-    weft_future_release(f);
+    weft_future_unref(b);
+    weft_future_unref(c);
+    weft_future_unref(f);
     weft_pool_free(p);
     ck_assert_int_eq(atomic_load(&calls), 4);
 }
@@ -234,8 +234,8 @@ START_TEST(wait_first_completed_all_completed_first_exception)
     ck_assert_weft(weft_wait(fs, 3, WEFT_FIRST_EXCEPTION, &idx, 0), 0); /* all done, none failed */
     ck_assert_uint_eq(idx, 3);
     ck_assert_weft(weft_future_result(bad, NULL, 0), WEFT_EINVAL);
-    for (int i = 0; i < 3; i++) weft_future_release(fs[i]);
-    weft_future_release(bad);
+    for (int i = 0; i < 3; i++) weft_future_unref(fs[i]);
+    weft_future_unref(bad);
     weft_pool_free(p);
 }
 END_TEST
@@ -288,8 +288,8 @@ START_TEST(as_completed_yields_in_completion_order)
     ck_assert_weft(weft_as_completed_next(it, &f, WEFT_MS(10)), WEFT_ETIMEDOUT);
     weft_as_completed_free(it);
     weft_event_set(&hold);
-    for (int i = 0; i < 3; i++) weft_future_release(fs[i]);
-    weft_future_release(g);
+    for (int i = 0; i < 3; i++) weft_future_unref(fs[i]);
+    weft_future_unref(g);
     weft_pool_free(p);
 }
 END_TEST
@@ -308,7 +308,7 @@ START_TEST(result_with_timeout_and_try_once)
     ck_assert_weft(weft_future_wait(f, WEFT_MS(1)), WEFT_ETIMEDOUT);
     weft_event_set(&gate);
     ck_assert_weft(weft_future_result(f, NULL, WEFT_SEC(10)), 0);
-    weft_future_release(f);
+    weft_future_unref(f);
     weft_pool_free(p);
 }
 END_TEST
@@ -338,8 +338,8 @@ START_TEST(unseen_failure_is_reported_when_released)
     char name[16];
     ck_assert_weft(weft_future_name(unseen, name, sizeof name), 0);
     ck_assert_str_eq(name, "unseen");
-    weft_future_release(seen);
-    weft_future_release(unseen);
+    weft_future_unref(seen);
+    weft_future_unref(unseen);
     weft_pool_free(p);
     ck_assert_int_eq(atomic_load(&nreported), 2);
     int a = strcmp(reported[0], "unseen:-22:bad item 5") == 0 ||
@@ -378,7 +378,7 @@ START_TEST(caller_cancelled_while_waiting_gets_ecanceled)
     ck_assert_int_eq(weft_future_done(w.f), 0);
     weft_event_set(&gate);
     ck_assert_weft(weft_future_result(w.f, NULL, WEFT_SEC(10)), 0);
-    weft_future_release(w.f);
+    weft_future_unref(w.f);
     weft_pool_free(p);
 }
 END_TEST
@@ -412,19 +412,19 @@ static int parent_of_awaited(void *arg, void **result)
     ck_assert_ptr_eq(r, &x);
     ck_assert_int_eq(weft_future_done(f), 1);
     ck_assert_int_eq(weft_future_cancelled(f), 0);
-    weft_future_release(f);
+    weft_future_unref(f);
     weft_error_clear();
     /* Waited for but never looked at: still reported when released. */
     ck_assert_weft(weft_pool_submit_named(p, "awaited", fail_and_give, &x, &f, WEFT_FOREVER), 0);
     ck_assert_weft(weft_future_wait(f, WEFT_SEC(10)), 0);
-    weft_future_release(f);
+    weft_future_unref(f);
     /* With task scopes, the child runs in a scope of its own, a child of the parent's. */
     weft_scope *seen = NULL, *mine = weft_scope_current();
     ck_assert_weft(weft_pool_submit(p, in_own_scope, &seen, &f, WEFT_FOREVER), 0);
     ck_assert_weft(weft_future_result(f, NULL, WEFT_SEC(10)), 0);
     ck_assert_ptr_nonnull(seen);
     ck_assert_ptr_ne(seen, mine);
-    weft_future_release(f);
+    weft_future_unref(f);
     return 0;
 }
 
@@ -441,7 +441,7 @@ START_TEST(awaited_child_runs_in_place_with_its_outcome_and_scope)
         weft_future *f;
         ck_assert_weft(weft_pool_submit(p, parent_of_awaited, p, &f, WEFT_FOREVER), 0);
         ck_assert_weft(weft_future_result(f, NULL, WEFT_SEC(10)), 0);
-        weft_future_release(f);
+        weft_future_unref(f);
     }
     weft_pool_free(p);
     ck_assert_int_eq(atomic_load(&nreported), 100);
@@ -483,7 +483,7 @@ static int parent_with_borrower(void *arg, void **result)
     /* The child's 20 ms let the borrower act while the child runs here. */
     ck_assert_weft(weft_future_wait(b->child, WEFT_SEC(20)), 0);
     ck_assert_weft(weft_thread_join(t, NULL, WEFT_SEC(20)), 0);
-    weft_future_release(b->child);
+    weft_future_unref(b->child);
     return 0;
 }
 
@@ -496,7 +496,7 @@ START_TEST(waiter_or_canceller_without_a_reference_never_hangs_the_awaited_child
             weft_future *f;
             ck_assert_weft(weft_pool_submit(p, parent_with_borrower, &b, &f, WEFT_FOREVER), 0);
             ck_assert_weft(weft_future_result(f, NULL, WEFT_SEC(30)), 0);
-            weft_future_release(f);
+            weft_future_unref(f);
             if (cancel)
                 ck_assert_msg(b.rc == 0 || b.rc == WEFT_EBUSY || b.rc == WEFT_ESTATE, "cancel: %d",
                               b.rc);
@@ -518,7 +518,7 @@ START_TEST(bad_input_gives_error_codes)
     ck_assert_weft(weft_future_running(NULL), WEFT_EINVAL);
     ck_assert_weft(weft_future_ref(NULL), WEFT_EINVAL);
     ck_assert_weft(weft_future_add_done_callback(NULL, cb_count, NULL), WEFT_EINVAL);
-    weft_future_release(NULL);
+    weft_future_unref(NULL);
     ck_assert_weft(weft_wait(NULL, 1, WEFT_ALL_COMPLETED, NULL, 0), WEFT_EINVAL);
     weft_pool *p = weft_test_pool(1);
     weft_future *f;
@@ -535,7 +535,7 @@ START_TEST(bad_input_gives_error_codes)
     ck_assert_weft(weft_as_completed_next(NULL, &f, 0), WEFT_EINVAL);
     weft_as_completed_free(NULL);
     ck_assert_weft(weft_future_wait(f, WEFT_SEC(10)), 0);
-    weft_future_release(f);
+    weft_future_unref(f);
     weft_pool_free(p);
 }
 END_TEST

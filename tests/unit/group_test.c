@@ -219,7 +219,7 @@ START_TEST(cancelling_the_parent_scope_reaches_grandchildren)
     ck_assert_int_lt(weft_now() - t0, WEFT_SEC(30)); /* cut short, not slept out */
     for (int i = 0; i < 2 * N; i++) ck_assert_weft(atomic_load(&s[i].rc), WEFT_ECANCELED);
     ck_assert_weft(weft_group_free(g), 0);
-    weft_scope_release(parent);
+    weft_scope_free(parent);
 }
 END_TEST
 
@@ -250,7 +250,7 @@ START_TEST(deadline_scope_bounds_the_whole_group)
     for (int i = 0; i < 2; i++)
         if (spawned[i]) ck_assert_int_ne(atomic_load(&s[i].rc), 0);
     ck_assert_weft(weft_group_free(g), 0);
-    weft_scope_release(limit);
+    weft_scope_free(limit);
 }
 END_TEST
 
@@ -305,7 +305,7 @@ START_TEST(cancelled_waiter_cancels_the_tasks)
     ck_assert_weft(atomic_load(&s.rc), WEFT_ECANCELED);
     ck_assert_weft(weft_group_free(g), 0);
     ck_assert_weft(weft_thread_join(t, NULL, WEFT_SEC(10)), 0);
-    weft_scope_release(mine);
+    weft_scope_free(mine);
 }
 END_TEST
 
@@ -631,7 +631,7 @@ START_TEST(tasks_stopped_through_an_ancestor_are_not_reported)
         ck_assert_weft(weft_scope_cancel(top, WEFT_ECANCELED, "Ctrl-C"), 0);
         ck_assert_weft(weft_group_wait(g, WEFT_SEC(10)), WEFT_ECANCELED);
         ck_assert_weft(weft_group_free(g), 0);
-        weft_scope_release(top);
+        weft_scope_free(top);
     }
     ck_assert_weft(weft_pool_shutdown(weft_pool_default(), 1, 0, WEFT_SEC(10)), 0);
     ck_assert_int_eq(atomic_load(&hook_reports), 0);

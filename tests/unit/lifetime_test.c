@@ -503,7 +503,7 @@ START_TEST(future_waiter_may_release_while_task_finishes)
         weft_future *f = NULL;
         ck_assert_weft(weft_pool_submit(p, nothing_task, NULL, &f, WEFT_FOREVER), 0);
         ck_assert_weft(weft_future_result(f, NULL, WEFT_FOREVER), 0);
-        weft_future_release(f);
+        weft_future_unref(f);
     }
     weft_pool_free(p);
 }
@@ -534,7 +534,7 @@ START_TEST(timer_waiter_may_release_while_timer_finishes)
         weft_timer *t = NULL;
         ck_assert_weft(weft_timer_start(&t, 0, tick, (void *)&runs, NULL), 0);
         ck_assert_weft(weft_timer_wait(t, WEFT_FOREVER), 0);
-        weft_timer_release(t);
+        weft_timer_free(t);
     }
     ck_assert_int_eq(atomic_load(&runs), n);
 }

@@ -62,7 +62,7 @@ START_TEST(map_timeout_stops_and_waits_for_running_chunks)
     weft_event_set(&gate); /* map returned only after releasing its chunks: none may run now */
     ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(10)), 0);
     ck_assert_int_eq(atomic_load(&weft_test_runs), 0);
-    weft_future_release(blocker);
+    weft_future_unref(blocker);
     weft_pool_free(p);
 }
 END_TEST
@@ -109,8 +109,8 @@ START_TEST(shutdown_cancel_pending_cancels_queued_and_running)
     ck_assert_int_lt(weft_now() - t0, WEFT_SEC(30)); /* cut short, not slept out */
     ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_SEC(10)), 0);
     ck_assert_int_eq(atomic_load(&weft_test_runs), 1); /* only the running one, cut short */
-    for (int i = 0; i < 10; i++) weft_future_release(queued[i]);
-    weft_future_release(running);
+    for (int i = 0; i < 10; i++) weft_future_unref(queued[i]);
+    weft_future_unref(running);
     weft_pool_free(p);
 }
 END_TEST
@@ -225,8 +225,8 @@ static int nested(void *arg, void **result)
     void *ra = NULL, *rb = NULL;
     rc = weft_future_result(b, &rb, WEFT_FOREVER);
     if (rc == 0) rc = weft_future_result(a, &ra, WEFT_FOREVER);
-    weft_future_release(a);
-    weft_future_release(b);
+    weft_future_unref(a);
+    weft_future_unref(b);
     *result = (void *)((intptr_t)ra + (intptr_t)rb);
     return rc;
 }
@@ -241,7 +241,7 @@ START_TEST(nested_submit_and_wait_on_one_worker_completes)
         void *r;
         ck_assert_weft(weft_future_result(f, &r, WEFT_SEC(20)), 0);
         ck_assert_int_eq((intptr_t)r, 1024);
-        weft_future_release(f);
+        weft_future_unref(f);
         weft_pool_free(p);
     }
 }
@@ -327,7 +327,7 @@ static int waits_inside(void *arg, void **result)
         weft_as_completed_free(it);
         if (n != 3) rc = -2;
     }
-    for (int i = 0; i < 3; i++) weft_future_release(fs[i]);
+    for (int i = 0; i < 3; i++) weft_future_unref(fs[i]);
     return rc;
 }
 
@@ -337,7 +337,7 @@ START_TEST(every_wait_helps_inside_a_one_worker_pool)
     weft_future *f;
     ck_assert_weft(weft_pool_submit(p, waits_inside, p, &f, WEFT_FOREVER), 0);
     ck_assert_weft(weft_future_result(f, NULL, WEFT_SEC(30)), 0);
-    weft_future_release(f);
+    weft_future_unref(f);
     weft_pool_free(p);
 }
 END_TEST
@@ -352,7 +352,7 @@ START_TEST(parallel_reduce_nests_inside_tasks)
         void *r;
         ck_assert_weft(weft_future_result(f[i], &r, WEFT_SEC(20)), 0);
         ck_assert_int_eq((intptr_t)r, (int64_t)100000 * 99999 / 2);
-        weft_future_release(f[i]);
+        weft_future_unref(f[i]);
     }
     weft_pool_free(p);
 }
@@ -453,7 +453,7 @@ START_TEST(workers_are_named_and_initialised)
     ck_assert_weft(weft_future_result(f, NULL, WEFT_SEC(10)), 0);
     ck_assert_str_eq(name, "crawler-1");
     ck_assert_int_eq(atomic_load(&inits), 1);
-    weft_future_release(f);
+    weft_future_unref(f);
     weft_pool_free(p);
     /* A failing initializer breaks the pool. */
     o.init = init_fails;
@@ -469,7 +469,7 @@ START_TEST(workers_are_named_and_initialised)
                          "pool broken: the initializer of worker crawler-1 failed: "
                          "invalid argument");
         ck_assert_int_eq(weft_future_cancelled(f), 0);
-        weft_future_release(f);
+        weft_future_unref(f);
     } else {
         ck_assert_weft(rc, WEFT_EBROKEN);
     }
@@ -571,7 +571,7 @@ START_TEST(broken_pool_fails_pending_futures_with_ebroken)
         ck_assert_int_eq(weft_future_cancelled(fs[i]), 0);
         ck_assert_int_eq(weft_future_running(fs[i]), 0);
         ck_assert_weft(weft_future_cancel(fs[i]), WEFT_ESTATE); /* finished, not pending */
-        weft_future_release(fs[i]);
+        weft_future_unref(fs[i]);
     }
     ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, &fs[0], WEFT_FOREVER),
                    WEFT_EBROKEN);
@@ -633,7 +633,7 @@ START_TEST(broken_pool_runs_no_task_after_the_break)
     for (int i = 0; i < 10; i++) {
         ck_assert_weft(weft_future_result(fs[i], NULL, WEFT_SEC(10)), WEFT_EBROKEN);
         assert_broken_reason(weft_error_message());
-        weft_future_release(fs[i]);
+        weft_future_unref(fs[i]);
     }
     ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, WEFT_FOREVER),
                    WEFT_EBROKEN);
@@ -642,7 +642,7 @@ START_TEST(broken_pool_runs_no_task_after_the_break)
     weft_event_set(&h.release);
     ck_assert_weft(weft_future_result(running, NULL, WEFT_SEC(10)), 0);
     ck_assert_weft(atomic_load(&h.inner_rc), WEFT_EBROKEN);
-    weft_future_release(running);
+    weft_future_unref(running);
     ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_SEC(10)), 0);
     ck_assert_int_eq(atomic_load(&weft_test_runs),
                      1); /* only the task that started before the break */
@@ -783,9 +783,9 @@ START_TEST(futures_outlive_their_pool)
     ck_assert_int_eq((intptr_t)r, 49);
     ck_assert_int_eq(weft_future_cancelled(pending), 1);
     ck_assert_int_eq(weft_future_done(stopped), 1);
-    weft_future_release(done);
-    weft_future_release(pending);
-    weft_future_release(stopped); /* ECANCELED, never looked at: not a failure to report */
+    weft_future_unref(done);
+    weft_future_unref(pending);
+    weft_future_unref(stopped); /* ECANCELED, never looked at: not a failure to report */
     ck_assert_int_eq(atomic_load(&nbroken_reports), 0);
     ck_assert_weft(weft_pool_set_error_hook(NULL, NULL), 0);
 }
@@ -807,11 +807,11 @@ START_TEST(default_pool_and_bad_input)
     void *r;
     ck_assert_weft(weft_future_result(f, &r, WEFT_SEC(10)), 0);
     ck_assert_int_eq((intptr_t)r, 9);
-    weft_future_release(f);
+    weft_future_unref(f);
     weft_pool_free(d); /* ignored */
     ck_assert_weft(weft_pool_submit(d, shutdown_self, d, &f, WEFT_FOREVER), 0);
     ck_assert_weft(weft_future_result(f, NULL, WEFT_SEC(10)), WEFT_EDEADLK);
-    weft_future_release(f);
+    weft_future_unref(f);
 
     weft_pool *p;
     weft_pool_opts o = WEFT_POOL_OPTS_INIT;
@@ -869,9 +869,9 @@ START_TEST(tasks_submitted_into_a_scope_are_cancelled_with_it)
     ck_assert_int_eq(weft_future_done(other), 0); /* the other task is not in the scope */
     weft_event_set(&started);
     ck_assert_weft(weft_future_result(other, NULL, WEFT_SEC(10)), 0);
-    weft_future_release(f);
-    weft_future_release(other);
-    weft_scope_release(s);
+    weft_future_unref(f);
+    weft_future_unref(other);
+    weft_scope_free(s);
     weft_pool_free(p);
 }
 END_TEST
@@ -917,11 +917,11 @@ START_TEST(tasks_cancelled_through_an_ancestor_scope_are_not_reported)
         for (int i = 0; i < 2; i++) ck_assert_weft(weft_sem_acquire(&started, WEFT_SEC(10)), 0);
         if (!deadline) ck_assert_weft(weft_scope_cancel(top, WEFT_ECANCELED, "Ctrl-C"), 0);
         ck_assert_weft(weft_future_wait(f, WEFT_SEC(10)), 0);
-        weft_future_release(f); /* its failure was never looked at */
+        weft_future_unref(f); /* its failure was never looked at */
         ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_SEC(10)), 0);
         weft_pool_free(p);
-        weft_scope_release(mid);
-        weft_scope_release(top);
+        weft_scope_free(mid);
+        weft_scope_free(top);
     }
     ck_assert_int_eq(atomic_load(&nbroken_reports), 0);
     weft_pool *p = weft_test_pool(1);
@@ -956,7 +956,7 @@ START_TEST(allocation_and_thread_failures_are_error_codes)
     weft__fault_arm(WEFT__FAULT_ALLOC, 0);
     ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(10)), 0);
     ck_assert_int_eq(atomic_load(&weft_test_runs), 2);
-    weft_future_release(f);
+    weft_future_unref(f);
     weft_pool_free(p);
 }
 END_TEST
@@ -1042,7 +1042,7 @@ START_TEST(task_that_cannot_get_its_scope_does_not_run)
     weft_future *f;
     ck_assert_weft(weft_pool_submit(p, count_scoped_run, NULL, &f, WEFT_FOREVER), 0);
     ck_assert_weft(weft_future_result(f, NULL, WEFT_SEC(10)), 0); /* the worker exists */
-    weft_future_release(f);
+    weft_future_unref(f);
     ck_assert_weft(weft_pool_pause(p), 0);
     ck_assert_weft(weft_pool_submit(p, count_scoped_run, NULL, &f, WEFT_FOREVER), 0);
     weft__fault_arm(WEFT__FAULT_ALLOC, 1); /* the task's scope is the next allocation */
@@ -1050,7 +1050,7 @@ START_TEST(task_that_cannot_get_its_scope_does_not_run)
     ck_assert_weft(weft_future_result(f, NULL, WEFT_SEC(10)), WEFT_ENOMEM);
     weft__fault_arm(WEFT__FAULT_ALLOC, 0);
     ck_assert_int_eq(atomic_load(&scoped_runs), 1);
-    weft_future_release(f);
+    weft_future_unref(f);
     ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_SEC(10)), 0);
     weft_pool_free(p);
 }

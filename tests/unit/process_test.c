@@ -269,7 +269,7 @@ START_TEST(process_terminate_on_cancel_follows_the_starters_scope)
     ck_assert_weft(weft_process_join(owned, &st, WEFT_FOREVER), 0);
     ck_assert_int_eq(st, -SIGTERM);
     weft_process_free(owned);
-    weft_scope_release(s);
+    weft_scope_free(s);
     close(ready[0]);
     close(ready[1]);
 }
@@ -414,7 +414,7 @@ static int start_daemon_and_leave(void *arg)
     o.npass_fds = 1;
     weft_process *p;
     if (weft_process_start(&p, echo, &a->fd, sizeof a->fd, &o) != 0) return 1;
-    return weft_process_release(p);
+    return weft_process_detach(p);
 }
 
 /* The parent (forked here) starts a daemon child from a thread that then ends; the child lives
@@ -493,8 +493,8 @@ static int leave_threads_behind(const void *arg, size_t size)
     dopt.daemon = 1;
     if (weft_thread_start(&t, read_go_then_set_result, &fd, NULL) != 0) return 2;
     if (weft_thread_start(&d, wait_forever_thread, NULL, &dopt) != 0) return 3;
-    weft_thread_release(t);
-    weft_thread_release(d);
+    weft_thread_detach(t);
+    weft_thread_detach(d);
     return write(fd, "r", 1) == 1 ? 0 : 4;
 }
 
@@ -549,7 +549,7 @@ START_TEST(process_exit_waits_for_non_daemon_children)
         o.npass_fds = 1;
         weft_process *p;
         if (weft_process_start(&p, wait_for_go, &go[0], sizeof go[0], &o) != 0) _exit(4);
-        weft_process_release(p);
+        weft_process_detach(p);
         exit(0); /* like returning from main */
     }
     close(go[0]);
@@ -595,7 +595,7 @@ START_TEST(process_no_zombie_is_left)
     for (int m = 0; m < 3; m++) {
         for (int i = 0; i < 5; i++) run(ret_arg, &v, sizeof v, methods[m]);
         weft_process *p = start(ret_arg, &v, sizeof v, methods[m]);
-        ck_assert_weft(weft_process_release(p), 0); /* the watcher reaps it */
+        ck_assert_weft(weft_process_detach(p), 0); /* the watcher reaps it */
     }
     while (weft_process_count() > 0) usleep(1000);
     ck_assert_int_eq(zombie_children(), 0);
@@ -840,7 +840,7 @@ START_TEST(process_bad_input_is_an_error)
     ck_assert_ptr_nonnull(strstr(weft_error_message(), "NULL handle"));
     ck_assert_weft(weft_process_fd(NULL), WEFT_EINVAL);
     ck_assert_weft(weft_process_is_daemon(NULL), WEFT_EINVAL);
-    ck_assert_weft(weft_process_release(NULL), WEFT_EINVAL);
+    ck_assert_weft(weft_process_detach(NULL), WEFT_EINVAL);
     ck_assert_weft(weft_process_result(NULL, NULL, 0, NULL), WEFT_EINVAL);
     ck_assert_str_eq(weft_process_name(NULL), "");
     o = (weft_process_opts)WEFT_PROCESS_OPTS_INIT;

@@ -99,7 +99,7 @@ static void check_serves(weft_procpool *p, int v)
     ck_assert_weft(weft_future_bytes(f, &data, &len, WEFT_FOREVER), 0);
     ck_assert_uint_eq(len, sizeof(int));
     ck_assert_int_eq(*(const int *)data, v * v);
-    weft_future_release(f);
+    weft_future_unref(f);
 }
 
 /* 2 workers, 10 tasks, task 4 (index 3) misbehaves: 9 succeed, it fails with want and a
@@ -131,7 +131,7 @@ static void ten(int mode, int want, const char *w1, const char *w2, weft_procpoo
             ck_assert_int_eq(*(const int *)data, i * 10);
             ok++;
         }
-        weft_future_release(f[i]);
+        weft_future_unref(f[i]);
     }
     ck_assert_int_eq(ok, 9);
     check_serves(p, 7);
@@ -214,7 +214,7 @@ START_TEST(procpool_crashes_among_many_good_tasks)
             ck_assert_int_eq(*(const int *)data, (int)i * 10);
             ok++;
         }
-        weft_future_release(f[i]);
+        weft_future_unref(f[i]);
     }
     ck_assert_int_eq(died, n / every);
     ck_assert_int_eq(ok, n - n / every);
@@ -246,7 +246,7 @@ START_TEST(procpool_crash_loop_breaks_the_pool)
             ck_assert_msg(strstr(weft_error_message(), "11 workers died within"), "%s",
                           weft_error_message());
         }
-        weft_future_release(f[i]);
+        weft_future_unref(f[i]);
     }
     ck_assert_int_ge(died, 11);
     ck_assert_int_eq(died + broken, N);
@@ -288,8 +288,8 @@ START_TEST(procpool_shutdown_with_a_hung_worker_is_bounded)
     ck_assert_weft(weft_future_result(g, NULL, 0), WEFT_ECANCELED);
     ck_assert_int_eq(weft_future_cancelled(g), 1);
     ck_assert_weft(weft_procpool_submit(p, NULL, hang, NULL, 0, NULL), WEFT_ECLOSED);
-    weft_future_release(f);
-    weft_future_release(g);
+    weft_future_unref(f);
+    weft_future_unref(g);
     ck_assert_weft(weft_procpool_free(p), 0);
 }
 END_TEST
@@ -308,7 +308,7 @@ START_TEST(procpool_cancel_of_a_running_task_ends_its_worker)
     ck_assert_weft(weft_procpool_stats(p, &st), 0);
     ck_assert_uint_eq(st.workers_killed, 1);
     ck_assert_uint_eq(st.workers_started, 2);
-    weft_future_release(f);
+    weft_future_unref(f);
     ck_assert_weft(weft_procpool_free(p), 0);
 }
 END_TEST
@@ -354,8 +354,8 @@ START_TEST(procpool_root_scope_cancel_stops_the_pool)
     ck_assert_weft(weft_procpool_shutdown(p, 1, 0, WEFT_FOREVER), 0);
     weft_shield_end();
     ck_assert_weft(weft_procpool_submit(p, NULL, hang, NULL, 0, NULL), WEFT_ECLOSED);
-    weft_future_release(f);
-    weft_future_release(g);
+    weft_future_unref(f);
+    weft_future_unref(g);
     ck_assert_weft(weft_procpool_free(p), 0);
 }
 END_TEST
@@ -435,7 +435,7 @@ START_TEST(procpool_retries_are_opt_in)
     ck_assert_weft(weft_procpool_stats(p, &st), 0);
     ck_assert_uint_eq(st.retried, 2);
     ck_assert_uint_eq(st.workers_died, 3);
-    weft_future_release(f);
+    weft_future_unref(f);
     ck_assert_weft(weft_procpool_free(p), 0);
 }
 END_TEST
@@ -454,7 +454,7 @@ START_TEST(procpool_task_failure_carries_code_and_message)
     ck_assert_weft(weft_procpool_submit(p, &f, tell, NULL, 0, NULL), 0);
     ck_assert_weft(weft_future_result(f, NULL, WEFT_FOREVER), WEFT_ERANGE);
     ck_assert_str_eq(weft_error_message(), "value 42 out of range");
-    weft_future_release(f);
+    weft_future_unref(f);
     ck_assert_weft(weft_procpool_free(p), 0);
 }
 END_TEST
@@ -557,7 +557,7 @@ START_TEST(procpool_shutdown_runs_the_queue_past_a_crash)
     ck_assert_weft(weft_procpool_shutdown(p, 1, 0, WEFT_FOREVER), 0);
     for (int i = 0; i < 6; i++) {
         ck_assert_weft(weft_future_result(f[i], NULL, 0), i == 1 ? WEFT_EDIED : 0);
-        weft_future_release(f[i]);
+        weft_future_unref(f[i]);
     }
     ck_assert_weft(weft_procpool_free(p), 0);
 }
@@ -585,7 +585,7 @@ START_TEST(procpool_workers_by_each_start_method)
         ck_assert_weft(weft_procpool_submit(p, &f, misbehave, &j, sizeof j, NULL), 0);
         ck_assert_weft(weft_future_result(f, NULL, WEFT_FOREVER), WEFT_EDIED);
         ck_assert_msg(strstr(weft_error_message(), "SIGSEGV"), "%s", weft_error_message());
-        weft_future_release(f);
+        weft_future_unref(f);
         check_serves(p, 9);
         ck_assert_weft(weft_procpool_free(p), 0);
     }

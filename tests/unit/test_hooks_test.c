@@ -36,7 +36,7 @@ START_TEST(pool_parked_counts_idle_workers_not_busy_ones)
     weft_event_set(&s.go);
     for (int i = 0; i < 2; i++) {
         ck_assert_weft(weft_future_result(f[i], NULL, WEFT_SEC(10)), 0);
-        weft_future_release(f[i]);
+        weft_future_unref(f[i]);
     }
     weft_test_await_pool_parked(p, 2);
     weft_pool_free(p);
@@ -58,7 +58,7 @@ START_TEST(pool_of_caller_names_the_workers_pool)
     void *r = NULL;
     ck_assert_weft(weft_future_result(f, &r, WEFT_SEC(10)), 0);
     ck_assert_ptr_eq(r, p);
-    weft_future_release(f);
+    weft_future_unref(f);
     weft_pool_free(p);
 }
 END_TEST
@@ -151,7 +151,7 @@ START_TEST(timer_parked_is_zero_while_a_callback_runs)
     ck_assert_uint_eq(weft__test_timer_parked(), 0); /* it runs our callback */
     weft_event_set(&c.leave);
     ck_assert_weft(weft_timer_wait(t, WEFT_SEC(10)), 0);
-    weft_timer_release(t);
+    weft_timer_free(t);
     weft_test_await_timer_parked(); /* back from the callback, nothing scheduled */
 }
 END_TEST

@@ -94,7 +94,7 @@ START_TEST(error_hook_reports_released_thread_failure)
     weft_thread_opts o = WEFT_THREAD_OPTS_INIT;
     o.name = "sensor-reader";
     ck_assert_weft(weft_thread_start(&t, failing, "A", &o), 0);
-    ck_assert_weft(weft_thread_release(t), 0);
+    ck_assert_weft(weft_thread_detach(t), 0);
     while (atomic_load(&s.calls) == 0) weft_sleep(WEFT_MS(1));
     ck_assert_int_eq(s.status, WEFT_EBROKEN);
     ck_assert_str_eq(s.name, "sensor-reader");
@@ -114,7 +114,7 @@ START_TEST(release_after_failure_reports_once)
     weft_thread t;
     ck_assert_weft(weft_thread_start(&t, failing, "C", NULL), 0);
     while (weft_thread_is_alive(t) == 1) weft_sleep(WEFT_MS(1));
-    ck_assert_weft(weft_thread_release(t), 0);
+    ck_assert_weft(weft_thread_detach(t), 0);
     ck_assert_int_eq(atomic_load(&s.calls), 1);
     ck_assert_str_eq(s.message, "sensor C unplugged");
     ck_assert_weft(weft_thread_set_error_hook(NULL, NULL), 0);

@@ -135,18 +135,18 @@ START_TEST(join_or_release_after_release_is_stale_handle)
     ck_assert_weft(weft_thread_start(&t, return_arg, NULL, NULL), 0);
     ck_assert_weft(weft_thread_join(t, NULL, WEFT_FOREVER), 0);
     ck_assert_weft(weft_thread_join(t, NULL, WEFT_FOREVER), WEFT_ESRCH);
-    ck_assert_weft(weft_thread_release(t), WEFT_ESRCH);
+    ck_assert_weft(weft_thread_detach(t), WEFT_ESRCH);
     ck_assert_weft(weft_thread_is_alive(t), WEFT_ESRCH);
 
     _Atomic int flag = 0;
     ck_assert_weft(weft_thread_start(&t, wait_flag, &flag, NULL), 0);
-    ck_assert_weft(weft_thread_release(t), 0);
+    ck_assert_weft(weft_thread_detach(t), 0);
     /* weft/thread.h: a released handle is stale for join and release (WEFT_ESRCH, as for a
      * joined one), while the thread still runs... */
     ck_assert_weft(weft_thread_join(t, NULL, WEFT_FOREVER), WEFT_ESRCH);
     ck_assert_weft(weft_thread_join(t, NULL, 0), WEFT_ESRCH);
-    ck_assert_weft(weft_thread_release(t), WEFT_ESRCH);
-    ck_assert_weft(weft_thread_release(t), WEFT_ESRCH);
+    ck_assert_weft(weft_thread_detach(t), WEFT_ESRCH);
+    ck_assert_weft(weft_thread_detach(t), WEFT_ESRCH);
     /* ...and still names the running thread for the queries (as enumerate's handles do) */
     char name[WEFT_THREAD_NAME_MAX];
     ck_assert_weft(weft_thread_name(t, name, sizeof name), 0);
@@ -155,7 +155,7 @@ START_TEST(join_or_release_after_release_is_stale_handle)
     while (weft_thread_is_alive(t) == 1) weft_sleep(WEFT_US(100));
     /* finished: every call on the handle is WEFT_ESRCH */
     ck_assert_weft(weft_thread_join(t, NULL, WEFT_FOREVER), WEFT_ESRCH);
-    ck_assert_weft(weft_thread_release(t), WEFT_ESRCH);
+    ck_assert_weft(weft_thread_detach(t), WEFT_ESRCH);
     ck_assert_weft(weft_thread_stop(t), WEFT_ESRCH);
     ck_assert_weft(weft_thread_is_alive(t), WEFT_ESRCH);
     ck_assert_weft(weft_thread_is_daemon(t), WEFT_ESRCH);
@@ -174,7 +174,7 @@ START_TEST(main_thread_is_not_joinable)
     ck_assert_weft(weft_thread_name(me, name, sizeof name), 0);
     ck_assert_str_eq(name, "main");
     ck_assert_weft(weft_thread_join(me, NULL, 0), WEFT_EDEADLK);
-    ck_assert_weft(weft_thread_release(me), WEFT_EINVAL);
+    ck_assert_weft(weft_thread_detach(me), WEFT_EINVAL);
     int32_t tid = 0;
     ck_assert_weft(weft_thread_native_id(me, &tid), 0);
     ck_assert_int_eq(tid, getpid());
@@ -294,7 +294,7 @@ START_TEST(released_threads_clean_up_after_themselves)
     for (int i = 0; i < 200; i++) {
         weft_thread t;
         ck_assert_weft(weft_thread_start(&t, return_arg, NULL, NULL), 0);
-        ck_assert_weft(weft_thread_release(t), 0);
+        ck_assert_weft(weft_thread_detach(t), 0);
     }
     while (weft_thread_count() > before) weft_sleep(WEFT_MS(1));
 }
@@ -393,7 +393,7 @@ START_TEST(main_thread_is_the_same_handle_from_every_thread)
     ck_assert_weft(weft_thread_start(&t, report_main, &seen, NULL), 0);
     ck_assert_weft(weft_thread_join(t, NULL, WEFT_FOREVER), 0);
     ck_assert(weft_thread_equal(seen, weft_thread_main()));
-    ck_assert_weft(weft_thread_release(seen), WEFT_EINVAL); /* not started by weft */
+    ck_assert_weft(weft_thread_detach(seen), WEFT_EINVAL); /* not started by weft */
 }
 END_TEST
 
@@ -470,7 +470,7 @@ static void release_when_done(weft_thread t)
 {
     for (int i = 0; i < 10000 && weft_thread_is_alive(t) == 1; i++) weft_sleep(WEFT_MS(1));
     ck_assert_int_eq(weft_thread_is_alive(t), 0);
-    ck_assert_weft(weft_thread_release(t), 0);
+    ck_assert_weft(weft_thread_detach(t), 0);
 }
 
 START_TEST(threads_cancelled_through_any_scope_are_not_reported)
@@ -500,8 +500,8 @@ START_TEST(threads_cancelled_through_any_scope_are_not_reported)
                    0);
     release_when_done(liar);
     ck_assert_int_eq(atomic_load(&nreports), 1);
-    weft_scope_release(top);
-    weft_scope_release(deadline);
+    weft_scope_free(top);
+    weft_scope_free(deadline);
     ck_assert_weft(weft_thread_set_error_hook(NULL, NULL), 0);
 }
 END_TEST

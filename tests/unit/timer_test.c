@@ -45,7 +45,7 @@ START_TEST(timer_fires_once_not_before_its_delay)
     ck_assert_weft(weft_timer_start(&hour, WEFT_SEC(3600), count_up, &n, NULL), 0);
     ck_assert_weft(weft_timer_wait(hour, 0), WEFT_EAGAIN);
     ck_assert_weft(weft_timer_cancel(hour), 0);
-    weft_timer_release(hour);
+    weft_timer_free(hour);
     ck_assert_weft(weft_timer_wait(t, WEFT_SEC(30)), 0);
     ck_assert_int_ge(weft_now() - t0, WEFT_MS(50));
     ck_assert_int_eq(atomic_load(&n), 1);
@@ -54,7 +54,7 @@ START_TEST(timer_fires_once_not_before_its_delay)
     weft_sleep(WEFT_MS(30));
     ck_assert_int_eq(atomic_load(&n), 1);
     ck_assert_weft(weft_timer_cancel(t), WEFT_ESTATE); /* too late */
-    weft_timer_release(t);
+    weft_timer_free(t);
 }
 END_TEST
 
@@ -81,7 +81,7 @@ START_TEST(timers_fire_in_deadline_order)
             bool first = hi[j] < lo[i] || (delays_ms[j] == delays_ms[i] && j < i);
             if (first) ck_assert_int_lt(s[j].order, s[i].order);
         }
-        weft_timer_release(t[i]);
+        weft_timer_free(t[i]);
     }
 }
 END_TEST
@@ -99,8 +99,8 @@ START_TEST(cancel_before_firing_prevents_it)
     ck_assert_int_eq(atomic_load(&n), 1);
     ck_assert_int_eq(weft_timer_fired(t), 0);
     ck_assert_int_eq(weft_timer_fired(u), 1);
-    weft_timer_release(t);
-    weft_timer_release(u);
+    weft_timer_free(t);
+    weft_timer_free(u);
 }
 END_TEST
 
@@ -117,8 +117,8 @@ START_TEST(earlier_timer_wakes_the_sleeping_timer_thread)
     ck_assert_weft(weft_timer_wait(late, WEFT_MS(1)), WEFT_ETIMEDOUT);
     ck_assert_weft(weft_timer_cancel(late), 0);
     ck_assert_int_eq(atomic_load(&n), 1);
-    weft_timer_release(late);
-    weft_timer_release(soon);
+    weft_timer_free(late);
+    weft_timer_free(soon);
 }
 END_TEST
 
@@ -141,7 +141,7 @@ START_TEST(cancel_racing_firing_gives_exactly_one_outcome)
             cancelled++;
         else
             ran++;
-        weft_timer_release(t);
+        weft_timer_free(t);
     }
     ck_assert_int_eq(ran + cancelled, rounds);
 }
@@ -159,7 +159,7 @@ START_TEST(ten_thousand_timers_share_one_thread)
     for (int i = 0; i < N; i++) ck_assert_weft(weft_timer_wait(t[i], WEFT_SEC(20)), 0);
     ck_assert_int_eq(atomic_load(&n), N);
     ck_assert_uint_le(weft_thread_count(), before + 1);
-    for (int i = 0; i < N; i++) weft_timer_release(t[i]);
+    for (int i = 0; i < N; i++) weft_timer_free(t[i]);
 }
 END_TEST
 
@@ -197,7 +197,7 @@ START_TEST(periodic_timer_runs_until_cancelled)
     for (int k = 0; k < 4; k++) ck_assert_int_ge(p.at[k] - t0, WEFT_MS(2) + k * WEFT_MS(5));
     weft_sleep(WEFT_MS(15));
     ck_assert_int_eq(atomic_load(&p.runs), 4);
-    weft_timer_release(p.self);
+    weft_timer_free(p.self);
 }
 END_TEST
 
@@ -214,7 +214,7 @@ START_TEST(periodic_timer_cancelled_from_outside)
     weft_sleep(WEFT_MS(5));
     ck_assert_int_eq(atomic_load(&p.runs), runs);
     ck_assert_int_eq(weft_timer_fired(p.self), runs);
-    weft_timer_release(p.self);
+    weft_timer_free(p.self);
 }
 END_TEST
 
@@ -229,10 +229,10 @@ START_TEST(wait_is_a_cancellation_point)
     ck_assert_weft(weft_scope_cancel(s, WEFT_ECANCELED, NULL), 0);
     ck_assert_weft(weft_timer_wait(t, WEFT_SEC(30)), WEFT_ECANCELED);
     ck_assert_weft(weft_scope_exit(), 0);
-    weft_scope_release(s);
+    weft_scope_free(s);
     ck_assert_weft(weft_timer_wait(t, WEFT_MS(2)), WEFT_ETIMEDOUT);
     ck_assert_weft(weft_timer_cancel(t), 0);
-    weft_timer_release(t);
+    weft_timer_free(t);
 }
 END_TEST
 
@@ -246,7 +246,7 @@ START_TEST(released_and_handleless_timers_still_fire)
     _Atomic int a = 0, b = 0;
     weft_timer *t;
     ck_assert_weft(weft_timer_start(&t, WEFT_MS(2), release_flag, &a, NULL), 0);
-    weft_timer_release(t);
+    weft_timer_free(t);
     ck_assert_weft(weft_timer_start(NULL, WEFT_MS(1), release_flag, &b, NULL), 0);
     weft_ns until = weft_now() + WEFT_SEC(10);
     while ((atomic_load_explicit(&a, memory_order_acquire) == 0 ||
@@ -277,11 +277,11 @@ START_TEST(bad_arguments_are_error_codes)
     ck_assert_weft(weft_timer_cancel(NULL), WEFT_EINVAL);
     ck_assert_weft(weft_timer_wait(NULL, 0), WEFT_EINVAL);
     ck_assert_weft(weft_timer_fired(NULL), WEFT_EINVAL);
-    weft_timer_release(NULL);
+    weft_timer_free(NULL);
     ck_assert_weft(weft_timer_start(&t, WEFT_FOREVER, noop, NULL, NULL), 0);
     ck_assert_weft(weft_timer_wait(t, -1), WEFT_EINVAL);
     ck_assert_weft(weft_timer_cancel(t), 0);
-    weft_timer_release(t);
+    weft_timer_free(t);
 }
 END_TEST
 
@@ -297,7 +297,7 @@ START_TEST(failed_start_never_calls_fn)
     ck_assert_weft(weft_timer_start(&t, 0, count_up, &n, NULL), 0); /* recovers */
     ck_assert_weft(weft_timer_wait(t, WEFT_SEC(10)), 0);
     ck_assert_int_eq(atomic_load(&n), 1);
-    weft_timer_release(t);
+    weft_timer_free(t);
 }
 END_TEST
 
@@ -312,7 +312,7 @@ static int child_checks(weft_timer *inherited)
     if (weft_test_tsan()) return 0; /* TSan cannot start threads after such a fork */
     if (weft_timer_start(&t, WEFT_MS(1), count_up, &n, NULL) != 0) return 3;
     if (weft_timer_wait(t, WEFT_SEC(10)) != 0 || atomic_load(&n) != 1) return 4;
-    weft_timer_release(t);
+    weft_timer_free(t);
     return 0;
 }
 
@@ -328,7 +328,7 @@ START_TEST(fork_child_gets_a_fresh_timer_thread)
     ck_assert_weft(weft_timer_start(&w, WEFT_MS(1), count_up, &warm, NULL), 0);
     ck_assert_weft(weft_timer_wait(w, WEFT_SEC(10)), 0);
     ck_assert_int_eq(atomic_load(&warm), 1);
-    weft_timer_release(w);
+    weft_timer_free(w);
     weft_test_await_timer_parked();
     ck_assert_weft(weft_timer_start(&t, WEFT_SEC(60), count_up, &n, NULL), 0);
     ck_assert_weft(weft_timer_start(&soon, WEFT_MS(20), count_up, &n, NULL), 0);
@@ -342,8 +342,8 @@ START_TEST(fork_child_gets_a_fresh_timer_thread)
     ck_assert_weft(weft_timer_wait(soon, WEFT_SEC(10)), 0);
     ck_assert_int_eq(atomic_load(&n), 1);
     ck_assert_weft(weft_timer_cancel(t), 0);
-    weft_timer_release(t);
-    weft_timer_release(soon);
+    weft_timer_free(t);
+    weft_timer_free(soon);
 }
 END_TEST
 
@@ -374,8 +374,8 @@ START_TEST(timers_fire_after_the_root_is_cancelled)
     ck_assert_weft(weft_timer_wait(u, WEFT_SEC(10)), 0);
     ck_assert_weft(weft_shield_end(), 0);
     ck_assert_int_eq(atomic_load(&n), 1);
-    weft_timer_release(t);
-    weft_timer_release(u);
+    weft_timer_free(t);
+    weft_timer_free(u);
 }
 END_TEST
 

@@ -34,7 +34,7 @@ START_TEST(zeroed_scope_opts_is_a_scope_without_deadline)
         ck_assert_weft(weft_checkpoint(), 0);
         ck_assert_weft(weft_sleep(WEFT_MS(1)), 0); /* blocking calls work inside it */
         ck_assert_weft(weft_scope_exit(), 0);
-        weft_scope_release(s[i]);
+        weft_scope_free(s[i]);
     }
 }
 END_TEST
@@ -83,7 +83,7 @@ START_TEST(zeroed_pool_opts_is_the_default_pool)
     ck_assert_weft(weft_pool_submit(p, task_ok, &arg, &f, WEFT_FOREVER), 0);
     ck_assert_weft(weft_future_result(f, &res, WEFT_SEC(20)), 0);
     ck_assert_ptr_eq(res, &arg);
-    weft_future_release(f);
+    weft_future_unref(f);
     weft_pool_free(p);
 }
 END_TEST
@@ -116,7 +116,7 @@ START_TEST(zeroed_timer_opts_is_a_one_shot_timer)
     ck_assert_weft(weft_timer_wait(t, WEFT_SEC(20)), 0); /* a periodic one would never finish */
     ck_assert_int_eq(weft_timer_fired(t), 1);
     ck_assert_int_eq(atomic_load(&n), 1);
-    weft_timer_release(t);
+    weft_timer_free(t);
 }
 END_TEST
 
