@@ -92,7 +92,7 @@ static void crash_to_replacement(int reps)
     if (warm && after) {
         double w = bench_median(warm, (size_t)reps), a = bench_median(after, (size_t)reps);
         double a90 = bench_percentile(after, (size_t)reps, 90);
-        printf("\ncrash to replacement (1 worker, %d crashes, loaded machine):\n", reps);
+        printf("\ncrash to replacement (1 worker, %d crashes):\n", reps);
         printf("  empty task round trip, warm worker        median %8.1f us\n", w);
         printf("  first task after a crash (replacement)    median %8.1f us  p90 %8.1f us\n", a,
                a90);
@@ -145,7 +145,7 @@ int main(void)
     weft_procpool_free(p);
     char title[128];
     snprintf(title, sizeof title,
-             "empty tasks, 2 workers, %d tasks, median of %d (loaded machine; ratio: "
+             "empty tasks, 2 workers, %d tasks, median of %d (ratio: "
              "to weft submit)",
              n, runs);
     bench_table_begin(title, "tasks/s");
