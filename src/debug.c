@@ -7,6 +7,10 @@
  * read finds each of its records unchanged (same sequence number): the threads were in those
  * waits throughout, not passing through them.
  *
+ * Pools follow the threads: pool/registry.c copies each live pool's counts under a try of its
+ * lock (weft__pools_view), and the dump says "busy" rather than wait if another thread holds
+ * it. Queues are not listed: there is no registry of them to read.
+ *
  * Names live in a small hash table under names.lock (a weft__lock held for a lookup or an
  * update, never across a wait, so a blocked thread never holds it).
  *
@@ -303,6 +307,31 @@ static void put_cycles(struct out *o, struct snap *all, size_t n, struct snap **
     }
 }
 
+#define DUMP_POOLS 64
+
+/* One line per live pool: "pool ADDR 'name': workers N of M, busy B, queued Q (threads
+ * 'prefix'), paused, shut down". */
+static void put_pools(struct out *o)
+{
+    struct weft__pool_view *v = malloc(DUMP_POOLS * sizeof *v);
+    if (v == NULL) {
+        o->oom = true;
+        return;
+    }
+    long n = weft__pools_view(v, DUMP_POOLS);
+    if (n < 0) put(o, "pools: not listed (the pool registry is busy)\n");
+    for (long i = 0; i < n && i < DUMP_POOLS; i++) {
+        char name[WEFT_DEBUG_NAME_MAX + 1];
+        name_of(v[i].pool, name);
+        put(o, "pool %p '%s': workers %d of %d, busy %d, queued %llu (threads '%s')%s%s\n",
+            v[i].pool, name[0] ? name : v[i].prefix, v[i].workers, v[i].max_workers, v[i].busy,
+            v[i].queued, v[i].prefix, v[i].paused ? ", paused" : "",
+            v[i].shutdown ? ", shut down" : "");
+    }
+    if (n > DUMP_POOLS) put(o, "pools: %ld more not listed\n", n - DUMP_POOLS);
+    free(v);
+}
+
 static int write_all(int fd, const char *p, size_t len)
 {
     while (len > 0) {
@@ -375,6 +404,7 @@ int weft_debug_dump(int fd)
         else
             put(&o, "thread %u: changing too fast to read\n", all[i].rec->id);
     }
+    put_pools(&o);
     put_cycles(&o, all, (size_t)n, by_id, ids, mark);
     put(&o, "end of weft dump\n");
     if (o.oom)
