@@ -7,6 +7,10 @@
  * read finds each of its records unchanged (same sequence number): the threads were in those
  * waits throughout, not passing through them.
  *
+ * Pools follow the threads: pool/registry.c copies each live pool's counts under a try of its
+ * lock (weft__pools_view), and the dump says "busy" rather than wait if another thread holds
+ * it. Queues are not listed: there is no registry of them to read.
+ *
  * Names live in a small hash table under names.lock (a weft__lock held for a lookup or an
  * update, never across a wait, so a blocked thread never holds it).
  *
@@ -303,6 +307,31 @@ static void put_cycles(struct out *o, struct snap *all, size_t n, struct snap **
     }
 }
 
+#define DUMP_POOLS 64
+
+/* One line per live pool: "pool ADDR 'name': workers N of M, busy B, queued Q (threads
+ * 'prefix'), paused, shut down". */
+static void put_pools(struct out *o)
+{
+    struct weft__pool_view *v = malloc(DUMP_POOLS * sizeof *v);
+    if (v == NULL) {
+        o->oom = true;
+        return;
+    }
+    long n = weft__pools_view(v, DUMP_POOLS);
+    if (n < 0) put(o, "pools: not listed (the pool registry is busy)\n");
+    for (long i = 0; i < n && i < DUMP_POOLS; i++) {
+        char name[WEFT_DEBUG_NAME_MAX + 1];
+        name_of(v[i].pool, name);
+        put(o, "pool %p '%s': workers %d of %d, busy %d, queued %llu (threads '%s')%s%s\n",
+            v[i].pool, name[0] ? name : v[i].prefix, v[i].workers, v[i].max_workers, v[i].busy,
+            v[i].queued, v[i].prefix, v[i].paused ? ", paused" : "",
+            v[i].shutdown ? ", shut down" : "");
+    }
+    if (n > DUMP_POOLS) put(o, "pools: %ld more not listed\n", n - DUMP_POOLS);
+    free(v);
+}
+
 static int write_all(int fd, const char *p, size_t len)
 {
     while (len > 0) {
@@ -375,6 +404,7 @@ int weft_debug_dump(int fd)
         else
             put(&o, "thread %u: changing too fast to read\n", all[i].rec->id);
     }
+    put_pools(&o);
     put_cycles(&o, all, (size_t)n, by_id, ids, mark);
     put(&o, "end of weft dump\n");
     if (o.oom)
@@ -598,7 +628,8 @@ static void check_edges(weft__dbg_thread *t, uint32_t n, uintptr_t lock)
     if (inverted && atomic_load(&order_mode) == WEFT_LOCK_ORDER_ABORT) abort();
 }
 
-static void order_acquired(const void *lock, bool tried)
+/* order_acquired past its fast path: a thread without a record yet, or an edge to check. */
+__attribute__((noinline)) static void order_acquired_slow(const void *lock, bool tried)
 {
     weft__dbg_thread *t = weft__dbg_self_fast();
     if (t == NULL) return;
@@ -613,7 +644,25 @@ static void order_acquired(const void *lock, bool tried)
     atomic_store_explicit(&t->nheld, n + 1, memory_order_relaxed);
 }
 
-static void order_released(const void *lock)
+/* The fast path calls nothing but a tail call, so that it saves no registers: this is what
+ * an uncontended lock pays while checking is on. Nothing held (or a try): push, no edge. */
+static inline void order_acquired(const void *lock, bool tried)
+{
+    weft__dbg_thread *t = weft__dbg_tls;
+    /* relaxed: only this thread writes its stack; the dump reads it as a hint. */
+    uint32_t n;
+    if ((uintptr_t)t <= (uintptr_t)WEFT__DBG_GONE ||
+        ((n = atomic_load_explicit(&t->nheld, memory_order_relaxed)) > 0 && !tried) ||
+        n >= WEFT__DBG_HELD) {
+        order_acquired_slow(lock, tried);
+        return;
+    }
+    atomic_store_explicit(&t->held[n], (uintptr_t)lock, memory_order_relaxed);
+    atomic_store_explicit(&t->nheld, n + 1, memory_order_relaxed);
+}
+
+/* order_released past its fast path: no record, or not the top of the stack. */
+__attribute__((noinline)) static void order_released_slow(const void *lock)
 {
     weft__dbg_thread *t = weft__dbg_self_fast();
     if (t == NULL) return;
@@ -636,6 +685,20 @@ static void order_released(const void *lock)
     if (n > WEFT__DBG_HELD) atomic_store_explicit(&t->nheld, n - 1, memory_order_relaxed);
 }
 
+/* The usual release: the top of the stack (as order_acquired, no registers saved). */
+static inline void order_released(const void *lock)
+{
+    weft__dbg_thread *t = weft__dbg_tls;
+    uint32_t n;
+    if ((uintptr_t)t > (uintptr_t)WEFT__DBG_GONE &&
+        (n = atomic_load_explicit(&t->nheld, memory_order_relaxed)) > 0 && n <= WEFT__DBG_HELD &&
+        atomic_load_explicit(&t->held[n - 1], memory_order_relaxed) == (uintptr_t)lock) {
+        atomic_store_explicit(&t->nheld, n - 1, memory_order_relaxed);
+        return;
+    }
+    order_released_slow(lock);
+}
+
 int weft_debug_lock_order(int mode)
 {
     if (mode < WEFT_LOCK_ORDER_OFF || mode > WEFT_LOCK_ORDER_ABORT)
@@ -650,18 +713,34 @@ int weft_debug_lock_order(int mode)
     return old;
 }
 
+__attribute__((noinline, cold)) static void tsan_acquired(const void *lock, bool tried, int h)
+{
+    weft__hb_acquire(lock); /* the release's, core/annotate.h */
+    if (h & WEFT__HOOK_ORDER) order_acquired(lock, tried);
+}
+
+__attribute__((noinline, cold)) static void tsan_released(const void *lock, int h)
+{
+    if (h & WEFT__HOOK_ORDER) order_released(lock);
+    weft__hb_release(lock);
+}
+
 void weft__lock_hook_acquired(const void *lock, bool tried)
 {
     int h = atomic_load_explicit(&weft__lock_hooks, memory_order_relaxed);
-    if (h & WEFT__HOOK_TSAN) weft__hb_acquire(lock); /* the release's, core/annotate.h */
-    if (h & WEFT__HOOK_ORDER) order_acquired(lock, tried);
+    if (h & WEFT__HOOK_TSAN)
+        tsan_acquired(lock, tried, h);
+    else if (h & WEFT__HOOK_ORDER)
+        order_acquired(lock, tried);
 }
 
 void weft__lock_hook_released(const void *lock)
 {
     int h = atomic_load_explicit(&weft__lock_hooks, memory_order_relaxed);
-    if (h & WEFT__HOOK_ORDER) order_released(lock);
-    if (h & WEFT__HOOK_TSAN) weft__hb_release(lock);
+    if (h & WEFT__HOOK_TSAN)
+        tsan_released(lock, h);
+    else if (h & WEFT__HOOK_ORDER)
+        order_released(lock);
 }
 
 /* Before main: the TSan runtime present (core/annotate.h's weak hooks resolved) turns the

@@ -25,4 +25,19 @@ static inline bool weft__lock_hooked(void)
 void weft__lock_hook_acquired(const void *lock, bool tried);
 void weft__lock_hook_released(const void *lock);
 
+/* One live pool as the dump shows it (pool/registry.c). */
+struct weft__pool_view {
+    const void *pool;
+    char prefix[48]; /* its threads' name prefix */
+    int workers, max_workers, busy;
+    unsigned long long queued;
+    bool paused, shutdown;
+};
+
+/* Copy up to max live pools into out and return how many are live (more than max: the rest
+ * left out), or -1 if the registry's lock was held (a pool being made or freed, a fork, the
+ * exit rule): the dump never waits for it, since the thread holding it may be the one stuck.
+ * The counts are weft_pool_stats' atomic loads; the registry's lock keeps each pool alive. */
+long weft__pools_view(struct weft__pool_view *out, size_t max);
+
 #endif

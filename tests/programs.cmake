@@ -343,3 +343,18 @@ if(WEFT_VALGRIND AND WEFT_SANITIZE STREQUAL "" AND TARGET crash_demo AND TARGET 
   set_tests_properties(valgrind_rangesum_procpool PROPERTIES RUN_SERIAL TRUE
     PASS_REGULAR_EXPRESSION "the sums agree")
 endif()
+
+# The pool's and select's happens-before edges, and once's, for the same user TSan build
+# (tests/programs/tsan_user.c "future" and "select"); a race between a task and its submitter
+# is still reported ("future-race").
+if(TARGET tsan_user)
+  add_test(NAME tsan_user_future COMMAND tsan_user future)
+  set_tests_properties(tsan_user_future PROPERTIES TIMEOUT 120
+    PASS_REGULAR_EXPRESSION "tsan_user: future run ok" FAIL_REGULAR_EXPRESSION "ThreadSanitizer")
+  add_test(NAME tsan_user_select COMMAND tsan_user select)
+  set_tests_properties(tsan_user_select PROPERTIES TIMEOUT 120
+    PASS_REGULAR_EXPRESSION "tsan_user: select run ok" FAIL_REGULAR_EXPRESSION "ThreadSanitizer")
+  add_test(NAME tsan_user_future_race COMMAND tsan_user future-race)
+  set_tests_properties(tsan_user_future_race PROPERTIES TIMEOUT 120
+    PASS_REGULAR_EXPRESSION "WARNING: ThreadSanitizer: data race.*tsan_user.c")
+endif()

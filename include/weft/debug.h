@@ -46,9 +46,13 @@ WEFT_BEGIN_DECLS
  * One line per thread: "thread ID 'NAME' tid TID: running", or "...: blocked on KIND [OBJECT]
  * for SECONDS s, DEADLINE[, held by thread ID 'NAME' | , waiting for thread ID 'NAME']",
  * followed by "    holding: KIND OBJECT" lines (locks other threads wait on) and, with
- * WEFT_DEBUG_STACKS=1, "    at ADDRESS SYMBOL" lines; then one "deadlock: A -> KIND OBJECT
- * held by B -> ... held by A" line per wait-for cycle, and "end of weft dump". An OBJECT is
- * 'name' (0xADDRESS) when it was named, else 0xADDRESS.
+ * WEFT_DEBUG_STACKS=1, "    at ADDRESS SYMBOL" lines; then one line per live pool, "pool
+ * 0xADDRESS 'NAME': workers N of MAX, busy B, queued Q (threads 'PREFIX')[, paused][, shut
+ * down]" (NAME: its weft_debug_name, else PREFIX; at most 64 pools, then "pools: N more not
+ * listed"), or "pools: not listed (the pool registry is busy)" if another thread was making,
+ * freeing or forking pools at that instant; then one "deadlock: A -> KIND OBJECT held by B
+ * -> ... held by A" line per wait-for cycle, and "end of weft dump". An OBJECT is 'name'
+ * (0xADDRESS) when it was named, else 0xADDRESS. Queues have no line of their own.
  * The dump takes no lock that a waiting thread may hold, and never waits for a thread: it
  * reads each record without locking, and skips (saying so) one that keeps changing. A cycle
  * is reported only if its threads stayed blocked in the same waits while the dump looked.

@@ -13,13 +13,19 @@
  * fork (pool.h). The one exception is the pool of a worker that forks (fork() inside a task):
  * the child goes on with that task, so that pool keeps its state but is closed to new tasks.
  *
+ * The dump (debug.c) reads the list too, through weft__pools_view, with a try of reg.lock that
+ * gives up rather than wait.
+ *
  * A pool is in the list from weft_pool_new until its last reference goes (pool.c). Lock order:
  * docs/design/locks.md; reg.lock is held across fork() (fork.c) and taken alone elsewhere.
  */
+#include <string.h>
+
 #include <weft/error.h>
 
 #include "core/fork.h"
 #include "core/internal.h"
+#include "debug_internal.h"
 #include "pool/pool_internal.h"
 
 static struct {
@@ -48,6 +54,30 @@ void weft__pool_unregister(weft_pool *p)
         reg.head = p->reg_next;
     if (p->reg_next) p->reg_next->reg_prev = p->reg_prev;
     weft__lock_release(&reg.lock);
+}
+
+/* ---- the dump ---- */
+
+long weft__pools_view(struct weft__pool_view *out, size_t max)
+{
+    if (!weft__lock_try(&reg.lock)) return -1;
+    long n = 0;
+    for (weft_pool *p = reg.head; p; p = p->reg_next, n++) {
+        if ((size_t)n >= max) continue;
+        struct weft_pool_stats st;
+        (void)weft_pool_stats(p, &st); /* atomic loads only; cannot fail on a live pool */
+        struct weft__pool_view *v = &out[n];
+        v->pool = p;
+        memcpy(v->prefix, p->prefix, sizeof v->prefix);
+        v->workers = (int)st.workers;
+        v->max_workers = p->max_workers;
+        v->busy = (int)st.busy;
+        v->queued = (unsigned long long)st.queued;
+        v->paused = st.paused;
+        v->shutdown = st.shutdown;
+    }
+    weft__lock_release(&reg.lock);
+    return n;
 }
 
 /* ---- exit ---- */

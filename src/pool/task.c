@@ -29,6 +29,7 @@ void weft__future_notify(weft_future *f, uint32_t old)
     weft__waitq_wake_all(&f->wq, &wl);
     weft__lock_release(&f->wq.lock);
     weft__wakelist_flush(&wl);
+    if (cb) weft__hb_acquire(f); /* what each registrant wrote before weft__cb_add */
     while (cb) {
         struct weft__cb *next = cb->next;
         bool own = !cb->embedded;
@@ -80,6 +81,7 @@ void weft__future_fail_pending(weft_future *f, int status, const char *message)
     f->status = status;
     f->result = NULL;                              /* it held a walk hint (sched.c) */
     f->message = message ? strdup(message) : NULL; /* NULL: weft__future_message falls back */
+    weft__hb_release(f);
     do {
         if ((s & F_STATE) != F_PENDING) {
             free(f->message);
@@ -166,6 +168,7 @@ int weft__future_settle(weft_future *f, int status, void *result, void (*result_
     f->result_free = result_free;
     f->result_len = len;
     f->message = message;
+    weft__hb_release(f); /* what the setter wrote, for whoever sees f done */
     /* acq_rel: release publishes the fields above (T2); acquire pairs with a listener's
      * fetch_or and a cancel's CAS. */
     while (!atomic_compare_exchange_weak_explicit(&f->word, &s,
@@ -190,6 +193,7 @@ int weft__future_settle(weft_future *f, int status, void *result, void (*result_
 
 int weft__cb_add(weft_future *f, struct weft__cb *node)
 {
+    weft__hb_release(f); /* for the completer that runs the callback (notify) */
     weft__lock_acquire(&f->wq.lock);
     if (weft__future_listen(f)) {
         weft__lock_release(&f->wq.lock);

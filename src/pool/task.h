@@ -53,6 +53,14 @@
  *   T6 The cold line (second cache line) of a free record is fresh: wq empty, cbs NULL with
  *      cbs_tail = &cbs, message NULL, own_scope NULL, name "". flags say which of it a record
  *      used, so recycling a plain record never reads it (weft__future_plain).
+ * Happens-before for a user's TSan build (core/annotate.h), on the record's address: the
+ * submitter releases in weft__future_init and the runner acquires in weft__future_start
+ * (submit -> run); every completion (finish, finish_alone, settle, fail_pending) releases
+ * before its RMW, and whoever sees the future done acquires (weft__future_state,
+ * weft__future_listen: result, wait, done, weft_wait, as_completed, a late callback);
+ * weft__cb_add releases and notify acquires before running the callbacks it detached.
+ * Records are never given back to malloc, so the address stays theirs; a recycled record
+ * only adds edges (no false report, at worst a race hidden across two uses of one record).
  * Lock order: docs/design/locks.md (f->wq.lock: a parker's lock may be taken inside it).
  */
 #ifndef WEFT_POOL_TASK_H
@@ -65,6 +73,7 @@
 #include <weft/future.h>
 #include <weft/pool.h>
 
+#include "core/annotate.h"
 #include "core/internal.h"
 #include "core/lock.h"
 #include "core/park.h"
@@ -193,13 +202,16 @@ static inline void weft__future_init(weft_future *f, weft_pool *p, uint32_t refs
     f->cancel_seen = false;
     f->solo = false;
     f->flags = 0;
+    weft__hb_release(f); /* what the submitter wrote, for the runner (start) */
 }
 
 /* The state (F_PENDING...F_CANCELLED). acquire: pairs with the RMW that set it, so after
  * FINISHED the outcome fields are visible (T2). */
 static inline uint32_t weft__future_state(weft_future *f)
 {
-    return (uint32_t)(atomic_load_explicit(&f->word, memory_order_acquire) & F_STATE);
+    uint32_t st = (uint32_t)(atomic_load_explicit(&f->word, memory_order_acquire) & F_STATE);
+    if (st >= F_FINISHED) weft__hb_acquire(f); /* what the completer published */
+    return st;
 }
 
 static inline bool weft__future_is_done(weft_future *f)
@@ -237,8 +249,10 @@ static inline void weft__future_unref(weft_future *f)
  * sees F_LISTEN, or we see done). */
 static inline bool weft__future_listen(weft_future *f)
 {
-    return (atomic_fetch_or_explicit(&f->word, F_LISTEN, memory_order_acq_rel) & F_STATE) >=
-           F_FINISHED;
+    bool done = (atomic_fetch_or_explicit(&f->word, F_LISTEN, memory_order_acq_rel) & F_STATE) >=
+                F_FINISHED;
+    if (done) weft__hb_acquire(f); /* what the completer published */
+    return done;
 }
 
 /* PENDING -> RUNNING by the worker w (NULL: weft_future_set_running). 1: run it; 0: it was
@@ -256,6 +270,7 @@ static inline int weft__future_start(weft_future *f, struct weft__worker *w)
     } while (!atomic_compare_exchange_weak_explicit(&f->word, &s,
                                                     (s & ~(uint64_t)F_STATE) | F_RUNNING,
                                                     memory_order_acq_rel, memory_order_relaxed));
+    weft__hb_acquire(f); /* what the submitter wrote before weft__future_init */
     return 1;
 }
 
@@ -265,6 +280,7 @@ static inline bool weft__future_finish(weft_future *f, int status, void *result)
 {
     f->status = status;
     f->result = result;
+    weft__hb_release(f); /* what the task wrote, for whoever sees it done */
     /* One CAS: RUNNING -> FINISHED and, when nobody listens and no cancel is in flight, the
      * pool's reference dropped with it (T5). With listeners the reference is kept until they
      * are served (a woken waiter may release the last user reference at once). acq_rel:
@@ -300,6 +316,7 @@ static inline bool weft__future_finish_alone(weft_future *f, int status, void *r
 {
     f->status = status;
     f->result = result;
+    weft__hb_release(f); /* as weft__future_finish */
     uint64_t s = WEFT__FUTURE_ALONE;
     /* acq_rel: release publishes status/result/message, as weft__future_finish. */
     return atomic_compare_exchange_strong_explicit(&f->word, &s, REF1 | F_FINISHED,

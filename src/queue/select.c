@@ -23,6 +23,10 @@
  * Because every record is pushed while all the locks are held, no waker can claim the park
  * before the last record is in place: there is no window in which a case is half-registered.
  *
+ * Happens-before for a user's TSan build (core/annotate.h): as weft_queue_put and get, on
+ * the queue's address: every PUT case's queue is released before the first try (its item may
+ * be taken at any point after), and a GET case that fired with 0 acquires its queue.
+ *
  * Invariants: cases[i].item changes only for the case that fired with 0. The waiter records
  * live in this frame and are unlinked (step 5) before it returns.
  */
@@ -31,6 +35,7 @@
 #include <weft/error.h>
 #include <weft/queue.h>
 
+#include "core/annotate.h"
 #include "core/debugrec.h"
 #include "../core/internal.h"
 #include "queue_impl.h"
@@ -205,6 +210,8 @@ int weft_queue_select(weft_queue_case *cases, size_t n, size_t *fired, weft_ns t
     s.n = n;
     s.start = rotation++ % n;
     s.m = distinct_sorted(cases, n, s.qs);
+    for (size_t i = 0; i < n; i++) /* what a PUT's item points to, for its getter */
+        if (cases[i].op == WEFT_QUEUE_PUT) weft__hb_release(cases[i].queue);
     for (;;) {
         rc = try_all(&s, false, fired, &wl);
         if (rc != WEFT_EAGAIN || deadline == WEFT__QUEUE_TRY) break;
@@ -217,6 +224,8 @@ int weft_queue_select(weft_queue_case *cases, size_t n, size_t *fired, weft_ns t
     /* A fast queue woke us for an item (or room) that we did not take: wake someone else. */
     if (woke != SIZE_MAX && (rc != 0 || *fired != woke))
         weft__fast_notify(cases[woke].queue, list_of(&cases[woke]));
+    /* the queue's address only, as weft_queue_get (a getter may free it at once) */
+    if (rc == 0 && cases[*fired].op == WEFT_QUEUE_GET) weft__hb_acquire(cases[*fired].queue);
     if (rc == WEFT_ECLOSED) weft__queue_closed_wait(cases[*fired].queue);
     return rc;
 }

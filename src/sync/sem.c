@@ -309,13 +309,15 @@ int weft_once(weft_once_flag *flag, int (*fn)(void *arg), void *arg)
     for (;;) {
         /* acquire: pairs with the RMW that publishes ONCE_DONE below. */
         uint64_t v = atomic_load_explicit(word, memory_order_acquire);
-        if (LOW(v) == ONCE_DONE) return 0;
+        if (LOW(v) == ONCE_DONE) return acquired(flag); /* what fn wrote */
         /* acquire: pairs with the RMW of an earlier failed run (the next run sees its
          * effects). */
         if (LOW(v) == ONCE_NEW &&
             atomic_compare_exchange_strong_explicit(word, &v, v + ONCE_RUNNING,
                                                     memory_order_acquire, memory_order_acquire)) {
+            weft__hb_acquire(flag); /* an earlier failed run's effects */
             int rc = fn(arg);
+            weft__hb_release(flag); /* fn's effects, for every later caller */
             /* seq_cst: publishes fn's effects (acquire partner above) and reads the waiter
              * count in the same step: our last access to flag. A failure puts the flag back
              * to new for the next caller. */

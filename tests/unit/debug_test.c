@@ -474,9 +474,78 @@ START_TEST(lock_order_abort_mode_aborts_at_the_inversion)
 }
 END_TEST
 
+/* ---- pools in the dump ---- */
+
+static weft_sem started = WEFT_SEM_INIT(0);
+static weft_event release_tasks = WEFT_EVENT_INIT;
+
+static int block_fn(void *arg, void **result)
+{
+    (void)arg;
+    *result = NULL;
+    weft_sem_release(&started, 1);
+    return weft_event_wait(&release_tasks, WEFT_FOREVER);
+}
+
+/* The "pool ADDR 'name': ..." line of the pool named name, parsed. */
+static int pool_line(const char *text, const char *name, int *workers, int *max, int *nbusy,
+                     unsigned long long *queued)
+{
+    char key[64];
+    snprintf(key, sizeof key, " '%s': ", name);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+        const char *k = strstr(p, key), *end = strchr(p, '\n');
+        if (strncmp(p, "pool ", 5) != 0 || k == NULL || (end && k > end)) continue;
+        if (sscanf(k + strlen(key), "workers %d of %d, busy %d, queued %llu", workers, max, nbusy,
+                   queued) == 4)
+            return 1;
+    }
+    return 0;
+}
+
+START_TEST(dump_shows_each_pool_with_workers_busy_and_queued)
+{
+    weft_pool *p;
+    weft_pool_opts o = {.max_workers = 2, .name_prefix = "crunch"};
+    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    ck_assert_weft(weft_debug_name(p, "crunch"), 0);
+    weft_future *fs[5];
+    for (int i = 0; i < 2; i++)
+        ck_assert_weft(weft_pool_submit(p, block_fn, NULL, &fs[i], WEFT_FOREVER), 0);
+    for (int i = 0; i < 2; i++) ck_assert_weft(weft_sem_acquire(&started, WEFT_FOREVER), 0);
+    for (int i = 2; i < 5; i++)
+        ck_assert_weft(weft_pool_submit(p, block_fn, NULL, &fs[i], WEFT_FOREVER), 0);
+    char *text = dump_text();
+    int workers = -1, max = -1, nbusy = -1;
+    unsigned long long queued = 99;
+    ck_assert_msg(pool_line(text, "crunch", &workers, &max, &nbusy, &queued),
+                  "no pool line in:\n%s", text);
+    ck_assert_int_eq(workers, 2);
+    ck_assert_int_eq(max, 2);
+    ck_assert_int_eq(nbusy, 2);
+    ck_assert_int_eq(queued, 3);
+    ck_assert_ptr_nonnull(strstr(text, "threads 'crunch"));
+    free(text);
+    weft_event_set(&release_tasks);
+    for (int i = 0; i < 5; i++) {
+        ck_assert_weft(weft_future_wait(fs[i], WEFT_FOREVER), 0);
+        weft_future_unref(fs[i]);
+    }
+    ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_FOREVER), 0);
+    text = dump_text(); /* still alive until freed, and says it is shut down */
+    ck_assert_msg(pool_line(text, "crunch", &workers, &max, &nbusy, &queued), "%s", text);
+    ck_assert_int_eq(nbusy, 0);
+    ck_assert_int_eq(queued, 0);
+    ck_assert_ptr_nonnull(strstr(text, "(threads 'crunch'), shut down\n"));
+    free(text);
+    weft_pool_free(p);
+}
+END_TEST
+
 WEFT_TEST_SUITE("debug", 60, abba_deadlock_dump_names_threads_locks_holders_and_cycle,
                 dump_shows_event_queue_and_join_waits, dump_shows_a_queue_get_with_its_deadline,
                 dump_under_load_never_crashes_or_hangs, dump_with_stacks_shows_the_blocking_call,
                 dump_on_sigquit_writes_to_stderr, bad_input_is_an_error_code,
                 lock_order_inversion_reported_at_first_occurrence_with_two_stacks,
-                lock_order_abort_mode_aborts_at_the_inversion)
+                lock_order_abort_mode_aborts_at_the_inversion,
+                dump_shows_each_pool_with_workers_busy_and_queued)
