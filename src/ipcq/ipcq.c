@@ -9,13 +9,13 @@
  *     store changed nothing that the next holder of the lock needs to repair;
  *   - close sets closed under the producers' lock, so every put that returned 0 stored tail
  *     before closed was set: a get that sees closed and then reloads tail sees all of them;
- *   - waiting: a waiter counts itself in an eventcount's sleepers, reads seq, re-checks its
- *     condition, marks seq odd ("someone sleeps on this value") and sleeps on it; a waker
- *     makes the condition true, then (if sleepers > 0) bumps seq: from odd to even with a
- *     wake-up of all, from even by 2 without one (segment.c). seq_cst on both sides
- *     (Dekker): either the waiter sees the condition or the waker sees the sleeper, and a
- *     change of seq after the waiter read it fails its CAS or its futex wait. Every sleeper
- *     is woken, so a waiter that dies or times out never swallows a wake-up another needed.
+ *   - waiting: a waiter counts itself in an eventcount's sleepers, marks seq odd ("someone
+ *     sleeps on this value"), re-checks its condition and sleeps on seq; a waker makes the
+ *     condition true, then (if sleepers > 0 and seq is odd) bumps seq to even and wakes all;
+ *     an even seq it leaves alone (segment.c). seq_cst on both sides (Dekker): either the
+ *     waiter sees the condition or the waker sees its mark, and a change of seq after the
+ *     mark fails the waiter's futex wait. Every sleeper is woken, so a waiter that dies or
+ *     times out never swallows a wake-up another needed.
  *     Sleeps are cut into slices; at the end of one the waiter re-checks its condition and
  *     the liveness of the other processes;
  *   - cancellation: the wait publishes a park whose shared word is the eventcount, so a
@@ -265,18 +265,19 @@ static int sleep_on(weft_ipcq *q, enum wait_kind k, weft_ns deadline)
     int rc = 0;
     atomic_fetch_add(&ev->sleepers, 1); /* seq_cst: before the re-checks (Dekker) */
     for (;;) {
-        /* seq_cst: seq is read before the re-checks below; a waker's (or a canceller's)
-         * change of it after them makes the futex wait return at once. */
+        /* seq_cst: seq is read and marked before the re-checks below; a waker's (or a
+         * canceller's) change of it after them makes the futex wait return at once. The
+         * mark (odd: someone sleeps on this value) comes first because a waker that finds
+         * seq even writes nothing, relying on this re-check (weft__ipcq_signal). */
         uint32_t seq = atomic_load(&ev->seq);
+        if (!(seq & 1) && !atomic_compare_exchange_strong(&ev->seq, &seq, seq | 1)) continue;
+        seq |= 1;
         if (ready(q, k) || atomic_load(&p.state) != WEFT__PARK_WAITING) break;
         weft_ns now = weft__os_now();
         if (now >= p.deadline) {
             expired = true;
             break;
         }
-        /* Announce that someone sleeps on this value (odd), so that the next waker wakes. */
-        if (!(seq & 1) && !atomic_compare_exchange_strong(&ev->seq, &seq, seq | 1)) continue;
-        seq |= 1;
         weft_ns until = now + slice < p.deadline ? now + slice : p.deadline;
         int r = weft__os_futex_wait_shared(&ev->seq, seq, until);
         if (r == WEFT_ETIMEDOUT && until < p.deadline) {

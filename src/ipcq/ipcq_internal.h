@@ -6,8 +6,9 @@
  *                 copied into the handle: nothing of it is read from shared memory again;
  *   put, get      each side's lock word (the holder's pid) and position (tail: messages ever
  *                 published; head: messages ever taken), one cache line each;
- *   not_empty,    eventcounts: a sleeper reads seq, re-checks its condition, sleeps while seq
- *   not_full,     is unchanged; a waker bumps seq and wakes everyone when sleepers > 0;
+ *   not_empty,    eventcounts: a sleeper marks seq odd, re-checks its condition, sleeps while
+ *   not_full,     seq is unchanged; a waker that finds sleepers > 0 and seq odd bumps it and
+ *                 wakes everyone;
  *   joined
  *   misc          closed, done (task_done calls ever);
  *   peers         the pids of the attached processes (0: free entry);

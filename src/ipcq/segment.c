@@ -80,21 +80,22 @@ int weft__ipcq_corrupt(weft_ipcq *q, const char *what, unsigned long long value)
 
 bool weft__ipcq_signal(struct ipcq_event *ev)
 {
-    /* seq_cst: the caller's store that made the condition true comes before this load, and a
-     * sleeper's increment of sleepers before its re-check of the condition (Dekker). */
+    /* seq_cst: the caller's store that made the condition true comes before these loads, and
+     * a sleeper's increment of sleepers and its announcement (seq made odd) before its
+     * re-check of the condition (Dekker): a sleeper this load misses sees the condition. */
     if (atomic_load(&ev->sleepers) == 0) return false;
     uint32_t v = atomic_load(&ev->seq);
-    for (;;) {
-        /* Odd: a sleeper announced it sleeps on v: bump to even and wake. Even: nobody
-         * sleeps on v yet: bump by 2, so that a sleeper about to announce on v fails its
-         * CAS and re-checks; no system call. So a run of puts or gets while the other side
-         * sleeps makes one wake-up, not one per message. */
-        uint32_t n = v & 1 ? v + 1 : v + 2;
-        if (atomic_compare_exchange_weak(&ev->seq, &v, n)) break;
+    /* Even: nobody announced a sleep on this value since the last wake-up, so every sleeper
+     * still to sleep re-checks the condition after our store: nothing to write. Odd: bump to
+     * even and wake all. So while a woken sleeper is still on its way out, a run of puts or
+     * gets only reads this line, and makes one wake-up in all. */
+    while (v & 1) {
+        if (atomic_compare_exchange_weak(&ev->seq, &v, v + 1)) {
+            weft__os_futex_wake_shared(&ev->seq, INT32_MAX);
+            return true;
+        }
     }
-    if (!(v & 1)) return false;
-    weft__os_futex_wake_shared(&ev->seq, INT32_MAX);
-    return true;
+    return false;
 }
 
 /* ---- the side locks ---- */

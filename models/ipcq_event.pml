@@ -1,0 +1,127 @@
+/* models/ipcq_event.pml - the ipcq eventcount (src/ipcq/ipcq.c sleep_on, src/ipcq/segment.c
+ * weft__ipcq_signal): no lost wake-up.
+ *
+ * A putter publishes NW messages one at a time (tail++), then signals: if sleepers > 0 and
+ * seq is odd, CAS seq to seq + 1 and wake every sleeper; an even seq is left alone. Waiter i
+ * waits for tail > i: sleepers++; loop { s = seq; if s is even, CAS it to s | 1 (a failed
+ * CAS starts over); re-check tail; futex_wait(seq, s | 1) }; sleepers--. seq may start odd
+ * and sleepers at 1: a waiter that died asleep left its mark and its count.
+ *
+ * Every step is one atomic action in SPIN's interleaving: the seq_cst accesses of the C code.
+ * futex_wait compares and sleeps atomically (asleep[i] = 1) and returns when a wake clears
+ * asleep[i]; no spurious wake-ups and no slices, which would hide a lost wake-up. A waiter
+ * left asleep with its message published is an invalid end state.
+ *
+ * Mutant (-DMUTANT_MARK_AFTER_CHECK: must be caught): the waiter marks seq after its re-check
+ * (the order of the waker that bumped an even seq by 2).
+ */
+#define NW 2
+
+byte seq;
+byte sleepers;
+byte tail;
+bit asleep[NW];
+
+proctype putter()
+{
+    byte v;
+    bit ok;
+    do
+    :: tail < NW ->
+        tail++;
+        if
+        :: sleepers == 0 -> skip
+        :: else ->
+            v = seq;
+            ok = 0;
+            do
+            :: (v & 1) == 0 -> break
+            :: else ->
+                atomic {
+                    if
+                    :: seq == v -> seq = v + 1; ok = 1
+                    :: else -> v = seq
+                    fi
+                }
+                if
+                :: ok -> atomic { asleep[0] = 0; asleep[1] = 0 }; break
+                :: else -> skip
+                fi
+            od
+        fi
+    :: else -> break
+    od
+}
+
+proctype waiter(byte i)
+{
+    byte s;
+    bit ok;
+    sleepers++;
+    do
+    :: s = seq;
+#ifndef MUTANT_MARK_AFTER_CHECK
+        if
+        :: (s & 1) == 0 ->
+            atomic {
+                if
+                :: seq == s -> seq = s | 1; ok = 1
+                :: else -> ok = 0
+                fi
+            }
+        :: else -> ok = 1
+        fi;
+        if
+        :: !ok -> goto next
+        :: else -> skip
+        fi;
+        s = s | 1;
+#endif
+        if
+        :: tail > i -> break
+        :: else -> skip
+        fi;
+#ifdef MUTANT_MARK_AFTER_CHECK
+        if
+        :: (s & 1) == 0 ->
+            atomic {
+                if
+                :: seq == s -> seq = s | 1; ok = 1
+                :: else -> ok = 0
+                fi
+            }
+        :: else -> ok = 1
+        fi;
+        if
+        :: !ok -> goto next
+        :: else -> skip
+        fi;
+        s = s | 1;
+#endif
+        atomic {
+            if
+            :: seq == s -> asleep[i] = 1
+            :: else -> skip
+            fi
+        }
+        (asleep[i] == 0);
+next:   skip
+    od;
+    sleepers--
+}
+
+init {
+    atomic {
+        if
+        :: seq = 0
+        :: seq = 1
+        fi;
+        if
+        :: sleepers = 0
+        :: sleepers = 1
+        fi;
+        run waiter(0);
+        run waiter(1);
+        run putter()
+    }
+}
