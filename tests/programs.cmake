@@ -358,3 +358,14 @@ if(TARGET tsan_user)
   set_tests_properties(tsan_user_future_race PROPERTIES TIMEOUT 120
     PASS_REGULAR_EXPRESSION "WARNING: ThreadSanitizer: data race.*tsan_user.c")
 endif()
+
+# The default pool is sized to the CPUs the process may use, not the online ones: under
+# `taskset -c 0` it has one worker (issue 21; src/os/linux_cpu.c, tests/unit/os_cpu_test.c).
+find_program(WEFT_TASKSET taskset)
+add_executable(pool_size ${CMAKE_CURRENT_SOURCE_DIR}/programs/pool_size.c)
+target_link_libraries(pool_size PRIVATE weft_static)
+if(WEFT_TASKSET)
+  add_test(NAME pool_size_follows_taskset COMMAND ${WEFT_TASKSET} -c 0 $<TARGET_FILE:pool_size>)
+  set_tests_properties(pool_size_follows_taskset PROPERTIES TIMEOUT 60
+    PASS_REGULAR_EXPRESSION "^default pool: 1 workers\n$")
+endif()

@@ -2,7 +2,7 @@
  * map, shutdown, back-pressure, pause/resume, statistics, and parallel for / reduce.
  *
  *     weft_pool *p;
- *     weft_pool_new(&p, NULL);                      one worker per CPU, started lazily
+ *     weft_pool_new(&p, NULL);                      one worker per usable CPU, started lazily
  *     weft_future *f;
  *     weft_pool_submit(p, work, &job, &f, WEFT_FOREVER);
  *     void *res;
@@ -68,7 +68,8 @@ typedef int (*weft_pool_init_fn)(void *arg);
 
 /* All-zero ({0}, calloc) is the defaults, the same as WEFT_POOL_OPTS_INIT and as passing NULL. */
 typedef struct weft_pool_opts {
-    int max_workers;         /* 0: weft's count of online CPUs; < 0 or > 1024 is WEFT_EINVAL */
+    int max_workers;         /* 0: the CPUs usable (weft_pool_new, below); < 0 or > 1024 is
+                                WEFT_EINVAL */
     const char *name_prefix; /* borrowed during weft_pool_new and copied; NULL: "pool" */
     weft_pool_init_fn init;  /* may be NULL */
     void *init_arg;          /* passed to init */
@@ -89,6 +90,11 @@ typedef struct weft_pool_opts {
 /* clang-format on */
 
 /* weft_pool_new - make a pool; no worker starts before the first submit.
+ * Size: opts.max_workers, or when it is 0 the CPUs the calling thread may use, counted now: the
+ * CPUs in its affinity mask (sched_getaffinity: taskset, an MPI rank bound to its cores, a
+ * cpuset), capped by the cgroup v2 CPU quota of the process's cgroup and its ancestors
+ * (cpu.max, quota / period rounded up; cgroup v1 quotas are not read), at least 1 - not every
+ * online CPU (os.process_cpu_count(), not os.cpu_count()). weft never changes a mask itself.
  * out: caller-owned, receives the pool on success (untouched on failure); end it with
  * weft_pool_free. opts: borrowed, may be NULL for the defaults.
  * Returns 0, WEFT_EINVAL (NULL out, bad max_workers, prefix longer than 40 bytes), WEFT_ENOMEM.
@@ -282,8 +288,9 @@ struct weft_pool_stats {
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_pool_stats(weft_pool *p, struct weft_pool_stats *out);
 
-/* weft_pool_default - the process-wide pool (one worker per CPU, prefix "weft"), made on first
- * use. Borrowed: never free it. NULL only if it could not be made (out of memory).
+/* weft_pool_default - the process-wide pool (one worker per usable CPU, counted as
+ * weft_pool_new does when the pool is made, by the thread of the first use; prefix "weft"),
+ * made on first use. Borrowed: never free it. NULL only if it could not be made (out of memory).
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API weft_pool *weft_pool_default(void);
 

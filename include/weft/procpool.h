@@ -81,7 +81,8 @@ typedef struct weft_procpool weft_procpool;
 
 /* Options of weft_procpool_new. All-zero ({0}, calloc) is the default of every field. */
 typedef struct weft_procpool_opts {
-    int workers;       /* worker processes: 1 ... WEFT_PROCPOOL_WORKERS_MAX; 0: the CPUs usable */
+    int workers;       /* worker processes: 1 ... WEFT_PROCPOOL_WORKERS_MAX; 0: the CPUs usable
+                          (as weft_pool_new counts them: affinity mask, cgroup quota) */
     int method;        /* enum weft_process_method; 0: the fork server */
     const char *name;  /* borrowed during the call, copied (at most 31 bytes): workers are named
                          NAME-K (K from 1); NULL: "procpool" */

@@ -1,4 +1,4 @@
-/* src/os/linux_thread.c - thread identity, naming and CPU count on Linux. */
+/* src/os/linux_thread.c - thread identity and naming on Linux (the CPU count: linux_cpu.c). */
 #include <sched.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -18,17 +18,6 @@ void weft__os_set_thread_name(const char *name)
     strncpy(buf, name, sizeof buf - 1);
     buf[sizeof buf - 1] = '\0';
     prctl(PR_SET_NAME, buf, 0, 0, 0);
-}
-
-int weft__os_cpu_count(void)
-{
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0) {
-        int n = CPU_COUNT(&set);
-        if (n > 0) return n;
-    }
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
 }
 
 void weft__os_yield(void)

@@ -37,8 +37,17 @@ int32_t weft__os_gettid(void);
 /* Name the calling thread for top -H, ps and gdb (the kernel keeps 15 bytes; longer is cut). */
 void weft__os_set_thread_name(const char *name);
 
-/* Number of CPUs this process may run on (at least 1). */
+/* Number of CPUs the calling thread may use (at least 1): its affinity mask, capped by the
+ * cgroup v2 CPU quota (linux_cpu.c). Computed at each call. */
 int weft__os_cpu_count(void);
+
+/* The cgroup v2 CPU limit read from these files (/proc/self/cgroup and /proc/self/mountinfo,
+ * or a test's copies): the smallest ceil(quota / period) on the way from the process's cgroup
+ * to the mount's root; 0 when there is none or it cannot be read. */
+int weft__os_cgroup_cpus(const char *cgroup_file, const char *mountinfo_file);
+
+/* A cpu.max file's text ("QUOTA PERIOD" or "max PERIOD") as CPUs rounded up; 0: no limit. */
+int weft__os_parse_cpu_max(const char *text);
 
 /* Give the processor to another runnable thread. */
 void weft__os_yield(void);

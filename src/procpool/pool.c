@@ -18,6 +18,7 @@
 
 #include "core/fork.h"
 #include "core/internal.h"
+#include "os/os.h"
 #include "process/process_internal.h"
 #include "procpool/procpool_internal.h"
 
@@ -84,11 +85,11 @@ static void end_workers(struct weft_procpool *p)
 
 static int setup(struct weft_procpool *p, const weft_procpool_opts *o)
 {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int cpus = weft__os_cpu_count(); /* the CPUs usable: affinity mask, cgroup quota */
     p->nworkers = o->workers                         ? o->workers
                   : cpus < 1                         ? 1
                   : cpus > WEFT_PROCPOOL_WORKERS_MAX ? WEFT_PROCPOOL_WORKERS_MAX
-                                                     : (int)cpus;
+                                                     : cpus;
     p->window = o->window ? o->window : 16;
     p->method = o->method;
     snprintf(p->name, sizeof p->name, "%s", o->name ? o->name : "procpool");
