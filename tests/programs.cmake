@@ -369,3 +369,17 @@ if(WEFT_TASKSET)
   set_tests_properties(pool_size_follows_taskset PROPERTIES TIMEOUT 60
     PASS_REGULAR_EXPRESSION "^default pool: 1 workers\n$")
 endif()
+
+# MPI (issue 21): examples/mpi_rangesum on 1, 2 and 4 ranks (tests/support/mpi-run): the
+# reduced and the streamed sums equal the serial sum, every streamed partial sum arrives exactly
+# once. Only when MPI was found, and not under the sanitizers (Open MPI is not instrumented:
+# its shared-memory transport and its exit would be reported, not weft).
+if(TARGET mpi_rangesum AND MPIEXEC_EXECUTABLE AND WEFT_SANITIZE STREQUAL "")
+  foreach(np 1 2 4)
+    add_test(NAME example_mpi_rangesum_np${np}
+      COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/support/mpi-run ${MPIEXEC_EXECUTABLE}
+              $<TARGET_FILE:mpi_rangesum> ${np})
+    set_tests_properties(example_mpi_rangesum_np${np} PROPERTIES TIMEOUT 300 RUN_SERIAL TRUE
+      PASS_REGULAR_EXPRESSION "mpi-run: ${np} ranks ok")
+  endforeach()
+endif()
