@@ -153,7 +153,8 @@ static void join(weft_thread t)
 /* Returns (on rank 0) the sum received; *once: every chunk arrived exactly once. */
 static uint64_t stream_mode(weft_pool *pool, int64_t n, int rank, int ranks, int *once)
 {
-    struct stream s = {.n = n, .nchunks = (int64_t)CHUNKS_PER_RANK * ranks,
+    struct stream s = {.n = n,
+                       .nchunks = (int64_t)CHUNKS_PER_RANK * ranks,
                        .first = (int64_t)CHUNKS_PER_RANK * rank};
     s.out = calloc(CHUNKS_PER_RANK, sizeof *s.out);
     if (rank == 0) s.seen = calloc((size_t)s.nchunks, sizeof *s.seen);
