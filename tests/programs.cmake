@@ -392,4 +392,4 @@ add_test(NAME doxify_check COMMAND ${PROJECT_SOURCE_DIR}/scripts/doxify --check
 set_tests_properties(doxify_check PROPERTIES TIMEOUT 60)
 add_test(NAME doxify_filter COMMAND ${PROJECT_SOURCE_DIR}/tests/support/doxify-run
          ${PROJECT_SOURCE_DIR} ${CMAKE_C_COMPILER})
-set_tests_properties(doxify_filter PROPERTIES TIMEOUT 60 PASS_REGULAR_EXPRESSION "doxify-run: ok")
+set_tests_properties(doxify_filter PROPERTIES TIMEOUT 300 PASS_REGULAR_EXPRESSION "doxify-run: ok")
