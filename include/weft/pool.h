@@ -94,7 +94,8 @@ typedef struct weft_pool_opts {
  * CPUs in its affinity mask (sched_getaffinity: taskset, an MPI rank bound to its cores, a
  * cpuset), capped by the cgroup v2 CPU quota of the process's cgroup and its ancestors
  * (cpu.max, quota / period rounded up; cgroup v1 quotas are not read), at least 1 - not every
- * online CPU (os.process_cpu_count(), not os.cpu_count()). weft never changes a mask itself.
+ * online CPU (Python 3.13's os.process_cpu_count() with the quota added, not os.cpu_count()).
+ * weft never changes a mask itself.
  * out: caller-owned, receives the pool on success (untouched on failure); end it with
  * weft_pool_free. opts: borrowed, may be NULL for the defaults.
  * Returns 0, WEFT_EINVAL (NULL out, bad max_workers, prefix longer than 40 bytes), WEFT_ENOMEM.
