@@ -10,7 +10,8 @@
  *           (MPI_THREAD_MULTIPLE): the pool's tasks sum chunks of the rank's part and put each
  *           partial sum on a weft queue; SENDERS threads take them off the queue and MPI_Send
  *           them to rank 0, where RECEIVERS threads MPI_Recv them concurrently. Rank 0 checks
- *           that every chunk of every rank arrived exactly once and that they add up.
+ *           that every chunk of every rank arrived exactly once, that the ranks sent no
+ *           more than that, and that the partial sums add up.
  * Rank 0 also sums the range alone (one rank, one thread) and prints both times.
  *
  *     mpirun -np R mpi_rangesum [N [THREADS]]    N: 200000000; THREADS: 0 (the pool's default)
@@ -77,6 +78,7 @@ struct stream {
     int64_t first;       /* this rank's first chunk */
     struct partial *out; /* this rank's chunks, put on q by pointer */
     weft_queue *q;
+    _Atomic int64_t sent; /* partial sums this rank's senders sent */
     /* rank 0 only */
     _Atomic int64_t claimed;   /* receives claimed: each claim is exactly one MPI_Recv */
     _Atomic uint64_t total;    /* sum of the partial sums received */
@@ -112,6 +114,7 @@ static int sender(void *arg)
     while ((rc = weft_queue_get(s->q, &item, WEFT_FOREVER)) == 0) {
         if (MPI_Send(item, 2, MPI_UINT64_T, 0, TAG_PARTIAL, MPI_COMM_WORLD) != MPI_SUCCESS)
             die("MPI_Send", 1);
+        atomic_fetch_add(&s->sent, 1);
     }
     return rc == WEFT_ECLOSED ? 0 : rc;
 }
@@ -171,7 +174,15 @@ static uint64_t stream_mode(weft_pool *pool, int64_t n, int rank, int ranks, int
     for (int i = 0; i < SENDERS; i++) join(send[i]);
     for (int i = 0; rank == 0 && i < RECEIVERS; i++) join(recv[i]);
 
-    *once = 1;
+    /* Every rank says how many it sent: one more than nchunks (a duplicate that no receive
+     * was left to take) fails the check as surely as a chunk seen twice or never. */
+    int64_t sent = atomic_load(&s.sent), all_sent = 0;
+    if (MPI_Reduce(&sent, &all_sent, 1, MPI_INT64_T, MPI_SUM, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
+        die("MPI_Reduce", 1);
+    *once = rank != 0 || all_sent == s.nchunks;
+    if (rank == 0 && all_sent != s.nchunks)
+        fprintf(stderr, "%" PRId64 " partial sums sent for %" PRId64 " chunks\n", all_sent,
+                s.nchunks);
     for (int64_t k = 0; rank == 0 && k < s.nchunks; k++)
         if (s.seen[k] != 1) {
             fprintf(stderr, "chunk %" PRId64 " arrived %u times\n", k, s.seen[k]);
