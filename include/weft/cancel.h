@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the weft authors (LICENSE) */
 /* weft/cancel.h - cancel scopes: one call stops every thread blocked anywhere in weft.
  *
  * A scope is a node in a tree (Trio's cancel scopes, Go's context). Every thread has a current

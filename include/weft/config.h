@@ -1,12 +1,10 @@
-/* weft/config.h - version, export and attribute macros shared by every weft header.
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the weft authors (LICENSE) */
+/* weft/config.h - export and attribute macros shared by every weft header.
  *
- * Nothing here is called; the other headers include it. */
+ * Nothing here is called; the other headers include it. The version is in weft/version.h. */
 #ifndef WEFT_CONFIG_H
 #define WEFT_CONFIG_H
-
-#define WEFT_VERSION_MAJOR 0
-#define WEFT_VERSION_MINOR 1
-#define WEFT_VERSION_PATCH 0
 
 /* Every public function carries WEFT_API; everything else in libweft is hidden. */
 #if defined(WEFT_BUILDING)

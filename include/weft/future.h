@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the weft authors (LICENSE) */
 /* weft/future.h - futures: the result of a task run by a pool (concurrent.futures.Future).
  *
  * A future is made by weft_pool_submit (weft/pool.h), or by weft_future_new for one that the

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the weft authors (LICENSE) */
 /* weft/group.h - task groups: structured concurrency (Trio's nursery, Java's StructuredTaskScope).
  *
  * A group runs tasks (int fn(void *arg), like a thread function) and waits for all of them:

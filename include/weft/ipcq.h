@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the weft authors (LICENSE) */
 /* weft/ipcq.h - a queue of byte messages between processes (multiprocessing.Queue and
  * JoinableQueue, in weft's conventions).
  *

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the weft authors (LICENSE) */
 /* weft/pool.h - a work-stealing thread pool (concurrent.futures.ThreadPoolExecutor), with
  * map, shutdown, back-pressure, pause/resume, statistics, and parallel for / reduce.
  *

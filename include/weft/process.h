@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the weft authors (LICENSE) */
 /* weft/process.h - processes running a C function (multiprocessing.Process).
  *
  * weft_process_start(&p, fn, arg, size, &opts) runs fn(copy of arg, size) in a new process and

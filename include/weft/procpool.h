@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the weft authors (LICENSE) */
 /* weft/procpool.h - a pool of worker processes (concurrent.futures.ProcessPoolExecutor) that
  * survives its workers' crashes.
  *

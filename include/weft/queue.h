@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the weft authors (LICENSE) */
 /* weft/queue.h - blocking queues of void * items (queue.Queue, LifoQueue, PriorityQueue).
  *
  * A weft_queue moves items between threads: FIFO, LIFO or priority order, bounded (put blocks

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the weft authors (LICENSE) */
 /* weft/signal.h - Ctrl-C for the whole program: signals become cancellation of the root scope.
  *
  * Python delivers KeyboardInterrupt to the main thread only, and workers blocked in get() never

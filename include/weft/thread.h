@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the weft authors (LICENSE) */
 /* weft/thread.h - threads (threading.Thread, _thread.start_new_thread).
  *
  * A weft_thread is a small value (like pthread_t) that names a thread through a handle table.

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the weft authors (LICENSE) */
 /* weft/timer.h - run a function after a delay, once or periodically (threading.Timer).
  *
  * Every timer of the process is served by ONE timer thread (a daemon weft thread named
