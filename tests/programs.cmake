@@ -384,3 +384,9 @@ add_test(NAME shared_library_soname
   COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/support/soname-check $<TARGET_FILE:weft_shared>
           libweft.so.${WEFT_SOVERSION})
 set_tests_properties(shared_library_soname PROPERTIES TIMEOUT 60 PASS_REGULAR_EXPRESSION "soname-check: ok")
+# The smoke program CI builds with musl-gcc (scripts/check-packaging musl) runs here with glibc.
+add_executable(musl_smoke ${CMAKE_CURRENT_SOURCE_DIR}/programs/musl_smoke.c)
+target_link_libraries(musl_smoke PRIVATE weft_static)
+target_compile_options(musl_smoke PRIVATE ${WEFT_WARNINGS})
+add_test(NAME musl_smoke_glibc COMMAND musl_smoke)
+set_tests_properties(musl_smoke_glibc PROPERTIES TIMEOUT 120 PASS_REGULAR_EXPRESSION "musl-smoke: ok")

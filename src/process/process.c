@@ -695,7 +695,8 @@ char *weft_process_status_text(int exitcode, char *buf, size_t size)
     } else if (exitcode > 0) {
         snprintf(buf, size, "exited with status %d", exitcode);
     } else {
-        const char *abbrev = sigabbrev_np(-exitcode), *descr = sigdescr_np(-exitcode);
+        const char *abbrev = weft__os_signal_abbrev(-exitcode);
+        const char *descr = weft__os_signal_descr(-exitcode);
         if (abbrev != NULL)
             snprintf(buf, size, "killed by SIG%s (%s)", abbrev, descr ? descr : "?");
         else
