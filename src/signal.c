@@ -28,6 +28,7 @@
 
 #include "core/fork.h"
 #include "core/internal.h"
+#include "core/opts.h"
 #include "os/os.h"
 #include "signal_internal.h"
 
@@ -114,6 +115,7 @@ static int start_thread(void)
 
 int weft_signals_catch(const weft_signals_opts *opts)
 {
+    if (WEFT__OPTS_CHECK(opts, "weft_signals_opts") != 0) return WEFT_EINVAL;
     static const weft_signals_opts defaults = WEFT_SIGNALS_OPTS_INIT;
     const weft_signals_opts *o = opts ? opts : &defaults;
     sigset_t set;

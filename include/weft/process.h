@@ -103,10 +103,12 @@ typedef struct weft_process_opts {
     /* The grace between that SIGTERM and SIGKILL: >= 0 (0: at once), WEFT_FOREVER: never.
      * WEFT_PROCESS_OPTS_INIT sets 5 s (as Trio's run_process); a zeroed struct has 0. */
     weft_ns kill_grace;
+    /* Zero (as _OPTS_INIT, {0} and calloc leave it): room for later fields, weft/config.h. */
+    unsigned long long reserved[4];
 } weft_process_opts;
 
 /* clang-format off */
-#define WEFT_PROCESS_OPTS_INIT {NULL, 0, WEFT_PROCESS_FORKSERVER, NULL, 0, 0, WEFT_SEC(5)}
+#define WEFT_PROCESS_OPTS_INIT {NULL, 0, WEFT_PROCESS_FORKSERVER, NULL, 0, 0, WEFT_SEC(5), {0}}
 /* clang-format on */
 
 /* weft_process_start - run fn(copy of arg, size) in a new process (Process.start).

@@ -52,6 +52,7 @@
 #include "core/internal.h"
 #include "os/os.h"
 #include "core/park.h"
+#include "core/opts.h"
 #include "process_internal.h"
 
 static pthread_mutex_t srv_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -496,6 +497,7 @@ static int enlist(struct weft_process *p, bool terminate_on_cancel)
 int weft_process_start(weft_process **out, weft_process_fn fn, const void *arg, size_t size,
                        const weft_process_opts *opts)
 {
+    if (WEFT__OPTS_CHECK(opts, "weft_process_opts") != 0) return WEFT_EINVAL;
     weft_process_opts o = WEFT_PROCESS_OPTS_INIT;
     if (opts != NULL) o = *opts;
     if (out == NULL) return weft_error_set(WEFT_EINVAL, "process: NULL out");
