@@ -29,4 +29,10 @@ set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
 set(CPACK_COMPONENT_DEV_DESCRIPTION
     "weft: threads, queues, pools and processes for C11 (headers, static library, pkg-config and CMake files)")
 
+# Debian wants the license as /usr/share/doc/<package>/copyright in every package.
+install(FILES ${PROJECT_SOURCE_DIR}/LICENSE RENAME copyright COMPONENT runtime
+        DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/${CPACK_DEBIAN_RUNTIME_PACKAGE_NAME})
+install(FILES ${PROJECT_SOURCE_DIR}/LICENSE RENAME copyright COMPONENT dev
+        DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/${CPACK_DEBIAN_DEV_PACKAGE_NAME})
+
 include(CPack)
