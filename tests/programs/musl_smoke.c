@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <weft.h>
@@ -56,6 +57,13 @@ static int child_killed(const void *arg, size_t size)
      * the fork server still has the server's (a known limit under musl). */
     kill(getpid(), SIGKILL);
     return 0;
+}
+
+static int child_aborts(const void *arg, size_t size)
+{
+    (void)arg;
+    (void)size;
+    abort();
 }
 
 static int threads_and_queue(void)
@@ -119,6 +127,13 @@ static int processes(void)
     if (status != -SIGKILL || strstr(text, "SIGKILL") == NULL)
         return fail("a killed child's status", WEFT_EFAILED);
     printf("musl-smoke: a killed child: %s\n", text);
+    weft_process_opts o = WEFT_PROCESS_OPTS_INIT; /* abort() in a forked child (README, musl) */
+    o.method = WEFT_PROCESS_FORK;
+    if ((rc = weft_process_start(&p, child_aborts, NULL, 0, &o)) != 0)
+        return fail("process_start fork", rc);
+    if ((rc = weft_process_join(p, &status, WEFT_SEC(30))) != 0) return fail("process_join", rc);
+    weft_process_free(p);
+    if (status != -SIGABRT) return fail("an aborted child's status", WEFT_EFAILED);
     return 0;
 }
 
