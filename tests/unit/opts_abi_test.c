@@ -46,8 +46,10 @@ START_TEST(every_options_struct_ends_in_zero_reserved_words)
 }
 END_TEST
 
-/* The sizes weft 0.1 shipped on LP64 (x86_64, aarch64). A failure here means the ABI changed:
- * allowed only in a new minor while 0.x (a new SONAME), written in CHANGELOG.md. */
+/* The sizes of weft 0.1 on LP64 (x86_64, aarch64). Once 0.1.0 is released a failure here
+ * means the ABI changed: a new field must take reserved words instead (reserved[4] becomes
+ * reserved[3] after an 8-byte field), or it waits for a new minor (a new SONAME) and says so in
+ * CHANGELOG.md. Until that release, a field added to a struct updates this table. */
 START_TEST(options_sizes_are_those_of_0_1_on_lp64)
 {
     if (sizeof(void *) != 8) return;
