@@ -40,7 +40,7 @@ static int chan_open(struct chan *c, enum kind k, size_t size)
 {
     c->k = k;
     if (k == K_IPCQ) {
-        weft_ipcq_opts o = {4096, size};
+        weft_ipcq_opts o = {4096, size, {0}};
         return weft_ipcq_new(&c->qa, &o) || weft_ipcq_new(&c->qb, &o);
     }
     if (k == K_PIPE) return pipe(c->a) || pipe(c->b);

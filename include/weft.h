@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the weft authors (LICENSE) */
 /* weft.h - the umbrella header: includes every module header, nothing else. */
 #ifndef WEFT_H
 #define WEFT_H
@@ -19,5 +21,6 @@
 #include <weft/debug.h>
 #include <weft/ipcq.h>
 #include <weft/procpool.h>
+#include <weft/version.h>
 
 #endif

@@ -44,7 +44,6 @@
 #include "os/os.h"
 #include "debug_internal.h"
 #include "signal_internal.h"
-#include <execinfo.h>
 
 /* ---- names ---- */
 
@@ -615,7 +614,7 @@ static void check_edges(weft__dbg_thread *t, uint32_t n, uintptr_t lock)
         uintptr_t held = atomic_load_explicit(&t->held[i], memory_order_relaxed);
         if (held == lock || cached(t, held, lock, false)) continue;
         if (!locked) {
-            nframes = backtrace(frames, EDGE_FRAMES + 1) - 1; /* without this function */
+            nframes = weft__os_backtrace(frames, EDGE_FRAMES + 1) - 1; /* without this function */
             pthread_mutex_lock(&graph.lock);
             locked = true;
         }

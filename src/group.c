@@ -37,6 +37,7 @@
 
 #include "core/internal.h"
 #include "core/park.h"
+#include "core/opts.h"
 #include "pool/hooks.h"
 
 struct weft_group {
@@ -208,6 +209,7 @@ static int pick_pool(const weft_group_opts *o, weft_pool **pool)
 
 int weft_group_new(weft_group **out, const weft_group_opts *opts)
 {
+    if (WEFT__OPTS_CHECK(opts, "weft_group_opts") != 0) return WEFT_EINVAL;
     weft_pool *pool;
     if (out == NULL) return weft__fail(WEFT_EINVAL, "out is NULL");
     int rc = pick_pool(opts, &pool);

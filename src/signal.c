@@ -28,6 +28,8 @@
 
 #include "core/fork.h"
 #include "core/internal.h"
+#include "core/opts.h"
+#include "os/os.h"
 #include "signal_internal.h"
 
 static struct {
@@ -55,7 +57,7 @@ static void second_signal(int signo)
 {
     char msg[96];
     int n = snprintf(msg, sizeof msg, "weft: second SIG%s while shutting down, exiting now\n",
-                     sigabbrev_np(signo) ? sigabbrev_np(signo) : "?");
+                     weft__os_signal_abbrev(signo) ? weft__os_signal_abbrev(signo) : "?");
     if (n > 0 && write(2, msg, (size_t)n) < 0) { /* nothing more to do: we are exiting */
     }
     _exit(128 + signo);
@@ -77,7 +79,7 @@ static void *signal_thread(void *unused)
             continue;
         }
         if (sig.opts.on_signal) sig.opts.on_signal(signo, sig.opts.arg);
-        const char *name = sigabbrev_np(signo);
+        const char *name = weft__os_signal_abbrev(signo);
         weft_scope_cancel(weft_scope_root(), WEFT_ECANCELED, "SIG%s received", name ? name : "?");
     }
     return NULL;
@@ -113,6 +115,7 @@ static int start_thread(void)
 
 int weft_signals_catch(const weft_signals_opts *opts)
 {
+    if (WEFT__OPTS_CHECK(opts, "weft_signals_opts") != 0) return WEFT_EINVAL;
     static const weft_signals_opts defaults = WEFT_SIGNALS_OPTS_INIT;
     const weft_signals_opts *o = opts ? opts : &defaults;
     sigset_t set;

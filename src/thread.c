@@ -39,6 +39,7 @@
 #include "core/lock.h"
 #include "os/os.h"
 #include "core/park.h"
+#include "core/opts.h"
 #include "signal_internal.h"
 
 #define MIN_STACK WEFT_THREAD_STACK_MIN
@@ -390,6 +391,7 @@ static int create(struct rec *r, size_t stack_size)
 
 int weft_thread_start(weft_thread *out, weft_thread_fn fn, void *arg, const weft_thread_opts *opts)
 {
+    if (WEFT__OPTS_CHECK(opts, "weft_thread_opts") != 0) return WEFT_EINVAL;
     static const weft_thread_opts defaults = WEFT_THREAD_OPTS_INIT;
     const weft_thread_opts *o = opts ? opts : &defaults;
     if (out == NULL || fn == NULL)

@@ -36,6 +36,7 @@
 #include "core/fork.h"
 #include "core/internal.h"
 #include "core/park.h"
+#include "core/opts.h"
 #include "test_hooks.h"
 
 enum { PENDING, RUNNING, FIRED, CANCELLED };
@@ -297,6 +298,7 @@ static int check_start(weft_timer **out, weft_ns delay, void (*fn)(void *),
 int weft_timer_start(weft_timer **out, weft_ns delay, void (*fn)(void *arg), void *arg,
                      const weft_timer_opts *opts)
 {
+    if (WEFT__OPTS_CHECK(opts, "weft_timer_opts") != 0) return WEFT_EINVAL;
     int rc = check_start(out, delay, fn, opts);
     if (rc) return rc;
     weft_timer *t = weft__calloc(1, sizeof *t);

@@ -144,7 +144,8 @@ endif()
 # The shared library loads with dlopen and runs a task (its initial-exec thread-locals must fit
 # dlopen's static-TLS reserve: tests/programs/dlopen_check.c).
 add_executable(dlopen_check ${CMAKE_CURRENT_SOURCE_DIR}/programs/dlopen_check.c)
-target_include_directories(dlopen_check PRIVATE ${PROJECT_SOURCE_DIR}/include)
+target_include_directories(dlopen_check PRIVATE ${PROJECT_SOURCE_DIR}/include
+                           ${WEFT_GENERATED_INCLUDE})
 target_link_libraries(dlopen_check PRIVATE ${CMAKE_DL_LIBS})
 add_dependencies(dlopen_check weft_shared)
 add_test(NAME shared_library_dlopen COMMAND dlopen_check $<TARGET_FILE:weft_shared>)
@@ -153,10 +154,12 @@ set_tests_properties(shared_library_dlopen PROPERTIES TIMEOUT 60
 
 # Every public header compiles alone as C99/C11/C17 and C++11/14/17; the time macros keep
 # integers exact and round fractions (scripts/check-headers).
+if(CMAKE_CXX_COMPILER_LOADED) # without a C++ compiler (a C-only build) it is skipped
 add_test(NAME headers_compile
   COMMAND ${PROJECT_SOURCE_DIR}/scripts/check-headers ${CMAKE_C_COMPILER} ${CMAKE_CXX_COMPILER}
           ${PROJECT_SOURCE_DIR}/include)
 set_tests_properties(headers_compile PROPERTIES TIMEOUT 300 PASS_REGULAR_EXPRESSION "all compile")
+endif()
 
 # dirlist against find where the tree above does not reach: a chain of 2,000 directories (paths
 # far past PATH_MAX), errors (find's messages and its exit status 1: a missing argument, a
@@ -393,3 +396,31 @@ set_tests_properties(doxify_check PROPERTIES TIMEOUT 60)
 add_test(NAME doxify_filter COMMAND ${PROJECT_SOURCE_DIR}/tests/support/doxify-run
          ${PROJECT_SOURCE_DIR} ${CMAKE_C_COMPILER})
 set_tests_properties(doxify_filter PROPERTIES TIMEOUT 300 PASS_REGULAR_EXPRESSION "doxify-run: ok")
+# issue 18 (packaging). Scripts that compile the headers with -I include/ alone also need the
+# generated weft/version_numbers.h: CPATH adds the build tree's generated include directory.
+foreach(t headers_compile docs_snippets_compile doxify_filter)
+  if(TEST ${t})
+    set_property(TEST ${t} APPEND PROPERTY ENVIRONMENT "CPATH=${WEFT_GENERATED_INCLUDE}")
+  endif()
+endforeach()
+# The version macros, weft_version() / weft_version_string() and pkg-config --modversion of
+# the build tree's weft.pc agree (and match project(VERSION)).
+add_executable(version_check ${CMAKE_CURRENT_SOURCE_DIR}/programs/version_check.c)
+target_link_libraries(version_check PRIVATE weft_shared)
+if(PKG_CONFIG_EXECUTABLE)
+  add_test(NAME version_agrees
+    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/support/version-agrees $<TARGET_FILE:version_check>
+            ${PKG_CONFIG_EXECUTABLE} ${PROJECT_BINARY_DIR} ${PROJECT_VERSION})
+  set_tests_properties(version_agrees PROPERTIES TIMEOUT 60 PASS_REGULAR_EXPRESSION "version-agrees: ok")
+endif()
+# The SONAME carries the 0.x minor (libweft.so.0.1), read from the built library's dynamic section.
+add_test(NAME shared_library_soname
+  COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/support/soname-check $<TARGET_FILE:weft_shared>
+          libweft.so.${WEFT_SOVERSION})
+set_tests_properties(shared_library_soname PROPERTIES TIMEOUT 60 PASS_REGULAR_EXPRESSION "soname-check: ok")
+# The smoke program CI builds with musl-gcc (scripts/check-packaging musl) runs here with glibc.
+add_executable(musl_smoke ${CMAKE_CURRENT_SOURCE_DIR}/programs/musl_smoke.c)
+target_link_libraries(musl_smoke PRIVATE weft_static)
+target_compile_options(musl_smoke PRIVATE ${WEFT_WARNINGS})
+add_test(NAME musl_smoke_glibc COMMAND musl_smoke)
+set_tests_properties(musl_smoke_glibc PROPERTIES TIMEOUT 120 PASS_REGULAR_EXPRESSION "musl-smoke: ok")

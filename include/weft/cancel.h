@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the weft authors (LICENSE) */
 /* weft/cancel.h - cancel scopes: one call stops every thread blocked anywhere in weft.
  *
  * A scope is a node in a tree (Trio's cancel scopes, Go's context). Every thread has a current
@@ -45,10 +47,12 @@ typedef struct weft_scope_opts {
                         expired" (a zeroed struct must be the default): for a scope that starts
                         cancelled, cancel it (weft_scope_cancel with WEFT_ETIMEDOUT), and check
                         a computed timeout such as weft_remaining(d), which reaches 0 */
+    /* Zero (as _OPTS_INIT, {0} and calloc leave it): room for later fields, weft/config.h. */
+    unsigned long long reserved[4];
 } weft_scope_opts;
 
 /* clang-format off */
-#define WEFT_SCOPE_OPTS_INIT {0}
+#define WEFT_SCOPE_OPTS_INIT {0, {0}}
 /* clang-format on */
 
 /* weft_scope_new - make a scope, child of parent.

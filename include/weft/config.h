@@ -1,12 +1,10 @@
-/* weft/config.h - version, export and attribute macros shared by every weft header.
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the weft authors (LICENSE) */
+/* weft/config.h - export and attribute macros shared by every weft header.
  *
- * Nothing here is called; the other headers include it. */
+ * Nothing here is called; the other headers include it. The version is in weft/version.h. */
 #ifndef WEFT_CONFIG_H
 #define WEFT_CONFIG_H
-
-#define WEFT_VERSION_MAJOR 0
-#define WEFT_VERSION_MINOR 1
-#define WEFT_VERSION_PATCH 0
 
 /* Every public function carries WEFT_API; everything else in libweft is hidden. */
 #if defined(WEFT_BUILDING)
@@ -27,6 +25,14 @@
 #else
 #define WEFT_DEPRECATED(msg)
 #endif
+
+/* Options structs (weft_*_opts) end in `unsigned long long reserved[4]`, so that a later
+ * release can add fields in that space without changing the struct's size or the place of the
+ * fields before it: a program built against older headers keeps working with a newer library
+ * of the same SONAME (README.md, "ABI and versions"). Start every options struct from its
+ * WEFT_*_OPTS_INIT, {0} or calloc: all-zero is the defaults, and a new field's zero is its
+ * default. A function given an options struct whose reserved words are not zero returns
+ * WEFT_EINVAL (a program set a field this library is too old to know) instead of ignoring it. */
 
 #ifdef __cplusplus
 #define WEFT_BEGIN_DECLS extern "C" {

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the weft authors (LICENSE) */
 /* weft/debug.h - seeing inside a running program: which thread waits on what, since when, who
  * holds it, and the deadlocks among them.
  *

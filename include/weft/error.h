@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the weft authors (LICENSE) */
 /* weft/error.h - error codes, their names and texts, and the per-thread error message.
  *
  * Every weft function that can fail returns an int: 0 on success, a negative WEFT_E* code on

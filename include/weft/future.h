@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the weft authors (LICENSE) */
 /* weft/future.h - futures: the result of a task run by a pool (concurrent.futures.Future).
  *
  * A future is made by weft_pool_submit (weft/pool.h), or by weft_future_new for one that the
@@ -147,10 +149,12 @@ WEFT_API int weft_future_name(weft_future *f, char *buf, size_t size);
 typedef struct weft_future_opts {
     const char *name; /* borrowed during weft_future_new and copied (cut at 31 bytes); the
                          name error reports and weft_future_name give; NULL: none */
+    /* Zero (as _OPTS_INIT, {0} and calloc leave it): room for later fields, weft/config.h. */
+    unsigned long long reserved[4];
 } weft_future_opts;
 
 /* clang-format off */
-#define WEFT_FUTURE_OPTS_INIT {NULL}
+#define WEFT_FUTURE_OPTS_INIT {NULL, {0}}
 /* clang-format on */
 
 /* weft_future_new - a PENDING future that no pool made (concurrent.futures.Future()).

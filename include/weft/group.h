@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the weft authors (LICENSE) */
 /* weft/group.h - task groups: structured concurrency (Trio's nursery, Java's StructuredTaskScope).
  *
  * A group runs tasks (int fn(void *arg), like a thread function) and waits for all of them:
@@ -48,10 +50,12 @@ typedef struct weft_group_opts {
                           calling thread's current scope */
     weft_pool *pool;   /* borrowed, must outlive the group: runs the tasks; NULL: see above */
     int threads;       /* non-zero: a new weft thread per task, no pool (pool must be NULL) */
+    /* Zero (as _OPTS_INIT, {0} and calloc leave it): room for later fields, weft/config.h. */
+    unsigned long long reserved[4];
 } weft_group_opts;
 
 /* clang-format off */
-#define WEFT_GROUP_OPTS_INIT {NULL, NULL, 0}
+#define WEFT_GROUP_OPTS_INIT {NULL, NULL, 0, {0}}
 /* clang-format on */
 
 /* weft_group_new - make an empty group.

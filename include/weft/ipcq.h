@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the weft authors (LICENSE) */
 /* weft/ipcq.h - a queue of byte messages between processes (multiprocessing.Queue and
  * JoinableQueue, in weft's conventions).
  *
@@ -77,10 +79,12 @@ typedef struct weft_ipcq weft_ipcq;
 typedef struct weft_ipcq_opts {
     size_t capacity; /* messages the queue holds at most; 0: 1024 */
     size_t max_msg;  /* largest message, in bytes; 0: 256 */
+    /* Zero (as _OPTS_INIT, {0} and calloc leave it): room for later fields, weft/config.h. */
+    unsigned long long reserved[4];
 } weft_ipcq_opts;
 
 /* clang-format off */
-#define WEFT_IPCQ_OPTS_INIT {1024, 256}
+#define WEFT_IPCQ_OPTS_INIT {1024, 256, {0}}
 /* clang-format on */
 
 /* weft_ipcq_new - make a queue in a new shared memory segment and attach the calling process.

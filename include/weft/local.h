@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the weft authors (LICENSE) */
 /* weft/local.h - thread-local data with destructors (threading.local).
  *
  * A weft_local is a key: each thread sees its own value under it, NULL until it sets one.

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the weft authors (LICENSE) */
 /* weft/pool.h - a work-stealing thread pool (concurrent.futures.ThreadPoolExecutor), with
  * map, shutdown, back-pressure, pause/resume, statistics, and parallel for / reduce.
  *
@@ -83,10 +85,12 @@ typedef struct weft_pool_opts {
                                 a scope per task (an allocation and the scope tree's lock) */
     int daemon;              /* non-zero: exit does not wait for this pool's tasks ("Exit"
                                 above) */
+    /* Zero (as _OPTS_INIT, {0} and calloc leave it): room for later fields, weft/config.h. */
+    unsigned long long reserved[4];
 } weft_pool_opts;
 
 /* clang-format off */
-#define WEFT_POOL_OPTS_INIT {0, NULL, NULL, NULL, 0, NULL, 0, 0}
+#define WEFT_POOL_OPTS_INIT {0, NULL, NULL, NULL, 0, NULL, 0, 0, {0}}
 /* clang-format on */
 
 /* weft_pool_new - make a pool; no worker starts before the first submit.
@@ -186,10 +190,12 @@ typedef struct weft_imap_opts {
                                  (needs a buffersize; args NULL and n 0), so an endless input
                                  works */
     void *input_ctx;          /* passed to input, never dereferenced by weft */
+    /* Zero (as _OPTS_INIT, {0} and calloc leave it): room for later fields, weft/config.h. */
+    unsigned long long reserved[4];
 } weft_imap_opts;
 
 /* clang-format off */
-#define WEFT_IMAP_OPTS_INIT {0, NULL, NULL}
+#define WEFT_IMAP_OPTS_INIT {0, NULL, NULL, {0}}
 /* clang-format on */
 
 /* weft_pool_imap - start a streaming map of fn over args[0 .. n) on p.

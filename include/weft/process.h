@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the weft authors (LICENSE) */
 /* weft/process.h - processes running a C function (multiprocessing.Process).
  *
  * weft_process_start(&p, fn, arg, size, &opts) runs fn(copy of arg, size) in a new process and
@@ -13,6 +15,8 @@
  *       parent has no other thread yet; otherwise it is made by executing the program itself
  *       once (/proc/self/exe). Safe in a threaded parent (the child never inherits a lock held
  *       by another thread) and its cost does not grow with the parent's memory.
+ *       Under musl (not glibc) its children must not call raise() or abort(): musl aims them
+ *       at a thread id it cached, the server's or the parent's, which clone does not renew.
  *   WEFT_PROCESS_SPAWN - execute the program itself for each child (about a millisecond).
  *   WEFT_PROCESS_FORK - fork() the calling process. Fastest for a small single-threaded parent;
  *       UNSAFE when the parent runs threads (a lock another thread held stays held in the child:
@@ -101,10 +105,12 @@ typedef struct weft_process_opts {
     /* The grace between that SIGTERM and SIGKILL: >= 0 (0: at once), WEFT_FOREVER: never.
      * WEFT_PROCESS_OPTS_INIT sets 5 s (as Trio's run_process); a zeroed struct has 0. */
     weft_ns kill_grace;
+    /* Zero (as _OPTS_INIT, {0} and calloc leave it): room for later fields, weft/config.h. */
+    unsigned long long reserved[4];
 } weft_process_opts;
 
 /* clang-format off */
-#define WEFT_PROCESS_OPTS_INIT {NULL, 0, WEFT_PROCESS_FORKSERVER, NULL, 0, 0, WEFT_SEC(5)}
+#define WEFT_PROCESS_OPTS_INIT {NULL, 0, WEFT_PROCESS_FORKSERVER, NULL, 0, 0, WEFT_SEC(5), {0}}
 /* clang-format on */
 
 /* weft_process_start - run fn(copy of arg, size) in a new process (Process.start).

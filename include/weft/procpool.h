@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the weft authors (LICENSE) */
 /* weft/procpool.h - a pool of worker processes (concurrent.futures.ProcessPoolExecutor) that
  * survives its workers' crashes.
  *
@@ -98,10 +100,12 @@ typedef struct weft_procpool_opts {
                             pool; 0: 10; negative: never break */
     weft_ns restart_period; /* 0: 1 s */
     weft_ns kill_grace;     /* SIGTERM to SIGKILL when the pool ends a worker; 0: 100 ms */
+    /* Zero (as _OPTS_INIT, {0} and calloc leave it): room for later fields, weft/config.h. */
+    unsigned long long reserved[4];
 } weft_procpool_opts;
 
 /* clang-format off */
-#define WEFT_PROCPOOL_OPTS_INIT {0, 0, NULL, NULL, 0, 0, 0, 0, 0, 0, 0}
+#define WEFT_PROCPOOL_OPTS_INIT {0, 0, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, {0}}
 /* clang-format on */
 
 /* Options of one submit. All-zero is the default. */
@@ -110,10 +114,12 @@ typedef struct weft_procpool_task_opts {
     int retries;      /* times the task is queued again after it killed its worker; 0: none */
     const char *name; /* borrowed during the call, copied (cut at 31 bytes): the future's name;
                          NULL: "task N" */
+    /* Zero (as _OPTS_INIT, {0} and calloc leave it): room for later fields, weft/config.h. */
+    unsigned long long reserved[4];
 } weft_procpool_task_opts;
 
 /* clang-format off */
-#define WEFT_PROCPOOL_TASK_OPTS_INIT {0, 0, NULL}
+#define WEFT_PROCPOOL_TASK_OPTS_INIT {0, 0, NULL, {0}}
 /* clang-format on */
 
 /* What weft_procpool_stats reports; counters since the pool was made. */

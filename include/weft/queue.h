@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the weft authors (LICENSE) */
 /* weft/queue.h - blocking queues of void * items (queue.Queue, LifoQueue, PriorityQueue).
  *
  * A weft_queue moves items between threads: FIFO, LIFO or priority order, bounded (put blocks
@@ -51,12 +53,13 @@ typedef struct weft_queue_opts {
     int order;                     /* enum weft_queue_order */
     weft_queue_compare_fn compare; /* required for WEFT_QUEUE_PRIORITY, NULL otherwise */
     void *compare_arg;             /* passed to compare; weft never dereferences it */
+    /* Zero (as _OPTS_INIT, {0} and calloc leave it): room for later fields, weft/config.h. */
+    unsigned long long reserved[4];
 } weft_queue_opts;
 
-#define WEFT_QUEUE_OPTS_INIT           \
-    {                                  \
-        0, WEFT_QUEUE_FIFO, NULL, NULL \
-    }
+/* clang-format off */
+#define WEFT_QUEUE_OPTS_INIT {0, WEFT_QUEUE_FIFO, NULL, NULL, {0}}
+/* clang-format on */
 
 /* Largest capacity accepted by weft_queue_new (the bounded storage is allocated up front). */
 #define WEFT_QUEUE_CAPACITY_MAX ((size_t)1 << 28)

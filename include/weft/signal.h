@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the weft authors (LICENSE) */
 /* weft/signal.h - Ctrl-C for the whole program: signals become cancellation of the root scope.
  *
  * Python delivers KeyboardInterrupt to the main thread only, and workers blocked in get() never
@@ -36,10 +38,12 @@ typedef struct weft_signals_opts {
     int ignore_second; /* 0 (the default): a second signal calls _exit(128 + signo);
                           non-zero: later signals are received and dropped, the process
                           goes on winding down (the cancellation has already been made) */
+    /* Zero (as _OPTS_INIT, {0} and calloc leave it): room for later fields, weft/config.h. */
+    unsigned long long reserved[4];
 } weft_signals_opts;
 
 /* clang-format off */
-#define WEFT_SIGNALS_OPTS_INIT {NULL, 0, NULL, NULL, 0}
+#define WEFT_SIGNALS_OPTS_INIT {NULL, 0, NULL, NULL, 0, {0}}
 /* clang-format on */
 
 /* weft_signals_catch - turn the chosen signals into cancellation of the root scope.

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the weft authors (LICENSE) */
 /* weft/sync.h - synchronization primitives (threading.Lock, RLock, Condition, Semaphore,
  * BoundedSemaphore, Event, Barrier), plus once and a countdown latch.
  *

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the weft authors (LICENSE) */
 /* weft/thread.h - threads (threading.Thread, _thread.start_new_thread).
  *
  * A weft_thread is a small value (like pthread_t) that names a thread through a handle table.
@@ -60,10 +62,12 @@ typedef struct weft_thread_opts {
                           the system's); below WEFT_THREAD_STACK_MIN is WEFT_EINVAL */
     weft_scope *scope; /* borrowed during the call: the parent of the thread's own cancel
                           scope; NULL: the creator's current scope (weft/cancel.h) */
+    /* Zero (as _OPTS_INIT, {0} and calloc leave it): room for later fields, weft/config.h. */
+    unsigned long long reserved[4];
 } weft_thread_opts;
 
 /* clang-format off */
-#define WEFT_THREAD_OPTS_INIT {NULL, 0, 0, NULL}
+#define WEFT_THREAD_OPTS_INIT {NULL, 0, 0, NULL, {0}}
 /* clang-format on */
 
 /* weft_thread_start - start fn(arg) on a new thread.

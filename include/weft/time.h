@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the weft authors (LICENSE) */
 /* weft/time.h - the one timeout type of the API, the monotonic clock, and sleep.
  *
  * Every blocking weft call takes a relative timeout of type weft_ns as its last argument:

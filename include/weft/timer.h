@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the weft authors (LICENSE) */
 /* weft/timer.h - run a function after a delay, once or periodically (threading.Timer).
  *
  * Every timer of the process is served by ONE timer thread (a daemon weft thread named
@@ -38,10 +40,12 @@ typedef struct weft_timer weft_timer;
 /* All-zero ({0}, calloc) is the defaults, the same as WEFT_TIMER_OPTS_INIT and as passing NULL. */
 typedef struct weft_timer_opts {
     weft_ns interval; /* 0: run once; > 0: then again every interval ns (fixed rate) */
+    /* Zero (as _OPTS_INIT, {0} and calloc leave it): room for later fields, weft/config.h. */
+    unsigned long long reserved[4];
 } weft_timer_opts;
 
 /* clang-format off */
-#define WEFT_TIMER_OPTS_INIT {0}
+#define WEFT_TIMER_OPTS_INIT {0, {0}}
 /* clang-format on */
 
 /* weft_timer_start - run fn(arg) on the timer thread once delay ns have passed.

@@ -36,6 +36,7 @@
 #include "core/lock.h"
 #include "os/os.h"
 #include "core/park.h"
+#include "core/opts.h"
 
 struct member {
     struct member *next, *prev;
@@ -303,6 +304,7 @@ void weft__park_scope_event(enum weft__park_event e)
 
 int weft_scope_new(weft_scope **out, weft_scope *parent, const weft_scope_opts *opts)
 {
+    if (WEFT__OPTS_CHECK(opts, "weft_scope_opts") != 0) return WEFT_EINVAL;
     if (out == NULL) return weft__fail(WEFT_EINVAL, "out is NULL");
     if (opts && opts->timeout < 0)
         return weft__fail(WEFT_EINVAL, "timeout is negative (%lld)", (long long)opts->timeout);

@@ -8,7 +8,6 @@
  */
 #include "core/debugrec.h"
 
-#include <execinfo.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,7 +166,7 @@ void weft__dbg_block(uint32_t kind, const void *obj, uint32_t holder, weft_ns si
     weft__dbg_thread *t = weft__dbg_self();
     if (t == NULL) return;
     void *frames[WEFT__DBG_FRAMES + 2];
-    int n = stacks_on() ? backtrace(frames, WEFT__DBG_FRAMES + 2) - 2 : 0;
+    int n = stacks_on() ? weft__os_backtrace(frames, WEFT__DBG_FRAMES + 2) - 2 : 0;
     uint32_t s = write_begin(t);
     WR(kind, kind);
     WR(obj, (uintptr_t)obj);

@@ -35,6 +35,7 @@
 
 #include "core/fork.h"
 #include "core/internal.h"
+#include "core/opts.h"
 #include "ipcq/ipcq_internal.h"
 #include "os/os.h"
 
@@ -247,6 +248,7 @@ static void handle_take_geometry(weft_ipcq *q, const struct ipcq_hdr *h)
 
 int weft_ipcq_new(weft_ipcq **out, const weft_ipcq_opts *opts)
 {
+    if (WEFT__OPTS_CHECK(opts, "weft_ipcq_opts") != 0) return WEFT_EINVAL;
     if (!out) return weft__fail(WEFT_EINVAL, "ipcq_new: out is NULL");
     weft_ipcq_opts o = opts ? *opts : (weft_ipcq_opts)WEFT_IPCQ_OPTS_INIT;
     if (o.capacity == 0) o.capacity = 1024;

@@ -62,4 +62,29 @@ static inline void weft__os_relax(void)
 #endif
 }
 
+/* signal_abbrev - a signal's name without "SIG" ("INT" for SIGINT); signal_descr - its short
+ * description ("interrupt"). NULL for a number that is not a standard signal (real-time ones
+ * included). weft's own table (src/os/signame.c): glibc's sigabbrev_np / sigdescr_np are not in
+ * musl. Static strings; async-signal-safe. */
+const char *weft__os_signal_abbrev(int signo);
+const char *weft__os_signal_descr(int signo);
+
+/* backtrace - up to n return addresses of the calling thread into frames; the count. Where libc
+ * has no execinfo.h (musl) it is 0: the debug dump then shows no stacks. */
+#if defined(__has_include)
+#if __has_include(<execinfo.h>)
+#include <execinfo.h>
+#define WEFT__OS_HAVE_BACKTRACE 1
+#endif
+#endif
+static inline int weft__os_backtrace(void **frames, int n)
+{
+#ifdef WEFT__OS_HAVE_BACKTRACE
+    return backtrace(frames, n);
+#else
+    for (int i = 0; i < n; i++) frames[i] = NULL; /* nothing reads them; the compiler cannot tell */
+    return 0;
+#endif
+}
+
 #endif

@@ -22,6 +22,7 @@
 #include <weft/pool.h>
 
 #include "core/internal.h"
+#include "core/opts.h"
 #include "pool/pool_internal.h"
 
 struct weft_imap {
@@ -120,6 +121,7 @@ void weft_imap_free(weft_imap *it)
 int weft_pool_imap(weft_imap **out, weft_pool *p, weft_task_fn fn, void **args, size_t n,
                    const weft_imap_opts *opts, weft_ns timeout)
 {
+    if (WEFT__OPTS_CHECK(opts, "weft_imap_opts") != 0) return WEFT_EINVAL;
     if (out == NULL || p == NULL || fn == NULL || timeout < 0)
         return weft__fail(WEFT_EINVAL, "%s",
                           out == NULL  ? "out is NULL"

@@ -20,6 +20,7 @@
 #include <weft/error.h>
 
 #include "core/internal.h"
+#include "core/opts.h"
 #include "os/os.h"
 #include "pool/pool_internal.h"
 
@@ -40,6 +41,7 @@ void weft__pool_unref(weft_pool *p)
 
 int weft_pool_new(weft_pool **out, const weft_pool_opts *opts)
 {
+    if (WEFT__OPTS_CHECK(opts, "weft_pool_opts") != 0) return WEFT_EINVAL;
     weft_pool_opts o = WEFT_POOL_OPTS_INIT;
     if (opts) o = *opts;
     if (out == NULL) return weft__fail(WEFT_EINVAL, "out is NULL");

@@ -20,11 +20,13 @@
 #include <weft/future.h>
 
 #include "core/internal.h"
+#include "core/opts.h"
 #include "pool/hooks.h"
 #include "pool/pool_internal.h"
 
 int weft_future_new(weft_future **out, const weft_future_opts *opts)
 {
+    if (WEFT__OPTS_CHECK(opts, "weft_future_opts") != 0) return WEFT_EINVAL;
     if (out == NULL) return weft__fail(WEFT_EINVAL, "out is NULL");
     weft_future *f = weft__rec_alloc();
     if (f == NULL) return weft__fail(WEFT_ENOMEM, "no memory for a future");

@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <weft/signal.h>
 
@@ -210,10 +211,10 @@ static int arrange_fds(struct weft__preq_in *in)
     unsigned lo = 3;
     for (int i = 0; i < nkeep; i++) {
         if (keep[i] < 3) continue;
-        if ((unsigned)keep[i] > lo) close_range(lo, (unsigned)keep[i] - 1, 0);
+        if ((unsigned)keep[i] > lo) syscall(SYS_close_range, lo, (unsigned)keep[i] - 1, 0u);
         lo = (unsigned)keep[i] + 1;
     }
-    close_range(lo, ~0u, 0);
+    syscall(SYS_close_range, lo, ~0u, 0u);
     return in->fds[0];
 }
 

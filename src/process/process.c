@@ -52,6 +52,7 @@
 #include "core/internal.h"
 #include "os/os.h"
 #include "core/park.h"
+#include "core/opts.h"
 #include "process_internal.h"
 
 static pthread_mutex_t srv_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -496,6 +497,7 @@ static int enlist(struct weft_process *p, bool terminate_on_cancel)
 int weft_process_start(weft_process **out, weft_process_fn fn, const void *arg, size_t size,
                        const weft_process_opts *opts)
 {
+    if (WEFT__OPTS_CHECK(opts, "weft_process_opts") != 0) return WEFT_EINVAL;
     weft_process_opts o = WEFT_PROCESS_OPTS_INIT;
     if (opts != NULL) o = *opts;
     if (out == NULL) return weft_error_set(WEFT_EINVAL, "process: NULL out");
@@ -695,7 +697,8 @@ char *weft_process_status_text(int exitcode, char *buf, size_t size)
     } else if (exitcode > 0) {
         snprintf(buf, size, "exited with status %d", exitcode);
     } else {
-        const char *abbrev = sigabbrev_np(-exitcode), *descr = sigdescr_np(-exitcode);
+        const char *abbrev = weft__os_signal_abbrev(-exitcode);
+        const char *descr = weft__os_signal_descr(-exitcode);
         if (abbrev != NULL)
             snprintf(buf, size, "killed by SIG%s (%s)", abbrev, descr ? descr : "?");
         else

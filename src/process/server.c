@@ -173,8 +173,8 @@ static _Noreturn void serve(int sock)
  * ignored (Ctrl-C goes to the whole foreground group; the server ends with its parent). */
 static _Noreturn void server_main(int sock)
 {
-    if (sock > 3) close_range(3, (unsigned)sock - 1, 0);
-    close_range((unsigned)sock + 1, ~0u, 0);
+    if (sock > 3) syscall(SYS_close_range, 3u, (unsigned)sock - 1, 0u);
+    syscall(SYS_close_range, (unsigned)sock + 1, ~0u, 0u);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_DFL;
@@ -272,7 +272,10 @@ static int spawn_plain(struct exec_args *a, int *pid, int *pidfd)
     posix_spawnattr_t at;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, a->sock, 3);
+#if defined(__GLIBC__)
     posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+#endif /* musl has no closefrom action: the started program closes them itself at once
+          (server_main, weft__child_main) */
     posix_spawnattr_init(&at);
     sigset_t all, none;
     sigfillset(&all);

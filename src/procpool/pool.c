@@ -19,6 +19,7 @@
 #include "core/fork.h"
 #include "core/internal.h"
 #include "os/os.h"
+#include "core/opts.h"
 #include "process/process_internal.h"
 #include "procpool/procpool_internal.h"
 
@@ -131,6 +132,7 @@ static int setup(struct weft_procpool *p, const weft_procpool_opts *o)
 
 int weft_procpool_new(weft_procpool **out, const weft_procpool_opts *opts)
 {
+    if (WEFT__OPTS_CHECK(opts, "weft_procpool_opts") != 0) return WEFT_EINVAL;
     weft_procpool_opts defaults = WEFT_PROCPOOL_OPTS_INIT;
     const weft_procpool_opts *o = opts ? opts : &defaults;
     if (out == NULL) return weft__fail(WEFT_EINVAL, "out is NULL");
@@ -210,6 +212,7 @@ static int closed_code(struct weft_procpool *p)
 int weft_procpool_submit(weft_procpool *p, weft_future **out, weft_process_fn fn, const void *arg,
                          size_t size, const weft_procpool_task_opts *opts)
 {
+    if (WEFT__OPTS_CHECK(opts, "weft_procpool_task_opts") != 0) return WEFT_EINVAL;
     weft_procpool_task_opts none = WEFT_PROCPOOL_TASK_OPTS_INIT;
     const weft_procpool_task_opts *o = opts ? opts : &none;
     if (p == NULL || fn == NULL)
@@ -227,7 +230,7 @@ int weft_procpool_submit(weft_procpool *p, weft_future **out, weft_process_fn fn
     t->id = atomic_fetch_add_explicit(&p->next_id, 1, memory_order_relaxed) + 1;
     char name[32];
     if (o->name == NULL) snprintf(name, sizeof name, "task %llu", (unsigned long long)t->id);
-    weft_future_opts fo = {o->name ? o->name : name};
+    weft_future_opts fo = {.name = o->name ? o->name : name};
     if ((rc = weft_future_new(&t->f, &fo)) != 0) {
         free(t);
         return rc;

@@ -66,6 +66,7 @@
 
 #include "core/annotate.h"
 #include "core/debugrec.h"
+#include "core/opts.h"
 #include "../core/internal.h"
 #include "queue_impl.h"
 
@@ -77,6 +78,7 @@ static _Thread_local weft_queue *tls_ending WEFT__TLS_IE;
 
 int weft_queue_new(weft_queue **out, const weft_queue_opts *opts)
 {
+    if (WEFT__OPTS_CHECK(opts, "weft_queue_opts") != 0) return WEFT_EINVAL;
     weft_queue_opts o = WEFT_QUEUE_OPTS_INIT;
     if (out == NULL) return weft__fail(WEFT_EINVAL, "out is NULL");
     if (opts) o = *opts;

@@ -174,7 +174,7 @@ static void one_run(int producers, int consumers, int order, size_t cap, int how
     r.seen = calloc(bits / 64 + 1, sizeof *r.seen);
     ck_assert_ptr_nonnull(r.seen);
     atomic_store(&r.producers_left, producers);
-    weft_queue_opts o = {cap, order, order == WEFT_QUEUE_PRIORITY ? by_tag : NULL, NULL};
+    weft_queue_opts o = {cap, order, order == WEFT_QUEUE_PRIORITY ? by_tag : NULL, NULL, {0}};
     ck_assert_weft(weft_queue_new(&r.q, &o), 0);
     ck_assert_weft(weft_queue_new(&r.idle, NULL), 0);
 
@@ -287,9 +287,9 @@ START_TEST(queue_stress_select_over_mixed_queues)
     struct run r = {.producers = 4, .per_producer = weft_test_scale(400000) / 4 + 16};
     r.seen = calloc((size_t)r.producers * (size_t)r.per_producer / 64 + 1, sizeof *r.seen);
     ck_assert_ptr_nonnull(r.seen);
-    weft_queue_opts o[3] = {{64, WEFT_QUEUE_FIFO, NULL, NULL},
-                            {0, WEFT_QUEUE_LIFO, NULL, NULL},
-                            {0, WEFT_QUEUE_FIFO, NULL, NULL}};
+    weft_queue_opts o[3] = {{64, WEFT_QUEUE_FIFO, NULL, NULL, {0}},
+                            {0, WEFT_QUEUE_LIFO, NULL, NULL, {0}},
+                            {0, WEFT_QUEUE_FIFO, NULL, NULL, {0}}};
     struct mixed pm[4], cm[4];
     weft_thread tp[4], tc[4];
     for (int i = 0; i < 3; i++) ck_assert_weft(weft_queue_new(&pm[0].qs[i], &o[i]), 0);

@@ -22,7 +22,7 @@
 
 static weft_ipcq *make(size_t capacity, size_t max_msg)
 {
-    weft_ipcq_opts o = {capacity, max_msg};
+    weft_ipcq_opts o = {capacity, max_msg, {0}};
     weft_ipcq *q = NULL;
     ck_assert_weft(weft_ipcq_new(&q, &o), 0);
     return q;
@@ -245,12 +245,12 @@ START_TEST(ipcq_bad_input_is_an_error_with_a_message)
     char buf[16];
     size_t n;
     ck_assert_weft(weft_ipcq_new(NULL, NULL), WEFT_EINVAL);
-    weft_ipcq_opts big = {WEFT_IPCQ_CAPACITY_MAX + 1, 8};
+    weft_ipcq_opts big = {WEFT_IPCQ_CAPACITY_MAX + 1, 8, {0}};
     weft_ipcq *x = NULL;
     ck_assert_weft(weft_ipcq_new(&x, &big), WEFT_EINVAL);
-    big = (weft_ipcq_opts){8, WEFT_IPCQ_MSG_MAX + 1};
+    big = (weft_ipcq_opts){8, WEFT_IPCQ_MSG_MAX + 1, {0}};
     ck_assert_weft(weft_ipcq_new(&x, &big), WEFT_EINVAL);
-    big = (weft_ipcq_opts){WEFT_IPCQ_CAPACITY_MAX, WEFT_IPCQ_MSG_MAX};
+    big = (weft_ipcq_opts){WEFT_IPCQ_CAPACITY_MAX, WEFT_IPCQ_MSG_MAX, {0}};
     ck_assert_weft(weft_ipcq_new(&x, &big), WEFT_EINVAL);
     ck_assert_ptr_null(x);
     ck_assert_weft(weft_ipcq_put(q, "123456789", 9, 0), WEFT_EINVAL); /* too large */

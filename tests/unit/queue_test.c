@@ -157,7 +157,7 @@ static void priority_check(size_t cap)
 {
     enum { M = 1000 };
     static struct pitem items[M];
-    weft_queue_opts o = {cap, WEFT_QUEUE_PRIORITY, by_key, NULL};
+    weft_queue_opts o = {cap, WEFT_QUEUE_PRIORITY, by_key, NULL, {0}};
     weft_queue *q;
     ck_assert_weft(weft_queue_new(&q, &o), 0);
     for (int i = 0; i < M; i++) {
@@ -757,7 +757,7 @@ END_TEST
 START_TEST(queue_allocation_failures_are_reported)
 {
     weft_queue *q = NULL;
-    weft_queue_opts o = {16, WEFT_QUEUE_FIFO, NULL, NULL};
+    weft_queue_opts o = {16, WEFT_QUEUE_FIFO, NULL, NULL, {0}};
     weft__fault_arm(WEFT__FAULT_ALLOC, 1);
     ck_assert_weft(weft_queue_new(&q, &o), WEFT_ENOMEM);
     weft__fault_arm(WEFT__FAULT_ALLOC, 2); /* the ring */
@@ -772,7 +772,7 @@ START_TEST(queue_allocation_failures_are_reported)
     ck_assert_weft(weft_queue_put(q, T(1), 0), 0);
     ck_assert_weft(weft_queue_free(q), 0);
 
-    o = (weft_queue_opts){0, WEFT_QUEUE_PRIORITY, rev, NULL};
+    o = (weft_queue_opts){0, WEFT_QUEUE_PRIORITY, rev, NULL, {0}};
     ck_assert_weft(weft_queue_new(&q, &o), 0);
     for (int i = 0; i < 16; i++) ck_assert_weft(weft_queue_put(q, T(i), 0), 0);
     weft__fault_arm(WEFT__FAULT_ALLOC, 1);
