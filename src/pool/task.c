@@ -79,8 +79,8 @@ void weft__future_fail_pending(weft_future *f, int status, const char *message)
     uint64_t s = atomic_load_explicit(&f->word, memory_order_relaxed);
     if ((s & F_STATE) != F_PENDING) return;
     f->status = status;
-    f->result = NULL;                              /* it held a walk hint (sched.c) */
-    f->message = message ? strdup(message) : NULL; /* NULL: weft__future_message falls back */
+    f->result = NULL;                                    /* it held a walk hint (sched.c) */
+    f->message = message ? weft__strdup(message) : NULL; /* NULL: weft__future_message falls back */
     weft__hb_release(f);
     do {
         if ((s & F_STATE) != F_PENDING) {

@@ -42,8 +42,8 @@ static const struct module {
 } modules[] = {
     {"queue", sweep_queue},   {"scope", sweep_scope},     {"future", sweep_future},
     {"pool", sweep_pool},     {"group", sweep_group},     {"timer", sweep_timer},
-    {"thread", sweep_thread}, {"process", sweep_process}, {"ipcq", sweep_ipcq},
-    {"debug", sweep_debug},   {"local", sweep_local},
+    {"thread", sweep_thread}, {"process", sweep_process}, {"procpool", sweep_procpool},
+    {"ipcq", sweep_ipcq},     {"debug", sweep_debug},     {"local", sweep_local},
 };
 
 static const char *current_module;

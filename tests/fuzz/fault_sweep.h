@@ -42,6 +42,7 @@ int sweep_group(void);
 int sweep_timer(void);
 int sweep_thread(void);
 int sweep_process(void);
+int sweep_procpool(void);
 int sweep_ipcq(void);
 int sweep_debug(void);
 int sweep_local(void);

@@ -135,6 +135,45 @@ int sweep_process(void)
     return 0;
 }
 
+static int square(const void *arg, size_t size)
+{
+    int x;
+    if (size != sizeof x) return 1;
+    memcpy(&x, arg, sizeof x);
+    x *= x;
+    return weft_process_set_result(&x, sizeof x);
+}
+
+/* Tasks on a pool of two worker processes: each accepted one gives its square back (or fails
+ * as documented); a refused one has no future. */
+int sweep_procpool(void)
+{
+    weft_procpool *p;
+    weft_procpool_opts o = WEFT_PROCPOOL_OPTS_INIT;
+    o.workers = 2;
+    o.name = "swept";
+    int rc = weft_procpool_new(&p, &o);
+    SW_RC("weft_procpool_new", rc, 0, WEFT_ENOMEM, WEFT_EAGAIN);
+    if (rc) return 0;
+    weft_future *f[6] = {NULL};
+    for (int i = 0; i < 6; i++) {
+        rc = weft_procpool_submit(p, &f[i], square, &i, sizeof i, NULL);
+        SW_RC("weft_procpool_submit", rc, 0, WEFT_ENOMEM);
+        if (rc) f[i] = NULL;
+    }
+    for (int i = 0; i < 6; i++) {
+        if (f[i] == NULL) continue;
+        const void *data;
+        size_t len;
+        rc = weft_future_bytes(f[i], &data, &len, WEFT_FOREVER);
+        SW_RC("a procpool task's result", rc, 0, WEFT_ENOMEM);
+        if (rc == 0) SW_EQ("a square", len == sizeof(int) ? *(const int *)data : -1, i * i);
+        weft_future_unref(f[i]);
+    }
+    SW_RC("weft_procpool_free", weft_procpool_free(p), 0);
+    return 0;
+}
+
 /* Messages through an inter-process queue in this process: each put one comes out once. */
 int sweep_ipcq(void)
 {
