@@ -350,7 +350,10 @@ static void op_select(struct fz *f)
     for (size_t i = 0; i < n && !bad; i++)
         if (cs[i].op == WEFT_QUEUE_PUT && mq[slot[i]].n == MAXIT) return;
     bool no_fired = n == 1 && (b & 0x80); /* fired may be NULL: then case 0 is the one */
+    bool fault = any_ready && (b & 0x40) && !bad;
+    if (fault) weft__fault_arm(WEFT__FAULT_ALLOC, 1);
     int rc = weft_queue_select(cs, n, no_fired ? NULL : &fired, t);
+    weft__fault_arm(WEFT__FAULT_ALLOC, 0);
     if (no_fired) fired = 0;
     if (bad || kind == FZ_T_NEGATIVE) {
         FZ_RC("weft_queue_select with bad arguments", rc, WEFT_EINVAL);
@@ -364,6 +367,9 @@ static void op_select(struct fz *f)
     struct mq *m = &mq[slot[fired]];
     int want;
     if (!case_ready(m, cs[fired].op, &want)) FZ_FAIL("select fired case %zu, not ready", fired);
+    /* an unbounded queue that could not grow: documented, nothing moved */
+    if (fault && rc == WEFT_ENOMEM && want == 0 && cs[fired].op == WEFT_QUEUE_PUT && m->cap == 0)
+        return;
     FZ_RC("weft_queue_select's fired case", rc, want);
     if (rc != 0) return;
     if (cs[fired].op == WEFT_QUEUE_GET) {
