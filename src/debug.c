@@ -128,7 +128,7 @@ static void put(struct out *o, const char *fmt, ...)
             return;
         }
         size_t cap = o->cap * 2 + (size_t)n;
-        char *b = realloc(o->buf, cap);
+        char *b = weft__realloc(o->buf, cap);
         if (b == NULL) {
             o->oom = true;
             return;
@@ -312,7 +312,7 @@ static void put_cycles(struct out *o, struct snap *all, size_t n, struct snap **
  * 'prefix'), paused, shut down". */
 static void put_pools(struct out *o)
 {
-    struct weft__pool_view *v = malloc(DUMP_POOLS * sizeof *v);
+    struct weft__pool_view *v = weft__malloc(DUMP_POOLS * sizeof *v);
     if (v == NULL) {
         o->oom = true;
         return;
@@ -358,8 +358,8 @@ static long snapshot(struct snap **all, struct snap ***by_id, uint32_t *ids)
     *ids = weft__dbg_ids();
     size_t cap = 0;
     for (weft__dbg_thread *t = weft__dbg_first(); t; t = t->next) cap++;
-    *all = calloc(cap ? cap : 1, sizeof **all);
-    *by_id = calloc((size_t)*ids + 1, sizeof **by_id);
+    *all = weft__calloc(cap ? cap : 1, sizeof **all);
+    *by_id = weft__calloc((size_t)*ids + 1, sizeof **by_id);
     if (*all == NULL || *by_id == NULL) return -1;
     size_t n = 0;
     /* Records linked after cap was counted are at the head, before those counted. */
@@ -381,9 +381,9 @@ int weft_debug_dump(int fd)
     if (fd < 0) return weft__fail(WEFT_EINVAL, "fd is %d", fd);
     struct snap *all = NULL, **by_id = NULL;
     uint32_t ids, *mark = NULL;
-    struct out o = {malloc(4096), 0, 4096, false};
+    struct out o = {weft__malloc(4096), 0, 4096, false};
     long n = snapshot(&all, &by_id, &ids);
-    if (n >= 0) mark = calloc((size_t)ids + 1, sizeof *mark);
+    if (n >= 0) mark = weft__calloc((size_t)ids + 1, sizeof *mark);
     int rc = 0;
     if (n < 0 || mark == NULL || o.buf == NULL) {
         rc = weft__fail(WEFT_ENOMEM, "no memory for the dump");
@@ -463,7 +463,7 @@ static struct node *node_of(uintptr_t lock, bool make)
 {
     struct node **p = &graph.nodes[hash2(lock, 0)];
     while (*p && (*p)->lock != lock) p = &(*p)->hnext;
-    if (*p == NULL && make && (*p = calloc(1, sizeof **p)) != NULL) (*p)->lock = lock;
+    if (*p == NULL && make && (*p = weft__calloc(1, sizeof **p)) != NULL) (*p)->lock = lock;
     return *p;
 }
 
@@ -533,7 +533,7 @@ static void put_frames(struct out *o, void *const *frames, int n)
 static void report(uintptr_t held, uintptr_t lock, struct node *end, void *const *frames,
                    int nframes)
 {
-    struct out o = {malloc(4096), 0, 4096, false};
+    struct out o = {weft__malloc(4096), 0, 4096, false};
     if (o.buf == NULL) return;
     char me[WEFT__DBG_NAME_WORDS * 8];
     uint32_t id;
@@ -569,7 +569,7 @@ static void report(uintptr_t held, uintptr_t lock, struct node *end, void *const
 static bool add_edge(uintptr_t held, uintptr_t lock, void *const *frames, int nframes)
 {
     if (edge_of(held, lock)) return false;
-    struct edge *e = calloc(1, sizeof *e);
+    struct edge *e = weft__calloc(1, sizeof *e);
     struct node *from = node_of(held, true);
     if (e == NULL || from == NULL || node_of(lock, true) == NULL) {
         free(e);

@@ -202,7 +202,9 @@ WEFT_API int weft_process_is_daemon(const weft_process *p);
  * receives the full length of the result.
  * p: borrowed. Reaps the child if it has ended.
  * Returns 0 (at most size bytes copied; a child that handed back nothing has length 0);
- * WEFT_EAGAIN (the child still runs); WEFT_EINVAL (NULL p, NULL buf with size > 0).
+ * WEFT_EAGAIN (the child still runs); WEFT_EINVAL (NULL p, NULL buf with size > 0);
+ * WEFT_ENOMEM (there was no memory to keep the result when the child was reaped: it is lost,
+ * and every later call says so).
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_process_result(const weft_process *p, void *buf, size_t size, size_t *len);
 

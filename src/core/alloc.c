@@ -24,6 +24,16 @@ void *weft__calloc(size_t n, size_t size)
     return weft__fault(WEFT__FAULT_ALLOC) ? NULL : calloc(n, size);
 }
 
+void *weft__realloc(void *p, size_t size)
+{
+    return weft__fault(WEFT__FAULT_ALLOC) ? NULL : realloc(p, size);
+}
+
+char *weft__strdup(const char *s)
+{
+    return weft__fault(WEFT__FAULT_ALLOC) ? NULL : strdup(s);
+}
+
 void *weft__calloc_lines(size_t size)
 {
     if (size == 0 || size > SIZE_MAX - 63) return NULL;

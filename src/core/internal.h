@@ -50,9 +50,13 @@ static inline int weft__fault(enum weft__fault_point p)
  * whose call (with the registers saved around it) costs more than their body. */
 #define WEFT__HOT static inline __attribute__((always_inline))
 
-/* malloc/calloc that honour the ALLOC fault point. */
+/* malloc/calloc/realloc/strdup that honour the ALLOC fault point: every allocation weft makes
+ * in the calling process goes through one of these, so that a test can fail each in turn
+ * (tests/fuzz/fault_sweep.c). */
 void *weft__malloc(size_t size);
 void *weft__calloc(size_t n, size_t size);
+void *weft__realloc(void *p, size_t size);
+char *weft__strdup(const char *s);
 /* Zeroed memory that starts on a cache line (64 bytes), for objects whose fields are laid out
  * on cache lines of their own: from calloc, 16-byte aligned, a queue's read-mostly fields
  * shared a line with its head in one placement of four, and 1P1C ran at a quarter of its

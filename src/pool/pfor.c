@@ -112,7 +112,7 @@ static void leaf(struct pfor *c, int64_t lo, int64_t hi)
         return;
     }
     alignas(max_align_t) unsigned char small[256];
-    void *acc = c->acc_size <= sizeof small ? small : malloc(c->acc_size);
+    void *acc = c->acc_size <= sizeof small ? small : weft__malloc(c->acc_size);
     if (acc == NULL) { /* no memory for a private accumulator: fold under the lock */
         weft__lock_acquire(&c->acc_lock);
         c->rbody(lo, hi, c->result, c->arg);

@@ -238,7 +238,7 @@ weft_future *weft__pool_find(struct weft__worker *w)
 static void capture_failure(weft_future *t, int status)
 {
     const char *msg = weft_error_message();
-    if (weft_error_code() == status && msg[0] != '\0') t->message = strdup(msg);
+    if (weft_error_code() == status && msg[0] != '\0') t->message = weft__strdup(msg);
     weft_error_clear();
     if (status == WEFT_ECANCELED && weft_scope_cancelled(weft_scope_current()) == 1)
         t->flags |= R_CANCELLED;
@@ -384,7 +384,7 @@ static void break_pool(struct weft__worker *w, int rc)
     snprintf(why, sizeof why, "pool broken: the initializer of worker %s-%d failed: %s", p->prefix,
              w->index + 1, detail);
     weft_error_clear(); /* the worker's slot is its tasks' */
-    char *msg = strdup(why), *none = NULL;
+    char *msg = weft__strdup(why), *none = NULL;
     if (msg == NULL) msg = (char *)weft__pool_broken_fallback;
     /* acq_rel: release publishes the text; acquire (on failure) makes the first one's text
      * visible to whoever synchronises with our stores below. */

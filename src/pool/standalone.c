@@ -87,7 +87,7 @@ int weft_future_set_failure(weft_future *f, int status, const char *message)
     if (rc != 0) return rc;
     if (status == 0) return weft__fail(WEFT_EINVAL, "status is 0 (a failure needs a code)");
     char *copy = NULL;
-    if (message && (copy = strdup(message)) == NULL)
+    if (message && (copy = weft__strdup(message)) == NULL)
         return weft__fail(WEFT_ENOMEM, "no memory for the message");
     rc = weft__future_settle(f, status, NULL, NULL, 0, copy);
     if (rc != 0) free(copy);

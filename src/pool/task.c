@@ -79,8 +79,8 @@ void weft__future_fail_pending(weft_future *f, int status, const char *message)
     uint64_t s = atomic_load_explicit(&f->word, memory_order_relaxed);
     if ((s & F_STATE) != F_PENDING) return;
     f->status = status;
-    f->result = NULL;                              /* it held a walk hint (sched.c) */
-    f->message = message ? strdup(message) : NULL; /* NULL: weft__future_message falls back */
+    f->result = NULL;                                    /* it held a walk hint (sched.c) */
+    f->message = message ? weft__strdup(message) : NULL; /* NULL: weft__future_message falls back */
     weft__hb_release(f);
     do {
         if ((s & F_STATE) != F_PENDING) {
@@ -269,6 +269,22 @@ static void maybe_report(weft_future *f)
     weft__pool_report(f->name, f->status, weft__future_message(f, buf, sizeof buf));
 }
 
+/* The callbacks of a future released before it finished never run (the record's next user
+ * must not inherit them: T6 wants cbs NULL in a free record). Only a standalone future gets
+ * here with callbacks: a pool's holds its reference until done, and completion detaches them.
+ * Embedded nodes belong to a waiter that holds a reference, so none is left here. */
+static void drop_callbacks(weft_future *f)
+{
+    struct weft__cb *cb = f->cbs;
+    f->cbs = NULL;
+    f->cbs_tail = &f->cbs;
+    while (cb) {
+        struct weft__cb *next = cb->next;
+        if (!cb->embedded) free(cb);
+        cb = next;
+    }
+}
+
 void weft__future_recycle(weft_future *f)
 {
     if (f->fn != NULL || (f->flags & R_STANDALONE)) maybe_report(f);
@@ -288,5 +304,6 @@ void weft__future_recycle(weft_future *f)
     }
     if (f->flags & R_OWN_SCOPE) f->own_scope = NULL;
     if (f->flags & R_NAMED) f->name[0] = '\0';
+    drop_callbacks(f);
     weft__rec_free(f);
 }

@@ -182,7 +182,7 @@ static int distinct(weft_as_completed *it, weft_future **fs, size_t n)
     if (sorted == NULL) return weft__fail(WEFT_ENOMEM, "no memory for %zu futures", n);
     for (size_t i = 0; i < n; i++) sorted[i] = fs[i];
     qsort(sorted, n, sizeof *sorted, cmp_ptr);
-    bool *taken = calloc(n, sizeof *taken);
+    bool *taken = weft__calloc(n, sizeof *taken);
     if (taken == NULL) {
         free(sorted);
         return weft__fail(WEFT_ENOMEM, "no memory for %zu futures", n);

@@ -78,15 +78,18 @@ void weft__process_unref(struct weft_process *p)
 static void read_record(struct weft_process *p)
 {
     size_t cap = sizeof(struct weft__prec) + WEFT_PROCESS_RESULT_MAX;
-    char *buf = malloc(cap);
+    char *buf = weft__malloc(cap);
     ssize_t n = buf ? recv(p->resfd, buf, cap, MSG_DONTWAIT) : -1;
+    if (buf == NULL) p->result_lost = true; /* weft_process_result says so */
     if (n >= (ssize_t)sizeof p->rec) {
         memcpy(&p->rec, buf, sizeof p->rec);
         p->rec.message[sizeof p->rec.message - 1] = '\0';
         size_t len = (size_t)n - sizeof p->rec;
         if (p->rec.result_len != len) p->rec.result_len = 0;
-        if (len && p->rec.result_len && (p->result = malloc(len)) != NULL)
+        if (len && p->rec.result_len && (p->result = weft__malloc(len)) != NULL)
             memcpy(p->result, buf + sizeof p->rec, len);
+        else if (len && p->rec.result_len)
+            p->result_lost = true, p->rec.result_len = 0;
         else
             p->rec.result_len = 0;
         p->has_record = true;
@@ -657,6 +660,11 @@ int weft_process_result(const weft_process *p, void *buf, size_t size, size_t *l
     if (p == NULL || (buf == NULL && size > 0))
         return weft_error_set(WEFT_EINVAL, "process: NULL handle or buffer");
     if (!ended(p)) return WEFT_EAGAIN;
+    if (p->result_lost)
+        return weft_error_set(WEFT_ENOMEM,
+                              "process '%s': no memory for its result when it was "
+                              "reaped; the result is lost",
+                              p->name);
     size_t n = p->rec.result_len;
     if (len) *len = n;
     if (n > size) n = size;

@@ -81,6 +81,7 @@ struct weft_process {
     _Atomic int ended;   /* 1 once reaped; release store, paired with the acquire loads */
     int exitcode;
     bool has_record;
+    bool result_lost; /* no memory to keep the child's record or result when it was reaped */
     struct weft__prec rec;
     void *result;
     int pidfd, resfd, pid;

@@ -24,6 +24,7 @@
 #include <weft/cancel.h>
 #include <weft/error.h>
 
+#include "core/internal.h"
 #include "pool/hooks.h"
 #include "procpool/procpool_internal.h"
 
@@ -63,7 +64,7 @@ static struct pp_holder *holder_get(struct weft_procpool *p)
         p->free_holders = ho->next;
         return ho;
     }
-    ho = calloc(1, sizeof *ho);
+    ho = weft__calloc(1, sizeof *ho);
     if (ho == NULL) return NULL;
     if (weft_scope_new(&ho->scope, p->scope, NULL) != 0) {
         free(ho);
@@ -672,7 +673,7 @@ static void cancels(struct weft_procpool *p)
                 continue;
             }
             /* sent ahead, not started: failed now; the worker's answer is ignored */
-            struct pp_task *husk = calloc(1, sizeof *husk);
+            struct pp_task *husk = weft__calloc(1, sizeof *husk);
             if (husk == NULL) { /* cannot track it: end the worker instead */
                 kill_worker(p, w, K_CANCEL, ring_at(w, 0)->id);
                 continue;

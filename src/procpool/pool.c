@@ -104,10 +104,11 @@ static int setup(struct weft_procpool *p, const weft_procpool_opts *o)
     p->owner = getpid();
     p->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     p->epfd = epoll_create1(EPOLL_CLOEXEC);
-    p->fns = calloc(WEFT_PROCPOOL_FNS_MAX, sizeof *p->fns);
-    p->deaths = calloc((size_t)(p->max_restarts > 0 ? p->max_restarts + 1 : 1), sizeof(weft_ns));
-    p->workers = calloc((size_t)p->nworkers, sizeof *p->workers);
-    p->buf = malloc(2 * PP_REC_MAX);
+    p->fns = weft__calloc(WEFT_PROCPOOL_FNS_MAX, sizeof *p->fns);
+    p->deaths =
+        weft__calloc((size_t)(p->max_restarts > 0 ? p->max_restarts + 1 : 1), sizeof(weft_ns));
+    p->workers = weft__calloc((size_t)p->nworkers, sizeof *p->workers);
+    p->buf = weft__malloc(2 * PP_REC_MAX);
     if (!p->fns || !p->deaths || !p->workers || !p->buf)
         return weft__fail(WEFT_ENOMEM, "procpool: no memory for the pool");
     if (p->efd < 0 || p->epfd < 0)
@@ -138,7 +139,7 @@ int weft_procpool_new(weft_procpool **out, const weft_procpool_opts *opts)
     if (out == NULL) return weft__fail(WEFT_EINVAL, "out is NULL");
     int rc = check_opts(o);
     if (rc != 0) return rc;
-    struct weft_procpool *p = calloc(1, sizeof *p);
+    struct weft_procpool *p = weft__calloc(1, sizeof *p);
     if (p == NULL) return weft__fail(WEFT_ENOMEM, "procpool: no memory for the pool");
     p->efd = p->epfd = -1;
     if ((rc = setup(p, o)) != 0) {
@@ -178,7 +179,7 @@ static int fn_id(struct weft_procpool *p, weft_process_fn fn, uint32_t *id)
         uint64_t off;
         int rc = weft__image_locate(fn, name, sizeof name, &off);
         if (rc != 0) return rc;
-        char *copy = strdup(name);
+        char *copy = weft__strdup(name);
         if (copy == NULL) return weft__fail(WEFT_ENOMEM, "procpool: no memory for a function");
         weft__lock_acquire(&p->lock);
         n = atomic_load_explicit(&p->nfns, memory_order_relaxed);
@@ -225,7 +226,7 @@ int weft_procpool_submit(weft_procpool *p, weft_future **out, weft_process_fn fn
     uint32_t id = 0;
     int rc = fn_id(p, fn, &id);
     if (rc != 0) return rc;
-    struct pp_task *t = malloc(sizeof *t + size);
+    struct pp_task *t = weft__malloc(sizeof *t + size);
     if (t == NULL) return weft__fail(WEFT_ENOMEM, "procpool: no memory for a task");
     t->id = atomic_fetch_add_explicit(&p->next_id, 1, memory_order_relaxed) + 1;
     char name[32];
@@ -285,7 +286,7 @@ int weft_procpool_map(weft_procpool *p, weft_process_fn fn, const void *items, s
                           : fn == NULL  ? "fn is NULL"
                           : timeout < 0 ? "timeout is negative"
                                         : "items or results is NULL");
-    weft_future **fs = calloc(n ? n : 1, sizeof *fs);
+    weft_future **fs = weft__calloc(n ? n : 1, sizeof *fs);
     if (fs == NULL) return weft__fail(WEFT_ENOMEM, "procpool: no memory for %zu futures", n);
     for (size_t i = 0; i < n; i++) {
         int rc = weft_procpool_submit(p, &fs[i], fn, (const char *)items + i * item_size, item_size,

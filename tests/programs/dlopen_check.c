@@ -39,5 +39,6 @@ int main(int argc, char **argv)
     release(f);
     if (rc != 0 || r != &x) return 1;
     printf("dlopen_check: loaded and ran a task\n");
+    printf("1 passed, 0 failed\n");
     return 0;
 }

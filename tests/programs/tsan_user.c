@@ -253,12 +253,14 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "future") == 0) {
         if (run_future() != 0) return 1;
         puts("tsan_user: future run ok");
+        puts("1 passed, 0 failed");
         return 0;
     }
     if (argc > 1 && strcmp(argv[1], "future-race") == 0) return run_future_race();
     if (argc > 1 && strcmp(argv[1], "select") == 0) {
         if (run_select() != 0) return 1;
         puts("tsan_user: select run ok");
+        puts("1 passed, 0 failed");
         return 0;
     }
     if (argc > 1 && strcmp(argv[1], "race") == 0) {
@@ -282,5 +284,6 @@ int main(int argc, char **argv)
     if (sp || sc || counter != 2 * N || after_join != 42) return 1; /* plain reads after join */
     weft_queue_free(q);
     puts("tsan_user: clean run ok");
+    puts("1 passed, 0 failed");
     return 0;
 }

@@ -22,6 +22,15 @@ static int join(weft_thread t)
     return status;
 }
 
+/* Each thread's own seed, from the run's (WEFT_SEED replays a run): never 0, as xorshift
+ * needs. */
+static uint32_t thread_seed(void)
+{
+    static _Atomic uint32_t threads;
+    uint64_t s = weft_test_seed() + atomic_fetch_add(&threads, 1);
+    return weft_test_rand(&s) | 1;
+}
+
 /* A cheap per-thread pseudo-random number (xorshift). */
 static uint32_t next_rand(uint32_t *s)
 {
@@ -215,7 +224,7 @@ struct counter {
 static int lock_timed_incr(void *arg)
 {
     struct counter *c = arg;
-    uint32_t seed = (uint32_t)(uintptr_t)&seed | 1;
+    uint32_t seed = thread_seed();
     long done = 0;
     while (done < c->per_thread) {
         int rc = weft_lock_acquire(&c->lock, WEFT_NS(next_rand(&seed) % 20000) + 1);
@@ -310,7 +319,7 @@ struct nudge {
 static int token_taker(void *arg)
 {
     struct nudge *n = arg;
-    uint32_t seed = (uint32_t)(uintptr_t)&seed | 1;
+    uint32_t seed = thread_seed();
     if (weft_lock_acquire(&n->lock, WEFT_FOREVER)) return 1;
     while (!atomic_load(&n->stop) || n->tokens > 0) {
         if (n->tokens > 0) {
@@ -357,7 +366,7 @@ struct permits {
 static int permit_taker(void *arg)
 {
     struct permits *p = arg;
-    uint32_t seed = (uint32_t)(uintptr_t)&seed | 1;
+    uint32_t seed = thread_seed();
     while (!atomic_load(&p->stop)) {
         int rc = weft_sem_acquire(&p->sem, WEFT_NS(next_rand(&seed) % 30000) + 1);
         if (rc == 0)

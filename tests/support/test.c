@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define SANITIZED 1
@@ -48,6 +50,34 @@ long weft_test_scale(long n)
     return n;
 }
 
+static uint64_t seed;
+static int seeded;
+
+uint64_t weft_test_seed(void)
+{
+    if (seeded) return seed;
+    const char *s = getenv("WEFT_SEED");
+    if (s && *s) {
+        seed = strtoull(s, NULL, 0);
+    } else {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        seed = (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec ^ (uint64_t)getpid() << 32;
+    }
+    seeded = 1;
+    fprintf(stderr, "seed: %llu (replay with WEFT_SEED=%llu)\n", (unsigned long long)seed,
+            (unsigned long long)seed);
+    return seed;
+}
+
+uint32_t weft_test_rand(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return (uint32_t)((z ^ (z >> 31)) >> 32);
+}
+
 int weft_test_run(const char *name, double timeout_s, const TTest *const *tests)
 {
     return weft_test_run_loops(name, timeout_s, tests, NULL, 0);
@@ -78,9 +108,11 @@ int weft_test_run_loops(const char *name, double timeout_s, const TTest *const *
         srunner_free(srunner_create(s)); /* frees the suite and its test case */
         return EXIT_FAILURE;
     }
+    (void)weft_test_seed(); /* printed once, inherited by every forked test */
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
+    int failed = srunner_ntests_failed(sr), ran = srunner_ntests_run(sr);
     srunner_free(sr);
+    printf("%d passed, %d failed\n", ran - failed, failed);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

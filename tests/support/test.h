@@ -23,6 +23,15 @@ int weft_test_sanitized(void);
 /* 1 when built with ThreadSanitizer. */
 int weft_test_tsan(void);
 
+/* The seed of every random choice a test makes: WEFT_SEED (environment) when set, else one
+ * drawn from the clock and the pid. The runner prints it before the first test
+ * ("seed: N (replay with WEFT_SEED=N)"), so a failure found at random can be replayed; each
+ * forked test sees the same value. Tests derive their per-thread or per-round seeds from it
+ * (weft_test_seed() + salt), never from the clock or an address. */
+uint64_t weft_test_seed(void);
+/* The next pseudo-random 32 bits of *state (splitmix64: any state, 0 included, is fine). */
+uint32_t weft_test_rand(uint64_t *state);
+
 /* Assert that an int-returning weft call gives the expected code, printing names on failure. */
 #define ck_assert_weft(expr, expected)                                                          \
     do {                                                                                        \
@@ -32,7 +41,8 @@ int weft_test_tsan(void);
     } while (0)
 
 /* Run the tests (a NULL-terminated array) as suite `name`, every test with `timeout_s`.
- * WEFT_TEST_ONLY=name (environment) runs only the test of that name. */
+ * WEFT_TEST_ONLY=name (environment) runs only the test of that name. After Check's summary it
+ * prints the plain line "N passed, N failed" (a loop test counts once per row). */
 int weft_test_run(const char *name, double timeout_s, const TTest *const *tests);
 
 /* A table-driven test: Check runs `test` once per row start .. end - 1 of the program's table

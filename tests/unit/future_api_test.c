@@ -838,6 +838,33 @@ START_TEST(imap_on_a_closed_pool_and_bad_arguments)
 }
 END_TEST
 
+/* Found by tests/fuzz/future_fuzz.c: a callback added to a future released before it finished
+ * stayed on the recycled record, and ran (with its stale arg) when the record's next future
+ * finished; its node leaked when none did. It must never run. */
+static void count_call(weft_future *f, void *arg)
+{
+    (void)f;
+    atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+START_TEST(callback_of_a_future_released_unfinished_never_runs)
+{
+    for (int round = 0; round < 50; round++) {
+        atomic_int stale = 0, fresh = 0;
+        weft_future *a, *b;
+        ck_assert_weft(weft_future_new(&a, NULL), 0);
+        ck_assert_weft(weft_future_add_done_callback(a, count_call, &stale), 0);
+        weft_future_unref(a); /* never finished: its callback never runs */
+        ck_assert_weft(weft_future_new(&b, NULL), 0);
+        ck_assert_weft(weft_future_add_done_callback(b, count_call, &fresh), 0);
+        ck_assert_weft(weft_future_set_result(b, NULL, NULL), 0);
+        weft_future_unref(b);
+        ck_assert_int_eq(atomic_load(&fresh), 1);
+        ck_assert_int_eq(atomic_load(&stale), 0);
+    }
+}
+END_TEST
+
 WEFT_TEST_SUITE(
     "future_api", 60, future_new_is_pending, set_result_from_another_thread_wakes_the_waiter,
     setting_twice_is_invalid_state, set_failure_travels_to_result_like_a_task_failure,
@@ -853,4 +880,5 @@ WEFT_TEST_SUITE(
     imap_streams_before_later_items_finish, imap_failure_surfaces_in_turn_and_ends_the_map,
     imap_timeout_is_measured_from_the_call, imap_takes_an_endless_input_lazily,
     imap_next_is_a_cancellation_point_that_keeps_the_iteration,
-    imap_free_stops_running_items_and_waits, imap_on_a_closed_pool_and_bad_arguments)
+    imap_free_stops_running_items_and_waits, imap_on_a_closed_pool_and_bad_arguments,
+    callback_of_a_future_released_unfinished_never_runs)

@@ -361,7 +361,7 @@ START_TEST(ipcq_every_message_once_under_4_producers_4_consumers_and_close)
     struct tally *t = shared_area(sizeof *t);
     struct role roles[NPROD + NCONS];
     long rounds = weft_test_scale(20);
-    srand((unsigned)getpid());
+    srand((unsigned)weft_test_seed()); /* WEFT_SEED replays the close points */
     for (long round = 0; round < rounds; round++) {
         memset(t, 0, sizeof *t);
         weft_ipcq *q = make(1 + (size_t)(rand() % 64), sizeof(struct msg));

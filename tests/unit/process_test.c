@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/internal.h"
 #include "process/process_internal.h"
 #include "test.h"
 
@@ -323,6 +324,47 @@ START_TEST(process_failing_child_message_reaches_the_joiner)
         ck_assert_uint_eq(len, strlen("partial bob") + 1);
         ck_assert_str_eq(buf, "partial bob");
         ck_assert_weft(weft_process_free(p), 0);
+    }
+}
+END_TEST
+
+/* The child waits for the parent's go (fd in arg) before it hands its result back and ends. */
+static int result_after_go(const void *arg, size_t size)
+{
+    (void)size;
+    char c;
+    if (read(*(const int *)arg, &c, 1) != 1) return 2;
+    if (weft_process_set_result("partial", 8) != 0) return 99;
+    return 1;
+}
+
+/* Found by tests/fuzz/fault_sweep.c: with no memory to keep the child's record (k = 1) or
+ * its result (k = 2) at the reap, weft_process_result gave 0 and length 0, as if the child had
+ * handed back nothing. It says WEFT_ENOMEM: the result is lost, not empty. */
+START_TEST(process_result_lost_to_no_memory_is_an_error)
+{
+    for (int k = 1; k <= 2; k++) {
+        int sp[2];
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+        weft_process_opts o = WEFT_PROCESS_OPTS_INIT;
+        o.method = methods[0];
+        o.pass_fds = &sp[1];
+        o.npass_fds = 1;
+        weft_process *p;
+        ck_assert_weft(weft_process_start(&p, result_after_go, &sp[1], sizeof sp[1], &o), 0);
+        close(sp[1]);
+        weft__fault_arm(WEFT__FAULT_ALLOC, k); /* the child has not ended: the reap is ahead */
+        ck_assert_int_eq(write(sp[0], "g", 1), 1);
+        int st;
+        ck_assert_weft(weft_process_join(p, &st, WEFT_FOREVER), 0);
+        ck_assert_int_eq(atomic_load(&weft__fault_armed[WEFT__FAULT_ALLOC]), 0);
+        ck_assert_int_eq(st, 1); /* the exit status comes from the kernel, not the record */
+        char buf[64];
+        size_t len = 12345;
+        ck_assert_weft(weft_process_result(p, buf, sizeof buf, &len), WEFT_ENOMEM);
+        ck_assert_uint_eq(len, 12345);
+        ck_assert_weft(weft_process_free(p), 0);
+        close(sp[0]);
     }
 }
 END_TEST
@@ -942,20 +984,18 @@ START_TEST(process_fork_server_refuses_malformed_requests)
 }
 END_TEST
 
-WEFT_TEST_SUITE("process", 60, process_exitcode_is_the_functions_status,
-                process_killed_by_signal_is_reported_by_name, process_terminate_and_kill,
-                process_join_times_out_and_the_fd_is_a_sentinel, process_join_is_cancellable,
-                process_several_joiners_see_the_same_end,
-                process_failing_child_message_reaches_the_joiner,
-                process_daemon_child_dies_with_a_sigkilled_parent,
-                process_daemon_child_outlives_its_starting_thread,
-                process_child_waits_for_its_non_daemon_threads,
-                process_child_starts_with_default_signals,
-                process_terminate_on_cancel_follows_the_starters_scope,
-                process_terminate_on_cancel_on_ctrl_c, process_exit_waits_for_non_daemon_children,
-                process_no_zombie_is_left, process_child_gets_no_leaked_descriptor,
-                process_ctrl_c_cancels_the_childs_root_scope,
-                process_starts_from_a_busy_threaded_parent_never_hang,
-                process_starts_from_several_threads_at_once, process_bad_input_is_an_error,
-                process_children_send_no_sigchld_and_keep_their_status,
-                process_fork_server_refuses_malformed_requests)
+WEFT_TEST_SUITE(
+    "process", 60, process_exitcode_is_the_functions_status,
+    process_killed_by_signal_is_reported_by_name, process_terminate_and_kill,
+    process_join_times_out_and_the_fd_is_a_sentinel, process_join_is_cancellable,
+    process_several_joiners_see_the_same_end, process_failing_child_message_reaches_the_joiner,
+    process_daemon_child_dies_with_a_sigkilled_parent,
+    process_daemon_child_outlives_its_starting_thread,
+    process_child_waits_for_its_non_daemon_threads, process_child_starts_with_default_signals,
+    process_terminate_on_cancel_follows_the_starters_scope, process_terminate_on_cancel_on_ctrl_c,
+    process_exit_waits_for_non_daemon_children, process_no_zombie_is_left,
+    process_child_gets_no_leaked_descriptor, process_ctrl_c_cancels_the_childs_root_scope,
+    process_starts_from_a_busy_threaded_parent_never_hang,
+    process_starts_from_several_threads_at_once, process_bad_input_is_an_error,
+    process_children_send_no_sigchld_and_keep_their_status,
+    process_fork_server_refuses_malformed_requests, process_result_lost_to_no_memory_is_an_error)
