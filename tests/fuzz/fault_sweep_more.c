@@ -40,7 +40,7 @@ static int one_group(const weft_group_opts *o)
 
 int sweep_group(void)
 {
-    weft_group_opts threads = {NULL, NULL, 1};
+    weft_group_opts threads = {.threads = 1};
     return one_group(NULL) || one_group(&threads);
 }
 
@@ -91,7 +91,7 @@ int sweep_thread(void)
     bool started[4];
     for (intptr_t i = 0; i < 4; i++) {
         atomic_store(&thread_runs[i], 0);
-        weft_thread_opts o = {i % 2 ? "swept" : NULL, 0, 0, NULL};
+        weft_thread_opts o = {.name = i % 2 ? "swept" : NULL};
         int rc = weft_thread_start(&t[i], thread_fn, (void *)i, &o);
         SW_RC("weft_thread_start", rc, 0, WEFT_ENOMEM, WEFT_EAGAIN);
         started[i] = rc == 0;
@@ -178,7 +178,7 @@ int sweep_procpool(void)
 int sweep_ipcq(void)
 {
     weft_ipcq *q;
-    weft_ipcq_opts o = {8, 64};
+    weft_ipcq_opts o = {.capacity = 8, .max_msg = 64};
     int rc = weft_ipcq_new(&q, &o);
     SW_RC("weft_ipcq_new", rc, 0, WEFT_ENOMEM, WEFT_EAGAIN);
     if (rc) return 0;

@@ -60,10 +60,10 @@ int sweep_queue(void)
 {
     weft_queue *empty;
     if (weft_queue_new(&empty, NULL) != 0) return 0; /* the 1st point: nothing to check */
-    const weft_queue_opts opts[] = {{0, WEFT_QUEUE_FIFO, NULL, NULL},
-                                    {16, WEFT_QUEUE_LIFO, NULL, NULL},
-                                    {0, WEFT_QUEUE_PRIORITY, rev, NULL},
-                                    {0, WEFT_QUEUE_LIFO, NULL, NULL}};
+    const weft_queue_opts opts[] = {{0, WEFT_QUEUE_FIFO, NULL, NULL, {0}},
+                                    {16, WEFT_QUEUE_LIFO, NULL, NULL, {0}},
+                                    {0, WEFT_QUEUE_PRIORITY, rev, NULL, {0}},
+                                    {0, WEFT_QUEUE_LIFO, NULL, NULL, {0}}};
     int bad = 0;
     for (size_t i = 0; i < sizeof opts / sizeof *opts && !bad; i++)
         bad = one_queue(&opts[i], empty);
@@ -78,7 +78,7 @@ int sweep_scope(void)
     weft_scope *s[6] = {NULL};
     int made = 0, rc;
     for (; made < 6; made++) {
-        weft_scope_opts o = {made % 2 ? WEFT_SEC(3600) : 0};
+        weft_scope_opts o = {.timeout = made % 2 ? WEFT_SEC(3600) : 0};
         rc = weft_scope_new(&s[made], made ? s[made - 1] : NULL, &o);
         SW_RC("weft_scope_new", rc, 0, WEFT_ENOMEM);
         if (rc) break;
@@ -107,7 +107,7 @@ int sweep_future(void)
     int n = 0, rc, added = 0;
     atomic_int ran = 0;
     for (; n < 4; n++) {
-        rc = weft_future_new(&f[n], &(weft_future_opts){"swept"});
+        rc = weft_future_new(&f[n], &(weft_future_opts){.name = "swept"});
         SW_RC("weft_future_new", rc, 0, WEFT_ENOMEM);
         if (rc) break;
         rc = weft_future_add_done_callback(f[n], count_cb, &ran);

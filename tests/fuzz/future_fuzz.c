@@ -141,7 +141,7 @@ static void op_new(struct fz *f)
     uint8_t b = fz_u8(f);
     if (m == NULL) return;
     static const char *names[] = {NULL, "", "fetch", "a-name-that-is-longer-than-31-bytes-long"};
-    weft_future_opts o = {names[b % 4]};
+    weft_future_opts o = {.name = names[b % 4]};
     if (b % 32 == 5) {
         FZ_RC("weft_future_new(NULL)", weft_future_new(NULL, &o), WEFT_EINVAL);
         return;

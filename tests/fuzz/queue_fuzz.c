@@ -90,7 +90,7 @@ static void op_new(struct fz *f, struct mq *m)
 {
     static const size_t caps[] = {0, 1, 2, 3, 5, 64, WEFT_QUEUE_CAPACITY_MAX + 1, SIZE_MAX};
     uint8_t b = fz_u8(f), c = fz_u8(f);
-    weft_queue_opts o = {caps[b % 8], (b >> 3) % 4, NULL, NULL};
+    weft_queue_opts o = {.capacity = caps[b % 8], .order = (b >> 3) % 4};
     /* the comparator: given for PRIORITY, sometimes missing or given with another order */
     if ((o.order == WEFT_QUEUE_PRIORITY) != (c % 8 == 0)) o.compare = compare;
     bool valid = o.capacity <= WEFT_QUEUE_CAPACITY_MAX && o.order <= WEFT_QUEUE_PRIORITY &&

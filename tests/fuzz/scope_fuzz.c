@@ -97,7 +97,7 @@ static void op_new(struct fz *f)
     uint8_t b = fz_u8(f), c = fz_u8(f);
     int parent = b % 4 == 0 ? -2 : b % 4 == 1 ? -1 : pick_live(c); /* -2: NULL, the current */
     static const weft_ns timeouts[] = {0, WEFT_FOREVER, (weft_ns)1 << 60, 1, -1, INT64_MIN};
-    weft_scope_opts o = {timeouts[(b >> 2) % 6]};
+    weft_scope_opts o = {.timeout = timeouts[(b >> 2) % 6]};
     bool null_opts = (b >> 5) == 0, fault = (b >> 5) == 1;
     if (null_opts) o.timeout = 0;
     if (i < 0) return;
