@@ -358,6 +358,117 @@ START_TEST(parallel_reduce_nests_inside_tasks)
 }
 END_TEST
 
+/* Marks offset by base, so that ranges anywhere in int64_t can be checked. */
+struct marks {
+    atomic_int *m;
+    int64_t base;
+};
+
+static void mark_based(int64_t lo, int64_t hi, void *arg)
+{
+    struct marks *k = arg;
+    for (int64_t i = lo; i < hi; i++) atomic_fetch_add(&k->m[i - k->base], 1);
+}
+
+static void check_cover(weft_pool *p, int64_t begin, int64_t n, int64_t grain, atomic_int *m)
+{
+    struct marks k = {m, begin};
+    for (int64_t i = 0; i < n; i++) atomic_store(&m[i], 0);
+    ck_assert_weft(weft_parallel_for(p, begin, begin + n, grain, mark_based, &k), 0);
+    for (int64_t i = 0; i < n; i++)
+        if (atomic_load(&m[i]) != 1)
+            ck_abort_msg("index %lld of [%lld, +%lld) at grain %lld ran %d times",
+                         (long long)(begin + i), (long long)begin, (long long)n, (long long)grain,
+                         atomic_load(&m[i]));
+}
+
+START_TEST(parallel_for_covers_every_index_once_at_every_grain_and_size)
+{
+    enum { MAX = 1 << 16 };
+    atomic_int *m = calloc(MAX, sizeof *m);
+    int64_t sizes[] = {0, 1, 2, 3, 7, 64, 1000, 4097, MAX};
+    int64_t grains[] = {0, 1, 2, 3, 7, 64, 1000, 65536, INT64_MAX};
+    int64_t bases[] = {0, -5000, INT64_MAX - MAX, INT64_MIN};
+    for (int workers = 1; workers <= 3; workers += 2) {
+        weft_pool *p = weft_test_pool(workers);
+        for (size_t b = 0; b < sizeof bases / sizeof *bases; b++)
+            for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
+                for (size_t g = 0; g < sizeof grains / sizeof *grains; g++)
+                    check_cover(p, bases[b], sizes[s], grains[g], m);
+        weft_pool_free(p);
+    }
+    free(m);
+    /* a big range at grain 1, where chunks are stolen from every participant over and over */
+    weft_pool *p = weft_test_pool(2);
+    int64_t n = weft_test_scale(1 << 20);
+    atomic_int *big = calloc((size_t)n, sizeof *big);
+    for (int r = 0; r < 3; r++) check_cover(p, 0, n, 1, big);
+    free(big);
+    weft_pool_free(p);
+}
+END_TEST
+
+struct pnest {
+    weft_pool *p;
+    _Atomic int64_t total;
+};
+
+static void nest_inner(int64_t lo, int64_t hi, void *arg)
+{
+    struct pnest *k = arg;
+    atomic_fetch_add(&k->total, hi - lo);
+}
+
+static void nest_outer(int64_t lo, int64_t hi, void *arg)
+{
+    struct pnest *k = arg;
+    for (int64_t i = lo; i < hi; i++)
+        ck_assert_int_eq(weft_parallel_for(k->p, 0, 100, i % 3, nest_inner, k), 0);
+}
+
+static int nest_task(void *arg, void **result)
+{
+    (void)result;
+    struct pnest *k = arg;
+    return weft_parallel_for(k->p, 0, 50, 1, nest_outer, k);
+}
+
+START_TEST(parallel_for_nests_in_bodies_and_tasks)
+{
+    for (int workers = 1; workers <= 2; workers++) {
+        weft_pool *p = weft_test_pool(workers);
+        struct pnest k = {p, 0};
+        ck_assert_weft(weft_parallel_for(p, 0, 50, 1, nest_outer, &k), 0); /* from outside */
+        ck_assert_int_eq(atomic_load(&k.total), 50 * 100);
+        weft_future *f[4];
+        for (int i = 0; i < 4; i++)
+            ck_assert_weft(weft_pool_submit(p, nest_task, &k, &f[i], WEFT_FOREVER), 0);
+        for (int i = 0; i < 4; i++) {
+            ck_assert_weft(weft_future_wait(f[i], WEFT_SEC(30)), 0);
+            ck_assert_weft(weft_future_result(f[i], NULL, 0), 0);
+            weft_future_unref(f[i]);
+        }
+        ck_assert_int_eq(atomic_load(&k.total), 5 * 50 * 100);
+        weft_pool_free(p);
+    }
+}
+END_TEST
+
+START_TEST(parallel_reduce_is_exact_at_fine_grains)
+{
+    weft_pool *p = weft_test_pool(3);
+    int64_t n = weft_test_scale(200000), zero = 0, sum = -1;
+    int64_t grains[] = {1, 2, 3, 5, 64};
+    for (int g = 0; g < 5; g++) {
+        ck_assert_weft(weft_parallel_reduce(p, 0, n, grains[g], sum_body, sum_combine, sizeof sum,
+                                            &zero, &sum, NULL),
+                       0);
+        ck_assert_int_eq(sum, n * (n - 1) / 2);
+    }
+    weft_pool_free(p);
+}
+END_TEST
+
 START_TEST(wait_idle_pause_and_resume)
 {
     weft_pool *p = weft_test_pool(2);
@@ -1065,6 +1176,8 @@ WEFT_TEST_SUITE(
     shutdown_timeout_names_running_tasks, shutdown_naming_races_recycled_fire_and_forget_records,
     nested_submit_and_wait_on_one_worker_completes, every_wait_helps_inside_a_one_worker_pool,
     parallel_reduce_gives_the_exact_sum, parallel_reduce_nests_inside_tasks,
+    parallel_for_covers_every_index_once_at_every_grain_and_size,
+    parallel_for_nests_in_bodies_and_tasks, parallel_reduce_is_exact_at_fine_grains,
     wait_idle_pause_and_resume, bounded_queue_gives_back_pressure,
     workers_are_named_and_initialised, broken_pool_fails_pending_futures_with_ebroken,
     broken_pool_runs_no_task_after_the_break, broken_pool_fails_a_running_map,
