@@ -299,27 +299,31 @@ WEFT_API int weft_pool_set_error_hook(weft_pool_error_hook hook, void *arg);
 
 /* weft_parallel_for - call body(lo, hi, arg) over sub-ranges covering [begin, end) exactly
  * once, in parallel on p (NULL: the default pool); returns when all have run.
- * grain: the largest sub-range body gets; 0: automatic (ranges split recursively into a few
- * pieces per worker, and idle workers steal the halves). Called from a worker of p, the calling
- * thread runs pieces too; any other caller only waits (one thread more than the workers on the
- * CPUs, holding a piece, would delay the end).
+ * grain: the largest sub-range body gets; 0: automatic (about 32 sub-ranges per worker).
+ * The calling thread and the workers of p share the range: each takes grain-sized sub-ranges
+ * off a range of its own and, when that runs dry, steals half of the largest other one. The
+ * caller runs sub-ranges too, whether or not it is a worker of p, so body runs on the caller's
+ * thread (its thread-locals, its scope) as well as on p's workers (their scope: p's).
  * Returns 0 (also for an empty range), WEFT_EINVAL (NULL body, end < begin, grain < 0),
  * WEFT_ECLOSED (p shut down: nothing ran), WEFT_EBROKEN (p is broken: nothing ran).
  * Body must not fail; use weft_checkpoint() inside it to stop early (the remaining pieces
  * still run their body; check in each).
- * Blocks: yes (helps from a worker). Cancellation point: no (it always finishes).
- * Thread safety: safe, nests. Async-signal-safe: no. */
+ * Blocks: yes (runs sub-ranges; helps from a worker). Cancellation point: no (it always
+ * finishes). Thread safety: safe, nests. Async-signal-safe: no. */
 WEFT_API int weft_parallel_for(weft_pool *p, int64_t begin, int64_t end, int64_t grain,
                                void (*body)(int64_t lo, int64_t hi, void *arg), void *arg);
 
-/* weft_parallel_reduce - fold [begin, end) in parallel: every piece gets an accumulator of
- * acc_size bytes copied from identity, body(lo, hi, acc, arg) folds the piece into it, and
- * combine(acc, other, arg) folds the pieces' accumulators together into *result (caller-owned,
- * acc_size bytes, overwritten). combine must be associative and commutative (the pieces are
- * combined in the order they finish). identity: borrowed.
+/* weft_parallel_reduce - fold [begin, end) in parallel, shared out as weft_parallel_for does:
+ * every participating thread gets an accumulator of acc_size bytes copied from identity,
+ * body(lo, hi, acc, arg) folds each sub-range that thread runs into it (so body is called
+ * several times on one accumulator), and combine(acc, other, arg) folds the accumulators
+ * together into *result (caller-owned, acc_size bytes, overwritten). combine must be
+ * associative and commutative (they are combined in the order the threads finish).
+ * identity: borrowed.
  * Returns 0, WEFT_EINVAL (NULL body, combine, identity or result, acc_size 0, end < begin,
  * grain < 0), WEFT_ENOMEM, WEFT_ECLOSED, WEFT_EBROKEN.
- * Blocks: yes (helps from a worker). Cancellation point: no (it always finishes).
+ * Blocks: yes (runs sub-ranges; helps from a worker). Cancellation point: no (it always
+ * finishes).
  * Thread safety: safe, nests. Async-signal-safe: no. */
 WEFT_API int weft_parallel_reduce(weft_pool *p, int64_t begin, int64_t end, int64_t grain,
                                   void (*body)(int64_t lo, int64_t hi, void *acc, void *arg),

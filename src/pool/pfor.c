@@ -106,7 +106,7 @@ static weft_future *spawn(weft_pool *p, void (*ifn)(weft_future *), void *ctx, i
 
 #define SMALL_SLOTS 8
 
-struct pfor_slot { /* one participant's range */
+struct pfor_slot {                   /* one participant's range */
     _Alignas(64) _Atomic int64_t lo; /* the next index its owner runs: written by the owner */
     _Atomic int64_t hi;              /* its end: lowered by thieves, under lock */
     weft__lock lock;                 /* thieves, and the owner when they meet */

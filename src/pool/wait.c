@@ -45,9 +45,11 @@ static bool wait_ready(void *ctx)
     return done == c->n;
 }
 
-static weft_pool *helping(void)
+/* The pool a waiter helps: a worker its own; any other thread the pool of what it waits for
+ * (NULL: none; sched.c's guest help). */
+static weft_pool *helping(weft_pool *of)
 {
-    return weft__tls_worker ? weft__tls_worker->pool : NULL;
+    return weft__tls_worker ? weft__tls_worker->pool : of;
 }
 
 static int wait_all(weft_future **fs, size_t n, weft_ns timeout)
@@ -57,7 +59,8 @@ static int wait_all(weft_future **fs, size_t n, weft_ns timeout)
         if (weft__future_is_done(fs[i])) continue;
         if (timeout == 0) return WEFT_EAGAIN;
         struct weft__wsrc src = {&fs[i]->wq, weft__future_arm, fs[i]};
-        int rc = weft__wait_help(helping(), &src, 1, weft__future_ready, fs[i], deadline, true);
+        int rc = weft__wait_help(helping(fs[i]->pool), &src, 1, weft__future_ready, fs[i], deadline,
+                                 true);
         if (rc != 0) return rc;
     }
     return 0;
@@ -84,7 +87,7 @@ int weft_wait(weft_future **fs, size_t n, int mode, size_t *index_out, weft_ns t
         if (src == NULL) return weft__fail(WEFT_ENOMEM, "no memory to wait on %zu futures", n);
         for (size_t i = 0; i < n; i++)
             src[i] = (struct weft__wsrc){&fs[i]->wq, weft__future_arm, fs[i]};
-        rc = weft__wait_help(helping(), src, n, wait_ready, &c, weft_deadline(timeout), true);
+        rc = weft__wait_help(helping(NULL), src, n, wait_ready, &c, weft_deadline(timeout), true);
         free(src);
     }
     if (rc == 0 && index_out) *index_out = mode == WEFT_ALL_COMPLETED ? n : c.idx;
@@ -257,7 +260,8 @@ int weft_as_completed_next(weft_as_completed *it, weft_future **f, weft_ns timeo
     if (!it_ready(it)) {
         if (timeout == 0) return WEFT_EAGAIN;
         struct weft__wsrc src = {&it->wq, it_arm, it};
-        int rc = weft__wait_help(helping(), &src, 1, it_ready, it, weft_deadline(timeout), true);
+        int rc =
+            weft__wait_help(helping(NULL), &src, 1, it_ready, it, weft_deadline(timeout), true);
         if (rc != 0) return rc;
     }
     weft__lock_acquire(&it->wq.lock);

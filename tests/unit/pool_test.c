@@ -2,6 +2,7 @@
  * waits on one worker, parallel for/reduce, wait_idle, pause, back-pressure, stats, names,
  * initializers and the pool they break (BrokenThreadPool), the default pool, bad input (modelled
  * on CPython's test_concurrent_futures). */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -466,6 +467,155 @@ START_TEST(parallel_reduce_is_exact_at_fine_grains)
         ck_assert_int_eq(sum, n * (n - 1) / 2);
     }
     weft_pool_free(p);
+}
+END_TEST
+
+/* ---- a waiter that is no worker helps ----
+ * One worker is held in a task that has queued children on its own deque; the test thread (or
+ * a thread of its own) then waits, and only it can run them. */
+
+struct help {
+    weft_pool *p;
+    weft_event spawned, release, kid_running, waiter_cancelled;
+    weft_future *kids[4];
+    int nkids;
+    weft_task_fn kid_fn;
+    pthread_t waiter;
+    atomic_int on_waiter, kid_saw_cancel, kid_wait_rc;
+    weft_future *holder;
+    weft_scope *scope;
+};
+
+static int kid_mark(void *arg, void **result)
+{
+    (void)result;
+    struct help *h = arg;
+    if (pthread_equal(pthread_self(), h->waiter)) atomic_fetch_add(&h->on_waiter, 1);
+    return 0;
+}
+
+static int holder(void *arg, void **result)
+{
+    (void)result;
+    struct help *h = arg;
+    for (int i = 0; i < h->nkids; i++)
+        ck_assert_int_eq(weft_pool_submit(h->p, h->kid_fn, h, &h->kids[i], WEFT_FOREVER), 0);
+    weft_event_set(&h->spawned);
+    return weft_event_wait(&h->release, WEFT_SEC(60));
+}
+
+static void help_start(struct help *h, int nkids, weft_task_fn kid)
+{
+    memset(h, 0, sizeof *h);
+    h->p = weft_test_pool(1);
+    weft_event_init(&h->spawned);
+    weft_event_init(&h->release);
+    weft_event_init(&h->kid_running);
+    weft_event_init(&h->waiter_cancelled);
+    h->nkids = nkids;
+    h->kid_fn = kid;
+    h->waiter = pthread_self();
+    ck_assert_weft(weft_pool_submit(h->p, holder, h, &h->holder, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_event_wait(&h->spawned, WEFT_SEC(30)), 0);
+}
+
+static void help_end(struct help *h)
+{
+    weft_event_set(&h->release);
+    ck_assert_weft(weft_pool_wait_idle(h->p, WEFT_SEC(30)), 0);
+    ck_assert_weft(weft_future_result(h->holder, NULL, 0), 0);
+    weft_future_unref(h->holder);
+    for (int i = 0; i < h->nkids; i++) weft_future_unref(h->kids[i]);
+    weft_pool_free(h->p);
+}
+
+START_TEST(a_waiter_that_is_no_worker_runs_queued_tasks)
+{
+    for (int round = 0; round < 20; round++) {
+        struct help h;
+        help_start(&h, 4, kid_mark);
+        /* The only worker is held: the kid can finish only on this thread. */
+        ck_assert_weft(weft_future_wait(h.kids[0], WEFT_SEC(30)), 0);
+        ck_assert_int_ge(atomic_load(&h.on_waiter), 1);
+        /* wait_idle runs the rest, then times out: the holder is still held. */
+        ck_assert_weft(weft_pool_wait_idle(h.p, WEFT_MS(10)), WEFT_ETIMEDOUT);
+        for (int i = 0; i < 4; i++) ck_assert_int_eq(weft_future_done(h.kids[i]), 1);
+        ck_assert_int_eq(atomic_load(&h.on_waiter), 4);
+        ck_assert_int_eq(weft_future_done(h.holder), 0);
+        help_end(&h);
+    }
+}
+END_TEST
+
+static int kid_nap(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    return weft_sleep(WEFT_MS(2));
+}
+
+START_TEST(a_helping_waiter_still_times_out)
+{
+    struct help h;
+    help_start(&h, 4, kid_nap);
+    /* The holder never finishes while we wait: the wait must end with its timeout, whether
+     * it was helping or parked when the deadline passed. */
+    ck_assert_weft(weft_future_wait(h.holder, WEFT_MS(3)), WEFT_ETIMEDOUT);
+    ck_assert_weft(weft_future_wait(h.holder, WEFT_MS(50)), WEFT_ETIMEDOUT);
+    ck_assert_int_eq(weft_future_done(h.holder), 0);
+    help_end(&h);
+}
+END_TEST
+
+/* A helped task that waits until the waiter's scope is cancelled, then reports what it sees. */
+static int kid_probe(void *arg, void **result)
+{
+    (void)result;
+    struct help *h = arg;
+    if (!pthread_equal(pthread_self(), h->waiter)) return 0;
+    weft_event_set(&h->kid_running);
+    atomic_store(&h->kid_wait_rc, weft_event_wait(&h->waiter_cancelled, WEFT_SEC(30)));
+    atomic_store(&h->kid_saw_cancel, weft_cancelled());
+    return 0;
+}
+
+static int help_waiter(void *arg)
+{
+    struct help *h = arg;
+    h->waiter = pthread_self();
+    ck_assert_int_eq(weft_scope_enter(h->scope), 0);
+    int rc = weft_future_wait(h->holder, WEFT_SEC(60));
+    weft_scope_exit();
+    return rc == WEFT_ECANCELED ? 0 : 1;
+}
+
+START_TEST(a_helping_waiter_is_cancelled_and_its_task_is_not)
+{
+    struct help h;
+    memset(&h, 0, sizeof h);
+    h.p = weft_test_pool(1);
+    weft_event_init(&h.spawned);
+    weft_event_init(&h.release);
+    weft_event_init(&h.kid_running);
+    weft_event_init(&h.waiter_cancelled);
+    h.nkids = 1;
+    h.kid_fn = kid_probe;
+    ck_assert_weft(weft_scope_new(&h.scope, NULL, NULL), 0);
+    ck_assert_weft(weft_pool_submit(h.p, holder, &h, &h.holder, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_event_wait(&h.spawned, WEFT_SEC(30)), 0);
+    weft_thread th;
+    ck_assert_weft(weft_thread_start(&th, help_waiter, &h, NULL), 0);
+    ck_assert_weft(weft_event_wait(&h.kid_running, WEFT_SEC(30)), 0);
+    ck_assert_weft(weft_scope_cancel(h.scope, WEFT_ECANCELED, "stop waiting"), 0);
+    weft_event_set(&h.waiter_cancelled);
+    int status = -1;
+    ck_assert_weft(weft_thread_join(th, &status, WEFT_SEC(30)), 0);
+    ck_assert_int_eq(status, 0);                         /* the waiter saw its cancellation */
+    ck_assert_int_eq(atomic_load(&h.kid_wait_rc), 0);    /* the task's own wait did not */
+    ck_assert_int_eq(atomic_load(&h.kid_saw_cancel), 0); /* nor did its checkpoint */
+    ck_assert_int_eq(weft_future_done(h.kids[0]), 1);
+    help_end(&h);
+    weft_scope_free(h.scope);
 }
 END_TEST
 
@@ -1178,9 +1328,10 @@ WEFT_TEST_SUITE(
     parallel_reduce_gives_the_exact_sum, parallel_reduce_nests_inside_tasks,
     parallel_for_covers_every_index_once_at_every_grain_and_size,
     parallel_for_nests_in_bodies_and_tasks, parallel_reduce_is_exact_at_fine_grains,
-    wait_idle_pause_and_resume, bounded_queue_gives_back_pressure,
-    workers_are_named_and_initialised, broken_pool_fails_pending_futures_with_ebroken,
-    broken_pool_runs_no_task_after_the_break, broken_pool_fails_a_running_map,
-    map_interrupted_by_a_cancelling_shutdown_fails_with_ecanceled, futures_outlive_their_pool,
-    records_recycle_when_no_magazine_can_be_had, a_batch_the_deque_cannot_hold_runs_on_its_worker,
-    default_pool_and_bad_input)
+    a_waiter_that_is_no_worker_runs_queued_tasks, a_helping_waiter_still_times_out,
+    a_helping_waiter_is_cancelled_and_its_task_is_not, wait_idle_pause_and_resume,
+    bounded_queue_gives_back_pressure, workers_are_named_and_initialised,
+    broken_pool_fails_pending_futures_with_ebroken, broken_pool_runs_no_task_after_the_break,
+    broken_pool_fails_a_running_map, map_interrupted_by_a_cancelling_shutdown_fails_with_ecanceled,
+    futures_outlive_their_pool, records_recycle_when_no_magazine_can_be_had,
+    a_batch_the_deque_cannot_hold_runs_on_its_worker, default_pool_and_bad_input)
