@@ -108,7 +108,10 @@ WEFT_API int weft_pool_new(weft_pool **out, const weft_pool_opts *opts) WEFT_NOD
  * or no worker could be started), WEFT_ETIMEDOUT (still full after timeout), WEFT_ECANCELED
  * (the caller was cancelled while waiting for room), WEFT_EINVAL (NULL p or fn, negative
  * timeout), WEFT_ENOMEM. On failure fn never runs and *out is untouched.
- * Blocks: only when the pool is full (max_queued). Cancellation point: only then.
+ * Blocks: only when the pool is full (max_queued), and briefly when the caller, not a worker
+ * of p, is far ahead of the workers (more than 8192 tasks not done: it gives them its CPU
+ * until fewer than 2048 are left, as long as they make progress, so that a burst does not
+ * leave its whole backlog as memory). Cancellation point: only when full.
  * Thread safety: safe, also from inside tasks. Async-signal-safe: no. */
 WEFT_API int weft_pool_submit(weft_pool *p, weft_task_fn fn, void *arg, weft_future **out,
                               weft_ns timeout);
@@ -116,7 +119,10 @@ WEFT_API int weft_pool_submit(weft_pool *p, weft_task_fn fn, void *arg, weft_fut
 /* weft_pool_submit_named - weft_pool_submit with a task name, shown by error reports and by a
  * shutdown that times out. name: borrowed during the call and copied (cut at 31 bytes); NULL
  * is no name. Returns as weft_pool_submit.
- * Blocks: only when the pool is full (max_queued). Cancellation point: only then.
+ * Blocks: only when the pool is full (max_queued), and briefly when the caller, not a worker
+ * of p, is far ahead of the workers (more than 8192 tasks not done: it gives them its CPU
+ * until fewer than 2048 are left, as long as they make progress, so that a burst does not
+ * leave its whole backlog as memory). Cancellation point: only when full.
  * Thread safety: safe, also from inside tasks. Async-signal-safe: no. */
 WEFT_API int weft_pool_submit_named(weft_pool *p, const char *name, weft_task_fn fn, void *arg,
                                     weft_future **out, weft_ns timeout);
@@ -134,7 +140,8 @@ WEFT_API int weft_pool_submit_named(weft_pool *p, const char *name, weft_task_fn
  * pool is broken, or broke during the map: the items of chunks not started never run; the
  * message says why, see weft_pool_init_fn); WEFT_ECANCELED also when a cancelling shutdown
  * dropped chunks not started; WEFT_EINVAL (NULL p or fn, negative timeout); WEFT_ENOMEM.
- * Blocks: yes (helps from a worker of p). Cancellation point: yes. Thread safety: safe.
+ * Blocks: yes (helps from a worker of p; any other caller runs queued tasks of p meanwhile,
+ * as weft_future_wait says). Cancellation point: yes. Thread safety: safe.
  * Async-signal-safe: no. */
 WEFT_API int weft_pool_map(weft_pool *p, weft_task_fn fn, void **args, void **results, size_t n,
                            size_t chunk, weft_ns timeout);
@@ -253,6 +260,8 @@ WEFT_API void weft_pool_free(weft_pool *p);
 /* weft_pool_wait_idle - wait until every task submitted so far has finished (the pool stays
  * usable). Returns 0, WEFT_EAGAIN (timeout 0), WEFT_ETIMEDOUT, WEFT_ECANCELED, WEFT_EDEADLK
  * (called from a task of p: it could never be idle), WEFT_EINVAL.
+ * A caller that is a worker of no pool runs queued tasks of p meanwhile, as weft_future_wait
+ * says (so the return may come late by up to one task's length).
  * Blocks: yes. Cancellation point: yes. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_pool_wait_idle(weft_pool *p, weft_ns timeout);
 
