@@ -5,8 +5,9 @@
  * pool_bench_tbb.cpp), OpenMP tasks and loops (pool_bench_omp.c) and Python's
  * ThreadPoolExecutor (20,000 tasks through python3, scaled to ns per task). Peers that were not
  * found at configure time are skipped. Every figure is the median of BENCH_RUNS runs (default 5);
- * BENCH_VERBOSE=1 prints every run too (on stderr). POOL_BENCH_ONLY=tasks|loops|rounds runs one
- * part (rounds: 20 submit rounds in one process, ns/task and RSS per round).
+ * BENCH_VERBOSE=1 prints every run too (on stderr). POOL_BENCH_ONLY=tasks|loops|rounds|submit
+ * runs one part (rounds: 20 submit rounds in one process, ns/task and RSS per round; submit:
+ * the first table alone).
  *
  * Usage: pool_bench [threads]   (default: the number of CPUs). Ratios: peer time / weft time
  * (above 1: weft is faster). */
@@ -584,7 +585,7 @@ static double call_for(void *arg)
 #define UV_OR_NULL(fn) NULL
 #endif
 
-static void tasks_section(int runs)
+static void tasks_section(int runs, int submit_only)
 {
     enum { N = 1000000, DEPTH = 19 };
     double tree_n = (double)((1 << (DEPTH + 1)) - 1), fj_n = (double)((1 << DEPTH) - 1);
@@ -601,6 +602,7 @@ static void tasks_section(int runs)
     };
     double base = table("1,000,000 empty tasks submitted from one thread", "ns/task", runs, t1,
                         sizeof t1 / sizeof t1[0]);
+    if (submit_only) return;
     /* Python runs once, apart (it takes seconds); its ratio is to weft's median above. */
     double py = python_run();
     if (py >= 0) bench_table_row("Python ThreadPoolExecutor (20k)", py, base, 1);
@@ -714,7 +716,8 @@ int main(int argc, char **argv)
     uvreqs = calloc(1 << 21, sizeof *uvreqs);
 #endif
     const char *only = getenv("POOL_BENCH_ONLY");
-    if (!only || strcmp(only, "tasks") == 0) tasks_section(runs);
+    if (!only || strcmp(only, "tasks") == 0 || strcmp(only, "submit") == 0)
+        tasks_section(runs, only && strcmp(only, "submit") == 0);
     if (!only || strcmp(only, "loops") == 0) loops_section(runs);
     if (!only || strcmp(only, "rounds") == 0) rounds_section();
     weft_pool_free(pool);

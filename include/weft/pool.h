@@ -82,10 +82,14 @@ typedef struct weft_pool_opts {
                                 a scope per task (an allocation and the scope tree's lock) */
     int daemon;              /* non-zero: exit does not wait for this pool's tasks ("Exit"
                                 above) */
+    int outsiders_only_wait; /* non-zero: a thread that is not a worker sleeps while it waits
+                                on this pool; by default it runs the pool's queued tasks
+                                meanwhile (weft_future_wait), which a task that needs a lock
+                                such a waiter holds must not allow */
 } weft_pool_opts;
 
 /* clang-format off */
-#define WEFT_POOL_OPTS_INIT {0, NULL, NULL, NULL, 0, NULL, 0, 0}
+#define WEFT_POOL_OPTS_INIT {0, NULL, NULL, NULL, 0, NULL, 0, 0, 0}
 /* clang-format on */
 
 /* weft_pool_new - make a pool; no worker starts before the first submit.

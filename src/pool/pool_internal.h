@@ -67,6 +67,7 @@ struct weft_pool {
     bool is_default;
     bool task_scopes;
     bool daemon;                    /* not shut down at exit (registry.c) */
+    bool outsiders_help;            /* waiters that are no workers run tasks (sched.c) */
     bool exit_seen;                 /* the exit rule took it (registry.c, under its lock) */
     weft_pool *reg_next, *reg_prev; /* registry.c's list of live pools */
     char prefix[48];

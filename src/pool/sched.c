@@ -642,7 +642,7 @@ int weft__wait_help(weft_pool *help, struct weft__wsrc *src, size_t n, bool (*re
                     void *rctx, weft_ns deadline, bool cancellable)
 {
     struct weft__worker *w = weft__tls_worker;
-    bool guest = help && w == NULL;
+    bool guest = help && w == NULL && help->outsiders_help;
     if (w && w->pool != help) w = NULL;
     for (;;) {
         if (ready(rctx)) return 0;

@@ -554,6 +554,29 @@ static int kid_nap(void *arg, void **result)
     return weft_sleep(WEFT_MS(2));
 }
 
+START_TEST(a_pool_can_keep_outside_waiters_from_running_tasks)
+{
+    struct help h;
+    memset(&h, 0, sizeof h);
+    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+    o.max_workers = 1;
+    o.outsiders_only_wait = 1;
+    ck_assert_weft(weft_pool_new(&h.p, &o), 0);
+    weft_event_init(&h.spawned);
+    weft_event_init(&h.release);
+    h.nkids = 2;
+    h.kid_fn = kid_mark;
+    h.waiter = pthread_self();
+    ck_assert_weft(weft_pool_submit(h.p, holder, &h, &h.holder, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_event_wait(&h.spawned, WEFT_SEC(30)), 0);
+    ck_assert_weft(weft_future_wait(h.kids[0], WEFT_MS(5)), WEFT_ETIMEDOUT);
+    ck_assert_weft(weft_pool_wait_idle(h.p, WEFT_MS(5)), WEFT_ETIMEDOUT);
+    ck_assert_int_eq(atomic_load(&h.on_waiter), 0);
+    ck_assert_int_eq(weft_future_done(h.kids[0]), 0);
+    help_end(&h);
+}
+END_TEST
+
 START_TEST(a_helping_waiter_still_times_out)
 {
     struct help h;
@@ -1328,7 +1351,8 @@ WEFT_TEST_SUITE(
     parallel_reduce_gives_the_exact_sum, parallel_reduce_nests_inside_tasks,
     parallel_for_covers_every_index_once_at_every_grain_and_size,
     parallel_for_nests_in_bodies_and_tasks, parallel_reduce_is_exact_at_fine_grains,
-    a_waiter_that_is_no_worker_runs_queued_tasks, a_helping_waiter_still_times_out,
+    a_waiter_that_is_no_worker_runs_queued_tasks,
+    a_pool_can_keep_outside_waiters_from_running_tasks, a_helping_waiter_still_times_out,
     a_helping_waiter_is_cancelled_and_its_task_is_not, wait_idle_pause_and_resume,
     bounded_queue_gives_back_pressure, workers_are_named_and_initialised,
     broken_pool_fails_pending_futures_with_ebroken, broken_pool_runs_no_task_after_the_break,
