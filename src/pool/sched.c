@@ -625,6 +625,7 @@ static int help_as_guest(weft_pool *p, bool (*ready)(void *), void *rctx, weft_n
     weft_future *t;
     while (!ready(rctx) && (t = guest_find(p, &g.rng)) != NULL) {
         weft__pool_run(&g, t);
+        weft_error_clear(); /* what the task left in the slot is not the waiter's */
         if (deadline != WEFT_FOREVER && weft_now() >= deadline) {
             rc = WEFT_ETIMEDOUT;
             break;

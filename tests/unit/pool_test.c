@@ -385,10 +385,10 @@ static void check_cover(weft_pool *p, int64_t begin, int64_t n, int64_t grain, a
 
 START_TEST(parallel_for_covers_every_index_once_at_every_grain_and_size)
 {
-    enum { MAX = 1 << 16 };
+    enum { MAX = 1 << 12 };
     atomic_int *m = calloc(MAX, sizeof *m);
-    int64_t sizes[] = {0, 1, 2, 3, 7, 64, 1000, 4097, MAX};
-    int64_t grains[] = {0, 1, 2, 3, 7, 64, 1000, 65536, INT64_MAX};
+    int64_t sizes[] = {0, 1, 2, 3, 7, 64, 1000, MAX - 1, MAX};
+    int64_t grains[] = {0, 1, 2, 3, 7, 64, 1000, MAX * 4, INT64_MAX};
     int64_t bases[] = {0, -5000, INT64_MAX - MAX, INT64_MIN};
     for (int workers = 1; workers <= 3; workers += 2) {
         weft_pool *p = weft_test_pool(workers);
