@@ -62,12 +62,7 @@ typedef void (*weft_future_cb)(weft_future *f, void *arg);
  * Returns 0 (done), WEFT_EAGAIN (timeout 0 and not done), WEFT_ETIMEDOUT, WEFT_ECANCELED (the
  * caller's cancel scope was cancelled), WEFT_EINVAL (NULL f, negative timeout).
  * Called from a worker of f's pool, it runs other tasks of the pool while it waits, so nested
- * waits never deadlock the pool. Called from a thread that is a worker of no pool, it first
- * runs tasks of f's pool that its workers have queued (stolen from their deques, as an idle
- * worker would), each inside the pool's scope (the pool's cancellation reaches them, the
- * caller's does not), then sleeps; the timeout and the caller's cancellation are checked
- * between two such tasks, so the return may come late by up to one task's length. Such a task
- * runs on the caller's thread: its thread-locals and weft_thread_current() are the caller's.
+ * waits never deadlock the pool.
  * Blocks: yes. Cancellation point: yes. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_future_wait(weft_future *f, weft_ns timeout);
 

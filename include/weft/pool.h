@@ -82,10 +82,10 @@ typedef struct weft_pool_opts {
                                 a scope per task (an allocation and the scope tree's lock) */
     int daemon;              /* non-zero: exit does not wait for this pool's tasks ("Exit"
                                 above) */
-    int outsiders_only_wait; /* non-zero: a thread that is not a worker sleeps while it waits
-                                on this pool; by default it runs the pool's queued tasks
-                                meanwhile (weft_future_wait), which a task that needs a lock
-                                such a waiter holds must not allow */
+    int outsiders_only_wait; /* non-zero: a thread that is not a worker sleeps in
+                                weft_pool_wait_idle; by default it runs the pool's queued tasks
+                                meanwhile, which a task that needs a lock such a waiter holds
+                                must not allow */
 } weft_pool_opts;
 
 /* clang-format off */
@@ -144,8 +144,7 @@ WEFT_API int weft_pool_submit_named(weft_pool *p, const char *name, weft_task_fn
  * pool is broken, or broke during the map: the items of chunks not started never run; the
  * message says why, see weft_pool_init_fn); WEFT_ECANCELED also when a cancelling shutdown
  * dropped chunks not started; WEFT_EINVAL (NULL p or fn, negative timeout); WEFT_ENOMEM.
- * Blocks: yes (helps from a worker of p; any other caller runs queued tasks of p meanwhile,
- * as weft_future_wait says). Cancellation point: yes. Thread safety: safe.
+ * Blocks: yes (helps from a worker of p). Cancellation point: yes. Thread safety: safe.
  * Async-signal-safe: no. */
 WEFT_API int weft_pool_map(weft_pool *p, weft_task_fn fn, void **args, void **results, size_t n,
                            size_t chunk, weft_ns timeout);
@@ -264,8 +263,13 @@ WEFT_API void weft_pool_free(weft_pool *p);
 /* weft_pool_wait_idle - wait until every task submitted so far has finished (the pool stays
  * usable). Returns 0, WEFT_EAGAIN (timeout 0), WEFT_ETIMEDOUT, WEFT_ECANCELED, WEFT_EDEADLK
  * (called from a task of p: it could never be idle), WEFT_EINVAL.
- * A caller that is a worker of no pool runs queued tasks of p meanwhile, as weft_future_wait
- * says (so the return may come late by up to one task's length).
+ * A caller that is a worker of no pool first runs tasks of p that its workers have queued
+ * (stolen from their deques, as an idle worker would), each inside p's scope (p's
+ * cancellation reaches them, the caller's does not), then sleeps; the timeout and the
+ * caller's cancellation are checked between two such tasks, so the return may come late by up
+ * to one task's length. Such a task runs on the caller's thread: its thread-locals and
+ * weft_thread_current() are the caller's. Waits on a single future, a group or a map do not
+ * run other tasks from outside the pool (one could need what the caller does next).
  * Blocks: yes. Cancellation point: yes. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_pool_wait_idle(weft_pool *p, weft_ns timeout);
 

@@ -51,8 +51,7 @@ struct weft__wsrc {
     void *ctx;
 };
 /* Wait until ready(rctx), parking on the sources; a worker of `help` runs that pool's tasks
- * meanwhile, and a thread that is a worker of no pool runs the tasks of `help` it can steal
- * before it parks. Returns 0, WEFT_EAGAIN (deadline 0 meaning "try once": pass try_once),
+ * meanwhile. Returns 0, WEFT_EAGAIN (deadline 0 meaning "try once": pass try_once),
  * WEFT_ETIMEDOUT, WEFT_ECANCELED (unless !cancellable). (pool/sched.c) */
 int weft__wait_help(weft_pool *help, struct weft__wsrc *src, size_t n, bool (*ready)(void *),
                     void *rctx, weft_ns deadline, bool cancellable);

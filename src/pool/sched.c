@@ -577,18 +577,20 @@ static int park_on(weft_pool *hp, struct weft__wsrc *src, size_t n, bool (*ready
 }
 
 /* ---- a waiter that is no worker helps ----
- * A thread that is a worker of no pool, waiting on p, runs tasks of p that the workers have
- * already taken into their deques (it steals them, as an idle worker would; the injection
- * stack is left to the workers, who take it whole), until none is left or its condition
- * holds, then parks as before, on its condition alone: linked on idle_q it could take a
- * wake-up meant for a worker and not be able to act on it (the new task may be on the stack).
- * It runs them as a guest: a worker record on its stack (so it needs no slot of the pool, and
- * any number of waiters may help at once) that is not made the thread's weft__tls_worker, so a
- * helped task that submits submits as an outsider, and one that waits helps again. Each task
- * runs inside p's scope, as on a worker: p's cancellation reaches it, the waiter's does not.
- * Between two tasks the waiter checks its own deadline and cancellation (its scope, looked at
- * directly: a cancel request for a helped task resets the parker's flag). Why this is safe and
- * what a helped task sees: docs/design/pool.md, "A waiter that is no worker helps". */
+ * A thread that is a worker of no pool and waits for the whole pool to be idle
+ * (weft_pool_wait_idle) runs tasks of p that the workers have already taken into their deques
+ * (it steals them, as an idle worker would; the injection stack is left to the workers, who
+ * take it whole), until none is left or its condition holds, then parks as before, on its
+ * condition alone: linked on idle_q it could take a wake-up meant for a worker and not be able
+ * to act on it (the new task may be on the stack). Only there: it waits for every task anyway,
+ * so running one cannot make it wait for something it would not have waited for; a waiter on
+ * one future that ran some other task could block on what that task needs from the waiter's
+ * own next steps (docs/design/pool.md). It runs them as a guest: a worker record on its stack
+ * (so it needs no slot of the pool, and any number of waiters may help at once) that is not
+ * made the thread's weft__tls_worker, so a helped task that submits submits as an outsider.
+ * Each task runs inside p's scope, as on a worker: p's cancellation reaches it, the waiter's
+ * does not. Between two tasks the waiter checks its own deadline and cancellation (its scope,
+ * looked at directly: a cancel request for a helped task resets the parker's flag). */
 
 static weft_future *guest_find(weft_pool *p, uint32_t *rng)
 {
@@ -639,11 +641,11 @@ static int help_as_guest(weft_pool *p, bool (*ready)(void *), void *rctx, weft_n
     return rc;
 }
 
-int weft__wait_help(weft_pool *help, struct weft__wsrc *src, size_t n, bool (*ready)(void *),
-                    void *rctx, weft_ns deadline, bool cancellable)
+static int wait_help(weft_pool *help, bool guest, struct weft__wsrc *src, size_t n,
+                     bool (*ready)(void *), void *rctx, weft_ns deadline, bool cancellable)
 {
     struct weft__worker *w = weft__tls_worker;
-    bool guest = help && w == NULL && help->outsiders_help;
+    guest = guest && w == NULL && help->outsiders_help;
     if (w && w->pool != help) w = NULL;
     for (;;) {
         if (ready(rctx)) return 0;
@@ -662,6 +664,18 @@ int weft__wait_help(weft_pool *help, struct weft__wsrc *src, size_t n, bool (*re
         int rc = park_on(w ? help : NULL, src, n, ready, rctx, deadline, cancellable);
         if (rc != 0) return ready(rctx) ? 0 : rc;
     }
+}
+
+int weft__wait_help(weft_pool *help, struct weft__wsrc *src, size_t n, bool (*ready)(void *),
+                    void *rctx, weft_ns deadline, bool cancellable)
+{
+    return wait_help(help, false, src, n, ready, rctx, deadline, cancellable);
+}
+
+int weft__wait_help_all(weft_pool *p, struct weft__wsrc *src, bool (*ready)(void *), void *rctx,
+                        weft_ns deadline)
+{
+    return wait_help(p, true, src, 1, ready, rctx, deadline, true);
 }
 
 /* ---- the worker ---- */

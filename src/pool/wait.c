@@ -45,11 +45,9 @@ static bool wait_ready(void *ctx)
     return done == c->n;
 }
 
-/* The pool a waiter helps: a worker its own; any other thread the pool of what it waits for
- * (NULL: none; sched.c's guest help). */
-static weft_pool *helping(weft_pool *of)
+static weft_pool *helping(void)
 {
-    return weft__tls_worker ? weft__tls_worker->pool : of;
+    return weft__tls_worker ? weft__tls_worker->pool : NULL;
 }
 
 static int wait_all(weft_future **fs, size_t n, weft_ns timeout)
@@ -59,8 +57,7 @@ static int wait_all(weft_future **fs, size_t n, weft_ns timeout)
         if (weft__future_is_done(fs[i])) continue;
         if (timeout == 0) return WEFT_EAGAIN;
         struct weft__wsrc src = {&fs[i]->wq, weft__future_arm, fs[i]};
-        int rc = weft__wait_help(helping(fs[i]->pool), &src, 1, weft__future_ready, fs[i], deadline,
-                                 true);
+        int rc = weft__wait_help(helping(), &src, 1, weft__future_ready, fs[i], deadline, true);
         if (rc != 0) return rc;
     }
     return 0;
@@ -87,7 +84,7 @@ int weft_wait(weft_future **fs, size_t n, int mode, size_t *index_out, weft_ns t
         if (src == NULL) return weft__fail(WEFT_ENOMEM, "no memory to wait on %zu futures", n);
         for (size_t i = 0; i < n; i++)
             src[i] = (struct weft__wsrc){&fs[i]->wq, weft__future_arm, fs[i]};
-        rc = weft__wait_help(helping(NULL), src, n, wait_ready, &c, weft_deadline(timeout), true);
+        rc = weft__wait_help(helping(), src, n, wait_ready, &c, weft_deadline(timeout), true);
         free(src);
     }
     if (rc == 0 && index_out) *index_out = mode == WEFT_ALL_COMPLETED ? n : c.idx;
@@ -260,8 +257,7 @@ int weft_as_completed_next(weft_as_completed *it, weft_future **f, weft_ns timeo
     if (!it_ready(it)) {
         if (timeout == 0) return WEFT_EAGAIN;
         struct weft__wsrc src = {&it->wq, it_arm, it};
-        int rc =
-            weft__wait_help(helping(NULL), &src, 1, it_ready, it, weft_deadline(timeout), true);
+        int rc = weft__wait_help(helping(), &src, 1, it_ready, it, weft_deadline(timeout), true);
         if (rc != 0) return rc;
     }
     weft__lock_acquire(&it->wq.lock);
