@@ -267,8 +267,9 @@ WEFT_API void weft_pool_free(weft_pool *p);
  * (stolen from their deques, as an idle worker would), each inside p's scope (p's
  * cancellation reaches them, the caller's does not), then sleeps; the timeout and the
  * caller's cancellation are checked between two such tasks, so the return may come late by up
- * to one task's length. Such a task runs on the caller's thread: its thread-locals and
- * weft_thread_current() are the caller's. Waits on a single future, a group or a map do not
+ * to one task's length (forever if that task waits for what the caller does after the wait:
+ * set opts.outsiders_only_wait for such programs). Such a task runs on the caller's thread:
+ * its thread-locals and weft_thread_current() are the caller's. Waits on a single future, a group or a map do not
  * run other tasks from outside the pool (one could need what the caller does next).
  * Blocks: yes. Cancellation point: yes. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_pool_wait_idle(weft_pool *p, weft_ns timeout);
