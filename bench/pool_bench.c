@@ -2,7 +2,8 @@
  * from one thread, spawned from inside tasks (a tree), and fork-join with waits; then the range
  * sum (parallel reduce) and a parallel for. Peers: a naive mutex+condvar pool (written here),
  * GLib's GThreadPool, libuv's uv_queue_work, TBB (task_group, parallel_reduce, parallel_for;
- * pool_bench_tbb.cpp), OpenMP tasks and loops (pool_bench_omp.c) and Python's
+ * pool_bench_tbb.cpp), OpenMP tasks and loops (pool_bench_omp.c; with libgomp here, and with
+ * LLVM's libomp as the program pool_bench_llvmomp, run once after its table) and Python's
  * ThreadPoolExecutor (20,000 tasks through python3, scaled to ns per task). Peers that were not
  * found at configure time are skipped. Every figure is the median of BENCH_RUNS runs (default 5);
  * BENCH_VERBOSE=1 prints every run too (on stderr). POOL_BENCH_ONLY=tasks|loops|rounds|submit
@@ -467,6 +468,25 @@ static double python_run(void)
     return ns;
 }
 
+/* ---- LLVM's libomp: a program of its own (pool_bench_llvmomp.c), run after the table ---- */
+
+static double llvmomp_run(const char *what, int n, int runs)
+{
+#ifdef POOL_BENCH_LLVMOMP
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s %s %d %d %d", POOL_BENCH_LLVMOMP, what, n, threads, runs);
+    FILE *f = popen(cmd, "r");
+    if (f == NULL) return -1;
+    double ns = -1;
+    if (fscanf(f, "%lf", &ns) != 1) ns = -1;
+    pclose(f);
+    return ns;
+#else
+    (void)what, (void)n, (void)runs;
+    return -1;
+#endif
+}
+
 /* ---- the driver ---- */
 
 #define MAXRUNS 64
@@ -602,6 +622,8 @@ static void tasks_section(int runs, int submit_only)
     };
     double base = table("1,000,000 empty tasks submitted from one thread", "ns/task", runs, t1,
                         sizeof t1 / sizeof t1[0]);
+    double llvm = llvmomp_run("flat", N, runs);
+    if (llvm >= 0) bench_table_row("OpenMP task (LLVM libomp, own run)", llvm, base, 1);
     if (submit_only) return;
     /* Python runs once, apart (it takes seconds); its ratio is to weft's median above. */
     double py = python_run();
@@ -676,8 +698,10 @@ static void loops_section(int runs)
         {"OpenMP schedule(dynamic,1)", call_for, &ones[1], (double)g},
         {"TBB simple_partitioner, grain 1", call_for, &ones[2], (double)g},
     };
-    table("a[i] = f(i) over 1e6 doubles, one index per piece (ratio: peer / weft)", "ns/index",
-          runs, t3, sizeof t3 / sizeof t3[0]);
+    double base = table("a[i] = f(i) over 1e6 doubles, one index per piece (ratio: peer / weft)",
+                        "ns/index", runs, t3, sizeof t3 / sizeof t3[0]);
+    double llvm = llvmomp_run("for1", (int)g, runs);
+    if (llvm >= 0) bench_table_row("OpenMP dynamic,1 (LLVM libomp, own)", llvm, base, 1);
     loops_ratio = 1;
     free(a);
 }
