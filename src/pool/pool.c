@@ -177,6 +177,7 @@ static void unreserve(weft_pool *p)
 #define PACE_STALL WEFT_MS(2)
 
 static _Thread_local unsigned pace_count WEFT__TLS_IE;
+static _Thread_local unsigned pace_quiet WEFT__TLS_IE; /* checks to skip after a stall */
 
 static uint64_t pool_done(weft_pool *p, int n)
 {
@@ -200,6 +201,10 @@ static uint64_t backlog(weft_pool *p, uint64_t *done)
 static void pace(weft_pool *p)
 {
     uint64_t done, last;
+    if (pace_quiet > 0) {
+        pace_quiet--;
+        return;
+    }
     if (backlog(p, &done) <= PACE_HIGH) return;
     weft_ns since = weft_now();
     last = done;
@@ -219,7 +224,7 @@ static void pace(weft_pool *p)
             last = done;
             since = now;
         } else if (now - since > PACE_STALL) {
-            pace_count = (unsigned)-PACE_HIGH; /* stuck: look again PACE_HIGH submits later */
+            pace_quiet = PACE_HIGH / PACE_EVERY; /* stuck: look again PACE_HIGH submits on */
             return;
         }
     }

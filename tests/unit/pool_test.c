@@ -653,6 +653,25 @@ START_TEST(a_helping_waiter_is_cancelled_and_its_task_is_not)
 }
 END_TEST
 
+/* A submitter far ahead of workers that are stuck (here on an event it sets only after its
+ * submits) must not wait for them: pacing gives up when they make no progress. */
+START_TEST(a_paced_submitter_goes_on_when_the_workers_are_stuck)
+{
+    weft_pool *p = weft_test_pool(1);
+    weft_event ev;
+    weft_event_init(&ev);
+    atomic_store(&weft_test_runs, 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_wait_event, &ev, NULL, WEFT_FOREVER), 0);
+    enum { N = 30000 };
+    for (int i = 0; i < N; i++)
+        ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, WEFT_FOREVER), 0);
+    weft_event_set(&ev);
+    ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(60)), 0);
+    ck_assert_int_eq(atomic_load(&weft_test_runs), N);
+    weft_pool_free(p);
+}
+END_TEST
+
 START_TEST(wait_idle_pause_and_resume)
 {
     weft_pool *p = weft_test_pool(2);
@@ -1363,6 +1382,7 @@ WEFT_TEST_SUITE(
     parallel_for_covers_every_index_once_at_every_grain_and_size,
     parallel_for_nests_in_bodies_and_tasks, parallel_reduce_is_exact_at_fine_grains,
     wait_idle_from_outside_runs_queued_tasks, a_future_wait_from_outside_runs_no_other_task,
+    a_paced_submitter_goes_on_when_the_workers_are_stuck,
     a_pool_can_keep_outside_waiters_from_running_tasks, a_helping_waiter_still_times_out,
     a_helping_waiter_is_cancelled_and_its_task_is_not, wait_idle_pause_and_resume,
     bounded_queue_gives_back_pressure, workers_are_named_and_initialised,
