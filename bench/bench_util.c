@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <time.h>
+#include <unistd.h>
 
 int64_t bench_now(void)
 {
@@ -87,4 +89,50 @@ int bench_name_listed(const char *name, const char *list)
         list = end + 1;
     }
     return 0;
+}
+
+/* The "model name" line of /proc/cpuinfo (x86; "unknown" elsewhere), trimmed into buf. */
+static void cpu_model(char *buf, size_t size)
+{
+    snprintf(buf, size, "unknown CPU");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f == NULL) return;
+    char line[256];
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "model name", 10) == 0) {
+            const char *v = strchr(line, ':');
+            if (v == NULL) break;
+            v += strspn(v + 1, " \t") + 1;
+            snprintf(buf, size, "%.*s", (int)strcspn(v, "\n"), v);
+            break;
+        }
+    fclose(f);
+}
+
+void bench_header(const char *program)
+{
+    char model[160], load[64] = "?";
+    cpu_model(model, sizeof model);
+    struct utsname u;
+    if (uname(&u) != 0) snprintf(u.release, sizeof u.release, "?");
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fgets(load, sizeof load, f) == NULL) snprintf(load, sizeof load, "?");
+        fclose(f);
+    }
+    double l1 = 0, l5 = 0, l15 = 0;
+    if (sscanf(load, "%lf %lf %lf", &l1, &l5, &l15) != 3) l1 = l5 = l15 = -1;
+    printf("# %s on %s, %ld CPUs, Linux %s, load average %.2f %.2f %.2f\n", program, model,
+           sysconf(_SC_NPROCESSORS_ONLN), u.release, l1, l5, l15);
+    fflush(stdout);
+}
+
+long bench_rss_kib(void)
+{
+    long size, resident;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f == NULL) return -1;
+    int ok = fscanf(f, "%ld %ld", &size, &resident) == 2;
+    fclose(f);
+    return ok ? resident * (sysconf(_SC_PAGESIZE) / 1024) : -1;
 }

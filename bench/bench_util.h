@@ -9,6 +9,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Print one line naming the machine the figures come from: the program, the CPU model, the
+ * number of online CPUs, the kernel release and the load average at the start (every bench
+ * program prints it first, so that a figure is never read without its conditions). */
+void bench_header(const char *program);
+/* Resident set size of this process in KiB (from /proc/self/statm), or -1. */
+long bench_rss_kib(void);
 /* Monotonic time in nanoseconds. */
 int64_t bench_now(void);
 /* CPU time of the calling thread in nanoseconds. */

@@ -181,6 +181,7 @@ static void measure(int n, int runs)
 
 int main(void)
 {
+    bench_header("cancel_bench");
     int runs = bench_runs(21);
     if (runs > 64) runs = 64;
     printf("cancellation latency: from the cancel call until all N threads blocked in a queue get\n"

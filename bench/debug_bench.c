@@ -183,6 +183,7 @@ static void dump_many(int n, int runs)
 
 int main(void)
 {
+    bench_header("debug_bench");
     int runs = bench_runs(7);
     if (runs > MAX_RUNS) runs = MAX_RUNS;
 #ifdef WEFT_DEBUG_H

@@ -162,6 +162,7 @@ static void python_figures(double py_rtt[2], double py_thr[2])
 
 int main(void)
 {
+    bench_header("ipcq_bench");
     int runs = bench_runs(7);
     const char *only = getenv("BENCH_ONLY");
     static const size_t sizes[2] = {8, 64};

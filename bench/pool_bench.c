@@ -2,10 +2,13 @@
  * from one thread, spawned from inside tasks (a tree), and fork-join with waits; then the range
  * sum (parallel reduce) and a parallel for. Peers: a naive mutex+condvar pool (written here),
  * GLib's GThreadPool, libuv's uv_queue_work, TBB (task_group, parallel_reduce, parallel_for;
- * pool_bench_tbb.cpp), OpenMP tasks and loops (pool_bench_omp.c) and Python's
+ * pool_bench_tbb.cpp), OpenMP tasks and loops (pool_bench_omp.c; with libgomp here, and with
+ * LLVM's libomp as the program pool_bench_llvmomp, run once after its table) and Python's
  * ThreadPoolExecutor (20,000 tasks through python3, scaled to ns per task). Peers that were not
  * found at configure time are skipped. Every figure is the median of BENCH_RUNS runs (default 5);
- * BENCH_VERBOSE=1 prints every run too (on stderr). POOL_BENCH_ONLY=tasks|loops runs one half.
+ * BENCH_VERBOSE=1 prints every run too (on stderr). POOL_BENCH_ONLY=tasks|loops|rounds|submit
+ * runs one part (rounds: 20 submit rounds in one process, ns/task and RSS per round; submit:
+ * the first table alone).
  *
  * Usage: pool_bench [threads]   (default: the number of CPUs). Ratios: peer time / weft time
  * (above 1: weft is faster). */
@@ -72,6 +75,11 @@ double tbb_for(double *a, int64_t n, int t)
     (void)a, (void)n, (void)t;
     return -1;
 }
+double tbb_for1(double *a, int64_t n, int t)
+{
+    (void)a, (void)n, (void)t;
+    return -1;
+}
 #endif
 #ifndef HAVE_OMP
 double omp_flat(int n, int t)
@@ -95,6 +103,11 @@ double omp_sum(int64_t n, int t, int64_t *s)
     return -1;
 }
 double omp_for(double *a, int64_t n, int t)
+{
+    (void)a, (void)n, (void)t;
+    return -1;
+}
+double omp_for1(double *a, int64_t n, int t)
 {
     (void)a, (void)n, (void)t;
     return -1;
@@ -200,6 +213,13 @@ static double weft_for(double *a, int64_t n)
 {
     int64_t t0 = bench_now();
     weft_parallel_for(pool, 0, n, 0, for_body, a);
+    return (double)(bench_now() - t0);
+}
+
+static double weft_for1(double *a, int64_t n)
+{
+    int64_t t0 = bench_now();
+    weft_parallel_for(pool, 0, n, 1, for_body, a);
     return (double)(bench_now() - t0);
 }
 
@@ -448,6 +468,25 @@ static double python_run(void)
     return ns;
 }
 
+/* ---- LLVM's libomp: a program of its own (pool_bench_llvmomp.c), run after the table ---- */
+
+static double llvmomp_run(const char *what, int n, int runs)
+{
+#ifdef POOL_BENCH_LLVMOMP
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s %s %d %d %d", POOL_BENCH_LLVMOMP, what, n, threads, runs);
+    FILE *f = popen(cmd, "r");
+    if (f == NULL) return -1;
+    double ns = -1;
+    if (fscanf(f, "%lf", &ns) != 1) ns = -1;
+    pclose(f);
+    return ns;
+#else
+    (void)what, (void)n, (void)runs;
+    return -1;
+#endif
+}
+
 /* ---- the driver ---- */
 
 #define MAXRUNS 64
@@ -566,7 +605,7 @@ static double call_for(void *arg)
 #define UV_OR_NULL(fn) NULL
 #endif
 
-static void tasks_section(int runs)
+static void tasks_section(int runs, int submit_only)
 {
     enum { N = 1000000, DEPTH = 19 };
     double tree_n = (double)((1 << (DEPTH + 1)) - 1), fj_n = (double)((1 << DEPTH) - 1);
@@ -583,6 +622,9 @@ static void tasks_section(int runs)
     };
     double base = table("1,000,000 empty tasks submitted from one thread", "ns/task", runs, t1,
                         sizeof t1 / sizeof t1[0]);
+    double llvm = llvmomp_run("flat", N, runs);
+    if (llvm >= 0) bench_table_row("OpenMP task (LLVM libomp, own run)", llvm, base, 1);
+    if (submit_only) return;
     /* Python runs once, apart (it takes seconds); its ratio is to weft's median above. */
     double py = python_run();
     if (py >= 0) bench_table_row("Python ThreadPoolExecutor (20k)", py, base, 1);
@@ -645,11 +687,42 @@ static void loops_section(int runs)
     };
     table("a[i] = f(i) over 2e7 doubles (parallel for; ratio: speed-up)", "ms", runs, t2,
           sizeof t2 / sizeof t2[0]);
+
+    /* Grain 1: one index per piece, so the figure is the cost of handing out a piece. */
+    int64_t g = 1000000;
+    loops_ratio = 0;
+    struct forcall ones[] = {
+        {weft_for1, NULL, a, g}, {NULL, omp_for1, a, g}, {NULL, tbb_for1, a, g}};
+    struct contender t3[] = {
+        {"weft_parallel_for, grain 1", call_for, &ones[0], (double)g},
+        {"OpenMP schedule(dynamic,1)", call_for, &ones[1], (double)g},
+        {"TBB simple_partitioner, grain 1", call_for, &ones[2], (double)g},
+    };
+    double base = table("a[i] = f(i) over 1e6 doubles, one index per piece (ratio: peer / weft)",
+                        "ns/index", runs, t3, sizeof t3 / sizeof t3[0]);
+    double llvm = llvmomp_run("for1", (int)g, runs);
+    if (llvm >= 0) bench_table_row("OpenMP dynamic,1 (LLVM libomp, own)", llvm, base, 1);
+    loops_ratio = 1;
     free(a);
+}
+
+/* Record population: the same 1,000,000-task submit round 20 times in one process, each
+ * round's ns/task and the resident set after it, to show that neither drifts upward. */
+static void rounds_section(void)
+{
+    printf("\n1,000,000 empty tasks from one thread, 20 rounds in one process\n");
+    printf("| %5s | %10s | %10s |\n", "round", "ns/task", "RSS KiB");
+    printf("|%.7s|%.12s|%.12s|\n", "-------", "------------", "------------");
+    for (int r = 1; r <= 20; r++) {
+        double ns = weft_flat(1000000) / 1e6;
+        printf("| %5d | %10.1f | %10ld |\n", r, ns, bench_rss_kib());
+        fflush(stdout);
+    }
 }
 
 int main(int argc, char **argv)
 {
+    bench_header("pool_bench");
     threads = argc > 1 ? atoi(argv[1]) : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (threads < 1 || threads > 64) threads = 2;
     char env[32];
@@ -667,8 +740,10 @@ int main(int argc, char **argv)
     uvreqs = calloc(1 << 21, sizeof *uvreqs);
 #endif
     const char *only = getenv("POOL_BENCH_ONLY");
-    if (!only || strcmp(only, "tasks") == 0) tasks_section(runs);
+    if (!only || strcmp(only, "tasks") == 0 || strcmp(only, "submit") == 0)
+        tasks_section(runs, only && strcmp(only, "submit") == 0);
     if (!only || strcmp(only, "loops") == 0) loops_section(runs);
+    if (!only || strcmp(only, "rounds") == 0) rounds_section();
     weft_pool_free(pool);
     return 0;
 }

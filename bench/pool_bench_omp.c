@@ -1,5 +1,6 @@
 /* bench/pool_bench_omp.c - the OpenMP side of pool_bench (libgomp, built with -fopenmp):
- * tasks from one thread, a task tree, task + taskwait fork-join, parallel for reduction. */
+ * tasks from one thread, a task tree, task + taskwait fork-join, parallel for reduction, and a
+ * parallel for at one index per piece (schedule(dynamic,1)). */
 #include <omp.h>
 
 #include "pool_bench_peers.h"
@@ -71,6 +72,14 @@ double omp_for(double *a, int64_t n, int threads)
 {
     int64_t t0 = pool_bench_now();
 #pragma omp parallel for num_threads(threads)
+    for (int64_t i = 0; i < n; i++) a[i] = pool_bench_elem(i);
+    return (double)(pool_bench_now() - t0);
+}
+
+double omp_for1(double *a, int64_t n, int threads)
+{
+    int64_t t0 = pool_bench_now();
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
     for (int64_t i = 0; i < n; i++) a[i] = pool_bench_elem(i);
     return (double)(pool_bench_now() - t0);
 }

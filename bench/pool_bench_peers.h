@@ -25,6 +25,10 @@ double omp_sum(int64_t n, int threads, int64_t *sum);
 /* a[i] = body(i) over [0, n) with the library's parallel for (auto partitioning). */
 double tbb_for(double *a, int64_t n, int threads);
 double omp_for(double *a, int64_t n, int threads);
+/* The same at one index per piece: TBB's simple_partitioner at grain 1, OpenMP's
+ * schedule(dynamic,1). */
+double tbb_for1(double *a, int64_t n, int threads);
+double omp_for1(double *a, int64_t n, int threads);
 
 /* The shared per-element work of the parallel-for benchmark. */
 static inline double pool_bench_elem(int64_t i)

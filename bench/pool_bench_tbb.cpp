@@ -1,5 +1,6 @@
 // bench/pool_bench_tbb.cpp - the TBB side of pool_bench: task_group, parallel_reduce and
-// parallel_for (auto_partitioner, the default), each inside a task_arena of `threads`.
+// parallel_for (auto_partitioner, the default; simple_partitioner at grain 1), each inside a
+// task_arena of `threads`.
 #include <atomic>
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
@@ -82,6 +83,21 @@ extern "C" double tbb_for(double *a, int64_t n, int threads)
                               for (int64_t i = r.begin(); i < r.end(); i++)
                                   a[i] = pool_bench_elem(i);
                           });
+    });
+    return (double)(pool_bench_now() - t0);
+}
+
+extern "C" double tbb_for1(double *a, int64_t n, int threads)
+{
+    tbb::task_arena arena(threads);
+    int64_t t0 = pool_bench_now();
+    arena.execute([&] {
+        tbb::parallel_for(
+            tbb::blocked_range<int64_t>(0, n, 1),
+            [a](const tbb::blocked_range<int64_t> &r) {
+                for (int64_t i = r.begin(); i < r.end(); i++) a[i] = pool_bench_elem(i);
+            },
+            tbb::simple_partitioner());
     });
     return (double)(pool_bench_now() - t0);
 }

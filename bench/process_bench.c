@@ -147,6 +147,7 @@ static struct round_result round_(const char *title, int n)
 
 int main(void)
 {
+    bench_header("process_bench");
     int n = bench_runs(2000);
     printf("process_bench: start + run + join of an empty function (%d iterations)\n", n);
     /* The first start makes the fork server, while this process is small. */

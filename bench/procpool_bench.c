@@ -126,6 +126,7 @@ static void python(int n, int runs, double weft_submit)
 
 int main(void)
 {
+    bench_header("procpool_bench");
     int runs = bench_runs(5), n = 20000;
     weft_procpool_opts o = WEFT_PROCPOOL_OPTS_INIT;
     o.workers = 2;

@@ -326,6 +326,7 @@ static void table(const char *title, const char *unit, int runs, int np, int nc)
 
 int main(void)
 {
+    bench_header("queue_bench");
     int runs = bench_runs(5);
     if (runs > MAX_RUNS) runs = MAX_RUNS;
     static const int cfg[][2] = {{1, 1}, {2, 2}, {4, 4}};

@@ -237,6 +237,7 @@ static void *nothing(void *arg)
 
 int main(void)
 {
+    bench_header("sync_bench");
     /* glibc drops the atomics from pthread_mutex_lock while a process has only one thread;
      * a lock matters once there are threads, so measure in that state. */
     pthread_t t;

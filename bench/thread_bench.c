@@ -227,6 +227,7 @@ static void idle_cpu(int messages, int64_t gap_ns)
 
 int main(void)
 {
+    bench_header("thread_bench");
     int runs = bench_runs(7);
     enum { STARTS = 400, ROUNDS = 20000, SLOW_ROUNDS = 2000 };
     double a[64], b[64], c[64];

@@ -85,12 +85,16 @@ typedef struct weft_pool_opts {
                                 a scope per task (an allocation and the scope tree's lock) */
     int daemon;              /* non-zero: exit does not wait for this pool's tasks ("Exit"
                                 above) */
+    int outsiders_only_wait; /* non-zero: a thread that is not a worker sleeps in
+                                weft_pool_wait_idle; by default it runs the pool's queued tasks
+                                meanwhile, which a task that needs a lock such a waiter holds
+                                must not allow */
     /* Zero (as _OPTS_INIT, {0} and calloc leave it): room for later fields, weft/config.h. */
     unsigned long long reserved[4];
 } weft_pool_opts;
 
 /* clang-format off */
-#define WEFT_POOL_OPTS_INIT {0, NULL, NULL, NULL, 0, NULL, 0, 0, {0}}
+#define WEFT_POOL_OPTS_INIT {0, NULL, NULL, NULL, 0, NULL, 0, 0, 0, {0}}
 /* clang-format on */
 
 /* weft_pool_new - make a pool; no worker starts before the first submit.
@@ -119,7 +123,10 @@ WEFT_API int weft_pool_new(weft_pool **out, const weft_pool_opts *opts) WEFT_NOD
  * or no worker could be started), WEFT_ETIMEDOUT (still full after timeout), WEFT_ECANCELED
  * (the caller was cancelled while waiting for room), WEFT_EINVAL (NULL p or fn, negative
  * timeout), WEFT_ENOMEM. On failure fn never runs and *out is untouched.
- * Blocks: only when the pool is full (max_queued). Cancellation point: only then.
+ * Blocks: only when the pool is full (max_queued), and briefly when the caller, not a worker
+ * of p, is far ahead of the workers (more than 8192 tasks not done: it gives them its CPU
+ * until fewer than 2048 are left, as long as they make progress, so that a burst does not
+ * leave its whole backlog as memory). Cancellation point: only when full.
  * Thread safety: safe, also from inside tasks. Async-signal-safe: no. */
 WEFT_API int weft_pool_submit(weft_pool *p, weft_task_fn fn, void *arg, weft_future **out,
                               weft_ns timeout);
@@ -127,7 +134,10 @@ WEFT_API int weft_pool_submit(weft_pool *p, weft_task_fn fn, void *arg, weft_fut
 /* weft_pool_submit_named - weft_pool_submit with a task name, shown by error reports and by a
  * shutdown that times out. name: borrowed during the call and copied (cut at 31 bytes); NULL
  * is no name. Returns as weft_pool_submit.
- * Blocks: only when the pool is full (max_queued). Cancellation point: only then.
+ * Blocks: only when the pool is full (max_queued), and briefly when the caller, not a worker
+ * of p, is far ahead of the workers (more than 8192 tasks not done: it gives them its CPU
+ * until fewer than 2048 are left, as long as they make progress, so that a burst does not
+ * leave its whole backlog as memory). Cancellation point: only when full.
  * Thread safety: safe, also from inside tasks. Async-signal-safe: no. */
 WEFT_API int weft_pool_submit_named(weft_pool *p, const char *name, weft_task_fn fn, void *arg,
                                     weft_future **out, weft_ns timeout);
@@ -266,6 +276,14 @@ WEFT_API void weft_pool_free(weft_pool *p);
 /* weft_pool_wait_idle - wait until every task submitted so far has finished (the pool stays
  * usable). Returns 0, WEFT_EAGAIN (timeout 0), WEFT_ETIMEDOUT, WEFT_ECANCELED, WEFT_EDEADLK
  * (called from a task of p: it could never be idle), WEFT_EINVAL.
+ * A caller that is a worker of no pool first runs tasks of p that its workers have queued
+ * (stolen from their deques, as an idle worker would), each inside p's scope (p's
+ * cancellation reaches them, the caller's does not), then sleeps; the timeout and the
+ * caller's cancellation are checked between two such tasks, so the return may come late by up
+ * to one task's length (forever if that task waits for what the caller does after the wait:
+ * set opts.outsiders_only_wait for such programs). Such a task runs on the caller's thread:
+ * its thread-locals and weft_thread_current() are the caller's. Waits on a single future, a group or a map do not
+ * run other tasks from outside the pool (one could need what the caller does next).
  * Blocks: yes. Cancellation point: yes. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_pool_wait_idle(weft_pool *p, weft_ns timeout);
 
@@ -313,27 +331,31 @@ WEFT_API int weft_pool_set_error_hook(weft_pool_error_hook hook, void *arg);
 
 /* weft_parallel_for - call body(lo, hi, arg) over sub-ranges covering [begin, end) exactly
  * once, in parallel on p (NULL: the default pool); returns when all have run.
- * grain: the largest sub-range body gets; 0: automatic (ranges split recursively into a few
- * pieces per worker, and idle workers steal the halves). Called from a worker of p, the calling
- * thread runs pieces too; any other caller only waits (one thread more than the workers on the
- * CPUs, holding a piece, would delay the end).
+ * grain: the largest sub-range body gets; 0: automatic (about 32 sub-ranges per worker).
+ * The calling thread and the workers of p share the range: each takes grain-sized sub-ranges
+ * off a range of its own and, when that runs dry, steals half of the largest other one. The
+ * caller runs sub-ranges too, whether or not it is a worker of p, so body runs on the caller's
+ * thread (its thread-locals, its scope) as well as on p's workers (their scope: p's).
  * Returns 0 (also for an empty range), WEFT_EINVAL (NULL body, end < begin, grain < 0),
  * WEFT_ECLOSED (p shut down: nothing ran), WEFT_EBROKEN (p is broken: nothing ran).
  * Body must not fail; use weft_checkpoint() inside it to stop early (the remaining pieces
  * still run their body; check in each).
- * Blocks: yes (helps from a worker). Cancellation point: no (it always finishes).
- * Thread safety: safe, nests. Async-signal-safe: no. */
+ * Blocks: yes (runs sub-ranges; helps from a worker). Cancellation point: no (it always
+ * finishes). Thread safety: safe, nests. Async-signal-safe: no. */
 WEFT_API int weft_parallel_for(weft_pool *p, int64_t begin, int64_t end, int64_t grain,
                                void (*body)(int64_t lo, int64_t hi, void *arg), void *arg);
 
-/* weft_parallel_reduce - fold [begin, end) in parallel: every piece gets an accumulator of
- * acc_size bytes copied from identity, body(lo, hi, acc, arg) folds the piece into it, and
- * combine(acc, other, arg) folds the pieces' accumulators together into *result (caller-owned,
- * acc_size bytes, overwritten). combine must be associative and commutative (the pieces are
- * combined in the order they finish). identity: borrowed.
+/* weft_parallel_reduce - fold [begin, end) in parallel, shared out as weft_parallel_for does:
+ * every participating thread gets an accumulator of acc_size bytes copied from identity,
+ * body(lo, hi, acc, arg) folds each sub-range that thread runs into it (so body is called
+ * several times on one accumulator), and combine(acc, other, arg) folds the accumulators
+ * together into *result (caller-owned, acc_size bytes, overwritten). combine must be
+ * associative and commutative (they are combined in the order the threads finish).
+ * identity: borrowed.
  * Returns 0, WEFT_EINVAL (NULL body, combine, identity or result, acc_size 0, end < begin,
  * grain < 0), WEFT_ENOMEM, WEFT_ECLOSED, WEFT_EBROKEN.
- * Blocks: yes (helps from a worker). Cancellation point: no (it always finishes).
+ * Blocks: yes (runs sub-ranges; helps from a worker). Cancellation point: no (it always
+ * finishes).
  * Thread safety: safe, nests. Async-signal-safe: no. */
 WEFT_API int weft_parallel_reduce(weft_pool *p, int64_t begin, int64_t end, int64_t grain,
                                   void (*body)(int64_t lo, int64_t hi, void *acc, void *arg),

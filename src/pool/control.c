@@ -134,7 +134,8 @@ int weft_pool_wait_idle(weft_pool *p, weft_ns timeout)
     if (timeout == 0) return WEFT_EAGAIN;
     atomic_fetch_add(&p->calm_waiters, 1); /* seq_cst: pairs with weft__pool_check_calm */
     struct weft__wsrc src = {&p->calm_q, calm_arm, p};
-    int rc = weft__wait_help(NULL, &src, 1, calm_arm, p, weft_deadline(timeout), true);
+    /* a waiter that is no worker runs p's queued tasks meanwhile (sched.c) */
+    int rc = weft__wait_help_all(p, &src, calm_arm, p, weft_deadline(timeout));
     atomic_fetch_sub(&p->calm_waiters, 1);
     return rc;
 }

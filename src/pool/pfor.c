@@ -1,18 +1,15 @@
 /* src/pool/pfor.c - parallel for / reduce and map, on internal tasks.
  *
- * Parallel for splits [begin, end) recursively: a piece larger than the grain pushes its upper
- * half as a new task (on the worker's own deque, where idle workers steal it, or on the
- * injection stack for a caller that is not a worker) and keeps splitting the lower half, then
- * runs its leaf. With an automatic grain the range is cut into about LEAVES_PER_WORKER pieces
- * per worker; the halves that are stolen early are the big ones, so the load spreads in
- * log2(pieces) steps. A caller that is not a worker of the pool only waits. Map cuts its items
- * into chunks the same way, one task per chunk.
+ * Parallel for shares [begin, end) out among the caller and one internal task per worker, each
+ * owning a range it takes chunks from and stealing halves of the others' ranges when its own
+ * runs dry (the section below). Map cuts its items into chunks, one task per chunk.
  *
- * Completion (a latch on the caller's stack): `pending` counts the pieces not finished; it is
- * decremented under the latch's waitq lock, so the waiter, once it has seen 0, takes that lock
- * once and then knows no piece touches the latch any more and may return (its stack frame
- * goes away). Internal tasks are never cancelled: a cancelling shutdown or a broken pool runs
- * them (sched.c); a map chunk then runs none of its items and fails the first with the reason.
+ * Completion: a latch on the caller's stack counts the participants (parallel for) or chunks
+ * (map) not finished; `pending` is decremented under its waitq lock, so the waiter, once it has
+ * seen 0, takes that lock once and then knows nothing touches the latch any more and may
+ * return (its stack frame goes away). Internal tasks are never cancelled: a cancelling
+ * shutdown or a broken pool runs them (sched.c); a map chunk then runs none of its items and
+ * fails the first with the reason.
  * Lock order: docs/design/locks.md. User code (body, combine, fn) runs under none of these
  * locks but acc_lock, which runs combine.
  */
@@ -25,11 +22,11 @@
 #include <weft/error.h>
 
 #include "core/internal.h"
+#include "os/os.h"
 #include "pool/pool_internal.h"
 
-/* 32, not 8: on a shared VM a worker's vCPU may stop for milliseconds, and whoever holds one of
- * the last big pieces then delays the end; with 4x finer pieces a 1e9-element reduce ran
- * 11-21% faster in A/B runs (both orders), for about 64 tasks more per call. */
+/* The automatic grain: about this many chunks per worker, so that a range stolen late still
+ * splits (on a shared VM a worker's vCPU may stop for milliseconds). */
 #define LEAVES_PER_WORKER 32
 
 struct latch {
@@ -88,13 +85,39 @@ static weft_future *spawn(weft_pool *p, void (*ifn)(weft_future *), void *ctx, i
     return t; /* compare with NULL only: it may already be recycled */
 }
 
-/* ---- parallel for / reduce ---- */
+/* ---- parallel for / reduce ----
+ *
+ * Ranges are shared out by stealing halves of ranges, not by splitting them into tasks (the
+ * lazy splitting of Cilk's THE protocol applied to a range): each participant owns a slot with
+ * a range [lo, hi) and takes grain-sized chunks off its low end with a store to its own lo and
+ * a load of hi (no lock, no line shared unless someone steals); a participant whose slot is
+ * empty takes the upper half of the fullest other slot under that slot's lock (a store to hi,
+ * then a load of lo), and then owns it. The owner's store-then-load and the thief's
+ * store-then-load are seq_cst, so at least one sees the other's: an owner whose chunk crosses
+ * the new hi, or a thief who finds the owner past its mid, settles under the lock (the thief
+ * puts hi back). A chunk of one index costs its owner about one local atomic exchange; the
+ * recursive split this replaced paid a task record, a push and a shared counter per piece.
+ *
+ * Participants: the caller (slot 0, first holding the whole range) and up to one internal task
+ * per other thread the pool may run (slots 1..), pushed at the start, each running chunks until
+ * no slot has more than a chunk left and then counting the latch down. The caller waits for all
+ * of them, even those that start after the range is done (they only look): they use its stack.
+ */
+
+#define SMALL_SLOTS 8
+
+struct pfor_slot {                   /* one participant's range */
+    _Alignas(64) _Atomic int64_t lo; /* the next index its owner runs: written by the owner */
+    _Atomic int64_t hi;              /* its end: lowered by thieves, under lock */
+    weft__lock lock;                 /* thieves, and the owner when they meet */
+};
 
 struct pfor {
     struct latch latch;
     weft_pool *pool;
-    int64_t grain;     /* the user's, or the automatic one */
-    int64_t min_grain; /* automatic: how far a stolen piece may split (else = grain) */
+    int64_t grain; /* the user's, or the automatic one: the chunk an owner takes */
+    struct pfor_slot *slots;
+    int nslots;
     void (*body)(int64_t, int64_t, void *);
     void (*rbody)(int64_t, int64_t, void *, void *);
     void (*combine)(void *, const void *, void *);
@@ -105,53 +128,113 @@ struct pfor {
     weft__lock acc_lock;
 };
 
-static void leaf(struct pfor *c, int64_t lo, int64_t hi)
+static void run_chunk(struct pfor *c, int64_t lo, int64_t hi, void *acc)
 {
     if (c->body) {
         c->body(lo, hi, c->arg);
-        return;
-    }
-    alignas(max_align_t) unsigned char small[256];
-    void *acc = c->acc_size <= sizeof small ? small : weft__malloc(c->acc_size);
-    if (acc == NULL) { /* no memory for a private accumulator: fold under the lock */
+    } else if (acc) {
+        c->rbody(lo, hi, acc, c->arg);
+    } else { /* no memory for a private accumulator: fold under the lock */
         weft__lock_acquire(&c->acc_lock);
         c->rbody(lo, hi, c->result, c->arg);
         weft__lock_release(&c->acc_lock);
-        return;
     }
-    memcpy(acc, c->identity, c->acc_size);
-    c->rbody(lo, hi, acc, c->arg);
-    weft__lock_acquire(&c->acc_lock);
-    c->combine(c->result, acc, c->arg);
-    weft__lock_release(&c->acc_lock);
+}
+
+/* The owner's next chunk of its slot, [*lo, *hi); false when the slot is empty. */
+static bool slot_take(struct pfor_slot *s, int64_t grain, int64_t *lo_out, int64_t *hi_out)
+{
+    int64_t lo = atomic_load_explicit(&s->lo, memory_order_relaxed); /* written by us only */
+    int64_t next = lo > INT64_MAX - grain ? INT64_MAX : lo + grain;
+    atomic_store(&s->lo, next); /* seq_cst: before the load of hi (section comment) */
+    int64_t hi = atomic_load(&s->hi);
+    if (next > hi) { /* the end, or a thief took what we crossed into: settle under the lock */
+        weft__lock_acquire(&s->lock);
+        hi = atomic_load_explicit(&s->hi, memory_order_relaxed);
+        next = hi > lo ? hi : lo; /* a thief leaves hi >= our committed lo */
+        if (next - lo > grain) next = lo + grain;
+        atomic_store_explicit(&s->lo, next, memory_order_relaxed);
+        weft__lock_release(&s->lock);
+    }
+    *lo_out = lo;
+    *hi_out = next;
+    return next > lo;
+}
+
+/* Move the upper half of the fullest other slot into mine (empty). 1: done; 0: no slot has
+ * more than a chunk left; -1: lost a race, look again. */
+static int slot_steal(struct pfor *c, int me)
+{
+    int best = -1;
+    int64_t most = c->grain; /* only a slot with more than a chunk left is worth splitting */
+    for (int i = 0; i < c->nslots; i++) {
+        if (i == me) continue;
+        struct pfor_slot *v = &c->slots[i];
+        /* relaxed: a guess, checked under the victim's lock */
+        int64_t lo = atomic_load_explicit(&v->lo, memory_order_relaxed);
+        int64_t hi = atomic_load_explicit(&v->hi, memory_order_relaxed);
+        if (hi > lo && (uint64_t)hi - (uint64_t)lo > (uint64_t)most) {
+            most = hi - lo;
+            best = i;
+        }
+    }
+    if (best < 0) return 0;
+    struct pfor_slot *v = &c->slots[best], *mine = &c->slots[me];
+    weft__lock_acquire(&v->lock);
+    int64_t lo = atomic_load(&v->lo), hi = atomic_load_explicit(&v->hi, memory_order_relaxed);
+    if (hi <= lo || (uint64_t)hi - (uint64_t)lo <= (uint64_t)c->grain) {
+        weft__lock_release(&v->lock);
+        return -1;
+    }
+    int64_t mid = lo + (int64_t)(((uint64_t)hi - (uint64_t)lo) / 2);
+    atomic_store(&v->hi, mid);       /* seq_cst: before the load of lo (section comment) */
+    if (atomic_load(&v->lo) > mid) { /* the owner is past mid: give it back */
+        atomic_store(&v->hi, hi);
+        weft__lock_release(&v->lock);
+        return -1;
+    }
+    weft__lock_release(&v->lock);
+    weft__lock_acquire(&mine->lock); /* other thieves read my slot under this lock */
+    atomic_store(&mine->lo, mid);
+    atomic_store(&mine->hi, hi);
+    weft__lock_release(&mine->lock);
+    return 1;
+}
+
+/* Run chunks of slot me, stealing when it is empty, until nothing is left to steal. A reduce
+ * folds all of them into one private accumulator, combined into the result at the end. */
+static void participate(struct pfor *c, int me)
+{
+    alignas(max_align_t) unsigned char small[256];
+    void *acc = NULL;
+    bool ran = false;
+    if (c->rbody) {
+        acc = c->acc_size <= sizeof small ? small : weft__malloc(c->acc_size);
+        if (acc) memcpy(acc, c->identity, c->acc_size);
+    }
+    for (;;) {
+        int64_t lo, hi;
+        while (slot_take(&c->slots[me], c->grain, &lo, &hi)) {
+            run_chunk(c, lo, hi, acc);
+            ran = true;
+        }
+        int r;
+        while ((r = slot_steal(c, me)) < 0) weft__os_relax();
+        if (r == 0) break;
+    }
+    if (acc && ran) {
+        weft__lock_acquire(&c->acc_lock);
+        c->combine(c->result, acc, c->arg);
+        weft__lock_release(&c->acc_lock);
+    }
     if (acc != small) free(acc);
 }
 
-static void pfor_task(weft_future *t);
-
-/* Split [lo, hi) down to grain, pushing upper halves (tagged with the spawning worker, in the
- * record's unused result field), then run the leaf. */
-static void pfor_range(struct pfor *c, int64_t lo, int64_t hi, int64_t grain)
-{
-    while (hi - lo > grain) {
-        int64_t mid = lo + (hi - lo) / 2;
-        weft_future *t = spawn(c->pool, pfor_task, c, mid, hi, &c->latch);
-        if (t == NULL) break;
-        hi = mid;
-    }
-    leaf(c, lo, hi);
-    latch_down(&c->latch);
-}
-
-/* A piece that was stolen (runs on another worker than the one that split it off) says some
- * worker ran dry: with the automatic grain it may split finer, so the load keeps spreading
- * (TBB's auto partitioner does the same). */
 static void pfor_task(weft_future *t)
 {
     struct pfor *c = t->arg;
-    int64_t grain = c->grain;
-    if (t->result && t->result != (void *)weft__tls_worker && grain / 4 >= c->min_grain) grain /= 4;
-    pfor_range(c, t->lo, t->hi, grain);
+    participate(c, (int)t->lo);
+    latch_down(&c->latch);
 }
 
 static int pfor_run(weft_pool *p, int64_t begin, int64_t end, int64_t grain, struct pfor *c)
@@ -160,27 +243,35 @@ static int pfor_run(weft_pool *p, int64_t begin, int64_t end, int64_t grain, str
         return weft__fail(WEFT_ENOMEM, "the default pool could not be made");
     if (atomic_load(&p->closed)) return atomic_load(&p->broken) ? WEFT_EBROKEN : WEFT_ECLOSED;
     if (end == begin) return 0;
-    int64_t n = end - begin;
-    c->min_grain = grain;
+    uint64_t n = (uint64_t)end - (uint64_t)begin;
     if (grain == 0) {
-        int64_t pieces = (int64_t)p->max_workers * LEAVES_PER_WORKER;
-        grain = (n + pieces - 1) / pieces;
-        c->min_grain = (n + pieces * 16 - 1) / (pieces * 16);
+        uint64_t pieces = (uint64_t)p->max_workers * LEAVES_PER_WORKER;
+        grain = (int64_t)(n / pieces + (n % pieces != 0));
     }
+    /* The caller, and one task per worker (a worker caller is one of them). */
+    struct weft__worker *w = weft__tls_worker;
+    uint64_t k = (uint64_t)p->max_workers + !(w && w->pool == p);
+    uint64_t chunks = n / (uint64_t)grain + 1;
+    if (k > chunks) k = chunks;
+    struct pfor_slot small[SMALL_SLOTS];
+    c->slots = k <= SMALL_SLOTS ? small : weft__calloc_lines(k * sizeof *c->slots);
+    if (c->slots == NULL) { /* no memory for the slots: the caller alone */
+        c->slots = small;
+        k = 1;
+    }
+    memset(c->slots, 0, k * sizeof *c->slots);
+    atomic_store_explicit(&c->slots[0].lo, begin, memory_order_relaxed); /* published by */
+    atomic_store_explicit(&c->slots[0].hi, end, memory_order_relaxed);   /* the pushes */
+    c->nslots = (int)k;
     c->pool = p;
     c->grain = grain;
-    /* A worker of p splits and runs pieces itself; any other caller hands the whole range to
-     * the workers and sleeps (running pieces too would put one thread more than there are
-     * workers on the CPUs, and a piece held by a preempted thread delays the end). */
-    struct weft__worker *w = weft__tls_worker;
-    atomic_init(&c->latch.pending, 0);
-    if (!(w && w->pool == p) && spawn(p, pfor_task, c, begin, end, &c->latch) != NULL) {
-        latch_wait(p, &c->latch);
-        return 0;
-    }
-    atomic_store(&c->latch.pending, 1);
-    pfor_range(c, begin, end, grain);
+    atomic_init(&c->latch.pending, 1); /* the caller's own */
+    for (int i = 1; i < (int)k; i++)
+        if (spawn(p, pfor_task, c, i, 0, &c->latch) == NULL) break; /* its slot stays empty */
+    participate(c, 0);
+    latch_down(&c->latch);
     latch_wait(p, &c->latch);
+    if (c->slots != small) free(c->slots);
     return 0;
 }
 

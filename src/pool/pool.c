@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <weft/error.h>
 
@@ -65,6 +66,7 @@ int weft_pool_new(weft_pool **out, const weft_pool_opts *opts)
     p->max_queued = o.max_queued;
     p->task_scopes = o.task_scopes != 0;
     p->daemon = o.daemon != 0;
+    p->outsiders_help = o.outsiders_only_wait == 0;
     atomic_init(&p->refs, 1);
     weft__pool_register(p);
     *out = p;
@@ -160,6 +162,76 @@ static void unreserve(weft_pool *p)
     if (p->max_queued) atomic_fetch_sub(&p->queued, 1);
 }
 
+/* ---- pacing a submitter that runs far ahead ----
+ * A thread that is not a worker can submit faster than the workers run tasks; unchecked, its
+ * backlog grows to the whole burst (a million records, 190 MB, for a million empty tasks on a
+ * loaded machine) and, since records are type-stable and never go back to malloc, that memory
+ * stays; and every task of a deep backlog touches lines long evicted, so the cost per task grew
+ * with each burst (50 to 400 ns per task over 20 rounds in one process). So every PACE_EVERY
+ * submits such a thread looks at the backlog (submitted minus done, summed as calm does) and,
+ * above PACE_HIGH, gives its CPU to the workers until it is below PACE_LOW. It waits only while
+ * the workers make progress: if the done count stands still for PACE_STALL, the workers are
+ * stuck (perhaps on something this thread will do next) and it goes on, looking again only
+ * after PACE_HIGH more submits. A paused pool is never waited for. */
+#define PACE_EVERY 256
+#define PACE_HIGH  8192
+#define PACE_LOW   2048
+#define PACE_STALL WEFT_MS(2)
+
+static _Thread_local unsigned pace_count WEFT__TLS_IE;
+static _Thread_local unsigned pace_quiet WEFT__TLS_IE; /* checks to skip after a stall */
+
+static uint64_t pool_done(weft_pool *p, int n)
+{
+    uint64_t done = atomic_load_explicit(&p->ext_done, memory_order_relaxed);
+    for (int i = 0; i < n; i++)
+        done += atomic_load_explicit(&p->workers[i].done, memory_order_relaxed);
+    return done;
+}
+
+/* Tasks submitted and not done (a hint: relaxed loads, read while both sides move). */
+static uint64_t backlog(weft_pool *p, uint64_t *done)
+{
+    int n = atomic_load_explicit(&p->nstarted, memory_order_acquire);
+    uint64_t sub = atomic_load_explicit(&p->ext_submitted, memory_order_relaxed);
+    for (int i = 0; i < n; i++)
+        sub += atomic_load_explicit(&p->workers[i].spawned, memory_order_relaxed);
+    *done = pool_done(p, n);
+    return sub > *done ? sub - *done : 0;
+}
+
+static void pace(weft_pool *p)
+{
+    uint64_t done, last;
+    if (pace_quiet > 0) {
+        pace_quiet--;
+        return;
+    }
+    if (backlog(p, &done) <= PACE_HIGH) return;
+    weft_ns since = weft_now();
+    last = done;
+    for (int round = 0;; round++) {
+        if (atomic_load_explicit(&p->paused, memory_order_relaxed) ||
+            atomic_load_explicit(&p->closed, memory_order_relaxed))
+            return;
+        if (round < 16) {
+            weft__os_yield();
+        } else {
+            struct timespec ts = {0, 20000}; /* 20 us: the workers run a few hundred tasks */
+            nanosleep(&ts, NULL);
+        }
+        if (backlog(p, &done) < PACE_LOW) return;
+        weft_ns now = weft_now();
+        if (done != last) {
+            last = done;
+            since = now;
+        } else if (now - since > PACE_STALL) {
+            pace_quiet = PACE_HIGH / PACE_EVERY; /* stuck: look again PACE_HIGH submits on */
+            return;
+        }
+    }
+}
+
 /* The one submit, inlined into each entry point below: on the path of every task, where the
  * calls between layers cost more than some of the layers (scope and name are constants in
  * weft_pool_submit, and fold away). */
@@ -184,6 +256,10 @@ WEFT__HOT int submit(weft_pool *p, weft_scope *scope, const char *name, weft_tas
     if (rc != 0) {
         unreserve(p);
         return rc;
+    }
+    if (!p->max_queued && ++pace_count % PACE_EVERY == 0) {
+        struct weft__worker *w = weft__tls_worker;
+        if (!(w && w->pool == p)) pace(p);
     }
     weft__future_init(f, p, out ? 2 : 1);
     f->fn = fn;

@@ -67,6 +67,7 @@ struct weft_pool {
     bool is_default;
     bool task_scopes;
     bool daemon;                    /* not shut down at exit (registry.c) */
+    bool outsiders_help;            /* waiters that are no workers run tasks (sched.c) */
     bool exit_seen;                 /* the exit rule took it (registry.c, under its lock) */
     weft_pool *reg_next, *reg_prev; /* registry.c's list of live pools */
     char prefix[48];
@@ -93,6 +94,10 @@ void weft__pool_run(struct weft__worker *w, weft_future *t);
  * was empty or the pool is paused. */
 bool weft__pool_run_awaited(struct weft__worker *w, weft_future *f);
 int weft__worker_main(void *arg);
+/* weft__wait_help (hooks.h) for a wait on every task of p (wait_idle): a waiter that is a
+ * worker of no pool also runs tasks of p it can steal, before it parks (cancellable). */
+int weft__wait_help_all(weft_pool *p, struct weft__wsrc *src, bool (*ready)(void *), void *rctx,
+                        weft_ns deadline);
 void weft__pool_drop(weft_pool *p, weft_future *t);
 /* Why queued tasks of p are dropped: the broken pool's message, or NULL for a cancelling
  * shutdown. Only for a caller that saw p->cancelling set (sched.c). */

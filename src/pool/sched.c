@@ -576,10 +576,76 @@ static int park_on(weft_pool *hp, struct weft__wsrc *src, size_t n, bool (*ready
     return 0;
 }
 
-int weft__wait_help(weft_pool *help, struct weft__wsrc *src, size_t n, bool (*ready)(void *),
-                    void *rctx, weft_ns deadline, bool cancellable)
+/* ---- a waiter that is no worker helps ----
+ * A thread that is a worker of no pool and waits for the whole pool to be idle
+ * (weft_pool_wait_idle) runs tasks of p that the workers have already taken into their deques
+ * (it steals them, as an idle worker would; the injection stack is left to the workers, who
+ * take it whole), until none is left or its condition holds, then parks as before, on its
+ * condition alone: linked on idle_q it could take a wake-up meant for a worker and not be able
+ * to act on it (the new task may be on the stack). Only there: it waits for every task anyway,
+ * so running one cannot make it wait for something it would not have waited for; a waiter on
+ * one future that ran some other task could block on what that task needs from the waiter's
+ * own next steps (docs/design/pool.md). It runs them as a guest: a worker record on its stack
+ * (so it needs no slot of the pool, and any number of waiters may help at once) that is not
+ * made the thread's weft__tls_worker, so a helped task that submits submits as an outsider.
+ * Each task runs inside p's scope, as on a worker: p's cancellation reaches it, the waiter's
+ * does not. Between two tasks the waiter checks its own deadline and cancellation (its scope,
+ * looked at directly: a cancel request for a helped task resets the parker's flag). */
+
+static weft_future *guest_find(weft_pool *p, uint32_t *rng)
+{
+    if (atomic_load_explicit(&p->paused, memory_order_relaxed)) return NULL;
+    int n = atomic_load_explicit(&p->nstarted, memory_order_acquire); /* pairs: start_worker */
+    if (n == 0) return NULL;
+    *rng = *rng * 1103515245u + 12345u;
+    int first = (int)((*rng >> 16) % (uint32_t)n);
+    for (int k = 0; k < n; k++) {
+        weft_future *t = weft__deque_steal(&p->workers[(first + k) % n].dq);
+        if (t) return t;
+    }
+    return NULL;
+}
+
+/* Run stolen tasks of p until none is left or ready holds: 0, or the waiter's own timeout or
+ * cancellation (checked after every task). */
+static int help_as_guest(weft_pool *p, bool (*ready)(void *), void *rctx, weft_ns deadline,
+                         bool cancellable)
+{
+    if (atomic_load_explicit(&p->paused, memory_order_relaxed)) return 0;
+    weft_scope *mine = weft_scope_current();
+    if (weft_scope_enter(p->scope) != 0) { /* scopes nested too deep: only wait */
+        weft_error_clear();
+        return 0;
+    }
+    struct weft__worker g;
+    memset(&g, 0, sizeof g);
+    g.pool = p;
+    g.index = -1;
+    g.parker = weft__parker_self();
+    g.rng = (uint32_t)(uintptr_t)&g;
+    int rc = 0;
+    weft_future *t;
+    while (!ready(rctx) && (t = guest_find(p, &g.rng)) != NULL) {
+        weft__pool_run(&g, t);
+        weft_error_clear(); /* what the task left in the slot is not the waiter's */
+        if (deadline != WEFT_FOREVER && weft_now() >= deadline) {
+            rc = WEFT_ETIMEDOUT;
+            break;
+        }
+        if (cancellable && weft_scope_cancelled(mine) == 1) {
+            rc = WEFT_ECANCELED;
+            break;
+        }
+    }
+    weft_scope_exit();
+    return rc;
+}
+
+static int wait_help(weft_pool *help, bool guest, struct weft__wsrc *src, size_t n,
+                     bool (*ready)(void *), void *rctx, weft_ns deadline, bool cancellable)
 {
     struct weft__worker *w = weft__tls_worker;
+    guest = guest && w == NULL && help->outsiders_help;
     if (w && w->pool != help) w = NULL;
     for (;;) {
         if (ready(rctx)) return 0;
@@ -589,11 +655,27 @@ int weft__wait_help(weft_pool *help, struct weft__wsrc *src, size_t n, bool (*re
                 weft__pool_run(w, t);
                 continue;
             }
+        } else if (guest) {
+            int rc = help_as_guest(help, ready, rctx, deadline, cancellable);
+            if (ready(rctx)) return 0;
+            if (rc != 0) return rc;
         }
         if (cancellable && weft__cancel_pending()) return WEFT_ECANCELED;
         int rc = park_on(w ? help : NULL, src, n, ready, rctx, deadline, cancellable);
         if (rc != 0) return ready(rctx) ? 0 : rc;
     }
+}
+
+int weft__wait_help(weft_pool *help, struct weft__wsrc *src, size_t n, bool (*ready)(void *),
+                    void *rctx, weft_ns deadline, bool cancellable)
+{
+    return wait_help(help, false, src, n, ready, rctx, deadline, cancellable);
+}
+
+int weft__wait_help_all(weft_pool *p, struct weft__wsrc *src, bool (*ready)(void *), void *rctx,
+                        weft_ns deadline)
+{
+    return wait_help(p, true, src, 1, ready, rctx, deadline, true);
 }
 
 /* ---- the worker ---- */

@@ -59,7 +59,7 @@ START_TEST(options_sizes_are_those_of_0_1_on_lp64)
     } sizes[] = {
         {"weft_thread_opts", sizeof(weft_thread_opts), 64},
         {"weft_queue_opts", sizeof(weft_queue_opts), 64},
-        {"weft_pool_opts", sizeof(weft_pool_opts), 88},
+        {"weft_pool_opts", sizeof(weft_pool_opts), 96},
         {"weft_imap_opts", sizeof(weft_imap_opts), 56},
         {"weft_group_opts", sizeof(weft_group_opts), 56},
         {"weft_scope_opts", sizeof(weft_scope_opts), 40},

@@ -2,6 +2,7 @@
  * waits on one worker, parallel for/reduce, wait_idle, pause, back-pressure, stats, names,
  * initializers and the pool they break (BrokenThreadPool), the default pool, bad input (modelled
  * on CPython's test_concurrent_futures). */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -354,6 +355,319 @@ START_TEST(parallel_reduce_nests_inside_tasks)
         ck_assert_int_eq((intptr_t)r, (int64_t)100000 * 99999 / 2);
         weft_future_unref(f[i]);
     }
+    weft_pool_free(p);
+}
+END_TEST
+
+/* Marks offset by base, so that ranges anywhere in int64_t can be checked. */
+struct marks {
+    atomic_int *m;
+    int64_t base;
+};
+
+static void mark_based(int64_t lo, int64_t hi, void *arg)
+{
+    struct marks *k = arg;
+    for (int64_t i = lo; i < hi; i++) atomic_fetch_add(&k->m[i - k->base], 1);
+}
+
+static void check_cover(weft_pool *p, int64_t begin, int64_t n, int64_t grain, atomic_int *m)
+{
+    struct marks k = {m, begin};
+    for (int64_t i = 0; i < n; i++) atomic_store(&m[i], 0);
+    ck_assert_weft(weft_parallel_for(p, begin, begin + n, grain, mark_based, &k), 0);
+    for (int64_t i = 0; i < n; i++)
+        if (atomic_load(&m[i]) != 1)
+            ck_abort_msg("index %lld of [%lld, +%lld) at grain %lld ran %d times",
+                         (long long)(begin + i), (long long)begin, (long long)n, (long long)grain,
+                         atomic_load(&m[i]));
+}
+
+START_TEST(parallel_for_covers_every_index_once_at_every_grain_and_size)
+{
+    enum { MAX = 1 << 12 };
+    atomic_int *m = calloc(MAX, sizeof *m);
+    int64_t sizes[] = {0, 1, 2, 3, 7, 64, 1000, MAX - 1, MAX};
+    int64_t grains[] = {0, 1, 2, 3, 7, 64, 1000, MAX * 4, INT64_MAX};
+    int64_t bases[] = {0, -5000, INT64_MAX - MAX, INT64_MIN};
+    for (int workers = 1; workers <= 3; workers += 2) {
+        weft_pool *p = weft_test_pool(workers);
+        for (size_t b = 0; b < sizeof bases / sizeof *bases; b++)
+            for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
+                for (size_t g = 0; g < sizeof grains / sizeof *grains; g++)
+                    check_cover(p, bases[b], sizes[s], grains[g], m);
+        weft_pool_free(p);
+    }
+    free(m);
+    /* a big range at grain 1, where chunks are stolen from every participant over and over */
+    weft_pool *p = weft_test_pool(2);
+    int64_t n = weft_test_scale(1 << 20);
+    atomic_int *big = calloc((size_t)n, sizeof *big);
+    for (int r = 0; r < 3; r++) check_cover(p, 0, n, 1, big);
+    free(big);
+    weft_pool_free(p);
+}
+END_TEST
+
+struct pnest {
+    weft_pool *p;
+    _Atomic int64_t total;
+};
+
+static void nest_inner(int64_t lo, int64_t hi, void *arg)
+{
+    struct pnest *k = arg;
+    atomic_fetch_add(&k->total, hi - lo);
+}
+
+static void nest_outer(int64_t lo, int64_t hi, void *arg)
+{
+    struct pnest *k = arg;
+    for (int64_t i = lo; i < hi; i++)
+        ck_assert_int_eq(weft_parallel_for(k->p, 0, 100, i % 3, nest_inner, k), 0);
+}
+
+static int nest_task(void *arg, void **result)
+{
+    (void)result;
+    struct pnest *k = arg;
+    return weft_parallel_for(k->p, 0, 50, 1, nest_outer, k);
+}
+
+START_TEST(parallel_for_nests_in_bodies_and_tasks)
+{
+    for (int workers = 1; workers <= 2; workers++) {
+        weft_pool *p = weft_test_pool(workers);
+        struct pnest k = {p, 0};
+        ck_assert_weft(weft_parallel_for(p, 0, 50, 1, nest_outer, &k), 0); /* from outside */
+        ck_assert_int_eq(atomic_load(&k.total), 50 * 100);
+        weft_future *f[4];
+        for (int i = 0; i < 4; i++)
+            ck_assert_weft(weft_pool_submit(p, nest_task, &k, &f[i], WEFT_FOREVER), 0);
+        for (int i = 0; i < 4; i++) {
+            ck_assert_weft(weft_future_wait(f[i], WEFT_SEC(30)), 0);
+            ck_assert_weft(weft_future_result(f[i], NULL, 0), 0);
+            weft_future_unref(f[i]);
+        }
+        ck_assert_int_eq(atomic_load(&k.total), 5 * 50 * 100);
+        weft_pool_free(p);
+    }
+}
+END_TEST
+
+START_TEST(parallel_reduce_is_exact_at_fine_grains)
+{
+    weft_pool *p = weft_test_pool(3);
+    int64_t n = weft_test_scale(200000), zero = 0, sum = -1;
+    int64_t grains[] = {1, 2, 3, 5, 64};
+    for (int g = 0; g < 5; g++) {
+        ck_assert_weft(weft_parallel_reduce(p, 0, n, grains[g], sum_body, sum_combine, sizeof sum,
+                                            &zero, &sum, NULL),
+                       0);
+        ck_assert_int_eq(sum, n * (n - 1) / 2);
+    }
+    weft_pool_free(p);
+}
+END_TEST
+
+/* ---- a waiter that is no worker helps ----
+ * One worker is held in a task that has queued children on its own deque; the test thread (or
+ * a thread of its own) then waits, and only it can run them. */
+
+struct help {
+    weft_pool *p;
+    weft_event spawned, release, kid_running, waiter_cancelled;
+    weft_future *kids[4];
+    int nkids;
+    weft_task_fn kid_fn;
+    pthread_t waiter;
+    atomic_int on_waiter, kid_saw_cancel, kid_wait_rc;
+    weft_future *holder;
+    weft_scope *scope;
+};
+
+static int kid_mark(void *arg, void **result)
+{
+    (void)result;
+    struct help *h = arg;
+    if (pthread_equal(pthread_self(), h->waiter)) atomic_fetch_add(&h->on_waiter, 1);
+    return 0;
+}
+
+static int holder(void *arg, void **result)
+{
+    (void)result;
+    struct help *h = arg;
+    for (int i = 0; i < h->nkids; i++)
+        ck_assert_int_eq(weft_pool_submit(h->p, h->kid_fn, h, &h->kids[i], WEFT_FOREVER), 0);
+    weft_event_set(&h->spawned);
+    return weft_event_wait(&h->release, WEFT_SEC(60));
+}
+
+static void help_start(struct help *h, int nkids, weft_task_fn kid)
+{
+    memset(h, 0, sizeof *h);
+    h->p = weft_test_pool(1);
+    weft_event_init(&h->spawned);
+    weft_event_init(&h->release);
+    weft_event_init(&h->kid_running);
+    weft_event_init(&h->waiter_cancelled);
+    h->nkids = nkids;
+    h->kid_fn = kid;
+    h->waiter = pthread_self();
+    ck_assert_weft(weft_pool_submit(h->p, holder, h, &h->holder, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_event_wait(&h->spawned, WEFT_SEC(30)), 0);
+}
+
+static void help_end(struct help *h)
+{
+    weft_event_set(&h->release);
+    ck_assert_weft(weft_pool_wait_idle(h->p, WEFT_SEC(30)), 0);
+    ck_assert_weft(weft_future_result(h->holder, NULL, 0), 0);
+    weft_future_unref(h->holder);
+    for (int i = 0; i < h->nkids; i++) weft_future_unref(h->kids[i]);
+    weft_pool_free(h->p);
+}
+
+START_TEST(wait_idle_from_outside_runs_queued_tasks)
+{
+    for (int round = 0; round < 20; round++) {
+        struct help h;
+        help_start(&h, 4, kid_mark);
+        /* The only worker is held: the kids can run only on this thread. wait_idle runs them
+         * all, then times out (the holder is still held). */
+        ck_assert_weft(weft_pool_wait_idle(h.p, WEFT_MS(10)), WEFT_ETIMEDOUT);
+        for (int i = 0; i < 4; i++) ck_assert_int_eq(weft_future_done(h.kids[i]), 1);
+        ck_assert_int_eq(atomic_load(&h.on_waiter), 4);
+        ck_assert_int_eq(weft_future_done(h.holder), 0);
+        help_end(&h);
+    }
+}
+END_TEST
+
+/* A waiter on one future must not run other tasks: one of them could need what the waiter
+ * does after its wait (as a streaming map's gated item did). */
+START_TEST(a_future_wait_from_outside_runs_no_other_task)
+{
+    struct help h;
+    help_start(&h, 2, kid_mark);
+    ck_assert_weft(weft_future_wait(h.kids[0], WEFT_MS(5)), WEFT_ETIMEDOUT);
+    ck_assert_weft(weft_future_wait(h.holder, WEFT_MS(5)), WEFT_ETIMEDOUT);
+    ck_assert_int_eq(atomic_load(&h.on_waiter), 0);
+    ck_assert_int_eq(weft_future_done(h.kids[0]), 0);
+    help_end(&h);
+}
+END_TEST
+
+START_TEST(a_pool_can_keep_outside_waiters_from_running_tasks)
+{
+    struct help h;
+    memset(&h, 0, sizeof h);
+    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+    o.max_workers = 1;
+    o.outsiders_only_wait = 1;
+    ck_assert_weft(weft_pool_new(&h.p, &o), 0);
+    weft_event_init(&h.spawned);
+    weft_event_init(&h.release);
+    h.nkids = 2;
+    h.kid_fn = kid_mark;
+    h.waiter = pthread_self();
+    ck_assert_weft(weft_pool_submit(h.p, holder, &h, &h.holder, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_event_wait(&h.spawned, WEFT_SEC(30)), 0);
+    ck_assert_weft(weft_pool_wait_idle(h.p, WEFT_MS(5)), WEFT_ETIMEDOUT);
+    ck_assert_int_eq(atomic_load(&h.on_waiter), 0);
+    ck_assert_int_eq(weft_future_done(h.kids[0]), 0);
+    help_end(&h);
+}
+END_TEST
+
+static int kid_nap(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    return weft_sleep(WEFT_MS(2));
+}
+
+START_TEST(a_helping_waiter_still_times_out)
+{
+    struct help h;
+    help_start(&h, 4, kid_nap);
+    /* The holder never finishes while we wait: the wait must end with its timeout, whether
+     * it was helping or parked when the deadline passed. */
+    ck_assert_weft(weft_pool_wait_idle(h.p, WEFT_MS(3)), WEFT_ETIMEDOUT);
+    ck_assert_weft(weft_pool_wait_idle(h.p, WEFT_MS(50)), WEFT_ETIMEDOUT);
+    ck_assert_int_eq(weft_future_done(h.holder), 0);
+    help_end(&h);
+}
+END_TEST
+
+/* A helped task that waits until the waiter's scope is cancelled, then reports what it sees. */
+static int kid_probe(void *arg, void **result)
+{
+    (void)result;
+    struct help *h = arg;
+    if (!pthread_equal(pthread_self(), h->waiter)) return 0;
+    weft_event_set(&h->kid_running);
+    atomic_store(&h->kid_wait_rc, weft_event_wait(&h->waiter_cancelled, WEFT_SEC(30)));
+    atomic_store(&h->kid_saw_cancel, weft_cancelled());
+    return 0;
+}
+
+static int help_waiter(void *arg)
+{
+    struct help *h = arg;
+    h->waiter = pthread_self();
+    ck_assert_int_eq(weft_scope_enter(h->scope), 0);
+    int rc = weft_pool_wait_idle(h->p, WEFT_SEC(60));
+    weft_scope_exit();
+    return rc == WEFT_ECANCELED ? 0 : 1;
+}
+
+START_TEST(a_helping_waiter_is_cancelled_and_its_task_is_not)
+{
+    struct help h;
+    memset(&h, 0, sizeof h);
+    h.p = weft_test_pool(1);
+    weft_event_init(&h.spawned);
+    weft_event_init(&h.release);
+    weft_event_init(&h.kid_running);
+    weft_event_init(&h.waiter_cancelled);
+    h.nkids = 1;
+    h.kid_fn = kid_probe;
+    ck_assert_weft(weft_scope_new(&h.scope, NULL, NULL), 0);
+    ck_assert_weft(weft_pool_submit(h.p, holder, &h, &h.holder, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_event_wait(&h.spawned, WEFT_SEC(30)), 0);
+    weft_thread th;
+    ck_assert_weft(weft_thread_start(&th, help_waiter, &h, NULL), 0);
+    ck_assert_weft(weft_event_wait(&h.kid_running, WEFT_SEC(30)), 0);
+    ck_assert_weft(weft_scope_cancel(h.scope, WEFT_ECANCELED, "stop waiting"), 0);
+    weft_event_set(&h.waiter_cancelled);
+    int status = -1;
+    ck_assert_weft(weft_thread_join(th, &status, WEFT_SEC(30)), 0);
+    ck_assert_int_eq(status, 0);                         /* the waiter saw its cancellation */
+    ck_assert_int_eq(atomic_load(&h.kid_wait_rc), 0);    /* the task's own wait did not */
+    ck_assert_int_eq(atomic_load(&h.kid_saw_cancel), 0); /* nor did its checkpoint */
+    ck_assert_int_eq(weft_future_done(h.kids[0]), 1);
+    help_end(&h);
+    weft_scope_free(h.scope);
+}
+END_TEST
+
+/* A submitter far ahead of workers that are stuck (here on an event it sets only after its
+ * submits) must not wait for them: pacing gives up when they make no progress. */
+START_TEST(a_paced_submitter_goes_on_when_the_workers_are_stuck)
+{
+    weft_pool *p = weft_test_pool(1);
+    weft_event ev;
+    weft_event_init(&ev);
+    atomic_store(&weft_test_runs, 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_wait_event, &ev, NULL, WEFT_FOREVER), 0);
+    enum { N = 30000 };
+    for (int i = 0; i < N; i++)
+        ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, WEFT_FOREVER), 0);
+    weft_event_set(&ev);
+    ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(60)), 0);
+    ck_assert_int_eq(atomic_load(&weft_test_runs), N);
     weft_pool_free(p);
 }
 END_TEST
@@ -1065,9 +1379,14 @@ WEFT_TEST_SUITE(
     shutdown_timeout_names_running_tasks, shutdown_naming_races_recycled_fire_and_forget_records,
     nested_submit_and_wait_on_one_worker_completes, every_wait_helps_inside_a_one_worker_pool,
     parallel_reduce_gives_the_exact_sum, parallel_reduce_nests_inside_tasks,
-    wait_idle_pause_and_resume, bounded_queue_gives_back_pressure,
-    workers_are_named_and_initialised, broken_pool_fails_pending_futures_with_ebroken,
-    broken_pool_runs_no_task_after_the_break, broken_pool_fails_a_running_map,
-    map_interrupted_by_a_cancelling_shutdown_fails_with_ecanceled, futures_outlive_their_pool,
-    records_recycle_when_no_magazine_can_be_had, a_batch_the_deque_cannot_hold_runs_on_its_worker,
-    default_pool_and_bad_input)
+    parallel_for_covers_every_index_once_at_every_grain_and_size,
+    parallel_for_nests_in_bodies_and_tasks, parallel_reduce_is_exact_at_fine_grains,
+    wait_idle_from_outside_runs_queued_tasks, a_future_wait_from_outside_runs_no_other_task,
+    a_paced_submitter_goes_on_when_the_workers_are_stuck,
+    a_pool_can_keep_outside_waiters_from_running_tasks, a_helping_waiter_still_times_out,
+    a_helping_waiter_is_cancelled_and_its_task_is_not, wait_idle_pause_and_resume,
+    bounded_queue_gives_back_pressure, workers_are_named_and_initialised,
+    broken_pool_fails_pending_futures_with_ebroken, broken_pool_runs_no_task_after_the_break,
+    broken_pool_fails_a_running_map, map_interrupted_by_a_cancelling_shutdown_fails_with_ecanceled,
+    futures_outlive_their_pool, records_recycle_when_no_magazine_can_be_had,
+    a_batch_the_deque_cannot_hold_runs_on_its_worker, default_pool_and_bad_input)
