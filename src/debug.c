@@ -743,11 +743,13 @@ void weft__lock_hook_released(const void *lock)
         order_released(lock);
 }
 
-/* Before main: the TSan runtime present (core/annotate.h's weak hooks resolved) turns the
- * lock's annotations on; WEFT_LOCK_ORDER=report|abort turns the checker on. */
+/* Before main: the TSan runtime present (core/annotate.h's weak hooks resolved), or valgrind
+ * running the process, turns the lock's happens-before annotations on; WEFT_LOCK_ORDER=report|
+ * abort turns the checker on. */
 __attribute__((constructor)) static void lock_hooks_at_start(void)
 {
-    if (__tsan_acquire && __tsan_release) atomic_fetch_or(&weft__lock_hooks, WEFT__HOOK_TSAN);
+    if ((__tsan_acquire && __tsan_release) || weft__vg_detect())
+        atomic_fetch_or(&weft__lock_hooks, WEFT__HOOK_TSAN);
     const char *e = getenv("WEFT_LOCK_ORDER");
     if (e && strcmp(e, "report") == 0) weft_debug_lock_order(WEFT_LOCK_ORDER_REPORT);
     if (e && strcmp(e, "abort") == 0) weft_debug_lock_order(WEFT_LOCK_ORDER_ABORT);

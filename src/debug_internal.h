@@ -2,7 +2,8 @@
  * checker and for ThreadSanitizer (debug.c).
  *
  * weft__lock_hooks says which are wanted: WEFT__HOOK_TSAN when the process has the TSan
- * runtime (set before main), WEFT__HOOK_ORDER while lock-order checking is on. When it is 0,
+ * runtime or runs under valgrind (set before main: the happens-before annotations of
+ * core/annotate.h), WEFT__HOOK_ORDER while lock-order checking is on. When it is 0,
  * the common case, each acquire and release pays one relaxed load and one predictable branch.
  */
 #ifndef WEFT_DEBUG_INTERNAL_H

@@ -40,6 +40,7 @@ int weft__deadline_of(weft_ns timeout, weft_ns *deadline)
 
 void weft__park_init(weft__park *p, weft_ns deadline)
 {
+    weft__vg_untracked(p, sizeof *p); /* handed over by its state word (core/annotate.h) */
     atomic_init(&p->state, WEFT__PARK_WAITING);
     p->deadline = deadline;
     p->cancellable = true;
@@ -53,6 +54,7 @@ void weft__park_init(weft__park *p, weft_ns deadline)
 
 void weft__waiter_init(weft__waiter *w, weft__park *p, uint32_t index)
 {
+    weft__vg_untracked(w, sizeof *w); /* the waker writes it under the queue's lock */
     w->next = w->prev = NULL;
     w->queue = NULL;
     w->park = p;
