@@ -204,6 +204,11 @@ static int server_exec(void *arg)
     return weft__server_start(1, &srv_sock, &srv_pidfd);
 }
 
+void weft__server_forked(void)
+{
+    pthread_mutex_unlock(&srv_mutex);
+}
+
 /* Make the server if there is none; srv_mutex held. The only thread forks it itself (then it
  * is the server's creating thread: see watcher.c); otherwise the watcher executes
  * the program. */
@@ -738,7 +743,12 @@ static void forget(bool close_fds)
         }
     }
     srv_sock = srv_pidfd = -1;
-    pthread_mutex_init(&srv_mutex, NULL);
+    /* Made anew only if a thread that did not come along held it (DRD reports re-making a
+     * mutex, and a free one needs nothing). */
+    if (pthread_mutex_trylock(&srv_mutex) == 0)
+        pthread_mutex_unlock(&srv_mutex);
+    else
+        pthread_mutex_init(&srv_mutex, NULL);
     weft__watcher_forget(close_fds);
     atomic_init(&reg_lock.word, 0);
     for (struct weft_process *p = reg_head; p != NULL; p = p->next) {
