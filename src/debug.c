@@ -332,6 +332,38 @@ static void put_pools(struct out *o)
     free(v);
 }
 
+#define DUMP_QUEUES 256
+
+/* One line per live queue: "queue ADDR ['name']: items N of CAP | (unbounded), getters G,
+ * putters P, closed | shut down". */
+static void put_queues(struct out *o)
+{
+    struct weft__queue_view *v = malloc(DUMP_QUEUES * sizeof *v);
+    if (v == NULL) {
+        o->oom = true;
+        return;
+    }
+    long n = weft__queues_view(v, DUMP_QUEUES);
+    if (n < 0) put(o, "queues: not listed (the queue registry is busy)\n");
+    for (long i = 0; i < n && i < DUMP_QUEUES; i++) {
+        char name[WEFT_DEBUG_NAME_MAX + 1], items[64];
+        name_of(v[i].queue, name);
+        if (!v[i].counted)
+            snprintf(items, sizeof items, "items unknown (its lock is busy)");
+        else if (v[i].capacity)
+            snprintf(items, sizeof items, "items %zu of %zu", v[i].items, v[i].capacity);
+        else
+            snprintf(items, sizeof items, "items %zu (unbounded)", v[i].items);
+        put(o, "queue %p%s%s%s: %s, getters %zu, putters %zu%s\n", v[i].queue, name[0] ? " '" : "",
+            name, name[0] ? "'" : "", items, v[i].getters, v[i].putters,
+            v[i].shutdown ? ", shut down"
+            : v[i].closed ? ", closed"
+                          : "");
+    }
+    if (n > DUMP_QUEUES) put(o, "queues: %ld more not listed\n", n - DUMP_QUEUES);
+    free(v);
+}
+
 static int write_all(int fd, const char *p, size_t len)
 {
     while (len > 0) {
@@ -405,6 +437,7 @@ int weft_debug_dump(int fd)
             put(&o, "thread %u: changing too fast to read\n", all[i].rec->id);
     }
     put_pools(&o);
+    put_queues(&o);
     put_cycles(&o, all, (size_t)n, by_id, ids, mark);
     put(&o, "end of weft dump\n");
     if (o.oom)

@@ -41,4 +41,19 @@ struct weft__pool_view {
  * The counts are weft_pool_stats' atomic loads; the registry's lock keeps each pool alive. */
 long weft__pools_view(struct weft__pool_view *out, size_t max);
 
+/* One live queue as the dump shows it (queue/registry.c). */
+struct weft__queue_view {
+    const void *queue;
+    size_t items;            /* valid if counted */
+    size_t capacity;         /* 0: unbounded */
+    size_t getters, putters; /* threads parked in get / put (select included) */
+    bool counted;            /* false: a locked queue whose own lock stayed busy; items unknown */
+    bool closed, shutdown;
+};
+
+/* As weft__pools_view, for queues (the queue registry's lock tried, never waited for). A
+ * queue's counts are atomic loads, but for the items of a LIFO or priority queue, read under
+ * a try of the queue's own lock (a few attempts; it is held only for a few instructions). */
+long weft__queues_view(struct weft__queue_view *out, size_t max);
+
 #endif
