@@ -630,9 +630,13 @@ static bool add_edge(uintptr_t held, uintptr_t lock, void *const *frames, int nf
 /* Whether t's thread has seen held -> lock in the graph already. */
 static bool cached(weft__dbg_thread *t, uintptr_t held, uintptr_t lock, bool store)
 {
-    size_t i = hash2(held, lock) & (WEFT__DBG_EDGE_CACHE - 1);
+    /* Two ways per set, the newer first: two pairs that hash alike (a loop over two lock
+     * pairs) both stay, so a steady state takes no graph lock. */
+    size_t i = (hash2(held, lock) & (WEFT__DBG_EDGE_CACHE / 2 - 1)) * 2;
     if (t->edge_cache[i].from == held && t->edge_cache[i].to == lock) return true;
+    if (t->edge_cache[i + 1].from == held && t->edge_cache[i + 1].to == lock) return true;
     if (store) {
+        t->edge_cache[i + 1] = t->edge_cache[i];
         t->edge_cache[i].from = held;
         t->edge_cache[i].to = lock;
     }
@@ -678,14 +682,17 @@ __attribute__((noinline)) static void order_acquired_slow(const void *lock, bool
 }
 
 /* The fast path calls nothing but a tail call, so that it saves no registers: this is what
- * an uncontended lock pays while checking is on. Nothing held (or a try): push, no edge. */
+ * an uncontended lock pays while checking is on. Nothing held (or a try): push, no edge. One
+ * lock held and the same pair as the last checked (a loop nesting a, b): known, push. */
 static inline void order_acquired(const void *lock, bool tried)
 {
     weft__dbg_thread *t = weft__dbg_tls;
     /* relaxed: only this thread writes its stack; the dump reads it as a hint. */
     uint32_t n;
     if ((uintptr_t)t <= (uintptr_t)WEFT__DBG_GONE ||
-        ((n = atomic_load_explicit(&t->nheld, memory_order_relaxed)) > 0 && !tried) ||
+        ((n = atomic_load_explicit(&t->nheld, memory_order_relaxed)) > 0 && !tried &&
+         (n != 1 || t->last_to != (uintptr_t)lock ||
+          t->last_from != atomic_load_explicit(&t->held[0], memory_order_relaxed))) ||
         n >= WEFT__DBG_HELD) {
         order_acquired_slow(lock, tried);
         return;

@@ -152,6 +152,8 @@ void weft__dbg_thread_start(const char *name)
     }
 }
 
+_Atomic int weft__dbg_publish = 1;
+
 static bool stacks_on(void)
 {
     int v = atomic_load_explicit(&stacks, memory_order_relaxed);

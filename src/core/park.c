@@ -337,9 +337,10 @@ uint32_t weft__park_wait(weft__park *p)
         weft_ns now = p->spin ? start + spent : weft__os_now();
         if (p->deadline != WEFT_FOREVER && now >= p->deadline) claim(p, WEFT__PARK_TIMEDOUT, false);
         /* Only a thread that sleeps publishes what it waits on (core/debugrec.h). */
-        weft__dbg_block(p->kind, p->obj, k->holder, now, p->deadline);
+        bool rec = atomic_load_explicit(&weft__dbg_publish, memory_order_relaxed);
+        if (rec) weft__dbg_block(p->kind, p->obj, k->holder, now, p->deadline);
         s = sleep_until_claimed(p);
-        weft__dbg_unblock();
+        if (rec) weft__dbg_unblock();
     }
     k->holder = 0;
     /* Only waits that a waker ended say anything about hand-off latency. */
