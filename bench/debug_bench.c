@@ -122,8 +122,8 @@ static void row(const char *name, const char *unit, double (*fn)(long), long n, 
     printf("  %-44s %10.1f %s\n", name, bench_median(v, (size_t)runs), unit);
 }
 
-/* A/B in one run: a and b alternate in short rounds (three per run, a third of n each), so
- * that a loaded machine's drift hits both alike; prints both medians, their ratio and the
+/* A/B in one run: a and b alternate in short rounds (three per run, a third of n each, each
+ * first in every other round), so that a loaded machine's drift hits both alike; prints both medians, their ratio and the
  * median of the per-round ratios. */
 static void ab_row(const char *name, const char *unit, double (*a)(long), double (*b)(long), long n,
                    int runs)
@@ -132,8 +132,13 @@ static void ab_row(const char *name, const char *unit, double (*a)(long), double
     runs *= 3;
     n /= 3;
     for (int r = 0; r < runs; r++) {
-        va[r] = a(n);
-        vb[r] = b(n);
+        if (r % 2) { /* each goes first every other round: no bias from going first */
+            vb[r] = b(n);
+            va[r] = a(n);
+        } else {
+            va[r] = a(n);
+            vb[r] = b(n);
+        }
         vr[r] = va[r] / vb[r];
     }
     double ma = bench_median(va, (size_t)runs), mb = bench_median(vb, (size_t)runs);
