@@ -113,8 +113,9 @@ enum weft_lock_order_mode {
  * stack (a weft_lock allows that hand-over; the checker is meant for locks used as mutexes);
  * the graph keeps the addresses of freed locks, so a new lock at the same address inherits
  * their edges; at most 16 held locks per thread are checked.
- * Cost: off, one load and one predictable branch per acquire and release; on, two to three
- * times an uncontended acquire-release pair, more for the first sighting of each new pair.
+ * Cost: off, one load and one predictable branch per acquire and release; on, up to about
+ * twice an uncontended acquire-release pair (a per-thread cache of checked pairs: a pair seen
+ * before takes no lock), more for the first sighting of each new pair.
  * mode: an enum weft_lock_order_mode.
  * Returns the previous mode, or WEFT_EINVAL (mode not one of the three).
  * Blocks: no. Cancellation point: no. Thread safety: safe (locks held while it changes are
