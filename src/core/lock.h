@@ -8,6 +8,9 @@
  *
  * All-zero is unlocked, so a static or calloc'ed weft__lock needs no init.
  *
+ * Under valgrind each acquisition and release is announced to helgrind and DRD as a lock's
+ * (core/annotate.h); elsewhere that costs a load and a predictable branch.
+ *
  * Debug builds (WEFT_DEBUG, core/assert.h) also record the holder, so that a function that
  * must run under a lock can say so: WEFT__ASSERT(weft__lock_held(&q->lock)). Release builds
  * keep the one word and never evaluate the assertion.
