@@ -359,13 +359,22 @@ if(TARGET tsan_user)
     PASS_REGULAR_EXPRESSION "WARNING: ThreadSanitizer: data race.*tsan_user.c")
 endif()
 
+# The condition, semaphore, latch, barrier and RLock hand-offs for a user's TSan build, as the
+# tests above (tsan_user.c "sync"); the same program runs under helgrind and DRD below.
+if(TARGET tsan_user)
+  add_test(NAME tsan_user_sync COMMAND tsan_user sync)
+  set_tests_properties(tsan_user_sync PROPERTIES TIMEOUT 120
+    PASS_REGULAR_EXPRESSION "tsan_user: sync run ok" FAIL_REGULAR_EXPRESSION "ThreadSanitizer")
+endif()
+
 # helgrind and DRD understand weft (src/core/annotate.h): the examples and a user's program
-# (tests/programs/tsan_user.c, built plain as vg_user) report no error under either tool, and a
-# race planted in the program is still reported, with its line. Each test runs the program
+# (tests/programs/tsan_user.c built plain as vg_user: queue, lock, event, join, pool, futures,
+# select, once, condition, semaphore, latch, barrier, RLock) report no error under either tool,
+# and a race planted in the program is still reported, with its line. Each test runs the program
 # under valgrind/<tool>-NAME, a wrapper like the memcheck ones above (--error-exitcode=9; the
 # children of the process examples are valgrind's too, and any error summary above 0 fails the
 # test). Only where the library carries the annotations, in a build without sanitizers; small
-# sizes: valgrind serializes the threads and is slow (the whole block takes about a minute).
+# sizes: valgrind serializes the threads and is slow (the 26 tests take about 25 s here).
 if(WEFT_VALGRIND AND WEFT_SANITIZE STREQUAL "" AND WEFT_VALGRIND_ANNOTATIONS
    AND WEFT_HAVE_HELGRIND_H AND WEFT_HAVE_DRD_H)
   add_executable(vg_user ${CMAKE_CURRENT_SOURCE_DIR}/programs/tsan_user.c)
@@ -416,7 +425,7 @@ if(WEFT_VALGRIND AND WEFT_SANITIZE STREQUAL "" AND WEFT_VALGRIND_ANNOTATIONS
     if(TARGET rangesum_procpool)
       weft_hb_test(${tool}_rangesum_procpool "the sums agree" ${vgt}/${tool}-rangesum_procpool 200000 4)
     endif()
-    foreach(mode clean future select)
+    foreach(mode clean future select sync)
       weft_hb_test(${tool}_user_${mode} "tsan_user: ${mode} run ok" ${vgt}/${tool}-vg_user ${mode})
     endforeach()
     foreach(mode race future-race)
