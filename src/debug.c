@@ -9,7 +9,7 @@
  *
  * Pools follow the threads: pool/registry.c copies each live pool's counts under a try of its
  * lock (weft__pools_view), and the dump says "busy" rather than wait if another thread holds
- * it. Queues are not listed: there is no registry of them to read.
+ * it. Queues the same way, through queue/registry.c (weft__queues_view).
  *
  * Names live in a small hash table under names.lock (a weft__lock held for a lookup or an
  * update, never across a wait, so a blocked thread never holds it).
