@@ -374,7 +374,7 @@ endif()
 # under valgrind/<tool>-NAME, a wrapper like the memcheck ones above (--error-exitcode=9; the
 # children of the process examples are valgrind's too, and any error summary above 0 fails the
 # test). Only where the library carries the annotations, in a build without sanitizers; small
-# sizes: valgrind serializes the threads and is slow (the 26 tests take about 25 s here).
+# sizes: valgrind serializes the threads and is slow (the 26 tests take 25-40 s here).
 if(WEFT_VALGRIND AND WEFT_SANITIZE STREQUAL "" AND WEFT_VALGRIND_ANNOTATIONS
    AND WEFT_HAVE_HELGRIND_H AND WEFT_HAVE_DRD_H)
   add_executable(vg_user ${CMAKE_CURRENT_SOURCE_DIR}/programs/tsan_user.c)
