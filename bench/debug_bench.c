@@ -122,6 +122,30 @@ static void row(const char *name, const char *unit, double (*fn)(long), long n, 
     printf("  %-44s %10.1f %s\n", name, bench_median(v, (size_t)runs), unit);
 }
 
+/* A/B in one run: a and b alternate in short rounds (three per run, a third of n each, each
+ * first in every other round), so that a loaded machine's drift hits both alike; prints both medians, their ratio and the
+ * median of the per-round ratios. */
+static void ab_row(const char *name, const char *unit, double (*a)(long), double (*b)(long), long n,
+                   int runs)
+{
+    double va[3 * MAX_RUNS], vb[3 * MAX_RUNS], vr[3 * MAX_RUNS];
+    runs *= 3;
+    n /= 3;
+    for (int r = 0; r < runs; r++) {
+        if (r % 2) { /* each goes first every other round: no bias from going first */
+            vb[r] = b(n);
+            va[r] = a(n);
+        } else {
+            va[r] = a(n);
+            vb[r] = b(n);
+        }
+        vr[r] = va[r] / vb[r];
+    }
+    double ma = bench_median(va, (size_t)runs), mb = bench_median(vb, (size_t)runs);
+    printf("  %-40s %9.1f %9.1f %s  ratio %.3f (per round %.3f)\n", name, ma, mb, unit, ma / mb,
+           bench_median(vr, (size_t)runs));
+}
+
 #ifdef WEFT_DEBUG_H
 static double record(long n)
 {
@@ -131,6 +155,55 @@ static double record(long n)
         weft__dbg_unblock();
     }
     return (double)(bench_now() - t0) / (double)n;
+}
+
+/* The same paths with the records off (weft__dbg_publish, the bench's switch). */
+static double without_records(double (*fn)(long), long n)
+{
+    atomic_store(&weft__dbg_publish, 0);
+    double ns = fn(n);
+    atomic_store(&weft__dbg_publish, 1);
+    return ns;
+}
+
+static double pingpong_bare(long n)
+{
+    return without_records(pingpong, n);
+}
+
+static double contended_bare(long n)
+{
+    return without_records(contended, n);
+}
+
+static double sleeps_bare(long n)
+{
+    return without_records(sleeps, n);
+}
+
+static weft_lock lc = WEFT_LOCK_INIT;
+
+/* Three deep (a, b, c): the third acquisition checks two held locks, through the edge cache. */
+static double nested3(long n)
+{
+    int64_t t0 = bench_now();
+    for (long i = 0; i < n; i++) {
+        if (weft_lock_acquire(&la, WEFT_FOREVER) != 0) abort();
+        if (weft_lock_acquire(&lb, WEFT_FOREVER) != 0) abort();
+        if (weft_lock_acquire(&lc, WEFT_FOREVER) != 0) abort();
+        weft_lock_release(&lc);
+        weft_lock_release(&lb);
+        weft_lock_release(&la);
+    }
+    return (double)(bench_now() - t0) / (double)n;
+}
+
+static double nested3_checked(long n)
+{
+    weft_debug_lock_order(WEFT_LOCK_ORDER_REPORT);
+    double ns = nested3(n);
+    weft_debug_lock_order(WEFT_LOCK_ORDER_OFF);
+    return ns;
 }
 
 static double nested_checked(long n)
@@ -198,9 +271,17 @@ int main(void)
     row("weft_sleep(1 us): a park that sleeps at once", "ns / call", sleeps, 2000, runs);
 #ifdef WEFT_DEBUG_H
     row("record publish + clear (the added slow path)", "ns / sleep", record, 10000000, runs);
-    row("uncontended lock + unlock, order checked", "ns / pair", uncontended_checked, 10000000,
-        runs);
-    row("nested pair, order checked", "ns / pair", nested_checked, 5000000, runs);
+    printf("A/B in one run, alternated (with, without; medians of %d):\n", runs);
+    printf("  blocked-on records on / off:\n");
+    ab_row("ping-pong on two events (sleeping)", "ns / round trip", pingpong, pingpong_bare, 20000,
+           runs);
+    ab_row("contended lock, 2 threads", "ns / op", contended, contended_bare, 2000000, runs);
+    ab_row("weft_sleep(1 us): a park that sleeps", "ns / call", sleeps, sleeps_bare, 2000, runs);
+    printf("  lock-order checking on / off:\n");
+    ab_row("uncontended lock + unlock", "ns / pair", uncontended_checked, uncontended, 10000000,
+           runs);
+    ab_row("nested pair (a, b)", "ns / pair", nested_checked, nested, 5000000, runs);
+    ab_row("nested three (a, b, c)", "ns / trio", nested3_checked, nested3, 3000000, runs);
     dump_many(1000, runs);
 #endif
     return 0;

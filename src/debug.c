@@ -9,7 +9,7 @@
  *
  * Pools follow the threads: pool/registry.c copies each live pool's counts under a try of its
  * lock (weft__pools_view), and the dump says "busy" rather than wait if another thread holds
- * it. Queues are not listed: there is no registry of them to read.
+ * it. Queues the same way, through queue/registry.c (weft__queues_view).
  *
  * Names live in a small hash table under names.lock (a weft__lock held for a lookup or an
  * update, never across a wait, so a blocked thread never holds it).
@@ -331,6 +331,38 @@ static void put_pools(struct out *o)
     free(v);
 }
 
+#define DUMP_QUEUES 256
+
+/* One line per live queue: "queue ADDR ['name']: items N of CAP | (unbounded), getters G,
+ * putters P, closed | shut down". */
+static void put_queues(struct out *o)
+{
+    struct weft__queue_view *v = malloc(DUMP_QUEUES * sizeof *v);
+    if (v == NULL) {
+        o->oom = true;
+        return;
+    }
+    long n = weft__queues_view(v, DUMP_QUEUES);
+    if (n < 0) put(o, "queues: not listed (the queue registry is busy)\n");
+    for (long i = 0; i < n && i < DUMP_QUEUES; i++) {
+        char name[WEFT_DEBUG_NAME_MAX + 1], items[64];
+        name_of(v[i].queue, name);
+        if (!v[i].counted)
+            snprintf(items, sizeof items, "items unknown (its lock is busy)");
+        else if (v[i].capacity)
+            snprintf(items, sizeof items, "items %zu of %zu", v[i].items, v[i].capacity);
+        else
+            snprintf(items, sizeof items, "items %zu (unbounded)", v[i].items);
+        put(o, "queue %p%s%s%s: %s, getters %zu, putters %zu%s\n", v[i].queue, name[0] ? " '" : "",
+            name, name[0] ? "'" : "", items, v[i].getters, v[i].putters,
+            v[i].shutdown ? ", shut down"
+            : v[i].closed ? ", closed"
+                          : "");
+    }
+    if (n > DUMP_QUEUES) put(o, "queues: %ld more not listed\n", n - DUMP_QUEUES);
+    free(v);
+}
+
 static int write_all(int fd, const char *p, size_t len)
 {
     while (len > 0) {
@@ -404,6 +436,7 @@ int weft_debug_dump(int fd)
             put(&o, "thread %u: changing too fast to read\n", all[i].rec->id);
     }
     put_pools(&o);
+    put_queues(&o);
     put_cycles(&o, all, (size_t)n, by_id, ids, mark);
     put(&o, "end of weft dump\n");
     if (o.oom)
@@ -596,9 +629,13 @@ static bool add_edge(uintptr_t held, uintptr_t lock, void *const *frames, int nf
 /* Whether t's thread has seen held -> lock in the graph already. */
 static bool cached(weft__dbg_thread *t, uintptr_t held, uintptr_t lock, bool store)
 {
-    size_t i = hash2(held, lock) & (WEFT__DBG_EDGE_CACHE - 1);
+    /* Two ways per set, the newer first: two pairs that hash alike (a loop over two lock
+     * pairs) both stay, so a steady state takes no graph lock. */
+    size_t i = (hash2(held, lock) & (WEFT__DBG_EDGE_CACHE / 2 - 1)) * 2;
     if (t->edge_cache[i].from == held && t->edge_cache[i].to == lock) return true;
+    if (t->edge_cache[i + 1].from == held && t->edge_cache[i + 1].to == lock) return true;
     if (store) {
+        t->edge_cache[i + 1] = t->edge_cache[i];
         t->edge_cache[i].from = held;
         t->edge_cache[i].to = lock;
     }
@@ -644,14 +681,17 @@ __attribute__((noinline)) static void order_acquired_slow(const void *lock, bool
 }
 
 /* The fast path calls nothing but a tail call, so that it saves no registers: this is what
- * an uncontended lock pays while checking is on. Nothing held (or a try): push, no edge. */
+ * an uncontended lock pays while checking is on. Nothing held (or a try): push, no edge. One
+ * lock held and the same pair as the last checked (a loop nesting a, b): known, push. */
 static inline void order_acquired(const void *lock, bool tried)
 {
     weft__dbg_thread *t = weft__dbg_tls;
     /* relaxed: only this thread writes its stack; the dump reads it as a hint. */
     uint32_t n;
     if ((uintptr_t)t <= (uintptr_t)WEFT__DBG_GONE ||
-        ((n = atomic_load_explicit(&t->nheld, memory_order_relaxed)) > 0 && !tried) ||
+        ((n = atomic_load_explicit(&t->nheld, memory_order_relaxed)) > 0 && !tried &&
+         (n != 1 || t->last_to != (uintptr_t)lock ||
+          t->last_from != atomic_load_explicit(&t->held[0], memory_order_relaxed))) ||
         n >= WEFT__DBG_HELD) {
         order_acquired_slow(lock, tried);
         return;
@@ -742,11 +782,13 @@ void weft__lock_hook_released(const void *lock)
         order_released(lock);
 }
 
-/* Before main: the TSan runtime present (core/annotate.h's weak hooks resolved) turns the
- * lock's annotations on; WEFT_LOCK_ORDER=report|abort turns the checker on. */
+/* Before main: the TSan runtime present (core/annotate.h's weak hooks resolved), or valgrind
+ * running the process, turns the lock's happens-before annotations on; WEFT_LOCK_ORDER=report|
+ * abort turns the checker on. */
 __attribute__((constructor)) static void lock_hooks_at_start(void)
 {
-    if (__tsan_acquire && __tsan_release) atomic_fetch_or(&weft__lock_hooks, WEFT__HOOK_TSAN);
+    if ((__tsan_acquire && __tsan_release) || weft__vg_detect())
+        atomic_fetch_or(&weft__lock_hooks, WEFT__HOOK_TSAN);
     const char *e = getenv("WEFT_LOCK_ORDER");
     if (e && strcmp(e, "report") == 0) weft_debug_lock_order(WEFT_LOCK_ORDER_REPORT);
     if (e && strcmp(e, "abort") == 0) weft_debug_lock_order(WEFT_LOCK_ORDER_ABORT);

@@ -2,7 +2,8 @@
  * checker and for ThreadSanitizer (debug.c).
  *
  * weft__lock_hooks says which are wanted: WEFT__HOOK_TSAN when the process has the TSan
- * runtime (set before main), WEFT__HOOK_ORDER while lock-order checking is on. When it is 0,
+ * runtime or runs under valgrind (set before main: the happens-before annotations of
+ * core/annotate.h), WEFT__HOOK_ORDER while lock-order checking is on. When it is 0,
  * the common case, each acquire and release pays one relaxed load and one predictable branch.
  */
 #ifndef WEFT_DEBUG_INTERNAL_H
@@ -39,5 +40,20 @@ struct weft__pool_view {
  * exit rule): the dump never waits for it, since the thread holding it may be the one stuck.
  * The counts are weft_pool_stats' atomic loads; the registry's lock keeps each pool alive. */
 long weft__pools_view(struct weft__pool_view *out, size_t max);
+
+/* One live queue as the dump shows it (queue/registry.c). */
+struct weft__queue_view {
+    const void *queue;
+    size_t items;            /* valid if counted */
+    size_t capacity;         /* 0: unbounded */
+    size_t getters, putters; /* threads parked in get / put (select included) */
+    bool counted;            /* false: a locked queue whose own lock stayed busy; items unknown */
+    bool closed, shutdown;
+};
+
+/* As weft__pools_view, for queues (the queue registry's lock tried, never waited for). A
+ * queue's counts are atomic loads, but for the items of a LIFO or priority queue, read under
+ * a try of the queue's own lock (a few attempts; it is held only for a few instructions). */
+long weft__queues_view(struct weft__queue_view *out, size_t max);
 
 #endif

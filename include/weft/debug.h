@@ -52,9 +52,14 @@ WEFT_BEGIN_DECLS
  * 0xADDRESS 'NAME': workers N of MAX, busy B, queued Q (threads 'PREFIX')[, paused][, shut
  * down]" (NAME: its weft_debug_name, else PREFIX; at most 64 pools, then "pools: N more not
  * listed"), or "pools: not listed (the pool registry is busy)" if another thread was making,
- * freeing or forking pools at that instant; then one "deadlock: A -> KIND OBJECT held by B
- * -> ... held by A" line per wait-for cycle, and "end of weft dump". An OBJECT is 'name'
- * (0xADDRESS) when it was named, else 0xADDRESS. Queues have no line of their own.
+ * freeing or forking pools at that instant; then one line per live queue, "queue 0xADDRESS
+ * ['NAME']: items N of CAPACITY | items N (unbounded), getters G, putters P[, closed | , shut
+ * down]" (G and P: threads parked in a get or put of it, select included; at most 256 queues,
+ * then "queues: N more not listed"; "items unknown (its lock is busy)" for a LIFO or priority
+ * queue whose own lock stayed busy while the dump tried it), or "queues: not listed (the
+ * queue registry is busy)" if another thread was making or freeing a queue at that instant;
+ * then one "deadlock: A -> KIND OBJECT held by B -> ... held by A" line per wait-for cycle,
+ * and "end of weft dump". An OBJECT is 'name' (0xADDRESS) when it was named, else 0xADDRESS.
  * The dump takes no lock that a waiting thread may hold, and never waits for a thread: it
  * reads each record without locking, and skips (saying so) one that keeps changing. A cycle
  * is reported only if its threads stayed blocked in the same waits while the dump looked.
@@ -110,8 +115,9 @@ enum weft_lock_order_mode {
  * stack (a weft_lock allows that hand-over; the checker is meant for locks used as mutexes);
  * the graph keeps the addresses of freed locks, so a new lock at the same address inherits
  * their edges; at most 16 held locks per thread are checked.
- * Cost: off, one load and one predictable branch per acquire and release; on, two to three
- * times an uncontended acquire-release pair, more for the first sighting of each new pair.
+ * Cost: off, one load and one predictable branch per acquire and release; on, up to about
+ * twice an uncontended acquire-release pair (a per-thread cache of checked pairs: a pair seen
+ * before takes no lock), more for the first sighting of each new pair.
  * mode: an enum weft_lock_order_mode.
  * Returns the previous mode, or WEFT_EINVAL (mode not one of the three).
  * Blocks: no. Cancellation point: no. Thread safety: safe (locks held while it changes are

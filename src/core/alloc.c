@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/annotate.h"
 #include "core/internal.h"
 
 _Atomic int weft__fault_armed[WEFT__FAULT_COUNT];
@@ -14,14 +15,20 @@ void weft__fault_arm(enum weft__fault_point p, int k)
     atomic_store_explicit(&weft__fault_armed[p], k, memory_order_relaxed);
 }
 
+/* Every weft object is weft's own memory, ordered by its atomics and locks: helgrind and DRD
+ * do not check it (core/annotate.h). The user's data, which weft only points to, is checked. */
 void *weft__malloc(size_t size)
 {
-    return weft__fault(WEFT__FAULT_ALLOC) ? NULL : malloc(size);
+    void *p = weft__fault(WEFT__FAULT_ALLOC) ? NULL : malloc(size);
+    if (p) weft__vg_untracked(p, size);
+    return p;
 }
 
 void *weft__calloc(size_t n, size_t size)
 {
-    return weft__fault(WEFT__FAULT_ALLOC) ? NULL : calloc(n, size);
+    void *p = weft__fault(WEFT__FAULT_ALLOC) ? NULL : calloc(n, size);
+    if (p) weft__vg_untracked(p, n * size);
+    return p;
 }
 
 void *weft__realloc(void *p, size_t size)
@@ -40,5 +47,6 @@ void *weft__calloc_lines(size_t size)
     size = (size + 63) / 64 * 64; /* aligned_alloc wants a multiple of the alignment */
     void *p = weft__fault(WEFT__FAULT_ALLOC) ? NULL : aligned_alloc(64, size);
     if (p) memset(p, 0, size);
+    if (p) weft__vg_untracked(p, size);
     return p;
 }

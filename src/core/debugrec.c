@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/annotate.h"
 #include "os/os.h"
 
 _Thread_local uint32_t weft__dbg_owner WEFT__TLS_IE;
@@ -95,6 +96,7 @@ static weft__dbg_thread *take_record(void)
     if (id > WEFT__DBG_ID_MAX) return NULL;
     weft__dbg_thread *t = calloc(1, sizeof *t);
     if (t == NULL) return NULL;
+    weft__vg_untracked(t, sizeof *t); /* a sequence lock: read racily by design */
     t->id = id;
     atomic_init(&t->state, WEFT__DBG_RUNNING);
     weft__dbg_thread *h = atomic_load_explicit(&head, memory_order_relaxed);
@@ -149,12 +151,15 @@ void weft__dbg_thread_start(const char *name)
     }
 }
 
+_Atomic int weft__dbg_publish = 1;
+
 static bool stacks_on(void)
 {
     int v = atomic_load_explicit(&stacks, memory_order_relaxed);
     if (v == 0) {
         const char *e = getenv("WEFT_DEBUG_STACKS");
         v = e && e[0] == '1' ? 2 : 1;
+        weft__vg_untracked(&stacks, sizeof stacks); /* set once, racily: any thread may */
         atomic_store_explicit(&stacks, v, memory_order_relaxed);
     }
     return v == 2;

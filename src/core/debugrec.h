@@ -54,7 +54,7 @@ enum { WEFT__DBG_FREE = 0, WEFT__DBG_RUNNING = 1, WEFT__DBG_BLOCKED = 2 };
 
 #define WEFT__DBG_NAME_WORDS 8 /* 64 bytes: WEFT_THREAD_NAME_MAX */
 #define WEFT__DBG_FRAMES     12
-#define WEFT__DBG_EDGE_CACHE 32
+#define WEFT__DBG_EDGE_CACHE 64               /* 32 sets of 2 ways */
 #define WEFT__DBG_HELD       16               /* the lock-order checker's stack of held locks */
 #define WEFT__DBG_ID_MAX     ((1u << 29) - 1) /* ids live in a lock word's top 29 bits */
 
@@ -103,6 +103,11 @@ void weft__dbg_thread_start(const char *name);
 weft__dbg_thread *weft__dbg_first(void);
 /* How many ids were handed out: every record's id is at most this. */
 uint32_t weft__dbg_ids(void);
+
+/* Whether sleeping threads publish their records: 1, always, but for bench/debug_bench.c,
+ * which turns them off to measure the sleep path without them in the same run (relaxed: read
+ * once per sleep by park.c; a switch, no data hangs on it). */
+extern _Atomic int weft__dbg_publish;
 
 /* The parking lot, before a sleep and after it (park.c). */
 void weft__dbg_block(uint32_t kind, const void *obj, uint32_t holder, weft_ns since,

@@ -60,6 +60,7 @@ static const struct fork_entry table[] = {
     ENTRY("signal thread (sig.lock, catch's mutex)", weft__signals),
     ENTRY("timer heap (svc.q.lock)", weft__timer),
     ENTRY("pool list (reg.lock)", weft__pools),
+    ENTRY("queue list (qreg.lock)", weft__queues),
     ENTRY("thread table (table_lock)", weft__thread),
     ENTRY("scope tree (tree_lock)", weft__scope),
     ENTRY("thread exit rule and error hook (exit_q.lock, hook.lock)", weft__thread_exitq),

@@ -14,8 +14,11 @@ void weft__lock_slow(weft__lock *l)
 {
     for (int i = 0; i < LOCK_SPINS; i++) {
         uint32_t w = atomic_load_explicit(&l->word, memory_order_relaxed);
-        if (w == 0 && weft__lock_try(l)) return; /* (acquire records the owner after us) */
-        if (w == 2) break;                       /* others already sleep: queue up behind them */
+        /* (acquire records the owner, and tells valgrind, after us) */
+        if (w == 0 && atomic_compare_exchange_strong_explicit(&l->word, &w, 1, memory_order_acquire,
+                                                              memory_order_relaxed))
+            return;
+        if (w == 2) break; /* others already sleep: queue up behind them */
         weft__os_relax();
     }
     /* Mark "locked with sleepers" on every attempt: whoever takes the lock here cannot know

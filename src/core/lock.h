@@ -8,6 +8,9 @@
  *
  * All-zero is unlocked, so a static or calloc'ed weft__lock needs no init.
  *
+ * Under valgrind each acquisition and release is announced to helgrind and DRD as a lock's
+ * (core/annotate.h); elsewhere that costs a load and a predictable branch.
+ *
  * Debug builds (WEFT_DEBUG, core/assert.h) also record the holder, so that a function that
  * must run under a lock can say so: WEFT__ASSERT(weft__lock_held(&q->lock)). Release builds
  * keep the one word and never evaluate the assertion.
@@ -18,6 +21,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "core/annotate.h"
 #include "core/assert.h"
 
 typedef struct weft__lock {
@@ -62,6 +66,7 @@ static inline void weft__lock_acquire(weft__lock *l)
                                                  memory_order_relaxed))
         weft__lock_slow(l);
     WEFT__LOCK_OWN(l, weft__lock_self());
+    if (WEFT__VG_ON()) weft__vg_locked(l); /* a lock to helgrind and DRD (core/annotate.h) */
 }
 
 static inline int weft__lock_try(weft__lock *l)
@@ -70,11 +75,13 @@ static inline int weft__lock_try(weft__lock *l)
     int got = atomic_compare_exchange_strong_explicit(&l->word, &zero, 1, memory_order_acquire,
                                                       memory_order_relaxed);
     if (got) WEFT__LOCK_OWN(l, weft__lock_self());
+    if (got && WEFT__VG_ON()) weft__vg_locked(l);
     return got;
 }
 
 static inline void weft__lock_release(weft__lock *l)
 {
+    if (WEFT__VG_ON()) weft__vg_unlocked(l);
     WEFT__LOCK_OWN(l, 0);
     /* release: pairs with the acquire in weft__lock_acquire / weft__lock_slow. */
     if (atomic_exchange_explicit(&l->word, 0, memory_order_release) == 2) weft__unlock_slow(l);

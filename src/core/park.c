@@ -40,6 +40,7 @@ int weft__deadline_of(weft_ns timeout, weft_ns *deadline)
 
 void weft__park_init(weft__park *p, weft_ns deadline)
 {
+    weft__vg_untracked(p, sizeof *p); /* handed over by its state word (core/annotate.h) */
     atomic_init(&p->state, WEFT__PARK_WAITING);
     p->deadline = deadline;
     p->cancellable = true;
@@ -53,6 +54,7 @@ void weft__park_init(weft__park *p, weft_ns deadline)
 
 void weft__waiter_init(weft__waiter *w, weft__park *p, uint32_t index)
 {
+    weft__vg_untracked(w, sizeof *w); /* the waker writes it under the queue's lock */
     w->next = w->prev = NULL;
     w->queue = NULL;
     w->park = p;
@@ -335,9 +337,10 @@ uint32_t weft__park_wait(weft__park *p)
         weft_ns now = p->spin ? start + spent : weft__os_now();
         if (p->deadline != WEFT_FOREVER && now >= p->deadline) claim(p, WEFT__PARK_TIMEDOUT, false);
         /* Only a thread that sleeps publishes what it waits on (core/debugrec.h). */
-        weft__dbg_block(p->kind, p->obj, k->holder, now, p->deadline);
+        bool rec = atomic_load_explicit(&weft__dbg_publish, memory_order_relaxed);
+        if (rec) weft__dbg_block(p->kind, p->obj, k->holder, now, p->deadline);
         s = sleep_until_claimed(p);
-        weft__dbg_unblock();
+        if (rec) weft__dbg_unblock();
     }
     k->holder = 0;
     /* Only waits that a waker ended say anything about hand-off latency. */

@@ -114,6 +114,7 @@ static void make_key(void)
 {
     pthread_key_create(&exit_key, thread_exit);
     weft__fork_register();
+    weft__hb_release(&key_once);
 }
 
 /* The calling thread's cache, made on first use; NULL if there is no memory for it. Plain
@@ -124,6 +125,7 @@ static struct weft__rcache *my_cache(void)
     if (c) return c;
     if ((c = calloc(1, sizeof *c)) == NULL) return NULL;
     pthread_once(&key_once, make_key);
+    weft__hb_acquire(&key_once); /* make_key's writes, for helgrind (which misses the once) */
     if (pthread_setspecific(exit_key, c) != 0) {
         free(c);
         return NULL;
@@ -160,6 +162,7 @@ static weft_future *fresh(int n)
         weft__fault(WEFT__FAULT_ALLOC) ? NULL : aligned_alloc(64, (size_t)n * sizeof *f);
     if (f == NULL) return NULL;
     memset(f, 0, (size_t)n * sizeof *f);
+    weft__vg_untracked(f, (size_t)n * sizeof *f); /* records: weft's, ordered by their state */
     for (int i = 0; i < n; i++) f[i].cbs_tail = &f[i].cbs;
     return f;
 }

@@ -49,6 +49,7 @@
 #include "core/debugrec.h"
 #include "core/cancel_internal.h"
 #include "core/fork.h"
+#include "core/annotate.h"
 #include "core/internal.h"
 #include "os/os.h"
 #include "core/park.h"
@@ -206,6 +207,13 @@ static int server_exec(void *arg)
 {
     (void)arg;
     return weft__server_start(1, &srv_sock, &srv_pidfd);
+}
+
+void weft__server_forked(void)
+{
+    /* Under valgrind only: the server never takes it again, and ThreadSanitizer, which does
+     * not see a raw clone as a fork, would call this an unlock by another thread. */
+    if (WEFT__VG_ON()) pthread_mutex_unlock(&srv_mutex);
 }
 
 /* Make the server if there is none; srv_mutex held. The only thread forks it itself (then it
@@ -749,7 +757,12 @@ static void forget(bool close_fds)
         }
     }
     srv_sock = srv_pidfd = -1;
-    pthread_mutex_init(&srv_mutex, NULL);
+    /* Made anew only if a thread that did not come along held it (DRD reports re-making a
+     * mutex, and a free one needs nothing). */
+    if (pthread_mutex_trylock(&srv_mutex) == 0)
+        pthread_mutex_unlock(&srv_mutex);
+    else
+        pthread_mutex_init(&srv_mutex, NULL);
     weft__watcher_forget(close_fds);
     atomic_init(&reg_lock.word, 0);
     for (struct weft_process *p = reg_head; p != NULL; p = p->next) {

@@ -134,6 +134,11 @@ long weft__recv_fds(int fd, void *buf, size_t cap, int *fds, int maxfds, int *nf
 /* server.c: make the fork server. by_exec: execute the program (the parent has threads).
  * Returns 0 and the server's socket and pidfd, or a WEFT_E* code with the message set. */
 int weft__server_start(int by_exec, int *sock, int *pidfd);
+/* process.c: in the fork server forked by the only thread (not executed), which holds the
+ * server mutex it made the server under: under valgrind, release it, as an atfork child
+ * handler would, so that no process of the server's holds a lock to its exit (helgrind and DRD
+ * report that). */
+void weft__server_forked(void);
 /* server.c: start a spawned child of the program itself; returns 0, its socket, pid and
  * pidfd. */
 int weft__spawn_self(int *sock, int *pid, int *pidfd);

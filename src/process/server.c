@@ -369,6 +369,7 @@ int weft__server_start(int by_exec, int *sock, int *pidfd)
         long r = weft__clone_quiet(0, pidfd);
         if (r == 0) {
             close(sv[0]);
+            weft__server_forked();
             server_main(sv[1]);
         }
         pid = (int)r;

@@ -373,7 +373,9 @@ static void break_pool(struct weft_procpool *p, const char *why)
 {
     weft__lock_acquire(&p->lock);
     p->broken = 1;
-    snprintf(p->reason, sizeof p->reason, "the pool is broken: %s", why);
+    /* why cut to what fits after the prefix (GCC's truncation warning, where it inlines) */
+    snprintf(p->reason, sizeof p->reason, "the pool is broken: %.*s",
+             (int)(sizeof p->reason - sizeof "the pool is broken: "), why);
     weft__lock_release(&p->lock);
     drop_queue(p, WEFT_EBROKEN, p->reason);
 }

@@ -103,6 +103,7 @@ int weft_queue_new(weft_queue **out, const weft_queue_opts *opts)
         free(q);
         return rc;
     }
+    weft__queue_register(q);
     *out = q;
     return 0;
 }
@@ -115,6 +116,7 @@ int weft_queue_free(weft_queue *q)
                 !weft__waitq_empty(&q->joiners) || !weft__waitq_empty(&q->enders) || q->ending > 0;
     weft__lock_release(&q->lock);
     if (busy) return WEFT_EBUSY;
+    weft__queue_unregister(q); /* waits for a dump that is reading q */
     weft__ring_fini(&q->ring);
     weft__list_fini(&q->list);
     weft__store_fini(&q->st);

@@ -205,6 +205,7 @@ struct weft_queue {
     weft__waitq enders;  /* threads that saw WEFT_ECLOSED while a close/shutdown still runs */
     size_t ending;       /* closes and shutdowns still running (queue.c, "Lifetime") */
     weft__store st;      /* locked queues only */
+    weft_queue *reg_prev, *reg_next; /* the list of live queues (registry.c, under its lock) */
 };
 
 /* Waiter result meaning "woken to look again" (fast queues hand nothing over); _COUNTED: and
@@ -257,5 +258,10 @@ void weft__queue_undo(weft_queue *q, size_t n, bool locked, weft__wakelist *wl);
  * try_get: 0 (*item set), WEFT_EAGAIN (empty), WEFT_ECLOSED. */
 int weft__queue_try_put(weft_queue *q, void *item, weft__wakelist *wl);
 int weft__queue_try_get(weft_queue *q, void **item, weft__wakelist *wl);
+
+/* The list of live queues that the dump reads (registry.c): q joins it once made and leaves it
+ * before it is freed. */
+void weft__queue_register(weft_queue *q);
+void weft__queue_unregister(weft_queue *q);
 
 #endif

@@ -31,6 +31,7 @@
 #include <weft/error.h>
 #include <weft/sync.h>
 
+#include "core/annotate.h"
 #include "core/debugrec.h"
 #include "core/internal.h"
 #include "os/os.h"
@@ -207,6 +208,9 @@ int weft_rlock_init(weft_rlock *r)
 
 static bool owned_by_me(const weft_rlock *r)
 {
+    /* Read by every taker, written by the holder: an atomic that helgrind and DRD would take
+     * for a race in the user's memory the RLock lives in (core/annotate.h). */
+    weft__vg_untracked((void *)&r->owner, sizeof r->owner);
     /* relaxed: only this thread ever stores its own tag, so equality needs no ordering. */
     return atomic_load_explicit(WEFT__ATOMICPTR(r->owner), memory_order_relaxed) ==
            weft__sync_self();

@@ -10,6 +10,8 @@
  *   tsan_user select  - messages handed through weft_queue_select (a GET over two queues fed
  *                       by weft_queue_put, a PUT read by weft_queue_get), and data made once
  *                       by weft_once read by every caller
+ *   tsan_user sync    - data handed through a condition, a semaphore, a latch, a barrier and
+ *                       an RLock, each read after the hand-off with plain loads
  *   tsan_user race    - two threads write one plain variable with nothing between them:
  *                       TSan reports it (the test expects its exit code, 66)
  *   tsan_user future-race - a pool task and its submitter write one plain variable, the
@@ -248,6 +250,69 @@ static int run_select(void)
     return sa || sb || se;
 }
 
+/* ---- sync: condition, semaphore, latch, barrier, RLock ---- */
+
+static weft_lock cond_lock = WEFT_LOCK_INIT;
+static weft_cond cond = WEFT_COND_INIT_LOCK(&cond_lock);
+static weft_sem sem = WEFT_SEM_INIT(0);
+static weft_latch latch = WEFT_LATCH_INIT(2);
+static weft_barrier barrier;
+static weft_rlock rlock = WEFT_RLOCK_INIT;
+static long cond_value, sem_value, latch_slots[2], barrier_slots[2], rlock_count;
+static int cond_ready;
+
+static int sync_side(void *arg)
+{
+    int me = (int)(long)arg;
+    if (me == 0) { /* condition: a value set under the lock, read by the waiter */
+        if (weft_cond_acquire(&cond, WEFT_FOREVER) != 0) return 1;
+        cond_value = 42;
+        cond_ready = 1;
+        weft_cond_notify_all(&cond);
+        weft_cond_release(&cond);
+        sem_value = 7; /* semaphore: written before the release */
+        weft_sem_release(&sem, 1);
+    }
+    latch_slots[me] = me + 1; /* latch: each writes its slot, then counts down */
+    weft_latch_count_down(&latch, 1);
+    barrier_slots[me] = 10 * (me + 1); /* barrier: each reads the other's after it */
+    if (weft_barrier_wait(&barrier, WEFT_FOREVER) < 0) return 1;
+    if (barrier_slots[1 - me] != 10 * (2 - me)) return 1;
+    for (int i = 0; i < 100; i++) { /* RLock, taken twice over */
+        if (weft_rlock_acquire(&rlock, WEFT_FOREVER) != 0 ||
+            weft_rlock_acquire(&rlock, WEFT_FOREVER) != 0)
+            return 1;
+        rlock_count++;
+        weft_rlock_release(&rlock);
+        weft_rlock_release(&rlock);
+    }
+    return 0;
+}
+
+static int run_sync(void)
+{
+    if (weft_barrier_init(&barrier, 2, NULL, NULL) != 0) return 1;
+    weft_thread t[2];
+    for (long i = 0; i < 2; i++)
+        if (weft_thread_start(&t[i], sync_side, (void *)i, NULL) != 0) return 1;
+    if (weft_cond_acquire(&cond, WEFT_FOREVER) != 0) return 1;
+    while (!cond_ready)
+        if (weft_cond_wait(&cond, WEFT_FOREVER) != 0) return 1;
+    long v = cond_value;
+    weft_cond_release(&cond);
+    if (v != 42) return 1;
+    if (weft_sem_acquire(&sem, WEFT_FOREVER) != 0 || sem_value != 7) return 1;
+    if (weft_latch_wait(&latch, WEFT_FOREVER) != 0) return 1;
+    if (latch_slots[0] != 1 || latch_slots[1] != 2) return 1;
+    if (weft_rlock_acquire(&rlock, WEFT_FOREVER) != 0) return 1;
+    rlock_count++;
+    weft_rlock_release(&rlock);
+    int s0 = 1, s1 = 1;
+    weft_thread_join(t[0], &s0, WEFT_FOREVER);
+    weft_thread_join(t[1], &s1, WEFT_FOREVER);
+    return s0 || s1 || rlock_count != 201;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "future") == 0) {
@@ -257,6 +322,11 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc > 1 && strcmp(argv[1], "future-race") == 0) return run_future_race();
+    if (argc > 1 && strcmp(argv[1], "sync") == 0) {
+        if (run_sync() != 0) return 1;
+        puts("tsan_user: sync run ok");
+        return 0;
+    }
     if (argc > 1 && strcmp(argv[1], "select") == 0) {
         if (run_select() != 0) return 1;
         puts("tsan_user: select run ok");

@@ -542,10 +542,132 @@ START_TEST(dump_shows_each_pool_with_workers_busy_and_queued)
 }
 END_TEST
 
+/* ---- queues in the dump ---- */
+
+/* The "queue ADDR 'name': items N of C | N (unbounded), getters G, putters P[, closed]" line
+ * of the queue named name, parsed (cap 0: unbounded); the rest of the line in tail. */
+static int queue_line(const char *text, const char *name, const void *q, size_t *items, size_t *cap,
+                      size_t *getters, size_t *putters, char *tail, size_t size)
+{
+    char key[96];
+    snprintf(key, sizeof key, "queue %p '%s': ", q, name);
+    const char *p = strstr(text, key);
+    if (p == NULL) return 0;
+    p += strlen(key);
+    int used = 0;
+    *cap = 0;
+    if (sscanf(p, "items %zu of %zu, getters %zu, putters %zu%n", items, cap, getters, putters,
+               &used) != 4 &&
+        sscanf(p, "items %zu (unbounded), getters %zu, putters %zu%n", items, getters, putters,
+               &used) != 3)
+        return 0;
+    const char *end = strchr(p + used, '\n');
+    size_t n = end ? (size_t)(end - (p + used)) : strlen(p + used);
+    if (n >= size) n = size - 1;
+    memcpy(tail, p + used, n);
+    tail[n] = '\0';
+    return 1;
+}
+
+static int put_fn(void *q)
+{
+    return weft_queue_put(q, (void *)7, WEFT_FOREVER);
+}
+
+static int get_any_fn(void *q)
+{
+    void *item;
+    int rc = weft_queue_get(q, &item, WEFT_FOREVER);
+    return rc == 0 && item == (void *)9 ? 0 : 1;
+}
+
+/* Dump until the queue named name shows want_getters and want_putters parked (the threads
+ * are on their way to park); the dump's text, parsed into the rest. */
+static char *dump_until_parked(const char *name, const void *q, size_t want_getters,
+                               size_t want_putters, size_t *items, size_t *cap, char *tail)
+{
+    for (;;) {
+        char *text = dump_text();
+        size_t g = 0, p = 0;
+        ck_assert_msg(queue_line(text, name, q, items, cap, &g, &p, tail, 128),
+                      "no queue line for '%s' in:\n%s", name, text);
+        if (g == want_getters && p == want_putters) return text;
+        free(text);
+        ck_assert_weft(weft_sleep(1000000), 0);
+    }
+}
+
+START_TEST(dump_shows_each_queue_with_items_capacity_and_waiters)
+{
+    weft_queue *jobs, *stack;
+    weft_queue_opts bounded = {.capacity = 4}, lifo = {.order = WEFT_QUEUE_LIFO};
+    ck_assert_weft(weft_queue_new(&jobs, &bounded), 0);
+    ck_assert_weft(weft_queue_new(&stack, &lifo), 0);
+    ck_assert_weft(weft_debug_name(jobs, "jobs"), 0);
+    ck_assert_weft(weft_debug_name(stack, "stack"), 0);
+    for (int i = 0; i < 4; i++) ck_assert_weft(weft_queue_put(jobs, (void *)7, 0), 0);
+    weft_thread putters[2], getters[3];
+    for (int i = 0; i < 2; i++)
+        ck_assert_weft(weft_thread_start(&putters[i], put_fn, jobs, NULL), 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_weft(weft_thread_start(&getters[i], get_any_fn, stack, NULL), 0);
+    size_t items, cap;
+    char tail[128];
+    /* A full bounded FIFO queue with two putters parked. */
+    char *text = dump_until_parked("jobs", jobs, 0, 2, &items, &cap, tail);
+    ck_assert_uint_eq(items, 4);
+    ck_assert_uint_eq(cap, 4);
+    ck_assert_str_eq(tail, "");
+    free(text);
+    /* An empty unbounded LIFO queue (a locked one) with three getters parked. */
+    text = dump_until_parked("stack", stack, 3, 0, &items, &cap, tail);
+    ck_assert_uint_eq(items, 0);
+    ck_assert_uint_eq(cap, 0);
+    ck_assert_msg(strstr(text, "items 0 (unbounded), getters 3, putters 0\n"), "%s", text);
+    free(text);
+    void *item;
+    for (int i = 0; i < 3; i++) ck_assert_weft(weft_queue_put(stack, (void *)9, WEFT_FOREVER), 0);
+    for (int i = 0; i < 2; i++) ck_assert_weft(weft_queue_get(jobs, &item, WEFT_FOREVER), 0);
+    for (int i = 0; i < 2; i++) {
+        int st = 1;
+        ck_assert_weft(weft_thread_join(putters[i], &st, WEFT_FOREVER), 0);
+        ck_assert_int_eq(st, 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        int st = 1;
+        ck_assert_weft(weft_thread_join(getters[i], &st, WEFT_FOREVER), 0);
+        ck_assert_int_eq(st, 0);
+    }
+    /* Counts after the waits: items left, closed; shut down. */
+    ck_assert_weft(weft_queue_put(stack, (void *)9, 0), 0);
+    ck_assert_weft(weft_queue_close(stack), 0);
+    ck_assert_weft(weft_queue_shutdown(jobs, NULL, NULL, NULL), 0);
+    text = dump_until_parked("stack", stack, 0, 0, &items, &cap, tail);
+    ck_assert_uint_eq(items, 1);
+    ck_assert_str_eq(tail, ", closed");
+    free(text);
+    text = dump_until_parked("jobs", jobs, 0, 0, &items, &cap, tail);
+    ck_assert_uint_eq(cap, 4);
+    ck_assert_str_eq(tail, ", shut down");
+    free(text);
+    /* A freed queue leaves the list. */
+    ck_assert_weft(weft_debug_name(stack, NULL), 0);
+    ck_assert_weft(weft_queue_free(stack), 0);
+    text = dump_text();
+    char key[64];
+    snprintf(key, sizeof key, "queue %p:", (void *)stack);
+    ck_assert_msg(strstr(text, key) == NULL, "%s", text);
+    free(text);
+    ck_assert_weft(weft_debug_name(jobs, NULL), 0);
+    ck_assert_weft(weft_queue_free(jobs), 0);
+}
+END_TEST
+
 WEFT_TEST_SUITE("debug", 60, abba_deadlock_dump_names_threads_locks_holders_and_cycle,
                 dump_shows_event_queue_and_join_waits, dump_shows_a_queue_get_with_its_deadline,
                 dump_under_load_never_crashes_or_hangs, dump_with_stacks_shows_the_blocking_call,
                 dump_on_sigquit_writes_to_stderr, bad_input_is_an_error_code,
                 lock_order_inversion_reported_at_first_occurrence_with_two_stacks,
                 lock_order_abort_mode_aborts_at_the_inversion,
-                dump_shows_each_pool_with_workers_busy_and_queued)
+                dump_shows_each_pool_with_workers_busy_and_queued,
+                dump_shows_each_queue_with_items_capacity_and_waiters)
