@@ -254,7 +254,10 @@ static int pfor_run(weft_pool *p, int64_t begin, int64_t end, int64_t grain, str
     uint64_t chunks = n / (uint64_t)grain + 1;
     if (k > chunks) k = chunks;
     struct pfor_slot small[SMALL_SLOTS];
-    c->slots = k <= SMALL_SLOTS ? small : weft__calloc_lines(k * sizeof *c->slots);
+    /* Under valgrind the slots go to the heap, which weft__calloc_lines marks untracked: their
+     * owner takes chunks with atomics helgrind/DRD cannot see (core/annotate.h). */
+    c->slots =
+        k <= SMALL_SLOTS && !WEFT__VG_ON() ? small : weft__calloc_lines(k * sizeof *c->slots);
     if (c->slots == NULL) { /* no memory for the slots: the caller alone */
         c->slots = small;
         k = 1;
