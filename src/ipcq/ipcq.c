@@ -25,6 +25,7 @@
  * Lock order: the producers' and the consumers' locks are never held together.
  */
 #include <string.h>
+#include <time.h>
 #include <weft/error.h>
 #include <weft/ipcq.h>
 
@@ -35,6 +36,7 @@
 
 #define SLICE_FIRST_NS    WEFT_MS(10)
 #define SLICE_MAX_NS      WEFT_MS(160)
+#define UNFENCED_SLICE_NS WEFT_MS(1) /* membarrier failed: a wake-up may be missed */
 #define SPIN_MIN_NS       500
 #define SPIN_MAX_NS       20000
 #define SPIN_INIT_NS      5000
@@ -96,11 +98,95 @@ static int lock_side(weft_ipcq *q, struct ipcq_lock *l, weft_ns deadline, int *t
     return 0;
 }
 
+static int32_t my_tid(void)
+{
+    /* The cache is stale in a fork child: keyed by the fork generation (+1: 0 is unset). */
+    static _Thread_local struct {
+        int32_t tid;
+        uint32_t gen;
+    } me WEFT__TLS_IE;
+    uint32_t gen = atomic_load_explicit(&weft__ipcq_fork_gen, memory_order_relaxed) + 1;
+    if (me.gen != gen) me.tid = weft__os_gettid(), me.gen = gen;
+    return me.tid;
+}
+
+/* A one-process side (side 0: put, 1: get): this thread must hold its role. The fast path
+ * is two loads of lines this thread alone writes. */
+static int take_role(weft_ipcq *q, int side, struct ipcq_lock *l, int *took_over)
+{
+    static const char *const what[] = {"producer", "consumer"};
+    int32_t tid = my_tid();
+    /* relaxed: role_tid is this process's own; owner was stored by this process (or is
+     * checked again with acquire by weft__ipcq_take_role). */
+    int32_t t = atomic_load_explicit(&q->role_tid[side], memory_order_relaxed);
+    if (t == tid && atomic_load_explicit(&l->owner, memory_order_relaxed) == weft__ipcq_pid(q))
+        return 0;
+    if (t == 0) atomic_compare_exchange_strong(&q->role_tid[side], &t, tid);
+    if (t != 0 && t != tid)
+        return weft__fail(WEFT_EBUSY, "ipcq: the queue has one %s: thread %d of this process",
+                          what[side], (int)t);
+    int r = weft__ipcq_take_role(q, l);
+    if (r < 0)
+        return weft__fail(WEFT_EBUSY, "ipcq: the queue has one %s: process %u", what[side],
+                          (unsigned)atomic_load_explicit(&l->owner, memory_order_relaxed));
+    *took_over = r;
+    return 0;
+}
+
+/* Enter a side to copy one message: its lock, or its role on a one-process side (then, for
+ * puts, busy is set before closed is read: close's heavy fence pairs with this light one). */
+static int enter(weft_ipcq *q, int side, weft_ns deadline, int *took_over)
+{
+    struct ipcq_lock *l = side ? &q->seg->get.lock : &q->seg->put.lock;
+    if (!(q->flags & (side ? WEFT_IPCQ_ONE_CONSUMER : WEFT_IPCQ_ONE_PRODUCER)))
+        return lock_side(q, l, deadline, took_over);
+    int r = take_role(q, side, l, took_over);
+    if (r || side) return r;
+    atomic_store_explicit(&l->busy, 1, memory_order_relaxed);
+    weft__ipcq_light_fence();
+    return 0;
+}
+
+/* Leave it: the light fence orders the position's store before the loads of sleepers in
+ * weft__ipcq_signal (the unlock has its own). */
+static void leave(weft_ipcq *q, int side)
+{
+    struct ipcq_lock *l = side ? &q->seg->get.lock : &q->seg->put.lock;
+    if (!(q->flags & (side ? WEFT_IPCQ_ONE_CONSUMER : WEFT_IPCQ_ONE_PRODUCER))) {
+        weft__ipcq_unlock(l);
+        return;
+    }
+    /* release: the copy and the position's store come before busy reads 0 (close). */
+    if (!side) atomic_store_explicit(&l->busy, 0, memory_order_release);
+    weft__ipcq_light_fence();
+}
+
+/* The end of a close on a one-producer queue: wait until the put under way (if any) has
+ * published, then let gets end (CLOSED). Also run by a get that finds the queue CLOSING,
+ * should its closer have died half-way. */
+static void finish_close(weft_ipcq *q)
+{
+    struct ipcq_lock *l = &q->seg->put.lock;
+    /* The heavy half of enter's pair: after it a put either sees CLOSING or shows busy. */
+    if (!weft__ipcq_heavy_fence()) {
+        struct timespec ms = {0, 1000000}; /* no membarrier: let the store buffers drain */
+        nanosleep(&ms, NULL);
+    }
+    for (unsigned i = 1; atomic_load_explicit(&l->busy, memory_order_acquire); i++) {
+        uint32_t o = atomic_load_explicit(&l->owner, memory_order_relaxed);
+        if (i % 64 == 0 && (o == 0 || !weft__ipcq_role_alive(o))) break;
+        weft__os_yield(); /* a copy under way: no system call, no wait in it */
+    }
+    /* release: pairs with the acquire loads of closed in get_locked. */
+    atomic_store_explicit(&q->seg->closed, IPCQ_CLOSED, memory_order_release);
+    after_takeover(q); /* every sleeper re-checks and finds it closed */
+}
+
 static int put_locked(weft_ipcq *q, const void *data, size_t len)
 {
     struct ipcq_seg *s = q->seg;
     /* acquire: pairs with weft_ipcq_close's store (under this lock, so relaxed would do). */
-    if (atomic_load_explicit(&s->closed, memory_order_acquire))
+    if (atomic_load_explicit(&s->closed, memory_order_acquire) != 0)
         return weft__fail(WEFT_ECLOSED, "ipcq_put: the queue is closed");
     uint64_t t = atomic_load_explicit(&s->put.pos, memory_order_relaxed);
     uint64_t h = q->head_seen;
@@ -113,18 +199,19 @@ static int put_locked(weft_ipcq *q, const void *data, size_t len)
     unsigned char *slot = slot_at(q, t);
     __atomic_store_n((uint32_t *)slot, (uint32_t)len, __ATOMIC_RELAXED);
     if (len) memcpy(slot + IPCQ_SLOT_HDR, data, len);
-    /* seq_cst: publishes the slot to the get's acquire load of tail, and comes before the
-     * load of sleepers in weft__ipcq_signal (Dekker with a sleeping consumer). */
-    atomic_store(&s->put.pos, t + 1);
+    /* release: publishes the slot to the get's acquire load of tail. The unlock's seq_cst
+     * fence orders it before the load of sleepers in weft__ipcq_signal (Dekker with a
+     * sleeping consumer). */
+    atomic_store_explicit(&s->put.pos, t + 1, memory_order_release);
     return 0;
 }
 
 static int try_put(weft_ipcq *q, const void *data, size_t len, weft_ns deadline)
 {
-    int took_over = 0, r = lock_side(q, &q->seg->put.lock, deadline, &took_over);
+    int took_over = 0, r = enter(q, 0, deadline, &took_over);
     if (r) return r;
     r = put_locked(q, data, len);
-    weft__ipcq_unlock(&q->seg->put.lock);
+    leave(q, 0);
     if (r == 0) wake(&q->seg->not_empty);
     if (took_over) after_takeover(q);
     return r;
@@ -138,7 +225,7 @@ static int get_locked(weft_ipcq *q, void *buf, size_t size, size_t *len)
     if (t == h || t - h > q->capacity) {
         /* acquire: pairs with the put's store of tail (the slot's bytes). */
         t = q->tail_seen = atomic_load_explicit(&s->put.pos, memory_order_acquire);
-        if (t == h && atomic_load_explicit(&s->closed, memory_order_acquire)) {
+        if (t == h && atomic_load_explicit(&s->closed, memory_order_acquire) == IPCQ_CLOSED) {
             /* closed was set after every successful put's store of tail: look once more. */
             t = q->tail_seen = atomic_load_explicit(&s->put.pos, memory_order_acquire);
             if (t == h) return weft__fail(WEFT_ECLOSED, "ipcq_get: the queue is closed and empty");
@@ -154,21 +241,32 @@ static int get_locked(weft_ipcq *q, void *buf, size_t size, size_t *len)
         return weft__fail(WEFT_ENOSPC, "ipcq_get: the message is %u bytes, the buffer %zu", n,
                           size);
     if (n) memcpy(buf, slot + IPCQ_SLOT_HDR, n);
-    /* seq_cst: frees the slot for the put's acquire load of head, and comes before the load
-     * of sleepers in weft__ipcq_signal. */
-    atomic_store(&s->get.pos, h + 1);
+    /* release: frees the slot for the put's acquire load of head; the unlock's fence orders
+     * it before the load of sleepers in weft__ipcq_signal. */
+    atomic_store_explicit(&s->get.pos, h + 1, memory_order_release);
     return 0;
+}
+
+static int get_once(weft_ipcq *q, void *buf, size_t size, size_t *len, weft_ns deadline)
+{
+    int took_over = 0, r = enter(q, 1, deadline, &took_over);
+    if (r) return r;
+    r = get_locked(q, buf, size, len);
+    leave(q, 1);
+    if (r == 0) wake(&q->seg->not_full);
+    if (took_over) after_takeover(q);
+    return r;
 }
 
 static int try_get(weft_ipcq *q, void *buf, size_t size, size_t *len, weft_ns deadline)
 {
-    int took_over = 0, r = lock_side(q, &q->seg->get.lock, deadline, &took_over);
-    if (r) return r;
-    r = get_locked(q, buf, size, len);
-    weft__ipcq_unlock(&q->seg->get.lock);
-    if (r == 0) wake(&q->seg->not_full);
-    if (took_over) after_takeover(q);
-    return r;
+    int r = get_once(q, buf, size, len, deadline);
+    /* relaxed: finish_close re-reads what it needs after its fence. */
+    if (r != WEFT_EAGAIN ||
+        atomic_load_explicit(&q->seg->closed, memory_order_relaxed) != IPCQ_CLOSING)
+        return r;
+    finish_close(q); /* its closer may have died half-way */
+    return get_once(q, buf, size, len, deadline);
 }
 
 int weft__ipcq_try_put(weft_ipcq *q, const void *data, size_t len)
@@ -192,9 +290,11 @@ static bool ready(const weft_ipcq *q, enum wait_kind k)
     struct ipcq_seg *s = q->seg;
     /* seq_cst loads: the sleeper's half of the Dekker pairs (see the top of the file). */
     uint64_t t = atomic_load(&s->put.pos);
+    uint32_t c;
     switch (k) {
-    case FOR_GET:
-        return t != atomic_load(&s->get.pos) || atomic_load(&s->closed);
+    case FOR_GET: /* another value of closed is corrupt: wait as if open */
+        c = atomic_load(&s->closed);
+        return t != atomic_load(&s->get.pos) || c == IPCQ_CLOSING || c == IPCQ_CLOSED;
     case FOR_PUT:
         return t - atomic_load(&s->get.pos) < q->capacity || atomic_load(&s->closed);
     default:
@@ -272,13 +372,17 @@ static int sleep_on(weft_ipcq *q, enum wait_kind k, weft_ns deadline)
         uint32_t seq = atomic_load(&ev->seq);
         if (!(seq & 1) && !atomic_compare_exchange_strong(&ev->seq, &seq, seq | 1)) continue;
         seq |= 1;
+        /* The heavy half of the Dekker pairs: a waker's light fence ordered its store before
+         * its load of sleepers only as far as this fence makes it. */
+        bool fenced = weft__ipcq_heavy_fence();
         if (ready(q, k) || atomic_load(&p.state) != WEFT__PARK_WAITING) break;
         weft_ns now = weft__os_now();
         if (now >= p.deadline) {
             expired = true;
             break;
         }
-        weft_ns until = now + slice < p.deadline ? now + slice : p.deadline;
+        weft_ns cap = fenced ? slice : UNFENCED_SLICE_NS;
+        weft_ns until = now + cap < p.deadline ? now + cap : p.deadline;
         int r = weft__os_futex_wait_shared(&ev->seq, seq, until);
         if (r == WEFT_ETIMEDOUT && until < p.deadline) {
             if (!ready(q, k) && weft__ipcq_peers_alive(q) == 0) {
@@ -347,9 +451,19 @@ int weft_ipcq_close(weft_ipcq *q)
 {
     if (!q) return weft__fail(WEFT_EINVAL, "ipcq_close: q is NULL");
     int took_over, r = broken(q);
-    if (r || (r = lock_side(q, &q->seg->put.lock, WEFT_FOREVER, &took_over))) return r;
-    /* release: pairs with the acquire loads of closed (get_locked, put_locked). */
-    atomic_store_explicit(&q->seg->closed, 1, memory_order_release);
+    if (r) return r;
+    if (q->flags & WEFT_IPCQ_ONE_PRODUCER) {
+        /* No lock to exclude the producer: puts stop at CLOSING, gets end once the put
+         * under way (if any) has published (finish_close). */
+        uint32_t c = 0;
+        atomic_compare_exchange_strong(&q->seg->closed, &c, IPCQ_CLOSING);
+        finish_close(q);
+        return 0;
+    }
+    if ((r = lock_side(q, &q->seg->put.lock, WEFT_FOREVER, &took_over))) return r;
+    /* release: pairs with the acquire loads of closed (get_locked, put_locked). Under the
+     * lock, every put that returned 0 has stored tail already. */
+    atomic_store_explicit(&q->seg->closed, IPCQ_CLOSED, memory_order_release);
     weft__ipcq_unlock(&q->seg->put.lock);
     after_takeover(q); /* every sleeper re-checks and finds it closed */
     return 0;

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/membarrier.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -43,11 +44,32 @@
 #define LOCK_SPINS    256
 
 _Atomic uint32_t weft__ipcq_fork_gen;
+_Atomic int weft__ipcq_asym;
+
+/* Register this process for membarrier's global expedited barrier: a sleeper's heavy fence
+ * then reaches its threads wherever they run, and their light fences may be compiler-only. */
+static void asym_register(void)
+{
+    long q = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    int ok = q > 0 && (q & MEMBARRIER_CMD_GLOBAL_EXPEDITED) &&
+             syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0;
+    /* relaxed: a process-wide setting, read before any shared access it guards (a false
+     * "not registered" only costs a fence). */
+    atomic_store_explicit(&weft__ipcq_asym, ok, memory_order_relaxed);
+}
+
+bool weft__ipcq_heavy_fence(void)
+{
+    weft__ipcq_full_fence();
+    return syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0;
+}
 
 void weft__ipcq_fork_child(void)
 {
     /* relaxed: only the forking thread exists; later threads start after this returns. */
     atomic_fetch_add_explicit(&weft__ipcq_fork_gen, 1, memory_order_relaxed);
+    /* A child's registration is its own (async-signal-safe: one system call). */
+    if (atomic_load_explicit(&weft__ipcq_asym, memory_order_relaxed)) asym_register();
 }
 
 static int pidfd_of(int32_t pid)
@@ -126,7 +148,10 @@ int weft__ipcq_lock(weft_ipcq *q, struct ipcq_lock *l, weft_ns deadline)
             continue;
         }
         weft_ns slice = now + LOCK_SLICE_NS < until ? now + LOCK_SLICE_NS : until;
-        atomic_fetch_add(&l->waiters, 1); /* seq_cst: see weft__ipcq_unlock */
+        atomic_fetch_add(&l->waiters, 1);
+        /* The heavy half of weft__ipcq_unlock's Dekker pair (its light fence). Without
+         * membarrier a missed wake-up costs one slice at most. */
+        weft__ipcq_heavy_fence();
         int r = weft__os_futex_wait_shared(&l->owner, o, slice);
         atomic_fetch_sub(&l->waiters, 1);
         now = weft__os_now();
@@ -140,11 +165,40 @@ int weft__ipcq_lock(weft_ipcq *q, struct ipcq_lock *l, weft_ns deadline)
 
 void weft__ipcq_unlock(struct ipcq_lock *l)
 {
-    /* seq_cst store, then load: pairs with a waiter's increment of waiters before its futex
-     * wait compares owner (either it sees 0, or we see it waiting). The store releases the
-     * holder's writes to the next holder's acquire CAS. */
-    atomic_store(&l->owner, 0);
-    if (atomic_load(&l->waiters) != 0) weft__os_futex_wake_shared(&l->owner, 1);
+    /* release: the holder's writes to the next holder's acquire CAS. Then one light fence for
+     * both Dekker pairs of the caller: this store against a lock waiter's increment of
+     * waiters before its futex wait compares owner (either it sees 0, or we see it waiting),
+     * and the holder's store of its position (release, before this one) against a sleeper's
+     * increment of sleepers before its re-check (weft__ipcq_signal's loads come after it). */
+    atomic_store_explicit(&l->owner, 0, memory_order_release);
+    weft__ipcq_light_fence();
+    if (atomic_load_explicit(&l->waiters, memory_order_relaxed) != 0)
+        weft__os_futex_wake_shared(&l->owner, 1);
+}
+
+int weft__ipcq_take_role(weft_ipcq *q, struct ipcq_lock *l)
+{
+    uint32_t pid = weft__ipcq_pid(q);
+    for (;;) {
+        /* acquire: pairs with the previous role holder's release stores (its positions). */
+        uint32_t o = atomic_load_explicit(&l->owner, memory_order_acquire);
+        if (o == pid) return 0;
+        if (o != 0 && pid_alive((int32_t)o)) return WEFT_EBUSY;
+        if (try_take(l, o, pid)) return o != 0;
+    }
+}
+
+void weft__ipcq_drop_role(weft_ipcq *q, struct ipcq_lock *l)
+{
+    uint32_t pid = atomic_load_explicit(&q->pid, memory_order_relaxed);
+    /* release: the next holder's acquire load sees this one's positions. */
+    atomic_compare_exchange_strong_explicit(&l->owner, &pid, 0, memory_order_release,
+                                            memory_order_relaxed);
+}
+
+bool weft__ipcq_role_alive(uint32_t pid)
+{
+    return pid_alive((int32_t)pid);
 }
 
 /* ---- the table of attached processes ---- */
@@ -170,6 +224,9 @@ void weft__ipcq_rebind(weft_ipcq *q)
         uint32_t pid = (uint32_t)getpid();
         atomic_store_explicit(&q->pid, pid, memory_order_relaxed);
         join_table(q, pid);
+        /* The parent's threads held the roles, not this child's. */
+        atomic_store_explicit(&q->role_tid[0], 0, memory_order_relaxed);
+        atomic_store_explicit(&q->role_tid[1], 0, memory_order_relaxed);
         atomic_store_explicit(&q->gen, gen, memory_order_relaxed);
     }
     pthread_mutex_unlock(&q->local);
@@ -223,6 +280,8 @@ static int map_segment(weft_ipcq *q, int fd, size_t size)
 static weft_ipcq *handle_new(void)
 {
     weft__fork_register(); /* a fork child's inherited handles must learn its pid */
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, asym_register);
     weft_ipcq *q = weft__calloc(1, sizeof *q);
     if (!q) return NULL;
     q->fd = -1;
@@ -238,6 +297,7 @@ static void handle_take_geometry(weft_ipcq *q, const struct ipcq_hdr *h)
     q->nslots = h->nslots;
     q->max_msg = h->max_msg;
     q->slot_size = h->slot_size;
+    q->flags = h->flags;
     q->slots = (unsigned char *)q->seg + h->hdr_size;
     uint32_t pid = (uint32_t)getpid();
     atomic_store_explicit(&q->pid, pid, memory_order_relaxed);
@@ -257,7 +317,9 @@ int weft_ipcq_new(weft_ipcq **out, const weft_ipcq_opts *opts)
     if (o.max_msg > WEFT_IPCQ_MSG_MAX)
         return weft__fail(WEFT_EINVAL, "ipcq_new: max_msg %zu exceeds %u", o.max_msg,
                           WEFT_IPCQ_MSG_MAX);
-    struct ipcq_hdr h = {.magic = IPCQ_MAGIC, .version = IPCQ_VERSION};
+    if (o.flags & ~(unsigned)(WEFT_IPCQ_ONE_PRODUCER | WEFT_IPCQ_ONE_CONSUMER))
+        return weft__fail(WEFT_EINVAL, "ipcq_new: unknown flags %#x", o.flags);
+    struct ipcq_hdr h = {.magic = IPCQ_MAGIC, .version = IPCQ_VERSION, .flags = o.flags};
     h.hdr_size = (uint32_t)((sizeof(struct ipcq_seg) + IPCQ_LINE - 1) & ~(size_t)(IPCQ_LINE - 1));
     h.capacity = (uint32_t)o.capacity;
     h.nslots = 1;
@@ -317,6 +379,10 @@ static int check_header(const struct ipcq_hdr *h, uint64_t fsize)
     else if (h->size != h->hdr_size + (uint64_t)h->nslots * h->slot_size ||
              h->size > WEFT_IPCQ_SIZE_MAX)
         bad = "segment size", v = h->size;
+    else if (h->flags & ~(uint32_t)(WEFT_IPCQ_ONE_PRODUCER | WEFT_IPCQ_ONE_CONSUMER))
+        bad = "flags", v = h->flags;
+    else if (h->reserved != 0)
+        bad = "reserved word", v = h->reserved;
     else if (h->size != fsize)
         bad = "segment size against the descriptor's", v = fsize;
     if (!bad) return 0;
@@ -359,8 +425,12 @@ int weft_ipcq_free(weft_ipcq *q)
         /* Only this process's own entry: an inherited handle in a fork child leaves the
          * parent's. */
         int32_t me = (int32_t)getpid();
-        if (q->slot >= 0 && (int32_t)atomic_load(&q->pid) == me)
+        if (q->slot >= 0 && (int32_t)atomic_load(&q->pid) == me) {
             atomic_compare_exchange_strong(&q->seg->peers[q->slot], &me, 0);
+            /* A one-process side's role goes with its holder's handle. */
+            if (q->flags & WEFT_IPCQ_ONE_PRODUCER) weft__ipcq_drop_role(q, &q->seg->put.lock);
+            if (q->flags & WEFT_IPCQ_ONE_CONSUMER) weft__ipcq_drop_role(q, &q->seg->get.lock);
+        }
         munmap(q->seg, q->map_size);
     }
     for (int i = 0; i < WEFT_IPCQ_PEERS_MAX; i++)
