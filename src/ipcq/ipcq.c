@@ -24,7 +24,10 @@
  * with max_msg, and every slot address comes from the handle's private geometry.
  * Lock order: the producers' and the consumers' locks are never held together.
  */
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 #include <weft/error.h>
 #include <weft/ipcq.h>
@@ -44,6 +47,7 @@
 #define SPIN_PROBE        64
 #define SPIN_PREEMPTED_NS 20000
 #define SPIN_BACKOFF      256
+#define CROWD_CHECK_NS    WEFT_MS(10)
 
 enum wait_kind { FOR_GET, FOR_PUT, FOR_JOIN };
 
@@ -307,6 +311,37 @@ static struct ipcq_event *event_of(weft_ipcq *q, enum wait_kind k)
     return k == FOR_GET ? &q->seg->not_empty : k == FOR_PUT ? &q->seg->not_full : &q->seg->joined;
 }
 
+/* Whether more threads are runnable than there are CPUs, from the kernel's count in
+ * /proc/loadavg ("1.00 0.50 0.20 RUNNABLE/TOTAL LASTPID"), read at most every CROWD_CHECK_NS
+ * per thread. A peer that waits for a CPU cannot answer a spinner, and the spinner's CPU is
+ * the one it may be waiting for: on a crowded machine every wait sleeps at once. Without
+ * /proc: never crowded (the other rules still apply). */
+static bool crowded(int ncpu)
+{
+    static _Thread_local struct {
+        weft_ns at;
+        bool yes;
+    } c WEFT__TLS_IE;
+    weft_ns now = weft__os_now();
+    if (c.at && now - c.at < CROWD_CHECK_NS) return c.yes;
+    c.at = now;
+    c.yes = false;
+    int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    char b[128];
+    ssize_t n = read(fd, b, sizeof b - 1);
+    close(fd);
+    if (n <= 0) return false;
+    b[n] = 0;
+    const char *p = b;
+    for (int field = 0; field < 3 && p; field++) p = strchr(p, ' '), p = p ? p + 1 : NULL;
+    if (!p) return false;
+    long running = strtol(p, NULL, 10);
+    /* The spinner itself is one of them: crowded once another thread would lack a CPU. */
+    c.yes = running > ncpu;
+    return c.yes;
+}
+
 /* Spin while spinning pays (park.c's rule, per thread): true if k became ready. */
 static bool spin(const weft_ipcq *q, enum wait_kind k, weft_ns deadline)
 {
@@ -315,6 +350,7 @@ static bool spin(const weft_ipcq *q, enum wait_kind k, weft_ns deadline)
     int n = atomic_load_explicit(&ncpu, memory_order_relaxed);
     if (n == 0) atomic_store_explicit(&ncpu, n = weft__os_cpu_count(), memory_order_relaxed);
     if (n < 2) return false;
+    if (crowded(n)) return false; /* the peer may be waiting for this very CPU */
     weft_ns b = spin_st.budget ? spin_st.budget : SPIN_INIT_NS;
     if (spin_st.off) {
         spin_st.off--;
