@@ -405,6 +405,7 @@ static int sleep_on(weft_ipcq *q, enum wait_kind k, weft_ns deadline)
          * canceller's) change of it after them makes the futex wait return at once. The
          * mark (odd: someone sleeps on this value) comes first because a waker that finds
          * seq even writes nothing, relying on this re-check (weft__ipcq_signal). */
+        bool watched = weft__ipcq_watch(q) == 0; /* again: the peers may have changed */
         uint32_t seq = atomic_load(&ev->seq);
         if (!(seq & 1) && !atomic_compare_exchange_strong(&ev->seq, &seq, seq | 1)) continue;
         seq |= 1;
@@ -412,15 +413,20 @@ static int sleep_on(weft_ipcq *q, enum wait_kind k, weft_ns deadline)
          * its load of sleepers only as far as this fence makes it. */
         bool fenced = weft__ipcq_heavy_fence();
         if (ready(q, k) || atomic_load(&p.state) != WEFT__PARK_WAITING) break;
+        if (watched && weft__ipcq_peers_dead(q)) {
+            rc = died(k);
+            break;
+        }
         weft_ns now = weft__os_now();
         if (now >= p.deadline) {
             expired = true;
             break;
         }
-        weft_ns cap = fenced ? slice : UNFENCED_SLICE_NS;
+        /* Watched: no slice, the watcher wakes this sleeper when a peer ends. */
+        weft_ns cap = !fenced ? UNFENCED_SLICE_NS : watched ? p.deadline - now : slice;
         weft_ns until = now + cap < p.deadline ? now + cap : p.deadline;
         int r = weft__os_futex_wait_shared(&ev->seq, seq, until);
-        if (r == WEFT_ETIMEDOUT && until < p.deadline) {
+        if (!watched && r == WEFT_ETIMEDOUT && until < p.deadline) {
             if (!ready(q, k) && weft__ipcq_peers_alive(q) == 0) {
                 rc = died(k);
                 break;

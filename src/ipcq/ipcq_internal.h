@@ -77,6 +77,7 @@ struct ipcq_seg {
     alignas(IPCQ_LINE) struct ipcq_event not_full;
     alignas(IPCQ_LINE) struct ipcq_event joined;
     _Atomic uint32_t closed;
+    _Atomic uint32_t peers_gen; /* bumped when peers[] changes: watchers rescan it */
     _Atomic uint64_t done;
     alignas(IPCQ_LINE) _Atomic int32_t peers[WEFT_IPCQ_PEERS_MAX];
 };
@@ -100,6 +101,14 @@ struct weft_ipcq {
     int slot;              /* this process's entry in peers[], -1 if none */
     int pidfd[WEFT_IPCQ_PEERS_MAX];
     int32_t pidfd_pid[WEFT_IPCQ_PEERS_MAX];
+    uint32_t dead_gen, dead_deaths; /* peers_gen and deaths at the last liveness scan */
+    bool dead_answer, dead_valid;   /* its answer (every peer died), and whether there was one */
+    /* The liveness watcher (watch.c): deaths it saw among this queue's peers; under its
+     * w_mu: the registry index, the fork generation + 1 it was registered in (0: not),
+     * the peers_gen of its last scan. */
+    _Atomic uint32_t deaths;
+    long w_idx;
+    uint32_t w_gen, w_scan;
 };
 
 /* segment.c */
@@ -153,6 +162,19 @@ bool weft__ipcq_role_alive(uint32_t pid);
 /* 1 if some process other than this one is attached and alive, 0 if none is and one died,
  * -1 if none is attached (nobody to wait for yet: not a death). */
 int weft__ipcq_peers_alive(weft_ipcq *q);
+/* Whether every other attached process died (weft__ipcq_peers_alive == 0), scanning only
+ * when peers_gen or deaths moved since the last scan. */
+bool weft__ipcq_peers_dead(weft_ipcq *q);
+/* The pidfds of the live peers, by peers slot (-1: none), opened as needed; the handle
+ * owns them. */
+void weft__ipcq_peer_fds(weft_ipcq *q, int fds[WEFT_IPCQ_PEERS_MAX]);
+/* watch.c: have the watcher wake q's sleepers when a peer ends (0), or -1 if it cannot
+ * (the caller then checks in slices); forget q (at free); the fork child's reset. */
+int weft__ipcq_watch(weft_ipcq *q);
+void weft__ipcq_unwatch(weft_ipcq *q);
+void weft__ipcq_watch_lock(void);
+void weft__ipcq_watch_unlock(void);
+void weft__ipcq_watch_fork_child(void);
 /* Record corruption: the handle is broken from now on. Returns WEFT_EBROKEN. */
 int weft__ipcq_corrupt(weft_ipcq *q, const char *what, unsigned long long value);
 /* Bump ev and wake its sleepers if it has any; true if it had. */

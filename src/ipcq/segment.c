@@ -64,8 +64,19 @@ bool weft__ipcq_heavy_fence(void)
     return syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0;
 }
 
+void weft__ipcq_fork_prepare(void)
+{
+    weft__ipcq_watch_lock();
+}
+
+void weft__ipcq_fork_parent(void)
+{
+    weft__ipcq_watch_unlock();
+}
+
 void weft__ipcq_fork_child(void)
 {
+    weft__ipcq_watch_fork_child();
     /* relaxed: only the forking thread exists; later threads start after this returns. */
     atomic_fetch_add_explicit(&weft__ipcq_fork_gen, 1, memory_order_relaxed);
     /* A child's registration is its own (async-signal-safe: one system call). */
@@ -211,6 +222,11 @@ static void join_table(weft_ipcq *q, uint32_t pid)
         int32_t v = atomic_load(&q->seg->peers[i]);
         if (v <= 0 && atomic_compare_exchange_strong(&q->seg->peers[i], &v, (int32_t)pid)) {
             q->slot = i;
+            /* A new peer: every sleeper's watcher rescans, so its death wakes them too. */
+            atomic_fetch_add(&q->seg->peers_gen, 1);
+            weft__ipcq_signal(&q->seg->not_empty);
+            weft__ipcq_signal(&q->seg->not_full);
+            weft__ipcq_signal(&q->seg->joined);
             return;
         }
     }
@@ -260,10 +276,40 @@ int weft__ipcq_peers_alive(weft_ipcq *q)
         dead++;
         /* Mark the entry dead (-pid: free for a new process, still counted as a death; a CAS,
          * as a new process may have taken it meanwhile). */
-        if (pid > 0) atomic_compare_exchange_strong(&q->seg->peers[i], &pid, -pid);
+        if (pid > 0 && atomic_compare_exchange_strong(&q->seg->peers[i], &pid, -pid))
+            atomic_fetch_add(&q->seg->peers_gen, 1);
     }
     pthread_mutex_unlock(&q->local);
     return alive ? 1 : dead ? 0 : -1;
+}
+
+bool weft__ipcq_peers_dead(weft_ipcq *q)
+{
+    /* seq_cst loads: after the sleeper's heavy fence, against the watcher's increment of
+     * deaths and an attach's or a scan's increment of peers_gen. */
+    uint32_t g = atomic_load(&q->seg->peers_gen), d = atomic_load(&q->deaths);
+    pthread_mutex_lock(&q->local);
+    bool fresh = q->dead_valid && g == q->dead_gen && d == q->dead_deaths;
+    bool answer = q->dead_answer;
+    pthread_mutex_unlock(&q->local);
+    if (fresh) return answer;
+    answer = weft__ipcq_peers_alive(q) == 0;
+    pthread_mutex_lock(&q->local);
+    q->dead_gen = g, q->dead_deaths = d, q->dead_answer = answer, q->dead_valid = true;
+    pthread_mutex_unlock(&q->local);
+    return answer;
+}
+
+void weft__ipcq_peer_fds(weft_ipcq *q, int fds[WEFT_IPCQ_PEERS_MAX])
+{
+    int32_t me = (int32_t)weft__ipcq_pid(q);
+    pthread_mutex_lock(&q->local);
+    for (int i = 0; i < WEFT_IPCQ_PEERS_MAX; i++) {
+        int32_t pid = atomic_load_explicit(&q->seg->peers[i], memory_order_relaxed);
+        fds[i] = -1;
+        if (pid > 0 && pid != me && watch(q, i, pid) && q->pidfd[i] >= 0) fds[i] = q->pidfd[i];
+    }
+    pthread_mutex_unlock(&q->local);
 }
 
 /* ---- making, checking, attaching ---- */
@@ -421,6 +467,7 @@ int weft_ipcq_attach(weft_ipcq **out, int fd)
 int weft_ipcq_free(weft_ipcq *q)
 {
     if (!q) return 0;
+    weft__ipcq_unwatch(q); /* before its pidfds close */
     if (q->seg) {
         /* Only this process's own entry: an inherited handle in a fork child leaves the
          * parent's. */

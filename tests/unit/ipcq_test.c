@@ -639,6 +639,49 @@ START_TEST(ipcq_corrupt_segment_gives_errors_never_a_crash)
 }
 END_TEST
 
+static _Noreturn int put_then_hang(weft_ipcq *q, void *arg)
+{
+    (void)arg;
+    weft_ipcq_put(q, "x", 1, WEFT_FOREVER); /* attaches this process as a peer */
+    for (;;) pause();
+}
+
+struct killer {
+    weft_ipcq *q;
+    pid_t victim;
+};
+
+static int kill_when_asleep(void *arg)
+{
+    struct killer *k = arg;
+    await_sleepers(&k->q->seg->not_empty, 1);
+    return kill(k->victim, SIGKILL);
+}
+
+START_TEST(ipcq_sleeper_learns_of_its_peers_death_while_asleep)
+{
+    long rounds = weft_test_scale(10);
+    for (long round = 0; round < rounds; round++) {
+        weft_ipcq *q = make(4, 8);
+        pid_t c = child(put_then_hang, q, NULL);
+        char buf[8];
+        size_t n;
+        ck_assert_weft(weft_ipcq_get(q, buf, sizeof buf, &n, WEFT_FOREVER), 0);
+        /* Asleep on an empty queue, forever, when its only peer is killed: the liveness
+         * watcher wakes it (a hang here fails the test by its time limit). */
+        struct killer k = {q, c};
+        weft_thread t;
+        ck_assert_weft(weft_thread_start(&t, kill_when_asleep, &k, NULL), 0);
+        ck_assert_weft(weft_ipcq_get(q, buf, sizeof buf, &n, WEFT_FOREVER), WEFT_EDIED);
+        int rc = -1;
+        ck_assert_weft(weft_thread_join(t, &rc, WEFT_FOREVER), 0);
+        ck_assert_int_eq(rc, 0);
+        ck_assert_int_eq(reap(c), 128 + SIGKILL);
+        ck_assert_weft(weft_ipcq_free(q), 0);
+    }
+}
+END_TEST
+
 /* ---- one producer, one consumer ---- */
 
 static int put_one(weft_ipcq *q, void *arg)
@@ -806,6 +849,7 @@ WEFT_TEST_SUITE("ipcq", 60, ipcq_put_get_keep_fifo_order_and_lengths,
                 ipcq_consumer_killed_while_others_wait_hangs_nobody,
                 ipcq_wait_on_dead_peers_returns_died,
                 ipcq_corrupt_segment_gives_errors_never_a_crash,
+                ipcq_sleeper_learns_of_its_peers_death_while_asleep,
                 ipcq_one_producer_side_belongs_to_one_thread_until_it_dies,
                 ipcq_one_producer_close_loses_and_duplicates_nothing,
                 ipcq_handed_to_a_child_through_pass_fds)
