@@ -120,19 +120,19 @@ static int take_role(weft_ipcq *q, int side, struct ipcq_lock *l, int *took_over
 {
     static const char *const what[] = {"producer", "consumer"};
     int32_t tid = my_tid();
-    /* relaxed: role_tid is this process's own; owner was stored by this process (or is
-     * checked again with acquire by weft__ipcq_take_role). */
-    int32_t t = atomic_load_explicit(&q->role_tid[side], memory_order_relaxed);
-    if (t == tid && atomic_load_explicit(&l->owner, memory_order_relaxed) == weft__ipcq_pid(q))
+    /* relaxed: both were stored by this thread (or are checked again with acquire by
+     * weft__ipcq_take_role). */
+    if (atomic_load_explicit(&l->tid, memory_order_relaxed) == tid &&
+        atomic_load_explicit(&l->owner, memory_order_relaxed) == weft__ipcq_pid(q))
         return 0;
-    if (t == 0) atomic_compare_exchange_strong(&q->role_tid[side], &t, tid);
-    if (t != 0 && t != tid)
+    int r = weft__ipcq_take_role(q, l, tid);
+    if (r == -2)
         return weft__fail(WEFT_EBUSY, "ipcq: the queue has one %s: thread %d of this process",
-                          what[side], (int)t);
-    int r = weft__ipcq_take_role(q, l);
+                          what[side], (int)atomic_load_explicit(&l->tid, memory_order_relaxed));
     if (r < 0)
         return weft__fail(WEFT_EBUSY, "ipcq: the queue has one %s: process %u", what[side],
                           (unsigned)atomic_load_explicit(&l->owner, memory_order_relaxed));
+    atomic_store_explicit(&q->role_held[side], 1, memory_order_relaxed);
     *took_over = r;
     return 0;
 }

@@ -55,6 +55,7 @@ struct ipcq_lock {
     _Atomic uint32_t owner;   /* the holder's pid, 0 when free: the futex word */
     _Atomic uint32_t waiters; /* processes sleeping on owner */
     _Atomic uint32_t busy;    /* one-process side: a copy is under way */
+    _Atomic int32_t tid;      /* one-process side: the holding thread (of process owner) */
 };
 
 /* The lock and the position on lines of their own: with one process per side the lock's line
@@ -94,9 +95,9 @@ struct weft_ipcq {
     /* Last positions seen of the other side: tail - head_seen never underestimates the fill
      * (head only grows). Each is used under its side's lock. */
     uint64_t head_seen, tail_seen;
-    /* The thread of this process that holds a one-process side's role (0: none yet), by
-     * side: 0 put, 1 get. CAS from 0, reset in a fork child. */
-    _Atomic int32_t role_tid[2];
+    /* A thread took a one-process side's role through this handle (side 0: put, 1: get):
+     * its free gives the role back. */
+    _Atomic int role_held[2];
     pthread_mutex_t local; /* guards the fields below */
     int slot;              /* this process's entry in peers[], -1 if none */
     int pidfd[WEFT_IPCQ_PEERS_MAX];
@@ -153,11 +154,12 @@ static inline uint32_t weft__ipcq_pid(weft_ipcq *q)
  * 0, 1 (taken over from a dead holder), WEFT_ETIMEDOUT. */
 int weft__ipcq_lock(weft_ipcq *q, struct ipcq_lock *l, weft_ns deadline);
 void weft__ipcq_unlock(struct ipcq_lock *l);
-/* A one-process side: make this process the holder of l's role. 0 (it was or is now), 1
- * (taken over from a dead process), WEFT_EBUSY (a live process holds it). drop_role gives it
- * back if this process holds it; role_alive tells whether a holder's pid runs. */
-int weft__ipcq_take_role(weft_ipcq *q, struct ipcq_lock *l);
-void weft__ipcq_drop_role(weft_ipcq *q, struct ipcq_lock *l);
+/* A one-process side: make thread tid of this process the holder of l's role (owner: the
+ * pid; tid: the thread, claimed with a CAS from 0). 0 (it was or is now), 1 (taken over from
+ * a dead process), -1 (a live process holds it), -2 (another thread of this process does).
+ * drop_role gives it back if it was taken through q; role_alive tells whether a pid runs. */
+int weft__ipcq_take_role(weft_ipcq *q, struct ipcq_lock *l, int32_t tid);
+void weft__ipcq_drop_role(weft_ipcq *q, int side, struct ipcq_lock *l);
 bool weft__ipcq_role_alive(uint32_t pid);
 /* 1 if some process other than this one is attached and alive, 0 if none is and one died,
  * -1 if none is attached (nobody to wait for yet: not a death). */

@@ -187,22 +187,34 @@ void weft__ipcq_unlock(struct ipcq_lock *l)
         weft__os_futex_wake_shared(&l->owner, 1);
 }
 
-int weft__ipcq_take_role(weft_ipcq *q, struct ipcq_lock *l)
+int weft__ipcq_take_role(weft_ipcq *q, struct ipcq_lock *l, int32_t tid)
 {
     uint32_t pid = weft__ipcq_pid(q);
+    int took = 0;
     for (;;) {
         /* acquire: pairs with the previous role holder's release stores (its positions). */
         uint32_t o = atomic_load_explicit(&l->owner, memory_order_acquire);
-        if (o == pid) return 0;
-        if (o != 0 && pid_alive((int32_t)o)) return WEFT_EBUSY;
-        if (try_take(l, o, pid)) return o != 0;
+        if (o == pid) break;
+        if (o != 0 && pid_alive((int32_t)o)) return -1;
+        if (try_take(l, o, pid)) {
+            took = o != 0;
+            if (took) atomic_store(&l->tid, 0); /* the dead process's thread */
+            break;
+        }
     }
+    /* The process holds the side; one of its threads holds the role: the first CAS. */
+    int32_t t = 0;
+    if (atomic_compare_exchange_strong(&l->tid, &t, tid) || t == tid) return took;
+    return -2;
 }
 
-void weft__ipcq_drop_role(weft_ipcq *q, struct ipcq_lock *l)
+void weft__ipcq_drop_role(weft_ipcq *q, int side, struct ipcq_lock *l)
 {
+    if (!atomic_load_explicit(&q->role_held[side], memory_order_relaxed)) return;
     uint32_t pid = atomic_load_explicit(&q->pid, memory_order_relaxed);
-    /* release: the next holder's acquire load sees this one's positions. */
+    if (atomic_load_explicit(&l->owner, memory_order_relaxed) != pid) return;
+    atomic_store_explicit(&l->tid, 0, memory_order_relaxed);
+    /* release: the next holder's acquire load sees this one's positions (and tid 0). */
     atomic_compare_exchange_strong_explicit(&l->owner, &pid, 0, memory_order_release,
                                             memory_order_relaxed);
 }
@@ -241,8 +253,8 @@ void weft__ipcq_rebind(weft_ipcq *q)
         atomic_store_explicit(&q->pid, pid, memory_order_relaxed);
         join_table(q, pid);
         /* The parent's threads held the roles, not this child's. */
-        atomic_store_explicit(&q->role_tid[0], 0, memory_order_relaxed);
-        atomic_store_explicit(&q->role_tid[1], 0, memory_order_relaxed);
+        atomic_store_explicit(&q->role_held[0], 0, memory_order_relaxed);
+        atomic_store_explicit(&q->role_held[1], 0, memory_order_relaxed);
         atomic_store_explicit(&q->gen, gen, memory_order_relaxed);
     }
     pthread_mutex_unlock(&q->local);
@@ -475,8 +487,8 @@ int weft_ipcq_free(weft_ipcq *q)
         if (q->slot >= 0 && (int32_t)atomic_load(&q->pid) == me) {
             atomic_compare_exchange_strong(&q->seg->peers[q->slot], &me, 0);
             /* A one-process side's role goes with its holder's handle. */
-            if (q->flags & WEFT_IPCQ_ONE_PRODUCER) weft__ipcq_drop_role(q, &q->seg->put.lock);
-            if (q->flags & WEFT_IPCQ_ONE_CONSUMER) weft__ipcq_drop_role(q, &q->seg->get.lock);
+            if (q->flags & WEFT_IPCQ_ONE_PRODUCER) weft__ipcq_drop_role(q, 0, &q->seg->put.lock);
+            if (q->flags & WEFT_IPCQ_ONE_CONSUMER) weft__ipcq_drop_role(q, 1, &q->seg->get.lock);
         }
         munmap(q->seg, q->map_size);
     }

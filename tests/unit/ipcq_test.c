@@ -711,6 +711,12 @@ START_TEST(ipcq_one_producer_side_belongs_to_one_thread_until_it_dies)
     int rc = 0;
     ck_assert_weft(weft_thread_join(t, &rc, WEFT_FOREVER), 0);
     ck_assert_weft(rc, WEFT_EBUSY); /* another thread of this process: EBUSY */
+    weft_ipcq *q3; /* another handle of this process: the role is the thread's, not the handle's */
+    ck_assert_weft(weft_ipcq_attach(&q3, weft_ipcq_fd(q)), 0);
+    ck_assert_weft(weft_thread_start(&t, put_from_thread, q3, NULL), 0);
+    ck_assert_weft(weft_thread_join(t, &rc, WEFT_FOREVER), 0);
+    ck_assert_weft(rc, WEFT_EBUSY);
+    ck_assert_weft(weft_ipcq_free(q3), 0); /* it took no role: the role stays */
     ck_assert_weft(weft_ipcq_put(q, "b", 1, 0), 0);
     /* Freeing the producer's handle gives the role back: a child may take it, and its
      * death lets this process take it over. */
