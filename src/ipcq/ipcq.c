@@ -2,22 +2,25 @@
  * call waits (spin while it pays, then sleep on an eventcount in the shared segment).
  *
  * The protocol (docs/design/ipcq.md has the whole of it):
- *   - a put takes the producers' lock, checks closed and room, copies length and bytes into
+ *   - a put takes the producers' lock (on a one-producer queue: checks that its thread holds
+ *     the producer's role), checks closed and room, copies length and bytes into
  *     the slot at tail, and publishes the message with one store of tail + 1; a get takes the
  *     consumers' lock, copies the message at head out and frees its slot with one store of
  *     head + 1. A message is visible whole or not at all; a process that dies before its
  *     store changed nothing that the next holder of the lock needs to repair;
  *   - close sets closed under the producers' lock, so every put that returned 0 stored tail
- *     before closed was set: a get that sees closed and then reloads tail sees all of them;
+ *     before closed was set: a get that sees closed and then reloads tail sees all of them
+ *     (one-producer queues: CLOSING, wait for the put under way, CLOSED: finish_close);
  *   - waiting: a waiter counts itself in an eventcount's sleepers, marks seq odd ("someone
  *     sleeps on this value"), re-checks its condition and sleeps on seq; a waker makes the
  *     condition true, then (if sleepers > 0 and seq is odd) bumps seq to even and wakes all;
  *     an even seq it leaves alone (segment.c). seq_cst on both sides (Dekker): either the
  *     waiter sees the condition or the waker sees its mark, and a change of seq after the
- *     mark fails the waiter's futex wait. Every sleeper is woken, so a waiter that dies or
- *     times out never swallows a wake-up another needed.
- *     Sleeps are cut into slices; at the end of one the waiter re-checks its condition and
- *     the liveness of the other processes;
+ *     mark fails the waiter's futex wait (the waker's fence is light, the waiter's heavy:
+ *     ipcq_internal.h). Every sleeper is woken, so a waiter that dies or times out never
+ *     swallows a wake-up another needed. A sleeper sleeps until its deadline: the liveness
+ *     watcher (watch.c) wakes it when a peer ends, and it then re-checks the peers; only
+ *     when the watcher cannot run does it sleep in slices and check at the end of each;
  *   - cancellation: the wait publishes a park whose shared word is the eventcount, so a
  *     canceller's claim bumps seq and wakes it (core/park.c, weft__park_enter).
  * Nothing read from the segment is trusted: positions are compared with the capacity, lengths
