@@ -6,6 +6,8 @@
  *   throughput   one producer (parent), one consumer (child), one operation per message;
  *                million messages per second, the median over runs (8 and 64 bytes);
  *   oversubscribed  the round trip again with one CPU hog per CPU running beside the pair.
+ * weft_ipcq runs twice: as made by default (any number of producers and consumers) and with
+ * WEFT_IPCQ_ONE_PRODUCER | WEFT_IPCQ_ONE_CONSUMER (no lock per message).
  *
  *     ipcq_bench          BENCH_RUNS (default 7 runs), BENCH_ONLY=rtt,thr,over,python
  */
@@ -26,8 +28,9 @@
 #define IPCQ_BENCH_PY "bench/ipcq_bench.py"
 #endif
 
-enum kind { K_IPCQ, K_PIPE, K_SEQPACKET, K_COUNT };
-static const char *const names[K_COUNT] = {"weft_ipcq", "pipe", "unix SOCK_SEQPACKET"};
+enum kind { K_IPCQ, K_IPCQ_ONE, K_PIPE, K_SEQPACKET, K_COUNT };
+static const char *const names[K_COUNT] = {"weft_ipcq", "weft_ipcq ONE_PRODUCER|CONSUMER", "pipe",
+                                           "unix SOCK_SEQPACKET"};
 
 /* A two-way channel: a (parent -> child) and b (child -> parent). */
 struct chan {
@@ -39,8 +42,10 @@ struct chan {
 static int chan_open(struct chan *c, enum kind k, size_t size)
 {
     c->k = k;
-    if (k == K_IPCQ) {
-        weft_ipcq_opts o = {4096, size, {0}};
+    if (k == K_IPCQ || k == K_IPCQ_ONE) {
+        weft_ipcq_opts o = {4096, size, 0, {0}};
+        if (k == K_IPCQ_ONE) o.flags = WEFT_IPCQ_ONE_PRODUCER | WEFT_IPCQ_ONE_CONSUMER;
+        c->k = K_IPCQ;
         return weft_ipcq_new(&c->qa, &o) || weft_ipcq_new(&c->qb, &o);
     }
     if (k == K_PIPE) return pipe(c->a) || pipe(c->b);
@@ -195,7 +200,7 @@ int main(void)
         bench_table_begin(title, "Mmsg/s");
         double base = 0;
         for (int k = 0; k < K_COUNT; k++) {
-            long n = k == K_IPCQ ? 4000000 : 400000;
+            long n = k <= K_IPCQ_ONE ? 4000000 : 400000;
             for (int r = 0; r < runs; r++) v[r] = thr((enum kind)k, sizes[s], n, end);
             double med = bench_median(v, (size_t)runs);
             if (k == 0) base = med;

@@ -14,44 +14,72 @@
  *
  * Mutant (-DMUTANT_MARK_AFTER_CHECK: must be caught): the waiter marks seq after its re-check
  * (the order of the waker that bumped an even seq by 2).
+ *
+ * -DDEATH: the putter dies after its first message, and the liveness watcher (src/ipcq/
+ * watch.c) counts the death (deaths++) and signals as a putter does; a waiter's re-check is
+ * "tail > i, or deaths moved" (weft__ipcq_peers_dead), and it then returns WEFT_EDIED. No
+ * slices: waiter 1 must be woken by the watcher. Mutant -DMUTANT_DEATH_UNCHECKED (must be
+ * caught): the re-check ignores deaths.
  */
 #define NW 2
 
 byte seq;
 byte sleepers;
 byte tail;
+bit deaths;
 bit asleep[NW];
+
+/* weft__ipcq_signal: if sleepers > 0 and seq is odd, CAS it to even and wake all. */
+inline signal(v, ok)
+{
+    if
+    :: sleepers == 0 -> skip
+    :: else ->
+        v = seq;
+        ok = 0;
+        do
+        :: (v & 1) == 0 -> break
+        :: else ->
+            atomic {
+                if
+                :: seq == v -> seq = v + 1; ok = 1
+                :: else -> v = seq
+                fi
+            }
+            if
+            :: ok -> atomic { asleep[0] = 0; asleep[1] = 0 }; break
+            :: else -> skip
+            fi
+        od
+    fi
+}
 
 proctype putter()
 {
     byte v;
     bit ok;
     do
+#ifdef DEATH
+    :: tail < 1 ->
+#else
     :: tail < NW ->
+#endif
         tail++;
-        if
-        :: sleepers == 0 -> skip
-        :: else ->
-            v = seq;
-            ok = 0;
-            do
-            :: (v & 1) == 0 -> break
-            :: else ->
-                atomic {
-                    if
-                    :: seq == v -> seq = v + 1; ok = 1
-                    :: else -> v = seq
-                    fi
-                }
-                if
-                :: ok -> atomic { asleep[0] = 0; asleep[1] = 0 }; break
-                :: else -> skip
-                fi
-            od
-        fi
+        signal(v, ok)
     :: else -> break
     od
 }
+
+#ifdef DEATH
+proctype watcher()
+{
+    byte v;
+    bit ok;
+    tail >= 1; /* the putter died after its message (its pidfd became readable) */
+    deaths = 1;
+    signal(v, ok)
+}
+#endif
 
 proctype waiter(byte i)
 {
@@ -79,6 +107,9 @@ proctype waiter(byte i)
 #endif
         if
         :: tail > i -> break
+#if defined(DEATH) && !defined(MUTANT_DEATH_UNCHECKED)
+        :: deaths -> break /* WEFT_EDIED */
+#endif
         :: else -> skip
         fi;
 #ifdef MUTANT_MARK_AFTER_CHECK
@@ -122,6 +153,9 @@ init {
         fi;
         run waiter(0);
         run waiter(1);
+#ifdef DEATH
+        run watcher();
+#endif
         run putter()
     }
 }

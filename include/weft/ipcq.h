@@ -76,22 +76,33 @@ typedef struct weft_ipcq weft_ipcq;
 #define WEFT_IPCQ_SIZE_MAX     ((size_t)1 << 30) /* the whole segment */
 #define WEFT_IPCQ_PEERS_MAX    64
 
+/* Flags (weft_ipcq_opts.flags): a side used by one thread of one process at a time.
+ *   WEFT_IPCQ_ONE_PRODUCER: the first thread that puts holds the producer's role until its
+ *     handle is freed (or its process dies: the role is then taken over by the next process
+ *     that puts); a put from any other thread or process returns WEFT_EBUSY. Puts then take
+ *     no lock: no atomic read-modify-write per message.
+ *   WEFT_IPCQ_ONE_CONSUMER: the same for gets.
+ * Every other promise of this header holds with them (close, faults, checks). */
+#define WEFT_IPCQ_ONE_PRODUCER 1u
+#define WEFT_IPCQ_ONE_CONSUMER 2u
+
 typedef struct weft_ipcq_opts {
     size_t capacity; /* messages the queue holds at most; 0: 1024 */
     size_t max_msg;  /* largest message, in bytes; 0: 256 */
+    unsigned flags;  /* WEFT_IPCQ_ONE_PRODUCER | WEFT_IPCQ_ONE_CONSUMER, or 0 */
     /* Zero (as _OPTS_INIT, {0} and calloc leave it): room for later fields, weft/config.h. */
     unsigned long long reserved[4];
 } weft_ipcq_opts;
 
 /* clang-format off */
-#define WEFT_IPCQ_OPTS_INIT {1024, 256, {0}}
+#define WEFT_IPCQ_OPTS_INIT {1024, 256, 0, {0}}
 /* clang-format on */
 
 /* weft_ipcq_new - make a queue in a new shared memory segment and attach the calling process.
  * out:  caller-owned, receives the handle on success (untouched on failure).
  * opts: borrowed during the call, may be NULL (WEFT_IPCQ_OPTS_INIT).
  * Returns 0; WEFT_EINVAL (NULL out; capacity > WEFT_IPCQ_CAPACITY_MAX; max_msg >
- * WEFT_IPCQ_MSG_MAX; the segment would exceed WEFT_IPCQ_SIZE_MAX); WEFT_ENOMEM (no memory, or
+ * WEFT_IPCQ_MSG_MAX; the segment would exceed WEFT_IPCQ_SIZE_MAX; unknown flags); WEFT_ENOMEM (no memory, or
  * memfd_create, ftruncate or mmap failed: the message says which).
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_ipcq_new(weft_ipcq **out, const weft_ipcq_opts *opts) WEFT_NODISCARD;
@@ -126,7 +137,8 @@ WEFT_API int weft_ipcq_free(weft_ipcq *q);
  * q: borrowed. data: borrowed, read during the call; may be NULL when len is 0.
  * Returns 0; WEFT_EAGAIN (timeout 0 and full); WEFT_ETIMEDOUT; WEFT_ECLOSED (closed, also
  * during the wait); WEFT_ECANCELED; WEFT_EDIED (full, and every other attached process
- * died); WEFT_EBROKEN (the shared memory was found corrupt); WEFT_EINVAL (NULL q, NULL data
+ * died); WEFT_EBUSY (WEFT_IPCQ_ONE_PRODUCER and another thread or live process is the
+ * producer); WEFT_EBROKEN (the shared memory was found corrupt); WEFT_EINVAL (NULL q, NULL data
  * with len > 0, len > max_msg, negative timeout).
  * Blocks: yes, while full. Cancellation point: yes (only when it would block).
  * Thread safety: safe. Async-signal-safe: no. */
@@ -139,6 +151,7 @@ WEFT_API int weft_ipcq_put(weft_ipcq *q, const void *data, size_t len, weft_ns t
  * Returns 0; WEFT_ENOSPC (the message is longer than size: it stays in the queue, *len says
  * how long it is); WEFT_EAGAIN (timeout 0 and empty); WEFT_ETIMEDOUT; WEFT_ECLOSED (closed
  * and empty); WEFT_ECANCELED; WEFT_EDIED (empty, and every other attached process died);
+ * WEFT_EBUSY (WEFT_IPCQ_ONE_CONSUMER and another thread or live process is the consumer);
  * WEFT_EBROKEN (corrupt shared memory); WEFT_EINVAL (NULL q or len, NULL buf with size > 0,
  * negative timeout).
  * Blocks: yes, while empty. Cancellation point: yes (only when it would block).

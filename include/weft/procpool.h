@@ -139,6 +139,10 @@ struct weft_procpool_stats {
     int workers;              /* live workers now */
     int broken;               /* 1 once the pool broke */
     int shutdown;             /* 1 once shut down or stopped */
+    uint64_t start_failures;  /* replacement starts that failed: each counts toward
+                                 max_restarts as a death, and is tried again after a backoff
+                                 (1 ms, doubling, at most restart_period / (2 (max_restarts +
+                                 1)), or 1 s with max_restarts negative) */
 };
 
 /* weft_procpool_new - start a pool of worker processes (ProcessPoolExecutor()).

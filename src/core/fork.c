@@ -55,8 +55,8 @@ static const struct fork_entry table[] = {
     {"child processes (the process registry)", nothing, nothing, weft__process_fork_child},
     ENTRY("dump service thread (dbg.lock, a mutex)", weft__debug),
 
-    /* No lock: the child's inherited ipcq handles learn its pid on their next call. */
-    {"inter-process queues (their pid)", nothing, nothing, weft__ipcq_fork_child},
+    /* The child's inherited ipcq handles learn its pid on their next call. */
+    ENTRY("inter-process queues (their pid, the liveness watcher's w_mu)", weft__ipcq),
     ENTRY("signal thread (sig.lock, catch's mutex)", weft__signals),
     ENTRY("timer heap (svc.q.lock)", weft__timer),
     ENTRY("pool list (reg.lock)", weft__pools),

@@ -56,6 +56,8 @@ void weft__lot_fork_prepare(void);
 void weft__lot_fork_parent(void);
 void weft__lot_fork_child(void);
 void weft__process_fork_child(void);
+void weft__ipcq_fork_prepare(void);
+void weft__ipcq_fork_parent(void);
 void weft__ipcq_fork_child(void);
 
 /* Exit steps, in the order exit.c runs them. */

@@ -2,29 +2,36 @@
  * call waits (spin while it pays, then sleep on an eventcount in the shared segment).
  *
  * The protocol (docs/design/ipcq.md has the whole of it):
- *   - a put takes the producers' lock, checks closed and room, copies length and bytes into
+ *   - a put takes the producers' lock (on a one-producer queue: checks that its thread holds
+ *     the producer's role), checks closed and room, copies length and bytes into
  *     the slot at tail, and publishes the message with one store of tail + 1; a get takes the
  *     consumers' lock, copies the message at head out and frees its slot with one store of
  *     head + 1. A message is visible whole or not at all; a process that dies before its
  *     store changed nothing that the next holder of the lock needs to repair;
  *   - close sets closed under the producers' lock, so every put that returned 0 stored tail
- *     before closed was set: a get that sees closed and then reloads tail sees all of them;
+ *     before closed was set: a get that sees closed and then reloads tail sees all of them
+ *     (one-producer queues: CLOSING, wait for the put under way, CLOSED: finish_close);
  *   - waiting: a waiter counts itself in an eventcount's sleepers, marks seq odd ("someone
  *     sleeps on this value"), re-checks its condition and sleeps on seq; a waker makes the
  *     condition true, then (if sleepers > 0 and seq is odd) bumps seq to even and wakes all;
  *     an even seq it leaves alone (segment.c). seq_cst on both sides (Dekker): either the
  *     waiter sees the condition or the waker sees its mark, and a change of seq after the
- *     mark fails the waiter's futex wait. Every sleeper is woken, so a waiter that dies or
- *     times out never swallows a wake-up another needed.
- *     Sleeps are cut into slices; at the end of one the waiter re-checks its condition and
- *     the liveness of the other processes;
+ *     mark fails the waiter's futex wait (the waker's fence is light, the waiter's heavy:
+ *     ipcq_internal.h). Every sleeper is woken, so a waiter that dies or times out never
+ *     swallows a wake-up another needed. A sleeper sleeps until its deadline: the liveness
+ *     watcher (watch.c) wakes it when a peer ends, and it then re-checks the peers; only
+ *     when the watcher cannot run does it sleep in slices and check at the end of each;
  *   - cancellation: the wait publishes a park whose shared word is the eventcount, so a
  *     canceller's claim bumps seq and wakes it (core/park.c, weft__park_enter).
  * Nothing read from the segment is trusted: positions are compared with the capacity, lengths
  * with max_msg, and every slot address comes from the handle's private geometry.
  * Lock order: the producers' and the consumers' locks are never held together.
  */
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <time.h>
 #include <weft/error.h>
 #include <weft/ipcq.h>
 
@@ -35,6 +42,7 @@
 
 #define SLICE_FIRST_NS    WEFT_MS(10)
 #define SLICE_MAX_NS      WEFT_MS(160)
+#define UNFENCED_SLICE_NS WEFT_MS(1) /* membarrier failed: a wake-up may be missed */
 #define SPIN_MIN_NS       500
 #define SPIN_MAX_NS       20000
 #define SPIN_INIT_NS      5000
@@ -42,6 +50,7 @@
 #define SPIN_PROBE        64
 #define SPIN_PREEMPTED_NS 20000
 #define SPIN_BACKOFF      256
+#define CROWD_CHECK_NS    WEFT_MS(10)
 
 enum wait_kind { FOR_GET, FOR_PUT, FOR_JOIN };
 
@@ -96,11 +105,95 @@ static int lock_side(weft_ipcq *q, struct ipcq_lock *l, weft_ns deadline, int *t
     return 0;
 }
 
+static int32_t my_tid(void)
+{
+    /* The cache is stale in a fork child: keyed by the fork generation (+1: 0 is unset). */
+    static _Thread_local struct {
+        int32_t tid;
+        uint32_t gen;
+    } me WEFT__TLS_IE;
+    uint32_t gen = atomic_load_explicit(&weft__ipcq_fork_gen, memory_order_relaxed) + 1;
+    if (me.gen != gen) me.tid = weft__os_gettid(), me.gen = gen;
+    return me.tid;
+}
+
+/* A one-process side (side 0: put, 1: get): this thread must hold its role. The fast path
+ * is two loads of lines this thread alone writes. */
+static int take_role(weft_ipcq *q, int side, struct ipcq_lock *l, int *took_over)
+{
+    static const char *const what[] = {"producer", "consumer"};
+    int32_t tid = my_tid();
+    /* relaxed: both were stored by this thread (or are checked again with acquire by
+     * weft__ipcq_take_role). */
+    if (atomic_load_explicit(&l->tid, memory_order_relaxed) == tid &&
+        atomic_load_explicit(&l->owner, memory_order_relaxed) == weft__ipcq_pid(q))
+        return 0;
+    int r = weft__ipcq_take_role(q, l, tid);
+    if (r == -2)
+        return weft__fail(WEFT_EBUSY, "ipcq: the queue has one %s: thread %d of this process",
+                          what[side], (int)atomic_load_explicit(&l->tid, memory_order_relaxed));
+    if (r < 0)
+        return weft__fail(WEFT_EBUSY, "ipcq: the queue has one %s: process %u", what[side],
+                          (unsigned)atomic_load_explicit(&l->owner, memory_order_relaxed));
+    atomic_store_explicit(&q->role_held[side], 1, memory_order_relaxed);
+    *took_over = r;
+    return 0;
+}
+
+/* Enter a side to copy one message: its lock, or its role on a one-process side (then, for
+ * puts, busy is set before closed is read: close's heavy fence pairs with this light one). */
+static int enter(weft_ipcq *q, int side, weft_ns deadline, int *took_over)
+{
+    struct ipcq_lock *l = side ? &q->seg->get.lock : &q->seg->put.lock;
+    if (!(q->flags & (side ? WEFT_IPCQ_ONE_CONSUMER : WEFT_IPCQ_ONE_PRODUCER)))
+        return lock_side(q, l, deadline, took_over);
+    int r = take_role(q, side, l, took_over);
+    if (r || side) return r;
+    atomic_store_explicit(&l->busy, 1, memory_order_relaxed);
+    weft__ipcq_light_fence();
+    return 0;
+}
+
+/* Leave it: the light fence orders the position's store before the loads of sleepers in
+ * weft__ipcq_signal (the unlock has its own). */
+static void leave(weft_ipcq *q, int side)
+{
+    struct ipcq_lock *l = side ? &q->seg->get.lock : &q->seg->put.lock;
+    if (!(q->flags & (side ? WEFT_IPCQ_ONE_CONSUMER : WEFT_IPCQ_ONE_PRODUCER))) {
+        weft__ipcq_unlock(l);
+        return;
+    }
+    /* release: the copy and the position's store come before busy reads 0 (close). */
+    if (!side) atomic_store_explicit(&l->busy, 0, memory_order_release);
+    weft__ipcq_light_fence();
+}
+
+/* The end of a close on a one-producer queue: wait until the put under way (if any) has
+ * published, then let gets end (CLOSED). Also run by a get that finds the queue CLOSING,
+ * should its closer have died half-way. */
+static void finish_close(weft_ipcq *q)
+{
+    struct ipcq_lock *l = &q->seg->put.lock;
+    /* The heavy half of enter's pair: after it a put either sees CLOSING or shows busy. */
+    if (!weft__ipcq_heavy_fence()) {
+        struct timespec ms = {0, 1000000}; /* no membarrier: let the store buffers drain */
+        nanosleep(&ms, NULL);
+    }
+    for (unsigned i = 1; atomic_load_explicit(&l->busy, memory_order_acquire); i++) {
+        uint32_t o = atomic_load_explicit(&l->owner, memory_order_relaxed);
+        if (i % 64 == 0 && (o == 0 || !weft__ipcq_role_alive(o))) break;
+        weft__os_yield(); /* a copy under way: no system call, no wait in it */
+    }
+    /* release: pairs with the acquire loads of closed in get_locked. */
+    atomic_store_explicit(&q->seg->closed, IPCQ_CLOSED, memory_order_release);
+    after_takeover(q); /* every sleeper re-checks and finds it closed */
+}
+
 static int put_locked(weft_ipcq *q, const void *data, size_t len)
 {
     struct ipcq_seg *s = q->seg;
     /* acquire: pairs with weft_ipcq_close's store (under this lock, so relaxed would do). */
-    if (atomic_load_explicit(&s->closed, memory_order_acquire))
+    if (atomic_load_explicit(&s->closed, memory_order_acquire) != 0)
         return weft__fail(WEFT_ECLOSED, "ipcq_put: the queue is closed");
     uint64_t t = atomic_load_explicit(&s->put.pos, memory_order_relaxed);
     uint64_t h = q->head_seen;
@@ -113,18 +206,19 @@ static int put_locked(weft_ipcq *q, const void *data, size_t len)
     unsigned char *slot = slot_at(q, t);
     __atomic_store_n((uint32_t *)slot, (uint32_t)len, __ATOMIC_RELAXED);
     if (len) memcpy(slot + IPCQ_SLOT_HDR, data, len);
-    /* seq_cst: publishes the slot to the get's acquire load of tail, and comes before the
-     * load of sleepers in weft__ipcq_signal (Dekker with a sleeping consumer). */
-    atomic_store(&s->put.pos, t + 1);
+    /* release: publishes the slot to the get's acquire load of tail. The unlock's seq_cst
+     * fence orders it before the load of sleepers in weft__ipcq_signal (Dekker with a
+     * sleeping consumer). */
+    atomic_store_explicit(&s->put.pos, t + 1, memory_order_release);
     return 0;
 }
 
 static int try_put(weft_ipcq *q, const void *data, size_t len, weft_ns deadline)
 {
-    int took_over = 0, r = lock_side(q, &q->seg->put.lock, deadline, &took_over);
+    int took_over = 0, r = enter(q, 0, deadline, &took_over);
     if (r) return r;
     r = put_locked(q, data, len);
-    weft__ipcq_unlock(&q->seg->put.lock);
+    leave(q, 0);
     if (r == 0) wake(&q->seg->not_empty);
     if (took_over) after_takeover(q);
     return r;
@@ -138,7 +232,7 @@ static int get_locked(weft_ipcq *q, void *buf, size_t size, size_t *len)
     if (t == h || t - h > q->capacity) {
         /* acquire: pairs with the put's store of tail (the slot's bytes). */
         t = q->tail_seen = atomic_load_explicit(&s->put.pos, memory_order_acquire);
-        if (t == h && atomic_load_explicit(&s->closed, memory_order_acquire)) {
+        if (t == h && atomic_load_explicit(&s->closed, memory_order_acquire) == IPCQ_CLOSED) {
             /* closed was set after every successful put's store of tail: look once more. */
             t = q->tail_seen = atomic_load_explicit(&s->put.pos, memory_order_acquire);
             if (t == h) return weft__fail(WEFT_ECLOSED, "ipcq_get: the queue is closed and empty");
@@ -154,21 +248,32 @@ static int get_locked(weft_ipcq *q, void *buf, size_t size, size_t *len)
         return weft__fail(WEFT_ENOSPC, "ipcq_get: the message is %u bytes, the buffer %zu", n,
                           size);
     if (n) memcpy(buf, slot + IPCQ_SLOT_HDR, n);
-    /* seq_cst: frees the slot for the put's acquire load of head, and comes before the load
-     * of sleepers in weft__ipcq_signal. */
-    atomic_store(&s->get.pos, h + 1);
+    /* release: frees the slot for the put's acquire load of head; the unlock's fence orders
+     * it before the load of sleepers in weft__ipcq_signal. */
+    atomic_store_explicit(&s->get.pos, h + 1, memory_order_release);
     return 0;
+}
+
+static int get_once(weft_ipcq *q, void *buf, size_t size, size_t *len, weft_ns deadline)
+{
+    int took_over = 0, r = enter(q, 1, deadline, &took_over);
+    if (r) return r;
+    r = get_locked(q, buf, size, len);
+    leave(q, 1);
+    if (r == 0) wake(&q->seg->not_full);
+    if (took_over) after_takeover(q);
+    return r;
 }
 
 static int try_get(weft_ipcq *q, void *buf, size_t size, size_t *len, weft_ns deadline)
 {
-    int took_over = 0, r = lock_side(q, &q->seg->get.lock, deadline, &took_over);
-    if (r) return r;
-    r = get_locked(q, buf, size, len);
-    weft__ipcq_unlock(&q->seg->get.lock);
-    if (r == 0) wake(&q->seg->not_full);
-    if (took_over) after_takeover(q);
-    return r;
+    int r = get_once(q, buf, size, len, deadline);
+    /* relaxed: finish_close re-reads what it needs after its fence. */
+    if (r != WEFT_EAGAIN ||
+        atomic_load_explicit(&q->seg->closed, memory_order_relaxed) != IPCQ_CLOSING)
+        return r;
+    finish_close(q); /* its closer may have died half-way */
+    return get_once(q, buf, size, len, deadline);
 }
 
 int weft__ipcq_try_put(weft_ipcq *q, const void *data, size_t len)
@@ -192,9 +297,11 @@ static bool ready(const weft_ipcq *q, enum wait_kind k)
     struct ipcq_seg *s = q->seg;
     /* seq_cst loads: the sleeper's half of the Dekker pairs (see the top of the file). */
     uint64_t t = atomic_load(&s->put.pos);
+    uint32_t c;
     switch (k) {
-    case FOR_GET:
-        return t != atomic_load(&s->get.pos) || atomic_load(&s->closed);
+    case FOR_GET: /* another value of closed is corrupt: wait as if open */
+        c = atomic_load(&s->closed);
+        return t != atomic_load(&s->get.pos) || c == IPCQ_CLOSING || c == IPCQ_CLOSED;
     case FOR_PUT:
         return t - atomic_load(&s->get.pos) < q->capacity || atomic_load(&s->closed);
     default:
@@ -207,6 +314,37 @@ static struct ipcq_event *event_of(weft_ipcq *q, enum wait_kind k)
     return k == FOR_GET ? &q->seg->not_empty : k == FOR_PUT ? &q->seg->not_full : &q->seg->joined;
 }
 
+/* Whether more threads are runnable than there are CPUs, from the kernel's count in
+ * /proc/loadavg ("1.00 0.50 0.20 RUNNABLE/TOTAL LASTPID"), read at most every CROWD_CHECK_NS
+ * per thread. A peer that waits for a CPU cannot answer a spinner, and the spinner's CPU is
+ * the one it may be waiting for: on a crowded machine every wait sleeps at once. Without
+ * /proc: never crowded (the other rules still apply). */
+static bool crowded(int ncpu)
+{
+    static _Thread_local struct {
+        weft_ns at;
+        bool yes;
+    } c WEFT__TLS_IE;
+    weft_ns now = weft__os_now();
+    if (c.at && now - c.at < CROWD_CHECK_NS) return c.yes;
+    c.at = now;
+    c.yes = false;
+    int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    char b[128];
+    ssize_t n = read(fd, b, sizeof b - 1);
+    close(fd);
+    if (n <= 0) return false;
+    b[n] = 0;
+    const char *p = b;
+    for (int field = 0; field < 3 && p; field++) p = strchr(p, ' '), p = p ? p + 1 : NULL;
+    if (!p) return false;
+    long running = strtol(p, NULL, 10);
+    /* The spinner itself is one of them: crowded once another thread would lack a CPU. */
+    c.yes = running > ncpu;
+    return c.yes;
+}
+
 /* Spin while spinning pays (park.c's rule, per thread): true if k became ready. */
 static bool spin(const weft_ipcq *q, enum wait_kind k, weft_ns deadline)
 {
@@ -215,6 +353,7 @@ static bool spin(const weft_ipcq *q, enum wait_kind k, weft_ns deadline)
     int n = atomic_load_explicit(&ncpu, memory_order_relaxed);
     if (n == 0) atomic_store_explicit(&ncpu, n = weft__os_cpu_count(), memory_order_relaxed);
     if (n < 2) return false;
+    if (crowded(n)) return false; /* the peer may be waiting for this very CPU */
     weft_ns b = spin_st.budget ? spin_st.budget : SPIN_INIT_NS;
     if (spin_st.off) {
         spin_st.off--;
@@ -269,18 +408,28 @@ static int sleep_on(weft_ipcq *q, enum wait_kind k, weft_ns deadline)
          * canceller's) change of it after them makes the futex wait return at once. The
          * mark (odd: someone sleeps on this value) comes first because a waker that finds
          * seq even writes nothing, relying on this re-check (weft__ipcq_signal). */
+        bool watched = weft__ipcq_watch(q) == 0; /* again: the peers may have changed */
         uint32_t seq = atomic_load(&ev->seq);
         if (!(seq & 1) && !atomic_compare_exchange_strong(&ev->seq, &seq, seq | 1)) continue;
         seq |= 1;
+        /* The heavy half of the Dekker pairs: a waker's light fence ordered its store before
+         * its load of sleepers only as far as this fence makes it. */
+        bool fenced = weft__ipcq_heavy_fence();
         if (ready(q, k) || atomic_load(&p.state) != WEFT__PARK_WAITING) break;
+        if (watched && weft__ipcq_peers_dead(q)) {
+            rc = died(k);
+            break;
+        }
         weft_ns now = weft__os_now();
         if (now >= p.deadline) {
             expired = true;
             break;
         }
-        weft_ns until = now + slice < p.deadline ? now + slice : p.deadline;
+        /* Watched: no slice, the watcher wakes this sleeper when a peer ends. */
+        weft_ns cap = !fenced ? UNFENCED_SLICE_NS : watched ? p.deadline - now : slice;
+        weft_ns until = now + cap < p.deadline ? now + cap : p.deadline;
         int r = weft__os_futex_wait_shared(&ev->seq, seq, until);
-        if (r == WEFT_ETIMEDOUT && until < p.deadline) {
+        if (!watched && r == WEFT_ETIMEDOUT && until < p.deadline) {
             if (!ready(q, k) && weft__ipcq_peers_alive(q) == 0) {
                 rc = died(k);
                 break;
@@ -347,9 +496,19 @@ int weft_ipcq_close(weft_ipcq *q)
 {
     if (!q) return weft__fail(WEFT_EINVAL, "ipcq_close: q is NULL");
     int took_over, r = broken(q);
-    if (r || (r = lock_side(q, &q->seg->put.lock, WEFT_FOREVER, &took_over))) return r;
-    /* release: pairs with the acquire loads of closed (get_locked, put_locked). */
-    atomic_store_explicit(&q->seg->closed, 1, memory_order_release);
+    if (r) return r;
+    if (q->flags & WEFT_IPCQ_ONE_PRODUCER) {
+        /* No lock to exclude the producer: puts stop at CLOSING, gets end once the put
+         * under way (if any) has published (finish_close). */
+        uint32_t c = 0;
+        atomic_compare_exchange_strong(&q->seg->closed, &c, IPCQ_CLOSING);
+        finish_close(q);
+        return 0;
+    }
+    if ((r = lock_side(q, &q->seg->put.lock, WEFT_FOREVER, &took_over))) return r;
+    /* release: pairs with the acquire loads of closed (get_locked, put_locked). Under the
+     * lock, every put that returned 0 has stored tail already. */
+    atomic_store_explicit(&q->seg->closed, IPCQ_CLOSED, memory_order_release);
     weft__ipcq_unlock(&q->seg->put.lock);
     after_takeover(q); /* every sleeper re-checks and finds it closed */
     return 0;

@@ -5,7 +5,7 @@
  *   line 0        the header, written once by the creator, checked by every attach, and
  *                 copied into the handle: nothing of it is read from shared memory again;
  *   put, get      each side's lock word (the holder's pid) and position (tail: messages ever
- *                 published; head: messages ever taken), one cache line each;
+ *                 published; head: messages ever taken), each on a cache line of its own;
  *   not_empty,    eventcounts: a sleeper marks seq odd, re-checks its condition, sleeps while
  *   not_full,     seq is unchanged; a waker that finds sleepers > 0 and seq odd bumps it and
  *                 wakes everyone;
@@ -27,7 +27,7 @@
 #include <weft/ipcq.h>
 
 #define IPCQ_MAGIC    0x5143504954464557ull /* "WEFTIPCQ" */
-#define IPCQ_VERSION  1u
+#define IPCQ_VERSION  2u
 #define IPCQ_LINE     64
 #define IPCQ_SLOT_HDR 8u
 
@@ -40,17 +40,29 @@ struct ipcq_hdr {
     uint32_t max_msg;   /* bytes per message at most */
     uint32_t slot_size; /* IPCQ_SLOT_HDR + max_msg, rounded up to 8 */
     uint64_t size;      /* the whole segment */
+    uint32_t flags;     /* WEFT_IPCQ_ONE_PRODUCER, WEFT_IPCQ_ONE_CONSUMER */
+    uint32_t reserved;  /* 0 */
 };
 
-/* A lock whose holder's death is found from its pid (segment.c). */
+/* closed: puts stop at CLOSING; gets end at CLOSED, set once no put is under way. */
+#define IPCQ_CLOSING 1u
+#define IPCQ_CLOSED  2u
+
+/* A lock whose holder's death is found from its pid (segment.c). On a side with one process
+ * (WEFT_IPCQ_ONE_PRODUCER, _ONE_CONSUMER) owner holds that process's pid for good (its role)
+ * and busy is 1 while it copies a message (close waits for it). */
 struct ipcq_lock {
     _Atomic uint32_t owner;   /* the holder's pid, 0 when free: the futex word */
     _Atomic uint32_t waiters; /* processes sleeping on owner */
+    _Atomic uint32_t busy;    /* one-process side: a copy is under way */
+    _Atomic int32_t tid;      /* one-process side: the holding thread (of process owner) */
 };
 
+/* The lock and the position on lines of their own: with one process per side the lock's line
+ * never leaves its holder's cache, while the position's line is read by the other side. */
 struct ipcq_side {
-    struct ipcq_lock lock;
-    _Atomic uint64_t pos; /* put: tail, get: head */
+    alignas(IPCQ_LINE) struct ipcq_lock lock;
+    alignas(IPCQ_LINE) _Atomic uint64_t pos; /* put: tail, get: head */
 };
 
 struct ipcq_event {
@@ -66,6 +78,7 @@ struct ipcq_seg {
     alignas(IPCQ_LINE) struct ipcq_event not_full;
     alignas(IPCQ_LINE) struct ipcq_event joined;
     _Atomic uint32_t closed;
+    _Atomic uint32_t peers_gen; /* bumped when peers[] changes: watchers rescan it */
     _Atomic uint64_t done;
     alignas(IPCQ_LINE) _Atomic int32_t peers[WEFT_IPCQ_PEERS_MAX];
 };
@@ -74,7 +87,7 @@ struct weft_ipcq {
     struct ipcq_seg *seg;
     unsigned char *slots;
     size_t map_size;
-    uint32_t capacity, nslots, max_msg, slot_size; /* copied from the checked header */
+    uint32_t capacity, nslots, max_msg, slot_size, flags; /* copied from the checked header */
     int fd;
     _Atomic uint32_t pid; /* this process's pid, the lock owner value */
     _Atomic uint32_t gen; /* the fork generation pid was taken in */
@@ -82,14 +95,52 @@ struct weft_ipcq {
     /* Last positions seen of the other side: tail - head_seen never underestimates the fill
      * (head only grows). Each is used under its side's lock. */
     uint64_t head_seen, tail_seen;
+    /* A thread took a one-process side's role through this handle (side 0: put, 1: get):
+     * its free gives the role back. */
+    _Atomic int role_held[2];
     pthread_mutex_t local; /* guards the fields below */
     int slot;              /* this process's entry in peers[], -1 if none */
     int pidfd[WEFT_IPCQ_PEERS_MAX];
     int32_t pidfd_pid[WEFT_IPCQ_PEERS_MAX];
+    uint32_t dead_gen, dead_deaths; /* peers_gen and deaths at the last liveness scan */
+    bool dead_answer, dead_valid;   /* its answer (every peer died), and whether there was one */
+    /* The liveness watcher (watch.c): deaths it saw among this queue's peers; under its
+     * w_mu: the registry index, the fork generation + 1 it was registered in (0: not),
+     * the peers_gen of its last scan. */
+    _Atomic uint32_t deaths;
+    long w_idx;
+    uint32_t w_gen, w_scan;
 };
 
 /* segment.c */
 extern _Atomic uint32_t weft__ipcq_fork_gen;
+
+/* Asymmetric fences (membarrier): every Dekker pair of the queue has a hot side (a put or get
+ * that stored a position, then loads a waiter count) and a cold side (a waiter that counted
+ * itself, then re-checks before sleeping). The hot side's light fence is a compiler barrier
+ * when this process is registered for MEMBARRIER_CMD_GLOBAL_EXPEDITED (weft__ipcq_asym), a
+ * full fence otherwise; the cold side's heavy fence is the membarrier call, which makes every
+ * registered thread on a CPU run a full barrier. It returns false if membarrier failed: the
+ * caller then bounds its sleep, since a registered peer's light fence did not order it. */
+extern _Atomic int weft__ipcq_asym;
+static inline void weft__ipcq_full_fence(void)
+{
+#if defined(__SANITIZE_THREAD__)
+    /* TSan rejects fences; a seq_cst read-modify-write is one on the hardware. */
+    static _Thread_local _Atomic int dummy;
+    atomic_fetch_add(&dummy, 0);
+#else
+    atomic_thread_fence(memory_order_seq_cst);
+#endif
+}
+static inline void weft__ipcq_light_fence(void)
+{
+    if (atomic_load_explicit(&weft__ipcq_asym, memory_order_relaxed))
+        atomic_signal_fence(memory_order_seq_cst);
+    else
+        weft__ipcq_full_fence();
+}
+bool weft__ipcq_heavy_fence(void);
 void weft__ipcq_rebind(weft_ipcq *q);
 static inline uint32_t weft__ipcq_pid(weft_ipcq *q)
 {
@@ -103,9 +154,29 @@ static inline uint32_t weft__ipcq_pid(weft_ipcq *q)
  * 0, 1 (taken over from a dead holder), WEFT_ETIMEDOUT. */
 int weft__ipcq_lock(weft_ipcq *q, struct ipcq_lock *l, weft_ns deadline);
 void weft__ipcq_unlock(struct ipcq_lock *l);
+/* A one-process side: make thread tid of this process the holder of l's role (owner: the
+ * pid; tid: the thread, claimed with a CAS from 0). 0 (it was or is now), 1 (taken over from
+ * a dead process), -1 (a live process holds it), -2 (another thread of this process does).
+ * drop_role gives it back if it was taken through q; role_alive tells whether a pid runs. */
+int weft__ipcq_take_role(weft_ipcq *q, struct ipcq_lock *l, int32_t tid);
+void weft__ipcq_drop_role(weft_ipcq *q, int side, struct ipcq_lock *l);
+bool weft__ipcq_role_alive(uint32_t pid);
 /* 1 if some process other than this one is attached and alive, 0 if none is and one died,
  * -1 if none is attached (nobody to wait for yet: not a death). */
 int weft__ipcq_peers_alive(weft_ipcq *q);
+/* Whether every other attached process died (weft__ipcq_peers_alive == 0), scanning only
+ * when peers_gen or deaths moved since the last scan. */
+bool weft__ipcq_peers_dead(weft_ipcq *q);
+/* The pidfds of the live peers, by peers slot (-1: none), opened as needed; the handle
+ * owns them. */
+void weft__ipcq_peer_fds(weft_ipcq *q, int fds[WEFT_IPCQ_PEERS_MAX]);
+/* watch.c: have the watcher wake q's sleepers when a peer ends (0), or -1 if it cannot
+ * (the caller then checks in slices); forget q (at free); the fork child's reset. */
+int weft__ipcq_watch(weft_ipcq *q);
+void weft__ipcq_unwatch(weft_ipcq *q);
+void weft__ipcq_watch_lock(void);
+void weft__ipcq_watch_unlock(void);
+void weft__ipcq_watch_fork_child(void);
 /* Record corruption: the handle is broken from now on. Returns WEFT_EBROKEN. */
 int weft__ipcq_corrupt(weft_ipcq *q, const char *what, unsigned long long value);
 /* Bump ev and wake its sleepers if it has any; true if it had. */

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/membarrier.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -44,11 +45,43 @@
 #define LOCK_SPINS    256
 
 _Atomic uint32_t weft__ipcq_fork_gen;
+_Atomic int weft__ipcq_asym;
+
+/* Register this process for membarrier's global expedited barrier: a sleeper's heavy fence
+ * then reaches its threads wherever they run, and their light fences may be compiler-only. */
+static void asym_register(void)
+{
+    long q = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    int ok = q > 0 && (q & MEMBARRIER_CMD_GLOBAL_EXPEDITED) &&
+             syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0;
+    /* relaxed: a process-wide setting, read before any shared access it guards (a false
+     * "not registered" only costs a fence). */
+    atomic_store_explicit(&weft__ipcq_asym, ok, memory_order_relaxed);
+}
+
+bool weft__ipcq_heavy_fence(void)
+{
+    weft__ipcq_full_fence();
+    return syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0;
+}
+
+void weft__ipcq_fork_prepare(void)
+{
+    weft__ipcq_watch_lock();
+}
+
+void weft__ipcq_fork_parent(void)
+{
+    weft__ipcq_watch_unlock();
+}
 
 void weft__ipcq_fork_child(void)
 {
+    weft__ipcq_watch_fork_child();
     /* relaxed: only the forking thread exists; later threads start after this returns. */
     atomic_fetch_add_explicit(&weft__ipcq_fork_gen, 1, memory_order_relaxed);
+    /* A child's registration is its own (async-signal-safe: one system call). */
+    if (atomic_load_explicit(&weft__ipcq_asym, memory_order_relaxed)) asym_register();
 }
 
 static int pidfd_of(int32_t pid)
@@ -127,7 +160,10 @@ int weft__ipcq_lock(weft_ipcq *q, struct ipcq_lock *l, weft_ns deadline)
             continue;
         }
         weft_ns slice = now + LOCK_SLICE_NS < until ? now + LOCK_SLICE_NS : until;
-        atomic_fetch_add(&l->waiters, 1); /* seq_cst: see weft__ipcq_unlock */
+        atomic_fetch_add(&l->waiters, 1);
+        /* The heavy half of weft__ipcq_unlock's Dekker pair (its light fence). Without
+         * membarrier a missed wake-up costs one slice at most. */
+        weft__ipcq_heavy_fence();
         int r = weft__os_futex_wait_shared(&l->owner, o, slice);
         atomic_fetch_sub(&l->waiters, 1);
         now = weft__os_now();
@@ -141,11 +177,52 @@ int weft__ipcq_lock(weft_ipcq *q, struct ipcq_lock *l, weft_ns deadline)
 
 void weft__ipcq_unlock(struct ipcq_lock *l)
 {
-    /* seq_cst store, then load: pairs with a waiter's increment of waiters before its futex
-     * wait compares owner (either it sees 0, or we see it waiting). The store releases the
-     * holder's writes to the next holder's acquire CAS. */
-    atomic_store(&l->owner, 0);
-    if (atomic_load(&l->waiters) != 0) weft__os_futex_wake_shared(&l->owner, 1);
+    /* release: the holder's writes to the next holder's acquire CAS. Then one light fence for
+     * both Dekker pairs of the caller: this store against a lock waiter's increment of
+     * waiters before its futex wait compares owner (either it sees 0, or we see it waiting),
+     * and the holder's store of its position (release, before this one) against a sleeper's
+     * increment of sleepers before its re-check (weft__ipcq_signal's loads come after it). */
+    atomic_store_explicit(&l->owner, 0, memory_order_release);
+    weft__ipcq_light_fence();
+    if (atomic_load_explicit(&l->waiters, memory_order_relaxed) != 0)
+        weft__os_futex_wake_shared(&l->owner, 1);
+}
+
+int weft__ipcq_take_role(weft_ipcq *q, struct ipcq_lock *l, int32_t tid)
+{
+    uint32_t pid = weft__ipcq_pid(q);
+    int took = 0;
+    for (;;) {
+        /* acquire: pairs with the previous role holder's release stores (its positions). */
+        uint32_t o = atomic_load_explicit(&l->owner, memory_order_acquire);
+        if (o == pid) break;
+        if (o != 0 && pid_alive((int32_t)o)) return -1;
+        if (try_take(l, o, pid)) {
+            took = o != 0;
+            if (took) atomic_store(&l->tid, 0); /* the dead process's thread */
+            break;
+        }
+    }
+    /* The process holds the side; one of its threads holds the role: the first CAS. */
+    int32_t t = 0;
+    if (atomic_compare_exchange_strong(&l->tid, &t, tid) || t == tid) return took;
+    return -2;
+}
+
+void weft__ipcq_drop_role(weft_ipcq *q, int side, struct ipcq_lock *l)
+{
+    if (!atomic_load_explicit(&q->role_held[side], memory_order_relaxed)) return;
+    uint32_t pid = atomic_load_explicit(&q->pid, memory_order_relaxed);
+    if (atomic_load_explicit(&l->owner, memory_order_relaxed) != pid) return;
+    atomic_store_explicit(&l->tid, 0, memory_order_relaxed);
+    /* release: the next holder's acquire load sees this one's positions (and tid 0). */
+    atomic_compare_exchange_strong_explicit(&l->owner, &pid, 0, memory_order_release,
+                                            memory_order_relaxed);
+}
+
+bool weft__ipcq_role_alive(uint32_t pid)
+{
+    return pid_alive((int32_t)pid);
 }
 
 /* ---- the table of attached processes ---- */
@@ -158,6 +235,11 @@ static void join_table(weft_ipcq *q, uint32_t pid)
         int32_t v = atomic_load(&q->seg->peers[i]);
         if (v <= 0 && atomic_compare_exchange_strong(&q->seg->peers[i], &v, (int32_t)pid)) {
             q->slot = i;
+            /* A new peer: every sleeper's watcher rescans, so its death wakes them too. */
+            atomic_fetch_add(&q->seg->peers_gen, 1);
+            weft__ipcq_signal(&q->seg->not_empty);
+            weft__ipcq_signal(&q->seg->not_full);
+            weft__ipcq_signal(&q->seg->joined);
             return;
         }
     }
@@ -171,6 +253,9 @@ void weft__ipcq_rebind(weft_ipcq *q)
         uint32_t pid = (uint32_t)getpid();
         atomic_store_explicit(&q->pid, pid, memory_order_relaxed);
         join_table(q, pid);
+        /* The parent's threads held the roles, not this child's. */
+        atomic_store_explicit(&q->role_held[0], 0, memory_order_relaxed);
+        atomic_store_explicit(&q->role_held[1], 0, memory_order_relaxed);
         atomic_store_explicit(&q->gen, gen, memory_order_relaxed);
     }
     pthread_mutex_unlock(&q->local);
@@ -204,10 +289,40 @@ int weft__ipcq_peers_alive(weft_ipcq *q)
         dead++;
         /* Mark the entry dead (-pid: free for a new process, still counted as a death; a CAS,
          * as a new process may have taken it meanwhile). */
-        if (pid > 0) atomic_compare_exchange_strong(&q->seg->peers[i], &pid, -pid);
+        if (pid > 0 && atomic_compare_exchange_strong(&q->seg->peers[i], &pid, -pid))
+            atomic_fetch_add(&q->seg->peers_gen, 1);
     }
     pthread_mutex_unlock(&q->local);
     return alive ? 1 : dead ? 0 : -1;
+}
+
+bool weft__ipcq_peers_dead(weft_ipcq *q)
+{
+    /* seq_cst loads: after the sleeper's heavy fence, against the watcher's increment of
+     * deaths and an attach's or a scan's increment of peers_gen. */
+    uint32_t g = atomic_load(&q->seg->peers_gen), d = atomic_load(&q->deaths);
+    pthread_mutex_lock(&q->local);
+    bool fresh = q->dead_valid && g == q->dead_gen && d == q->dead_deaths;
+    bool answer = q->dead_answer;
+    pthread_mutex_unlock(&q->local);
+    if (fresh) return answer;
+    answer = weft__ipcq_peers_alive(q) == 0;
+    pthread_mutex_lock(&q->local);
+    q->dead_gen = g, q->dead_deaths = d, q->dead_answer = answer, q->dead_valid = true;
+    pthread_mutex_unlock(&q->local);
+    return answer;
+}
+
+void weft__ipcq_peer_fds(weft_ipcq *q, int fds[WEFT_IPCQ_PEERS_MAX])
+{
+    int32_t me = (int32_t)weft__ipcq_pid(q);
+    pthread_mutex_lock(&q->local);
+    for (int i = 0; i < WEFT_IPCQ_PEERS_MAX; i++) {
+        int32_t pid = atomic_load_explicit(&q->seg->peers[i], memory_order_relaxed);
+        fds[i] = -1;
+        if (pid > 0 && pid != me && watch(q, i, pid) && q->pidfd[i] >= 0) fds[i] = q->pidfd[i];
+    }
+    pthread_mutex_unlock(&q->local);
 }
 
 /* ---- making, checking, attaching ---- */
@@ -224,6 +339,8 @@ static int map_segment(weft_ipcq *q, int fd, size_t size)
 static weft_ipcq *handle_new(void)
 {
     weft__fork_register(); /* a fork child's inherited handles must learn its pid */
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, asym_register);
     weft_ipcq *q = weft__calloc(1, sizeof *q);
     if (!q) return NULL;
     q->fd = -1;
@@ -239,6 +356,7 @@ static void handle_take_geometry(weft_ipcq *q, const struct ipcq_hdr *h)
     q->nslots = h->nslots;
     q->max_msg = h->max_msg;
     q->slot_size = h->slot_size;
+    q->flags = h->flags;
     q->slots = (unsigned char *)q->seg + h->hdr_size;
     uint32_t pid = (uint32_t)getpid();
     atomic_store_explicit(&q->pid, pid, memory_order_relaxed);
@@ -259,7 +377,9 @@ int weft_ipcq_new(weft_ipcq **out, const weft_ipcq_opts *opts)
     if (o.max_msg > WEFT_IPCQ_MSG_MAX)
         return weft__fail(WEFT_EINVAL, "ipcq_new: max_msg %zu exceeds %u", o.max_msg,
                           WEFT_IPCQ_MSG_MAX);
-    struct ipcq_hdr h = {.magic = IPCQ_MAGIC, .version = IPCQ_VERSION};
+    if (o.flags & ~(unsigned)(WEFT_IPCQ_ONE_PRODUCER | WEFT_IPCQ_ONE_CONSUMER))
+        return weft__fail(WEFT_EINVAL, "ipcq_new: unknown flags %#x", o.flags);
+    struct ipcq_hdr h = {.magic = IPCQ_MAGIC, .version = IPCQ_VERSION, .flags = o.flags};
     h.hdr_size = (uint32_t)((sizeof(struct ipcq_seg) + IPCQ_LINE - 1) & ~(size_t)(IPCQ_LINE - 1));
     h.capacity = (uint32_t)o.capacity;
     h.nslots = 1;
@@ -319,6 +439,10 @@ static int check_header(const struct ipcq_hdr *h, uint64_t fsize)
     else if (h->size != h->hdr_size + (uint64_t)h->nslots * h->slot_size ||
              h->size > WEFT_IPCQ_SIZE_MAX)
         bad = "segment size", v = h->size;
+    else if (h->flags & ~(uint32_t)(WEFT_IPCQ_ONE_PRODUCER | WEFT_IPCQ_ONE_CONSUMER))
+        bad = "flags", v = h->flags;
+    else if (h->reserved != 0)
+        bad = "reserved word", v = h->reserved;
     else if (h->size != fsize)
         bad = "segment size against the descriptor's", v = fsize;
     if (!bad) return 0;
@@ -357,12 +481,17 @@ int weft_ipcq_attach(weft_ipcq **out, int fd)
 int weft_ipcq_free(weft_ipcq *q)
 {
     if (!q) return 0;
+    weft__ipcq_unwatch(q); /* before its pidfds close */
     if (q->seg) {
         /* Only this process's own entry: an inherited handle in a fork child leaves the
          * parent's. */
         int32_t me = (int32_t)getpid();
-        if (q->slot >= 0 && (int32_t)atomic_load(&q->pid) == me)
+        if (q->slot >= 0 && (int32_t)atomic_load(&q->pid) == me) {
             atomic_compare_exchange_strong(&q->seg->peers[q->slot], &me, 0);
+            /* A one-process side's role goes with its holder's handle. */
+            if (q->flags & WEFT_IPCQ_ONE_PRODUCER) weft__ipcq_drop_role(q, 0, &q->seg->put.lock);
+            if (q->flags & WEFT_IPCQ_ONE_CONSUMER) weft__ipcq_drop_role(q, 1, &q->seg->get.lock);
+        }
         munmap(q->seg, q->map_size);
     }
     for (int i = 0; i < WEFT_IPCQ_PEERS_MAX; i++)

@@ -326,6 +326,8 @@ static void drain(struct weft_procpool *p, struct pp_worker *w, char *buf)
 
 int weft__pp_start_worker(struct weft_procpool *p, struct pp_worker *w)
 {
+    if (weft__fault(WEFT__FAULT_WORKER_START))
+        return weft__fail(WEFT_EAGAIN, "the start failed (a test's fault point)");
     int fds[2];
     int rc = pp_seqpacket.pair(fds);
     if (rc != 0) return rc;
@@ -356,6 +358,8 @@ int weft__pp_start_worker(struct weft_procpool *p, struct pp_worker *w)
     w->assigned = 0;
     w->kill_reason = K_NONE;
     w->kill_at = WEFT_FOREVER;
+    w->restart_at = 0;
+    w->backoff = 0;
     struct epoll_event ev = {.events = EPOLLIN};
     ev.data.u64 = ((uint64_t)(w->index - 1) << 2) | EV_SOCK;
     epoll_ctl(p->epfd, EPOLL_CTL_ADD, w->fd, &ev);
@@ -512,6 +516,44 @@ static void slot_free(struct weft_procpool *p, struct pp_worker *w)
     atomic_fetch_sub(&p->live, 1);
 }
 
+/* Whether a replacement is wanted: the pool is open, or shut down with a queue still to
+ * run before kill_after. */
+static int wants_workers(struct weft_procpool *p, weft_ns now)
+{
+    weft__lock_acquire(&p->lock);
+    int yes = !p->broken && (!p->closed || (p->qhead && now < p->kill_deadline));
+    weft__lock_release(&p->lock);
+    return yes;
+}
+
+/* Start a replacement in the empty slot w. A failure counts as a death toward restart
+ * intensity (so a start that keeps failing breaks the pool, as a worker that keeps dying
+ * does) and is tried again after a backoff that doubles, capped so that max_restarts + 1
+ * failures fit twice in restart_period. */
+static void restart(struct weft_procpool *p, struct pp_worker *w, weft_ns now)
+{
+    w->restart_at = 0;
+    if (weft__pp_start_worker(p, w) == 0) return;
+    char msg[WEFT_ERROR_MESSAGE_MAX];
+    snprintf(msg, sizeof msg, "worker %d could not be started: %.200s", w->index,
+             weft_error_message());
+    atomic_fetch_add_explicit(&p->st_start_failed, 1, memory_order_relaxed);
+    if (count_death(p, now)) {
+        char why[WEFT_ERROR_MESSAGE_MAX], d[32];
+        fmt_ns(p->restart_period, d, sizeof d);
+        snprintf(why, sizeof why, "%d workers died or failed to start within %s; the last: %.150s",
+                 p->max_restarts + 1, d, msg);
+        break_pool(p, why);
+        return;
+    }
+    weft_ns cap =
+        p->max_restarts < 0 ? WEFT_SEC(1) : p->restart_period / (2 * (p->max_restarts + 1));
+    if (cap < WEFT_MS(1)) cap = WEFT_MS(1);
+    w->backoff = w->backoff ? 2 * w->backoff : WEFT_MS(1);
+    if (w->backoff > cap) w->backoff = cap;
+    w->restart_at = now + w->backoff;
+}
+
 static void died(struct weft_procpool *p, struct pp_worker *w, char *buf)
 {
     drain(p, w, buf);
@@ -533,13 +575,8 @@ static void died(struct weft_procpool *p, struct pp_worker *w, char *buf)
         break_pool(p, why);
     }
     /* a shut-down pool still runs its queue (until kill_after): it replaces workers for it */
-    weft__lock_acquire(&p->lock);
-    int replace = !p->broken && (!p->closed || (p->qhead && now < p->kill_deadline));
-    weft__lock_release(&p->lock);
-    if (replace && weft__pp_start_worker(p, w) != 0 && atomic_load(&p->live) == 0) {
-        snprintf(msg, sizeof msg, "no worker could be started: %.200s", weft_error_message());
-        break_pool(p, msg);
-    }
+    w->backoff = 0;
+    if (wants_workers(p, now)) restart(p, w, now);
 }
 
 /* ---- dispatch ---- */
@@ -658,7 +695,17 @@ static void dispatch(struct weft_procpool *p, char *buf)
 
 /* ---- cancels, timers, shutdown ---- */
 
-static void cancels(struct weft_procpool *p)
+/* Tell w not to start the tasks in ids (sent ahead, cancelled since). If the carrier has no
+ * room, the worker runs them and their answers are dropped. */
+static void send_cancels(struct pp_worker *w, const uint64_t *ids, int n, char *buf)
+{
+    size_t len = pp_rec_begin(buf, PP_CANCEL);
+    int k = 0;
+    while (k < n && pp_rec_add_task(buf, &len, PP_REC_MAX, ids[k], 0, NULL, 0) == 0) k++;
+    (void)pp_seqpacket.send(w->fd, buf, pp_rec_end(buf, len, (unsigned)k), 0);
+}
+
+static void cancels(struct weft_procpool *p, char *buf)
 {
     char msg[128];
     if (weft_scope_cancelled(p->scope) == 1) { /* a stop, whose own hook may come later */
@@ -667,6 +714,9 @@ static void cancels(struct weft_procpool *p)
     }
     for (int i = 0; i < p->nworkers; i++) {
         struct pp_worker *w = &p->workers[i];
+        uint64_t ids[WEFT_PROCPOOL_WINDOW_MAX];
+        struct pp_task *gone[WEFT_PROCPOOL_WINDOW_MAX];
+        int nids = 0;
         for (int k = 0; k < w->count; k++) {
             struct pp_task *t = ring_at(w, k);
             if (t->f == NULL || !t->holder || !atomic_load(&t->holder->fired)) continue;
@@ -683,8 +733,17 @@ static void cancels(struct weft_procpool *p)
             husk->id = t->id;
             husk->len = t->len;
             w->inflight[(w->head + k) % WEFT_PROCPOOL_WINDOW_MAX] = husk;
-            snprintf(msg, sizeof msg, "task %" PRIu64 " was cancelled before it started", t->id);
-            task_fail(p, t, WEFT_ECANCELED, msg); /* frees t: the husk stands in the ring */
+            ids[nids] = t->id;
+            gone[nids++] = t; /* the husk stands in the ring */
+        }
+        /* The worker looks for CANCEL records before each task sent ahead: sent before the
+         * futures settle, so that whoever sees one cancelled knows its task will not start
+         * (unless it had already). */
+        if (nids > 0 && w->state == W_LIVE) send_cancels(w, ids, nids, buf);
+        for (int k = 0; k < nids; k++) {
+            snprintf(msg, sizeof msg, "task %" PRIu64 " was cancelled before it started",
+                     gone[k]->id);
+            task_fail(p, gone[k], WEFT_ECANCELED, msg);
         }
     }
     /* queued again after a death, with its cancel scope: failed now */
@@ -720,6 +779,14 @@ static weft_ns timers(struct weft_procpool *p, weft_ns now)
     weft_ns next = WEFT_FOREVER;
     for (int i = 0; i < p->nworkers; i++) {
         struct pp_worker *w = &p->workers[i];
+        if (w->state == W_EMPTY && w->restart_at) { /* a start failed: again when due */
+            if (!wants_workers(p, now))
+                w->restart_at = 0;
+            else if (now >= w->restart_at)
+                restart(p, w, now);
+            if (w->restart_at && w->restart_at < next) next = w->restart_at;
+            continue;
+        }
         if (w->state == W_KILLING) {
             if (w->kill_at != WEFT_FOREVER && now >= w->kill_at) {
                 (void)weft_process_kill(w->proc);
@@ -769,7 +836,10 @@ static int control(struct weft_procpool *p, weft_ns now, weft_ns *next, char *bu
     int left = 0;
     for (int i = 0; i < p->nworkers; i++) {
         struct pp_worker *w = &p->workers[i];
-        if (w->state == W_EMPTY) continue;
+        if (w->state == W_EMPTY) {
+            left += w->restart_at != 0; /* a replacement still to start for the queue */
+            continue;
+        }
         left++;
         if (killing && w->count > 0) kill_worker(p, w, K_SHUTDOWN, ring_at(w, 0)->id);
         if (w->count == 0 && w->state == W_LIVE &&
@@ -824,7 +894,7 @@ int weft__pp_manager(void *arg)
         weft_ns now = weft_now(), next = WEFT_FOREVER;
         /* stop first: a stop cancels every task's scope too, and says why itself */
         if (control(p, now, &next, buf)) break;
-        if (atomic_exchange(&p->cancel_seen, 0)) cancels(p);
+        if (atomic_exchange(&p->cancel_seen, 0)) cancels(p, buf);
         dispatch(p, buf);
         retire_idle(p, buf);
         weft_ns t = timers(p, now);

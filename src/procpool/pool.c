@@ -413,7 +413,8 @@ int weft_procpool_stats(weft_procpool *p, struct weft_procpool_stats *out)
                                         PP_LD(running),
                                         PP_LD(live),
                                         0,
-                                        0};
+                                        0,
+                                        PP_LD(st_start_failed)};
 #undef PP_LD
     weft__lock_acquire(&p->lock);
     out->broken = p->broken;

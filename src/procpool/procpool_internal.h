@@ -80,7 +80,9 @@ struct pp_worker {
     weft_ns head_start; /* when the head task started (its predecessor answered) */
     int kill_reason;
     uint64_t kill_task;
-    weft_ns kill_at; /* SIGKILL then, if KILLING */
+    weft_ns kill_at;    /* SIGKILL then, if KILLING */
+    weft_ns restart_at; /* W_EMPTY after a failed start: try again then (0: not pending) */
+    weft_ns backoff;    /* the last wait before a start was tried again */
     char bad[96];
 };
 
@@ -112,7 +114,7 @@ struct weft_procpool {
 
     _Atomic uint64_t queued, running;
     _Atomic uint64_t st_submitted, st_completed, st_failed, st_cancelled, st_timed_out, st_retried,
-        st_started, st_died, st_killed, st_retired;
+        st_started, st_died, st_killed, st_retired, st_start_failed;
     _Atomic int live;
     _Atomic int pids[WEFT_PROCPOOL_WORKERS_MAX];
 

@@ -70,7 +70,8 @@ int pp_rec_parse(const void *buf, size_t len, int *kind, unsigned *count)
     if (len < PP_ALIGN(sizeof h)) return -1;
     memcpy(&h, buf, sizeof h);
     if (h.magic != PP_MAGIC || h.len != len) return -1;
-    if (h.kind != PP_TASKS && h.kind != PP_DEFS && h.kind != PP_QUIT) return -1;
+    if (h.kind != PP_TASKS && h.kind != PP_DEFS && h.kind != PP_QUIT && h.kind != PP_CANCEL)
+        return -1;
     *kind = h.kind;
     *count = h.count;
     return 0;
@@ -81,7 +82,7 @@ int pp_items_next(const void *buf, size_t len, int kind, size_t *off, struct pp_
     const char *b = buf;
     if (*off == 0) *off = PP_ALIGN(sizeof(struct pp_hdr));
     it->kind = kind;
-    if (kind == PP_TASKS) {
+    if (kind == PP_TASKS || kind == PP_CANCEL) {
         struct pp_wtask t;
         if (*off > len || len - *off < PP_ALIGN(sizeof t)) return -1;
         memcpy(&t, b + *off, sizeof t);

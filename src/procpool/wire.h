@@ -13,11 +13,15 @@
  *           module sends a function (process/child.c: ASLR makes raw pointers meaningless in
  *           a re-executed fork server)
  *   QUIT    no item: the worker exits after the tasks before it
+ *   CANCEL  items as TASKS' with fn 0 and no argument: do not start these tasks (sent
+ *           ahead, cancelled since); the worker answers each with a RESULT of
+ *           WEFT_ECANCELED instead of running it. A worker looks for CANCEL records (without
+ *           waiting) before each task that was sent behind another
  *   RESULT  one item = id (u64), status (i32), code (i32), len (u32), msg_len (u32), rss
  *           (u64), len bytes of result, msg_len bytes of message
  *   STARTED one item = id (u64), 8 bytes of zero: sent before a task whose fn has
  *           PP_FN_ANNOUNCE (a task with a timeout, which runs from that moment)
- * Parent to worker: TASKS, DEFS, QUIT. Worker to parent: one RESULT per task, sent before the
+ * Parent to worker: TASKS, DEFS, QUIT, CANCEL. Worker to parent: one RESULT per task, sent before the
  * next task starts, so that on a death the first task without an answer is the one that
  * was running (docs/design/procpool.md).
  * Receivers trust nothing: every count, length and offset is checked against the record's
@@ -32,7 +36,7 @@
 #include <weft/process.h>
 
 #define PP_MAGIC 0x70707466u /* "ftpp" */
-enum { PP_TASKS = 1, PP_DEFS = 2, PP_QUIT = 3, PP_RESULT = 4, PP_STARTED = 5 };
+enum { PP_TASKS = 1, PP_DEFS = 2, PP_QUIT = 3, PP_RESULT = 4, PP_STARTED = 5, PP_CANCEL = 6 };
 /* In a TASKS item's fn: announce the start (the task has a timeout, counted from then). */
 #define PP_FN_ANNOUNCE 0x80000000u
 

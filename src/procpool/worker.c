@@ -17,12 +17,28 @@
 #include "procpool/procpool_internal.h"
 #include "process/process_internal.h"
 
+#define CANCELS_MAX (2 * WEFT_PROCPOOL_WINDOW_MAX)
+
+struct rec {
+    struct rec *next;
+    long len;
+    _Alignas(16) char data[];
+};
+
 struct wstate {
     const struct pp_worker_cfg *cfg;
     weft_process_fn *fns;
     char *out;
     char *res;
     int statm;
+    /* Records received while looking for CANCEL records during another, in order (copies
+     * of their exact size: together at most what the parent sent ahead); gone: the parent's
+     * end closed, or a record could not be kept. scratch: the receiving buffer. */
+    struct rec *first, *last;
+    int gone;
+    char *scratch;
+    uint64_t cancelled[CANCELS_MAX]; /* ids not to start, a ring of the latest */
+    unsigned ncancelled;
 };
 
 static uint64_t rss_now(struct wstate *s)
@@ -37,9 +53,63 @@ static uint64_t rss_now(struct wstate *s)
     return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+static void note_cancels(struct wstate *s, const char *in, size_t len, unsigned count)
+{
+    size_t off = 0;
+    struct pp_item it;
+    for (unsigned i = 0; i < count && pp_items_next(in, len, PP_CANCEL, &off, &it) == 0; i++)
+        s->cancelled[s->ncancelled++ % CANCELS_MAX] = it.id;
+}
+
+/* Take what the parent sent since, without waiting: CANCEL records now, the first other
+ * record kept for later (ahead). One system call when nothing came. */
+static void look_ahead(struct wstate *s)
+{
+    while (!s->gone) {
+        long n = pp_seqpacket.recv(s->cfg->fd, s->scratch, PP_REC_MAX, 0);
+        if (n == WEFT_EAGAIN) return;
+        int kind;
+        unsigned count;
+        if (n > 0 && pp_rec_parse(s->scratch, (size_t)n, &kind, &count) == 0 && kind == PP_CANCEL) {
+            note_cancels(s, s->scratch, (size_t)n, count);
+            continue;
+        }
+        struct rec *r = n > 0 ? malloc(sizeof *r + (size_t)n) : NULL;
+        if (r == NULL) { /* ends the worker after this record, as a closed parent does */
+            s->gone = 1;
+            return;
+        }
+        memcpy(r->data, s->scratch, (size_t)n);
+        r->len = n;
+        r->next = NULL;
+        if (s->last)
+            s->last->next = r;
+        else
+            s->first = r;
+        s->last = r;
+    }
+}
+
+/* Whether the task id was cancelled (and forget it: ids are never reused). */
+static int take_cancel(struct wstate *s, uint64_t id)
+{
+    unsigned n = s->ncancelled < CANCELS_MAX ? s->ncancelled : CANCELS_MAX;
+    for (unsigned i = 0; i < n; i++)
+        if (s->cancelled[i] == id) {
+            s->cancelled[i] = 0; /* task ids start at 1 */
+            return 1;
+        }
+    return 0;
+}
+
 /* Run one task and send its answer; -1 if the parent is gone. */
 static int run_one(struct wstate *s, const struct pp_item *it)
 {
+    if (take_cancel(s, it->id)) { /* cancelled while sent ahead: answered, never started */
+        size_t n = pp_result_encode(s->out, it->id, WEFT_ECANCELED, WEFT_ECANCELED, NULL, 0,
+                                    "cancelled before it started", 0);
+        return pp_seqpacket.send(s->cfg->fd, s->out, n, 1) == 0 ? 0 : -1;
+    }
     uint32_t id = it->fn & ~PP_FN_ANNOUNCE;
     weft_process_fn fn = id < WEFT_PROCPOOL_FNS_MAX ? s->fns[id] : NULL;
     if (it->fn & PP_FN_ANNOUNCE) {
@@ -75,21 +145,29 @@ static void define(struct wstate *s, const struct pp_item *it)
     if (weft__image_resolve(it->data, it->offset, &fn) == 0) s->fns[it->fn] = fn;
 }
 
-/* One record; 1 at QUIT, -1 on a bad record or a gone parent, else 0. */
-static int handle(struct wstate *s, const char *in, size_t len)
+/* One record; 1 at QUIT, -1 on a bad record or a gone parent, else 0. queued: it waited
+ * behind the previous one (its first task was sent ahead too). */
+static int handle(struct wstate *s, const char *in, size_t len, int queued)
 {
     int kind;
     unsigned count;
     if (pp_rec_parse(in, len, &kind, &count) != 0) return -1;
     if (kind == PP_QUIT) return 1;
+    if (kind == PP_CANCEL) {
+        note_cancels(s, in, len, count);
+        return 0;
+    }
     size_t off = 0;
     for (unsigned i = 0; i < count; i++) {
         struct pp_item it;
         if (pp_items_next(in, len, kind, &off, &it) != 0) return -1;
-        if (kind == PP_DEFS)
+        if (kind == PP_DEFS) {
             define(s, &it);
-        else if (run_one(s, &it) != 0)
-            return -1;
+            continue;
+        }
+        /* A task sent behind another may have been cancelled while that one ran. */
+        if (i > 0 || queued) look_ahead(s);
+        if (run_one(s, &it) != 0) return -1;
     }
     return 0;
 }
@@ -104,21 +182,45 @@ int weft__procpool_worker(const void *arg, size_t size)
         struct rlimit rl = {(rlim_t)cfg.memory_limit, (rlim_t)cfg.memory_limit};
         (void)setrlimit(RLIMIT_AS, &rl);
     }
-    struct wstate s = {&cfg, calloc(WEFT_PROCPOOL_FNS_MAX, sizeof(weft_process_fn)),
-                       malloc(PP_RESULT_REC_MAX), malloc(WEFT_PROCESS_RESULT_MAX), -1};
+    struct wstate s = {0}; /* nothing ahead, nothing cancelled */
+    s.cfg = &cfg;
+    s.fns = calloc(WEFT_PROCPOOL_FNS_MAX, sizeof(weft_process_fn));
+    s.out = malloc(PP_RESULT_REC_MAX);
+    s.res = malloc(WEFT_PROCESS_RESULT_MAX);
+    s.statm = -1;
+    s.scratch = malloc(PP_REC_MAX);
     char *in = malloc(PP_REC_MAX);
     int rc = 0;
-    if (!s.fns || !s.out || !s.res || !in) {
+    if (!s.fns || !s.out || !s.res || !in || !s.scratch) {
         rc = weft_error_set(WEFT_ENOMEM, "procpool worker: no memory for its buffers");
         goto out;
     }
     if (cfg.flags & PP_CFG_RSS) s.statm = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     for (;;) {
-        long n = pp_seqpacket.recv(cfg.fd, in, PP_REC_MAX, 1);
-        if (n <= 0 || handle(&s, in, (size_t)n) != 0) break;
+        struct rec *r = s.first;
+        if (r) { /* received during an earlier record: it waited behind it */
+            s.first = r->next;
+            if (!s.first) s.last = NULL;
+            int h = handle(&s, r->data, (size_t)r->len, 1);
+            free(r);
+            if (h != 0) break;
+            continue;
+        }
+        if (s.gone) break;
+        /* A record that was there already waited behind the last one. */
+        long n = pp_seqpacket.recv(cfg.fd, in, PP_REC_MAX, 0);
+        int queued = n != WEFT_EAGAIN;
+        if (!queued) n = pp_seqpacket.recv(cfg.fd, in, PP_REC_MAX, 1);
+        if (n <= 0 || handle(&s, in, (size_t)n, queued) != 0) break;
     }
 out:
+    while (s.first) {
+        struct rec *r = s.first;
+        s.first = r->next;
+        free(r);
+    }
     if (s.statm >= 0) close(s.statm);
+    free(s.scratch);
     free(in);
     free(s.res);
     free(s.out);

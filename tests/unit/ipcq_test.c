@@ -20,9 +20,17 @@
 #include "ipcq/ipcq_internal.h"
 #include "test.h"
 
+static weft_ipcq *make_flags(size_t capacity, size_t max_msg, unsigned flags)
+{
+    weft_ipcq_opts o = {capacity, max_msg, flags, {0}};
+    weft_ipcq *q = NULL;
+    ck_assert_weft(weft_ipcq_new(&q, &o), 0);
+    return q;
+}
+
 static weft_ipcq *make(size_t capacity, size_t max_msg)
 {
-    weft_ipcq_opts o = {capacity, max_msg, {0}};
+    weft_ipcq_opts o = {capacity, max_msg, 0, {0}};
     weft_ipcq *q = NULL;
     ck_assert_weft(weft_ipcq_new(&q, &o), 0);
     return q;
@@ -245,13 +253,15 @@ START_TEST(ipcq_bad_input_is_an_error_with_a_message)
     char buf[16];
     size_t n;
     ck_assert_weft(weft_ipcq_new(NULL, NULL), WEFT_EINVAL);
-    weft_ipcq_opts big = {WEFT_IPCQ_CAPACITY_MAX + 1, 8, {0}};
+    weft_ipcq_opts big = {WEFT_IPCQ_CAPACITY_MAX + 1, 8, 0, {0}};
     weft_ipcq *x = NULL;
     ck_assert_weft(weft_ipcq_new(&x, &big), WEFT_EINVAL);
-    big = (weft_ipcq_opts){8, WEFT_IPCQ_MSG_MAX + 1, {0}};
+    big = (weft_ipcq_opts){8, WEFT_IPCQ_MSG_MAX + 1, 0, {0}};
     ck_assert_weft(weft_ipcq_new(&x, &big), WEFT_EINVAL);
-    big = (weft_ipcq_opts){WEFT_IPCQ_CAPACITY_MAX, WEFT_IPCQ_MSG_MAX, {0}};
+    big = (weft_ipcq_opts){WEFT_IPCQ_CAPACITY_MAX, WEFT_IPCQ_MSG_MAX, 0, {0}};
     ck_assert_weft(weft_ipcq_new(&x, &big), WEFT_EINVAL);
+    big = (weft_ipcq_opts){8, 8, 4, {0}};
+    ck_assert_weft(weft_ipcq_new(&x, &big), WEFT_EINVAL); /* unknown flag */
     ck_assert_ptr_null(x);
     ck_assert_weft(weft_ipcq_put(q, "123456789", 9, 0), WEFT_EINVAL); /* too large */
     ck_assert_ptr_nonnull(strstr(weft_error_message(), "max_msg"));
@@ -598,7 +608,9 @@ START_TEST(ipcq_corrupt_segment_gives_errors_never_a_crash)
 {
     long rounds = weft_test_scale(200);
     for (long round = 0; round < rounds; round++) {
-        weft_ipcq *q = make(8, 32);
+        /* Every other round with one producer and one consumer: role words to corrupt. */
+        unsigned flags = round % 8 < 4 ? 0 : WEFT_IPCQ_ONE_PRODUCER | WEFT_IPCQ_ONE_CONSUMER;
+        weft_ipcq *q = make_flags(8, 32, flags);
         char buf[32];
         size_t n;
         for (int i = 0; i < 5; i++) ck_assert_weft(weft_ipcq_put(q, buf, (size_t)i * 7, 0), 0);
@@ -608,7 +620,8 @@ START_TEST(ipcq_corrupt_segment_gives_errors_never_a_crash)
             int rc = i % 3 ? weft_ipcq_get(q, buf, sizeof buf, &n, WEFT_MS(1))
                            : weft_ipcq_put(q, buf, (size_t)i % 33, WEFT_MS(1));
             ck_assert_msg(rc == 0 || rc == WEFT_EAGAIN || rc == WEFT_ETIMEDOUT ||
-                              rc == WEFT_ECLOSED || rc == WEFT_EBROKEN || rc == WEFT_ENOSPC,
+                              rc == WEFT_ECLOSED || rc == WEFT_EBROKEN || rc == WEFT_ENOSPC ||
+                              (flags && rc == WEFT_EBUSY),
                           "round %ld: %s", round, weft_errname(rc));
             if (rc == 0 && i % 3) ck_assert_uint_le(n, 32);
         }
@@ -623,6 +636,156 @@ START_TEST(ipcq_corrupt_segment_gives_errors_never_a_crash)
         if (rc == 0) ck_assert_weft(weft_ipcq_free(x), 0);
         ck_assert_weft(weft_ipcq_free(q), 0);
     }
+}
+END_TEST
+
+static _Noreturn int put_then_hang(weft_ipcq *q, void *arg)
+{
+    (void)arg;
+    weft_ipcq_put(q, "x", 1, WEFT_FOREVER); /* attaches this process as a peer */
+    for (;;) pause();
+}
+
+struct killer {
+    weft_ipcq *q;
+    pid_t victim;
+};
+
+static int kill_when_asleep(void *arg)
+{
+    struct killer *k = arg;
+    await_sleepers(&k->q->seg->not_empty, 1);
+    return kill(k->victim, SIGKILL);
+}
+
+START_TEST(ipcq_sleeper_learns_of_its_peers_death_while_asleep)
+{
+    long rounds = weft_test_scale(10);
+    for (long round = 0; round < rounds; round++) {
+        weft_ipcq *q = make(4, 8);
+        pid_t c = child(put_then_hang, q, NULL);
+        char buf[8];
+        size_t n;
+        ck_assert_weft(weft_ipcq_get(q, buf, sizeof buf, &n, WEFT_FOREVER), 0);
+        /* Asleep on an empty queue, forever, when its only peer is killed: the liveness
+         * watcher wakes it (a hang here fails the test by its time limit). */
+        struct killer k = {q, c};
+        weft_thread t;
+        ck_assert_weft(weft_thread_start(&t, kill_when_asleep, &k, NULL), 0);
+        ck_assert_weft(weft_ipcq_get(q, buf, sizeof buf, &n, WEFT_FOREVER), WEFT_EDIED);
+        int rc = -1;
+        ck_assert_weft(weft_thread_join(t, &rc, WEFT_FOREVER), 0);
+        ck_assert_int_eq(rc, 0);
+        ck_assert_int_eq(reap(c), 128 + SIGKILL);
+        ck_assert_weft(weft_ipcq_free(q), 0);
+    }
+}
+END_TEST
+
+/* ---- one producer, one consumer ---- */
+
+static int put_one(weft_ipcq *q, void *arg)
+{
+    (void)arg;
+    return weft_ipcq_put(q, "c", 1, 0) == WEFT_EBUSY ? 0 : 1;
+}
+
+static int take_role_and_exit(weft_ipcq *q, void *arg)
+{
+    (void)arg;
+    return weft_ipcq_put(q, "d", 1, 0) == 0 ? 0 : 1;
+}
+
+static int put_from_thread(void *arg)
+{
+    return weft_ipcq_put(arg, "t", 1, 0);
+}
+
+START_TEST(ipcq_one_producer_side_belongs_to_one_thread_until_it_dies)
+{
+    weft_ipcq *q = make_flags(8, 8, WEFT_IPCQ_ONE_PRODUCER | WEFT_IPCQ_ONE_CONSUMER);
+    ck_assert_weft(weft_ipcq_put(q, "a", 1, 0), 0);     /* this thread is the producer now */
+    ck_assert_int_eq(reap(child(put_one, q, NULL)), 0); /* another process: EBUSY */
+    weft_thread t;
+    ck_assert_weft(weft_thread_start(&t, put_from_thread, q, NULL), 0);
+    int rc = 0;
+    ck_assert_weft(weft_thread_join(t, &rc, WEFT_FOREVER), 0);
+    ck_assert_weft(rc, WEFT_EBUSY); /* another thread of this process: EBUSY */
+    weft_ipcq *q3; /* another handle of this process: the role is the thread's, not the handle's */
+    ck_assert_weft(weft_ipcq_attach(&q3, weft_ipcq_fd(q)), 0);
+    ck_assert_weft(weft_thread_start(&t, put_from_thread, q3, NULL), 0);
+    ck_assert_weft(weft_thread_join(t, &rc, WEFT_FOREVER), 0);
+    ck_assert_weft(rc, WEFT_EBUSY);
+    ck_assert_weft(weft_ipcq_free(q3), 0); /* it took no role: the role stays */
+    ck_assert_weft(weft_ipcq_put(q, "b", 1, 0), 0);
+    /* Freeing the producer's handle gives the role back: a child may take it, and its
+     * death lets this process take it over. */
+    weft_ipcq *q2;
+    ck_assert_weft(weft_ipcq_attach(&q2, weft_ipcq_fd(q)), 0);
+    ck_assert_weft(weft_ipcq_free(q), 0);
+    ck_assert_int_eq(reap(child(take_role_and_exit, q2, NULL)), 0);
+    ck_assert_weft(weft_ipcq_put(q2, "e", 1, 0), 0); /* taken over from the dead child */
+    char buf[8], want[] = "abde";
+    size_t n;
+    for (int i = 0; i < 4; i++) {
+        ck_assert_weft(weft_ipcq_get(q2, buf, sizeof buf, &n, 0), 0);
+        ck_assert_int_eq(buf[0], want[i]);
+    }
+    ck_assert_weft(weft_ipcq_get(q2, buf, sizeof buf, &n, 0), WEFT_EAGAIN);
+    ck_assert_weft(weft_ipcq_free(q2), 0);
+}
+END_TEST
+
+struct sp_tally {
+    _Atomic long put;  /* puts that returned 0 */
+    _Atomic int start; /* the producer runs */
+};
+
+static int sp_produce(weft_ipcq *q, void *arg)
+{
+    struct sp_tally *t = arg;
+    atomic_store(&t->start, 1);
+    for (uint32_t s = 0;; s++) {
+        int rc = weft_ipcq_put(q, &s, sizeof s, WEFT_FOREVER);
+        if (rc == WEFT_ECLOSED) return 0;
+        if (rc != 0) return 1;
+        atomic_store(&t->put, (long)s + 1);
+    }
+}
+
+static int sp_close(weft_ipcq *q, void *arg)
+{
+    struct sp_tally *t = arg;
+    while (!atomic_load(&t->start)) weft_sleep(WEFT_US(50));
+    weft_sleep(WEFT_US(rand() % 2000));
+    return weft_ipcq_close(q) == 0 ? 0 : 1;
+}
+
+START_TEST(ipcq_one_producer_close_loses_and_duplicates_nothing)
+{
+    struct sp_tally *t = shared_area(sizeof *t);
+    long rounds = weft_test_scale(40);
+    for (long round = 0; round < rounds; round++) {
+        memset(t, 0, sizeof *t);
+        weft_ipcq *q =
+            make_flags(1 + (size_t)round % 16, 4, WEFT_IPCQ_ONE_PRODUCER | WEFT_IPCQ_ONE_CONSUMER);
+        srand((unsigned)round);
+        pid_t p = child(sp_produce, q, t), c = child(sp_close, q, t);
+        uint32_t s, want = 0;
+        size_t n;
+        int rc;
+        while ((rc = weft_ipcq_get(q, &s, sizeof s, &n, WEFT_FOREVER)) == 0) {
+            ck_assert_uint_eq(s, want);
+            want++;
+        }
+        ck_assert_weft(rc, WEFT_ECLOSED);
+        ck_assert_int_eq(reap(p), 0);
+        ck_assert_int_eq(reap(c), 0);
+        /* Every put that returned 0 was taken, once, in order. */
+        ck_assert_int_eq((long)want, atomic_load(&t->put));
+        ck_assert_weft(weft_ipcq_free(q), 0);
+    }
+    munmap(t, sizeof *t);
 }
 END_TEST
 
@@ -692,4 +855,7 @@ WEFT_TEST_SUITE("ipcq", 60, ipcq_put_get_keep_fifo_order_and_lengths,
                 ipcq_consumer_killed_while_others_wait_hangs_nobody,
                 ipcq_wait_on_dead_peers_returns_died,
                 ipcq_corrupt_segment_gives_errors_never_a_crash,
+                ipcq_sleeper_learns_of_its_peers_death_while_asleep,
+                ipcq_one_producer_side_belongs_to_one_thread_until_it_dies,
+                ipcq_one_producer_close_loses_and_duplicates_nothing,
                 ipcq_handed_to_a_child_through_pass_fds)

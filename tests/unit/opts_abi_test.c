@@ -67,7 +67,7 @@ START_TEST(options_sizes_are_those_of_0_1_on_lp64)
         {"weft_future_opts", sizeof(weft_future_opts), 40},
         {"weft_signals_opts", sizeof(weft_signals_opts), 72},
         {"weft_process_opts", sizeof(weft_process_opts), 80},
-        {"weft_ipcq_opts", sizeof(weft_ipcq_opts), 48},
+        {"weft_ipcq_opts", sizeof(weft_ipcq_opts), 56},
         {"weft_procpool_opts", sizeof(weft_procpool_opts), 104},
         {"weft_procpool_task_opts", sizeof(weft_procpool_task_opts), 56},
     };

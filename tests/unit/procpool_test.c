@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <weft/procpool.h>
 
+#include "core/internal.h"
 #include "test.h"
 
 enum { M_SEGV, M_EXIT3, M_ABORT, M_HANG, M_ENOMEM, M_SIGKILL, M_LIE };
@@ -313,6 +314,114 @@ START_TEST(procpool_cancel_of_a_running_task_ends_its_worker)
 }
 END_TEST
 
+/* A task that waits until the file go exists (at most 30 s), and one that makes ran. */
+struct marks {
+    char go[64], ran[64];
+};
+
+static int wait_for_go(const void *arg, size_t size)
+{
+    const struct marks *m = arg;
+    (void)size;
+    for (int i = 0; i < 30000 && access(m->go, F_OK) != 0; i++) usleep(1000);
+    return 0;
+}
+
+static int make_ran(const void *arg, size_t size)
+{
+    const struct marks *m = arg;
+    (void)size;
+    int fd = open(m->ran, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd >= 0) close(fd);
+    return 0;
+}
+
+START_TEST(procpool_cancel_of_a_task_sent_ahead_keeps_it_from_running)
+{
+    weft_procpool *p = make(1, NULL);
+    long rounds = weft_test_scale(5);
+    for (long r = 0; r < rounds; r++) {
+        struct marks m;
+        snprintf(m.go, sizeof m.go, "/tmp/weft-pp-go-%d-%ld", (int)getpid(), r);
+        snprintf(m.ran, sizeof m.ran, "/tmp/weft-pp-ran-%d-%ld", (int)getpid(), r);
+        unlink(m.go);
+        unlink(m.ran);
+        weft_future *a, *b, *c;
+        ck_assert_weft(weft_procpool_submit(p, &a, wait_for_go, &m, sizeof m, NULL), 0);
+        until_running(a);
+        /* b and c are sent to the busy worker behind a (the window); b is cancelled. */
+        ck_assert_weft(weft_procpool_submit(p, &b, make_ran, &m, sizeof m, NULL), 0);
+        ck_assert_weft(weft_procpool_submit(p, &c, square, &(int){3}, sizeof(int), NULL), 0);
+        until_running(b);
+        ck_assert_weft(weft_future_cancel(b), WEFT_EBUSY);
+        ck_assert_weft(weft_future_result(b, NULL, WEFT_FOREVER), WEFT_ECANCELED);
+        ck_assert_msg(strstr(weft_error_message(), "before it started"), "%s",
+                      weft_error_message());
+        int fd = open(m.go, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+        ck_assert_int_ge(fd, 0);
+        close(fd);
+        const void *v;
+        size_t n;
+        ck_assert_weft(weft_future_bytes(c, &v, &n, WEFT_FOREVER), 0);
+        ck_assert_int_eq(*(const int *)v, 9);
+        ck_assert_weft(weft_future_result(a, NULL, WEFT_FOREVER), 0);
+        ck_assert_weft(weft_procpool_wait_idle(p, WEFT_FOREVER), 0);
+        ck_assert_msg(access(m.ran, F_OK) != 0, "the cancelled task ran");
+        unlink(m.go);
+        weft_future_unref(a);
+        weft_future_unref(b);
+        weft_future_unref(c);
+    }
+    struct weft_procpool_stats st;
+    ck_assert_weft(weft_procpool_stats(p, &st), 0);
+    ck_assert_uint_eq(st.workers_started, 1); /* no worker was killed for it */
+    ck_assert_weft(weft_procpool_free(p), 0);
+}
+END_TEST
+
+START_TEST(procpool_failed_replacement_start_is_tried_again)
+{
+    weft_procpool *p = make(1, NULL);
+    weft__fault_arm(WEFT__FAULT_WORKER_START, 1); /* the replacement's first start fails */
+    struct job j = {0, 0, M_SEGV};
+    weft_future *f;
+    ck_assert_weft(weft_procpool_submit(p, &f, misbehave, &j, sizeof j, NULL), 0);
+    ck_assert_weft(weft_future_result(f, NULL, WEFT_FOREVER), WEFT_EDIED);
+    weft_future_unref(f);
+    check_serves(p, 5); /* served by the replacement started on the second try */
+    struct weft_procpool_stats st;
+    ck_assert_weft(weft_procpool_stats(p, &st), 0);
+    ck_assert_uint_eq(st.start_failures, 1);
+    ck_assert_uint_eq(st.workers_died, 1);
+    ck_assert_uint_eq(st.workers_started, 2);
+    ck_assert_int_eq(st.broken, 0);
+    ck_assert_weft(weft_procpool_free(p), 0);
+}
+END_TEST
+
+START_TEST(procpool_failed_starts_count_toward_restart_intensity)
+{
+    weft_procpool_opts o = WEFT_PROCPOOL_OPTS_INIT;
+    o.max_restarts = 1; /* a crash and a failed start within a second: broken */
+    weft_procpool *p = make(1, &o);
+    weft__fault_arm(WEFT__FAULT_WORKER_START, 1);
+    struct job j = {0, 0, M_SEGV};
+    weft_future *f;
+    ck_assert_weft(weft_procpool_submit(p, &f, misbehave, &j, sizeof j, NULL), 0);
+    ck_assert_weft(weft_future_result(f, NULL, WEFT_FOREVER), WEFT_EDIED);
+    weft_future_unref(f);
+    struct weft_procpool_stats st;
+    do { /* the manager breaks the pool right after it settled the crashed task */
+        ck_assert_weft(weft_procpool_stats(p, &st), 0);
+        if (!st.broken) weft_sleep(WEFT_MS(1));
+    } while (!st.broken);
+    ck_assert_uint_eq(st.start_failures, 1);
+    ck_assert_weft(weft_procpool_submit(p, &f, square, &(int){2}, sizeof(int), NULL), WEFT_EBROKEN);
+    ck_assert_msg(strstr(weft_error_message(), "could not be started"), "%s", weft_error_message());
+    ck_assert_weft(weft_procpool_free(p), 0);
+}
+END_TEST
+
 START_TEST(procpool_map_collects_in_order)
 {
     weft_procpool *p = make(2, NULL);
@@ -598,7 +707,10 @@ WEFT_TEST_SUITE(
     procpool_out_of_memory_fails_only_its_task, procpool_lying_worker_fails_its_task_not_the_parent,
     procpool_crashes_among_many_good_tasks, procpool_crash_loop_breaks_the_pool,
     procpool_shutdown_with_a_hung_worker_is_bounded,
-    procpool_cancel_of_a_running_task_ends_its_worker, procpool_map_collects_in_order,
+    procpool_cancel_of_a_running_task_ends_its_worker,
+    procpool_cancel_of_a_task_sent_ahead_keeps_it_from_running,
+    procpool_failed_replacement_start_is_tried_again,
+    procpool_failed_starts_count_toward_restart_intensity, procpool_map_collects_in_order,
     procpool_root_scope_cancel_stops_the_pool, procpool_max_tasks_per_child_retires_workers,
     procpool_max_memory_retires_a_grown_worker, procpool_retries_are_opt_in,
     procpool_task_failure_carries_code_and_message, procpool_bad_input_is_an_error,
