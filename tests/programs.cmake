@@ -358,3 +358,12 @@ if(TARGET tsan_user)
   set_tests_properties(tsan_user_future_race PROPERTIES TIMEOUT 120
     PASS_REGULAR_EXPRESSION "WARNING: ThreadSanitizer: data race.*tsan_user.c")
 endif()
+
+# Seed 000's radio as a daemon: three SIGHUPs arrive as items on a queue (weft_signals_notify)
+# and reload without stopping anything; then one SIGINT still stops every thread cleanly.
+if(TARGET radio)
+  add_test(NAME example_radio_sighup_reloads
+    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/support/radio-hup-run $<TARGET_FILE:radio>)
+  set_tests_properties(example_radio_sighup_reloads PROPERTIES TIMEOUT 120
+    PASS_REGULAR_EXPRESSION "reloaded \\(3 so far\\).*stopped cleanly.*stopped cleanly.*stopped cleanly.*main: all threads stopped \\(SIGINT received\\).*exit status: 0")
+endif()

@@ -258,8 +258,10 @@ START_TEST(queue_fd_is_right_after_racing_puts_and_gets)
         }
         weft_thread t[PRODUCERS + CONSUMERS + 1];
         int n = 0;
-        for (int i = 0; i < PRODUCERS; i++) ck_assert_weft(weft_thread_start(&t[n++], producer, &r, NULL), 0);
-        for (int i = 0; i < CONSUMERS; i++) ck_assert_weft(weft_thread_start(&t[n++], consumer, &r, NULL), 0);
+        for (int i = 0; i < PRODUCERS; i++)
+            ck_assert_weft(weft_thread_start(&t[n++], producer, &r, NULL), 0);
+        for (int i = 0; i < CONSUMERS; i++)
+            ck_assert_weft(weft_thread_start(&t[n++], consumer, &r, NULL), 0);
         ck_assert_weft(weft_thread_start(&t[n++], poller, &r, NULL), 0);
         if (late) { /* ask while the traffic runs */
             fd = fd_of(r.q);
