@@ -115,7 +115,8 @@ START_TEST(signal_stream_counts_signals_from_racing_threads)
     ck_assert_weft(weft_signals_notify(q, &rt, 1), 0);
     struct sender s = {rt, N};
     weft_thread t[THREADS];
-    for (int i = 0; i < THREADS; i++) ck_assert_weft(weft_thread_start(&t[i], send_rt, &s, NULL), 0);
+    for (int i = 0; i < THREADS; i++)
+        ck_assert_weft(weft_thread_start(&t[i], send_rt, &s, NULL), 0);
     for (int i = 0; i < THREADS; i++) ck_assert_weft(weft_thread_join(t[i], NULL, WEFT_SEC(20)), 0);
     unsigned total = 0;
     while (total < N * THREADS) total += next_item(q, rt);
@@ -204,7 +205,7 @@ START_TEST(signal_stream_stop_and_close_end_the_delivery)
     ck_assert_uint_eq(next_item(b, SIGUSR2), 1);
     ck_assert_weft(weft_queue_close(b), 0);
     ck_assert_int_eq(kill(getpid(), SIGUSR2), 0); /* dropped: b is closed */
-    weft_queue *c = unbounded(); /* the handshake that it was received */
+    weft_queue *c = unbounded();                  /* the handshake that it was received */
     ck_assert_weft(weft_signals_notify(c, &usr2, 1), 0);
     ck_assert_int_eq(kill(getpid(), SIGUSR2), 0);
     ck_assert_uint_eq(next_item(c, SIGUSR2), 1);
