@@ -57,7 +57,7 @@ static const struct fork_entry table[] = {
 
     /* No lock: the child's inherited ipcq handles learn its pid on their next call. */
     {"inter-process queues (their pid)", nothing, nothing, weft__ipcq_fork_child},
-    ENTRY("signal thread (sig.lock, catch's mutex)", weft__signals),
+    ENTRY("signal thread (sig.lock, nt.lock)", weft__signals),
     ENTRY("timer heap (svc.q.lock)", weft__timer),
     ENTRY("pool list (reg.lock)", weft__pools),
     ENTRY("thread table (table_lock)", weft__thread),
