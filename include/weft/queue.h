@@ -224,7 +224,8 @@ WEFT_API int weft_queue_select(weft_queue_case *cases, size_t n, size_t *fired, 
  * q: borrowed. fd: caller-owned, receives the descriptor. The descriptor is owned by q: do not
  * read, write or close it (reading would lower it behind weft's back); it stays valid until
  * weft_queue_free(q), which closes it (remove it from your epoll set first). It is
- * close-on-exec; after fork() the child's copy of q keeps using it (shared with the parent).
+ * close-on-exec. After fork() the child's copy of q and the parent's q share one eventfd, so
+ * the fd means nothing reliable in either once both use their copies: do not poll it then.
  * Returns 0; WEFT_EINVAL (NULL q or fd); WEFT_EAGAIN (out of file descriptors); WEFT_ENOMEM.
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_queue_fd(weft_queue *q, int *fd);
