@@ -18,13 +18,14 @@
  * way it already goes when threads are parked, wake_then_publish, which takes q->lock between
  * the claim and the publish and syncs there. The claim already counts as an item (put) or as
  * gone (get), weft__ring_ready and weft__list_ready say so. A get from the unbounded list holds
- * no claim (no putter waits for room there), so it tests nputters after its head CAS and syncs
- * afterwards; nobody may free q because of a get from an unbounded queue, so that is safe.
- * A queue that never asks pays nothing on its put/get paths but that one test in the list get.
+ * no claim (no putter waits for room there), so it tests list.has_fd after its head CAS (on
+ * the line that CAS just wrote: no cache miss) and syncs afterwards; nobody may free q because
+ * of a get from an unbounded queue, so that is safe. A queue that never asks pays nothing on
+ * its put/get paths but that one test in the list get.
  *
- * Enabling races with puts and gets in flight: weft_queue_fd raises the counts (seq_cst) and
- * then looks at the queue; a put (get) moves its position (seq_cst CAS) and then loads the
- * count (seq_cst). This is wait.c's Dekker pattern: either the operation sees the phantom and
+ * Enabling races with puts and gets in flight: weft_queue_fd raises the counts and has_fd
+ * (seq_cst) and then looks at the queue; a put (get) moves its position (seq_cst CAS) and then
+ * loads the count or has_fd (seq_cst). This is wait.c's Dekker pattern: either the operation sees the phantom and
  * syncs after us, or our look sees its position moved.
  *
  * Lock order: q->lock, then nothing (the eventfd calls are system calls, no locks).
@@ -79,6 +80,7 @@ int weft_queue_fd(weft_queue *q, int *fd)
             /* seq_cst: our side of the Dekker pattern above, before readable() looks. */
             atomic_fetch_add_explicit(&q->ngetters, 1, memory_order_seq_cst);
             atomic_fetch_add_explicit(&q->nputters, 1, memory_order_seq_cst);
+            atomic_store_explicit(&q->list.has_fd, true, memory_order_seq_cst);
             weft__queue_fd_sync(q);
         }
     }

@@ -136,7 +136,10 @@ struct weft__lblock {
 typedef struct weft__list {
     _Atomic uint64_t hindex;
     struct weft__lblock *_Atomic hblock;
-    char pad0[64 - 2 * sizeof(uint64_t)];
+    /* The queue has an fd (queue/fd.c): read by every get right after its hindex CAS, so it
+     * sits on that line, which the get has just written (no miss); written once. */
+    _Atomic bool has_fd;
+    char pad0[64 - 2 * sizeof(uint64_t) - sizeof(bool)];
     _Atomic uint64_t tindex;
     struct weft__lblock *_Atomic tblock;
     char pad1[64 - 2 * sizeof(uint64_t)];

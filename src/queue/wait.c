@@ -157,10 +157,10 @@ WEFT__HOT int store_get(weft_queue *q, void **item)
 {
     /* acquire: pairs with the store in weft_queue_shutdown (a sticky flag, no data). */
     if (atomic_load_explicit(&q->shut, memory_order_acquire)) return WEFT_ECLOSED;
-    if (!q->ring.cap) { /* unbounded: no putter waits, so nputters is 0 unless q has an fd */
+    if (!q->ring.cap) { /* unbounded: no putter waits, so no claim is held */
         int rc = weft__list_recv(&q->list, item);
-        /* seq_cst: after the head CAS, against weft_queue_fd's count increment (fd.c). */
-        if (rc == 0 && atomic_load_explicit(&q->nputters, memory_order_seq_cst) != 0)
+        /* seq_cst: after the head CAS, against weft_queue_fd's store of has_fd (fd.c). */
+        if (rc == 0 && atomic_load_explicit(&q->list.has_fd, memory_order_seq_cst))
             weft__queue_fd_sync_unlocked(q);
         return rc;
     }
