@@ -5,9 +5,13 @@
  * Here one call routes SIGINT/SIGTERM to the root cancel scope: every thread's blocking call
  * returns WEFT_ECANCELED, each thread cleans up, main joins them and returns 0. A second
  * Ctrl-C during a slow cleanup ends the process at once (status 130).
+ * A daemon also reloads its settings on SIGHUP without stopping: SIGHUP arrives as an item on
+ * a queue (weft_signals_notify, Go's signal.Notify), which main reads until Ctrl-C cancels it.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <weft.h>
 
@@ -40,6 +44,13 @@ int main(void)
         fprintf(stderr, "signals: %s\n", weft_strerror(rc));
         return 1;
     }
+    /* SIGHUP as a stream, also before starting threads (they inherit the blocked mask). */
+    weft_queue *hups;
+    int hup = SIGHUP;
+    if ((rc = weft_queue_new(&hups, NULL)) != 0 || (rc = weft_signals_notify(hups, &hup, 1)) != 0) {
+        fprintf(stderr, "SIGHUP: %s\n", weft_strerror(rc));
+        return 1;
+    }
     struct station st[] = {
         {"internet-check", WEFT_MS(500), 0},
         {"knob-control", WEFT_MS(20), 0},
@@ -56,14 +67,20 @@ int main(void)
             return 1;
         }
     }
-    printf("radio running with %d threads; press Ctrl-C to stop\n", N);
+    printf("radio running with %d threads (pid %d); kill -HUP reloads; press Ctrl-C to stop\n", N,
+           (int)getpid());
     fflush(stdout);
 
-    /* Main has nothing else to do: it waits, and Ctrl-C ends the wait. */
-    for (int i = 0; i < N; i++) {
-        rc = weft_thread_join(t[i], NULL, WEFT_FOREVER);
-        if (rc == WEFT_ECANCELED) break;
+    /* Main reloads on each SIGHUP until Ctrl-C cancels its wait. */
+    void *item;
+    int reloads = 0;
+    while (weft_queue_get(hups, &item, WEFT_FOREVER) == 0) {
+        reloads += (int)WEFT_SIGNAL_COUNT(item);
+        printf("main: SIGHUP: station list reloaded (%d so far)\n", reloads);
+        fflush(stdout);
     }
+    weft_signals_stop(hups);
+    weft_queue_free(hups);
     char why[64] = "";
     weft_scope_reason(weft_scope_root(), NULL, why, sizeof why);
     weft_shield_begin();

@@ -499,4 +499,20 @@ if(WEFT_VALGRIND AND WEFT_SANITIZE STREQUAL "" AND WEFT_VALGRIND_ANNOTATIONS
         PASS_REGULAR_EXPRESSION "${hb_${tool}}")
     endforeach()
   endforeach()
+# Seed 000's radio as a daemon: three SIGHUPs arrive as items on a queue (weft_signals_notify)
+# and reload without stopping anything; then one SIGINT still stops every thread cleanly.
+if(TARGET radio)
+  add_test(NAME example_radio_sighup_reloads
+    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/support/radio-hup-run $<TARGET_FILE:radio>)
+  set_tests_properties(example_radio_sighup_reloads PROPERTIES TIMEOUT 120
+    PASS_REGULAR_EXPRESSION "reloaded \\(3 so far\\).*stopped cleanly.*stopped cleanly.*stopped cleanly.*main: all threads stopped \\(SIGINT received\\).*exit status: 0")
+endif()
+
+# A weft pool behind an epoll loop (issue 18): 8 clients pipeline 50 requests each, every
+# answer checked; completions reach the loop through a queue's fd, SIGINT through another's.
+if(TARGET epoll_pool)
+  add_test(NAME example_epoll_pool
+    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/support/epoll-pool-run $<TARGET_FILE:epoll_pool>)
+  set_tests_properties(example_epoll_pool PROPERTIES TIMEOUT 120
+    PASS_REGULAR_EXPRESSION "400 of 400 answers correct, 0 wrong, 0 missing.*bad request answered: \\? error.*idle client's answer: 1 1.*SIGINT: stopping.*401 requests served, 1 errors, 10 clients closed at shutdown.*exit status: 0")
 endif()

@@ -43,6 +43,7 @@
 
 #include <stddef.h>
 #include <weft/config.h>
+#include <weft/queue.h>
 #include <weft/time.h>
 
 WEFT_BEGIN_DECLS
@@ -111,6 +112,32 @@ WEFT_API int weft_future_running(weft_future *f);
  * will never run).
  * Blocks: no (cb may). Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_future_add_done_callback(weft_future *f, weft_future_cb cb, void *arg);
+
+/* weft_future_fd - a descriptor an event loop can watch (epoll, poll, uv_poll): readable
+ * exactly from the moment f is done (finished, failed or cancelled: when weft_future_wait
+ * would return 0) and for ever after; not readable before. The first call makes it (an
+ * eventfd), later calls return the same one; futures that never ask pay nothing.
+ * f: borrowed. fd: caller-owned, receives the descriptor. The descriptor is owned by f: do not
+ * read, write or close it; it stays valid while you hold a reference to f and is closed when
+ * the last reference goes (weft_future_unref: remove it from your epoll set first).
+ * Close-on-exec.
+ * Returns 0; WEFT_EINVAL (NULL f or fd); WEFT_EAGAIN (out of file descriptors); WEFT_ENOMEM.
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
+WEFT_API int weft_future_fd(weft_future *f, int *fd);
+
+/* weft_future_route - when f is done, put f into q: a completion queue for an event loop
+ * (poll weft_queue_fd(q), then get the finished futures with timeout 0), or for a thread that
+ * waits for many futures with weft_queue_get or weft_queue_select. One queue may collect the
+ * futures of several pools. The item is a reference to f taken for it: whoever gets it from q
+ * owns that reference and ends it with weft_future_unref (so does weft_queue_shutdown's fn).
+ * If f is already done it is put now, in this call. If the put fails when f completes (q was
+ * closed meanwhile), the reference is dropped and nothing is put.
+ * f: borrowed. q: borrowed; must be unbounded (capacity 0), so that the put in the completing
+ * thread never waits, and must outlive f's completion (close q first, then free it only once
+ * every routed future is done).
+ * Returns 0; WEFT_EINVAL (NULL f or q, bounded q); WEFT_ENOMEM (nothing will be put).
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
+WEFT_API int weft_future_route(weft_future *f, weft_queue *q);
 
 /* weft_future_ref - take another reference to f (end it with weft_future_unref).
  * Returns 0, WEFT_EINVAL (NULL f).

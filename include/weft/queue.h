@@ -211,6 +211,28 @@ typedef struct weft_queue_case {
  * Blocks: yes. Cancellation point: yes. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_queue_select(weft_queue_case *cases, size_t n, size_t *fired, weft_ns timeout);
 
+/* weft_queue_fd - a descriptor that an event loop (epoll, poll, libuv's uv_poll, GLib's
+ * g_unix_fd_add) can watch instead of a thread blocked in get: it is readable exactly while a
+ * get with timeout 0 would not return WEFT_EAGAIN - an item is in q, or q is closed (then
+ * the get drains what is left and ends with WEFT_ECLOSED) or shut down - and not readable
+ * otherwise. Level-triggered: watch it for POLLIN / EPOLLIN without EPOLLET, and on each
+ * readiness get with timeout 0 until WEFT_EAGAIN (another thread may have taken the item
+ * first: WEFT_EAGAIN then just means "poll again"). While other threads put and get it can
+ * lag one operation behind; once they stop it is exact.
+ * The first call makes the descriptor (an eventfd); later calls return the same one. From then
+ * on every put and get of q also keeps the descriptor right (a FIFO queue's puts and gets take
+ * q's internal lock, and a system call when readiness changes); queues that never ask pay
+ * nothing. Cancellation does not touch it: a cancelled getter leaves q as it was, so the fd
+ * stays as it was (an event loop learns of cancellation through its own means).
+ * q: borrowed. fd: caller-owned, receives the descriptor. The descriptor is owned by q: do not
+ * read, write or close it (reading would lower it behind weft's back); it stays valid until
+ * weft_queue_free(q), which closes it (remove it from your epoll set first). It is
+ * close-on-exec. After fork() the child's copy of q and the parent's q share one eventfd, so
+ * the fd means nothing reliable in either once both use their copies: do not poll it then.
+ * Returns 0; WEFT_EINVAL (NULL q or fd); WEFT_EAGAIN (out of file descriptors); WEFT_ENOMEM.
+ * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
+WEFT_API int weft_queue_fd(weft_queue *q, int *fd);
+
 WEFT_END_DECLS
 
 #endif

@@ -57,7 +57,7 @@ static const struct fork_entry table[] = {
 
     /* The child's inherited ipcq handles learn its pid on their next call. */
     ENTRY("inter-process queues (their pid, the liveness watcher's w_mu)", weft__ipcq),
-    ENTRY("signal thread (sig.lock, catch's mutex)", weft__signals),
+    ENTRY("signal thread (sig.lock, nt.lock)", weft__signals),
     ENTRY("timer heap (svc.q.lock)", weft__timer),
     ENTRY("pool list (reg.lock)", weft__pools),
     ENTRY("queue list (qreg.lock)", weft__queues),

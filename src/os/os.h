@@ -87,4 +87,13 @@ static inline int weft__os_backtrace(void **frames, int n)
 #endif
 }
 
+/* A pollable flag for event loops (weft_queue_fd, weft_future_fd): an eventfd, non-blocking and
+ * close-on-exec, readable exactly while it is raised. eventfd_new: the descriptor, or
+ * WEFT_EAGAIN (out of descriptors: EMFILE, ENFILE) or WEFT_ENOMEM. raise/lower keep no state:
+ * the caller tracks it (raise adds 1, lower reads the counter back to 0). */
+int weft__os_eventfd_new(void);
+void weft__os_eventfd_raise(int fd);
+void weft__os_eventfd_lower(int fd);
+void weft__os_close(int fd);
+
 #endif

@@ -105,6 +105,25 @@ int weft_future_add_done_callback(weft_future *f, weft_future_cb cb, void *arg)
     return 0;
 }
 
+/* weft_future_route's callback: hand q the reference taken for it, or drop it. The put never
+ * waits (q is unbounded) and f stays alive through it (the completer holds a reference). */
+static void route_done(weft_future *f, void *arg)
+{
+    if (weft_queue_put(arg, f, 0) != 0) weft__future_unref(f);
+}
+
+int weft_future_route(weft_future *f, weft_queue *q)
+{
+    if (f == NULL || q == NULL)
+        return weft__fail(WEFT_EINVAL, "%s", f == NULL ? "f is NULL" : "q is NULL");
+    if (weft_queue_capacity(q) != 0)
+        return weft__fail(WEFT_EINVAL, "q is bounded: a completing thread must never wait");
+    weft__future_ref(f); /* the item's */
+    int rc = weft_future_add_done_callback(f, route_done, q);
+    if (rc) weft__future_unref(f);
+    return rc;
+}
+
 int weft_future_ref(weft_future *f)
 {
     if (f == NULL) return weft__fail(WEFT_EINVAL, "f is NULL");

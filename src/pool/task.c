@@ -13,6 +13,7 @@
 #include <weft/error.h>
 
 #include "core/internal.h"
+#include "os/os.h"
 #include "pool/hooks.h"
 #include "pool/pool_internal.h"
 
@@ -27,6 +28,7 @@ void weft__future_notify(weft_future *f, uint32_t old)
     f->cbs = NULL;
     f->cbs_tail = &f->cbs;
     weft__waitq_wake_all(&f->wq, &wl);
+    if (f->evfd1) weft__os_eventfd_raise(f->evfd1 - 1); /* weft_future_fd: done now */
     weft__lock_release(&f->wq.lock);
     weft__wakelist_flush(&wl);
     if (cb) weft__hb_acquire(f); /* what each registrant wrote before weft__cb_add */
@@ -206,6 +208,29 @@ int weft__cb_add(weft_future *f, struct weft__cb *node)
     return 0;
 }
 
+/* weft_future_fd: the eventfd is made and stored under f->wq.lock together with F_LISTEN
+ * (weft__future_listen), so a completer either sees F_LISTEN and raises it in notify, under
+ * that lock, or completed before and we raise it here (T3's argument). */
+int weft_future_fd(weft_future *f, int *fd)
+{
+    if (f == NULL || fd == NULL)
+        return weft__fail(WEFT_EINVAL, "%s", f == NULL ? "f is NULL" : "fd is NULL");
+    int rc = 0;
+    weft__lock_acquire(&f->wq.lock);
+    if (f->evfd1 == 0) {
+        rc = weft__os_eventfd_new();
+        if (rc < 0) rc = weft__fail(rc, "no eventfd for the %s: %s", "future", weft_strerror(rc));
+        if (rc >= 0) {
+            f->evfd1 = rc + 1;
+            rc = 0;
+            if (weft__future_listen(f)) weft__os_eventfd_raise(f->evfd1 - 1);
+        }
+    }
+    if (rc == 0) *fd = f->evfd1 - 1;
+    weft__lock_release(&f->wq.lock);
+    return rc;
+}
+
 bool weft__cb_remove(weft_future *f, struct weft__cb *node)
 {
     bool found = false;
@@ -305,5 +330,10 @@ void weft__future_recycle(weft_future *f)
     if (f->flags & R_OWN_SCOPE) f->own_scope = NULL;
     if (f->flags & R_NAMED) f->name[0] = '\0';
     drop_callbacks(f);
+    /* relaxed: ours alone now (the last reference went with an acq_rel RMW). */
+    if ((atomic_load_explicit(&f->word, memory_order_relaxed) & F_LISTEN) && f->evfd1) {
+        weft__os_close(f->evfd1 - 1); /* weft_future_fd's descriptor dies with the future */
+        f->evfd1 = 0;
+    }
     weft__rec_free(f);
 }

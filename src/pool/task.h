@@ -51,8 +51,10 @@
  *      references (the one exception, a fire-and-forget run no naming can see, is sched.c's
  *      run_solo), and then the record is recycled (weft__future_unref).
  *   T6 The cold line (second cache line) of a free record is fresh: wq empty, cbs NULL with
- *      cbs_tail = &cbs, message NULL, own_scope NULL, name "". flags say which of it a record
- *      used, so recycling a plain record never reads it (weft__future_plain).
+ *      cbs_tail = &cbs, message NULL, own_scope NULL, name "", evfd1 0. flags say which of it
+ *      a record used, so recycling a plain record never reads it (weft__future_plain); a
+ *      record with an eventfd (weft_future_fd) also has F_LISTEN, which sends its last
+ *      unreference to weft__future_recycle, where the descriptor is closed.
  * Happens-before for a user's TSan build (core/annotate.h), on the record's address: the
  * submitter releases in weft__future_init and the runner acquires in weft__future_start
  * (submit -> run); every completion (finish, finish_alone, settle, fail_pending) releases
@@ -151,6 +153,7 @@ struct weft_future {
     struct weft__worker *_Atomic runner; /* set before RUNNING */
     weft__waitq wq;                      /* waiters; its lock also guards cbs */
     struct weft__cb *cbs, **cbs_tail;
+    int evfd1; /* weft_future_fd's eventfd + 1, or 0; set under wq.lock with F_LISTEN (T6) */
     char name[WEFT__TASK_NAME_MAX];
 };
 
@@ -237,8 +240,9 @@ static inline void weft__future_unref(weft_future *f)
 {
     /* acq_rel: the last release sees every other holder's writes before recycling. An RMW
      * even for the last reference (T5). */
-    if (weft__refs_of(atomic_fetch_sub_explicit(&f->word, REF1, memory_order_acq_rel)) != 1) return;
-    if (weft__future_plain(f))
+    uint64_t s = atomic_fetch_sub_explicit(&f->word, REF1, memory_order_acq_rel);
+    if (weft__refs_of(s) != 1) return;
+    if (weft__future_plain(f) && !(s & F_LISTEN)) /* F_LISTEN: maybe an eventfd (T6) */
         weft__rec_free(f);
     else
         weft__future_recycle(f);

@@ -106,6 +106,7 @@ void weft__list_init(weft__list *l)
 {
     atomic_init(&l->hindex, 0);
     atomic_init(&l->hblock, NULL);
+    atomic_init(&l->has_fd, false); /* queue/fd.c sets it */
     atomic_init(&l->tindex, 0);
     atomic_init(&l->tblock, NULL);
     for (int i = 0; i < WEFT__LIST_SPARES; i++) atomic_init(&l->spare[i], NULL);

@@ -68,6 +68,7 @@
 #include "core/debugrec.h"
 #include "core/opts.h"
 #include "../core/internal.h"
+#include "../os/os.h"
 #include "queue_impl.h"
 
 /* Items shutdown takes out per lock hold, so that fn runs with no lock held. */
@@ -94,6 +95,7 @@ int weft_queue_new(weft_queue **out, const weft_queue_opts *opts)
     weft_queue *q = weft__calloc_lines(sizeof *q);
     if (q == NULL) return weft__fail(WEFT_ENOMEM, "no memory for a queue");
     q->fast = o.order == WEFT_QUEUE_FIFO;
+    q->evfd = -1; /* no fd until weft_queue_fd (fd.c) */
     weft__list_init(&q->list);
     int rc = !q->fast     ? weft__store_init(&q->st, &o)
              : o.capacity ? weft__ring_init(&q->ring, o.capacity)
@@ -117,6 +119,7 @@ int weft_queue_free(weft_queue *q)
     weft__lock_release(&q->lock);
     if (busy) return WEFT_EBUSY;
     weft__queue_unregister(q); /* waits for a dump that is reading q */
+    weft__os_close(q->evfd);
     weft__ring_fini(&q->ring);
     weft__list_fini(&q->list);
     weft__store_fini(&q->st);
@@ -269,6 +272,7 @@ int weft__queue_try_put(weft_queue *q, void *item, weft__wakelist *wl)
     if (q->st.cap && q->st.count == q->st.cap) return WEFT_EAGAIN;
     int rc = weft__store_push(&q->st, item);
     if (rc == 0) count_put(q);
+    if (rc == 0 && q->evfd >= 0) weft__queue_fd_sync(q);
     return rc;
 }
 
@@ -295,6 +299,7 @@ int weft__queue_try_get(weft_queue *q, void **item, weft__wakelist *wl)
         return atomic_load_explicit(&q->closed, memory_order_relaxed) ? WEFT_ECLOSED : WEFT_EAGAIN;
     *item = weft__store_pop(&q->st);
     if (!weft__waitq_empty(&q->putters)) refill(q, wl);
+    if (q->evfd >= 0) weft__queue_fd_sync(q);
     return 0;
 }
 
@@ -570,6 +575,7 @@ static void end_begin(weft_queue *q, bool shut)
     int result = q->fast ? WEFT__QUEUE_RETRY : WEFT_ECLOSED;
     wake_all(q, &q->putters, result, &wl);
     wake_all(q, &q->getters, result, &wl);
+    weft__queue_fd_sync(q); /* closed: readable from now on */
     check_locked(q);
     weft__lock_release(&q->lock);
     if (q->fast && q->ring.cap) weft__ring_close(&q->ring);

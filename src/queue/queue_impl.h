@@ -136,7 +136,10 @@ struct weft__lblock {
 typedef struct weft__list {
     _Atomic uint64_t hindex;
     struct weft__lblock *_Atomic hblock;
-    char pad0[64 - 2 * sizeof(uint64_t)];
+    /* The queue has an fd (queue/fd.c): read by every get right after its hindex CAS, so it
+     * sits on that line, which the get has just written (no miss); written once. */
+    _Atomic bool has_fd;
+    char pad0[64 - 2 * sizeof(uint64_t) - sizeof(bool)];
     _Atomic uint64_t tindex;
     struct weft__lblock *_Atomic tblock;
     char pad1[64 - 2 * sizeof(uint64_t)];
@@ -204,6 +207,10 @@ struct weft_queue {
     weft__waitq joiners; /* threads in weft_queue_join; non-empty only while unfinished > 0 */
     weft__waitq enders;  /* threads that saw WEFT_ECLOSED while a close/shutdown still runs */
     size_t ending;       /* closes and shutdowns still running (queue.c, "Lifetime") */
+    /* weft_queue_fd (fd.c): the eventfd, -1 until asked for; raised: whether it is readable.
+     * Both are guarded by lock (evfd is also read without it by weft_queue_free only). */
+    int evfd;
+    bool raised;
     weft__store st;      /* locked queues only */
     weft_queue *reg_prev, *reg_next; /* the list of live queues (registry.c, under its lock) */
 };
@@ -251,6 +258,14 @@ void weft__queue_unlink(weft_queue *q, weft__waitq *list, weft__waiter *w);
  * without going beyond the items put; wakes the joiners when nothing is left unfinished
  * (locked: the caller holds q->lock and flushes wl). */
 void weft__queue_undo(weft_queue *q, size_t n, bool locked, weft__wakelist *wl);
+
+/* weft_queue_fd (fd.c): make the eventfd match the queue - readable when an item is there
+ * or being published, or the queue is closed - if it has one; q->lock held. Fast queues call
+ * it from wait.c while their cell is claimed (the ring's put or get: the fd counts as one
+ * waiter of each side, so every operation takes that path) or after the get (the list). */
+void weft__queue_fd_sync(weft_queue *q);
+/* The same for a get from the list, which holds no claim: takes q->lock. */
+void weft__queue_fd_sync_unlocked(weft_queue *q);
 
 /* The try-once operations, caller holds q->lock. They hand items to parked waiters directly
  * (claims go to wl, to be flushed after the lock is dropped).

@@ -41,8 +41,9 @@
  * caller's timeout (WEFT__QUEUE_TRY: do not wait). A put or get that succeeds at once runs
  * only store_put/store_get: no clock read, no waiter record, no lock.
  *
- * Invariants: ngetters/nputters equal the number of records on getters/putters (changed only
- * under q->lock, with the link); an operation's publish is its last access to q.
+ * Invariants: ngetters/nputters equal the number of records on getters/putters, plus one each
+ * once q has an fd (changed only under q->lock, with the link; fd.c); an operation's publish
+ * is its last access to q.
  * Lock order: q->lock, then a parker's lock inside the parking lot (docs/design/locks.md).
  */
 #include <weft/error.h>
@@ -124,6 +125,7 @@ wake_then_publish(weft_queue *q, weft__waitq *list, const weft__ring_claim *rc,
     weft__wakelist wl = WEFT__WAKELIST_INIT;
     weft__lock_acquire(&q->lock);
     wake_one_locked(q, list, &wl);
+    weft__queue_fd_sync(q); /* before the publish: the claim already counts (fd.c) */
     weft__lock_release(&q->lock);
     if (rc)
         weft__ring_publish(rc); /* our last access to q */
@@ -155,7 +157,13 @@ WEFT__HOT int store_get(weft_queue *q, void **item)
 {
     /* acquire: pairs with the store in weft_queue_shutdown (a sticky flag, no data). */
     if (atomic_load_explicit(&q->shut, memory_order_acquire)) return WEFT_ECLOSED;
-    if (!q->ring.cap) return weft__list_recv(&q->list, item); /* unbounded: no putter waits */
+    if (!q->ring.cap) { /* unbounded: no putter waits, so no claim is held */
+        int rc = weft__list_recv(&q->list, item);
+        /* seq_cst: after the head CAS, against weft_queue_fd's store of has_fd (fd.c). */
+        if (rc == 0 && atomic_load_explicit(&q->list.has_fd, memory_order_seq_cst))
+            weft__queue_fd_sync_unlocked(q);
+        return rc;
+    }
     weft__ring_claim c;
     int rc = weft__ring_recv(&q->ring, item, &q->nputters, &c);
     if (rc == 0 && c.stamp) wake_then_publish(q, &q->putters, &c, NULL);
