@@ -499,6 +499,8 @@ if(WEFT_VALGRIND AND WEFT_SANITIZE STREQUAL "" AND WEFT_VALGRIND_ANNOTATIONS
         PASS_REGULAR_EXPRESSION "${hb_${tool}}")
     endforeach()
   endforeach()
+endif()
+
 # Seed 000's radio as a daemon: three SIGHUPs arrive as items on a queue (weft_signals_notify)
 # and reload without stopping anything; then one SIGINT still stops every thread cleanly.
 if(TARGET radio)

@@ -211,7 +211,7 @@ struct weft_queue {
      * Both are guarded by lock (evfd is also read without it by weft_queue_free only). */
     int evfd;
     bool raised;
-    weft__store st;      /* locked queues only */
+    weft__store st;                  /* locked queues only */
     weft_queue *reg_prev, *reg_next; /* the list of live queues (registry.c, under its lock) */
 };
 
