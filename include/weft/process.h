@@ -15,8 +15,6 @@
  *       parent has no other thread yet; otherwise it is made by executing the program itself
  *       once (/proc/self/exe). Safe in a threaded parent (the child never inherits a lock held
  *       by another thread) and its cost does not grow with the parent's memory.
- *       Under musl (not glibc) its children must not call raise() or abort(): musl aims them
- *       at a thread id it cached, the server's or the parent's, which clone does not renew.
  *   WEFT_PROCESS_SPAWN - execute the program itself for each child (about a millisecond).
  *   WEFT_PROCESS_FORK - fork() the calling process. Fastest for a small single-threaded parent;
  *       UNSAFE when the parent runs threads (a lock another thread held stays held in the child:

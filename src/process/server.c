@@ -12,7 +12,8 @@
  * exit status - no relay, and the pid cannot be recycled before the parent reaps it. The
  * server keeps no state per child. (A raw clone3 does not refresh the thread id glibc caches
  * in the thread's descriptor; the child only ever uses it for robust or error-checking mutex
- * ownership, where the stale value is consistent within the child.)
+ * ownership, where the stale value is consistent within the child. musl's raise() and abort()
+ * signal the id musl caches, so without glibc weft__clone_quiet renews it in the child.)
  *
  * Exit signal: CLONE_PARENT gives the child the server's own exit signal (the kernel ignores
  * the one asked for), so a server made with none has children that send the program no
@@ -114,8 +115,32 @@ static void reply(int sock, const struct weft__prep *rep, int pidfd)
     }
 }
 
+#if !defined(__GLIBC__)
+/* Where the C library keeps the calling thread's cached thread id: the one int among the first
+ * words of its thread descriptor (pthread_self()) that equals gettid(), or NULL when there is
+ * not exactly one. musl's raise(), abort() and pthread_kill(pthread_self()) signal this
+ * value, and only its fork() renews it; a raw clone copies the caller's. In musl's layouts
+ * (1.1, 1.2) the descriptor's first words hold pointers, then this id (byte 48 in 1.2 on
+ * x86_64), and the descriptor is larger than the words searched. */
+static int *libc_tid_slot(void)
+{
+    enum { WORDS = 24 };
+    int *d = (int *)(void *)pthread_self(), *slot = NULL;
+    int tid = (int)syscall(SYS_gettid);
+    for (int i = 0; i < WORDS; i++) {
+        if (d[i] != tid) continue;
+        if (slot != NULL) return NULL;
+        slot = &d[i];
+    }
+    return slot;
+}
+#endif
+
 long weft__clone_quiet(unsigned long flags, int *pidfd)
 {
+#if !defined(__GLIBC__)
+    int *tid_slot = libc_tid_slot();
+#endif
     struct clone_args ca;
     memset(&ca, 0, sizeof ca);
     ca.flags = flags | CLONE_PIDFD;
@@ -123,6 +148,11 @@ long weft__clone_quiet(unsigned long flags, int *pidfd)
     long pid = syscall(SYS_clone3, &ca, sizeof ca);
     if (pid < 0 && errno == ENOSYS)
         pid = syscall(SYS_clone, flags | CLONE_PIDFD, NULL, pidfd, NULL, NULL);
+#if !defined(__GLIBC__)
+    /* The child's copy of the slot still names the caller: make it the child's own, as
+     * musl's fork() does, before any code of the child can raise a signal. */
+    if (pid == 0 && tid_slot != NULL) *tid_slot = (int)syscall(SYS_gettid);
+#endif
     return pid;
 }
 

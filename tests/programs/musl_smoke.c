@@ -1,7 +1,8 @@
 /* musl_smoke - a little of every layer, for a libc other than glibc (CI builds it with
  * musl-gcc, statically, against a musl-built libweft.a; ctest runs it with glibc): threads and
  * their failures, a queue between threads, pool tasks and futures, child processes from the
- * fork server with exit codes, and a signal's name from weft's own table. Prints
+ * fork server with exit codes, children that raise() and abort() (the signal must end the
+ * child, not this program), and a signal's name from weft's own table. Prints
  * "musl-smoke: ok" and exits 0, or names the first thing that went wrong and exits 1. */
 #define _POSIX_C_SOURCE 200809L /* kill */
 #include <signal.h>
@@ -53,9 +54,16 @@ static int child_killed(const void *arg, size_t size)
 {
     (void)arg;
     (void)size;
-    /* Not raise(): musl's raise() signals the thread id libc cached, and a child cloned by
-     * the fork server still has the server's (a known limit under musl). */
     kill(getpid(), SIGKILL);
+    return 0;
+}
+
+/* raise() and abort() signal the thread id libc cached: in a child cloned by the fork server,
+ * musl's must be the child's own, or the signal hits the server or this program. */
+static int child_raises(const void *arg, size_t size)
+{
+    (void)size;
+    raise(*(const int *)arg);
     return 0;
 }
 
@@ -127,20 +135,80 @@ static int processes(void)
     if (status != -SIGKILL || strstr(text, "SIGKILL") == NULL)
         return fail("a killed child's status", WEFT_EFAILED);
     printf("musl-smoke: a killed child: %s\n", text);
-    weft_process_opts o = WEFT_PROCESS_OPTS_INIT; /* abort() in a forked child (README, musl) */
-    o.method = WEFT_PROCESS_FORK;
-    if ((rc = weft_process_start(&p, child_aborts, NULL, 0, &o)) != 0)
-        return fail("process_start fork", rc);
+    return 0;
+}
+
+/* Run fn(arg) in a child by method and check that signo ended it (and not this program). */
+static int ends_by(int method, weft_process_fn fn, int arg, int signo)
+{
+    weft_process_opts o = WEFT_PROCESS_OPTS_INIT;
+    o.method = method;
+    weft_process *p;
+    int status, rc = weft_process_start(&p, fn, &arg, sizeof arg, &o);
+    if (rc != 0) return fail("process_start", rc);
     if ((rc = weft_process_join(p, &status, WEFT_SEC(30))) != 0) return fail("process_join", rc);
     weft_process_free(p);
-    if (status != -SIGABRT) return fail("an aborted child's status", WEFT_EFAILED);
+    if (status == -signo) return 0;
+    fprintf(stderr, "musl-smoke: method %d: a child ended by %d, not %d\n", method, status, -signo);
+    return 1;
+}
+
+static int server_children_signal_themselves(void)
+{
+    /* Twice each from the server: the next start must find it alive. */
+    for (int i = 0; i < 2; i++)
+        if (ends_by(WEFT_PROCESS_FORKSERVER, child_aborts, 0, SIGABRT) ||
+            ends_by(WEFT_PROCESS_FORKSERVER, child_raises, SIGSEGV, SIGSEGV) ||
+            ends_by(WEFT_PROCESS_FORKSERVER, child_raises, SIGTERM, SIGTERM))
+            return 1;
+    return 0;
+}
+
+static int waits_for_close(void *arg)
+{
+    void *item;
+    return weft_queue_get(arg, &item, WEFT_SEC(60)) == WEFT_ECLOSED ? 0 : WEFT_EFAILED;
+}
+
+/* In a child, with a second thread: its own server is executed, not cloned. */
+static int child_with_thread(const void *arg, size_t size)
+{
+    (void)arg;
+    (void)size;
+    weft_queue *q;
+    weft_thread t;
+    int status;
+    if (weft_queue_new(&q, NULL) != 0 || weft_thread_start(&t, waits_for_close, q, NULL) != 0)
+        return 2;
+    int bad = server_children_signal_themselves();
+    weft_queue_close(q);
+    if (weft_thread_join(t, &status, WEFT_SEC(30)) != 0 || status != 0) return 3;
+    weft_queue_free(q);
+    return bad;
+}
+
+/* First in main: the server is cloned from this program's only thread. */
+static int processes_signal_themselves(void)
+{
+    if (server_children_signal_themselves()) return 1;
+    weft_process *p;
+    int status, rc = weft_process_start(&p, child_with_thread, NULL, 0, NULL);
+    if (rc != 0) return fail("process_start", rc);
+    if ((rc = weft_process_join(p, &status, WEFT_SEC(60))) != 0) return fail("process_join", rc);
+    weft_process_free(p);
+    if (status != 0) return fail("signals in a child's children (executed server)", WEFT_EFAILED);
+    if (ends_by(WEFT_PROCESS_FORK, child_aborts, 0, SIGABRT) ||
+        ends_by(WEFT_PROCESS_SPAWN, child_raises, SIGSEGV, SIGSEGV))
+        return 1;
+    printf("musl-smoke: children ended by abort() and raise()\n");
     return 0;
 }
 
 int main(void)
 {
     printf("musl-smoke: weft %s\n", weft_version_string());
-    if (threads_and_queue() || pool_and_futures() || processes()) return 1;
+    if (processes_signal_themselves() || threads_and_queue() || pool_and_futures() || processes())
+        return 1;
     printf("musl-smoke: ok\n");
     return 0;
 }
