@@ -121,13 +121,21 @@ bool weft__ring_has_room(weft__ring *r, uint64_t k);
  * or claimed and about to be published, or the ring is closed. Only looks (seq_cst). */
 bool weft__ring_ready(weft__ring *r, bool put);
 
-/* The lock-free store of an unbounded FIFO queue (list.c): linked blocks of 31 slots. */
-#define WEFT__BLOCK_N 31
+/* The lock-free store of an unbounded FIFO queue (list.c): linked blocks of 63 slots. */
+#define WEFT__BLOCK_N 63
+
+/* A slot: the item, the producer's flag (written once, by a plain release store) and the
+ * readers' READ/DESTROY bits on a word of their own, so that the publish needs no locked
+ * instruction; item and flags share one cache line, as a ring cell's item and stamp do. */
+struct weft__lslot {
+    void *item;
+    _Atomic uint32_t written; /* 0, then 1: the item is there */
+    _Atomic uint32_t state;   /* READ, DESTROY bits (list.c) */
+};
 
 struct weft__lblock {
     struct weft__lblock *_Atomic next;
-    void *item[WEFT__BLOCK_N];
-    _Atomic uint8_t state[WEFT__BLOCK_N]; /* WRITE, READ, DESTROY bits (list.c) */
+    struct weft__lslot slot[WEFT__BLOCK_N];
 };
 
 /* Emptied blocks kept for the next ones a put needs (list.c). */
@@ -136,7 +144,8 @@ struct weft__lblock {
 typedef struct weft__list {
     _Atomic uint64_t hindex;
     struct weft__lblock *_Atomic hblock;
-    char pad0[64 - 2 * sizeof(uint64_t)];
+    _Atomic uint64_t tseen; /* a tail the consumers saw: below it, no need to look at tail */
+    char pad0[64 - 3 * sizeof(uint64_t)];
     _Atomic uint64_t tindex;
     struct weft__lblock *_Atomic tblock;
     char pad1[64 - 2 * sizeof(uint64_t)];
@@ -148,15 +157,14 @@ void weft__list_init(weft__list *l);
 void weft__list_fini(weft__list *l);
 /* A claimed slot of the list, its item written and not yet published (as for the ring). */
 typedef struct weft__list_claim {
-    _Atomic uint8_t *state;
+    _Atomic uint32_t *state; /* the slot's written flag */
 } weft__list_claim;
-
-#define WEFT__LIST_WRITTEN 1 /* a slot's state bit: the item is there (list.c) */
 
 static inline void weft__list_publish(const weft__list_claim *c)
 {
-    /* release: pairs with the acquire load of the state in list.c's wait_write. */
-    atomic_fetch_or_explicit(c->state, WEFT__LIST_WRITTEN, memory_order_release);
+    /* release: pairs with the acquire loads of the flag in list.c (wait_write, claim_head).
+     * Only the slot's producer writes it, so a plain store does. */
+    atomic_store_explicit(c->state, 1, memory_order_release);
 }
 
 /* Lock-free. send: 0, WEFT_ECLOSED, WEFT_ENOMEM; on 0 the slot is published (c->state NULL)
