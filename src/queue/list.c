@@ -9,7 +9,7 @@
  * Producer: CAS tail forward (seq_cst), write the slot, load the getters' count (seq_cst),
  * and store the slot's written flag (release): the publish, the put's last access to the
  * queue. The flag is a word of its own, written only by the slot's producer, so the publish is
- * a plain store, not a locked instruction (the readers' READ/DESTROY bits are on another word).
+ * a plain store, not a locked instruction.
  * When getters wait, the slot is left claimed and unpublished for wait.c to wake one first
  * (as for the ring, see ring.c). Nothing else comes between the CAS and the publish: a
  * consumer that already claimed the slot spins on its flag, so every instruction there
@@ -20,13 +20,15 @@
  * Consumer: if head's MARK is clear and head is not below tseen (a tail value a consumer saw
  * before, kept on the consumers' line), load tail (seq_cst) to see whether the queue is empty:
  * a consumer that is behind reads the producers' line once per batch, not once per item;
- * CAS head forward; wait for the slot's flag (acquire); read; then free the block when it
- * is done with: the consumer of the last slot starts destroying it, and any earlier slot still
- * being read (no READ bit yet) gets a DESTROY bit instead, so its reader finishes the job.
+ * CAS head forward; wait for the slot's flag (acquire); read; store the slot's READ flag
+ * (release, a plain store: a get has one locked instruction, its CAS). The consumer of a
+ * block's last slot retires it, and gives up the block retired before it once every READ flag
+ * of that one is set (see retire(); crossbeam instead has each reader set READ with a
+ * fetch_or and pass the freeing on to a late reader, a second locked instruction per get).
  *
- * Memory: a block is one link and 63 slots of 16 bytes (item, flag, READ/DESTROY): 1016 bytes
+ * Memory: a block is one link and 63 slots of 16 bytes (item, two flags): 1016 bytes
  * for 63 items, about 16 bytes per queued item as in the bounded ring, given up as soon as its
- * last item is read. A given-up block goes to
+ * last item is read (one block more waits in l->retired). A given-up block goes to
  * one of WEFT__LIST_SPARES spare slots, zeroed, if one is empty (else back to malloc), and a
  * put that needs a block takes a spare first: producers allocate and consumers free, each on
  * their own threads, and through malloc that cost an arena lock round trip (and often a futex
@@ -48,8 +50,6 @@
 #define MARK  1u
 #define LAP   64
 #define STEP  ((uint64_t)1 << SHIFT)
-
-enum { S_READ = 1, S_DESTROY = 2 };
 
 static struct weft__lblock *block_new(weft__list *l)
 {
@@ -95,17 +95,23 @@ static struct weft__lblock *wait_next(struct weft__lblock *b)
     return n;
 }
 
-/* Free b once no reader of slots start .. BLOCK_N - 2 is still busy with it. */
-static void destroy(weft__list *l, struct weft__lblock *b, unsigned start)
+/* The reader of b's last slot is done with b, but readers of earlier slots may still be busy
+ * with it. Rather than have every reader tell (a locked instruction per get), b waits in
+ * l->retired until the next block's last slot is read, 63 items later, and the previous one
+ * is given up then: its readers have long stored READ (the wait below is for a reader
+ * preempted between its claim and its read). */
+static void retire(weft__list *l, struct weft__lblock *b)
 {
-    for (unsigned i = start; i + 1 < WEFT__BLOCK_N; i++) {
-        /* acquire/acq_rel: pair with the acq_rel fetch_or of READ by the slot's reader. */
-        if (!(atomic_load_explicit(&b->slot[i].state, memory_order_acquire) & S_READ) &&
-            !(atomic_fetch_or_explicit(&b->slot[i].state, S_DESTROY, memory_order_acq_rel) &
-              S_READ))
-            return; /* that reader will carry on from i + 1 */
+    /* acq_rel: takes the previous block from the reader that retired it, hands b on. */
+    struct weft__lblock *old = atomic_exchange_explicit(&l->retired, b, memory_order_acq_rel);
+    if (old == NULL) return;
+    for (unsigned i = 0; i + 1 < WEFT__BLOCK_N; i++) {
+        unsigned spins = 0;
+        /* acquire: pairs with the release store of READ after the reader's load of the item. */
+        while (!atomic_load_explicit(&old->slot[i].state, memory_order_acquire))
+            weft__queue_backoff(&spins);
     }
-    block_give_up(l, b);
+    block_give_up(l, old);
 }
 
 void weft__list_init(weft__list *l)
@@ -113,6 +119,7 @@ void weft__list_init(weft__list *l)
     atomic_init(&l->hindex, 0);
     atomic_init(&l->hblock, NULL);
     atomic_init(&l->tseen, 0);
+    atomic_init(&l->retired, NULL);
     atomic_init(&l->tindex, 0);
     atomic_init(&l->tblock, NULL);
     for (int i = 0; i < WEFT__LIST_SPARES; i++) atomic_init(&l->spare[i], NULL);
@@ -126,6 +133,7 @@ void weft__list_fini(weft__list *l)
         free(b);
     }
     /* relaxed: the queue is no longer shared. */
+    free(atomic_load_explicit(&l->retired, memory_order_relaxed));
     for (int i = 0; i < WEFT__LIST_SPARES; i++)
         free(atomic_load_explicit(&l->spare[i], memory_order_relaxed));
 }
@@ -255,12 +263,10 @@ int weft__list_recv(weft__list *l, void **item)
     if (rc) return rc;
     wait_write(b, off);
     *item = b->slot[off].item;
-    if (off + 1 == WEFT__BLOCK_N) destroy(l, b, 0);
-    /* acq_rel: pairs with destroy()'s loads and fetch_or of DESTROY. An add, as READ is set
-     * once, by this reader only: one xadd where a fetch_or whose result is tested is a CAS loop. */
-    else if (atomic_fetch_add_explicit(&b->slot[off].state, S_READ, memory_order_acq_rel) &
-             S_DESTROY)
-        destroy(l, b, off + 1);
+    if (off + 1 == WEFT__BLOCK_N)
+        retire(l, b);
+    else /* release: our load of the item comes before retire() gives the block up. */
+        atomic_store_explicit(&b->slot[off].state, 1, memory_order_release);
     return 0;
 }
 

@@ -125,12 +125,12 @@ bool weft__ring_ready(weft__ring *r, bool put);
 #define WEFT__BLOCK_N 63
 
 /* A slot: the item, the producer's flag (written once, by a plain release store) and the
- * readers' READ/DESTROY bits on a word of their own, so that the publish needs no locked
+ * reader's READ flag on a word of its own, so that the publish needs no locked
  * instruction; item and flags share one cache line, as a ring cell's item and stamp do. */
 struct weft__lslot {
     void *item;
     _Atomic uint32_t written; /* 0, then 1: the item is there */
-    _Atomic uint32_t state;   /* READ, DESTROY bits (list.c) */
+    _Atomic uint32_t state;   /* 0, then 1: read (list.c's retire) */
 };
 
 struct weft__lblock {
@@ -150,7 +150,8 @@ typedef struct weft__list {
     struct weft__lblock *_Atomic tblock;
     char pad1[64 - 2 * sizeof(uint64_t)];
     struct weft__lblock *_Atomic spare[WEFT__LIST_SPARES];
-    char pad2[64 - WEFT__LIST_SPARES * sizeof(void *)];
+    struct weft__lblock *_Atomic retired; /* read to its last slot, maybe not by all (list.c) */
+    char pad2[64 - (WEFT__LIST_SPARES + 1) * sizeof(void *)];
 } weft__list;
 
 void weft__list_init(weft__list *l);
