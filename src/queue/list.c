@@ -8,8 +8,8 @@
  *
  * Producer: CAS tail forward (seq_cst), write the slot, load the getters' count (seq_cst),
  * and store the slot's written flag (release): the publish, the put's last access to the
- * queue. The flag is a word of its own, written only by the slot's producer, so the publish is
- * a plain store, not a locked instruction.
+ * queue. The flag is a byte of its own, written only by the slot's producer, so the publish
+ * is a plain store, not a locked instruction.
  * When getters wait, the slot is left claimed and unpublished for wait.c to wake one first
  * (as for the ring, see ring.c). Nothing else comes between the CAS and the publish: a
  * consumer that already claimed the slot spins on its flag, so every instruction there
@@ -26,10 +26,10 @@
  * of that one is set (see retire(); crossbeam instead has each reader set READ with a
  * fetch_or and pass the freeing on to a late reader, a second locked instruction per get).
  *
- * Memory: a block is one link and 63 slots of 16 bytes (item, two flags): 1016 bytes
- * for 63 items, about 16 bytes per queued item as in the bounded ring, given up as soon as its
- * last item is read (one block more waits in l->retired). A given-up block goes to
- * one of WEFT__LIST_SPARES spare slots, zeroed, if one is empty (else back to malloc), and a
+ * Memory: a block is one link, 63 items and a written and a READ byte for each: 638 bytes for
+ * 63 items, about 10.1 bytes per queued item, given up as soon as its last item is read (one
+ * block more waits in l->retired). A given-up block goes to one of WEFT__LIST_SPARES spare
+ * slots, zeroed, if one is empty (else back to malloc), and a
  * put that needs a block takes a spare first: producers allocate and consumers free, each on
  * their own threads, and through malloc that cost an arena lock round trip (and often a futex
  * call) per block; through the spares it is one exchange each way. A spare slot is an atomic
@@ -81,7 +81,7 @@ static void wait_write(struct weft__lblock *b, unsigned off)
 {
     unsigned spins = 0;
     /* acquire: pairs with the release store in weft__list_publish. */
-    while (!atomic_load_explicit(&b->slot[off].written, memory_order_acquire))
+    while (!atomic_load_explicit(&b->written[off], memory_order_acquire))
         weft__queue_backoff(&spins);
 }
 
@@ -108,7 +108,7 @@ static void retire(weft__list *l, struct weft__lblock *b)
     for (unsigned i = 0; i + 1 < WEFT__BLOCK_N; i++) {
         unsigned spins = 0;
         /* acquire: pairs with the release store of READ after the reader's load of the item. */
-        while (!atomic_load_explicit(&old->slot[i].state, memory_order_acquire))
+        while (!atomic_load_explicit(&old->read[i], memory_order_acquire))
             weft__queue_backoff(&spins);
     }
     block_give_up(l, old);
@@ -195,8 +195,8 @@ int weft__list_send(weft__list *l, void *item, _Atomic size_t *waiters, weft__li
                 install(l, b, spare);
                 spare = NULL;
             }
-            b->slot[off].item = item;
-            claim->state = &b->slot[off].written;
+            b->item[off] = item;
+            claim->state = &b->written[off];
             /* seq_cst: the writer's side of wait.c's Dekker pattern, after the tail CAS. */
             if (atomic_load_explicit(waiters, memory_order_seq_cst) != 0) return 0; /* held */
             weft__list_publish(claim);
@@ -262,11 +262,11 @@ int weft__list_recv(weft__list *l, void **item)
     int rc = claim_head(l, &b, &off);
     if (rc) return rc;
     wait_write(b, off);
-    *item = b->slot[off].item;
+    *item = b->item[off];
     if (off + 1 == WEFT__BLOCK_N)
         retire(l, b);
     else /* release: our load of the item comes before retire() gives the block up. */
-        atomic_store_explicit(&b->slot[off].state, 1, memory_order_release);
+        atomic_store_explicit(&b->read[off], 1, memory_order_release);
     return 0;
 }
 

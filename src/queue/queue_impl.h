@@ -124,18 +124,14 @@ bool weft__ring_ready(weft__ring *r, bool put);
 /* The lock-free store of an unbounded FIFO queue (list.c): linked blocks of 63 slots. */
 #define WEFT__BLOCK_N 63
 
-/* A slot: the item, the producer's flag (written once, by a plain release store) and the
- * reader's READ flag on a word of its own, so that the publish needs no locked
- * instruction; item and flags share one cache line, as a ring cell's item and stamp do. */
-struct weft__lslot {
-    void *item;
-    _Atomic uint32_t written; /* 0, then 1: the item is there */
-    _Atomic uint32_t state;   /* 0, then 1: read (list.c's retire) */
-};
-
+/* A block: the items, then the producers' written flags, then the readers' READ flags, each
+ * flag a byte that one thread writes once with a plain store, so that neither the publish nor
+ * the read needs a locked instruction; about 10 bytes a slot. */
 struct weft__lblock {
     struct weft__lblock *_Atomic next;
-    struct weft__lslot slot[WEFT__BLOCK_N];
+    void *item[WEFT__BLOCK_N];
+    _Atomic uint8_t written[WEFT__BLOCK_N]; /* 0, then 1: the item is there */
+    _Atomic uint8_t read[WEFT__BLOCK_N];    /* 0, then 1: read (list.c's retire) */
 };
 
 /* Emptied blocks kept for the next ones a put needs (list.c). */
@@ -158,7 +154,7 @@ void weft__list_init(weft__list *l);
 void weft__list_fini(weft__list *l);
 /* A claimed slot of the list, its item written and not yet published (as for the ring). */
 typedef struct weft__list_claim {
-    _Atomic uint32_t *state; /* the slot's written flag */
+    _Atomic uint8_t *state; /* the slot's written flag */
 } weft__list_claim;
 
 static inline void weft__list_publish(const weft__list_claim *c)
