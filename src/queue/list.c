@@ -50,6 +50,7 @@
 #define MARK  1u
 #define LAP   64
 #define STEP  ((uint64_t)1 << SHIFT)
+_Static_assert(WEFT__BLOCK_N == LAP - 1, "a lap is a block's slots and one pause");
 
 static struct weft__lblock *block_new(weft__list *l)
 {
