@@ -6,6 +6,8 @@
  *   GAsyncQueue    GLib's (unbounded: mutex + condvar over a linked list)
  *   moodycamel     BlockingConcurrentQueue (unbounded, lock-free + semaphore), via a C++ adapter
  *   ck_ring        Concurrency Kit's MPMC ring (1024 slots), waiting by spinning then yielding
+ *   wfcqueue       liburcu's wait-free concurrent queue (unbounded, a malloc'd node per item,
+ *                  enqueue one exchange, dequeue under its head mutex), waiting as ck_ring does
  *   weft           weft_queue, capacity 1024 and unbounded
  * Throughput: P producers put ITEMS items in all, C consumers get them, for 1P1C, 2P2C, 4P4C;
  * Mitems/s from the moment all threads are released to the last get. Latency: one-way hand-off
@@ -18,6 +20,10 @@
  * yielding, until a preempted producer ahead of it publishes, and with 4 threads on 2 CPUs a
  * run took minutes instead of a second (8 on 2, always). */
 #include <ck_ring.h>
+#ifdef WEFT_BENCH_URCU
+#define _LGPL_SOURCE /* liburcu's inline (static) wfcqueue functions */
+#include <urcu/wfcqueue.h>
+#endif
 #include <glib.h>
 #include <pthread.h>
 #include <sched.h>
@@ -179,6 +185,58 @@ static void *ck_get(void *q)
     return item;
 }
 
+/* ---- liburcu wfcqueue, spin then yield ---- */
+
+#ifdef WEFT_BENCH_URCU
+struct wfq {
+    struct cds_wfcq_head head;
+    char pad[64];
+    struct cds_wfcq_tail tail;
+};
+
+struct wfnode {
+    struct cds_wfcq_node node;
+    void *item;
+};
+
+static void *wf_make(size_t cap)
+{
+    (void)cap;
+    struct wfq *w = aligned_alloc(64, (sizeof(struct wfq) + 63) / 64 * 64);
+    cds_wfcq_init(&w->head, &w->tail);
+    return w;
+}
+
+static void wf_destroy(void *q)
+{
+    struct wfq *w = q;
+    cds_wfcq_destroy(&w->head, &w->tail);
+    free(w);
+}
+
+static void wf_put(void *q, void *item)
+{
+    struct wfq *w = q;
+    struct wfnode *n = malloc(sizeof *n);
+    if (n == NULL) abort();
+    cds_wfcq_node_init(&n->node);
+    n->item = item;
+    cds_wfcq_enqueue(&w->head, &w->tail, &n->node);
+}
+
+static void *wf_get(void *q)
+{
+    struct wfq *w = q;
+    struct cds_wfcq_node *node;
+    int spins = 0;
+    while ((node = cds_wfcq_dequeue_blocking(&w->head, &w->tail)) == NULL) backoff(&spins);
+    struct wfnode *n = caa_container_of(node, struct wfnode, node);
+    void *item = n->item;
+    free(n);
+    return item;
+}
+#endif
+
 /* ---- weft ---- */
 
 static void *weft_make(size_t cap)
@@ -213,6 +271,9 @@ static const struct impl impls[] = {
     {"GAsyncQueue", gq_make, gq_destroy, gq_put, gq_get, 0},
     {"moodycamel BlockingConcurrentQueue", mc_make, mc_free, mc_put_v, mc_get, 0},
     {"ck_ring mpmc (1024, spin/yield)", ck_make, ck_destroy, ck_put, ck_get, RING_CAP},
+#ifdef WEFT_BENCH_URCU
+    {"liburcu wfcqueue (spin/yield)", wf_make, wf_destroy, wf_put, wf_get, 0},
+#endif
     {"weft_queue (capacity 1024)", weft_make, weft_destroy, weft_put, weft_get, RING_CAP},
     {"weft_queue (unbounded)", weft_make, weft_destroy, weft_put, weft_get, 0},
 };

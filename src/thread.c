@@ -446,6 +446,8 @@ static int wait_done(struct rec *r, weft_ns timeout)
     weft_ns deadline;
     int rc = weft__deadline_of(timeout, &deadline);
     if (rc) return rc;
+    bool yielded = false;
+again:
     weft__lock_acquire(&r->done_q.lock);
     if (r->done) {
         weft__lock_release(&r->done_q.lock);
@@ -454,6 +456,15 @@ static int wait_done(struct rec *r, weft_ns timeout)
     if (timeout == 0) {
         weft__lock_release(&r->done_q.lock);
         return WEFT_EAGAIN;
+    }
+    if (!yielded) {
+        /* Give the CPU away once before parking: where the thread waits for this very CPU
+         * (both pinned to one, or an oversubscribed machine) it often finishes in that time,
+         * and the join then needs no futex wait and wake on done_q ahead of pthread_join's. */
+        weft__lock_release(&r->done_q.lock);
+        weft__os_yield();
+        yielded = true;
+        goto again;
     }
     weft__park p;
     weft__waiter w;

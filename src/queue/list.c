@@ -1,28 +1,35 @@
 /* src/queue/list.c - the lock-free store of unbounded FIFO queues: linked blocks of slots.
  *
  * The scheme of crossbeam-channel's "list" flavour, written anew in C11. Positions count slots
- * in laps of LAP = 32; offsets 0 .. BLOCK_N - 1 (31 of them) are slots of one block, offset 31
+ * in laps of LAP = 64; offsets 0 .. BLOCK_N - 1 (63 of them) are slots of one block, offset 63
  * of a lap is a pause while the thread that filled the block's last slot links the next one.
  * Positions are stored shifted left by one; the low bit is MARK: on tail it means closed, on
  * head it means "the head block has a successor" (so a consumer need not look at tail).
  *
  * Producer: CAS tail forward (seq_cst), write the slot, load the getters' count (seq_cst),
- * and set the slot's WRITE bit (release): the publish, the put's last access to the queue.
+ * and store the slot's written flag (release): the publish, the put's last access to the
+ * queue. The flag is a byte of its own, written only by the slot's producer, so the publish
+ * is a plain store, not a locked instruction.
  * When getters wait, the slot is left claimed and unpublished for wait.c to wake one first
  * (as for the ring, see ring.c). Nothing else comes between the CAS and the publish: a
- * consumer that already claimed the slot spins on its state, so every instruction there
+ * consumer that already claimed the slot spins on its flag, so every instruction there
  * costs the consumers too (a spare block that a put took for a last slot it then lost is given
  * back before its next CAS, not after it). The one that takes a block's last slot links the
  * next block (allocated before the CAS, so that a failed allocation fails the put cleanly with
  * nothing claimed) and steps tail over the pause.
- * Consumer: if head's MARK is clear, load tail (seq_cst) to see whether the queue is empty;
- * CAS head forward; wait for the slot's WRITE bit (acquire); read; then free the block when it
- * is done with: the consumer of the last slot starts destroying it, and any earlier slot still
- * being read (no READ bit yet) gets a DESTROY bit instead, so its reader finishes the job.
+ * Consumer: if head's MARK is clear and head is not below tseen (a tail value a consumer saw
+ * before, kept on the consumers' line), load tail (seq_cst) to see whether the queue is empty:
+ * a consumer that is behind reads the producers' line once per batch, not once per item;
+ * CAS head forward; wait for the slot's flag (acquire); read; store the slot's READ flag
+ * (release, a plain store: a get has one locked instruction, its CAS). The consumer of a
+ * block's last slot retires it, and gives up the block retired before it once every READ flag
+ * of that one is set (see retire(); crossbeam instead has each reader set READ with a
+ * fetch_or and pass the freeing on to a late reader, a second locked instruction per get).
  *
- * Memory: a block is one link and 31 slots of 8 + 1 bytes: 288 bytes for 31 items, about 9.3
- * bytes per queued item, given up as soon as its last item is read. A given-up block goes to
- * one of WEFT__LIST_SPARES spare slots, zeroed, if one is empty (else back to malloc), and a
+ * Memory: a block is one link, 63 items and a written and a READ byte for each: 638 bytes for
+ * 63 items, about 10.1 bytes per queued item, given up as soon as its last item is read (one
+ * block more waits in l->retired). A given-up block goes to one of WEFT__LIST_SPARES spare
+ * slots, zeroed, if one is empty (else back to malloc), and a
  * put that needs a block takes a spare first: producers allocate and consumers free, each on
  * their own threads, and through malloc that cost an arena lock round trip (and often a futex
  * call) per block; through the spares it is one exchange each way. A spare slot is an atomic
@@ -41,10 +48,9 @@
 
 #define SHIFT 1
 #define MARK  1u
-#define LAP   32
+#define LAP   64
 #define STEP  ((uint64_t)1 << SHIFT)
-
-enum { S_WRITE = WEFT__LIST_WRITTEN, S_READ = 2, S_DESTROY = 4 };
+_Static_assert(WEFT__BLOCK_N == LAP - 1, "a lap is a block's slots and one pause");
 
 static struct weft__lblock *block_new(weft__list *l)
 {
@@ -75,8 +81,8 @@ static void block_give_up(weft__list *l, struct weft__lblock *b)
 static void wait_write(struct weft__lblock *b, unsigned off)
 {
     unsigned spins = 0;
-    /* acquire: pairs with the release fetch_or in weft__list_publish. */
-    while (!(atomic_load_explicit(&b->state[off], memory_order_acquire) & S_WRITE))
+    /* acquire: pairs with the release store in weft__list_publish. */
+    while (!atomic_load_explicit(&b->written[off], memory_order_acquire))
         weft__queue_backoff(&spins);
 }
 
@@ -90,16 +96,23 @@ static struct weft__lblock *wait_next(struct weft__lblock *b)
     return n;
 }
 
-/* Free b once no reader of slots start .. BLOCK_N - 2 is still busy with it. */
-static void destroy(weft__list *l, struct weft__lblock *b, unsigned start)
+/* The reader of b's last slot is done with b, but readers of earlier slots may still be busy
+ * with it. Rather than have every reader tell (a locked instruction per get), b waits in
+ * l->retired until the next block's last slot is read, 63 items later, and the previous one
+ * is given up then: its readers have long stored READ (the wait below is for a reader
+ * preempted between its claim and its read). */
+static void retire(weft__list *l, struct weft__lblock *b)
 {
-    for (unsigned i = start; i + 1 < WEFT__BLOCK_N; i++) {
-        /* acquire/acq_rel: pair with the acq_rel fetch_or of READ by the slot's reader. */
-        if (!(atomic_load_explicit(&b->state[i], memory_order_acquire) & S_READ) &&
-            !(atomic_fetch_or_explicit(&b->state[i], S_DESTROY, memory_order_acq_rel) & S_READ))
-            return; /* that reader will carry on from i + 1 */
+    /* acq_rel: takes the previous block from the reader that retired it, hands b on. */
+    struct weft__lblock *old = atomic_exchange_explicit(&l->retired, b, memory_order_acq_rel);
+    if (old == NULL) return;
+    for (unsigned i = 0; i + 1 < WEFT__BLOCK_N; i++) {
+        unsigned spins = 0;
+        /* acquire: pairs with the release store of READ after the reader's load of the item. */
+        while (!atomic_load_explicit(&old->read[i], memory_order_acquire))
+            weft__queue_backoff(&spins);
     }
-    block_give_up(l, b);
+    block_give_up(l, old);
 }
 
 void weft__list_init(weft__list *l)
@@ -107,6 +120,8 @@ void weft__list_init(weft__list *l)
     atomic_init(&l->hindex, 0);
     atomic_init(&l->hblock, NULL);
     atomic_init(&l->has_fd, false); /* queue/fd.c sets it */
+    atomic_init(&l->tseen, 0);
+    atomic_init(&l->retired, NULL);
     atomic_init(&l->tindex, 0);
     atomic_init(&l->tblock, NULL);
     for (int i = 0; i < WEFT__LIST_SPARES; i++) atomic_init(&l->spare[i], NULL);
@@ -120,6 +135,7 @@ void weft__list_fini(weft__list *l)
         free(b);
     }
     /* relaxed: the queue is no longer shared. */
+    free(atomic_load_explicit(&l->retired, memory_order_relaxed));
     for (int i = 0; i < WEFT__LIST_SPARES; i++)
         free(atomic_load_explicit(&l->spare[i], memory_order_relaxed));
 }
@@ -182,7 +198,7 @@ int weft__list_send(weft__list *l, void *item, _Atomic size_t *waiters, weft__li
                 spare = NULL;
             }
             b->item[off] = item;
-            claim->state = &b->state[off];
+            claim->state = &b->written[off];
             /* seq_cst: the writer's side of wait.c's Dekker pattern, after the tail CAS. */
             if (atomic_load_explicit(waiters, memory_order_seq_cst) != 0) return 0; /* held */
             weft__list_publish(claim);
@@ -207,9 +223,13 @@ static int claim_head(weft__list *l, struct weft__lblock **bp, unsigned *offp)
         unsigned off = (unsigned)((head >> SHIFT) % LAP);
         uint64_t next = head + STEP;
         if (off == WEFT__BLOCK_N) goto again; /* the next block is being linked */
-        if (!(next & MARK)) {
+        /* relaxed: tseen is a value tail had, and tail only grows, so head below it means
+         * "not empty" without a look at tail, the producers' line. */
+        if (!(next & MARK) &&
+            head >> SHIFT >= atomic_load_explicit(&l->tseen, memory_order_relaxed) >> SHIFT) {
             /* seq_cst: the waiter's side of wait.c's Dekker pattern. */
             uint64_t tail = atomic_load_explicit(&l->tindex, memory_order_seq_cst);
+            atomic_store_explicit(&l->tseen, tail, memory_order_relaxed);
             if (head >> SHIFT == tail >> SHIFT) return tail & MARK ? WEFT_ECLOSED : WEFT_EAGAIN;
             if ((head >> SHIFT) / LAP != (tail >> SHIFT) / LAP) next |= MARK;
         }
@@ -245,10 +265,10 @@ int weft__list_recv(weft__list *l, void **item)
     if (rc) return rc;
     wait_write(b, off);
     *item = b->item[off];
-    if (off + 1 == WEFT__BLOCK_N) destroy(l, b, 0);
-    /* acq_rel: pairs with destroy()'s loads and fetch_or of DESTROY. */
-    else if (atomic_fetch_or_explicit(&b->state[off], S_READ, memory_order_acq_rel) & S_DESTROY)
-        destroy(l, b, off + 1);
+    if (off + 1 == WEFT__BLOCK_N)
+        retire(l, b);
+    else /* release: our load of the item comes before retire() gives the block up. */
+        atomic_store_explicit(&b->read[off], 1, memory_order_release);
     return 0;
 }
 

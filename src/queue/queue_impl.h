@@ -121,13 +121,17 @@ bool weft__ring_has_room(weft__ring *r, uint64_t k);
  * or claimed and about to be published, or the ring is closed. Only looks (seq_cst). */
 bool weft__ring_ready(weft__ring *r, bool put);
 
-/* The lock-free store of an unbounded FIFO queue (list.c): linked blocks of 31 slots. */
-#define WEFT__BLOCK_N 31
+/* The lock-free store of an unbounded FIFO queue (list.c): linked blocks of 63 slots. */
+#define WEFT__BLOCK_N 63
 
+/* A block: the items, then the producers' written flags, then the readers' READ flags, each
+ * flag a byte that one thread writes once with a plain store, so that neither the publish nor
+ * the read needs a locked instruction; about 10 bytes a slot. */
 struct weft__lblock {
     struct weft__lblock *_Atomic next;
     void *item[WEFT__BLOCK_N];
-    _Atomic uint8_t state[WEFT__BLOCK_N]; /* WRITE, READ, DESTROY bits (list.c) */
+    _Atomic uint8_t written[WEFT__BLOCK_N]; /* 0, then 1: the item is there */
+    _Atomic uint8_t read[WEFT__BLOCK_N];    /* 0, then 1: read (list.c's retire) */
 };
 
 /* Emptied blocks kept for the next ones a put needs (list.c). */
@@ -136,30 +140,31 @@ struct weft__lblock {
 typedef struct weft__list {
     _Atomic uint64_t hindex;
     struct weft__lblock *_Atomic hblock;
+    _Atomic uint64_t tseen; /* a tail the consumers saw: below it, no need to look at tail */
     /* The queue has an fd (queue/fd.c): read by every get right after its hindex CAS, so it
      * sits on that line, which the get has just written (no miss); written once. */
     _Atomic bool has_fd;
-    char pad0[64 - 2 * sizeof(uint64_t) - sizeof(bool)];
+    char pad0[64 - 3 * sizeof(uint64_t) - sizeof(bool)];
     _Atomic uint64_t tindex;
     struct weft__lblock *_Atomic tblock;
     char pad1[64 - 2 * sizeof(uint64_t)];
     struct weft__lblock *_Atomic spare[WEFT__LIST_SPARES];
-    char pad2[64 - WEFT__LIST_SPARES * sizeof(void *)];
+    struct weft__lblock *_Atomic retired; /* read to its last slot, maybe not by all (list.c) */
+    char pad2[64 - (WEFT__LIST_SPARES + 1) * sizeof(void *)];
 } weft__list;
 
 void weft__list_init(weft__list *l);
 void weft__list_fini(weft__list *l);
 /* A claimed slot of the list, its item written and not yet published (as for the ring). */
 typedef struct weft__list_claim {
-    _Atomic uint8_t *state;
+    _Atomic uint8_t *state; /* the slot's written flag */
 } weft__list_claim;
-
-#define WEFT__LIST_WRITTEN 1 /* a slot's state bit: the item is there (list.c) */
 
 static inline void weft__list_publish(const weft__list_claim *c)
 {
-    /* release: pairs with the acquire load of the state in list.c's wait_write. */
-    atomic_fetch_or_explicit(c->state, WEFT__LIST_WRITTEN, memory_order_release);
+    /* release: pairs with the acquire loads of the flag in list.c (wait_write, claim_head).
+     * Only the slot's producer writes it, so a plain store does. */
+    atomic_store_explicit(c->state, 1, memory_order_release);
 }
 
 /* Lock-free. send: 0, WEFT_ECLOSED, WEFT_ENOMEM; on 0 the slot is published (c->state NULL)
