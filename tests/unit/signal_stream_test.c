@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "queue/queue_impl.h"
 #include "test.h"
 
 static weft_queue *unbounded(void)
@@ -271,8 +272,9 @@ START_TEST(signal_stream_works_in_a_forked_child)
 END_TEST
 
 /* A put that cannot allocate owes the occurrence to the next item: counts add up to the
- * signals received. q's 31st put needs a new block (list.c); b's does not, and b, registered
- * last, is served first: its item is the handshake that the signal was received. */
+ * signals received. q's put after a block's WEFT__BLOCK_N items needs a new block (list.c);
+ * b's does not, and b, registered last, is served first: its item is the handshake that the
+ * signal was received. */
 START_TEST(signal_stream_owes_what_it_could_not_put)
 {
     weft_queue *q = unbounded(), *b = unbounded();
@@ -283,8 +285,8 @@ START_TEST(signal_stream_owes_what_it_could_not_put)
     ck_assert_uint_eq(next_item(q, SIGHUP), 1);
     ck_assert_uint_eq(next_item(b, SIGHUP), 1);
     void *item;
-    for (int i = 0; i < 29; i++) ck_assert_weft(weft_queue_put(q, NULL, 0), 0);
-    for (int i = 0; i < 29; i++) ck_assert_weft(weft_queue_get(q, &item, 0), 0);
+    for (int i = 0; i < WEFT__BLOCK_N - 2; i++) ck_assert_weft(weft_queue_put(q, NULL, 0), 0);
+    for (int i = 0; i < WEFT__BLOCK_N - 2; i++) ck_assert_weft(weft_queue_get(q, &item, 0), 0);
     weft__fault_arm(WEFT__FAULT_ALLOC, 1); /* q's next put: no memory */
     ck_assert_int_eq(kill(getpid(), SIGHUP), 0);
     ck_assert_uint_eq(next_item(b, SIGHUP), 1);
