@@ -73,7 +73,9 @@ typedef struct weft_pool_opts {
     weft_pool_init_fn init;  /* may be NULL */
     void *init_arg;          /* passed to init */
     size_t max_queued;       /* 0: unbounded; else submit blocks while this many tasks wait
-                                 to start (back-pressure) */
+                                 to start (back-pressure). A task cancelled while queued
+                                 (weft_future_cancel) no longer counts from that call on, even
+                                 while it still sits in a paused or busy pool's queue */
     weft_scope *scope;       /* borrowed during the call: parent of the pool's scope; NULL: the
                                 creator's current scope */
     int task_scopes;         /* non-zero: every task runs in a cancel scope of its own (a child

@@ -99,6 +99,9 @@ int weft__worker_main(void *arg);
 int weft__wait_help_all(weft_pool *p, struct weft__wsrc *src, bool (*ready)(void *), void *rctx,
                         weft_ns deadline);
 void weft__pool_drop(weft_pool *p, weft_future *t);
+/* A place among max_queued was given back: count it and wake one blocked submitter (into wl;
+ * the caller flushes it). */
+void weft__pool_give_place(weft_pool *p, weft__wakelist *wl);
 /* Why queued tasks of p are dropped: the broken pool's message, or NULL for a cancelling
  * shutdown. Only for a caller that saw p->cancelling set (sched.c). */
 const char *weft__pool_broken_reason(weft_pool *p);

@@ -398,14 +398,22 @@ static void break_pool(struct weft__worker *w, int rc)
     weft__pool_wake_all(p);
 }
 
-static void room_made(weft_pool *p)
+void weft__pool_give_place(weft_pool *p, weft__wakelist *wl)
 {
     atomic_fetch_sub(&p->queued, 1); /* seq_cst: pairs with the submitters' check */
     if (atomic_load(&p->room_waiters) == 0) return;
-    weft__wakelist wl = WEFT__WAKELIST_INIT;
     weft__lock_acquire(&p->room_q.lock);
-    weft__waitq_wake_one(&p->room_q, &wl);
+    weft__waitq_wake_one(&p->room_q, wl);
     weft__lock_release(&p->room_q.lock);
+}
+
+/* t was taken off a queue of a pool with max_queued: give its place back unless a cancel did
+ * (task.h, F_UNQUEUED). A fire-and-forget record has no future: nobody can cancel it. */
+static void room_made(weft_pool *p, weft_future *t)
+{
+    if (!t->solo && !weft__future_unqueue(t)) return;
+    weft__wakelist wl = WEFT__WAKELIST_INIT;
+    weft__pool_give_place(p, &wl);
     weft__wakelist_flush(&wl);
 }
 
@@ -440,7 +448,7 @@ WEFT__HOT bool before_run(struct weft__worker *w, weft_future *t)
         weft__pool_count_done(p);
         return true;
     }
-    if (p->max_queued) room_made(p);
+    if (p->max_queued) room_made(p, t);
     /* relaxed: a cancelling shutdown or the break stored it; drop_unrun synchronises. */
     if (atomic_load_explicit(&p->cancelling, memory_order_relaxed)) {
         drop_unrun(p, t);
@@ -479,7 +487,7 @@ bool weft__pool_run_awaited(struct weft__worker *w, weft_future *f)
     if (atomic_load_explicit(&w->pool->paused, memory_order_relaxed)) return false;
     weft_future *t = weft__deque_take(&w->dq);
     if (t == NULL) return false;
-    if (t != f || !weft__future_alone(f)) {
+    if (t != f || f->bounded || !weft__future_alone(f)) { /* bounded: F_UNQUEUED to set */
         weft__pool_run(w, t);
         return true;
     }
@@ -525,7 +533,8 @@ void weft__pool_drop(weft_pool *p, weft_future *t)
     if (t->fn == NULL) { /* an internal task */
         t->ifn(t);
     } else {
-        if (p->max_queued) atomic_fetch_sub(&p->queued, 1);
+        if (p->max_queued && (t->solo || weft__future_unqueue(t)))
+            atomic_fetch_sub(&p->queued, 1); /* closed: no submitter waits for room */
         drop_unrun(p, t);
     }
     weft__future_unref(t);

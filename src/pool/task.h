@@ -31,6 +31,13 @@
  *   F_LISTEN      someone waits or a callback is registered: set by fetch_or under f->wq.lock
  *                 (weft__future_listen), so the completer must take f->wq.lock.
  *   F_CANCEL_REQ  a canceller interrupted the running task, under f->wq.lock.
+ *   F_UNQUEUED    a bounded record (its pool has max_queued) no longer holds a place among
+ *                 max_queued. Whoever sets it first gives the place back: the thread that takes
+ *                 the record off a queue (fetch_or, weft__future_unqueue), or weft_future_cancel
+ *                 of the PENDING record (in its cancelling CAS, under f->wq.lock, then it
+ *                 decrements the pool's count while the record, still queued, keeps the pool
+ *                 alive). A taker that finds it set syncs on f->wq.lock (the canceller is then
+ *                 done with the pool) and gives nothing back.
  *
  * Invariants:
  *   T1 States never go back: FINISHED and CANCELLED are final, and PENDING is left once.
@@ -88,6 +95,7 @@ enum {
     F_STATE = 3,
     F_LISTEN = 4,
     F_CANCEL_REQ = 8,
+    F_UNQUEUED = 16, /* a bounded record's place among max_queued was given back */
 };
 /* One reference in the word: state and references share one atomic, so that the runner's
  * completion and its reference drop are one CAS. */
@@ -131,6 +139,7 @@ struct weft_future {
     _Atomic bool observed; /* the failure was given to someone (result) */
     bool cancel_seen;      /* a cancel request reached the running task */
     bool solo;             /* fire-and-forget: no future handed out (sched.c run_solo) */
+    bool bounded;          /* its pool has max_queued: the place is given back once (F_UNQUEUED) */
     uint8_t flags;         /* R_* above: what of the cold line is in use, and why it ended */
     /* ---- cold ---- */
     _Alignas(64) union {
@@ -201,6 +210,7 @@ static inline void weft__future_init(weft_future *f, weft_pool *p, uint32_t refs
     atomic_store_explicit(&f->observed, false, memory_order_relaxed);
     f->cancel_seen = false;
     f->solo = false;
+    f->bounded = false;
     f->flags = 0;
     weft__hb_release(f); /* what the submitter wrote, for the runner (start) */
 }
@@ -272,6 +282,20 @@ static inline int weft__future_start(weft_future *f, struct weft__worker *w)
                                                     memory_order_acq_rel, memory_order_relaxed));
     weft__hb_acquire(f); /* what the submitter wrote before weft__future_init */
     return 1;
+}
+
+/* A bounded record taken off a queue (it was PENDING then, and the caller keeps its pool
+ * alive): true if the caller must give its place among max_queued back; false if a cancel
+ * already did (then it is done with the pool on return: F_UNQUEUED above). acq_rel: pairs with
+ * the cancelling CAS. */
+static inline bool weft__future_unqueue(weft_future *f)
+{
+    if (atomic_fetch_or_explicit(&f->word, F_UNQUEUED, memory_order_acq_rel) & F_UNQUEUED) {
+        weft__lock_acquire(&f->wq.lock);
+        weft__lock_release(&f->wq.lock);
+        return false;
+    }
+    return true;
 }
 
 /* Complete a RUNNING future and drop the pool's reference (f may be gone on return); true if

@@ -731,6 +731,99 @@ START_TEST(bounded_queue_gives_back_pressure)
 }
 END_TEST
 
+/* A task cancelled while queued gives its place among max_queued back at once: with the pool
+ * paused nobody would take it off the queue, yet submits with no timeout succeed. */
+START_TEST(cancelled_queued_tasks_do_not_count_against_max_queued)
+{
+    weft_pool *p;
+    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+    o.max_workers = 1;
+    o.max_queued = 3;
+    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    ck_assert_weft(weft_pool_pause(p), 0);
+    atomic_store(&weft_test_runs, 0);
+    weft_future *f[3];
+    for (int i = 0; i < 3; i++)
+        ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, &f[i], 0), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, 0), WEFT_EAGAIN);
+    ck_assert_weft(weft_future_cancel(f[0]), 0);
+    ck_assert_weft(weft_future_cancel(f[2]), 0);
+    ck_assert_weft(weft_future_cancel(f[2]), 0); /* a second cancel gives nothing back again */
+    ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, 0), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, 0), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, 0), WEFT_EAGAIN);
+    ck_assert_weft(weft_pool_resume(p), 0);
+    ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(30)), 0);
+    ck_assert_int_eq(atomic_load(&weft_test_runs), 3);
+    ck_assert_int_eq(weft_future_cancelled(f[0]), 1);
+    ck_assert_int_eq(weft_future_cancelled(f[1]), 0);
+    /* The places came back exactly once: a paused pool takes max_queued again, no more. */
+    ck_assert_weft(weft_pool_pause(p), 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, 0), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, 0), WEFT_EAGAIN);
+    for (int i = 0; i < 3; i++) weft_future_unref(f[i]);
+    weft_pool_free(p);
+}
+END_TEST
+
+struct cancel_race {
+    weft_future *f[8];
+    weft_event go;
+};
+
+static int cancel_all(void *arg)
+{
+    struct cancel_race *r = arg;
+    if (weft_event_wait(&r->go, WEFT_SEC(30)) != 0) return 1;
+    for (int i = 7; i >= 0; i--) {
+        int rc = weft_future_cancel(r->f[i]);
+        if (rc != 0 && rc != WEFT_EBUSY && rc != WEFT_ESTATE) return 2;
+    }
+    return 0;
+}
+
+/* Cancels race the workers' (or a cancelling shutdown's) taking the same records off the
+ * queue, and the pool's end: each place comes back once, and the pool is not touched once
+ * freed (ASan). Afterwards a paused pool holds exactly max_queued tasks again. */
+START_TEST(cancels_racing_workers_give_each_place_back_once)
+{
+    for (int round = 0; round < 200; round++) {
+        weft_pool *p;
+        weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+        o.max_workers = 2;
+        o.max_queued = 8;
+        ck_assert_weft(weft_pool_new(&p, &o), 0);
+        struct cancel_race r;
+        weft_event_init(&r.go);
+        if (round % 2) ck_assert_weft(weft_pool_pause(p), 0);
+        for (int i = 0; i < 8; i++)
+            ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, &r.f[i], WEFT_SEC(30)),
+                           0);
+        weft_thread th;
+        ck_assert_weft(weft_thread_start(&th, cancel_all, &r, NULL), 0);
+        weft_event_set(&r.go);
+        int status = -1;
+        if (round % 4 == 1) { /* a cancelling shutdown drops what the canceller has not */
+            ck_assert_weft(weft_pool_shutdown(p, 1, 1, WEFT_SEC(30)), 0);
+            weft_pool_free(p);
+            ck_assert_weft(weft_thread_join(th, &status, WEFT_SEC(30)), 0);
+        } else {
+            if (round % 2) ck_assert_weft(weft_pool_resume(p), 0);
+            ck_assert_weft(weft_thread_join(th, &status, WEFT_SEC(30)), 0);
+            ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(30)), 0);
+            ck_assert_weft(weft_pool_pause(p), 0);
+            for (int i = 0; i < 8; i++)
+                ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, 0), 0);
+            ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, 0), WEFT_EAGAIN);
+            weft_pool_free(p);
+        }
+        ck_assert_int_eq(status, 0);
+        for (int i = 0; i < 8; i++) weft_future_unref(r.f[i]);
+    }
+}
+END_TEST
+
 static atomic_int inits;
 
 static int init_ok(void *arg)
@@ -1385,7 +1478,8 @@ WEFT_TEST_SUITE(
     a_paced_submitter_goes_on_when_the_workers_are_stuck,
     a_pool_can_keep_outside_waiters_from_running_tasks, a_helping_waiter_still_times_out,
     a_helping_waiter_is_cancelled_and_its_task_is_not, wait_idle_pause_and_resume,
-    bounded_queue_gives_back_pressure, workers_are_named_and_initialised,
+    bounded_queue_gives_back_pressure, cancelled_queued_tasks_do_not_count_against_max_queued,
+    cancels_racing_workers_give_each_place_back_once, workers_are_named_and_initialised,
     broken_pool_fails_pending_futures_with_ebroken, broken_pool_runs_no_task_after_the_break,
     broken_pool_fails_a_running_map, map_interrupted_by_a_cancelling_shutdown_fails_with_ecanceled,
     futures_outlive_their_pool, records_recycle_when_no_magazine_can_be_had,
