@@ -93,6 +93,9 @@ void weft__pool_run(struct weft__worker *w, weft_future *t);
  * deque and run it (f itself completed by one CAS if nobody else can see it). False: the deque
  * was empty or the pool is paused. */
 bool weft__pool_run_awaited(struct weft__worker *w, weft_future *f);
+/* weft_future_wait's shortcut for a waiter that is no worker: claim f's task if it has not
+ * started and run it here (sched.c). True if it did (f is done then). */
+bool weft__pool_run_claimed(weft_future *f);
 int weft__worker_main(void *arg);
 /* weft__wait_help (hooks.h) for a wait on every task of p (wait_idle): a waiter that is a
  * worker of no pool also runs tasks of p it can steal, before it parks (cancellable). */

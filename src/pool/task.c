@@ -61,7 +61,8 @@ static bool cancel_if_pending(weft_future *f)
     do {
         if ((s & F_STATE) != F_PENDING) return false;
         /* acq_rel: as finish's CAS (publishes nothing new but keeps the order). */
-    } while (!atomic_compare_exchange_weak_explicit(&f->word, &s, (s & ~F_LOW) | F_CANCELLED,
+    } while (!atomic_compare_exchange_weak_explicit(&f->word, &s,
+                                                    (s & ~F_LOW) | (s & F_KEEP) | F_CANCELLED,
                                                     memory_order_acq_rel, memory_order_relaxed));
     weft__future_notify(f, (uint32_t)s);
     return true;
@@ -74,10 +75,11 @@ void weft__future_cancel_pending(weft_future *f)
 
 /* The record is queued (so not RUNNING) and the caller holds the pool's reference (T2 for
  * status and message; undone if a cancel wins the CAS). */
-void weft__future_fail_pending(weft_future *f, int status, const char *message)
+void weft__future_fail_pending(weft_future *f, int status, const char *message, bool claimer)
 {
     uint64_t s = atomic_load_explicit(&f->word, memory_order_relaxed);
     if ((s & F_STATE) != F_PENDING) return;
+    if ((s & F_CLAIMED) && !claimer) return; /* its claimer writes these fields */
     f->status = status;
     f->result = NULL;                              /* it held a walk hint (sched.c) */
     f->message = message ? strdup(message) : NULL; /* NULL: weft__future_message falls back */
@@ -91,7 +93,8 @@ void weft__future_fail_pending(weft_future *f, int status, const char *message)
         }
         /* acq_rel: release publishes status/message, as finish's CAS; acquire pairs with a
          * listener's fetch_or. */
-    } while (!atomic_compare_exchange_weak_explicit(&f->word, &s, (s & ~F_LOW) | F_FINISHED,
+    } while (!atomic_compare_exchange_weak_explicit(&f->word, &s,
+                                                    (s & ~F_LOW) | (s & F_KEEP) | F_FINISHED,
                                                     memory_order_acq_rel, memory_order_relaxed));
     weft__future_notify(f, (uint32_t)s);
 }
@@ -128,8 +131,8 @@ static bool cancel_bounded(weft_future *f)
         give = !(s & F_UNQUEUED);
         /* acq_rel: as cancel_if_pending; pairs with weft__future_unqueue's fetch_or. */
     } while (!atomic_compare_exchange_weak_explicit(
-        &f->word, &s, (s & ~F_LOW) | F_CANCELLED | (give ? F_UNQUEUED : 0), memory_order_acq_rel,
-        memory_order_relaxed));
+        &f->word, &s, (s & ~F_LOW) | (s & F_KEEP) | F_CANCELLED | (give ? F_UNQUEUED : 0),
+        memory_order_acq_rel, memory_order_relaxed));
     weft__wakelist wl = WEFT__WAKELIST_INIT;
     if (give) weft__pool_give_place(f->pool, &wl);
     weft__lock_release(&f->wq.lock); /* the last touch of the pool */
