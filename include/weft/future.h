@@ -68,7 +68,9 @@ typedef void (*weft_future_cb)(weft_future *f, void *arg);
  * weft_thread_current() are the caller's; a weft_rlock the caller holds is held by the task
  * too), inside the pool's scope (the pool's cancellation reaches it, the caller's does not;
  * weft_future_cancel does), even while the pool is paused; the call returns 0 once it ends,
- * and a cancellation of the caller is seen by its next cancellation point. Timed waits, waits
+ * and a cancellation of the caller is seen by its next cancellation point (so a caller that
+ * must be able to stop waiting while the task waits for what it does next must use a timed
+ * wait or opts.outsiders_only_wait). Timed waits, waits
  * made by a task so run, and pools with task_scopes or outsiders_only_wait only wait.
  * Blocks: yes. Cancellation point: yes. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_future_wait(weft_future *f, weft_ns timeout);
