@@ -176,6 +176,34 @@ static double weft_forkjoin(int depth)
     return (double)(bench_now() - t0);
 }
 
+/* One thread that is no worker submits a task and waits for it, n times (a round trip). */
+static double weft_roundtrip(int n)
+{
+    int64_t t0 = bench_now();
+    for (int i = 0; i < n; i++) {
+        weft_future *f;
+        weft_pool_submit(pool, empty_task, NULL, &f, WEFT_FOREVER);
+        weft_future_wait(f, WEFT_FOREVER);
+        weft_future_unref(f);
+    }
+    return (double)(bench_now() - t0);
+}
+
+/* The same with batches of 64: submit them all, then wait for each in order. */
+static double weft_batchwait(int n)
+{
+    int64_t t0 = bench_now();
+    weft_future *f[64];
+    for (int i = 0; i < n; i += 64) {
+        for (int k = 0; k < 64; k++) weft_pool_submit(pool, empty_task, NULL, &f[k], WEFT_FOREVER);
+        for (int k = 0; k < 64; k++) {
+            weft_future_wait(f[k], WEFT_FOREVER);
+            weft_future_unref(f[k]);
+        }
+    }
+    return (double)(bench_now() - t0);
+}
+
 static void sum_body(int64_t lo, int64_t hi, void *acc, void *arg)
 {
     (void)arg;
@@ -656,6 +684,20 @@ static void tasks_section(int runs, int submit_only)
           sizeof t3 / sizeof t3[0]);
 }
 
+/* Waits on futures from a thread that is no worker (POOL_BENCH_ONLY=waits). */
+static void waits_section(int runs)
+{
+    enum { N = 100000, DEPTH = 19 };
+    struct call rt = {weft_roundtrip, N}, bw = {weft_batchwait, N}, fj = {weft_forkjoin, DEPTH};
+    struct contender t[] = {
+        {"submit one, wait for it (outside)", call_int, &rt, N},
+        {"submit 64, wait for each (outside)", call_int, &bw, N},
+        {"fork-join (root waited from outside)", call_int, &fj, (double)((1 << DEPTH) - 1)},
+    };
+    table("futures waited for by a thread that is no worker", "ns/task", runs, t,
+          sizeof t / sizeof t[0]);
+}
+
 static void loops_section(int runs)
 {
     int64_t n = 1000000000, want = n / 2 * (n - 1);
@@ -744,6 +786,7 @@ int main(int argc, char **argv)
         tasks_section(runs, only && strcmp(only, "submit") == 0);
     if (!only || strcmp(only, "loops") == 0) loops_section(runs);
     if (!only || strcmp(only, "rounds") == 0) rounds_section();
+    if (only && strcmp(only, "waits") == 0) waits_section(runs);
     weft_pool_free(pool);
     return 0;
 }

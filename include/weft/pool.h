@@ -76,7 +76,9 @@ typedef struct weft_pool_opts {
     weft_pool_init_fn init;  /* may be NULL */
     void *init_arg;          /* passed to init */
     size_t max_queued;       /* 0: unbounded; else submit blocks while this many tasks wait
-                                 to start (back-pressure) */
+                                 to start (back-pressure). A task cancelled while queued
+                                 (weft_future_cancel) no longer counts from that call on, even
+                                 while it still sits in a paused or busy pool's queue */
     weft_scope *scope;       /* borrowed during the call: parent of the pool's scope; NULL: the
                                 creator's current scope */
     int task_scopes;         /* non-zero: every task runs in a cancel scope of its own (a child
@@ -88,7 +90,8 @@ typedef struct weft_pool_opts {
     int outsiders_only_wait; /* non-zero: a thread that is not a worker sleeps in
                                 weft_pool_wait_idle; by default it runs the pool's queued tasks
                                 meanwhile, which a task that needs a lock such a waiter holds
-                                must not allow */
+                                must not allow. Also keeps such a thread from running the one
+                                task it waits for (weft_future_wait) */
     /* Zero (as _OPTS_INIT, {0} and calloc leave it): room for later fields, weft/config.h. */
     unsigned long long reserved[4];
 } weft_pool_opts;
@@ -283,12 +286,14 @@ WEFT_API void weft_pool_free(weft_pool *p);
  * to one task's length (forever if that task waits for what the caller does after the wait:
  * set opts.outsiders_only_wait for such programs). Such a task runs on the caller's thread:
  * its thread-locals and weft_thread_current() are the caller's. Waits on a single future, a group or a map do not
- * run other tasks from outside the pool (one could need what the caller does next).
+ * run other tasks from outside the pool (one could need what the caller does next); an
+ * untimed weft_future_wait runs only its own task, if no worker has started it.
  * Blocks: yes. Cancellation point: yes. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_pool_wait_idle(weft_pool *p, weft_ns timeout);
 
 /* weft_pool_pause - workers start no new task until weft_pool_resume (running ones go on;
- * submits are still accepted). Returns 0, WEFT_EINVAL (NULL).
+ * submits are still accepted; a thread that is no worker and waits for a queued task with
+ * weft_future_wait still runs that task itself). Returns 0, WEFT_EINVAL (NULL).
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: yes. */
 WEFT_API int weft_pool_pause(weft_pool *p);
 

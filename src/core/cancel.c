@@ -341,6 +341,11 @@ void weft_scope_free(weft_scope *s)
     weft__lock_release(&tree_lock);
 }
 
+int weft__scope_depth(void)
+{
+    return ts.depth;
+}
+
 int weft_scope_enter(weft_scope *s)
 {
     if (s == NULL) return weft__fail(WEFT_EINVAL, "s is NULL");

@@ -11,6 +11,8 @@ void weft__scope_register_self(void);
 void weft__scope_enter_thread(weft_scope *s);
 /* The calling thread leaves its scopes (at thread exit). */
 void weft__scope_leave_thread(void);
+/* How many weft_scope_enter calls of the calling thread are not yet exited. */
+int weft__scope_depth(void);
 /* The calling thread's scope deadline passed: cancel the scope that owns it. */
 void weft__scope_deadline_passed(void);
 

@@ -67,7 +67,8 @@ uint64_t weft__deque_push_list(struct weft__deque *d, weft_future *list, int64_t
     weft_future *t = list;
     while (t) {
         weft_future *next = t->next;
-        if (t->fn && t->result) __builtin_prefetch(t->result); /* sched.c: walk_hint */
+        void *hint = __atomic_load_n(&t->result, __ATOMIC_RELAXED); /* a claimer may finish t */
+        if (t->fn && hint) __builtin_prefetch(hint);                /* sched.c: walk_hint */
         bool aside = share > 0 && seen >= share && (seen - share) % 2 == 0;
         seen++;
         if (aside) {

@@ -156,6 +156,10 @@ int weft_future_wait(weft_future *f, weft_ns timeout)
     if (weft__future_is_done(f)) return 0;
     if (timeout == 0) return WEFT_EAGAIN;
     struct weft__worker *w = weft__tls_worker;
+    /* No timeout, no worker: run the awaited task here if it has not started (sched.c). */
+    if (timeout == WEFT_FOREVER && w == NULL && f->claimable && weft__pool_run_claimed(f) &&
+        weft__future_is_done(f))
+        return 0;
     /* Fork-join: the awaited task is most often at the bottom of the waiter's own deque. */
     if (w && w->pool == f->pool && weft__pool_run_awaited(w, f) && weft__future_is_done(f))
         return 0;

@@ -265,6 +265,8 @@ WEFT__HOT int submit(weft_pool *p, weft_scope *scope, const char *name, weft_tas
     f->fn = fn;
     f->arg = arg;
     f->solo = out == NULL;
+    f->bounded = p->max_queued != 0;
+    f->claimable = out != NULL && p->outsiders_help && !p->task_scopes; /* sched.c run_claimed */
     weft__pool_count_submit(p);
     if (atomic_load(&p->closed)) rc = atomic_load(&p->broken) ? WEFT_EBROKEN : WEFT_ECLOSED;
     /* seq_cst load of closed: see the file comment. */

@@ -93,12 +93,18 @@ void weft__pool_run(struct weft__worker *w, weft_future *t);
  * deque and run it (f itself completed by one CAS if nobody else can see it). False: the deque
  * was empty or the pool is paused. */
 bool weft__pool_run_awaited(struct weft__worker *w, weft_future *f);
+/* weft_future_wait's shortcut for a waiter that is no worker: claim f's task if it has not
+ * started and run it here (sched.c). True if it did (f is done then). */
+bool weft__pool_run_claimed(weft_future *f);
 int weft__worker_main(void *arg);
 /* weft__wait_help (hooks.h) for a wait on every task of p (wait_idle): a waiter that is a
  * worker of no pool also runs tasks of p it can steal, before it parks (cancellable). */
 int weft__wait_help_all(weft_pool *p, struct weft__wsrc *src, bool (*ready)(void *), void *rctx,
                         weft_ns deadline);
 void weft__pool_drop(weft_pool *p, weft_future *t);
+/* A place among max_queued was given back: count it and wake one blocked submitter (into wl;
+ * the caller flushes it). */
+void weft__pool_give_place(weft_pool *p, weft__wakelist *wl);
 /* Why queued tasks of p are dropped: the broken pool's message, or NULL for a cancelling
  * shutdown. Only for a caller that saw p->cancelling set (sched.c). */
 const char *weft__pool_broken_reason(weft_pool *p);

@@ -355,11 +355,11 @@ const char *weft__pool_broken_reason(weft_pool *p)
  * cancels its future; a broken pool fails it with WEFT_EBROKEN and the reason, as Python's
  * BrokenThreadPool, so a fire-and-forget task that nobody else would hear of is reported
  * through the pool error hook when its record is recycled. */
-static void drop_unrun(weft_pool *p, weft_future *t)
+static void drop_unrun(weft_pool *p, weft_future *t, bool claimer)
 {
     const char *why = weft__pool_broken_reason(p);
     if (why)
-        weft__future_fail_pending(t, WEFT_EBROKEN, why);
+        weft__future_fail_pending(t, WEFT_EBROKEN, why, claimer);
     else
         weft__future_cancel_pending(t);
 }
@@ -398,14 +398,22 @@ static void break_pool(struct weft__worker *w, int rc)
     weft__pool_wake_all(p);
 }
 
-static void room_made(weft_pool *p)
+void weft__pool_give_place(weft_pool *p, weft__wakelist *wl)
 {
     atomic_fetch_sub(&p->queued, 1); /* seq_cst: pairs with the submitters' check */
     if (atomic_load(&p->room_waiters) == 0) return;
-    weft__wakelist wl = WEFT__WAKELIST_INIT;
     weft__lock_acquire(&p->room_q.lock);
-    weft__waitq_wake_one(&p->room_q, &wl);
+    weft__waitq_wake_one(&p->room_q, wl);
     weft__lock_release(&p->room_q.lock);
+}
+
+/* t was taken off a queue of a pool with max_queued: give its place back unless a cancel did
+ * (task.h, F_UNQUEUED). A fire-and-forget record has no future: nobody can cancel it. */
+static void room_made(weft_pool *p, weft_future *t)
+{
+    if (!t->solo && !weft__future_unqueue(t)) return;
+    weft__wakelist wl = WEFT__WAKELIST_INIT;
+    weft__pool_give_place(p, &wl);
     weft__wakelist_flush(&wl);
 }
 
@@ -440,12 +448,13 @@ WEFT__HOT bool before_run(struct weft__worker *w, weft_future *t)
         weft__pool_count_done(p);
         return true;
     }
-    if (p->max_queued) room_made(p);
+    if (p->max_queued) room_made(p, t);
     /* relaxed: a cancelling shutdown or the break stored it; drop_unrun synchronises. */
     if (atomic_load_explicit(&p->cancelling, memory_order_relaxed)) {
-        drop_unrun(p, t);
+        drop_unrun(p, t, false);
+        bool claimed = weft__future_claimed(t); /* its claimer counts it */
         weft__future_unref(t); /* the pool's reference (a solo failure is reported here) */
-        weft__pool_count_done(p);
+        if (!claimed) weft__pool_count_done(p);
         return true;
     }
     return false;
@@ -479,7 +488,7 @@ bool weft__pool_run_awaited(struct weft__worker *w, weft_future *f)
     if (atomic_load_explicit(&w->pool->paused, memory_order_relaxed)) return false;
     weft_future *t = weft__deque_take(&w->dq);
     if (t == NULL) return false;
-    if (t != f || !weft__future_alone(f)) {
+    if (t != f || f->bounded || !weft__future_alone(f)) { /* bounded: F_UNQUEUED to set */
         weft__pool_run(w, t);
         return true;
     }
@@ -512,7 +521,9 @@ void weft__pool_run(struct weft__worker *w, weft_future *t)
         if (cancel_req && !entered) clear_cancel(w);
     } else {
         leave_scope(entered, own);
+        bool claimed = weft__future_claimed(t); /* its claimer runs it and counts it */
         weft__future_unref(t);
+        if (claimed) return;
     }
     weft__pool_count_done(p);
 }
@@ -525,11 +536,93 @@ void weft__pool_drop(weft_pool *p, weft_future *t)
     if (t->fn == NULL) { /* an internal task */
         t->ifn(t);
     } else {
-        if (p->max_queued) atomic_fetch_sub(&p->queued, 1);
-        drop_unrun(p, t);
+        if (p->max_queued && (t->solo || weft__future_unqueue(t)))
+            atomic_fetch_sub(&p->queued, 1); /* closed: no submitter waits for room */
+        drop_unrun(p, t, false);
+        if (weft__future_claimed(t)) { /* its claimer counts it */
+            weft__future_unref(t);
+            return;
+        }
     }
     weft__future_unref(t);
     weft__pool_count_done(p);
+}
+
+/* ---- a waiter runs the task it waits for ----
+ * A thread that is no worker and waits without a timeout for a future whose task has not
+ * started claims it (F_CLAIMED and a reference of its own, one CAS from PENDING, task.h) and
+ * runs it inline, as a guest in p's scope (help_as_guest below). It would have waited for
+ * exactly that task, so this adds no dependency; the record stays in its queue, and whoever
+ * takes it off only drops the queue's reference. Until the claimer counts it done the pool is
+ * not calm, so no worker exits and the pool stays alive; the claimer still holds a pool
+ * reference across its count and calm check (a worker may exit as soon as it counts). Pools
+ * with task_scopes are left out: their workers write the record's own scope before the start
+ * CAS. True if f was claimed (it is done on return). */
+static void run_claimed(weft_pool *p, weft_future *f)
+{
+    struct weft__worker g; /* a guest: not the thread's weft__tls_worker (help_as_guest) */
+    memset(&g, 0, sizeof g);
+    g.pool = p;
+    g.index = -1;
+    g.parker = weft__parker_self();
+    /* relaxed: as before_run (drop_unrun synchronises). */
+    if (atomic_load_explicit(&p->cancelling, memory_order_relaxed)) {
+        drop_unrun(p, f, true);
+        weft__future_unref(f); /* the claim's reference */
+        return;
+    }
+    int pool_rc = weft_scope_enter(p->scope); /* p's cancellation reaches the task, ours not */
+    weft_scope *own, *entered;
+    int refused = pool_rc ? pool_rc : enter_scope(p, f, &own, &entered);
+    if (pool_rc) own = entered = NULL;
+    if (weft__future_start_claimed(f, &g)) {
+        void *res = NULL;
+        int st = refused ? refused : call(&g, f, &res, false);
+        bool cancel_req = weft__future_finish(f, st, res); /* drops the claim's reference */
+        leave_scope(entered, own);
+        if (cancel_req && !entered) clear_cancel(&g);
+    } else { /* cancelled, or failed by a broken pool, since the claim */
+        leave_scope(entered, own);
+        weft__future_unref(f);
+    }
+    if (pool_rc == 0) weft_scope_exit();
+    weft_error_clear(); /* what the task left in the slot is not the waiter's */
+}
+
+/* Non-zero while this thread runs a task it claimed: that task's own waits only wait, so its
+ * children go to the workers (deques, the fork-join shortcut) instead of all being pulled onto
+ * one outside thread (a fork-join tree waited from outside ran 2-5x slower so). */
+static _Thread_local int claim_depth WEFT__TLS_IE;
+
+bool weft__pool_run_claimed(weft_future *f)
+{
+    if (claim_depth > 0) return false;
+    /* Room for p's scope and the task's: once claimed, the task must run or fail. */
+    if (weft__scope_depth() + 2 > WEFT_SCOPE_DEPTH) return false;
+    uint64_t s = atomic_load_explicit(&f->word, memory_order_relaxed), n;
+    bool give;
+    do {
+        if ((s & (F_STATE | F_CLAIMED)) != F_PENDING) return false;
+        give = f->bounded && !(s & F_UNQUEUED);
+        n = (s + REF1) | F_CLAIMED | (give ? F_UNQUEUED : 0);
+        /* acq_rel: as weft__future_start; pairs with a cancel's or a taker's RMW. */
+    } while (!atomic_compare_exchange_weak_explicit(&f->word, &s, n, memory_order_acq_rel,
+                                                    memory_order_relaxed));
+    weft_pool *p = f->pool; /* alive: f is counted and not done */
+    atomic_fetch_add(&p->refs, 1);
+    if (give) {
+        weft__wakelist wl = WEFT__WAKELIST_INIT;
+        weft__pool_give_place(p, &wl);
+        weft__wakelist_flush(&wl);
+    }
+    claim_depth++;
+    run_claimed(p, f);
+    claim_depth--;
+    atomic_fetch_add(&p->ext_done, 1); /* seq_cst: before check_calm's loads */
+    weft__pool_check_calm(p);
+    if (atomic_load(&p->closed)) weft__pool_wake_all(p); /* workers waiting for calm to exit */
+    weft__pool_unref(p);
+    return true;
 }
 
 /* ---- waiting with help ---- */

@@ -63,7 +63,8 @@ static bool cancel_if_pending(weft_future *f)
     do {
         if ((s & F_STATE) != F_PENDING) return false;
         /* acq_rel: as finish's CAS (publishes nothing new but keeps the order). */
-    } while (!atomic_compare_exchange_weak_explicit(&f->word, &s, (s & ~F_LOW) | F_CANCELLED,
+    } while (!atomic_compare_exchange_weak_explicit(&f->word, &s,
+                                                    (s & ~F_LOW) | (s & F_KEEP) | F_CANCELLED,
                                                     memory_order_acq_rel, memory_order_relaxed));
     weft__future_notify(f, (uint32_t)s);
     return true;
@@ -76,10 +77,11 @@ void weft__future_cancel_pending(weft_future *f)
 
 /* The record is queued (so not RUNNING) and the caller holds the pool's reference (T2 for
  * status and message; undone if a cancel wins the CAS). */
-void weft__future_fail_pending(weft_future *f, int status, const char *message)
+void weft__future_fail_pending(weft_future *f, int status, const char *message, bool claimer)
 {
     uint64_t s = atomic_load_explicit(&f->word, memory_order_relaxed);
     if ((s & F_STATE) != F_PENDING) return;
+    if ((s & F_CLAIMED) && !claimer) return; /* its claimer writes these fields */
     f->status = status;
     f->result = NULL;                                    /* it held a walk hint (sched.c) */
     f->message = message ? weft__strdup(message) : NULL; /* NULL: weft__future_message falls back */
@@ -93,7 +95,8 @@ void weft__future_fail_pending(weft_future *f, int status, const char *message)
         }
         /* acq_rel: release publishes status/message, as finish's CAS; acquire pairs with a
          * listener's fetch_or. */
-    } while (!atomic_compare_exchange_weak_explicit(&f->word, &s, (s & ~F_LOW) | F_FINISHED,
+    } while (!atomic_compare_exchange_weak_explicit(&f->word, &s,
+                                                    (s & ~F_LOW) | (s & F_KEEP) | F_FINISHED,
                                                     memory_order_acq_rel, memory_order_relaxed));
     weft__future_notify(f, (uint32_t)s);
 }
@@ -113,9 +116,36 @@ static void interrupt_runner(weft_future *f, weft__wakelist *wl)
         weft__parker_interrupt_batch(w->parker, wl);
 }
 
+/* cancel_if_pending for a bounded record: the CAS that cancels a record still queued (no
+ * F_UNQUEUED) gives its place among max_queued back, so a paused or busy pool takes a new task
+ * at once. Under f->wq.lock: the pool is alive while the record is queued, and whoever takes it
+ * off the queue syncs on this lock before it may let the pool go (task.h, F_UNQUEUED). */
+static bool cancel_bounded(weft_future *f)
+{
+    weft__lock_acquire(&f->wq.lock);
+    uint64_t s = atomic_load_explicit(&f->word, memory_order_relaxed);
+    bool give;
+    do {
+        if ((s & F_STATE) != F_PENDING) {
+            weft__lock_release(&f->wq.lock);
+            return false;
+        }
+        give = !(s & F_UNQUEUED);
+        /* acq_rel: as cancel_if_pending; pairs with weft__future_unqueue's fetch_or. */
+    } while (!atomic_compare_exchange_weak_explicit(
+        &f->word, &s, (s & ~F_LOW) | (s & F_KEEP) | F_CANCELLED | (give ? F_UNQUEUED : 0),
+        memory_order_acq_rel, memory_order_relaxed));
+    weft__wakelist wl = WEFT__WAKELIST_INIT;
+    if (give) weft__pool_give_place(f->pool, &wl);
+    weft__lock_release(&f->wq.lock); /* the last touch of the pool */
+    weft__wakelist_flush(&wl);
+    weft__future_notify(f, (uint32_t)s);
+    return true;
+}
+
 int weft__future_cancel(weft_future *f)
 {
-    if (cancel_if_pending(f)) return 0;
+    if (f->bounded ? cancel_bounded(f) : cancel_if_pending(f)) return 0;
     weft__lock_acquire(&f->wq.lock);
     uint64_t s = atomic_load_explicit(&f->word, memory_order_acquire); /* pairs: start's CAS */
     int rc;

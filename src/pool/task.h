@@ -31,6 +31,18 @@
  *   F_LISTEN      someone waits or a callback is registered: set by fetch_or under f->wq.lock
  *                 (weft__future_listen), so the completer must take f->wq.lock.
  *   F_CANCEL_REQ  a canceller interrupted the running task, under f->wq.lock.
+ *   F_UNQUEUED    a bounded record (its pool has max_queued) no longer holds a place among
+ *                 max_queued. Whoever sets it first gives the place back: the thread that takes
+ *                 the record off a queue (fetch_or, weft__future_unqueue), or weft_future_cancel
+ *                 of the PENDING record (in its cancelling CAS, under f->wq.lock, then it
+ *                 decrements the pool's count while the record, still queued, keeps the pool
+ *                 alive). A taker that finds it set syncs on f->wq.lock (the canceller is then
+ *                 done with the pool) and gives nothing back.
+ *   F_CLAIMED     a waiter that is no worker took the PENDING record to run it itself
+ *                 (weft__pool_run_claimed, with a reference of its own: REF1 in the same CAS).
+ *                 No worker starts it (weft__future_start fails), and whoever takes it off the
+ *                 queue only drops the queue's reference: the claimer counts it done. The
+ *                 record stays PENDING until the claimer's start (or a cancel) moves it on.
  *
  * Invariants:
  *   T1 States never go back: FINISHED and CANCELLED are final, and PENDING is left once.
@@ -90,6 +102,9 @@ enum {
     F_STATE = 3,
     F_LISTEN = 4,
     F_CANCEL_REQ = 8,
+    F_UNQUEUED = 16,                 /* a bounded record's place among max_queued was given back */
+    F_CLAIMED = 32,                  /* its waiter took it to run it (weft__pool_run_claimed) */
+    F_KEEP = F_UNQUEUED | F_CLAIMED, /* kept by every transition: whoever takes it reads them */
 };
 /* One reference in the word: state and references share one atomic, so that the runner's
  * completion and its reference drop are one CAS. */
@@ -133,6 +148,8 @@ struct weft_future {
     _Atomic bool observed; /* the failure was given to someone (result) */
     bool cancel_seen;      /* a cancel request reached the running task */
     bool solo;             /* fire-and-forget: no future handed out (sched.c run_solo) */
+    bool bounded;          /* its pool has max_queued: the place is given back once (F_UNQUEUED) */
+    bool claimable;        /* its waiter may run it (F_CLAIMED): the pool lets outsiders help */
     uint8_t flags;         /* R_* above: what of the cold line is in use, and why it ended */
     /* ---- cold ---- */
     _Alignas(64) union {
@@ -168,8 +185,9 @@ void weft__future_notify(weft_future *f, uint32_t old);
 /* A queued record dropped at shutdown: PENDING -> CANCELLED if still pending. */
 void weft__future_cancel_pending(weft_future *f);
 /* A queued record dropped because its pool broke: PENDING -> FINISHED with status and a copy
- * of message (done, failed, not cancelled); loses to a concurrent cancel. */
-void weft__future_fail_pending(weft_future *f, int status, const char *message);
+ * of message (done, failed, not cancelled); loses to a concurrent cancel. A claimed record is
+ * left to its claimer (claimer: the caller is it). */
+void weft__future_fail_pending(weft_future *f, int status, const char *message, bool claimer);
 /* weft_future_cancel's work on a valid f: 0 (cancelled now or before), WEFT_EBUSY (running:
  * interrupted, or already asked), WEFT_ESTATE (finished; the error slot is set). */
 int weft__future_cancel(weft_future *f);
@@ -204,6 +222,8 @@ static inline void weft__future_init(weft_future *f, weft_pool *p, uint32_t refs
     atomic_store_explicit(&f->observed, false, memory_order_relaxed);
     f->cancel_seen = false;
     f->solo = false;
+    f->bounded = false;
+    f->claimable = false;
     f->flags = 0;
     weft__hb_release(f); /* what the submitter wrote, for the runner (start) */
 }
@@ -268,7 +288,7 @@ static inline int weft__future_start(weft_future *f, struct weft__worker *w)
     atomic_store_explicit(&f->runner, w, memory_order_relaxed);
     uint64_t s = atomic_load_explicit(&f->word, memory_order_relaxed);
     do {
-        if ((s & F_STATE) != F_PENDING) return 0;
+        if ((s & (F_STATE | F_CLAIMED)) != F_PENDING) return 0; /* claimed: the waiter runs it */
         /* acq_rel: release publishes runner to cancel; acquire pairs with a cancel that
          * lost. */
     } while (!atomic_compare_exchange_weak_explicit(&f->word, &s,
@@ -278,12 +298,49 @@ static inline int weft__future_start(weft_future *f, struct weft__worker *w)
     return 1;
 }
 
+/* A bounded record taken off a queue (it was PENDING then, and the caller keeps its pool
+ * alive): true if the caller must give its place among max_queued back; false if a cancel
+ * already did (then it is done with the pool on return: F_UNQUEUED above). acq_rel: pairs with
+ * the cancelling CAS. */
+static inline bool weft__future_unqueue(weft_future *f)
+{
+    if (atomic_fetch_or_explicit(&f->word, F_UNQUEUED, memory_order_acq_rel) & F_UNQUEUED) {
+        weft__lock_acquire(&f->wq.lock);
+        weft__lock_release(&f->wq.lock);
+        return false;
+    }
+    return true;
+}
+
+/* Whether a record no longer PENDING (or claimed) was claimed by its waiter: F_CLAIMED is
+ * never cleared once set. relaxed: the caller's own RMW on the word saw the state it acts on. */
+static inline bool weft__future_claimed(weft_future *f)
+{
+    return (atomic_load_explicit(&f->word, memory_order_relaxed) & F_CLAIMED) != 0;
+}
+
+/* weft__future_start for the claimer of f (F_CLAIMED set): PENDING -> RUNNING by w. */
+static inline int weft__future_start_claimed(weft_future *f, struct weft__worker *w)
+{
+    atomic_store_explicit(&f->runner, w, memory_order_relaxed); /* as weft__future_start */
+    uint64_t s = atomic_load_explicit(&f->word, memory_order_relaxed);
+    do {
+        if ((s & F_STATE) != F_PENDING) return 0; /* cancelled or failed since the claim */
+    } while (!atomic_compare_exchange_weak_explicit(&f->word, &s,
+                                                    (s & ~(uint64_t)F_STATE) | F_RUNNING,
+                                                    memory_order_acq_rel, memory_order_relaxed));
+    weft__hb_acquire(f);
+    return 1;
+}
+
 /* Complete a RUNNING future and drop the pool's reference (f may be gone on return); true if
  * a cancel request interrupted the runner (which must then clear its parker, T4). */
 static inline bool weft__future_finish(weft_future *f, int status, void *result)
 {
     f->status = status;
-    f->result = result;
+    /* An atomic store (a plain one on every target): a claimed record may still be on the
+     * injection stack, whose walker reads result as a prefetch hint (sched.c walk_hint). */
+    __atomic_store_n(&f->result, result, __ATOMIC_RELAXED);
     weft__hb_release(f); /* what the task wrote, for whoever sees it done */
     /* One CAS: RUNNING -> FINISHED and, when nobody listens and no cancel is in flight, the
      * pool's reference dropped with it (T5). With listeners the reference is kept until they

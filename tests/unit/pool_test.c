@@ -731,6 +731,287 @@ START_TEST(bounded_queue_gives_back_pressure)
 }
 END_TEST
 
+/* A task cancelled while queued gives its place among max_queued back at once: with the pool
+ * paused nobody would take it off the queue, yet submits with no timeout succeed. */
+START_TEST(cancelled_queued_tasks_do_not_count_against_max_queued)
+{
+    weft_pool *p;
+    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+    o.max_workers = 1;
+    o.max_queued = 3;
+    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    ck_assert_weft(weft_pool_pause(p), 0);
+    atomic_store(&weft_test_runs, 0);
+    weft_future *f[3];
+    for (int i = 0; i < 3; i++)
+        ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, &f[i], 0), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, 0), WEFT_EAGAIN);
+    ck_assert_weft(weft_future_cancel(f[0]), 0);
+    ck_assert_weft(weft_future_cancel(f[2]), 0);
+    ck_assert_weft(weft_future_cancel(f[2]), 0); /* a second cancel gives nothing back again */
+    ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, 0), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, 0), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, 0), WEFT_EAGAIN);
+    ck_assert_weft(weft_pool_resume(p), 0);
+    ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(30)), 0);
+    ck_assert_int_eq(atomic_load(&weft_test_runs), 3);
+    ck_assert_int_eq(weft_future_cancelled(f[0]), 1);
+    ck_assert_int_eq(weft_future_cancelled(f[1]), 0);
+    /* The places came back exactly once: a paused pool takes max_queued again, no more. */
+    ck_assert_weft(weft_pool_pause(p), 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, 0), 0);
+    ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, 0), WEFT_EAGAIN);
+    for (int i = 0; i < 3; i++) weft_future_unref(f[i]);
+    weft_pool_free(p);
+}
+END_TEST
+
+struct cancel_race {
+    weft_future *f[8];
+    weft_event go;
+};
+
+static int cancel_all(void *arg)
+{
+    struct cancel_race *r = arg;
+    if (weft_event_wait(&r->go, WEFT_SEC(30)) != 0) return 1;
+    for (int i = 7; i >= 0; i--) {
+        int rc = weft_future_cancel(r->f[i]);
+        if (rc != 0 && rc != WEFT_EBUSY && rc != WEFT_ESTATE) return 2;
+    }
+    return 0;
+}
+
+/* Cancels race the workers' (or a cancelling shutdown's) taking the same records off the
+ * queue, and the pool's end: each place comes back once, and the pool is not touched once
+ * freed (ASan). Afterwards a paused pool holds exactly max_queued tasks again. */
+START_TEST(cancels_racing_workers_give_each_place_back_once)
+{
+    for (int round = 0; round < 200; round++) {
+        weft_pool *p;
+        weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+        o.max_workers = 2;
+        o.max_queued = 8;
+        ck_assert_weft(weft_pool_new(&p, &o), 0);
+        struct cancel_race r;
+        weft_event_init(&r.go);
+        if (round % 2) ck_assert_weft(weft_pool_pause(p), 0);
+        for (int i = 0; i < 8; i++)
+            ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, &r.f[i], WEFT_SEC(30)),
+                           0);
+        weft_thread th;
+        ck_assert_weft(weft_thread_start(&th, cancel_all, &r, NULL), 0);
+        weft_event_set(&r.go);
+        int status = -1;
+        if (round % 4 == 1) { /* a cancelling shutdown drops what the canceller has not */
+            ck_assert_weft(weft_pool_shutdown(p, 1, 1, WEFT_SEC(30)), 0);
+            weft_pool_free(p);
+            ck_assert_weft(weft_thread_join(th, &status, WEFT_SEC(30)), 0);
+        } else {
+            if (round % 2) ck_assert_weft(weft_pool_resume(p), 0);
+            ck_assert_weft(weft_thread_join(th, &status, WEFT_SEC(30)), 0);
+            ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(30)), 0);
+            /* Both workers busy (not a pause: a worker already searching when pause returns
+             * may still take a task), so nothing leaves the queue while we count. */
+            weft_event gate, started[2];
+            weft_event_init(&gate);
+            weft_event *ev[2][2] = {{&started[0], &gate}, {&started[1], &gate}};
+            for (int i = 0; i < 2; i++) {
+                weft_event_init(&started[i]);
+                ck_assert_weft(weft_pool_submit(p, stubborn, ev[i], NULL, WEFT_SEC(30)), 0);
+            }
+            for (int i = 0; i < 2; i++)
+                ck_assert_weft(weft_event_wait(&started[i], WEFT_SEC(30)), 0);
+            for (int i = 0; i < 8; i++)
+                ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, 0), 0);
+            ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, 0), WEFT_EAGAIN);
+            weft_event_set(&gate);
+            weft_pool_free(p);
+        }
+        ck_assert_int_eq(status, 0);
+        for (int i = 0; i < 8; i++) weft_future_unref(r.f[i]);
+    }
+}
+END_TEST
+
+/* ---- a waiter runs the task it waits for ---- */
+
+struct claim {
+    pthread_t ran_on;
+    atomic_int runs, wait_rc, saw_cancel;
+    weft_event started, gate, waiter_cancelled, reported;
+    weft_scope *scope;
+    weft_pool *p;
+    weft_future *f;
+};
+
+static int claim_probe(void *arg, void **result)
+{
+    struct claim *c = arg;
+    c->ran_on = pthread_self();
+    atomic_fetch_add(&c->runs, 1);
+    *result = c;
+    return 0;
+}
+
+/* The pool is paused, so no worker could have run it: the waiter did, and it counts for
+ * wait_idle and gives its place among max_queued back. */
+START_TEST(a_waiter_runs_its_queued_task_itself)
+{
+    weft_pool *p;
+    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+    o.max_workers = 1;
+    o.max_queued = 1;
+    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    ck_assert_weft(weft_pool_pause(p), 0);
+    struct claim c;
+    memset(&c, 0, sizeof c);
+    weft_future *f;
+    void *res = NULL;
+    ck_assert_weft(weft_pool_submit(p, claim_probe, &c, &f, 0), 0);
+    ck_assert_weft(weft_future_wait(f, 0), WEFT_EAGAIN);             /* timeout 0: no claim */
+    ck_assert_weft(weft_future_wait(f, WEFT_MS(1)), WEFT_ETIMEDOUT); /* timed: no claim */
+    ck_assert_weft(weft_future_result(f, &res, WEFT_FOREVER), 0);
+    ck_assert_ptr_eq(res, &c);
+    ck_assert_int_eq(atomic_load(&c.runs), 1);
+    ck_assert(pthread_equal(c.ran_on, pthread_self()));
+    ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, 0), 0); /* its place */
+    ck_assert_weft(weft_pool_resume(p), 0);
+    ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(30)), 0);
+    ck_assert_int_eq(atomic_load(&c.runs), 1); /* the worker found it claimed: not run again */
+    weft_future_unref(f);
+    weft_pool_free(p);
+}
+END_TEST
+
+/* Runs on its waiter, blocks until the waiter's scope is cancelled, and reports whether that
+ * cancellation reached it (it must not: it runs in the pool's scope). */
+static int claim_blocker(void *arg, void **result)
+{
+    (void)result;
+    struct claim *c = arg;
+    c->ran_on = pthread_self();
+    atomic_fetch_add(&c->runs, 1);
+    weft_event_set(&c->started);
+    atomic_store(&c->wait_rc, weft_event_wait(&c->waiter_cancelled, WEFT_SEC(30)));
+    atomic_store(&c->saw_cancel, weft_cancelled());
+    weft_event_set(&c->reported);
+    /* Then it waits for the gate, which only a cancel of its future interrupts. */
+    return weft_event_wait(&c->gate, WEFT_SEC(30));
+}
+
+static int claim_waiter(void *arg)
+{
+    struct claim *c = arg;
+    if (weft_scope_enter(c->scope) != 0) return 10;
+    int rc = weft_future_wait(c->f, WEFT_FOREVER);
+    int after = weft_checkpoint(); /* the waiter's own cancellation is still there */
+    weft_scope_exit();
+    if (!pthread_equal(c->ran_on, pthread_self())) return 11;
+    return rc == 0 && after == WEFT_ECANCELED ? 0 : 12;
+}
+
+START_TEST(a_waiter_running_its_task_is_cancelled_and_the_task_is_not)
+{
+    struct claim c;
+    memset(&c, 0, sizeof c);
+    weft_event_init(&c.started);
+    weft_event_init(&c.gate);
+    weft_event_init(&c.waiter_cancelled);
+    weft_event_init(&c.reported);
+    c.p = weft_test_pool(1);
+    ck_assert_weft(weft_pool_pause(c.p), 0);
+    ck_assert_weft(weft_scope_new(&c.scope, NULL, NULL), 0);
+    ck_assert_weft(weft_pool_submit(c.p, claim_blocker, &c, &c.f, WEFT_FOREVER), 0);
+    weft_thread th;
+    ck_assert_weft(weft_thread_start(&th, claim_waiter, &c, NULL), 0);
+    ck_assert_weft(weft_event_wait(&c.started, WEFT_SEC(30)), 0);
+    ck_assert_weft(weft_scope_cancel(c.scope, WEFT_ECANCELED, "stop waiting"), 0);
+    weft_event_set(&c.waiter_cancelled);
+    ck_assert_weft(weft_event_wait(&c.reported, WEFT_SEC(30)), 0);
+    /* A cancel of the future reaches the task on its waiter. */
+    ck_assert_weft(weft_future_cancel(c.f), WEFT_EBUSY);
+    int status = -1;
+    ck_assert_weft(weft_thread_join(th, &status, WEFT_SEC(30)), 0);
+    ck_assert_int_eq(status, 0);
+    ck_assert_int_eq(atomic_load(&c.wait_rc), 0); /* the waiter's cancel did not reach it */
+    ck_assert_int_eq(atomic_load(&c.saw_cancel), 0);
+    ck_assert_weft(weft_future_result(c.f, NULL, 0), WEFT_ECANCELED); /* the future's did */
+    ck_assert_weft(weft_pool_resume(c.p), 0);
+    ck_assert_weft(weft_pool_wait_idle(c.p, WEFT_SEC(30)), 0);
+    ck_assert_int_eq(atomic_load(&c.runs), 1);
+    weft_future_unref(c.f);
+    weft_scope_free(c.scope);
+    weft_pool_free(c.p);
+}
+END_TEST
+
+static int claim_gated(void *arg, void **result)
+{
+    (void)result;
+    struct claim *c = arg;
+    c->ran_on = pthread_self();
+    atomic_fetch_add(&c->runs, 1);
+    weft_event_set(&c->started);
+    return weft_event_wait(&c->gate, WEFT_SEC(30));
+}
+
+static int open_gate(void *arg)
+{
+    weft_event_set(arg);
+    return 0;
+}
+
+/* A task a worker already runs is left to it: the waiter only waits. */
+START_TEST(a_waiter_does_not_take_a_running_task)
+{
+    for (int round = 0; round < 50; round++) {
+        struct claim c;
+        memset(&c, 0, sizeof c);
+        weft_event_init(&c.started);
+        weft_event_init(&c.gate);
+        weft_pool *p = weft_test_pool(1);
+        weft_future *f;
+        ck_assert_weft(weft_pool_submit(p, claim_gated, &c, &f, WEFT_FOREVER), 0);
+        ck_assert_weft(weft_event_wait(&c.started, WEFT_SEC(30)), 0);
+        weft_thread th;
+        ck_assert_weft(weft_thread_start(&th, open_gate, &c.gate, NULL), 0);
+        ck_assert_weft(weft_future_wait(f, WEFT_FOREVER), 0);
+        ck_assert_weft(weft_thread_join(th, NULL, WEFT_SEC(30)), 0);
+        ck_assert_int_eq(atomic_load(&c.runs), 1);
+        ck_assert(!pthread_equal(c.ran_on, pthread_self()));
+        weft_future_unref(f);
+        weft_pool_free(p);
+    }
+}
+END_TEST
+
+/* Waiters race the workers for the same queued tasks: each runs once, wherever it ran. */
+START_TEST(waiters_and_workers_race_for_queued_tasks)
+{
+    weft_pool *p = weft_test_pool(2);
+    for (int round = 0; round < 100; round++) {
+        struct claim c[16];
+        weft_future *f[16];
+        memset(c, 0, sizeof c);
+        for (int i = 0; i < 16; i++)
+            ck_assert_weft(weft_pool_submit(p, claim_probe, &c[i], &f[i], WEFT_FOREVER), 0);
+        for (int i = 15; i >= 0; i--) {
+            if (i % 5 == 0) (void)weft_future_cancel(f[i]);
+            int rc = weft_future_wait(f[i], WEFT_FOREVER);
+            ck_assert_weft(rc, 0);
+        }
+        ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(30)), 0);
+        for (int i = 0; i < 16; i++) {
+            ck_assert_int_eq(atomic_load(&c[i].runs), weft_future_cancelled(f[i]) ? 0 : 1);
+            weft_future_unref(f[i]);
+        }
+    }
+    weft_pool_free(p);
+}
+END_TEST
+
 static atomic_int inits;
 
 static int init_ok(void *arg)
@@ -1385,8 +1666,12 @@ WEFT_TEST_SUITE(
     a_paced_submitter_goes_on_when_the_workers_are_stuck,
     a_pool_can_keep_outside_waiters_from_running_tasks, a_helping_waiter_still_times_out,
     a_helping_waiter_is_cancelled_and_its_task_is_not, wait_idle_pause_and_resume,
-    bounded_queue_gives_back_pressure, workers_are_named_and_initialised,
-    broken_pool_fails_pending_futures_with_ebroken, broken_pool_runs_no_task_after_the_break,
-    broken_pool_fails_a_running_map, map_interrupted_by_a_cancelling_shutdown_fails_with_ecanceled,
-    futures_outlive_their_pool, records_recycle_when_no_magazine_can_be_had,
-    a_batch_the_deque_cannot_hold_runs_on_its_worker, default_pool_and_bad_input)
+    bounded_queue_gives_back_pressure, cancelled_queued_tasks_do_not_count_against_max_queued,
+    cancels_racing_workers_give_each_place_back_once, a_waiter_runs_its_queued_task_itself,
+    a_waiter_running_its_task_is_cancelled_and_the_task_is_not,
+    a_waiter_does_not_take_a_running_task, waiters_and_workers_race_for_queued_tasks,
+    workers_are_named_and_initialised, broken_pool_fails_pending_futures_with_ebroken,
+    broken_pool_runs_no_task_after_the_break, broken_pool_fails_a_running_map,
+    map_interrupted_by_a_cancelling_shutdown_fails_with_ecanceled, futures_outlive_their_pool,
+    records_recycle_when_no_magazine_can_be_had, a_batch_the_deque_cannot_hold_runs_on_its_worker,
+    default_pool_and_bad_input)
