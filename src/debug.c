@@ -246,6 +246,7 @@ static void put_thread(struct out *o, struct snap *s, struct snap **by_id, uint3
     }
     uint32_t nheld = LD(c, nheld); /* lock-order checking on: the thread's own stack */
     for (uint32_t i = 0; i < nheld && i < WEFT__DBG_HELD; i++) {
+        if (LD(c, held[i]) == 0) continue; /* a lock the checker's stack lost track of */
         put(o, "    holding: ");
         put_object(o, WEFT__WAIT_LOCK, LD(c, held[i]));
         put(o, "\n");
@@ -649,7 +650,7 @@ static void check_edges(weft__dbg_thread *t, uint32_t n, uintptr_t lock)
     int nframes = 0;
     for (uint32_t i = 0; i < n && i < WEFT__DBG_HELD; i++) {
         uintptr_t held = atomic_load_explicit(&t->held[i], memory_order_relaxed);
-        if (held == lock || cached(t, held, lock, false)) continue;
+        if (held == 0 || held == lock || cached(t, held, lock, false)) continue; /* 0: lost */
         if (!locked) {
             nframes = weft__os_backtrace(frames, EDGE_FRAMES + 1) - 1; /* without this function */
             pthread_mutex_lock(&graph.lock);
@@ -700,6 +701,15 @@ static inline void order_acquired(const void *lock, bool tried)
     atomic_store_explicit(&t->nheld, n + 1, memory_order_relaxed);
 }
 
+/* Close the gap slot i leaves in the stack t->held[0 .. top): a release out of order. */
+static void remove_held(weft__dbg_thread *t, uint32_t i, uint32_t top)
+{
+    for (uint32_t j = i; j + 1 < top; j++)
+        atomic_store_explicit(&t->held[j],
+                              atomic_load_explicit(&t->held[j + 1], memory_order_relaxed),
+                              memory_order_relaxed);
+}
+
 /* order_released past its fast path: no record, or not the top of the stack. */
 __attribute__((noinline)) static void order_released_slow(const void *lock)
 {
@@ -712,16 +722,28 @@ __attribute__((noinline)) static void order_released_slow(const void *lock)
         atomic_store_explicit(&t->nheld, n - 1, memory_order_relaxed); /* the usual: the top */
         return;
     }
+    /* Past the stack (n > WEFT__DBG_HELD) the locks held are not all recorded, and a slot
+     * holding 0 stands for one of them: a lock held whose identity the stack lost. */
     for (uint32_t i = top; i-- > 0;) {
         if (atomic_load_explicit(&t->held[i], memory_order_relaxed) != (uintptr_t)lock) continue;
-        for (uint32_t j = i; j + 1 < top; j++) /* released out of order: close the gap */
-            atomic_store_explicit(&t->held[j],
-                                  atomic_load_explicit(&t->held[j + 1], memory_order_relaxed),
-                                  memory_order_relaxed);
+        remove_held(t, i, top);
+        /* The lock that moves down into the top slot is one that was never recorded. */
+        if (n > WEFT__DBG_HELD) atomic_store_explicit(&t->held[top - 1], 0, memory_order_relaxed);
         atomic_store_explicit(&t->nheld, n - 1, memory_order_relaxed);
         return;
     }
-    if (n > WEFT__DBG_HELD) atomic_store_explicit(&t->nheld, n - 1, memory_order_relaxed);
+    /* Not on the stack: a lock past it, or one whose slot was lost (0), or a lock taken
+     * before checking was on (nothing to do). */
+    if (n > WEFT__DBG_HELD) {
+        atomic_store_explicit(&t->nheld, n - 1, memory_order_relaxed);
+        return;
+    }
+    for (uint32_t i = top; i-- > 0;)
+        if (atomic_load_explicit(&t->held[i], memory_order_relaxed) == 0) {
+            remove_held(t, i, top);
+            atomic_store_explicit(&t->nheld, n - 1, memory_order_relaxed);
+            return;
+        }
 }
 
 /* The usual release: the top of the stack (as order_acquired, no registers saved). */

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "figures.h"
 #include "tasks.h"
 #include "test.h"
 
@@ -44,6 +45,7 @@ START_TEST(a_million_tasks_none_lost_or_run_twice)
     ck_assert_weft(weft_pool_stats(big.pool, &st), 0);
     ck_assert_uint_eq(st.submitted, (uint64_t)big.n);
     ck_assert_uint_eq(st.completed, (uint64_t)big.n);
+    weft_test_figure("pool_tasks_run_once", (unsigned long long)big.n);
     weft_pool_free(big.pool);
     free(big.runs);
 }
@@ -59,6 +61,7 @@ static int set_flag(void *arg, void **result)
 START_TEST(cancel_racing_completion_is_one_or_the_other)
 {
     long n = weft_test_scale(20000);
+    unsigned long long cancelled = 0;
     weft_pool *p = weft_test_pool(2);
     for (long i = 0; i < n; i++) {
         if (i == n / 2) { /* second half: tasks in scopes of their own */
@@ -83,7 +86,10 @@ START_TEST(cancel_racing_completion_is_one_or_the_other)
         weft_future_unref(f);
         ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(10)), 0);
         ck_assert_int_eq(atomic_load(&flag), c == 0 ? 0 : 1);
+        cancelled += c == 0;
     }
+    weft_test_figure("pool_cancel_races_checked", (unsigned long long)n);
+    weft_test_figure("pool_cancels_won", cancelled);
     weft_pool_free(p);
 }
 END_TEST

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "figures.h"
 #include "test.h"
 
 #define TAG(p, i) ((void *)(uintptr_t)(((uint64_t)(p) << 32) | ((uint64_t)(i) + 1)))
@@ -207,6 +208,7 @@ static void one_run(int producers, int consumers, int order, size_t cap, int how
     ck_assert_uint_eq(got_n, put_n);
     ck_assert_uint_eq(got_sum, put_sum);
     if (how == END_DRAIN) ck_assert_uint_eq(put_n, bits);
+    weft_test_figure("queue_items_moved", got_n); /* each checked: once, none lost */
     ck_assert_int_eq(weft_queue_empty(r.q), 1);
     ck_assert_weft(weft_queue_free(r.q), 0);
     ck_assert_weft(weft_queue_free(r.idle), 0);
@@ -314,6 +316,7 @@ START_TEST(queue_stress_select_over_mixed_queues)
     ck_assert_uint_eq(dup, 0);
     ck_assert_uint_eq(got_n, put_n);
     ck_assert_uint_eq(put_n, 4 * (uint64_t)r.per_producer);
+    weft_test_figure("queue_items_moved", got_n);
     for (int i = 0; i < 3; i++) ck_assert_weft(weft_queue_free(pm[0].qs[i]), 0);
     free(r.seen);
 }
