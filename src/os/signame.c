@@ -11,7 +11,7 @@ struct signame {
     const char *abbrev, *descr;
 };
 
-#define S(sig, descr) [sig] = {#sig + 3, descr}
+#define S(sig, descr) [sig] = {&(#sig)[3], descr} /* the name without "SIG" */
 static const struct signame names[] = {
     S(SIGHUP, "Hangup"),
     S(SIGINT, "Interrupt"),
