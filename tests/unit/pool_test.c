@@ -504,10 +504,21 @@ static int holder(void *arg, void **result)
     return weft_event_wait(&h->release, WEFT_SEC(60));
 }
 
+/* A pool whose outside waiters help (opts.waiters_help): the tests below are about helping. */
+static weft_pool *helping_pool(int workers)
+{
+    weft_pool *p;
+    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+    o.max_workers = workers;
+    o.waiters_help = 1;
+    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    return p;
+}
+
 static void help_start(struct help *h, int nkids, weft_task_fn kid)
 {
     memset(h, 0, sizeof *h);
-    h->p = weft_test_pool(1);
+    h->p = helping_pool(1);
     weft_event_init(&h->spawned);
     weft_event_init(&h->release);
     weft_event_init(&h->kid_running);
@@ -559,14 +570,12 @@ START_TEST(a_future_wait_from_outside_runs_no_other_task)
 }
 END_TEST
 
-START_TEST(a_pool_can_keep_outside_waiters_from_running_tasks)
+/* Helping is opt-in: with the default opts an outside waiter runs no task. */
+START_TEST(by_default_outside_waiters_run_no_task)
 {
     struct help h;
     memset(&h, 0, sizeof h);
-    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-    o.max_workers = 1;
-    o.outsiders_only_wait = 1;
-    ck_assert_weft(weft_pool_new(&h.p, &o), 0);
+    h.p = weft_test_pool(1);
     weft_event_init(&h.spawned);
     weft_event_init(&h.release);
     h.nkids = 2;
@@ -578,6 +587,40 @@ START_TEST(a_pool_can_keep_outside_waiters_from_running_tasks)
     ck_assert_int_eq(atomic_load(&h.on_waiter), 0);
     ck_assert_int_eq(weft_future_done(h.kids[0]), 0);
     help_end(&h);
+}
+END_TEST
+
+static int wait_idle_50ms(void *arg)
+{
+    return weft_pool_wait_idle(arg, WEFT_MS(50));
+}
+
+/* The headers' promise with the default opts: wait_idle returns at its deadline even when the
+ * queued tasks wait for what the caller does after it (a helping caller would run one and
+ * hang). The wait runs on a thread joined with a timeout, so a regression fails, not hangs. */
+START_TEST(wait_idle_times_out_while_tasks_wait_for_the_caller)
+{
+    for (int round = 0; round < 10; round++) {
+        weft_pool *p = weft_test_pool(1);
+        weft_event gate;
+        weft_event_init(&gate);
+        weft_future *f[2];
+        for (int i = 0; i < 2; i++)
+            ck_assert_weft(weft_pool_submit(p, weft_test_wait_event, &gate, &f[i], 0), 0);
+        weft_thread th;
+        ck_assert_weft(weft_thread_start(&th, wait_idle_50ms, p, NULL), 0);
+        int status = -1;
+        int rc = weft_thread_join(th, &status, WEFT_SEC(20));
+        weft_event_set(&gate);
+        if (rc == WEFT_ETIMEDOUT) ck_assert_weft(weft_thread_join(th, NULL, WEFT_FOREVER), 0);
+        ck_assert_weft(rc, 0);
+        ck_assert_weft(status, WEFT_ETIMEDOUT);
+        for (int i = 0; i < 2; i++) {
+            ck_assert_weft(weft_future_result(f[i], NULL, WEFT_SEC(30)), 0);
+            weft_future_unref(f[i]);
+        }
+        weft_pool_free(p);
+    }
 }
 END_TEST
 
@@ -627,7 +670,7 @@ START_TEST(a_helping_waiter_is_cancelled_and_its_task_is_not)
 {
     struct help h;
     memset(&h, 0, sizeof h);
-    h.p = weft_test_pool(1);
+    h.p = helping_pool(1);
     weft_event_init(&h.spawned);
     weft_event_init(&h.release);
     weft_event_init(&h.kid_running);
@@ -863,6 +906,7 @@ START_TEST(a_waiter_runs_its_queued_task_itself)
     weft_pool_opts o = WEFT_POOL_OPTS_INIT;
     o.max_workers = 1;
     o.max_queued = 1;
+    o.waiters_help = 1;
     ck_assert_weft(weft_pool_new(&p, &o), 0);
     ck_assert_weft(weft_pool_pause(p), 0);
     struct claim c;
@@ -920,7 +964,7 @@ START_TEST(a_waiter_running_its_task_is_cancelled_and_the_task_is_not)
     weft_event_init(&c.gate);
     weft_event_init(&c.waiter_cancelled);
     weft_event_init(&c.reported);
-    c.p = weft_test_pool(1);
+    c.p = helping_pool(1);
     ck_assert_weft(weft_pool_pause(c.p), 0);
     ck_assert_weft(weft_scope_new(&c.scope, NULL, NULL), 0);
     ck_assert_weft(weft_pool_submit(c.p, claim_blocker, &c, &c.f, WEFT_FOREVER), 0);
@@ -971,7 +1015,7 @@ START_TEST(a_waiter_does_not_take_a_running_task)
         memset(&c, 0, sizeof c);
         weft_event_init(&c.started);
         weft_event_init(&c.gate);
-        weft_pool *p = weft_test_pool(1);
+        weft_pool *p = helping_pool(1);
         weft_future *f;
         ck_assert_weft(weft_pool_submit(p, claim_gated, &c, &f, WEFT_FOREVER), 0);
         ck_assert_weft(weft_event_wait(&c.started, WEFT_SEC(30)), 0);
@@ -990,7 +1034,7 @@ END_TEST
 /* Waiters race the workers for the same queued tasks: each runs once, wherever it ran. */
 START_TEST(waiters_and_workers_race_for_queued_tasks)
 {
-    weft_pool *p = weft_test_pool(2);
+    weft_pool *p = helping_pool(2);
     for (int round = 0; round < 100; round++) {
         struct claim c[16];
         weft_future *f[16];
@@ -1664,7 +1708,8 @@ WEFT_TEST_SUITE(
     parallel_for_nests_in_bodies_and_tasks, parallel_reduce_is_exact_at_fine_grains,
     wait_idle_from_outside_runs_queued_tasks, a_future_wait_from_outside_runs_no_other_task,
     a_paced_submitter_goes_on_when_the_workers_are_stuck,
-    a_pool_can_keep_outside_waiters_from_running_tasks, a_helping_waiter_still_times_out,
+    by_default_outside_waiters_run_no_task, a_helping_waiter_still_times_out,
+    wait_idle_times_out_while_tasks_wait_for_the_caller,
     a_helping_waiter_is_cancelled_and_its_task_is_not, wait_idle_pause_and_resume,
     bounded_queue_gives_back_pressure, cancelled_queued_tasks_do_not_count_against_max_queued,
     cancels_racing_workers_give_each_place_back_once, a_waiter_runs_its_queued_task_itself,
