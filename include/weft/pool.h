@@ -297,10 +297,12 @@ WEFT_API void weft_pool_free(weft_pool *p);
  * Blocks: yes. Cancellation point: yes. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_pool_wait_idle(weft_pool *p, weft_ns timeout);
 
-/* weft_pool_pause - workers start no new task until weft_pool_resume (running ones go on;
- * submits are still accepted; in a pool made with opts.waiters_help, a thread that is no
- * worker and waits for a queued task with weft_future_wait(WEFT_FOREVER) still runs that
- * task itself). Returns 0, WEFT_EINVAL (NULL).
+/* weft_pool_pause - workers start no new task until weft_pool_resume: none submitted after it
+ * returns, nor any still queued when it returns (a worker that takes one while paused puts it
+ * back); running ones go on, and one a worker took in the instant before the call may still
+ * start. Submits are still accepted; in a pool made with opts.waiters_help, a thread that is
+ * no worker and waits for a queued task with weft_future_wait(WEFT_FOREVER) still runs that
+ * task itself. Returns 0, WEFT_EINVAL (NULL).
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: yes. */
 WEFT_API int weft_pool_pause(weft_pool *p);
 

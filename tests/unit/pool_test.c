@@ -3,6 +3,7 @@
  * initializers and the pool they break (BrokenThreadPool), the default pool, bad input (modelled
  * on CPython's test_concurrent_futures). */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -711,6 +712,30 @@ START_TEST(a_paced_submitter_goes_on_when_the_workers_are_stuck)
     weft_event_set(&ev);
     ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(60)), 0);
     ck_assert_int_eq(atomic_load(&weft_test_runs), N);
+    weft_pool_free(p);
+}
+END_TEST
+
+/* weft_pool_pause: a worker still searching when it returns (it looked at the flag before)
+ * must not start a task submitted after it: it puts the task back. Looped: the window is
+ * between a worker's look at the flag and its take. */
+START_TEST(pause_stops_workers_that_are_already_searching)
+{
+    weft_pool *p = weft_test_pool(2);
+    for (int round = 0; round < 300; round++) {
+        atomic_store(&weft_test_runs, 0);
+        for (int i = 0; i < 2; i++)
+            ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, 0), 0);
+        while (atomic_load(&weft_test_runs) < 2) sched_yield(); /* workers now search */
+        ck_assert_weft(weft_pool_pause(p), 0);
+        for (int i = 0; i < 4; i++)
+            ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, 0), 0);
+        for (int k = 0; k < 50; k++) sched_yield(); /* a chance to (wrongly) start them */
+        ck_assert_int_eq(atomic_load(&weft_test_runs), 2);
+        ck_assert_weft(weft_pool_resume(p), 0);
+        ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(30)), 0);
+        ck_assert_int_eq(atomic_load(&weft_test_runs), 6);
+    }
     weft_pool_free(p);
 }
 END_TEST
@@ -1707,11 +1732,11 @@ WEFT_TEST_SUITE(
     parallel_for_covers_every_index_once_at_every_grain_and_size,
     parallel_for_nests_in_bodies_and_tasks, parallel_reduce_is_exact_at_fine_grains,
     wait_idle_from_outside_runs_queued_tasks, a_future_wait_from_outside_runs_no_other_task,
-    a_paced_submitter_goes_on_when_the_workers_are_stuck,
-    by_default_outside_waiters_run_no_task, a_helping_waiter_still_times_out,
-    wait_idle_times_out_while_tasks_wait_for_the_caller,
+    a_paced_submitter_goes_on_when_the_workers_are_stuck, by_default_outside_waiters_run_no_task,
+    a_helping_waiter_still_times_out, wait_idle_times_out_while_tasks_wait_for_the_caller,
     a_helping_waiter_is_cancelled_and_its_task_is_not, wait_idle_pause_and_resume,
-    bounded_queue_gives_back_pressure, cancelled_queued_tasks_do_not_count_against_max_queued,
+    pause_stops_workers_that_are_already_searching, bounded_queue_gives_back_pressure,
+    cancelled_queued_tasks_do_not_count_against_max_queued,
     cancels_racing_workers_give_each_place_back_once, a_waiter_runs_its_queued_task_itself,
     a_waiter_running_its_task_is_cancelled_and_the_task_is_not,
     a_waiter_does_not_take_a_running_task, waiters_and_workers_race_for_queued_tasks,
