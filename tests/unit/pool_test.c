@@ -384,6 +384,60 @@ static void check_cover(weft_pool *p, int64_t begin, int64_t n, int64_t grain, a
                          atomic_load(&m[i]));
 }
 
+/* A caller whose scope is cancelled: parallel_for is no cancellation point (pool.h), so it
+ * still covers the range and returns 0; body sees the cancel through weft_checkpoint only on
+ * the caller's own thread (the workers run in p's scope). */
+struct cancelled_pfor {
+    weft_pool *p;
+    atomic_int m[4096];
+    atomic_int seen_on_caller, seen_on_worker, pieces_on_caller;
+    pthread_t caller;
+};
+
+static void pfor_checkpoint(int64_t lo, int64_t hi, void *arg)
+{
+    struct cancelled_pfor *c = arg;
+    int cancelled = weft_checkpoint() == WEFT_ECANCELED;
+    if (pthread_equal(pthread_self(), c->caller)) {
+        atomic_fetch_add(&c->seen_on_caller, cancelled);
+        atomic_fetch_add(&c->pieces_on_caller, 1);
+    } else {
+        atomic_fetch_add(&c->seen_on_worker, cancelled);
+    }
+    for (int64_t i = lo; i < hi; i++) atomic_fetch_add(&c->m[i], 1);
+}
+
+static int cancelled_pfor_caller(void *arg)
+{
+    struct cancelled_pfor *c = arg;
+    c->caller = pthread_self();
+    weft_scope *s;
+    if (weft_scope_new(&s, NULL, NULL) != 0 || weft_scope_enter(s) != 0) return 10;
+    (void)weft_scope_cancel(s, WEFT_ECANCELED, "caller cancelled");
+    int rc = weft_parallel_for(c->p, 0, 4096, 1, pfor_checkpoint, c);
+    weft_scope_exit();
+    weft_scope_free(s);
+    return rc;
+}
+
+START_TEST(parallel_for_from_a_cancelled_caller_still_covers_the_range)
+{
+    struct cancelled_pfor *c = calloc(1, sizeof *c);
+    ck_assert_ptr_nonnull(c);
+    c->p = weft_test_pool(2);
+    weft_thread th;
+    ck_assert_weft(weft_thread_start(&th, cancelled_pfor_caller, c, NULL), 0);
+    int status = -1;
+    ck_assert_weft(weft_thread_join(th, &status, WEFT_SEC(30)), 0);
+    ck_assert_weft(status, 0);
+    for (int i = 0; i < 4096; i++) ck_assert_int_eq(atomic_load(&c->m[i]), 1);
+    ck_assert_int_eq(atomic_load(&c->seen_on_caller), atomic_load(&c->pieces_on_caller));
+    ck_assert_int_eq(atomic_load(&c->seen_on_worker), 0);
+    weft_pool_free(c->p);
+    free(c);
+}
+END_TEST
+
 START_TEST(parallel_for_covers_every_index_once_at_every_grain_and_size)
 {
     enum { MAX = 1 << 12 };
@@ -1730,6 +1784,7 @@ WEFT_TEST_SUITE(
     nested_submit_and_wait_on_one_worker_completes, every_wait_helps_inside_a_one_worker_pool,
     parallel_reduce_gives_the_exact_sum, parallel_reduce_nests_inside_tasks,
     parallel_for_covers_every_index_once_at_every_grain_and_size,
+    parallel_for_from_a_cancelled_caller_still_covers_the_range,
     parallel_for_nests_in_bodies_and_tasks, parallel_reduce_is_exact_at_fine_grains,
     wait_idle_from_outside_runs_queued_tasks, a_future_wait_from_outside_runs_no_other_task,
     a_paced_submitter_goes_on_when_the_workers_are_stuck, by_default_outside_waiters_run_no_task,
