@@ -8,7 +8,8 @@
  * found at configure time are skipped. Every figure is the median of BENCH_RUNS runs (default 5);
  * BENCH_VERBOSE=1 prints every run too (on stderr). POOL_BENCH_ONLY=tasks|loops|rounds|submit
  * runs one part (rounds: 20 submit rounds in one process, ns/task and RSS per round; submit:
- * the first table alone).
+ * the first table alone; waits: futures waited for from outside). Where an outside waiter's
+ * helping matters, weft has a second row on a pool made with opts.waiters_help (opt-in).
  *
  * Usage: pool_bench [threads]   (default: the number of CPUs). Ratios: peer time / weft time
  * (above 1: weft is faster). */
@@ -115,7 +116,9 @@ double omp_for1(double *a, int64_t n, int t)
 #endif
 
 static int threads;
-static weft_pool *pool;
+static weft_pool *pool;       /* the one the weft rows use (the global that their tasks read) */
+static weft_pool *plain_pool; /* default opts: outside waiters only wait */
+static weft_pool *help_pool;  /* opts.waiters_help: outside waiters run queued tasks */
 
 /* ---- weft ---- */
 
@@ -580,6 +583,16 @@ static double call_int(void *arg)
     return c->flat(c->n);
 }
 
+/* A weft row on the helping pool: the global is switched around the run (every weft run
+ * returns only once its tasks are done, so none of them reads it across the switch). */
+static double call_helping(void *arg)
+{
+    pool = help_pool;
+    double t = call_int(arg);
+    pool = plain_pool;
+    return t;
+}
+
 struct call2 {
     double (*fn)(int, int);
     int n;
@@ -642,6 +655,7 @@ static void tasks_section(int runs, int submit_only)
     struct call2 flat2[] = {{tbb_flat, N}, {omp_flat, N}};
     struct contender t1[] = {
         {"weft_pool_submit", call_int, &flat[0], N},
+        {"weft_pool_submit (waiters_help)", call_helping, &flat[0], N},
         {"naive mutex+condvar pool", call_int, &flat[1], N},
         {"GLib GThreadPool", flat[2].flat ? call_int : NULL, &flat[2], N},
         {"libuv uv_queue_work", flat[3].flat ? call_int : NULL, &flat[3], N},
@@ -664,6 +678,7 @@ static void tasks_section(int runs, int submit_only)
     struct call2 tree2[] = {{tbb_tree, DEPTH}, {omp_tree, DEPTH}};
     struct contender t2[] = {
         {"weft_pool_submit from tasks", call_int, &tree[0], tree_n},
+        {"weft from tasks (waiters_help)", call_helping, &tree[0], tree_n},
         {"naive mutex+condvar pool", call_int, &tree[1], tree_n},
         {"GLib GThreadPool", tree[2].flat ? call_int : NULL, &tree[2], tree_n},
         {"libuv (after_work queues children)", tree[3].flat ? call_int : NULL, &tree[3], tree_n},
@@ -677,6 +692,7 @@ static void tasks_section(int runs, int submit_only)
     struct call2 fj2[] = {{tbb_forkjoin, DEPTH}, {omp_forkjoin, DEPTH}};
     struct contender t3[] = {
         {"weft future + weft_future_wait", call_int, &fj, fj_n},
+        {"weft future + wait (waiters_help)", call_helping, &fj, fj_n},
         {"TBB task_group run+wait", call_peer, &fj2[0], fj_n},
         {"OpenMP task+taskwait", call_peer, &fj2[1], fj_n},
     };
@@ -691,8 +707,11 @@ static void waits_section(int runs)
     struct call rt = {weft_roundtrip, N}, bw = {weft_batchwait, N}, fj = {weft_forkjoin, DEPTH};
     struct contender t[] = {
         {"submit one, wait for it (outside)", call_int, &rt, N},
+        {"  the same, waiters_help", call_helping, &rt, N},
         {"submit 64, wait for each (outside)", call_int, &bw, N},
+        {"  the same, waiters_help", call_helping, &bw, N},
         {"fork-join (root waited from outside)", call_int, &fj, (double)((1 << DEPTH) - 1)},
+        {"  the same, waiters_help", call_helping, &fj, (double)((1 << DEPTH) - 1)},
     };
     table("futures waited for by a thread that is no worker", "ns/task", runs, t,
           sizeof t / sizeof t[0]);
@@ -776,7 +795,10 @@ int main(int argc, char **argv)
            threads, runs);
     weft_pool_opts o = WEFT_POOL_OPTS_INIT;
     o.max_workers = threads;
-    if (weft_pool_new(&pool, &o) != 0) return 1;
+    if (weft_pool_new(&plain_pool, &o) != 0) return 1;
+    o.waiters_help = 1;
+    if (weft_pool_new(&help_pool, &o) != 0) return 1;
+    pool = plain_pool;
     for (int i = 0; i < threads; i++) pthread_create(&naive.th[i], NULL, naive_worker, NULL);
 #ifdef HAVE_UV
     uvreqs = calloc(1 << 21, sizeof *uvreqs);
@@ -787,6 +809,7 @@ int main(int argc, char **argv)
     if (!only || strcmp(only, "loops") == 0) loops_section(runs);
     if (!only || strcmp(only, "rounds") == 0) rounds_section();
     if (only && strcmp(only, "waits") == 0) waits_section(runs);
-    weft_pool_free(pool);
+    weft_pool_free(plain_pool);
+    weft_pool_free(help_pool);
     return 0;
 }

@@ -65,16 +65,15 @@ typedef void (*weft_future_cb)(weft_future *f, void *arg);
  * Returns 0 (done), WEFT_EAGAIN (timeout 0 and not done), WEFT_ETIMEDOUT, WEFT_ECANCELED (the
  * caller's cancel scope was cancelled), WEFT_EINVAL (NULL f, negative timeout).
  * Called from a worker of f's pool, it runs other tasks of the pool while it waits, so nested
- * waits never deadlock the pool. Called with WEFT_FOREVER from a thread that is no worker, it
- * runs f's own task itself if no worker has started it yet (never another task, nor one that
- * runs already): the task then runs on the caller's thread (its thread-locals and
- * weft_thread_current() are the caller's; a weft_rlock the caller holds is held by the task
- * too), inside the pool's scope (the pool's cancellation reaches it, the caller's does not;
- * weft_future_cancel does), even while the pool is paused; the call returns 0 once it ends,
- * and a cancellation of the caller is seen by its next cancellation point (so a caller that
- * must be able to stop waiting while the task waits for what it does next must use a timed
- * wait or opts.outsiders_only_wait). Timed waits, waits
- * made by a task so run, and pools with task_scopes or outsiders_only_wait only wait.
+ * waits never deadlock the pool. From a thread that is no worker it only waits, unless f's
+ * pool was made with opts.waiters_help: then, called with WEFT_FOREVER, it runs f's own task
+ * itself if no worker has started it yet (never another task, nor one that runs already): the
+ * task then runs on the caller's thread (its thread-locals and weft_thread_current() are the
+ * caller's; a weft_rlock the caller holds is held by the task too), inside the pool's scope
+ * (the pool's cancellation reaches it, the caller's does not; weft_future_cancel does), even
+ * while the pool is paused; the call returns 0 once it ends, and a cancellation of the caller
+ * is seen by its next cancellation point. Timed waits, waits made by a task so run, and pools
+ * with task_scopes only wait.
  * Blocks: yes. Cancellation point: yes. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_future_wait(weft_future *f, weft_ns timeout);
 
@@ -87,8 +86,8 @@ WEFT_API int weft_future_wait(weft_future *f, weft_ns timeout);
  * WEFT_ECANCELED if f was cancelled before it ran OR the caller's cancel scope was
  * cancelled (weft_future_cancelled tells which); WEFT_EAGAIN (timeout 0, not done);
  * WEFT_ETIMEDOUT; WEFT_EINVAL (NULL f, negative timeout).
- * Blocks: yes (helps the pool from a worker, or runs f's queued task from outside, like
- * weft_future_wait). Cancellation point: yes.
+ * Blocks: yes (helps the pool from a worker, or with opts.waiters_help runs f's queued task
+ * from outside, like weft_future_wait). Cancellation point: yes.
  * Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_future_result(weft_future *f, void **result, weft_ns timeout);
 

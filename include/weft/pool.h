@@ -87,11 +87,16 @@ typedef struct weft_pool_opts {
                                 a scope per task (an allocation and the scope tree's lock) */
     int daemon;              /* non-zero: exit does not wait for this pool's tasks ("Exit"
                                 above) */
-    int outsiders_only_wait; /* non-zero: a thread that is not a worker sleeps in
-                                weft_pool_wait_idle; by default it runs the pool's queued tasks
-                                meanwhile, which a task that needs a lock such a waiter holds
-                                must not allow. Also keeps such a thread from running the one
-                                task it waits for (weft_future_wait) */
+    int waiters_help;        /* non-zero: a thread that is no worker and waits
+                                (weft_pool_wait_idle, and weft_future_wait/result with
+                                WEFT_FOREVER on this pool's futures) runs queued tasks
+                                meanwhile: faster, but such a wait sees its timeout or its
+                                cancellation only once the task it runs ends (never, if that
+                                task waits for what the waiter does next), and the task runs
+                                on the waiter's thread (its thread-locals,
+                                weft_thread_current() and any weft_rlock it holds). 0 (the
+                                default): waiters only wait, and every wait returns
+                                WEFT_ETIMEDOUT at its deadline and WEFT_ECANCELED promptly */
     /* Zero (as _OPTS_INIT, {0} and calloc leave it): room for later fields, weft/config.h. */
     unsigned long long reserved[4];
 } weft_pool_opts;
@@ -279,21 +284,25 @@ WEFT_API void weft_pool_free(weft_pool *p);
 /* weft_pool_wait_idle - wait until every task submitted so far has finished (the pool stays
  * usable). Returns 0, WEFT_EAGAIN (timeout 0), WEFT_ETIMEDOUT, WEFT_ECANCELED, WEFT_EDEADLK
  * (called from a task of p: it could never be idle), WEFT_EINVAL.
- * A caller that is a worker of no pool first runs tasks of p that its workers have queued
- * (stolen from their deques, as an idle worker would), each inside p's scope (p's
- * cancellation reaches them, the caller's does not), then sleeps; the timeout and the
- * caller's cancellation are checked between two such tasks, so the return may come late by up
- * to one task's length (forever if that task waits for what the caller does after the wait:
- * set opts.outsiders_only_wait for such programs). Such a task runs on the caller's thread:
- * its thread-locals and weft_thread_current() are the caller's. Waits on a single future, a group or a map do not
- * run other tasks from outside the pool (one could need what the caller does next); an
- * untimed weft_future_wait runs only its own task, if no worker has started it.
+ * A caller that is a worker of no pool only waits, unless p was made with
+ * opts.waiters_help: it then first runs tasks of p that its workers have queued (stolen from
+ * their deques, as an idle worker would), each inside p's scope (p's cancellation reaches
+ * them, the caller's does not), then sleeps; the timeout and the caller's cancellation are
+ * then checked between two such tasks, so the return may come late by up to one task's length
+ * (forever if that task waits for what the caller does after the wait). Such a task runs on
+ * the caller's thread: its thread-locals and weft_thread_current() are the caller's. Waits on
+ * a single future, a group or a map never run other tasks from outside the pool (one could
+ * need what the caller does next); with opts.waiters_help an untimed weft_future_wait runs
+ * only its own task, if no worker has started it.
  * Blocks: yes. Cancellation point: yes. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_pool_wait_idle(weft_pool *p, weft_ns timeout);
 
-/* weft_pool_pause - workers start no new task until weft_pool_resume (running ones go on;
- * submits are still accepted; a thread that is no worker and waits for a queued task with
- * weft_future_wait still runs that task itself). Returns 0, WEFT_EINVAL (NULL).
+/* weft_pool_pause - workers start no new task until weft_pool_resume: none submitted after it
+ * returns, nor any still queued when it returns (a worker that takes one while paused puts it
+ * back); running ones go on, and one a worker took in the instant before the call may still
+ * start. Submits are still accepted; in a pool made with opts.waiters_help, a thread that is
+ * no worker and waits for a queued task with weft_future_wait(WEFT_FOREVER) still runs that
+ * task itself. Returns 0, WEFT_EINVAL (NULL).
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: yes. */
 WEFT_API int weft_pool_pause(weft_pool *p);
 

@@ -66,7 +66,7 @@ int weft_pool_new(weft_pool **out, const weft_pool_opts *opts)
     p->max_queued = o.max_queued;
     p->task_scopes = o.task_scopes != 0;
     p->daemon = o.daemon != 0;
-    p->outsiders_help = o.outsiders_only_wait == 0;
+    p->outsiders_help = o.waiters_help != 0;
     atomic_init(&p->refs, 1);
     weft__pool_register(p);
     *out = p;

@@ -210,7 +210,22 @@ static weft_future *grab_inject(struct weft__worker *w)
     return n ? weft__deque_take(&w->dq) : NULL;
 }
 
-weft_future *weft__pool_find(struct weft__worker *w)
+/* weft_pool_pause's promise: no task taken after it returns starts before the resume. The
+ * looks at `paused` before a search are only a shortcut: a worker (or guest) that looked
+ * before the pause and takes a task submitted after it must see `paused` now, as the take
+ * acquires what the submitter published after the pause's store. So t goes back on the
+ * injection stack (it stays queued and counted; resume wakes the workers), and if the pool
+ * was resumed meanwhile, a worker is woken for it (a resume's wake-all may have come before
+ * the push; seq_cst: both sides' store then load). Returns t, or NULL if it was put back. */
+static weft_future *unless_paused(weft_pool *p, weft_future *t)
+{
+    if (t == NULL || !atomic_load(&p->paused)) return t;
+    give_back(p, t, t);
+    if (!atomic_load(&p->paused)) weft__pool_push_wake(p);
+    return NULL;
+}
+
+static weft_future *find(struct weft__worker *w)
 {
     weft_pool *p = w->pool;
     if (atomic_load_explicit(&p->paused, memory_order_relaxed)) return NULL;
@@ -227,6 +242,11 @@ weft_future *weft__pool_find(struct weft__worker *w)
         if ((t = weft__deque_steal(&p->workers[i].dq)) != NULL) return t;
     }
     return NULL;
+}
+
+weft_future *weft__pool_find(struct weft__worker *w)
+{
+    return unless_paused(w->pool, find(w));
 }
 
 /* ---- running ---- */
@@ -486,7 +506,7 @@ bool weft__pool_run_awaited(struct weft__worker *w, weft_future *f)
 {
     /* relaxed: as in weft__pool_find (a paused pool starts no task). */
     if (atomic_load_explicit(&w->pool->paused, memory_order_relaxed)) return false;
-    weft_future *t = weft__deque_take(&w->dq);
+    weft_future *t = unless_paused(w->pool, weft__deque_take(&w->dq));
     if (t == NULL) return false;
     if (t != f || f->bounded || !weft__future_alone(f)) { /* bounded: F_UNQUEUED to set */
         weft__pool_run(w, t);
@@ -694,7 +714,7 @@ static weft_future *guest_find(weft_pool *p, uint32_t *rng)
     int first = (int)((*rng >> 16) % (uint32_t)n);
     for (int k = 0; k < n; k++) {
         weft_future *t = weft__deque_steal(&p->workers[(first + k) % n].dq);
-        if (t) return t;
+        if (t) return unless_paused(p, t);
     }
     return NULL;
 }

@@ -37,11 +37,10 @@ struct mf {
 
 struct task {
     int behaviour, runs;
-    struct mf *m; /* the future's model while someone holds the future */
-    bool orphan;  /* nobody does (fire-and-forget, or released): the pool reports a failure */
-    bool settled; /* ran or was cancelled */
-    bool cancelled;
-    bool lingers; /* cancelled while queued: may hold its place until a worker takes it */
+    struct mf *m;   /* the future's model while someone holds the future */
+    bool orphan;    /* nobody does (fire-and-forget, or released): the pool reports a failure */
+    bool settled;   /* ran or was cancelled */
+    bool cancelled; /* a task cancelled while queued frees its max_queued place at once */
 };
 
 static struct mf mf[NF];
@@ -163,9 +162,9 @@ static void op_submit(struct fz *f)
     uint8_t b = fz_u8(f);
     weft_ns t;
     if (pool == NULL || m == NULL || ntasks == NT) return;
-    size_t queued = 0, lingering = 0;
-    for (int i = 0; i < ntasks; i++) queued += !tasks[i].settled, lingering += tasks[i].lingers;
-    int kind = fz_timeout(f, queued + lingering < 3 || pool_shut, &t);
+    size_t queued = 0;
+    for (int i = 0; i < ntasks; i++) queued += !tasks[i].settled;
+    int kind = fz_timeout(f, queued < 3 || pool_shut, &t);
     struct task *task = &tasks[ntasks];
     *task = (struct task){.behaviour = b % 4};
     bool forget = (b & 0x30) == 0x30; /* fire-and-forget: no future */
@@ -183,7 +182,6 @@ static void op_submit(struct fz *f)
                : queued >= 3                    ? fz_not_ready(kind)
                                                 : 0;
     if (fault && want == 0 && rc == WEFT_ENOMEM) return;
-    if (want == 0 && queued + lingering >= 3 && rc == fz_not_ready(kind)) return;
     if (null_fn || pool_shut)
         FZ_RC2("weft_pool_submit", rc, want, WEFT_EINVAL);
     else
@@ -246,7 +244,6 @@ static void op_shutdown(struct fz *f)
     bool cancel = b & 1;
     FZ_RC("weft_pool_shutdown", weft_pool_shutdown(pool, 1, cancel, WEFT_FOREVER), 0);
     for (int i = 0; i < ntasks; i++) {
-        tasks[i].lingers = false;
         if (!tasks[i].settled) settle(&tasks[i], cancel);
     }
     pool_shut = true;
@@ -336,7 +333,7 @@ static void op_cancel(struct mf *m)
                                                             : WEFT_ESTATE;
     FZ_RC("weft_future_cancel", rc, want);
     if (rc == 0 && m->state == PENDING) {
-        if (m->task) m->task->settled = m->task->cancelled = m->task->lingers = true;
+        if (m->task) m->task->settled = m->task->cancelled = true;
         finish(m, CANCELLED, WEFT_ECANCELED, 0);
     }
 }

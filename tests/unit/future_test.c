@@ -1,5 +1,6 @@
 /* tests/unit/future_test.c - futures: results and errors, cancel, callbacks, wait modes,
  * as_completed, unseen failures (modelled on CPython's test_concurrent_futures). */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -363,13 +364,9 @@ static int wait_future_thread(void *arg)
 
 START_TEST(caller_cancelled_while_waiting_gets_ecanceled)
 {
-    /* outsiders_only_wait: else the waiter may run the queued task itself (future.h), and its
-     * cancellation would wait for the task, which waits for the gate set after the join. */
-    weft_pool *p;
-    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-    o.max_workers = 1;
-    o.outsiders_only_wait = 1;
-    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    /* Default opts: the waiter only waits (helping is opt-in, pool.h), so its cancellation
+     * is seen at once although the task waits for the gate set after the join. */
+    weft_pool *p = weft_test_pool(1);
     weft_event gate;
     weft_event_init(&gate);
     struct waiter_arg w;
@@ -386,6 +383,58 @@ START_TEST(caller_cancelled_while_waiting_gets_ecanceled)
     ck_assert_weft(weft_future_result(w.f, NULL, WEFT_SEC(10)), 0);
     weft_future_unref(w.f);
     weft_pool_free(p);
+}
+END_TEST
+
+struct paused_wait {
+    weft_future *f;
+    pthread_t waiter, ran_on;
+    weft_event waiting;
+};
+
+static int note_thread(void *arg, void **result)
+{
+    (void)result;
+    struct paused_wait *w = arg;
+    w->ran_on = pthread_self();
+    return 0;
+}
+
+static int result_forever_thread(void *arg)
+{
+    struct paused_wait *w = arg;
+    w->waiter = pthread_self();
+    weft_event_set(&w->waiting);
+    return weft_future_result(w->f, NULL, WEFT_FOREVER);
+}
+
+/* Default opts: an untimed outside wait for a queued task of a paused pool does not run the
+ * task; its cancellation ends it with WEFT_ECANCELED, and a worker runs the task later. */
+START_TEST(cancelled_outside_waiter_leaves_a_paused_pool_task_to_a_worker)
+{
+    for (int round = 0; round < 20; round++) {
+        weft_pool *p = weft_test_pool(1);
+        ck_assert_weft(weft_pool_pause(p), 0);
+        struct paused_wait w;
+        memset(&w, 0, sizeof w);
+        weft_event_init(&w.waiting);
+        ck_assert_weft(weft_pool_submit(p, note_thread, &w, &w.f, WEFT_FOREVER), 0);
+        weft_thread t;
+        ck_assert_weft(weft_thread_start(&t, result_forever_thread, &w, NULL), 0);
+        ck_assert_weft(weft_event_wait(&w.waiting, WEFT_SEC(10)), 0);
+        if (round % 2) weft_sleep(WEFT_MS(1)); /* also cancel it once it sleeps in the wait */
+        ck_assert_weft(weft_thread_stop(t), 0);
+        int st = 0;
+        ck_assert_weft(weft_thread_join(t, &st, WEFT_SEC(10)), 0);
+        ck_assert_weft(st, WEFT_ECANCELED);
+        ck_assert_int_eq(weft_future_done(w.f), 0);
+        ck_assert_weft(weft_pool_resume(p), 0);
+        ck_assert_weft(weft_future_result(w.f, NULL, WEFT_SEC(10)), 0);
+        ck_assert(!pthread_equal(w.ran_on, w.waiter));
+        ck_assert(!pthread_equal(w.ran_on, pthread_self()));
+        weft_future_unref(w.f);
+        weft_pool_free(p);
+    }
 }
 END_TEST
 
@@ -555,6 +604,7 @@ WEFT_TEST_SUITE("future", 20, result_returns_value_and_status,
                 as_completed_yields_in_completion_order, result_with_timeout_and_try_once,
                 unseen_failure_is_reported_when_released,
                 caller_cancelled_while_waiting_gets_ecanceled,
+                cancelled_outside_waiter_leaves_a_paused_pool_task_to_a_worker,
                 awaited_child_runs_in_place_with_its_outcome_and_scope,
                 waiter_or_canceller_without_a_reference_never_hangs_the_awaited_child,
                 bad_input_gives_error_codes)

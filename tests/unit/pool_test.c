@@ -3,6 +3,7 @@
  * initializers and the pool they break (BrokenThreadPool), the default pool, bad input (modelled
  * on CPython's test_concurrent_futures). */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -383,6 +384,60 @@ static void check_cover(weft_pool *p, int64_t begin, int64_t n, int64_t grain, a
                          atomic_load(&m[i]));
 }
 
+/* A caller whose scope is cancelled: parallel_for is no cancellation point (pool.h), so it
+ * still covers the range and returns 0; body sees the cancel through weft_checkpoint only on
+ * the caller's own thread (the workers run in p's scope). */
+struct cancelled_pfor {
+    weft_pool *p;
+    atomic_int m[4096];
+    atomic_int seen_on_caller, seen_on_worker, pieces_on_caller;
+    pthread_t caller;
+};
+
+static void pfor_checkpoint(int64_t lo, int64_t hi, void *arg)
+{
+    struct cancelled_pfor *c = arg;
+    int cancelled = weft_checkpoint() == WEFT_ECANCELED;
+    if (pthread_equal(pthread_self(), c->caller)) {
+        atomic_fetch_add(&c->seen_on_caller, cancelled);
+        atomic_fetch_add(&c->pieces_on_caller, 1);
+    } else {
+        atomic_fetch_add(&c->seen_on_worker, cancelled);
+    }
+    for (int64_t i = lo; i < hi; i++) atomic_fetch_add(&c->m[i], 1);
+}
+
+static int cancelled_pfor_caller(void *arg)
+{
+    struct cancelled_pfor *c = arg;
+    c->caller = pthread_self();
+    weft_scope *s;
+    if (weft_scope_new(&s, NULL, NULL) != 0 || weft_scope_enter(s) != 0) return 10;
+    (void)weft_scope_cancel(s, WEFT_ECANCELED, "caller cancelled");
+    int rc = weft_parallel_for(c->p, 0, 4096, 1, pfor_checkpoint, c);
+    weft_scope_exit();
+    weft_scope_free(s);
+    return rc;
+}
+
+START_TEST(parallel_for_from_a_cancelled_caller_still_covers_the_range)
+{
+    struct cancelled_pfor *c = calloc(1, sizeof *c);
+    ck_assert_ptr_nonnull(c);
+    c->p = weft_test_pool(2);
+    weft_thread th;
+    ck_assert_weft(weft_thread_start(&th, cancelled_pfor_caller, c, NULL), 0);
+    int status = -1;
+    ck_assert_weft(weft_thread_join(th, &status, WEFT_SEC(30)), 0);
+    ck_assert_weft(status, 0);
+    for (int i = 0; i < 4096; i++) ck_assert_int_eq(atomic_load(&c->m[i]), 1);
+    ck_assert_int_eq(atomic_load(&c->seen_on_caller), atomic_load(&c->pieces_on_caller));
+    ck_assert_int_eq(atomic_load(&c->seen_on_worker), 0);
+    weft_pool_free(c->p);
+    free(c);
+}
+END_TEST
+
 START_TEST(parallel_for_covers_every_index_once_at_every_grain_and_size)
 {
     enum { MAX = 1 << 12 };
@@ -504,10 +559,21 @@ static int holder(void *arg, void **result)
     return weft_event_wait(&h->release, WEFT_SEC(60));
 }
 
+/* A pool whose outside waiters help (opts.waiters_help): the tests below are about helping. */
+static weft_pool *helping_pool(int workers)
+{
+    weft_pool *p;
+    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+    o.max_workers = workers;
+    o.waiters_help = 1;
+    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    return p;
+}
+
 static void help_start(struct help *h, int nkids, weft_task_fn kid)
 {
     memset(h, 0, sizeof *h);
-    h->p = weft_test_pool(1);
+    h->p = helping_pool(1);
     weft_event_init(&h->spawned);
     weft_event_init(&h->release);
     weft_event_init(&h->kid_running);
@@ -559,14 +625,12 @@ START_TEST(a_future_wait_from_outside_runs_no_other_task)
 }
 END_TEST
 
-START_TEST(a_pool_can_keep_outside_waiters_from_running_tasks)
+/* Helping is opt-in: with the default opts an outside waiter runs no task. */
+START_TEST(by_default_outside_waiters_run_no_task)
 {
     struct help h;
     memset(&h, 0, sizeof h);
-    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-    o.max_workers = 1;
-    o.outsiders_only_wait = 1;
-    ck_assert_weft(weft_pool_new(&h.p, &o), 0);
+    h.p = weft_test_pool(1);
     weft_event_init(&h.spawned);
     weft_event_init(&h.release);
     h.nkids = 2;
@@ -578,6 +642,40 @@ START_TEST(a_pool_can_keep_outside_waiters_from_running_tasks)
     ck_assert_int_eq(atomic_load(&h.on_waiter), 0);
     ck_assert_int_eq(weft_future_done(h.kids[0]), 0);
     help_end(&h);
+}
+END_TEST
+
+static int wait_idle_50ms(void *arg)
+{
+    return weft_pool_wait_idle(arg, WEFT_MS(50));
+}
+
+/* The headers' promise with the default opts: wait_idle returns at its deadline even when the
+ * queued tasks wait for what the caller does after it (a helping caller would run one and
+ * hang). The wait runs on a thread joined with a timeout, so a regression fails, not hangs. */
+START_TEST(wait_idle_times_out_while_tasks_wait_for_the_caller)
+{
+    for (int round = 0; round < 10; round++) {
+        weft_pool *p = weft_test_pool(1);
+        weft_event gate;
+        weft_event_init(&gate);
+        weft_future *f[2];
+        for (int i = 0; i < 2; i++)
+            ck_assert_weft(weft_pool_submit(p, weft_test_wait_event, &gate, &f[i], 0), 0);
+        weft_thread th;
+        ck_assert_weft(weft_thread_start(&th, wait_idle_50ms, p, NULL), 0);
+        int status = -1;
+        int rc = weft_thread_join(th, &status, WEFT_SEC(20));
+        weft_event_set(&gate);
+        if (rc == WEFT_ETIMEDOUT) ck_assert_weft(weft_thread_join(th, NULL, WEFT_FOREVER), 0);
+        ck_assert_weft(rc, 0);
+        ck_assert_weft(status, WEFT_ETIMEDOUT);
+        for (int i = 0; i < 2; i++) {
+            ck_assert_weft(weft_future_result(f[i], NULL, WEFT_SEC(30)), 0);
+            weft_future_unref(f[i]);
+        }
+        weft_pool_free(p);
+    }
 }
 END_TEST
 
@@ -627,7 +725,7 @@ START_TEST(a_helping_waiter_is_cancelled_and_its_task_is_not)
 {
     struct help h;
     memset(&h, 0, sizeof h);
-    h.p = weft_test_pool(1);
+    h.p = helping_pool(1);
     weft_event_init(&h.spawned);
     weft_event_init(&h.release);
     weft_event_init(&h.kid_running);
@@ -668,6 +766,30 @@ START_TEST(a_paced_submitter_goes_on_when_the_workers_are_stuck)
     weft_event_set(&ev);
     ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(60)), 0);
     ck_assert_int_eq(atomic_load(&weft_test_runs), N);
+    weft_pool_free(p);
+}
+END_TEST
+
+/* weft_pool_pause: a worker still searching when it returns (it looked at the flag before)
+ * must not start a task submitted after it: it puts the task back. Looped: the window is
+ * between a worker's look at the flag and its take. */
+START_TEST(pause_stops_workers_that_are_already_searching)
+{
+    weft_pool *p = weft_test_pool(2);
+    for (int round = 0; round < 300; round++) {
+        atomic_store(&weft_test_runs, 0);
+        for (int i = 0; i < 2; i++)
+            ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, 0), 0);
+        while (atomic_load(&weft_test_runs) < 2) sched_yield(); /* workers now search */
+        ck_assert_weft(weft_pool_pause(p), 0);
+        for (int i = 0; i < 4; i++)
+            ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, 0), 0);
+        for (int k = 0; k < 50; k++) sched_yield(); /* a chance to (wrongly) start them */
+        ck_assert_int_eq(atomic_load(&weft_test_runs), 2);
+        ck_assert_weft(weft_pool_resume(p), 0);
+        ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(30)), 0);
+        ck_assert_int_eq(atomic_load(&weft_test_runs), 6);
+    }
     weft_pool_free(p);
 }
 END_TEST
@@ -863,6 +985,7 @@ START_TEST(a_waiter_runs_its_queued_task_itself)
     weft_pool_opts o = WEFT_POOL_OPTS_INIT;
     o.max_workers = 1;
     o.max_queued = 1;
+    o.waiters_help = 1;
     ck_assert_weft(weft_pool_new(&p, &o), 0);
     ck_assert_weft(weft_pool_pause(p), 0);
     struct claim c;
@@ -920,7 +1043,7 @@ START_TEST(a_waiter_running_its_task_is_cancelled_and_the_task_is_not)
     weft_event_init(&c.gate);
     weft_event_init(&c.waiter_cancelled);
     weft_event_init(&c.reported);
-    c.p = weft_test_pool(1);
+    c.p = helping_pool(1);
     ck_assert_weft(weft_pool_pause(c.p), 0);
     ck_assert_weft(weft_scope_new(&c.scope, NULL, NULL), 0);
     ck_assert_weft(weft_pool_submit(c.p, claim_blocker, &c, &c.f, WEFT_FOREVER), 0);
@@ -971,7 +1094,7 @@ START_TEST(a_waiter_does_not_take_a_running_task)
         memset(&c, 0, sizeof c);
         weft_event_init(&c.started);
         weft_event_init(&c.gate);
-        weft_pool *p = weft_test_pool(1);
+        weft_pool *p = helping_pool(1);
         weft_future *f;
         ck_assert_weft(weft_pool_submit(p, claim_gated, &c, &f, WEFT_FOREVER), 0);
         ck_assert_weft(weft_event_wait(&c.started, WEFT_SEC(30)), 0);
@@ -990,7 +1113,7 @@ END_TEST
 /* Waiters race the workers for the same queued tasks: each runs once, wherever it ran. */
 START_TEST(waiters_and_workers_race_for_queued_tasks)
 {
-    weft_pool *p = weft_test_pool(2);
+    weft_pool *p = helping_pool(2);
     for (int round = 0; round < 100; round++) {
         struct claim c[16];
         weft_future *f[16];
@@ -1661,12 +1784,14 @@ WEFT_TEST_SUITE(
     nested_submit_and_wait_on_one_worker_completes, every_wait_helps_inside_a_one_worker_pool,
     parallel_reduce_gives_the_exact_sum, parallel_reduce_nests_inside_tasks,
     parallel_for_covers_every_index_once_at_every_grain_and_size,
+    parallel_for_from_a_cancelled_caller_still_covers_the_range,
     parallel_for_nests_in_bodies_and_tasks, parallel_reduce_is_exact_at_fine_grains,
     wait_idle_from_outside_runs_queued_tasks, a_future_wait_from_outside_runs_no_other_task,
-    a_paced_submitter_goes_on_when_the_workers_are_stuck,
-    a_pool_can_keep_outside_waiters_from_running_tasks, a_helping_waiter_still_times_out,
+    a_paced_submitter_goes_on_when_the_workers_are_stuck, by_default_outside_waiters_run_no_task,
+    a_helping_waiter_still_times_out, wait_idle_times_out_while_tasks_wait_for_the_caller,
     a_helping_waiter_is_cancelled_and_its_task_is_not, wait_idle_pause_and_resume,
-    bounded_queue_gives_back_pressure, cancelled_queued_tasks_do_not_count_against_max_queued,
+    pause_stops_workers_that_are_already_searching, bounded_queue_gives_back_pressure,
+    cancelled_queued_tasks_do_not_count_against_max_queued,
     cancels_racing_workers_give_each_place_back_once, a_waiter_runs_its_queued_task_itself,
     a_waiter_running_its_task_is_cancelled_and_the_task_is_not,
     a_waiter_does_not_take_a_running_task, waiters_and_workers_race_for_queued_tasks,
