@@ -70,6 +70,9 @@ static void spill(struct weft__rcache *c, int k)
         for (int i = 0; i + 1 < k; i++) c->rec[i]->next = c->rec[i + 1];
     }
     weft__lock_acquire(&depot.lock);
+    /* What this thread copied into m (or linked), for a user's TSan build, which does not see
+     * weft's lock but does see the memcpy's (core/annotate.h); refill acquires. */
+    weft__hb_release(&depot);
     if (m) {
         m->next = depot.full;
         depot.full = m;
@@ -137,6 +140,7 @@ static struct weft__rcache *my_cache(void)
 static void refill(struct weft__rcache *c)
 {
     weft__lock_acquire(&depot.lock);
+    weft__hb_acquire(&depot); /* spill's writes (see there) */
     struct mag *m = depot.full;
     if (m) {
         depot.full = m->next;
