@@ -72,7 +72,7 @@ static void spill(struct weft__rcache *c, int k)
     weft__lock_acquire(&depot.lock);
     /* What this thread copied into m (or linked), for a user's TSan build, which does not see
      * weft's lock but does see the memcpy's (core/annotate.h); refill acquires. */
-    weft__hb_release(&depot);
+    weft__hb_release(&depot.full); /* not &depot: that is its lock, a lock to valgrind */
     if (m) {
         m->next = depot.full;
         depot.full = m;
@@ -140,7 +140,7 @@ static struct weft__rcache *my_cache(void)
 static void refill(struct weft__rcache *c)
 {
     weft__lock_acquire(&depot.lock);
-    weft__hb_acquire(&depot); /* spill's writes (see there) */
+    weft__hb_acquire(&depot.full); /* spill's writes (see there) */
     struct mag *m = depot.full;
     if (m) {
         depot.full = m->next;
