@@ -232,6 +232,218 @@ START_TEST(future_calls_name_each_bad_argument)
 }
 END_TEST
 
+static int task(void *arg, void **result)
+{
+    (void)arg;
+    *result = NULL;
+    return 0;
+}
+
+START_TEST(pool_and_wait_name_each_bad_argument)
+{
+    weft_pool *p = NULL;
+    weft_pool_opts po = WEFT_POOL_OPTS_INIT;
+    ck_einval(weft_pool_new(NULL, NULL), "out is NULL");
+    po.max_workers = -1;
+    ck_einval(weft_pool_new(&p, &po), "max_workers is -1");
+    po.max_workers = 1025;
+    ck_einval(weft_pool_new(&p, &po), "max_workers is 1025");
+    po.max_workers = 1;
+    po.name_prefix = "a name prefix that is longer than forty bytes in all";
+    ck_einval(weft_pool_new(&p, &po), "name_prefix");
+    ck_assert_ptr_null(p);
+    po.name_prefix = NULL;
+    ck_assert_weft(weft_pool_new(&p, &po), 0);
+    weft_future *f = NULL, *none = NULL, *fs[2];
+    ck_einval(weft_pool_submit(NULL, task, NULL, &f, 0), "p is NULL");
+    ck_einval(weft_pool_submit(p, NULL, NULL, &f, 0), "fn is NULL");
+    ck_einval(weft_pool_submit(p, task, NULL, &f, -1), "timeout is negative");
+    ck_assert_ptr_null(f);
+    ck_assert_weft(weft_pool_submit(p, task, NULL, &f, WEFT_FOREVER), 0);
+    fs[0] = f;
+    fs[1] = NULL;
+    size_t idx, nd;
+    ck_einval(weft_wait(NULL, 1, WEFT_ALL_COMPLETED, &idx, 0), "fs is NULL");
+    ck_einval(weft_wait(fs, 0, WEFT_ALL_COMPLETED, &idx, 0), "n is 0");
+    ck_einval(weft_wait(fs, 1, WEFT_ALL_COMPLETED, &idx, -1), "timeout is negative");
+    ck_einval(weft_wait(fs, 1, 99, &idx, 0), "mode");
+    ck_einval(weft_wait(fs, 1, -99, &idx, 0), "mode");
+    ck_einval(weft_wait(fs, 2, WEFT_ALL_COMPLETED, &idx, 0), "fs[1] is NULL");
+    ck_einval(weft_wait_split(NULL, 1, WEFT_ALL_COMPLETED, &nd, 0), "fs is NULL");
+    ck_einval(weft_wait_split(fs, 1, WEFT_ALL_COMPLETED, NULL, 0), "ndone is NULL");
+    ck_einval(weft_wait_split(fs, 1, WEFT_ALL_COMPLETED, &nd, -1), "timeout is negative");
+    ck_einval(weft_wait_split(fs, 1, 99, &nd, 0), "mode");
+    ck_einval(weft_wait_split(fs, 1, -99, &nd, 0), "mode");
+    weft_as_completed *it = NULL;
+    ck_einval(weft_as_completed_new(NULL, fs, 1), "out is NULL");
+    ck_einval(weft_as_completed_new(&it, NULL, 1), "fs is NULL");
+    ck_einval(weft_as_completed_new(&it, fs, 2), "fs[1] is NULL");
+    ck_assert_weft(weft_as_completed_new(&it, fs, 1), 0);
+    ck_einval(weft_as_completed_next(NULL, &none, 0), "it is NULL");
+    ck_einval(weft_as_completed_next(it, NULL, 0), "f is NULL");
+    ck_einval(weft_as_completed_next(it, &none, -1), "timeout is negative");
+    /* the refused calls did not use up the iterator: it still yields f, then ends */
+    ck_assert_weft(weft_as_completed_next(it, &none, WEFT_FOREVER), 0);
+    ck_assert_ptr_eq(none, f);
+    ck_assert_weft(weft_as_completed_next(it, &none, WEFT_FOREVER), WEFT_ECLOSED);
+    weft_as_completed_free(it);
+    weft_future_unref(f);
+    ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_FOREVER), 0);
+    weft_pool_free(p);
+}
+END_TEST
+
+static int job(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+START_TEST(group_names_each_bad_argument)
+{
+    weft_group *g = NULL;
+    weft_pool *p;
+    ck_assert_weft(weft_pool_new(&p, NULL), 0);
+    weft_group_opts go = WEFT_GROUP_OPTS_INIT;
+    go.pool = p;
+    go.threads = 1;
+    ck_einval(weft_group_new(NULL, NULL), "out is NULL");
+    ck_einval(weft_group_new(&g, &go), "both pool and threads");
+    ck_assert_ptr_null(g);
+    ck_assert_weft(weft_group_new(&g, NULL), 0);
+    char longname[WEFT_THREAD_NAME_MAX + 4];
+    memset(longname, 'n', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    ck_einval(weft_group_spawn(NULL, job, NULL, NULL), "g is NULL");
+    ck_einval(weft_group_spawn(g, NULL, NULL, NULL), "fn is NULL");
+    ck_einval(weft_group_spawn(g, job, NULL, longname), "name is");
+    ck_einval(weft_group_wait(NULL, 0), "g is NULL");
+    ck_einval(weft_group_cancel(NULL), "g is NULL");
+    ck_einval(weft_group_free(NULL), "g is NULL");
+    ck_assert_weft(weft_group_wait(g, WEFT_FOREVER), 0); /* nothing was spawned */
+    ck_assert_weft(weft_group_free(g), 0);
+    ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_FOREVER), 0);
+    weft_pool_free(p);
+}
+END_TEST
+
+START_TEST(ipcq_names_each_bad_argument)
+{
+    weft_ipcq *q = NULL;
+    weft_ipcq_opts o = WEFT_IPCQ_OPTS_INIT;
+    ck_einval(weft_ipcq_new(NULL, NULL), "out is NULL");
+    o.capacity = (size_t)WEFT_IPCQ_CAPACITY_MAX + 1;
+    ck_einval(weft_ipcq_new(&q, &o), "capacity");
+    o = (weft_ipcq_opts)WEFT_IPCQ_OPTS_INIT;
+    o.max_msg = (size_t)WEFT_IPCQ_MSG_MAX + 1;
+    ck_einval(weft_ipcq_new(&q, &o), "max_msg");
+    o = (weft_ipcq_opts)WEFT_IPCQ_OPTS_INIT;
+    o.flags = 0x100;
+    ck_einval(weft_ipcq_new(&q, &o), "unknown flags");
+    o = (weft_ipcq_opts)WEFT_IPCQ_OPTS_INIT;
+    o.capacity = WEFT_IPCQ_CAPACITY_MAX;
+    o.max_msg = WEFT_IPCQ_MSG_MAX;
+    ck_einval(weft_ipcq_new(&q, &o), "exceed");
+    ck_assert_ptr_null(q);
+    ck_einval(weft_ipcq_attach(NULL, 0), "out is NULL");
+    ck_einval(weft_ipcq_attach(&q, -1), "-1 is not an open descriptor");
+    o = (weft_ipcq_opts)WEFT_IPCQ_OPTS_INIT;
+    o.capacity = 2;
+    o.max_msg = 8;
+    ck_assert_weft(weft_ipcq_new(&q, &o), 0);
+    char buf[8];
+    size_t len;
+    ck_einval(weft_ipcq_fd(NULL), "q is NULL");
+    ck_einval(weft_ipcq_put(NULL, "x", 1, 0), "q is NULL");
+    ck_einval(weft_ipcq_put(q, NULL, 1, 0), "data is NULL");
+    ck_einval(weft_ipcq_put(q, "123456789", 9, 0), "max_msg is 8");
+    ck_einval(weft_ipcq_get(NULL, buf, sizeof buf, &len, 0), "q is NULL");
+    ck_einval(weft_ipcq_get(q, buf, sizeof buf, NULL, 0), "len is NULL");
+    ck_einval(weft_ipcq_get(q, NULL, sizeof buf, &len, 0), "buf is NULL");
+    ck_einval(weft_ipcq_close(NULL), "q is NULL");
+    ck_einval(weft_ipcq_task_done(NULL), "q is NULL");
+    ck_einval(weft_ipcq_join(NULL, 0), "q is NULL");
+    ck_assert_uint_eq(weft_ipcq_size(q), 0); /* nothing went in */
+    ck_assert_weft(weft_ipcq_free(q), 0);
+}
+END_TEST
+
+static int child(const void *arg, size_t size)
+{
+    (void)arg;
+    (void)size;
+    return 0;
+}
+
+START_TEST(procpool_names_each_bad_argument)
+{
+    weft_procpool *p = NULL;
+    weft_procpool_opts o = WEFT_PROCPOOL_OPTS_INIT;
+    ck_einval(weft_procpool_new(NULL, NULL), "out is NULL");
+    o.workers = -1;
+    ck_einval(weft_procpool_new(&p, &o), "workers is -1");
+    o.workers = WEFT_PROCPOOL_WORKERS_MAX + 1;
+    ck_einval(weft_procpool_new(&p, &o), "workers is");
+    o.workers = 1;
+    o.method = 99;
+    ck_einval(weft_procpool_new(&p, &o), "method 99");
+    o.method = -1;
+    ck_einval(weft_procpool_new(&p, &o), "method -1");
+    o.method = 0;
+    o.window = -1;
+    ck_einval(weft_procpool_new(&p, &o), "window is -1");
+    o.window = WEFT_PROCPOOL_WINDOW_MAX + 1;
+    ck_einval(weft_procpool_new(&p, &o), "window is");
+    o.window = 0;
+    o.name = "a worker name of more than thirty-one bytes";
+    ck_einval(weft_procpool_new(&p, &o), "name is");
+    o.name = NULL;
+    o.restart_period = -1;
+    ck_einval(weft_procpool_new(&p, &o), "restart_period");
+    o.restart_period = 0;
+    o.kill_grace = -1;
+    ck_einval(weft_procpool_new(&p, &o), "kill_grace");
+    ck_assert_ptr_null(p);
+    o.kill_grace = 0;
+    ck_assert_weft(weft_procpool_new(&p, &o), 0);
+    weft_future *f = NULL;
+    weft_procpool_task_opts to = WEFT_PROCPOOL_TASK_OPTS_INIT;
+    char item = 1, res[4];
+    struct weft_procpool_stats st;
+    ck_einval(weft_procpool_submit(NULL, &f, child, NULL, 0, NULL), "p is NULL");
+    ck_einval(weft_procpool_submit(p, &f, NULL, NULL, 0, NULL), "fn is NULL");
+    ck_einval(weft_procpool_submit(p, &f, child, NULL, 1, NULL), "arg is NULL");
+    ck_einval(weft_procpool_submit(p, &f, child, &item, (size_t)WEFT_PROCESS_ARG_MAX + 1, NULL),
+              "the limit is");
+    to.timeout = -1;
+    ck_einval(weft_procpool_submit(p, &f, child, NULL, 0, &to), "timeout is negative");
+    to.timeout = 0;
+    to.retries = -1;
+    ck_einval(weft_procpool_submit(p, &f, child, NULL, 0, &to), "retries is negative");
+    ck_assert_ptr_null(f);
+    ck_einval(weft_procpool_map(NULL, child, &item, 1, 1, res, 1, NULL, 0), "p is NULL");
+    ck_einval(weft_procpool_map(p, NULL, &item, 1, 1, res, 1, NULL, 0), "fn is NULL");
+    ck_einval(weft_procpool_map(p, child, &item, 1, 1, res, 1, NULL, -1), "timeout is negative");
+    ck_einval(weft_procpool_map(p, child, NULL, 1, 1, res, 1, NULL, 0), "items or results");
+    ck_einval(weft_procpool_map(p, child, &item, 1, 1, NULL, 1, NULL, 0), "items or results");
+    ck_einval(weft_procpool_wait_idle(NULL, 0), "p is NULL");
+    ck_einval(weft_procpool_wait_idle(p, -1), "timeout is negative");
+    ck_einval(weft_procpool_stats(NULL, &st), "p is NULL");
+    ck_einval(weft_procpool_stats(p, NULL), "out is NULL");
+    ck_einval(weft_procpool_worker_pid(NULL, 1), "p is NULL");
+    ck_einval(weft_procpool_worker_pid(p, 0), "k is 0");
+    ck_einval(weft_procpool_worker_pid(p, 2), "k is 2");
+    ck_einval(weft_procpool_shutdown(NULL, 1, 0, 0), "p is NULL");
+    ck_einval(weft_procpool_shutdown(p, 1, 0, -1), "kill_after is negative");
+    ck_assert_weft(weft_procpool_stats(p, &st), 0);
+    ck_assert_uint_eq(st.submitted, 0); /* none of the refused calls queued a task */
+    ck_assert_weft(weft_procpool_shutdown(p, 1, 0, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_procpool_free(p), 0);
+}
+END_TEST
+
 WEFT_TEST_SUITE("args", 10, queue_new_names_the_bad_option, queue_calls_name_each_bad_argument,
                 select_names_the_bad_case, sync_calls_name_each_bad_argument,
-                cond_and_barrier_name_each_bad_argument, future_calls_name_each_bad_argument)
+                cond_and_barrier_name_each_bad_argument, future_calls_name_each_bad_argument,
+                pool_and_wait_name_each_bad_argument, group_names_each_bad_argument,
+                ipcq_names_each_bad_argument, procpool_names_each_bad_argument)
