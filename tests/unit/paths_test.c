@@ -1,0 +1,217 @@
+/* tests/unit/paths_test.c - the less-used paths of documented calls: a named submit to a full,
+ * paused or shut-down pool, the state errors of processes, threads and timers, and each bad
+ * argument of the process and thread calls (WEFT_EINVAL with a message naming it). */
+#include <signal.h>
+#include <string.h>
+#include <weft.h>
+
+#include "test.h"
+
+#define ck_einval(expr, what)                                                                  \
+    do {                                                                                       \
+        weft_error_clear();                                                                    \
+        ck_assert_weft((expr), WEFT_EINVAL);                                                   \
+        ck_assert_msg(strstr(weft_error_message(), (what)) != NULL,                            \
+                      "%s: message \"%s\" lacks \"%s\"", #expr, weft_error_message(), (what)); \
+    } while (0)
+
+static int task(void *arg, void **result)
+{
+    *result = arg;
+    return 0;
+}
+
+START_TEST(named_submit_to_a_full_paused_pool)
+{
+    weft_pool *p;
+    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+    o.max_workers = 1;
+    o.max_queued = 1;
+    o.outsiders_only_wait = 1;
+    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    ck_assert_weft(weft_pool_pause(p), 0);
+    weft_future *f = NULL, *g = NULL;
+    ck_einval(weft_pool_submit_named(NULL, "x", task, NULL, &f, 0), "p is NULL");
+    ck_einval(weft_pool_submit_named(p, "x", NULL, NULL, &f, 0), "fn is NULL");
+    ck_einval(weft_pool_submit_named(p, "x", task, NULL, &f, -1), "timeout is negative");
+    ck_assert_weft(
+        weft_pool_submit_named(p, "a task name longer than thirty-one bytes", task, &o, &f, 0), 0);
+    char name[64];
+    ck_assert_weft(weft_future_name(f, name, sizeof name), 0);
+    ck_assert_uint_eq(strlen(name), 31); /* copied, cut at 31 bytes */
+    ck_assert_int_eq(strncmp(name, "a task name longer", 18), 0);
+    /* full (one queued, paused): timeout 0 is WEFT_EAGAIN, a timeout WEFT_ETIMEDOUT */
+    ck_assert_weft(weft_pool_submit_named(p, "second", task, NULL, &g, 0), WEFT_EAGAIN);
+    ck_assert_weft(weft_pool_submit_named(p, "second", task, NULL, &g, WEFT_MS(1)), WEFT_ETIMEDOUT);
+    ck_assert_ptr_null(g); /* untouched on failure */
+    ck_assert_weft(weft_pool_resume(p), 0);
+    void *r = NULL;
+    ck_assert_weft(weft_future_result(f, &r, WEFT_FOREVER), 0);
+    ck_assert_ptr_eq(r, &o);
+    weft_future_unref(f);
+    ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_submit_named(p, "late", task, NULL, &g, 0), WEFT_ECLOSED);
+    ck_assert_weft(weft_pool_submit(p, task, NULL, &g, 0), WEFT_ECLOSED);
+    ck_assert_ptr_null(g);
+    weft_pool_free(p);
+}
+END_TEST
+
+START_TEST(named_submit_to_an_unbounded_pool)
+{
+    weft_pool *p;
+    ck_assert_weft(weft_pool_new(&p, NULL), 0);
+    weft_future *f;
+    ck_assert_weft(weft_pool_submit_named(p, NULL, task, p, &f, WEFT_FOREVER), 0);
+    void *r = NULL;
+    ck_assert_weft(weft_future_result(f, &r, WEFT_FOREVER), 0);
+    ck_assert_ptr_eq(r, p);
+    weft_future_unref(f);
+    ck_assert_weft(weft_pool_submit_named(p, "fire and forget", task, NULL, NULL, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_submit_named(p, "late", task, NULL, NULL, WEFT_FOREVER), WEFT_ECLOSED);
+    weft_pool_free(p);
+}
+END_TEST
+
+static int child(const void *arg, size_t size)
+{
+    (void)arg;
+    (void)size;
+    return 0;
+}
+
+START_TEST(process_calls_name_each_bad_argument)
+{
+    weft_process *p = NULL;
+    weft_process_opts o = WEFT_PROCESS_OPTS_INIT;
+    char arg = 1;
+    int fds[WEFT_PROCESS_FDS_MAX + 1] = {0};
+    ck_einval(weft_process_start(NULL, child, NULL, 0, NULL), "NULL out");
+    ck_einval(weft_process_start(&p, NULL, NULL, 0, NULL), "NULL function");
+    ck_einval(weft_process_start(&p, child, NULL, 1, NULL), "NULL argument");
+    ck_einval(weft_process_start(&p, child, &arg, (size_t)WEFT_PROCESS_ARG_MAX + 1, NULL),
+              "at most");
+    o.method = 99;
+    ck_einval(weft_process_start(&p, child, NULL, 0, &o), "unknown start method 99");
+    o.method = -1;
+    ck_einval(weft_process_start(&p, child, NULL, 0, &o), "unknown start method -1");
+    o = (weft_process_opts)WEFT_PROCESS_OPTS_INIT;
+    char name[WEFT_PROCESS_NAME_MAX + 1];
+    memset(name, 'n', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    o.name = name;
+    ck_einval(weft_process_start(&p, child, NULL, 0, &o), "name longer");
+    o.name = NULL;
+    o.kill_grace = -1;
+    ck_einval(weft_process_start(&p, child, NULL, 0, &o), "negative kill_grace");
+    o.kill_grace = 0;
+    o.pass_fds = fds;
+    o.npass_fds = WEFT_PROCESS_FDS_MAX + 1;
+    ck_einval(weft_process_start(&p, child, NULL, 0, &o), "pass_fds");
+    o.pass_fds = NULL;
+    o.npass_fds = 1;
+    ck_einval(weft_process_start(&p, child, NULL, 0, &o), "pass_fds");
+    fds[0] = -1;
+    o.pass_fds = fds;
+    ck_einval(weft_process_start(&p, child, NULL, 0, &o), "pass_fds[0] = -1 is not open");
+    fds[0] = 1000000;
+    ck_einval(weft_process_start(&p, child, NULL, 0, &o), "is not open");
+    ck_assert_ptr_null(p);
+    size_t len;
+    int status;
+    ck_einval(weft_process_join(NULL, &status, 0), "NULL handle");
+    ck_einval(weft_process_exitcode(NULL), "NULL handle");
+    ck_einval(weft_process_is_alive(NULL), "NULL handle");
+    ck_einval(weft_process_signal(NULL, SIGTERM), "NULL handle");
+    ck_einval(weft_process_terminate(NULL), "NULL handle");
+    ck_einval(weft_process_kill(NULL), "NULL handle");
+    ck_einval(weft_process_pid(NULL), "NULL handle");
+    ck_einval(weft_process_fd(NULL), "NULL handle");
+    ck_einval(weft_process_is_daemon(NULL), "NULL handle");
+    ck_einval(weft_process_result(NULL, &arg, 1, &len), "NULL handle");
+    ck_einval(weft_process_free(NULL), "NULL handle");
+    ck_assert_str_eq(weft_process_name(NULL), "");
+    /* a live process: bad signal, negative timeout, NULL buffer */
+    ck_assert_weft(weft_process_start(&p, child, NULL, 0, NULL), 0);
+    ck_einval(weft_process_signal(p, 0), "bad signal 0");
+    ck_einval(weft_process_signal(p, NSIG), "bad signal");
+    ck_einval(weft_process_join(p, &status, -1), "negative timeout");
+    ck_einval(weft_process_result(p, NULL, 1, &len), "NULL handle or buffer");
+    ck_assert_weft(weft_process_join(p, &status, WEFT_FOREVER), 0);
+    ck_assert_int_eq(status, 0);
+    ck_assert_weft(weft_process_signal(p, SIGTERM), 0); /* ended: nothing to do */
+    ck_assert_weft(weft_process_result(p, NULL, 0, &len), 0);
+    ck_assert_uint_eq(len, 0);
+    ck_assert_weft(weft_process_free(p), 0);
+}
+END_TEST
+
+static int wait_go(void *arg)
+{
+    return weft_event_wait(arg, WEFT_FOREVER);
+}
+
+START_TEST(thread_calls_name_each_bad_argument)
+{
+    weft_thread t;
+    weft_thread_opts o = WEFT_THREAD_OPTS_INIT;
+    weft_event go;
+    ck_assert_weft(weft_event_init(&go), 0);
+    ck_einval(weft_thread_start(NULL, wait_go, &go, NULL), "out is NULL");
+    ck_einval(weft_thread_start(&t, NULL, &go, NULL), "fn is NULL");
+    char name[WEFT_THREAD_NAME_MAX + 1];
+    memset(name, 't', sizeof name - 1);
+    name[sizeof name - 1] = '\0';
+    o.name = name;
+    ck_einval(weft_thread_start(&t, wait_go, &go, &o), "name is");
+    o.name = NULL;
+    o.stack_size = WEFT_THREAD_STACK_MIN - 1;
+    ck_einval(weft_thread_start(&t, wait_go, &go, &o), "stack_size");
+    ck_einval(weft_thread_set_stack_size(WEFT_THREAD_STACK_MIN - 1), "the minimum is");
+    ck_einval(weft_thread_set_stack_size(SIZE_MAX), "too large");
+    ck_assert_uint_eq(weft_thread_get_stack_size(), 0); /* the refused calls left the default */
+    ck_assert_weft(weft_thread_start(&t, wait_go, &go, NULL), 0);
+    char buf[WEFT_THREAD_NAME_MAX];
+    int32_t tid;
+    ck_einval(weft_thread_native_id(t, NULL), "tid is NULL");
+    ck_einval(weft_thread_name(t, NULL, sizeof buf), "buf is NULL");
+    ck_einval(weft_thread_name(t, buf, 0), "size is 0");
+    ck_einval(weft_thread_join(t, NULL, -1), "timeout is negative");
+    ck_assert_weft(weft_thread_join(t, NULL, 0), WEFT_EAGAIN); /* still waiting for go */
+    ck_assert_weft(weft_event_set(&go), 0);
+    int status = -1;
+    ck_assert_weft(weft_thread_join(t, &status, WEFT_FOREVER), 0);
+    ck_assert_int_eq(status, 0);
+    ck_assert_weft(weft_thread_native_id(t, &tid), WEFT_ESRCH); /* joined: stale */
+    /* a thread joining itself would wait forever */
+    ck_assert_weft(weft_thread_join(weft_thread_current(), NULL, 0), WEFT_EDEADLK);
+}
+END_TEST
+
+static void tick(void *arg)
+{
+    (void)arg;
+}
+
+START_TEST(timer_calls_name_each_bad_argument)
+{
+    weft_timer *t = NULL;
+    weft_timer_opts o = WEFT_TIMER_OPTS_INIT;
+    ck_einval(weft_timer_start(&t, 0, NULL, NULL, NULL), "fn is NULL");
+    ck_einval(weft_timer_start(&t, -1, tick, NULL, NULL), "delay is negative");
+    o.interval = -1;
+    ck_einval(weft_timer_start(&t, 0, tick, NULL, &o), "interval is negative");
+    o.interval = WEFT_MS(1);
+    ck_einval(weft_timer_start(NULL, 0, tick, NULL, &o), "periodic timer needs out");
+    ck_assert_ptr_null(t);
+    ck_einval(weft_timer_cancel(NULL), "t is NULL");
+    ck_einval(weft_timer_wait(NULL, 0), "t is NULL");
+    ck_einval(weft_timer_fired(NULL), "t is NULL");
+    weft_timer_free(NULL); /* does nothing */
+}
+END_TEST
+
+WEFT_TEST_SUITE("paths", 20, named_submit_to_a_full_paused_pool, named_submit_to_an_unbounded_pool,
+                process_calls_name_each_bad_argument, thread_calls_name_each_bad_argument,
+                timer_calls_name_each_bad_argument)
