@@ -125,6 +125,113 @@ START_TEST(task_scope_is_cancelled_with_its_future)
 }
 END_TEST
 
+#define ck_einval(expr, what)                                                                  \
+    do {                                                                                       \
+        weft_error_clear();                                                                    \
+        ck_assert_weft((expr), WEFT_EINVAL);                                                   \
+        ck_assert_msg(strstr(weft_error_message(), (what)) != NULL,                            \
+                      "%s: message \"%s\" lacks \"%s\"", #expr, weft_error_message(), (what)); \
+    } while (0)
+
+/* A 64-word accumulator (512 bytes: more than a participant keeps on its stack). */
+struct big {
+    int64_t w[64];
+};
+
+static void add_range(int64_t lo, int64_t hi, void *acc, void *arg)
+{
+    (void)arg;
+    struct big *b = acc;
+    for (int64_t i = lo; i < hi; i++) b->w[i % 64] += i;
+}
+
+static void add_big(void *acc, const void *other, void *arg)
+{
+    (void)arg;
+    struct big *a = acc;
+    const struct big *o = other;
+    for (int k = 0; k < 64; k++) a->w[k] += o->w[k];
+}
+
+static void nothing(int64_t lo, int64_t hi, void *arg)
+{
+    (void)lo;
+    (void)hi;
+    (void)arg;
+}
+
+START_TEST(reduce_with_a_large_accumulator)
+{
+    weft_pool *p;
+    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+    o.max_workers = 2;
+    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    struct big id = {{0}}, r, want = {{0}};
+    for (int64_t i = 0; i < 100000; i++) want.w[i % 64] += i;
+    for (int round = 0; round < 5; round++) {
+        memset(&r, 0xff, sizeof r);
+        ck_assert_weft(
+            weft_parallel_reduce(p, 0, 100000, 64, add_range, add_big, sizeof r, &id, &r, NULL), 0);
+        ck_assert_int_eq(memcmp(&r, &want, sizeof r), 0);
+    }
+    ck_einval(weft_parallel_reduce(p, 0, 1, 0, NULL, add_big, sizeof r, &id, &r, NULL),
+              "body is NULL");
+    ck_einval(weft_parallel_reduce(p, 0, 1, 0, add_range, NULL, sizeof r, &id, &r, NULL),
+              "combine is NULL");
+    ck_einval(weft_parallel_reduce(p, 0, 1, 0, add_range, add_big, sizeof r, NULL, &r, NULL),
+              "identity is NULL");
+    ck_einval(weft_parallel_reduce(p, 0, 1, 0, add_range, add_big, sizeof r, &id, NULL, NULL),
+              "result is NULL");
+    ck_einval(weft_parallel_reduce(p, 0, 1, 0, add_range, add_big, 0, &id, &r, NULL),
+              "acc_size is 0");
+    ck_einval(weft_parallel_reduce(p, 1, 0, 0, add_range, add_big, sizeof r, &id, &r, NULL),
+              "end is below begin");
+    ck_einval(weft_parallel_reduce(p, 0, 1, -1, add_range, add_big, sizeof r, &id, &r, NULL),
+              "grain is negative");
+    ck_einval(weft_parallel_for(p, 0, 1, 0, NULL, NULL), "body is NULL");
+    ck_einval(weft_parallel_for(p, 1, 0, 0, nothing, NULL), "end is below begin");
+    ck_einval(weft_parallel_for(p, 0, 1, -1, nothing, NULL), "grain is negative");
+    ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_parallel_for(p, 0, 100, 1, nothing, NULL), WEFT_ECLOSED);
+    ck_assert_weft(weft_parallel_reduce(p, 0, 100, 1, add_range, add_big, sizeof r, &id, &r, NULL),
+                   WEFT_ECLOSED);
+    weft_pool_free(p);
+}
+END_TEST
+
+static int fail_at_7(void *arg, void **result)
+{
+    *result = arg;
+    weft_error_clear(); /* no message: map gives the code's text */
+    return arg == NULL ? 0 : (int)(intptr_t)arg;
+}
+
+START_TEST(map_arguments_and_failures)
+{
+    weft_pool *p;
+    ck_assert_weft(weft_pool_new(&p, NULL), 0);
+    void *args[16], *res[16];
+    for (int i = 0; i < 16; i++) args[i] = NULL;
+    args[7] = (void *)(intptr_t)WEFT_ENOMEM;
+    args[12] = (void *)(intptr_t)WEFT_ETIMEDOUT;
+    ck_einval(weft_pool_map(NULL, fail_at_7, args, res, 16, 1, 0), "p is NULL");
+    ck_einval(weft_pool_map(p, NULL, args, res, 16, 1, 0), "fn is NULL");
+    ck_einval(weft_pool_map(p, fail_at_7, args, res, 16, 1, -1), "timeout is negative");
+    /* the lowest failing index wins, whatever order the chunks ran in */
+    weft_error_clear();
+    ck_assert_weft(weft_pool_map(p, fail_at_7, args, res, 16, 1, WEFT_FOREVER), WEFT_ENOMEM);
+    /* args NULL: every task gets NULL and succeeds; results NULL is allowed */
+    for (int i = 0; i < 16; i++) res[i] = &res;
+    ck_assert_weft(weft_pool_map(p, fail_at_7, NULL, res, 16, 0, WEFT_FOREVER), 0);
+    for (int i = 0; i < 16; i++) ck_assert_ptr_null(res[i]);
+    ck_assert_weft(weft_pool_map(p, fail_at_7, NULL, NULL, 16, 3, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_map(p, fail_at_7, NULL, NULL, 16, 3, WEFT_FOREVER), WEFT_ECLOSED);
+    weft_pool_free(p);
+}
+END_TEST
+
 WEFT_TEST_SUITE("pool_paths", 60, broken_pool_reason_without_a_message,
                 waiter_runs_the_queued_task_of_a_paused_pool,
-                task_scope_is_cancelled_with_its_future)
+                task_scope_is_cancelled_with_its_future, reduce_with_a_large_accumulator,
+                map_arguments_and_failures)
