@@ -442,8 +442,51 @@ START_TEST(procpool_names_each_bad_argument)
 }
 END_TEST
 
+START_TEST(sync_limits_and_zeroed_objects)
+{
+    weft_cond c;
+    weft_rlock rl;
+    weft_barrier b = {0};
+    weft_sem s;
+    weft_latch l;
+    ck_einval(weft_cond_init(NULL, NULL), "c is NULL");
+    ck_einval(weft_cond_init_rlock(NULL, NULL), "c is NULL");
+    ck_assert_weft(weft_rlock_init(&rl), 0);
+    ck_assert_weft(weft_cond_init_rlock(&c, &rl), 0);
+    ck_assert_weft(weft_cond_acquire(&c, 0), 0);
+    ck_assert_int_eq(weft_rlock_is_owned(&rl), 1); /* bound to rl */
+    ck_assert_weft(weft_cond_notify(&c, 1), 0);
+    ck_assert_weft(weft_cond_release(&c), 0);
+    ck_assert_weft(weft_cond_init_rlock(&c, NULL), 0); /* NULL: an RLock of its own */
+    ck_assert_weft(weft_cond_acquire(&c, 0), 0);
+    ck_assert_weft(weft_cond_acquire(&c, 0), 0);        /* reentrant */
+    ck_assert_weft(weft_cond_wait(&c, 0), WEFT_EAGAIN); /* timeout 0: a try */
+    ck_assert_weft(weft_cond_release(&c), 0);
+    ck_assert_weft(weft_cond_release(&c), 0);
+    /* an all-zero barrier has 0 parties: its wait is WEFT_EINVAL (sync.h) */
+    ck_einval(weft_barrier_wait(&b, 0), "not initialised");
+    ck_einval(weft_barrier_init(&b, (uint32_t)INT32_MAX + 1, NULL, NULL), "parties is");
+    /* a bounded semaphore never exceeds its initial value; a latch never goes below 0 */
+    ck_assert_weft(weft_sem_init_bounded(&s, 1), 0);
+    ck_assert_weft(weft_sem_release(&s, 1), WEFT_EOVERFLOW);
+    ck_assert_weft(weft_sem_acquire(&s, 0), 0);
+    ck_assert_weft(weft_sem_release(&s, 2), WEFT_EOVERFLOW);
+    ck_assert_uint_eq(weft_sem_value(&s), 0); /* nothing changed */
+    ck_assert_weft(weft_sem_release(&s, 1), 0);
+    ck_assert_weft(weft_sem_init(&s, UINT32_MAX - 1), 0);
+    ck_assert_weft(weft_sem_release(&s, 2), WEFT_EOVERFLOW);
+    ck_assert_weft(weft_latch_init(&l, 2), 0);
+    ck_assert_weft(weft_latch_count_down(&l, 3), WEFT_EOVERFLOW);
+    ck_assert_uint_eq(weft_latch_count(&l), 2);
+    ck_assert_weft(weft_latch_count_down(&l, 0), 0);
+    ck_assert_weft(weft_latch_count_down(&l, 2), 0);
+    ck_assert_weft(weft_latch_wait(&l, 0), 0);
+}
+END_TEST
+
 WEFT_TEST_SUITE("args", 10, queue_new_names_the_bad_option, queue_calls_name_each_bad_argument,
                 select_names_the_bad_case, sync_calls_name_each_bad_argument,
                 cond_and_barrier_name_each_bad_argument, future_calls_name_each_bad_argument,
                 pool_and_wait_name_each_bad_argument, group_names_each_bad_argument,
-                ipcq_names_each_bad_argument, procpool_names_each_bad_argument)
+                ipcq_names_each_bad_argument, procpool_names_each_bad_argument,
+                sync_limits_and_zeroed_objects)
