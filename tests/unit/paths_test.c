@@ -212,6 +212,31 @@ START_TEST(timer_calls_name_each_bad_argument)
 }
 END_TEST
 
+static int group_task(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+START_TEST(group_spawn_refused_by_a_shut_down_pool)
+{
+    weft_pool *p;
+    weft_group *g;
+    weft_group_opts o = WEFT_GROUP_OPTS_INIT;
+    ck_assert_weft(weft_pool_new(&p, NULL), 0);
+    o.pool = p;
+    ck_assert_weft(weft_group_new(&g, &o), 0);
+    ck_assert_weft(weft_group_spawn(g, group_task, NULL, "named"), 0);
+    ck_assert_weft(weft_group_spawn(g, group_task, NULL, NULL), 0);
+    ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_group_spawn(g, group_task, NULL, "late"), WEFT_ECLOSED);
+    ck_assert_weft(weft_group_wait(g, WEFT_FOREVER), 0); /* the two that ran succeeded */
+    ck_assert_weft(weft_group_spawn(g, group_task, NULL, NULL), WEFT_ECLOSED);
+    ck_assert_weft(weft_group_free(g), 0);
+    weft_pool_free(p);
+}
+END_TEST
+
 WEFT_TEST_SUITE("paths", 20, named_submit_to_a_full_paused_pool, named_submit_to_an_unbounded_pool,
                 process_calls_name_each_bad_argument, thread_calls_name_each_bad_argument,
-                timer_calls_name_each_bad_argument)
+                timer_calls_name_each_bad_argument, group_spawn_refused_by_a_shut_down_pool)
