@@ -237,6 +237,57 @@ START_TEST(group_spawn_refused_by_a_shut_down_pool)
 }
 END_TEST
 
+static int hand_back(const void *arg, size_t size)
+{
+    int rc = weft_process_set_result(arg, size);
+    if (rc == 0) rc = weft_process_set_result(NULL, 1) == WEFT_EINVAL ? 0 : 9;
+    if (rc == 0) rc = weft_process_set_result(arg, size); /* a later call replaces */
+    return rc;
+}
+
+START_TEST(process_result_is_cut_to_the_buffer)
+{
+    weft_process *p;
+    weft_process_opts o = WEFT_PROCESS_OPTS_INIT;
+    o.name = "hander";
+    o.kill_grace = WEFT_FOREVER;
+    const char msg[] = "twenty-four bytes here!";
+    ck_assert_weft(weft_process_start(&p, hand_back, msg, sizeof msg, &o), 0);
+    ck_assert_str_eq(weft_process_name(p), "hander");
+    ck_assert_int_eq(weft_process_is_daemon(p), 0);
+    ck_assert_int_gt(weft_process_pid(p), 0);
+    int status = -1;
+    ck_assert_weft(weft_process_join(p, &status, WEFT_FOREVER), 0);
+    ck_assert_int_eq(status, 0);
+    char buf[8];
+    size_t len = 0;
+    memset(buf, 0, sizeof buf);
+    ck_assert_weft(weft_process_result(p, buf, sizeof buf, &len), 0);
+    ck_assert_uint_eq(len, sizeof msg);                      /* the full length, */
+    ck_assert_int_eq(memcmp(buf, msg, sizeof buf), 0);       /* size bytes copied */
+    ck_assert_weft(weft_process_result(p, buf, 4, NULL), 0); /* len may be NULL */
+    ck_assert_weft(weft_process_free(p), 0);
+    ck_assert_weft(weft_process_set_result("x", 1), WEFT_ESTATE); /* not a weft child */
+}
+END_TEST
+
+START_TEST(status_text_describes_each_kind_of_end)
+{
+    char buf[64];
+    ck_assert_str_eq(weft_process_status_text(0, buf, sizeof buf), "exited normally");
+    ck_assert_str_eq(weft_process_status_text(3, buf, sizeof buf), "exited with status 3");
+    ck_assert_ptr_nonnull(
+        strstr(weft_process_status_text(-SIGSEGV, buf, sizeof buf), "killed by SIGSEGV ("));
+    ck_assert_str_eq(weft_process_status_text(-200, buf, sizeof buf), "killed by signal 200");
+    ck_assert_str_eq(weft_process_status_text(3, buf, 5), "exit"); /* cut, NUL-terminated */
+    buf[0] = 'z';
+    ck_assert_ptr_eq(weft_process_status_text(3, buf, 0), buf); /* size 0: untouched */
+    ck_assert_int_eq(buf[0], 'z');
+    ck_assert_ptr_null(weft_process_status_text(3, NULL, 10));
+}
+END_TEST
+
 WEFT_TEST_SUITE("paths", 20, named_submit_to_a_full_paused_pool, named_submit_to_an_unbounded_pool,
                 process_calls_name_each_bad_argument, thread_calls_name_each_bad_argument,
-                timer_calls_name_each_bad_argument, group_spawn_refused_by_a_shut_down_pool)
+                timer_calls_name_each_bad_argument, group_spawn_refused_by_a_shut_down_pool,
+                process_result_is_cut_to_the_buffer, status_text_describes_each_kind_of_end)
