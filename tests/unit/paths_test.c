@@ -1,6 +1,7 @@
 /* tests/unit/paths_test.c - the less-used paths of documented calls: a named submit to a full,
  * paused or shut-down pool, the state errors of processes, threads and timers, and each bad
  * argument of the process and thread calls (WEFT_EINVAL with a message naming it). */
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <weft.h>
@@ -287,7 +288,42 @@ START_TEST(status_text_describes_each_kind_of_end)
 }
 END_TEST
 
+struct foreign {
+    weft_thread self;
+    weft_event registered, go;
+};
+
+static void *foreign_main(void *arg)
+{
+    struct foreign *f = arg;
+    f->self = weft_thread_current(); /* registers this plain pthread */
+    weft_event_set(&f->registered);
+    weft_event_wait(&f->go, WEFT_FOREVER);
+    return NULL;
+}
+
+START_TEST(a_foreign_thread_cannot_be_joined_detached_or_stopped)
+{
+    struct foreign f;
+    ck_assert_weft(weft_event_init(&f.registered), 0);
+    ck_assert_weft(weft_event_init(&f.go), 0);
+    pthread_t pt;
+    ck_assert_int_eq(pthread_create(&pt, NULL, foreign_main, &f), 0);
+    ck_assert_weft(weft_event_wait(&f.registered, WEFT_SEC(60)), 0);
+    ck_assert_int_eq(weft_thread_is_alive(f.self), 1);
+    ck_assert_int_eq(weft_thread_is_daemon(f.self), 0);
+    char name[WEFT_THREAD_NAME_MAX];
+    ck_assert_weft(weft_thread_name(f.self, name, sizeof name), 0);
+    ck_einval(weft_thread_join(f.self, NULL, 0), "weft did not start");
+    ck_einval(weft_thread_detach(f.self), "weft did not start");
+    ck_einval(weft_thread_stop(f.self), "weft did not start");
+    ck_assert_weft(weft_event_set(&f.go), 0);
+    ck_assert_int_eq(pthread_join(pt, NULL), 0);
+}
+END_TEST
+
 WEFT_TEST_SUITE("paths", 20, named_submit_to_a_full_paused_pool, named_submit_to_an_unbounded_pool,
                 process_calls_name_each_bad_argument, thread_calls_name_each_bad_argument,
                 timer_calls_name_each_bad_argument, group_spawn_refused_by_a_shut_down_pool,
-                process_result_is_cut_to_the_buffer, status_text_describes_each_kind_of_end)
+                process_result_is_cut_to_the_buffer, status_text_describes_each_kind_of_end,
+                a_foreign_thread_cannot_be_joined_detached_or_stopped)
