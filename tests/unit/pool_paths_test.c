@@ -231,7 +231,66 @@ START_TEST(map_arguments_and_failures)
 }
 END_TEST
 
+static int double_it(void *arg, void **result)
+{
+    *result = (void *)(2 * (intptr_t)arg);
+    return 0;
+}
+
+/* An input of three items, then a failure (WEFT_ENOMEM). */
+static int three_then_fail(void *ctx, void **arg)
+{
+    int *k = ctx;
+    if (*k == 3) return WEFT_ENOMEM;
+    *arg = (void *)(intptr_t)++ * k;
+    return 1;
+}
+
+START_TEST(imap_arguments_and_a_failing_input)
+{
+    weft_pool *p;
+    ck_assert_weft(weft_pool_new(&p, NULL), 0);
+    weft_imap *it = NULL;
+    void *args[2] = {NULL, NULL};
+    int k = 0;
+    weft_imap_opts o = WEFT_IMAP_OPTS_INIT;
+    ck_einval(weft_pool_imap(NULL, p, double_it, args, 2, NULL, 0), "out is NULL");
+    ck_einval(weft_pool_imap(&it, NULL, double_it, args, 2, NULL, 0), "p is NULL");
+    ck_einval(weft_pool_imap(&it, p, NULL, args, 2, NULL, 0), "fn is NULL");
+    ck_einval(weft_pool_imap(&it, p, double_it, args, 2, NULL, -1), "timeout is negative");
+    o.input = three_then_fail;
+    o.input_ctx = &k;
+    o.buffersize = 2;
+    ck_einval(weft_pool_imap(&it, p, double_it, args, 0, &o, WEFT_FOREVER), "args must be NULL");
+    ck_einval(weft_pool_imap(&it, p, double_it, NULL, 2, &o, WEFT_FOREVER), "args must be NULL");
+    o.buffersize = 0;
+    ck_einval(weft_pool_imap(&it, p, double_it, NULL, 0, &o, WEFT_FOREVER), "needs a buffersize");
+    o.buffersize = SIZE_MAX;
+    ck_einval(weft_pool_imap(&it, p, double_it, NULL, 0, &o, WEFT_FOREVER), "needs a buffersize");
+    ck_assert_ptr_null(it);
+    ck_assert_int_eq(k, 0); /* the refused calls never read the input */
+    o.buffersize = 2;
+    ck_assert_weft(weft_pool_imap(&it, p, double_it, NULL, 0, &o, WEFT_FOREVER), 0);
+    void *r;
+    ck_einval(weft_imap_next(NULL, &r, 0), "it is NULL");
+    ck_einval(weft_imap_next(it, &r, -1), "timeout is negative");
+    for (intptr_t i = 1; i <= 3; i++) { /* the three items, in order */
+        ck_assert_weft(weft_imap_next(it, &r, WEFT_FOREVER), 0);
+        ck_assert_ptr_eq(r, (void *)(2 * i));
+    }
+    weft_error_clear();
+    ck_assert_weft(weft_imap_next(it, &r, WEFT_FOREVER), WEFT_ENOMEM); /* the input's failure */
+    ck_assert_msg(strstr(weft_error_message(), "the input failed") != NULL, "%s",
+                  weft_error_message());
+    ck_assert_weft(weft_imap_next(it, &r, WEFT_FOREVER), WEFT_ECLOSED); /* ended */
+    weft_imap_free(it);
+    weft_imap_free(NULL);
+    ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_FOREVER), 0);
+    weft_pool_free(p);
+}
+END_TEST
+
 WEFT_TEST_SUITE("pool_paths", 60, broken_pool_reason_without_a_message,
                 waiter_runs_the_queued_task_of_a_paused_pool,
                 task_scope_is_cancelled_with_its_future, reduce_with_a_large_accumulator,
-                map_arguments_and_failures)
+                map_arguments_and_failures, imap_arguments_and_a_failing_input)
