@@ -290,7 +290,50 @@ START_TEST(imap_arguments_and_a_failing_input)
 }
 END_TEST
 
+/* From inside a task of its own pool, waiting for the pool to be idle or to end could never
+ * return (pool.h): both are WEFT_EDEADLK. */
+static int waits_on_own_pool(void *arg, void **result)
+{
+    weft_pool *p = arg;
+    int a = weft_pool_wait_idle(p, WEFT_FOREVER), b = weft_pool_shutdown(p, 1, 0, WEFT_FOREVER);
+    *result = (void *)(intptr_t)(a == WEFT_EDEADLK && b == WEFT_EDEADLK);
+    return 0;
+}
+
+START_TEST(control_calls_refuse_what_could_never_return)
+{
+    weft_pool *p;
+    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+    o.max_workers = 1;
+    o.outsiders_only_wait = 1; /* the task must run on the worker, not on this thread */
+    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    struct weft_pool_stats st;
+    ck_einval(weft_pool_wait_idle(NULL, 0), "p is NULL");
+    ck_einval(weft_pool_wait_idle(p, -1), "timeout is negative");
+    ck_einval(weft_pool_stats(NULL, &st), "p is NULL");
+    ck_einval(weft_pool_stats(p, NULL), "out is NULL");
+    ck_einval(weft_pool_pause(NULL), "p is NULL");
+    ck_einval(weft_pool_resume(NULL), "p is NULL");
+    ck_einval(weft_pool_shutdown(NULL, 1, 0, 0), "p is NULL");
+    ck_assert_weft(weft_pool_wait_idle(p, 0), 0); /* nothing submitted: idle */
+    ck_assert_weft(weft_pool_pause(p), 0);
+    weft_future *f;
+    ck_assert_weft(weft_pool_submit(p, waits_on_own_pool, p, &f, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_wait_idle(p, 0), WEFT_EAGAIN); /* one queued */
+    ck_assert_weft(weft_pool_resume(p), 0);
+    void *r = NULL;
+    ck_assert_weft(weft_future_result(f, &r, WEFT_FOREVER), 0);
+    ck_assert_ptr_eq(r, (void *)1);
+    weft_future_unref(f);
+    ck_assert_weft(weft_pool_wait_idle(p, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_stats(p, &st), 0);
+    ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_FOREVER), 0);
+    weft_pool_free(p);
+}
+END_TEST
+
 WEFT_TEST_SUITE("pool_paths", 60, broken_pool_reason_without_a_message,
                 waiter_runs_the_queued_task_of_a_paused_pool,
                 task_scope_is_cancelled_with_its_future, reduce_with_a_large_accumulator,
-                map_arguments_and_failures, imap_arguments_and_a_failing_input)
+                map_arguments_and_failures, imap_arguments_and_a_failing_input,
+                control_calls_refuse_what_could_never_return)
