@@ -1,6 +1,7 @@
 /* tests/unit/args_test.c - every argument check of the queue, sync and future calls, one bad
  * argument at a time: the call returns WEFT_EINVAL, changes nothing, and leaves a message that
  * names the argument that was wrong (weft/error.h: "a message naming what was wrong"). */
+#include <signal.h>
 #include <string.h>
 #include <weft.h>
 
@@ -484,9 +485,41 @@ START_TEST(sync_limits_and_zeroed_objects)
 }
 END_TEST
 
+START_TEST(signals_refuse_what_weft_cannot_catch)
+{
+    weft_queue *q, *bounded;
+    weft_queue_opts bo = WEFT_QUEUE_OPTS_INIT;
+    bo.capacity = 8;
+    ck_assert_weft(weft_queue_new(&q, NULL), 0);
+    ck_assert_weft(weft_queue_new(&bounded, &bo), 0);
+    const int bad[] = {0, -1, NSIG, SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGILL, SIGFPE};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int list[2] = {SIGUSR1, bad[i]};
+        weft_signals_opts o = WEFT_SIGNALS_OPTS_INIT;
+        o.signals = list;
+        o.count = 2;
+        ck_einval(weft_signals_catch(&o), "signals[1]");
+        ck_einval(weft_signals_notify(q, list, 2), "signals[1]");
+    }
+    int usr1 = SIGUSR1;
+    weft_signals_opts o = WEFT_SIGNALS_OPTS_INIT;
+    o.signals = &usr1;
+    o.count = 0;
+    ck_einval(weft_signals_catch(&o), "count is 0");
+    ck_einval(weft_signals_notify(NULL, &usr1, 1), "q is NULL");
+    ck_einval(weft_signals_notify(q, NULL, 1), "signals");
+    ck_einval(weft_signals_notify(q, &usr1, 0), "count");
+    ck_einval(weft_signals_notify(bounded, &usr1, 1), "q is bounded");
+    ck_einval(weft_signals_stop(NULL), "q is NULL");
+    ck_assert_weft(weft_signals_stop(q), 0); /* never registered: nothing to do */
+    ck_assert_weft(weft_queue_free(q), 0);
+    ck_assert_weft(weft_queue_free(bounded), 0);
+}
+END_TEST
+
 WEFT_TEST_SUITE("args", 10, queue_new_names_the_bad_option, queue_calls_name_each_bad_argument,
                 select_names_the_bad_case, sync_calls_name_each_bad_argument,
                 cond_and_barrier_name_each_bad_argument, future_calls_name_each_bad_argument,
                 pool_and_wait_name_each_bad_argument, group_names_each_bad_argument,
                 ipcq_names_each_bad_argument, procpool_names_each_bad_argument,
-                sync_limits_and_zeroed_objects)
+                sync_limits_and_zeroed_objects, signals_refuse_what_weft_cannot_catch)
