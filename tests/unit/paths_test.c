@@ -322,8 +322,54 @@ START_TEST(a_foreign_thread_cannot_be_joined_detached_or_stopped)
 }
 END_TEST
 
+START_TEST(standalone_future_completers_refuse_pool_futures)
+{
+    weft_pool *p;
+    ck_assert_weft(weft_pool_new(&p, NULL), 0);
+    weft_future *pf, *f, *c;
+    ck_assert_weft(weft_pool_submit(p, task, NULL, &pf, WEFT_FOREVER), 0);
+    /* a pool's future is completed only by its task */
+    ck_assert_weft(weft_future_set_running(pf), WEFT_EPERM);
+    ck_assert_weft(weft_future_set_result(pf, NULL, NULL), WEFT_EPERM);
+    ck_assert_weft(weft_future_set_bytes(pf, "x", 1), WEFT_EPERM);
+    ck_assert_weft(weft_future_set_failure(pf, WEFT_ENOMEM, NULL), WEFT_EPERM);
+    ck_einval(weft_future_set_running(NULL), "f is NULL");
+    ck_assert_weft(weft_future_wait(pf, WEFT_FOREVER), 0);
+    const void *data = &data;
+    size_t len = 99;
+    ck_assert_weft(weft_future_bytes(pf, &data, &len, WEFT_FOREVER), 0);
+    ck_assert_ptr_null(data); /* the task's result pointer, length 0: not set by set_bytes */
+    ck_assert_uint_eq(len, 0);
+    weft_future_unref(pf);
+    ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_FOREVER), 0);
+    weft_pool_free(p);
+
+    ck_assert_weft(weft_future_new(&f, NULL), 0);
+    ck_einval(weft_future_set_bytes(f, NULL, 3), "data is NULL");
+    ck_einval(weft_future_set_failure(f, 0, "no"), "status is 0");
+    ck_assert_weft(weft_future_set_running(f), 1);
+    ck_assert_weft(weft_future_set_running(f), WEFT_ESTATE); /* already running */
+    ck_assert_weft(weft_future_set_bytes(f, "abc", 3), 0);
+    ck_assert_weft(weft_future_set_bytes(f, "abc", 3), WEFT_ESTATE); /* nothing copied */
+    ck_assert_weft(weft_future_bytes(f, NULL, NULL, 0), 0);          /* both may be NULL */
+    ck_assert_weft(weft_future_bytes(f, &data, &len, 0), 0);
+    ck_assert_uint_eq(len, 3);
+    ck_assert_int_eq(memcmp(data, "abc", 3), 0);
+    weft_future_unref(f);
+
+    ck_assert_weft(weft_future_new(&c, NULL), 0);
+    ck_assert_weft(weft_future_cancel(c), 0);
+    ck_assert_weft(weft_future_set_running(c), 0); /* cancelled: do not compute it */
+    len = 99;
+    ck_assert_weft(weft_future_bytes(c, &data, &len, 0), WEFT_ECANCELED);
+    ck_assert_uint_eq(len, 99); /* untouched */
+    weft_future_unref(c);
+}
+END_TEST
+
 WEFT_TEST_SUITE("paths", 20, named_submit_to_a_full_paused_pool, named_submit_to_an_unbounded_pool,
                 process_calls_name_each_bad_argument, thread_calls_name_each_bad_argument,
                 timer_calls_name_each_bad_argument, group_spawn_refused_by_a_shut_down_pool,
                 process_result_is_cut_to_the_buffer, status_text_describes_each_kind_of_end,
-                a_foreign_thread_cannot_be_joined_detached_or_stopped)
+                a_foreign_thread_cannot_be_joined_detached_or_stopped,
+                standalone_future_completers_refuse_pool_futures)
