@@ -367,9 +367,59 @@ START_TEST(standalone_future_completers_refuse_pool_futures)
 }
 END_TEST
 
+/* Hands back the first half of its item. */
+static int half(const void *arg, size_t size)
+{
+    return weft_process_set_result(arg, size / 2);
+}
+
+START_TEST(procpool_map_zero_fills_and_named_tasks)
+{
+    weft_procpool *p;
+    weft_procpool_opts o = WEFT_PROCPOOL_OPTS_INIT;
+    o.workers = 1;
+    ck_assert_weft(weft_procpool_new(&p, &o), 0);
+    weft_procpool_task_opts to = WEFT_PROCPOOL_TASK_OPTS_INIT;
+    to.name = "halver";
+    to.timeout = WEFT_FOREVER; /* no time limit, as 0 */
+    weft_future *f;
+    ck_assert_weft(weft_procpool_submit(p, &f, half, "abcd", 4, &to), 0);
+    char name[32];
+    ck_assert_weft(weft_future_name(f, name, sizeof name), 0);
+    ck_assert_str_eq(name, "halver");
+    const void *data;
+    size_t len;
+    ck_assert_weft(weft_future_bytes(f, &data, &len, WEFT_FOREVER), 0);
+    ck_assert_uint_eq(len, 2);
+    ck_assert_int_eq(memcmp(data, "ab", 2), 0);
+    weft_future_unref(f);
+    /* results 6 bytes each, the child hands back 2: cut nothing, zero-fill 4 */
+    const char items[3][4] = {{'a', 'b', 'c', 'd'}, {'e', 'f', 'g', 'h'}, {'i', 'j', 'k', 'l'}};
+    char res[3][6];
+    memset(res, 0x55, sizeof res);
+    ck_assert_weft(weft_procpool_map(p, half, items, 4, 3, res, 6, NULL, WEFT_FOREVER), 0);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(memcmp(res[i], items[i], 2), 0);
+        ck_assert_int_eq(memcmp(res[i] + 2, "\0\0\0\0", 4), 0);
+    }
+    /* result_size 1: cut */
+    char one[3];
+    ck_assert_weft(weft_procpool_map(p, half, items, 4, 3, one, 1, NULL, WEFT_FOREVER), 0);
+    ck_assert_int_eq(memcmp(one, "aei", 3), 0);
+    /* no results wanted */
+    ck_assert_weft(weft_procpool_map(p, half, items, 4, 3, NULL, 0, NULL, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_procpool_map(p, half, NULL, 0, 0, NULL, 0, NULL, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_procpool_wait_idle(p, 0), 0);
+    ck_assert_weft(weft_procpool_shutdown(p, 1, 0, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_procpool_submit(p, &f, half, "ab", 2, NULL), WEFT_ECLOSED);
+    ck_assert_weft(weft_procpool_free(p), 0);
+}
+END_TEST
+
 WEFT_TEST_SUITE("paths", 20, named_submit_to_a_full_paused_pool, named_submit_to_an_unbounded_pool,
                 process_calls_name_each_bad_argument, thread_calls_name_each_bad_argument,
                 timer_calls_name_each_bad_argument, group_spawn_refused_by_a_shut_down_pool,
                 process_result_is_cut_to_the_buffer, status_text_describes_each_kind_of_end,
                 a_foreign_thread_cannot_be_joined_detached_or_stopped,
-                standalone_future_completers_refuse_pool_futures)
+                standalone_future_completers_refuse_pool_futures,
+                procpool_map_zero_fills_and_named_tasks)
