@@ -409,10 +409,64 @@ START_TEST(procpool_map_zero_fills_and_named_tasks)
     /* no results wanted */
     ck_assert_weft(weft_procpool_map(p, half, items, 4, 3, NULL, 0, NULL, WEFT_FOREVER), 0);
     ck_assert_weft(weft_procpool_map(p, half, NULL, 0, 0, NULL, 0, NULL, WEFT_FOREVER), 0);
-    ck_assert_weft(weft_procpool_wait_idle(p, 0), 0);
+    ck_assert_weft(weft_procpool_wait_idle(p, WEFT_FOREVER), 0);
     ck_assert_weft(weft_procpool_shutdown(p, 1, 0, WEFT_FOREVER), 0);
     ck_assert_weft(weft_procpool_submit(p, &f, half, "ab", 2, NULL), WEFT_ECLOSED);
     ck_assert_weft(weft_procpool_free(p), 0);
+}
+END_TEST
+
+static int fail_plainly(void *arg)
+{
+    weft_error_clear(); /* no message of its own */
+    return (int)(intptr_t)arg;
+}
+
+/* A group whose one task returns status without a message: wait gives status and want. */
+static void check_group_failure(intptr_t status, const char *want)
+{
+    weft_group *g;
+    weft_group_opts o = WEFT_GROUP_OPTS_INIT;
+    o.threads = 1;
+    ck_assert_weft(weft_group_new(&g, &o), 0);
+    ck_assert_weft(weft_group_spawn(g, fail_plainly, (void *)status, NULL), 0);
+    weft_error_clear();
+    ck_assert_weft(weft_group_wait(g, WEFT_FOREVER), (int)status);
+    ck_assert_str_eq(weft_error_message(), want);
+    ck_assert_weft(weft_group_wait(g, 0), (int)status); /* further waits: the same at once */
+    ck_assert_weft(weft_group_free(g), 0);
+}
+
+START_TEST(group_failure_without_a_message)
+{
+    check_group_failure(WEFT_ENOMEM, weft_strerror(WEFT_ENOMEM));
+    check_group_failure(77, "task returned 77");
+}
+END_TEST
+
+static int wait_for_cancel(void *arg)
+{
+    weft_event never;
+    weft_event_init(&never);
+    weft_event_set(arg);
+    return weft_event_wait(&never, WEFT_FOREVER); /* only the group's cancel ends it */
+}
+
+START_TEST(cancelled_group_gives_the_reason)
+{
+    weft_group *g;
+    weft_group_opts o = WEFT_GROUP_OPTS_INIT;
+    weft_event started;
+    o.threads = 1;
+    ck_assert_weft(weft_event_init(&started), 0);
+    ck_assert_weft(weft_group_new(&g, &o), 0);
+    ck_assert_weft(weft_group_spawn(g, wait_for_cancel, &started, NULL), 0);
+    ck_assert_weft(weft_event_wait(&started, WEFT_SEC(60)), 0);
+    ck_assert_weft(weft_group_cancel(g), 0);
+    weft_error_clear();
+    ck_assert_weft(weft_group_wait(g, WEFT_FOREVER), WEFT_ECANCELED);
+    ck_assert_str_ne(weft_error_message(), "");
+    ck_assert_weft(weft_group_free(g), 0);
 }
 END_TEST
 
@@ -422,4 +476,5 @@ WEFT_TEST_SUITE("paths", 20, named_submit_to_a_full_paused_pool, named_submit_to
                 process_result_is_cut_to_the_buffer, status_text_describes_each_kind_of_end,
                 a_foreign_thread_cannot_be_joined_detached_or_stopped,
                 standalone_future_completers_refuse_pool_futures,
-                procpool_map_zero_fills_and_named_tasks)
+                procpool_map_zero_fills_and_named_tasks, group_failure_without_a_message,
+                cancelled_group_gives_the_reason)
