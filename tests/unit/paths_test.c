@@ -3,6 +3,7 @@
  * argument of the process and thread calls (WEFT_EINVAL with a message naming it). */
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <weft.h>
 
@@ -470,6 +471,43 @@ START_TEST(cancelled_group_gives_the_reason)
 }
 END_TEST
 
+/* The child's failure: arg[0] 'm' sets a message, then returns the status in arg[1 ..]. */
+static int child_fails(const void *arg, size_t size)
+{
+    (void)size;
+    const char *a = arg;
+    int st = atoi(a + 1);
+    weft_error_clear();
+    if (a[0] == 'm') weft_error_set(st, "the child's own words");
+    return st;
+}
+
+/* Start child_fails(arg), join it: the code and message the join puts in the error slot. */
+static void check_child_failure(const char *arg, int code, const char *want)
+{
+    weft_process *p;
+    weft_process_opts o = WEFT_PROCESS_OPTS_INIT;
+    o.name = "failer";
+    ck_assert_weft(weft_process_start(&p, child_fails, arg, strlen(arg) + 1, &o), 0);
+    int status = 0;
+    weft_error_clear();
+    ck_assert_weft(weft_process_join(p, &status, WEFT_FOREVER), 0);
+    ck_assert_int_ne(status, 0);
+    ck_assert_weft(weft_error_code(), code);
+    ck_assert_msg(strstr(weft_error_message(), want) != NULL, "%s: \"%s\"", arg,
+                  weft_error_message());
+    ck_assert_weft(weft_process_free(p), 0);
+}
+
+START_TEST(process_join_reports_the_childs_failure)
+{
+    check_child_failure("-3", WEFT_EFAILED, "process 'failer'");  /* a bare status */
+    check_child_failure("p-12", WEFT_ENOMEM, "process 'failer'"); /* a weft code, no words */
+    check_child_failure("m-12", WEFT_ENOMEM, "the child's own words");
+    check_child_failure("m5", WEFT_EFAILED, "the child's own words");
+}
+END_TEST
+
 WEFT_TEST_SUITE("paths", 20, named_submit_to_a_full_paused_pool, named_submit_to_an_unbounded_pool,
                 process_calls_name_each_bad_argument, thread_calls_name_each_bad_argument,
                 timer_calls_name_each_bad_argument, group_spawn_refused_by_a_shut_down_pool,
@@ -477,4 +515,4 @@ WEFT_TEST_SUITE("paths", 20, named_submit_to_a_full_paused_pool, named_submit_to
                 a_foreign_thread_cannot_be_joined_detached_or_stopped,
                 standalone_future_completers_refuse_pool_futures,
                 procpool_map_zero_fills_and_named_tasks, group_failure_without_a_message,
-                cancelled_group_gives_the_reason)
+                cancelled_group_gives_the_reason, process_join_reports_the_childs_failure)
