@@ -162,5 +162,67 @@ START_TEST(ipcq_and_debug_name)
 }
 END_TEST
 
+static int thread_main(void *arg)
+{
+    return *(int *)arg;
+}
+
+static void tick(void *arg)
+{
+    weft_event_set(arg);
+}
+
+START_TEST(thread_and_timer_starts)
+{
+    int n, seven = 7, status = 0;
+    weft_thread t;
+    SWEEP(&n, 0, weft_thread_start(&t, thread_main, &seven, NULL), (void)0);
+    ck_assert_int_ge(n, 1);
+    ck_assert_weft(weft_thread_join(t, &status, WEFT_FOREVER), 0);
+    ck_assert_int_eq(status, 7);
+    /* the system refusing a thread is WEFT_EAGAIN, and nothing is left behind */
+    weft__fault_arm(WEFT__FAULT_THREAD_CREATE, 1);
+    weft_error_clear();
+    ck_assert_weft(weft_thread_start(&t, thread_main, &seven, NULL), WEFT_EAGAIN);
+    weft__fault_arm(WEFT__FAULT_THREAD_CREATE, 0);
+    ck_assert_ptr_nonnull(strstr(weft_error_message(), "refused"));
+    ck_assert_weft(weft_thread_start(&t, thread_main, &seven, NULL), 0);
+    ck_assert_weft(weft_thread_join(t, &status, WEFT_FOREVER), 0);
+    weft_event fired;
+    ck_assert_weft(weft_event_init(&fired), 0);
+    weft_timer *tm = NULL;
+    SWEEP(&n, 0, weft_timer_start(&tm, 0, tick, &fired, NULL), (void)0);
+    ck_assert_int_ge(n, 1);
+    ck_assert_weft(weft_event_wait(&fired, WEFT_SEC(60)), 0); /* a failed start never ran fn */
+    ck_assert_weft(weft_timer_wait(tm, WEFT_FOREVER), 0);
+    weft_timer_free(tm);
+}
+END_TEST
+
+START_TEST(pool_submit_without_a_record)
+{
+    weft_pool *p;
+    ck_assert_weft(weft_pool_new(&p, NULL), 0);
+    weft_future *f = NULL;
+    int n;
+    /* a record comes from a magazine: none to be had is WEFT_ENOMEM, *out untouched */
+    for (n = 1; n < 4; n++) {
+        weft__fault_arm(WEFT__FAULT_MAGAZINE, n);
+        int rc = weft_pool_submit(p, task, p, &f, WEFT_FOREVER);
+        weft__fault_arm(WEFT__FAULT_MAGAZINE, 0);
+        if (rc == 0) break;
+        ck_assert_weft(rc, WEFT_ENOMEM);
+        ck_assert_ptr_null(f);
+    }
+    ck_assert_ptr_nonnull(f);
+    void *r;
+    ck_assert_weft(weft_future_result(f, &r, WEFT_FOREVER), 0);
+    ck_assert_ptr_eq(r, p);
+    weft_future_unref(f);
+    ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_FOREVER), 0);
+    weft_pool_free(p);
+}
+END_TEST
+
 WEFT_TEST_SUITE("enomem", 60, queue_constructors, future_calls, pool_group_and_scope_constructors,
-                ipcq_and_debug_name)
+                ipcq_and_debug_name, thread_and_timer_starts, pool_submit_without_a_record)
