@@ -224,5 +224,59 @@ START_TEST(pool_submit_without_a_record)
 }
 END_TEST
 
+static int child(const void *arg, size_t size)
+{
+    (void)arg;
+    return (int)size;
+}
+
+START_TEST(process_and_procpool_starts)
+{
+    int n, status = -1;
+    weft_process *pr = NULL;
+    SWEEP(&n, 0, weft_process_start(&pr, child, "ab", 2, NULL), (void)0);
+    ck_assert_int_ge(n, 1);
+    ck_assert_weft(weft_process_join(pr, &status, WEFT_FOREVER), 0);
+    ck_assert_int_eq(status, 2);
+    ck_assert_weft(weft_process_free(pr), 0);
+    weft_procpool *pp = NULL;
+    weft_procpool_opts o = WEFT_PROCPOOL_OPTS_INIT;
+    o.workers = 1;
+    SWEEP(&n, 0, weft_procpool_new(&pp, &o), (void)0);
+    ck_assert_int_ge(n, 1);
+    weft_future *f = NULL;
+    SWEEP(&n, 0, weft_procpool_submit(pp, &f, child, "abc", 3, NULL), (void)0);
+    ck_assert_int_ge(n, 1);
+    ck_assert_weft(weft_future_result(f, NULL, WEFT_FOREVER), 3); /* it ran: child's status */
+    weft_future_unref(f);
+    ck_assert_weft(weft_procpool_shutdown(pp, 1, 0, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_procpool_free(pp), 0);
+}
+END_TEST
+
+START_TEST(group_spawn_and_map)
+{
+    int n;
+    weft_group *g;
+    weft_group_opts go = WEFT_GROUP_OPTS_INIT;
+    go.threads = 1;
+    ck_assert_weft(weft_group_new(&g, &go), 0);
+    SWEEP(&n, 0, weft_group_spawn(g, job, NULL, "j"), (void)0);
+    ck_assert_int_ge(n, 1);
+    ck_assert_weft(weft_group_wait(g, WEFT_FOREVER), 0); /* a failed spawn did not cancel it */
+    ck_assert_weft(weft_group_free(g), 0);
+    weft_pool *p;
+    ck_assert_weft(weft_pool_new(&p, NULL), 0);
+    void *args[8], *res[8];
+    for (int i = 0; i < 8; i++) args[i] = &args[i];
+    SWEEP(&n, 0, weft_pool_map(p, task, args, res, 8, 2, WEFT_FOREVER), (void)0);
+    ck_assert_int_ge(n, 1);
+    for (int i = 0; i < 8; i++) ck_assert_ptr_eq(res[i], &args[i]);
+    ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_FOREVER), 0);
+    weft_pool_free(p);
+}
+END_TEST
+
 WEFT_TEST_SUITE("enomem", 60, queue_constructors, future_calls, pool_group_and_scope_constructors,
-                ipcq_and_debug_name, thread_and_timer_starts, pool_submit_without_a_record)
+                ipcq_and_debug_name, thread_and_timer_starts, pool_submit_without_a_record,
+                process_and_procpool_starts, group_spawn_and_map)
