@@ -3,6 +3,7 @@
  * src/core/internal.h): each failure must be the documented WEFT_ENOMEM, leave *out untouched
  * and leak nothing (ASan), and the call must then work. ./dev fault-sweep does this for whole
  * programs; this test holds it for the calls one at a time, in every build. */
+#include <signal.h>
 #include <string.h>
 #include <weft.h>
 
@@ -277,6 +278,37 @@ START_TEST(group_spawn_and_map)
 }
 END_TEST
 
+START_TEST(route_attach_and_signals)
+{
+    int n;
+    weft_future *f;
+    weft_queue *q;
+    ck_assert_weft(weft_future_new(&f, NULL), 0);
+    ck_assert_weft(weft_queue_new(&q, NULL), 0);
+    SWEEP(&n, 0, weft_future_route(f, q), (void)0);
+    ck_assert_int_ge(n, 1);
+    ck_assert_weft(weft_future_set_result(f, NULL, NULL), 0);
+    void *item = NULL;
+    ck_assert_weft(weft_queue_get(q, &item, 0), 0); /* routed exactly once */
+    ck_assert_ptr_eq(item, f);
+    ck_assert_weft(weft_queue_get(q, &item, 0), WEFT_EAGAIN);
+    weft_future_unref(item); /* the item's reference */
+    weft_future_unref(f);
+    weft_ipcq *iq, *at = NULL;
+    ck_assert_weft(weft_ipcq_new(&iq, NULL), 0);
+    SWEEP(&n, 0, weft_ipcq_attach(&at, weft_ipcq_fd(iq)), (void)0);
+    ck_assert_int_ge(n, 1);
+    ck_assert_weft(weft_ipcq_put(at, "x", 1, 0), 0);
+    ck_assert_uint_eq(weft_ipcq_size(iq), 1);
+    ck_assert_weft(weft_ipcq_free(at), 0);
+    ck_assert_weft(weft_ipcq_free(iq), 0);
+    int usr2 = SIGUSR2;
+    SWEEP(&n, 0, weft_signals_notify(q, &usr2, 1), (void)0);
+    ck_assert_weft(weft_signals_stop(q), 0);
+    ck_assert_weft(weft_queue_free(q), 0);
+}
+END_TEST
+
 WEFT_TEST_SUITE("enomem", 60, queue_constructors, future_calls, pool_group_and_scope_constructors,
                 ipcq_and_debug_name, thread_and_timer_starts, pool_submit_without_a_record,
-                process_and_procpool_starts, group_spawn_and_map)
+                process_and_procpool_starts, group_spawn_and_map, route_attach_and_signals)
