@@ -508,6 +508,48 @@ START_TEST(process_join_reports_the_childs_failure)
 }
 END_TEST
 
+START_TEST(a_joined_thread_handle_is_stale_everywhere)
+{
+    weft_thread t;
+    weft_event go;
+    ck_assert_weft(weft_event_init(&go), 0);
+    ck_assert_weft(weft_event_set(&go), 0);
+    ck_assert_weft(weft_thread_start(&t, wait_go, &go, NULL), 0);
+    ck_assert_weft(weft_thread_join(t, NULL, WEFT_FOREVER), 0);
+    char buf[WEFT_THREAD_NAME_MAX];
+    int32_t tid;
+    ck_assert_weft(weft_thread_join(t, NULL, 0), WEFT_ESRCH);
+    ck_assert_weft(weft_thread_detach(t), WEFT_ESRCH);
+    ck_assert_weft(weft_thread_stop(t), WEFT_ESRCH);
+    ck_assert_weft(weft_thread_is_alive(t), WEFT_ESRCH);
+    ck_assert_weft(weft_thread_is_daemon(t), WEFT_ESRCH);
+    ck_assert_weft(weft_thread_name(t, buf, sizeof buf), WEFT_ESRCH);
+    ck_assert_weft(weft_thread_native_id(t, &tid), WEFT_ESRCH);
+    ck_assert_uint_eq(weft_thread_enumerate(NULL, 0), 0);
+}
+END_TEST
+
+static void count_tick(void *arg)
+{
+    weft_event_set(arg);
+}
+
+START_TEST(periodic_timer_with_an_interval_past_forever)
+{
+    weft_timer *t;
+    weft_timer_opts o = WEFT_TIMER_OPTS_INIT;
+    weft_event fired;
+    ck_assert_weft(weft_event_init(&fired), 0);
+    o.interval = WEFT_FOREVER - 1; /* the next run's time saturates: it never comes */
+    ck_assert_weft(weft_timer_start(&t, 0, count_tick, &fired, &o), 0);
+    ck_assert_weft(weft_event_wait(&fired, WEFT_SEC(60)), 0);
+    ck_assert_weft(weft_timer_cancel(t), 0);
+    ck_assert_weft(weft_timer_wait(t, WEFT_SEC(60)), 0);
+    ck_assert_int_eq(weft_timer_fired(t), 1);
+    weft_timer_free(t);
+}
+END_TEST
+
 WEFT_TEST_SUITE("paths", 20, named_submit_to_a_full_paused_pool, named_submit_to_an_unbounded_pool,
                 process_calls_name_each_bad_argument, thread_calls_name_each_bad_argument,
                 timer_calls_name_each_bad_argument, group_spawn_refused_by_a_shut_down_pool,
@@ -515,4 +557,6 @@ WEFT_TEST_SUITE("paths", 20, named_submit_to_a_full_paused_pool, named_submit_to
                 a_foreign_thread_cannot_be_joined_detached_or_stopped,
                 standalone_future_completers_refuse_pool_futures,
                 procpool_map_zero_fills_and_named_tasks, group_failure_without_a_message,
-                cancelled_group_gives_the_reason, process_join_reports_the_childs_failure)
+                cancelled_group_gives_the_reason, process_join_reports_the_childs_failure,
+                a_joined_thread_handle_is_stale_everywhere,
+                periodic_timer_with_an_interval_past_forever)
