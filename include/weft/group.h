@@ -92,7 +92,8 @@ WEFT_API int weft_group_spawn(weft_group *g, int (*fn)(void *arg), void *arg, co
  * g: borrowed. timeout: relative (weft/time.h).
  * Returns, once no task runs (then the group is closed: spawn gives WEFT_ECLOSED, and further
  * waits return the same result at once):
- *   0                  every task succeeded (or ended before the group was cancelled);
+ *   0                  every task succeeded (or ended before the group was cancelled: a
+ *                      group cancelled when none of its tasks was left to stop gives 0);
  *   the first failure  its status (any non-zero int a task returned); the calling thread's
  *                      error slot receives its code and message (weft_error_message);
  *   WEFT_ECANCELED     the group was cancelled (weft_group_cancel, a parent scope, a pool

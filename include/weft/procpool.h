@@ -191,6 +191,9 @@ WEFT_API int weft_procpool_map(weft_procpool *p, weft_process_fn fn, const void 
 /* weft_procpool_wait_idle - wait until no task is queued or running.
  * p: borrowed. Returns 0; WEFT_EAGAIN (timeout 0 and busy); WEFT_ETIMEDOUT; WEFT_ECANCELED
  * (the caller's scope was cancelled); WEFT_EINVAL (NULL p, negative timeout).
+ * A task leaves the running count just after its future is settled (so a 0 here means every
+ * result is in): for a moment after a result arrives, a try with timeout 0 may still give
+ * WEFT_EAGAIN; a wait with a timeout does not miss the moment.
  * Blocks: yes. Cancellation point: yes. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_procpool_wait_idle(weft_procpool *p, weft_ns timeout);
 
