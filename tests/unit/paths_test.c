@@ -29,7 +29,6 @@ START_TEST(named_submit_to_a_full_paused_pool)
     weft_pool_opts o = WEFT_POOL_OPTS_INIT;
     o.max_workers = 1;
     o.max_queued = 1;
-    o.outsiders_only_wait = 1;
     ck_assert_weft(weft_pool_new(&p, &o), 0);
     ck_assert_weft(weft_pool_pause(p), 0);
     weft_future *f = NULL, *g = NULL;

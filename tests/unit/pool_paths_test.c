@@ -28,7 +28,6 @@ static void check_broken_reason(int code, const char *want)
     o.max_workers = 1;
     o.init = fail_init;
     o.init_arg = &code;
-    o.outsiders_only_wait = 1; /* the waiter must not run the task itself */
     o.name_prefix = "brk";
     ck_assert_weft(weft_pool_new(&p, &o), 0);
     weft_future *f = NULL;
@@ -67,6 +66,7 @@ START_TEST(waiter_runs_the_queued_task_of_a_paused_pool)
     weft_pool *p;
     weft_pool_opts o = WEFT_POOL_OPTS_INIT;
     o.max_workers = 1;
+    o.waiters_help = 1; /* pool.h: only then does a waiter run its task */
     ck_assert_weft(weft_pool_new(&p, &o), 0);
     ck_assert_weft(weft_pool_pause(p), 0);
     pthread_t me = pthread_self();
@@ -305,7 +305,6 @@ START_TEST(control_calls_refuse_what_could_never_return)
     weft_pool *p;
     weft_pool_opts o = WEFT_POOL_OPTS_INIT;
     o.max_workers = 1;
-    o.outsiders_only_wait = 1; /* the task must run on the worker, not on this thread */
     ck_assert_weft(weft_pool_new(&p, &o), 0);
     struct weft_pool_stats st;
     ck_einval(weft_pool_wait_idle(NULL, 0), "p is NULL");
