@@ -65,7 +65,7 @@ typedef struct weft_scope_opts {
 WEFT_API int weft_scope_new(weft_scope **out, weft_scope *parent, const weft_scope_opts *opts);
 
 /* weft_scope_free - drop the handle from weft_scope_new. The scope lives on while threads are
- * inside it or it has children. Releasing the root, or NULL, does nothing. s: taken.
+ * inside it or it has children. Freeing the root, or NULL, does nothing. s: taken.
  * Blocks: no. Cancellation point: no. Thread safety: safe (s is not used after the call).
  * Async-signal-safe: no (it may free the scope). */
 WEFT_API void weft_scope_free(weft_scope *s);

@@ -154,7 +154,7 @@ WEFT_API int weft_future_route(weft_future *f, weft_queue *q);
 WEFT_API int weft_future_ref(weft_future *f);
 
 /* weft_future_unref - end one reference to f. The last one recycles f (reporting an unseen
- * failure, see above). Releasing NULL does nothing. Using f after releasing one's last
+ * failure, see above). Unref of NULL does nothing. Using f after dropping one's last
  * reference is undefined (f may already serve another task).
  * Once weft_future_wait (or _result) returned in a thread, that thread may release its last
  * reference at once, even while the worker or canceller that finished f is still returning
@@ -175,7 +175,7 @@ WEFT_API int weft_future_name(weft_future *f, char *buf, size_t size);
  * set_running_or_notify_cancel. Every other call of this header works on it as on a pool's
  * future: wait, result, cancel (a PENDING one only: 0; a RUNNING one gives WEFT_EBUSY, nothing
  * to interrupt, as Python's cancel returns False), done / cancelled / running, callbacks (run by
- * the thread that sets or cancels it), weft_wait, weft_wait_split, as_completed, ref / release.
+ * the thread that sets or cancels it), weft_wait, weft_wait_split, as_completed, ref / unref.
  * A failure set and never looked at is reported through the pool error hook, as a task's.
  * Result ownership: set_result either lends the pointer (weft never touches it) or, with a
  * free function, gives it to the future, which frees it when its last reference is released;

@@ -275,7 +275,7 @@ WEFT_API int weft_pool_shutdown(weft_pool *p, int wait, int cancel_pending, weft
 /* weft_pool_free - shut p down if not yet done (waiting, without cancelling: Python's `with`),
  * and free it. Workers still running a task after a timed-out shutdown finish it and free the
  * pool memory themselves. p: taken. NULL does nothing. Never free the default pool. Futures
- * that p handed out stay valid after it (their results can still be read; release them as
+ * that p handed out stay valid after it (their results can still be read; unref them as
  * usual), as Python's futures outlive their executor.
  * Blocks: yes, unless p was already shut down. Cancellation point: no (waits shielded).
  * Thread safety: no other call on p may run or follow. Async-signal-safe: no. */

@@ -178,7 +178,7 @@ WEFT_API int weft_process_signal(weft_process *p, int signo);
 WEFT_API int weft_process_pid(const weft_process *p);
 
 /* weft_process_fd - a descriptor that becomes readable when the child ends (Process.sentinel):
- * its pidfd, for poll/epoll. Owned by the handle: valid until weft_process_free/release; do
+ * its pidfd, for poll/epoll. Owned by the handle: valid until weft_process_free/detach; do
  * not close it.
  * p: borrowed. Returns the fd; WEFT_EINVAL (NULL p).
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: yes (a valid p). */
@@ -208,7 +208,7 @@ WEFT_API int weft_process_result(const weft_process *p, void *buf, size_t size, 
 
 /* weft_process_free - free the handle of an ended child (Process.close). Closes its pidfd.
  * p: taken on success (do not use it afterwards); still the caller's on WEFT_ESTATE.
- * Returns 0; WEFT_ESTATE (the child still runs: join, kill or release it); WEFT_EINVAL (NULL p).
+ * Returns 0; WEFT_ESTATE (the child still runs: join, kill or detach it); WEFT_EINVAL (NULL p).
  * Blocks: no. Cancellation point: no. Thread safety: not with other calls on p.
  * Async-signal-safe: no. */
 WEFT_API int weft_process_free(weft_process *p);

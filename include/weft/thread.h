@@ -3,9 +3,9 @@
 /* weft/thread.h - threads (threading.Thread, _thread.start_new_thread).
  *
  * A weft_thread is a small value (like pthread_t) that names a thread through a handle table.
- * Once the thread is joined, or released and finished, the handle is stale: every call on it
- * returns WEFT_ESRCH instead of touching freed memory. A released handle no longer owns the
- * thread: join and release on it return WEFT_ESRCH at once, while the queries (name,
+ * Once the thread is joined, or detached and finished, the handle is stale: every call on it
+ * returns WEFT_ESRCH instead of touching freed memory. A detached handle no longer owns the
+ * thread: join and detach on it return WEFT_ESRCH at once, while the queries (name,
  * is_alive, is_daemon, native_id, stop) still work until the thread finishes, as they do on
  * the handles weft_thread_current and weft_thread_enumerate give. Copy it freely.
  *
@@ -17,7 +17,7 @@
  * wait for the threads it did not inherit: in the child they are finished and stale for join
  * (WEFT_ESRCH); threads started there work. A thread whose function returned a failure and
  * that nobody joins (it
- * was released, or was still unjoined at exit) is reported through the error hook, like
+ * was detached, or was still unjoined at exit) is reported through the error hook, like
  * threading.excepthook: no failure vanishes silently. A thread that returned WEFT_ECANCELED
  * after a scope it runs in was cancelled (weft_thread_stop, an ancestor such as the root scope
  * on Ctrl-C, a deadline) did what it was asked and is not reported (a joiner still gets it).
@@ -90,8 +90,8 @@ WEFT_API int weft_thread_start(weft_thread *out, weft_thread_fn fn, void *arg,
  * timeout: see weft/time.h; 0 reaps an already finished thread or returns WEFT_EAGAIN.
  * Returns 0; WEFT_ETIMEDOUT (t still runs, the handle stays valid: join again later);
  * WEFT_EAGAIN (timeout 0 and t still runs); WEFT_EDEADLK (t is the calling thread); WEFT_ESRCH
- * (stale handle: already joined, by this or a concurrent join, or released, also while the
- * released thread still runs, or left unjoined at exit); WEFT_EINVAL (t was not started by
+ * (stale handle: already joined, by this or a concurrent join, or detached, also while the
+ * detached thread still runs, or left unjoined at exit); WEFT_EINVAL (t was not started by
  * weft, or negative timeout); WEFT_ECANCELED (the caller was cancelled).
  * Several threads may wait to join the same thread; exactly one of them reaps it.
  * Blocks: yes. Cancellation point: yes. Thread safety: safe. Async-signal-safe: no. */
@@ -99,7 +99,7 @@ WEFT_API int weft_thread_join(weft_thread t, int *status, weft_ns timeout);
 
 /* weft_thread_detach - give up the handle: the thread runs on and cleans up after itself
  * (a detached thread, _thread.start_new_thread). If it ends with a failure, the error hook
- * reports it. Returns 0, WEFT_ESRCH (stale handle: joined, or released already, also while
+ * reports it. Returns 0, WEFT_ESRCH (stale handle: joined, or detached already, also while
  * it still runs), WEFT_EINVAL (not started by weft).
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_thread_detach(weft_thread t);
@@ -127,7 +127,7 @@ WEFT_API weft_thread weft_thread_current(void);
  * is the process id; in a child made by fork() it is the thread that called fork (as in
  * Python; if weft started that thread, its own weft_thread_current() handle stays a different
  * one). Like every handle of a thread weft did not start, it is not joinable (join and
- * release give WEFT_EINVAL) and never goes stale: weft_thread_is_alive() gives 1 until main
+ * detach give WEFT_EINVAL) and never goes stale: weft_thread_is_alive() gives 1 until main
  * ends with pthread_exit, 0 after. Returns {0} only for lack of memory (the first call makes a
  * record for main).
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */

@@ -94,10 +94,10 @@ WEFT_API int weft_timer_wait(weft_timer *t, weft_ns timeout);
 WEFT_API int weft_timer_fired(weft_timer *t);
 
 /* weft_timer_free - give up the handle. It does NOT cancel: a pending timer still fires
- * (like dropping Python's Timer object), then its memory goes. Release a periodic timer only
+ * (like dropping Python's Timer object), then its memory goes. Free a periodic timer only
  * after cancelling it, or it runs until the process ends. t must not be used afterwards, and
  * no other call on t may be in progress. NULL does nothing.
- * Once weft_timer_wait returned 0 in a thread, that thread may release t at once, even while
+ * Once weft_timer_wait returned 0 in a thread, that thread may free t at once, even while
  * the timer thread is still returning from finishing it (it holds its own reference).
  * Blocks: no. Cancellation point: no. Thread safety: safe, for different handles.
  * Async-signal-safe: no. */
