@@ -139,8 +139,9 @@ WEFT_API int weft_future_fd(weft_future *f, int *fd);
  * waits for many futures with weft_queue_get or weft_queue_select. One queue may collect the
  * futures of several pools. The item is a reference to f taken for it: whoever gets it from q
  * owns that reference and ends it with weft_future_unref (so does weft_queue_shutdown's fn).
- * If f is already done it is put now, in this call. If the put fails when f completes (q was
- * closed meanwhile), the reference is dropped and nothing is put.
+ * If f is already done it is put now, in this call. If the put fails, now or when f completes
+ * (q was closed, or a put into an unbounded queue found no memory), the reference is dropped
+ * and nothing is put; this call still returns 0 and nobody is told.
  * f: borrowed. q: borrowed; must be unbounded (capacity 0), so that the put in the completing
  * thread never waits, and must outlive f's completion (close q first, then free it only once
  * every routed future is done).
