@@ -90,13 +90,15 @@ typedef struct weft_pool_opts {
     int waiters_help;        /* non-zero: a thread that is no worker and waits
                                 (weft_pool_wait_idle, and weft_future_wait/result with
                                 WEFT_FOREVER on this pool's futures) runs queued tasks
-                                meanwhile: faster, but such a wait sees its timeout or its
-                                cancellation only once the task it runs ends (never, if that
-                                task waits for what the waiter does next), and the task runs
-                                on the waiter's thread (its thread-locals,
-                                weft_thread_current() and any weft_rlock it holds). 0 (the
-                                default): waiters only wait, and every wait returns
-                                WEFT_ETIMEDOUT at its deadline and WEFT_ECANCELED promptly */
+                                meanwhile (wait_idle: any of the pool's; a future wait: only
+                                the awaited one, if no worker started it): faster, but such a
+                                wait sees its timeout or its cancellation only once the task
+                                it runs ends (never, if that task waits for what the waiter
+                                does next), and the task runs on the waiter's thread (its
+                                thread-locals, weft_thread_current() and any weft_rlock it
+                                holds). 0 (the default): waiters only wait, and every wait
+                                returns WEFT_ETIMEDOUT at its deadline and WEFT_ECANCELED
+                                promptly */
     /* Zero (as _OPTS_INIT, {0} and calloc leave it): room for later fields, weft/config.h. */
     unsigned long long reserved[4];
 } weft_pool_opts;
