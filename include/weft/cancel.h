@@ -129,8 +129,9 @@ WEFT_API int weft_cancelled(void);
 WEFT_API int weft_shield_begin(void);
 WEFT_API int weft_shield_end(void);
 
-/* weft_scope_release: the name of weft_scope_free before 0.2 (docs/design/naming.md: `_release` only gives back a
- * synchronization primitive). Kept through 0.x; WEFT_WARN_DEPRECATED makes a use warn. */
+/* weft_scope_release: the old name of weft_scope_free (docs/design/naming.md: `_release`
+ * only gives back a synchronization primitive). Kept through 0.x; WEFT_WARN_DEPRECATED makes
+ * a use warn. */
 WEFT_DEPRECATED("renamed weft_scope_free")
 static inline void weft_scope_release(weft_scope *s)
 {

@@ -310,8 +310,9 @@ WEFT_API int weft_as_completed_next(weft_as_completed *it, weft_future **f, weft
  * Async-signal-safe: no. */
 WEFT_API void weft_as_completed_free(weft_as_completed *it);
 
-/* weft_future_release: the name of weft_future_unref before 0.2 (docs/design/naming.md: `_release` only gives back a
- * synchronization primitive). Kept through 0.x; WEFT_WARN_DEPRECATED makes a use warn. */
+/* weft_future_release: the old name of weft_future_unref (docs/design/naming.md: `_release`
+ * only gives back a synchronization primitive). Kept through 0.x; WEFT_WARN_DEPRECATED makes
+ * a use warn. */
 WEFT_DEPRECATED("renamed weft_future_unref")
 static inline void weft_future_release(weft_future *f)
 {

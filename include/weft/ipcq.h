@@ -102,8 +102,8 @@ typedef struct weft_ipcq_opts {
  * out:  caller-owned, receives the handle on success (untouched on failure).
  * opts: borrowed during the call, may be NULL (WEFT_IPCQ_OPTS_INIT).
  * Returns 0; WEFT_EINVAL (NULL out; capacity > WEFT_IPCQ_CAPACITY_MAX; max_msg >
- * WEFT_IPCQ_MSG_MAX; the segment would exceed WEFT_IPCQ_SIZE_MAX; unknown flags); WEFT_ENOMEM (no memory, or
- * memfd_create, ftruncate or mmap failed: the message says which).
+ * WEFT_IPCQ_MSG_MAX; the segment would exceed WEFT_IPCQ_SIZE_MAX; unknown flags); WEFT_ENOMEM
+ * (no memory, or memfd_create, ftruncate or mmap failed: the message says which).
  * Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_ipcq_new(weft_ipcq **out, const weft_ipcq_opts *opts) WEFT_NODISCARD;
 

@@ -242,8 +242,9 @@ WEFT_API char *weft_process_status_text(int exitcode, char *buf, size_t size);
  * Async-signal-safe: no. */
 WEFT_API size_t weft_process_count(void);
 
-/* weft_process_release: the name of weft_process_detach before 0.2 (docs/design/naming.md: `_release` only gives back a
- * synchronization primitive). Kept through 0.x; WEFT_WARN_DEPRECATED makes a use warn. */
+/* weft_process_release: the old name of weft_process_detach (docs/design/naming.md: `_release`
+ * only gives back a synchronization primitive). Kept through 0.x; WEFT_WARN_DEPRECATED makes
+ * a use warn. */
 WEFT_DEPRECATED("renamed weft_process_detach")
 static inline int weft_process_release(weft_process *p)
 {

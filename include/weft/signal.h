@@ -53,7 +53,8 @@ typedef struct weft_signals_opts {
  * Returns 0; WEFT_EINVAL (a signal that cannot be caught this way: SIGKILL, SIGSTOP, SIGSEGV,
  * SIGBUS, SIGILL, SIGFPE, or out of range; count 0 with a non-NULL array); WEFT_EBUSY (already
  * catching); WEFT_EAGAIN (the signal thread could not be started).
- * Blocks: no. Cancellation point: no. Thread safety: safe (one call wins). Async-signal-safe: no. */
+ * Blocks: no. Cancellation point: no. Thread safety: safe (one call wins).
+ * Async-signal-safe: no. */
 WEFT_API int weft_signals_catch(const weft_signals_opts *opts);
 
 /* weft_signals_received - the number of the first signal caught, 0 if none yet.

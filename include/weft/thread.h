@@ -202,8 +202,9 @@ typedef void (*weft_thread_error_hook)(weft_thread t, const char *name, int stat
  * Returns 0. Blocks: no. Cancellation point: no. Thread safety: safe. Async-signal-safe: no. */
 WEFT_API int weft_thread_set_error_hook(weft_thread_error_hook hook, void *arg);
 
-/* weft_thread_release: the name of weft_thread_detach before 0.2 (docs/design/naming.md: `_release` only gives back a
- * synchronization primitive). Kept through 0.x; WEFT_WARN_DEPRECATED makes a use warn. */
+/* weft_thread_release: the old name of weft_thread_detach (docs/design/naming.md: `_release`
+ * only gives back a synchronization primitive). Kept through 0.x; WEFT_WARN_DEPRECATED makes
+ * a use warn. */
 WEFT_DEPRECATED("renamed weft_thread_detach")
 static inline int weft_thread_release(weft_thread t)
 {

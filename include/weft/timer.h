@@ -103,8 +103,9 @@ WEFT_API int weft_timer_fired(weft_timer *t);
  * Async-signal-safe: no. */
 WEFT_API void weft_timer_free(weft_timer *t);
 
-/* weft_timer_release: the name of weft_timer_free before 0.2 (docs/design/naming.md: `_release` only gives back a
- * synchronization primitive). Kept through 0.x; WEFT_WARN_DEPRECATED makes a use warn. */
+/* weft_timer_release: the old name of weft_timer_free (docs/design/naming.md: `_release`
+ * only gives back a synchronization primitive). Kept through 0.x; WEFT_WARN_DEPRECATED makes
+ * a use warn. */
 WEFT_DEPRECATED("renamed weft_timer_free")
 static inline void weft_timer_release(weft_timer *t)
 {
