@@ -238,6 +238,9 @@ int weft_signals_notify(weft_queue *q, const int *signals, size_t count)
     sigset_t set;
     int rc = build_set(&o, &set);
     if (rc) return rc;
+    /* Made before anything is blocked: out of memory must leave the signals as they were. */
+    struct reg *fresh = weft__calloc(1, sizeof *fresh);
+    if (fresh == NULL) return weft__fail(WEFT_ENOMEM, "no memory for a signal registration");
     weft__fork_register();
     weft__exit_register();
     pthread_mutex_lock(&sig.lock);
@@ -246,19 +249,19 @@ int weft_signals_notify(weft_queue *q, const int *signals, size_t count)
         pthread_mutex_lock(&nt.lock);
         struct reg *r = nt.regs;
         while (r && r->q != q) r = r->next;
-        if (r == NULL && (r = calloc(1, sizeof *r)) != NULL) {
+        if (r == NULL) {
+            r = fresh;
+            fresh = NULL;
             r->q = q;
             sigemptyset(&r->set);
             r->next = nt.regs;
             nt.regs = r;
         }
-        if (r)
-            sigorset(&r->set, &r->set, &set);
-        else
-            rc = weft__fail(WEFT_ENOMEM, "no memory for a signal registration");
+        sigorset(&r->set, &r->set, &set);
         pthread_mutex_unlock(&nt.lock);
     }
     pthread_mutex_unlock(&sig.lock);
+    free(fresh); /* q was registered already, or grow failed */
     return rc;
 }
 
