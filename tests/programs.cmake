@@ -439,7 +439,7 @@ endif()
 # under valgrind/<tool>-NAME, a wrapper like the memcheck ones above (--error-exitcode=9; the
 # children of the process examples are valgrind's too, and any error summary above 0 fails the
 # test). Only where the library carries the annotations, in a build without sanitizers; small
-# sizes: valgrind serializes the threads and is slow (the 28 tests take 25-45 s here).
+# sizes: valgrind serializes the threads and is slow (the 34 tests take 30-60 s here).
 if(WEFT_VALGRIND AND WEFT_SANITIZE STREQUAL "" AND WEFT_VALGRIND_ANNOTATIONS
    AND WEFT_HAVE_HELGRIND_H AND WEFT_HAVE_DRD_H)
   add_executable(vg_user ${CMAKE_CURRENT_SOURCE_DIR}/programs/tsan_user.c)
@@ -450,7 +450,7 @@ if(WEFT_VALGRIND AND WEFT_SANITIZE STREQUAL "" AND WEFT_VALGRIND_ANNOTATIONS
   set(hb_drd "Conflicting (load|store) by thread [0-9]+ at 0x[0-9a-f]+ size 8\n[^\n]* at 0x[0-9A-F]+: [a-z_]+ \\(tsan_user.c:[0-9]+\\)")
   foreach(tool helgrind drd)
     foreach(ex producer_consumer workers printer stoppable rangesum hello_processes
-               rangesum_procpool first_answer vg_user)
+               rangesum_procpool first_answer dirlist rangesum_processes crash_demo vg_user)
       if(TARGET ${ex})
         file(GENERATE OUTPUT ${vgt}/${tool}-${ex}
           CONTENT "#!/bin/sh\nexec ${WEFT_VALGRIND} --tool=${tool} --error-exitcode=9 --suppressions=${CMAKE_CURRENT_SOURCE_DIR}/support/thirdparty-hb.supp $<TARGET_FILE:${ex}> \"$@\"\n"
@@ -486,6 +486,17 @@ if(WEFT_VALGRIND AND WEFT_SANITIZE STREQUAL "" AND WEFT_VALGRIND_ANNOTATIONS
     if(TARGET hello_processes)
       weft_hb_test(${tool}_hello_processes "3 processes joined, 0 failed"
                    ${vgt}/${tool}-hello_processes 3)
+    endif()
+    if(TARGET dirlist) # the source tree's own src/: a fixed, small tree
+      weft_hb_test(${tool}_dirlist "[0-9]+ files in .* with 2 workers"
+                   ${vgt}/${tool}-dirlist 2 ${PROJECT_SOURCE_DIR}/src)
+    endif()
+    if(TARGET rangesum_processes)
+      weft_hb_test(${tool}_rangesum_processes "all three agree"
+                   ${vgt}/${tool}-rangesum_processes 200000)
+    endif()
+    if(TARGET crash_demo) # the dying worker is valgrind's too: its SIGSEGV is the point
+      weft_hb_test(${tool}_crash_demo "9 of 10 succeeded" ${vgt}/${tool}-crash_demo segv)
     endif()
     if(TARGET first_answer) # libcurl's and p11-kit's own locks: support/thirdparty-hb.supp
       weft_hb_test(${tool}_first_answer "answer from server 2 after 20 ms.*cancelled 2 other fetch"
