@@ -133,6 +133,9 @@ cpu_ratio() {
         if (w > 0) printf "%.2f", p / w; else print "-" }'
 }
 
+model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+echo "# echo_bench on ${model:-unknown CPU}, $(nproc) CPUs, Linux $(uname -r)," \
+    "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "echo_bench: $runs runs of $secs s per point and server, medians; $where; echo_server" \
     "workers: ${workers:-one per CPU}; client: echo_load, messages in 1-4 writes" \
     "${ECHO_BENCH_LOAD_ARGS:-}; $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
