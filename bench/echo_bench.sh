@@ -143,6 +143,7 @@ fmt='| %5s | %8s | %7s | %7s | %7s | %9s | %11s | %4s | %7s | %7s | %7s | %9s | 
 # shellcheck disable=SC2059 # one format for the header and the rows
 printf "$fmt" conns "size B" "weft/s" "p50 ms" "p99 ms" progressed "cpu us/rt" "sys%" \
     "async/s" "p50 ms" "p99 ms" progressed "cpu us/rt" "sys%" "rt x" "p99 x" "cpu x" "srv x"
+# shellcheck disable=SC2059 # the separator row: the same widths
 printf "$fmt" | tr ' ' '-'
 for size in $sizes; do
     for n in $conns; do
