@@ -119,7 +119,15 @@ static void row(const char *name, const char *unit, double (*fn)(long), long n, 
 {
     double v[MAX_RUNS];
     for (int r = 0; r < runs; r++) v[r] = fn(n);
-    printf("  %-44s %10.1f %s\n", name, bench_median(v, (size_t)runs), unit);
+    printf("| %-44s | %10.1f | %-15s |\n", name, bench_median(v, (size_t)runs), unit);
+}
+
+static void ab_header(void)
+{
+    printf("| %-40s | %9s | %9s | %-15s | %7s | %9s |\n", "path", "with", "without", "unit",
+           "ratio", "per round");
+    printf("|------------------------------------------|-----------|-----------|-----------------|"
+           "---------|-----------|\n");
 }
 
 /* A/B in one run: a and b alternate in short rounds (three per run, a third of n each, each
@@ -142,7 +150,7 @@ static void ab_row(const char *name, const char *unit, double (*a)(long), double
         vr[r] = va[r] / vb[r];
     }
     double ma = bench_median(va, (size_t)runs), mb = bench_median(vb, (size_t)runs);
-    printf("  %-40s %9.1f %9.1f %s  ratio %.3f (per round %.3f)\n", name, ma, mb, unit, ma / mb,
+    printf("| %-40s | %9.1f | %9.1f | %-15s | %7.3f | %9.3f |\n", name, ma, mb, unit, ma / mb,
            bench_median(vr, (size_t)runs));
 }
 
@@ -245,8 +253,10 @@ static void dump_many(int n, int runs)
         if (weft_debug_dump(fd) != 0) abort();
         v[r] = (double)(bench_now() - t0) / 1e6;
     }
-    printf("  %-44s %10.2f ms (%d threads)\n", "weft_debug_dump", bench_median(v, (size_t)runs),
-           started);
+    printf("\nweft_debug_dump of %d blocked threads\n", started);
+    printf("| %-44s | %10s |\n", "what", "ms");
+    printf("|----------------------------------------------|------------|\n");
+    printf("| %-44s | %10.2f |\n", "weft_debug_dump", bench_median(v, (size_t)runs));
     close(fd);
     weft_event_set(&never);
     for (int i = 0; i < started; i++) weft_thread_join(t[i], NULL, WEFT_FOREVER);
@@ -264,6 +274,9 @@ int main(void)
 #else
     printf("weft debug benchmark (library WITHOUT blocked-on records): median of %d runs\n", runs);
 #endif
+    printf("\npaths, median of %d runs\n", runs);
+    printf("| %-44s | %10s | %-15s |\n", "path", "median", "unit");
+    printf("|----------------------------------------------|------------|-----------------|\n");
     row("uncontended lock + unlock", "ns / pair", uncontended, 10000000, runs);
     row("nested pair (a, b, unlock b, a)", "ns / pair", nested, 5000000, runs);
     row("contended lock, 2 threads", "ns / op", contended, 2000000, runs);
@@ -271,13 +284,14 @@ int main(void)
     row("weft_sleep(1 us): a park that sleeps at once", "ns / call", sleeps, 2000, runs);
 #ifdef WEFT_DEBUG_H
     row("record publish + clear (the added slow path)", "ns / sleep", record, 10000000, runs);
-    printf("A/B in one run, alternated (with, without; medians of %d):\n", runs);
-    printf("  blocked-on records on / off:\n");
+    printf("\nA/B in one run, alternated: blocked-on records on / off (medians of %d)\n", runs);
+    ab_header();
     ab_row("ping-pong on two events (sleeping)", "ns / round trip", pingpong, pingpong_bare, 20000,
            runs);
     ab_row("contended lock, 2 threads", "ns / op", contended, contended_bare, 2000000, runs);
     ab_row("weft_sleep(1 us): a park that sleeps", "ns / call", sleeps, sleeps_bare, 2000, runs);
-    printf("  lock-order checking on / off:\n");
+    printf("\nA/B in one run, alternated: lock-order checking on / off (medians of %d)\n", runs);
+    ab_header();
     ab_row("uncontended lock + unlock", "ns / pair", uncontended_checked, uncontended, 10000000,
            runs);
     ab_row("nested pair (a, b)", "ns / pair", nested_checked, nested, 5000000, runs);

@@ -133,13 +133,18 @@ cpu_ratio() {
         if (w > 0) printf "%.2f", p / w; else print "-" }'
 }
 
+model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+echo "# echo_bench on ${model:-unknown CPU}, $(nproc) CPUs, Linux $(uname -r)," \
+    "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "echo_bench: $runs runs of $secs s per point and server, medians; $where; echo_server" \
     "workers: ${workers:-one per CPU}; client: echo_load, messages in 1-4 writes" \
     "${ECHO_BENCH_LOAD_ARGS:-}; $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-fmt='%5s %8s | %7s %7s %7s %9s %11s %4s | %7s %7s %7s %9s %11s %4s | %5s %5s %5s %5s\n'
+fmt='| %5s | %8s | %7s | %7s | %7s | %9s | %11s | %4s | %7s | %7s | %7s | %9s | %11s | %4s | %5s | %5s | %5s | %5s |\n'
 # shellcheck disable=SC2059 # one format for the header and the rows
 printf "$fmt" conns "size B" "weft/s" "p50 ms" "p99 ms" progressed "cpu us/rt" "sys%" \
     "async/s" "p50 ms" "p99 ms" progressed "cpu us/rt" "sys%" "rt x" "p99 x" "cpu x" "srv x"
+# shellcheck disable=SC2059 # the separator row: the same widths
+printf "$fmt" | tr ' ' '-'
 for size in $sizes; do
     for n in $conns; do
         read -r wr w50 w99 ws wc wsys wprog pr p50 p99 ps pc psys pprog <<<"$(point "$n" "$size")"

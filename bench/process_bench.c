@@ -71,13 +71,13 @@ static double row(const char *name, double (*fn)(int), int arg, int n, double *b
         if (t >= 0) v[k++] = t;
     }
     if (k == 0) {
-        printf("  %-34s failed\n", name);
+        printf("| %-34s | failed | - | - |\n", name);
         free(v);
         return 0;
     }
     double med = bench_median(v, (size_t)k), p99 = bench_percentile(v, (size_t)k, 99);
     if (*base == 0) *base = med;
-    printf("  %-34s median %9.1f us  p99 %9.1f us  %7.1fx\n", name, med, p99, med / *base);
+    printf("| %-34s | %9.1f | %9.1f | %7.1fx |\n", name, med, p99, med / *base);
     free(v);
     return med;
 }
@@ -115,13 +115,13 @@ static double python(const char *method, int n, double base)
     FILE *pp = popen(cmd, "r");
     double med = 0, p99 = 0;
     if (pp == NULL || fscanf(pp, "%lf %lf", &med, &p99) != 2) {
-        printf("  python %-27s unavailable\n", method);
+        printf("| python multiprocessing %-11s | unavailable | - | - |\n", method);
         if (pp) pclose(pp);
         return 0;
     }
     pclose(pp);
-    printf("  python multiprocessing %-11s median %9.1f us  p99 %9.1f us  %7.1fx\n", method, med,
-           p99, med / base);
+    printf("| python multiprocessing %-11s | %9.1f | %9.1f | %7.1fx |\n", method, med, p99,
+           med / base);
     return med;
 }
 
@@ -133,7 +133,9 @@ static struct round_result round_(const char *title, int n)
 {
     double base = 0;
     struct round_result r;
-    printf("%s\n", title);
+    printf("\n%s (ratio: median / weft default's)\n", title);
+    printf("| %-34s | %9s | %9s | %8s |\n", "method", "median us", "p99 us", "ratio");
+    printf("|------------------------------------|-----------|-----------|----------|\n");
     r.weft = row("weft default (fork server)", w, WEFT_PROCESS_FORKSERVER, n, &base);
     row("weft spawn (exec self)", w, WEFT_PROCESS_SPAWN, n / 10 + 1, &base);
     row("weft fork", w, WEFT_PROCESS_FORK, n, &base);
@@ -152,13 +154,13 @@ int main(void)
     printf("process_bench: start + run + join of an empty function (%d iterations)\n", n);
     /* The first start makes the fork server, while this process is small. */
     if (one_weft(WEFT_PROCESS_FORKSERVER) < 0) return 1;
-    struct round_result small = round_("parent small:", n);
+    struct round_result small = round_("parent small", n);
     size_t big = (size_t)1 << 30;
     char *m = malloc(big);
     if (m == NULL) return 1;
     madvise(m, big, MADV_NOHUGEPAGE); /* 4 KiB pages: what fork copies the tables of */
     memset(m, 1, big);
-    struct round_result big1 = round_("parent with 1 GiB touched:", n / 4 + 1);
+    struct round_result big1 = round_("parent with 1 GiB touched", n / 4 + 1);
     free(m);
     /* The targets: >= 150x Python's forkserver, the 1 GiB parent within 1.5x. */
     if (small.weft > 0 && big1.weft > 0) {

@@ -92,12 +92,12 @@ static void crash_to_replacement(int reps)
     if (warm && after) {
         double w = bench_median(warm, (size_t)reps), a = bench_median(after, (size_t)reps);
         double a90 = bench_percentile(after, (size_t)reps, 90);
-        printf("\ncrash to replacement (1 worker, %d crashes):\n", reps);
-        printf("  empty task round trip, warm worker        median %8.1f us\n", w);
-        printf("  first task after a crash (replacement)    median %8.1f us  p90 %8.1f us\n", a,
-               a90);
-        printf("  cost of the crash beyond a normal task    median %8.1f us  (target <= 1000)\n",
-               a - w);
+        printf("\ncrash to replacement (1 worker, %d crashes)\n", reps);
+        printf("| %-40s | %9s | %9s |\n", "what", "median us", "p90 us");
+        printf("|------------------------------------------|-----------|-----------|\n");
+        printf("| %-40s | %9.1f | %9s |\n", "empty task round trip, warm worker", w, "-");
+        printf("| %-40s | %9.1f | %9.1f |\n", "first task after a crash (replacement)", a, a90);
+        printf("| %-40s | %9.1f | %9s |\n", "cost of the crash beyond a normal task", a - w, "-");
     }
     free(warm);
     free(after);

@@ -52,14 +52,15 @@ static int phase(const char *title, int n, const char *only)
     double *late = malloc(sizeof *late * (size_t)n), all_max = 0;
     if (!late) return 1;
     int early = 0, failed = 0;
-    printf("\n%s: lateness of a 1 ms timeout, %d waits per call (us)\n", title, n);
-    printf("  %-18s %9s %9s %9s\n", "call", "p50", "p99", "max");
+    printf("\n%s: lateness of a 1 ms timeout, %d waits per call\n", title, n);
+    printf("| %-18s | %9s | %9s | %9s |\n", "call", "p50 us", "p99 us", "max us");
+    printf("|--------------------|-----------|-----------|-----------|\n");
     for (size_t k = 0; k < timed_calls_count; k++) {
         const struct timed_call *c = &timed_calls[k];
         if (only && !bench_name_listed(c->name, only)) continue;
         int rc = measure(c, n, late, &early);
         if (rc) {
-            printf("  %-18s failed: %s\n", c->name, weft_errname(rc));
+            printf("| %-18s | failed: %s | - | - |\n", c->name, weft_errname(rc));
             failed++;
             continue;
         }
@@ -67,9 +68,9 @@ static int phase(const char *title, int n, const char *only)
                p99 = bench_percentile(late, (size_t)n, 99);
         double mx = bench_percentile(late, (size_t)n, 100);
         if (mx > all_max) all_max = mx;
-        printf("  %-18s %9.1f %9.1f %9.1f\n", c->name, p50, p99, mx);
+        printf("| %-18s | %9.1f | %9.1f | %9.1f |\n", c->name, p50, p99, mx);
     }
-    printf("  early returns: %d; worst lateness: %.1f us\n", early, all_max);
+    printf("early returns: %d; worst lateness: %.1f us\n", early, all_max);
     free(late);
     return failed || early;
 }
