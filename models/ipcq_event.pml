@@ -4,7 +4,8 @@
  * A putter publishes NW messages one at a time (tail++), then signals: if sleepers > 0 and
  * seq is odd, CAS seq to seq + 1 and wake every sleeper; an even seq is left alone. Waiter i
  * waits for tail > i: sleepers++; loop { s = seq; if s is even, CAS it to s | 1 (a failed
- * CAS starts over); re-check tail; futex_wait(seq, s | 1) }; sleepers--. seq may start odd
+ * CAS starts over); re-check tail; futex_wait(seq, s | 1); check tail once more (a woken
+ * waiter leaves without marking again) }; sleepers--. seq may start odd
  * and sleepers at 1: a waiter that died asleep left its mark and its count.
  *
  * Every step is one atomic action in SPIN's interleaving: the seq_cst accesses of the C code.
@@ -136,6 +137,10 @@ proctype waiter(byte i)
             fi
         }
         (asleep[i] == 0);
+        if
+        :: tail > i -> break /* woken: a plain re-check, no mark */
+        :: else -> skip
+        fi;
 next:   skip
     od;
     sleepers--

@@ -14,10 +14,11 @@
  *   - waiting: a waiter counts itself in an eventcount's sleepers, marks seq odd ("someone
  *     sleeps on this value"), re-checks its condition and sleeps on seq; a waker makes the
  *     condition true, then (if sleepers > 0 and seq is odd) bumps seq to even and wakes all;
- *     an even seq it leaves alone (segment.c). seq_cst on both sides (Dekker): either the
- *     waiter sees the condition or the waker sees its mark, and a change of seq after the
- *     mark fails the waiter's futex wait (the waker's fence is light, the waiter's heavy:
- *     ipcq_internal.h). Every sleeper is woken, so a waiter that dies or times out never
+ *     an even seq it leaves alone (segment.c). A woken waiter re-checks with plain loads
+ *     and marks and fences again only to sleep again. seq_cst on both sides (Dekker):
+ *     either the waiter sees the condition or the waker sees its mark, and a change of seq
+ *     after the mark fails the waiter's futex wait (the waker's fence is light, the
+ *     waiter's heavy: ipcq_internal.h). Every sleeper is woken, so a waiter that dies or times out never
  *     swallows a wake-up another needed. A sleeper sleeps until its deadline: the liveness
  *     watcher (watch.c) wakes it when a peer ends, and it then re-checks the peers; only
  *     when the watcher cannot run does it sleep in slices and check at the end of each;
@@ -429,8 +430,12 @@ static int sleep_on(weft_ipcq *q, enum wait_kind k, weft_ns deadline)
         weft_ns cap = !fenced ? UNFENCED_SLICE_NS : watched ? p.deadline - now : slice;
         weft_ns until = now + cap < p.deadline ? now + cap : p.deadline;
         int r = weft__os_futex_wait_shared(&ev->seq, seq, until);
+        /* Woken, most often by the very change awaited: a plain re-check finds it, without
+         * the mark and the heavy fence (a membarrier: an IPI to every CPU running a
+         * registered process, 4-40 µs on a VM) that only a sleep needs. */
+        if (ready(q, k)) break;
         if (!watched && r == WEFT_ETIMEDOUT && until < p.deadline) {
-            if (!ready(q, k) && weft__ipcq_peers_alive(q) == 0) {
+            if (weft__ipcq_peers_alive(q) == 0) {
                 rc = died(k);
                 break;
             }
