@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tasks.h"
 #include "test.h"
 
 #define ROUNDS 10000
@@ -495,10 +496,7 @@ static int nothing_task(void *arg, void **result)
 
 START_TEST(future_waiter_may_release_while_task_finishes)
 {
-    weft_pool *p = NULL;
-    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-    o.max_workers = 2;
-    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    weft_pool *p = weft_test_pool(2);
     for (long r = 0, n = weft_test_scale(ROUNDS); r < n; r++) {
         weft_future *f = NULL;
         ck_assert_weft(weft_pool_submit(p, nothing_task, NULL, &f, WEFT_FOREVER), 0);
