@@ -114,14 +114,6 @@ START_TEST(task_scope_is_cancelled_with_its_future)
 }
 END_TEST
 
-#define ck_einval(expr, what)                                                                  \
-    do {                                                                                       \
-        weft_error_clear();                                                                    \
-        ck_assert_weft((expr), WEFT_EINVAL);                                                   \
-        ck_assert_msg(strstr(weft_error_message(), (what)) != NULL,                            \
-                      "%s: message \"%s\" lacks \"%s\"", #expr, weft_error_message(), (what)); \
-    } while (0)
-
 /* A 64-word accumulator (512 bytes: more than a participant keeps on its stack). */
 struct big {
     int64_t w[64];
