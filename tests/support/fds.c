@@ -29,6 +29,17 @@ bool weft_test_readable(int ep)
     return weft_test_readable_within(ep, 0);
 }
 
+pid_t weft_test_fork_piped(int *fd)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    close(fds[pid == 0 ? 0 : 1]);
+    *fd = fds[pid == 0 ? 1 : 0];
+    return pid;
+}
+
 char *weft_test_fd_text(int fd)
 {
     off_t len = lseek(fd, 0, SEEK_END);
