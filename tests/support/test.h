@@ -32,6 +32,9 @@ int weft_test_tsan(void);
 uint64_t weft_test_seed(void);
 /* The next pseudo-random 32 bits of *state (splitmix64: any state, 0 included, is fine). */
 uint32_t weft_test_rand(uint64_t *state);
+/* A busy delay that varies with a race loop's round r: none, a little, or (one round in 16)
+ * long enough that the thread on the other side went to sleep. */
+void weft_test_stagger(long r);
 
 /* Assert that an int-returning weft call gives the expected code, printing names on failure. */
 #define ck_assert_weft(expr, expected)                                                          \

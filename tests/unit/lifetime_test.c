@@ -43,15 +43,6 @@ static void *waiter_main(void *arg)
     return NULL;
 }
 
-/* A varying delay: none, a little, or long enough that the waiter went to sleep. */
-static void stagger(long r)
-{
-    static volatile unsigned sink;
-    unsigned n = (unsigned)(r * 2654435761u) >> 20; /* 0 .. 4095 */
-    if (r % 16 == 15) n *= 64;
-    for (unsigned i = 0; i < n; i++) sink += i;
-}
-
 static void run_pairs(void *(*make)(long), void (*wait_free)(void *), void (*wake)(void *))
 {
     struct pair p = {.make = make, .wait_free = wait_free, .wake = wake};
@@ -63,7 +54,7 @@ static void run_pairs(void *(*make)(long), void (*wait_free)(void *), void (*wak
     for (long r = 0; r < p.rounds; r++) {
         p.obj = make(r);
         pthread_barrier_wait(&p.start);
-        stagger(r);
+        weft_test_stagger(r);
         wake(p.obj);
         pthread_barrier_wait(&p.end);
     }
@@ -178,7 +169,7 @@ static int once_fn(void *arg)
 {
     struct once_obj *o = arg;
     atomic_store(&o->running, 1);
-    stagger(15); /* give the waiter time to arrive and wait */
+    weft_test_stagger(15); /* give the waiter time to arrive and wait */
     return 0;
 }
 
