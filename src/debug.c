@@ -307,62 +307,74 @@ static void put_cycles(struct out *o, struct snap *all, size_t n, struct snap **
     }
 }
 
-#define DUMP_POOLS 64
+/* One kind of live object the dump lists after the threads, one line each. */
+struct listing {
+    const char *kind; /* "pool": "pools: ...", "the pool registry" */
+    size_t size, max; /* of a view; how many are listed */
+    long (*view)(void *out, size_t max);
+    void (*line)(struct out *o, const void *view);
+};
 
-/* One line per live pool: "pool ADDR 'name': workers N of M, busy B, queued Q (threads
- * 'prefix'), paused, shut down". */
-static void put_pools(struct out *o)
+/* The views of l's registry, copied under a try of its lock, then a line each. */
+static void put_listing(struct out *o, const struct listing *l)
 {
-    struct weft__pool_view *v = weft__malloc(DUMP_POOLS * sizeof *v);
+    char *v = weft__malloc(l->max * l->size);
     if (v == NULL) {
         o->oom = true;
         return;
     }
-    long n = weft__pools_view(v, DUMP_POOLS);
-    if (n < 0) put(o, "pools: not listed (the pool registry is busy)\n");
-    for (long i = 0; i < n && i < DUMP_POOLS; i++) {
-        char name[WEFT_DEBUG_NAME_MAX + 1];
-        name_of(v[i].pool, name);
-        put(o, "pool %p '%s': workers %d of %d, busy %d, queued %llu (threads '%s')%s%s\n",
-            v[i].pool, name[0] ? name : v[i].prefix, v[i].workers, v[i].max_workers, v[i].busy,
-            v[i].queued, v[i].prefix, v[i].paused ? ", paused" : "",
-            v[i].shutdown ? ", shut down" : "");
-    }
-    if (n > DUMP_POOLS) put(o, "pools: %ld more not listed\n", n - DUMP_POOLS);
+    long n = l->view(v, l->max);
+    if (n < 0) put(o, "%ss: not listed (the %s registry is busy)\n", l->kind, l->kind);
+    for (long i = 0; i < n && (size_t)i < l->max; i++) l->line(o, v + (size_t)i * l->size);
+    if (n > (long)l->max) put(o, "%ss: %ld more not listed\n", l->kind, n - (long)l->max);
     free(v);
 }
 
-#define DUMP_QUEUES 256
-
-/* One line per live queue: "queue ADDR ['name']: items N of CAP | (unbounded), getters G,
- * putters P, closed | shut down". */
-static void put_queues(struct out *o)
+/* "pool ADDR 'name': workers N of M, busy B, queued Q (threads 'prefix'), paused, shut down" */
+static void put_pool(struct out *o, const void *view)
 {
-    struct weft__queue_view *v = malloc(DUMP_QUEUES * sizeof *v);
-    if (v == NULL) {
-        o->oom = true;
-        return;
-    }
-    long n = weft__queues_view(v, DUMP_QUEUES);
-    if (n < 0) put(o, "queues: not listed (the queue registry is busy)\n");
-    for (long i = 0; i < n && i < DUMP_QUEUES; i++) {
-        char name[WEFT_DEBUG_NAME_MAX + 1], items[64];
-        name_of(v[i].queue, name);
-        if (!v[i].counted)
-            snprintf(items, sizeof items, "items unknown (its lock is busy)");
-        else if (v[i].capacity)
-            snprintf(items, sizeof items, "items %zu of %zu", v[i].items, v[i].capacity);
-        else
-            snprintf(items, sizeof items, "items %zu (unbounded)", v[i].items);
-        put(o, "queue %p%s%s%s: %s, getters %zu, putters %zu%s\n", v[i].queue, name[0] ? " '" : "",
-            name, name[0] ? "'" : "", items, v[i].getters, v[i].putters,
-            v[i].shutdown ? ", shut down"
-            : v[i].closed ? ", closed"
-                          : "");
-    }
-    if (n > DUMP_QUEUES) put(o, "queues: %ld more not listed\n", n - DUMP_QUEUES);
-    free(v);
+    const struct weft__pool_view *v = view;
+    char name[WEFT_DEBUG_NAME_MAX + 1];
+    name_of(v->pool, name);
+    put(o, "pool %p '%s': workers %d of %d, busy %d, queued %llu (threads '%s')%s%s\n", v->pool,
+        name[0] ? name : v->prefix, v->workers, v->max_workers, v->busy, v->queued, v->prefix,
+        v->paused ? ", paused" : "", v->shutdown ? ", shut down" : "");
 }
+
+static long pools_view(void *out, size_t max)
+{
+    return weft__pools_view(out, max);
+}
+
+/* "queue ADDR ['name']: items N of CAP | (unbounded), getters G, putters P, closed | shut
+ * down" */
+static void put_queue(struct out *o, const void *view)
+{
+    const struct weft__queue_view *v = view;
+    char name[WEFT_DEBUG_NAME_MAX + 1], items[64];
+    name_of(v->queue, name);
+    if (!v->counted)
+        snprintf(items, sizeof items, "items unknown (its lock is busy)");
+    else if (v->capacity)
+        snprintf(items, sizeof items, "items %zu of %zu", v->items, v->capacity);
+    else
+        snprintf(items, sizeof items, "items %zu (unbounded)", v->items);
+    put(o, "queue %p%s%s%s: %s, getters %zu, putters %zu%s\n", v->queue, name[0] ? " '" : "", name,
+        name[0] ? "'" : "", items, v->getters, v->putters,
+        v->shutdown ? ", shut down"
+        : v->closed ? ", closed"
+                    : "");
+}
+
+static long queues_view(void *out, size_t max)
+{
+    return weft__queues_view(out, max);
+}
+
+static const struct listing pools = {"pool", sizeof(struct weft__pool_view), 64, pools_view,
+                                     put_pool};
+static const struct listing queues = {"queue", sizeof(struct weft__queue_view), 256, queues_view,
+                                      put_queue};
 
 static int write_all(int fd, const char *p, size_t len)
 {
@@ -436,8 +448,8 @@ int weft_debug_dump(int fd)
         else
             put(&o, "thread %u: changing too fast to read\n", all[i].rec->id);
     }
-    put_pools(&o);
-    put_queues(&o);
+    put_listing(&o, &pools);
+    put_listing(&o, &queues);
     put_cycles(&o, all, (size_t)n, by_id, ids, mark);
     put(&o, "end of weft dump\n");
     if (o.oom)

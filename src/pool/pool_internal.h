@@ -14,6 +14,7 @@
 #include "core/internal.h"
 #include "core/lock.h"
 #include "core/park.h"
+#include "core/registry.h"
 #include "pool/deque.h"
 #include "pool/hooks.h"
 #include "pool/records.h"
@@ -66,10 +67,10 @@ struct weft_pool {
     weft_scope *scope;
     bool is_default;
     bool task_scopes;
-    bool daemon;                    /* not shut down at exit (registry.c) */
-    bool outsiders_help;            /* waiters that are no workers run tasks (sched.c) */
-    bool exit_seen;                 /* the exit rule took it (registry.c, under its lock) */
-    weft_pool *reg_next, *reg_prev; /* registry.c's list of live pools */
+    bool daemon;         /* not shut down at exit (registry.c) */
+    bool outsiders_help; /* waiters that are no workers run tasks (sched.c) */
+    bool exit_seen;      /* the exit rule took it (registry.c, under its lock) */
+    weft__reg_link reg;  /* registry.c's list of live pools */
     char prefix[48];
     struct weft__worker *workers; /* max_workers of them */
 };

@@ -14,7 +14,7 @@
  * the child goes on with that task, so that pool keeps its state but is closed to new tasks.
  *
  * The dump (debug.c) reads the list too, through weft__pools_view, with a try of reg.lock that
- * gives up rather than wait.
+ * gives up rather than wait. The list itself is core/registry.h's.
  *
  * A pool is in the list from weft_pool_new until its last reference goes (pool.c). Lock order:
  * docs/design/locks.md; reg.lock is held across fork() (fork.c) and taken alone elsewhere.
@@ -25,59 +25,45 @@
 
 #include "core/fork.h"
 #include "core/internal.h"
+#include "core/registry.h"
 #include "debug_internal.h"
 #include "pool/pool_internal.h"
 
-static struct {
-    weft__lock lock;
-    weft_pool *head; /* ->reg_next-linked */
-} reg;
+static weft__registry reg; /* of weft_pool.reg */
 
 void weft__pool_register(weft_pool *p)
 {
     weft__fork_register();
     weft__exit_register();
-    weft__lock_acquire(&reg.lock);
-    p->reg_prev = NULL;
-    p->reg_next = reg.head;
-    if (reg.head) reg.head->reg_prev = p;
-    reg.head = p;
-    weft__lock_release(&reg.lock);
+    weft__registry_add(&reg, &p->reg);
 }
 
 void weft__pool_unregister(weft_pool *p)
 {
-    weft__lock_acquire(&reg.lock);
-    if (p->reg_prev)
-        p->reg_prev->reg_next = p->reg_next;
-    else
-        reg.head = p->reg_next;
-    if (p->reg_next) p->reg_next->reg_prev = p->reg_prev;
-    weft__lock_release(&reg.lock);
+    weft__registry_remove(&reg, &p->reg);
 }
 
 /* ---- the dump ---- */
 
+static void view(weft__reg_link *l, void *dst)
+{
+    weft_pool *p = WEFT__REG_OBJ(l, weft_pool, reg);
+    struct weft_pool_stats st;
+    (void)weft_pool_stats(p, &st); /* atomic loads only; cannot fail on a live pool */
+    struct weft__pool_view *v = dst;
+    v->pool = p;
+    memcpy(v->prefix, p->prefix, sizeof v->prefix);
+    v->workers = (int)st.workers;
+    v->max_workers = p->max_workers;
+    v->busy = (int)st.busy;
+    v->queued = (unsigned long long)st.queued;
+    v->paused = st.paused;
+    v->shutdown = st.shutdown;
+}
+
 long weft__pools_view(struct weft__pool_view *out, size_t max)
 {
-    if (!weft__lock_try(&reg.lock)) return -1;
-    long n = 0;
-    for (weft_pool *p = reg.head; p; p = p->reg_next, n++) {
-        if ((size_t)n >= max) continue;
-        struct weft_pool_stats st;
-        (void)weft_pool_stats(p, &st); /* atomic loads only; cannot fail on a live pool */
-        struct weft__pool_view *v = &out[n];
-        v->pool = p;
-        memcpy(v->prefix, p->prefix, sizeof v->prefix);
-        v->workers = (int)st.workers;
-        v->max_workers = p->max_workers;
-        v->busy = (int)st.busy;
-        v->queued = (unsigned long long)st.queued;
-        v->paused = st.paused;
-        v->shutdown = st.shutdown;
-    }
-    weft__lock_release(&reg.lock);
-    return n;
+    return weft__registry_view(&reg, out, sizeof *out, max, view);
 }
 
 /* ---- exit ---- */
@@ -85,19 +71,20 @@ long weft__pools_view(struct weft__pool_view *out, size_t max)
 /* A pool the exit rule has yet to shut down, with a reference taken; NULL when none is left. */
 static weft_pool *next_to_end(void)
 {
+    weft_pool *found = NULL;
     weft__lock_acquire(&reg.lock);
-    weft_pool *p = reg.head;
-    for (; p; p = p->reg_next) {
+    for (weft__reg_link *l = reg.head; l && !found; l = l->next) {
+        weft_pool *p = WEFT__REG_OBJ(l, weft_pool, reg);
         if (p->daemon || p->exit_seen || atomic_load(&p->closed)) continue;
         int r = atomic_load(&p->refs);
         while (r > 0 && !atomic_compare_exchange_weak(&p->refs, &r, r + 1)) {
         }
         if (r == 0) continue; /* being destroyed: unregisters once we let go */
         p->exit_seen = true;
-        break;
+        found = p;
     }
     weft__lock_release(&reg.lock);
-    return p;
+    return found;
 }
 
 void weft__pools_at_exit(void)
@@ -169,7 +156,8 @@ static void reset_in_child(weft_pool *p)
 void weft__pools_fork_child(void)
 {
     struct weft__worker *me = weft__tls_worker;
-    for (weft_pool *p = reg.head; p; p = p->reg_next) {
+    for (weft__reg_link *l = reg.head; l; l = l->next) {
+        weft_pool *p = WEFT__REG_OBJ(l, weft_pool, reg);
         if (me && me->pool == p)
             atomic_init(&p->closed, 1); /* the forking task goes on; nothing else would run */
         else

@@ -20,13 +20,11 @@
 #include "core/internal.h"
 #include "os/os.h"
 #include "core/opts.h"
+#include "core/registry.h"
 #include "process/process_internal.h"
 #include "procpool/procpool_internal.h"
 
-static struct {
-    weft__lock lock;
-    struct weft_procpool *head;
-} registry;
+static weft__registry registry; /* of weft_procpool.reg: the open pools, for the exit */
 
 static void stop_fired(weft__scope_hook *h)
 {
@@ -148,10 +146,7 @@ int weft_procpool_new(weft_procpool **out, const weft_procpool_opts *opts)
         return rc;
     }
     weft__exit_register();
-    weft__lock_acquire(&registry.lock);
-    p->reg_next = registry.head;
-    registry.head = p;
-    weft__lock_release(&registry.lock);
+    weft__registry_add(&registry, &p->reg);
     *out = p;
     return 0;
 }
@@ -383,13 +378,7 @@ int weft_procpool_free(weft_procpool *p)
     weft_shield_begin();
     (void)weft_thread_join(p->manager, NULL, WEFT_FOREVER);
     weft_shield_end();
-    weft__lock_acquire(&registry.lock);
-    for (struct weft_procpool **pp = &registry.head; *pp; pp = &(*pp)->reg_next)
-        if (*pp == p) {
-            *pp = p->reg_next;
-            break;
-        }
-    weft__lock_release(&registry.lock);
+    weft__registry_remove(&registry, &p->reg);
     destroy(p);
     return 0;
 }
@@ -440,13 +429,13 @@ void weft__procpools_at_exit(void)
     int me = getpid();
     weft_shield_begin();
     for (;;) {
-        struct weft_procpool *p;
+        struct weft_procpool *p = NULL;
         weft__lock_acquire(&registry.lock);
-        for (p = registry.head; p; p = p->reg_next) {
-            if (p->owner != me || p->exit_seen) continue;
-            p->exit_seen = 1;
-            break;
+        for (weft__reg_link *l = registry.head; l && !p; l = l->next) {
+            struct weft_procpool *q = WEFT__REG_OBJ(l, struct weft_procpool, reg);
+            if (q->owner == me && !q->exit_seen) p = q;
         }
+        if (p) p->exit_seen = 1;
         weft__lock_release(&registry.lock);
         if (p == NULL) break;
         (void)weft_procpool_shutdown(p, 1, 0, WEFT_FOREVER);

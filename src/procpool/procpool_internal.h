@@ -24,6 +24,7 @@
 
 #include "core/cancel_internal.h"
 #include "core/lock.h"
+#include "core/registry.h"
 #include "procpool/wire.h"
 
 /* The worker's start argument. */
@@ -136,9 +137,9 @@ struct weft_procpool {
     weft_scope *scope;
     weft__scope_hook scope_hook;
     weft_thread manager;
-    int owner;     /* pid of the process that made it */
-    int exit_seen; /* the exit sequence has shut it down (registry.lock) */
-    struct weft_procpool *reg_next;
+    int owner;          /* pid of the process that made it */
+    int exit_seen;      /* the exit sequence has shut it down (registry.lock) */
+    weft__reg_link reg; /* pool.c's list of open pools (core/registry.h) */
 };
 
 /* manager.c. weft__pp_self: the pool whose manager is the calling thread (for WEFT_EDEADLK). */

@@ -23,6 +23,7 @@
 
 #include "../core/lock.h"
 #include "../core/park.h"
+#include "../core/registry.h"
 
 /* Items per segment of an unbounded FIFO/LIFO: a segment is two links and 254 slots, 2 KiB,
  * so a queued item costs 8 bytes plus 16/254 of the links. */
@@ -216,8 +217,8 @@ struct weft_queue {
      * Both are guarded by lock (evfd is also read without it by weft_queue_free only). */
     int evfd;
     bool raised;
-    weft__store st;                  /* locked queues only */
-    weft_queue *reg_prev, *reg_next; /* the list of live queues (registry.c, under its lock) */
+    weft__store st;     /* locked queues only */
+    weft__reg_link reg; /* the list of live queues (registry.c, under its lock) */
 };
 
 /* Waiter result meaning "woken to look again" (fast queues hand nothing over); _COUNTED: and

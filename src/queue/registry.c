@@ -4,42 +4,30 @@
  * It costs only a queue's creation and free (a global lock, taken alone, for a link or an
  * unlink); put and get never touch it. The dump reads the list through weft__queues_view with
  * a try of qreg.lock that gives up rather than wait (the thread holding it may be the stuck
- * one), and, while holding it, no queue can be freed, so each one it reads is alive.
+ * one), and, while holding it, no queue can be freed, so each one it reads is alive. The list
+ * itself is core/registry.h's.
  *
  * Lock order: docs/design/locks.md. qreg.lock is taken alone by new and free, held across
  * fork() (core/fork.c), and the dump tries a queue's q->lock under it.
  */
 #include "core/fork.h"
 #include "../core/internal.h"
+#include "../core/registry.h"
 #include "../os/os.h"
 #include "debug_internal.h"
 #include "queue_impl.h"
 
-static struct {
-    weft__lock lock;
-    weft_queue *head; /* ->reg_next-linked */
-} qreg;
+static weft__registry qreg; /* of weft_queue.reg */
 
 void weft__queue_register(weft_queue *q)
 {
     weft__fork_register();
-    weft__lock_acquire(&qreg.lock);
-    q->reg_prev = NULL;
-    q->reg_next = qreg.head;
-    if (qreg.head) qreg.head->reg_prev = q;
-    qreg.head = q;
-    weft__lock_release(&qreg.lock);
+    weft__registry_add(&qreg, &q->reg);
 }
 
 void weft__queue_unregister(weft_queue *q)
 {
-    weft__lock_acquire(&qreg.lock);
-    if (q->reg_prev)
-        q->reg_prev->reg_next = q->reg_next;
-    else
-        qreg.head = q->reg_next;
-    if (q->reg_next) q->reg_next->reg_prev = q->reg_prev;
-    weft__lock_release(&qreg.lock);
+    weft__registry_remove(&qreg, &q->reg);
 }
 
 /* Tries of a locked queue's lock before its items are given up as unknown: it is held for a
@@ -60,8 +48,10 @@ static bool locked_items(weft_queue *q, size_t *items)
     return false;
 }
 
-static void view(weft_queue *q, struct weft__queue_view *v)
+static void view(weft__reg_link *l, void *dst)
 {
+    weft_queue *q = WEFT__REG_OBJ(l, weft_queue, reg);
+    struct weft__queue_view *v = dst;
     v->queue = q;
     v->capacity = q->fast ? (size_t)q->ring.cap : q->st.cap; /* fixed at weft_queue_new */
     v->counted = true;
@@ -78,12 +68,7 @@ static void view(weft_queue *q, struct weft__queue_view *v)
 
 long weft__queues_view(struct weft__queue_view *out, size_t max)
 {
-    if (!weft__lock_try(&qreg.lock)) return -1;
-    long n = 0;
-    for (weft_queue *q = qreg.head; q; q = q->reg_next, n++)
-        if ((size_t)n < max) view(q, &out[n]);
-    weft__lock_release(&qreg.lock);
-    return n;
+    return weft__registry_view(&qreg, out, sizeof *out, max, view);
 }
 
 /* fork(): the child keeps the parent's queues (their memory came along), so it keeps the list;

@@ -8,9 +8,12 @@ atomic_int weft_test_runs;
 
 weft_pool *weft_test_pool(int workers)
 {
-    weft_pool *p;
-    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-    o.max_workers = workers;
+    return weft_test_pool_with((weft_pool_opts){.max_workers = workers});
+}
+
+weft_pool *weft_test_pool_with(weft_pool_opts o)
+{
+    weft_pool *p = NULL;
     ck_assert_weft(weft_pool_new(&p, &o), 0);
     return p;
 }

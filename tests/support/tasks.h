@@ -11,6 +11,10 @@
 
 /* A new pool with max_workers = workers (the test fails if it cannot be made). */
 weft_pool *weft_test_pool(int workers);
+/* A new pool made with o, e.g. weft_test_pool_with((weft_pool_opts){.max_workers = 1,
+ * .task_scopes = 1}): every field not named is zero, the default (the test fails if it cannot
+ * be made). */
+weft_pool *weft_test_pool_with(weft_pool_opts o);
 
 /* Task bodies (weft_task_fn). */
 /* *result = arg; 0. */

@@ -78,6 +78,14 @@ uint32_t weft_test_rand(uint64_t *state)
     return (uint32_t)((z ^ (z >> 31)) >> 32);
 }
 
+void weft_test_stagger(long r)
+{
+    volatile unsigned sink = 0; /* the loop stays; on the stack, so any thread may call it */
+    unsigned n = (unsigned)(r * 2654435761u) >> 20; /* 0 .. 4095 */
+    if (r % 16 == 15) n *= 64;
+    for (unsigned i = 0; i < n; i++) sink += i;
+}
+
 int weft_test_run(const char *name, double timeout_s, const TTest *const *tests)
 {
     return weft_test_run_loops(name, timeout_s, tests, NULL, 0);

@@ -13,6 +13,7 @@
 #include <check.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <weft.h>
 
 /* Loop counts of race tests are multiplied by WEFT_STRESS (environment, default 1). Sanitizer
@@ -31,6 +32,9 @@ int weft_test_tsan(void);
 uint64_t weft_test_seed(void);
 /* The next pseudo-random 32 bits of *state (splitmix64: any state, 0 included, is fine). */
 uint32_t weft_test_rand(uint64_t *state);
+/* A busy delay that varies with a race loop's round r: none, a little, or (one round in 16)
+ * long enough that the thread on the other side went to sleep. */
+void weft_test_stagger(long r);
 
 /* Assert that an int-returning weft call gives the expected code, printing names on failure. */
 #define ck_assert_weft(expr, expected)                                                          \
@@ -38,6 +42,15 @@ uint32_t weft_test_rand(uint64_t *state);
         int got_ = (expr), want_ = (expected);                                                  \
         ck_assert_msg(got_ == want_, "%s gave %s (%d), expected %s", #expr, weft_errname(got_), \
                       got_, weft_errname(want_));                                               \
+    } while (0)
+
+/* Assert that expr gives WEFT_EINVAL with a message (weft_error_message) containing `what`. */
+#define ck_einval(expr, what)                                                                  \
+    do {                                                                                       \
+        weft_error_clear();                                                                    \
+        ck_assert_weft((expr), WEFT_EINVAL);                                                   \
+        ck_assert_msg(strstr(weft_error_message(), (what)) != NULL,                            \
+                      "%s: message \"%s\" lacks \"%s\"", #expr, weft_error_message(), (what)); \
     } while (0)
 
 /* Run the tests (a NULL-terminated array) as suite `name`, every test with `timeout_s`.

@@ -7,15 +7,6 @@
 
 #include "test.h"
 
-/* rc is WEFT_EINVAL and the thread's message contains `what`. */
-#define ck_einval(expr, what)                                                                  \
-    do {                                                                                       \
-        weft_error_clear();                                                                    \
-        ck_assert_weft((expr), WEFT_EINVAL);                                                   \
-        ck_assert_msg(strstr(weft_error_message(), (what)) != NULL,                            \
-                      "%s: message \"%s\" lacks \"%s\"", #expr, weft_error_message(), (what)); \
-    } while (0)
-
 static int less(const void *a, const void *b, void *arg)
 {
     (void)arg;

@@ -5,34 +5,18 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 #include <weft.h>
 
+#include "fds.h"
 #include "test.h"
-
-/* The dump as a NUL-terminated string (caller frees). */
-static char *dump_text(void)
-{
-    int fd = memfd_create("dump", MFD_CLOEXEC);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_weft(weft_debug_dump(fd), 0);
-    off_t n = lseek(fd, 0, SEEK_END);
-    ck_assert_int_gt(n, 0);
-    char *s = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(s);
-    ck_assert_int_eq(pread(fd, s, (size_t)n, 0), n);
-    s[n] = '\0';
-    close(fd);
-    return s;
-}
 
 START_TEST(dump_lists_64_pools_then_counts_the_rest)
 {
     enum { NPOOLS = 70 };
     weft_pool *p[NPOOLS];
     for (int i = 0; i < NPOOLS; i++) ck_assert_weft(weft_pool_new(&p[i], NULL), 0);
-    char *s = dump_text();
+    char *s = weft_test_dump_text();
     /* the default pool may also be live: 6 or 7 more */
     ck_assert_msg(strstr(s, "pools: 6 more not listed") || strstr(s, "pools: 7 more not listed"),
                   "%s", s);
@@ -50,7 +34,7 @@ START_TEST(dump_lists_256_queues_then_counts_the_rest)
     weft_queue **q = calloc(NQ, sizeof *q);
     ck_assert_ptr_nonnull(q);
     for (int i = 0; i < NQ; i++) ck_assert_weft(weft_queue_new(&q[i], NULL), 0);
-    char *s = dump_text();
+    char *s = weft_test_dump_text();
     ck_assert_msg(strstr(s, "queues: 44 more not listed") != NULL, "%s", strstr(s, "queues:"));
     free(s);
     for (int i = 0; i < NQ; i++) ck_assert_weft(weft_queue_free(q[i]), 0);
@@ -80,7 +64,7 @@ START_TEST(dump_marks_paused_and_shut_down_pools_and_queues)
     ck_assert_weft(weft_queue_put(lifo, &lo, 0), 0);
     ck_assert_weft(weft_queue_close(closed), 0);
     ck_assert_weft(weft_queue_shutdown(shut, NULL, NULL, NULL), 0);
-    char *s = dump_text();
+    char *s = weft_test_dump_text();
     ck_assert_msg(strstr(s, "'pp': workers") && strstr(strstr(s, "'pp': workers"), ", paused\n"),
                   "%s", s);
     ck_assert_msg(strstr(s, "'dd': workers") && strstr(strstr(s, "'dd': workers"), ", shut down"),

@@ -10,23 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fds.h"
 #include "test.h"
-
-/* Dump into a memfd; return the text (caller frees). */
-static char *dump_text(void)
-{
-    int fd = memfd_create("dump", MFD_CLOEXEC);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_weft(weft_debug_dump(fd), 0);
-    off_t len = lseek(fd, 0, SEEK_END);
-    ck_assert_int_gt(len, 0);
-    char *buf = malloc((size_t)len + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_int_eq(pread(fd, buf, (size_t)len, 0), len);
-    buf[len] = '\0';
-    close(fd);
-    return buf;
-}
 
 /* The line of thread `name` ("thread ID 'name' tid T: ..."), copied into line; its id. */
 static unsigned thread_line(const char *text, const char *name, char *line, size_t size)
@@ -87,7 +72,7 @@ START_TEST(abba_deadlock_dump_names_threads_locks_holders_and_cycle)
      * bounds the loop. */
     char *text = NULL;
     for (;;) {
-        text = dump_text();
+        text = weft_test_dump_text();
         if (strstr(text, "\ndeadlock: ")) break;
         free(text);
         ck_assert_weft(weft_sleep(1000000), 0);
@@ -135,7 +120,7 @@ START_TEST(abba_deadlock_dump_names_threads_locks_holders_and_cycle)
     ck_assert_int_eq(st1, 0);
     ck_assert_int_eq(st2, 0);
     /* Nobody waits any more: no cycle, no lock line. */
-    text = dump_text();
+    text = weft_test_dump_text();
     ck_assert_ptr_null(strstr(text, "deadlock:"));
     ck_assert_ptr_null(strstr(text, "blocked on lock"));
     free(text);
@@ -175,7 +160,7 @@ START_TEST(dump_shows_event_queue_and_join_waits)
     char *text;
     char lg[512], lj[512], lm[512], want[128];
     for (;;) { /* until both threads sleep */
-        text = dump_text();
+        text = weft_test_dump_text();
         thread_line(text, "gated", lg, sizeof lg);
         thread_line(text, "joiner", lj, sizeof lj);
         if (strstr(lg, "blocked on") && strstr(lj, "blocked on")) break;
@@ -194,7 +179,7 @@ START_TEST(dump_shows_event_queue_and_join_waits)
     ck_assert_weft(weft_queue_get(q, &item, 1000), WEFT_ETIMEDOUT); /* a short one first */
     ck_assert_weft(weft_event_set(&gate), 0);
     ck_assert_weft(weft_thread_join(tj, NULL, WEFT_FOREVER), 0);
-    text = dump_text();
+    text = weft_test_dump_text();
     ck_assert_uint_ne(thread_line(text, "main", lm, sizeof lm), 0);
     ck_assert_msg(strstr(lm, ": running"), "main: %s", lm);
     free(text);
@@ -227,7 +212,7 @@ START_TEST(dump_shows_a_queue_get_with_its_deadline)
     ck_assert_weft(weft_event_wait(&g.started, WEFT_FOREVER), 0);
     char *text, l[512];
     for (;;) {
-        text = dump_text();
+        text = weft_test_dump_text();
         thread_line(text, "printer", l, sizeof l);
         if (strstr(l, "blocked on")) break;
         free(text);
@@ -257,7 +242,7 @@ START_TEST(dump_with_stacks_shows_the_blocking_call)
     ck_assert_weft(weft_event_wait(&ready, WEFT_FOREVER), 0);
     char *text, l[4096];
     for (;;) {
-        text = dump_text();
+        text = weft_test_dump_text();
         thread_line(text, "gated", l, sizeof l);
         if (strstr(l, "blocked on")) break;
         free(text);
@@ -302,7 +287,7 @@ START_TEST(dump_under_load_never_crashes_or_hangs)
         ck_assert_weft(weft_thread_start(&t[i], load_fn, (void *)(intptr_t)i, NULL), 0);
     long rounds = weft_test_scale(300);
     for (long r = 0; r < rounds; r++) {
-        char *text = dump_text();
+        char *text = weft_test_dump_text();
         ck_assert_msg(strncmp(text, "weft dump: pid ", 15) == 0, "%s", text);
         ck_assert_msg(strstr(text, "\nend of weft dump\n"), "%s", text);
         ck_assert_ptr_null(strstr(text, "deadlock:")); /* nobody is stuck */
@@ -388,31 +373,6 @@ static void beta_then_alpha(void)
     weft_lock_release(&beta);
 }
 
-/* Run fn with stderr going to a memfd; return what it wrote (caller frees). */
-static char *captured_stderr(void (*fn)(void))
-{
-    int fd = memfd_create("stderr", MFD_CLOEXEC), saved = dup(2);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(dup2(fd, 2), 2);
-    fn();
-    ck_assert_int_eq(dup2(saved, 2), 2);
-    close(saved);
-    off_t len = lseek(fd, 0, SEEK_END);
-    char *buf = malloc((size_t)len + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_int_eq(pread(fd, buf, (size_t)len, 0), len);
-    buf[len] = '\0';
-    close(fd);
-    return buf;
-}
-
-static size_t count(const char *text, const char *what)
-{
-    size_t n = 0;
-    for (const char *p = text; (p = strstr(p, what)) != NULL; p++) n++;
-    return n;
-}
-
 static void inversion_twice(void)
 {
     beta_then_alpha();
@@ -429,9 +389,10 @@ START_TEST(lock_order_inversion_reported_at_first_occurrence_with_two_stacks)
     ck_assert_weft(weft_thread_start(&t, alpha_then_beta, NULL, &o), 0);
     ck_assert_weft(weft_thread_join(t, NULL, WEFT_FOREVER), 0);
     /* No deadlock can happen now (the other thread is gone): the order alone is reported. */
-    char *text = captured_stderr(inversion_twice);
+    char *text = weft_test_stderr_of(inversion_twice);
     ck_assert_int_eq(weft_debug_lock_order(WEFT_LOCK_ORDER_OFF), WEFT_LOCK_ORDER_REPORT);
-    ck_assert_uint_eq(count(text, "weft: lock-order inversion (possible deadlock) in thread "), 1);
+    ck_assert_uint_eq(
+        weft_test_count(text, "weft: lock-order inversion (possible deadlock) in thread "), 1);
     char want[256];
     ck_assert_msg(strstr(text, "'main'\n"), "%s", text);
     snprintf(want, sizeof want, "  acquiring lock 'alpha' (%p) while holding lock 'beta' (%p),\n",
@@ -443,11 +404,12 @@ START_TEST(lock_order_inversion_reported_at_first_occurrence_with_two_stacks)
     ck_assert_msg(edge && strstr(edge, " 'orderer', at:\n      #0 0x"), "%s", text);
     const char *mine = strstr(text, "  this acquisition, at:\n      #0 0x");
     ck_assert_msg(mine && mine > edge, "%s", text);
-    ck_assert_msg(count(edge, "      #1 0x") >= 2, "two stacks of 2+ frames: %s", text); /* both */
+    ck_assert_msg(weft_test_count(edge, "      #1 0x") >= 2, "two stacks of 2+ frames: %s",
+                  text); /* both */
     ck_assert_msg(strstr(mine, "end of weft lock-order report\n"), "%s", text);
     free(text);
     /* Off: the same order records nothing. */
-    text = captured_stderr(beta_then_alpha);
+    text = weft_test_stderr_of(beta_then_alpha);
     ck_assert_str_eq(text, "");
     free(text);
 }
@@ -515,7 +477,7 @@ START_TEST(dump_shows_each_pool_with_workers_busy_and_queued)
     for (int i = 0; i < 2; i++) ck_assert_weft(weft_sem_acquire(&started, WEFT_FOREVER), 0);
     for (int i = 2; i < 5; i++)
         ck_assert_weft(weft_pool_submit(p, block_fn, NULL, &fs[i], WEFT_FOREVER), 0);
-    char *text = dump_text();
+    char *text = weft_test_dump_text();
     int workers = -1, max = -1, nbusy = -1;
     unsigned long long queued = 99;
     ck_assert_msg(pool_line(text, "crunch", &workers, &max, &nbusy, &queued),
@@ -532,7 +494,7 @@ START_TEST(dump_shows_each_pool_with_workers_busy_and_queued)
         weft_future_unref(fs[i]);
     }
     ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_FOREVER), 0);
-    text = dump_text(); /* still alive until freed, and says it is shut down */
+    text = weft_test_dump_text(); /* still alive until freed, and says it is shut down */
     ck_assert_msg(pool_line(text, "crunch", &workers, &max, &nbusy, &queued), "%s", text);
     ck_assert_int_eq(nbusy, 0);
     ck_assert_int_eq(queued, 0);
@@ -587,7 +549,7 @@ static char *dump_until_parked(const char *name, const void *q, size_t want_gett
                                size_t want_putters, size_t *items, size_t *cap, char *tail)
 {
     for (;;) {
-        char *text = dump_text();
+        char *text = weft_test_dump_text();
         size_t g = 0, p = 0;
         ck_assert_msg(queue_line(text, name, q, items, cap, &g, &p, tail, 128),
                       "no queue line for '%s' in:\n%s", name, text);
@@ -653,7 +615,7 @@ START_TEST(dump_shows_each_queue_with_items_capacity_and_waiters)
     /* A freed queue leaves the list. */
     ck_assert_weft(weft_debug_name(stack, NULL), 0);
     ck_assert_weft(weft_queue_free(stack), 0);
-    text = dump_text();
+    text = weft_test_dump_text();
     char key[64];
     snprintf(key, sizeof key, "queue %p:", (void *)stack);
     ck_assert_msg(strstr(text, key) == NULL, "%s", text);

@@ -76,15 +76,6 @@ static void *waiter_main(void *arg)
     return NULL;
 }
 
-/* A varying delay: none, a little, or long enough that the waiters went to sleep. */
-static void stagger(long r)
-{
-    static volatile unsigned sink;
-    unsigned n = (unsigned)(r * 2654435761u) >> 20; /* 0 .. 4095 */
-    if (r % 16 == 15) n *= 64;
-    for (unsigned i = 0; i < n; i++) sink += i;
-}
-
 static void run_kind(const struct kind *k)
 {
     ck_assert_uint_le(k->size, sizeof static_block.obj);
@@ -104,7 +95,7 @@ static void run_kind(const struct kind *k)
         }
         k->init(run.blk->obj);
         pthread_barrier_wait(&run.start);
-        stagger(r);
+        weft_test_stagger(r);
         k->wake(run.blk->obj, WAITERS);
         pthread_barrier_wait(&run.end);
     }

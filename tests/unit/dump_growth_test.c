@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
+#include "fds.h"
 #include "test.h"
 
 #define NTHREADS 48
@@ -15,20 +15,6 @@
 static weft_event gate = WEFT_EVENT_INIT;
 static weft_latch parked = WEFT_LATCH_INIT(NTHREADS);
 static weft_lock held[NTHREADS];
-
-static char *dump_text(void)
-{
-    int fd = memfd_create("dump", MFD_CLOEXEC);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_weft(weft_debug_dump(fd), 0);
-    off_t len = lseek(fd, 0, SEEK_END);
-    char *buf = malloc((size_t)len + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_int_eq(pread(fd, buf, (size_t)len, 0), len);
-    buf[len] = '\0';
-    close(fd);
-    return buf;
-}
 
 /* Hold lock i (so that the dump has a "holding" line for it), then wait on the gate. */
 static int hold_and_wait(void *arg)
@@ -40,13 +26,6 @@ static int hold_and_wait(void *arg)
     rc = weft_event_wait(&gate, WEFT_SEC(60));
     weft_lock_release(l);
     return rc;
-}
-
-static size_t count(const char *text, const char *what)
-{
-    size_t n = 0;
-    for (const char *p = text; (p = strstr(p, what)) != NULL; p++) n++;
-    return n;
 }
 
 START_TEST(a_long_dump_lists_every_thread_and_held_lock)
@@ -62,7 +41,7 @@ START_TEST(a_long_dump_lists_every_thread_and_held_lock)
         ck_assert_weft(weft_thread_start(&t[i], hold_and_wait, &held[i], &o), 0);
     }
     ck_assert_weft(weft_latch_wait(&parked, WEFT_SEC(60)), 0);
-    char *text = dump_text();
+    char *text = weft_test_dump_text();
     ck_assert_msg(strlen(text) > 4096, "a dump of %zu bytes does not test the growth",
                   strlen(text));
     for (int i = 0; i < NTHREADS; i++) {
@@ -71,7 +50,7 @@ START_TEST(a_long_dump_lists_every_thread_and_held_lock)
         snprintf(name, sizeof name, "holding: lock 'held-by-waiter-number-%02d'", i);
         ck_assert_msg(strstr(text, name), "%s missing", name);
     }
-    ck_assert_uint_eq(count(text, "holding: "), NTHREADS);
+    ck_assert_uint_eq(weft_test_count(text, "holding: "), NTHREADS);
     ck_assert_msg(strstr(text, "end of weft dump\n"), "no end line");
     free(text);
     ck_assert_weft(weft_event_set(&gate), 0);

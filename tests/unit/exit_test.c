@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fds.h"
 #include "test.h"
 
 static int out_fd = -1;
@@ -22,13 +23,10 @@ static int write_one(void *arg, void **result)
  * tasks wrote before the process ended. */
 static int run_child(int n, int which, weft_ns first_sleep)
 {
-    int fds[2];
-    ck_assert_int_eq(pipe(fds), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
+    int fd;
+    pid_t pid = weft_test_fork_piped(&fd);
     if (pid == 0) {
-        close(fds[0]);
-        out_fd = fds[1];
+        out_fd = fd;
         weft_pool *p = weft_pool_default();
         weft_pool_opts o = WEFT_POOL_OPTS_INIT;
         o.max_workers = 2;
@@ -40,12 +38,11 @@ static int run_child(int n, int which, weft_ns first_sleep)
                 _exit(4);
         exit(0); /* like returning from main, without shutting the pool down */
     }
-    close(fds[1]);
     char buf[256];
     ssize_t r;
     int got = 0;
-    while ((r = read(fds[0], buf, sizeof buf)) > 0) got += (int)r;
-    close(fds[0]);
+    while ((r = read(fd, buf, sizeof buf)) > 0) got += (int)r;
+    close(fd);
     int st = 0;
     ck_assert_int_eq(waitpid(pid, &st, 0), pid);
     ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);

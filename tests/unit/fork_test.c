@@ -111,10 +111,7 @@ static int submit_refused(void *arg)
 
 START_TEST(pool_shutting_down_in_the_parent_refuses_tasks_in_the_child)
 {
-    weft_pool *p;
-    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-    o.max_workers = 1;
-    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    weft_pool *p = weft_test_pool(1);
     weft_event go;
     weft_event_init(&go);
     weft_future *f;
@@ -147,10 +144,7 @@ static int fork_in_task(void *arg, void **result)
 
 START_TEST(fork_inside_a_task_closes_its_pool_in_the_child)
 {
-    weft_pool *p;
-    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-    o.max_workers = 1;
-    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    weft_pool *p = weft_test_pool(1);
     weft_future *f;
     void *res = (void *)-1;
     ck_assert_weft(weft_pool_submit(p, fork_in_task, p, &f, WEFT_FOREVER), 0);

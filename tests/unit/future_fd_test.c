@@ -3,25 +3,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/epoll.h>
 #include <unistd.h>
 
+#include "fds.h"
 #include "test.h"
-
-static int watch(int fd)
-{
-    int ep = epoll_create1(EPOLL_CLOEXEC);
-    ck_assert_int_ge(ep, 0);
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
-    ck_assert_int_eq(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev), 0);
-    return ep;
-}
-
-static bool readable(int ep)
-{
-    struct epoll_event ev;
-    return epoll_wait(ep, &ev, 1, 0) == 1;
-}
 
 static int future_fd(weft_future *f)
 {
@@ -44,11 +29,11 @@ START_TEST(future_fd_readable_exactly_once_done)
 {
     weft_future *f;
     ck_assert_weft(weft_future_new(&f, NULL), 0);
-    int ep = watch(future_fd(f));
-    ck_assert(!readable(ep));
+    int ep = weft_test_watch(future_fd(f));
+    ck_assert(!weft_test_readable(ep));
     ck_assert_weft(weft_future_set_result(f, NULL, NULL), 0);
-    ck_assert(readable(ep));
-    ck_assert(readable(ep)); /* and stays so */
+    ck_assert(weft_test_readable(ep));
+    ck_assert(weft_test_readable(ep)); /* and stays so */
     close(ep);
     weft_future_unref(f);
 
@@ -57,17 +42,17 @@ START_TEST(future_fd_readable_exactly_once_done)
     ck_assert_weft(weft_pool_new(&p, NULL), 0);
     weft_event go = WEFT_EVENT_INIT;
     ck_assert_weft(weft_pool_submit(p, gated, &go, &f, WEFT_FOREVER), 0);
-    ep = watch(future_fd(f));
-    ck_assert(!readable(ep));
+    ep = weft_test_watch(future_fd(f));
+    ck_assert(!weft_test_readable(ep));
     ck_assert_weft(weft_event_set(&go), 0);
     ck_assert_weft(weft_future_wait(f, WEFT_SEC(30)), 0);
-    ck_assert(readable(ep));
+    ck_assert(weft_test_readable(ep));
     close(ep);
     weft_future_unref(f);
     ck_assert_weft(weft_pool_submit(p, gated, &go, &f, WEFT_FOREVER), 0);
     ck_assert_weft(weft_future_wait(f, WEFT_SEC(30)), 0);
-    ep = watch(future_fd(f));
-    ck_assert(readable(ep));
+    ep = weft_test_watch(future_fd(f));
+    ck_assert(weft_test_readable(ep));
     close(ep);
     weft_future_unref(f);
     weft_pool_free(p);
@@ -78,9 +63,9 @@ START_TEST(future_fd_readable_when_cancelled)
 {
     weft_future *f;
     ck_assert_weft(weft_future_new(&f, NULL), 0);
-    int ep = watch(future_fd(f));
+    int ep = weft_test_watch(future_fd(f));
     ck_assert_weft(weft_future_cancel(f), 0);
-    ck_assert(readable(ep));
+    ck_assert(weft_test_readable(ep));
     close(ep);
     weft_future_unref(f);
 }
@@ -109,15 +94,15 @@ START_TEST(future_fd_made_racing_completion_is_raised)
         weft_thread t;
         ck_assert_weft(weft_thread_start(&t, set_it, &s, NULL), 0);
         weft_event_set(&s.ready);
-        int ep = watch(future_fd(s.f));
+        int ep = weft_test_watch(future_fd(s.f));
         ck_assert_weft(weft_thread_join(t, NULL, WEFT_SEC(30)), 0);
-        ck_assert(readable(ep));
+        ck_assert(weft_test_readable(ep));
         close(ep);
         weft_future_unref(s.f);
         weft_future *plain; /* a record reused after one with an fd has none */
         ck_assert_weft(weft_future_new(&plain, NULL), 0);
-        ep = watch(future_fd(plain));
-        ck_assert(!readable(ep));
+        ep = weft_test_watch(future_fd(plain));
+        ck_assert(!weft_test_readable(ep));
         close(ep);
         weft_future_unref(plain);
     }
@@ -141,8 +126,8 @@ START_TEST(future_route_delivers_every_completion_to_the_queue)
     ck_assert_weft(weft_queue_new(&q, NULL), 0);
     int fd;
     ck_assert_weft(weft_queue_fd(q, &fd), 0);
-    int ep = watch(fd);
-    ck_assert(!readable(ep));
+    int ep = weft_test_watch(fd);
+    ck_assert(!weft_test_readable(ep));
     for (intptr_t i = 0; i < TASKS; i++) {
         weft_future *f;
         ck_assert_weft(weft_pool_submit(p, square, (void *)i, &f, WEFT_FOREVER), 0);
@@ -152,9 +137,7 @@ START_TEST(future_route_delivers_every_completion_to_the_queue)
     int64_t sum = 0;
     int got = 0;
     while (got < TASKS) {
-        struct epoll_event ev;
-        int n = epoll_wait(ep, &ev, 1, 30000);
-        ck_assert_int_eq(n, 1);
+        ck_assert(weft_test_readable_within(ep, 30000));
         void *item;
         while (weft_queue_get(q, &item, 0) == 0) {
             void *r;
@@ -165,7 +148,7 @@ START_TEST(future_route_delivers_every_completion_to_the_queue)
         }
     }
     ck_assert_int_eq(sum, (int64_t)(TASKS - 1) * TASKS * (2 * TASKS - 1) / 6);
-    ck_assert(!readable(ep));
+    ck_assert(!weft_test_readable(ep));
     close(ep);
     weft_queue *bounded;
     weft_queue_opts o = WEFT_QUEUE_OPTS_INIT;

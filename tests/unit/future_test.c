@@ -141,11 +141,7 @@ static int cancel_own_scope(void *arg, void **result)
 
 START_TEST(task_scopes_reach_threads_started_by_the_task)
 {
-    weft_pool *p;
-    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-    o.max_workers = 1;
-    o.task_scopes = 1;
-    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    weft_pool *p = weft_test_pool_with((weft_pool_opts){.max_workers = 1, .task_scopes = 1});
     weft_event started;
     weft_event_init(&started);
     weft_future *f, *g, *h;
@@ -207,10 +203,7 @@ END_TEST
 
 START_TEST(wait_first_completed_all_completed_first_exception)
 {
-    weft_pool *p;
-    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-    o.max_workers = 3;
-    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    weft_pool *p = weft_test_pool(3);
     weft_event gate;
     weft_event_init(&gate);
     int x = 1;
@@ -249,10 +242,7 @@ static void set_on_done(weft_future *f, void *arg)
 
 START_TEST(as_completed_yields_in_completion_order)
 {
-    weft_pool *p;
-    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-    o.max_workers = 3;
-    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    weft_pool *p = weft_test_pool(3);
     /* Completion order 2, 0, 1: task 0 waits for e0, set once future 2 is done; task 1 waits
      * for e1, set once future 0 is done (callbacks added after the iterator's run after it). */
     weft_event e0, e1, hold;
@@ -487,11 +477,7 @@ START_TEST(awaited_child_runs_in_place_with_its_outcome_and_scope)
 {
     weft_pool_set_error_hook(capture_hook, NULL);
     atomic_store(&nreported, 0);
-    weft_pool *p;
-    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-    o.max_workers = 1;
-    o.task_scopes = 1;
-    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    weft_pool *p = weft_test_pool_with((weft_pool_opts){.max_workers = 1, .task_scopes = 1});
     for (int i = 0; i < 100; i++) { /* the deque's reuse of records and slots */
         weft_future *f;
         ck_assert_weft(weft_pool_submit(p, parent_of_awaited, p, &f, WEFT_FOREVER), 0);

@@ -566,12 +566,8 @@ static int init_waits_then_fails(void *arg)
 START_TEST(broken_pool_fails_the_queued_tasks_of_a_group)
 {
     _Atomic int n = 0;
-    weft_pool *p;
-    weft_pool_opts po = WEFT_POOL_OPTS_INIT;
-    po.max_workers = 1;
-    po.name_prefix = "scratch";
-    po.init = init_waits_then_fails;
-    ck_assert_weft(weft_pool_new(&p, &po), 0);
+    weft_pool *p = weft_test_pool_with((weft_pool_opts){
+        .max_workers = 1, .name_prefix = "scratch", .init = init_waits_then_fails});
     weft_group_opts o = WEFT_GROUP_OPTS_INIT;
     o.pool = p;
     weft_group *g;

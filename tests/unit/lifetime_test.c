@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tasks.h"
 #include "test.h"
 
 #define ROUNDS 10000
@@ -42,15 +43,6 @@ static void *waiter_main(void *arg)
     return NULL;
 }
 
-/* A varying delay: none, a little, or long enough that the waiter went to sleep. */
-static void stagger(long r)
-{
-    static volatile unsigned sink;
-    unsigned n = (unsigned)(r * 2654435761u) >> 20; /* 0 .. 4095 */
-    if (r % 16 == 15) n *= 64;
-    for (unsigned i = 0; i < n; i++) sink += i;
-}
-
 static void run_pairs(void *(*make)(long), void (*wait_free)(void *), void (*wake)(void *))
 {
     struct pair p = {.make = make, .wait_free = wait_free, .wake = wake};
@@ -62,7 +54,7 @@ static void run_pairs(void *(*make)(long), void (*wait_free)(void *), void (*wak
     for (long r = 0; r < p.rounds; r++) {
         p.obj = make(r);
         pthread_barrier_wait(&p.start);
-        stagger(r);
+        weft_test_stagger(r);
         wake(p.obj);
         pthread_barrier_wait(&p.end);
     }
@@ -177,7 +169,7 @@ static int once_fn(void *arg)
 {
     struct once_obj *o = arg;
     atomic_store(&o->running, 1);
-    stagger(15); /* give the waiter time to arrive and wait */
+    weft_test_stagger(15); /* give the waiter time to arrive and wait */
     return 0;
 }
 
@@ -495,10 +487,7 @@ static int nothing_task(void *arg, void **result)
 
 START_TEST(future_waiter_may_release_while_task_finishes)
 {
-    weft_pool *p = NULL;
-    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-    o.max_workers = 2;
-    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    weft_pool *p = weft_test_pool(2);
     for (long r = 0, n = weft_test_scale(ROUNDS); r < n; r++) {
         weft_future *f = NULL;
         ck_assert_weft(weft_pool_submit(p, nothing_task, NULL, &f, WEFT_FOREVER), 0);

@@ -5,32 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
+#include "fds.h"
 #include "test.h"
 
 #define NLOCKS 24 /* more than the checker's stack of held locks */
 
 static weft_lock locks[NLOCKS];
-
-/* Run fn with stderr going to a memfd; return what it wrote (caller frees). */
-static char *captured_stderr(void (*fn)(void))
-{
-    int fd = memfd_create("stderr", MFD_CLOEXEC), saved = dup(2);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(dup2(fd, 2), 2);
-    fn();
-    ck_assert_int_eq(dup2(saved, 2), 2);
-    close(saved);
-    off_t len = lseek(fd, 0, SEEK_END);
-    char *buf = malloc((size_t)len + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_int_eq(pread(fd, buf, (size_t)len, 0), len);
-    buf[len] = '\0';
-    close(fd);
-    return buf;
-}
 
 static void take_all_in_order(void)
 {
@@ -79,10 +61,10 @@ START_TEST(deep_and_out_of_order_releases_report_nothing_false)
         ck_assert_weft(weft_debug_name(&locks[i], name), 0);
     }
     ck_assert_int_eq(weft_debug_lock_order(WEFT_LOCK_ORDER_REPORT), WEFT_LOCK_ORDER_OFF);
-    char *text = captured_stderr(consistent_order);
+    char *text = weft_test_stderr_of(consistent_order);
     ck_assert_msg(strcmp(text, "") == 0, "a consistent order was reported:\n%.600s", text);
     free(text);
-    text = captured_stderr(one_inversion);
+    text = weft_test_stderr_of(one_inversion);
     ck_assert_int_eq(weft_debug_lock_order(WEFT_LOCK_ORDER_OFF), WEFT_LOCK_ORDER_REPORT);
     ck_assert_msg(strstr(text, "lock-order inversion") != NULL, "not reported:\n%s", text);
     ck_assert_msg(strstr(text, "acquiring lock 'L2'") != NULL, "%s", text);

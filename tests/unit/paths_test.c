@@ -9,14 +9,6 @@
 
 #include "test.h"
 
-#define ck_einval(expr, what)                                                                  \
-    do {                                                                                       \
-        weft_error_clear();                                                                    \
-        ck_assert_weft((expr), WEFT_EINVAL);                                                   \
-        ck_assert_msg(strstr(weft_error_message(), (what)) != NULL,                            \
-                      "%s: message \"%s\" lacks \"%s\"", #expr, weft_error_message(), (what)); \
-    } while (0)
-
 static int task(void *arg, void **result)
 {
     *result = arg;

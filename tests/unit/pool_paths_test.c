@@ -6,6 +6,7 @@
 #include <string.h>
 #include <weft.h>
 
+#include "tasks.h"
 #include "test.h"
 
 static int fail_init(void *arg)
@@ -23,13 +24,8 @@ static int task(void *arg, void **result)
 /* A pool whose initializer returns code; the reason a task's future gives must contain want. */
 static void check_broken_reason(int code, const char *want)
 {
-    weft_pool *p;
-    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-    o.max_workers = 1;
-    o.init = fail_init;
-    o.init_arg = &code;
-    o.name_prefix = "brk";
-    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    weft_pool *p = weft_test_pool_with((weft_pool_opts){
+        .max_workers = 1, .init = fail_init, .init_arg = &code, .name_prefix = "brk"});
     weft_future *f = NULL;
     int rc = weft_pool_submit(p, task, NULL, &f, WEFT_FOREVER);
     if (rc == 0) { /* else the worker broke the pool first: submit says so itself */
@@ -63,11 +59,8 @@ static int on_caller(void *arg, void **result)
 
 START_TEST(waiter_runs_the_queued_task_of_a_paused_pool)
 {
-    weft_pool *p;
-    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-    o.max_workers = 1;
-    o.waiters_help = 1; /* pool.h: only then does a waiter run its task */
-    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    /* waiters_help: pool.h says only then does a waiter run its task */
+    weft_pool *p = weft_test_pool_with((weft_pool_opts){.max_workers = 1, .waiters_help = 1});
     ck_assert_weft(weft_pool_pause(p), 0);
     pthread_t me = pthread_self();
     for (int i = 0; i < 20; i++) {
@@ -102,11 +95,7 @@ static int wait_cancelled(void *arg, void **result)
 
 START_TEST(task_scope_is_cancelled_with_its_future)
 {
-    weft_pool *p;
-    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-    o.max_workers = 2;
-    o.task_scopes = 1;
-    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    weft_pool *p = weft_test_pool_with((weft_pool_opts){.max_workers = 2, .task_scopes = 1});
     for (int i = 0; i < 5; i++) {
         struct scoped s = {.seen = NULL};
         ck_assert_weft(weft_event_init(&s.started), 0);
@@ -124,14 +113,6 @@ START_TEST(task_scope_is_cancelled_with_its_future)
     weft_pool_free(p);
 }
 END_TEST
-
-#define ck_einval(expr, what)                                                                  \
-    do {                                                                                       \
-        weft_error_clear();                                                                    \
-        ck_assert_weft((expr), WEFT_EINVAL);                                                   \
-        ck_assert_msg(strstr(weft_error_message(), (what)) != NULL,                            \
-                      "%s: message \"%s\" lacks \"%s\"", #expr, weft_error_message(), (what)); \
-    } while (0)
 
 /* A 64-word accumulator (512 bytes: more than a participant keeps on its stack). */
 struct big {
@@ -162,10 +143,7 @@ static void nothing(int64_t lo, int64_t hi, void *arg)
 
 START_TEST(reduce_with_a_large_accumulator)
 {
-    weft_pool *p;
-    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-    o.max_workers = 2;
-    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    weft_pool *p = weft_test_pool(2);
     struct big id = {{0}}, r, want = {{0}};
     for (int64_t i = 0; i < 100000; i++) want.w[i % 64] += i;
     for (int round = 0; round < 5; round++) {
@@ -302,10 +280,7 @@ static int waits_on_own_pool(void *arg, void **result)
 
 START_TEST(control_calls_refuse_what_could_never_return)
 {
-    weft_pool *p;
-    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-    o.max_workers = 1;
-    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    weft_pool *p = weft_test_pool(1);
     struct weft_pool_stats st;
     ck_einval(weft_pool_wait_idle(NULL, 0), "p is NULL");
     ck_einval(weft_pool_wait_idle(p, -1), "timeout is negative");

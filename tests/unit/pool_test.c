@@ -562,11 +562,7 @@ static int holder(void *arg, void **result)
 /* A pool whose outside waiters help (opts.waiters_help): the tests below are about helping. */
 static weft_pool *helping_pool(int workers)
 {
-    weft_pool *p;
-    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-    o.max_workers = workers;
-    o.waiters_help = 1;
-    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    weft_pool *p = weft_test_pool_with((weft_pool_opts){.max_workers = workers, .waiters_help = 1});
     return p;
 }
 
@@ -831,11 +827,7 @@ END_TEST
 
 START_TEST(bounded_queue_gives_back_pressure)
 {
-    weft_pool *p;
-    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-    o.max_workers = 1;
-    o.max_queued = 2;
-    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    weft_pool *p = weft_test_pool_with((weft_pool_opts){.max_workers = 1, .max_queued = 2});
     weft_event gate, started;
     weft_event_init(&gate);
     weft_event_init(&started);
@@ -857,11 +849,7 @@ END_TEST
  * paused nobody would take it off the queue, yet submits with no timeout succeed. */
 START_TEST(cancelled_queued_tasks_do_not_count_against_max_queued)
 {
-    weft_pool *p;
-    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-    o.max_workers = 1;
-    o.max_queued = 3;
-    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    weft_pool *p = weft_test_pool_with((weft_pool_opts){.max_workers = 1, .max_queued = 3});
     ck_assert_weft(weft_pool_pause(p), 0);
     atomic_store(&weft_test_runs, 0);
     weft_future *f[3];
@@ -911,11 +899,7 @@ static int cancel_all(void *arg)
 START_TEST(cancels_racing_workers_give_each_place_back_once)
 {
     for (int round = 0; round < 200; round++) {
-        weft_pool *p;
-        weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-        o.max_workers = 2;
-        o.max_queued = 8;
-        ck_assert_weft(weft_pool_new(&p, &o), 0);
+        weft_pool *p = weft_test_pool_with((weft_pool_opts){.max_workers = 2, .max_queued = 8});
         struct cancel_race r;
         weft_event_init(&r.go);
         if (round % 2) ck_assert_weft(weft_pool_pause(p), 0);
@@ -981,12 +965,8 @@ static int claim_probe(void *arg, void **result)
  * wait_idle and gives its place among max_queued back. */
 START_TEST(a_waiter_runs_its_queued_task_itself)
 {
-    weft_pool *p;
-    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-    o.max_workers = 1;
-    o.max_queued = 1;
-    o.waiters_help = 1;
-    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    weft_pool *p =
+        weft_test_pool_with((weft_pool_opts){.max_workers = 1, .max_queued = 1, .waiters_help = 1});
     ck_assert_weft(weft_pool_pause(p), 0);
     struct claim c;
     memset(&c, 0, sizeof c);
@@ -1222,12 +1202,8 @@ static weft_pool *fragile_pool(int workers, int ok)
     weft_event_init(&breaker.gate);
     atomic_store(&breaker.calls, 0);
     breaker.ok = ok;
-    weft_pool *p;
-    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-    o.max_workers = workers;
-    o.name_prefix = "fragile";
-    o.init = init_breaks;
-    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    weft_pool *p = weft_test_pool_with(
+        (weft_pool_opts){.max_workers = workers, .name_prefix = "fragile", .init = init_breaks});
     return p;
 }
 
@@ -1444,10 +1420,7 @@ static int gated_map_on(void *arg)
 
 START_TEST(map_interrupted_by_a_cancelling_shutdown_fails_with_ecanceled)
 {
-    weft_pool *p;
-    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-    o.max_workers = 1;
-    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    weft_pool *p = weft_test_pool(1);
     atomic_store(&weft_test_runs, 0);
     struct gated_map g = {p, {0}};
     for (intptr_t i = 0; i < 8; i++) g.args[i] = (void *)i;
@@ -1481,11 +1454,7 @@ static int wait_for_cancel(void *arg, void **result)
 
 START_TEST(futures_outlive_their_pool)
 {
-    weft_pool *p;
-    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-    o.max_workers = 1;
-    o.task_scopes = 1;
-    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    weft_pool *p = weft_test_pool_with((weft_pool_opts){.max_workers = 1, .task_scopes = 1});
     atomic_store(&nbroken_reports, 0);
     ck_assert_weft(weft_pool_set_error_hook(broken_hook, NULL), 0);
     weft_future *done, *stopped, *pending;
@@ -1621,11 +1590,7 @@ START_TEST(tasks_cancelled_through_an_ancestor_scope_are_not_reported)
         so.timeout = WEFT_MS(20);
         ck_assert_weft(weft_scope_new(&top, NULL, deadline ? &so : NULL), 0);
         ck_assert_weft(weft_scope_new(&mid, top, NULL), 0);
-        weft_pool *p;
-        weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-        o.max_workers = 4;
-        o.scope = mid;
-        ck_assert_weft(weft_pool_new(&p, &o), 0);
+        weft_pool *p = weft_test_pool_with((weft_pool_opts){.max_workers = 4, .scope = mid});
         weft_sem started = WEFT_SEM_INIT(0);
         weft_future *f;
         ck_assert_weft(
@@ -1752,11 +1717,7 @@ static int count_scoped_run(void *arg, void **result)
  * made, the task fails with the reason instead of running where a cancel would miss it. */
 START_TEST(task_that_cannot_get_its_scope_does_not_run)
 {
-    weft_pool *p;
-    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
-    o.max_workers = 1;
-    o.task_scopes = 1;
-    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    weft_pool *p = weft_test_pool_with((weft_pool_opts){.max_workers = 1, .task_scopes = 1});
     weft_future *f;
     ck_assert_weft(weft_pool_submit(p, count_scoped_run, NULL, &f, WEFT_FOREVER), 0);
     ck_assert_weft(weft_future_result(f, NULL, WEFT_SEC(10)), 0); /* the worker exists */

@@ -11,6 +11,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "fds.h"
 #include "test.h"
 #include "test_hooks.h"
 
@@ -43,22 +44,6 @@ static weft_queue *make_row(const struct cfg *c, size_t cap)
     return q;
 }
 
-/* An epoll set watching one descriptor for EPOLLIN, level-triggered, as a server's loop would. */
-static int watch(int fd)
-{
-    int ep = epoll_create1(EPOLL_CLOEXEC);
-    ck_assert_int_ge(ep, 0);
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
-    ck_assert_int_eq(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev), 0);
-    return ep;
-}
-
-static bool readable(int ep)
-{
-    struct epoll_event ev;
-    return epoll_wait(ep, &ev, 1, 0) == 1;
-}
-
 static int fd_of(weft_queue *q)
 {
     int fd = -1;
@@ -70,33 +55,33 @@ static int fd_of(weft_queue *q)
 START_TEST(queue_fd_readable_exactly_while_items_remain)
 {
     weft_queue *q = make_row(&cfgs[_i], 4);
-    int fd = fd_of(q), ep = watch(fd), again = -1;
+    int fd = fd_of(q), ep = weft_test_watch(fd), again = -1;
     ck_assert_weft(weft_queue_fd(q, &again), 0);
-    ck_assert_int_eq(again, fd); /* one descriptor per queue */
-    ck_assert(!readable(ep));    /* empty: not before */
+    ck_assert_int_eq(again, fd);        /* one descriptor per queue */
+    ck_assert(!weft_test_readable(ep)); /* empty: not before */
     ck_assert_weft(weft_queue_put(q, T(1), 0), 0);
-    ck_assert(readable(ep)); /* exactly when the item is put */
+    ck_assert(weft_test_readable(ep)); /* exactly when the item is put */
     ck_assert_weft(weft_queue_put(q, T(2), 0), 0);
     void *it;
     ck_assert_weft(weft_queue_get(q, &it, 0), 0);
-    ck_assert(readable(ep)); /* stays readable while items remain */
+    ck_assert(weft_test_readable(ep)); /* stays readable while items remain */
     ck_assert_weft(weft_queue_get(q, &it, 0), 0);
-    ck_assert(!readable(ep)); /* not after the last get */
+    ck_assert(!weft_test_readable(ep)); /* not after the last get */
     ck_assert_weft(weft_queue_get(q, &it, 0), WEFT_EAGAIN);
     /* Batches and select keep it right too. */
     void *in[3] = {T(3), T(4), T(5)}, *out[4];
     size_t n;
     ck_assert_weft(weft_queue_put_many(q, in, 3, &n, 0), 0);
-    ck_assert(readable(ep));
+    ck_assert(weft_test_readable(ep));
     ck_assert_weft(weft_queue_get_many(q, out, 4, &n, 0), 0);
     ck_assert_uint_eq(n, 3);
-    ck_assert(!readable(ep));
+    ck_assert(!weft_test_readable(ep));
     weft_queue_case cs[1] = {{q, WEFT_QUEUE_PUT, T(6)}};
     ck_assert_weft(weft_queue_select(cs, 1, NULL, 0), 0);
-    ck_assert(readable(ep));
+    ck_assert(weft_test_readable(ep));
     cs[0] = (weft_queue_case){q, WEFT_QUEUE_GET, NULL};
     ck_assert_weft(weft_queue_select(cs, 1, NULL, 0), 0);
-    ck_assert(!readable(ep));
+    ck_assert(!weft_test_readable(ep));
     close(ep);
     ck_assert_weft(weft_queue_free(q), 0);
 }
@@ -107,11 +92,11 @@ START_TEST(queue_fd_made_late_sees_the_items)
 {
     weft_queue *q = make_row(&cfgs[_i], 4);
     ck_assert_weft(weft_queue_put(q, T(7), 0), 0);
-    int ep = watch(fd_of(q));
-    ck_assert(readable(ep));
+    int ep = weft_test_watch(fd_of(q));
+    ck_assert(weft_test_readable(ep));
     void *it;
     ck_assert_weft(weft_queue_get(q, &it, 0), 0);
-    ck_assert(!readable(ep));
+    ck_assert(!weft_test_readable(ep));
     close(ep);
     ck_assert_weft(weft_queue_free(q), 0);
 }
@@ -120,23 +105,23 @@ END_TEST
 START_TEST(queue_fd_readable_on_close_and_shutdown)
 {
     weft_queue *q = make_row(&cfgs[_i], 4);
-    int ep = watch(fd_of(q));
+    int ep = weft_test_watch(fd_of(q));
     ck_assert_weft(weft_queue_put(q, T(1), 0), 0);
     ck_assert_weft(weft_queue_close(q), 0);
     void *it;
-    ck_assert(readable(ep));
+    ck_assert(weft_test_readable(ep));
     ck_assert_weft(weft_queue_get(q, &it, 0), 0); /* close drains */
-    ck_assert(readable(ep));                      /* closed and empty: the end is news too */
+    ck_assert(weft_test_readable(ep));            /* closed and empty: the end is news too */
     ck_assert_weft(weft_queue_get(q, &it, 0), WEFT_ECLOSED);
-    ck_assert(readable(ep));
+    ck_assert(weft_test_readable(ep));
     close(ep);
     ck_assert_weft(weft_queue_free(q), 0);
 
     q = make_row(&cfgs[_i], 4);
-    ep = watch(fd_of(q));
-    ck_assert(!readable(ep));
+    ep = weft_test_watch(fd_of(q));
+    ck_assert(!weft_test_readable(ep));
     ck_assert_weft(weft_queue_shutdown(q, NULL, NULL, NULL), 0);
-    ck_assert(readable(ep));
+    ck_assert(weft_test_readable(ep));
     ck_assert_weft(weft_queue_get(q, &it, 0), WEFT_ECLOSED);
     close(ep);
     ck_assert_weft(weft_queue_free(q), 0);
@@ -167,7 +152,7 @@ static void await_getter(weft_queue *q)
 START_TEST(queue_fd_with_blocked_and_cancelled_getters)
 {
     weft_queue *q = make_row(&cfgs[_i], 4);
-    int ep = watch(fd_of(q));
+    int ep = weft_test_watch(fd_of(q));
     struct getter g = {.q = q};
     weft_thread t;
     ck_assert_weft(weft_thread_start(&t, get_forever, &g, NULL), 0);
@@ -175,13 +160,13 @@ START_TEST(queue_fd_with_blocked_and_cancelled_getters)
     ck_assert_weft(weft_thread_stop(t), 0);
     ck_assert_weft(weft_thread_join(t, NULL, WEFT_SEC(20)), 0);
     ck_assert_weft(g.rc, WEFT_ECANCELED);
-    ck_assert(!readable(ep));
+    ck_assert(!weft_test_readable(ep));
     ck_assert_weft(weft_queue_put(q, T(5), 0), 0);
-    ck_assert(readable(ep));
+    ck_assert(weft_test_readable(ep));
     void *it;
     ck_assert_weft(weft_queue_get(q, &it, 0), 0);
     ck_assert_uint_eq(N(it), 5);
-    ck_assert(!readable(ep));
+    ck_assert(!weft_test_readable(ep));
 
     g = (struct getter){.q = q};
     ck_assert_weft(weft_thread_start(&t, get_forever, &g, NULL), 0);
@@ -190,7 +175,7 @@ START_TEST(queue_fd_with_blocked_and_cancelled_getters)
     ck_assert_weft(weft_thread_join(t, NULL, WEFT_SEC(20)), 0);
     ck_assert_weft(g.rc, 0);
     ck_assert_uint_eq(N(g.item), 6);
-    ck_assert(!readable(ep));
+    ck_assert(!weft_test_readable(ep));
     close(ep);
     ck_assert_weft(weft_queue_free(q), 0);
 }
@@ -234,8 +219,7 @@ static int poller(void *arg)
 {
     struct race *r = arg;
     while (!atomic_load(&r->stop)) {
-        struct epoll_event ev;
-        if (!atomic_load(&r->fd_made) || epoll_wait(r->ep, &ev, 1, 1) != 1) continue;
+        if (!atomic_load(&r->fd_made) || !weft_test_readable_within(r->ep, 1)) continue;
         void *it;
         int rc = weft_queue_get(r->q, &it, 0);
         ck_assert(rc == 0 || rc == WEFT_EAGAIN);
@@ -276,9 +260,9 @@ START_TEST(queue_fd_is_right_after_racing_puts_and_gets)
         /* Quiescence: readable exactly when something is left; drain by readiness. */
         long left = PRODUCERS * PER - atomic_load(&r.got);
         ck_assert_uint_eq(weft_queue_size(r.q), (size_t)left);
-        ck_assert(readable(r.ep) == (left > 0));
+        ck_assert(weft_test_readable(r.ep) == (left > 0));
         void *it;
-        while (readable(r.ep)) {
+        while (weft_test_readable(r.ep)) {
             ck_assert_weft(weft_queue_get(r.q, &it, 0), 0); /* never readable with nothing */
             left--;
         }

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fds.h"
 #include "test.h"
 
 static int out_fd;
@@ -149,17 +150,11 @@ static int child_main(void)
 
 static pid_t spawn(int (*fn)(void), int *rd)
 {
-    int fds[2];
-    ck_assert_int_eq(pipe(fds), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
+    pid_t pid = weft_test_fork_piped(rd);
     if (pid == 0) {
-        close(fds[0]);
-        out_fd = fds[1];
+        out_fd = *rd;
         exit(fn());
     }
-    close(fds[1]);
-    *rd = fds[0];
     return pid;
 }
 

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fds.h"
 #include "test.h"
 
 static int out_fd = -1;
@@ -22,24 +23,20 @@ static int write_late(void *arg)
  * the child's thread wrote before the process ended, and the exit status. */
 static void run_child(int daemon, weft_ns delay, char *buf, size_t size, int *status)
 {
-    int fds[2];
-    ck_assert_int_eq(pipe(fds), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
+    int fd;
+    pid_t pid = weft_test_fork_piped(&fd);
     if (pid == 0) {
-        close(fds[0]);
-        out_fd = fds[1];
+        out_fd = fd;
         weft_thread t;
         weft_thread_opts o = WEFT_THREAD_OPTS_INIT;
         o.daemon = daemon;
         if (weft_thread_start(&t, write_late, (void *)(intptr_t)delay, &o) != 0) _exit(3);
         exit(0); /* like returning from main */
     }
-    close(fds[1]);
     ssize_t n, got = 0;
-    while ((n = read(fds[0], buf + got, size - 1 - (size_t)got)) > 0) got += n;
+    while ((n = read(fd, buf + got, size - 1 - (size_t)got)) > 0) got += n;
     buf[got] = '\0';
-    close(fds[0]);
+    close(fd);
     ck_assert_int_eq(waitpid(pid, status, 0), pid);
 }
 
@@ -123,24 +120,21 @@ END_TEST
 
 START_TEST(unjoined_failure_is_reported_at_exit_on_stderr)
 {
-    int fds[2];
-    ck_assert_int_eq(pipe(fds), 0);
-    pid_t pid = fork();
+    int fd;
+    pid_t pid = weft_test_fork_piped(&fd);
     if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
+        dup2(fd, 2);
         weft_thread t;
         weft_thread_opts o = WEFT_THREAD_OPTS_INIT;
         o.name = "uploader";
         if (weft_thread_start(&t, failing, "D", &o) != 0) _exit(3);
         exit(0); /* never joined */
     }
-    close(fds[1]);
     char buf[512];
     ssize_t n, got = 0;
-    while ((n = read(fds[0], buf + got, sizeof buf - 1 - (size_t)got)) > 0) got += n;
+    while ((n = read(fd, buf + got, sizeof buf - 1 - (size_t)got)) > 0) got += n;
     buf[got] = '\0';
-    close(fds[0]);
+    close(fd);
     int status;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert_msg(strstr(buf, "weft: thread 'uploader' failed: WEFT_EBROKEN") != NULL, "%s", buf);
