@@ -210,13 +210,15 @@ static void pace(weft_pool *p)
     if (backlog(p, &done) <= PACE_HIGH) return;
     weft_ns since = weft_now();
     last = done;
-    for (int round = 0;; round++) {
+    for (int round = 0;;) {
         if (atomic_load_explicit(&p->paused, memory_order_relaxed) ||
             atomic_load_explicit(&p->closed, memory_order_relaxed))
             return;
-        if (round < 16) {
+        /* opts.waiters_help: run what is queued here instead (sched.c), else give way. */
+        bool helped = p->outsiders_help && weft__pool_pace_help(p);
+        if (!helped && round++ < 16) {
             weft__os_yield();
-        } else {
+        } else if (!helped) {
             struct timespec ts = {0, 20000}; /* 20 us: the workers run a few hundred tasks */
             nanosleep(&ts, NULL);
         }

@@ -101,6 +101,9 @@ int weft__worker_main(void *arg);
  * worker of no pool also runs tasks of p it can steal, before it parks (cancellable). */
 int weft__wait_help_all(weft_pool *p, struct weft__wsrc *src, bool (*ready)(void *), void *rctx,
                         weft_ns deadline);
+/* Pacing's help (opts.waiters_help, a caller that is a worker of no pool): take the injection
+ * stack and run it here, oldest first. False if it ran nothing (then the caller yields). */
+bool weft__pool_pace_help(weft_pool *p);
 void weft__pool_drop(weft_pool *p, weft_future *t);
 /* A place among max_queued was given back: count it and wake one blocked submitter (into wl;
  * the caller flushes it). */

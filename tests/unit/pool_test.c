@@ -770,6 +770,85 @@ START_TEST(a_paced_submitter_goes_on_when_the_workers_are_stuck)
 }
 END_TEST
 
+/* A paced submitter of a waiters_help pool runs the queued tasks itself, oldest first; with the
+ * default opts it runs none. The only worker is held on an event the test sets after its
+ * submits, so every task that runs before then runs on the submitting thread. */
+struct paced {
+    pthread_t submitter;
+    atomic_int on_submitter, out_of_order;
+    atomic_long last; /* the sequence number of the last task started on the submitter */
+};
+
+struct paced_task {
+    struct paced *pc;
+    long seq;
+};
+
+static int paced_run(void *arg, void **result)
+{
+    (void)result;
+    struct paced_task *t = arg;
+    if (pthread_equal(pthread_self(), t->pc->submitter)) {
+        atomic_fetch_add(&t->pc->on_submitter, 1);
+        if (atomic_exchange(&t->pc->last, t->seq) >= t->seq)
+            atomic_fetch_add(&t->pc->out_of_order, 1);
+    }
+    atomic_fetch_add(&weft_test_runs, 1);
+    return 0;
+}
+
+static int paced_submits(int help)
+{
+    enum { N = 30000 };
+    weft_pool *p = help ? helping_pool(1) : weft_test_pool(1);
+    struct paced pc = {.submitter = pthread_self(), .last = -1};
+    struct paced_task *ts = malloc(N * sizeof *ts);
+    ck_assert_ptr_nonnull(ts);
+    weft_event ev;
+    weft_event_init(&ev);
+    atomic_store(&weft_test_runs, 0);
+    weft_future *held;
+    ck_assert_weft(weft_pool_submit(p, weft_test_wait_event, &ev, &held, WEFT_FOREVER), 0);
+    while (weft_future_running(held) == 0) sched_yield(); /* the worker holds it */
+    for (long i = 0; i < N; i++) {
+        ts[i] = (struct paced_task){&pc, i};
+        ck_assert_weft(weft_pool_submit(p, paced_run, &ts[i], NULL, WEFT_FOREVER), 0);
+    }
+    weft_event_set(&ev);
+    ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(60)), 0);
+    ck_assert_int_eq(atomic_load(&weft_test_runs), N);
+    ck_assert_int_eq(atomic_load(&pc.out_of_order), 0);
+    weft_future_unref(held);
+    weft_pool_free(p);
+    free(ts);
+    return atomic_load(&pc.on_submitter);
+}
+
+START_TEST(a_paced_submitter_runs_queued_tasks_oldest_first_only_with_waiters_help)
+{
+    int ran = paced_submits(1);
+    /* All but the last PACE_LOW or so: it ran every batch it took, oldest first. */
+    ck_assert_int_gt(ran, 20000);
+    ck_assert_int_eq(paced_submits(0), 0);
+}
+END_TEST
+
+/* A paced submitter does not help a paused pool: nothing starts before the resume. */
+START_TEST(a_paced_submitter_does_not_run_tasks_of_a_paused_pool)
+{
+    weft_pool *p = helping_pool(1);
+    atomic_store(&weft_test_runs, 0);
+    ck_assert_weft(weft_pool_pause(p), 0);
+    for (int i = 0; i < 20000; i++)
+        ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, WEFT_FOREVER), 0);
+    ck_assert_int_eq(atomic_load(&weft_test_runs), 0);
+    ck_assert_weft(weft_pool_resume(p), 0);
+    ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(60)), 0);
+    ck_assert_int_eq(atomic_load(&weft_test_runs), 20000);
+    weft_pool_free(p);
+}
+END_TEST
+
 /* weft_pool_pause: a worker still searching when it returns (it looked at the flag before)
  * must not start a task submitted after it: it puts the task back. Looped: the window is
  * between a worker's look at the flag and its take. */
@@ -1788,7 +1867,9 @@ WEFT_TEST_SUITE(
     parallel_for_nests_in_bodies_and_tasks, parallel_reduce_is_exact_at_fine_grains,
     wait_idle_from_outside_runs_queued_tasks, a_future_wait_from_outside_runs_no_other_task,
     a_paced_submitter_goes_on_when_the_workers_are_stuck, by_default_outside_waiters_run_no_task,
-    a_helping_waiter_still_times_out, wait_idle_times_out_while_tasks_wait_for_the_caller,
+    a_paced_submitter_runs_queued_tasks_oldest_first_only_with_waiters_help,
+    a_paced_submitter_does_not_run_tasks_of_a_paused_pool, a_helping_waiter_still_times_out,
+    wait_idle_times_out_while_tasks_wait_for_the_caller,
     a_helping_waiter_is_cancelled_and_its_task_is_not, wait_idle_pause_and_resume,
     pause_stops_workers_that_are_already_searching, bounded_queue_gives_back_pressure,
     cancelled_queued_tasks_do_not_count_against_max_queued,
