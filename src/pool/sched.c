@@ -44,6 +44,7 @@
 #define SEARCH_ROUNDS 64
 
 _Thread_local struct weft__worker *weft__tls_worker WEFT__TLS_IE;
+_Thread_local struct weft__done_batch *weft__tls_done_batch WEFT__TLS_IE;
 
 /* ---- counting ---- */
 
@@ -312,7 +313,7 @@ WEFT__HOT int call(struct weft__worker *w, weft_future *t, void **res, bool solo
     int st = t->fn(t->arg, res);
     if (st != 0) capture_failure(t, st);
     atomic_store_explicit(&w->busy, busy, memory_order_relaxed);
-    if (solo)
+    if (solo && w->index >= 0)            /* a guest's current is on its stack: no naming sees it */
         atomic_store(&w->current, outer); /* seq_cst: before run_solo's load of naming */
     else
         atomic_store_explicit(&w->current, outer, memory_order_release);
@@ -822,9 +823,14 @@ bool weft__pool_pace_help(weft_pool *p)
     g.pool = p;
     g.index = -1;
     g.parker = weft__parker_self();
+    struct weft__done_batch batch = {p, 0}, *outer = weft__tls_done_batch;
+    weft__tls_done_batch = &batch;
     pace_helping = 1;
     uint64_t ran = run_taken(p, &g, reversed(t));
     pace_helping = 0;
+    weft__tls_done_batch = outer;
+    if (batch.n) atomic_fetch_add(&p->ext_done, batch.n); /* seq_cst: before check_calm's */
+    weft__pool_check_calm(p);
     weft_scope_exit();
     return ran > 0;
 }
