@@ -775,6 +775,7 @@ END_TEST
  * submits, so every task that runs before then runs on the submitting thread. */
 struct paced {
     pthread_t submitter;
+    atomic_int submitting; /* 1 until the last submit returned (wait_idle helps its own way) */
     atomic_int on_submitter, out_of_order;
     atomic_long last; /* the sequence number of the last task started on the submitter */
 };
@@ -788,7 +789,7 @@ static int paced_run(void *arg, void **result)
 {
     (void)result;
     struct paced_task *t = arg;
-    if (pthread_equal(pthread_self(), t->pc->submitter)) {
+    if (pthread_equal(pthread_self(), t->pc->submitter) && atomic_load(&t->pc->submitting)) {
         atomic_fetch_add(&t->pc->on_submitter, 1);
         if (atomic_exchange(&t->pc->last, t->seq) >= t->seq)
             atomic_fetch_add(&t->pc->out_of_order, 1);
@@ -801,7 +802,7 @@ static int paced_submits(int help)
 {
     enum { N = 30000 };
     weft_pool *p = help ? helping_pool(1) : weft_test_pool(1);
-    struct paced pc = {.submitter = pthread_self(), .last = -1};
+    struct paced pc = {.submitter = pthread_self(), .submitting = 1, .last = -1};
     struct paced_task *ts = malloc(N * sizeof *ts);
     ck_assert_ptr_nonnull(ts);
     weft_event ev;
@@ -814,6 +815,7 @@ static int paced_submits(int help)
         ts[i] = (struct paced_task){&pc, i};
         ck_assert_weft(weft_pool_submit(p, paced_run, &ts[i], NULL, WEFT_FOREVER), 0);
     }
+    atomic_store(&pc.submitting, 0);
     weft_event_set(&ev);
     ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(60)), 0);
     ck_assert_int_eq(atomic_load(&weft_test_runs), N);
