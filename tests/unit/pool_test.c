@@ -12,6 +12,7 @@
 
 #include "core/internal.h"
 #include "pool/hooks.h"
+#include "pool/pool_internal.h"
 #include "tasks.h"
 #include "test.h"
 
@@ -848,6 +849,61 @@ START_TEST(a_paced_submitter_does_not_run_tasks_of_a_paused_pool)
     ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(60)), 0);
     ck_assert_int_eq(atomic_load(&weft_test_runs), 20000);
     weft_pool_free(p);
+}
+END_TEST
+
+/* A pool shut down while its paced submitter runs a batch: the workers wait for calm to
+ * exit, and it is the submitter's batch that makes the pool calm; the submit that paced then
+ * finds the pool closed, fails and wakes them. Every task accepted before the close runs, the
+ * shutdown ends. The only worker is parked (released from its held task after the close)
+ * when the batch ends. */
+struct closing {
+    weft_pool *p;
+    weft_event gate_running, closed, release;
+    atomic_int accepted;
+};
+
+static int closing_gate(void *arg, void **result)
+{
+    (void)result;
+    struct closing *c = arg;
+    weft_event_set(&c->gate_running);
+    return weft_event_wait(&c->closed, WEFT_SEC(60));
+}
+
+static void *closing_submitter(void *arg)
+{
+    struct closing *c = arg;
+    ck_assert_weft(weft_pool_submit(c->p, closing_gate, c, NULL, WEFT_FOREVER), 0);
+    for (int i = 0; i < 20000; i++) {
+        if (weft_pool_submit(c->p, weft_test_count_run, NULL, NULL, WEFT_FOREVER) != 0) break;
+        atomic_fetch_add(&c->accepted, 1);
+    }
+    return NULL;
+}
+
+START_TEST(a_shutdown_during_a_paced_submitters_batch_ends)
+{
+    struct closing c = {.p = helping_pool(1)};
+    weft_event_init(&c.gate_running);
+    weft_event_init(&c.closed);
+    weft_event_init(&c.release);
+    atomic_store(&weft_test_runs, 0);
+    weft_future *held;
+    ck_assert_weft(weft_pool_submit(c.p, weft_test_wait_event, &c.release, &held, WEFT_FOREVER), 0);
+    while (weft_future_running(held) == 0) sched_yield();
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, closing_submitter, &c), 0);
+    ck_assert_weft(weft_event_wait(&c.gate_running, WEFT_SEC(60)), 0); /* it helps now */
+    ck_assert_weft(weft_pool_shutdown(c.p, 0, 0, 0), 0);
+    weft_event_set(&c.release);
+    while (atomic_load(&c.p->sleepers) == 0) sched_yield(); /* the worker waits for calm */
+    weft_event_set(&c.closed);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_weft(weft_pool_shutdown(c.p, 1, 0, WEFT_SEC(20)), 0);
+    ck_assert_int_eq(atomic_load(&weft_test_runs), atomic_load(&c.accepted));
+    weft_future_unref(held);
+    weft_pool_free(c.p);
 }
 END_TEST
 
@@ -1870,7 +1926,8 @@ WEFT_TEST_SUITE(
     wait_idle_from_outside_runs_queued_tasks, a_future_wait_from_outside_runs_no_other_task,
     a_paced_submitter_goes_on_when_the_workers_are_stuck, by_default_outside_waiters_run_no_task,
     a_paced_submitter_runs_queued_tasks_oldest_first_only_with_waiters_help,
-    a_paced_submitter_does_not_run_tasks_of_a_paused_pool, a_helping_waiter_still_times_out,
+    a_paced_submitter_does_not_run_tasks_of_a_paused_pool,
+    a_shutdown_during_a_paced_submitters_batch_ends, a_helping_waiter_still_times_out,
     wait_idle_times_out_while_tasks_wait_for_the_caller,
     a_helping_waiter_is_cancelled_and_its_task_is_not, wait_idle_pause_and_resume,
     pause_stops_workers_that_are_already_searching, bounded_queue_gives_back_pressure,
