@@ -760,15 +760,16 @@ static int help_as_guest(weft_pool *p, bool (*ready)(void *), void *rctx, weft_n
  * (pool.c's pacing) runs queued tasks itself instead of giving its CPU away, as libgomp's
  * creating thread does past its cut-off, when the pool was made with opts.waiters_help (the
  * caller agreed that its waits may run tasks; this wait is the pacing's). It takes the whole
- * injection stack, which holds only tasks submitted after everything the workers have taken
- * into their deques (the shared halves a worker gave back are older still, and lie below the
- * newer pushes), turns it oldest first (the records were mostly just written by this thread:
- * the walk is in its own cache) and runs every one as a guest, in p's scope, exactly as
- * wait_idle's helping does. Oldest first: a task never starts on this thread before one that
- * was submitted earlier and is still on the stack; the task being submitted is not among them
- * (it is pushed only after the pacing), so a submit never runs its own task ahead of older
- * ones. Nothing is stranded: it runs all it took, but for a pause, which puts the rest back. A
- * task run here that submits to p again only yields when it is paced (pace_helping). */
+ * injection stack, turns it around (the records were mostly just written by this thread: the
+ * walk is in its own cache) and runs every one from the bottom up, as a guest in p's scope,
+ * exactly as wait_idle's helping does. The stack keeps push order, newest on top, so what this
+ * thread submitted starts in submission order (the workers meanwhile run what they took
+ * before, which is older); the one exception is a half of a big batch that a worker shared out (grab_inject, two workers or
+ * more), which goes on top of what was pushed meanwhile and so runs after it, as it would on a
+ * worker. The task being submitted is not among them (it is pushed only after the pacing), so
+ * a submit never runs its own task ahead of older ones. Nothing is stranded: it runs all it
+ * took, but for a pause, which puts the rest back. A task run here that submits to p again
+ * only yields when it is paced (pace_helping). */
 static _Thread_local int pace_helping WEFT__TLS_IE;
 
 static weft_future *reversed(weft_future *t)
