@@ -764,12 +764,12 @@ static int help_as_guest(weft_pool *p, bool (*ready)(void *), void *rctx, weft_n
  * walk is in its own cache) and runs every one from the bottom up, as a guest in p's scope,
  * exactly as wait_idle's helping does. The stack keeps push order, newest on top, so what this
  * thread submitted starts in submission order (the workers meanwhile run what they took
- * before, which is older); the one exception is a half of a big batch that a worker shared out (grab_inject, two workers or
- * more), which goes on top of what was pushed meanwhile and so runs after it, as it would on a
- * worker. The task being submitted is not among them (it is pushed only after the pacing), so
- * a submit never runs its own task ahead of older ones. Nothing is stranded: it runs all it
- * took, but for a pause, which puts the rest back. A task run here that submits to p again
- * only yields when it is paced (pace_helping). */
+ * before, which is older); the one exception is a half of a big batch that a worker shared
+ * out (grab_inject, two workers or more), which goes on top of what was pushed meanwhile and
+ * so runs after it, as it would on a worker. The task being submitted is not among them (it
+ * is pushed only after the pacing), so a submit never runs its own task ahead of older ones.
+ * Nothing is stranded: it runs all it took, but for a pause, which puts the rest back. A task
+ * run here that submits to p again only yields when it is paced (pace_helping). */
 static _Thread_local int pace_helping WEFT__TLS_IE;
 
 static weft_future *reversed(weft_future *t)
