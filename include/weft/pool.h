@@ -141,8 +141,8 @@ WEFT_API int weft_pool_new(weft_pool **out, const weft_pool_opts *opts) WEFT_NOD
  * until fewer than 2048 are left, as long as they make progress, so that a burst does not
  * leave its whole backlog as memory; in a pool made with opts.waiters_help, a caller that is a
  * worker of no pool runs the tasks queued on the injection queue instead, oldest first, on
- * its own thread: then do not submit while holding what those tasks wait for, such as a lock
- * they take). Cancellation point: only when full.
+ * its own thread, from 1024 tasks not done on: then do not submit while holding what those
+ * tasks wait for, such as a lock they take). Cancellation point: only when full.
  * Thread safety: safe, also from inside tasks. Async-signal-safe: no. */
 WEFT_API int weft_pool_submit(weft_pool *p, weft_task_fn fn, void *arg, weft_future **out,
                               weft_ns timeout);
