@@ -756,8 +756,8 @@ static int help_as_guest(weft_pool *p, bool (*ready)(void *), void *rctx, weft_n
 }
 
 /* ---- a paced submitter helps (opts.waiters_help) ----
- * A thread that is no worker and has run more than PACE_HIGH tasks ahead of the workers
- * (pool.c's pacing) runs queued tasks itself instead of giving its CPU away, as libgomp's
+ * A thread that is no worker and has run far ahead of the workers (pool.c's pacing: from
+ * HELP_HIGH tasks not done) runs queued tasks itself instead of giving its CPU away, as libgomp's
  * creating thread does past its cut-off, when the pool was made with opts.waiters_help (the
  * caller agreed that its waits may run tasks; this wait is the pacing's). It takes the whole
  * injection stack, turns it around (the records were mostly just written by this thread: the
