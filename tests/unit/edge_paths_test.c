@@ -1,0 +1,106 @@
+/* tests/unit/edge_paths_test.c - edges of the ipcq calls (weft/ipcq.h: closed and empty,
+ * a full queue, task_done past the puts, NULL snapshots) and of the cgroup cpu.max reader
+ * (src/os/linux_cpu.c: a clamp, an empty file, lines it must skip). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <weft.h>
+
+#include "os/os.h"
+#include "test.h"
+
+START_TEST(ipcq_edges_give_the_documented_codes)
+{
+    ck_assert_int_eq(weft_ipcq_is_closed(NULL), 0);
+    ck_assert_uint_eq(weft_ipcq_size(NULL), 0);
+    ck_assert_uint_eq(weft_ipcq_unfinished(NULL), 0);
+    weft_ipcq *q = NULL;
+    weft_ipcq_opts o = WEFT_IPCQ_OPTS_INIT;
+    o.capacity = 2;
+    o.max_msg = 8;
+    ck_assert_weft(weft_ipcq_new(&q, &o), 0);
+    char buf[8];
+    size_t len = 99;
+    ck_assert_weft(weft_ipcq_get(q, buf, sizeof buf, &len, 0), WEFT_EAGAIN); /* empty */
+    ck_assert_weft(weft_ipcq_task_done(q), WEFT_EOVERFLOW);                  /* nothing put */
+    ck_assert_weft(weft_ipcq_join(q, 0), 0);
+    ck_assert_weft(weft_ipcq_put(q, "a", 1, 0), 0);
+    ck_assert_weft(weft_ipcq_put(q, NULL, 0, 0), 0); /* an empty message */
+    ck_assert_weft(weft_ipcq_put(q, "c", 1, 0), WEFT_EAGAIN); /* full */
+    ck_assert_uint_eq(weft_ipcq_size(q), 2);
+    ck_assert_weft(weft_ipcq_join(q, 0), WEFT_EAGAIN); /* tasks remain */
+    ck_assert_weft(weft_ipcq_get(q, buf, sizeof buf, &len, 0), 0);
+    ck_assert_uint_eq(len, 1);
+    ck_assert_int_eq(buf[0], 'a');
+    ck_assert_weft(weft_ipcq_close(q), 0);
+    ck_assert_int_eq(weft_ipcq_is_closed(q), 1);
+    ck_assert_weft(weft_ipcq_put(q, "d", 1, 0), WEFT_ECLOSED);
+    ck_assert_weft(weft_ipcq_get(q, NULL, 0, &len, 0), 0); /* what was put still comes out */
+    ck_assert_uint_eq(len, 0);
+    ck_assert_weft(weft_ipcq_get(q, buf, sizeof buf, &len, 0), WEFT_ECLOSED);
+    ck_assert_weft(weft_ipcq_get(q, buf, sizeof buf, &len, 1000000), WEFT_ECLOSED);
+    ck_assert_uint_eq(weft_ipcq_unfinished(q), 2);
+    ck_assert_weft(weft_ipcq_task_done(q), 0);
+    ck_assert_weft(weft_ipcq_task_done(q), 0);
+    ck_assert_weft(weft_ipcq_task_done(q), WEFT_EOVERFLOW);
+    ck_assert_weft(weft_ipcq_join(q, 1000000), 0);
+    ck_assert_weft(weft_ipcq_free(q), 0);
+}
+END_TEST
+
+START_TEST(cpu_max_clamps_a_huge_quota)
+{
+    ck_assert_int_eq(weft__os_parse_cpu_max("99999999999 1"), 1 << 20);
+    ck_assert_int_eq(weft__os_parse_cpu_max("7"), 0); /* no period */
+}
+END_TEST
+
+static void put(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Lines the reader must skip and files it cannot use: no limit comes of them. */
+START_TEST(cgroup_reader_skips_what_it_cannot_use)
+{
+    char top[] = "/tmp/weft_edgecgXXXXXX", file[512], info[512], path[512], line[6000];
+    ck_assert_ptr_nonnull(mkdtemp(top));
+    snprintf(file, sizeof file, "%s/cgroup", top);
+    snprintf(info, sizeof info, "%s/mountinfo", top);
+    snprintf(path, sizeof path, "%s/cpu.max", top);
+    put(file, "0::/\n");
+    snprintf(line, sizeof line,
+             "garbage without separator\n"
+             "25 30 0:22 / /proc rw - proc proc rw\n"
+             "31 30 0:26 / %s rw - cgroup2 cgroup2 rw\n",
+             top);
+    put(info, line);
+    put(path, "");
+    ck_assert_int_eq(weft__os_cgroup_cpus(file, info), 0); /* an empty cpu.max */
+    put(path, "200000 100000\n");
+    ck_assert_int_eq(weft__os_cgroup_cpus(file, info), 2);
+    /* A cgroup outside the mount's root: only the root's limit is seen. */
+    snprintf(line, sizeof line, "31 30 0:26 /elsewhere %s rw - cgroup2 cgroup2 rw\n", top);
+    put(info, line);
+    put(file, "0::/other\n");
+    ck_assert_int_eq(weft__os_cgroup_cpus(file, info), 2);
+    put(file, "0::/elsewhereX\n"); /* a prefix of the root is not below it */
+    ck_assert_int_eq(weft__os_cgroup_cpus(file, info), 2);
+    /* A cgroup path longer than the reader holds: no limit. */
+    memset(line, 'x', 3000);
+    memcpy(line, "0::/", 4);
+    strcpy(line + 3000, "\n");
+    put(file, line);
+    ck_assert_int_eq(weft__os_cgroup_cpus(file, info), 0);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", top);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+WEFT_TEST_SUITE("edge_paths", 20, ipcq_edges_give_the_documented_codes, cpu_max_clamps_a_huge_quota,
+                cgroup_reader_skips_what_it_cannot_use)
