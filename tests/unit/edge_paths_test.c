@@ -102,5 +102,42 @@ START_TEST(cgroup_reader_skips_what_it_cannot_use)
 }
 END_TEST
 
+static int task(void *arg, void **result)
+{
+    *result = arg;
+    return 0;
+}
+
+/* weft_pool_submit_named: the same checks and results as weft_pool_submit (weft/pool.h). */
+START_TEST(submit_named_checks_and_runs_like_submit)
+{
+    weft_pool *p = NULL;
+    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+    o.max_workers = 1;
+    o.max_queued = 4;
+    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    weft_future *f = NULL;
+    ck_assert_weft(weft_pool_submit_named(NULL, "t", task, NULL, &f, 0), WEFT_EINVAL);
+    ck_assert_weft(weft_pool_submit_named(p, "t", NULL, NULL, &f, 0), WEFT_EINVAL);
+    ck_assert_weft(weft_pool_submit_named(p, "t", task, NULL, &f, -1), WEFT_EINVAL);
+    ck_assert_ptr_null(f);
+    int x = 5;
+    ck_assert_weft(weft_pool_submit_named(p, "named", task, &x, &f, WEFT_FOREVER), 0);
+    void *r = NULL;
+    ck_assert_weft(weft_future_result(f, &r, WEFT_FOREVER), 0);
+    ck_assert_ptr_eq(r, &x);
+    weft_future_unref(f);
+    ck_assert_weft(weft_pool_submit_named(p, NULL, task, &x, NULL, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_submit(p, task, &x, NULL, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_FOREVER), 0);
+    f = NULL;
+    ck_assert_weft(weft_pool_submit_named(p, "late", task, &x, &f, 0), WEFT_ECLOSED);
+    ck_assert_weft(weft_pool_submit(p, task, &x, &f, 0), WEFT_ECLOSED);
+    ck_assert_ptr_null(f);
+    weft_pool_free(p);
+}
+END_TEST
+
 WEFT_TEST_SUITE("edge_paths", 20, ipcq_edges_give_the_documented_codes, cpu_max_clamps_a_huge_quota,
-                cgroup_reader_skips_what_it_cannot_use)
+                cgroup_reader_skips_what_it_cannot_use,
+                submit_named_checks_and_runs_like_submit)
