@@ -26,7 +26,7 @@ START_TEST(ipcq_edges_give_the_documented_codes)
     ck_assert_weft(weft_ipcq_task_done(q), WEFT_EOVERFLOW);                  /* nothing put */
     ck_assert_weft(weft_ipcq_join(q, 0), 0);
     ck_assert_weft(weft_ipcq_put(q, "a", 1, 0), 0);
-    ck_assert_weft(weft_ipcq_put(q, NULL, 0, 0), 0); /* an empty message */
+    ck_assert_weft(weft_ipcq_put(q, NULL, 0, 0), 0);          /* an empty message */
     ck_assert_weft(weft_ipcq_put(q, "c", 1, 0), WEFT_EAGAIN); /* full */
     ck_assert_uint_eq(weft_ipcq_size(q), 2);
     ck_assert_weft(weft_ipcq_join(q, 0), WEFT_EAGAIN); /* tasks remain */
@@ -139,5 +139,4 @@ START_TEST(submit_named_checks_and_runs_like_submit)
 END_TEST
 
 WEFT_TEST_SUITE("edge_paths", 20, ipcq_edges_give_the_documented_codes, cpu_max_clamps_a_huge_quota,
-                cgroup_reader_skips_what_it_cannot_use,
-                submit_named_checks_and_runs_like_submit)
+                cgroup_reader_skips_what_it_cannot_use, submit_named_checks_and_runs_like_submit)
