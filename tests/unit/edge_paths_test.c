@@ -138,5 +138,35 @@ START_TEST(submit_named_checks_and_runs_like_submit)
 }
 END_TEST
 
+/* A full bounded pool (paused, so nothing leaves the queue): EAGAIN at timeout 0, ETIMEDOUT
+ * after a timeout, from both submit calls (weft/pool.h). */
+START_TEST(full_bounded_pool_refuses_by_timeout)
+{
+    weft_pool *p = NULL;
+    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+    o.max_workers = 1;
+    o.max_queued = 1;
+    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    ck_assert_weft(weft_pool_pause(p), 0);
+    int x = 1;
+    weft_future *f = NULL, *g = NULL;
+    ck_assert_weft(weft_pool_submit(p, task, &x, &f, 0), 0);
+    ck_assert_weft(weft_pool_submit(p, task, &x, &g, 0), WEFT_EAGAIN);
+    ck_assert_weft(weft_pool_submit_named(p, "n", task, &x, &g, 0), WEFT_EAGAIN);
+    ck_assert_weft(weft_pool_submit(p, task, &x, &g, 1000000), WEFT_ETIMEDOUT);
+    ck_assert_weft(weft_pool_submit_named(p, "n", task, &x, &g, 1000000), WEFT_ETIMEDOUT);
+    ck_assert_ptr_null(g);
+    ck_assert_weft(weft_pool_resume(p), 0);
+    void *r = NULL;
+    ck_assert_weft(weft_future_result(f, &r, WEFT_FOREVER), 0);
+    ck_assert_ptr_eq(r, &x);
+    weft_future_unref(f);
+    ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_submit_named(p, "n", task, &x, &g, 0), WEFT_ECLOSED);
+    weft_pool_free(p);
+}
+END_TEST
+
 WEFT_TEST_SUITE("edge_paths", 20, ipcq_edges_give_the_documented_codes, cpu_max_clamps_a_huge_quota,
-                cgroup_reader_skips_what_it_cannot_use, submit_named_checks_and_runs_like_submit)
+                cgroup_reader_skips_what_it_cannot_use, submit_named_checks_and_runs_like_submit,
+                full_bounded_pool_refuses_by_timeout)
