@@ -1,6 +1,7 @@
 /* tests/unit/edge_paths_test.c - edges of the ipcq calls (weft/ipcq.h: closed and empty,
  * a full queue, task_done past the puts, NULL snapshots) and of the cgroup cpu.max reader
  * (src/os/linux_cpu.c: a clamp, an empty file, lines it must skip). */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,41 @@ START_TEST(full_bounded_pool_refuses_by_timeout)
 }
 END_TEST
 
+static int count(void *arg)
+{
+    atomic_fetch_add((atomic_int *)arg, 1);
+    return 0;
+}
+
+/* A group's spawn on a bounded pool runs its tasks, and on a shut pool gives WEFT_ECLOSED
+ * without calling fn (weft/group.h). */
+START_TEST(group_spawn_on_a_bounded_then_shut_pool)
+{
+    weft_pool *p = NULL;
+    weft_pool_opts po = WEFT_POOL_OPTS_INIT;
+    po.max_workers = 2;
+    po.max_queued = 2;
+    ck_assert_weft(weft_pool_new(&p, &po), 0);
+    weft_group_opts go = WEFT_GROUP_OPTS_INIT;
+    go.pool = p;
+    weft_group *g = NULL;
+    ck_assert_weft(weft_group_new(&g, &go), 0);
+    atomic_int n = 0;
+    for (int i = 0; i < 8; i++)
+        ck_assert_weft(weft_group_spawn(g, count, &n, i % 2 ? "odd" : NULL), 0);
+    ck_assert_weft(weft_group_wait(g, WEFT_FOREVER), 0);
+    ck_assert_int_eq(atomic_load(&n), 8);
+    ck_assert_weft(weft_group_free(g), 0);
+    ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_group_new(&g, &go), 0);
+    ck_assert_weft(weft_group_spawn(g, count, &n, "late"), WEFT_ECLOSED);
+    ck_assert_weft(weft_group_wait(g, WEFT_FOREVER), 0);
+    ck_assert_int_eq(atomic_load(&n), 8);
+    ck_assert_weft(weft_group_free(g), 0);
+    weft_pool_free(p);
+}
+END_TEST
+
 WEFT_TEST_SUITE("edge_paths", 20, ipcq_edges_give_the_documented_codes, cpu_max_clamps_a_huge_quota,
                 cgroup_reader_skips_what_it_cannot_use, submit_named_checks_and_runs_like_submit,
-                full_bounded_pool_refuses_by_timeout)
+                full_bounded_pool_refuses_by_timeout, group_spawn_on_a_bounded_then_shut_pool)
