@@ -1,6 +1,7 @@
 /* tests/unit/edge_paths_test.c - edges of the ipcq calls (weft/ipcq.h: closed and empty,
  * a full queue, task_done past the puts, NULL snapshots) and of the cgroup cpu.max reader
  * (src/os/linux_cpu.c: a clamp, an empty file, lines it must skip). */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,6 +204,75 @@ START_TEST(group_spawn_on_a_bounded_then_shut_pool)
 }
 END_TEST
 
+struct handles {
+    weft_thread main, self;
+    int main_alive, self_alive, join_main;
+};
+
+static void note_handles(struct handles *h)
+{
+    h->main = weft_thread_main(); /* the first weft_thread call of the process */
+    h->self = weft_thread_current();
+    h->main_alive = weft_thread_is_alive(h->main);
+    h->self_alive = weft_thread_is_alive(h->self);
+    h->join_main = weft_thread_join(h->main, NULL, 0); /* not started by weft */
+}
+
+static void *plain_thread(void *arg)
+{
+    note_handles(arg);
+    return NULL;
+}
+
+/* weft/thread.h: weft_thread_main from another thread, before main ever asked, gives the handle
+ * main's weft_thread_current() gives later; a thread weft did not start gets a handle of its own,
+ * alive while it runs and stale once it has ended; main's is not joinable. (Each Check test runs
+ * in a fresh process, so no record of main exists yet.) */
+START_TEST(main_handle_made_first_by_a_plain_thread)
+{
+    struct handles h = {0};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, plain_thread, &h), 0);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert_uint_ne(h.main.id, 0);
+    ck_assert_uint_ne(h.self.id, h.main.id);
+    ck_assert_int_eq(h.main_alive, 1);
+    ck_assert_int_eq(h.self_alive, 1);
+    ck_assert_uint_eq(weft_thread_current().id, h.main.id);
+    ck_assert_uint_eq(weft_thread_main().id, h.main.id);
+    ck_assert_int_eq(weft_thread_is_alive(h.main), 1);
+    ck_assert_weft(weft_thread_is_alive(h.self), WEFT_ESRCH);
+    ck_assert_weft(weft_thread_join(h.main, NULL, 0), WEFT_EDEADLK); /* main itself */
+    ck_assert_weft(weft_thread_detach(h.main), WEFT_EINVAL);
+}
+END_TEST
+
+static int weft_started(void *arg)
+{
+    note_handles(arg);
+    return 0;
+}
+
+/* The same from a thread weft started: its own handle is the one weft_thread_start gave. */
+START_TEST(main_handle_made_first_by_a_weft_thread)
+{
+    struct handles h = {0};
+    weft_thread t;
+    ck_assert_weft(weft_thread_start(&t, weft_started, &h, NULL), 0);
+    ck_assert_weft(weft_thread_join(t, NULL, WEFT_FOREVER), 0);
+    ck_assert_uint_eq(h.self.id, t.id);
+    ck_assert_uint_ne(h.main.id, t.id);
+    ck_assert_int_eq(h.main_alive, 1);
+    ck_assert_int_eq(h.self_alive, 1);
+    ck_assert_weft(h.join_main, WEFT_EINVAL);
+    ck_assert_uint_eq(weft_thread_current().id, h.main.id);
+    char name[WEFT_THREAD_NAME_MAX];
+    ck_assert_weft(weft_thread_name(h.main, name, sizeof name), 0);
+    ck_assert_str_eq(name, "main");
+}
+END_TEST
+
 WEFT_TEST_SUITE("edge_paths", 20, ipcq_edges_give_the_documented_codes, cpu_max_clamps_a_huge_quota,
                 cgroup_reader_skips_what_it_cannot_use, submit_named_checks_and_runs_like_submit,
-                full_bounded_pool_refuses_by_timeout, group_spawn_on_a_bounded_then_shut_pool)
+                full_bounded_pool_refuses_by_timeout, group_spawn_on_a_bounded_then_shut_pool,
+                main_handle_made_first_by_a_plain_thread, main_handle_made_first_by_a_weft_thread)

@@ -1,0 +1,282 @@
+/* tests/unit/sched_paths_test.c - the waits of a pool made with opts.waiters_help (weft/pool.h):
+ * the awaited task run by its waiter on a paused or bounded pool, nested and deeply scoped
+ * waits, wait_idle's timeout and cancellation between helped tasks, a paused pool's wait_idle
+ * that helps nobody; and submits from inside a task of the pool. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <weft.h>
+
+#include "test.h"
+
+static weft_pool *help_pool(int paused, size_t max_queued)
+{
+    weft_pool *p = NULL;
+    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+    o.max_workers = 1;
+    o.max_queued = max_queued;
+    o.waiters_help = 1;
+    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    if (paused) ck_assert_weft(weft_pool_pause(p), 0);
+    return p;
+}
+
+struct where {
+    pthread_t thread;
+    atomic_int runs;
+};
+
+static int note_thread(void *arg, void **result)
+{
+    struct where *w = arg;
+    w->thread = pthread_self();
+    atomic_fetch_add(&w->runs, 1);
+    *result = arg;
+    return 0;
+}
+
+static int fail_with_message(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    return weft_error_set(WEFT_EFAILED, "disk %d is gone", 3);
+}
+
+/* weft_pool_pause: a thread that is no worker and waits with WEFT_FOREVER still runs the
+ * awaited task itself, on its own thread (bounded pool: its place is given back); a failure's
+ * message reaches the future as from a worker. */
+START_TEST(paused_pool_waiter_runs_its_own_task)
+{
+    weft_pool *p = help_pool(1, 2);
+    struct where w = {0};
+    weft_future *f = NULL, *g = NULL, *h = NULL;
+    ck_assert_weft(weft_pool_submit(p, note_thread, &w, &f, 0), 0);
+    ck_assert_weft(weft_pool_submit(p, fail_with_message, NULL, &g, 0), 0);
+    ck_assert_weft(weft_pool_submit(p, note_thread, &w, &h, 0), WEFT_EAGAIN); /* 2 queued */
+    ck_assert_weft(weft_future_wait(f, WEFT_FOREVER), 0);
+    ck_assert_int_eq(atomic_load(&w.runs), 1);
+    ck_assert(pthread_equal(w.thread, pthread_self()));
+    void *r = NULL;
+    ck_assert_weft(weft_future_result(f, &r, 0), 0);
+    ck_assert_ptr_eq(r, &w);
+    /* its place among max_queued is free again */
+    ck_assert_weft(weft_pool_submit(p, note_thread, &w, &h, 0), 0);
+    ck_assert_weft(weft_future_result(g, &r, WEFT_FOREVER), WEFT_EFAILED);
+    ck_assert_str_eq(weft_error_message(), "disk 3 is gone");
+    ck_assert_weft(weft_future_wait(h, WEFT_FOREVER), 0);
+    ck_assert_int_eq(atomic_load(&w.runs), 2);
+    weft_future_unref(f);
+    weft_future_unref(g);
+    weft_future_unref(h);
+    weft_pool_free(p);
+}
+END_TEST
+
+struct nest {
+    weft_pool *p;
+    struct where inner;
+    int inner_rc;
+};
+
+/* Runs on the waiter (the pool is paused): resumes the pool, then waits for a task of its own. */
+static int outer_task(void *arg, void **result)
+{
+    struct nest *n = arg;
+    weft_future *f = NULL;
+    ck_assert_weft(weft_pool_resume(n->p), 0);
+    ck_assert_weft(weft_pool_submit(n->p, note_thread, &n->inner, &f, WEFT_FOREVER), 0);
+    n->inner_rc = weft_future_result(f, result, WEFT_FOREVER);
+    weft_future_unref(f);
+    return 0;
+}
+
+/* A task run by its waiter waits for another task of the pool: that one is run (once) and its
+ * result arrives; the outer result is the inner one's. */
+START_TEST(task_run_by_its_waiter_waits_for_another)
+{
+    struct nest n = {.p = help_pool(1, 0)};
+    weft_future *f = NULL;
+    ck_assert_weft(weft_pool_submit(n.p, outer_task, &n, &f, 0), 0);
+    void *r = NULL;
+    ck_assert_weft(weft_future_result(f, &r, WEFT_FOREVER), 0);
+    ck_assert_weft(n.inner_rc, 0);
+    ck_assert_ptr_eq(r, &n.inner);
+    ck_assert_int_eq(atomic_load(&n.inner.runs), 1);
+    weft_future_unref(f);
+    weft_pool_free(n.p);
+}
+END_TEST
+
+/* A waiter nested WEFT_SCOPE_DEPTH - 1 scopes deep has no room for the pool's scope and the
+ * task's: its waits still end, each task run once, by a worker (weft/cancel.h, weft/pool.h). */
+START_TEST(deeply_scoped_waiter_still_gets_its_results)
+{
+    weft_pool *p = help_pool(0, 0);
+    weft_scope *s = NULL;
+    ck_assert_weft(weft_scope_new(&s, NULL, NULL), 0);
+    for (int i = 0; i < WEFT_SCOPE_DEPTH - 1; i++) ck_assert_weft(weft_scope_enter(s), 0);
+    struct where w = {0};
+    weft_future *f = NULL;
+    ck_assert_weft(weft_pool_submit(p, note_thread, &w, &f, 0), 0);
+    ck_assert_weft(weft_future_wait(f, WEFT_FOREVER), 0);
+    ck_assert(!pthread_equal(w.thread, pthread_self()));
+    ck_assert_weft(weft_scope_enter(s), 0); /* WEFT_SCOPE_DEPTH: not even p's scope fits */
+    for (int i = 0; i < 8; i++) ck_assert_weft(weft_pool_submit(p, note_thread, &w, NULL, 0), 0);
+    ck_assert_weft(weft_pool_wait_idle(p, WEFT_FOREVER), 0);
+    ck_assert_int_eq(atomic_load(&w.runs), 9);
+    ck_assert(!pthread_equal(w.thread, pthread_self()));
+    for (int i = 0; i < WEFT_SCOPE_DEPTH; i++) ck_assert_weft(weft_scope_exit(), 0);
+    weft_scope_free(s);
+    weft_future_unref(f);
+    weft_pool_free(p);
+}
+END_TEST
+
+/* weft_pool_pause: no task starts, and wait_idle helps with none either: it times out. */
+START_TEST(paused_pool_wait_idle_runs_nothing)
+{
+    weft_pool *p = help_pool(1, 0);
+    struct where w = {0};
+    for (int i = 0; i < 3; i++) ck_assert_weft(weft_pool_submit(p, note_thread, &w, NULL, 0), 0);
+    ck_assert_weft(weft_pool_wait_idle(p, 0), WEFT_EAGAIN);
+    ck_assert_weft(weft_pool_wait_idle(p, 2000000), WEFT_ETIMEDOUT);
+    ck_assert_int_eq(atomic_load(&w.runs), 0);
+    ck_assert_weft(weft_pool_resume(p), 0);
+    ck_assert_weft(weft_pool_wait_idle(p, WEFT_FOREVER), 0);
+    ck_assert_int_eq(atomic_load(&w.runs), 3);
+    weft_pool_free(p);
+}
+END_TEST
+
+/* A worker's task queues children on its deque, then blocks on a gate; the waiter helps. */
+struct fan {
+    weft_pool *p;
+    weft_event gate, queued;
+    weft_scope *waiter; /* cancelled by the first child, if set */
+    atomic_int children, on_waiter;
+    pthread_t waiter_thread;
+};
+
+static int child(void *arg, void **result)
+{
+    struct fan *fa = arg;
+    (void)result;
+    if (pthread_equal(pthread_self(), fa->waiter_thread)) atomic_fetch_add(&fa->on_waiter, 1);
+    atomic_fetch_add(&fa->children, 1);
+    if (fa->waiter) ck_assert_weft(weft_scope_cancel(fa->waiter, WEFT_ECANCELED, "enough"), 0);
+    weft_sleep(2000000); /* past the waiter's 1 ms */
+    return 0;
+}
+
+static int parent(void *arg, void **result)
+{
+    struct fan *fa = arg;
+    (void)result;
+    for (int i = 0; i < 4; i++) ck_assert_weft(weft_pool_submit(fa->p, child, fa, NULL, 0), 0);
+    ck_assert_weft(weft_event_set(&fa->queued), 0);
+    return weft_event_wait(&fa->gate, WEFT_FOREVER);
+}
+
+static void fan_out(struct fan *fa)
+{
+    memset(fa, 0, sizeof *fa);
+    fa->p = help_pool(0, 0);
+    fa->waiter_thread = pthread_self();
+    ck_assert_weft(weft_event_init(&fa->gate), 0);
+    ck_assert_weft(weft_event_init(&fa->queued), 0);
+    ck_assert_weft(weft_pool_submit(fa->p, parent, fa, NULL, 0), 0);
+    ck_assert_weft(weft_event_wait(&fa->queued, WEFT_FOREVER), 0);
+}
+
+static void fan_in(struct fan *fa)
+{
+    ck_assert_weft(weft_event_set(&fa->gate), 0);
+    ck_assert_weft(weft_pool_wait_idle(fa->p, WEFT_FOREVER), 0);
+    ck_assert_int_eq(atomic_load(&fa->children), 4);
+    weft_pool_free(fa->p);
+}
+
+/* weft_pool_wait_idle: the timeout is checked between two helped tasks. */
+START_TEST(wait_idle_times_out_between_helped_tasks)
+{
+    struct fan fa;
+    fan_out(&fa);
+    ck_assert_weft(weft_pool_wait_idle(fa.p, 1000000), WEFT_ETIMEDOUT);
+    ck_assert_int_eq(atomic_load(&fa.on_waiter), 1); /* the deadline passed during the first */
+    ck_assert_int_eq(atomic_load(&fa.children), 1);
+    fan_in(&fa);
+}
+END_TEST
+
+/* ... and so is the caller's cancellation; the helped task ran in p's scope, not the caller's. */
+START_TEST(wait_idle_sees_its_cancellation_between_helped_tasks)
+{
+    struct fan fa;
+    fan_out(&fa);
+    weft_scope *s = NULL;
+    ck_assert_weft(weft_scope_new(&s, NULL, NULL), 0);
+    fa.waiter = s;
+    ck_assert_weft(weft_scope_enter(s), 0);
+    ck_assert_weft(weft_pool_wait_idle(fa.p, WEFT_FOREVER), WEFT_ECANCELED);
+    ck_assert_int_eq(atomic_load(&fa.on_waiter), 1);
+    ck_assert_weft(weft_scope_exit(), 0);
+    fa.waiter = NULL; /* the other children run after the gate opens (fan_in) */
+    weft_scope_free(s);
+    fan_in(&fa);
+}
+END_TEST
+
+struct spawner {
+    weft_pool *p;
+    atomic_int runs;
+};
+
+static int leaf(void *arg, void **result)
+{
+    struct spawner *s = arg;
+    *result = NULL;
+    atomic_fetch_add(&s->runs, 1);
+    return 0;
+}
+
+/* Submits from a worker of the same pool, named and not, many more than the submit's pacing
+ * interval: each runs once. */
+static int spawn_many(void *arg, void **result)
+{
+    struct spawner *s = arg;
+    *result = NULL;
+    for (int i = 0; i < 600; i++) {
+        int rc = weft_pool_submit(s->p, leaf, s, NULL, WEFT_FOREVER);
+        if (rc != 0) return rc;
+    }
+    for (int i = 0; i < 600; i++) {
+        int rc = weft_pool_submit_named(s->p, "leaf", leaf, s, NULL, WEFT_FOREVER);
+        if (rc != 0) return rc;
+    }
+    return 0;
+}
+
+START_TEST(submits_from_a_worker_each_run_once)
+{
+    struct spawner s = {0};
+    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+    o.max_workers = 2;
+    o.task_scopes = 1;
+    o.waiters_help = 1;
+    ck_assert_weft(weft_pool_new(&s.p, &o), 0);
+    weft_future *f = NULL;
+    ck_assert_weft(weft_pool_submit_named(s.p, "spawner", spawn_many, &s, &f, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_future_wait(f, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_future_result(f, NULL, 0), 0);
+    ck_assert_weft(weft_pool_wait_idle(s.p, WEFT_FOREVER), 0);
+    ck_assert_int_eq(atomic_load(&s.runs), 1200);
+    weft_future_unref(f);
+    weft_pool_free(s.p);
+}
+END_TEST
+
+WEFT_TEST_SUITE("sched_paths", 30, paused_pool_waiter_runs_its_own_task,
+                task_run_by_its_waiter_waits_for_another,
+                deeply_scoped_waiter_still_gets_its_results, paused_pool_wait_idle_runs_nothing,
+                wait_idle_times_out_between_helped_tasks,
+                wait_idle_sees_its_cancellation_between_helped_tasks,
+                submits_from_a_worker_each_run_once)
