@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <weft.h>
 
 #include "os/os.h"
@@ -272,7 +273,55 @@ START_TEST(main_handle_made_first_by_a_weft_thread)
 }
 END_TEST
 
+/* Defaults and NULL answers the headers give: an ipcq made with capacity and max_msg 0 has
+ * 1024 and 256 (weft/ipcq.h), the getters give 0 for NULL, a closed descriptor is no queue;
+ * a scope's reason with both outputs NULL or of size 0 (weft/cancel.h); put_many of 0 items
+ * with no array (weft/queue.h). */
+START_TEST(defaults_and_null_outputs)
+{
+    weft_ipcq *q = NULL;
+    weft_ipcq_opts o = WEFT_IPCQ_OPTS_INIT;
+    o.capacity = 0;
+    o.max_msg = 0;
+    ck_assert_weft(weft_ipcq_new(&q, &o), 0);
+    ck_assert_uint_eq(weft_ipcq_capacity(q), 1024);
+    ck_assert_uint_eq(weft_ipcq_max_msg(q), 256);
+    ck_assert_uint_eq(weft_ipcq_capacity(NULL), 0);
+    ck_assert_uint_eq(weft_ipcq_max_msg(NULL), 0);
+    int fd = dup(weft_ipcq_fd(q));
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(close(fd), 0);
+    weft_ipcq *x = NULL;
+    ck_assert_weft(weft_ipcq_attach(&x, fd), WEFT_EINVAL); /* closed just now */
+    ck_assert_ptr_null(x);
+    ck_assert_weft(weft_ipcq_free(q), 0);
+
+    weft_scope *s = NULL;
+    ck_assert_weft(weft_scope_new(&s, NULL, NULL), 0);
+    ck_assert_int_eq(weft_scope_reason(s, NULL, NULL, 0), 0);
+    ck_assert_weft(weft_scope_cancel(s, WEFT_ETIMEDOUT, "late by %d", 2), 0);
+    ck_assert_int_eq(weft_scope_reason(s, NULL, NULL, 0), 1);
+    int code = 0;
+    char buf[4] = "abc";
+    ck_assert_int_eq(weft_scope_reason(s, &code, buf, 0), 1);
+    ck_assert_int_eq(code, WEFT_ETIMEDOUT);
+    ck_assert_str_eq(buf, "abc"); /* size 0: nothing written */
+    ck_assert_int_eq(weft_scope_reason(s, NULL, buf, sizeof buf), 1);
+    ck_assert_str_eq(buf, "lat"); /* cut */
+    weft_scope_free(s);
+
+    weft_queue *wq = NULL;
+    ck_assert_weft(weft_queue_new(&wq, NULL), 0);
+    size_t done = 99;
+    ck_assert_weft(weft_queue_put_many(wq, NULL, 0, &done, 0), 0);
+    ck_assert_uint_eq(done, 0);
+    ck_assert_weft(weft_queue_put_many(wq, NULL, 1, &done, 0), WEFT_EINVAL);
+    ck_assert_weft(weft_queue_free(wq), 0);
+}
+END_TEST
+
 WEFT_TEST_SUITE("edge_paths", 20, ipcq_edges_give_the_documented_codes, cpu_max_clamps_a_huge_quota,
                 cgroup_reader_skips_what_it_cannot_use, submit_named_checks_and_runs_like_submit,
                 full_bounded_pool_refuses_by_timeout, group_spawn_on_a_bounded_then_shut_pool,
-                main_handle_made_first_by_a_plain_thread, main_handle_made_first_by_a_weft_thread)
+                main_handle_made_first_by_a_plain_thread, main_handle_made_first_by_a_weft_thread,
+                defaults_and_null_outputs)

@@ -274,9 +274,56 @@ START_TEST(submits_from_a_worker_each_run_once)
 }
 END_TEST
 
+struct fam {
+    weft_group *g;
+    atomic_int runs;
+};
+
+static int sibling(void *arg)
+{
+    atomic_fetch_add(&((struct fam *)arg)->runs, 1);
+    return 0;
+}
+
+static int founder(void *arg)
+{
+    struct fam *fa = arg;
+    atomic_fetch_add(&fa->runs, 1);
+    for (int i = 0; i < 300; i++) {
+        int rc = weft_group_spawn(fa->g, sibling, fa, i % 2 ? "sib" : NULL);
+        if (rc != 0) return rc;
+    }
+    return 0;
+}
+
+/* weft/group.h: tasks may spawn siblings into their own group; on a pool whose waiters help
+ * and on one that gives each task a scope of its own, every one runs once and the wait gives 0. */
+START_TEST(group_tasks_spawn_siblings_on_helping_and_scoped_pools)
+{
+    for (int kind = 0; kind < 2; kind++) {
+        weft_pool *p = NULL;
+        weft_pool_opts po = WEFT_POOL_OPTS_INIT;
+        po.max_workers = 2;
+        po.waiters_help = kind == 0;
+        po.task_scopes = kind == 1;
+        ck_assert_weft(weft_pool_new(&p, &po), 0);
+        weft_group_opts go = WEFT_GROUP_OPTS_INIT;
+        go.pool = p;
+        struct fam fa = {0};
+        ck_assert_weft(weft_group_new(&fa.g, &go), 0);
+        ck_assert_weft(weft_group_spawn(fa.g, founder, &fa, "founder"), 0);
+        ck_assert_weft(weft_group_wait(fa.g, WEFT_FOREVER), 0);
+        ck_assert_int_eq(atomic_load(&fa.runs), 301);
+        ck_assert_weft(weft_group_free(fa.g), 0);
+        weft_pool_free(p);
+    }
+}
+END_TEST
+
 WEFT_TEST_SUITE("sched_paths", 30, paused_pool_waiter_runs_its_own_task,
                 task_run_by_its_waiter_waits_for_another,
                 deeply_scoped_waiter_still_gets_its_results, paused_pool_wait_idle_runs_nothing,
                 wait_idle_times_out_between_helped_tasks,
                 wait_idle_sees_its_cancellation_between_helped_tasks,
-                submits_from_a_worker_each_run_once)
+                submits_from_a_worker_each_run_once,
+                group_tasks_spawn_siblings_on_helping_and_scoped_pools)
