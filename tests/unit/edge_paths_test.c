@@ -1,7 +1,10 @@
 /* tests/unit/edge_paths_test.c - edges of the ipcq calls (weft/ipcq.h: closed and empty,
  * a full queue, task_done past the puts, NULL snapshots) and of the cgroup cpu.max reader
  * (src/os/linux_cpu.c: a clamp, an empty file, lines it must skip). */
+#include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -320,8 +323,53 @@ START_TEST(defaults_and_null_outputs)
 }
 END_TEST
 
+static sem_t usr1_seen;
+static int notify_new_rc = -1, notify_same_rc = -1;
+
+static void on_usr1(int signo, void *arg)
+{
+    (void)signo;
+    int usr1 = SIGUSR1, usr2 = SIGUSR2;
+    notify_new_rc = weft_signals_notify(arg, &usr2, 1);  /* would restart this very thread */
+    notify_same_rc = weft_signals_notify(arg, &usr1, 1); /* already received by weft */
+    sem_post(&usr1_seen);
+}
+
+/* weft/signal.h: from an on_signal callback, notify with a signal weft does not receive yet is
+ * WEFT_EDEADLK, with one it does is 0; with ignore_second a second signal is received and
+ * dropped (the process goes on), after its item is put on the queue notified of it. */
+START_TEST(on_signal_callback_notify_and_a_second_signal)
+{
+    ck_assert_int_eq(sem_init(&usr1_seen, 0, 0), 0);
+    weft_queue *q = NULL;
+    ck_assert_weft(weft_queue_new(&q, NULL), 0);
+    int usr1 = SIGUSR1;
+    weft_signals_opts o = WEFT_SIGNALS_OPTS_INIT;
+    o.signals = &usr1;
+    o.count = 1;
+    o.on_signal = on_usr1;
+    o.arg = q;
+    o.ignore_second = 1;
+    ck_assert_weft(weft_signals_catch(&o), 0);
+    ck_assert_int_eq(kill(getpid(), SIGUSR1), 0);
+    while (sem_wait(&usr1_seen) != 0) ck_assert_int_eq(errno, EINTR);
+    ck_assert_weft(notify_new_rc, WEFT_EDEADLK);
+    ck_assert_weft(notify_same_rc, 0);
+    ck_assert_int_eq(weft_signals_received(), SIGUSR1);
+    ck_assert_int_eq(kill(getpid(), SIGUSR1), 0);
+    weft_shield_begin(); /* the root scope is cancelled by the first signal */
+    void *item = NULL;
+    ck_assert_weft(weft_queue_get(q, &item, WEFT_SEC(30)), 0);
+    weft_shield_end();
+    ck_assert_int_eq(WEFT_SIGNAL_SIGNO(item), SIGUSR1);
+    ck_assert_int_eq(weft_signals_received(), SIGUSR1);
+    ck_assert_weft(weft_signals_stop(q), 0);
+    ck_assert_weft(weft_queue_free(q), 0);
+}
+END_TEST
+
 WEFT_TEST_SUITE("edge_paths", 20, ipcq_edges_give_the_documented_codes, cpu_max_clamps_a_huge_quota,
                 cgroup_reader_skips_what_it_cannot_use, submit_named_checks_and_runs_like_submit,
                 full_bounded_pool_refuses_by_timeout, group_spawn_on_a_bounded_then_shut_pool,
                 main_handle_made_first_by_a_plain_thread, main_handle_made_first_by_a_weft_thread,
-                defaults_and_null_outputs)
+                defaults_and_null_outputs, on_signal_callback_notify_and_a_second_signal)

@@ -320,10 +320,70 @@ START_TEST(group_tasks_spawn_siblings_on_helping_and_scoped_pools)
 }
 END_TEST
 
+#define PF_N 20000
+
+struct cover {
+    atomic_uchar hit[PF_N];
+    weft_pool *p;
+    int rc;
+};
+
+static void mark(int64_t lo, int64_t hi, void *arg)
+{
+    struct cover *c = arg;
+    for (int64_t i = lo; i < hi; i++) atomic_fetch_add(&c->hit[i], 1);
+}
+
+static void check_once(struct cover *c)
+{
+    for (int i = 0; i < PF_N; i++) ck_assert_int_eq(atomic_load(&c->hit[i]), 1);
+    memset(c->hit, 0, sizeof c->hit);
+}
+
+static int pfor_task(void *arg, void **result)
+{
+    struct cover *c = arg;
+    *result = NULL;
+    c->rc = weft_parallel_for(c->p, 0, PF_N, 0, mark, c);
+    return 0;
+}
+
+/* weft_parallel_for covers [begin, end) exactly once: on a pool of 12 workers, on the default
+ * pool (NULL), and called from a task of the same pool and of another one ("nests"). */
+START_TEST(parallel_for_covers_each_index_once_from_everywhere)
+{
+    static struct cover c;
+    weft_pool *wide = NULL, *other = NULL;
+    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+    o.max_workers = 12;
+    ck_assert_weft(weft_pool_new(&wide, &o), 0);
+    o.max_workers = 1;
+    ck_assert_weft(weft_pool_new(&other, &o), 0);
+    ck_assert_weft(weft_parallel_for(wide, 0, PF_N, 7, mark, &c), 0);
+    check_once(&c);
+    ck_assert_weft(weft_parallel_for(NULL, 0, PF_N, 0, mark, &c), 0);
+    check_once(&c);
+    weft_pool *callers[] = {wide, other};
+    for (int i = 0; i < 2; i++) {
+        c.p = wide;
+        c.rc = -1;
+        weft_future *f = NULL;
+        ck_assert_weft(weft_pool_submit(callers[i], pfor_task, &c, &f, WEFT_FOREVER), 0);
+        ck_assert_weft(weft_future_result(f, NULL, WEFT_FOREVER), 0);
+        weft_future_unref(f);
+        ck_assert_weft(c.rc, 0);
+        check_once(&c);
+    }
+    weft_pool_free(other);
+    weft_pool_free(wide);
+}
+END_TEST
+
 WEFT_TEST_SUITE("sched_paths", 30, paused_pool_waiter_runs_its_own_task,
                 task_run_by_its_waiter_waits_for_another,
                 deeply_scoped_waiter_still_gets_its_results, paused_pool_wait_idle_runs_nothing,
                 wait_idle_times_out_between_helped_tasks,
                 wait_idle_sees_its_cancellation_between_helped_tasks,
                 submits_from_a_worker_each_run_once,
-                group_tasks_spawn_siblings_on_helping_and_scoped_pools)
+                group_tasks_spawn_siblings_on_helping_and_scoped_pools,
+                parallel_for_covers_each_index_once_from_everywhere)
