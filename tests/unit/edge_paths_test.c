@@ -368,8 +368,43 @@ START_TEST(on_signal_callback_notify_and_a_second_signal)
 }
 END_TEST
 
+/* weft/ipcq.h's waits are cancellation points (weft/cancel.h): a scope whose deadline passes
+ * first ends them with WEFT_ECANCELED and is cancelled with WEFT_ETIMEDOUT; in a shield they run
+ * to their own timeout; a scope cancelled before the call ends it at once. */
+START_TEST(ipcq_waits_see_scope_deadline_shield_and_cancel)
+{
+    weft_ipcq *q = NULL;
+    weft_ipcq_opts o = WEFT_IPCQ_OPTS_INIT;
+    o.capacity = 1;
+    o.max_msg = 8;
+    ck_assert_weft(weft_ipcq_new(&q, &o), 0);
+    char buf[8];
+    size_t len = 0;
+    weft_scope *s = NULL;
+    weft_scope_opts so = WEFT_SCOPE_OPTS_INIT;
+    so.timeout = WEFT_MS(5);
+    ck_assert_weft(weft_scope_new(&s, NULL, &so), 0);
+    ck_assert_weft(weft_scope_enter(s), 0);
+    ck_assert_weft(weft_ipcq_get(q, buf, sizeof buf, &len, WEFT_SEC(30)), WEFT_ECANCELED);
+    int code = 0;
+    ck_assert_int_eq(weft_scope_reason(s, &code, NULL, 0), 1);
+    ck_assert_int_eq(code, WEFT_ETIMEDOUT);
+    weft_shield_begin();
+    ck_assert_weft(weft_ipcq_get(q, buf, sizeof buf, &len, WEFT_MS(2)), WEFT_ETIMEDOUT);
+    ck_assert_weft(weft_ipcq_put(q, "a", 1, 0), 0);
+    ck_assert_weft(weft_ipcq_put(q, "b", 1, WEFT_MS(2)), WEFT_ETIMEDOUT); /* full */
+    weft_shield_end();
+    ck_assert_weft(weft_ipcq_put(q, "b", 1, WEFT_SEC(30)), WEFT_ECANCELED);
+    ck_assert_weft(weft_ipcq_join(q, WEFT_SEC(30)), WEFT_ECANCELED);
+    ck_assert_weft(weft_scope_exit(), 0);
+    weft_scope_free(s);
+    ck_assert_weft(weft_ipcq_free(q), 0);
+}
+END_TEST
+
 WEFT_TEST_SUITE("edge_paths", 20, ipcq_edges_give_the_documented_codes, cpu_max_clamps_a_huge_quota,
                 cgroup_reader_skips_what_it_cannot_use, submit_named_checks_and_runs_like_submit,
                 full_bounded_pool_refuses_by_timeout, group_spawn_on_a_bounded_then_shut_pool,
                 main_handle_made_first_by_a_plain_thread, main_handle_made_first_by_a_weft_thread,
-                defaults_and_null_outputs, on_signal_callback_notify_and_a_second_signal)
+                defaults_and_null_outputs, on_signal_callback_notify_and_a_second_signal,
+                ipcq_waits_see_scope_deadline_shield_and_cancel)

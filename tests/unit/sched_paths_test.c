@@ -379,6 +379,40 @@ START_TEST(parallel_for_covers_each_index_once_from_everywhere)
 }
 END_TEST
 
+static int fail_plain(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    return weft_error_set(WEFT_EFAILED, NULL); /* a code and no text */
+}
+
+static int fail_other(void *arg, void **result)
+{
+    (void)arg, (void)result;
+    weft_error_set(WEFT_EBUSY, "not this one");
+    return 7; /* a status that is no weft code, the slot holding another */
+}
+
+/* weft/future.h: a failed task's result gives its status, and the message it set with
+ * weft_error_set for that status, else the code's text, else "task returned N": on a worker
+ * and when the waiter runs the task itself (waiters_help, paused). */
+START_TEST(failure_without_its_own_message_gives_the_code_text)
+{
+    for (int paused = 0; paused < 2; paused++) {
+        weft_pool *p = help_pool(paused, 0);
+        weft_future *f = NULL, *g = NULL;
+        ck_assert_weft(weft_pool_submit(p, fail_plain, NULL, &f, 0), 0);
+        ck_assert_weft(weft_pool_submit(p, fail_other, NULL, &g, 0), 0);
+        ck_assert_weft(weft_future_result(f, NULL, WEFT_FOREVER), WEFT_EFAILED);
+        ck_assert_str_eq(weft_error_message(), weft_strerror(WEFT_EFAILED));
+        ck_assert_int_eq(weft_future_result(g, NULL, WEFT_FOREVER), 7);
+        ck_assert_str_eq(weft_error_message(), "task returned 7");
+        weft_future_unref(f);
+        weft_future_unref(g);
+        weft_pool_free(p);
+    }
+}
+END_TEST
+
 WEFT_TEST_SUITE("sched_paths", 30, paused_pool_waiter_runs_its_own_task,
                 task_run_by_its_waiter_waits_for_another,
                 deeply_scoped_waiter_still_gets_its_results, paused_pool_wait_idle_runs_nothing,
@@ -386,4 +420,5 @@ WEFT_TEST_SUITE("sched_paths", 30, paused_pool_waiter_runs_its_own_task,
                 wait_idle_sees_its_cancellation_between_helped_tasks,
                 submits_from_a_worker_each_run_once,
                 group_tasks_spawn_siblings_on_helping_and_scoped_pools,
-                parallel_for_covers_each_index_once_from_everywhere)
+                parallel_for_covers_each_index_once_from_everywhere,
+                failure_without_its_own_message_gives_the_code_text)
