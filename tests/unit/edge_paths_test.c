@@ -402,9 +402,74 @@ START_TEST(ipcq_waits_see_scope_deadline_shield_and_cancel)
 }
 END_TEST
 
+/* Two weft threads joining each other. */
+struct joiners {
+    weft_thread a, b;
+    weft_event b_known;
+    int a_rc, b_rc;
+};
+
+static int join_b(void *arg)
+{
+    struct joiners *j = arg;
+    ck_assert_weft(weft_event_wait(&j->b_known, WEFT_FOREVER), 0);
+    j->a_rc = weft_thread_join(j->b, NULL, WEFT_FOREVER); /* ends by weft_thread_stop */
+    return 0;
+}
+
+static int join_a(void *arg)
+{
+    struct joiners *j = arg;
+    j->b_rc = weft_thread_join(j->a, NULL, WEFT_FOREVER); /* a returns once stopped */
+    return 0;
+}
+
+static char *dump_text(void)
+{
+    static char text[16384];
+    FILE *f = tmpfile();
+    ck_assert_ptr_nonnull(f);
+    ck_assert_weft(weft_debug_dump(fileno(f)), 0);
+    rewind(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    return text;
+}
+
+/* weft/debug.h: a thread blocked joining another is "waiting for" it, and two threads joining
+ * each other are a wait-for cycle, reported as a deadlock line naming both. */
+START_TEST(join_cycle_is_a_deadlock_in_the_dump)
+{
+    struct joiners j;
+    memset(&j, 0, sizeof j);
+    ck_assert_weft(weft_event_init(&j.b_known), 0);
+    weft_thread_opts o = WEFT_THREAD_OPTS_INIT;
+    o.name = "joiner-a";
+    ck_assert_weft(weft_thread_start(&j.a, join_b, &j, &o), 0);
+    o.name = "joiner-b";
+    ck_assert_weft(weft_thread_start(&j.b, join_a, &j, &o), 0);
+    ck_assert_weft(weft_event_set(&j.b_known), 0);
+    const char *text = NULL;
+    for (int i = 0; i < 2000; i++) { /* until both are blocked (bounded: 20 s) */
+        text = dump_text();
+        if (strstr(text, "\ndeadlock: ")) break;
+        weft_sleep(WEFT_MS(10));
+    }
+    ck_assert_msg(strstr(text, "\ndeadlock: joiner-") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "waiting for thread") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, " of joiner-a") && strstr(text, " of joiner-b"), "%s", text);
+    ck_assert_weft(weft_thread_stop(j.a), 0);
+    ck_assert_weft(weft_thread_join(j.b, NULL, WEFT_FOREVER), 0);
+    ck_assert_weft(j.a_rc, WEFT_ECANCELED);
+    ck_assert_weft(j.b_rc, 0); /* it reaped a */
+}
+END_TEST
+
 WEFT_TEST_SUITE("edge_paths", 20, ipcq_edges_give_the_documented_codes, cpu_max_clamps_a_huge_quota,
                 cgroup_reader_skips_what_it_cannot_use, submit_named_checks_and_runs_like_submit,
                 full_bounded_pool_refuses_by_timeout, group_spawn_on_a_bounded_then_shut_pool,
                 main_handle_made_first_by_a_plain_thread, main_handle_made_first_by_a_weft_thread,
                 defaults_and_null_outputs, on_signal_callback_notify_and_a_second_signal,
-                ipcq_waits_see_scope_deadline_shield_and_cancel)
+                ipcq_waits_see_scope_deadline_shield_and_cancel,
+                join_cycle_is_a_deadlock_in_the_dump)
