@@ -466,10 +466,44 @@ START_TEST(join_cycle_is_a_deadlock_in_the_dump)
 }
 END_TEST
 
+struct tick {
+    sem_t started, go;
+};
+
+static void slow_tick(void *arg)
+{
+    struct tick *t = arg;
+    sem_post(&t->started);
+    while (sem_wait(&t->go) != 0) continue;
+}
+
+/* weft/timer.h: cancelling a periodic timer while its fn runs returns 0; the run finishes and
+ * weft_timer_wait waits for it; no run starts after it. */
+START_TEST(periodic_timer_cancelled_while_running)
+{
+    struct tick tk;
+    ck_assert_int_eq(sem_init(&tk.started, 0, 0), 0);
+    ck_assert_int_eq(sem_init(&tk.go, 0, 0), 0);
+    weft_timer *t = NULL;
+    weft_timer_opts o = WEFT_TIMER_OPTS_INIT;
+    o.interval = WEFT_MS(1);
+    ck_assert_weft(weft_timer_start(&t, 0, slow_tick, &tk, &o), 0);
+    while (sem_wait(&tk.started) != 0) continue;
+    ck_assert_weft(weft_timer_cancel(t), 0);
+    ck_assert_weft(weft_timer_wait(t, 0), WEFT_EAGAIN); /* the run goes on */
+    ck_assert_int_eq(weft_timer_fired(t), 0);
+    ck_assert_int_eq(sem_post(&tk.go), 0);
+    ck_assert_weft(weft_timer_wait(t, WEFT_FOREVER), 0);
+    ck_assert_int_eq(weft_timer_fired(t), 1);
+    ck_assert_weft(weft_timer_cancel(t), 0); /* again: 0 */
+    weft_timer_free(t);
+}
+END_TEST
+
 WEFT_TEST_SUITE("edge_paths", 20, ipcq_edges_give_the_documented_codes, cpu_max_clamps_a_huge_quota,
                 cgroup_reader_skips_what_it_cannot_use, submit_named_checks_and_runs_like_submit,
                 full_bounded_pool_refuses_by_timeout, group_spawn_on_a_bounded_then_shut_pool,
                 main_handle_made_first_by_a_plain_thread, main_handle_made_first_by_a_weft_thread,
                 defaults_and_null_outputs, on_signal_callback_notify_and_a_second_signal,
                 ipcq_waits_see_scope_deadline_shield_and_cancel,
-                join_cycle_is_a_deadlock_in_the_dump)
+                join_cycle_is_a_deadlock_in_the_dump, periodic_timer_cancelled_while_running)
