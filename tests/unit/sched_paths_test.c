@@ -413,6 +413,108 @@ START_TEST(failure_without_its_own_message_gives_the_code_text)
 }
 END_TEST
 
+struct forkjoin {
+    weft_pool *p;
+    int kind; /* 0: waits for the older child; 1: a callback on the child first */
+    atomic_int leaves, callbacks;
+};
+
+static int fj_leaf(void *arg, void **result)
+{
+    struct forkjoin *fj = arg;
+    atomic_fetch_add(&fj->leaves, 1);
+    *result = fj;
+    return 0;
+}
+
+static void fj_cb(weft_future *f, void *arg)
+{
+    (void)f;
+    atomic_fetch_add(&((struct forkjoin *)arg)->callbacks, 1);
+}
+
+/* A task that queues children and waits for one (the fork-join shortcut of weft_future_wait,
+ * docs/design/pool.md): the awaited child not the last queued, a child with a callback, a
+ * bounded pool; every child runs once and each wait gives its child's result. */
+static int fj_parent(void *arg, void **result)
+{
+    struct forkjoin *fj = arg;
+    *result = NULL;
+    weft_future *a = NULL, *b = NULL;
+    ck_assert_weft(weft_pool_submit(fj->p, fj_leaf, fj, &a, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_pool_submit(fj->p, fj_leaf, fj, &b, WEFT_FOREVER), 0);
+    if (fj->kind == 1) ck_assert_weft(weft_future_add_done_callback(b, fj_cb, fj), 0);
+    weft_future *first = fj->kind == 0 ? a : b;
+    void *r = NULL;
+    ck_assert_weft(weft_future_result(first, &r, WEFT_FOREVER), 0);
+    ck_assert_ptr_eq(r, fj);
+    ck_assert_weft(weft_future_result(first == a ? b : a, &r, WEFT_FOREVER), 0);
+    ck_assert_ptr_eq(r, fj);
+    weft_future_unref(a);
+    weft_future_unref(b);
+    return 0;
+}
+
+START_TEST(fork_join_waits_inside_a_task)
+{
+    for (int bounded = 0; bounded < 2; bounded++) {
+        for (int kind = 0; kind < 2; kind++) {
+            struct forkjoin fj = {.kind = kind};
+            weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+            o.max_workers = 1;
+            o.max_queued = bounded ? 8 : 0;
+            ck_assert_weft(weft_pool_new(&fj.p, &o), 0);
+            weft_future *f = NULL;
+            for (int i = 0; i < 50; i++) {
+                ck_assert_weft(weft_pool_submit(fj.p, fj_parent, &fj, &f, WEFT_FOREVER), 0);
+                ck_assert_weft(weft_future_result(f, NULL, WEFT_FOREVER), 0);
+                weft_future_unref(f);
+            }
+            ck_assert_int_eq(atomic_load(&fj.leaves), 100);
+            ck_assert_int_eq(atomic_load(&fj.callbacks), kind == 1 ? 50 : 0);
+            weft_pool_free(fj.p);
+        }
+    }
+}
+END_TEST
+
+struct gate_task {
+    weft_event go, started;
+};
+
+static int gated(void *arg, void **result)
+{
+    struct gate_task *g = arg;
+    *result = NULL;
+    ck_assert_weft(weft_event_set(&g->started), 0);
+    return weft_event_wait(&g->go, WEFT_FOREVER);
+}
+
+/* weft/pool.h: after a shutdown that does not wait, a queued task still runs; a thread that is
+ * no worker and waits for it with WEFT_FOREVER on a waiters_help pool, while the only worker is
+ * busy, runs it itself. */
+START_TEST(waiter_runs_its_task_on_a_shut_down_pool)
+{
+    weft_pool *p = help_pool(0, 0);
+    struct gate_task g;
+    ck_assert_weft(weft_event_init(&g.go), 0);
+    ck_assert_weft(weft_event_init(&g.started), 0);
+    ck_assert_weft(weft_pool_submit(p, gated, &g, NULL, 0), 0);
+    ck_assert_weft(weft_event_wait(&g.started, WEFT_FOREVER), 0);
+    struct where w = {0};
+    weft_future *f = NULL;
+    ck_assert_weft(weft_pool_submit(p, note_thread, &w, &f, 0), 0);
+    ck_assert_weft(weft_pool_shutdown(p, 0, 0, 0), 0);
+    ck_assert_weft(weft_future_wait(f, WEFT_FOREVER), 0);
+    ck_assert(pthread_equal(w.thread, pthread_self()));
+    ck_assert_int_eq(atomic_load(&w.runs), 1);
+    ck_assert_weft(weft_event_set(&g.go), 0);
+    ck_assert_weft(weft_pool_shutdown(p, 1, 0, WEFT_FOREVER), 0);
+    weft_future_unref(f);
+    weft_pool_free(p);
+}
+END_TEST
+
 WEFT_TEST_SUITE("sched_paths", 30, paused_pool_waiter_runs_its_own_task,
                 task_run_by_its_waiter_waits_for_another,
                 deeply_scoped_waiter_still_gets_its_results, paused_pool_wait_idle_runs_nothing,
@@ -421,4 +523,5 @@ WEFT_TEST_SUITE("sched_paths", 30, paused_pool_waiter_runs_its_own_task,
                 submits_from_a_worker_each_run_once,
                 group_tasks_spawn_siblings_on_helping_and_scoped_pools,
                 parallel_for_covers_each_index_once_from_everywhere,
-                failure_without_its_own_message_gives_the_code_text)
+                failure_without_its_own_message_gives_the_code_text, fork_join_waits_inside_a_task,
+                waiter_runs_its_task_on_a_shut_down_pool)
