@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <weft.h>
 
@@ -405,7 +406,7 @@ END_TEST
 /* Two weft threads joining each other. */
 struct joiners {
     weft_thread a, b;
-    weft_event b_known;
+    weft_event b_known, b_runs;
     int a_rc, b_rc;
 };
 
@@ -413,6 +414,9 @@ static int join_b(void *arg)
 {
     struct joiners *j = arg;
     ck_assert_weft(weft_event_wait(&j->b_known, WEFT_FOREVER), 0);
+    /* b must be running first: a join of a thread that has not run yet names no holder, and
+     * the dump then sees no cycle */
+    ck_assert_weft(weft_event_wait(&j->b_runs, WEFT_FOREVER), 0);
     j->a_rc = weft_thread_join(j->b, NULL, WEFT_FOREVER); /* ends by weft_thread_stop */
     return 0;
 }
@@ -420,6 +424,7 @@ static int join_b(void *arg)
 static int join_a(void *arg)
 {
     struct joiners *j = arg;
+    ck_assert_weft(weft_event_set(&j->b_runs), 0);
     j->b_rc = weft_thread_join(j->a, NULL, WEFT_FOREVER); /* a returns once stopped */
     return 0;
 }
@@ -444,6 +449,7 @@ START_TEST(join_cycle_is_a_deadlock_in_the_dump)
     struct joiners j;
     memset(&j, 0, sizeof j);
     ck_assert_weft(weft_event_init(&j.b_known), 0);
+    ck_assert_weft(weft_event_init(&j.b_runs), 0);
     weft_thread_opts o = WEFT_THREAD_OPTS_INIT;
     o.name = "joiner-a";
     ck_assert_weft(weft_thread_start(&j.a, join_b, &j, &o), 0);
@@ -451,7 +457,7 @@ START_TEST(join_cycle_is_a_deadlock_in_the_dump)
     ck_assert_weft(weft_thread_start(&j.b, join_a, &j, &o), 0);
     ck_assert_weft(weft_event_set(&j.b_known), 0);
     const char *text = NULL;
-    for (int i = 0; i < 2000; i++) { /* until both are blocked (bounded: 20 s) */
+    for (int i = 0; i < 1000; i++) { /* until both are blocked (bounded: 10 s) */
         text = dump_text();
         if (strstr(text, "\ndeadlock: ")) break;
         weft_sleep(WEFT_MS(10));
@@ -500,10 +506,78 @@ START_TEST(periodic_timer_cancelled_while_running)
 }
 END_TEST
 
+static int child_status(pid_t pid)
+{
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0) ck_assert_int_eq(errno, EINTR);
+    ck_assert_msg(WIFEXITED(st), "child ended by a signal");
+    return WEXITSTATUS(st);
+}
+
+static void *watch_main(void *arg)
+{
+    weft_thread m = *(weft_thread *)arg;
+    for (int i = 0; i < 20000 && weft_thread_is_alive(m) != 0; i++) usleep(500);
+    int ok = weft_thread_is_alive(m) == 0 && weft_thread_main().id == m.id;
+    _exit(ok ? 0 : 3);
+}
+
+/* weft/thread.h: main's handle never goes stale; once main ends with pthread_exit,
+ * weft_thread_is_alive gives 0 for it (in a child process, whose main then ends so). */
+START_TEST(main_ending_with_pthread_exit_is_not_alive)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        static weft_thread m;
+        m = weft_thread_current();
+        pthread_t t;
+        if (m.id == 0 || weft_thread_main().id != m.id) _exit(2);
+        if (pthread_create(&t, NULL, watch_main, &m) != 0) _exit(2);
+        pthread_exit(NULL);
+    }
+    ck_assert_int_eq(child_status(pid), 0);
+}
+END_TEST
+
+static int fork_from_weft_thread(void *arg)
+{
+    (void)arg;
+    weft_thread self = weft_thread_current();
+    pid_t pid = fork();
+    if (pid < 0) return WEFT_EFAILED;
+    if (pid == 0) {
+        /* the forking thread is the child's main; its weft handle stays its own */
+        weft_thread m = weft_thread_main(), me = weft_thread_current();
+        _exit(m.id != 0 && me.id == self.id && m.id != me.id && weft_thread_is_alive(me) == 1 &&
+                      weft_thread_is_alive(m) == 1
+                  ? 0
+                  : 4);
+    }
+    return child_status(pid);
+}
+
+/* weft/thread.h: in a child made by fork() from a thread weft started (daemon or not), that
+ * thread is main, and its own weft_thread_current() handle is a different one, alive. */
+START_TEST(fork_from_a_weft_thread_makes_it_main)
+{
+    for (int daemon = 0; daemon < 2; daemon++) {
+        weft_thread t;
+        weft_thread_opts o = WEFT_THREAD_OPTS_INIT;
+        o.daemon = daemon;
+        ck_assert_weft(weft_thread_start(&t, fork_from_weft_thread, NULL, &o), 0);
+        int st = -1;
+        ck_assert_weft(weft_thread_join(t, &st, WEFT_FOREVER), 0);
+        ck_assert_int_eq(st, 0);
+    }
+}
+END_TEST
+
 WEFT_TEST_SUITE("edge_paths", 20, ipcq_edges_give_the_documented_codes, cpu_max_clamps_a_huge_quota,
                 cgroup_reader_skips_what_it_cannot_use, submit_named_checks_and_runs_like_submit,
                 full_bounded_pool_refuses_by_timeout, group_spawn_on_a_bounded_then_shut_pool,
                 main_handle_made_first_by_a_plain_thread, main_handle_made_first_by_a_weft_thread,
                 defaults_and_null_outputs, on_signal_callback_notify_and_a_second_signal,
                 ipcq_waits_see_scope_deadline_shield_and_cancel,
-                join_cycle_is_a_deadlock_in_the_dump, periodic_timer_cancelled_while_running)
+                join_cycle_is_a_deadlock_in_the_dump, periodic_timer_cancelled_while_running,
+                main_ending_with_pthread_exit_is_not_alive, fork_from_a_weft_thread_makes_it_main)
