@@ -573,6 +573,46 @@ START_TEST(fork_from_a_weft_thread_makes_it_main)
 }
 END_TEST
 
+/* src/os/linux_cpu.c: the limit is the smallest cpu.max from the process's cgroup up to the
+ * mount's root ("max" is none); a cgroup that is the mount's root itself; a cgroup2 line
+ * with too few fields is skipped; no mountinfo file, no limit. */
+START_TEST(cgroup_reader_walks_up_to_the_smallest_limit)
+{
+    char top[] = "/tmp/weft_edgecgXXXXXX", file[600], info[600], path[600], line[1600];
+    ck_assert_ptr_nonnull(mkdtemp(top));
+    snprintf(path, sizeof path, "%s/a", top);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    snprintf(path, sizeof path, "%s/a/b", top);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    snprintf(file, sizeof file, "%s/cgroup", top);
+    snprintf(info, sizeof info, "%s/mountinfo", top);
+    put(file, "0::/a/b\n");
+    snprintf(line, sizeof line,
+             "40 - cgroup2 x\n"
+             "31 30 0:26 / %s rw - cgroup2 cgroup2 rw\n",
+             top);
+    put(info, line);
+    snprintf(path, sizeof path, "%s/a/b/cpu.max", top);
+    put(path, "max 100000\n");
+    ck_assert_int_eq(weft__os_cgroup_cpus(file, info), 0);
+    snprintf(path, sizeof path, "%s/cpu.max", top);
+    put(path, "500000 100000\n");
+    ck_assert_int_eq(weft__os_cgroup_cpus(file, info), 5);
+    snprintf(path, sizeof path, "%s/a/cpu.max", top);
+    put(path, "300000 100000\n");
+    ck_assert_int_eq(weft__os_cgroup_cpus(file, info), 3);
+    /* the process's cgroup is the mount's root */
+    snprintf(line, sizeof line, "31 30 0:26 /a/b %s rw - cgroup2 cgroup2 rw\n", top);
+    put(info, line);
+    ck_assert_int_eq(weft__os_cgroup_cpus(file, info), 5);
+    snprintf(path, sizeof path, "%s/none", top);
+    ck_assert_int_eq(weft__os_cgroup_cpus(file, path), 0);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", top);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 WEFT_TEST_SUITE("edge_paths", 20, ipcq_edges_give_the_documented_codes, cpu_max_clamps_a_huge_quota,
                 cgroup_reader_skips_what_it_cannot_use, submit_named_checks_and_runs_like_submit,
                 full_bounded_pool_refuses_by_timeout, group_spawn_on_a_bounded_then_shut_pool,
@@ -580,4 +620,5 @@ WEFT_TEST_SUITE("edge_paths", 20, ipcq_edges_give_the_documented_codes, cpu_max_
                 defaults_and_null_outputs, on_signal_callback_notify_and_a_second_signal,
                 ipcq_waits_see_scope_deadline_shield_and_cancel,
                 join_cycle_is_a_deadlock_in_the_dump, periodic_timer_cancelled_while_running,
-                main_ending_with_pthread_exit_is_not_alive, fork_from_a_weft_thread_makes_it_main)
+                main_ending_with_pthread_exit_is_not_alive, fork_from_a_weft_thread_makes_it_main,
+                cgroup_reader_walks_up_to_the_smallest_limit)
