@@ -643,6 +643,62 @@ START_TEST(route_to_a_closed_queue_puts_nothing)
 }
 END_TEST
 
+static weft_lock chain[20], first_lock, second_lock;
+
+/* Locks taken while the checker is on: a try while holding another, then the other order
+ * blocking; 20 nested in order, twice, released in reverse and out of order; then a real
+ * inversion (the control that the report reaches the captured stderr). */
+static void lock_workload(void)
+{
+    ck_assert_weft(weft_lock_acquire(&first_lock, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_lock_acquire(&second_lock, 0), 0); /* a try: no edge */
+    ck_assert_weft(weft_lock_release(&second_lock), 0);
+    ck_assert_weft(weft_lock_release(&first_lock), 0);
+    ck_assert_weft(weft_lock_acquire(&second_lock, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_lock_acquire(&first_lock, WEFT_FOREVER), 0); /* no inversion */
+    ck_assert_weft(weft_lock_release(&first_lock), 0);
+    ck_assert_weft(weft_lock_release(&second_lock), 0);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 20; i++) ck_assert_weft(weft_lock_acquire(&chain[i], WEFT_FOREVER), 0);
+        ck_assert_weft(weft_lock_release(&chain[3]), 0); /* out of order */
+        ck_assert_weft(weft_lock_release(&chain[18]), 0);
+        for (int i = 19; i >= 0; i--)
+            if (i != 3 && i != 18) ck_assert_weft(weft_lock_release(&chain[i]), 0);
+    }
+    ck_assert_weft(weft_lock_acquire(&chain[5], WEFT_FOREVER), 0); /* 5 -> 2 after 2 -> 5 */
+    ck_assert_weft(weft_lock_acquire(&chain[2], WEFT_FOREVER), 0);
+    ck_assert_weft(weft_lock_release(&chain[2]), 0);
+    ck_assert_weft(weft_lock_release(&chain[5]), 0);
+}
+
+/* weft/debug.h: "A try (timeout 0) is recorded as held but adds no edge: it cannot wait", and
+ * the first inversion is reported once; locks nested 20 deep in a fixed order are none. */
+START_TEST(lock_order_checker_ignores_tries_and_consistent_nesting)
+{
+    ck_assert_weft(weft_lock_init(&first_lock), 0);
+    ck_assert_weft(weft_lock_init(&second_lock), 0);
+    for (int i = 0; i < 20; i++) ck_assert_weft(weft_lock_init(&chain[i]), 0);
+    ck_assert_int_eq(weft_debug_lock_order(WEFT_LOCK_ORDER_REPORT), WEFT_LOCK_ORDER_OFF);
+    FILE *f = tmpfile();
+    ck_assert_ptr_nonnull(f);
+    int saved = dup(2);
+    ck_assert_int_ge(saved, 0);
+    ck_assert_int_eq(dup2(fileno(f), 2), 2);
+    lock_workload();
+    ck_assert_int_eq(dup2(saved, 2), 2);
+    close(saved);
+    ck_assert_int_eq(weft_debug_lock_order(WEFT_LOCK_ORDER_OFF), WEFT_LOCK_ORDER_REPORT);
+    static char text[65536];
+    rewind(f);
+    text[fread(text, 1, sizeof text - 1, f)] = '\0';
+    fclose(f);
+    const char *head = "weft: lock-order inversion";
+    const char *at = strstr(text, head);
+    ck_assert_msg(at != NULL, "%s", text);                   /* the control */
+    ck_assert_msg(strstr(at + 1, head) == NULL, "%s", text); /* and only that one */
+}
+END_TEST
+
 WEFT_TEST_SUITE("edge_paths", 20, ipcq_edges_give_the_documented_codes, cpu_max_clamps_a_huge_quota,
                 cgroup_reader_skips_what_it_cannot_use, submit_named_checks_and_runs_like_submit,
                 full_bounded_pool_refuses_by_timeout, group_spawn_on_a_bounded_then_shut_pool,
@@ -651,4 +707,5 @@ WEFT_TEST_SUITE("edge_paths", 20, ipcq_edges_give_the_documented_codes, cpu_max_
                 ipcq_waits_see_scope_deadline_shield_and_cancel,
                 join_cycle_is_a_deadlock_in_the_dump, periodic_timer_cancelled_while_running,
                 main_ending_with_pthread_exit_is_not_alive, fork_from_a_weft_thread_makes_it_main,
-                cgroup_reader_walks_up_to_the_smallest_limit, route_to_a_closed_queue_puts_nothing)
+                cgroup_reader_walks_up_to_the_smallest_limit, route_to_a_closed_queue_puts_nothing,
+                lock_order_checker_ignores_tries_and_consistent_nesting)
