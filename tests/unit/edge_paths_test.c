@@ -699,6 +699,37 @@ START_TEST(lock_order_checker_ignores_tries_and_consistent_nesting)
 }
 END_TEST
 
+/* The checker's mode is the one WEFT_LOCK_ORDER set at start-up (off without it). */
+START_TEST(lock_order_mode_follows_the_environment)
+{
+    const char *e = getenv("WEFT_LOCK_ORDER");
+    int want = e == NULL                  ? WEFT_LOCK_ORDER_OFF
+               : strcmp(e, "report") == 0 ? WEFT_LOCK_ORDER_REPORT
+               : strcmp(e, "abort") == 0  ? WEFT_LOCK_ORDER_ABORT
+                                          : WEFT_LOCK_ORDER_OFF;
+    ck_assert_int_eq(weft_debug_lock_order(want), want);
+}
+END_TEST
+
+/* weft/debug.h: WEFT_LOCK_ORDER=report or =abort turns the checker on at start-up (this
+ * program run again with it, its mode test only). */
+START_TEST(lock_order_environment_turns_the_checker_on)
+{
+    const char *modes[] = {"report", "abort", "neither"};
+    for (int i = 0; i < 3; i++) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            setenv("WEFT_LOCK_ORDER", modes[i], 1);
+            setenv("WEFT_TEST_ONLY", "lock_order_mode_follows_the_environment", 1);
+            execl("/proc/self/exe", "edge_paths_test", (char *)NULL);
+            _exit(127);
+        }
+        ck_assert_msg(child_status(pid) == 0, "WEFT_LOCK_ORDER=%s", modes[i]);
+    }
+}
+END_TEST
+
 WEFT_TEST_SUITE("edge_paths", 20, ipcq_edges_give_the_documented_codes, cpu_max_clamps_a_huge_quota,
                 cgroup_reader_skips_what_it_cannot_use, submit_named_checks_and_runs_like_submit,
                 full_bounded_pool_refuses_by_timeout, group_spawn_on_a_bounded_then_shut_pool,
@@ -708,4 +739,6 @@ WEFT_TEST_SUITE("edge_paths", 20, ipcq_edges_give_the_documented_codes, cpu_max_
                 join_cycle_is_a_deadlock_in_the_dump, periodic_timer_cancelled_while_running,
                 main_ending_with_pthread_exit_is_not_alive, fork_from_a_weft_thread_makes_it_main,
                 cgroup_reader_walks_up_to_the_smallest_limit, route_to_a_closed_queue_puts_nothing,
-                lock_order_checker_ignores_tries_and_consistent_nesting)
+                lock_order_checker_ignores_tries_and_consistent_nesting,
+                lock_order_mode_follows_the_environment,
+                lock_order_environment_turns_the_checker_on)
