@@ -730,6 +730,43 @@ START_TEST(lock_order_environment_turns_the_checker_on)
 }
 END_TEST
 
+static int false_then_true(void *arg)
+{
+    return ++*(int *)arg >= 2; /* false at the first look, true at the last */
+}
+
+static int never(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+/* weft/sync.h: weft_cond_wait_for gives 0 when pred is true at the deadline ("still false at
+ * the deadline" is the only timeout), and WEFT_ECANCELED in a cancelled scope, the lock held
+ * again on both returns. */
+START_TEST(cond_wait_for_last_look_and_cancellation)
+{
+    weft_lock l;
+    weft_cond c;
+    ck_assert_weft(weft_lock_init(&l), 0);
+    ck_assert_weft(weft_cond_init(&c, &l), 0);
+    ck_assert_weft(weft_lock_acquire(&l, WEFT_FOREVER), 0);
+    int looks = 0;
+    ck_assert_weft(weft_cond_wait_for(&c, false_then_true, &looks, WEFT_MS(2)), 0);
+    ck_assert_int_eq(looks, 2);
+    ck_assert_int_eq(weft_lock_locked(&l), 1);
+    weft_scope *s = NULL;
+    ck_assert_weft(weft_scope_new(&s, NULL, NULL), 0);
+    ck_assert_weft(weft_scope_cancel(s, WEFT_ECANCELED, NULL), 0);
+    ck_assert_weft(weft_scope_enter(s), 0);
+    ck_assert_weft(weft_cond_wait_for(&c, never, NULL, WEFT_SEC(30)), WEFT_ECANCELED);
+    ck_assert_int_eq(weft_lock_locked(&l), 1);
+    ck_assert_weft(weft_scope_exit(), 0);
+    weft_scope_free(s);
+    ck_assert_weft(weft_lock_release(&l), 0);
+}
+END_TEST
+
 WEFT_TEST_SUITE("edge_paths", 20, ipcq_edges_give_the_documented_codes, cpu_max_clamps_a_huge_quota,
                 cgroup_reader_skips_what_it_cannot_use, submit_named_checks_and_runs_like_submit,
                 full_bounded_pool_refuses_by_timeout, group_spawn_on_a_bounded_then_shut_pool,
@@ -741,4 +778,5 @@ WEFT_TEST_SUITE("edge_paths", 20, ipcq_edges_give_the_documented_codes, cpu_max_
                 cgroup_reader_walks_up_to_the_smallest_limit, route_to_a_closed_queue_puts_nothing,
                 lock_order_checker_ignores_tries_and_consistent_nesting,
                 lock_order_mode_follows_the_environment,
-                lock_order_environment_turns_the_checker_on)
+                lock_order_environment_turns_the_checker_on,
+                cond_wait_for_last_look_and_cancellation)
