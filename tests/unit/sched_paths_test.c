@@ -515,6 +515,47 @@ START_TEST(waiter_runs_its_task_on_a_shut_down_pool)
 }
 END_TEST
 
+static int map_item(void *arg, void **result)
+{
+    intptr_t i = (intptr_t)arg;
+    *result = arg;
+    if (i == 5) return 7;                                        /* no weft code, no message */
+    if (i == 9) return weft_error_set(WEFT_EFAILED, NULL);       /* a code, no message */
+    if (i == 3) return weft_error_set(WEFT_EBUSY, "item %d", 3); /* a code and a message */
+    return 0;
+}
+
+static int map_slow(void *arg, void **result)
+{
+    *result = arg;
+    return weft_sleep(WEFT_MS(20));
+}
+
+/* weft/pool.h: weft_pool_map gives the status of the failing item with the lowest index and
+ * its message (the code's text when it set none); with a timeout that runs out it gives
+ * WEFT_ETIMEDOUT, also at timeout 0. */
+START_TEST(map_reports_the_lowest_failure_and_its_timeout)
+{
+    weft_pool *p = NULL;
+    weft_pool_opts o = WEFT_POOL_OPTS_INIT;
+    o.max_workers = 2;
+    ck_assert_weft(weft_pool_new(&p, &o), 0);
+    void *args[12], *res[12];
+    for (intptr_t i = 0; i < 12; i++) args[i] = (void *)i;
+    ck_assert_weft(weft_pool_map(p, map_item, args + 4, res, 8, 1, WEFT_FOREVER), 7);
+    ck_assert_str_eq(weft_error_message(), weft_strerror(7)); /* the code's text */
+    ck_assert_weft(weft_pool_map(p, map_item, args + 6, res, 6, 1, WEFT_FOREVER), WEFT_EFAILED);
+    ck_assert_str_eq(weft_error_message(), weft_strerror(WEFT_EFAILED));
+    ck_assert_weft(weft_pool_map(p, map_item, args, res, 12, 1, WEFT_FOREVER), WEFT_EBUSY);
+    ck_assert_str_eq(weft_error_message(), "item 3");
+    ck_assert_weft(weft_pool_map(p, map_slow, args, res, 12, 1, WEFT_MS(1)), WEFT_ETIMEDOUT);
+    ck_assert_weft(weft_pool_map(p, map_slow, args, res, 12, 1, 0), WEFT_ETIMEDOUT);
+    ck_assert_weft(weft_pool_map(p, map_item, args, res, 3, 0, WEFT_FOREVER), 0);
+    for (int i = 0; i < 3; i++) ck_assert_ptr_eq(res[i], args[i]);
+    weft_pool_free(p);
+}
+END_TEST
+
 WEFT_TEST_SUITE("sched_paths", 30, paused_pool_waiter_runs_its_own_task,
                 task_run_by_its_waiter_waits_for_another,
                 deeply_scoped_waiter_still_gets_its_results, paused_pool_wait_idle_runs_nothing,
@@ -524,4 +565,5 @@ WEFT_TEST_SUITE("sched_paths", 30, paused_pool_waiter_runs_its_own_task,
                 group_tasks_spawn_siblings_on_helping_and_scoped_pools,
                 parallel_for_covers_each_index_once_from_everywhere,
                 failure_without_its_own_message_gives_the_code_text, fork_join_waits_inside_a_task,
-                waiter_runs_its_task_on_a_shut_down_pool)
+                waiter_runs_its_task_on_a_shut_down_pool,
+                map_reports_the_lowest_failure_and_its_timeout)
