@@ -58,11 +58,13 @@ WEFT_BEGIN_DECLS
  * then "queues: N more not listed"; "items unknown (its lock is busy)" for a LIFO or priority
  * queue whose own lock stayed busy while the dump tried it), or "queues: not listed (the
  * queue registry is busy)" if another thread was making or freeing a queue at that instant;
- * then one "deadlock: A -> KIND OBJECT held by B -> ... held by A" line per wait-for cycle,
- * and "end of weft dump". An OBJECT is 'name' (0xADDRESS) when it was named, else 0xADDRESS.
+ * then one "deadlock: A -> KIND OBJECT held by B -> ... held by A" line per wait-for cycle
+ * ("of B" instead of "held by B" where the wait is a join of thread B), and "end of weft
+ * dump". An OBJECT is 'name' (0xADDRESS) when it was named, else 0xADDRESS.
  * The dump takes no lock that a waiting thread may hold, and never waits for a thread: it
  * reads each record without locking, and skips (saying so) one that keeps changing. A cycle
- * is reported only if its threads stayed blocked in the same waits while the dump looked.
+ * is reported only if its threads stayed blocked in the same waits while the dump looked; a
+ * join that began before the joined thread first ran names no thread, and closes no cycle.
  * fd: borrowed; written with write(2), in one or more calls.
  * Returns 0, WEFT_EINVAL (fd negative), WEFT_ENOMEM (no memory for the text), WEFT_EFAILED
  * (a write failed; the message names errno).
