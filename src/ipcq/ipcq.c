@@ -18,8 +18,8 @@
  *     and marks and fences again only to sleep again. seq_cst on both sides (Dekker):
  *     either the waiter sees the condition or the waker sees its mark, and a change of seq
  *     after the mark fails the waiter's futex wait (the waker's fence is light, the
- *     waiter's heavy: ipcq_internal.h). Every sleeper is woken, so a waiter that dies or times out never
- *     swallows a wake-up another needed. A sleeper sleeps until its deadline: the liveness
+ *     waiter's heavy: ipcq_internal.h). Every sleeper is woken, so a waiter that dies or
+ *     times out never swallows a wake-up another needed. A sleeper sleeps until its deadline: the liveness
  *     watcher (watch.c) wakes it when a peer ends, and it then re-checks the peers; only
  *     when the watcher cannot run does it sleep in slices and check at the end of each;
  *   - cancellation: the wait publishes a park whose shared word is the eventcount, so a
@@ -432,7 +432,7 @@ static int sleep_on(weft_ipcq *q, enum wait_kind k, weft_ns deadline)
         int r = weft__os_futex_wait_shared(&ev->seq, seq, until);
         /* Woken, most often by the very change awaited: a plain re-check finds it, without
          * the mark and the heavy fence (a membarrier: an IPI to every CPU running a
-         * registered process, 4-40 µs on a VM) that only a sleep needs. */
+         * registered process) that only a sleep needs. */
         if (ready(q, k)) break;
         if (!watched && r == WEFT_ETIMEDOUT && until < p.deadline) {
             if (weft__ipcq_peers_alive(q) == 0) {
