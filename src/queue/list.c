@@ -1,8 +1,8 @@
 /* src/queue/list.c - the lock-free store of unbounded FIFO queues: linked blocks of slots.
  *
  * The scheme of crossbeam-channel's "list" flavour, written anew in C11. Positions count slots
- * in laps of LAP = 128; offsets 0 .. BLOCK_N - 1 (127 of them) are slots of one block, offset
- * 127 of a lap is a pause while the thread that filled the block's last slot links the next one.
+ * in laps of LAP = 64; offsets 0 .. BLOCK_N - 1 (63 of them) are slots of one block, offset 63
+ * of a lap is a pause while the thread that filled the block's last slot links the next one.
  * Positions are stored shifted left by one; the low bit is MARK: on tail it means closed, on
  * head it means "the head block has a successor" (so a consumer need not look at tail).
  *
@@ -26,13 +26,10 @@
  * of that one is set (see retire(); crossbeam instead has each reader set READ with a
  * fetch_or and pass the freeing on to a late reader, a second locked instruction per get).
  *
- * Memory: a block is one link, 127 items and a written and a READ byte for each: 1280 bytes
- * for 127 items, about 10.1 bytes per queued item, given up as soon as its last item is read
- * (one block more waits in l->retired). Per block, not per item, a put takes a spare or calls
- * malloc, a get links the next block and retire() scans the READ bytes: 127 slots rather
- * than 63 halve that work per item. A given-up block goes to one of WEFT__LIST_SPARES spare
- * slots, its flags and link zeroed (a slot's item is read only after its written flag is set,
- * so the items need no zeroing), if one is empty (else back to malloc), and a
+ * Memory: a block is one link, 63 items and a written and a READ byte for each: 638 bytes for
+ * 63 items, about 10.1 bytes per queued item, given up as soon as its last item is read (one
+ * block more waits in l->retired). A given-up block goes to one of WEFT__LIST_SPARES spare
+ * slots, zeroed, if one is empty (else back to malloc), and a
  * put that needs a block takes a spare first: producers allocate and consumers free, each on
  * their own threads, and through malloc that cost an arena lock round trip (and often a futex
  * call) per block; through the spares it is one exchange each way. A spare slot is an atomic
@@ -40,7 +37,6 @@
  * The emptiness test is the writer's and waiter's side of wait.c's Dekker pattern: tail CAS and
  * tail load are seq_cst. No locks here (docs/design/locks.md).
  */
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,7 +48,7 @@
 
 #define SHIFT 1
 #define MARK  1u
-#define LAP   128
+#define LAP   64
 #define STEP  ((uint64_t)1 << SHIFT)
 _Static_assert(WEFT__BLOCK_N == LAP - 1, "a lap is a block's slots and one pause");
 
@@ -67,17 +63,10 @@ static struct weft__lblock *block_new(weft__list *l)
     return weft__calloc(1, sizeof(struct weft__lblock));
 }
 
-_Static_assert(offsetof(struct weft__lblock, read) ==
-                   offsetof(struct weft__lblock, written) + WEFT__BLOCK_N,
-               "block_give_up zeroes written and read with one memset");
-
-/* The last reader of b is done with it: keep it as a spare (flags and link zeroed, as a new
- * block's; the items are written before they are read) or free it. */
+/* The last reader of b is done with it: keep it as a spare, zeroed, or free it. */
 static void block_give_up(weft__list *l, struct weft__lblock *b)
 {
-    /* relaxed: the release CAS below publishes the zeroed block. */
-    atomic_store_explicit(&b->next, NULL, memory_order_relaxed);
-    memset((void *)b->written, 0, sizeof b->written + sizeof b->read);
+    memset(b, 0, sizeof *b);
     for (int i = 0; i < WEFT__LIST_SPARES; i++) {
         struct weft__lblock *none = NULL;
         /* release: publishes the zeroed block to block_new's acquire exchange. */
@@ -109,7 +98,7 @@ static struct weft__lblock *wait_next(struct weft__lblock *b)
 
 /* The reader of b's last slot is done with b, but readers of earlier slots may still be busy
  * with it. Rather than have every reader tell (a locked instruction per get), b waits in
- * l->retired until the next block's last slot is read, 127 items later, and the previous one
+ * l->retired until the next block's last slot is read, 63 items later, and the previous one
  * is given up then: its readers have long stored READ (the wait below is for a reader
  * preempted between its claim and its read). */
 static void retire(weft__list *l, struct weft__lblock *b)

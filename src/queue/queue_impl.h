@@ -122,8 +122,8 @@ bool weft__ring_has_room(weft__ring *r, uint64_t k);
  * or claimed and about to be published, or the ring is closed. Only looks (seq_cst). */
 bool weft__ring_ready(weft__ring *r, bool put);
 
-/* The lock-free store of an unbounded FIFO queue (list.c): linked blocks of 127 slots. */
-#define WEFT__BLOCK_N 127
+/* The lock-free store of an unbounded FIFO queue (list.c): linked blocks of 63 slots. */
+#define WEFT__BLOCK_N 63
 
 /* A block: the items, then the producers' written flags, then the readers' READ flags, each
  * flag a byte that one thread writes once with a plain store, so that neither the publish nor
