@@ -177,7 +177,7 @@ static void unreserve(weft_pool *p)
  * In a pool with opts.waiters_help a thread that is a worker of no pool runs the injection
  * stack itself instead (sched.c, weft__pool_pace_help), and does so from HELP_HIGH on, without
  * waiting when there is nothing on the stack: a batch of about a thousand records is still in
- * its cache, where one of eight thousand is not (10-15% less CPU per task, measured). */
+ * its cache, where one of eight thousand is not. */
 #define PACE_EVERY 256
 #define PACE_HIGH  8192
 #define PACE_LOW   2048
