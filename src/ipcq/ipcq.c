@@ -151,7 +151,7 @@ static int enter(weft_ipcq *q, int side, weft_ns deadline, int *took_over)
     int r = take_role(q, side, l, took_over);
     if (r || side) return r;
     atomic_store_explicit(&l->busy, 1, memory_order_relaxed);
-    weft__ipcq_light_fence();
+    weft__ipcq_light_fence(q->seg);
     return 0;
 }
 
@@ -161,12 +161,12 @@ static void leave(weft_ipcq *q, int side)
 {
     struct ipcq_lock *l = side ? &q->seg->get.lock : &q->seg->put.lock;
     if (!(q->flags & (side ? WEFT_IPCQ_ONE_CONSUMER : WEFT_IPCQ_ONE_PRODUCER))) {
-        weft__ipcq_unlock(l);
+        weft__ipcq_unlock(q->seg, l);
         return;
     }
     /* release: the copy and the position's store come before busy reads 0 (close). */
     if (!side) atomic_store_explicit(&l->busy, 0, memory_order_release);
-    weft__ipcq_light_fence();
+    weft__ipcq_light_fence(q->seg);
 }
 
 /* The end of a close on a one-producer queue: wait until the put under way (if any) has
@@ -176,7 +176,7 @@ static void finish_close(weft_ipcq *q)
 {
     struct ipcq_lock *l = &q->seg->put.lock;
     /* The heavy half of enter's pair: after it a put either sees CLOSING or shows busy. */
-    if (!weft__ipcq_heavy_fence()) {
+    if (!weft__ipcq_heavy_fence(q->seg, false)) {
         struct timespec ms = {0, 1000000}; /* no membarrier: let the store buffers drain */
         nanosleep(&ms, NULL);
     }
@@ -404,6 +404,10 @@ static int sleep_on(weft_ipcq *q, enum wait_kind k, weft_ns deadline)
     bool expired = false;
     int rc = 0;
     atomic_fetch_add(&ev->sleepers, 1); /* seq_cst: before the re-checks (Dekker) */
+    /* relaxed: a hint for the fence mode; racing sleepers of one handle may both count. */
+    uint64_t t = atomic_load_explicit(&q->seg->put.pos, memory_order_relaxed);
+    bool often = t - atomic_exchange_explicit(&q->sleep_tail, t, memory_order_relaxed) <
+                 IPCQ_SYM_ENTER;
     for (;;) {
         /* seq_cst: seq is read and marked before the re-checks below; a waker's (or a
          * canceller's) change of it after them makes the futex wait return at once. The
@@ -415,7 +419,7 @@ static int sleep_on(weft_ipcq *q, enum wait_kind k, weft_ns deadline)
         seq |= 1;
         /* The heavy half of the Dekker pairs: a waker's light fence ordered its store before
          * its load of sleepers only as far as this fence makes it. */
-        bool fenced = weft__ipcq_heavy_fence();
+        bool fenced = weft__ipcq_heavy_fence(q->seg, often);
         if (ready(q, k) || atomic_load(&p.state) != WEFT__PARK_WAITING) break;
         if (watched && weft__ipcq_peers_dead(q)) {
             rc = died(k);
@@ -514,7 +518,7 @@ int weft_ipcq_close(weft_ipcq *q)
     /* release: pairs with the acquire loads of closed (get_locked, put_locked). Under the
      * lock, every put that returned 0 has stored tail already. */
     atomic_store_explicit(&q->seg->closed, IPCQ_CLOSED, memory_order_release);
-    weft__ipcq_unlock(&q->seg->put.lock);
+    weft__ipcq_unlock(q->seg, &q->seg->put.lock);
     after_takeover(q); /* every sleeper re-checks and finds it closed */
     return 0;
 }

@@ -10,7 +10,7 @@
  *   not_full,     seq is unchanged; a waker that finds sleepers > 0 and seq odd bumps it and
  *                 wakes everyone;
  *   joined
- *   misc          closed, done (task_done calls ever);
+ *   misc          closed, done (task_done calls ever), the fence mode;
  *   peers         the pids of the attached processes (0: free entry);
  *   slots         ring slots of slot_size bytes: a 32-bit length, then the bytes.
  * Positions are 64-bit and only grow; slot i holds the message at position p where
@@ -27,7 +27,7 @@
 #include <weft/ipcq.h>
 
 #define IPCQ_MAGIC    0x5143504954464557ull /* "WEFTIPCQ" */
-#define IPCQ_VERSION  2u
+#define IPCQ_VERSION  3u
 #define IPCQ_LINE     64
 #define IPCQ_SLOT_HDR 8u
 
@@ -80,6 +80,7 @@ struct ipcq_seg {
     _Atomic uint32_t closed;
     _Atomic uint32_t peers_gen; /* bumped when peers[] changes: watchers rescan it */
     _Atomic uint64_t done;
+    _Atomic uint32_t fence_mode; /* IPCQ_FENCE_*: how the Dekker pairs are fenced (below) */
     alignas(IPCQ_LINE) _Atomic int32_t peers[WEFT_IPCQ_PEERS_MAX];
 };
 
@@ -95,6 +96,7 @@ struct weft_ipcq {
     /* Last positions seen of the other side: tail - head_seen never underestimates the fill
      * (head only grows). Each is used under its side's lock. */
     uint64_t head_seen, tail_seen;
+    _Atomic uint64_t sleep_tail; /* tail at the last sleep through this handle (fence_mode) */
     /* A thread took a one-process side's role through this handle (side 0: put, 1: get):
      * its free gives the role back. */
     _Atomic int role_held[2];
@@ -115,13 +117,39 @@ struct weft_ipcq {
 /* segment.c */
 extern _Atomic uint32_t weft__ipcq_fork_gen;
 
-/* Asymmetric fences (membarrier): every Dekker pair of the queue has a hot side (a put or get
- * that stored a position, then loads a waiter count) and a cold side (a waiter that counted
- * itself, then re-checks before sleeping). The hot side's light fence is a compiler barrier
- * when this process is registered for MEMBARRIER_CMD_GLOBAL_EXPEDITED (weft__ipcq_asym), a
- * full fence otherwise; the cold side's heavy fence is the membarrier call, which makes every
- * registered thread on a CPU run a full barrier. It returns false if membarrier failed: the
- * caller then bounds its sleep, since a registered peer's light fence did not order it. */
+/* Fences. Every Dekker pair of the queue has a hot side (a put or get that stored a position,
+ * then loads a waiter count) and a cold side (a waiter that counted itself, then re-checks
+ * before sleeping). One of the two must pay for a full barrier, and the segment's fence_mode
+ * says which:
+ *   ASYM     the hot side's light fence is a compiler barrier (when this process is
+ *            registered for MEMBARRIER_CMD_GLOBAL_EXPEDITED: weft__ipcq_asym), and the cold
+ *            side's heavy fence is the membarrier call, which makes every registered thread
+ *            on a CPU run a full barrier;
+ *   SYNCING  light fences are full fences; heavy fences still call membarrier;
+ *   SYM      light fences are full fences; heavy fences are full fences.
+ * A membarrier waits for an interrupt on every other CPU that runs a registered process: tens
+ * of µs on a virtual machine, more when those CPUs are busy. A full fence after a store to a
+ * line the other side reads costs tens of ns per message. So ASYM suits traffic where waits
+ * rarely sleep, SYM traffic where they sleep often (a round trip, or a busy machine where
+ * waits do not spin). Where a consumer sleeps once per burst and a producer goes on, the
+ * membarrier's time is only the consumer's, hidden by the messages queued meanwhile; where
+ * the two sides take turns (a request and its reply) it is on the path of every message.
+ *
+ * A sleeper that finds fewer than IPCQ_SYM_ENTER messages passed since the previous sleep
+ * through its handle moves ASYM -> SYNCING, calls membarrier, and only then SYNCING -> SYM: by
+ * then every hot side that loaded ASYM has either finished its pair or passed the barrier
+ * membarrier forced on it. A hot side counts its light fences in SYM, less IPCQ_SYM_ENTER for
+ * each sleeper it finds to wake; at IPCQ_SYM_LEAVE (sleeps have become rarer than one in
+ * IPCQ_SYM_ENTER messages) it moves SYM -> ASYM: a sleeper that loaded SYM did so
+ * before that store, so a hot side that loads ASYM afterwards loads the sleeper's count after
+ * it. The hot side loads the mode after its store and before its load of the waiter count
+ * (weft__ipcq_light_fence), which both arguments need; models/ipcq_fence.pml checks them. A
+ * value that is none of the three (a corrupt segment) fences both sides in full. */
+#define IPCQ_FENCE_ASYM    0u
+#define IPCQ_FENCE_SYNCING 1u
+#define IPCQ_FENCE_SYM     2u
+#define IPCQ_SYM_ENTER     64u
+#define IPCQ_SYM_LEAVE     1024u
 extern _Atomic int weft__ipcq_asym;
 static inline void weft__ipcq_full_fence(void)
 {
@@ -133,14 +161,29 @@ static inline void weft__ipcq_full_fence(void)
     atomic_thread_fence(memory_order_seq_cst);
 #endif
 }
-static inline void weft__ipcq_light_fence(void)
+void weft__ipcq_sym_fence(struct ipcq_seg *s);
+static inline void weft__ipcq_light_fence(struct ipcq_seg *s)
 {
-    if (atomic_load_explicit(&weft__ipcq_asym, memory_order_relaxed))
-        atomic_signal_fence(memory_order_seq_cst);
-    else
-        weft__ipcq_full_fence();
+    if (atomic_load_explicit(&weft__ipcq_asym, memory_order_relaxed)) {
+        /* seq_cst: the mode's load comes after the caller's store, before its later loads. */
+        uint32_t m = atomic_load(&s->fence_mode);
+        if (m == IPCQ_FENCE_ASYM) {
+            atomic_signal_fence(memory_order_seq_cst);
+            return;
+        }
+        if (m == IPCQ_FENCE_SYM) {
+            weft__ipcq_sym_fence(s);
+            return;
+        }
+    }
+    weft__ipcq_full_fence();
 }
-bool weft__ipcq_heavy_fence(void);
+/* The cold side's fence; to_sym: the caller sleeps often (move the mode to SYM). False if
+ * membarrier was needed and failed: the caller then bounds its sleep, since a registered
+ * peer's light fence did not order it. */
+bool weft__ipcq_heavy_fence(struct ipcq_seg *s, bool to_sym);
+/* The hot side found a sleeper to wake: SYM is earning its fences. */
+void weft__ipcq_sym_used(void);
 void weft__ipcq_rebind(weft_ipcq *q);
 static inline uint32_t weft__ipcq_pid(weft_ipcq *q)
 {
@@ -153,7 +196,7 @@ static inline uint32_t weft__ipcq_pid(weft_ipcq *q)
 /* Take a side lock, waiting at most until deadline (but at least a grace of milliseconds):
  * 0, 1 (taken over from a dead holder), WEFT_ETIMEDOUT. */
 int weft__ipcq_lock(weft_ipcq *q, struct ipcq_lock *l, weft_ns deadline);
-void weft__ipcq_unlock(struct ipcq_lock *l);
+void weft__ipcq_unlock(struct ipcq_seg *s, struct ipcq_lock *l);
 /* A one-process side: make thread tid of this process the holder of l's role (owner: the
  * pid; tid: the thread, claimed with a CAS from 0). 0 (it was or is now), 1 (taken over from
  * a dead process), -1 (a live process holds it), -2 (another thread of this process does).

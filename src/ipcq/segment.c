@@ -59,10 +59,38 @@ static void asym_register(void)
     atomic_store_explicit(&weft__ipcq_asym, ok, memory_order_relaxed);
 }
 
-bool weft__ipcq_heavy_fence(void)
+/* Light fences made in SYM by this thread, less IPCQ_SYM_ENTER per sleeper it found to wake. */
+static _Thread_local uint32_t sym_quiet WEFT__TLS_IE;
+
+void weft__ipcq_sym_used(void)
+{
+    sym_quiet = sym_quiet > IPCQ_SYM_ENTER ? sym_quiet - IPCQ_SYM_ENTER : 0;
+}
+
+void weft__ipcq_sym_fence(struct ipcq_seg *s)
 {
     weft__ipcq_full_fence();
-    return syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0;
+    if (++sym_quiet < IPCQ_SYM_LEAVE) return;
+    sym_quiet = 0;
+    uint32_t m = IPCQ_FENCE_SYM; /* seq_cst: see ipcq_internal.h */
+    atomic_compare_exchange_strong(&s->fence_mode, &m, IPCQ_FENCE_ASYM);
+}
+
+bool weft__ipcq_heavy_fence(struct ipcq_seg *s, bool to_sym)
+{
+    weft__ipcq_full_fence();
+    /* seq_cst: the mode's load and changes are ordered with the caller's count before them
+     * and its re-checks after (the arguments in ipcq_internal.h). */
+    uint32_t m = atomic_load(&s->fence_mode);
+    if (m == IPCQ_FENCE_SYM) return true;
+    /* A failed exchange leaves the mode seen in m: SYNCING is as good as our own. */
+    if (m == IPCQ_FENCE_ASYM && to_sym)
+        m = atomic_compare_exchange_strong(&s->fence_mode, &m, IPCQ_FENCE_SYNCING)
+                ? IPCQ_FENCE_SYNCING
+                : m;
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) != 0) return false;
+    if (m == IPCQ_FENCE_SYNCING) atomic_compare_exchange_strong(&s->fence_mode, &m, IPCQ_FENCE_SYM);
+    return true;
 }
 
 void weft__ipcq_fork_prepare(void)
@@ -118,6 +146,7 @@ bool weft__ipcq_signal(struct ipcq_event *ev)
      * a sleeper's increment of sleepers and its announcement (seq made odd) before its
      * re-check of the condition (Dekker): a sleeper this load misses sees the condition. */
     if (atomic_load(&ev->sleepers) == 0) return false;
+    weft__ipcq_sym_used();
     uint32_t v = atomic_load(&ev->seq);
     /* Even: nobody announced a sleep on this value since the last wake-up, so every sleeper
      * still to sleep re-checks the condition after our store: nothing to write. Odd: bump to
@@ -163,7 +192,7 @@ int weft__ipcq_lock(weft_ipcq *q, struct ipcq_lock *l, weft_ns deadline)
         atomic_fetch_add(&l->waiters, 1);
         /* The heavy half of weft__ipcq_unlock's Dekker pair (its light fence). Without
          * membarrier a missed wake-up costs one slice at most. */
-        weft__ipcq_heavy_fence();
+        weft__ipcq_heavy_fence(q->seg, false);
         int r = weft__os_futex_wait_shared(&l->owner, o, slice);
         atomic_fetch_sub(&l->waiters, 1);
         now = weft__os_now();
@@ -175,7 +204,7 @@ int weft__ipcq_lock(weft_ipcq *q, struct ipcq_lock *l, weft_ns deadline)
     }
 }
 
-void weft__ipcq_unlock(struct ipcq_lock *l)
+void weft__ipcq_unlock(struct ipcq_seg *s, struct ipcq_lock *l)
 {
     /* release: the holder's writes to the next holder's acquire CAS. Then one light fence for
      * both Dekker pairs of the caller: this store against a lock waiter's increment of
@@ -183,7 +212,7 @@ void weft__ipcq_unlock(struct ipcq_lock *l)
      * and the holder's store of its position (release, before this one) against a sleeper's
      * increment of sleepers before its re-check (weft__ipcq_signal's loads come after it). */
     atomic_store_explicit(&l->owner, 0, memory_order_release);
-    weft__ipcq_light_fence();
+    weft__ipcq_light_fence(s);
     if (atomic_load_explicit(&l->waiters, memory_order_relaxed) != 0)
         weft__os_futex_wake_shared(&l->owner, 1);
 }
@@ -345,6 +374,8 @@ static weft_ipcq *handle_new(void)
     if (!q) return NULL;
     q->fd = -1;
     q->slot = -1;
+    /* So that the first sleep does not count as following another closely. */
+    atomic_init(&q->sleep_tail, (uint64_t)0 - IPCQ_SYM_ENTER);
     pthread_mutex_init(&q->local, NULL);
     for (int i = 0; i < WEFT_IPCQ_PEERS_MAX; i++) q->pidfd[i] = -1;
     return q;
