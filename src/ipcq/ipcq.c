@@ -406,8 +406,8 @@ static int sleep_on(weft_ipcq *q, enum wait_kind k, weft_ns deadline)
     atomic_fetch_add(&ev->sleepers, 1); /* seq_cst: before the re-checks (Dekker) */
     /* relaxed: a hint for the fence mode; racing sleepers of one handle may both count. */
     uint64_t t = atomic_load_explicit(&q->seg->put.pos, memory_order_relaxed);
-    bool often = t - atomic_exchange_explicit(&q->sleep_tail, t, memory_order_relaxed) <
-                 IPCQ_SYM_ENTER;
+    bool often =
+        t - atomic_exchange_explicit(&q->sleep_tail, t, memory_order_relaxed) < IPCQ_SYM_ENTER;
     for (;;) {
         /* seq_cst: seq is read and marked before the re-checks below; a waker's (or a
          * canceller's) change of it after them makes the futex wait return at once. The

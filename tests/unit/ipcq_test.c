@@ -3,7 +3,8 @@
  * once under 4 producer and 4 consumer processes with close at random moments; a producer
  * SIGKILLed mid-stream (no torn or duplicated message), a consumer SIGKILLed while others wait
  * (nobody hangs), a peer that corrupts the segment (errors, never a crash); handing the queue
- * to a child started by the process module.
+ * to a child started by the process module; the fence mode's changes, and no lost wake-up
+ * while they happen.
  *
  * Children are made with fork() (they use the handle they inherited) or weft_process_start
  * (they attach from the descriptor). They report through a MAP_SHARED result area and their
@@ -846,6 +847,83 @@ START_TEST(ipcq_handed_to_a_child_through_pass_fds)
 }
 END_TEST
 
+/* ---- the fence mode (ipcq_internal.h) ---- */
+
+START_TEST(ipcq_fence_mode_goes_symmetric_for_frequent_sleeps_and_back)
+{
+    weft_ipcq *q = make(4, 8);
+    char buf[8] = {0};
+    size_t n;
+    /* Two sleeps with no message between them: the second moves the mode on. */
+    for (int i = 0; i < 2; i++)
+        ck_assert_weft(weft_ipcq_get(q, buf, sizeof buf, &n, WEFT_MS(1)), WEFT_ETIMEDOUT);
+    /* Without membarrier the move stops at SYNCING: both sides fence in full. */
+    uint32_t want = atomic_load(&weft__ipcq_asym) ? IPCQ_FENCE_SYM : IPCQ_FENCE_SYNCING;
+    ck_assert_uint_eq(atomic_load(&q->seg->fence_mode), want);
+    /* Traffic that finds no sleeper to wake moves it back (SYM only). */
+    for (unsigned i = 0; i < 2 * IPCQ_SYM_LEAVE; i++) {
+        ck_assert_weft(weft_ipcq_put(q, buf, sizeof buf, 0), 0);
+        ck_assert_weft(weft_ipcq_get(q, buf, sizeof buf, &n, 0), 0);
+    }
+    if (want == IPCQ_FENCE_SYM)
+        ck_assert_uint_eq(atomic_load(&q->seg->fence_mode), IPCQ_FENCE_ASYM);
+    ck_assert_weft(weft_ipcq_free(q), 0);
+}
+END_TEST
+
+/* Echo each request until the queue closes; a burst request (8 bytes, first byte 'b') is
+ * followed by `count` messages to swallow. */
+static int echo_bursts(weft_ipcq *req, void *arg)
+{
+    weft_ipcq *rep = arg;
+    for (;;) {
+        uint32_t m[2];
+        size_t n;
+        int rc = weft_ipcq_get(req, m, sizeof m, &n, WEFT_SEC(30));
+        if (rc == WEFT_ECLOSED) return 0;
+        if (rc != 0) return 2; /* a lost wake-up ends here */
+        uint32_t burst = m[0] == 'b' ? m[1] : 0;
+        for (uint32_t i = 0; i < burst; i++) {
+            uint32_t x[2];
+            if (weft_ipcq_get(req, x, sizeof x, &n, WEFT_SEC(30)) != 0 || x[0] != i) return 3;
+        }
+        if (weft_ipcq_put(rep, m, n, WEFT_SEC(30)) != 0) return 4;
+    }
+}
+
+/* Round trips (waits that sleep every message: the mode goes SYM) alternate with bursts (the
+ * consumer keeps up without sleeping: back to ASYM), so that modes change while the other
+ * process is in the middle of its pairs. A lost wake-up shows as a 30 s timeout. */
+START_TEST(ipcq_fence_mode_changes_lose_no_wake_up)
+{
+    weft_ipcq *req = make(64, 8), *rep = make(64, 8);
+    pid_t kid = child(echo_bursts, req, rep);
+    long phases = weft_test_scale(20);
+    for (long ph = 0; ph < phases; ph++) {
+        for (uint32_t i = 0; i < 200; i++) {
+            uint32_t m[2] = {'p', i}, r[2];
+            size_t n;
+            ck_assert_weft(weft_ipcq_put(req, m, sizeof m, WEFT_SEC(30)), 0);
+            ck_assert_weft(weft_ipcq_get(rep, r, sizeof r, &n, WEFT_SEC(30)), 0);
+            ck_assert_uint_eq(r[1], i);
+        }
+        uint32_t b[2] = {'b', 3 * IPCQ_SYM_LEAVE}, r[2];
+        size_t n;
+        ck_assert_weft(weft_ipcq_put(req, b, sizeof b, WEFT_SEC(30)), 0);
+        for (uint32_t i = 0; i < b[1]; i++) {
+            uint32_t m[2] = {i, 0};
+            ck_assert_weft(weft_ipcq_put(req, m, sizeof m, WEFT_SEC(30)), 0);
+        }
+        ck_assert_weft(weft_ipcq_get(rep, r, sizeof r, &n, WEFT_SEC(30)), 0);
+        ck_assert_uint_eq(r[0], 'b');
+    }
+    ck_assert_weft(weft_ipcq_close(req), 0);
+    ck_assert_int_eq(reap(kid), 0);
+    ck_assert_weft(weft_ipcq_free(req), 0);
+    ck_assert_weft(weft_ipcq_free(rep), 0);
+}
+END_TEST
+
 WEFT_TEST_SUITE("ipcq", 60, ipcq_put_get_keep_fifo_order_and_lengths,
                 ipcq_timeouts_zero_and_limited, ipcq_close_drains_then_every_get_is_closed,
                 ipcq_join_waits_for_every_task_done, ipcq_blocked_calls_are_cancellation_points,
@@ -858,4 +936,6 @@ WEFT_TEST_SUITE("ipcq", 60, ipcq_put_get_keep_fifo_order_and_lengths,
                 ipcq_sleeper_learns_of_its_peers_death_while_asleep,
                 ipcq_one_producer_side_belongs_to_one_thread_until_it_dies,
                 ipcq_one_producer_close_loses_and_duplicates_nothing,
-                ipcq_handed_to_a_child_through_pass_fds)
+                ipcq_handed_to_a_child_through_pass_fds,
+                ipcq_fence_mode_goes_symmetric_for_frequent_sleeps_and_back,
+                ipcq_fence_mode_changes_lose_no_wake_up)
