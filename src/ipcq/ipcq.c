@@ -72,10 +72,23 @@ static _Thread_local struct {
     bool woke;
 } spin_st WEFT__TLS_IE;
 
-/* Signal ev after a put or get, remembering whether a sleeper had to be woken. */
-static void wake(struct ipcq_event *ev)
+/* Puts and gets made in SYM by this thread, less IPCQ_SYM_WOKE for each that woke a sleeper. */
+static _Thread_local uint32_t sym_calls WEFT__TLS_IE;
+
+/* Signal ev after a put or get, remembering whether a sleeper had to be woken; in SYM, move
+ * back to ASYM once wake-ups have grown rare (ipcq_internal.h). */
+static void wake(weft_ipcq *q, struct ipcq_event *ev)
 {
     spin_st.woke = weft__ipcq_signal(ev);
+    /* relaxed: a hint; the change itself is a seq_cst exchange. */
+    if (atomic_load_explicit(&q->seg->fence_mode, memory_order_relaxed) != IPCQ_FENCE_SYM) return;
+    if (spin_st.woke)
+        sym_calls = sym_calls > IPCQ_SYM_WOKE ? sym_calls - IPCQ_SYM_WOKE : 0;
+    else if (++sym_calls >= IPCQ_SYM_LEAVE) {
+        uint32_t m = IPCQ_FENCE_SYM;
+        atomic_compare_exchange_strong(&q->seg->fence_mode, &m, IPCQ_FENCE_ASYM);
+        sym_calls = 0;
+    }
 }
 
 static int broken(const weft_ipcq *q)
@@ -220,7 +233,7 @@ static int try_put(weft_ipcq *q, const void *data, size_t len, weft_ns deadline)
     if (r) return r;
     r = put_locked(q, data, len);
     leave(q, 0);
-    if (r == 0) wake(&q->seg->not_empty);
+    if (r == 0) wake(q, &q->seg->not_empty);
     if (took_over) after_takeover(q);
     return r;
 }
@@ -261,7 +274,7 @@ static int get_once(weft_ipcq *q, void *buf, size_t size, size_t *len, weft_ns d
     if (r) return r;
     r = get_locked(q, buf, size, len);
     leave(q, 1);
-    if (r == 0) wake(&q->seg->not_full);
+    if (r == 0) wake(q, &q->seg->not_full);
     if (took_over) after_takeover(q);
     return r;
 }
@@ -392,6 +405,20 @@ static int died(enum wait_kind k)
                       what[k]);
 }
 
+/* After a get's sleep that ended with a message: whether the two sides take turns (a request
+ * and its reply), found from what the sleeper woke to, a single message. A consumer of a
+ * stream wakes to many, however often it sleeps. After IPCQ_SYM_TURNS such sleeps in a row
+ * the next one moves the fence mode to SYM (ipcq_internal.h). */
+static void count_turn(weft_ipcq *q)
+{
+    /* relaxed: a hint; a corrupt or racing value only picks the slower mode. */
+    uint64_t t = atomic_load_explicit(&q->seg->put.pos, memory_order_relaxed);
+    uint64_t avail = t - atomic_load_explicit(&q->seg->get.pos, memory_order_relaxed);
+    uint32_t n = atomic_load_explicit(&q->turns, memory_order_relaxed);
+    n = avail <= 1 ? (n < IPCQ_SYM_TURNS ? n + 1 : n) : 0;
+    atomic_store_explicit(&q->turns, n, memory_order_relaxed);
+}
+
 /* Sleep on k's eventcount until ready, the deadline, cancellation or the peers' deaths. */
 static int sleep_on(weft_ipcq *q, enum wait_kind k, weft_ns deadline)
 {
@@ -401,13 +428,11 @@ static int sleep_on(weft_ipcq *q, enum wait_kind k, weft_ns deadline)
     p.shared = &ev->seq;
     weft__park_enter(&p);
     weft_ns slice = SLICE_FIRST_NS;
-    bool expired = false;
+    bool expired = false, got = false;
     int rc = 0;
     atomic_fetch_add(&ev->sleepers, 1); /* seq_cst: before the re-checks (Dekker) */
-    /* relaxed: a hint for the fence mode; racing sleepers of one handle may both count. */
-    uint64_t t = atomic_load_explicit(&q->seg->put.pos, memory_order_relaxed);
-    bool often =
-        t - atomic_exchange_explicit(&q->sleep_tail, t, memory_order_relaxed) < IPCQ_SYM_ENTER;
+    /* relaxed: a hint (see count_turn). */
+    bool to_sym = atomic_load_explicit(&q->turns, memory_order_relaxed) >= IPCQ_SYM_TURNS;
     for (;;) {
         /* seq_cst: seq is read and marked before the re-checks below; a waker's (or a
          * canceller's) change of it after them makes the futex wait return at once. The
@@ -419,8 +444,8 @@ static int sleep_on(weft_ipcq *q, enum wait_kind k, weft_ns deadline)
         seq |= 1;
         /* The heavy half of the Dekker pairs: a waker's light fence ordered its store before
          * its load of sleepers only as far as this fence makes it. */
-        bool fenced = weft__ipcq_heavy_fence(q->seg, often);
-        if (ready(q, k) || atomic_load(&p.state) != WEFT__PARK_WAITING) break;
+        bool fenced = weft__ipcq_heavy_fence(q->seg, to_sym);
+        if ((got = ready(q, k)) || atomic_load(&p.state) != WEFT__PARK_WAITING) break;
         if (watched && weft__ipcq_peers_dead(q)) {
             rc = died(k);
             break;
@@ -437,7 +462,7 @@ static int sleep_on(weft_ipcq *q, enum wait_kind k, weft_ns deadline)
         /* Woken, most often by the very change awaited: a plain re-check finds it, without
          * the mark and the heavy fence (a membarrier: an IPI to every CPU running a
          * registered process) that only a sleep needs. */
-        if (ready(q, k)) break;
+        if ((got = ready(q, k))) break;
         if (!watched && r == WEFT_ETIMEDOUT && until < p.deadline) {
             if (weft__ipcq_peers_alive(q) == 0) {
                 rc = died(k);
@@ -447,6 +472,7 @@ static int sleep_on(weft_ipcq *q, enum wait_kind k, weft_ns deadline)
         }
     }
     atomic_fetch_sub(&ev->sleepers, 1);
+    if (got && k == FOR_GET) count_turn(q);
     uint32_t s = weft__park_leave(&p, expired);
     if (s == WEFT__PARK_CANCELED) return weft__fail(WEFT_ECANCELED, "ipcq: the wait was cancelled");
     if (rc) return rc;

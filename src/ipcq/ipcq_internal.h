@@ -96,7 +96,7 @@ struct weft_ipcq {
     /* Last positions seen of the other side: tail - head_seen never underestimates the fill
      * (head only grows). Each is used under its side's lock. */
     uint64_t head_seen, tail_seen;
-    _Atomic uint64_t sleep_tail; /* tail at the last sleep through this handle (fence_mode) */
+    _Atomic uint32_t turns; /* get sleeps in a row that woke to one message (fence_mode) */
     /* A thread took a one-process side's role through this handle (side 0: put, 1: get):
      * its free gives the role back. */
     _Atomic int role_held[2];
@@ -129,18 +129,17 @@ extern _Atomic uint32_t weft__ipcq_fork_gen;
  *   SYM      light fences are full fences; heavy fences are full fences.
  * A membarrier waits for an interrupt on every other CPU that runs a registered process: tens
  * of µs on a virtual machine, more when those CPUs are busy. A full fence after a store to a
- * line the other side reads costs tens of ns per message. So ASYM suits traffic where waits
- * rarely sleep, SYM traffic where they sleep often (a round trip, or a busy machine where
- * waits do not spin). Where a consumer sleeps once per burst and a producer goes on, the
- * membarrier's time is only the consumer's, hidden by the messages queued meanwhile; where
- * the two sides take turns (a request and its reply) it is on the path of every message.
+ * line the other side reads costs tens of ns per message. Where a consumer sleeps while a
+ * producer goes on, the membarrier's time is only the consumer's, hidden by the messages
+ * queued meanwhile; where the two sides take turns (a request, then its reply) it lies on the
+ * path of every message. So ASYM suits streams, SYM turn-taking.
  *
- * A sleeper that finds fewer than IPCQ_SYM_ENTER messages passed since the previous sleep
- * through its handle moves ASYM -> SYNCING, calls membarrier, and only then SYNCING -> SYM: by
- * then every hot side that loaded ASYM has either finished its pair or passed the barrier
- * membarrier forced on it. A hot side counts its light fences in SYM, less IPCQ_SYM_ENTER for
- * each sleeper it finds to wake; at IPCQ_SYM_LEAVE (sleeps have become rarer than one in
- * IPCQ_SYM_ENTER messages) it moves SYM -> ASYM: a sleeper that loaded SYM did so
+ * A getter whose last IPCQ_SYM_TURNS sleeps through its handle each woke to a single message
+ * moves ASYM -> SYNCING, calls membarrier, and only then SYNCING -> SYM: by then every hot side
+ * that loaded ASYM has either finished its pair or passed the barrier membarrier forced on it.
+ * In SYM a thread counts its puts and gets, less IPCQ_SYM_WOKE for each that woke a sleeper;
+ * at IPCQ_SYM_LEAVE (it wakes a sleeper less than once in IPCQ_SYM_WOKE calls, where taking
+ * turns wakes one at every other call) it moves SYM -> ASYM. A sleeper that loaded SYM did so
  * before that store, so a hot side that loads ASYM afterwards loads the sleeper's count after
  * it. The hot side loads the mode after its store and before its load of the waiter count
  * (weft__ipcq_light_fence), which both arguments need; models/ipcq_fence.pml checks them. A
@@ -148,7 +147,8 @@ extern _Atomic uint32_t weft__ipcq_fork_gen;
 #define IPCQ_FENCE_ASYM    0u
 #define IPCQ_FENCE_SYNCING 1u
 #define IPCQ_FENCE_SYM     2u
-#define IPCQ_SYM_ENTER     64u
+#define IPCQ_SYM_TURNS     8u
+#define IPCQ_SYM_WOKE      2u
 #define IPCQ_SYM_LEAVE     1024u
 extern _Atomic int weft__ipcq_asym;
 static inline void weft__ipcq_full_fence(void)
@@ -161,29 +161,19 @@ static inline void weft__ipcq_full_fence(void)
     atomic_thread_fence(memory_order_seq_cst);
 #endif
 }
-void weft__ipcq_sym_fence(struct ipcq_seg *s);
 static inline void weft__ipcq_light_fence(struct ipcq_seg *s)
 {
-    if (atomic_load_explicit(&weft__ipcq_asym, memory_order_relaxed)) {
-        /* seq_cst: the mode's load comes after the caller's store, before its later loads. */
-        uint32_t m = atomic_load(&s->fence_mode);
-        if (m == IPCQ_FENCE_ASYM) {
-            atomic_signal_fence(memory_order_seq_cst);
-            return;
-        }
-        if (m == IPCQ_FENCE_SYM) {
-            weft__ipcq_sym_fence(s);
-            return;
-        }
-    }
-    weft__ipcq_full_fence();
+    /* seq_cst: the mode's load comes after the caller's store, before its later loads. */
+    if (atomic_load_explicit(&weft__ipcq_asym, memory_order_relaxed) &&
+        atomic_load(&s->fence_mode) == IPCQ_FENCE_ASYM)
+        atomic_signal_fence(memory_order_seq_cst);
+    else
+        weft__ipcq_full_fence();
 }
-/* The cold side's fence; to_sym: the caller sleeps often (move the mode to SYM). False if
- * membarrier was needed and failed: the caller then bounds its sleep, since a registered
- * peer's light fence did not order it. */
+/* The cold side's fence; to_sym: the caller takes turns with its peer (move the mode to SYM).
+ * False if membarrier was needed and failed: the caller then bounds its sleep, since a
+ * registered peer's light fence did not order it. */
 bool weft__ipcq_heavy_fence(struct ipcq_seg *s, bool to_sym);
-/* The hot side found a sleeper to wake: SYM is earning its fences. */
-void weft__ipcq_sym_used(void);
 void weft__ipcq_rebind(weft_ipcq *q);
 static inline uint32_t weft__ipcq_pid(weft_ipcq *q)
 {

@@ -59,23 +59,6 @@ static void asym_register(void)
     atomic_store_explicit(&weft__ipcq_asym, ok, memory_order_relaxed);
 }
 
-/* Light fences made in SYM by this thread, less IPCQ_SYM_ENTER per sleeper it found to wake. */
-static _Thread_local uint32_t sym_quiet WEFT__TLS_IE;
-
-void weft__ipcq_sym_used(void)
-{
-    sym_quiet = sym_quiet > IPCQ_SYM_ENTER ? sym_quiet - IPCQ_SYM_ENTER : 0;
-}
-
-void weft__ipcq_sym_fence(struct ipcq_seg *s)
-{
-    weft__ipcq_full_fence();
-    if (++sym_quiet < IPCQ_SYM_LEAVE) return;
-    sym_quiet = 0;
-    uint32_t m = IPCQ_FENCE_SYM; /* seq_cst: see ipcq_internal.h */
-    atomic_compare_exchange_strong(&s->fence_mode, &m, IPCQ_FENCE_ASYM);
-}
-
 bool weft__ipcq_heavy_fence(struct ipcq_seg *s, bool to_sym)
 {
     weft__ipcq_full_fence();
@@ -146,7 +129,6 @@ bool weft__ipcq_signal(struct ipcq_event *ev)
      * a sleeper's increment of sleepers and its announcement (seq made odd) before its
      * re-check of the condition (Dekker): a sleeper this load misses sees the condition. */
     if (atomic_load(&ev->sleepers) == 0) return false;
-    weft__ipcq_sym_used();
     uint32_t v = atomic_load(&ev->seq);
     /* Even: nobody announced a sleep on this value since the last wake-up, so every sleeper
      * still to sleep re-checks the condition after our store: nothing to write. Odd: bump to
@@ -374,8 +356,6 @@ static weft_ipcq *handle_new(void)
     if (!q) return NULL;
     q->fd = -1;
     q->slot = -1;
-    /* So that the first sleep does not count as following another closely. */
-    atomic_init(&q->sleep_tail, (uint64_t)0 - IPCQ_SYM_ENTER);
     pthread_mutex_init(&q->local, NULL);
     for (int i = 0; i < WEFT_IPCQ_PEERS_MAX; i++) q->pidfd[i] = -1;
     return q;

@@ -11,6 +11,7 @@
  * exit status; a child never calls ck_assert. */
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -849,14 +850,27 @@ END_TEST
 
 /* ---- the fence mode (ipcq_internal.h) ---- */
 
-START_TEST(ipcq_fence_mode_goes_symmetric_for_frequent_sleeps_and_back)
+/* Put one message each time the parent sleeps for one, `arg` times. */
+static int answer_sleeps(weft_ipcq *q, void *arg)
+{
+    for (long i = 0; i < (long)(intptr_t)arg; i++) {
+        await_sleepers(&q->seg->not_empty, 1);
+        if (weft_ipcq_put(q, "x", 1, WEFT_FOREVER) != 0) return 1;
+        while (weft_ipcq_size(q) != 0) weft_sleep(WEFT_US(200)); /* taken */
+    }
+    return 0;
+}
+
+START_TEST(ipcq_fence_mode_goes_symmetric_for_turns_and_back_for_streams)
 {
     weft_ipcq *q = make(4, 8);
     char buf[8] = {0};
     size_t n;
-    /* Two sleeps with no message between them: the second moves the mode on. */
-    for (int i = 0; i < 2; i++)
-        ck_assert_weft(weft_ipcq_get(q, buf, sizeof buf, &n, WEFT_MS(1)), WEFT_ETIMEDOUT);
+    /* Sleeps that each wake to a single message: the third moves the mode on. */
+    pid_t kid = child(answer_sleeps, q, (void *)(intptr_t)(IPCQ_SYM_TURNS + 1));
+    for (unsigned i = 0; i < IPCQ_SYM_TURNS + 1; i++)
+        ck_assert_weft(weft_ipcq_get(q, buf, sizeof buf, &n, WEFT_FOREVER), 0);
+    ck_assert_int_eq(reap(kid), 0);
     /* Without membarrier the move stops at SYNCING: both sides fence in full. */
     uint32_t want = atomic_load(&weft__ipcq_asym) ? IPCQ_FENCE_SYM : IPCQ_FENCE_SYNCING;
     ck_assert_uint_eq(atomic_load(&q->seg->fence_mode), want);
@@ -891,8 +905,8 @@ static int echo_bursts(weft_ipcq *req, void *arg)
     }
 }
 
-/* Round trips (waits that sleep every message: the mode goes SYM) alternate with bursts (the
- * consumer keeps up without sleeping: back to ASYM), so that modes change while the other
+/* Round trips (sleeps that wake to one message: the mode goes SYM) alternate with bursts
+ * (a consumer that wakes to many, and wakes that grow rare: back to ASYM), so that modes change while the other
  * process is in the middle of its pairs. A lost wake-up shows as a 30 s timeout. */
 START_TEST(ipcq_fence_mode_changes_lose_no_wake_up)
 {
@@ -937,5 +951,5 @@ WEFT_TEST_SUITE("ipcq", 60, ipcq_put_get_keep_fifo_order_and_lengths,
                 ipcq_one_producer_side_belongs_to_one_thread_until_it_dies,
                 ipcq_one_producer_close_loses_and_duplicates_nothing,
                 ipcq_handed_to_a_child_through_pass_fds,
-                ipcq_fence_mode_goes_symmetric_for_frequent_sleeps_and_back,
+                ipcq_fence_mode_goes_symmetric_for_turns_and_back_for_streams,
                 ipcq_fence_mode_changes_lose_no_wake_up)
