@@ -72,6 +72,8 @@ bool weft__ipcq_heavy_fence(struct ipcq_seg *s, bool to_sym)
                 ? IPCQ_FENCE_SYNCING
                 : m;
     if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) != 0) return false;
+    /* Any membarrier made after SYNCING was seen completes the move, ours or one whose
+     * mover died half-way. */
     if (m == IPCQ_FENCE_SYNCING) atomic_compare_exchange_strong(&s->fence_mode, &m, IPCQ_FENCE_SYM);
     return true;
 }
