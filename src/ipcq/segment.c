@@ -363,6 +363,15 @@ static weft_ipcq *handle_new(void)
     return q;
 }
 
+/* A slot: the length and the bytes, rounded to 8, and at least a cache line. Smaller slots
+ * share lines, and a consumer close behind its producer then pulls the line the producer is
+ * writing the next message into: each line crossed the CPUs several times. */
+static uint32_t slot_size_of(uint32_t max_msg)
+{
+    uint32_t n = (IPCQ_SLOT_HDR + max_msg + 7) & ~7u;
+    return n < IPCQ_LINE ? IPCQ_LINE : n;
+}
+
 static void handle_take_geometry(weft_ipcq *q, const struct ipcq_hdr *h)
 {
     q->capacity = h->capacity;
@@ -398,7 +407,7 @@ int weft_ipcq_new(weft_ipcq **out, const weft_ipcq_opts *opts)
     h.nslots = 1;
     while (h.nslots < h.capacity) h.nslots *= 2;
     h.max_msg = (uint32_t)o.max_msg;
-    h.slot_size = (uint32_t)((IPCQ_SLOT_HDR + o.max_msg + 7) & ~(size_t)7);
+    h.slot_size = slot_size_of((uint32_t)o.max_msg);
     h.size = h.hdr_size + (uint64_t)h.nslots * h.slot_size;
     if (h.size > WEFT_IPCQ_SIZE_MAX)
         return weft__fail(WEFT_EINVAL, "ipcq_new: %zu slots of %u bytes exceed %zu bytes",
@@ -447,7 +456,7 @@ static int check_header(const struct ipcq_hdr *h, uint64_t fsize)
         bad = "slot count", v = h->nslots;
     else if (h->max_msg > WEFT_IPCQ_MSG_MAX)
         bad = "max_msg", v = h->max_msg;
-    else if (h->slot_size != ((IPCQ_SLOT_HDR + h->max_msg + 7) & ~7u))
+    else if (h->slot_size != slot_size_of(h->max_msg))
         bad = "slot size", v = h->slot_size;
     else if (h->size != h->hdr_size + (uint64_t)h->nslots * h->slot_size ||
              h->size > WEFT_IPCQ_SIZE_MAX)
