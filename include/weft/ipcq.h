@@ -99,6 +99,8 @@ typedef struct weft_ipcq_opts {
 /* clang-format on */
 
 /* weft_ipcq_new - make a queue in a new shared memory segment and attach the calling process.
+ * The segment holds capacity (rounded up to a power of two) slots of max(8 + max_msg rounded
+ * up to 8, 64) bytes, plus a few cache lines of its own.
  * out:  caller-owned, receives the handle on success (untouched on failure).
  * opts: borrowed during the call, may be NULL (WEFT_IPCQ_OPTS_INIT).
  * Returns 0; WEFT_EINVAL (NULL out; capacity > WEFT_IPCQ_CAPACITY_MAX; max_msg >
