@@ -1,6 +1,6 @@
 /* models/ipcq_fence.pml - the ipcq fence modes on x86-TSO (src/ipcq/ipcq_internal.h: the
  * comment above IPCQ_FENCE_ASYM, weft__ipcq_light_fence; src/ipcq/segment.c:
- * weft__ipcq_sym_fence, weft__ipcq_heavy_fence, weft__ipcq_signal; src/ipcq/ipcq.c: sleep_on):
+ * weft__ipcq_heavy_fence, weft__ipcq_signal; src/ipcq/ipcq.c: wake, sleep_on):
  * no lost wake-up, whatever the mode does meanwhile.
  *
  * ipcq_event.pml checks the eventcount with every access sequentially consistent. Here the
@@ -26,7 +26,7 @@
  *   "mem_tail = buf_tail", which SPIN may take between any two steps of the putter: exactly
  *   the points the kernel may interrupt it at.
  * - Sleeper i waits for tail > tgt[i] (the first or the second message, chosen at the start)
- *   as sleep_on does: sleepers++; often is chosen once (a sleep following another closely);
+ *   as sleep_on does: sleepers++; often is chosen once (to_sym: a getter that takes turns);
  *   loop { mark seq odd as in ipcq_event.pml; the heavy fence: load the mode; SYM: done (a
  *   full fence); ASYM and often: CAS ASYM -> SYNCING (failed: take the mode seen); then
  *   membarrier; then, if the mode taken was SYNCING, CAS SYNCING -> SYM; re-check tail;
@@ -43,10 +43,12 @@
  * Property: no lost wake-up. A sleeper left asleep when nothing else can move (every message
  * published, the buffer drained) is an invalid end state.
  *
- * The plain run (the protocol as src/ipcq has it) FAILS, by an ABA on SYNCING: a sleeper
+ * The generation (IPCQ_FENCE_GEN) is there because without it the protocol fails, by an
+ * ABA on SYNCING (MUTANT_NO_GEN, the protocol as first written): a sleeper
  * that took SYNCING and returned from its membarrier may CAS SYNCING -> SYM much later, in a
  * later SYNCING period, whose hot sides its membarrier never covered. SPIN's trail (both
- * sleepers wait for the second message, A sleeps often, B not; start ASYM, seq even):
+ * sleepers wait for the second message, A moves the mode (to_sym), B not; start ASYM, seq
+ * even):
  *   putter   store tail = 1 (buffered)
  *   B        sleepers++, seq 0 -> 1
  *   A        sleepers++, seq odd; load ASYM; CAS ASYM -> SYNCING
@@ -63,13 +65,13 @@
  *            futex_wait(seq, 3): asleep
  *   A        membarrier (tail = 2); re-check: ready, leaves. B sleeps with message 2
  *            published and nobody left to wake it.
- * -DFIX_GEN checks a fix: the mode word carries a generation, bumped by every ASYM ->
- * SYNCING, and a sleeper's SYNCING -> SYM compares the generation it took SYNCING in, so a
- * stale CAS fails. (Letting only the sleeper whose own CAS made SYNCING make SYM also holds
- * here, but a sleeper that dies in between leaves the mode SYNCING for good.) The mutants
- * are checked on -DFIX_GEN, the protocol that holds.
+ * With the generation in the mode word, bumped by every ASYM -> SYNCING and compared by
+ * SYNCING -> SYM, that stale CAS fails. (Letting only the sleeper whose own CAS made SYNCING
+ * make SYM also holds here, but a sleeper that dies in between leaves the mode SYNCING for
+ * good.)
  *
  * Mutants (each must be caught):
+ *   MUTANT_NO_GEN              no generation: the ABA above;
  *   MUTANT_NO_SYNCING          the sleeper moves ASYM straight to SYM, then calls membarrier:
  *                              a sleeper that loads SYM meanwhile fences alone, against a
  *                              putter that loaded ASYM and whose store still waits;
@@ -91,13 +93,13 @@
 byte mode;
 byte mem_tail; /* tail in memory */
 byte buf_tail; /* the putter's last store of tail; mem_tail < buf_tail: stores in its buffer */
-byte gen; /* -DFIX_GEN: bumped by every ASYM -> SYNCING (else always 0) */
+byte gen; /* bumped by every ASYM -> SYNCING (MUTANT_NO_GEN: always 0) */
 byte seq;
 byte sleepers;
 byte tgt[NW];
 bit asleep[NW];
 
-#ifdef FIX_GEN
+#ifndef MUTANT_NO_GEN
 #define GEN_BUMP gen++
 #else
 #define GEN_BUMP skip
@@ -126,7 +128,7 @@ inline light_fence(m)
 #else
         skip
 #endif
-    :: m == SYM -> /* weft__ipcq_sym_fence */
+    :: m == SYM -> /* a full fence; any hot side may then leave SYM (wake in ipcq.c) */
 #ifndef MUTANT_SYM_SKIPS_FENCE
         full_fence();
 #endif

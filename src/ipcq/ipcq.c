@@ -81,12 +81,13 @@ static void wake(weft_ipcq *q, struct ipcq_event *ev)
 {
     spin_st.woke = weft__ipcq_signal(ev);
     /* relaxed: a hint; the change itself is a seq_cst exchange. */
-    if (atomic_load_explicit(&q->seg->fence_mode, memory_order_relaxed) != IPCQ_FENCE_SYM) return;
+    uint32_t w = atomic_load_explicit(&q->seg->fence_mode, memory_order_relaxed);
+    if ((w & IPCQ_FENCE_MASK) != IPCQ_FENCE_SYM) return;
     if (spin_st.woke)
         sym_calls = sym_calls > IPCQ_SYM_WOKE ? sym_calls - IPCQ_SYM_WOKE : 0;
     else if (++sym_calls >= IPCQ_SYM_LEAVE) {
-        uint32_t m = IPCQ_FENCE_SYM;
-        atomic_compare_exchange_strong(&q->seg->fence_mode, &m, IPCQ_FENCE_ASYM);
+        atomic_compare_exchange_strong(&q->seg->fence_mode, &w,
+                                       (w & ~IPCQ_FENCE_MASK) | IPCQ_FENCE_ASYM);
         sym_calls = 0;
     }
 }

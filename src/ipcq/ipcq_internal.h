@@ -80,7 +80,7 @@ struct ipcq_seg {
     _Atomic uint32_t closed;
     _Atomic uint32_t peers_gen; /* bumped when peers[] changes: watchers rescan it */
     _Atomic uint64_t done;
-    _Atomic uint32_t fence_mode; /* IPCQ_FENCE_*: how the Dekker pairs are fenced (below) */
+    _Atomic uint32_t fence_mode; /* IPCQ_FENCE_* | generation: how Dekker pairs are fenced */
     alignas(IPCQ_LINE) _Atomic int32_t peers[WEFT_IPCQ_PEERS_MAX];
 };
 
@@ -137,6 +137,12 @@ extern _Atomic uint32_t weft__ipcq_fork_gen;
  * A getter whose last IPCQ_SYM_TURNS sleeps through its handle each woke to a single message
  * moves ASYM -> SYNCING, calls membarrier, and only then SYNCING -> SYM: by then every hot side
  * that loaded ASYM has either finished its pair or passed the barrier membarrier forced on it.
+ * Any sleeper whose membarrier came after it loaded SYNCING may make that last move (so a mover
+ * that died half-way leaves no SYNCING for good), but only in the same SYNCING period: the
+ * word's upper bits count the moves to SYNCING (IPCQ_FENCE_GEN), and the exchange compares the
+ * whole word. Without them a sleeper held up after its membarrier could move a later period's
+ * SYNCING to SYM, ahead of the membarrier that period needs (models/ipcq_fence.pml has the
+ * trail).
  * In SYM a thread counts its puts and gets, less IPCQ_SYM_WOKE for each that woke a sleeper;
  * at IPCQ_SYM_LEAVE (it wakes a sleeper less than once in IPCQ_SYM_WOKE calls, where taking
  * turns wakes one at every other call) it moves SYM -> ASYM. A sleeper that loaded SYM did so
@@ -147,6 +153,8 @@ extern _Atomic uint32_t weft__ipcq_fork_gen;
 #define IPCQ_FENCE_ASYM    0u
 #define IPCQ_FENCE_SYNCING 1u
 #define IPCQ_FENCE_SYM     2u
+#define IPCQ_FENCE_MASK    3u /* the mode; the bits above it: the generation */
+#define IPCQ_FENCE_GEN     4u
 #define IPCQ_SYM_TURNS     8u
 #define IPCQ_SYM_WOKE      2u
 #define IPCQ_SYM_LEAVE     1024u
@@ -165,7 +173,7 @@ static inline void weft__ipcq_light_fence(struct ipcq_seg *s)
 {
     /* seq_cst: the mode's load comes after the caller's store, before its later loads. */
     if (atomic_load_explicit(&weft__ipcq_asym, memory_order_relaxed) &&
-        atomic_load(&s->fence_mode) == IPCQ_FENCE_ASYM)
+        (atomic_load(&s->fence_mode) & IPCQ_FENCE_MASK) == IPCQ_FENCE_ASYM)
         atomic_signal_fence(memory_order_seq_cst);
     else
         weft__ipcq_full_fence();

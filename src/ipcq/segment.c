@@ -64,17 +64,18 @@ bool weft__ipcq_heavy_fence(struct ipcq_seg *s, bool to_sym)
     weft__ipcq_full_fence();
     /* seq_cst: the mode's load and changes are ordered with the caller's count before them
      * and its re-checks after (the arguments in ipcq_internal.h). */
-    uint32_t m = atomic_load(&s->fence_mode);
-    if (m == IPCQ_FENCE_SYM) return true;
-    /* A failed exchange leaves the mode seen in m: SYNCING is as good as our own. */
-    if (m == IPCQ_FENCE_ASYM && to_sym)
-        m = atomic_compare_exchange_strong(&s->fence_mode, &m, IPCQ_FENCE_SYNCING)
-                ? IPCQ_FENCE_SYNCING
-                : m;
+    uint32_t w = atomic_load(&s->fence_mode);
+    if ((w & IPCQ_FENCE_MASK) == IPCQ_FENCE_SYM) return true;
+    if ((w & IPCQ_FENCE_MASK) == IPCQ_FENCE_ASYM && to_sym) {
+        uint32_t next = ((w & ~IPCQ_FENCE_MASK) + IPCQ_FENCE_GEN) | IPCQ_FENCE_SYNCING;
+        /* A failed exchange leaves the word seen in w: a SYNCING is as good as our own. */
+        if (atomic_compare_exchange_strong(&s->fence_mode, &w, next)) w = next;
+    }
     if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) != 0) return false;
-    /* Any membarrier made after SYNCING was seen completes the move, ours or one whose
-     * mover died half-way. */
-    if (m == IPCQ_FENCE_SYNCING) atomic_compare_exchange_strong(&s->fence_mode, &m, IPCQ_FENCE_SYM);
+    /* Any membarrier made after this SYNCING was seen completes the move, ours or one whose
+     * mover died half-way; the generation keeps it from completing a later SYNCING's. */
+    if ((w & IPCQ_FENCE_MASK) == IPCQ_FENCE_SYNCING)
+        atomic_compare_exchange_strong(&s->fence_mode, &w, (w & ~IPCQ_FENCE_MASK) | IPCQ_FENCE_SYM);
     return true;
 }
 
