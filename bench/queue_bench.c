@@ -15,7 +15,8 @@
  * BENCH_RUNS (default 5) rounds, medians; ratios are against the naive ring. Each round runs
  * every contender once, in turn, so that the machine's drift (this is a shared VM) hits all
  * contenders alike instead of whichever happened to run during a slow stretch.
- * BENCH_ONLY=a,b runs only the contenders whose name contains a or b (the baseline always runs).
+ * BENCH_ONLY=a,b runs only the contenders whose name contains a or b (the baseline always runs);
+ * BENCH_SHAPES=a,b only the tables whose title contains a or b ("2P2C,4P4C", "latency").
  * ck_ring is left out where threads outnumber CPUs: its multi-producer enqueue spins, without
  * yielding, until a preempted producer ahead of it publishes, and with 4 threads on 2 CPUs a
  * run took minutes instead of a second (8 on 2, always). */
@@ -373,6 +374,8 @@ static void table(const char *title, const char *unit, int runs, int np, int nc)
 {
     static double v[NIMPL][MAX_RUNS];
     double med[NIMPL];
+    const char *shapes = getenv("BENCH_SHAPES");
+    if (shapes && *shapes && !bench_name_listed(title, shapes)) return;
     for (int r = 0; r < runs; r++)
         for (size_t i = 0; i < NIMPL; i++)
             if (selected(i, np ? np + nc : 2))

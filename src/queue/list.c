@@ -34,6 +34,12 @@
  * their own threads, and through malloc that cost an arena lock round trip (and often a futex
  * call) per block; through the spares it is one exchange each way. A spare slot is an atomic
  * pointer that only exchange and CAS from NULL touch, so a block has one owner at a time.
+ * Contention: a thread that loses its position CAS (tail or head) yields the CPU before it
+ * tries again (lost_cas()). A lost CAS means a thread of the same side ran at that moment, and
+ * when threads outnumber CPUs two producers (consumers) that run together pull the position's
+ * line and the block's lines back and forth for every item; the yield lets a thread of the
+ * other side run instead (a bounded ring gets that pairing for free: a side that runs ahead
+ * finds it full or empty and waits).
  * The emptiness test is the writer's and waiter's side of wait.c's Dekker pattern: tail CAS and
  * tail load are seq_cst. No locks here (docs/design/locks.md).
  */
@@ -75,6 +81,14 @@ static void block_give_up(weft__list *l, struct weft__lblock *b)
             return;
     }
     free(b);
+}
+
+/* Our position CAS failed: another thread of our side moved the position just now. Hand the
+ * CPU over rather than spin on the line (see the top): nothing is claimed yet. On a machine
+ * with a CPU for every thread the yield returns at once, a short backoff. */
+static void lost_cas(void)
+{
+    weft__os_yield();
 }
 
 /* The slot's item is written: wait for it (a producer between its CAS and its store). */
@@ -204,6 +218,8 @@ int weft__list_send(weft__list *l, void *item, _Atomic size_t *waiters, weft__li
             weft__list_publish(claim);
             claim->state = NULL;
             return 0;
+        } else {
+            lost_cas();
         }
         tail = atomic_load_explicit(&l->tindex, memory_order_acquire);
         b = atomic_load_explicit(&l->tblock, memory_order_acquire);
@@ -248,6 +264,7 @@ static int claim_head(weft__list *l, struct weft__lblock **bp, unsigned *offp)
             *offp = off;
             return 0;
         }
+        lost_cas();
         b = atomic_load_explicit(&l->hblock, memory_order_acquire);
         continue;
     again:
