@@ -406,16 +406,17 @@ END_TEST
 /* Two weft threads joining each other. */
 struct joiners {
     weft_thread a, b;
-    weft_event b_known, b_runs;
+    weft_event b_known, a_runs, b_runs;
     int a_rc, b_rc;
 };
 
 static int join_b(void *arg)
 {
     struct joiners *j = arg;
+    ck_assert_weft(weft_event_set(&j->a_runs), 0);
     ck_assert_weft(weft_event_wait(&j->b_known, WEFT_FOREVER), 0);
-    /* b must be running first: a join of a thread that has not run yet names no holder, and
-     * the dump then sees no cycle */
+    /* Each joins only a thread that has run: a join of a thread that has not run yet names
+     * no holder (weft/debug.h), and the dump then sees no cycle. */
     ck_assert_weft(weft_event_wait(&j->b_runs, WEFT_FOREVER), 0);
     j->a_rc = weft_thread_join(j->b, NULL, WEFT_FOREVER); /* ends by weft_thread_stop */
     return 0;
@@ -424,6 +425,7 @@ static int join_b(void *arg)
 static int join_a(void *arg)
 {
     struct joiners *j = arg;
+    ck_assert_weft(weft_event_wait(&j->a_runs, WEFT_FOREVER), 0);
     ck_assert_weft(weft_event_set(&j->b_runs), 0);
     j->b_rc = weft_thread_join(j->a, NULL, WEFT_FOREVER); /* a returns once stopped */
     return 0;
@@ -449,6 +451,7 @@ START_TEST(join_cycle_is_a_deadlock_in_the_dump)
     struct joiners j;
     memset(&j, 0, sizeof j);
     ck_assert_weft(weft_event_init(&j.b_known), 0);
+    ck_assert_weft(weft_event_init(&j.a_runs), 0);
     ck_assert_weft(weft_event_init(&j.b_runs), 0);
     weft_thread_opts o = WEFT_THREAD_OPTS_INIT;
     o.name = "joiner-a";
