@@ -43,26 +43,30 @@
 
 enum { LOCKED = 1, PARKED = 2, WAKING = 4, HOLDER_SHIFT = 3 };
 
-/* Waiting. A contender that found the lock taken probes the word again LOCK_BACKOFF_MIN
- * pauses later, then at gaps doubling up to LOCK_BACKOFF_MAX, about LOCK_SPIN_PAUSES in all (a
- * pause is 10-40 ns: 0.7-2.5 us to the second probe, 11-40 us in all). Then it yields the CPU
- * between probes LOCK_YIELDS times, and only then sets PARKED and sleeps (weft__lot_park
- * without the parking lot's own spin: the release it waits for shows in the word, where it
- * spun; a parked spinner would only make every release pay for a futile wake-up). A woken
- * thread that loses the lock again starts over. A deadline or a cancellation ends the
- * spinning early (the park then returns at once).
+/* Waiting. A contender that found the lock taken probes the word three more times, after
+ * LOCK_BACKOFF_MIN pauses and then at gaps doubling up to LOCK_BACKOFF_MAX (LOCK_SPIN_PAUSES
+ * in all; a pause is 10-40 ns: 0.7-2.5 us to the second probe, 5-18 us in all). Then it yields
+ * the CPU between probes LOCK_YIELDS times, and only then sets PARKED and sleeps
+ * (weft__lot_park without the parking lot's own spin: the release it waits for shows in the
+ * word, where it spun; a parked spinner would only make every release pay for a futile
+ * wake-up). A woken thread that loses the lock again starts over. A deadline or a
+ * cancellation ends the spinning early (the park then returns at once).
  *
  * Why the gaps are that wide: under saturation (the holder takes the lock again a few
  * nanoseconds after each release) the lock is free a good part of the time, so nearly every
  * probe that comes soon wins it, and every such win moves the lock, the data it guards and
  * the next spinner's probes between CPUs (several hundred nanoseconds of stalls each). Probes
  * nanoseconds apart made a hand-over every ~15 critical sections; a microsecond apart, every
- * ~150. Why yield: with more threads than CPUs the holder may be waiting for the CPU that a
- * spinner occupies. */
+ * ~150. Why yield, and soon: with more threads than CPUs (or other work on them) the holder
+ * may be waiting for the CPU that a spinner occupies; a longer pause budget (1024) measured
+ * worse there and no better elsewhere. A waiter told that the holder is about to release
+ * (WEFT__LOCK_SOON: a condition taking its lock back from the notifier, a barrier's short
+ * section) probes densely from the start (1, 2, 4 ... pauses), as it would otherwise lose
+ * most of a gap. */
 #define LOCK_BACKOFF_MIN 64
 #define LOCK_BACKOFF_MAX 256
-#define LOCK_SPIN_PAUSES 1024
-#define LOCK_YIELDS      8
+#define LOCK_SPIN_PAUSES (64 + 128 + 256)
+#define LOCK_YIELDS      16
 
 static bool still_locked_and_parked(void *word)
 {
@@ -99,12 +103,14 @@ static bool spin_over(weft_ns deadline, bool cancellable)
     return deadline != WEFT_FOREVER && weft__os_now() >= deadline;
 }
 
-static int lock_wait(weft_lock *l, weft_ns deadline, bool cancellable)
+static int lock_wait(weft_lock *l, weft_ns deadline, unsigned how)
 {
     _Atomic uint32_t *s = WEFT__ATOMIC32(l->state);
+    bool cancellable = how & WEFT__LOCK_CANCELLABLE;
     unsigned flags = (cancellable ? WEFT__LOT_CANCELLABLE : 0) | WEFT__LOT_NOSPIN |
                      WEFT__LOT_KIND(WEFT__WAIT_LOCK);
-    for (int paused = 0, backoff = LOCK_BACKOFF_MIN, yields = 0;;) {
+    int first = how & WEFT__LOCK_SOON ? 1 : LOCK_BACKOFF_MIN;
+    for (int paused = 0, backoff = first, yields = 0;;) {
         if (try_lock(s)) return 0;
         /* relaxed: only steers spinning; every decision is re-checked by a CAS or under the
          * bucket lock (still_locked_and_parked). */
@@ -132,13 +138,13 @@ static int lock_wait(weft_lock *l, weft_ns deadline, bool cancellable)
         /* Woken: we were the pending wake-up; from now on a release may wake another.
          * relaxed: WAKING guards no data; after_wake's CAS loop preserves the cleared bit. */
         atomic_fetch_and_explicit(s, ~(uint32_t)WAKING, memory_order_relaxed);
-        paused = 0, backoff = LOCK_BACKOFF_MIN, yields = 0; /* running again: spin again */
+        paused = 0, backoff = first, yields = 0; /* running again: spin again */
     }
 }
 
-int weft__lock_wait(weft_lock *l, weft_ns deadline, bool cancellable)
+int weft__lock_wait(weft_lock *l, weft_ns deadline, unsigned flags)
 {
-    int rc = lock_wait(l, deadline, cancellable);
+    int rc = lock_wait(l, deadline, flags);
     if (rc != 0) return rc;
     if (weft__lock_hooked()) weft__lock_hook_acquired(l, false);
     return 0;
@@ -162,7 +168,7 @@ int weft_lock_acquire(weft_lock *l, weft_ns timeout)
         return 0;
     }
     if (timeout == 0) return WEFT_EAGAIN;
-    return weft__lock_wait(l, weft_deadline(timeout), true);
+    return weft__lock_wait(l, weft_deadline(timeout), WEFT__LOCK_CANCELLABLE);
 }
 
 /* Under the bucket lock, after the claim: unlock, keep PARKED only if records remain, and
