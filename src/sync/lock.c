@@ -75,6 +75,11 @@ static bool still_locked_and_parked(void *word)
     return (v & (LOCKED | PARKED)) == (LOCKED | PARKED);
 }
 
+/* PARKED|WAKING as this thread last found them in a lock word it took: the fast paths' guess
+ * of the flags (while threads are parked on a busy lock they stay set for many acquisitions,
+ * and a wrong guess costs a failed CAS). Any guess is safe: the CAS checks it. */
+static _Thread_local uint32_t guess_flags WEFT__TLS_IE;
+
 /* One attempt without waiting, given a guess v of the word: takes the lock if LOCKED is clear
  * (PARKED and WAKING may be set). */
 static inline bool try_lock_from(_Atomic uint32_t *s, uint32_t v)
@@ -82,8 +87,10 @@ static inline bool try_lock_from(_Atomic uint32_t *s, uint32_t v)
     /* acquire: pairs with the release CAS in weft_lock_release / after_wake. */
     while (!(v & LOCKED))
         if (atomic_compare_exchange_weak_explicit(s, &v, v | LOCKED | weft__dbg_owner,
-                                                  memory_order_acquire, memory_order_relaxed))
+                                                  memory_order_acquire, memory_order_relaxed)) {
+            if (v != guess_flags) guess_flags = v & (PARKED | WAKING);
             return true;
+        }
     return false;
 }
 
@@ -162,8 +169,8 @@ int weft_lock_acquire(weft_lock *l, weft_ns timeout)
 {
     if (l == NULL || timeout < 0)
         return weft__fail(WEFT_EINVAL, "%s", l == NULL ? "l is NULL" : "timeout is negative");
-    /* Guess the word is 0 (free, nobody parked); PARKED or WAKING in it cost one more CAS. */
-    if (try_lock_from(WEFT__ATOMIC32(l->state), 0)) {
+    /* Guess the word is free with the flags last seen; a wrong guess costs one more CAS. */
+    if (try_lock_from(WEFT__ATOMIC32(l->state), guess_flags)) {
         if (weft__lock_hooked()) weft__lock_hook_acquired(l, timeout == 0);
         return 0;
     }
@@ -205,7 +212,7 @@ int weft_lock_release(weft_lock *l)
     if (l == NULL) return weft__fail(WEFT_EINVAL, "l is NULL");
     if (weft__lock_hooked()) weft__lock_hook_released(l);
     _Atomic uint32_t *s = WEFT__ATOMIC32(l->state);
-    uint32_t v = LOCKED | weft__dbg_owner; /* the usual word: our own hold, nobody parked */
+    uint32_t v = LOCKED | weft__dbg_owner | guess_flags; /* the usual word: our own hold */
     for (;;) {
         if (!(v & LOCKED))
             return weft__fail(WEFT_ESTATE, "the lock is not locked (a double release)");
