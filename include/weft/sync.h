@@ -54,6 +54,9 @@ WEFT_API int weft_lock_init(weft_lock *l);
 /* weft_lock_acquire - lock l (Lock.acquire), waiting at most timeout.
  * l: borrowed. Acquiring a lock the calling thread already holds waits (for another thread to
  * release it, or for the timeout): a Lock has no owner.
+ * Not fair, like pthread_mutex: a thread that releases l and acquires it again at once usually
+ * gets it before a waiting thread, and a waiter may wait for as long as others keep l busy.
+ * A waiter spins for a while (some microseconds) before it sleeps.
  * Returns 0 (l is now locked by the caller), WEFT_EAGAIN (timeout 0 and l is locked),
  * WEFT_ETIMEDOUT, WEFT_ECANCELED (cancelled while waiting), WEFT_EINVAL (NULL l, negative
  * timeout).

@@ -91,6 +91,7 @@ int weft__lot_park(const void *key, _Atomic uint32_t *waiters, weft__lot_check c
     weft__waiter w;
     weft__park_init(&p, deadline);
     p.cancellable = (flags & WEFT__LOT_CANCELLABLE) != 0;
+    p.spin = (flags & WEFT__LOT_NOSPIN) == 0;
     weft__park_what(&p, flags >> 8, (const void *)((uintptr_t)key & ~(uintptr_t)3));
     weft__waiter_init(&w, &p, 0);
     w.want = (uintptr_t)key;

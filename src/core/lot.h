@@ -37,6 +37,7 @@ typedef bool (*weft__lot_check)(void *obj);
 /* How a weft__lot_park waits (flags). */
 enum {
     WEFT__LOT_CANCELLABLE = 1, /* the wait ends with WEFT_ECANCELED when the thread is cancelled */
+    WEFT__LOT_NOSPIN = 2,      /* sleep at once: the caller spun on the object's own word */
 };
 /* The kind of wait, for the dump (enum weft__wait_kind, core/debugrec.h), or'ed into flags. The
  * dump shows the key, with its two low bits cleared, as the object (sync/sem.c parks on the

@@ -70,7 +70,7 @@ typedef struct weft__park {
     struct weft__park *held_next; /* HELD: the next park on the claimer's wakelist */
     weft_ns deadline;             /* absolute, monotonic; WEFT_FOREVER for none */
     bool cancellable;             /* false: only a waker or the deadline can end this wait */
-    bool spin;                    /* false: sleep at once (nothing but the deadline will end it) */
+    bool spin;                    /* false: sleep at once (spun already, or only a deadline) */
     bool scope_first;             /* the deadline is the scope's (weft__park_enter) */
     uint8_t kind;                 /* what it waits on, for the dump (core/debugrec.h); 0: other */
     const void *obj;              /* the object waited on, for the dump; NULL if none */

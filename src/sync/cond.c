@@ -45,7 +45,7 @@ static int wait_on(_Atomic uint32_t *key, weft_lock *l, weft_rlock *r, weft_ns d
     else
         weft_lock_release(l);
     int rc = weft__lot_finish(key, key, &w, weft__park_wait(&p));
-    weft__lock_wait(r ? &r->lock : l, WEFT_FOREVER, false);
+    weft__lock_wait(r ? &r->lock : l, WEFT_FOREVER, WEFT__LOCK_SOON);
     if (r) weft__rlock_take(r, saved);
     return rc;
 }
@@ -194,7 +194,7 @@ int weft_barrier_set_timeout(weft_barrier *b, weft_ns timeout)
 static void lock_barrier(weft_barrier *b)
 {
     /* A short critical section: taken without timeout or cancellation. */
-    weft__lock_wait(&b->lock, WEFT_FOREVER, false);
+    weft__lock_wait(&b->lock, WEFT_FOREVER, WEFT__LOCK_SOON);
 }
 
 static void set_state(weft_barrier *b, int32_t state)

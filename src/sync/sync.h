@@ -6,10 +6,17 @@
 #include <stdint.h>
 #include <weft/sync.h>
 
-/* The slow path of weft_lock_acquire with an absolute deadline; cancellable false makes the
- * wait immune to cancellation (a condition taking its lock back). Returns 0, WEFT_ETIMEDOUT,
- * WEFT_ECANCELED. */
-int weft__lock_wait(weft_lock *l, weft_ns deadline, bool cancellable);
+/* How weft__lock_wait waits (flags). */
+enum {
+    WEFT__LOCK_CANCELLABLE = 1, /* the wait ends with WEFT_ECANCELED when the thread is cancelled */
+    WEFT__LOCK_SOON = 2,        /* the holder is about to release (a condition's notifier, a
+                                 * barrier's short section): probe densely from the start */
+};
+
+/* The slow path of weft_lock_acquire with an absolute deadline; without
+ * WEFT__LOCK_CANCELLABLE the wait is immune to cancellation (a condition taking its lock back).
+ * Returns 0, WEFT_ETIMEDOUT, WEFT_ECANCELED. */
+int weft__lock_wait(weft_lock *l, weft_ns deadline, unsigned flags);
 
 /* Record the caller as r's owner with count levels (r->lock just acquired). Returns 0. */
 int weft__rlock_take(weft_rlock *r, uint32_t count);
