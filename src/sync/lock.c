@@ -9,10 +9,11 @@
  * clears LOCKED and the holder (whoever holds it: any thread may release). Neither enters the
  * kernel unless a parked thread must be woken. A contender spins (see "Waiting" below), then
  * sets PARKED and parks on the lock's address (core/lot.h) after re-checking, under the bucket
- * lock, that the word still has LOCKED|PARKED. A release that sees PARKED wakes one parked thread under the bucket lock and
- * leaves PARKED set only if more remain, unless WAKING says that a thread it woke earlier has
- * not run yet: that one will retry, so waking another would only add a futile wake-up per
- * release under heavy contention (Go's sync.Mutex has the same "woken" bit).
+ * lock, that the word still has LOCKED|PARKED. A release that sees PARKED wakes one parked
+ * thread under the bucket lock and leaves PARKED set only if more remain, unless WAKING says
+ * that a thread it woke earlier has not run yet: that one will retry, so waking another would
+ * only add a futile wake-up per release under heavy contention (Go's sync.Mutex has the same
+ * "woken" bit).
  *
  * The lock is not handed over: the woken thread competes again (a thread that arrives at the
  * right moment may take the lock first, which keeps throughput high under contention; the
