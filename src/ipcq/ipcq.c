@@ -56,10 +56,8 @@
 enum wait_kind { FOR_GET, FOR_PUT, FOR_JOIN };
 
 /* The calling thread's spin state: an adaptive budget as park.c's, for waits on other
- * processes; and whether its last put or get had to wake a sleeper (woke). A peer that was
- * asleep is not running: it needs a wake-up (tens of µs to another CPU on a VM) and often the
- * very CPU a spinner holds, so the next wait sleeps at once instead of spinning against it.
- * One wait in SPIN_PROBE spins anyway, to find out when the peer runs again.
+ * processes. One wait in SPIN_PROBE spins the longest budget, so that a budget that shrank
+ * while the peer was away finds out when it answers quickly again.
  *
  * A spinner that loses its CPU in the middle of a spin (two clock reads a whole
  * SPIN_PREEMPTED_NS apart) is on an oversubscribed machine: spinning there costs the
@@ -69,21 +67,20 @@ enum wait_kind { FOR_GET, FOR_PUT, FOR_JOIN };
 static _Thread_local struct {
     weft_ns budget;
     uint32_t hits, waits, off;
-    bool woke;
 } spin_st WEFT__TLS_IE;
 
 /* Puts and gets made in SYM by this thread, less IPCQ_SYM_WOKE for each that woke a sleeper. */
 static _Thread_local uint32_t sym_calls WEFT__TLS_IE;
 
-/* Signal ev after a put or get, remembering whether a sleeper had to be woken; in SYM, move
- * back to ASYM once wake-ups have grown rare (ipcq_internal.h). */
+/* Signal ev after a put or get; in SYM, move back to ASYM once wake-ups have grown rare
+ * (ipcq_internal.h). */
 static void wake(weft_ipcq *q, struct ipcq_event *ev)
 {
-    spin_st.woke = weft__ipcq_signal(ev);
+    bool woke = weft__ipcq_signal(ev);
     /* relaxed: a hint; the change itself is a seq_cst exchange. */
     uint32_t w = atomic_load_explicit(&q->seg->fence_mode, memory_order_relaxed);
     if ((w & IPCQ_FENCE_MASK) != IPCQ_FENCE_SYM) return;
-    if (spin_st.woke)
+    if (woke)
         sym_calls = sym_calls > IPCQ_SYM_WOKE ? sym_calls - IPCQ_SYM_WOKE : 0;
     else if (++sym_calls >= IPCQ_SYM_LEAVE) {
         atomic_compare_exchange_strong(&q->seg->fence_mode, &w,
@@ -374,10 +371,7 @@ static bool spin(const weft_ipcq *q, enum wait_kind k, weft_ns deadline)
         spin_st.off--;
         return false; /* preempted while spinning not long ago (see spin_st) */
     }
-    if (++spin_st.waits % SPIN_PROBE == 0)
-        b = SPIN_MAX_NS;
-    else if (spin_st.woke)
-        return false; /* the peer slept: it is not running (see spin_st) */
+    if (++spin_st.waits % SPIN_PROBE == 0) b = SPIN_MAX_NS;
     weft_ns start = weft__os_now(), now = start;
     bool ok = false;
     while (!ok && now - start < b && now < deadline) {
