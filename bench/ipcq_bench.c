@@ -8,7 +8,10 @@
  *   oversubscribed  the round trip again with one CPU hog per CPU running beside the pair,
  *                the contenders in turn within each round.
  * weft_ipcq runs twice: as made by default (any number of producers and consumers) and with
- * WEFT_IPCQ_ONE_PRODUCER | WEFT_IPCQ_ONE_CONSUMER (no lock per message).
+ * WEFT_IPCQ_ONE_PRODUCER | WEFT_IPCQ_ONE_CONSUMER (no lock per message). The round trips also
+ * run over a control that never spins: a one-message mailbox per direction in shared memory
+ * and a shared futex, slept on at once (the research's "blocking" transport), so that the
+ * oversubscribed table shows what spinning costs there apart from what any futex costs.
  *
  *     ipcq_bench          BENCH_RUNS (default 7 runs), BENCH_ONLY=rtt,thr,over,python
  */
@@ -17,8 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,15 +34,23 @@
 #define IPCQ_BENCH_PY "bench/ipcq_bench.py"
 #endif
 
-enum kind { K_IPCQ, K_IPCQ_ONE, K_PIPE, K_SEQPACKET, K_COUNT };
+enum kind { K_IPCQ, K_IPCQ_ONE, K_PIPE, K_SEQPACKET, K_FUTEX, K_COUNT };
 static const char *const names[K_COUNT] = {"weft_ipcq", "weft_ipcq ONE_PRODUCER|CONSUMER", "pipe",
-                                           "unix SOCK_SEQPACKET"};
+                                           "unix SOCK_SEQPACKET", "shm + futex, no spin"};
+
+/* K_FUTEX's mailbox: seq counts the messages sent; one in flight at a time (round trips). */
+struct box {
+    _Atomic uint32_t seq;
+    uint32_t seen; /* the receiver's own count */
+    char data[64];
+};
 
 /* A two-way channel: a (parent -> child) and b (child -> parent). */
 struct chan {
     enum kind k;
     weft_ipcq *qa, *qb;
-    int a[2], b[2]; /* [0] read end, [1] write end (socketpair: both ends) */
+    int a[2], b[2];  /* [0] read end, [1] write end (socketpair: both ends) */
+    struct box *box; /* K_FUTEX: [0] a, [1] b, in a shared mapping */
 };
 
 static int chan_open(struct chan *c, enum kind k, size_t size)
@@ -50,6 +63,11 @@ static int chan_open(struct chan *c, enum kind k, size_t size)
         return weft_ipcq_new(&c->qa, &o) || weft_ipcq_new(&c->qb, &o);
     }
     if (k == K_PIPE) return pipe(c->a) || pipe(c->b);
+    if (k == K_FUTEX) {
+        c->box = mmap(NULL, 2 * sizeof *c->box, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                      -1, 0);
+        return c->box == MAP_FAILED;
+    }
     return socketpair(AF_UNIX, SOCK_SEQPACKET, 0, c->a) ||
            socketpair(AF_UNIX, SOCK_SEQPACKET, 0, c->b);
 }
@@ -61,6 +79,10 @@ static void chan_close(struct chan *c)
         weft_ipcq_free(c->qb);
         return;
     }
+    if (c->k == K_FUTEX) {
+        munmap(c->box, 2 * sizeof *c->box);
+        return;
+    }
     for (int i = 0; i < 2; i++) close(c->a[i]), close(c->b[i]);
 }
 
@@ -68,6 +90,12 @@ static void chan_close(struct chan *c)
 static int send_msg(struct chan *c, int to_child, const void *m, size_t n)
 {
     if (c->k == K_IPCQ) return weft_ipcq_put(to_child ? c->qa : c->qb, m, n, WEFT_FOREVER);
+    if (c->k == K_FUTEX) {
+        struct box *b = &c->box[to_child ? 0 : 1];
+        memcpy(b->data, m, n);
+        atomic_fetch_add(&b->seq, 1);
+        return (int)syscall(SYS_futex, &b->seq, FUTEX_WAKE, 1, NULL, NULL, 0) < 0;
+    }
     int fd = to_child ? c->a[1] : c->b[1];
     return write(fd, m, n) == (ssize_t)n ? 0 : -1;
 }
@@ -76,6 +104,15 @@ static int recv_msg(struct chan *c, int at_child, void *m, size_t n)
 {
     size_t got;
     if (c->k == K_IPCQ) return weft_ipcq_get(at_child ? c->qa : c->qb, m, n, &got, WEFT_FOREVER);
+    if (c->k == K_FUTEX) {
+        struct box *b = &c->box[at_child ? 0 : 1];
+        uint32_t s;
+        while ((s = atomic_load(&b->seq)) == b->seen)
+            syscall(SYS_futex, &b->seq, FUTEX_WAIT, s, NULL, NULL, 0);
+        b->seen = s;
+        memcpy(m, b->data, n);
+        return 0;
+    }
     int fd = at_child ? c->a[0] : c->b[0];
     size_t off = 0;
     while (off < n) { /* a pipe may split; a seqpacket never does */
@@ -201,7 +238,7 @@ int main(void)
         snprintf(title, sizeof title, "1P1C throughput, %zu-byte messages (median)", sizes[s]);
         bench_table_begin(title, "Mmsg/s");
         double base = 0;
-        for (int k = 0; k < K_COUNT; k++) {
+        for (int k = 0; k < K_FUTEX; k++) { /* the mailbox holds one message: no streams */
             long n = k <= K_IPCQ_ONE ? 4000000 : 400000;
             for (int r = 0; r < runs; r++) v[r] = thr((enum kind)k, sizes[s], n, end);
             double med = bench_median(v, (size_t)runs);
@@ -216,17 +253,18 @@ int main(void)
                           "us");
         /* Round by round, every contender in turn: where the scheduler puts the pair beside
          * the hogs changes from run to run, and each contender should meet the same spread. */
-        double w[K_COUNT][64], base = 0;
+        double w[K_COUNT][64], med[K_COUNT];
         for (int r = 0; r < runs; r++)
             for (int k = 0; k < K_COUNT; k++) w[k][r] = rtt((enum kind)k, 8, 5000) / 1e3;
         for (int k = 0; k < K_COUNT; k++) {
-            double med = bench_median(w[k], (size_t)runs);
-            if (k == 0) base = med;
-            bench_table_row(names[k], med, base, 0);
+            med[k] = bench_median(w[k], (size_t)runs);
+            bench_table_row(names[k], med[k], med[0], 0);
         }
         hogs_stop();
         if (rtt8 > 0)
-            printf("oversubscribed / blocking round trip (weft_ipcq): %.2fx\n", base / rtt8);
+            printf("oversubscribed / blocking round trip (weft_ipcq): %.2fx\n", med[0] / rtt8);
+        printf("oversubscribed: weft_ipcq / the no-spin futex control: %.2fx\n",
+               med[0] / med[K_FUTEX]);
     }
     return 0;
 }
