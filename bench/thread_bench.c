@@ -1,11 +1,15 @@
 /* bench/thread_bench.c - thread start+join and one-way hand-off latency, weft against raw
  * pthreads, a raw futex ping-pong and a pthread mutex+condvar ping-pong, in one run.
  *
+ * Start+join runs twice: free to use every CPU, and with the process pinned to the CPU it is
+ * on (the new threads inherit the mask), where the new thread and its joiner share one CPU.
+ *
  * The hand-off channel is built on weft's parking lot exactly as the sync and queue modules
  * build theirs: an atomic fast path, and a waiter record parked (spin, then futex) otherwise.
  * Last, the CPU time a waiter burns when nothing comes shows that spinning is bounded. */
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <sys/syscall.h>
@@ -225,6 +229,19 @@ static void idle_cpu(int messages, int64_t gap_ns)
            messages, (double)gap_ns / 1e6, (double)s.cpu_ns / 1e3, 100.0 * (double)s.cpu_ns / wall);
 }
 
+static void start_join_table(const char *title, int runs, int starts)
+{
+    double a[64], b[64];
+    for (int r = 0; r < runs; r++) { /* interleaved, so drift hits both alike */
+        a[r] = start_join_pthread(starts);
+        b[r] = start_join_weft(starts);
+    }
+    bench_table_begin(title, "ns / thread");
+    double base = bench_median(a, (size_t)runs);
+    bench_table_row("pthread_create + pthread_join", base, base, 0);
+    bench_table_row("weft_thread_start + weft_thread_join", bench_median(b, (size_t)runs), base, 0);
+}
+
 int main(void)
 {
     bench_header("thread_bench");
@@ -235,14 +252,18 @@ int main(void)
 
     printf("weft thread benchmark: median of %d runs; ratio = speed relative to the first row\n",
            runs);
-    for (int r = 0; r < runs; r++) { /* interleaved, so drift hits both alike */
-        a[r] = start_join_pthread(STARTS);
-        b[r] = start_join_weft(STARTS);
+    start_join_table("thread start + join (one at a time)", runs, STARTS);
+    cpu_set_t all, one;
+    int cpu = sched_getcpu();
+    if (cpu >= 0 && sched_getaffinity(0, sizeof all, &all) == 0) {
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        if (sched_setaffinity(0, sizeof one, &one) == 0) {
+            start_join_table("thread start + join, pinned to one CPU", runs, STARTS);
+            sched_setaffinity(0, sizeof all, &all);
+        }
     }
-    bench_table_begin("thread start + join (one at a time)", "ns / thread");
-    double base = bench_median(a, (size_t)runs);
-    bench_table_row("pthread_create + pthread_join", base, base, 0);
-    bench_table_row("weft_thread_start + weft_thread_join", bench_median(b, (size_t)runs), base, 0);
+    double base;
 
     for (int r = 0; r < runs; r++) {
         a[r] = pingpong(COND, SLOW_ROUNDS);
