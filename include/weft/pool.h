@@ -162,10 +162,11 @@ WEFT_API int weft_pool_submit_named(weft_pool *p, const char *name, weft_task_fn
  * args: borrowed, may be NULL (every task gets arg NULL). results: caller-owned array of n,
  * may be NULL; results[i] receives item i's result pointer (NULL if it set none).
  * Returns 0 if every item succeeded; else the status of the failing item with the lowest index
- * (its message in the caller's error slot; the rest of its chunk does not run);
- * WEFT_ETIMEDOUT or WEFT_ECANCELED (caller cancelled): chunks not started never run, and
- * map waits for the running ones to finish their current item, so no task touches
- * args/results after the return; WEFT_ECLOSED (shut down before the call); WEFT_EBROKEN (the
+ * (its message in the caller's error slot, as a future's: the one the item set with
+ * weft_error_set for that status, else the code's text, else "task returned N"; the rest of its
+ * chunk does not run); WEFT_ETIMEDOUT or WEFT_ECANCELED (caller cancelled): chunks not
+ * started never run, and map waits for the running ones to finish their current item, so no
+ * task touches args/results after the return; WEFT_ECLOSED (shut down before the call); WEFT_EBROKEN (the
  * pool is broken, or broke during the map: the items of chunks not started never run; the
  * message says why, see weft_pool_init_fn); WEFT_ECANCELED also when a cancelling shutdown
  * dropped chunks not started; WEFT_EINVAL (NULL p or fn, negative timeout); WEFT_ENOMEM.

@@ -349,8 +349,10 @@ static void map_fail(struct map *m, size_t i, int st)
         const char *msg = weft_error_message();
         if (weft_error_code() == st && msg[0])
             snprintf(m->message, sizeof m->message, "%s", msg);
-        else
+        else if (strcmp(weft_errname(st), "WEFT_E?") != 0)
             snprintf(m->message, sizeof m->message, "%s", weft_strerror(st));
+        else /* as a future's (weft__future_message) */
+            snprintf(m->message, sizeof m->message, "task returned %d", st);
     }
     weft__lock_release(&m->fail_lock);
     weft_error_clear();

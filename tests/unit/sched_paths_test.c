@@ -532,7 +532,8 @@ static int map_slow(void *arg, void **result)
 }
 
 /* weft/pool.h: weft_pool_map gives the status of the failing item with the lowest index and
- * its message (the code's text when it set none); with a timeout that runs out it gives
+ * its message (the code's text when it set none, "task returned N" for a status that is no
+ * weft code); with a timeout that runs out it gives
  * WEFT_ETIMEDOUT, also at timeout 0. */
 START_TEST(map_reports_the_lowest_failure_and_its_timeout)
 {
@@ -543,7 +544,7 @@ START_TEST(map_reports_the_lowest_failure_and_its_timeout)
     void *args[12], *res[12];
     for (intptr_t i = 0; i < 12; i++) args[i] = (void *)i;
     ck_assert_weft(weft_pool_map(p, map_item, args + 4, res, 8, 1, WEFT_FOREVER), 7);
-    ck_assert_str_eq(weft_error_message(), weft_strerror(7)); /* the code's text */
+    ck_assert_str_eq(weft_error_message(), "task returned 7"); /* as a future's */
     ck_assert_weft(weft_pool_map(p, map_item, args + 6, res, 6, 1, WEFT_FOREVER), WEFT_EFAILED);
     ck_assert_str_eq(weft_error_message(), weft_strerror(WEFT_EFAILED));
     ck_assert_weft(weft_pool_map(p, map_item, args, res, 12, 1, WEFT_FOREVER), WEFT_EBUSY);
