@@ -119,6 +119,7 @@ static int threads;
 static weft_pool *pool;       /* the one the weft rows use (the global that their tasks read) */
 static weft_pool *plain_pool; /* default opts: outside waiters only wait */
 static weft_pool *help_pool;  /* opts.waiters_help: outside waiters run queued tasks */
+static weft_pool *deep_pool;  /* opts.inline_depth 64: libgomp's cut-off, submits run inline */
 
 /* ---- weft ---- */
 
@@ -593,6 +594,17 @@ static double call_helping(void *arg)
     return t;
 }
 
+/* The same on the pool with libgomp's cut-off (opts.inline_depth = 64 per worker): past it a
+ * submit runs its task itself, as GOMP_task runs an undeferred task; the row that has
+ * libgomp's semantics. */
+static double call_deep(void *arg)
+{
+    pool = deep_pool;
+    double t = call_int(arg);
+    pool = plain_pool;
+    return t;
+}
+
 struct call2 {
     double (*fn)(int, int);
     int n;
@@ -656,6 +668,7 @@ static void tasks_section(int runs, int submit_only)
     struct contender t1[] = {
         {"weft_pool_submit", call_int, &flat[0], N},
         {"weft_pool_submit (waiters_help)", call_helping, &flat[0], N},
+        {"weft_pool_submit (inline cut-off)", call_deep, &flat[0], N},
         {"naive mutex+condvar pool", call_int, &flat[1], N},
         {"GLib GThreadPool", flat[2].flat ? call_int : NULL, &flat[2], N},
         {"libuv uv_queue_work", flat[3].flat ? call_int : NULL, &flat[3], N},
@@ -798,6 +811,9 @@ int main(int argc, char **argv)
     if (weft_pool_new(&plain_pool, &o) != 0) return 1;
     o.waiters_help = 1;
     if (weft_pool_new(&help_pool, &o) != 0) return 1;
+    o.waiters_help = 0;
+    o.inline_depth = 64; /* libgomp: 64 x its threads */
+    if (weft_pool_new(&deep_pool, &o) != 0) return 1;
     pool = plain_pool;
     for (int i = 0; i < threads; i++) pthread_create(&naive.th[i], NULL, naive_worker, NULL);
 #ifdef HAVE_UV
@@ -811,5 +827,6 @@ int main(int argc, char **argv)
     if (only && strcmp(only, "waits") == 0) waits_section(runs);
     weft_pool_free(plain_pool);
     weft_pool_free(help_pool);
+    weft_pool_free(deep_pool);
     return 0;
 }
