@@ -543,7 +543,8 @@ struct contender {
  * return that base. Before each run the process settles: libgomp's threads spin for about
  * 6 ms after a region, and the contender after OpenMP (weft, first of the next round) ran its
  * fork-join at 28 ns per spawn instead of 19 while they did. */
-static double v[16][MAXRUNS]; /* the last table's runs (row, round), in ns */
+static double v[16][MAXRUNS];        /* the last table's runs (row, round), in ns; sorted */
+static double by_round[16][MAXRUNS]; /* the same in round order (per_round) */
 
 static double table(const char *title, const char *unit, int runs, const struct contender *c,
                     size_t n)
@@ -552,7 +553,7 @@ static double table(const char *title, const char *unit, int runs, const struct 
     for (int r = 0; r < runs; r++)
         for (size_t i = 0; i < n; i++) {
             bench_settle(); /* every contender starts with no earlier one's thread spinning */
-            v[i][r] = c[i].run ? c[i].run(c[i].arg) : -1;
+            v[i][r] = by_round[i][r] = c[i].run ? c[i].run(c[i].arg) : -1;
         }
     if (getenv("BENCH_VERBOSE")) /* every run, in the table's unit, before the medians */
         for (size_t i = 0; i < n; i++) {
@@ -666,15 +667,15 @@ static double call_for(void *arg)
  * round's two runs side by side, from the table just printed (rows a and b of it). */
 static void per_round(int runs, size_t a, size_t b, double count)
 {
-    if (v[b][0] < 0 || v[a][0] < 0) return; /* a peer not built */
+    if (by_round[b][0] < 0 || by_round[a][0] < 0) return; /* a peer not built */
     printf("\n1,000,000 submits + wait, libgomp's time / weft's (inline cut-off), per round\n");
     printf("| %5s | %12s | %12s | %15s |\n", "round", "weft ns/task", "omp ns/task",
            "ratio per round");
     printf("|%.7s|%.14s|%.14s|%.17s|\n", "-------", "--------------", "--------------",
            "-----------------");
     for (int r = 0; r < runs; r++)
-        printf("| %5d | %12.3f | %12.3f | %14.2fx |\n", r + 1, v[a][r] / count, v[b][r] / count,
-               v[b][r] / v[a][r]);
+        printf("| %5d | %12.3f | %12.3f | %14.2fx |\n", r + 1, by_round[a][r] / count,
+               by_round[b][r] / count, by_round[b][r] / by_round[a][r]);
 }
 
 static void tasks_section(int runs, int submit_only)
