@@ -122,6 +122,9 @@ void weft__pool_drop(weft_pool *p, weft_future *t);
  * worker of p runs it as its own, counted as usual; any other thread as a guest, in its own
  * scope, counting nothing: it returns how many it counted done, for pool.c to count later). */
 uint64_t weft__pool_run_inline(weft_pool *p, weft_future *t);
+/* A fire-and-forget task run at submit without a record failed with status: report it as
+ * the record's recycling would (not a cancellation of the scope it ran in). */
+void weft__pool_report_inline(int status, const char *name);
 /* pool.c: count in p what this thread ran inline for it and has not counted yet (stats). */
 void weft__pool_inline_flush(weft_pool *p);
 /* A place among max_queued was given back: count it and wake one blocked submitter (into wl;

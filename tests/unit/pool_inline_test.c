@@ -163,6 +163,48 @@ START_TEST(an_inline_failure_reaches_its_future_or_the_error_hook)
 }
 END_TEST
 
+static int status_task(void *arg, void **result)
+{
+    (void)result;
+    weft_error_clear(); /* no message: the report falls back to the code's text or number */
+    return (int)(intptr_t)arg;
+}
+
+START_TEST(inline_fire_and_forget_reports_as_a_queued_task_would)
+{
+    weft_pool *p = weft_test_pool_with((weft_pool_opts){.max_workers = 1, .inline_depth = 1});
+    struct hold h;
+    hold_and_fill(p, &h, 64);
+    ck_assert_weft(weft_pool_set_error_hook(hook, NULL), 0);
+    hook_calls = 0;
+    ck_assert_weft(weft_pool_submit(p, status_task, (void *)(intptr_t)5, NULL, 0), 0);
+    ck_assert_int_eq(hook_calls, 1);
+    ck_assert_str_eq(hook_name, "");
+    ck_assert_int_eq(hook_status, 5);
+    ck_assert_str_eq(hook_msg, "task returned 5");
+    ck_assert_weft(weft_pool_submit_named(p, "a-name-longer-than-thirty-one-bytes", status_task,
+                                          (void *)(intptr_t)WEFT_ETIMEDOUT, NULL, 0),
+                   0);
+    ck_assert_int_eq(hook_calls, 2);
+    ck_assert_str_eq(hook_name, "a-name-longer-than-thirty-one-b"); /* cut as a record's */
+    ck_assert_str_eq(hook_msg, weft_strerror(WEFT_ETIMEDOUT));
+    /* Cancelled in the scope it ran in (the submitter's): not a failure, not reported. */
+    weft_scope *s;
+    ck_assert_weft(weft_scope_new(&s, NULL, NULL), 0);
+    ck_assert_weft(weft_scope_enter(s), 0);
+    ck_assert_weft(weft_scope_cancel(s, WEFT_ECANCELED, "stop"), 0);
+    ck_assert_weft(weft_pool_submit(p, status_task, (void *)(intptr_t)WEFT_ECANCELED, NULL, 0), 0);
+    ck_assert_weft(weft_scope_exit(), 0);
+    weft_scope_free(s);
+    ck_assert_int_eq(hook_calls, 2);
+    ck_assert_weft(weft_pool_submit(p, status_task, (void *)(intptr_t)WEFT_ECANCELED, NULL, 0), 0);
+    ck_assert_int_eq(hook_calls, 3); /* no cancelled scope now: a failure */
+    ck_assert_weft(weft_pool_set_error_hook(NULL, NULL), 0);
+    let_go(p, &h);
+    weft_pool_free(p);
+}
+END_TEST
+
 START_TEST(paused_or_shut_down_pools_never_run_a_task_on_the_submitter)
 {
     weft_pool *p = weft_test_pool_with((weft_pool_opts){.max_workers = 1, .inline_depth = 1});
@@ -372,6 +414,7 @@ END_TEST
 WEFT_TEST_SUITE("pool_inline", 120, off_by_default_nothing_runs_on_the_submitter,
                 deep_pool_runs_the_task_on_the_submitter_before_it_returns,
                 an_inline_failure_reaches_its_future_or_the_error_hook,
+                inline_fire_and_forget_reports_as_a_queued_task_would,
                 paused_or_shut_down_pools_never_run_a_task_on_the_submitter,
                 an_inline_task_takes_no_place_among_max_queued,
                 with_task_scopes_an_inline_task_runs_in_its_own_scope,
