@@ -254,16 +254,15 @@ static void pace(weft_pool *p)
  * that creates it, a plain call instead of a queueing and a hand-off. The point is lost if the
  * inline path costs what the queueing does, so it has no locked instruction and reads no line
  * that the workers write per task:
- * - Whether p is deep. A worker of p looks at its own deque (its bottom is its own; its top
- *   moves only when a thief steals). Any other thread would need the workers' `done` counts,
- *   lines that each task writes: so it sums them once per INLINE_EVERY submits to p and keeps
- *   the answer for the next ones, in a thread-local that names p by its serial (a pool made
- *   later at the same address is another pool). While it runs tasks here the backlog does not
- *   grow and the workers drain it, so a later look finds it shallow again: the submitter
- *   alternates between queueing (the workers stay fed) and running (the record never leaves
- *   its cache). With hysteresis: it goes on running them until the backlog is down to 1/16
- *   of the cut-off, as a queued task costs the submitter several times an inline one (10^6
- *   empty tasks, 2 workers: leaving at the cut-off itself ran 27 ns a task, at 1/16 23-25).
+ * - Whether p is deep. A worker of p looks at its own deque (its bottom is its own; its top moves
+ *   only when a thief steals). Any other thread would need the workers' `done` counts, lines that
+ *   each task writes: so it sums them once per INLINE_EVERY submits to p (INLINE_EVERY_DEEP while
+ *   it runs them) and keeps the answer for the next ones, in a thread-local that names p by its
+ *   serial (a pool made later at the same address is another pool). While it runs tasks here the
+ *   backlog does not grow and the workers drain it, so a later look finds it shallow again: the
+ *   submitter alternates between queueing (the workers stay fed) and running (the record never
+ *   leaves its cache). With hysteresis: it goes on running them until the backlog is down to 1/16
+ *   of the cut-off, as a queued task costs the submitter several times an inline one.
  * - Counting. A worker of p counts as for any submit (its own counters: plain stores). Any
  *   other thread would pay two locked additions (ext_submitted, ext_done) per task, more than
  *   the run of an empty task: instead it counts the task neither submitted nor done while it
@@ -275,8 +274,9 @@ static void pace(weft_pool *p)
  * INLINE_NEST bounds how deep inline runs nest on one thread (a task that submits runs its
  * child inside itself): a chain of tasks that each submit the next must not grow the stack
  * without end. */
-#define INLINE_EVERY 32
-#define INLINE_NEST  8
+#define INLINE_EVERY      32
+#define INLINE_EVERY_DEEP 128 /* while it runs them: the look is most of an inline task */
+#define INLINE_NEST       8
 
 static _Thread_local struct {
     uint64_t serial; /* the pool the rest is about */
@@ -311,9 +311,9 @@ static bool deep_outside(weft_pool *p)
     if (inl.left == 0) {
         uint64_t done;
         if (inl.nest == 0) inline_count(p); /* not inside a run: its own count is not in yet */
-        inl.left = INLINE_EVERY;
         uint64_t cut = p->inline_depth * (uint64_t)p->max_workers;
         inl.deep = backlog(p, &done) > (inl.deep ? cut / 16 : cut);
+        inl.left = inl.deep ? INLINE_EVERY_DEEP : INLINE_EVERY;
     }
     inl.left--;
     return inl.deep;
@@ -334,9 +334,7 @@ WEFT__HOT bool run_here(weft_pool *p)
  * see its record (no future, no scope to cancel, and a guest's run is seen by no shutdown's
  * naming), so it runs without one, as a plain call, and a failure is reported as the record's
  * recycling would report it (sched.c). The record's allocation, set-up, run bookkeeping and
- * recycling were two thirds of an inline task (17 ns of a submit whose task is empty, against
- * 9 without: the difference between 0.6x libgomp's time and parity). Counted later, as the
- * others. */
+ * recycling were most of an inline empty task. Counted later, as the others. */
 WEFT__HOT int call_inline(weft_pool *p, weft_task_fn fn, void *arg, const char *name)
 {
     (void)p;
