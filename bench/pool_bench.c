@@ -9,7 +9,10 @@
  * BENCH_VERBOSE=1 prints every run too (on stderr). POOL_BENCH_ONLY=tasks|loops|rounds|submit
  * runs one part (rounds: 20 submit rounds in one process, ns/task and RSS per round; submit:
  * the first table alone; waits: futures waited for from outside). Where an outside waiter's
- * helping matters, weft has a second row on a pool made with opts.waiters_help (opt-in).
+ * helping matters, weft has a second row on a pool made with opts.waiters_help (opt-in). The
+ * submit table has a third, on a pool made with opts.inline_depth = 64 (libgomp's cut-off,
+ * opt-in: past it a submit runs its task itself, as GOMP_task runs an undeferred one), then that
+ * row against libgomp round by round (issue 20 asks for every round).
  *
  * Usage: pool_bench [threads]   (default: the number of CPUs). Ratios: peer time / weft time
  * (above 1: weft is faster). */
@@ -119,6 +122,7 @@ static int threads;
 static weft_pool *pool;       /* the one the weft rows use (the global that their tasks read) */
 static weft_pool *plain_pool; /* default opts: outside waiters only wait */
 static weft_pool *help_pool;  /* opts.waiters_help: outside waiters run queued tasks */
+static weft_pool *deep_pool;  /* opts.inline_depth 64: libgomp's cut-off, submits run inline */
 
 /* ---- weft ---- */
 
@@ -539,15 +543,17 @@ struct contender {
  * return that base. Before each run the process settles: libgomp's threads spin for about
  * 6 ms after a region, and the contender after OpenMP (weft, first of the next round) ran its
  * fork-join at 28 ns per spawn instead of 19 while they did. */
+static double v[16][MAXRUNS];        /* the last table's runs (row, round), in ns; sorted */
+static double by_round[16][MAXRUNS]; /* the same in round order (per_round) */
+
 static double table(const char *title, const char *unit, int runs, const struct contender *c,
                     size_t n)
 {
-    static double v[16][MAXRUNS];
     double med[16];
     for (int r = 0; r < runs; r++)
         for (size_t i = 0; i < n; i++) {
             bench_settle(); /* every contender starts with no earlier one's thread spinning */
-            v[i][r] = c[i].run ? c[i].run(c[i].arg) : -1;
+            v[i][r] = by_round[i][r] = c[i].run ? c[i].run(c[i].arg) : -1;
         }
     if (getenv("BENCH_VERBOSE")) /* every run, in the table's unit, before the medians */
         for (size_t i = 0; i < n; i++) {
@@ -588,6 +594,17 @@ static double call_int(void *arg)
 static double call_helping(void *arg)
 {
     pool = help_pool;
+    double t = call_int(arg);
+    pool = plain_pool;
+    return t;
+}
+
+/* The same on the pool with libgomp's cut-off (opts.inline_depth = 64 per worker): past it a
+ * submit runs its task itself, as GOMP_task runs an undeferred task; the row that has
+ * libgomp's semantics. */
+static double call_deep(void *arg)
+{
+    pool = deep_pool;
     double t = call_int(arg);
     pool = plain_pool;
     return t;
@@ -646,6 +663,21 @@ static double call_for(void *arg)
 #define UV_OR_NULL(fn) NULL
 #endif
 
+/* Issue 20 asks for weft at or above libgomp in every round, not only in the medians: each
+ * round's two runs side by side, from the table just printed (rows a and b of it). */
+static void per_round(int runs, size_t a, size_t b, double count)
+{
+    if (by_round[b][0] < 0 || by_round[a][0] < 0) return; /* a peer not built */
+    printf("\n1,000,000 submits + wait, libgomp's time / weft's (inline cut-off), per round\n");
+    printf("| %5s | %12s | %12s | %15s |\n", "round", "weft ns/task", "omp ns/task",
+           "ratio per round");
+    printf("|%.7s|%.14s|%.14s|%.17s|\n", "-------", "--------------", "--------------",
+           "-----------------");
+    for (int r = 0; r < runs; r++)
+        printf("| %5d | %12.3f | %12.3f | %14.2fx |\n", r + 1, by_round[a][r] / count,
+               by_round[b][r] / count, by_round[b][r] / by_round[a][r]);
+}
+
 static void tasks_section(int runs, int submit_only)
 {
     enum { N = 1000000, DEPTH = 19 };
@@ -656,6 +688,7 @@ static void tasks_section(int runs, int submit_only)
     struct contender t1[] = {
         {"weft_pool_submit", call_int, &flat[0], N},
         {"weft_pool_submit (waiters_help)", call_helping, &flat[0], N},
+        {"weft_pool_submit (inline cut-off)", call_deep, &flat[0], N},
         {"naive mutex+condvar pool", call_int, &flat[1], N},
         {"GLib GThreadPool", flat[2].flat ? call_int : NULL, &flat[2], N},
         {"libuv uv_queue_work", flat[3].flat ? call_int : NULL, &flat[3], N},
@@ -666,6 +699,7 @@ static void tasks_section(int runs, int submit_only)
                         sizeof t1 / sizeof t1[0]);
     double llvm = llvmomp_run("flat", N, runs);
     if (llvm >= 0) bench_table_row("OpenMP task (LLVM libomp, own run)", llvm, base, 1);
+    per_round(runs, 2, 7, N); /* the inline cut-off row against libgomp */
     if (submit_only) return;
     /* Python runs once, apart (it takes seconds); its ratio is to weft's median above. */
     double py = python_run();
@@ -798,6 +832,9 @@ int main(int argc, char **argv)
     if (weft_pool_new(&plain_pool, &o) != 0) return 1;
     o.waiters_help = 1;
     if (weft_pool_new(&help_pool, &o) != 0) return 1;
+    o.waiters_help = 0;
+    o.inline_depth = 64; /* libgomp: 64 x its threads */
+    if (weft_pool_new(&deep_pool, &o) != 0) return 1;
     pool = plain_pool;
     for (int i = 0; i < threads; i++) pthread_create(&naive.th[i], NULL, naive_worker, NULL);
 #ifdef HAVE_UV
@@ -811,5 +848,6 @@ int main(int argc, char **argv)
     if (only && strcmp(only, "waits") == 0) waits_section(runs);
     weft_pool_free(plain_pool);
     weft_pool_free(help_pool);
+    weft_pool_free(deep_pool);
     return 0;
 }

@@ -28,7 +28,7 @@
 
 /* Options structs (weft_*_opts) end in `unsigned long long reserved[4]`, so that a later
  * release can add fields in that space without changing the struct's size or the place of the
- * fields before it: a program built against older headers keeps working with a newer library
+ * fields before it (an 8-byte field takes a word: weft_pool_opts.inline_depth left reserved[3]): a program built against older headers keeps working with a newer library
  * of the same SONAME (README.md, "ABI and versions"). Start every options struct from its
  * WEFT_*_OPTS_INIT, {0} or calloc: all-zero is the defaults, and a new field's zero is its
  * default. A function given an options struct whose reserved words are not zero returns

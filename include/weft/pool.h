@@ -102,12 +102,36 @@ typedef struct weft_pool_opts {
                                 holds). 0 (the default): waiters only wait, and every wait
                                 returns WEFT_ETIMEDOUT at its deadline and WEFT_ECANCELED
                                 promptly */
+    uint64_t inline_depth;   /* the cut-off (libgomp's is 64). 0 (the default): a submit always
+                                queues its task. N > 0: a submit runs its task itself, at once, on
+                                the calling thread, before it returns, when p is deep: from a worker
+                                of p, when that worker's own deque holds more than N tasks (looked
+                                at on every submit); from any other thread, when more than N x
+                                max_workers tasks of p are not done, and then until fewer than 1/16
+                                of that are left (looked at once per 32 submits of the thread, 128
+                                while it runs them: its decision holds until the next look). Never
+                                while p is paused, shut down or broken, nor more than 8 such runs
+                                deep on one thread. Such a task runs as a plain call of fn would:
+                                ahead of older queued tasks (no FIFO start order), on the
+                                submitter's thread (its thread-locals, weft_thread_current(), any
+                                weft_rlock it holds), in its cancel scope (the submitter's
+                                cancellation reaches it; a cancelling shutdown of p does not; with
+                                task_scopes in a scope of its own, a child of the submitter's), and
+                                the submit returns when it ends: a task that waits for what the
+                                submitter does after the submit deadlocks. Its future (if asked for)
+                                is done when the submit returns; a fire-and-forget failure goes to
+                                the pool error hook; it takes no place among max_queued (such a
+                                submit never waits for room). From a thread that is no worker of p
+                                it is part of the submit call: wait_idle and shutdown on other
+                                threads do not wait for a submit under way, and stats count it in
+                                batches (up to 127 of the thread's latest ones may be missing until
+                                that thread next submits to p or calls weft_pool_stats on it) */
     /* Zero (as _OPTS_INIT, {0} and calloc leave it): room for later fields, weft/config.h. */
-    unsigned long long reserved[4];
+    unsigned long long reserved[3];
 } weft_pool_opts;
 
 /* clang-format off */
-#define WEFT_POOL_OPTS_INIT {0, NULL, NULL, NULL, 0, NULL, 0, 0, 0, {0}}
+#define WEFT_POOL_OPTS_INIT {0, NULL, NULL, NULL, 0, NULL, 0, 0, 0, 0, {0}}
 /* clang-format on */
 
 /* weft_pool_new - make a pool; no worker starts before the first submit.
@@ -142,7 +166,9 @@ WEFT_API int weft_pool_new(weft_pool **out, const weft_pool_opts *opts) WEFT_NOD
  * leave its whole backlog as memory; in a pool made with opts.waiters_help, a caller that is a
  * worker of no pool runs the tasks queued on the injection queue instead, oldest first, on
  * its own thread, from 1024 tasks not done on: then do not submit while holding what those
- * tasks wait for, such as a lock they take). Cancellation point: only when full.
+ * tasks wait for, such as a lock they take); in a pool made with opts.inline_depth, for as
+ * long as fn runs when p is deep (fn then runs on the caller's thread before the return, see
+ * weft_pool_opts). Cancellation point: only when full.
  * Thread safety: safe, also from inside tasks. Async-signal-safe: no. */
 WEFT_API int weft_pool_submit(weft_pool *p, weft_task_fn fn, void *arg, weft_future **out,
                               weft_ns timeout);
@@ -151,7 +177,8 @@ WEFT_API int weft_pool_submit(weft_pool *p, weft_task_fn fn, void *arg, weft_fut
  * shutdown that times out. name: borrowed during the call and copied (cut at 31 bytes); NULL
  * is no name. Returns as weft_pool_submit.
  * Blocks: as weft_pool_submit (with opts.waiters_help a caller far ahead of the workers runs
- * queued tasks). Cancellation point: only when full.
+ * queued tasks; with opts.inline_depth a submit to a deep pool runs fn itself).
+ * Cancellation point: only when full.
  * Thread safety: safe, also from inside tasks. Async-signal-safe: no. */
 WEFT_API int weft_pool_submit_named(weft_pool *p, const char *name, weft_task_fn fn, void *arg,
                                     weft_future **out, weft_ns timeout);

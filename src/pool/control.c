@@ -175,6 +175,7 @@ int weft_pool_stats(weft_pool *p, struct weft_pool_stats *out)
     if (p == NULL || out == NULL)
         return weft__fail(WEFT_EINVAL, "%s", p == NULL ? "p is NULL" : "out is NULL");
     memset(out, 0, sizeof *out);
+    weft__pool_inline_flush(p); /* this thread's own inline runs (pool.c) */
     int n = atomic_load_explicit(&p->nstarted, memory_order_acquire);
     uint64_t done = atomic_load(&p->ext_done), sub = atomic_load(&p->ext_submitted);
     for (int i = 0; i < n; i++) {

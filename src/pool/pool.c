@@ -67,6 +67,9 @@ int weft_pool_new(weft_pool **out, const weft_pool_opts *opts)
     p->task_scopes = o.task_scopes != 0;
     p->daemon = o.daemon != 0;
     p->outsiders_help = o.waiters_help != 0;
+    p->inline_depth = o.inline_depth;
+    static _Atomic uint64_t serials;
+    p->serial = atomic_fetch_add_explicit(&serials, 1, memory_order_relaxed) + 1;
     atomic_init(&p->refs, 1);
     weft__pool_register(p);
     *out = p;
@@ -246,6 +249,120 @@ static void pace(weft_pool *p)
     }
 }
 
+/* ---- running a task at submit (opts.inline_depth) ----
+ * libgomp's cut-off: past 64 queued tasks per thread, a new task runs at once on the thread
+ * that creates it, a plain call instead of a queueing and a hand-off. The point is lost if the
+ * inline path costs what the queueing does, so it has no locked instruction and reads no line
+ * that the workers write per task:
+ * - Whether p is deep. A worker of p looks at its own deque (its bottom is its own; its top moves
+ *   only when a thief steals). Any other thread would need the workers' `done` counts, lines that
+ *   each task writes: so it sums them once per INLINE_EVERY submits to p (INLINE_EVERY_DEEP while
+ *   it runs them) and keeps the answer for the next ones, in a thread-local that names p by its
+ *   serial (a pool made later at the same address is another pool). While it runs tasks here the
+ *   backlog does not grow and the workers drain it, so a later look finds it shallow again: the
+ *   submitter alternates between queueing (the workers stay fed) and running (the record never
+ *   leaves its cache). With hysteresis: it goes on running them until the backlog is down to 1/16
+ *   of the cut-off, as a queued task costs the submitter several times an inline one.
+ * - Counting. A worker of p counts as for any submit (its own counters: plain stores). Any
+ *   other thread would pay two locked additions (ext_submitted, ext_done) per task, more than
+ *   the run of an empty task: instead it counts the task neither submitted nor done while it
+ *   runs, and adds what it ran to both sides (submitted first) at its next look. Calm compares
+ *   the two sides, so a task counted on neither is never waited for: the inline run is part of
+ *   the submit call, and wait_idle or a shutdown on another thread does not wait for a submit
+ *   still under way (pool.h says so). The closed check is the early one, a plain load, for the
+ *   same reason: a submit that saw p open runs its task whether or not a shutdown follows.
+ * INLINE_NEST bounds how deep inline runs nest on one thread (a task that submits runs its
+ * child inside itself): a chain of tasks that each submit the next must not grow the stack
+ * without end. */
+#define INLINE_EVERY      32
+#define INLINE_EVERY_DEEP 128 /* while it runs them: the look is most of an inline task */
+#define INLINE_NEST       8
+
+static _Thread_local struct {
+    uint64_t serial; /* the pool the rest is about */
+    unsigned left;   /* submits to it before the next look */
+    bool deep;
+    int nest;           /* inline runs under way on this thread (any pool) */
+    uint64_t ran, done; /* run here since the last look, not yet counted in the pool */
+} inl WEFT__TLS_IE;
+
+/* Count what this thread ran inline for p (the pool inl.serial names) in p's counters. */
+static void inline_count(weft_pool *p)
+{
+    if (inl.ran == 0) return;
+    atomic_fetch_add(&p->ext_submitted, inl.ran); /* seq_cst: submitted before done */
+    atomic_fetch_add(&p->ext_done, inl.done);
+    inl.ran = inl.done = 0;
+}
+
+void weft__pool_inline_flush(weft_pool *p)
+{
+    if (inl.serial == p->serial && inl.nest == 0) inline_count(p);
+}
+
+static bool deep_outside(weft_pool *p)
+{
+    if (inl.serial != p->serial) { /* what it ran for another pool stays uncounted (above) */
+        inl.serial = p->serial;
+        inl.left = 0;
+        inl.deep = false;
+        inl.ran = inl.done = 0;
+    }
+    if (inl.left == 0) {
+        uint64_t done;
+        if (inl.nest == 0) inline_count(p); /* not inside a run: its own count is not in yet */
+        uint64_t cut = p->inline_depth * (uint64_t)p->max_workers;
+        inl.deep = backlog(p, &done) > (inl.deep ? cut / 16 : cut);
+        inl.left = inl.deep ? INLINE_EVERY_DEEP : INLINE_EVERY;
+    }
+    inl.left--;
+    return inl.deep;
+}
+
+/* Whether this submit runs its task here: p is deep, and not paused (a paused pool starts
+ * nothing). Closed and broken pools were refused before. */
+WEFT__HOT bool run_here(weft_pool *p)
+{
+    if (p->inline_depth == 0 || inl.nest >= INLINE_NEST) return false;
+    struct weft__worker *w = weft__tls_worker;
+    bool deep =
+        w && w->pool == p ? (uint64_t)weft__deque_size(&w->dq) > p->inline_depth : deep_outside(p);
+    return deep && !atomic_load_explicit(&p->paused, memory_order_relaxed);
+}
+
+/* A fire-and-forget task of a thread that is no worker of p, without task_scopes: nobody could
+ * see its record (no future, no scope to cancel, and a guest's run is seen by no shutdown's
+ * naming), so it runs without one, as a plain call, and a failure is reported as the record's
+ * recycling would report it (sched.c). The record's allocation, set-up, run bookkeeping and
+ * recycling were most of an inline empty task. Counted later, as the others. */
+WEFT__HOT int call_inline(weft_pool *p, weft_task_fn fn, void *arg, const char *name)
+{
+    (void)p;
+    void *res = NULL;
+    inl.nest++;
+    int st = fn(arg, &res);
+    inl.nest--;
+    if (st != 0) weft__pool_report_inline(st, name);
+    weft_error_clear(); /* what the task left in the slot is not the submitter's */
+    inl.ran++;
+    inl.done++;
+    return 0;
+}
+
+/* Run f, just made, here (sched.c); a thread that is no worker of p counts it later. */
+static void run_inline(weft_pool *p, weft_future *f)
+{
+    struct weft__worker *w = weft__tls_worker;
+    bool outside = !(w && w->pool == p);
+    inl.nest++;
+    uint64_t done = weft__pool_run_inline(p, f);
+    inl.nest--;
+    if (outside) {
+        inl.ran++;
+        inl.done += done;
+    }
+}
+
 /* The one submit, inlined into each entry point below: on the path of every task, where the
  * calls between layers cost more than some of the layers (scope and name are constants in
  * weft_pool_submit, and fold away). */
@@ -259,7 +376,12 @@ WEFT__HOT int submit(weft_pool *p, weft_scope *scope, const char *name, weft_tas
                                        : "timeout is negative");
     if (atomic_load_explicit(&p->closed, memory_order_relaxed)) /* early out; rechecked */
         return atomic_load(&p->broken) ? WEFT_EBROKEN : WEFT_ECLOSED;
-    int rc = p->max_queued ? reserve(p, timeout) : 0;
+    bool here = run_here(p);
+    if (here && out == NULL && scope == NULL && !p->task_scopes) {
+        struct weft__worker *cw = weft__tls_worker;
+        if (!(cw && cw->pool == p)) return call_inline(p, fn, arg, name);
+    }
+    int rc = p->max_queued && !here ? reserve(p, timeout) : 0;
     if (rc != 0) return rc;
     weft_future *f = NULL;
     /* relaxed: a hint for the first worker's start, rechecked under start_lock. */
@@ -268,19 +390,30 @@ WEFT__HOT int submit(weft_pool *p, weft_scope *scope, const char *name, weft_tas
     if (rc == 0 && (f = weft__rec_alloc()) == NULL)
         rc = weft__fail(WEFT_ENOMEM, "no memory for a task record");
     if (rc != 0) {
-        unreserve(p);
+        if (!here) unreserve(p);
         return rc;
     }
-    if (!p->max_queued && ++pace_count % PACE_EVERY == 0) {
-        struct weft__worker *w = weft__tls_worker;
-        if (!(w && w->pool == p)) pace(p);
+    if (!here && !p->max_queued && ++pace_count % PACE_EVERY == 0) {
+        struct weft__worker *sw = weft__tls_worker;
+        if (!(sw && sw->pool == p)) pace(p);
     }
     weft__future_init(f, p, out ? 2 : 1);
     f->fn = fn;
     f->arg = arg;
     f->solo = out == NULL;
-    f->bounded = p->max_queued != 0;
+    f->bounded = p->max_queued != 0 && !here;
     f->claimable = out != NULL && p->outsiders_help && !p->task_scopes; /* sched.c run_claimed */
+    struct weft__worker *w = weft__tls_worker;
+    if (here && !(w && w->pool == p)) { /* counted after the run (inline_count) */
+        if (scope) f->scope = scope;
+        if (name) {
+            snprintf(f->name, sizeof f->name, "%s", name);
+            f->flags |= R_NAMED;
+        }
+        if (out) *out = f; /* the run drops the pool's reference; ours keeps f */
+        run_inline(p, f);
+        return 0;
+    }
     weft__pool_count_submit(p);
     if (atomic_load(&p->closed)) rc = atomic_load(&p->broken) ? WEFT_EBROKEN : WEFT_ECLOSED;
     /* seq_cst load of closed: see the file comment. */
@@ -289,6 +422,11 @@ WEFT__HOT int submit(weft_pool *p, weft_scope *scope, const char *name, weft_tas
         if (name) {
             snprintf(f->name, sizeof f->name, "%s", name);
             f->flags |= R_NAMED;
+        }
+        if (here) { /* a worker of p: counted as any submit of its */
+            if (out) *out = f;
+            run_inline(p, f);
+            return 0;
         }
         if (weft__pool_push(p, f) != 0) {
             /* f stayed invisible: give the caller its scope back */
@@ -299,7 +437,7 @@ WEFT__HOT int submit(weft_pool *p, weft_scope *scope, const char *name, weft_tas
     }
     if (rc != 0) {
         weft__pool_count_done(p);
-        unreserve(p);
+        if (!here) unreserve(p);
         weft__rec_free(f);
         weft__pool_wake_all(p); /* workers waiting for calm to exit */
         weft__pool_check_calm(p);

@@ -67,10 +67,12 @@ struct weft_pool {
     weft_scope *scope;
     bool is_default;
     bool task_scopes;
-    bool daemon;         /* not shut down at exit (registry.c) */
-    bool outsiders_help; /* waiters that are no workers run tasks (sched.c) */
-    bool exit_seen;      /* the exit rule took it (registry.c, under its lock) */
-    weft__reg_link reg;  /* registry.c's list of live pools */
+    bool daemon;           /* not shut down at exit (registry.c) */
+    bool outsiders_help;   /* waiters that are no workers run tasks (sched.c) */
+    bool exit_seen;        /* the exit rule took it (registry.c, under its lock) */
+    uint64_t inline_depth; /* opts.inline_depth: the cut-off past which submits run inline */
+    uint64_t serial;       /* unique per pool made: names it in a thread's inline decision */
+    weft__reg_link reg;    /* registry.c's list of live pools */
     char prefix[48];
     struct weft__worker *workers; /* max_workers of them */
 };
@@ -116,6 +118,15 @@ int weft__wait_help_all(weft_pool *p, struct weft__wsrc *src, bool (*ready)(void
  * stack and run it here, oldest first. False if it ran nothing (then the caller yields). */
 bool weft__pool_pace_help(weft_pool *p);
 void weft__pool_drop(weft_pool *p, weft_future *t);
+/* opts.inline_depth: run t, just made a task of p, here and now, on the calling thread (a
+ * worker of p runs it as its own, counted as usual; any other thread as a guest, in its own
+ * scope, counting nothing: it returns how many it counted done, for pool.c to count later). */
+uint64_t weft__pool_run_inline(weft_pool *p, weft_future *t);
+/* A fire-and-forget task run at submit without a record failed with status: report it as
+ * the record's recycling would (not a cancellation of the scope it ran in). */
+void weft__pool_report_inline(int status, const char *name);
+/* pool.c: count in p what this thread ran inline for it and has not counted yet (stats). */
+void weft__pool_inline_flush(weft_pool *p);
 /* A place among max_queued was given back: count it and wake one blocked submitter (into wl;
  * the caller flushes it). */
 void weft__pool_give_place(weft_pool *p, weft__wakelist *wl);

@@ -569,6 +569,64 @@ void weft__pool_drop(weft_pool *p, weft_future *t)
     weft__pool_count_done(p);
 }
 
+/* ---- a submit runs its task (opts.inline_depth) ----
+ * pool.c decides, and counts; here the task, never queued, goes through the run every queued
+ * task goes through (before_run, run_solo or the future's start and finish), so its future,
+ * its error report and a broken pool's drop are those of a queued task. (The one exception is
+ * an outside thread's fire-and-forget task without task_scopes: no record, a plain call, pool.c
+ * call_inline, reported by weft__pool_report_inline as its record's recycling would.) A worker
+ * of p runs it
+ * as its own (its current and counters: shutdown names it). Any other thread runs it as a
+ * guest (help_as_guest), its done count caught in a batch that pool.c adds later, and unlike
+ * a waiter's help without entering p's scope: the run is part of the submit call, as an
+ * undeferred OpenMP task is part of its construct, so it stays in the submitter's scope (the
+ * scope tree's lock twice per task would also cost more than the queueing it saves). */
+uint64_t weft__pool_run_inline(weft_pool *p, weft_future *t)
+{
+    struct weft__worker *w = weft__tls_worker;
+    uint64_t n = 0;
+    if (w && w->pool == p) {
+        weft__pool_run(w, t);
+    } else {
+        /* Only the fields a run reads: zeroing the whole record (its padded deque) cost
+         * more than the rest of an empty task's run. */
+        struct weft__worker g;
+        g.pool = p;
+        g.index = -1;
+        g.parker = weft__parker_self();
+        atomic_init(&g.current, NULL);
+        atomic_init(&g.busy, 0);
+        atomic_init(&g.dq.top, 0); /* an empty deque: before_run's look at the backlog */
+        atomic_init(&g.dq.bottom, 0);
+        struct weft__done_batch b = {p, 0}, *outer = weft__tls_done_batch;
+        weft__tls_done_batch = &b;
+        weft__pool_run(&g, t);
+        weft__tls_done_batch = outer;
+        n = b.n;
+    }
+    weft_error_clear(); /* what the task left in the slot is not the submitter's */
+    return n;
+}
+
+void weft__pool_report_inline(int status, const char *name)
+{
+    /* As capture_failure and the recycler (task.c maybe_report): a task that ended with the
+     * cancellation of the scope it ran in did not fail. */
+    if (status == WEFT_ECANCELED && weft_scope_cancelled(weft_scope_current()) == 1) return;
+    char shown[sizeof((weft_future *)0)->name], buf[48];
+    snprintf(shown, sizeof shown, "%s", name ? name : ""); /* cut as a record's copy is */
+    const char *msg = weft_error_message();
+    if (weft_error_code() != status || msg[0] == '\0') {
+        if (strcmp(weft_errname(status), "WEFT_E?") != 0) {
+            msg = weft_strerror(status);
+        } else {
+            snprintf(buf, sizeof buf, "task returned %d", status);
+            msg = buf;
+        }
+    }
+    weft__pool_report(shown, status, msg);
+}
+
 /* ---- a waiter runs the task it waits for ----
  * A thread that is no worker and waits without a timeout for a future whose task has not
  * started claims it (F_CLAIMED and a reference of its own, one CAS from PENDING, task.h) and
