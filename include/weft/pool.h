@@ -125,7 +125,8 @@ typedef struct weft_pool_opts {
                                 it is part of the submit call: wait_idle and shutdown on other
                                 threads do not wait for a submit under way, and stats count it in
                                 batches (up to 127 of the thread's latest ones may be missing until
-                                that thread next submits to p or calls weft_pool_stats on it) */
+                                that thread next submits to p or another pool, or calls
+                                weft_pool_stats on p) */
     /* Zero (as _OPTS_INIT, {0} and calloc leave it): room for later fields, weft/config.h. */
     unsigned long long reserved[3];
 } weft_pool_opts;

@@ -286,12 +286,19 @@ static _Thread_local struct {
     uint64_t ran, done; /* run here since the last look, not yet counted in the pool */
 } inl WEFT__TLS_IE;
 
+void weft__pool_count_ran(weft_pool *p, uint64_t ran, uint64_t done)
+{
+    atomic_fetch_add(&p->ext_submitted, ran); /* seq_cst: submitted before done */
+    atomic_fetch_add(&p->ext_done, done);     /* seq_cst: before check_calm's loads */
+    /* A wait_idle that looked between the two adds found p busy and sleeps: wake it. */
+    weft__pool_check_calm(p);
+}
+
 /* Count what this thread ran inline for p (the pool inl.serial names) in p's counters. */
 static void inline_count(weft_pool *p)
 {
     if (inl.ran == 0) return;
-    atomic_fetch_add(&p->ext_submitted, inl.ran); /* seq_cst: submitted before done */
-    atomic_fetch_add(&p->ext_done, inl.done);
+    weft__pool_count_ran(p, inl.ran, inl.done);
     inl.ran = inl.done = 0;
 }
 
@@ -302,7 +309,10 @@ void weft__pool_inline_flush(weft_pool *p)
 
 static bool deep_outside(weft_pool *p)
 {
-    if (inl.serial != p->serial) { /* what it ran for another pool stays uncounted (above) */
+    if (inl.serial != p->serial) {
+        /* What it ran for the pool before: counted there if that pool is still alive (its
+         * address may be another's now, so it is looked up by serial). */
+        if (inl.ran != 0 && inl.nest == 0) weft__pool_count_late(inl.serial, inl.ran, inl.done);
         inl.serial = p->serial;
         inl.left = 0;
         inl.deep = false;

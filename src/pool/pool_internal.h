@@ -127,6 +127,10 @@ uint64_t weft__pool_run_inline(weft_pool *p, weft_future *t);
 void weft__pool_report_inline(int status, const char *name);
 /* pool.c: count in p what this thread ran inline for it and has not counted yet (stats). */
 void weft__pool_inline_flush(weft_pool *p);
+/* Add ran tasks submitted and done of them to p's outside counts, then check calm (pool.c);
+ * the same for the live pool made with this serial, if any (registry.c). */
+void weft__pool_count_ran(weft_pool *p, uint64_t ran, uint64_t done);
+void weft__pool_count_late(uint64_t serial, uint64_t ran, uint64_t done);
 /* A place among max_queued was given back: count it and wake one blocked submitter (into wl;
  * the caller flushes it). */
 void weft__pool_give_place(weft_pool *p, weft__wakelist *wl);

@@ -43,6 +43,28 @@ void weft__pool_unregister(weft_pool *p)
     weft__registry_remove(&reg, &p->reg);
 }
 
+/* A thread's inline runs for a pool it no longer submits to (pool.c): counted there if the
+ * pool is still alive, through a reference taken under reg.lock (as next_to_end) so that the
+ * calm check after the counts runs outside it. */
+void weft__pool_count_late(uint64_t serial, uint64_t ran, uint64_t done)
+{
+    weft_pool *found = NULL;
+    weft__lock_acquire(&reg.lock);
+    for (weft__reg_link *l = reg.head; l && !found; l = l->next) {
+        weft_pool *p = WEFT__REG_OBJ(l, weft_pool, reg);
+        if (p->serial != serial) continue;
+        int r = atomic_load(&p->refs);
+        while (r > 0 && !atomic_compare_exchange_weak(&p->refs, &r, r + 1)) {
+        }
+        if (r > 0) found = p; /* else being destroyed: nothing left to count in */
+        break;
+    }
+    weft__lock_release(&reg.lock);
+    if (!found) return;
+    weft__pool_count_ran(found, ran, done);
+    weft__pool_unref(found);
+}
+
 /* ---- the dump ---- */
 
 static void view(weft__reg_link *l, void *dst)
