@@ -306,21 +306,30 @@ static void answer(struct weft_procpool *p, struct pp_worker *w, const char *buf
     if (p->max_memory && a.rss > p->max_memory && w->state == W_LIVE) w->state = W_RETIRING;
 }
 
-static void drain(struct weft_procpool *p, struct pp_worker *w, char *buf)
+/* Read every answer w has sent so far (PP_RECV_BATCH per system call), in order. */
+static void drain(struct weft_procpool *p, struct pp_worker *w)
 {
+    size_t lens[PP_RECV_BATCH];
     for (;;) {
-        long n = pp_seqpacket.recv(w->fd, buf, PP_RESULT_REC_MAX, 0);
-        if (n == WEFT_EAGAIN) return;
-        if (n == WEFT_ERANGE) {
-            bad_answer(p, w, "an answer longer than the limit");
-            continue;
+        long got = pp_seqpacket.recv_many(w->fd, p->inbuf, PP_RESULT_REC_MAX, lens, PP_RECV_BATCH);
+        if (got == 0) return;
+        for (long i = 0; i < got; i++) {
+            if (lens[i] == 0) { /* the worker is gone: its pidfd says so too */
+                epoll_ctl(p->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+                return;
+            }
+            if (lens[i] > PP_RESULT_REC_MAX) {
+                bad_answer(p, w, "an answer longer than the limit");
+                continue;
+            }
+            if (w->state == W_KILLING && w->kill_reason == K_BAD) continue;
+            answer(p, w, p->inbuf + i * PP_RESULT_REC_MAX, lens[i]);
         }
-        if (n <= 0) { /* the worker is gone: its pidfd says so too */
+        if (got < 0) {
             epoll_ctl(p->epfd, EPOLL_CTL_DEL, w->fd, NULL);
             return;
         }
-        if (w->state == W_KILLING && w->kill_reason == K_BAD) continue;
-        answer(p, w, buf, (size_t)n);
+        if (got < PP_RECV_BATCH) return; /* all there was; epoll reports what comes later */
     }
 }
 
@@ -331,16 +340,21 @@ int weft__pp_start_worker(struct weft_procpool *p, struct pp_worker *w)
     int fds[2];
     int rc = pp_seqpacket.pair(fds);
     if (rc != 0) return rc;
-    struct pp_worker_cfg cfg = {PP_MAGIC, fds[1], p->max_memory ? PP_CFG_RSS : 0, 0,
-                                p->memory_limit};
+    struct pp_worker_cfg cfg = {PP_MAGIC,
+                                fds[1],
+                                p->max_memory ? PP_CFG_RSS : 0,
+                                p->bells ? p->bells_fd : -1,
+                                p->memory_limit,
+                                (uint64_t)(w->index - 1) * PP_BELL_STRIDE};
+    int pass[2] = {fds[1], cfg.bell_fd};
     char name[48];
     snprintf(name, sizeof name, "%s-%d", p->name, w->index);
     weft_process_opts o = WEFT_PROCESS_OPTS_INIT;
     o.name = name;
     o.daemon = 1;
     o.method = p->method;
-    o.pass_fds = &fds[1];
-    o.npass_fds = 1;
+    o.pass_fds = pass;
+    o.npass_fds = cfg.bell_fd >= 0 ? 2 : 1;
     rc = weft_process_start(&w->proc, weft__procpool_worker, &cfg, sizeof cfg, &o);
     close(fds[1]);
     if (rc != 0) {
@@ -554,9 +568,9 @@ static void restart(struct weft_procpool *p, struct pp_worker *w, weft_ns now)
     w->restart_at = now + w->backoff;
 }
 
-static void died(struct weft_procpool *p, struct pp_worker *w, char *buf)
+static void died(struct weft_procpool *p, struct pp_worker *w)
 {
-    drain(p, w, buf);
+    drain(p, w);
     int code = weft_process_exitcode(w->proc);
     weft_ns now = weft_now();
     char msg[WEFT_ERROR_MESSAGE_MAX];
@@ -697,12 +711,17 @@ static void dispatch(struct weft_procpool *p, char *buf)
 
 /* Tell w not to start the tasks in ids (sent ahead, cancelled since). If the carrier has no
  * room, the worker runs them and their answers are dropped. */
-static void send_cancels(struct pp_worker *w, const uint64_t *ids, int n, char *buf)
+static void send_cancels(struct weft_procpool *p, struct pp_worker *w, const uint64_t *ids, int n,
+                         char *buf)
 {
     size_t len = pp_rec_begin(buf, PP_CANCEL);
     int k = 0;
     while (k < n && pp_rec_add_task(buf, &len, PP_REC_MAX, ids[k], 0, NULL, 0) == 0) k++;
     (void)pp_seqpacket.send(w->fd, buf, pp_rec_end(buf, len, (unsigned)k), 0);
+    /* rung after the send (release): a worker that sees the new value finds the record */
+    if (p->bells)
+        atomic_store_explicit(&p->bells[(w->index - 1) * (PP_BELL_STRIDE / 4)], ++w->bell,
+                              memory_order_release);
 }
 
 static void cancels(struct weft_procpool *p, char *buf)
@@ -739,7 +758,7 @@ static void cancels(struct weft_procpool *p, char *buf)
         /* The worker looks for CANCEL records before each task sent ahead: sent before the
          * futures settle, so that whoever sees one cancelled knows its task will not start
          * (unless it had already). */
-        if (nids > 0 && w->state == W_LIVE) send_cancels(w, ids, nids, buf);
+        if (nids > 0 && w->state == W_LIVE) send_cancels(p, w, ids, nids, buf);
         for (int k = 0; k < nids; k++) {
             snprintf(msg, sizeof msg, "task %" PRIu64 " was cancelled before it started",
                      gone[k]->id);
@@ -865,7 +884,7 @@ static void retire_idle(struct weft_procpool *p, char *buf)
     }
 }
 
-static void events(struct weft_procpool *p, struct epoll_event *ev, int n, char *buf)
+static void events(struct weft_procpool *p, struct epoll_event *ev, int n)
 {
     for (int pass = 0; pass < 2; pass++) /* answers first, then deaths */
         for (int i = 0; i < n; i++) {
@@ -875,10 +894,10 @@ static void events(struct weft_procpool *p, struct epoll_event *ev, int n, char 
                 uint64_t v;
                 (void)!read(p->efd, &v, sizeof v);
             } else if (pass == 0 && kind == EV_SOCK && w->state != W_EMPTY) {
-                drain(p, w, buf);
+                drain(p, w);
             } else if (pass == 1 && kind == EV_PIDFD && w->state != W_EMPTY && w->pidfd >= 0 &&
                        weft_process_is_alive(w->proc) == 0) {
-                died(p, w, buf);
+                died(p, w);
             }
         }
 }
@@ -908,7 +927,7 @@ int weft__pp_manager(void *arg)
         for (int i = 0; busy && i < p->nworkers; i++) can |= can_take(p, &p->workers[i]);
         int n = epoll_wait(p->epfd, ev, 64, can ? 0 : wait_ms(next, weft_now()));
         atomic_store(&p->sleeping, 0);
-        if (n > 0) events(p, ev, n, buf);
+        if (n > 0) events(p, ev, n);
     }
     drop_queue(p, WEFT_ECANCELED, "the pool was shut down"); /* none left to run them */
     weft__pp_holders_free(p);

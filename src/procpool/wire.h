@@ -130,7 +130,14 @@ struct pp_carrier {
      * length; 0 (the peer closed); WEFT_EAGAIN (nothing now, wait 0); WEFT_ERANGE (longer than
      * cap: dropped); WEFT_ECLOSED (an error: the peer is gone). */
     long (*recv)(int fd, void *buf, size_t cap, int wait);
+    /* Receive up to n records without waiting, record i into bufs + i * cap, its length in
+     * lens[i] (0: the peer closed, and no record follows; more than cap: too long, dropped).
+     * Returns how many entries were filled (fewer than n: nothing more was there), 0 (nothing
+     * now), or WEFT_ECLOSED (an error: the peer is gone). */
+    long (*recv_many)(int fd, void *bufs, size_t cap, size_t *lens, unsigned n);
 };
+/* Records the manager takes from one worker per recv_many. */
+#define PP_RECV_BATCH 16
 extern const struct pp_carrier pp_seqpacket;
 
 #endif

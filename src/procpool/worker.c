@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio_ext.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -39,6 +41,12 @@ struct wstate {
     char *scratch;
     uint64_t cancelled[CANCELS_MAX]; /* ids not to start, a ring of the latest */
     unsigned ncancelled;
+    /* The bell (procpool_internal.h): NULL without one (then every task sent behind another
+     * is preceded by a look); seen: its value at the last look (starts as none, so the first
+     * task looks once). */
+    const _Atomic uint32_t *bell;
+    void *bells;
+    uint64_t seen;
 };
 
 static uint64_t rss_now(struct wstate *s)
@@ -90,6 +98,19 @@ static void look_ahead(struct wstate *s)
     }
 }
 
+/* Before a task that may have waited: look for CANCEL records if the parent may have sent
+ * some since the last look. With a bell that is a load; the parent rings it after each CANCEL
+ * it sends, so a value unchanged since the last look means there is none to find. */
+static void maybe_look(struct wstate *s)
+{
+    if (s->bell) {
+        uint32_t v = atomic_load_explicit(s->bell, memory_order_acquire); /* the ring's release */
+        if (v == s->seen) return;
+        s->seen = v;
+    }
+    look_ahead(s);
+}
+
 /* Whether the task id was cancelled (and forget it: ids are never reused). */
 static int take_cancel(struct wstate *s, uint64_t id)
 {
@@ -131,8 +152,8 @@ static int run_one(struct wstate *s, const struct pp_item *it)
         rlen = weft__process_result_take(s->res);
         if (status != 0) rlen = 0;
     }
-    fflush(stdout);
-    fflush(stderr);
+    if (__fpending(stdout)) fflush(stdout); /* an empty flush still takes the stream's lock */
+    if (__fpending(stderr)) fflush(stderr);
     uint64_t rss = (s->cfg->flags & PP_CFG_RSS) ? rss_now(s) : 0;
     size_t n = pp_result_encode(s->out, it->id, status, code, s->res, (uint32_t)rlen, msg, rss);
     return pp_seqpacket.send(s->cfg->fd, s->out, n, 1) == 0 ? 0 : -1;
@@ -166,10 +187,26 @@ static int handle(struct wstate *s, const char *in, size_t len, int queued)
             continue;
         }
         /* A task sent behind another may have been cancelled while that one ran. */
-        if (i > 0 || queued) look_ahead(s);
+        if (i > 0 || queued) maybe_look(s);
         if (run_one(s, &it) != 0) return -1;
     }
     return 0;
+}
+
+/* Map the pool's bells read-only; without them (none, or the mapping failed) the worker looks
+ * before every task sent behind another. */
+static void bell_map(struct wstate *s, const struct pp_worker_cfg *cfg)
+{
+    s->seen = UINT64_MAX; /* no 32-bit value: the first check looks */
+    if (cfg->bell_fd < 0) return;
+    if (cfg->bell_off <= PP_BELLS_SIZE - sizeof(uint32_t)) {
+        void *m = mmap(NULL, PP_BELLS_SIZE, PROT_READ, MAP_SHARED, cfg->bell_fd, 0);
+        if (m != MAP_FAILED) {
+            s->bells = m;
+            s->bell = (const _Atomic uint32_t *)((const char *)m + cfg->bell_off);
+        }
+    }
+    close(cfg->bell_fd);
 }
 
 int weft__procpool_worker(const void *arg, size_t size)
@@ -196,6 +233,7 @@ int weft__procpool_worker(const void *arg, size_t size)
         goto out;
     }
     if (cfg.flags & PP_CFG_RSS) s.statm = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    bell_map(&s, &cfg);
     for (;;) {
         struct rec *r = s.first;
         if (r) { /* received during an earlier record: it waited behind it */
@@ -207,10 +245,12 @@ int weft__procpool_worker(const void *arg, size_t size)
             continue;
         }
         if (s.gone) break;
-        /* A record that was there already waited behind the last one. */
-        long n = pp_seqpacket.recv(cfg.fd, in, PP_REC_MAX, 0);
-        int queued = n != WEFT_EAGAIN;
-        if (!queued) n = pp_seqpacket.recv(cfg.fd, in, PP_REC_MAX, 1);
+        /* A record that was there already waited behind the last one. With a bell, its first
+         * task looks anyway (when rung), so one blocking receive is enough. */
+        long n = WEFT_EAGAIN;
+        if (!s.bell) n = pp_seqpacket.recv(cfg.fd, in, PP_REC_MAX, 0);
+        int queued = s.bell || n != WEFT_EAGAIN;
+        if (n == WEFT_EAGAIN) n = pp_seqpacket.recv(cfg.fd, in, PP_REC_MAX, 1);
         if (n <= 0 || handle(&s, in, (size_t)n, queued) != 0) break;
     }
 out:
@@ -220,6 +260,7 @@ out:
         free(r);
     }
     if (s.statm >= 0) close(s.statm);
+    if (s.bells) munmap(s.bells, PP_BELLS_SIZE);
     free(s.scratch);
     free(in);
     free(s.res);
