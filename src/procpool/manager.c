@@ -306,30 +306,61 @@ static void answer(struct weft_procpool *p, struct pp_worker *w, const char *buf
     if (p->max_memory && a.rss > p->max_memory && w->state == W_LIVE) w->state = W_RETIRING;
 }
 
-/* Read every answer w has sent so far (PP_RECV_BATCH per system call), in order. */
+/* Take what w's answer ring holds, in order. */
+static void drain_answers(struct weft_procpool *p, struct pp_worker *w)
+{
+    const char *why;
+    if (!w->ring) return;
+    for (;;) {
+        long n = pp_ring_take(w->ring, &w->rhead, p->inbuf, PP_RESULT_REC_MAX, &why);
+        if (n == 0) break;
+        if (n < 0) { /* the ring cannot be read past this: ignore the rest */
+            bad_answer(p, w, why);
+            break;
+        }
+        if (w->state == W_KILLING && w->kill_reason == K_BAD) continue;
+        answer(p, w, p->inbuf, (size_t)n);
+    }
+    if (pp_ring_release(w->ring, w->rhead)) { /* the worker waits for room */
+        char rec[32];
+        (void)pp_seqpacket.send(w->fd, rec, pp_empty_encode(rec, PP_ROOM), 0);
+    }
+}
+
+/* Whether w's ring holds records the manager should take now. */
+static int answers_pending(struct pp_worker *w)
+{
+    if (!w->ring || w->state == W_EMPTY || (w->state == W_KILLING && w->kill_reason == K_BAD))
+        return 0;
+    return pp_ring_ready(w->ring, w->rhead);
+}
+
+/* Read every record w has sent so far, in order: the ring's, then the socket's
+ * (PP_RECV_BATCH per system call): doorbells, or the answers themselves when w has no ring.
+ * The ring first: a worker with one sends nothing else on the socket, and whatever it sent
+ * there is blamed on the task it ran, after every answer it had published. */
 static void drain(struct weft_procpool *p, struct pp_worker *w)
 {
     size_t lens[PP_RECV_BATCH];
+    drain_answers(p, w);
     for (;;) {
         long got = pp_seqpacket.recv_many(w->fd, p->inbuf, PP_RESULT_REC_MAX, lens, PP_RECV_BATCH);
-        if (got == 0) return;
         for (long i = 0; i < got; i++) {
+            const char *rec = p->inbuf + i * PP_RESULT_REC_MAX;
             if (lens[i] == 0) { /* the worker is gone: its pidfd says so too */
-                epoll_ctl(p->epfd, EPOLL_CTL_DEL, w->fd, NULL);
-                return;
+                got = WEFT_ECLOSED;
+                break;
             }
             if (lens[i] > PP_RESULT_REC_MAX) {
                 bad_answer(p, w, "an answer longer than the limit");
                 continue;
             }
             if (w->state == W_KILLING && w->kill_reason == K_BAD) continue;
-            answer(p, w, p->inbuf + i * PP_RESULT_REC_MAX, lens[i]);
+            if (w->ring && pp_doorbell_parse(rec, lens[i])) continue;
+            answer(p, w, rec, lens[i]);
         }
-        if (got < 0) {
-            epoll_ctl(p->epfd, EPOLL_CTL_DEL, w->fd, NULL);
-            return;
-        }
-        if (got < PP_RECV_BATCH) return; /* all there was; epoll reports what comes later */
+        if (got < 0) epoll_ctl(p->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+        if (got < PP_RECV_BATCH) break; /* all there was; epoll reports what comes later */
     }
 }
 
@@ -340,13 +371,15 @@ int weft__pp_start_worker(struct weft_procpool *p, struct pp_worker *w)
     int fds[2];
     int rc = pp_seqpacket.pair(fds);
     if (rc != 0) return rc;
-    struct pp_worker_cfg cfg = {PP_MAGIC,
-                                fds[1],
-                                p->max_memory ? PP_CFG_RSS : 0,
-                                p->bells ? p->bells_fd : -1,
-                                p->memory_limit,
-                                (uint64_t)(w->index - 1) * PP_BELL_STRIDE};
-    int pass[2] = {fds[1], cfg.bell_fd};
+    /* the slot's ring, made at its first start (without one, answers use the socket) */
+    if (!w->ring && !weft__fault(WEFT__FAULT_PROCPOOL_RING) &&
+        pp_ring_make(&w->ring_fd, &w->ring) != 0)
+        w->ring = NULL;
+    if (w->ring) pp_ring_reset(w->ring); /* the worker it served is dead */
+    w->rhead = 0;
+    struct pp_worker_cfg cfg = {PP_MAGIC, fds[1], p->max_memory ? PP_CFG_RSS : 0,
+                                w->ring ? w->ring_fd : -1, p->memory_limit};
+    int pass[2] = {fds[1], cfg.ring_fd};
     char name[48];
     snprintf(name, sizeof name, "%s-%d", p->name, w->index);
     weft_process_opts o = WEFT_PROCESS_OPTS_INIT;
@@ -354,7 +387,7 @@ int weft__pp_start_worker(struct weft_procpool *p, struct pp_worker *w)
     o.daemon = 1;
     o.method = p->method;
     o.pass_fds = pass;
-    o.npass_fds = cfg.bell_fd >= 0 ? 2 : 1;
+    o.npass_fds = cfg.ring_fd >= 0 ? 2 : 1;
     rc = weft_process_start(&w->proc, weft__procpool_worker, &cfg, sizeof cfg, &o);
     close(fds[1]);
     if (rc != 0) {
@@ -711,17 +744,14 @@ static void dispatch(struct weft_procpool *p, char *buf)
 
 /* Tell w not to start the tasks in ids (sent ahead, cancelled since). If the carrier has no
  * room, the worker runs them and their answers are dropped. */
-static void send_cancels(struct weft_procpool *p, struct pp_worker *w, const uint64_t *ids, int n,
-                         char *buf)
+static void send_cancels(struct pp_worker *w, const uint64_t *ids, int n, char *buf)
 {
     size_t len = pp_rec_begin(buf, PP_CANCEL);
     int k = 0;
     while (k < n && pp_rec_add_task(buf, &len, PP_REC_MAX, ids[k], 0, NULL, 0) == 0) k++;
     (void)pp_seqpacket.send(w->fd, buf, pp_rec_end(buf, len, (unsigned)k), 0);
     /* rung after the send (release): a worker that sees the new value finds the record */
-    if (p->bells)
-        atomic_store_explicit(&p->bells[(w->index - 1) * (PP_BELL_STRIDE / 4)], ++w->bell,
-                              memory_order_release);
+    if (w->ring) atomic_store_explicit(&w->ring->bell, ++w->bell, memory_order_release);
 }
 
 static void cancels(struct weft_procpool *p, char *buf)
@@ -758,7 +788,7 @@ static void cancels(struct weft_procpool *p, char *buf)
         /* The worker looks for CANCEL records before each task sent ahead: sent before the
          * futures settle, so that whoever sees one cancelled knows its task will not start
          * (unless it had already). */
-        if (nids > 0 && w->state == W_LIVE) send_cancels(p, w, ids, nids, buf);
+        if (nids > 0 && w->state == W_LIVE) send_cancels(w, ids, nids, buf);
         for (int k = 0; k < nids; k++) {
             snprintf(msg, sizeof msg, "task %" PRIu64 " was cancelled before it started",
                      gone[k]->id);
@@ -902,6 +932,20 @@ static void events(struct weft_procpool *p, struct epoll_event *ev, int n)
         }
 }
 
+/* Tell the workers whether the manager sleeps (ring.h); going to sleep, 1 if answers wait
+ * already (then it must not). */
+static int rings_sleep(struct weft_procpool *p, int sleeping)
+{
+    int waiting = 0;
+    for (int i = 0; i < p->nworkers; i++) {
+        struct pp_worker *w = &p->workers[i];
+        if (!w->ring || w->state == W_EMPTY) continue;
+        atomic_store(&w->ring->sleeping, (uint32_t)sleeping); /* seq_cst: before the look */
+        if (sleeping) waiting |= answers_pending(w);
+    }
+    return waiting;
+}
+
 int weft__pp_manager(void *arg)
 {
     struct weft_procpool *p = arg;
@@ -925,9 +969,13 @@ int weft__pp_manager(void *arg)
         int busy = atomic_load(&p->queued) > 0 && atomic_load(&p->cancel_seen) == 0;
         int can = 0;
         for (int i = 0; busy && i < p->nworkers; i++) can |= can_take(p, &p->workers[i]);
+        can |= rings_sleep(p, 1);
         int n = epoll_wait(p->epfd, ev, 64, can ? 0 : wait_ms(next, weft_now()));
         atomic_store(&p->sleeping, 0);
+        rings_sleep(p, 0);
         if (n > 0) events(p, ev, n);
+        for (int i = 0; i < p->nworkers; i++) /* answers that came without a doorbell */
+            if (answers_pending(&p->workers[i])) drain_answers(p, &p->workers[i]);
     }
     drop_queue(p, WEFT_ECANCELED, "the pool was shut down"); /* none left to run them */
     weft__pp_holders_free(p);

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <unistd.h>
 #include <weft/error.h>
 
@@ -60,8 +59,11 @@ static void destroy(struct weft_procpool *p)
     }
     if (p->efd >= 0) close(p->efd);
     if (p->epfd >= 0) close(p->epfd);
-    if (p->bells) munmap((void *)p->bells, PP_BELLS_SIZE);
-    if (p->bells_fd >= 0) close(p->bells_fd);
+    for (int i = 0; p->workers && i < p->nworkers; i++)
+        if (p->workers[i].ring) {
+            pp_ring_unmap(p->workers[i].ring);
+            close(p->workers[i].ring_fd);
+        }
     for (uint32_t i = 0; p->fns && i < atomic_load(&p->nfns); i++) free(p->fns[i].name);
     free(p->fns);
     free(p->deaths);
@@ -84,23 +86,6 @@ static void end_workers(struct weft_procpool *p)
         close(w->fd);
         w->state = W_EMPTY;
     }
-}
-
-/* The workers' bells (procpool_internal.h). Without them the pool still works: each worker
- * then looks for CANCEL records with a system call before every task sent behind another. */
-static void bells_make(struct weft_procpool *p)
-{
-    int fd = memfd_create("weft-procpool-bells", MFD_CLOEXEC);
-    if (fd < 0) return;
-    void *m = MAP_FAILED;
-    if (ftruncate(fd, PP_BELLS_SIZE) == 0)
-        m = mmap(NULL, PP_BELLS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (m == MAP_FAILED) {
-        close(fd);
-        return;
-    }
-    p->bells_fd = fd;
-    p->bells = m;
 }
 
 static int setup(struct weft_procpool *p, const weft_procpool_opts *o)
@@ -133,7 +118,6 @@ static int setup(struct weft_procpool *p, const weft_procpool_opts *o)
         return weft__fail(WEFT_ENOMEM, "procpool: no memory for the pool");
     if (p->efd < 0 || p->epfd < 0)
         return weft_error_set(WEFT_EAGAIN, "procpool: no descriptor for the manager");
-    bells_make(p);
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
     epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->efd, &ev);
     weft_lock_init(&p->wlock);
@@ -162,7 +146,7 @@ int weft_procpool_new(weft_procpool **out, const weft_procpool_opts *opts)
     if (rc != 0) return rc;
     struct weft_procpool *p = weft__calloc(1, sizeof *p);
     if (p == NULL) return weft__fail(WEFT_ENOMEM, "procpool: no memory for the pool");
-    p->efd = p->epfd = p->bells_fd = -1;
+    p->efd = p->epfd = -1;
     if ((rc = setup(p, o)) != 0) {
         if (p->workers) end_workers(p);
         destroy(p);

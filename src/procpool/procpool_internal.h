@@ -25,27 +25,18 @@
 #include "core/cancel_internal.h"
 #include "core/lock.h"
 #include "core/registry.h"
+#include "procpool/ring.h"
 #include "procpool/wire.h"
 
-/* The worker's start argument. bell_fd: the pool's bells (below), or -1; the worker's bell is
- * the 32-bit word at byte bell_off. */
+/* The worker's start argument. ring_fd: its slot's answer ring (ring.h), or -1. */
 enum { PP_CFG_RSS = 1 };
 struct pp_worker_cfg {
     uint32_t magic;
     int32_t fd;
     uint32_t flags;
-    int32_t bell_fd;
+    int32_t ring_fd;
     uint64_t memory_limit;
-    uint64_t bell_off;
 };
-
-/* The bells: one shared page set (a memfd) with a word per worker slot, each on its own cache
- * line. The manager stores a new value in a worker's word after it sent that worker a CANCEL
- * record; the worker reads its word (a load, no system call) before each task and looks for
- * CANCEL records on the carrier only when the word changed. The manager only writes the words
- * and never reads them, so nothing a worker writes there can mislead the parent. */
-#define PP_BELL_STRIDE 64
-#define PP_BELLS_SIZE  (PP_BELL_STRIDE * WEFT_PROCPOOL_WORKERS_MAX)
 int weft__procpool_worker(const void *arg, size_t size);
 
 struct weft_procpool;
@@ -91,10 +82,13 @@ struct pp_worker {
     weft_ns head_start; /* when the head task started (its predecessor answered) */
     int kill_reason;
     uint64_t kill_task;
-    weft_ns kill_at;    /* SIGKILL then, if KILLING */
-    weft_ns restart_at; /* W_EMPTY after a failed start: try again then (0: not pending) */
-    weft_ns backoff;    /* the last wait before a start was tried again */
-    uint32_t bell;      /* the last value stored in its bell */
+    weft_ns kill_at;      /* SIGKILL then, if KILLING */
+    weft_ns restart_at;   /* W_EMPTY after a failed start: try again then (0: not pending) */
+    weft_ns backoff;      /* the last wait before a start was tried again */
+    uint32_t bell;        /* the last value stored in its ring's bell */
+    struct pp_ring *ring; /* the slot's answer ring, kept for replacements; NULL: none */
+    int ring_fd;
+    uint32_t rhead; /* the ring's head: what the manager took (the shared copy is the worker's) */
     char bad[96];
 };
 
@@ -143,10 +137,8 @@ struct weft_procpool {
     int ndeaths, death_at;
     struct pp_worker *workers;
     struct pp_holder *free_holders;
-    char *buf;               /* the manager's: 2 * PP_REC_MAX (records out) */
-    char *inbuf;             /* the manager's: PP_RECV_BATCH answers of PP_RESULT_REC_MAX bytes */
-    int bells_fd;            /* the bells' memfd (-1: none; workers then always look) */
-    _Atomic uint32_t *bells; /* its mapping, PP_BELLS_SIZE bytes; NULL: none */
+    char *buf;   /* the manager's: 2 * PP_REC_MAX (records out) */
+    char *inbuf; /* the manager's: PP_RECV_BATCH answers of PP_RESULT_REC_MAX bytes */
 
     weft_scope *scope;
     weft__scope_hook scope_hook;

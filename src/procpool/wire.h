@@ -21,7 +21,12 @@
  *           (u64), len bytes of result, msg_len bytes of message
  *   STARTED one item = id (u64), 8 bytes of zero: sent before a task whose fn has
  *           PP_FN_ANNOUNCE (a task with a timeout, which runs from that moment)
- * Parent to worker: TASKS, DEFS, QUIT, CANCEL. Worker to parent: one RESULT per task, sent before the
+ *   ROOM    no item: the worker's answer ring has room again (ring.h)
+ *   DOORBELL no item: records wait in the answer ring (ring.h), sent only to a parent that
+ *           said it sleeps
+ * With an answer ring (ring.h) RESULT and STARTED travel through it and the socket carries
+ * DOORBELL only; without one, through the socket.
+ * Parent to worker: TASKS, DEFS, QUIT, CANCEL, ROOM. Worker to parent: one RESULT per task, sent before the
  * next task starts, so that on a death the first task without an answer is the one that
  * was running (docs/design/procpool.md).
  * Receivers trust nothing: every count, length and offset is checked against the record's
@@ -36,7 +41,16 @@
 #include <weft/process.h>
 
 #define PP_MAGIC 0x70707466u /* "ftpp" */
-enum { PP_TASKS = 1, PP_DEFS = 2, PP_QUIT = 3, PP_RESULT = 4, PP_STARTED = 5, PP_CANCEL = 6 };
+enum {
+    PP_TASKS = 1,
+    PP_DEFS = 2,
+    PP_QUIT = 3,
+    PP_RESULT = 4,
+    PP_STARTED = 5,
+    PP_CANCEL = 6,
+    PP_ROOM = 7,
+    PP_DOORBELL = 8
+};
 /* In a TASKS item's fn: announce the start (the task has a timeout, counted from then). */
 #define PP_FN_ANNOUNCE 0x80000000u
 
@@ -115,6 +129,9 @@ int pp_result_parse(const void *buf, size_t len, struct pp_answer *a, char *msgb
                     const char **why);
 /* A STARTED record: its length, and 0 with the id; -1 if buf is not a STARTED record. */
 size_t pp_started_encode(void *buf, uint64_t id);
+/* A record without items (QUIT, ROOM, DOORBELL): its length. Whether buf is a DOORBELL. */
+size_t pp_empty_encode(void *buf, int kind);
+int pp_doorbell_parse(const void *buf, size_t len);
 int pp_started_parse(const void *buf, size_t len, uint64_t *id);
 
 /* The carrier: how records travel. One implementation today (seqpacket.c). */
