@@ -1,17 +1,19 @@
 /* src/procpool/manager.c - the manager thread: one epoll set over the pool's eventfd, every
- * worker's socket and every worker's pidfd. It sends tasks, reads answers, and handles every
- * failure: a death (the first unanswered task of the worker is the one it was running: that
- * task fails or is retried, the others go back to the front of the queue, a replacement
- * starts), a timeout or a cancel (the worker is terminated: SIGTERM, SIGKILL kill_grace later),
- * a malformed answer (the worker is killed), restart intensity (the pool breaks), shutdown and
- * the pool's scope (stop).
+ * worker's socket and every worker's pidfd, and a look at every worker's answer ring (ring.h)
+ * each time round the loop; a worker rings the socket only when the manager said it sleeps.
+ * It sends tasks, reads answers, and handles every failure: a death (the first unanswered
+ * task of the worker is the one it was running: that task fails or is retried, the others
+ * go back to the front of the queue, a replacement starts), a timeout or a cancel (the
+ * worker is terminated: SIGTERM, SIGKILL kill_grace later), a malformed answer (the worker
+ * is killed), restart intensity (the pool breaks), shutdown and the pool's scope (stop).
  *
  * Invariants: a worker's inflight ring holds, in order, the tasks sent to it and not answered;
  * its answers come in that order (anything else is a malformed answer). A task is in exactly
- * one place: the queue (under p->lock), one worker's ring, or nowhere once its future is
+ * one place: the queue (under p->lock), one worker's inflight ring, or nowhere once its future is
  * settled and the task freed. Futures are settled with no lock held (their callbacks run
  * here). Workers are reaped through their handle (weft_process_exitcode) once their pidfd is
- * readable, after their socket was drained (every answer sent before death is read).
+ * readable, after their ring and socket were drained (every answer sent before death is
+ * read).
  * Lock order: p->lock is a leaf; p->wlock is taken only to notify waiters, with nothing else.
  */
 #include <inttypes.h>

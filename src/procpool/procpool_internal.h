@@ -3,7 +3,8 @@
  * Files: pool.c (the API: make, submit, map, wait, shutdown, free, stats; the registry for
  * exit), manager.c (the manager thread: the event loop over every worker's socket and pidfd
  * and the pool's eventfd; dispatch, answers, deaths, timeouts, cancels, replacements),
- * worker.c (the worker process), wire.c and seqpacket.c (the protocol and the carrier).
+ * worker.c (the worker process), wire.c and seqpacket.c (the protocol and the carrier),
+ * ring.c (each worker's answer ring, in memory shared with it).
  *
  * Ownership: the queue (qhead/qtail), next_id, the function table and the closing flags are
  * guarded by lock (a leaf: nothing else is taken under it, no future is completed under it).

@@ -1,6 +1,6 @@
 /* src/procpool/worker.c - the worker process's loop: receive records of tasks, run each one,
- * answer each one before the next starts (wire.h says why), exit at QUIT or when the parent's
- * end closes.
+ * answer each one before the next starts (wire.h says why) through its answer ring (ring.h;
+ * the socket without one), exit at QUIT or when the parent's end closes.
  *
  * The worker is an ordinary weft child process (weft_process_start runs weft__procpool_worker
  * in it), so a task function is exactly a weft_process_fn: its result comes from
