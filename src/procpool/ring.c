@@ -88,14 +88,17 @@ long pp_ring_take(struct pp_ring *r, uint32_t *head, void *out, size_t cap, cons
     uint32_t h = *head, tail = atomic_load_explicit(&r->tail, memory_order_acquire);
     uint32_t avail = tail - h;
     if (avail == 0) return 0;
-    if (avail > PP_RING_BYTES || avail < SLOT || avail % SLOT != 0) {
+    /* No more than the ring can be waiting: past a tail out of range, read on until a record
+     * is bad (the answers published before the damage are still taken, in order). */
+    if (avail > PP_RING_BYTES) avail = PP_RING_BYTES;
+    if (avail < SLOT) {
         *why = "its answer ring's tail is out of range";
         return -1;
     }
     uint32_t n;
     copy_out(r, h, &n, sizeof n);
     if (n < PP_ALIGN(sizeof(struct pp_hdr)) || n > cap || SLOT + PP_ALIGN(n) > avail) {
-        *why = "a record in its answer ring is longer than the limit or the ring";
+        *why = "a record in its answer ring has a length out of range";
         return -1;
     }
     copy_out(r, h + SLOT, out, n);

@@ -16,9 +16,10 @@
 #include <weft/procpool.h>
 
 #include "core/internal.h"
+#include "procpool/ring.h"
 #include "test.h"
 
-enum { M_SEGV, M_EXIT3, M_ABORT, M_HANG, M_ENOMEM, M_SIGKILL, M_LIE };
+enum { M_SEGV, M_EXIT3, M_ABORT, M_HANG, M_ENOMEM, M_SIGKILL, M_LIE, M_RING_TAIL, M_RING_LEN };
 
 struct job {
     int i, bad, mode;
@@ -34,17 +35,59 @@ static int square(const void *arg, size_t size)
 }
 
 /* Send a record that is not an answer on the worker's socket (found by its type). */
-static void lie(void)
+/* Send rec on the worker's socket (found among its descriptors). */
+static void to_parent(const void *rec, size_t len)
 {
     for (int fd = 3; fd < 256; fd++) {
         int type;
-        socklen_t len = sizeof type;
-        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_SEQPACKET) {
-            char junk[40];
-            memset(junk, 0x5a, sizeof junk);
-            (void)!send(fd, junk, sizeof junk, MSG_NOSIGNAL);
-        }
+        socklen_t tl = sizeof type;
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type == SOCK_SEQPACKET)
+            (void)!send(fd, rec, len, MSG_NOSIGNAL);
     }
+}
+
+static void lie(void)
+{
+    char junk[40];
+    memset(junk, 0x5a, sizeof junk);
+    to_parent(junk, sizeof junk);
+}
+
+/* The worker's answer ring, found in its mappings (a task has no other way to it). */
+static struct pp_ring *my_ring(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[512];
+    unsigned long start = 0;
+    while (f && !start && fgets(line, sizeof line, f))
+        if (strstr(line, "weft-procpool-ring")) sscanf(line, "%lx-", &start);
+    if (f) fclose(f);
+    return (struct pp_ring *)start;
+}
+
+/* Damage the ring as a wild write in a task could: a tail far out of range, or a record
+ * whose length is beyond any limit. */
+static void scribble(int mode)
+{
+    struct pp_ring *r = my_ring();
+    if (r == NULL) return;
+    uint32_t t = atomic_load(&r->tail);
+    if (mode == M_RING_TAIL) {
+        atomic_store(&r->tail, t + 0x40000000u);
+        return;
+    }
+    uint32_t bad = 0xfffffff0u;
+    memcpy(r->data + t % PP_RING_BYTES, &bad, sizeof bad);
+    atomic_store(&r->tail, t + 16);
+}
+
+/* Damage the ring, then ring the doorbell as a worker does (else a sleeping manager would
+ * see it only when the task's timeout came, and these tasks have none). */
+static void scribble_and_ring(int mode)
+{
+    scribble(mode);
+    struct pp_hdr bell = {PP_MAGIC, PP_DOORBELL, 0, PP_ALIGN(sizeof bell), 0};
+    to_parent(&bell, sizeof bell);
 }
 
 static int misbehave(const void *arg, size_t size)
@@ -75,6 +118,10 @@ static int misbehave(const void *arg, size_t size)
             break;
         case M_LIE:
             lie();
+            for (;;) pause();
+        case M_RING_TAIL:
+        case M_RING_LEN:
+            scribble_and_ring(j.mode);
             for (;;) pause();
         }
     }
@@ -187,6 +234,8 @@ END_TEST
 START_TEST(procpool_lying_worker_fails_its_task_not_the_parent)
 {
     ten(M_LIE, WEFT_EDIED, "malformed answer", "task 4", NULL);
+    ten(M_RING_TAIL, WEFT_EDIED, "malformed answer", "answer ring", NULL);
+    ten(M_RING_LEN, WEFT_EDIED, "malformed answer", "answer ring", NULL);
 }
 END_TEST
 
