@@ -16,7 +16,8 @@
  *   CANCEL  items as TASKS' with fn 0 and no argument: do not start these tasks (sent
  *           ahead, cancelled since); the worker answers each with a RESULT of
  *           WEFT_ECANCELED instead of running it. A worker looks for CANCEL records (without
- *           waiting) before each task that was sent behind another
+ *           waiting) before each task that was sent behind another, when its cancel bell
+ *           (ring.h) rang since the last look (always, without a ring)
  *   RESULT  one item = id (u64), status (i32), code (i32), len (u32), msg_len (u32), rss
  *           (u64), len bytes of result, msg_len bytes of message
  *   STARTED one item = id (u64), 8 bytes of zero: sent before a task whose fn has
@@ -26,9 +27,9 @@
  *           said it sleeps
  * With an answer ring (ring.h) RESULT and STARTED travel through it and the socket carries
  * DOORBELL only; without one, through the socket.
- * Parent to worker: TASKS, DEFS, QUIT, CANCEL, ROOM. Worker to parent: one RESULT per task, sent before the
- * next task starts, so that on a death the first task without an answer is the one that
- * was running (docs/design/procpool.md).
+ * Parent to worker: TASKS, DEFS, QUIT, CANCEL, ROOM. Worker to parent: one RESULT per task,
+ * sent before the next task starts, so that on a death the first task without an answer is
+ * the one that was running (docs/design/procpool.md).
  * Receivers trust nothing: every count, length and offset is checked against the record's
  * size and the protocol's limits before use (pp_result_parse, pp_items_next).
  */
