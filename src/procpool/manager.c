@@ -297,7 +297,6 @@ static void answer(struct weft_procpool *p, struct pp_worker *w, const char *buf
     }
     ring_pop(p, w);
     w->full = 0;
-    w->head_start = weft_now();
     if (t->f == NULL) /* abandoned: failed when it was cancelled */
         free(t);
     else if (a.status == 0)
@@ -656,33 +655,46 @@ static int send_defs(struct weft_procpool *p, struct pp_worker *w, uint32_t upto
     return 0;
 }
 
-/* Take the next task for w off the queue and make it RUNNING; NULL if none fits. */
-static struct pp_task *next_task(struct weft_procpool *p, struct pp_worker *w, int taken,
-                                 size_t len)
+/* Take up to max tasks for w off the queue, in order, under one hold of p->lock: those that
+ * fit a record begun at len bytes and w's window (a task with a timeout only alone, and
+ * nothing after it). Then make each RUNNING; one cancelled while queued is freed instead.
+ * Returns how many are in out. */
+static int take_tasks(struct weft_procpool *p, struct pp_worker *w, size_t len, int max,
+                      struct pp_task **out)
 {
-    for (;;) {
-        weft__lock_acquire(&p->lock);
+    int n = 0;
+    weft__lock_acquire(&p->lock);
+    while (n < max) {
         struct pp_task *t = p->qhead;
-        int fits = t && (!t->timeout || w->count + taken == 0) &&
-                   len + PP_ALIGN(sizeof(struct pp_wtask)) + PP_ALIGN(t->len) <= PP_REC_MAX &&
-                   w->inflight_bytes + t->len <= 2 * (size_t)PP_REC_MAX;
-        if (fits) { /* running first: wait_idle never sees it in neither count */
-            atomic_fetch_add_explicit(&p->running, 1, memory_order_relaxed);
-            queue_pop(p);
-        }
-        weft__lock_release(&p->lock);
-        if (!fits) return NULL;
-        if (t->started) return t;
-        t->holder = holder_get(p);
-        if (t->holder) (void)weft__future_set_cancel_scope(t->f, t->holder->scope);
-        if (weft_future_set_running(t->f) == 1) {
-            t->started = 1;
-            return t;
-        }
-        atomic_fetch_add_explicit(&p->st_cancelled, 1, memory_order_relaxed);
-        atomic_fetch_sub_explicit(&p->running, 1, memory_order_relaxed);
-        task_free(p, t); /* cancelled while queued */
+        size_t need = PP_ALIGN(sizeof(struct pp_wtask)) + PP_ALIGN(t ? t->len : 0);
+        if (!t || (t->timeout && w->count + n > 0) || len + need > PP_REC_MAX ||
+            w->inflight_bytes + t->len > 2 * (size_t)PP_REC_MAX)
+            break;
+        /* running first: wait_idle never sees it in neither count */
+        atomic_fetch_add_explicit(&p->running, 1, memory_order_relaxed);
+        queue_pop(p);
+        out[n++] = t;
+        len += need;
+        if (t->timeout) break;
     }
+    weft__lock_release(&p->lock);
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        struct pp_task *t = out[i];
+        if (!t->started) {
+            t->holder = holder_get(p);
+            if (t->holder) (void)weft__future_set_cancel_scope(t->f, t->holder->scope);
+            if (weft_future_set_running(t->f) != 1) {
+                atomic_fetch_add_explicit(&p->st_cancelled, 1, memory_order_relaxed);
+                atomic_fetch_sub_explicit(&p->running, 1, memory_order_relaxed);
+                task_free(p, t); /* cancelled while queued */
+                continue;
+            }
+            t->started = 1;
+        }
+        out[kept++] = t;
+    }
+    return kept;
 }
 
 static void fill(struct weft_procpool *p, struct pp_worker *w, int share, char *buf)
@@ -694,15 +706,13 @@ static void fill(struct weft_procpool *p, struct pp_worker *w, int share, char *
         room = (int)(p->max_tasks - w->assigned);
     size_t len = pp_rec_begin(buf + PP_REC_MAX, PP_TASKS);
     uint32_t need_fns = 0;
-    while (n < room) {
-        struct pp_task *t = next_task(p, w, n, len);
-        if (t == NULL) break;
+    if (room > 0) n = take_tasks(p, w, len, room, sent);
+    for (int i = 0; i < n; i++) {
+        struct pp_task *t = sent[i];
         t->announced = 0;
         pp_rec_add_task(buf + PP_REC_MAX, &len, PP_REC_MAX, t->id,
                         t->fn | (t->timeout ? PP_FN_ANNOUNCE : 0), t->arg, t->len);
         if (t->fn + 1 > need_fns) need_fns = t->fn + 1;
-        sent[n++] = t;
-        if (t->timeout) break;
     }
     if (n == 0) return;
     int rc = need_fns > w->known_fns ? send_defs(p, w, need_fns, buf) : 0;
@@ -719,7 +729,6 @@ static void fill(struct weft_procpool *p, struct pp_worker *w, int share, char *
         weft__lock_release(&p->lock);
         return;
     }
-    if (w->count == 0) w->head_start = weft_now();
     for (int i = 0; i < n; i++) {
         w->inflight[(w->head + w->count) % WEFT_PROCPOOL_WINDOW_MAX] = sent[i];
         w->count++;

@@ -80,7 +80,7 @@ struct pp_worker {
     int full;           /* the carrier said EAGAIN: nothing sent until an answer */
     uint32_t known_fns; /* functions defined to it */
     uint64_t assigned;  /* tasks sent to this process */
-    weft_ns head_start; /* when the head task started (its predecessor answered) */
+    weft_ns head_start; /* when the head task started (its STARTED notice came: timed tasks) */
     int kill_reason;
     uint64_t kill_task;
     weft_ns kill_at;      /* SIGKILL then, if KILLING */
