@@ -27,6 +27,7 @@ enum weft__fault_point {
     WEFT__FAULT_THREAD_CREATE, /* pthread_create */
     WEFT__FAULT_MAGAZINE,      /* getting a record magazine (pool/records.c) */
     WEFT__FAULT_WORKER_START,  /* a process pool's worker start (procpool/manager.c) */
+    WEFT__FAULT_PROCPOOL_RING, /* a process pool worker's answer ring (procpool/manager.c) */
     WEFT__FAULT_COUNT
 };
 extern _Atomic int weft__fault_armed[WEFT__FAULT_COUNT];

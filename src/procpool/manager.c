@@ -1,17 +1,19 @@
 /* src/procpool/manager.c - the manager thread: one epoll set over the pool's eventfd, every
- * worker's socket and every worker's pidfd. It sends tasks, reads answers, and handles every
- * failure: a death (the first unanswered task of the worker is the one it was running: that
- * task fails or is retried, the others go back to the front of the queue, a replacement
- * starts), a timeout or a cancel (the worker is terminated: SIGTERM, SIGKILL kill_grace later),
- * a malformed answer (the worker is killed), restart intensity (the pool breaks), shutdown and
- * the pool's scope (stop).
+ * worker's socket and every worker's pidfd, and a look at every worker's answer ring (ring.h)
+ * each time round the loop; a worker rings the socket only when the manager said it sleeps.
+ * It sends tasks, reads answers, and handles every failure: a death (the first unanswered
+ * task of the worker is the one it was running: that task fails or is retried, the others
+ * go back to the front of the queue, a replacement starts), a timeout or a cancel (the
+ * worker is terminated: SIGTERM, SIGKILL kill_grace later), a malformed answer (the worker
+ * is killed), restart intensity (the pool breaks), shutdown and the pool's scope (stop).
  *
  * Invariants: a worker's inflight ring holds, in order, the tasks sent to it and not answered;
  * its answers come in that order (anything else is a malformed answer). A task is in exactly
- * one place: the queue (under p->lock), one worker's ring, or nowhere once its future is
+ * one place: the queue (under p->lock), one worker's inflight ring, or nowhere once its future is
  * settled and the task freed. Futures are settled with no lock held (their callbacks run
  * here). Workers are reaped through their handle (weft_process_exitcode) once their pidfd is
- * readable, after their socket was drained (every answer sent before death is read).
+ * readable, after their ring and socket were drained (every answer sent before death is
+ * read).
  * Lock order: p->lock is a leaf; p->wlock is taken only to notify waiters, with nothing else.
  */
 #include <inttypes.h>
@@ -295,7 +297,6 @@ static void answer(struct weft_procpool *p, struct pp_worker *w, const char *buf
     }
     ring_pop(p, w);
     w->full = 0;
-    w->head_start = weft_now();
     if (t->f == NULL) /* abandoned: failed when it was cancelled */
         free(t);
     else if (a.status == 0)
@@ -306,21 +307,61 @@ static void answer(struct weft_procpool *p, struct pp_worker *w, const char *buf
     if (p->max_memory && a.rss > p->max_memory && w->state == W_LIVE) w->state = W_RETIRING;
 }
 
-static void drain(struct weft_procpool *p, struct pp_worker *w, char *buf)
+/* Take what w's answer ring holds, in order. */
+static void drain_answers(struct weft_procpool *p, struct pp_worker *w)
 {
+    const char *why;
+    if (!w->ring) return;
     for (;;) {
-        long n = pp_seqpacket.recv(w->fd, buf, PP_RESULT_REC_MAX, 0);
-        if (n == WEFT_EAGAIN) return;
-        if (n == WEFT_ERANGE) {
-            bad_answer(p, w, "an answer longer than the limit");
-            continue;
-        }
-        if (n <= 0) { /* the worker is gone: its pidfd says so too */
-            epoll_ctl(p->epfd, EPOLL_CTL_DEL, w->fd, NULL);
-            return;
+        long n = pp_ring_take(w->ring, &w->rhead, p->inbuf, PP_RESULT_REC_MAX, &why);
+        if (n == 0) break;
+        if (n < 0) { /* the ring cannot be read past this: ignore the rest */
+            bad_answer(p, w, why);
+            break;
         }
         if (w->state == W_KILLING && w->kill_reason == K_BAD) continue;
-        answer(p, w, buf, (size_t)n);
+        answer(p, w, p->inbuf, (size_t)n);
+    }
+    if (pp_ring_release(w->ring, w->rhead)) { /* the worker waits for room */
+        char rec[32];
+        (void)pp_seqpacket.send(w->fd, rec, pp_empty_encode(rec, PP_ROOM), 0);
+    }
+}
+
+/* Whether w's ring holds records the manager should take now. */
+static int answers_pending(struct pp_worker *w)
+{
+    if (!w->ring || w->state == W_EMPTY || (w->state == W_KILLING && w->kill_reason == K_BAD))
+        return 0;
+    return pp_ring_ready(w->ring, w->rhead);
+}
+
+/* Read every record w has sent so far, in order: the ring's, then the socket's
+ * (PP_RECV_BATCH per system call): doorbells, or the answers themselves when w has no ring.
+ * The ring first: a worker with one sends nothing else on the socket, and whatever it sent
+ * there is blamed on the task it ran, after every answer it had published. */
+static void drain(struct weft_procpool *p, struct pp_worker *w)
+{
+    size_t lens[PP_RECV_BATCH];
+    drain_answers(p, w);
+    for (;;) {
+        long got = pp_seqpacket.recv_many(w->fd, p->inbuf, PP_RESULT_REC_MAX, lens, PP_RECV_BATCH);
+        for (long i = 0; i < got; i++) {
+            const char *rec = p->inbuf + i * PP_RESULT_REC_MAX;
+            if (lens[i] == 0) { /* the worker is gone: its pidfd says so too */
+                got = WEFT_ECLOSED;
+                break;
+            }
+            if (lens[i] > PP_RESULT_REC_MAX) {
+                bad_answer(p, w, "an answer longer than the limit");
+                continue;
+            }
+            if (w->state == W_KILLING && w->kill_reason == K_BAD) continue;
+            if (w->ring && pp_doorbell_parse(rec, lens[i])) continue;
+            answer(p, w, rec, lens[i]);
+        }
+        if (got < 0) epoll_ctl(p->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+        if (got < PP_RECV_BATCH) break; /* all there was; epoll reports what comes later */
     }
 }
 
@@ -331,16 +372,23 @@ int weft__pp_start_worker(struct weft_procpool *p, struct pp_worker *w)
     int fds[2];
     int rc = pp_seqpacket.pair(fds);
     if (rc != 0) return rc;
-    struct pp_worker_cfg cfg = {PP_MAGIC, fds[1], p->max_memory ? PP_CFG_RSS : 0, 0,
-                                p->memory_limit};
+    /* the slot's ring, made at its first start (without one, answers use the socket) */
+    if (!w->ring && !weft__fault(WEFT__FAULT_PROCPOOL_RING) &&
+        pp_ring_make(&w->ring_fd, &w->ring) != 0)
+        w->ring = NULL;
+    if (w->ring) pp_ring_reset(w->ring); /* the worker it served is dead */
+    w->rhead = 0;
+    struct pp_worker_cfg cfg = {PP_MAGIC, fds[1], p->max_memory ? PP_CFG_RSS : 0,
+                                w->ring ? w->ring_fd : -1, p->memory_limit};
+    int pass[2] = {fds[1], cfg.ring_fd};
     char name[48];
     snprintf(name, sizeof name, "%s-%d", p->name, w->index);
     weft_process_opts o = WEFT_PROCESS_OPTS_INIT;
     o.name = name;
     o.daemon = 1;
     o.method = p->method;
-    o.pass_fds = &fds[1];
-    o.npass_fds = 1;
+    o.pass_fds = pass;
+    o.npass_fds = cfg.ring_fd >= 0 ? 2 : 1;
     rc = weft_process_start(&w->proc, weft__procpool_worker, &cfg, sizeof cfg, &o);
     close(fds[1]);
     if (rc != 0) {
@@ -554,9 +602,9 @@ static void restart(struct weft_procpool *p, struct pp_worker *w, weft_ns now)
     w->restart_at = now + w->backoff;
 }
 
-static void died(struct weft_procpool *p, struct pp_worker *w, char *buf)
+static void died(struct weft_procpool *p, struct pp_worker *w)
 {
-    drain(p, w, buf);
+    drain(p, w);
     int code = weft_process_exitcode(w->proc);
     weft_ns now = weft_now();
     char msg[WEFT_ERROR_MESSAGE_MAX];
@@ -607,33 +655,46 @@ static int send_defs(struct weft_procpool *p, struct pp_worker *w, uint32_t upto
     return 0;
 }
 
-/* Take the next task for w off the queue and make it RUNNING; NULL if none fits. */
-static struct pp_task *next_task(struct weft_procpool *p, struct pp_worker *w, int taken,
-                                 size_t len)
+/* Take up to max tasks for w off the queue, in order, under one hold of p->lock: those that
+ * fit a record begun at len bytes and w's window (a task with a timeout only alone, and
+ * nothing after it). Then make each RUNNING; one cancelled while queued is freed instead.
+ * Returns how many are in out. */
+static int take_tasks(struct weft_procpool *p, struct pp_worker *w, size_t len, int max,
+                      struct pp_task **out)
 {
-    for (;;) {
-        weft__lock_acquire(&p->lock);
+    int n = 0;
+    weft__lock_acquire(&p->lock);
+    while (n < max) {
         struct pp_task *t = p->qhead;
-        int fits = t && (!t->timeout || w->count + taken == 0) &&
-                   len + PP_ALIGN(sizeof(struct pp_wtask)) + PP_ALIGN(t->len) <= PP_REC_MAX &&
-                   w->inflight_bytes + t->len <= 2 * (size_t)PP_REC_MAX;
-        if (fits) { /* running first: wait_idle never sees it in neither count */
-            atomic_fetch_add_explicit(&p->running, 1, memory_order_relaxed);
-            queue_pop(p);
-        }
-        weft__lock_release(&p->lock);
-        if (!fits) return NULL;
-        if (t->started) return t;
-        t->holder = holder_get(p);
-        if (t->holder) (void)weft__future_set_cancel_scope(t->f, t->holder->scope);
-        if (weft_future_set_running(t->f) == 1) {
-            t->started = 1;
-            return t;
-        }
-        atomic_fetch_add_explicit(&p->st_cancelled, 1, memory_order_relaxed);
-        atomic_fetch_sub_explicit(&p->running, 1, memory_order_relaxed);
-        task_free(p, t); /* cancelled while queued */
+        size_t need = PP_ALIGN(sizeof(struct pp_wtask)) + PP_ALIGN(t ? t->len : 0);
+        if (!t || (t->timeout && w->count + n > 0) || len + need > PP_REC_MAX ||
+            w->inflight_bytes + t->len > 2 * (size_t)PP_REC_MAX)
+            break;
+        /* running first: wait_idle never sees it in neither count */
+        atomic_fetch_add_explicit(&p->running, 1, memory_order_relaxed);
+        queue_pop(p);
+        out[n++] = t;
+        len += need;
+        if (t->timeout) break;
     }
+    weft__lock_release(&p->lock);
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        struct pp_task *t = out[i];
+        if (!t->started) {
+            t->holder = holder_get(p);
+            if (t->holder) (void)weft__future_set_cancel_scope(t->f, t->holder->scope);
+            if (weft_future_set_running(t->f) != 1) {
+                atomic_fetch_add_explicit(&p->st_cancelled, 1, memory_order_relaxed);
+                atomic_fetch_sub_explicit(&p->running, 1, memory_order_relaxed);
+                task_free(p, t); /* cancelled while queued */
+                continue;
+            }
+            t->started = 1;
+        }
+        out[kept++] = t;
+    }
+    return kept;
 }
 
 static void fill(struct weft_procpool *p, struct pp_worker *w, int share, char *buf)
@@ -645,15 +706,13 @@ static void fill(struct weft_procpool *p, struct pp_worker *w, int share, char *
         room = (int)(p->max_tasks - w->assigned);
     size_t len = pp_rec_begin(buf + PP_REC_MAX, PP_TASKS);
     uint32_t need_fns = 0;
-    while (n < room) {
-        struct pp_task *t = next_task(p, w, n, len);
-        if (t == NULL) break;
+    if (room > 0) n = take_tasks(p, w, len, room, sent);
+    for (int i = 0; i < n; i++) {
+        struct pp_task *t = sent[i];
         t->announced = 0;
         pp_rec_add_task(buf + PP_REC_MAX, &len, PP_REC_MAX, t->id,
                         t->fn | (t->timeout ? PP_FN_ANNOUNCE : 0), t->arg, t->len);
         if (t->fn + 1 > need_fns) need_fns = t->fn + 1;
-        sent[n++] = t;
-        if (t->timeout) break;
     }
     if (n == 0) return;
     int rc = need_fns > w->known_fns ? send_defs(p, w, need_fns, buf) : 0;
@@ -670,7 +729,6 @@ static void fill(struct weft_procpool *p, struct pp_worker *w, int share, char *
         weft__lock_release(&p->lock);
         return;
     }
-    if (w->count == 0) w->head_start = weft_now();
     for (int i = 0; i < n; i++) {
         w->inflight[(w->head + w->count) % WEFT_PROCPOOL_WINDOW_MAX] = sent[i];
         w->count++;
@@ -703,6 +761,8 @@ static void send_cancels(struct pp_worker *w, const uint64_t *ids, int n, char *
     int k = 0;
     while (k < n && pp_rec_add_task(buf, &len, PP_REC_MAX, ids[k], 0, NULL, 0) == 0) k++;
     (void)pp_seqpacket.send(w->fd, buf, pp_rec_end(buf, len, (unsigned)k), 0);
+    /* rung after the send (release): a worker that sees the new value finds the record */
+    if (w->ring) atomic_store_explicit(&w->ring->bell, ++w->bell, memory_order_release);
 }
 
 static void cancels(struct weft_procpool *p, char *buf)
@@ -865,7 +925,7 @@ static void retire_idle(struct weft_procpool *p, char *buf)
     }
 }
 
-static void events(struct weft_procpool *p, struct epoll_event *ev, int n, char *buf)
+static void events(struct weft_procpool *p, struct epoll_event *ev, int n)
 {
     for (int pass = 0; pass < 2; pass++) /* answers first, then deaths */
         for (int i = 0; i < n; i++) {
@@ -875,12 +935,26 @@ static void events(struct weft_procpool *p, struct epoll_event *ev, int n, char 
                 uint64_t v;
                 (void)!read(p->efd, &v, sizeof v);
             } else if (pass == 0 && kind == EV_SOCK && w->state != W_EMPTY) {
-                drain(p, w, buf);
+                drain(p, w);
             } else if (pass == 1 && kind == EV_PIDFD && w->state != W_EMPTY && w->pidfd >= 0 &&
                        weft_process_is_alive(w->proc) == 0) {
-                died(p, w, buf);
+                died(p, w);
             }
         }
+}
+
+/* Tell the workers whether the manager sleeps (ring.h); going to sleep, 1 if answers wait
+ * already (then it must not). */
+static int rings_sleep(struct weft_procpool *p, int sleeping)
+{
+    int waiting = 0;
+    for (int i = 0; i < p->nworkers; i++) {
+        struct pp_worker *w = &p->workers[i];
+        if (!w->ring || w->state == W_EMPTY) continue;
+        atomic_store(&w->ring->sleeping, (uint32_t)sleeping); /* seq_cst: before the look */
+        if (sleeping) waiting |= answers_pending(w);
+    }
+    return waiting;
 }
 
 int weft__pp_manager(void *arg)
@@ -906,9 +980,13 @@ int weft__pp_manager(void *arg)
         int busy = atomic_load(&p->queued) > 0 && atomic_load(&p->cancel_seen) == 0;
         int can = 0;
         for (int i = 0; busy && i < p->nworkers; i++) can |= can_take(p, &p->workers[i]);
+        can |= rings_sleep(p, 1);
         int n = epoll_wait(p->epfd, ev, 64, can ? 0 : wait_ms(next, weft_now()));
         atomic_store(&p->sleeping, 0);
-        if (n > 0) events(p, ev, n, buf);
+        rings_sleep(p, 0);
+        if (n > 0) events(p, ev, n);
+        for (int i = 0; i < p->nworkers; i++) /* answers that came without a doorbell */
+            if (answers_pending(&p->workers[i])) drain_answers(p, &p->workers[i]);
     }
     drop_queue(p, WEFT_ECANCELED, "the pool was shut down"); /* none left to run them */
     weft__pp_holders_free(p);

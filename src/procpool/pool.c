@@ -59,11 +59,17 @@ static void destroy(struct weft_procpool *p)
     }
     if (p->efd >= 0) close(p->efd);
     if (p->epfd >= 0) close(p->epfd);
+    for (int i = 0; p->workers && i < p->nworkers; i++)
+        if (p->workers[i].ring) {
+            pp_ring_unmap(p->workers[i].ring);
+            close(p->workers[i].ring_fd);
+        }
     for (uint32_t i = 0; p->fns && i < atomic_load(&p->nfns); i++) free(p->fns[i].name);
     free(p->fns);
     free(p->deaths);
     free(p->workers);
     free(p->buf);
+    free(p->inbuf);
     free(p);
 }
 
@@ -107,7 +113,8 @@ static int setup(struct weft_procpool *p, const weft_procpool_opts *o)
         weft__calloc((size_t)(p->max_restarts > 0 ? p->max_restarts + 1 : 1), sizeof(weft_ns));
     p->workers = weft__calloc((size_t)p->nworkers, sizeof *p->workers);
     p->buf = weft__malloc(2 * PP_REC_MAX);
-    if (!p->fns || !p->deaths || !p->workers || !p->buf)
+    p->inbuf = weft__malloc((size_t)PP_RECV_BATCH * PP_RESULT_REC_MAX);
+    if (!p->fns || !p->deaths || !p->workers || !p->buf || !p->inbuf)
         return weft__fail(WEFT_ENOMEM, "procpool: no memory for the pool");
     if (p->efd < 0 || p->epfd < 0)
         return weft_error_set(WEFT_EAGAIN, "procpool: no descriptor for the manager");

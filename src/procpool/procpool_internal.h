@@ -3,7 +3,8 @@
  * Files: pool.c (the API: make, submit, map, wait, shutdown, free, stats; the registry for
  * exit), manager.c (the manager thread: the event loop over every worker's socket and pidfd
  * and the pool's eventfd; dispatch, answers, deaths, timeouts, cancels, replacements),
- * worker.c (the worker process), wire.c and seqpacket.c (the protocol and the carrier).
+ * worker.c (the worker process), wire.c and seqpacket.c (the protocol and the carrier),
+ * ring.c (each worker's answer ring, in memory shared with it).
  *
  * Ownership: the queue (qhead/qtail), next_id, the function table and the closing flags are
  * guarded by lock (a leaf: nothing else is taken under it, no future is completed under it).
@@ -25,15 +26,16 @@
 #include "core/cancel_internal.h"
 #include "core/lock.h"
 #include "core/registry.h"
+#include "procpool/ring.h"
 #include "procpool/wire.h"
 
-/* The worker's start argument. */
+/* The worker's start argument. ring_fd: its slot's answer ring (ring.h), or -1. */
 enum { PP_CFG_RSS = 1 };
 struct pp_worker_cfg {
     uint32_t magic;
     int32_t fd;
     uint32_t flags;
-    uint32_t pad;
+    int32_t ring_fd;
     uint64_t memory_limit;
 };
 int weft__procpool_worker(const void *arg, size_t size);
@@ -78,12 +80,16 @@ struct pp_worker {
     int full;           /* the carrier said EAGAIN: nothing sent until an answer */
     uint32_t known_fns; /* functions defined to it */
     uint64_t assigned;  /* tasks sent to this process */
-    weft_ns head_start; /* when the head task started (its predecessor answered) */
+    weft_ns head_start; /* when the head task started (its STARTED notice came: timed tasks) */
     int kill_reason;
     uint64_t kill_task;
-    weft_ns kill_at;    /* SIGKILL then, if KILLING */
-    weft_ns restart_at; /* W_EMPTY after a failed start: try again then (0: not pending) */
-    weft_ns backoff;    /* the last wait before a start was tried again */
+    weft_ns kill_at;      /* SIGKILL then, if KILLING */
+    weft_ns restart_at;   /* W_EMPTY after a failed start: try again then (0: not pending) */
+    weft_ns backoff;      /* the last wait before a start was tried again */
+    uint32_t bell;        /* the last value stored in its ring's bell */
+    struct pp_ring *ring; /* the slot's answer ring, kept for replacements; NULL: none */
+    int ring_fd;
+    uint32_t rhead; /* the ring's head: what the manager took (the shared copy is the worker's) */
     char bad[96];
 };
 
@@ -132,7 +138,8 @@ struct weft_procpool {
     int ndeaths, death_at;
     struct pp_worker *workers;
     struct pp_holder *free_holders;
-    char *buf; /* the manager's: 2 * PP_REC_MAX (records out, answers in) */
+    char *buf;   /* the manager's: 2 * PP_REC_MAX (records out) */
+    char *inbuf; /* the manager's: PP_RECV_BATCH answers of PP_RESULT_REC_MAX bytes */
 
     weft_scope *scope;
     weft__scope_hook scope_hook;

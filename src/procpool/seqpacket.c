@@ -3,6 +3,7 @@
  * death as end of file; the parent asks with MSG_DONTWAIT, so the manager thread never waits
  * on one worker (epoll says when to read), and the worker blocks in recv between tasks. */
 #include <errno.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -37,4 +38,31 @@ static long sp_recv(int fd, void *buf, size_t cap, int wait)
     }
 }
 
-const struct pp_carrier pp_seqpacket = {"seqpacket", sp_pair, sp_send, sp_recv};
+/* recvmmsg: one system call for every answer a worker has queued. The kernel counts an end of
+ * file as a record of length 0 (and repeats it to the end of the vector): reported as such. */
+static long sp_recv_many(int fd, void *bufs, size_t cap, size_t *lens, unsigned n)
+{
+    struct mmsghdr mm[PP_RECV_BATCH];
+    struct iovec iov[PP_RECV_BATCH];
+    if (n > PP_RECV_BATCH) n = PP_RECV_BATCH;
+    memset(mm, 0, sizeof mm[0] * n);
+    for (unsigned i = 0; i < n; i++) {
+        iov[i].iov_base = (char *)bufs + i * cap;
+        iov[i].iov_len = cap;
+        mm[i].msg_hdr.msg_iov = &iov[i];
+        mm[i].msg_hdr.msg_iovlen = 1;
+    }
+    for (;;) {
+        int got = recvmmsg(fd, mm, n, MSG_DONTWAIT | MSG_TRUNC, NULL);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) return errno == EAGAIN ? 0 : WEFT_ECLOSED;
+        for (int i = 0; i < got; i++) {
+            lens[i] = mm[i].msg_len;
+            if (mm[i].msg_hdr.msg_flags & MSG_TRUNC && lens[i] <= cap) lens[i] = cap + 1;
+            if (lens[i] == 0) return i + 1;
+        }
+        return got;
+    }
+}
+
+const struct pp_carrier pp_seqpacket = {"seqpacket", sp_pair, sp_send, sp_recv, sp_recv_many};

@@ -70,7 +70,8 @@ int pp_rec_parse(const void *buf, size_t len, int *kind, unsigned *count)
     if (len < PP_ALIGN(sizeof h)) return -1;
     memcpy(&h, buf, sizeof h);
     if (h.magic != PP_MAGIC || h.len != len) return -1;
-    if (h.kind != PP_TASKS && h.kind != PP_DEFS && h.kind != PP_QUIT && h.kind != PP_CANCEL)
+    if (h.kind != PP_TASKS && h.kind != PP_DEFS && h.kind != PP_QUIT && h.kind != PP_CANCEL &&
+        h.kind != PP_ROOM)
         return -1;
     *kind = h.kind;
     *count = h.count;
@@ -159,4 +160,17 @@ int pp_started_parse(const void *buf, size_t len, uint64_t *id)
     memcpy(item, (const char *)buf + PP_ALIGN(sizeof h), sizeof item);
     *id = item[0];
     return 0;
+}
+
+size_t pp_empty_encode(void *buf, int kind)
+{
+    return pp_rec_end(buf, pp_rec_begin(buf, kind), 0);
+}
+
+int pp_doorbell_parse(const void *buf, size_t len)
+{
+    struct pp_hdr h;
+    if (len != PP_ALIGN(sizeof h)) return 0;
+    memcpy(&h, buf, sizeof h);
+    return h.magic == PP_MAGIC && h.kind == PP_DOORBELL && h.count == 0 && h.len == len;
 }

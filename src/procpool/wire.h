@@ -16,14 +16,20 @@
  *   CANCEL  items as TASKS' with fn 0 and no argument: do not start these tasks (sent
  *           ahead, cancelled since); the worker answers each with a RESULT of
  *           WEFT_ECANCELED instead of running it. A worker looks for CANCEL records (without
- *           waiting) before each task that was sent behind another
+ *           waiting) before each task that was sent behind another, when its cancel bell
+ *           (ring.h) rang since the last look (always, without a ring)
  *   RESULT  one item = id (u64), status (i32), code (i32), len (u32), msg_len (u32), rss
  *           (u64), len bytes of result, msg_len bytes of message
  *   STARTED one item = id (u64), 8 bytes of zero: sent before a task whose fn has
  *           PP_FN_ANNOUNCE (a task with a timeout, which runs from that moment)
- * Parent to worker: TASKS, DEFS, QUIT, CANCEL. Worker to parent: one RESULT per task, sent before the
- * next task starts, so that on a death the first task without an answer is the one that
- * was running (docs/design/procpool.md).
+ *   ROOM    no item: the worker's answer ring has room again (ring.h)
+ *   DOORBELL no item: records wait in the answer ring (ring.h), sent only to a parent that
+ *           said it sleeps
+ * With an answer ring (ring.h) RESULT and STARTED travel through it and the socket carries
+ * DOORBELL only; without one, through the socket.
+ * Parent to worker: TASKS, DEFS, QUIT, CANCEL, ROOM. Worker to parent: one RESULT per task,
+ * sent before the next task starts, so that on a death the first task without an answer is
+ * the one that was running (docs/design/procpool.md).
  * Receivers trust nothing: every count, length and offset is checked against the record's
  * size and the protocol's limits before use (pp_result_parse, pp_items_next).
  */
@@ -36,7 +42,16 @@
 #include <weft/process.h>
 
 #define PP_MAGIC 0x70707466u /* "ftpp" */
-enum { PP_TASKS = 1, PP_DEFS = 2, PP_QUIT = 3, PP_RESULT = 4, PP_STARTED = 5, PP_CANCEL = 6 };
+enum {
+    PP_TASKS = 1,
+    PP_DEFS = 2,
+    PP_QUIT = 3,
+    PP_RESULT = 4,
+    PP_STARTED = 5,
+    PP_CANCEL = 6,
+    PP_ROOM = 7,
+    PP_DOORBELL = 8
+};
 /* In a TASKS item's fn: announce the start (the task has a timeout, counted from then). */
 #define PP_FN_ANNOUNCE 0x80000000u
 
@@ -115,6 +130,9 @@ int pp_result_parse(const void *buf, size_t len, struct pp_answer *a, char *msgb
                     const char **why);
 /* A STARTED record: its length, and 0 with the id; -1 if buf is not a STARTED record. */
 size_t pp_started_encode(void *buf, uint64_t id);
+/* A record without items (QUIT, ROOM, DOORBELL): its length. Whether buf is a DOORBELL. */
+size_t pp_empty_encode(void *buf, int kind);
+int pp_doorbell_parse(const void *buf, size_t len);
 int pp_started_parse(const void *buf, size_t len, uint64_t *id);
 
 /* The carrier: how records travel. One implementation today (seqpacket.c). */
@@ -130,7 +148,14 @@ struct pp_carrier {
      * length; 0 (the peer closed); WEFT_EAGAIN (nothing now, wait 0); WEFT_ERANGE (longer than
      * cap: dropped); WEFT_ECLOSED (an error: the peer is gone). */
     long (*recv)(int fd, void *buf, size_t cap, int wait);
+    /* Receive up to n records without waiting, record i into bufs + i * cap, its length in
+     * lens[i] (0: the peer closed, and no record follows; more than cap: too long, dropped).
+     * Returns how many entries were filled (fewer than n: nothing more was there), 0 (nothing
+     * now), or WEFT_ECLOSED (an error: the peer is gone). */
+    long (*recv_many)(int fd, void *bufs, size_t cap, size_t *lens, unsigned n);
 };
+/* Records the manager takes from one worker per recv_many. */
+#define PP_RECV_BATCH 16
 extern const struct pp_carrier pp_seqpacket;
 
 #endif

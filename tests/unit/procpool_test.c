@@ -3,7 +3,8 @@
  * code and a message naming worker, pid, signal or status and task; the pool serves on;
  * crashes among many good tasks; restart intensity breaks the pool; shutdown with a hung
  * worker; cancel of a running task; map; the root scope's cancel (Ctrl-C) stops the pool;
- * retirement (max_tasks_per_child, max_memory); retries; a worker that lies; bad input. */
+ * retirement (max_tasks_per_child, max_memory); retries; a worker that lies; bad input;
+ * answers of the largest size through the answer ring, and a worker without a ring. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +16,10 @@
 #include <weft/procpool.h>
 
 #include "core/internal.h"
+#include "procpool/ring.h"
 #include "test.h"
 
-enum { M_SEGV, M_EXIT3, M_ABORT, M_HANG, M_ENOMEM, M_SIGKILL, M_LIE };
+enum { M_SEGV, M_EXIT3, M_ABORT, M_HANG, M_ENOMEM, M_SIGKILL, M_LIE, M_RING_TAIL, M_RING_LEN };
 
 struct job {
     int i, bad, mode;
@@ -33,17 +35,59 @@ static int square(const void *arg, size_t size)
 }
 
 /* Send a record that is not an answer on the worker's socket (found by its type). */
-static void lie(void)
+/* Send rec on the worker's socket (found among its descriptors). */
+static void to_parent(const void *rec, size_t len)
 {
     for (int fd = 3; fd < 256; fd++) {
         int type;
-        socklen_t len = sizeof type;
-        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_SEQPACKET) {
-            char junk[40];
-            memset(junk, 0x5a, sizeof junk);
-            (void)!send(fd, junk, sizeof junk, MSG_NOSIGNAL);
-        }
+        socklen_t tl = sizeof type;
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type == SOCK_SEQPACKET)
+            (void)!send(fd, rec, len, MSG_NOSIGNAL);
     }
+}
+
+static void lie(void)
+{
+    char junk[40];
+    memset(junk, 0x5a, sizeof junk);
+    to_parent(junk, sizeof junk);
+}
+
+/* The worker's answer ring, found in its mappings (a task has no other way to it). */
+static struct pp_ring *my_ring(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[512];
+    unsigned long start = 0;
+    while (f && !start && fgets(line, sizeof line, f))
+        if (strstr(line, "weft-procpool-ring")) sscanf(line, "%lx-", &start);
+    if (f) fclose(f);
+    return (struct pp_ring *)start;
+}
+
+/* Damage the ring as a wild write in a task could: a tail far out of range, or a record
+ * whose length is beyond any limit. */
+static void scribble(int mode)
+{
+    struct pp_ring *r = my_ring();
+    if (r == NULL) return;
+    uint32_t t = atomic_load(&r->tail);
+    if (mode == M_RING_TAIL) {
+        atomic_store(&r->tail, t + 0x40000000u);
+        return;
+    }
+    uint32_t bad = 0xfffffff0u;
+    memcpy(r->data + t % PP_RING_BYTES, &bad, sizeof bad);
+    atomic_store(&r->tail, t + 16);
+}
+
+/* Damage the ring, then ring the doorbell as a worker does (else a sleeping manager would
+ * see it only when the task's timeout came, and these tasks have none). */
+static void scribble_and_ring(int mode)
+{
+    scribble(mode);
+    struct pp_hdr bell = {PP_MAGIC, PP_DOORBELL, 0, PP_ALIGN(sizeof bell), 0};
+    to_parent(&bell, sizeof bell);
 }
 
 static int misbehave(const void *arg, size_t size)
@@ -74,6 +118,10 @@ static int misbehave(const void *arg, size_t size)
             break;
         case M_LIE:
             lie();
+            for (;;) pause();
+        case M_RING_TAIL:
+        case M_RING_LEN:
+            scribble_and_ring(j.mode);
             for (;;) pause();
         }
     }
@@ -186,6 +234,8 @@ END_TEST
 START_TEST(procpool_lying_worker_fails_its_task_not_the_parent)
 {
     ten(M_LIE, WEFT_EDIED, "malformed answer", "task 4", NULL);
+    ten(M_RING_TAIL, WEFT_EDIED, "malformed answer", "answer ring", NULL);
+    ten(M_RING_LEN, WEFT_EDIED, "malformed answer", "answer ring", NULL);
 }
 END_TEST
 
@@ -701,6 +751,65 @@ START_TEST(procpool_workers_by_each_start_method)
 }
 END_TEST
 
+/* A result of WEFT_PROCESS_RESULT_MAX bytes, each byte from the argument and its place. */
+static int big(const void *arg, size_t size)
+{
+    static unsigned char r[WEFT_PROCESS_RESULT_MAX];
+    int v;
+    if (size != sizeof v) return weft_error_set(WEFT_EINVAL, "size %zu", size);
+    memcpy(&v, arg, sizeof v);
+    for (size_t k = 0; k < sizeof r; k++) r[k] = (unsigned char)(v * 31 + (int)k);
+    return weft_process_set_result(r, sizeof r);
+}
+
+/* Answers larger than a quarter of the ring (ring.h), many sent ahead: the ring wraps and
+ * the worker waits for room; every answer arrives whole and in its place. */
+START_TEST(procpool_largest_answers_through_the_ring)
+{
+    weft_procpool_opts o = WEFT_PROCPOOL_OPTS_INIT;
+    o.window = WEFT_PROCPOOL_WINDOW_MAX;
+    weft_procpool *p = make(1, &o);
+    enum { N = 300 };
+    weft_future **f = calloc(N, sizeof *f);
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < N; i++)
+        ck_assert_weft(weft_procpool_submit(p, &f[i], big, &i, sizeof i, NULL), 0);
+    for (int i = 0; i < N; i++) {
+        const void *v;
+        size_t n;
+        ck_assert_weft(weft_future_bytes(f[i], &v, &n, WEFT_FOREVER), 0);
+        ck_assert_uint_eq(n, WEFT_PROCESS_RESULT_MAX);
+        const unsigned char *b = v;
+        for (size_t k = 0; k < n; k += 997)
+            ck_assert_uint_eq(b[k], (unsigned char)(i * 31 + (int)k));
+        ck_assert_uint_eq(b[n - 1], (unsigned char)(i * 31 + (int)(n - 1)));
+        weft_future_unref(f[i]);
+    }
+    free(f);
+    ck_assert_weft(weft_procpool_free(p), 0);
+}
+END_TEST
+
+/* A worker whose answer ring could not be made answers through its socket: the same
+ * outcomes (the 10-task scenario with a crash, a lie), beside a worker that has one. */
+START_TEST(procpool_worker_without_a_ring_answers_through_the_socket)
+{
+    weft__fault_arm(WEFT__FAULT_PROCPOOL_RING, 1); /* worker 1's ring */
+    ten(M_SEGV, WEFT_EDIED, "killed by SIGSEGV", "task 4", NULL);
+    weft__fault_arm(WEFT__FAULT_PROCPOOL_RING, 1);
+    ten(M_LIE, WEFT_EDIED, "malformed answer", "task 4", NULL);
+    weft__fault_arm(WEFT__FAULT_PROCPOOL_RING, 1);
+    weft_procpool *p = make(1, NULL);
+    int in[100], out[100];
+    for (int i = 0; i < 100; i++) in[i] = i;
+    ck_assert_weft(
+        weft_procpool_map(p, square, in, sizeof in[0], 100, out, sizeof out[0], NULL, WEFT_FOREVER),
+        0);
+    for (int i = 0; i < 100; i++) ck_assert_int_eq(out[i], i * i);
+    ck_assert_weft(weft_procpool_free(p), 0);
+}
+END_TEST
+
 WEFT_TEST_SUITE(
     "procpool", 120, procpool_segfault_fails_only_its_task, procpool_exit3_fails_only_its_task,
     procpool_abort_fails_only_its_task, procpool_hang_past_timeout_fails_only_its_task,
@@ -715,4 +824,5 @@ WEFT_TEST_SUITE(
     procpool_max_memory_retires_a_grown_worker, procpool_retries_are_opt_in,
     procpool_task_failure_carries_code_and_message, procpool_bad_input_is_an_error,
     procpool_left_open_at_exit_runs_its_queue, procpool_shutdown_runs_the_queue_past_a_crash,
-    procpool_workers_by_each_start_method)
+    procpool_workers_by_each_start_method, procpool_largest_answers_through_the_ring,
+    procpool_worker_without_a_ring_answers_through_the_socket)
