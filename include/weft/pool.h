@@ -299,7 +299,10 @@ WEFT_API void weft_imap_free(weft_imap *it);
  * wait: non-zero waits (up to timeout) until every queued task has run and the workers have
  * exited (left weft: their detached threads end a few instructions later, freeing what they
  * kept in thread-local storage). cancel_pending: non-zero cancels every future still pending
- * (its task never runs) and cancels the pool's scope, so running tasks see WEFT_ECANCELED.
+ * (its task never runs), then cancels the pool's scope, so running tasks see WEFT_ECANCELED;
+ * the queued ones are cancelled when the call returns, except one a worker took off a queue
+ * at that moment (after a task that ended by itself), which that worker cancels a moment
+ * later (Python's executor would run it).
  * Returns 0; WEFT_ETIMEDOUT (wait and tasks still run after timeout; the calling thread's
  * error slot then names them: "still running: 'a' on pool-1, ..."; call again to wait more);
  * WEFT_EAGAIN (timeout 0 and still running); WEFT_ECANCELED (caller cancelled while waiting);

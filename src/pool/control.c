@@ -1,10 +1,11 @@
 /* src/pool/control.c - shutdown, free, wait_idle, pause/resume, statistics, the default pool.
  *
- * A cancelling shutdown marks the pool `cancelling` before it closes it, cancels the pool's
- * scope (every worker's scope is a child: running tasks see WEFT_ECANCELED), then empties the
- * injection stack and steals every queued record from the deques, cancelling each future. A
- * record a worker popped in the meantime sees `cancelling` and is cancelled by the worker
- * instead of run (sched.c). A pool that broke (a worker initializer failed) is `cancelling`
+ * A cancelling shutdown marks the pool `cancelling` before it closes it, empties the injection
+ * stack and steals every queued record from the deques, cancelling each future, then cancels
+ * the pool's scope (every worker's scope is a child: running tasks see WEFT_ECANCELED). A
+ * record a worker popped in the meantime (after a task that ended by itself) sees `cancelling`
+ * and is cancelled by the worker instead of run (sched.c), a moment after the shutdown may
+ * have returned. A pool that broke (a worker initializer failed) is `cancelling`
  * too, and its dropped records fail with WEFT_EBROKEN instead (sched.c, drop_unrun). The
  * protocol that keeps a racing submit from being lost is in pool.c. No lock is held across
  * calls here (docs/design/locks.md).
@@ -82,13 +83,15 @@ int weft_pool_shutdown(weft_pool *p, int wait, int cancel_pending, weft_ns timeo
 {
     if (p == NULL || timeout < 0)
         return weft__fail(WEFT_EINVAL, "%s", p == NULL ? "p is NULL" : "timeout is negative");
-    if (cancel_pending) {
-        atomic_store(&p->cancelling, 1);
-        weft_scope_cancel(p->scope, WEFT_ECANCELED, "pool shut down");
-    }
+    if (cancel_pending) atomic_store(&p->cancelling, 1);
     atomic_store(&p->paused, 0); /* a paused pool could never drain */
     atomic_store(&p->closed, 1); /* seq_cst: pool.c's file comment */
-    if (cancel_pending) drain(p);
+    if (cancel_pending) {
+        /* Queued first: a running task cut short first would free its worker to pop one of
+         * them, which would then be cancelled by that worker only after this call returned. */
+        drain(p);
+        weft_scope_cancel(p->scope, WEFT_ECANCELED, "pool shut down");
+    }
     weft__pool_wake_all(p);
     weft__pool_check_calm(p);
     /* Room waiters must see `closed`. */
