@@ -10,9 +10,9 @@
  * runs one part (rounds: 20 submit rounds in one process, ns/task and RSS per round; submit:
  * the first table alone; waits: futures waited for from outside). Where an outside waiter's
  * helping matters, weft has a second row on a pool made with opts.waiters_help (opt-in). The
- * submit table has a third, on a pool made with opts.inline_depth = 64 (libgomp's cut-off,
- * opt-in: past it a submit runs its task itself, as GOMP_task runs an undeferred one), then that
- * row against libgomp round by round (issue 20 asks for every round).
+ * submit table has two more, on pools made with opts.inline_depth = 64 (libgomp's cut-off) and
+ * 8 (opt-in: past it a submit runs its task itself, as GOMP_task runs an undeferred one), then
+ * the second against libgomp round by round (issue 20 asks for every round).
  *
  * Usage: pool_bench [threads]   (default: the number of CPUs). Ratios: peer time / weft time
  * (above 1: weft is faster). */
@@ -123,6 +123,7 @@ static weft_pool *pool;       /* the one the weft rows use (the global that thei
 static weft_pool *plain_pool; /* default opts: outside waiters only wait */
 static weft_pool *help_pool;  /* opts.waiters_help: outside waiters run queued tasks */
 static weft_pool *deep_pool;  /* opts.inline_depth 64: libgomp's cut-off, submits run inline */
+static weft_pool *deep8_pool; /* opts.inline_depth 8 */
 
 /* ---- weft ---- */
 
@@ -610,6 +611,16 @@ static double call_deep(void *arg)
     return t;
 }
 
+/* The same with a cut-off of 8 per worker: weft's queue drains faster than libgomp's, so at 64
+ * its pool is deep less often (bench/report/pool.md). */
+static double call_deep8(void *arg)
+{
+    pool = deep8_pool;
+    double t = call_int(arg);
+    pool = plain_pool;
+    return t;
+}
+
 struct call2 {
     double (*fn)(int, int);
     int n;
@@ -668,7 +679,7 @@ static double call_for(void *arg)
 static void per_round(int runs, size_t a, size_t b, double count)
 {
     if (by_round[b][0] < 0 || by_round[a][0] < 0) return; /* a peer not built */
-    printf("\n1,000,000 submits + wait, libgomp's time / weft's (inline cut-off), per round\n");
+    printf("\n1,000,000 submits + wait, libgomp's time / weft's (inline_depth 8), per round\n");
     printf("| %5s | %12s | %12s | %15s |\n", "round", "weft ns/task", "omp ns/task",
            "ratio per round");
     printf("|%.7s|%.14s|%.14s|%.17s|\n", "-------", "--------------", "--------------",
@@ -688,7 +699,8 @@ static void tasks_section(int runs, int submit_only)
     struct contender t1[] = {
         {"weft_pool_submit", call_int, &flat[0], N},
         {"weft_pool_submit (waiters_help)", call_helping, &flat[0], N},
-        {"weft_pool_submit (inline cut-off)", call_deep, &flat[0], N},
+        {"weft_pool_submit (inline_depth 64)", call_deep, &flat[0], N},
+        {"weft_pool_submit (inline_depth 8)", call_deep8, &flat[0], N},
         {"naive mutex+condvar pool", call_int, &flat[1], N},
         {"GLib GThreadPool", flat[2].flat ? call_int : NULL, &flat[2], N},
         {"libuv uv_queue_work", flat[3].flat ? call_int : NULL, &flat[3], N},
@@ -699,11 +711,13 @@ static void tasks_section(int runs, int submit_only)
                         sizeof t1 / sizeof t1[0]);
     double llvm = llvmomp_run("flat", N, runs);
     if (llvm >= 0) bench_table_row("OpenMP task (LLVM libomp, own run)", llvm, base, 1);
-    per_round(runs, 2, 7, N); /* the inline cut-off row against libgomp */
+    if (!submit_only) {
+        /* Python runs once, apart (it takes seconds); its ratio is to weft's median above. */
+        double py = python_run();
+        if (py >= 0) bench_table_row("Python ThreadPoolExecutor (20k)", py, base, 1);
+    }
+    per_round(runs, 3, 8, N); /* the inline_depth 8 row against libgomp */
     if (submit_only) return;
-    /* Python runs once, apart (it takes seconds); its ratio is to weft's median above. */
-    double py = python_run();
-    if (py >= 0) bench_table_row("Python ThreadPoolExecutor (20k)", py, base, 1);
 
     struct call tree[] = {{weft_tree, DEPTH},
                           {naive_treerun, DEPTH},
@@ -835,6 +849,8 @@ int main(int argc, char **argv)
     o.waiters_help = 0;
     o.inline_depth = 64; /* libgomp: 64 x its threads */
     if (weft_pool_new(&deep_pool, &o) != 0) return 1;
+    o.inline_depth = 8;
+    if (weft_pool_new(&deep8_pool, &o) != 0) return 1;
     pool = plain_pool;
     for (int i = 0; i < threads; i++) pthread_create(&naive.th[i], NULL, naive_worker, NULL);
 #ifdef HAVE_UV
@@ -849,5 +865,6 @@ int main(int argc, char **argv)
     weft_pool_free(plain_pool);
     weft_pool_free(help_pool);
     weft_pool_free(deep_pool);
+    weft_pool_free(deep8_pool);
     return 0;
 }
