@@ -104,29 +104,33 @@ typedef struct weft_pool_opts {
                                 promptly */
     uint64_t inline_depth;   /* the cut-off (libgomp's is 64). 0 (the default): a submit always
                                 queues its task. N > 0: a submit runs its task itself, at once, on
-                                the calling thread, before it returns, when p is deep: from a worker
-                                of p, when that worker's own deque holds more than N tasks (looked
-                                at on every submit); from any other thread, when more than N x
-                                max_workers tasks of p are not done, and then until fewer than 1/16
-                                of that are left (looked at once per 32 submits of the thread, 128
-                                while it runs them: its decision holds until the next look). Never
-                                while p is paused, shut down or broken, nor more than 8 such runs
-                                deep on one thread. Such a task runs as a plain call of fn would:
-                                ahead of older queued tasks (no FIFO start order), on the
-                                submitter's thread (its thread-locals, weft_thread_current(), any
-                                weft_rlock it holds), in its cancel scope (the submitter's
-                                cancellation reaches it; a cancelling shutdown of p does not; with
-                                task_scopes in a scope of its own, a child of the submitter's), and
-                                the submit returns when it ends: a task that waits for what the
-                                submitter does after the submit deadlocks. Its future (if asked for)
-                                is done when the submit returns; a fire-and-forget failure goes to
-                                the pool error hook; it takes no place among max_queued (such a
-                                submit never waits for room). From a thread that is no worker of p
-                                it is part of the submit call: wait_idle and shutdown on other
-                                threads do not wait for a submit under way, and stats count it in
-                                batches (up to 127 of the thread's latest ones may be missing until
-                                that thread next submits to p or another pool, or calls
-                                weft_pool_stats on p) */
+                                the calling thread, before it returns, when p is deep: from a
+                                worker of p, when that worker's own deque holds more than N tasks
+                                (looked at on every submit); from any other thread, when more than
+                                N x max_workers tasks of p are not done, and then until fewer than
+                                1/16 of that are left (looked at once per 32 submits of the thread,
+                                128 while it runs them: its decision holds until the next look).
+                                Never while p is paused, shut down or broken, nor more than 8 such
+                                runs deep on one thread, nor, on a thread that is no worker of p,
+                                inside such a run for another pool. Such a task runs as a plain
+                                call of fn would: ahead of older queued tasks (no FIFO start
+                                order), on the submitter's thread (its thread-locals,
+                                weft_thread_current(), any weft_rlock it holds), in its cancel
+                                scope (the submitter's cancellation reaches it; a cancelling
+                                shutdown of p does not, once it started, though one that lands just
+                                before may cancel it as a queued task; with task_scopes in a scope
+                                of its own, a child of the submitter's), and the submit returns
+                                when it ends: a task that waits for what the submitter does after
+                                the submit deadlocks. Its future (if asked for) is done when the
+                                submit returns; a fire-and-forget failure goes to the pool error
+                                hook; it takes no place among max_queued (such a submit never waits
+                                for room). Such a task is counted as any submitted task, except a
+                                fire-and-forget one (no future, no scope, no task_scopes) of a
+                                thread that is no worker of p: that one is part of the submit call
+                                (wait_idle and shutdown on other threads do not wait for a submit
+                                under way), and stats count it in batches (up to 127 of the
+                                thread's latest ones may be missing until that thread next submits
+                                to p or another pool, or calls weft_pool_stats on p)) */
     /* Zero (as _OPTS_INIT, {0} and calloc leave it): room for later fields, weft/config.h. */
     unsigned long long reserved[3];
 } weft_pool_opts;

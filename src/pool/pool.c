@@ -263,14 +263,16 @@ static void pace(weft_pool *p)
  *   submitter alternates between queueing (the workers stay fed) and running (the record never
  *   leaves its cache). With hysteresis: it goes on running them until the backlog is down to 1/16
  *   of the cut-off, as a queued task costs the submitter several times an inline one.
- * - Counting. A worker of p counts as for any submit (its own counters: plain stores). Any
- *   other thread would pay two locked additions (ext_submitted, ext_done) per task, more than
- *   the run of an empty task: instead it counts the task neither submitted nor done while it
- *   runs, and adds what it ran to both sides (submitted first) at its next look. Calm compares
- *   the two sides, so a task counted on neither is never waited for: the inline run is part of
- *   the submit call, and wait_idle or a shutdown on another thread does not wait for a submit
- *   still under way (pool.h says so). The closed check is the early one, a plain load, for the
- *   same reason: a submit that saw p open runs its task whether or not a shutdown follows.
+ * - Counting. A task with a record (a future, a scope, task_scopes, or a worker of p
+ *   submitting) is counted as any submit, before its run: its run's count of done then needs
+ *   nothing special, and a shutdown's recheck of closed applies. A fire-and-forget task of
+ *   another thread runs as a plain call (call_inline) and would pay two locked additions
+ *   (ext_submitted, ext_done), more than the run of an empty task: instead it is counted on
+ *   neither side while it runs, and this thread adds what it ran to both (submitted first,
+ *   then a calm check) at its next look, or when it first submits to another pool. Calm
+ *   compares the two sides, so such a task is never waited for: its run is part of the submit
+ *   call, and wait_idle or a shutdown on another thread does not wait for that submit (pool.h
+ *   says so). Its closed check is the early one, a plain load, for the same reason.
  * INLINE_NEST bounds how deep inline runs nest on one thread (a task that submits runs its
  * child inside itself): a chain of tasks that each submit the next must not grow the stack
  * without end. */
@@ -282,8 +284,8 @@ static _Thread_local struct {
     uint64_t serial; /* the pool the rest is about */
     unsigned left;   /* submits to it before the next look */
     bool deep;
-    int nest;           /* inline runs under way on this thread (any pool) */
-    uint64_t ran, done; /* run here since the last look, not yet counted in the pool */
+    int nest;     /* inline runs under way on this thread (any pool) */
+    uint64_t ran; /* plain calls run since the last look, not yet counted in the pool */
 } inl WEFT__TLS_IE;
 
 void weft__pool_count_ran(weft_pool *p, uint64_t ran, uint64_t done)
@@ -298,8 +300,8 @@ void weft__pool_count_ran(weft_pool *p, uint64_t ran, uint64_t done)
 static void inline_count(weft_pool *p)
 {
     if (inl.ran == 0) return;
-    weft__pool_count_ran(p, inl.ran, inl.done);
-    inl.ran = inl.done = 0;
+    weft__pool_count_ran(p, inl.ran, inl.ran);
+    inl.ran = 0;
 }
 
 void weft__pool_inline_flush(weft_pool *p)
@@ -310,13 +312,16 @@ void weft__pool_inline_flush(weft_pool *p)
 static bool deep_outside(weft_pool *p)
 {
     if (inl.serial != p->serial) {
+        /* Inside an inline run of another pool, whose counts are pending here: no inline run
+         * for this one (it would take the thread-local over). */
+        if (inl.nest > 0) return false;
         /* What it ran for the pool before: counted there if that pool is still alive (its
          * address may be another's now, so it is looked up by serial). */
-        if (inl.ran != 0 && inl.nest == 0) weft__pool_count_late(inl.serial, inl.ran, inl.done);
+        if (inl.ran != 0) weft__pool_count_late(inl.serial, inl.ran, inl.ran);
         inl.serial = p->serial;
         inl.left = 0;
         inl.deep = false;
-        inl.ran = inl.done = 0;
+        inl.ran = 0;
     }
     if (inl.left == 0) {
         uint64_t done;
@@ -355,22 +360,15 @@ WEFT__HOT int call_inline(weft_pool *p, weft_task_fn fn, void *arg, const char *
     if (st != 0) weft__pool_report_inline(st, name);
     weft_error_clear(); /* what the task left in the slot is not the submitter's */
     inl.ran++;
-    inl.done++;
     return 0;
 }
 
-/* Run f, just made, here (sched.c); a thread that is no worker of p counts it later. */
+/* Run f, just made and counted submitted, here (sched.c). */
 static void run_inline(weft_pool *p, weft_future *f)
 {
-    struct weft__worker *w = weft__tls_worker;
-    bool outside = !(w && w->pool == p);
     inl.nest++;
-    uint64_t done = weft__pool_run_inline(p, f);
+    weft__pool_run_inline(p, f);
     inl.nest--;
-    if (outside) {
-        inl.ran++;
-        inl.done += done;
-    }
 }
 
 /* The one submit, inlined into each entry point below: on the path of every task, where the
@@ -413,17 +411,6 @@ WEFT__HOT int submit(weft_pool *p, weft_scope *scope, const char *name, weft_tas
     f->solo = out == NULL;
     f->bounded = p->max_queued != 0 && !here;
     f->claimable = out != NULL && p->outsiders_help && !p->task_scopes; /* sched.c run_claimed */
-    struct weft__worker *w = weft__tls_worker;
-    if (here && !(w && w->pool == p)) { /* counted after the run (inline_count) */
-        if (scope) f->scope = scope;
-        if (name) {
-            snprintf(f->name, sizeof f->name, "%s", name);
-            f->flags |= R_NAMED;
-        }
-        if (out) *out = f; /* the run drops the pool's reference; ours keeps f */
-        run_inline(p, f);
-        return 0;
-    }
     weft__pool_count_submit(p);
     if (atomic_load(&p->closed)) rc = atomic_load(&p->broken) ? WEFT_EBROKEN : WEFT_ECLOSED;
     /* seq_cst load of closed: see the file comment. */
@@ -433,7 +420,7 @@ WEFT__HOT int submit(weft_pool *p, weft_scope *scope, const char *name, weft_tas
             snprintf(f->name, sizeof f->name, "%s", name);
             f->flags |= R_NAMED;
         }
-        if (here) { /* a worker of p: counted as any submit of its */
+        if (here) { /* counted as any submit; the run drops the pool's reference */
             if (out) *out = f;
             run_inline(p, f);
             return 0;

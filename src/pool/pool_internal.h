@@ -121,7 +121,7 @@ void weft__pool_drop(weft_pool *p, weft_future *t);
 /* opts.inline_depth: run t, just made a task of p, here and now, on the calling thread (a
  * worker of p runs it as its own, counted as usual; any other thread as a guest, in its own
  * scope, counting nothing: it returns how many it counted done, for pool.c to count later). */
-uint64_t weft__pool_run_inline(weft_pool *p, weft_future *t);
+void weft__pool_run_inline(weft_pool *p, weft_future *t);
 /* A fire-and-forget task run at submit without a record failed with status: report it as
  * the record's recycling would (not a cancellation of the scope it ran in). */
 void weft__pool_report_inline(int status, const char *name);

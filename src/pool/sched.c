@@ -469,7 +469,7 @@ WEFT__HOT bool before_run(struct weft__worker *w, weft_future *t)
         weft__pool_count_done(p);
         return true;
     }
-    if (p->max_queued) room_made(p, t);
+    if (t->bounded) room_made(p, t); /* never for an inline run: it took no place */
     /* relaxed: a cancelling shutdown or the break stored it; drop_unrun synchronises. */
     if (atomic_load_explicit(&p->cancelling, memory_order_relaxed)) {
         drop_unrun(p, t, false);
@@ -581,10 +581,9 @@ void weft__pool_drop(weft_pool *p, weft_future *t)
  * a waiter's help without entering p's scope: the run is part of the submit call, as an
  * undeferred OpenMP task is part of its construct, so it stays in the submitter's scope (the
  * scope tree's lock twice per task would also cost more than the queueing it saves). */
-uint64_t weft__pool_run_inline(weft_pool *p, weft_future *t)
+void weft__pool_run_inline(weft_pool *p, weft_future *t)
 {
     struct weft__worker *w = weft__tls_worker;
-    uint64_t n = 0;
     if (w && w->pool == p) {
         weft__pool_run(w, t);
     } else {
@@ -598,14 +597,9 @@ uint64_t weft__pool_run_inline(weft_pool *p, weft_future *t)
         atomic_init(&g.busy, 0);
         atomic_init(&g.dq.top, 0); /* an empty deque: before_run's look at the backlog */
         atomic_init(&g.dq.bottom, 0);
-        struct weft__done_batch b = {p, 0}, *outer = weft__tls_done_batch;
-        weft__tls_done_batch = &b;
-        weft__pool_run(&g, t);
-        weft__tls_done_batch = outer;
-        n = b.n;
+        weft__pool_run(&g, t); /* its submit was counted (pool.c): its done counts as any */
     }
     weft_error_clear(); /* what the task left in the slot is not the submitter's */
-    return n;
 }
 
 void weft__pool_report_inline(int status, const char *name)

@@ -363,6 +363,42 @@ START_TEST(inline_runs_stay_counted_when_the_thread_moves_to_another_pool)
 }
 END_TEST
 
+/* A task on p's one worker: queues 3 children on its own deque (past inline_depth 2), then
+ * submits 5 more with futures, which run inline; all must succeed. */
+static int five_inline(void *arg, void **result)
+{
+    weft_pool *p = arg;
+    (void)result;
+    weft_future *f[8];
+    for (int i = 0; i < 8; i++)
+        ck_assert_weft(weft_pool_submit(p, weft_test_count_run, NULL, &f[i], 0), 0);
+    for (int i = 3; i < 8; i++) ck_assert_int_eq(weft_future_done(f[i]), 1); /* ran inline */
+    for (int i = 0; i < 8; i++) weft_future_unref(f[i]);
+    return 0;
+}
+
+/* pool.h: an inline task takes no place among max_queued, so it gives none back either: after
+ * inline runs the bound still holds (it grew by one per inline run with a future before). */
+START_TEST(inline_runs_leave_the_max_queued_bound_as_it_was)
+{
+    weft_pool *p =
+        weft_test_pool_with((weft_pool_opts){.max_workers = 1, .inline_depth = 2, .max_queued = 8});
+    weft_future *f;
+    ck_assert_weft(weft_pool_submit(p, five_inline, p, &f, WEFT_FOREVER), 0);
+    ck_assert_weft(weft_future_result(f, NULL, WEFT_SEC(30)), 0);
+    weft_future_unref(f);
+    ck_assert_weft(weft_pool_wait_idle(p, WEFT_SEC(30)), 0);
+    struct hold h;
+    hold_and_fill(p, &h, 0); /* the worker held; its place is given back as it starts */
+    int accepted = 0;
+    for (int i = 0; i < 20; i++) /* fewer than 32: this thread does not look at the backlog */
+        if (weft_pool_submit(p, where_task, NULL, NULL, 0) == 0) accepted++;
+    ck_assert_int_eq(accepted, 8);
+    let_go(p, &h);
+    weft_pool_free(p);
+}
+END_TEST
+
 /* The race: outside submitters (futures and fire-and-forget), a thread calling wait_idle and
  * stats, then a shutdown racing the submits; every accepted task runs exactly once, every
  * refused one never. */
@@ -443,4 +479,5 @@ WEFT_TEST_SUITE("pool_inline", 120, off_by_default_nothing_runs_on_the_submitter
                 a_worker_with_a_deep_deque_runs_new_tasks_itself,
                 a_chain_of_submits_does_not_nest_without_end,
                 inline_runs_stay_counted_when_the_thread_moves_to_another_pool,
+                inline_runs_leave_the_max_queued_bound_as_it_was,
                 race_inline_submits_wait_idle_stats_and_shutdown)
