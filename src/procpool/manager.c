@@ -311,13 +311,14 @@ static void answer(struct weft_procpool *p, struct pp_worker *w, const char *buf
 static void drain_answers(struct weft_procpool *p, struct pp_worker *w)
 {
     const char *why;
-    if (!w->ring) return;
+    if (!w->ring || w->ring_bad) return;
     for (;;) {
         long n = pp_ring_take(w->ring, &w->rhead, p->inbuf, PP_RESULT_REC_MAX, &why);
         if (n == 0) break;
         if (n < 0) { /* the ring cannot be read past this: ignore the rest */
             bad_answer(p, w, why);
-            break;
+            w->ring_bad = 1; /* also when w was being killed already: no look again */
+            return;
         }
         if (w->state == W_KILLING && w->kill_reason == K_BAD) continue;
         answer(p, w, p->inbuf, (size_t)n);
@@ -331,7 +332,8 @@ static void drain_answers(struct weft_procpool *p, struct pp_worker *w)
 /* Whether w's ring holds records the manager should take now. */
 static int answers_pending(struct pp_worker *w)
 {
-    if (!w->ring || w->state == W_EMPTY || (w->state == W_KILLING && w->kill_reason == K_BAD))
+    if (!w->ring || w->ring_bad || w->state == W_EMPTY ||
+        (w->state == W_KILLING && w->kill_reason == K_BAD))
         return 0;
     return pp_ring_ready(w->ring, w->rhead);
 }
@@ -378,6 +380,7 @@ int weft__pp_start_worker(struct weft_procpool *p, struct pp_worker *w)
         w->ring = NULL;
     if (w->ring) pp_ring_reset(w->ring); /* the worker it served is dead */
     w->rhead = 0;
+    w->ring_bad = 0;
     struct pp_worker_cfg cfg = {PP_MAGIC, fds[1], p->max_memory ? PP_CFG_RSS : 0,
                                 w->ring ? w->ring_fd : -1, p->memory_limit};
     int pass[2] = {fds[1], cfg.ring_fd};

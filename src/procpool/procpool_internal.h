@@ -90,6 +90,7 @@ struct pp_worker {
     struct pp_ring *ring; /* the slot's answer ring, kept for replacements; NULL: none */
     int ring_fd;
     uint32_t rhead; /* the ring's head: what the manager took (the shared copy is the worker's) */
+    int ring_bad;   /* a record could not be read: nothing more is taken from this ring */
     char bad[96];
 };
 

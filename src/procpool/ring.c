@@ -18,6 +18,9 @@ int pp_ring_make(int *fd, struct pp_ring **r)
         close(f);
         return -1;
     }
+    /* Not into a forked child (WEFT_PROCESS_FORK workers, the user's fork()): a worker maps
+     * its own ring from the fd, and must not be able to write into the others'. */
+    (void)madvise(m, sizeof(struct pp_ring), MADV_DONTFORK);
     *fd = f;
     *r = m;
     return 0;

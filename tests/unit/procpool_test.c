@@ -751,6 +751,37 @@ START_TEST(procpool_workers_by_each_start_method)
 }
 END_TEST
 
+/* How many answer rings the calling worker has mapped (/proc/self/maps names the memfd). */
+static int rings_mapped(const void *arg, size_t size)
+{
+    (void)arg, (void)size;
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (f == NULL) return weft_error_set(WEFT_EINVAL, "no /proc/self/maps");
+    char line[512];
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, "weft-procpool-ring")) n++;
+    fclose(f);
+    return weft_process_set_result(&n, sizeof n);
+}
+
+/* A worker forked from the parent (WEFT_PROCESS_FORK) maps its own answer ring and no other
+ * worker's: a stray write in one task cannot touch another worker's answers. */
+START_TEST(procpool_forked_workers_map_only_their_own_ring)
+{
+    if (weft_test_tsan()) return; /* fork() in a threaded parent: see process_test.c */
+    weft_procpool_opts o = WEFT_PROCPOOL_OPTS_INIT;
+    o.method = WEFT_PROCESS_FORK;
+    weft_procpool *p = make(2, &o);
+    int in[40], out[40];
+    ck_assert_weft(weft_procpool_map(p, rings_mapped, in, sizeof in[0], 40, out, sizeof out[0],
+                                     NULL, WEFT_FOREVER),
+                   0);
+    for (int i = 0; i < 40; i++) ck_assert_int_eq(out[i], 1);
+    ck_assert_weft(weft_procpool_free(p), 0);
+}
+END_TEST
+
 /* A result of WEFT_PROCESS_RESULT_MAX bytes, each byte from the argument and its place. */
 static int big(const void *arg, size_t size)
 {
@@ -825,4 +856,5 @@ WEFT_TEST_SUITE(
     procpool_task_failure_carries_code_and_message, procpool_bad_input_is_an_error,
     procpool_left_open_at_exit_runs_its_queue, procpool_shutdown_runs_the_queue_past_a_crash,
     procpool_workers_by_each_start_method, procpool_largest_answers_through_the_ring,
+    procpool_forked_workers_map_only_their_own_ring,
     procpool_worker_without_a_ring_answers_through_the_socket)
