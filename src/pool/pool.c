@@ -349,7 +349,7 @@ WEFT__HOT bool run_here(weft_pool *p)
  * see its record (no future, no scope to cancel, and a guest's run is seen by no shutdown's
  * naming), so it runs without one, as a plain call, and a failure is reported as the record's
  * recycling would report it (sched.c). The record's allocation, set-up, run bookkeeping and
- * recycling were most of an inline empty task. Counted later, as the others. */
+ * recycling were most of an inline empty task. Counted later (the comment above). */
 WEFT__HOT int call_inline(weft_pool *p, weft_task_fn fn, void *arg, const char *name)
 {
     (void)p;

@@ -575,12 +575,11 @@ void weft__pool_drop(weft_pool *p, weft_future *t)
  * its error report and a broken pool's drop are those of a queued task. (The one exception is
  * an outside thread's fire-and-forget task without task_scopes: no record, a plain call, pool.c
  * call_inline, reported by weft__pool_report_inline as its record's recycling would.) A worker
- * of p runs it
- * as its own (its current and counters: shutdown names it). Any other thread runs it as a
- * guest (help_as_guest), its done count caught in a batch that pool.c adds later, and unlike
- * a waiter's help without entering p's scope: the run is part of the submit call, as an
- * undeferred OpenMP task is part of its construct, so it stays in the submitter's scope (the
- * scope tree's lock twice per task would also cost more than the queueing it saves). */
+ * of p runs it as its own (its current and counters: shutdown names it). Any other thread runs
+ * it as a guest (help_as_guest), its done counted as any other thread's, and unlike a waiter's
+ * help without entering p's scope: the run is part of the submit call, as an undeferred OpenMP
+ * task is part of its construct, so it stays in the submitter's scope (the scope tree's lock
+ * twice per task would also cost more than the queueing it saves). */
 void weft__pool_run_inline(weft_pool *p, weft_future *t)
 {
     struct weft__worker *w = weft__tls_worker;
