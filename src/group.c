@@ -83,19 +83,6 @@ static void put_ref(weft_group *g, bool dec_running)
     if (last) destroy(g);
 }
 
-/* The failure's message: what the task set with weft_error_set for this status, else the
- * status's text (as weft_thread_join reports it). */
-static void failure_message(int status, char *buf, size_t size)
-{
-    const char *msg = weft_error_message();
-    if (weft_error_code() == status && msg[0] != '\0')
-        snprintf(buf, size, "%s", msg);
-    else if (strcmp(weft_errname(status), "WEFT_E?") != 0)
-        snprintf(buf, size, "%s", weft_strerror(status));
-    else
-        snprintf(buf, size, "task returned %d", status);
-}
-
 /* Record task k's status (msg: its message, "" for none); the first failure of its own
  * cancels the group. k itself is freed by the caller. */
 static void task_done(struct task *k, int status, const char *msg)
@@ -126,7 +113,7 @@ static void run_task(struct task *k)
     if (!weft_cancelled()) {
         weft_error_clear();
         status = k->fn(k->arg);
-        if (status != 0) failure_message(status, msg, sizeof msg);
+        if (status != 0) weft__failure_message(status, "task", msg, sizeof msg);
     }
     tls_group = outer;
     task_done(k, status, msg);

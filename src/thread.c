@@ -274,13 +274,7 @@ static void setup(void)
 static void capture_failure(struct rec *r, int status)
 {
     if (status == 0) return;
-    const char *msg = weft_error_message();
-    if (weft_error_code() == status && msg[0] != '\0')
-        snprintf(r->message, sizeof r->message, "%s", msg);
-    else if (strcmp(weft_errname(status), "WEFT_E?") != 0)
-        snprintf(r->message, sizeof r->message, "%s", weft_strerror(status));
-    else
-        snprintf(r->message, sizeof r->message, "thread function returned %d", status);
+    weft__failure_message(status, "thread function", r->message, sizeof r->message);
 }
 
 /* Mark r finished, wake its joiners, report an unjoinable failure, drop the thread's ref. */

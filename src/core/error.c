@@ -37,6 +37,16 @@ const char *weft_errname(int code)
     return "WEFT_E?";
 }
 
+void weft__failure_message(int status, const char *who, char *buf, size_t size)
+{
+    if (slot.code == status && slot.message[0] != '\0')
+        snprintf(buf, size, "%s", slot.message);
+    else if (strcmp(weft_errname(status), "WEFT_E?") != 0)
+        snprintf(buf, size, "%s", weft_strerror(status));
+    else
+        snprintf(buf, size, "%s returned %d", who, status);
+}
+
 int weft_error_set(int code, const char *fmt, ...)
 {
     slot.code = code;

@@ -10,6 +10,11 @@
 /* Put code and message into the calling thread's error slot (error.c). */
 void weft__error_put(int code, const char *message);
 
+/* The message of a failure status a user function returned, into buf (error.c): the one it set
+ * with weft_error_set for that status, else the status's text, else "WHO returned N" for a
+ * status that is no weft code. who: e.g. "task". */
+void weft__failure_message(int status, const char *who, char *buf, size_t size);
+
 /* The one way weft reports its own failures: put code and a printf-style message naming the
  * argument and the reason into the calling thread's error slot, and return code, so that each
  * return site is one line:

@@ -346,13 +346,7 @@ static void map_fail(struct map *m, size_t i, int st)
     if (i < m->fail_index) {
         m->fail_index = i;
         m->fail_status = st;
-        const char *msg = weft_error_message();
-        if (weft_error_code() == st && msg[0])
-            snprintf(m->message, sizeof m->message, "%s", msg);
-        else if (strcmp(weft_errname(st), "WEFT_E?") != 0)
-            snprintf(m->message, sizeof m->message, "%s", weft_strerror(st));
-        else /* as a future's (weft__future_message) */
-            snprintf(m->message, sizeof m->message, "task returned %d", st);
+        weft__failure_message(st, "task", m->message, sizeof m->message); /* as a future's */
     }
     weft__lock_release(&m->fail_lock);
     weft_error_clear();

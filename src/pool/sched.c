@@ -392,16 +392,8 @@ static void drop_unrun(weft_pool *p, weft_future *t, bool claimer)
 static void break_pool(struct weft__worker *w, int rc)
 {
     weft_pool *p = w->pool;
-    char why[WEFT_ERROR_MESSAGE_MAX], code[32];
-    const char *detail = weft_error_message();
-    if (weft_error_code() != rc || detail[0] == '\0') {
-        if (strcmp(weft_errname(rc), "WEFT_E?") != 0) {
-            detail = weft_strerror(rc);
-        } else {
-            snprintf(code, sizeof code, "it returned %d", rc);
-            detail = code;
-        }
-    }
+    char detail[WEFT_ERROR_MESSAGE_MAX], why[WEFT_ERROR_MESSAGE_MAX + 128]; /* prefix: < 100 */
+    weft__failure_message(rc, "it", detail, sizeof detail);
     snprintf(why, sizeof why, "pool broken: the initializer of worker %s-%d failed: %s", p->prefix,
              w->index + 1, detail);
     weft_error_clear(); /* the worker's slot is its tasks' */
@@ -606,17 +598,9 @@ void weft__pool_report_inline(int status, const char *name)
     /* As capture_failure and the recycler (task.c maybe_report): a task that ended with the
      * cancellation of the scope it ran in did not fail. */
     if (status == WEFT_ECANCELED && weft_scope_cancelled(weft_scope_current()) == 1) return;
-    char shown[sizeof((weft_future *)0)->name], buf[48];
+    char shown[sizeof((weft_future *)0)->name], msg[WEFT_ERROR_MESSAGE_MAX];
     snprintf(shown, sizeof shown, "%s", name ? name : ""); /* cut as a record's copy is */
-    const char *msg = weft_error_message();
-    if (weft_error_code() != status || msg[0] == '\0') {
-        if (strcmp(weft_errname(status), "WEFT_E?") != 0) {
-            msg = weft_strerror(status);
-        } else {
-            snprintf(buf, sizeof buf, "task returned %d", status);
-            msg = buf;
-        }
-    }
+    weft__failure_message(status, "task", msg, sizeof msg);
     weft__pool_report(shown, status, msg);
 }
 
