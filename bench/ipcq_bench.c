@@ -11,7 +11,8 @@
  * WEFT_IPCQ_ONE_PRODUCER | WEFT_IPCQ_ONE_CONSUMER (no lock per message). The round trips also
  * run over a control that never spins: a one-message mailbox per direction in shared memory
  * and a shared futex, slept on at once (the research's "blocking" transport), so that the
- * oversubscribed table shows what spinning costs there apart from what any futex costs.
+ * oversubscribed table shows what spinning costs there apart from what any futex costs, and
+ * over weft_ipcq made with WEFT_IPCQ_STAY, which shows what following the waker buys there.
  *
  *     ipcq_bench          BENCH_RUNS (default 7 runs), BENCH_ONLY=rtt,thr,over,python
  */
@@ -34,9 +35,14 @@
 #define IPCQ_BENCH_PY "bench/ipcq_bench.py"
 #endif
 
-enum kind { K_IPCQ, K_IPCQ_ONE, K_PIPE, K_SEQPACKET, K_FUTEX, K_COUNT };
-static const char *const names[K_COUNT] = {"weft_ipcq", "weft_ipcq ONE_PRODUCER|CONSUMER", "pipe",
-                                           "unix SOCK_SEQPACKET", "shm + futex, no spin"};
+/* K_IPCQ_STAY runs only beside the hogs: it shows what following the waker buys there. */
+enum kind { K_IPCQ, K_IPCQ_ONE, K_PIPE, K_SEQPACKET, K_FUTEX, K_IPCQ_STAY, K_COUNT };
+static const char *const names[K_COUNT] = {"weft_ipcq",
+                                           "weft_ipcq ONE_PRODUCER|CONSUMER",
+                                           "pipe",
+                                           "unix SOCK_SEQPACKET",
+                                           "shm + futex, no spin",
+                                           "weft_ipcq STAY (never moves)"};
 
 /* K_FUTEX's mailbox: seq counts the messages sent; one in flight at a time (round trips). */
 struct box {
@@ -56,9 +62,10 @@ struct chan {
 static int chan_open(struct chan *c, enum kind k, size_t size)
 {
     c->k = k;
-    if (k == K_IPCQ || k == K_IPCQ_ONE) {
+    if (k == K_IPCQ || k == K_IPCQ_ONE || k == K_IPCQ_STAY) {
         weft_ipcq_opts o = {4096, size, 0, {0}};
         if (k == K_IPCQ_ONE) o.flags = WEFT_IPCQ_ONE_PRODUCER | WEFT_IPCQ_ONE_CONSUMER;
+        if (k == K_IPCQ_STAY) o.flags = WEFT_IPCQ_STAY;
         c->k = K_IPCQ;
         return weft_ipcq_new(&c->qa, &o) || weft_ipcq_new(&c->qb, &o);
     }
@@ -222,7 +229,7 @@ int main(void)
                  sizes[s]);
         bench_table_begin(title, "us");
         double base = 0;
-        for (int k = 0; k < K_COUNT; k++) {
+        for (int k = 0; k < K_IPCQ_STAY; k++) {
             for (int r = 0; r < runs; r++) v[r] = rtt((enum kind)k, sizes[s], 20000) / 1e3;
             double med = bench_median(v, (size_t)runs);
             if (k == 0) base = med;
@@ -265,6 +272,7 @@ int main(void)
             printf("oversubscribed / blocking round trip (weft_ipcq): %.2fx\n", med[0] / rtt8);
         printf("oversubscribed: weft_ipcq / the no-spin futex control: %.2fx\n",
                med[0] / med[K_FUTEX]);
+        printf("oversubscribed: weft_ipcq / weft_ipcq STAY: %.2fx\n", med[0] / med[K_IPCQ_STAY]);
     }
     return 0;
 }

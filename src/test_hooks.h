@@ -13,6 +13,7 @@
 #ifndef WEFT_TEST_HOOKS_H
 #define WEFT_TEST_HOOKS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <weft/pool.h>
 #include <weft/queue.h>
@@ -29,6 +30,11 @@ enum { WEFT__TEST_GETTERS, WEFT__TEST_PUTTERS, WEFT__TEST_JOINERS };
 /* Threads parked on q's list `which` (WEFT__TEST_GETTERS: waiting for an item, _PUTTERS: for
  * room, _JOINERS: in weft_queue_join); 0 for another `which`. (queue/testhook.c) */
 size_t weft__test_queue_parked(weft_queue *q, int which);
+
+/* Make every ipcq wait of this process find the machine crowded (yes) or look again (no),
+ * and the moves to a waker's CPU its waits made so far. (ipcq/ipcq.c) */
+void weft__test_ipcq_force_crowded(bool yes);
+size_t weft__test_ipcq_moves(void);
 
 /* 1 if the timer thread is parked (waiting for the earliest deadline or for a timer), else 0
  * (also when it runs a callback or was never started). (timer.c) */

@@ -76,20 +76,29 @@ typedef struct weft_ipcq weft_ipcq;
 #define WEFT_IPCQ_SIZE_MAX     ((size_t)1 << 30) /* the whole segment */
 #define WEFT_IPCQ_PEERS_MAX    64
 
-/* Flags (weft_ipcq_opts.flags): a side used by one thread of one process at a time.
+/* Flags (weft_ipcq_opts.flags). Two say a side is used by one thread of one process at a time:
  *   WEFT_IPCQ_ONE_PRODUCER: the first thread that puts holds the producer's role until its
  *     handle is freed (or its process dies: the role is then taken over by the next process
  *     that puts); a put from any other thread or process returns WEFT_EBUSY. Puts then take
  *     no lock: no atomic read-modify-write per message.
  *   WEFT_IPCQ_ONE_CONSUMER: the same for gets.
- * Every other promise of this header holds with them (close, faults, checks). */
+ * Every other promise of this header holds with them (close, faults, checks).
+ *   WEFT_IPCQ_STAY: a waiting thread is never moved to another CPU. Without it, on a crowded
+ *     machine (more runnable threads than CPUs, read from /proc/loadavg) a thread whose
+ *     sleeps in this queue's calls were ended four times in a row by a put or get running on
+ *     another CPU moves to that CPU: its affinity mask is set to that CPU alone and at once
+ *     set back, so the thread never leaves its mask and the mask is the same afterwards (a
+ *     mask another thread sets for it in that instant is lost). Two processes that take
+ *     turns then share one CPU instead of each preempting a busy thread at every hand-over
+ *     (docs/design/ipcq.md). Set at weft_ipcq_new, it holds for every process attached. */
 #define WEFT_IPCQ_ONE_PRODUCER 1u
 #define WEFT_IPCQ_ONE_CONSUMER 2u
+#define WEFT_IPCQ_STAY         4u
 
 typedef struct weft_ipcq_opts {
     size_t capacity; /* messages the queue holds at most; 0: 1024 */
     size_t max_msg;  /* largest message, in bytes; 0: 256 */
-    unsigned flags;  /* WEFT_IPCQ_ONE_PRODUCER | WEFT_IPCQ_ONE_CONSUMER, or 0 */
+    unsigned flags;  /* WEFT_IPCQ_ONE_PRODUCER | _ONE_CONSUMER | _STAY, or 0 */
     /* Zero (as _OPTS_INIT, {0} and calloc leave it): room for later fields, weft/config.h. */
     unsigned long long reserved[4];
 } weft_ipcq_opts;

@@ -29,6 +29,7 @@
  * Lock order: the producers' and the consumers' locks are never held together.
  */
 #include <fcntl.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -40,6 +41,7 @@
 #include "core/park.h"
 #include "ipcq/ipcq_internal.h"
 #include "os/os.h"
+#include "test_hooks.h"
 
 #define SLICE_FIRST_NS    WEFT_MS(10)
 #define SLICE_MAX_NS      WEFT_MS(160)
@@ -76,7 +78,7 @@ static _Thread_local uint32_t sym_calls WEFT__TLS_IE;
  * (ipcq_internal.h). */
 static void wake(weft_ipcq *q, struct ipcq_event *ev)
 {
-    bool woke = weft__ipcq_signal(ev);
+    bool woke = weft__ipcq_signal(ev, true);
     /* relaxed: a hint; the change itself is a seq_cst exchange. */
     uint32_t w = atomic_load_explicit(&q->seg->fence_mode, memory_order_relaxed);
     if ((w & IPCQ_FENCE_MASK) != IPCQ_FENCE_SYM) return;
@@ -104,9 +106,9 @@ static unsigned char *slot_at(const weft_ipcq *q, uint64_t pos)
  * wake-up, so wake every sleeper (they re-check). */
 static void after_takeover(weft_ipcq *q)
 {
-    weft__ipcq_signal(&q->seg->not_empty);
-    weft__ipcq_signal(&q->seg->not_full);
-    weft__ipcq_signal(&q->seg->joined);
+    weft__ipcq_signal(&q->seg->not_empty, false);
+    weft__ipcq_signal(&q->seg->not_full, false);
+    weft__ipcq_signal(&q->seg->joined, false);
 }
 
 static int lock_side(weft_ipcq *q, struct ipcq_lock *l, weft_ns deadline, int *took_over)
@@ -331,12 +333,21 @@ static struct ipcq_event *event_of(weft_ipcq *q, enum wait_kind k)
  * per thread. A peer that waits for a CPU cannot answer a spinner, and the spinner's CPU is
  * the one it may be waiting for: on a crowded machine every wait sleeps at once. Without
  * /proc: never crowded (the other rules still apply). */
+static _Atomic bool force_crowded; /* weft__test_ipcq_force_crowded */
+
+void weft__test_ipcq_force_crowded(bool yes)
+{
+    atomic_store_explicit(&force_crowded, yes, memory_order_relaxed);
+}
+
 static bool crowded(int ncpu)
 {
     static _Thread_local struct {
         weft_ns at;
         bool yes;
     } c WEFT__TLS_IE;
+    /* relaxed: set by a test before the waits it is for. */
+    if (atomic_load_explicit(&force_crowded, memory_order_relaxed)) return true;
     weft_ns now = weft__os_now();
     if (c.at && now - c.at < CROWD_CHECK_NS) return c.yes;
     c.at = now;
@@ -357,13 +368,19 @@ static bool crowded(int ncpu)
     return c.yes;
 }
 
-/* Spin while spinning pays (park.c's rule, per thread): true if k became ready. */
-static bool spin(const weft_ipcq *q, enum wait_kind k, weft_ns deadline)
+static int cpus(void)
 {
     static _Atomic int ncpu;
     /* relaxed: every thread computes and stores the same value. */
     int n = atomic_load_explicit(&ncpu, memory_order_relaxed);
     if (n == 0) atomic_store_explicit(&ncpu, n = weft__os_cpu_count(), memory_order_relaxed);
+    return n;
+}
+
+/* Spin while spinning pays (park.c's rule, per thread): true if k became ready. */
+static bool spin(const weft_ipcq *q, enum wait_kind k, weft_ns deadline)
+{
+    int n = cpus();
     if (n < 2) return false;
     if (crowded(n)) return false; /* the peer may be waiting for this very CPU */
     weft_ns b = spin_st.budget ? spin_st.budget : SPIN_INIT_NS;
@@ -389,6 +406,38 @@ static bool spin(const weft_ipcq *q, enum wait_kind k, weft_ns deadline)
     if (!ok && spin_st.hits < SPIN_PAYS) nb /= 2;
     spin_st.budget = nb < SPIN_MIN_NS ? SPIN_MIN_NS : nb > SPIN_MAX_NS ? SPIN_MAX_NS : nb;
     return ok;
+}
+
+/* After a sleep that a put or get ended, on a crowded machine: follow the waker to its CPU
+ * once FOLLOW_MISSES wake-ups in a row came from another CPU (docs/design/ipcq.md). Two
+ * processes that take turns, each on a CPU of its own beside other busy threads, pay for
+ * every hand-over with a preemption of those threads; on one CPU, the sleeper is woken by the
+ * thread that then sleeps, and runs in its place. Never outside the thread's affinity mask,
+ * which is left as it was; not with WEFT_IPCQ_STAY. */
+#define FOLLOW_MISSES 4
+static _Thread_local uint32_t follow_misses WEFT__TLS_IE;
+static size_t follow_moves; /* this process's moves, for the tests (relaxed atomics) */
+
+void weft__ipcq_follow(const weft_ipcq *q, const struct ipcq_event *ev)
+{
+    if (q->flags & WEFT_IPCQ_STAY) return;
+    /* relaxed: a hint. Anything read from the segment is range-checked: a wrong value moves
+     * this thread to another CPU of its own mask at worst. */
+    uint32_t w = atomic_load_explicit(&ev->waker_cpu, memory_order_relaxed);
+    int here = sched_getcpu();
+    if (w == 0 || w > (uint32_t)CPU_SETSIZE || here < 0 || w - 1 == (uint32_t)here) {
+        follow_misses = 0;
+        return;
+    }
+    if (++follow_misses < FOLLOW_MISSES) return;
+    follow_misses = 0;
+    if (weft__os_move_to_cpu((int)(w - 1)) == 0)
+        __atomic_fetch_add(&follow_moves, 1, __ATOMIC_RELAXED);
+}
+
+size_t weft__test_ipcq_moves(void)
+{
+    return __atomic_load_n(&follow_moves, __ATOMIC_RELAXED);
 }
 
 static int died(enum wait_kind k)
@@ -423,7 +472,7 @@ static int sleep_on(weft_ipcq *q, enum wait_kind k, weft_ns deadline)
     p.shared = &ev->seq;
     weft__park_enter(&p);
     weft_ns slice = SLICE_FIRST_NS;
-    bool expired = false, got = false;
+    bool expired = false, got = false, slept = false;
     int rc = 0;
     atomic_fetch_add(&ev->sleepers, 1); /* seq_cst: before the re-checks (Dekker) */
     /* relaxed: a hint (see count_turn). */
@@ -454,6 +503,7 @@ static int sleep_on(weft_ipcq *q, enum wait_kind k, weft_ns deadline)
         weft_ns cap = !fenced ? UNFENCED_SLICE_NS : watched ? p.deadline - now : slice;
         weft_ns until = now + cap < p.deadline ? now + cap : p.deadline;
         int r = weft__os_futex_wait_shared(&ev->seq, seq, until);
+        slept = true;
         /* Woken, most often by the very change awaited: a plain re-check finds it, without
          * the mark and the heavy fence (a membarrier: an IPI to every CPU running a
          * registered process) that only a sleep needs. */
@@ -468,6 +518,7 @@ static int sleep_on(weft_ipcq *q, enum wait_kind k, weft_ns deadline)
     }
     atomic_fetch_sub(&ev->sleepers, 1);
     if (got && k == FOR_GET) count_turn(q);
+    if (got && slept && crowded(cpus())) weft__ipcq_follow(q, ev);
     uint32_t s = weft__park_leave(&p, expired);
     if (s == WEFT__PARK_CANCELED) return weft__fail(WEFT_ECANCELED, "ipcq: the wait was cancelled");
     if (rc) return rc;
@@ -562,7 +613,7 @@ int weft_ipcq_task_done(weft_ipcq *q)
             return weft__fail(WEFT_EOVERFLOW, "ipcq_task_done: called more times than messages "
                                               "were put");
     } while (!atomic_compare_exchange_weak(&s->done, &d, d + 1));
-    weft__ipcq_signal(&s->joined); /* seq_cst CAS before the load of sleepers (Dekker) */
+    weft__ipcq_signal(&s->joined, true); /* seq_cst CAS before the load of sleepers (Dekker) */
     return 0;
 }
 

@@ -30,6 +30,7 @@
 #define IPCQ_VERSION  3u
 #define IPCQ_LINE     64
 #define IPCQ_SLOT_HDR 8u
+#define IPCQ_FLAGS    (WEFT_IPCQ_ONE_PRODUCER | WEFT_IPCQ_ONE_CONSUMER | WEFT_IPCQ_STAY)
 
 struct ipcq_hdr {
     uint64_t magic;
@@ -40,7 +41,7 @@ struct ipcq_hdr {
     uint32_t max_msg;   /* bytes per message at most */
     uint32_t slot_size; /* IPCQ_SLOT_HDR + max_msg, rounded up to 8 */
     uint64_t size;      /* the whole segment */
-    uint32_t flags;     /* WEFT_IPCQ_ONE_PRODUCER, WEFT_IPCQ_ONE_CONSUMER */
+    uint32_t flags;     /* IPCQ_FLAGS */
     uint32_t reserved;  /* 0 */
 };
 
@@ -68,6 +69,9 @@ struct ipcq_side {
 struct ipcq_event {
     _Atomic uint32_t seq;      /* the futex word */
     _Atomic uint32_t sleepers; /* threads (of any process) sleeping or about to */
+    /* The CPU (+ 1; 0: none) of the put or get that last woke the sleepers: a hint for a
+     * sleeper on a crowded machine (ipcq.c, follow), range-checked before use. */
+    _Atomic uint32_t waker_cpu;
 };
 
 struct ipcq_seg {
@@ -220,8 +224,9 @@ void weft__ipcq_watch_unlock(void);
 void weft__ipcq_watch_fork_child(void);
 /* Record corruption: the handle is broken from now on. Returns WEFT_EBROKEN. */
 int weft__ipcq_corrupt(weft_ipcq *q, const char *what, unsigned long long value);
-/* Bump ev and wake its sleepers if it has any; true if it had. */
-bool weft__ipcq_signal(struct ipcq_event *ev);
+/* Bump ev and wake its sleepers if it has any; true if it had. A put or get passes
+ * from_call: it then leaves its CPU in ev->waker_cpu for the sleepers it wakes. */
+bool weft__ipcq_signal(struct ipcq_event *ev, bool from_call);
 
 /* ipcq.c: the internal face for the process pool. try_put / try_get never wait for room or a
  * message (WEFT_EAGAIN); weft__ipcq_wait waits until a put (for_put) or a get might succeed,
@@ -230,5 +235,8 @@ bool weft__ipcq_signal(struct ipcq_event *ev);
 int weft__ipcq_try_put(weft_ipcq *q, const void *data, size_t len);
 int weft__ipcq_try_get(weft_ipcq *q, void *buf, size_t size, size_t *len);
 int weft__ipcq_wait(weft_ipcq *q, bool for_put, weft_ns deadline);
+/* After a sleep that ev's put or get ended on a crowded machine: count a wake-up from another
+ * CPU, and at the FOLLOW_MISSES-th in a row move the calling thread to the waker's CPU. */
+void weft__ipcq_follow(const weft_ipcq *q, const struct ipcq_event *ev);
 
 #endif

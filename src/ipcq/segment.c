@@ -25,6 +25,7 @@
 #include <limits.h>
 #include <linux/membarrier.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,7 +127,7 @@ int weft__ipcq_corrupt(weft_ipcq *q, const char *what, unsigned long long value)
     return weft__fail(WEFT_EBROKEN, "ipcq: shared memory corrupt: %s (%llu)", what, value);
 }
 
-bool weft__ipcq_signal(struct ipcq_event *ev)
+bool weft__ipcq_signal(struct ipcq_event *ev, bool from_call)
 {
     /* seq_cst: the caller's store that made the condition true comes before these loads, and
      * a sleeper's increment of sleepers and its announcement (seq made odd) before its
@@ -137,6 +138,12 @@ bool weft__ipcq_signal(struct ipcq_event *ev)
      * still to sleep re-checks the condition after our store: nothing to write. Odd: bump to
      * even and wake all. So while a woken sleeper is still on its way out, a run of puts or
      * gets only reads this line, and makes one wake-up in all. */
+    if ((v & 1) && from_call) {
+        /* relaxed: a hint, read after the wake-up; a stale or torn value costs a move. */
+        int cpu = sched_getcpu();
+        atomic_store_explicit(&ev->waker_cpu, cpu >= 0 ? (uint32_t)cpu + 1 : 0,
+                              memory_order_relaxed);
+    }
     while (v & 1) {
         if (atomic_compare_exchange_weak(&ev->seq, &v, v + 1)) {
             weft__os_futex_wake_shared(&ev->seq, INT32_MAX);
@@ -251,9 +258,9 @@ static void join_table(weft_ipcq *q, uint32_t pid)
             q->slot = i;
             /* A new peer: every sleeper's watcher rescans, so its death wakes them too. */
             atomic_fetch_add(&q->seg->peers_gen, 1);
-            weft__ipcq_signal(&q->seg->not_empty);
-            weft__ipcq_signal(&q->seg->not_full);
-            weft__ipcq_signal(&q->seg->joined);
+            weft__ipcq_signal(&q->seg->not_empty, false);
+            weft__ipcq_signal(&q->seg->not_full, false);
+            weft__ipcq_signal(&q->seg->joined, false);
             return;
         }
     }
@@ -400,7 +407,7 @@ int weft_ipcq_new(weft_ipcq **out, const weft_ipcq_opts *opts)
     if (o.max_msg > WEFT_IPCQ_MSG_MAX)
         return weft__fail(WEFT_EINVAL, "ipcq_new: max_msg %zu exceeds %u", o.max_msg,
                           WEFT_IPCQ_MSG_MAX);
-    if (o.flags & ~(unsigned)(WEFT_IPCQ_ONE_PRODUCER | WEFT_IPCQ_ONE_CONSUMER))
+    if (o.flags & ~(unsigned)IPCQ_FLAGS)
         return weft__fail(WEFT_EINVAL, "ipcq_new: unknown flags %#x", o.flags);
     struct ipcq_hdr h = {.magic = IPCQ_MAGIC, .version = IPCQ_VERSION, .flags = o.flags};
     h.hdr_size = (uint32_t)((sizeof(struct ipcq_seg) + IPCQ_LINE - 1) & ~(size_t)(IPCQ_LINE - 1));
@@ -462,7 +469,7 @@ static int check_header(const struct ipcq_hdr *h, uint64_t fsize)
     else if (h->size != h->hdr_size + (uint64_t)h->nslots * h->slot_size ||
              h->size > WEFT_IPCQ_SIZE_MAX)
         bad = "segment size", v = h->size;
-    else if (h->flags & ~(uint32_t)(WEFT_IPCQ_ONE_PRODUCER | WEFT_IPCQ_ONE_CONSUMER))
+    else if (h->flags & ~(uint32_t)IPCQ_FLAGS)
         bad = "flags", v = h->flags;
     else if (h->reserved != 0)
         bad = "reserved word", v = h->reserved;

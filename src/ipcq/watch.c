@@ -42,9 +42,9 @@ static void on_death(uint64_t data)
     weft_ipcq *q = idx < w_nreg ? w_reg[idx] : NULL;
     if (!q) return;                  /* freed since epoll_wait returned */
     atomic_fetch_add(&q->deaths, 1); /* seq_cst: before the signals' loads of sleepers */
-    weft__ipcq_signal(&q->seg->not_empty);
-    weft__ipcq_signal(&q->seg->not_full);
-    weft__ipcq_signal(&q->seg->joined);
+    weft__ipcq_signal(&q->seg->not_empty, false);
+    weft__ipcq_signal(&q->seg->not_full, false);
+    weft__ipcq_signal(&q->seg->joined, false);
 }
 
 static void *watcher(void *arg)

@@ -13,6 +13,9 @@
  *     CPU unused.
  * cgroup v1's cpu.cfs_quota_us is not read. Nothing is cached: the count is computed when asked
  * (once per pool made with the default size), so it follows the mask at that moment.
+ *
+ * Also here: weft__os_move_to_cpu, the one place weft changes a thread's affinity mask, and
+ * only for an instant (docs/design/ipcq.md, "Following the waker").
  */
 #include <errno.h>
 #include <sched.h>
@@ -135,4 +138,22 @@ int weft__os_cpu_count(void)
     }
     int limit = weft__os_cgroup_cpus("/proc/self/cgroup", "/proc/self/mountinfo");
     return limit > 0 && limit < n ? limit : n;
+}
+
+int weft__os_move_to_cpu(int cpu)
+{
+    cpu_set_t old, one;
+    /* EINVAL: the kernel's mask is larger than cpu_set_t; such a machine is left alone. */
+    if (cpu < 0 || cpu >= CPU_SETSIZE || sched_getaffinity(0, sizeof old, &old) != 0) return -1;
+    if (!CPU_ISSET(cpu, &old) || CPU_COUNT(&old) < 2) return -1;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    if (sched_setaffinity(0, sizeof one, &one) != 0) return -1;
+    if (sched_setaffinity(0, sizeof old, &old) != 0) {
+        /* The cpuset shrank meanwhile: the kernel intersects a full mask with what it allows. */
+        cpu_set_t all;
+        memset(&all, 0xff, sizeof all);
+        (void)sched_setaffinity(0, sizeof all, &all);
+    }
+    return 0;
 }

@@ -4,11 +4,13 @@
  * SIGKILLed mid-stream (no torn or duplicated message), a consumer SIGKILLed while others wait
  * (nobody hangs), a peer that corrupts the segment (errors, never a crash); handing the queue
  * to a child started by the process module; the fence mode's changes, and no lost wake-up
- * while they happen.
+ * while they happen; following the waker to its CPU on a crowded machine (never outside the
+ * mask, which stays as it was).
  *
  * Children are made with fork() (they use the handle they inherited) or weft_process_start
  * (they attach from the descriptor). They report through a MAP_SHARED result area and their
  * exit status; a child never calls ck_assert. */
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -21,6 +23,7 @@
 
 #include "ipcq/ipcq_internal.h"
 #include "test.h"
+#include "test_hooks.h"
 
 static weft_ipcq *make_flags(size_t capacity, size_t max_msg, unsigned flags)
 {
@@ -262,7 +265,7 @@ START_TEST(ipcq_bad_input_is_an_error_with_a_message)
     ck_assert_weft(weft_ipcq_new(&x, &big), WEFT_EINVAL);
     big = (weft_ipcq_opts){WEFT_IPCQ_CAPACITY_MAX, WEFT_IPCQ_MSG_MAX, 0, {0}};
     ck_assert_weft(weft_ipcq_new(&x, &big), WEFT_EINVAL);
-    big = (weft_ipcq_opts){8, 8, 4, {0}};
+    big = (weft_ipcq_opts){8, 8, 8, {0}};
     ck_assert_weft(weft_ipcq_new(&x, &big), WEFT_EINVAL); /* unknown flag */
     ck_assert_ptr_null(x);
     ck_assert_weft(weft_ipcq_put(q, "123456789", 9, 0), WEFT_EINVAL); /* too large */
@@ -938,18 +941,140 @@ START_TEST(ipcq_fence_mode_changes_lose_no_wake_up)
 }
 END_TEST
 
-WEFT_TEST_SUITE("ipcq", 60, ipcq_put_get_keep_fifo_order_and_lengths,
-                ipcq_timeouts_zero_and_limited, ipcq_close_drains_then_every_get_is_closed,
-                ipcq_join_waits_for_every_task_done, ipcq_blocked_calls_are_cancellation_points,
-                ipcq_bad_input_is_an_error_with_a_message,
-                ipcq_every_message_once_under_4_producers_4_consumers_and_close,
-                ipcq_producer_killed_mid_stream_leaves_no_torn_message,
-                ipcq_consumer_killed_while_others_wait_hangs_nobody,
-                ipcq_wait_on_dead_peers_returns_died,
-                ipcq_corrupt_segment_gives_errors_never_a_crash,
-                ipcq_sleeper_learns_of_its_peers_death_while_asleep,
-                ipcq_one_producer_side_belongs_to_one_thread_until_it_dies,
-                ipcq_one_producer_close_loses_and_duplicates_nothing,
-                ipcq_handed_to_a_child_through_pass_fds,
-                ipcq_fence_mode_goes_symmetric_for_turns_and_back_for_streams,
-                ipcq_fence_mode_changes_lose_no_wake_up)
+/* The calling thread's affinity mask into mask, and a CPU in it other than the one the thread
+ * runs on (-1 if the mask holds one CPU). */
+static int other_cpu(cpu_set_t *mask)
+{
+    ck_assert_int_eq(sched_getaffinity(0, sizeof *mask, mask), 0);
+    int here = sched_getcpu();
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, mask) && c != here) return c;
+    return -1;
+}
+
+static void assert_mask_is(const cpu_set_t *want)
+{
+    cpu_set_t now;
+    ck_assert_int_eq(sched_getaffinity(0, sizeof now, &now), 0);
+    ck_assert(CPU_EQUAL(&now, want));
+}
+
+/* Wake-ups from the CPU in w (the waker's CPU + 1), `times` of them; the moves they made. */
+static size_t follow_times(weft_ipcq *q, uint32_t w, int times)
+{
+    size_t before = weft__test_ipcq_moves();
+    for (int i = 0; i < times; i++) {
+        atomic_store(&q->seg->not_empty.waker_cpu, w);
+        weft__ipcq_follow(q, &q->seg->not_empty);
+    }
+    return weft__test_ipcq_moves() - before;
+}
+
+START_TEST(ipcq_a_sleeper_follows_its_waker_within_its_mask)
+{
+    weft_ipcq *q = make(4, 8), *stay = make_flags(4, 8, WEFT_IPCQ_STAY);
+    cpu_set_t mask;
+    if (other_cpu(&mask) >= 0) {
+        /* Four wake-ups in a row from another CPU make one move. The thread may change CPU
+         * by itself in between, which starts the count again: a few tries. */
+        size_t moved = 0;
+        for (int tries = 0; tries < 100 && moved == 0; tries++) {
+            int c = other_cpu(&mask);
+            moved = follow_times(q, (uint32_t)c + 1, 4);
+        }
+        ck_assert_uint_eq(moved, 1);
+        assert_mask_is(&mask);
+        /* Values no waker wrote: none moves the thread or touches its mask. CPU_SETSIZE - 1
+         * is a CPU this machine does not have. */
+        static const uint32_t bad[] = {UINT32_MAX, CPU_SETSIZE + 1u, CPU_SETSIZE};
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+            ck_assert_uint_eq(follow_times(q, bad[i], 8), 0);
+        assert_mask_is(&mask);
+        /* WEFT_IPCQ_STAY: never. */
+        ck_assert_uint_eq(follow_times(stay, (uint32_t)other_cpu(&mask) + 1, 8), 0);
+        /* A thread bound to one CPU stays there. */
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(sched_getcpu(), &one);
+        ck_assert_int_eq(sched_setaffinity(0, sizeof one, &one), 0);
+        int away = -1;
+        for (int c = 0; c < CPU_SETSIZE && away < 0; c++)
+            if (CPU_ISSET(c, &mask) && !CPU_ISSET(c, &one)) away = c;
+        ck_assert_uint_eq(follow_times(q, (uint32_t)away + 1, 8), 0);
+        assert_mask_is(&one);
+        ck_assert_int_eq(sched_setaffinity(0, sizeof mask, &mask), 0);
+    }
+    ck_assert_weft(weft_ipcq_free(q), 0);
+    ck_assert_weft(weft_ipcq_free(stay), 0);
+}
+END_TEST
+
+/* Echo a.count requests, started on CPU a.away (-1: anywhere), then with the affinity mask
+ * a.mask; 0 if the mask is the same at the end. */
+struct echo_args {
+    weft_ipcq *rep;
+    long count;
+    int away;
+    cpu_set_t mask;
+};
+
+static int echo_count(weft_ipcq *req, void *arg)
+{
+    struct echo_args *a = arg;
+    cpu_set_t now;
+    if (a->away >= 0) {
+        CPU_ZERO(&now);
+        CPU_SET(a->away, &now);
+        if (sched_setaffinity(0, sizeof now, &now) != 0) return 2;
+    }
+    if (sched_setaffinity(0, sizeof a->mask, &a->mask) != 0) return 2;
+    for (long i = 0; i < a->count; i++) {
+        uint32_t m;
+        size_t n;
+        if (weft_ipcq_get(req, &m, sizeof m, &n, WEFT_SEC(30)) != 0 || m != (uint32_t)i) return 3;
+        if (weft_ipcq_put(a->rep, &m, n, WEFT_SEC(30)) != 0) return 4;
+    }
+    if (sched_getaffinity(0, sizeof now, &now) != 0 || !CPU_EQUAL(&now, &a->mask)) return 5;
+    return 0;
+}
+
+/* Two processes that take turns while every wait finds the machine crowded: no spinning, a
+ * sleep per message, and each sleeper may move to its waker's CPU (they start on two). Order
+ * and masks hold. */
+START_TEST(ipcq_turns_on_a_crowded_machine_keep_order_and_masks)
+{
+    weft__test_ipcq_force_crowded(true); /* before the fork: the child's waits too */
+    weft_ipcq *req = make(8, 4), *rep = make(8, 4);
+    struct echo_args args = {rep, weft_test_scale(2000), -1, {{0}}};
+    args.away = other_cpu(&args.mask);
+    cpu_set_t mask = args.mask;
+    pid_t kid = child(echo_count, req, &args);
+    for (long i = 0; i < args.count; i++) {
+        uint32_t m = (uint32_t)i, r;
+        size_t n;
+        ck_assert_weft(weft_ipcq_put(req, &m, sizeof m, WEFT_SEC(30)), 0);
+        ck_assert_weft(weft_ipcq_get(rep, &r, sizeof r, &n, WEFT_SEC(30)), 0);
+        ck_assert_uint_eq(r, m);
+    }
+    ck_assert_int_eq(reap(kid), 0);
+    assert_mask_is(&mask);
+    weft__test_ipcq_force_crowded(false);
+    ck_assert_weft(weft_ipcq_free(req), 0);
+    ck_assert_weft(weft_ipcq_free(rep), 0);
+}
+END_TEST
+
+WEFT_TEST_SUITE(
+    "ipcq", 60, ipcq_put_get_keep_fifo_order_and_lengths, ipcq_timeouts_zero_and_limited,
+    ipcq_close_drains_then_every_get_is_closed, ipcq_join_waits_for_every_task_done,
+    ipcq_blocked_calls_are_cancellation_points, ipcq_bad_input_is_an_error_with_a_message,
+    ipcq_every_message_once_under_4_producers_4_consumers_and_close,
+    ipcq_producer_killed_mid_stream_leaves_no_torn_message,
+    ipcq_consumer_killed_while_others_wait_hangs_nobody, ipcq_wait_on_dead_peers_returns_died,
+    ipcq_corrupt_segment_gives_errors_never_a_crash,
+    ipcq_sleeper_learns_of_its_peers_death_while_asleep,
+    ipcq_one_producer_side_belongs_to_one_thread_until_it_dies,
+    ipcq_one_producer_close_loses_and_duplicates_nothing, ipcq_handed_to_a_child_through_pass_fds,
+    ipcq_fence_mode_goes_symmetric_for_turns_and_back_for_streams,
+    ipcq_fence_mode_changes_lose_no_wake_up, ipcq_a_sleeper_follows_its_waker_within_its_mask,
+    ipcq_turns_on_a_crowded_machine_keep_order_and_masks)
