@@ -86,7 +86,8 @@ typedef struct weft_ipcq weft_ipcq;
  *   WEFT_IPCQ_STAY: a waiting thread is never moved to another CPU. Without it, on a crowded
  *     machine (more runnable threads than CPUs, read from /proc/loadavg) a thread whose
  *     sleeps in this queue's calls were ended four times in a row by a put or get running on
- *     another CPU moves to that CPU: its affinity mask is set to that CPU alone and at once
+ *     another CPU, each time with no other thread asleep beside it and at most two processes
+ *     attached, moves to that CPU: its affinity mask is set to that CPU alone and at once
  *     set back, so the thread never leaves its mask and the mask is the same afterwards (a
  *     mask another thread sets for it in that instant is lost). Two processes that take
  *     turns then share one CPU instead of each preempting a busy thread at every hand-over

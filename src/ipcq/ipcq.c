@@ -328,11 +328,6 @@ static struct ipcq_event *event_of(weft_ipcq *q, enum wait_kind k)
     return k == FOR_GET ? &q->seg->not_empty : k == FOR_PUT ? &q->seg->not_full : &q->seg->joined;
 }
 
-/* Whether more threads are runnable than there are CPUs, from the kernel's count in
- * /proc/loadavg ("1.00 0.50 0.20 RUNNABLE/TOTAL LASTPID"), read at most every CROWD_CHECK_NS
- * per thread. A peer that waits for a CPU cannot answer a spinner, and the spinner's CPU is
- * the one it may be waiting for: on a crowded machine every wait sleeps at once. Without
- * /proc: never crowded (the other rules still apply). */
 static _Atomic bool force_crowded; /* weft__test_ipcq_force_crowded */
 
 void weft__test_ipcq_force_crowded(bool yes)
@@ -340,6 +335,11 @@ void weft__test_ipcq_force_crowded(bool yes)
     atomic_store_explicit(&force_crowded, yes, memory_order_relaxed);
 }
 
+/* Whether more threads are runnable than there are CPUs, from the kernel's count in
+ * /proc/loadavg ("1.00 0.50 0.20 RUNNABLE/TOTAL LASTPID"), read at most every CROWD_CHECK_NS
+ * per thread. A peer that waits for a CPU cannot answer a spinner, and the spinner's CPU is
+ * the one it may be waiting for: on a crowded machine every wait sleeps at once. Without
+ * /proc: never crowded (the other rules still apply). */
 static bool crowded(int ncpu)
 {
     static _Thread_local struct {
@@ -409,29 +409,40 @@ static bool spin(const weft_ipcq *q, enum wait_kind k, weft_ns deadline)
 }
 
 /* After a sleep that a put or get ended, on a crowded machine: follow the waker to its CPU
- * once FOLLOW_MISSES wake-ups in a row came from another CPU (docs/design/ipcq.md). Two
- * processes that take turns, each on a CPU of its own beside other busy threads, pay for
- * every hand-over with a preemption of those threads; on one CPU, the sleeper is woken by the
- * thread that then sleeps, and runs in its place. Never outside the thread's affinity mask,
- * which is left as it was; not with WEFT_IPCQ_STAY. */
+ * once FOLLOW_MISSES wake-ups in a row came from another CPU to this thread sleeping alone on
+ * a queue two processes share (docs/design/ipcq.md). Two processes that take turns, each on a
+ * CPU of its own beside other busy threads, pay for every hand-over with a preemption of
+ * those threads; on one CPU, the sleeper is woken by the thread that then sleeps, and runs in
+ * its place. Where more sleep, or more processes share the queue, the waker goes on with
+ * others: its CPU is no place to crowd onto. Never outside the thread's affinity mask, which
+ * is left as it was; not with WEFT_IPCQ_STAY. */
 #define FOLLOW_MISSES 4
 static _Thread_local uint32_t follow_misses WEFT__TLS_IE;
 static size_t follow_moves; /* this process's moves, for the tests (relaxed atomics) */
 
-void weft__ipcq_follow(const weft_ipcq *q, const struct ipcq_event *ev)
+/* Processes in q's table, up to 3 (relaxed: a hint; a wrong count only decides a move). */
+static int attached(const weft_ipcq *q)
+{
+    int n = 0;
+    for (int i = 0; i < WEFT_IPCQ_PEERS_MAX && n < 3; i++)
+        n += atomic_load_explicit(&q->seg->peers[i], memory_order_relaxed) > 0;
+    return n;
+}
+
+void weft__ipcq_follow(const weft_ipcq *q, const struct ipcq_event *ev, bool alone)
 {
     if (q->flags & WEFT_IPCQ_STAY) return;
     /* relaxed: a hint. Anything read from the segment is range-checked: a wrong value moves
      * this thread to another CPU of its own mask at worst. */
     uint32_t w = atomic_load_explicit(&ev->waker_cpu, memory_order_relaxed);
     int here = sched_getcpu();
-    if (w == 0 || w > (uint32_t)CPU_SETSIZE || here < 0 || w - 1 == (uint32_t)here) {
+    if (!alone || w == 0 || w > (uint32_t)CPU_SETSIZE || here < 0 || w - 1 == (uint32_t)here) {
         follow_misses = 0;
         return;
     }
     if (++follow_misses < FOLLOW_MISSES) return;
     follow_misses = 0;
-    if (weft__os_move_to_cpu((int)(w - 1)) == 0)
+    if (attached(q) <= 2 && weft__os_move_to_cpu((int)(w - 1)) == 0)
         __atomic_fetch_add(&follow_moves, 1, __ATOMIC_RELAXED);
 }
 
@@ -516,9 +527,9 @@ static int sleep_on(weft_ipcq *q, enum wait_kind k, weft_ns deadline)
             slice = slice * 2 > SLICE_MAX_NS ? SLICE_MAX_NS : slice * 2;
         }
     }
-    atomic_fetch_sub(&ev->sleepers, 1);
+    bool alone = atomic_fetch_sub(&ev->sleepers, 1) == 1;
     if (got && k == FOR_GET) count_turn(q);
-    if (got && slept && crowded(cpus())) weft__ipcq_follow(q, ev);
+    if (got && slept && crowded(cpus())) weft__ipcq_follow(q, ev, alone);
     uint32_t s = weft__park_leave(&p, expired);
     if (s == WEFT__PARK_CANCELED) return weft__fail(WEFT_ECANCELED, "ipcq: the wait was cancelled");
     if (rc) return rc;

@@ -235,8 +235,9 @@ bool weft__ipcq_signal(struct ipcq_event *ev, bool from_call);
 int weft__ipcq_try_put(weft_ipcq *q, const void *data, size_t len);
 int weft__ipcq_try_get(weft_ipcq *q, void *buf, size_t size, size_t *len);
 int weft__ipcq_wait(weft_ipcq *q, bool for_put, weft_ns deadline);
-/* After a sleep that ev's put or get ended on a crowded machine: count a wake-up from another
- * CPU, and at the FOLLOW_MISSES-th in a row move the calling thread to the waker's CPU. */
-void weft__ipcq_follow(const weft_ipcq *q, const struct ipcq_event *ev);
+/* After a sleep that ev's put or get ended on a crowded machine (alone: no other thread slept
+ * on ev with the caller): count a wake-up from another CPU, and at the FOLLOW_MISSES-th in a
+ * row move the calling thread to the waker's CPU if at most two processes share q. */
+void weft__ipcq_follow(const weft_ipcq *q, const struct ipcq_event *ev, bool alone);
 
 #endif

@@ -959,15 +959,21 @@ static void assert_mask_is(const cpu_set_t *want)
     ck_assert(CPU_EQUAL(&now, want));
 }
 
-/* Wake-ups from the CPU in w (the waker's CPU + 1), `times` of them; the moves they made. */
-static size_t follow_times(weft_ipcq *q, uint32_t w, int times)
+/* Wake-ups of a lone sleeper (or of one beside others) from the CPU in w (the waker's CPU
+ * + 1), `times` of them; the moves they made. */
+static size_t follow_times_as(weft_ipcq *q, uint32_t w, int times, bool alone)
 {
     size_t before = weft__test_ipcq_moves();
     for (int i = 0; i < times; i++) {
         atomic_store(&q->seg->not_empty.waker_cpu, w);
-        weft__ipcq_follow(q, &q->seg->not_empty);
+        weft__ipcq_follow(q, &q->seg->not_empty, alone);
     }
     return weft__test_ipcq_moves() - before;
+}
+
+static size_t follow_times(weft_ipcq *q, uint32_t w, int times)
+{
+    return follow_times_as(q, w, times, true);
 }
 
 START_TEST(ipcq_a_sleeper_follows_its_waker_within_its_mask)
@@ -990,8 +996,21 @@ START_TEST(ipcq_a_sleeper_follows_its_waker_within_its_mask)
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
             ck_assert_uint_eq(follow_times(q, bad[i], 8), 0);
         assert_mask_is(&mask);
-        /* WEFT_IPCQ_STAY: never. */
+        /* WEFT_IPCQ_STAY: never. Nor a sleeper that had company, even once in four. */
         ck_assert_uint_eq(follow_times(stay, (uint32_t)other_cpu(&mask) + 1, 8), 0);
+        ck_assert_uint_eq(follow_times_as(q, (uint32_t)other_cpu(&mask) + 1, 8, false), 0);
+        for (int i = 0; i < 4; i++) {
+            ck_assert_uint_eq(follow_times(q, (uint32_t)other_cpu(&mask) + 1, 3), 0);
+            ck_assert_uint_eq(follow_times_as(q, (uint32_t)other_cpu(&mask) + 1, 1, false), 0);
+        }
+        /* Nor one of a queue three processes share (two entries made up for the test). */
+        int free_slots[2], k = 0;
+        for (int i = 0; i < WEFT_IPCQ_PEERS_MAX && k < 2; i++)
+            if (atomic_load(&q->seg->peers[i]) == 0) free_slots[k++] = i;
+        ck_assert_int_eq(k, 2);
+        for (k = 0; k < 2; k++) atomic_store(&q->seg->peers[free_slots[k]], (int32_t)getppid());
+        ck_assert_uint_eq(follow_times(q, (uint32_t)other_cpu(&mask) + 1, 8), 0);
+        for (k = 0; k < 2; k++) atomic_store(&q->seg->peers[free_slots[k]], 0);
         /* A thread bound to one CPU stays there. */
         cpu_set_t one;
         CPU_ZERO(&one);
