@@ -83,15 +83,17 @@ typedef struct weft_ipcq weft_ipcq;
  *     no lock: no atomic read-modify-write per message.
  *   WEFT_IPCQ_ONE_CONSUMER: the same for gets.
  * Every other promise of this header holds with them (close, faults, checks).
- *   WEFT_IPCQ_STAY: a waiting thread is never moved to another CPU. Without it, on a crowded
- *     machine (more runnable threads than CPUs, read from /proc/loadavg) a thread whose
- *     sleeps in this queue's calls were ended four times in a row by a put or get running on
- *     another CPU, each time with no other thread asleep beside it and at most two processes
- *     attached, moves to that CPU: its affinity mask is set to that CPU alone and at once
- *     set back, so the thread never leaves its mask and the mask is the same afterwards (a
- *     mask another thread sets for it in that instant is lost). Two processes that take
- *     turns then share one CPU instead of each preempting a busy thread at every hand-over
- *     (docs/design/ipcq.md). Set at weft_ipcq_new, it holds for every process attached. */
+ *   WEFT_IPCQ_STAY: a waiting thread is never moved to another CPU. Without it, a thread
+ *     whose affinity mask holds every online CPU (nobody narrowed it) may be moved when two
+ *     processes take turns on the queue on a crowded machine (more runnable threads than
+ *     CPUs, read from /proc/loadavg): after four of its sleeps in a row in a get, each ended
+ *     by a put on another CPU that found it asleep alone, with the gets waking to one message
+ *     at a time and at most two processes attached, it moves to the putter's CPU. Its mask is
+ *     set to that CPU alone, then to every CPU again: the mask afterwards is the one it had,
+ *     and it goes on following its cpuset. A mask anyone sets for the thread in that instant
+ *     is lost. The two processes then share one CPU instead of each preempting a busy thread
+ *     at every hand-over (docs/design/ipcq.md). The flag is set at weft_ipcq_new and holds for
+ *     every process attached; a weft from before the flag refuses to attach a queue with it. */
 #define WEFT_IPCQ_ONE_PRODUCER 1u
 #define WEFT_IPCQ_ONE_CONSUMER 2u
 #define WEFT_IPCQ_STAY         4u

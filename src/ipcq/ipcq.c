@@ -408,17 +408,17 @@ static bool spin(const weft_ipcq *q, enum wait_kind k, weft_ns deadline)
     return ok;
 }
 
-/* After a sleep that a put or get ended, on a crowded machine: follow the waker to its CPU
- * once FOLLOW_MISSES wake-ups in a row came from another CPU to this thread sleeping alone on
- * a queue two processes share (docs/design/ipcq.md). Two processes that take turns, each on a
- * CPU of its own beside other busy threads, pay for every hand-over with a preemption of
- * those threads; on one CPU, the sleeper is woken by the thread that then sleeps, and runs in
- * its place. Where more sleep, or more processes share the queue, the waker goes on with
- * others: its CPU is no place to crowd onto. Never outside the thread's affinity mask, which
- * is left as it was; not with WEFT_IPCQ_STAY. */
+/* After a get's sleep that a put ended: follow the waker to its CPU once FOLLOW_MISSES of
+ * this thread's sleeps in a row, on a crowded machine and with the two sides taking turns, were
+ * ended by a put on another CPU that found this thread asleep alone, on a queue two processes
+ * share (docs/design/ipcq.md). Two processes that take turns, each on a CPU of its own beside
+ * other busy threads, pay for every hand-over with a preemption of those threads; on one CPU,
+ * the sleeper is woken by the thread that then sleeps, and runs in its place. A producer that
+ * streams, or feeds several consumers, goes on running after its wake-ups: its CPU is no
+ * place to crowd onto. Not with WEFT_IPCQ_STAY. */
 #define FOLLOW_MISSES 4
 static _Thread_local uint32_t follow_misses WEFT__TLS_IE;
-static size_t follow_moves; /* this process's moves, for the tests (relaxed atomics) */
+static _Atomic size_t follow_moves; /* this process's moves, for the tests */
 
 /* Processes in q's table, up to 3 (relaxed: a hint; a wrong count only decides a move). */
 static int attached(const weft_ipcq *q)
@@ -429,26 +429,26 @@ static int attached(const weft_ipcq *q)
     return n;
 }
 
-void weft__ipcq_follow(const weft_ipcq *q, const struct ipcq_event *ev, bool alone)
+void weft__ipcq_follow(const weft_ipcq *q, const struct ipcq_event *ev, bool turn)
 {
-    if (q->flags & WEFT_IPCQ_STAY) return;
     /* relaxed: a hint. Anything read from the segment is range-checked: a wrong value moves
-     * this thread to another CPU of its own mask at worst. */
+     * this thread to another CPU at worst. 0: no put left its CPU for a lone sleeper. */
     uint32_t w = atomic_load_explicit(&ev->waker_cpu, memory_order_relaxed);
     int here = sched_getcpu();
-    if (!alone || w == 0 || w > (uint32_t)CPU_SETSIZE || here < 0 || w - 1 == (uint32_t)here) {
+    if (!turn || (q->flags & WEFT_IPCQ_STAY) || !crowded(cpus()) || w == 0 ||
+        w > (uint32_t)CPU_SETSIZE || here < 0 || w - 1 == (uint32_t)here) {
         follow_misses = 0;
         return;
     }
     if (++follow_misses < FOLLOW_MISSES) return;
     follow_misses = 0;
     if (attached(q) <= 2 && weft__os_move_to_cpu((int)(w - 1)) == 0)
-        __atomic_fetch_add(&follow_moves, 1, __ATOMIC_RELAXED);
+        atomic_fetch_add_explicit(&follow_moves, 1, memory_order_relaxed);
 }
 
 size_t weft__test_ipcq_moves(void)
 {
-    return __atomic_load_n(&follow_moves, __ATOMIC_RELAXED);
+    return atomic_load_explicit(&follow_moves, memory_order_relaxed);
 }
 
 static int died(enum wait_kind k)
@@ -483,7 +483,7 @@ static int sleep_on(weft_ipcq *q, enum wait_kind k, weft_ns deadline)
     p.shared = &ev->seq;
     weft__park_enter(&p);
     weft_ns slice = SLICE_FIRST_NS;
-    bool expired = false, got = false, slept = false;
+    bool expired = false, got = false, woken = false;
     int rc = 0;
     atomic_fetch_add(&ev->sleepers, 1); /* seq_cst: before the re-checks (Dekker) */
     /* relaxed: a hint (see count_turn). */
@@ -514,7 +514,7 @@ static int sleep_on(weft_ipcq *q, enum wait_kind k, weft_ns deadline)
         weft_ns cap = !fenced ? UNFENCED_SLICE_NS : watched ? p.deadline - now : slice;
         weft_ns until = now + cap < p.deadline ? now + cap : p.deadline;
         int r = weft__os_futex_wait_shared(&ev->seq, seq, until);
-        slept = true;
+        woken = r == 0; /* not a slice's end: a change of seq (or a signal) */
         /* Woken, most often by the very change awaited: a plain re-check finds it, without
          * the mark and the heavy fence (a membarrier: an IPI to every CPU running a
          * registered process) that only a sleep needs. */
@@ -527,9 +527,12 @@ static int sleep_on(weft_ipcq *q, enum wait_kind k, weft_ns deadline)
             slice = slice * 2 > SLICE_MAX_NS ? SLICE_MAX_NS : slice * 2;
         }
     }
-    bool alone = atomic_fetch_sub(&ev->sleepers, 1) == 1;
+    atomic_fetch_sub(&ev->sleepers, 1);
     if (got && k == FOR_GET) count_turn(q);
-    if (got && slept && crowded(cpus())) weft__ipcq_follow(q, ev, alone);
+    /* relaxed: a hint (see count_turn). */
+    bool turn =
+        k == FOR_GET && atomic_load_explicit(&q->turns, memory_order_relaxed) >= IPCQ_SYM_TURNS;
+    if (got && woken) weft__ipcq_follow(q, ev, turn);
     uint32_t s = weft__park_leave(&p, expired);
     if (s == WEFT__PARK_CANCELED) return weft__fail(WEFT_ECANCELED, "ipcq: the wait was cancelled");
     if (rc) return rc;
@@ -624,7 +627,7 @@ int weft_ipcq_task_done(weft_ipcq *q)
             return weft__fail(WEFT_EOVERFLOW, "ipcq_task_done: called more times than messages "
                                               "were put");
     } while (!atomic_compare_exchange_weak(&s->done, &d, d + 1));
-    weft__ipcq_signal(&s->joined, true); /* seq_cst CAS before the load of sleepers (Dekker) */
+    weft__ipcq_signal(&s->joined, false); /* seq_cst CAS before the load of sleepers (Dekker) */
     return 0;
 }
 

@@ -69,8 +69,8 @@ struct ipcq_side {
 struct ipcq_event {
     _Atomic uint32_t seq;      /* the futex word */
     _Atomic uint32_t sleepers; /* threads (of any process) sleeping or about to */
-    /* The CPU (+ 1; 0: none) of the put or get that last woke the sleepers: a hint for a
-     * sleeper on a crowded machine (ipcq.c, follow), range-checked before use. */
+    /* The CPU (+ 1) of the put or get that last woke a lone sleeper; 0 after any other
+     * wake-up. A hint for the sleeper (ipcq.c, weft__ipcq_follow), range-checked there. */
     _Atomic uint32_t waker_cpu;
 };
 
@@ -225,7 +225,7 @@ void weft__ipcq_watch_fork_child(void);
 /* Record corruption: the handle is broken from now on. Returns WEFT_EBROKEN. */
 int weft__ipcq_corrupt(weft_ipcq *q, const char *what, unsigned long long value);
 /* Bump ev and wake its sleepers if it has any; true if it had. A put or get passes
- * from_call: it then leaves its CPU in ev->waker_cpu for the sleepers it wakes. */
+ * from_call: if it wakes a single sleeper, it leaves its CPU in ev->waker_cpu for it. */
 bool weft__ipcq_signal(struct ipcq_event *ev, bool from_call);
 
 /* ipcq.c: the internal face for the process pool. try_put / try_get never wait for room or a
@@ -235,9 +235,10 @@ bool weft__ipcq_signal(struct ipcq_event *ev, bool from_call);
 int weft__ipcq_try_put(weft_ipcq *q, const void *data, size_t len);
 int weft__ipcq_try_get(weft_ipcq *q, void *buf, size_t size, size_t *len);
 int weft__ipcq_wait(weft_ipcq *q, bool for_put, weft_ns deadline);
-/* After a sleep that ev's put or get ended on a crowded machine (alone: no other thread slept
- * on ev with the caller): count a wake-up from another CPU, and at the FOLLOW_MISSES-th in a
- * row move the calling thread to the waker's CPU if at most two processes share q. */
-void weft__ipcq_follow(const weft_ipcq *q, const struct ipcq_event *ev, bool alone);
+/* After a sleep on ev that a change of its seq ended with what the caller waited for (turn:
+ * a get's, the two sides taking turns): count a wake-up from another CPU on a crowded
+ * machine, and at the FOLLOW_MISSES-th in a row move the calling thread to the waker's CPU
+ * if at most two processes share q. Anything else starts the count again. */
+void weft__ipcq_follow(const weft_ipcq *q, const struct ipcq_event *ev, bool turn);
 
 #endif

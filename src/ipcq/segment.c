@@ -132,15 +132,17 @@ bool weft__ipcq_signal(struct ipcq_event *ev, bool from_call)
     /* seq_cst: the caller's store that made the condition true comes before these loads, and
      * a sleeper's increment of sleepers and its announcement (seq made odd) before its
      * re-check of the condition (Dekker): a sleeper this load misses sees the condition. */
-    if (atomic_load(&ev->sleepers) == 0) return false;
+    uint32_t sleepers = atomic_load(&ev->sleepers);
+    if (sleepers == 0) return false;
     uint32_t v = atomic_load(&ev->seq);
     /* Even: nobody announced a sleep on this value since the last wake-up, so every sleeper
      * still to sleep re-checks the condition after our store: nothing to write. Odd: bump to
      * even and wake all. So while a woken sleeper is still on its way out, a run of puts or
      * gets only reads this line, and makes one wake-up in all. */
-    if ((v & 1) && from_call) {
-        /* relaxed: a hint, read after the wake-up; a stale or torn value costs a move. */
-        int cpu = sched_getcpu();
+    if (v & 1) {
+        /* relaxed: a hint, read after the wake-up; a stale value costs a move at worst. 0
+         * unless one sleeper is woken by a put or get (ipcq.c, weft__ipcq_follow). */
+        int cpu = from_call && sleepers == 1 ? sched_getcpu() : -1;
         atomic_store_explicit(&ev->waker_cpu, cpu >= 0 ? (uint32_t)cpu + 1 : 0,
                               memory_order_relaxed);
     }

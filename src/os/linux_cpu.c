@@ -15,7 +15,7 @@
  * (once per pool made with the default size), so it follows the mask at that moment.
  *
  * Also here: weft__os_move_to_cpu, the one place weft changes a thread's affinity mask, and
- * only for an instant (docs/design/ipcq.md, "Following the waker").
+ * only for an instant (docs/design/ipcq.md, "following the waker").
  */
 #include <errno.h>
 #include <sched.h>
@@ -142,18 +142,18 @@ int weft__os_cpu_count(void)
 
 int weft__os_move_to_cpu(int cpu)
 {
-    cpu_set_t old, one;
+    cpu_set_t old, one, all;
     /* EINVAL: the kernel's mask is larger than cpu_set_t; such a machine is left alone. */
     if (cpu < 0 || cpu >= CPU_SETSIZE || sched_getaffinity(0, sizeof old, &old) != 0) return -1;
-    if (!CPU_ISSET(cpu, &old) || CPU_COUNT(&old) < 2) return -1;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (!CPU_ISSET(cpu, &old) || online < 2 || CPU_COUNT(&old) != online) return -1;
     CPU_ZERO(&one);
     CPU_SET(cpu, &one);
     if (sched_setaffinity(0, sizeof one, &one) != 0) return -1;
-    if (sched_setaffinity(0, sizeof old, &old) != 0) {
-        /* The cpuset shrank meanwhile: the kernel intersects a full mask with what it allows. */
-        cpu_set_t all;
-        memset(&all, 0xff, sizeof all);
-        (void)sched_setaffinity(0, sizeof all, &all);
-    }
+    /* Every CPU, which the kernel narrows to what the cpuset allows, as it did the mask the
+     * thread had: the kernel keeps the mask asked for (Linux 6.2 and later), and one of every
+     * CPU goes on following the cpuset where the mask read back would stay as it is now. */
+    memset(&all, 0xff, sizeof all);
+    (void)sched_setaffinity(0, sizeof all, &all);
     return 0;
 }

@@ -49,12 +49,11 @@ int weft__os_cgroup_cpus(const char *cgroup_file, const char *mountinfo_file);
 /* A cpu.max file's text ("QUOTA PERIOD" or "max PERIOD") as CPUs rounded up; 0: no limit. */
 int weft__os_parse_cpu_max(const char *text);
 
-/* Move the calling thread to cpu now and leave its affinity mask as it was: set the mask to
- * cpu alone (the kernel migrates the caller before the call returns), then back. 0; -1 (and
- * nothing changed) when cpu is not in the mask, the mask holds a single CPU or cannot be read
- * whole. If the mask cannot be set back, the thread is allowed every CPU rather than left on
- * one. A thread of the process that sets this thread's mask in between is overridden: the
- * caller accepts that. */
+/* Move the calling thread to cpu now, if its affinity mask holds every online CPU (as it does
+ * unless someone narrowed it): set the mask to cpu alone (the kernel migrates the caller
+ * before the call returns), then to every CPU again. 0; -1 (and nothing changed) when the
+ * mask is narrower, cpu is not in it, or it cannot be read whole. A mask that anyone sets for
+ * the thread between the two calls is overridden: the caller accepts that. */
 int weft__os_move_to_cpu(int cpu);
 
 /* Give the processor to another runnable thread. */
