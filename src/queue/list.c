@@ -26,10 +26,11 @@
  * of that one is set (see retire(); crossbeam instead has each reader set READ with a
  * fetch_or and pass the freeing on to a late reader, a second locked instruction per get).
  *
- * Memory: a block is one link, 63 items and a written and a READ byte for each: 638 bytes for
- * 63 items, about 10.1 bytes per queued item, given up as soon as its last item is read (one
- * block more waits in l->retired). A given-up block goes to one of WEFT__LIST_SPARES spare
- * slots, zeroed, if one is empty (else back to malloc), and a
+ * Memory: a block is one link, 63 items and a written and a READ byte for each, 640 bytes on
+ * 10 cache lines (the two kinds of flag on a line each), about 10.2 bytes per queued item,
+ * given up as soon as its last item is read (one block more waits in l->retired). A given-up
+ * block goes to one of WEFT__LIST_SPARES spare slots, link and flags zeroed, if one is empty
+ * (else back to malloc), and a
  * put that needs a block takes a spare first: producers allocate and consumers free, each on
  * their own threads, and through malloc that cost an arena lock round trip (and often a futex
  * call) per block; through the spares it is one exchange each way. A spare slot is an atomic
@@ -66,13 +67,18 @@ static struct weft__lblock *block_new(weft__list *l)
         struct weft__lblock *b = atomic_exchange_explicit(&l->spare[i], NULL, memory_order_acquire);
         if (b) return b;
     }
-    return weft__calloc(1, sizeof(struct weft__lblock));
+    return weft__calloc_lines(sizeof(struct weft__lblock));
 }
 
-/* The last reader of b is done with it: keep it as a spare, zeroed, or free it. */
+/* The last reader of b is done with it: keep it as a spare, its link and flags zeroed, or
+ * free it. The items stay: a slot's item is read only after its written flag is set, and
+ * zeroing them would pull the block's eight item lines into this thread's cache, from where
+ * the producer that takes the spare must fetch them back. */
 static void block_give_up(weft__list *l, struct weft__lblock *b)
 {
-    memset(b, 0, sizeof *b);
+    atomic_store_explicit(&b->next, NULL, memory_order_relaxed);
+    memset(b->written, 0, sizeof b->written);
+    memset(b->read, 0, sizeof b->read);
     for (int i = 0; i < WEFT__LIST_SPARES; i++) {
         struct weft__lblock *none = NULL;
         /* release: publishes the zeroed block to block_new's acquire exchange. */

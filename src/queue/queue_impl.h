@@ -125,15 +125,18 @@ bool weft__ring_ready(weft__ring *r, bool put);
 /* The lock-free store of an unbounded FIFO queue (list.c): linked blocks of 63 slots. */
 #define WEFT__BLOCK_N 63
 
-/* A block: the items, then the producers' written flags, then the readers' READ flags, each
- * flag a byte that one thread writes once with a plain store, so that neither the publish nor
- * the read needs a locked instruction; about 10 bytes a slot. */
+/* A block: the link and the items (8 cache lines), then the producers' written flags, then the
+ * readers' READ flags, each flag a byte that one thread writes once with a plain store, so
+ * that neither the publish nor the read needs a locked instruction; about 10 bytes a slot.
+ * Blocks start on a cache line (list.c), so the flags that producers write and those that
+ * consumers write sit on two lines of their own. */
 struct weft__lblock {
     struct weft__lblock *_Atomic next;
     void *item[WEFT__BLOCK_N];
-    _Atomic uint8_t written[WEFT__BLOCK_N]; /* 0, then 1: the item is there */
-    _Atomic uint8_t read[WEFT__BLOCK_N];    /* 0, then 1: read (list.c's retire) */
+    _Alignas(64) _Atomic uint8_t written[WEFT__BLOCK_N]; /* 0, then 1: the item is there */
+    _Alignas(64) _Atomic uint8_t read[WEFT__BLOCK_N];    /* 0, then 1: read (list.c's retire) */
 };
+_Static_assert(sizeof(struct weft__lblock) == 10 * 64, "a block is 10 cache lines");
 
 /* Emptied blocks kept for the next ones a put needs (list.c). */
 #define WEFT__LIST_SPARES 4
