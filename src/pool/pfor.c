@@ -337,7 +337,10 @@ struct map {
 
 static void map_unref(struct map *m)
 {
-    if (atomic_fetch_sub(&m->refs, 1) == 1) free(m); /* seq_cst: the last sees all */
+    weft__hb_release(&m->refs);                     /* as weft__pool_unref's */
+    if (atomic_fetch_sub(&m->refs, 1) != 1) return; /* seq_cst: the last sees all */
+    weft__hb_acquire(&m->refs);
+    free(m);
 }
 
 static void map_fail(struct map *m, size_t i, int st)

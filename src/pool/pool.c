@@ -29,7 +29,11 @@
 
 void weft__pool_unref(weft_pool *p)
 {
+    /* The edge the drop makes, for TSan and valgrind in a user's program (core/annotate.h):
+     * without it, memory one thread allocated and the last holder frees looks raced. */
+    weft__hb_release(&p->refs);
     if (atomic_fetch_sub(&p->refs, 1) != 1) return; /* seq_cst: the last sees all */
+    weft__hb_acquire(&p->refs);
     weft__pool_unregister(p);
     /* Every slot, not just nstarted: a worker whose thread failed to start keeps its deque. */
     for (int i = 0; i < p->max_workers; i++) weft__deque_destroy(&p->workers[i].dq);

@@ -142,7 +142,9 @@ struct weft_as_completed {
 
 static void it_unref(weft_as_completed *it)
 {
+    weft__hb_release(&it->refs);                     /* as weft__pool_unref's */
     if (atomic_fetch_sub(&it->refs, 1) != 1) return; /* seq_cst: the last sees all */
+    weft__hb_acquire(&it->refs);
     for (size_t i = 0; i < it->n; i++) weft_future_unref(it->fs[i]);
     free(it->fs);
     free(it->nodes);

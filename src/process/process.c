@@ -67,8 +67,11 @@ static _Atomic unsigned name_seq;
 
 void weft__process_unref(struct weft_process *p)
 {
-    /* acq_rel: the last drop sees every earlier owner's writes. */
+    /* acq_rel: the last drop sees every earlier owner's writes; the annotations say so to
+     * TSan and valgrind in a user's program (core/annotate.h). */
+    weft__hb_release(&p->refs);
     if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1) return;
+    weft__hb_acquire(&p->refs);
     if (p->pidfd >= 0) close(p->pidfd);
     if (p->resfd >= 0) close(p->resfd);
     free(p->result);
