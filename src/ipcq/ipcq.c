@@ -431,12 +431,16 @@ static int attached(const weft_ipcq *q)
 
 void weft__ipcq_follow(const weft_ipcq *q, const struct ipcq_event *ev, bool turn)
 {
+    /* Most woken sleeps stop here, before the clock read of crowded() and sched_getcpu. */
+    if (!turn || (q->flags & WEFT_IPCQ_STAY) || !crowded(cpus())) {
+        follow_misses = 0;
+        return;
+    }
     /* relaxed: a hint. Anything read from the segment is range-checked: a wrong value moves
      * this thread to another CPU at worst. 0: no put left its CPU for a lone sleeper. */
     uint32_t w = atomic_load_explicit(&ev->waker_cpu, memory_order_relaxed);
     int here = sched_getcpu();
-    if (!turn || (q->flags & WEFT_IPCQ_STAY) || !crowded(cpus()) || w == 0 ||
-        w > (uint32_t)CPU_SETSIZE || here < 0 || w - 1 == (uint32_t)here) {
+    if (w == 0 || w > (uint32_t)CPU_SETSIZE || here < 0 || w - 1 == (uint32_t)here) {
         follow_misses = 0;
         return;
     }
